@@ -1,0 +1,645 @@
+// Package sqlite is the embedded default store: one file, zero set-up.
+//
+// The database runs in WAL mode with synchronous=FULL, so a committed
+// transaction survives a crash or power loss. All writes go through one
+// writer goroutine that gathers the appends waiting at that moment into one
+// transaction (group commit): many concurrent requests share one fsync, and
+// each request is released only after COMMIT has returned. Reads use a
+// separate pool of read-only connections and never wait for the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hooklatch/hooklatch/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options tune the store. The zero value is a good default.
+type Options struct {
+	// QueueSize bounds the writes waiting for the writer. When it is full,
+	// Append returns store.ErrBusy at once. Defaults to 4096.
+	QueueSize int
+
+	// MaxBatch bounds how many writes share one transaction. Defaults to 512.
+	MaxBatch int
+
+	// MaxSizeBytes caps the database file. Past it, writes fail (and the
+	// receiver answers 503) instead of filling the disk. Defaults to no cap.
+	MaxSizeBytes int64
+
+	// BusyTimeout is how long a statement waits for a lock held by another
+	// process (a CLI command working on the same file). Defaults to 5s.
+	BusyTimeout time.Duration
+
+	// ReadConns bounds the read pool. Defaults to 4.
+	ReadConns int
+
+	// Logger receives the writer's errors. Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.QueueSize <= 0 {
+		o.QueueSize = 4096
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 512
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = 5 * time.Second
+	}
+	if o.ReadConns <= 0 {
+		o.ReadConns = 4
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Store is a store.Store on one SQLite file.
+type Store struct {
+	opts    Options
+	writeDB *sql.DB // exactly one connection, used by the writer goroutine only
+	readDB  *sql.DB
+
+	appendStmt *sql.Stmt
+
+	mu     sync.RWMutex // guards closed against sends on queue
+	closed bool
+	queue  chan *writeReq
+	done   chan struct{} // closed when the writer has drained the queue
+}
+
+var _ store.Store = (*Store)(nil)
+
+// writeReq is one write waiting for the writer: an append or a function
+// run inside the batch's transaction.
+type writeReq struct {
+	ev *store.Event
+	fn func(ctx context.Context, tx *sql.Tx) error
+
+	res  store.AppendResult
+	err  error
+	done chan struct{}
+}
+
+// Open opens (creating if needed) the database at path and brings its
+// schema up to date.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty path")
+	}
+	opts = opts.withDefaults()
+
+	dsn := func(readOnly bool) string {
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		if readOnly {
+			q.Add("_pragma", "query_only(1)")
+		} else {
+			q.Set("_txlock", "immediate")
+		}
+		return path + "?" + q.Encode()
+	}
+
+	writeDB, err := sql.Open("sqlite", dsn(false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	writeDB.SetMaxOpenConns(1)
+	writeDB.SetMaxIdleConns(1)
+	writeDB.SetConnMaxLifetime(0)
+	writeDB.SetConnMaxIdleTime(0)
+
+	if err := migrate(ctx, writeDB); err != nil {
+		writeDB.Close()
+		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
+	if opts.MaxSizeBytes > 0 {
+		var pageSize int64
+		if err := writeDB.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+			writeDB.Close()
+			return nil, fmt.Errorf("sqlite: page size: %w", err)
+		}
+		pages := max(opts.MaxSizeBytes/pageSize, 1)
+		if _, err := writeDB.ExecContext(ctx, "PRAGMA max_page_count = "+strconv.FormatInt(pages, 10)); err != nil {
+			writeDB.Close()
+			return nil, fmt.Errorf("sqlite: max_page_count: %w", err)
+		}
+	}
+
+	appendStmt, err := writeDB.PrepareContext(ctx, `
+INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
+                    occurred_at, received_at, scheme, attention, headers, body)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (source, dedupe_key) DO UPDATE
+   SET duplicates = duplicates + 1, last_duplicate_at = excluded.received_at
+RETURNING seq, id, duplicates`)
+	if err != nil {
+		writeDB.Close()
+		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
+	}
+
+	readDB, err := sql.Open("sqlite", dsn(true))
+	if err != nil {
+		writeDB.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	readDB.SetMaxOpenConns(opts.ReadConns)
+	readDB.SetMaxIdleConns(opts.ReadConns)
+
+	s := &Store{
+		opts:       opts,
+		writeDB:    writeDB,
+		readDB:     readDB,
+		appendStmt: appendStmt,
+		queue:      make(chan *writeReq, opts.QueueSize),
+		done:       make(chan struct{}),
+	}
+	go s.writeLoop()
+	return s, nil
+}
+
+// migrate applies the embedded migrations that the database has not seen,
+// each in its own transaction, recording the version in user_version.
+func migrate(ctx context.Context, db *sql.DB) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+
+	var current int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
+		return err
+	}
+	if current > len(names) {
+		return fmt.Errorf("database schema version %d is newer than this build knows (%d): upgrade hooklatch", current, len(names))
+	}
+	for i := current; i < len(names); i++ {
+		script, err := migrations.ReadFile(names[i])
+		if err != nil {
+			return err
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(script)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("%s: %w", names[i], err)
+		}
+		if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(i+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueue hands r to the writer, or fails at once when the queue is full
+// or the store is closed.
+func (s *Store) enqueue(r *writeReq) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	select {
+	case s.queue <- r:
+		return nil
+	default:
+		return store.ErrBusy
+	}
+}
+
+// write enqueues r and waits for its transaction to commit.
+func (s *Store) write(ctx context.Context, r *writeReq) error {
+	r.done = make(chan struct{})
+	if err := s.enqueue(r); err != nil {
+		return err
+	}
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		// The write may still commit; the caller did not get an answer, so
+		// the sender will retry and meet a duplicate. Nothing is lost.
+		return ctx.Err()
+	}
+}
+
+// Append implements store.Store.
+func (s *Store) Append(ctx context.Context, ev *store.Event) (store.AppendResult, error) {
+	r := &writeReq{ev: ev}
+	if err := s.write(ctx, r); err != nil {
+		return store.AppendResult{}, err
+	}
+	ev.Seq = r.res.Seq
+	return r.res, nil
+}
+
+func (s *Store) writeLoop() {
+	defer close(s.done)
+	batch := make([]*writeReq, 0, s.opts.MaxBatch)
+	for first := range s.queue {
+		batch = append(batch[:0], first)
+	gather:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case r, ok := <-s.queue:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs batch in one transaction and releases every request once
+// COMMIT has returned. If the batch fails, each request is tried again in
+// a transaction of its own, so one bad write cannot fail the others.
+func (s *Store) commit(batch []*writeReq) {
+	err := s.runTx(batch)
+	if err != nil && len(batch) > 1 {
+		s.opts.Logger.Warn("sqlite: batch failed, retrying its writes one by one", "writes", len(batch), "err", err)
+		for _, r := range batch {
+			r.res, r.err = store.AppendResult{}, s.runTx([]*writeReq{r})
+			close(r.done)
+		}
+		return
+	}
+	for _, r := range batch {
+		if err != nil {
+			r.err = err
+		}
+		close(r.done)
+	}
+}
+
+func (s *Store) runTx(batch []*writeReq) error {
+	// The transaction is not bound to any one request's context: a request
+	// whose client went away must not abort the others' commit.
+	ctx := context.Background()
+	tx, err := s.writeDB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	stmt := tx.StmtContext(ctx, s.appendStmt)
+	for _, r := range batch {
+		if r.ev != nil {
+			err = appendOne(ctx, stmt, r)
+		} else {
+			err = r.fn(ctx, tx)
+		}
+		if err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+func appendOne(ctx context.Context, stmt *sql.Stmt, r *writeReq) error {
+	ev := r.ev
+	headers, err := json.Marshal(ev.Headers)
+	if err != nil {
+		return fmt.Errorf("sqlite: encode headers: %w", err)
+	}
+	body := ev.Body
+	if body == nil {
+		body = []byte{}
+	}
+	var duplicates int64
+	err = stmt.QueryRowContext(ctx,
+		ev.ID, ev.Source, ev.DedupeKey, ev.Field, ev.Type, ev.SubjectKind, ev.Subject, ev.Status,
+		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, headers, body,
+	).Scan(&r.res.Seq, &r.res.EventID, &duplicates)
+	if err != nil {
+		return fmt.Errorf("sqlite: append: %w", err)
+	}
+	r.res.Duplicate = duplicates > 0
+	return nil
+}
+
+// exec runs fn in the writer's next transaction.
+func (s *Store) exec(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.write(ctx, &writeReq{fn: fn})
+}
+
+// AddRejection implements store.Store.
+func (s *Store) AddRejection(ctx context.Context, r *store.Rejection, limits store.RejectionLimits) (int, error) {
+	limits = limits.WithDefaults()
+	headers, err := json.Marshal(r.Headers)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: encode headers: %w", err)
+	}
+	size := int64(len(r.Body) + len(headers) + len(r.Diagnosis) + len(r.Detail))
+	if size > limits.MaxBytes {
+		return 0, fmt.Errorf("%w: rejection of %d bytes, cap %d", store.ErrTooLarge, size, limits.MaxBytes)
+	}
+	body := r.Body
+	if body == nil {
+		body = []byte{}
+	}
+	var dropped int64
+	err = s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+INSERT INTO rejections (source, received_at, remote_addr, reason, detail, diagnosis, headers, body, size)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Source, unixNano(r.ReceivedAt), r.RemoteAddr, r.Reason, r.Detail, r.Diagnosis, headers, body, size)
+		if err != nil {
+			return fmt.Errorf("sqlite: add rejection: %w", err)
+		}
+		if r.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		// Oldest first: past the count cap, then past the byte cap counted
+		// from the newest.
+		res, err = tx.ExecContext(ctx, `
+DELETE FROM rejections WHERE id <= COALESCE((
+    SELECT id FROM (
+        SELECT id,
+               ROW_NUMBER() OVER (ORDER BY id DESC) AS n,
+               SUM(size)    OVER (ORDER BY id DESC) AS total
+          FROM rejections)
+     WHERE n > ? OR total > ?
+     ORDER BY id DESC LIMIT 1), 0)`, limits.MaxCount, limits.MaxBytes)
+		if err != nil {
+			return fmt.Errorf("sqlite: prune rejections: %w", err)
+		}
+		dropped, err = res.RowsAffected()
+		return err
+	})
+	return int(dropped), err
+}
+
+// MarkRejectionReleased implements store.Store.
+func (s *Store) MarkRejectionReleased(ctx context.Context, id int64, eventID string, at time.Time) error {
+	return s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE rejections SET released_at = ?, event_id = ? WHERE id = ?`,
+			unixNano(at), eventID, id)
+		if err != nil {
+			return fmt.Errorf("sqlite: mark released: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// Ready implements store.Store: it makes a real write through the writer.
+func (s *Store) Ready(ctx context.Context) error {
+	return s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO meta (key, value) VALUES ('ready_probe', ?)
+			 ON CONFLICT (key) DO UPDATE SET value = excluded.value`, time.Now().UTC().Format(time.RFC3339Nano))
+		if err != nil {
+			return fmt.Errorf("sqlite: ready probe: %w", err)
+		}
+		return nil
+	})
+}
+
+// Close implements store.Store. It stops taking writes, lets the writer
+// commit everything already queued, then closes the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.queue)
+	s.mu.Unlock()
+
+	<-s.done
+	return errors.Join(s.appendStmt.Close(), s.readDB.Close(), s.writeDB.Close())
+}
+
+const eventColumns = `seq, id, source, dedupe_key, field, type, subject_kind, subject, status,
+	occurred_at, received_at, scheme, attention, headers, duplicates`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEvent(row scanner, withBody bool) (*store.Event, error) {
+	var (
+		ev                 store.Event
+		occurred, received int64
+		headers            string
+		dest               []any
+	)
+	dest = append(dest, &ev.Seq, &ev.ID, &ev.Source, &ev.DedupeKey, &ev.Field, &ev.Type, &ev.SubjectKind,
+		&ev.Subject, &ev.Status, &occurred, &received, &ev.Scheme, &ev.Attention, &headers, &ev.Duplicates)
+	if withBody {
+		dest = append(dest, &ev.Body)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	ev.OccurredAt = fromUnixNano(occurred)
+	ev.ReceivedAt = fromUnixNano(received)
+	if err := json.Unmarshal([]byte(headers), &ev.Headers); err != nil {
+		return nil, fmt.Errorf("sqlite: decode headers of event %s: %w", ev.ID, err)
+	}
+	return &ev, nil
+}
+
+// GetEvent implements store.Store.
+func (s *Store) GetEvent(ctx context.Context, id string) (*store.Event, error) {
+	row := s.readDB.QueryRowContext(ctx, `SELECT `+eventColumns+`, body FROM events WHERE id = ?`, id)
+	ev, err := scanEvent(row, true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get event: %w", err)
+	}
+	return ev, nil
+}
+
+// ListEvents implements store.Store.
+func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Event, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.Type != "" {
+		if prefix, ok := strings.CutSuffix(f.Type, "*"); ok {
+			where = append(where, "substr(type, 1, ?) = ?")
+			args = append(args, len(prefix), prefix)
+		} else {
+			where = append(where, "type = ?")
+			args = append(args, f.Type)
+		}
+	}
+	if f.Subject != "" {
+		where = append(where, "subject = ?")
+		args = append(args, f.Subject)
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "received_at >= ?")
+		args = append(args, f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "received_at < ?")
+		args = append(args, f.Until.UnixNano())
+	}
+	order := "ASC"
+	switch {
+	case f.AfterSeq > 0:
+		where = append(where, "seq > ?")
+		args = append(args, f.AfterSeq)
+	case f.BeforeSeq > 0:
+		where = append(where, "seq < ?")
+		args = append(args, f.BeforeSeq)
+		order = "DESC"
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 10000)
+
+	q := `SELECT ` + eventColumns + ` FROM events`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(limit)
+
+	rows, err := s.readDB.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list events: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		ev, err := scanEvent(rows, false)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list events: %w", err)
+		}
+		out = append(out, *ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list events: %w", err)
+	}
+	return out, nil
+}
+
+const rejectionColumns = `id, source, received_at, remote_addr, reason, detail, diagnosis, headers, released_at, event_id`
+
+func scanRejection(row scanner, withBody bool) (*store.Rejection, error) {
+	var (
+		r                  store.Rejection
+		received, released int64
+		headers            string
+	)
+	dest := []any{&r.ID, &r.Source, &received, &r.RemoteAddr, &r.Reason, &r.Detail, &r.Diagnosis, &headers, &released, &r.EventID}
+	if withBody {
+		dest = append(dest, &r.Body)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	r.ReceivedAt = fromUnixNano(received)
+	r.ReleasedAt = fromUnixNano(released)
+	if err := json.Unmarshal([]byte(headers), &r.Headers); err != nil {
+		return nil, fmt.Errorf("sqlite: decode headers of rejection %d: %w", r.ID, err)
+	}
+	return &r, nil
+}
+
+// ListRejections implements store.Store.
+func (s *Store) ListRejections(ctx context.Context, limit int) ([]store.Rejection, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.readDB.QueryContext(ctx, `SELECT `+rejectionColumns+` FROM rejections ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list rejections: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Rejection
+	for rows.Next() {
+		r, err := scanRejection(rows, false)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list rejections: %w", err)
+		}
+		out = append(out, *r)
+	}
+	return out, rows.Err()
+}
+
+// GetRejection implements store.Store.
+func (s *Store) GetRejection(ctx context.Context, id int64) (*store.Rejection, error) {
+	row := s.readDB.QueryRowContext(ctx, `SELECT `+rejectionColumns+`, body FROM rejections WHERE id = ?`, id)
+	r, err := scanRejection(row, true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get rejection: %w", err)
+	}
+	return r, nil
+}
+
+// Stats implements store.Store.
+func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
+	var st store.Stats
+	err := s.readDB.QueryRowContext(ctx, `
+SELECT (SELECT COUNT(*) FROM events),
+       (SELECT COALESCE(SUM(duplicates), 0) FROM events),
+       (SELECT COUNT(*) FROM events WHERE attention != ''),
+       (SELECT COUNT(*) FROM rejections)`).Scan(&st.Events, &st.Duplicates, &st.Attention, &st.Rejections)
+	if err != nil {
+		return st, fmt.Errorf("sqlite: stats: %w", err)
+	}
+	return st, nil
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}

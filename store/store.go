@@ -1,0 +1,185 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns for the same situations, so callers can map
+// them to one answer whatever the backend.
+var (
+	// ErrNotFound is returned by lookups of an id that does not exist.
+	ErrNotFound = errors.New("store: not found")
+
+	// ErrBusy is returned by Append when the write queue is full. The
+	// receiver answers 503 with Retry-After so the sender tries again later.
+	ErrBusy = errors.New("store: write queue full")
+
+	// ErrClosed is returned by every call made after Close.
+	ErrClosed = errors.New("store: closed")
+
+	// ErrTooLarge is returned for a record that cannot fit within a cap.
+	ErrTooLarge = errors.New("store: record larger than the cap")
+)
+
+// Event is one accepted webhook: an immutable fact. The raw body is kept
+// byte for byte; everything else is derived from it and from the headers
+// when it was received.
+type Event struct {
+	// ID is the store-wide identifier, assigned by the caller (a UUIDv7, so
+	// ids sort by time).
+	ID string `json:"id"`
+
+	// Seq is the order in which the store accepted the event. Assigned by
+	// the store; zero before Append.
+	Seq int64 `json:"seq"`
+
+	// Source names the endpoint the event came in on ("sent" by default).
+	Source string `json:"source"`
+
+	// DedupeKey is unique per source; a second Append with the same key is
+	// a duplicate and stores nothing new.
+	DedupeKey string `json:"dedupe_key"`
+
+	Field       string `json:"field"`        // envelope field as sent ("message", "templates", …)
+	Type        string `json:"type"`         // canonical type ("message.delivered")
+	SubjectKind string `json:"subject_kind"` // "message_id", "template_id", …
+	Subject     string `json:"subject"`      // the subject's id
+	Status      string `json:"status"`       // message or template status, upper-case
+
+	OccurredAt time.Time `json:"occurred_at"` // envelope timestamp; zero when absent
+	ReceivedAt time.Time `json:"received_at"`
+
+	// Scheme is the signature scheme that verified the request ("v1",
+	// "legacy"), or "released" for a rejected request an operator released.
+	Scheme string `json:"scheme"`
+
+	// Attention is empty for a well-formed event of a known type, and says
+	// what is odd otherwise ("unparseable: …", "unknown type: …"). Such
+	// events are stored and acknowledged all the same: the sender cannot fix
+	// them by retrying.
+	Attention string `json:"attention,omitempty"`
+
+	// Headers are the request headers that matter (Sent's x-webhook-*,
+	// content type, user agent), lower-case names.
+	Headers map[string]string `json:"headers"`
+
+	// Body is the raw request body.
+	Body []byte `json:"-"`
+
+	// Duplicates counts the deliveries of the same dedupe key that arrived
+	// after this one. Maintained by the store.
+	Duplicates int64 `json:"duplicates"`
+}
+
+// AppendResult says what Append did.
+type AppendResult struct {
+	// EventID is the id of the stored event: the new one, or for a
+	// duplicate the one stored first.
+	EventID string
+	// Seq is the stored event's Seq.
+	Seq int64
+	// Duplicate is true when an event with the same source and dedupe key
+	// was already stored; nothing new was written but its duplicate count.
+	Duplicate bool
+}
+
+// Rejection is a request that failed verification, kept so an operator can
+// see why and, once the cause is fixed, release it into the pipeline.
+type Rejection struct {
+	ID         int64             `json:"id"`
+	Source     string            `json:"source"`
+	ReceivedAt time.Time         `json:"received_at"`
+	RemoteAddr string            `json:"remote_addr"`
+	Reason     string            `json:"reason"`    // short code ("no_match", "stale_timestamp", …)
+	Detail     string            `json:"detail"`    // the verifier's error text
+	Diagnosis  string            `json:"diagnosis"` // signature.Diagnose, in words
+	Headers    map[string]string `json:"headers"`   // request headers without credentials
+	Body       []byte            `json:"-"`
+	// ReleasedAt and EventID are set once the rejection was released into
+	// the pipeline.
+	ReleasedAt time.Time `json:"released_at,omitzero"`
+	EventID    string    `json:"event_id,omitempty"`
+}
+
+// RejectionLimits bound the rejection log. When a new rejection would pass
+// either cap, the oldest ones are dropped first.
+type RejectionLimits struct {
+	MaxCount int   // Defaults to 1000.
+	MaxBytes int64 // bodies and headers together. Defaults to 64 MiB.
+}
+
+// WithDefaults returns l with zero fields set to their defaults.
+func (l RejectionLimits) WithDefaults() RejectionLimits {
+	if l.MaxCount <= 0 {
+		l.MaxCount = 1000
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = 64 << 20
+	}
+	return l
+}
+
+// EventFilter selects events. Zero fields match everything.
+type EventFilter struct {
+	Type    string    // exact type, or a prefix ending in "*" ("message.*")
+	Subject string    // subject id
+	Since   time.Time // received at or after
+	Until   time.Time // received before
+	// AfterSeq pages forward: only events with Seq > AfterSeq, oldest first.
+	AfterSeq int64
+	// BeforeSeq pages backward: only events with Seq < BeforeSeq, newest first.
+	// Ignored when AfterSeq is set.
+	BeforeSeq int64
+	// Limit caps the result. Defaults to 100; at most 10000.
+	Limit int
+}
+
+// Stats are counts for health pages and tests.
+type Stats struct {
+	Events     int64 `json:"events"`
+	Duplicates int64 `json:"duplicates"`
+	Attention  int64 `json:"attention"`
+	Rejections int64 `json:"rejections"`
+}
+
+// Store is the seam every backend implements. Every method takes a context
+// and returns this package's types, never a driver's.
+type Store interface {
+	// Append stores ev unless an event with the same Source and DedupeKey
+	// exists. It returns only once the outcome is durable. It returns
+	// ErrBusy without waiting when the write queue is full.
+	Append(ctx context.Context, ev *Event) (AppendResult, error)
+
+	// GetEvent returns one event with its body, or ErrNotFound.
+	GetEvent(ctx context.Context, id string) (*Event, error)
+
+	// ListEvents returns events without bodies, in Seq order: ascending by
+	// default and with AfterSeq, descending with BeforeSeq.
+	ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
+
+	// AddRejection records a rejected request within limits, dropping the
+	// oldest rejections first, and says how many it dropped. It sets r.ID.
+	// A rejection larger than limits.MaxBytes on its own is not kept and
+	// returns ErrTooLarge.
+	AddRejection(ctx context.Context, r *Rejection, limits RejectionLimits) (dropped int, err error)
+
+	// ListRejections returns the newest rejections first, without bodies.
+	ListRejections(ctx context.Context, limit int) ([]Rejection, error)
+
+	// GetRejection returns one rejection with its body, or ErrNotFound.
+	GetRejection(ctx context.Context, id int64) (*Rejection, error)
+
+	// MarkRejectionReleased records that rejection id became event eventID.
+	MarkRejectionReleased(ctx context.Context, id int64, eventID string, at time.Time) error
+
+	// Stats counts what is stored.
+	Stats(ctx context.Context) (Stats, error)
+
+	// Ready returns nil when the store can take writes.
+	Ready(ctx context.Context) error
+
+	// Close waits for writes in flight and releases the store.
+	Close() error
+}

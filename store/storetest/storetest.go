@@ -1,0 +1,490 @@
+// Package storetest is the conformance suite every store.Store backend
+// passes unchanged. A backend's test calls Run with a function that gives
+// each subtest a fresh, empty location and a way to open it (again).
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hooklatch/hooklatch/store"
+)
+
+// Opener opens the store at one location. Calling it again after Close
+// opens the same data: that is how durability is checked.
+type Opener func(t *testing.T) store.Store
+
+// Factory returns an Opener for a fresh, empty location.
+type Factory func(t *testing.T) Opener
+
+// Run runs the whole suite.
+func Run(t *testing.T, factory Factory) {
+	t.Run("AppendAndGet", func(t *testing.T) { t.Parallel(); testAppendAndGet(t, factory) })
+	t.Run("Duplicate", func(t *testing.T) { t.Parallel(); testDuplicate(t, factory) })
+	t.Run("ConcurrentIdempotent", func(t *testing.T) { t.Parallel(); testConcurrentIdempotent(t, factory) })
+	t.Run("DurableAcrossReopen", func(t *testing.T) { t.Parallel(); testDurableAcrossReopen(t, factory) })
+	t.Run("ListOrderAndFilters", func(t *testing.T) { t.Parallel(); testListOrderAndFilters(t, factory) })
+	t.Run("RejectionLimits", func(t *testing.T) { t.Parallel(); testRejectionLimits(t, factory) })
+	t.Run("RejectionRelease", func(t *testing.T) { t.Parallel(); testRejectionRelease(t, factory) })
+	t.Run("NotFound", func(t *testing.T) { t.Parallel(); testNotFound(t, factory) })
+	t.Run("Closed", func(t *testing.T) { t.Parallel(); testClosed(t, factory) })
+}
+
+// NewEvent returns a plausible event with a fresh id and the given dedupe key.
+func NewEvent(source, dedupeKey string) *store.Event {
+	id := uuid.Must(uuid.NewV7()).String()
+	return &store.Event{
+		ID:          id,
+		Source:      source,
+		DedupeKey:   dedupeKey,
+		Field:       "message",
+		Type:        "message.delivered",
+		SubjectKind: "message_id",
+		Subject:     "msg-" + dedupeKey,
+		Status:      "DELIVERED",
+		OccurredAt:  time.Date(2025, 10, 31, 10, 10, 42, 0, time.UTC),
+		ReceivedAt:  time.Now().UTC().Truncate(time.Microsecond),
+		Scheme:      "v1",
+		Headers:     map[string]string{"x-webhook-id": "d4f5a6b7", "content-type": "application/json"},
+		Body:        []byte(`{"field":"message","key":"` + dedupeKey + `"}`),
+	}
+}
+
+func open(t *testing.T, factory Factory) (store.Store, Opener) {
+	t.Helper()
+	opener := factory(t)
+	s := opener(t)
+	t.Cleanup(func() { s.Close() })
+	return s, opener
+}
+
+func mustAppend(t *testing.T, s store.Store, ev *store.Event) store.AppendResult {
+	t.Helper()
+	res, err := s.Append(context.Background(), ev)
+	if err != nil {
+		t.Fatalf("Append(%s): %v", ev.DedupeKey, err)
+	}
+	return res
+}
+
+func testAppendAndGet(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, _ := open(t, factory)
+
+	ev := NewEvent("sent", "k1")
+	ev.Attention = "unknown type: call.ringing"
+	ev.Body = []byte("{\"a\":\"\u00e9\\u00e9\"}\r\n\x00binary")
+	res := mustAppend(t, s, ev)
+	if res.Duplicate {
+		t.Fatal("first append reported as duplicate")
+	}
+	if res.EventID != ev.ID || res.Seq <= 0 || ev.Seq != res.Seq {
+		t.Fatalf("result = %+v, event id %s seq %d", res, ev.ID, ev.Seq)
+	}
+
+	got, err := s.GetEvent(ctx, ev.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Body, ev.Body) {
+		t.Errorf("body = %q, want %q", got.Body, ev.Body)
+	}
+	checks := []struct{ name, got, want string }{
+		{"source", got.Source, ev.Source},
+		{"dedupe_key", got.DedupeKey, ev.DedupeKey},
+		{"field", got.Field, ev.Field},
+		{"type", got.Type, ev.Type},
+		{"subject_kind", got.SubjectKind, ev.SubjectKind},
+		{"subject", got.Subject, ev.Subject},
+		{"status", got.Status, ev.Status},
+		{"scheme", got.Scheme, ev.Scheme},
+		{"attention", got.Attention, ev.Attention},
+		{"header", got.Headers["x-webhook-id"], "d4f5a6b7"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if !got.OccurredAt.Equal(ev.OccurredAt) || !got.ReceivedAt.Equal(ev.ReceivedAt) {
+		t.Errorf("times = %v/%v, want %v/%v", got.OccurredAt, got.ReceivedAt, ev.OccurredAt, ev.ReceivedAt)
+	}
+}
+
+func testDuplicate(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, _ := open(t, factory)
+
+	first := mustAppend(t, s, NewEvent("sent", "dup"))
+	for i := range 3 {
+		again := NewEvent("sent", "dup")
+		res := mustAppend(t, s, again)
+		if !res.Duplicate || res.EventID != first.EventID || res.Seq != first.Seq {
+			t.Fatalf("append %d of the same key = %+v, want duplicate of %+v", i+2, res, first)
+		}
+		if _, err := s.GetEvent(ctx, again.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("duplicate's own id was stored: err = %v", err)
+		}
+	}
+	// The same key from another source is another event.
+	other := mustAppend(t, s, NewEvent("other", "dup"))
+	if other.Duplicate {
+		t.Fatal("same key from another source reported as duplicate")
+	}
+	got, err := s.GetEvent(ctx, first.EventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Duplicates != 3 {
+		t.Errorf("duplicates = %d, want 3", got.Duplicates)
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Events != 2 || st.Duplicates != 3 {
+		t.Errorf("stats = %+v, want 2 events, 3 duplicates", st)
+	}
+}
+
+func testConcurrentIdempotent(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, _ := open(t, factory)
+
+	const keys, writers = 40, 16
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		fresh = map[string]int{}
+		ids   = map[string]map[string]bool{}
+	)
+	for w := range writers {
+		wg.Go(func() {
+			for k := range keys {
+				key := fmt.Sprintf("k%03d", (k+w)%keys)
+				res, err := s.Append(ctx, NewEvent("sent", key))
+				if err != nil {
+					t.Errorf("append %s: %v", key, err)
+					return
+				}
+				mu.Lock()
+				if !res.Duplicate {
+					fresh[key]++
+				}
+				if ids[key] == nil {
+					ids[key] = map[string]bool{}
+				}
+				ids[key][res.EventID] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for k := range keys {
+		key := fmt.Sprintf("k%03d", k)
+		if fresh[key] != 1 {
+			t.Errorf("key %s accepted as new %d times, want 1", key, fresh[key])
+		}
+		if len(ids[key]) != 1 {
+			t.Errorf("key %s answered with %d different event ids", key, len(ids[key]))
+		}
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Events != keys || st.Duplicates != keys*(writers-1) {
+		t.Errorf("stats = %+v, want %d events and %d duplicates", st, keys, keys*(writers-1))
+	}
+}
+
+func testDurableAcrossReopen(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	opener := factory(t)
+	s := opener(t)
+
+	// Appends racing with Close: each one that returned without error must
+	// be there after reopening.
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		acked []store.AppendResult
+	)
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				res, err := s.Append(ctx, NewEvent("sent", fmt.Sprintf("w%d-%d", w, i)))
+				if err != nil {
+					if !errors.Is(err, store.ErrClosed) && !errors.Is(err, store.ErrBusy) {
+						t.Errorf("append: %v", err)
+					}
+					return
+				}
+				mu.Lock()
+				acked = append(acked, res)
+				mu.Unlock()
+			}
+		})
+	}
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 200 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	s = opener(t)
+	defer s.Close()
+	for _, res := range acked {
+		ev, err := s.GetEvent(ctx, res.EventID)
+		if err != nil {
+			t.Fatalf("acknowledged event %s missing after reopen: %v", res.EventID, err)
+		}
+		if ev.Seq != res.Seq {
+			t.Errorf("event %s seq = %d after reopen, was %d", ev.ID, ev.Seq, res.Seq)
+		}
+	}
+	// A key acknowledged before the reopen is still a duplicate after it.
+	first, err := s.GetEvent(ctx, acked[0].EventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := mustAppend(t, s, NewEvent("sent", first.DedupeKey))
+	if !res.Duplicate || res.EventID != first.ID {
+		t.Errorf("re-append after reopen = %+v, want duplicate of %s", res, first.ID)
+	}
+}
+
+func testListOrderAndFilters(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, _ := open(t, factory)
+
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	types := []string{"message.sent", "message.delivered", "template.approved", "contact.opt_out"}
+	var all []*store.Event
+	for i := range 20 {
+		ev := NewEvent("sent", fmt.Sprintf("e%02d", i))
+		ev.Type = types[i%len(types)]
+		ev.Subject = fmt.Sprintf("subj-%d", i%5)
+		ev.ReceivedAt = base.Add(time.Duration(i) * time.Minute)
+		mustAppend(t, s, ev)
+		all = append(all, ev)
+	}
+
+	seqs := func(evs []store.Event) []int64 {
+		out := make([]int64, len(evs))
+		for i, e := range evs {
+			out[i] = e.Seq
+		}
+		return out
+	}
+	list := func(f store.EventFilter) []store.Event {
+		t.Helper()
+		evs, err := s.ListEvents(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.Body != nil {
+				t.Fatalf("ListEvents returned a body for %s", e.ID)
+			}
+		}
+		return evs
+	}
+
+	got := list(store.EventFilter{})
+	if len(got) != 20 {
+		t.Fatalf("list all = %d events, want 20", len(got))
+	}
+	for i := range got {
+		if got[i].ID != all[i].ID || (i > 0 && got[i].Seq <= got[i-1].Seq) {
+			t.Fatalf("list all out of order at %d: %v", i, seqs(got))
+		}
+	}
+
+	page1 := list(store.EventFilter{Limit: 7})
+	page2 := list(store.EventFilter{AfterSeq: page1[len(page1)-1].Seq, Limit: 7})
+	if len(page1) != 7 || len(page2) != 7 || page2[0].ID != all[7].ID {
+		t.Errorf("forward paging: %v then %v", seqs(page1), seqs(page2))
+	}
+	back := list(store.EventFilter{BeforeSeq: all[10].Seq, Limit: 3})
+	if len(back) != 3 || back[0].ID != all[9].ID || back[2].ID != all[7].ID {
+		t.Errorf("backward paging from %d: %v", all[10].Seq, seqs(back))
+	}
+
+	for _, c := range []struct {
+		name string
+		f    store.EventFilter
+		want func(i int, ev *store.Event) bool
+	}{
+		{"type", store.EventFilter{Type: "message.sent"}, func(_ int, ev *store.Event) bool { return ev.Type == "message.sent" }},
+		{"type prefix", store.EventFilter{Type: "message.*"}, func(_ int, ev *store.Event) bool { return strings.HasPrefix(ev.Type, "message.") }},
+		{"subject", store.EventFilter{Subject: "subj-3"}, func(_ int, ev *store.Event) bool { return ev.Subject == "subj-3" }},
+		{"since/until", store.EventFilter{Since: base.Add(5 * time.Minute), Until: base.Add(9 * time.Minute)}, func(i int, _ *store.Event) bool { return i >= 5 && i < 9 }},
+	} {
+		var want []string
+		for i, ev := range all {
+			if c.want(i, ev) {
+				want = append(want, ev.ID)
+			}
+		}
+		var gotIDs []string
+		for _, ev := range list(c.f) {
+			gotIDs = append(gotIDs, ev.ID)
+		}
+		if fmt.Sprint(gotIDs) != fmt.Sprint(want) {
+			t.Errorf("%s: got %v, want %v", c.name, gotIDs, want)
+		}
+	}
+}
+
+func testRejectionLimits(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, _ := open(t, factory)
+
+	newRejection := func(i, bodySize int) *store.Rejection {
+		return &store.Rejection{
+			Source:     "sent",
+			ReceivedAt: time.Now().UTC(),
+			RemoteAddr: "127.0.0.1:5000",
+			Reason:     "no_match",
+			Detail:     fmt.Sprintf("rejection %d", i),
+			Headers:    map[string]string{"x-webhook-signature": "v1,AAAA"},
+			Body:       bytes.Repeat([]byte{'x'}, bodySize),
+		}
+	}
+
+	// Count cap: 25 rejections into a log of 10 keep the newest 10.
+	limits := store.RejectionLimits{MaxCount: 10, MaxBytes: 1 << 20}
+	dropped := 0
+	var last int64
+	for i := range 25 {
+		r := newRejection(i, 100)
+		n, err := s.AddRejection(ctx, r, limits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dropped += n
+		last = r.ID
+	}
+	rs, err := s.ListRejections(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 10 || dropped != 15 {
+		t.Fatalf("after 25 into a cap of 10: %d kept, %d dropped", len(rs), dropped)
+	}
+	if rs[0].ID != last || rs[0].Detail != "rejection 24" || rs[9].Detail != "rejection 15" {
+		t.Errorf("kept the wrong ones: newest %q, oldest %q", rs[0].Detail, rs[9].Detail)
+	}
+
+	// Byte cap: 4 KiB bodies into 10 KiB keep at most two.
+	limits = store.RejectionLimits{MaxCount: 1000, MaxBytes: 10 << 10}
+	for i := range 6 {
+		if _, err := s.AddRejection(ctx, newRejection(100+i, 4<<10), limits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, err = s.ListRejections(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int
+	for _, r := range rs {
+		full, err := s.GetRejection(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(full.Body)
+	}
+	if len(rs) != 2 || total > 10<<10 || rs[0].Detail != "rejection 105" {
+		t.Errorf("byte cap: %d kept holding %d body bytes, newest %q", len(rs), total, rs[0].Detail)
+	}
+
+	// One rejection larger than the whole cap is refused, and says so.
+	if _, err := s.AddRejection(ctx, newRejection(999, 20<<10), limits); !errors.Is(err, store.ErrTooLarge) {
+		t.Errorf("oversized rejection: err = %v, want ErrTooLarge", err)
+	}
+}
+
+func testRejectionRelease(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, _ := open(t, factory)
+
+	r := &store.Rejection{
+		Source: "sent", ReceivedAt: time.Now().UTC(), Reason: "no_match",
+		Diagnosis: "no configured secret matched",
+		Headers:   map[string]string{"x-webhook-id": "abc"},
+		Body:      []byte(`{"field":"message"}`),
+	}
+	if _, err := s.AddRejection(ctx, r, store.RejectionLimits{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetRejection(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Body) != string(r.Body) || got.Diagnosis != r.Diagnosis || got.Headers["x-webhook-id"] != "abc" || !got.ReleasedAt.IsZero() {
+		t.Fatalf("rejection round trip = %+v", got)
+	}
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	if err := s.MarkRejectionReleased(ctx, r.ID, "evt-1", at); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.GetRejection(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.EventID != "evt-1" || !got.ReleasedAt.Equal(at) {
+		t.Errorf("released = %v %q, want %v evt-1", got.ReleasedAt, got.EventID, at)
+	}
+	if err := s.MarkRejectionReleased(ctx, r.ID+1000, "evt-2", at); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("release of unknown rejection: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testNotFound(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, _ := open(t, factory)
+	if _, err := s.GetEvent(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetEvent: err = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetRejection(ctx, 42); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetRejection: err = %v, want ErrNotFound", err)
+	}
+	if err := s.Ready(ctx); err != nil {
+		t.Errorf("Ready on a fresh store: %v", err)
+	}
+}
+
+func testClosed(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s := factory(t)(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, NewEvent("sent", "late")); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Append after Close: err = %v, want ErrClosed", err)
+	}
+	if err := s.Ready(ctx); err == nil {
+		t.Error("Ready after Close returned nil")
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
