@@ -52,6 +52,12 @@ type Options struct {
 	// ReadConns bounds the read pool. Defaults to 4.
 	ReadConns int
 
+	// CheckpointInterval is how often the WAL is copied back into the
+	// database file by a connection of its own, off the writer's path (the
+	// writer never checkpoints, so a commit never waits for one). Defaults
+	// to 1s.
+	CheckpointInterval time.Duration
+
 	// Logger receives the writer's errors. Defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -69,6 +75,9 @@ func (o Options) withDefaults() Options {
 	if o.ReadConns <= 0 {
 		o.ReadConns = 4
 	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -78,8 +87,9 @@ func (o Options) withDefaults() Options {
 // Store is a store.Store on one SQLite file.
 type Store struct {
 	opts    Options
-	writeDB *sql.DB // exactly one connection, used by the writer goroutine only
-	readDB  *sql.DB
+	writeDB      *sql.DB // exactly one connection, used by the writer goroutine only
+	readDB       *sql.DB
+	checkpointDB *sql.DB // one connection, used by the checkpointer only
 
 	appendStmt *sql.Stmt
 
@@ -87,6 +97,9 @@ type Store struct {
 	closed bool
 	queue  chan *writeReq
 	done   chan struct{} // closed when the writer has drained the queue
+
+	stopCheckpoints chan struct{}
+	checkpointsDone chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -110,21 +123,29 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	opts = opts.withDefaults()
 
-	dsn := func(readOnly bool) string {
+	type role int
+	const (
+		writer role = iota
+		reader
+		checkpointer
+	)
+	dsn := func(r role) string {
 		q := url.Values{}
 		q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
 		q.Add("_pragma", "foreign_keys(1)")
-		if readOnly {
-			q.Add("_pragma", "query_only(1)")
-		} else {
+		switch r {
+		case writer:
 			q.Set("_txlock", "immediate")
+			q.Add("_pragma", "wal_autocheckpoint(0)")
+		case reader:
+			q.Add("_pragma", "query_only(1)")
 		}
 		return path + "?" + q.Encode()
 	}
 
-	writeDB, err := sql.Open("sqlite", dsn(false))
+	writeDB, err := sql.Open("sqlite", dsn(writer))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -162,7 +183,7 @@ RETURNING seq, id, duplicates`)
 		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
 	}
 
-	readDB, err := sql.Open("sqlite", dsn(true))
+	readDB, err := sql.Open("sqlite", dsn(reader))
 	if err != nil {
 		writeDB.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
@@ -170,16 +191,47 @@ RETURNING seq, id, duplicates`)
 	readDB.SetMaxOpenConns(opts.ReadConns)
 	readDB.SetMaxIdleConns(opts.ReadConns)
 
+	checkpointDB, err := sql.Open("sqlite", dsn(checkpointer))
+	if err != nil {
+		writeDB.Close()
+		readDB.Close()
+		return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", path, err)
+	}
+	checkpointDB.SetMaxOpenConns(1)
+
 	s := &Store{
-		opts:       opts,
-		writeDB:    writeDB,
-		readDB:     readDB,
-		appendStmt: appendStmt,
-		queue:      make(chan *writeReq, opts.QueueSize),
-		done:       make(chan struct{}),
+		opts:            opts,
+		writeDB:         writeDB,
+		readDB:          readDB,
+		checkpointDB:    checkpointDB,
+		appendStmt:      appendStmt,
+		queue:           make(chan *writeReq, opts.QueueSize),
+		done:            make(chan struct{}),
+		stopCheckpoints: make(chan struct{}),
+		checkpointsDone: make(chan struct{}),
 	}
 	go s.writeLoop()
+	go s.checkpointLoop()
 	return s, nil
+}
+
+// checkpointLoop copies the WAL back into the database file now and then.
+// PASSIVE never blocks the writer; SQLite rewinds the WAL at the next
+// write once everything in it has been copied.
+func (s *Store) checkpointLoop() {
+	defer close(s.checkpointsDone)
+	tick := time.NewTicker(s.opts.CheckpointInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stopCheckpoints:
+			return
+		case <-tick.C:
+			if _, err := s.checkpointDB.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+				s.opts.Logger.Warn("sqlite: checkpoint failed", "err", err)
+			}
+		}
+	}
 }
 
 // migrate applies the embedded migrations that the database has not seen,
@@ -447,7 +499,11 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 
 	<-s.done
-	return errors.Join(s.appendStmt.Close(), s.readDB.Close(), s.writeDB.Close())
+	close(s.stopCheckpoints)
+	<-s.checkpointsDone
+	// Leave a tidy file: everything in the database, an empty WAL.
+	_, cpErr := s.checkpointDB.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	return errors.Join(cpErr, s.appendStmt.Close(), s.readDB.Close(), s.checkpointDB.Close(), s.writeDB.Close())
 }
 
 const eventColumns = `seq, id, source, dedupe_key, field, type, subject_kind, subject, status,
