@@ -19,6 +19,13 @@ var (
 	// ErrClosed is returned by every call made after Close.
 	ErrClosed = errors.New("store: closed")
 
+	// ErrLeaseLost is returned by Complete when the delivery's lease passed
+	// to another worker (it expired first).
+	ErrLeaseLost = errors.New("store: lease lost")
+
+	// ErrNoSelection is returned by bulk operations given an empty selector.
+	ErrNoSelection = errors.New("store: empty selection")
+
 	// ErrTooLarge is returned for a record that cannot fit within a cap.
 	ErrTooLarge = errors.New("store: record larger than the cap")
 )
@@ -71,6 +78,112 @@ type Event struct {
 	// Duplicates counts the deliveries of the same dedupe key that arrived
 	// after this one. Maintained by the store.
 	Duplicates int64 `json:"duplicates"`
+
+	// Destinations names where the event goes. Append creates one pending
+	// delivery per name, due at ReceivedAt, in the event's transaction. Not
+	// read back.
+	Destinations []string `json:"-"`
+}
+
+// Delivery statuses. A delivery's life:
+//
+//	pending ──claim──▶ in_flight ──success──▶ succeeded
+//	   ▲                  │ │
+//	   └──temporary/snooze┘ └──permanent or attempts exhausted──▶ dead
+//	   ▲                                                           │
+//	   └───────────────── retry / replay ──────────────────────────┘
+//	pending, dead ──discard──▶ discarded
+//
+// An in_flight delivery whose lease expires (its worker died) is claimed
+// again; the lost attempt is recorded and counted.
+const (
+	DeliveryPending   = "pending"
+	DeliveryInFlight  = "in_flight"
+	DeliverySucceeded = "succeeded"
+	DeliveryDead      = "dead"
+	DeliveryDiscarded = "discarded"
+)
+
+// Delivery is one event going to one destination.
+type Delivery struct {
+	ID            int64     `json:"id"`
+	EventSeq      int64     `json:"event_seq"`
+	EventID       string    `json:"event_id"`
+	Destination   string    `json:"destination"`
+	Status        string    `json:"status"`
+	Attempts      int       `json:"attempts"` // spent; snoozes do not count
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+	LeaseOwner    string    `json:"lease_owner,omitempty"`
+	LeaseUntil    time.Time `json:"lease_until,omitzero"`
+	LastError     string    `json:"last_error,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// Attempt outcomes recorded besides the destination's own.
+const (
+	OutcomeSucceeded    = "succeeded"
+	OutcomeTemporary    = "temporary"
+	OutcomePermanent    = "permanent"
+	OutcomeSnoozed      = "snoozed"
+	OutcomeLeaseExpired = "lease_expired"
+)
+
+// Attempt is one try of a delivery, for its timeline.
+type Attempt struct {
+	ID         int64         `json:"id"`
+	DeliveryID int64         `json:"delivery_id"`
+	Attempt    int           `json:"attempt"`
+	StartedAt  time.Time     `json:"started_at"`
+	Duration   time.Duration `json:"duration_ns"`
+	Outcome    string        `json:"outcome"`
+	StatusCode int           `json:"status_code,omitempty"`
+	Error      string        `json:"error,omitempty"`
+	Response   string        `json:"response,omitempty"`
+}
+
+// ClaimParams says who claims how much work, when.
+type ClaimParams struct {
+	Owner string        // names the claiming worker pool; Required
+	Now   time.Time     // due at or before Now
+	Lease time.Duration // how long the claim holds; Required
+	Limit int           // at most this many; Defaults to 100
+}
+
+// Claim is a claimed delivery with its event (and body).
+type Claim struct {
+	Delivery Delivery
+	Event    *Event
+}
+
+// Completion records how an attempt went and what happens next.
+type Completion struct {
+	DeliveryID    int64
+	Owner         string    // must still hold the lease, else ErrLeaseLost
+	Status        string    // DeliveryPending (try again), DeliverySucceeded or DeliveryDead
+	NextAttemptAt time.Time // with DeliveryPending
+	SpendAttempt  bool      // false for a snooze
+	Attempt       Attempt   // recorded whatever happens to the status
+	Now           time.Time
+}
+
+// DeliverySelector picks deliveries for bulk operations. At least one of
+// IDs, EventIDs or Statuses must be set, so that no call touches every
+// delivery by accident.
+type DeliverySelector struct {
+	IDs         []int64
+	EventIDs    []string
+	Statuses    []string // e.g. []string{DeliveryDead}
+	Destination string   // narrows any of the above
+}
+
+// DeliveryFilter selects deliveries to list. Zero fields match everything.
+type DeliveryFilter struct {
+	EventID     string
+	Status      string
+	Destination string
+	AfterID     int64 // pages forward by id
+	Limit       int   // Defaults to 100; at most 10000
 }
 
 // AppendResult says what Append did.
@@ -138,10 +251,11 @@ type EventFilter struct {
 
 // Stats are counts for health pages and tests.
 type Stats struct {
-	Events     int64 `json:"events"`
-	Duplicates int64 `json:"duplicates"`
-	Attention  int64 `json:"attention"`
-	Rejections int64 `json:"rejections"`
+	Events     int64            `json:"events"`
+	Duplicates int64            `json:"duplicates"`
+	Attention  int64            `json:"attention"`
+	Rejections int64            `json:"rejections"`
+	Deliveries map[string]int64 `json:"deliveries"` // by status
 }
 
 // Store is the seam every backend implements. Every method takes a context
@@ -173,6 +287,34 @@ type Store interface {
 
 	// MarkRejectionReleased records that rejection id became event eventID.
 	MarkRejectionReleased(ctx context.Context, id int64, eventID string, at time.Time) error
+
+	// Claim leases up to p.Limit due deliveries to p.Owner: pending ones
+	// whose time has come, and in-flight ones whose lease expired (their
+	// lost attempt is recorded and counted). Oldest due first.
+	Claim(ctx context.Context, p ClaimParams) ([]Claim, error)
+
+	// Complete records an attempt and moves its delivery on. It returns
+	// ErrLeaseLost, having recorded the attempt, when the delivery is no
+	// longer leased to c.Owner.
+	Complete(ctx context.Context, c Completion) error
+
+	// NextDue returns when the earliest pending delivery is due or
+	// in-flight lease expires; ok is false when there is none.
+	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
+
+	// ListDeliveries returns deliveries by ascending id.
+	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
+
+	// ListAttempts returns a delivery's attempts, oldest first.
+	ListAttempts(ctx context.Context, deliveryID int64) ([]Attempt, error)
+
+	// Requeue makes the selected deliveries pending and due at now, with a
+	// fresh attempt budget (their history stays). In-flight deliveries
+	// are left alone. It returns how many it requeued.
+	Requeue(ctx context.Context, sel DeliverySelector, now time.Time) (int, error)
+
+	// Discard marks the selected pending or dead deliveries discarded.
+	Discard(ctx context.Context, sel DeliverySelector, now time.Time) (int, error)
 
 	// Stats counts what is stored.
 	Stats(ctx context.Context) (Stats, error)

@@ -20,7 +20,6 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -86,7 +85,7 @@ func (o Options) withDefaults() Options {
 
 // Store is a store.Store on one SQLite file.
 type Store struct {
-	opts    Options
+	opts         Options
 	writeDB      *sql.DB // exactly one connection, used by the writer goroutine only
 	readDB       *sql.DB
 	checkpointDB *sql.DB // one connection, used by the checkpointer only
@@ -369,7 +368,7 @@ func (s *Store) runTx(batch []*writeReq) error {
 	stmt := tx.StmtContext(ctx, s.appendStmt)
 	for _, r := range batch {
 		if r.ev != nil {
-			err = appendOne(ctx, stmt, r)
+			err = appendOne(ctx, tx, stmt, r)
 		} else {
 			err = r.fn(ctx, tx)
 		}
@@ -384,7 +383,7 @@ func (s *Store) runTx(batch []*writeReq) error {
 	return nil
 }
 
-func appendOne(ctx context.Context, stmt *sql.Stmt, r *writeReq) error {
+func appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *writeReq) error {
 	ev := r.ev
 	headers, err := json.Marshal(ev.Headers)
 	if err != nil {
@@ -403,74 +402,15 @@ func appendOne(ctx context.Context, stmt *sql.Stmt, r *writeReq) error {
 		return fmt.Errorf("sqlite: append: %w", err)
 	}
 	r.res.Duplicate = duplicates > 0
-	return nil
+	if r.res.Duplicate {
+		return nil
+	}
+	return insertDeliveries(ctx, tx, ev, r.res.Seq)
 }
 
 // exec runs fn in the writer's next transaction.
 func (s *Store) exec(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	return s.write(ctx, &writeReq{fn: fn})
-}
-
-// AddRejection implements store.Store.
-func (s *Store) AddRejection(ctx context.Context, r *store.Rejection, limits store.RejectionLimits) (int, error) {
-	limits = limits.WithDefaults()
-	headers, err := json.Marshal(r.Headers)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: encode headers: %w", err)
-	}
-	size := int64(len(r.Body) + len(headers) + len(r.Diagnosis) + len(r.Detail))
-	if size > limits.MaxBytes {
-		return 0, fmt.Errorf("%w: rejection of %d bytes, cap %d", store.ErrTooLarge, size, limits.MaxBytes)
-	}
-	body := r.Body
-	if body == nil {
-		body = []byte{}
-	}
-	var dropped int64
-	err = s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `
-INSERT INTO rejections (source, received_at, remote_addr, reason, detail, diagnosis, headers, body, size)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.Source, unixNano(r.ReceivedAt), r.RemoteAddr, r.Reason, r.Detail, r.Diagnosis, headers, body, size)
-		if err != nil {
-			return fmt.Errorf("sqlite: add rejection: %w", err)
-		}
-		if r.ID, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		// Oldest first: past the count cap, then past the byte cap counted
-		// from the newest.
-		res, err = tx.ExecContext(ctx, `
-DELETE FROM rejections WHERE id <= COALESCE((
-    SELECT id FROM (
-        SELECT id,
-               ROW_NUMBER() OVER (ORDER BY id DESC) AS n,
-               SUM(size)    OVER (ORDER BY id DESC) AS total
-          FROM rejections)
-     WHERE n > ? OR total > ?
-     ORDER BY id DESC LIMIT 1), 0)`, limits.MaxCount, limits.MaxBytes)
-		if err != nil {
-			return fmt.Errorf("sqlite: prune rejections: %w", err)
-		}
-		dropped, err = res.RowsAffected()
-		return err
-	})
-	return int(dropped), err
-}
-
-// MarkRejectionReleased implements store.Store.
-func (s *Store) MarkRejectionReleased(ctx context.Context, id int64, eventID string, at time.Time) error {
-	return s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE rejections SET released_at = ?, event_id = ? WHERE id = ?`,
-			unixNano(at), eventID, id)
-		if err != nil {
-			return fmt.Errorf("sqlite: mark released: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrNotFound
-		}
-		return nil
-	})
 }
 
 // Ready implements store.Store: it makes a real write through the writer.
@@ -506,172 +446,6 @@ func (s *Store) Close() error {
 	return errors.Join(cpErr, s.appendStmt.Close(), s.readDB.Close(), s.checkpointDB.Close(), s.writeDB.Close())
 }
 
-const eventColumns = `seq, id, source, dedupe_key, field, type, subject_kind, subject, status,
-	occurred_at, received_at, scheme, attention, headers, duplicates`
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanEvent(row scanner, withBody bool) (*store.Event, error) {
-	var (
-		ev                 store.Event
-		occurred, received int64
-		headers            string
-		dest               []any
-	)
-	dest = append(dest, &ev.Seq, &ev.ID, &ev.Source, &ev.DedupeKey, &ev.Field, &ev.Type, &ev.SubjectKind,
-		&ev.Subject, &ev.Status, &occurred, &received, &ev.Scheme, &ev.Attention, &headers, &ev.Duplicates)
-	if withBody {
-		dest = append(dest, &ev.Body)
-	}
-	if err := row.Scan(dest...); err != nil {
-		return nil, err
-	}
-	ev.OccurredAt = fromUnixNano(occurred)
-	ev.ReceivedAt = fromUnixNano(received)
-	if err := json.Unmarshal([]byte(headers), &ev.Headers); err != nil {
-		return nil, fmt.Errorf("sqlite: decode headers of event %s: %w", ev.ID, err)
-	}
-	return &ev, nil
-}
-
-// GetEvent implements store.Store.
-func (s *Store) GetEvent(ctx context.Context, id string) (*store.Event, error) {
-	row := s.readDB.QueryRowContext(ctx, `SELECT `+eventColumns+`, body FROM events WHERE id = ?`, id)
-	ev, err := scanEvent(row, true)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: get event: %w", err)
-	}
-	return ev, nil
-}
-
-// ListEvents implements store.Store.
-func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Event, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if f.Type != "" {
-		if prefix, ok := strings.CutSuffix(f.Type, "*"); ok {
-			where = append(where, "substr(type, 1, ?) = ?")
-			args = append(args, len(prefix), prefix)
-		} else {
-			where = append(where, "type = ?")
-			args = append(args, f.Type)
-		}
-	}
-	if f.Subject != "" {
-		where = append(where, "subject = ?")
-		args = append(args, f.Subject)
-	}
-	if !f.Since.IsZero() {
-		where = append(where, "received_at >= ?")
-		args = append(args, f.Since.UnixNano())
-	}
-	if !f.Until.IsZero() {
-		where = append(where, "received_at < ?")
-		args = append(args, f.Until.UnixNano())
-	}
-	order := "ASC"
-	switch {
-	case f.AfterSeq > 0:
-		where = append(where, "seq > ?")
-		args = append(args, f.AfterSeq)
-	case f.BeforeSeq > 0:
-		where = append(where, "seq < ?")
-		args = append(args, f.BeforeSeq)
-		order = "DESC"
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	limit = min(limit, 10000)
-
-	q := `SELECT ` + eventColumns + ` FROM events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(limit)
-
-	rows, err := s.readDB.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list events: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		ev, err := scanEvent(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list events: %w", err)
-		}
-		out = append(out, *ev)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list events: %w", err)
-	}
-	return out, nil
-}
-
-const rejectionColumns = `id, source, received_at, remote_addr, reason, detail, diagnosis, headers, released_at, event_id`
-
-func scanRejection(row scanner, withBody bool) (*store.Rejection, error) {
-	var (
-		r                  store.Rejection
-		received, released int64
-		headers            string
-	)
-	dest := []any{&r.ID, &r.Source, &received, &r.RemoteAddr, &r.Reason, &r.Detail, &r.Diagnosis, &headers, &released, &r.EventID}
-	if withBody {
-		dest = append(dest, &r.Body)
-	}
-	if err := row.Scan(dest...); err != nil {
-		return nil, err
-	}
-	r.ReceivedAt = fromUnixNano(received)
-	r.ReleasedAt = fromUnixNano(released)
-	if err := json.Unmarshal([]byte(headers), &r.Headers); err != nil {
-		return nil, fmt.Errorf("sqlite: decode headers of rejection %d: %w", r.ID, err)
-	}
-	return &r, nil
-}
-
-// ListRejections implements store.Store.
-func (s *Store) ListRejections(ctx context.Context, limit int) ([]store.Rejection, error) {
-	if limit <= 0 {
-		limit = 100
-	}
-	rows, err := s.readDB.QueryContext(ctx, `SELECT `+rejectionColumns+` FROM rejections ORDER BY id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list rejections: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Rejection
-	for rows.Next() {
-		r, err := scanRejection(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list rejections: %w", err)
-		}
-		out = append(out, *r)
-	}
-	return out, rows.Err()
-}
-
-// GetRejection implements store.Store.
-func (s *Store) GetRejection(ctx context.Context, id int64) (*store.Rejection, error) {
-	row := s.readDB.QueryRowContext(ctx, `SELECT `+rejectionColumns+`, body FROM rejections WHERE id = ?`, id)
-	r, err := scanRejection(row, true)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: get rejection: %w", err)
-	}
-	return r, nil
-}
-
 // Stats implements store.Store.
 func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	var st store.Stats
@@ -683,7 +457,21 @@ SELECT (SELECT COUNT(*) FROM events),
 	if err != nil {
 		return st, fmt.Errorf("sqlite: stats: %w", err)
 	}
-	return st, nil
+	rows, err := s.readDB.QueryContext(ctx, `SELECT status, COUNT(*) FROM deliveries GROUP BY status`)
+	if err != nil {
+		return st, fmt.Errorf("sqlite: stats: %w", err)
+	}
+	defer rows.Close()
+	st.Deliveries = map[string]int64{}
+	for rows.Next() {
+		var status string
+		var n int64
+		if err := rows.Scan(&status, &n); err != nil {
+			return st, fmt.Errorf("sqlite: stats: %w", err)
+		}
+		st.Deliveries[status] = n
+	}
+	return st, rows.Err()
 }
 
 func unixNano(t time.Time) int64 {

@@ -36,6 +36,11 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("RejectionRelease", func(t *testing.T) { t.Parallel(); testRejectionRelease(t, factory) })
 	t.Run("NotFound", func(t *testing.T) { t.Parallel(); testNotFound(t, factory) })
 	t.Run("Closed", func(t *testing.T) { t.Parallel(); testClosed(t, factory) })
+	t.Run("DeliveriesCreatedWithEvent", func(t *testing.T) { t.Parallel(); testDeliveriesCreated(t, factory) })
+	t.Run("ClaimCompleteRetry", func(t *testing.T) { t.Parallel(); testClaimCompleteRetry(t, factory) })
+	t.Run("LeaseExpiry", func(t *testing.T) { t.Parallel(); testLeaseExpiry(t, factory) })
+	t.Run("ClaimConcurrentOnce", func(t *testing.T) { t.Parallel(); testClaimConcurrentOnce(t, factory) })
+	t.Run("RequeueAndDiscard", func(t *testing.T) { t.Parallel(); testRequeueAndDiscard(t, factory) })
 }
 
 // NewEvent returns a plausible event with a fresh id and the given dedupe key.
@@ -486,5 +491,280 @@ func testClosed(t *testing.T, factory Factory) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// appendWithDestinations stores an event received at t0 going to dests.
+func appendWithDestinations(t *testing.T, s store.Store, key string, dests ...string) *store.Event {
+	t.Helper()
+	ev := NewEvent("sent", key)
+	ev.ReceivedAt = t0
+	ev.Destinations = dests
+	mustAppend(t, s, ev)
+	return ev
+}
+
+func claim(t *testing.T, s store.Store, owner string, now time.Time, limit int) []store.Claim {
+	t.Helper()
+	c, err := s.Claim(context.Background(), store.ClaimParams{Owner: owner, Now: now, Lease: 30 * time.Second, Limit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func delivery(t *testing.T, s store.Store, id int64) store.Delivery {
+	t.Helper()
+	ds, err := s.ListDeliveries(context.Background(), store.DeliveryFilter{AfterID: id - 1, Limit: 1})
+	if err != nil || len(ds) != 1 || ds[0].ID != id {
+		t.Fatalf("delivery %d: %v %v", id, ds, err)
+	}
+	return ds[0]
+}
+
+func testDeliveriesCreated(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, _ := open(t, factory)
+	ev := appendWithDestinations(t, s, "d1", "app", "log")
+	ds, err := s.ListDeliveries(ctx, store.DeliveryFilter{EventID: ev.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 2 || ds[0].Destination != "app" || ds[1].Destination != "log" {
+		t.Fatalf("deliveries = %+v", ds)
+	}
+	for _, d := range ds {
+		if d.Status != store.DeliveryPending || !d.NextAttemptAt.Equal(t0) || d.Attempts != 0 || d.EventSeq != ev.Seq {
+			t.Errorf("new delivery = %+v", d)
+		}
+	}
+	// A duplicate creates no new deliveries.
+	dup := NewEvent("sent", "d1")
+	dup.Destinations = []string{"app", "log", "other"}
+	if res := mustAppend(t, s, dup); !res.Duplicate {
+		t.Fatal("not a duplicate")
+	}
+	all, err := s.ListDeliveries(ctx, store.DeliveryFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 {
+		t.Errorf("after a duplicate: %d deliveries, want 2", len(all))
+	}
+	next, ok, err := s.NextDue(ctx)
+	if err != nil || !ok || !next.Equal(t0) {
+		t.Errorf("NextDue = %v %v %v, want %v", next, ok, err, t0)
+	}
+}
+
+func testClaimCompleteRetry(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, _ := open(t, factory)
+	ev := appendWithDestinations(t, s, "c1", "app")
+
+	if got := claim(t, s, "w1", t0.Add(-time.Second), 10); len(got) != 0 {
+		t.Fatalf("claimed %d deliveries before they were due", len(got))
+	}
+	got := claim(t, s, "w1", t0, 10)
+	if len(got) != 1 || got[0].Event == nil || got[0].Event.ID != ev.ID || !bytes.Equal(got[0].Event.Body, ev.Body) {
+		t.Fatalf("claim = %+v", got)
+	}
+	d := got[0].Delivery
+	if d.Status != store.DeliveryInFlight || d.LeaseOwner != "w1" || !d.LeaseUntil.Equal(t0.Add(30*time.Second)) {
+		t.Errorf("claimed delivery = %+v", d)
+	}
+	if again := claim(t, s, "w2", t0, 10); len(again) != 0 {
+		t.Fatalf("an in-flight delivery was claimed twice")
+	}
+
+	// A temporary failure: pending again, due in 10s, one attempt spent.
+	retryAt := t0.Add(10 * time.Second)
+	err := s.Complete(ctx, store.Completion{DeliveryID: d.ID, Owner: "w1", Status: store.DeliveryPending,
+		NextAttemptAt: retryAt, SpendAttempt: true, Now: t0.Add(time.Second),
+		Attempt: store.Attempt{Attempt: 1, StartedAt: t0, Duration: 20 * time.Millisecond, Outcome: store.OutcomeTemporary, StatusCode: 503, Error: "503 Service Unavailable", Response: "busy"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := delivery(t, s, d.ID); d.Status != store.DeliveryPending || d.Attempts != 1 || !d.NextAttemptAt.Equal(retryAt) || d.LastError != "503 Service Unavailable" {
+		t.Errorf("after a temporary failure: %+v", d)
+	}
+	if next, ok, _ := s.NextDue(ctx); !ok || !next.Equal(retryAt) {
+		t.Errorf("NextDue = %v, want %v", next, retryAt)
+	}
+	if got := claim(t, s, "w1", retryAt.Add(-time.Millisecond), 10); len(got) != 0 {
+		t.Fatal("claimed before the retry was due")
+	}
+
+	// A snooze does not spend an attempt.
+	got = claim(t, s, "w1", retryAt, 10)
+	if len(got) != 1 {
+		t.Fatalf("retry not claimed when due: %d", len(got))
+	}
+	if err := s.Complete(ctx, store.Completion{DeliveryID: d.ID, Owner: "w1", Status: store.DeliveryPending,
+		NextAttemptAt: retryAt.Add(time.Minute), Now: retryAt,
+		Attempt: store.Attempt{Attempt: 2, StartedAt: retryAt, Outcome: store.OutcomeSnoozed}}); err != nil {
+		t.Fatal(err)
+	}
+	if d := delivery(t, s, d.ID); d.Attempts != 1 {
+		t.Errorf("a snooze spent an attempt: %d", d.Attempts)
+	}
+
+	// Success.
+	got = claim(t, s, "w1", retryAt.Add(time.Minute), 10)
+	if len(got) != 1 {
+		t.Fatal("snoozed delivery not claimed when due")
+	}
+	if err := s.Complete(ctx, store.Completion{DeliveryID: d.ID, Owner: "w1", Status: store.DeliverySucceeded, SpendAttempt: true,
+		Now: retryAt.Add(time.Minute), Attempt: store.Attempt{Attempt: 2, StartedAt: retryAt.Add(time.Minute), Outcome: store.OutcomeSucceeded, StatusCode: 200}}); err != nil {
+		t.Fatal(err)
+	}
+	if d := delivery(t, s, d.ID); d.Status != store.DeliverySucceeded || d.Attempts != 2 {
+		t.Errorf("after success: %+v", d)
+	}
+	if _, ok, _ := s.NextDue(ctx); ok {
+		t.Error("NextDue reports work after the only delivery succeeded")
+	}
+	attempts, err := s.ListAttempts(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := ""
+	for _, a := range attempts {
+		outcomes += a.Outcome + " "
+	}
+	if len(attempts) != 3 || outcomes != "temporary snoozed succeeded " || attempts[0].StatusCode != 503 || attempts[0].Response != "busy" || attempts[0].Duration != 20*time.Millisecond {
+		t.Errorf("attempts = %+v", attempts)
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Deliveries[store.DeliverySucceeded] != 1 {
+		t.Errorf("stats deliveries = %v", st.Deliveries)
+	}
+}
+
+func testLeaseExpiry(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, _ := open(t, factory)
+	appendWithDestinations(t, s, "l1", "app")
+	first := claim(t, s, "crashed", t0, 10)
+	if len(first) != 1 {
+		t.Fatal("not claimed")
+	}
+	id := first[0].Delivery.ID
+	if got := claim(t, s, "w2", t0.Add(29*time.Second), 10); len(got) != 0 {
+		t.Fatal("claimed while the lease still held")
+	}
+	if next, ok, _ := s.NextDue(ctx); !ok || !next.Equal(t0.Add(30*time.Second)) {
+		t.Errorf("NextDue = %v, want the lease's end", next)
+	}
+	got := claim(t, s, "w2", t0.Add(30*time.Second), 10)
+	if len(got) != 1 || got[0].Delivery.ID != id || got[0].Delivery.LeaseOwner != "w2" || got[0].Delivery.Attempts != 1 {
+		t.Fatalf("reclaim after expiry = %+v", got)
+	}
+	// The crashed worker comes back: its completion is refused, but recorded.
+	err := s.Complete(ctx, store.Completion{DeliveryID: id, Owner: "crashed", Status: store.DeliverySucceeded, SpendAttempt: true,
+		Now: t0.Add(31 * time.Second), Attempt: store.Attempt{Attempt: 1, StartedAt: t0, Outcome: store.OutcomeSucceeded}})
+	if !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("completion by the lease's old owner: err = %v, want ErrLeaseLost", err)
+	}
+	if d := delivery(t, s, id); d.Status != store.DeliveryInFlight || d.LeaseOwner != "w2" {
+		t.Errorf("the old owner's completion changed the delivery: %+v", d)
+	}
+	attempts, _ := s.ListAttempts(ctx, id)
+	if len(attempts) != 2 || attempts[0].Outcome != store.OutcomeLeaseExpired {
+		t.Errorf("attempts = %+v, want lease_expired then the late one", attempts)
+	}
+}
+
+func testClaimConcurrentOnce(t *testing.T, factory Factory) {
+	s, _ := open(t, factory)
+	for i := range 200 {
+		appendWithDestinations(t, s, fmt.Sprint("cc", i), "app")
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		seen = map[int64]string{}
+	)
+	for w := range 4 {
+		owner := fmt.Sprint("w", w)
+		wg.Go(func() {
+			for {
+				got, err := s.Claim(context.Background(), store.ClaimParams{Owner: owner, Now: t0, Lease: time.Minute, Limit: 7})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, c := range got {
+					if prev, ok := seen[c.Delivery.ID]; ok {
+						t.Errorf("delivery %d claimed by %s and %s", c.Delivery.ID, prev, owner)
+					}
+					seen[c.Delivery.ID] = owner
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != 200 {
+		t.Errorf("%d deliveries claimed, want 200", len(seen))
+	}
+}
+
+func testRequeueAndDiscard(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, _ := open(t, factory)
+	a := appendWithDestinations(t, s, "r1", "app")
+	b := appendWithDestinations(t, s, "r2", "app")
+	c := appendWithDestinations(t, s, "r3", "app")
+	got := claim(t, s, "w", t0, 10)
+	if len(got) != 3 {
+		t.Fatal("not claimed")
+	}
+	status := map[string]string{a.ID: store.DeliveryDead, b.ID: store.DeliverySucceeded, c.ID: store.DeliveryDead}
+	ids := map[string]int64{}
+	for _, cl := range got {
+		ids[cl.Event.ID] = cl.Delivery.ID
+		if err := s.Complete(ctx, store.Completion{DeliveryID: cl.Delivery.ID, Owner: "w", Status: status[cl.Event.ID], SpendAttempt: true,
+			Now: t0, Attempt: store.Attempt{Attempt: 1, StartedAt: t0, Outcome: store.OutcomePermanent}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Requeue(ctx, store.DeliverySelector{}, t0); !errors.Is(err, store.ErrNoSelection) {
+		t.Errorf("requeue with an empty selector: err = %v", err)
+	}
+	later := t0.Add(time.Hour)
+	// Retry every dead delivery.
+	n, err := s.Requeue(ctx, store.DeliverySelector{Statuses: []string{store.DeliveryDead}}, later)
+	if err != nil || n != 2 {
+		t.Fatalf("requeue dead = %d, %v; want 2", n, err)
+	}
+	if d := delivery(t, s, ids[a.ID]); d.Status != store.DeliveryPending || d.Attempts != 0 || !d.NextAttemptAt.Equal(later) {
+		t.Errorf("retried delivery = %+v", d)
+	}
+	// Replay a succeeded one by event id.
+	if n, err := s.Requeue(ctx, store.DeliverySelector{EventIDs: []string{b.ID}}, later); err != nil || n != 1 {
+		t.Fatalf("replay = %d, %v", n, err)
+	}
+	if d := delivery(t, s, ids[b.ID]); d.Status != store.DeliveryPending {
+		t.Errorf("replayed delivery = %+v", d)
+	}
+	// Discard one pending; succeeded and in-flight ones cannot be discarded.
+	if n, err := s.Discard(ctx, store.DeliverySelector{IDs: []int64{ids[c.ID]}}, later); err != nil || n != 1 {
+		t.Fatalf("discard = %d, %v", n, err)
+	}
+	if d := delivery(t, s, ids[c.ID]); d.Status != store.DeliveryDiscarded {
+		t.Errorf("discarded delivery = %+v", d)
+	}
+	if got := claim(t, s, "w", later, 10); len(got) != 2 {
+		t.Errorf("after requeue: %d claimable, want 2", len(got))
 	}
 }

@@ -1,0 +1,329 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hooklatch/hooklatch/store"
+)
+
+const deliveryColumns = `id, event_seq, event_id, destination, status, attempts, next_attempt_at,
+	lease_owner, lease_until, last_error, created_at, updated_at`
+
+func scanDelivery(row scanner) (store.Delivery, error) {
+	var (
+		d                         store.Delivery
+		next, lease, created, upd int64
+	)
+	err := row.Scan(&d.ID, &d.EventSeq, &d.EventID, &d.Destination, &d.Status, &d.Attempts, &next,
+		&d.LeaseOwner, &lease, &d.LastError, &created, &upd)
+	d.NextAttemptAt, d.LeaseUntil = fromUnixNano(next), fromUnixNano(lease)
+	d.CreatedAt, d.UpdatedAt = fromUnixNano(created), fromUnixNano(upd)
+	return d, err
+}
+
+// insertDeliveries creates ev's deliveries, in the append's transaction.
+func insertDeliveries(ctx context.Context, tx *sql.Tx, ev *store.Event, seq int64) error {
+	for _, dest := range ev.Destinations {
+		at := unixNano(ev.ReceivedAt)
+		_, err := tx.ExecContext(ctx, `
+INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
+VALUES (?, ?, ?, 'pending', ?, ?, ?)
+ON CONFLICT (event_seq, destination) DO NOTHING`, seq, ev.ID, dest, at, at, at)
+		if err != nil {
+			return fmt.Errorf("sqlite: insert delivery to %s: %w", dest, err)
+		}
+	}
+	return nil
+}
+
+// Claim implements store.Store.
+func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, error) {
+	if p.Owner == "" || p.Lease <= 0 {
+		return nil, errors.New("sqlite: claim needs an owner and a lease")
+	}
+	if p.Limit <= 0 {
+		p.Limit = 100
+	}
+	now := unixNano(p.Now)
+	var claims []store.Claim
+	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		claims = claims[:0]
+		// Leases that expired: their worker died mid-attempt. The attempt
+		// happened (it may even have been delivered), so it is counted.
+		if _, err := tx.ExecContext(ctx, `
+INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, error)
+SELECT id, attempts + 1, updated_at, ? - updated_at, 'lease_expired', 'the worker holding the lease stopped before recording an outcome'
+  FROM deliveries WHERE status = 'in_flight' AND lease_until <= ?`, now, now); err != nil {
+			return fmt.Errorf("sqlite: record expired leases: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `
+UPDATE deliveries SET status = 'pending', attempts = attempts + 1, lease_owner = '', lease_until = 0,
+       last_error = 'lease expired', next_attempt_at = lease_until, updated_at = ?
+ WHERE status = 'in_flight' AND lease_until <= ?`, now, now); err != nil {
+			return fmt.Errorf("sqlite: release expired leases: %w", err)
+		}
+
+		rows, err := tx.QueryContext(ctx, `
+UPDATE deliveries SET status = 'in_flight', lease_owner = ?, lease_until = ?, updated_at = ?
+ WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
+               ORDER BY next_attempt_at, id LIMIT ?)
+RETURNING `+deliveryColumns, p.Owner, unixNano(p.Now.Add(p.Lease)), now, now, p.Limit)
+		if err != nil {
+			return fmt.Errorf("sqlite: claim: %w", err)
+		}
+		bySeq := map[int64][]int{}
+		for rows.Next() {
+			d, err := scanDelivery(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: claim: %w", err)
+			}
+			bySeq[d.EventSeq] = append(bySeq[d.EventSeq], len(claims))
+			claims = append(claims, store.Claim{Delivery: d})
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("sqlite: claim: %w", err)
+		}
+		if len(claims) == 0 {
+			return nil
+		}
+		seqs := make([]any, 0, len(bySeq))
+		for seq := range bySeq {
+			seqs = append(seqs, seq)
+		}
+		evRows, err := tx.QueryContext(ctx, `SELECT `+eventColumns+`, body FROM events WHERE seq IN (`+placeholders(len(seqs))+`)`, seqs...)
+		if err != nil {
+			return fmt.Errorf("sqlite: claim events: %w", err)
+		}
+		defer evRows.Close()
+		for evRows.Next() {
+			ev, err := scanEvent(evRows, true)
+			if err != nil {
+				return fmt.Errorf("sqlite: claim events: %w", err)
+			}
+			for _, i := range bySeq[ev.Seq] {
+				claims[i].Event = ev
+			}
+		}
+		return evRows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Oldest due first (the UPDATE's RETURNING order is not guaranteed).
+	slices.SortFunc(claims, func(a, b store.Claim) int {
+		if c := a.Delivery.NextAttemptAt.Compare(b.Delivery.NextAttemptAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Delivery.ID, b.Delivery.ID)
+	})
+	return claims, nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// Complete implements store.Store.
+func (s *Store) Complete(ctx context.Context, c store.Completion) error {
+	switch c.Status {
+	case store.DeliveryPending, store.DeliverySucceeded, store.DeliveryDead:
+	default:
+		return fmt.Errorf("sqlite: complete: status %q", c.Status)
+	}
+	a := c.Attempt
+	spend := 0
+	if c.SpendAttempt {
+		spend = 1
+	}
+	lost := false
+	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		lost = false
+		if _, err := tx.ExecContext(ctx, `
+INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, status_code, error, response)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.DeliveryID, a.Attempt, unixNano(a.StartedAt), int64(a.Duration), a.Outcome,
+			a.StatusCode, a.Error, a.Response); err != nil {
+			return fmt.Errorf("sqlite: record attempt: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `
+UPDATE deliveries SET status = ?, attempts = attempts + ?, next_attempt_at = ?, lease_owner = '', lease_until = 0,
+       last_error = ?, updated_at = ?
+ WHERE id = ? AND status = 'in_flight' AND lease_owner = ?`,
+			c.Status, spend, unixNano(c.NextAttemptAt), a.Error, unixNano(c.Now), c.DeliveryID, c.Owner)
+		if err != nil {
+			return fmt.Errorf("sqlite: complete: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		lost = n == 0
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if lost {
+		return store.ErrLeaseLost
+	}
+	return nil
+}
+
+// NextDue implements store.Store.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var at sql.NullInt64
+	err := s.readDB.QueryRowContext(ctx, `
+SELECT MIN(t) FROM (
+    SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending'
+    UNION ALL
+    SELECT MIN(lease_until) FROM deliveries WHERE status = 'in_flight')`).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("sqlite: next due: %w", err)
+	}
+	if !at.Valid {
+		return time.Time{}, false, nil
+	}
+	return time.Unix(0, at.Int64).UTC(), true, nil
+}
+
+// ListDeliveries implements store.Store.
+func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.EventID != "" {
+		where, args = append(where, "event_id = ?"), append(args, f.EventID)
+	}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	if f.Destination != "" {
+		where, args = append(where, "destination = ?"), append(args, f.Destination)
+	}
+	if f.AfterID > 0 {
+		where, args = append(where, "id > ?"), append(args, f.AfterID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q := `SELECT ` + deliveryColumns + ` FROM deliveries`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id LIMIT " + strconv.Itoa(min(limit, 10000))
+	rows, err := s.readDB.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// ListAttempts implements store.Store.
+func (s *Store) ListAttempts(ctx context.Context, deliveryID int64) ([]store.Attempt, error) {
+	rows, err := s.readDB.QueryContext(ctx, `
+SELECT id, delivery_id, attempt, started_at, duration_ns, outcome, status_code, error, response
+  FROM attempts WHERE delivery_id = ? ORDER BY id`, deliveryID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list attempts: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Attempt
+	for rows.Next() {
+		var (
+			a        store.Attempt
+			started  int64
+			duration int64
+		)
+		if err := rows.Scan(&a.ID, &a.DeliveryID, &a.Attempt, &started, &duration, &a.Outcome, &a.StatusCode, &a.Error, &a.Response); err != nil {
+			return nil, fmt.Errorf("sqlite: list attempts: %w", err)
+		}
+		a.StartedAt, a.Duration = fromUnixNano(started), time.Duration(duration)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// selection turns a selector into a WHERE clause.
+func selection(sel store.DeliverySelector) (string, []any, error) {
+	if len(sel.IDs) == 0 && len(sel.EventIDs) == 0 && len(sel.Statuses) == 0 {
+		return "", nil, store.ErrNoSelection
+	}
+	var (
+		where []string
+		args  []any
+	)
+	if len(sel.IDs) > 0 {
+		where = append(where, "id IN ("+placeholders(len(sel.IDs))+")")
+		for _, id := range sel.IDs {
+			args = append(args, id)
+		}
+	}
+	if len(sel.EventIDs) > 0 {
+		where = append(where, "event_id IN ("+placeholders(len(sel.EventIDs))+")")
+		for _, id := range sel.EventIDs {
+			args = append(args, id)
+		}
+	}
+	if len(sel.Statuses) > 0 {
+		where = append(where, "status IN ("+placeholders(len(sel.Statuses))+")")
+		for _, st := range sel.Statuses {
+			args = append(args, st)
+		}
+	}
+	if sel.Destination != "" {
+		where, args = append(where, "destination = ?"), append(args, sel.Destination)
+	}
+	return strings.Join(where, " AND "), args, nil
+}
+
+// Requeue implements store.Store.
+func (s *Store) Requeue(ctx context.Context, sel store.DeliverySelector, now time.Time) (int, error) {
+	where, args, err := selection(sel)
+	if err != nil {
+		return 0, err
+	}
+	return s.update(ctx, `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?
+ WHERE status != 'in_flight' AND `+where, append([]any{unixNano(now), unixNano(now)}, args...))
+}
+
+// Discard implements store.Store.
+func (s *Store) Discard(ctx context.Context, sel store.DeliverySelector, now time.Time) (int, error) {
+	where, args, err := selection(sel)
+	if err != nil {
+		return 0, err
+	}
+	return s.update(ctx, `UPDATE deliveries SET status = 'discarded', updated_at = ?
+ WHERE status IN ('pending', 'dead') AND `+where, append([]any{unixNano(now)}, args...))
+}
+
+func (s *Store) update(ctx context.Context, q string, args []any) (int, error) {
+	var n int64
+	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
