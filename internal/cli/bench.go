@@ -1,0 +1,226 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hooklatch/hooklatch/event"
+	"github.com/hooklatch/hooklatch/internal/bench"
+	"github.com/hooklatch/hooklatch/internal/server"
+	"github.com/hooklatch/hooklatch/signature"
+)
+
+// BenchOptions are the settings of `hooklatch bench`.
+type BenchOptions struct {
+	URL         string // empty: an in-process hooklatch serve on a temporary store
+	Store       string // in-process store path; empty: a temporary directory
+	Duration    time.Duration
+	Connections int
+	Scheme      signature.Scheme
+	Secret      signature.Secret
+	Type        string
+	Baseline    bool
+}
+
+func newBenchCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
+	var (
+		opts   BenchOptions
+		scheme string
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure acknowledgement throughput and latency under concurrent signed load",
+		Long: `bench posts correctly signed webhooks, each with a fresh event id, from many
+connections at once for a bounded time, and prints requests per second,
+p50/p99/p99.9 acknowledgement latency and answers by status.
+
+Without --url it starts hooklatch serve in-process on a temporary SQLite store.
+With --baseline it first sends the same load to a bare net/http handler that
+answers 200 in the same process, and prints the ratio: what durability costs.`,
+		Example: `  hooklatch bench --baseline
+  hooklatch bench --url http://127.0.0.1:3000/webhooks/sent --secret whsec_... --connections 64`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if opts.Scheme, err = signature.ParseScheme(scheme); err != nil {
+				return usageError("--scheme: %v", err)
+			}
+			raw := setting(cmd.Flags(), "secret", env.Getenv, "SENT_WEBHOOK_SECRET", "SENT_DM_WEBHOOK_SECRET")
+			if raw == "" {
+				if opts.URL != "" {
+					return usageError("--url needs the target's secret: pass --secret or set SENT_WEBHOOK_SECRET")
+				}
+				raw = randomSecret()
+			}
+			secrets, err := signature.ParseSecrets(raw)
+			if err != nil {
+				return usageError("secret: %v", err)
+			}
+			opts.Secret = secrets[0]
+			if opts.Connections <= 0 || opts.Duration <= 0 {
+				return usageError("--connections and --duration must be positive")
+			}
+			log, err := logger()
+			if err != nil {
+				return err
+			}
+			return RunBench(cmd.Context(), env.Stdout, env.Stderr, log, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.URL, "url", "", "target webhook URL (default: an in-process hooklatch serve)")
+	f.StringVar(&opts.Store, "store", "", "in-process store path (default: a temporary directory)")
+	f.DurationVar(&opts.Duration, "duration", 10*time.Second, "how long each run lasts")
+	f.IntVar(&opts.Connections, "connections", 64, "requests in flight at once")
+	f.StringVar(&scheme, "scheme", "v1", "signature scheme: v1 or legacy")
+	f.StringVar(&opts.Type, "type", "message.delivered", "event type of the posted sample")
+	f.BoolVar(&opts.Baseline, "baseline", false, "also measure a bare net/http handler answering 200, and print the ratio")
+	addSecretFlags(cmd)
+	return cmd
+}
+
+func randomSecret() string {
+	key := make([]byte, 32)
+	rand.Read(key)
+	return "whsec_" + base64.StdEncoding.EncodeToString(key)
+}
+
+// RunBench runs the benchmark and prints the table to out, progress to progress.
+func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, opts BenchOptions) error {
+	body, err := event.Sample(opts.Type, event.SampleOptions{})
+	if err != nil {
+		return usageError("--type: %v", err)
+	}
+	load := bench.Load{
+		Body:        body,
+		Scheme:      opts.Scheme,
+		Secret:      opts.Secret,
+		Connections: opts.Connections,
+		Duration:    opts.Duration,
+		Progress:    progress,
+	}
+	var results []bench.Result
+
+	if opts.Baseline {
+		url, stop, err := startBare()
+		if err != nil {
+			return err
+		}
+		load.URL, load.Name = url, "bare"
+		fmt.Fprintf(progress, "baseline: a bare net/http handler answering 200 at %s\n", url)
+		res, err := bench.Run(ctx, load)
+		stop()
+		if err != nil {
+			return err
+		}
+		results = append(results, res)
+	}
+
+	load.URL, load.Name = opts.URL, "target"
+	if opts.URL == "" {
+		dir := ""
+		if opts.Store == "" {
+			if dir, err = os.MkdirTemp("", "hooklatch-bench-"); err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			opts.Store = filepath.Join(dir, "bench.db")
+		}
+		srv, err := server.New(ctx, server.Config{
+			Addr:      "127.0.0.1:0",
+			AdminAddr: "off",
+			Store:     opts.Store,
+			Secrets:   []signature.Secret{opts.Secret},
+			Logger:    log.With("component", "serve"),
+		})
+		if err != nil {
+			return err
+		}
+		if err := srv.Start(); err != nil {
+			return err
+		}
+		defer srv.Shutdown()
+		load.URL, load.Name = "http://"+srv.Addr()+"/webhooks/sent", "hooklatch"
+		fmt.Fprintf(progress, "hooklatch serve in-process at %s, SQLite store %s (WAL, synchronous=FULL)\n", load.URL, opts.Store)
+	}
+	res, err := bench.Run(ctx, load)
+	if err != nil {
+		return err
+	}
+	results = append(results, res)
+	printBench(out, opts, results)
+	if res.OK() == 0 {
+		return failed(fmt.Errorf("no request to %s was answered 2xx", load.URL))
+	}
+	return nil
+}
+
+// startBare serves the baseline: read the body, answer 200.
+func startBare() (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"status":"accepted"}`))
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String() + "/webhooks/sent", func() { srv.Close() }, nil
+}
+
+func printBench(w io.Writer, opts BenchOptions, results []bench.Result) {
+	fmt.Fprintf(w, "\n%d connections, %s each, %s signatures, %s events\n\n", opts.Connections, opts.Duration, opts.Scheme, opts.Type)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\treq/s\tp50\tp99\tp99.9\tmax\t2xx\tother\terrors\t")
+	for _, r := range results {
+		var errs int64
+		for _, n := range r.Errors {
+			errs += n
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t\n", r.Name, r.RPS(), ms(r.P50), ms(r.P99), ms(r.P999), ms(r.Max),
+			r.OK(), r.Requests-r.OK(), errs)
+	}
+	tw.Flush()
+	if len(results) == 2 && results[0].RPS() > 0 {
+		b, t := results[0], results[1]
+		fmt.Fprintf(w, "\n%s reaches %.0f%% of the bare handler's req/s (%.2fx); p99 %s vs %s\n",
+			t.Name, 100*t.RPS()/b.RPS(), t.RPS()/b.RPS(), ms(t.P99), ms(b.P99))
+	}
+	for _, r := range results {
+		var codes []int
+		for c := range r.ByStatus {
+			codes = append(codes, c)
+		}
+		slices.Sort(codes)
+		fmt.Fprintf(w, "%s answers:", r.Name)
+		for _, c := range codes {
+			fmt.Fprintf(w, " %d×%d", c, r.ByStatus[c])
+		}
+		fmt.Fprintln(w)
+		for msg, n := range r.Errors {
+			fmt.Fprintf(w, "  %d× %s\n", n, msg)
+		}
+	}
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000)
+}

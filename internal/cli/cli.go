@@ -1,0 +1,193 @@
+// Package cli is the hooklatch command line: one file per command, each an
+// options struct, a cobra command that fills it, and a run function tests
+// call directly.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/hooklatch/hooklatch/signature"
+)
+
+// Version is set at build time with -ldflags "-X …/internal/cli.Version=v1.2.3".
+var Version = "dev"
+
+// Env is the command's environment: streams and variables, so tests can
+// run commands without touching the process's own.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+// OSEnv is the process's own environment.
+func OSEnv() Env {
+	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+// Exit codes, decided in one place (ExitCode).
+const (
+	ExitOK      = 0
+	ExitFailed  = 1 // the command ran and what it checked failed (bad signature, failed grade)
+	ExitUsage   = 2 // wrong flags, arguments or configuration
+	ExitRuntime = 3 // something outside the check went wrong (store, network)
+)
+
+// ExitError carries an exit code through cobra.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+func usageError(format string, args ...any) error {
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+func failed(err error) error { return &ExitError{Code: ExitFailed, Err: err} }
+
+// ExitCode maps an error from a command to the process's exit status.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	if e, ok := errors.AsType[*ExitError](err); ok {
+		return e.Code
+	}
+	return ExitRuntime
+}
+
+// Main runs the CLI with args and returns the exit status.
+func Main(ctx context.Context, args []string, env Env) int {
+	root := NewRootCommand(env)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "unknown command") {
+			err = &ExitError{Code: ExitUsage, Err: err}
+		}
+		fmt.Fprintln(env.Stderr, "hooklatch:", err)
+	}
+	return ExitCode(err)
+}
+
+// args wraps a cobra argument check so that its failure is a usage error.
+func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := check(cmd, a); err != nil {
+			return &ExitError{Code: ExitUsage, Err: err}
+		}
+		return nil
+	}
+}
+
+// NewRootCommand builds the command tree.
+func NewRootCommand(env Env) *cobra.Command {
+	var logFormat, logLevel string
+	root := &cobra.Command{
+		Use:   "hooklatch",
+		Short: "Receive Sent webhooks durably, deliver them reliably, and debug them locally",
+		Long: `hooklatch verifies every webhook Sent sends, stores it durably and idempotently,
+answers in milliseconds, and delivers it onward with retries. It also produces,
+watches and grades webhook traffic on a laptop.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+	}
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &ExitError{Code: ExitUsage, Err: err} })
+	root.PersistentFlags().StringVar(&logFormat, "log-format", "auto", "log format: auto (text in a terminal, JSON otherwise), text or json")
+	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+
+	logger := func() (*slog.Logger, error) { return newLogger(env.Stderr, logFormat, logLevel) }
+	root.AddCommand(
+		newVersionCommand(env),
+		newServeCommand(env, logger),
+		newRejectionsCommand(env, logger),
+		newBenchCommand(env, logger),
+		newSignCommand(env),
+		newVerifyCommand(env),
+		newTriggerCommand(env),
+	)
+	return root
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "auto":
+		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			return slog.New(slog.NewTextHandler(w, opts)), nil
+		}
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageError("--log-format %q: want auto, text or json", format)
+}
+
+// setting resolves one setting: the flag when given, else the first
+// environment variable set, else the flag's default. (The config file sits
+// below the environment; see loadConfig.)
+func setting(flags *pflag.FlagSet, name string, getenv func(string) string, envs ...string) string {
+	f := flags.Lookup(name)
+	if f.Changed {
+		return f.Value.String()
+	}
+	for _, e := range envs {
+		if v := getenv(e); v != "" {
+			return v
+		}
+	}
+	return f.Value.String()
+}
+
+// secretsFrom resolves --secret / SENT_WEBHOOK_SECRET / SENT_DM_WEBHOOK_SECRET.
+func secretsFrom(flags *pflag.FlagSet, getenv func(string) string) ([]signature.Secret, error) {
+	raw := setting(flags, "secret", getenv, "SENT_WEBHOOK_SECRET", "SENT_DM_WEBHOOK_SECRET")
+	if strings.TrimSpace(raw) == "" {
+		return nil, usageError("no signing secret: set SENT_WEBHOOK_SECRET (comma-separated for several) or pass --secret; it is the whsec_… value shown in Sent's dashboard for your webhook")
+	}
+	secrets, err := signature.ParseSecrets(raw)
+	if err != nil {
+		return nil, usageError("signing secret: %v", err)
+	}
+	return secrets, nil
+}
+
+func addSecretFlags(cmd *cobra.Command) {
+	cmd.Flags().String("secret", "", "signing secret(s), comma-separated (default $SENT_WEBHOOK_SECRET, then $SENT_DM_WEBHOOK_SECRET)")
+}
+
+func newVersionCommand(env Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintln(env.Stdout, "hooklatch", Version)
+			return err
+		},
+	}
+}

@@ -1,0 +1,282 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hooklatch/hooklatch/event"
+	"github.com/hooklatch/hooklatch/internal/cli"
+	"github.com/hooklatch/hooklatch/internal/server"
+	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/sqlite"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const (
+	v1Secret     = "whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY="
+	legacySecret = "fixture-legacy-secret"
+	f1           = "../../testdata/sent/f1.json"
+	vectorID     = "d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8"
+	vectorTS     = "1761905442"
+)
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// run runs the CLI in-process with only the given environment variables.
+func run(t *testing.T, vars map[string]string, stdin string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	env := cli.Env{
+		Stdin:  strings.NewReader(stdin),
+		Stdout: &out,
+		Stderr: &errOut,
+		Getenv: func(k string) string { return vars[k] },
+	}
+	code := cli.Main(context.Background(), args, env)
+	return result{code, out.String(), errOut.String()}
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s (run with -update if intended)\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func TestSignMatchesTheVectors(t *testing.T) {
+	t.Parallel()
+	r := run(t, nil, "", "sign", f1, "--secret", v1Secret, "--webhook-id", vectorID, "--timestamp", vectorTS)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	golden(t, "sign_v1", r.stdout)
+	if !strings.Contains(r.stdout, "X-Webhook-Signature: v1,BdGvszniYLgk93FxFTxyqtUSCWEzQsZfFuUO2EYZWpE=\n") {
+		t.Errorf("v1 signature is not the vector's:\n%s", r.stdout)
+	}
+
+	r = run(t, map[string]string{"SENT_WEBHOOK_SECRET": legacySecret}, "", "sign", f1, "--scheme", "legacy")
+	if r.code != 0 || !strings.Contains(r.stdout, "X-Webhook-Signature: sha256=4cf2988b9804bd0eab9c684bfee83afee09591990af440f5cac5c5226b57f8d5\n") {
+		t.Errorf("legacy sign: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	t.Parallel()
+	body, err := os.ReadFile(f1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	headers := []string{"-H", "X-Webhook-Id: " + vectorID, "-H", "X-Webhook-Timestamp: " + vectorTS,
+		"-H", "X-Webhook-Signature: v1,BdGvszniYLgk93FxFTxyqtUSCWEzQsZfFuUO2EYZWpE="}
+	vars := map[string]string{"SENT_WEBHOOK_SECRET": v1Secret}
+
+	r := run(t, vars, string(body), append([]string{"verify", "--now", vectorTS}, headers...)...)
+	if r.code != cli.ExitOK || !strings.HasPrefix(r.stdout, "OK: v1 signature verified with secret 1 of 1") {
+		t.Errorf("valid: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// The same body pretty-printed by a framework before verification.
+	var pretty bytes.Buffer
+	pretty.WriteString("{\n  \"field\": \"message\"\n}")
+	r = run(t, vars, pretty.String(), append([]string{"verify", "--now", vectorTS}, headers...)...)
+	if r.code != cli.ExitFailed || !strings.HasPrefix(r.stdout, "FAILED: ") {
+		t.Errorf("tampered: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Stale: judged ten minutes later.
+	r = run(t, vars, string(body), append([]string{"verify", "--now", "1761906042"}, headers...)...)
+	if r.code != cli.ExitFailed || !strings.Contains(r.stdout, "stale") {
+		t.Errorf("stale: exit %d\n%s", r.code, r.stdout)
+	}
+	golden(t, "verify_stale", r.stdout)
+}
+
+// Every sample type, printed by trigger, verifies with verify: the two
+// commands agree on the bytes, in both schemes.
+func TestTriggerPrintVerifies(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{"SENT_WEBHOOK_SECRET": v1Secret + "," + legacySecret}
+	for _, scheme := range []string{"v1", "legacy"} {
+		for _, typ := range event.Types {
+			r := run(t, vars, "", "trigger", typ.Name, "--print", "--scheme", scheme, "--set", "payload.note=hello 'world'")
+			if r.code != 0 {
+				t.Fatalf("trigger %s --scheme %s: exit %d: %s", typ.Name, scheme, r.code, r.stderr)
+			}
+			v := run(t, vars, r.stdout, "verify", "--request", "-")
+			if v.code != 0 {
+				t.Errorf("trigger %s --scheme %s did not verify:\n%s\n%s", typ.Name, scheme, r.stdout, v.stdout)
+			}
+		}
+	}
+}
+
+func TestTriggerSendsToServe(t *testing.T) {
+	t.Parallel()
+	secrets, err := signature.ParseSecrets(v1Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(context.Background(), server.Config{
+		Addr: "127.0.0.1:0", AdminAddr: "off", Store: filepath.Join(t.TempDir(), "h.db"), Secrets: secrets,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	url := "http://" + srv.Addr() + "/webhooks/sent"
+	vars := map[string]string{"SENT_WEBHOOK_SECRET": v1Secret}
+
+	r := run(t, vars, "", "trigger", "message.queued", "message.delivered", "template.approved", "--count", "2", "--to", url)
+	if r.code != 0 || strings.Count(r.stdout, "200 OK") != 6 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	st, err := srv.Store().Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Events != 6 {
+		t.Errorf("events stored = %d, want 6", st.Events)
+	}
+
+	// Signed with another secret: 401, and trigger says so with exit 1.
+	r = run(t, map[string]string{"SENT_WEBHOOK_SECRET": "whsec_" + "b3RoZXItZW52aXJvbm1lbnQta2V5LTAxMjM0NTY3OA=="}, "", "trigger", "message.sent", "--to", url)
+	if r.code != cli.ExitFailed || !strings.Contains(r.stdout, "401") {
+		t.Errorf("wrong secret: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// A request signed with a secret the server does not have is kept; after
+// the secret is fixed, release stores it as the event it should have been.
+func TestRejectionsRelease(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	storePath := filepath.Join(dir, "h.db")
+	oldSecret, _ := signature.ParseSecrets(legacySecret + "-old")
+	srv, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", AdminAddr: "off", Store: storePath, Secrets: oldSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + srv.Addr() + "/webhooks/sent"
+	r := run(t, map[string]string{"SENT_WEBHOOK_SECRET": legacySecret}, "", "trigger", "message.failed", "--scheme", "legacy", "--to", url)
+	if r.code != cli.ExitFailed || !strings.Contains(r.stdout, "401") {
+		t.Fatalf("expected a 401: exit %d\n%s", r.code, r.stdout)
+	}
+	if err := srv.Shutdown(); err != nil { // keeps the queued rejection
+		t.Fatal(err)
+	}
+
+	vars := map[string]string{"HOOKLATCH_STORE": storePath}
+	ls := run(t, vars, "", "rejections", "ls")
+	if ls.code != 0 || !strings.Contains(ls.stdout, "no_match") {
+		t.Fatalf("rejections ls: exit %d\n%s%s", ls.code, ls.stdout, ls.stderr)
+	}
+	show := run(t, vars, "", "rejections", "show", "1")
+	if show.code != 0 || !strings.Contains(show.stdout, "diagnosis:") || !strings.Contains(show.stdout, `"message_status":"FAILED"`) {
+		t.Fatalf("rejections show: exit %d\n%s%s", show.code, show.stdout, show.stderr)
+	}
+
+	// Still the wrong secret: nothing released, exit 1.
+	vars["SENT_WEBHOOK_SECRET"] = legacySecret + "-old"
+	rel := run(t, vars, "", "rejections", "release", "--all")
+	if rel.code != cli.ExitFailed || !strings.Contains(rel.stdout, "0 released, 1 still failing") {
+		t.Fatalf("release with the wrong secret: exit %d\n%s%s", rel.code, rel.stdout, rel.stderr)
+	}
+	// The right one: released into the store.
+	vars["SENT_WEBHOOK_SECRET"] = legacySecret
+	rel = run(t, vars, "", "rejections", "release", "--all")
+	if rel.code != 0 || !strings.Contains(rel.stdout, "1 released, 0 still failing") {
+		t.Fatalf("release: exit %d\n%s%s", rel.code, rel.stdout, rel.stderr)
+	}
+	st, err := sqlite.Open(ctx, storePath, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	evs, err := st.ListEvents(ctx, store.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Type != "message.failed" || evs[0].Scheme != "legacy" {
+		t.Fatalf("events after release = %+v", evs)
+	}
+	// Released once; a second release says so and stores nothing new.
+	rel = run(t, vars, "", "rejections", "release", "1")
+	if rel.code != 0 || !strings.Contains(rel.stdout, "already released") {
+		t.Errorf("second release: exit %d\n%s", rel.code, rel.stdout)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"serve without a secret", []string{"serve"}, "SENT_WEBHOOK_SECRET"},
+		{"unknown flag", []string{"sign", "--nope"}, "unknown flag"},
+		{"unknown command", []string{"frobnicate"}, "unknown command"},
+		{"unknown type", []string{"trigger", "message.teleported", "--print", "--secret", v1Secret}, "message.teleported"},
+		{"bad scheme", []string{"sign", f1, "--secret", v1Secret, "--scheme", "v2"}, "--scheme"},
+		{"bad secret", []string{"sign", f1, "--secret", "whsec_!!!"}, "secret"},
+		{"bad max-body", []string{"serve", "--secret", v1Secret, "--max-body", "lots"}, "--max-body"},
+		{"public admin without token", []string{"serve", "--secret", v1Secret, "--admin-addr", "0.0.0.0:3001", "--addr", "127.0.0.1:0"}, "HOOKLATCH_ADMIN_TOKEN"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := run(t, nil, "", c.args...)
+			if r.code != cli.ExitUsage || !strings.Contains(r.stderr, c.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d mentioning %q", r.code, r.stderr, cli.ExitUsage, c.want)
+			}
+		})
+	}
+}
+
+func TestBenchInProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs load for a second")
+	}
+	t.Parallel()
+	r := run(t, nil, "", "bench", "--duration", "1s", "--connections", "8", "--baseline")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"bare", "hooklatch", "of the bare handler's req/s", "hooklatch answers: 200×"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("bench output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "401") || strings.Contains(r.stdout, "503") {
+		t.Errorf("bench saw non-2xx answers:\n%s", r.stdout)
+	}
+}

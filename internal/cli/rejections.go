@@ -1,0 +1,271 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+
+	"github.com/hooklatch/hooklatch/internal/receiver"
+	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/sqlite"
+)
+
+func newRejectionsCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rejections",
+		Short: "Inspect requests that failed verification, and release them once fixed",
+		Long: `Every request that fails signature verification is answered 401 and kept,
+with the reason and a diagnosis, in a bounded log (oldest dropped first).
+After fixing the cause (usually the secret), 'release' verifies the kept
+requests again with the current secrets and stores those that pass as events.`,
+	}
+	cmd.PersistentFlags().String("store", "hooklatch.db", "store: a SQLite file path ($HOOKLATCH_STORE)")
+
+	openStore := func(cmd *cobra.Command) (store.Store, error) {
+		path := setting(cmd.Flags(), "store", env.Getenv, "HOOKLATCH_STORE")
+		log, err := logger()
+		if err != nil {
+			return nil, err
+		}
+		return sqlite.Open(cmd.Context(), path, sqlite.Options{Logger: log})
+	}
+
+	var jsonOut bool
+	var limit int
+	ls := &cobra.Command{
+		Use:   "ls",
+		Short: "List kept rejections, newest first",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			rs, err := st.ListRejections(cmd.Context(), limit)
+			if err != nil {
+				return err
+			}
+			return printRejections(env.Stdout, rs, jsonOut)
+		},
+	}
+	ls.Flags().BoolVar(&jsonOut, "json", false, "print JSON lines")
+	ls.Flags().IntVar(&limit, "limit", 50, "how many to list")
+
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one rejection: reason, diagnosis, headers and body",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			id, err := strconv.ParseInt(a[0], 10, 64)
+			if err != nil {
+				return usageError("rejection id %q: want a number from 'hooklatch rejections ls'", a[0])
+			}
+			st, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r, err := st.GetRejection(cmd.Context(), id)
+			if errors.Is(err, store.ErrNotFound) {
+				return failed(fmt.Errorf("no rejection %d (it may have been dropped to stay within the log's caps)", id))
+			}
+			if err != nil {
+				return err
+			}
+			return printRejection(env.Stdout, r, jsonOut)
+		},
+	}
+	show.Flags().BoolVar(&jsonOut, "json", false, "print JSON, with the body base64-encoded")
+
+	var all bool
+	release := &cobra.Command{
+		Use:   "release [ID...]",
+		Short: "Verify kept rejections again with the current secrets and store those that pass",
+		Long: `release verifies each rejection again with the current secrets, judging the
+timestamp as of when the request arrived, and stores those that now pass as
+events, exactly as if they had been accepted then (a duplicate stays one event).
+Those that still fail stay in the log, and the diagnosis says why.`,
+		Example: `  SENT_WEBHOOK_SECRET=whsec_new... hooklatch rejections release --all
+  hooklatch rejections release 12 13 --secret whsec_...`,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if all == (len(a) > 0) {
+				return usageError("name rejection ids, or pass --all")
+			}
+			secrets, err := secretsFrom(cmd.Flags(), env.Getenv)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ids := make([]int64, 0, len(a))
+			for _, s := range a {
+				id, err := strconv.ParseInt(s, 10, 64)
+				if err != nil {
+					return usageError("rejection id %q: want a number from 'hooklatch rejections ls'", s)
+				}
+				ids = append(ids, id)
+			}
+			return RunRelease(cmd.Context(), env.Stdout, st, secrets, ids)
+		},
+	}
+	release.Flags().BoolVar(&all, "all", false, "release every kept rejection not yet released")
+	addSecretFlags(release)
+
+	cmd.AddCommand(ls, show, release)
+	return cmd
+}
+
+// RunRelease releases the rejections ids (all unreleased ones when ids is
+// empty) that verify with secrets. It fails when any still does not.
+func RunRelease(ctx context.Context, out io.Writer, st store.Store, secrets []signature.Secret, ids []int64) error {
+	if len(ids) == 0 {
+		rs, err := st.ListRejections(ctx, 1<<30)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if r.ReleasedAt.IsZero() {
+				ids = append(ids, r.ID)
+			}
+		}
+		slices.Sort(ids) // oldest first, as they arrived
+	}
+	var released, stillFailing int
+	for _, id := range ids {
+		r, err := st.GetRejection(ctx, id)
+		if err != nil {
+			return fmt.Errorf("rejection %d: %w", id, err)
+		}
+		if !r.ReleasedAt.IsZero() {
+			fmt.Fprintf(out, "rejection %d: already released as event %s\n", id, r.EventID)
+			continue
+		}
+		h := http.Header{}
+		for k, v := range r.Headers {
+			h.Set(k, v)
+		}
+		verifier, err := signature.NewVerifier(signature.Config{
+			Secrets: secrets,
+			NowFunc: func() time.Time { return r.ReceivedAt },
+		})
+		if err != nil {
+			return usageError("%v", err)
+		}
+		res, err := verifier.Verify(h, r.Body)
+		if err != nil {
+			stillFailing++
+			d := signature.Diagnose(h, r.Body, secrets, r.ReceivedAt, signature.DefaultTolerance)
+			fmt.Fprintf(out, "rejection %d: still fails (%s)\n%s\n", id, signature.ReasonCode(err), indent(d.String()))
+			continue
+		}
+		ev := receiver.NewEvent(uuid.Must(uuid.NewV7()).String(), r.Source, string(res.Scheme), h, r.Body, r.ReceivedAt)
+		ar, err := st.Append(ctx, ev)
+		if err != nil {
+			return fmt.Errorf("rejection %d: store: %w", id, err)
+		}
+		if err := st.MarkRejectionReleased(ctx, id, ar.EventID, time.Now().UTC()); err != nil {
+			return fmt.Errorf("rejection %d: %w", id, err)
+		}
+		released++
+		what := "stored as event " + ar.EventID
+		if ar.Duplicate {
+			what = "a duplicate of event " + ar.EventID + " (nothing new stored)"
+		}
+		fmt.Fprintf(out, "rejection %d: verified with secret %d (%s), %s\n", id, res.SecretIndex+1, res.Scheme, what)
+	}
+	fmt.Fprintf(out, "%d released, %d still failing\n", released, stillFailing)
+	if stillFailing > 0 {
+		return failed(fmt.Errorf("%d rejection(s) still fail verification", stillFailing))
+	}
+	return nil
+}
+
+func indent(s string) string {
+	out := []byte("  ")
+	for i := 0; i < len(s); i++ {
+		out = append(out, s[i])
+		if s[i] == '\n' && i+1 < len(s) {
+			out = append(out, ' ', ' ')
+		}
+	}
+	return string(out)
+}
+
+func printRejections(w io.Writer, rs []store.Rejection, jsonOut bool) error {
+	if jsonOut {
+		enc := json.NewEncoder(w)
+		for _, r := range rs {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(rs) == 0 {
+		_, err := fmt.Fprintln(w, "no rejections kept")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tRECEIVED\tREASON\tFROM\tRELEASED")
+	for _, r := range rs {
+		released := "-"
+		if !r.ReleasedAt.IsZero() {
+			released = "event " + r.EventID
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, r.ReceivedAt.Local().Format(time.DateTime), r.Reason, r.RemoteAddr, released)
+	}
+	return tw.Flush()
+}
+
+func printRejection(w io.Writer, r *store.Rejection, jsonOut bool) error {
+	if jsonOut {
+		type withBody struct {
+			*store.Rejection
+			Body []byte `json:"body"`
+		}
+		return json.NewEncoder(w).Encode(withBody{r, r.Body})
+	}
+	fmt.Fprintf(w, "rejection %d from %s at %s\n", r.ID, r.RemoteAddr, r.ReceivedAt.Local().Format(time.RFC3339))
+	fmt.Fprintf(w, "reason:    %s\ndetail:    %s\n", r.Reason, r.Detail)
+	if !r.ReleasedAt.IsZero() {
+		fmt.Fprintf(w, "released:  %s as event %s\n", r.ReleasedAt.Local().Format(time.RFC3339), r.EventID)
+	}
+	fmt.Fprintf(w, "diagnosis:\n%s\n", indent(r.Diagnosis))
+	fmt.Fprintln(w, "headers:")
+	names := make([]string, 0, len(r.Headers))
+	for k := range r.Headers {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		fmt.Fprintf(w, "  %s: %s\n", k, r.Headers[k])
+	}
+	const shown = 4 << 10
+	fmt.Fprintf(w, "body (%s):\n", humanize.IBytes(uint64(len(r.Body))))
+	body := r.Body
+	if len(body) > shown {
+		body = body[:shown]
+	}
+	fmt.Fprintf(w, "%s\n", body)
+	if len(r.Body) > shown {
+		fmt.Fprintf(w, "… %d more bytes (use --json for all of it)\n", len(r.Body)-shown)
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/spf13/cobra"
+
+	"github.com/hooklatch/hooklatch/internal/server"
+	"github.com/hooklatch/hooklatch/signature"
+)
+
+// ServeOptions are the settings of `hooklatch serve`, resolved.
+type ServeOptions struct {
+	Server server.Config
+}
+
+func newServeCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Receive webhooks: verify, store durably, acknowledge",
+		Long: `serve listens for Sent webhooks, verifies each signature, stores the event
+durably (it answers 2xx only once the event is on disk), and answers duplicates
+with 2xx without storing them twice. Requests that fail verification get 401
+and are kept in a bounded rejection log (see 'hooklatch rejections').
+
+Settings come from flags, then environment variables, then defaults.`,
+		Example: `  SENT_WEBHOOK_SECRET=whsec_... hooklatch serve
+  hooklatch serve --addr :8080 --store /var/lib/hooklatch/events.db`,
+		Args: args(cobra.NoArgs),
+	}
+	f := cmd.Flags()
+	addSecretFlags(cmd)
+	f.String("addr", ":3000", "webhook listen address ($HOOKLATCH_ADDR)")
+	f.String("path", "/webhooks/sent", "webhook path ($HOOKLATCH_PATH)")
+	f.String("store", "hooklatch.db", "store: a SQLite file path ($HOOKLATCH_STORE)")
+	f.String("admin-addr", "127.0.0.1:3001", `admin listener for health, metrics and the API, or "off" ($HOOKLATCH_ADMIN_ADDR)`)
+	f.String("scheme", "", "accept only this signature scheme, legacy or v1 (default both) ($HOOKLATCH_SCHEME)")
+	f.Duration("tolerance", signature.DefaultTolerance, "v1 timestamp tolerance ($HOOKLATCH_TOLERANCE)")
+	f.String("max-body", "1MiB", "largest body accepted; larger gets 413 ($HOOKLATCH_MAX_BODY)")
+	f.Int("rejections-max", 1000, "rejected requests kept, oldest dropped first ($HOOKLATCH_REJECTIONS_MAX)")
+	f.String("rejections-max-bytes", "64MiB", "bytes of rejected requests kept ($HOOKLATCH_REJECTIONS_MAX_BYTES)")
+
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		log, err := logger()
+		if err != nil {
+			return err
+		}
+		opts, err := resolveServe(cmd, env)
+		if err != nil {
+			return err
+		}
+		opts.Server.Logger = log
+		return RunServe(cmd.Context(), opts)
+	}
+	return cmd
+}
+
+func resolveServe(cmd *cobra.Command, env Env) (ServeOptions, error) {
+	f := cmd.Flags()
+	get := func(name string, envs ...string) string { return setting(f, name, env.Getenv, envs...) }
+
+	secrets, err := secretsFrom(f, env.Getenv)
+	if err != nil {
+		return ServeOptions{}, err
+	}
+	cfg := server.Config{
+		Addr:       get("addr", "HOOKLATCH_ADDR"),
+		Path:       get("path", "HOOKLATCH_PATH"),
+		Store:      get("store", "HOOKLATCH_STORE"),
+		AdminAddr:  get("admin-addr", "HOOKLATCH_ADMIN_ADDR"),
+		AdminToken: env.Getenv("HOOKLATCH_ADMIN_TOKEN"),
+		Secrets:    secrets,
+	}
+	if s := get("scheme", "HOOKLATCH_SCHEME"); s != "" {
+		scheme, err := signature.ParseScheme(s)
+		if err != nil {
+			return ServeOptions{}, usageError("--scheme: %v", err)
+		}
+		cfg.Schemes = []signature.Scheme{scheme}
+	}
+	if cfg.Tolerance, err = time.ParseDuration(get("tolerance", "HOOKLATCH_TOLERANCE")); err != nil {
+		return ServeOptions{}, usageError("--tolerance: %v", err)
+	}
+	if cfg.MaxBodyBytes, err = parseBytes("max-body", get("max-body", "HOOKLATCH_MAX_BODY")); err != nil {
+		return ServeOptions{}, err
+	}
+	if cfg.RejectionLimits.MaxCount, err = strconv.Atoi(get("rejections-max", "HOOKLATCH_REJECTIONS_MAX")); err != nil || cfg.RejectionLimits.MaxCount <= 0 {
+		return ServeOptions{}, usageError("--rejections-max: want a positive whole number")
+	}
+	if cfg.RejectionLimits.MaxBytes, err = parseBytes("rejections-max-bytes", get("rejections-max-bytes", "HOOKLATCH_REJECTIONS_MAX_BYTES")); err != nil {
+		return ServeOptions{}, err
+	}
+	return ServeOptions{Server: cfg}, nil
+}
+
+func parseBytes(flag, v string) (int64, error) {
+	n, err := humanize.ParseBytes(v)
+	if err != nil || n == 0 || n > 1<<40 {
+		return 0, usageError("--%s %q: want a size such as 1MiB or 65536", flag, v)
+	}
+	return int64(n), nil
+}
+
+// RunServe runs the server until ctx is cancelled.
+func RunServe(ctx context.Context, opts ServeOptions) error {
+	srv, err := server.New(ctx, opts.Server)
+	if errors.Is(err, server.ErrConfig) {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}

@@ -1,0 +1,365 @@
+// Package receiver is the webhook endpoint: limit → verify → parse →
+// append → answer. It answers 2xx only after the event is durable, and
+// anything that can wait (diagnosing a bad signature, keeping the rejected
+// request) happens off the request path.
+package receiver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hooklatch/hooklatch/event"
+	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/store"
+)
+
+// DefaultMaxBodyBytes is the body limit when Config.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config configures a Receiver.
+type Config struct {
+	// Store keeps accepted events and rejections. Required.
+	Store store.Store
+
+	// Verifier checks signatures. Required.
+	Verifier *signature.Verifier
+
+	// Secrets are the verifier's secrets, used to diagnose rejections off
+	// the request path. Required.
+	Secrets []signature.Secret
+
+	// Tolerance is the verifier's timestamp tolerance, for the diagnosis.
+	// Defaults to signature.DefaultTolerance.
+	Tolerance time.Duration
+
+	// Source names this endpoint in the store. Defaults to "sent".
+	Source string
+
+	// MaxBodyBytes caps a request body; larger ones get 413. Defaults to
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+
+	// RejectionLimits bound the rejection log.
+	RejectionLimits store.RejectionLimits
+
+	// RejectionQueue bounds the rejections waiting to be diagnosed and
+	// stored. When it is full a rejection is counted and logged, not kept.
+	// Defaults to 256.
+	RejectionQueue int
+
+	// RetryAfter is what a 503 asks the sender to wait. Defaults to 1s.
+	RetryAfter time.Duration
+
+	// Metrics receives counts and latencies. Defaults to metrics that are
+	// not registered anywhere.
+	Metrics *Metrics
+
+	// OnAccept, when set, is called after a new (non-duplicate) event was
+	// stored, after the answer was decided; it must not block.
+	OnAccept func(store.AppendResult)
+
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+
+	// NowFunc defaults to time.Now.
+	NowFunc func() time.Time
+
+	// NewIDFunc makes event ids. Defaults to UUIDv7 strings.
+	NewIDFunc func() string
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("receiver: Config.Store is required")
+	case c.Verifier == nil:
+		return errors.New("receiver: Config.Verifier is required")
+	case len(c.Secrets) == 0:
+		return errors.New("receiver: Config.Secrets is required")
+	}
+	if c.Tolerance == 0 {
+		c.Tolerance = signature.DefaultTolerance
+	}
+	if c.Source == "" {
+		c.Source = "sent"
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	c.RejectionLimits = c.RejectionLimits.WithDefaults()
+	if c.RejectionQueue <= 0 {
+		c.RejectionQueue = 256
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = time.Second
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.NowFunc == nil {
+		c.NowFunc = time.Now
+	}
+	if c.NewIDFunc == nil {
+		c.NewIDFunc = func() string { return uuid.Must(uuid.NewV7()).String() }
+	}
+	return nil
+}
+
+// Receiver is the webhook endpoint, an http.Handler.
+type Receiver struct {
+	cfg        Config
+	retryAfter string
+
+	rejections chan rejected
+	mu         sync.Mutex // guards closed against sends on rejections
+	closed     bool
+	done       chan struct{}
+}
+
+// rejected is a request that failed verification, waiting to be diagnosed
+// and kept.
+type rejected struct {
+	at     time.Time
+	remote string
+	header http.Header
+	body   []byte
+	err    error
+}
+
+// New returns a Receiver and starts its rejection recorder; Close stops it.
+func New(cfg Config) (*Receiver, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	r := &Receiver{
+		cfg:        cfg,
+		retryAfter: strconv.Itoa(int(max(cfg.RetryAfter.Round(time.Second)/time.Second, 1))),
+		rejections: make(chan rejected, cfg.RejectionQueue),
+		done:       make(chan struct{}),
+	}
+	go r.recordRejections()
+	return r, nil
+}
+
+// Close stops taking rejections and waits for the queued ones to be kept.
+func (r *Receiver) Close() error {
+	r.mu.Lock()
+	if !r.closed {
+		r.closed = true
+		close(r.rejections)
+	}
+	r.mu.Unlock()
+	<-r.done
+	return nil
+}
+
+// ServeHTTP implements http.Handler.
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	start := time.Now()
+	o := r.serve(w, req)
+	r.cfg.Metrics.observe(o, time.Since(start))
+}
+
+func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) outcome {
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return answer(w, outcomeBadMethod, `{"error":"method_not_allowed","detail":"webhooks are delivered with POST"}`)
+	}
+
+	body, o := r.readBody(w, req)
+	if o != outcomeOK {
+		return o
+	}
+
+	res, err := r.cfg.Verifier.Verify(req.Header, body)
+	if err != nil {
+		r.reject(req, body, err)
+		return answer(w, outcomeRejected, `{"error":"invalid_signature","reason":"`+signature.ReasonCode(err)+`"}`)
+	}
+
+	now := r.cfg.NowFunc().UTC()
+	ev := r.newEvent(req.Header, body, res, now)
+	ar, err := r.cfg.Store.Append(req.Context(), ev)
+	if err != nil {
+		level := slog.LevelWarn
+		if req.Context().Err() != nil {
+			level = slog.LevelDebug // the sender hung up; it will retry
+		}
+		r.cfg.Logger.Log(req.Context(), level, "receiver: could not store event, answering 503", "dedupe_key", ev.DedupeKey, "err", err)
+		w.Header().Set("Retry-After", r.retryAfter)
+		return answer(w, outcomeUnavailable, `{"error":"unavailable","detail":"the event could not be stored; retry later"}`)
+	}
+
+	w.Header().Set("Hooklatch-Event-Id", ar.EventID)
+	if ar.Duplicate {
+		w.Header().Set("Hooklatch-Duplicate", "true")
+		return answer(w, outcomeDuplicate, `{"status":"duplicate","event_id":"`+ar.EventID+`","duplicate":true}`)
+	}
+	if r.cfg.OnAccept != nil {
+		r.cfg.OnAccept(ar)
+	}
+	if ev.Attention != "" {
+		return answer(w, outcomeAttention, `{"status":"accepted","event_id":"`+ar.EventID+`","duplicate":false,"attention":true}`)
+	}
+	return answer(w, outcomeAccepted, `{"status":"accepted","event_id":"`+ar.EventID+`","duplicate":false}`)
+}
+
+// readBody reads the whole body within the limit.
+func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) ([]byte, outcome) {
+	limit := r.cfg.MaxBodyBytes
+	tooLarge := `{"error":"body_too_large","limit_bytes":` + strconv.FormatInt(limit, 10) + `}`
+	if req.ContentLength > limit {
+		return nil, answer(w, outcomeTooLarge, tooLarge)
+	}
+	size := 512
+	if req.ContentLength > 0 {
+		size = int(req.ContentLength) + 1 // +1 so ReadAll sees EOF without growing
+	}
+	buf := make([]byte, 0, size)
+	rd := http.MaxBytesReader(w, req.Body, limit)
+	for {
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, outcomeOK
+		}
+		if err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				return nil, answer(w, outcomeTooLarge, tooLarge)
+			}
+			return nil, answer(w, outcomeBadRequest, `{"error":"bad_request","detail":"could not read the body"}`)
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
+}
+
+// newEvent builds the event to store.
+func (r *Receiver) newEvent(h http.Header, body []byte, res signature.Result, now time.Time) *store.Event {
+	return NewEvent(r.cfg.NewIDFunc(), r.cfg.Source, string(res.Scheme), h, body, now)
+}
+
+// NewEvent builds the event stored for a verified request. A body that
+// does not parse, or an event type hooklatch does not know, gives an event
+// all the same, marked for attention: Sent cannot fix it by retrying, and
+// non-2xx answers count toward disabling the endpoint.
+func NewEvent(id, source, scheme string, h http.Header, body []byte, receivedAt time.Time) *store.Event {
+	ev := &store.Event{
+		ID:         id,
+		Source:     source,
+		ReceivedAt: receivedAt,
+		Scheme:     scheme,
+		Headers:    keptHeaders(h),
+		Body:       body,
+	}
+	env, err := event.Parse(body)
+	ev.DedupeKey = event.DedupeKey(h, body, env)
+	if err != nil {
+		ev.Attention = "unparseable: " + err.Error()
+		return ev
+	}
+	subject := env.Subject()
+	ev.Field = env.Field
+	ev.Type = env.Type()
+	ev.SubjectKind = subject.Kind
+	ev.Subject = subject.ID
+	ev.Status = env.Status()
+	ev.OccurredAt = env.Timestamp
+	if !env.Known() {
+		ev.Attention = "unknown type: " + ev.Type
+	}
+	return ev
+}
+
+// keptHeaders are the request headers stored with an event: Sent's own and
+// the few that help tracing. Names are lower-case.
+func keptHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, 6)
+	for name, values := range h {
+		lower := strings.ToLower(name)
+		switch {
+		case strings.HasPrefix(lower, "x-webhook-"),
+			lower == "content-type", lower == "user-agent",
+			lower == "x-request-id", lower == "traceparent":
+			out[lower] = strings.Join(values, ", ")
+		}
+	}
+	return out
+}
+
+// credentialHeaders are never kept, not even for a rejection.
+var credentialHeaders = map[string]bool{
+	"authorization": true, "proxy-authorization": true, "cookie": true, "x-api-key": true,
+}
+
+// rejectionHeaders keeps every request header but credentials: a rejected
+// request is kept to find out why, and the headers are the evidence.
+func rejectionHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for name, values := range h {
+		lower := strings.ToLower(name)
+		if credentialHeaders[lower] {
+			continue
+		}
+		out[lower] = strings.Join(values, ", ")
+	}
+	return out
+}
+
+// reject queues a failed request for the rejection log without waiting.
+func (r *Receiver) reject(req *http.Request, body []byte, err error) {
+	j := rejected{at: r.cfg.NowFunc().UTC(), remote: req.RemoteAddr, header: req.Header.Clone(), body: body, err: err}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	select {
+	case r.rejections <- j:
+	default:
+		r.cfg.Metrics.RejectionsNotKept.Inc()
+		r.cfg.Logger.Warn("receiver: rejection queue full, this rejected request is not kept",
+			"remote_addr", j.remote, "reason", signature.ReasonCode(err))
+	}
+}
+
+func (r *Receiver) recordRejections() {
+	defer close(r.done)
+	for j := range r.rejections {
+		d := signature.Diagnose(j.header, j.body, r.cfg.Secrets, j.at, r.cfg.Tolerance)
+		rej := &store.Rejection{
+			Source:     r.cfg.Source,
+			ReceivedAt: j.at,
+			RemoteAddr: j.remote,
+			Reason:     signature.ReasonCode(j.err),
+			Detail:     j.err.Error(),
+			Diagnosis:  d.String(),
+			Headers:    rejectionHeaders(j.header),
+			Body:       j.body,
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		dropped, err := r.cfg.Store.AddRejection(ctx, rej, r.cfg.RejectionLimits)
+		cancel()
+		r.cfg.Metrics.RejectionsDropped.Add(float64(dropped))
+		if err != nil {
+			r.cfg.Metrics.RejectionsNotKept.Inc()
+			r.cfg.Logger.Warn("receiver: could not keep a rejected request", "reason", rej.Reason, "err", err)
+			continue
+		}
+		r.cfg.Logger.Warn("receiver: rejected a request", "rejection_id", rej.ID, "reason", rej.Reason,
+			"detail", rej.Detail, "remote_addr", rej.RemoteAddr)
+	}
+}

@@ -1,0 +1,304 @@
+// Package server runs `hooklatch serve`: the webhook listener, the admin
+// listener, and the store behind them, with a graceful shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/hooklatch/hooklatch/internal/receiver"
+	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/sqlite"
+)
+
+// Config configures a Server. The CLI fills it from flags, environment and
+// config file.
+type Config struct {
+	// Addr is the webhook listener's address. Defaults to ":3000".
+	Addr string
+	// Path is where webhooks are posted. Defaults to "/webhooks/sent".
+	Path string
+	// AdminAddr is the admin listener's address (health, metrics, API).
+	// Defaults to "127.0.0.1:3001". "off" disables it.
+	AdminAddr string
+	// AdminToken guards the admin API. Required when AdminAddr is not a
+	// loopback address.
+	AdminToken string
+
+	// Store is a SQLite path. Defaults to "hooklatch.db".
+	Store string
+	// StoreOptions tune the SQLite store.
+	StoreOptions sqlite.Options
+
+	// Secrets verify signatures. Required.
+	Secrets []signature.Secret
+	// Schemes accepted. Defaults to both.
+	Schemes []signature.Scheme
+	// Tolerance for v1 timestamps. Defaults to signature.DefaultTolerance.
+	Tolerance time.Duration
+
+	// MaxBodyBytes caps a webhook body. Defaults to 1 MiB.
+	MaxBodyBytes int64
+	// RejectionLimits bound the rejection log.
+	RejectionLimits store.RejectionLimits
+
+	// ShutdownTimeout bounds the graceful drain. Defaults to 15s.
+	ShutdownTimeout time.Duration
+
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is a running hooklatch serve.
+type Server struct {
+	cfg      Config
+	store    store.Store
+	receiver *receiver.Receiver
+	registry *prometheus.Registry
+
+	public, admin     *http.Server
+	publicLn, adminLn net.Listener
+
+	errc chan error
+	wg   sync.WaitGroup
+}
+
+// ErrConfig marks an error in the configuration, as opposed to one met
+// while starting (a store that cannot open, a port in use).
+var ErrConfig = errors.New("configuration")
+
+func (c *Config) validate() error {
+	if err := c.check(); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return nil
+}
+
+func (c *Config) check() error {
+	if len(c.Secrets) == 0 {
+		return errors.New("no signing secret: set SENT_WEBHOOK_SECRET or pass --secret (the whsec_… value from Sent's dashboard)")
+	}
+	if c.Addr == "" {
+		c.Addr = ":3000"
+	}
+	if c.Path == "" {
+		c.Path = "/webhooks/sent"
+	}
+	if !strings.HasPrefix(c.Path, "/") {
+		return fmt.Errorf("webhook path %q must start with /", c.Path)
+	}
+	if c.AdminAddr == "" {
+		c.AdminAddr = "127.0.0.1:3001"
+	}
+	if c.AdminAddr != "off" && c.AdminToken == "" && !isLoopback(c.AdminAddr) {
+		return fmt.Errorf("admin listener %s is not on loopback: set HOOKLATCH_ADMIN_TOKEN, or use --admin-addr 127.0.0.1:3001", c.AdminAddr)
+	}
+	if c.Store == "" {
+		c.Store = "hooklatch.db"
+	}
+	if strings.HasPrefix(c.Store, "postgres://") || strings.HasPrefix(c.Store, "postgresql://") {
+		return errors.New("the PostgreSQL store is not built yet: use a SQLite path for --store")
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 15 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// New opens the store and builds the handlers. Start binds the listeners.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	verifier, err := signature.NewVerifier(signature.Config{
+		Secrets:   cfg.Secrets,
+		Tolerance: cfg.Tolerance,
+		Schemes:   cfg.Schemes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.StoreOptions.Logger == nil {
+		cfg.StoreOptions.Logger = cfg.Logger
+	}
+	st, err := sqlite.Open(ctx, cfg.Store, cfg.StoreOptions)
+	if err != nil {
+		return nil, err
+	}
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rcv, err := receiver.New(receiver.Config{
+		Store:           st,
+		Verifier:        verifier,
+		Secrets:         cfg.Secrets,
+		Tolerance:       cfg.Tolerance,
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		RejectionLimits: cfg.RejectionLimits,
+		Metrics:         receiver.NewMetrics(registry),
+		Logger:          cfg.Logger,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, store: st, receiver: rcv, registry: registry, errc: make(chan error, 2)}
+
+	public := http.NewServeMux()
+	public.Handle(cfg.Path, rcv) // the receiver answers 405 to other methods
+	s.health(public)
+	s.public = &http.Server{
+		Handler:           public,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	if cfg.AdminAddr != "off" {
+		admin := http.NewServeMux()
+		s.health(admin)
+		admin.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+		s.admin = &http.Server{
+			Handler:           admin,
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		}
+	}
+	return s, nil
+}
+
+// Store returns the server's store.
+func (s *Server) Store() store.Store { return s.store }
+
+func (s *Server) health(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if err := s.store.Ready(ctx); err != nil {
+			s.cfg.Logger.Warn("readyz: store not writable", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"status":"unavailable","detail":"the store cannot take writes"}`))
+			return
+		}
+		w.Write([]byte(`{"status":"ready"}`))
+	})
+}
+
+// Start binds the listeners and serves in the background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("webhook listener: %w", err)
+	}
+	s.publicLn = ln
+	if s.admin != nil {
+		aln, err := net.Listen("tcp", s.cfg.AdminAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		s.adminLn = aln
+		s.serve(s.admin, aln)
+	}
+	s.serve(s.public, ln)
+	s.cfg.Logger.Info("hooklatch is receiving webhooks",
+		"url", "http://"+displayAddr(ln.Addr())+s.cfg.Path, "store", s.cfg.Store, "admin", s.AdminAddr())
+	return nil
+}
+
+func (s *Server) serve(srv *http.Server, ln net.Listener) {
+	s.wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.errc <- err
+		}
+	})
+}
+
+// displayAddr names a bound address the way a person would type it.
+func displayAddr(a net.Addr) string {
+	if tcp, ok := a.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
+	}
+	return a.String()
+}
+
+// Addr is the webhook listener's bound address.
+func (s *Server) Addr() string { return s.publicLn.Addr().String() }
+
+// AdminAddr is the admin listener's bound address, or "off".
+func (s *Server) AdminAddr() string {
+	if s.adminLn == nil {
+		return "off"
+	}
+	return s.adminLn.Addr().String()
+}
+
+// Run starts the server and serves until ctx is done or a listener fails,
+// then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(); err != nil {
+		s.store.Close()
+		return err
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-s.errc:
+	}
+	return errors.Join(runErr, s.Shutdown())
+}
+
+// Shutdown stops accepting requests, lets requests in flight finish (their
+// appends commit and they get their answers), keeps the queued rejections,
+// and closes the store.
+func (s *Server) Shutdown() error {
+	s.cfg.Logger.Info("shutting down: finishing requests in flight")
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if err := s.public.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("webhook listener: %w", err))
+	}
+	if s.admin != nil {
+		if err := s.admin.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("admin listener: %w", err))
+		}
+	}
+	s.wg.Wait()
+	errs = append(errs, s.receiver.Close(), s.store.Close())
+	return errors.Join(errs...)
+}
