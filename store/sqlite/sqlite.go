@@ -25,8 +25,16 @@ import (
 
 	"github.com/hooklatch/hooklatch/store"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	msqlite "modernc.org/sqlite"
 )
+
+func init() {
+	// Commit with fdatasync, as SQLite builds for Linux do: it flushes the
+	// data and the size needed to read it back, so a commit is exactly as
+	// durable, without waiting for a timestamp update to go through the
+	// file system's journal.
+	msqlite.Fdatasync(true)
+}
 
 //go:embed migrations/*.sql
 var migrations embed.FS

@@ -1,0 +1,359 @@
+// Package dispatch delivers stored events to their destinations: it claims
+// due deliveries with a lease, runs each attempt in a bounded pool, records
+// the outcome, and schedules the next attempt or the dead letter.
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hooklatch/hooklatch/destination"
+	"github.com/hooklatch/hooklatch/internal/clock"
+	"github.com/hooklatch/hooklatch/store"
+)
+
+// Route is one named destination, the event types it wants, and how it is
+// treated.
+type Route struct {
+	// Name identifies the destination in the store. Required, unique.
+	Name string
+	// Destination delivers. Required.
+	Destination destination.Destination
+	// Types are the event types it wants: exact names or patterns such as
+	// "message.*". Defaults to every type.
+	Types []string
+	// Policy defaults as documented on Policy.
+	Policy Policy
+}
+
+// Matches reports whether the route wants events of type typ.
+func (r *Route) Matches(typ string) bool {
+	if len(r.Types) == 0 {
+		return true
+	}
+	for _, p := range r.Types {
+		if ok, _ := path.Match(p, typ); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Config configures a Dispatcher.
+type Config struct {
+	// Store holds the deliveries. Required.
+	Store store.Store
+	// Routes are the destinations. Required.
+	Routes []Route
+	// Owner names this dispatcher's leases. Defaults to host, pid and a
+	// random suffix.
+	Owner string
+	// Lease is how long a claim holds before another dispatcher may take
+	// the delivery over. Defaults to the longest attempt timeout plus one
+	// minute.
+	Lease time.Duration
+	// MaxInFlight bounds the attempts running at once over all routes,
+	// and so the event bodies held in memory. Defaults to 256.
+	MaxInFlight int
+	// IdlePoll bounds how long the dispatcher sleeps without a wake-up,
+	// to notice work added by another process. Defaults to 1s.
+	IdlePoll time.Duration
+	// DrainTimeout bounds how long Run waits for attempts in flight once
+	// its context is done; past it, they are cancelled (and recorded as
+	// temporary failures). Defaults to the longest attempt timeout.
+	DrainTimeout time.Duration
+	// Clock defaults to the real clock.
+	Clock clock.Clock
+	// Metrics defaults to unregistered metrics.
+	Metrics *Metrics
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Dispatcher runs deliveries.
+type Dispatcher struct {
+	cfg    Config
+	routes map[string]*route
+	wake   chan struct{}
+}
+
+type route struct {
+	Route
+	slots chan struct{}
+}
+
+// New validates cfg and returns a Dispatcher; Run starts it.
+func New(cfg Config) (*Dispatcher, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("dispatch: Config.Store is required")
+	}
+	if len(cfg.Routes) == 0 {
+		return nil, errors.New("dispatch: at least one route is required")
+	}
+	d := &Dispatcher{routes: map[string]*route{}, wake: make(chan struct{}, 1)}
+	var longest time.Duration
+	for _, r := range cfg.Routes {
+		if r.Name == "" || r.Destination == nil {
+			return nil, errors.New("dispatch: every route needs a name and a destination")
+		}
+		if _, dup := d.routes[r.Name]; dup {
+			return nil, fmt.Errorf("dispatch: two routes are named %q", r.Name)
+		}
+		for _, p := range r.Types {
+			if _, err := path.Match(p, ""); err != nil {
+				return nil, fmt.Errorf("dispatch: route %q: type pattern %q: %w", r.Name, p, err)
+			}
+		}
+		r.Policy = r.Policy.withDefaults()
+		longest = max(longest, r.Policy.Timeout)
+		d.routes[r.Name] = &route{Route: r, slots: make(chan struct{}, r.Policy.Concurrency)}
+	}
+	if cfg.Owner == "" {
+		host, _ := os.Hostname()
+		cfg.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = longest + time.Minute
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 256
+	}
+	if cfg.IdlePoll <= 0 {
+		cfg.IdlePoll = time.Second
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = longest
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	d.cfg = cfg
+	return d, nil
+}
+
+// Destinations returns the names of the routes that want an event of type
+// typ, in configuration order: what the receiver stores with the event.
+func (d *Dispatcher) Destinations(typ string) []string {
+	var out []string
+	for _, r := range d.cfg.Routes {
+		if d.routes[r.Name].Matches(typ) {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}
+
+// Notify wakes the dispatcher: new work may be due. It never blocks.
+func (d *Dispatcher) Notify() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and runs deliveries until ctx is done, then waits (up to
+// DrainTimeout) for the attempts in flight to finish and be recorded.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	// Attempts run under their own context, so that shutting down lets them
+	// finish instead of failing every delivery in flight.
+	attemptCtx, cancelAttempts := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelAttempts()
+
+	var (
+		wg       sync.WaitGroup
+		inFlight = make(chan struct{}, d.cfg.MaxInFlight)
+		freed    = make(chan struct{}, 1)
+	)
+	for ctx.Err() == nil {
+		free := cap(inFlight) - len(inFlight)
+		claimed := 0
+		if free > 0 {
+			claims, err := d.cfg.Store.Claim(ctx, store.ClaimParams{
+				Owner: d.cfg.Owner, Now: d.cfg.Clock.Now(), Lease: d.cfg.Lease, Limit: free,
+			})
+			if err != nil && ctx.Err() == nil {
+				d.cfg.Logger.Warn("dispatch: claim failed", "err", err)
+			}
+			claimed = len(claims)
+			for _, c := range claims {
+				inFlight <- struct{}{}
+				d.cfg.Metrics.InFlight.Inc()
+				wg.Go(func() {
+					defer func() {
+						<-inFlight
+						d.cfg.Metrics.InFlight.Dec()
+						select {
+						case freed <- struct{}{}:
+						default:
+						}
+					}()
+					d.run(attemptCtx, c)
+				})
+			}
+			if claimed == free {
+				continue // there may be more due right now
+			}
+		}
+		d.sleep(ctx, free == 0, freed)
+	}
+
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d.cfg.DrainTimeout):
+		d.cfg.Logger.Warn("dispatch: attempts still running at the drain timeout; cancelling them")
+		cancelAttempts()
+		<-done
+	}
+	return nil
+}
+
+// sleep waits until the next delivery is due, a wake-up, a freed slot
+// (when all were busy), IdlePoll, or ctx's end.
+func (d *Dispatcher) sleep(ctx context.Context, full bool, freed <-chan struct{}) {
+	wait := d.cfg.IdlePoll
+	if !full {
+		if at, ok, err := d.cfg.Store.NextDue(ctx); err == nil && ok {
+			wait = min(wait, max(at.Sub(d.cfg.Clock.Now()), 0))
+		}
+	}
+	if wait == 0 {
+		return
+	}
+	select {
+	case <-ctx.Done():
+	case <-d.wake:
+	case <-freed:
+	case <-d.cfg.Clock.After(wait):
+	}
+}
+
+// run makes one attempt and records it.
+func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
+	dl := c.Delivery
+	attempt := dl.Attempts + 1
+	now := d.cfg.Clock.Now()
+	completion := store.Completion{DeliveryID: dl.ID, Owner: d.cfg.Owner, SpendAttempt: true}
+
+	r, ok := d.routes[dl.Destination]
+	switch {
+	case !ok:
+		completion.Status = store.DeliveryDead
+		completion.Attempt = store.Attempt{Attempt: attempt, StartedAt: now, Outcome: store.OutcomePermanent,
+			Error: fmt.Sprintf("destination %q is not configured (retry it once it is)", dl.Destination)}
+	case attempt > r.Policy.MaxAttempts:
+		// The last attempt's worker died (its lease expired): no attempt left.
+		completion.Status = store.DeliveryDead
+		completion.SpendAttempt = false
+		completion.Attempt = store.Attempt{Attempt: attempt - 1, StartedAt: now, Outcome: store.OutcomePermanent,
+			Error: fmt.Sprintf("%d attempts spent, the last one lost with its worker", r.Policy.MaxAttempts)}
+	default:
+		r.slots <- struct{}{}
+		completion = d.attempt(ctx, r, c, attempt)
+		<-r.slots
+	}
+	completion.Now = d.cfg.Clock.Now()
+
+	// Recording must not be cut short by shutdown.
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	err := d.cfg.Store.Complete(recordCtx, completion)
+	d.cfg.Metrics.observe(dl.Destination, completion)
+	switch {
+	case errors.Is(err, store.ErrLeaseLost):
+		d.cfg.Logger.Warn("dispatch: the lease expired before the attempt was recorded; another worker has the delivery",
+			"delivery_id", dl.ID, "destination", dl.Destination)
+	case err != nil:
+		// The delivery stays in flight; its lease expires and it is tried again.
+		d.cfg.Logger.Error("dispatch: could not record an attempt", "delivery_id", dl.ID, "err", err)
+	case completion.Status == store.DeliveryDead:
+		d.cfg.Logger.Warn("dispatch: delivery is dead", "delivery_id", dl.ID, "event_id", dl.EventID,
+			"destination", dl.Destination, "attempts", attempt, "err", completion.Attempt.Error)
+	}
+}
+
+// attempt runs the destination and classifies what it returned.
+func (d *Dispatcher) attempt(ctx context.Context, r *route, c store.Claim, attempt int) store.Completion {
+	ctx, cancel := context.WithTimeout(ctx, r.Policy.Timeout)
+	defer cancel()
+	start := d.cfg.Clock.Now()
+	t0 := time.Now()
+	err := deliver(ctx, r.Destination, &destination.Delivery{ID: c.Delivery.ID, Attempt: attempt, Event: c.Event})
+	elapsed := time.Since(t0)
+	if err != nil && ctx.Err() == context.DeadlineExceeded && !errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("timed out after %s: %w", r.Policy.Timeout, err)
+	}
+
+	o := destination.Classify(err)
+	comp := store.Completion{
+		DeliveryID:   c.Delivery.ID,
+		Owner:        d.cfg.Owner,
+		SpendAttempt: true,
+		Attempt: store.Attempt{
+			Attempt: attempt, StartedAt: start, Duration: elapsed,
+			StatusCode: o.Result.StatusCode, Response: o.Result.Response,
+		},
+	}
+	if o.Err != nil {
+		comp.Attempt.Error = o.Err.Error()
+	}
+	now := d.cfg.Clock.Now()
+	switch o.Class {
+	case destination.Succeeded:
+		comp.Status, comp.Attempt.Outcome = store.DeliverySucceeded, store.OutcomeSucceeded
+	case destination.PermanentFailure:
+		comp.Status, comp.Attempt.Outcome = store.DeliveryDead, store.OutcomePermanent
+	case destination.Snoozed:
+		comp.Status, comp.Attempt.Outcome = store.DeliveryPending, store.OutcomeSnoozed
+		comp.SpendAttempt = false
+		comp.NextAttemptAt = now.Add(o.Delay)
+	default:
+		comp.Attempt.Outcome = store.OutcomeTemporary
+		if attempt >= r.Policy.MaxAttempts {
+			comp.Status = store.DeliveryDead
+			comp.Attempt.Error = fmt.Sprintf("attempts exhausted (%d): %s", attempt, comp.Attempt.Error)
+			break
+		}
+		comp.Status = store.DeliveryPending
+		comp.NextAttemptAt = now.Add(max(r.Policy.Retry.NextRetry(attempt, o.Err), o.Delay))
+	}
+	return comp
+}
+
+// deliver calls the destination, turning a panic into a temporary error.
+func deliver(ctx context.Context, dest destination.Destination, dl *destination.Delivery) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			stack := string(debug.Stack())
+			if i := strings.Index(stack, "panic("); i > 0 {
+				stack = stack[i:]
+			}
+			err = fmt.Errorf("destination panicked: %v\n%s", p, truncate(stack, 2048))
+		}
+	}()
+	return dest.Deliver(ctx, dl)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,414 @@
+package dispatch_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hooklatch/hooklatch/destination"
+	"github.com/hooklatch/hooklatch/internal/clock"
+	"github.com/hooklatch/hooklatch/internal/dispatch"
+	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/sqlite"
+	"github.com/hooklatch/hooklatch/store/storetest"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+type harness struct {
+	store *sqlite.Store
+	clock *clock.Manual
+	disp  *dispatch.Dispatcher
+	stop  func()
+}
+
+// setup runs a dispatcher over a real SQLite store on a manual clock.
+func setup(t *testing.T, routes []dispatch.Route, tweak ...func(*dispatch.Config)) *harness {
+	t.Helper()
+	return setupAt(t, filepath.Join(t.TempDir(), "h.db"), routes, tweak...)
+}
+
+func setupAt(t *testing.T, path string, routes []dispatch.Route, tweak ...func(*dispatch.Config)) *harness {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := clock.NewManual(t0)
+	cfg := dispatch.Config{Store: st, Routes: routes, Clock: m, Owner: "test", Logger: slog.New(slog.DiscardHandler)}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	d, err := dispatch.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	h := &harness{store: st, clock: m, disp: d}
+	var once sync.Once
+	h.stop = func() { once.Do(func() { cancel(); <-done; st.Close() }) }
+	t.Cleanup(h.stop)
+	return h
+}
+
+// exact is a backoff without jitter: 2s, 4s, 8s, …
+var exact = dispatch.Backoff{Initial: 2 * time.Second, Max: time.Hour, RandFunc: func() float64 { return 0.999999999 }}
+
+func (h *harness) append(t *testing.T, key, typ string) *store.Event {
+	t.Helper()
+	ev := storetest.NewEvent("sent", key)
+	ev.Type = typ
+	ev.ReceivedAt = h.clock.Now()
+	ev.Destinations = h.disp.Destinations(typ)
+	if _, err := h.store.Append(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	h.disp.Notify()
+	return ev
+}
+
+// drive moves the manual clock from one waiter to the next until cond
+// holds: a retry due in an hour takes no time.
+func (h *harness) drive(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s at virtual %s", what, h.clock.Now().Sub(t0))
+		}
+		time.Sleep(time.Millisecond) // let the dispatcher reach its next wait
+		if at, ok := h.clock.NextWaiter(); ok {
+			h.clock.Set(at)
+		}
+	}
+}
+
+func (h *harness) deliveries(t *testing.T, eventID string) []store.Delivery {
+	t.Helper()
+	ds, err := h.store.ListDeliveries(context.Background(), store.DeliveryFilter{EventID: eventID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+func (h *harness) statusIs(t *testing.T, eventID, status string) func() bool {
+	return func() bool {
+		ds := h.deliveries(t, eventID)
+		return len(ds) == 1 && ds[0].Status == status
+	}
+}
+
+func (h *harness) attempts(t *testing.T, eventID string) []store.Attempt {
+	t.Helper()
+	ds := h.deliveries(t, eventID)
+	if len(ds) != 1 {
+		t.Fatalf("%d deliveries for %s", len(ds), eventID)
+	}
+	as, err := h.store.ListAttempts(context.Background(), ds[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return as
+}
+
+func outcomes(as []store.Attempt) string {
+	s := ""
+	for _, a := range as {
+		s += a.Outcome + " "
+	}
+	return s
+}
+
+func TestTemporaryFailuresBackOffThenSucceed(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	dest := destination.Func(func(ctx context.Context, d *destination.Delivery) error {
+		if calls.Add(1) <= 3 {
+			return errors.New("503 from the app")
+		}
+		return nil
+	})
+	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest, Policy: dispatch.Policy{Retry: exact}}})
+	ev := h.append(t, "k1", "message.delivered")
+	h.drive(t, "success", h.statusIs(t, ev.ID, store.DeliverySucceeded))
+
+	as := h.attempts(t, ev.ID)
+	if outcomes(as) != "temporary temporary temporary succeeded " {
+		t.Fatalf("attempts = %s", outcomes(as))
+	}
+	for i, want := range []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second} {
+		gap := as[i+1].StartedAt.Sub(as[i].StartedAt)
+		if gap < want-time.Millisecond || gap > want+time.Second {
+			t.Errorf("wait before attempt %d = %s, want %s", i+2, gap, want)
+		}
+	}
+	if as[0].Error != "503 from the app" || as[3].Attempt != 4 {
+		t.Errorf("attempt records = %+v", as)
+	}
+	if d := h.deliveries(t, ev.ID)[0]; d.Attempts != 4 {
+		t.Errorf("attempts spent = %d, want 4", d.Attempts)
+	}
+}
+
+func TestPermanentFailureIsDeadAtOnce(t *testing.T) {
+	t.Parallel()
+	dest := destination.Func(func(ctx context.Context, d *destination.Delivery) error {
+		return destination.WithResult(destination.Permanent(errors.New("400 Bad Request")), destination.Result{StatusCode: 400, Response: "no"})
+	})
+	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest}})
+	ev := h.append(t, "k1", "message.delivered")
+	h.drive(t, "dead", h.statusIs(t, ev.ID, store.DeliveryDead))
+	as := h.attempts(t, ev.ID)
+	if len(as) != 1 || as[0].Outcome != store.OutcomePermanent || as[0].StatusCode != 400 || as[0].Response != "no" {
+		t.Errorf("attempts = %+v", as)
+	}
+}
+
+func TestAttemptsExhaustedIsDead(t *testing.T) {
+	t.Parallel()
+	dest := destination.Func(func(ctx context.Context, d *destination.Delivery) error { return errors.New("down") })
+	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest, Policy: dispatch.Policy{MaxAttempts: 3, Retry: exact}}})
+	ev := h.append(t, "k1", "message.delivered")
+	h.drive(t, "dead", h.statusIs(t, ev.ID, store.DeliveryDead))
+	as := h.attempts(t, ev.ID)
+	if len(as) != 3 || as[2].Error != "attempts exhausted (3): down" {
+		t.Errorf("attempts = %+v", as)
+	}
+}
+
+func TestSnoozeAndRetryAfter(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	dest := destination.Func(func(ctx context.Context, d *destination.Delivery) error {
+		switch calls.Add(1) {
+		case 1, 2:
+			return destination.Snooze(time.Minute)
+		case 3:
+			return destination.RetryAfter(90*time.Second, errors.New("429 Too Many Requests"))
+		}
+		return nil
+	})
+	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest, Policy: dispatch.Policy{Retry: exact}}})
+	ev := h.append(t, "k1", "message.delivered")
+	h.drive(t, "success", h.statusIs(t, ev.ID, store.DeliverySucceeded))
+	as := h.attempts(t, ev.ID)
+	if outcomes(as) != "snoozed snoozed temporary succeeded " {
+		t.Fatalf("attempts = %s", outcomes(as))
+	}
+	if gap := as[1].StartedAt.Sub(as[0].StartedAt); gap < time.Minute {
+		t.Errorf("snooze waited %s, want a minute", gap)
+	}
+	if gap := as[3].StartedAt.Sub(as[2].StartedAt); gap < 90*time.Second {
+		t.Errorf("Retry-After 90s waited %s", gap)
+	}
+	if d := h.deliveries(t, ev.ID)[0]; d.Attempts != 2 {
+		t.Errorf("attempts spent = %d, want 2 (snoozes are free)", d.Attempts)
+	}
+}
+
+func TestPanicIsTemporary(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	dest := destination.Func(func(ctx context.Context, d *destination.Delivery) error {
+		if calls.Add(1) == 1 {
+			panic("nil map")
+		}
+		return nil
+	})
+	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest, Policy: dispatch.Policy{Retry: exact}}})
+	ev := h.append(t, "k1", "message.delivered")
+	h.drive(t, "success", h.statusIs(t, ev.ID, store.DeliverySucceeded))
+	as := h.attempts(t, ev.ID)
+	if len(as) != 2 || as[0].Outcome != store.OutcomeTemporary || len(as[0].Error) < 30 || as[0].Error[:30] != "destination panicked: nil map\n" {
+		t.Errorf("attempts = %+v", as)
+	}
+}
+
+func TestTimeoutIsTemporary(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	dest := destination.Func(func(ctx context.Context, d *destination.Delivery) error {
+		if calls.Add(1) == 1 {
+			<-ctx.Done() // hangs until the attempt's timeout
+			return ctx.Err()
+		}
+		return nil
+	})
+	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest, Policy: dispatch.Policy{Timeout: 50 * time.Millisecond, Retry: exact}}})
+	ev := h.append(t, "k1", "message.delivered")
+	h.drive(t, "success", h.statusIs(t, ev.ID, store.DeliverySucceeded))
+	as := h.attempts(t, ev.ID)
+	if len(as) != 2 || as[0].Outcome != store.OutcomeTemporary || as[0].Error != context.DeadlineExceeded.Error() {
+		t.Errorf("attempts = %+v", as)
+	}
+}
+
+func TestRoutesFilterByType(t *testing.T) {
+	t.Parallel()
+	var msgs, all atomic.Int32
+	h := setup(t, []dispatch.Route{
+		{Name: "messages", Types: []string{"message.*"}, Destination: destination.Func(func(context.Context, *destination.Delivery) error { msgs.Add(1); return nil })},
+		{Name: "all", Destination: destination.Func(func(context.Context, *destination.Delivery) error { all.Add(1); return nil })},
+	})
+	if got := fmt.Sprint(h.disp.Destinations("template.approved")); got != "[all]" {
+		t.Errorf("template.approved goes to %s", got)
+	}
+	h.append(t, "a", "message.sent")
+	h.append(t, "b", "template.approved")
+	h.drive(t, "three deliveries", func() bool { return msgs.Load() == 1 && all.Load() == 2 })
+}
+
+// A worker that claimed a delivery and died leaves it in flight; once the
+// lease expires another dispatcher delivers it, and the lost attempt counts.
+func TestExpiredLeaseIsDeliveredAgain(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "h.db")
+	st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := storetest.NewEvent("sent", "crash")
+	ev.ReceivedAt = t0
+	ev.Destinations = []string{"app"}
+	if _, err := st.Append(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := st.Claim(context.Background(), store.ClaimParams{Owner: "crashed", Now: t0, Lease: time.Minute, Limit: 1}); err != nil || len(c) != 1 {
+		t.Fatalf("the crashed worker's claim: %v %v", c, err)
+	}
+	st.Close()
+
+	var delivered atomic.Int32
+	dest := destination.Func(func(context.Context, *destination.Delivery) error { delivered.Add(1); return nil })
+	h := setupAt(t, path, []dispatch.Route{{Name: "app", Destination: dest}})
+	h.drive(t, "redelivery", h.statusIs(t, ev.ID, store.DeliverySucceeded))
+	if delivered.Load() != 1 {
+		t.Errorf("delivered %d times", delivered.Load())
+	}
+	as := h.attempts(t, ev.ID)
+	if outcomes(as) != "lease_expired succeeded " || as[1].StartedAt.Before(t0.Add(time.Minute)) {
+		t.Errorf("attempts = %+v", as)
+	}
+}
+
+func TestUnknownDestinationIsDeadWithReason(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "h.db")
+	st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := storetest.NewEvent("sent", "gone")
+	ev.ReceivedAt = t0
+	ev.Destinations = []string{"removed-from-config"}
+	if _, err := st.Append(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	h := setupAt(t, path, []dispatch.Route{{Name: "app", Destination: destination.Func(func(context.Context, *destination.Delivery) error { return nil })}})
+	h.drive(t, "dead", h.statusIs(t, ev.ID, store.DeliveryDead))
+	if as := h.attempts(t, ev.ID); len(as) != 1 || as[0].Error != `destination "removed-from-config" is not configured (retry it once it is)` {
+		t.Errorf("attempts = %+v", as)
+	}
+}
+
+// A dead delivery, retried by an operator, is delivered.
+func TestRetryOfDeadDelivery(t *testing.T) {
+	t.Parallel()
+	var healthy atomic.Bool
+	dest := destination.Func(func(context.Context, *destination.Delivery) error {
+		if !healthy.Load() {
+			return destination.Permanent(errors.New("410 Gone"))
+		}
+		return nil
+	})
+	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest}})
+	ev := h.append(t, "k", "message.read")
+	h.drive(t, "dead", h.statusIs(t, ev.ID, store.DeliveryDead))
+	healthy.Store(true)
+	n, err := h.store.Requeue(context.Background(), store.DeliverySelector{Statuses: []string{store.DeliveryDead}}, h.clock.Now())
+	if err != nil || n != 1 {
+		t.Fatalf("requeue = %d, %v", n, err)
+	}
+	h.disp.Notify()
+	h.drive(t, "success", h.statusIs(t, ev.ID, store.DeliverySucceeded))
+	if outcomes(h.attempts(t, ev.ID)) != "permanent succeeded " {
+		t.Errorf("attempts = %s", outcomes(h.attempts(t, ev.ID)))
+	}
+}
+
+// Concurrency bounds the attempts in flight to one destination.
+func TestConcurrencyIsBounded(t *testing.T) {
+	t.Parallel()
+	var (
+		now, peak atomic.Int32
+		done      atomic.Int32
+		release   = make(chan struct{})
+	)
+	dest := destination.Func(func(ctx context.Context, d *destination.Delivery) error {
+		n := now.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		<-release
+		now.Add(-1)
+		done.Add(1)
+		return nil
+	})
+	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest, Policy: dispatch.Policy{Concurrency: 3}}})
+	for i := range 12 {
+		h.append(t, fmt.Sprint("c", i), "message.sent")
+	}
+	h.drive(t, "three in flight", func() bool { return now.Load() == 3 })
+	close(release)
+	h.drive(t, "all delivered", func() bool { return done.Load() == 12 })
+	if peak.Load() != 3 {
+		t.Errorf("peak concurrency = %d, want 3", peak.Load())
+	}
+}
+
+// Shutting down lets an attempt in flight finish and be recorded.
+func TestRunDrainsOnShutdown(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{})
+	release := make(chan struct{})
+	dest := destination.Func(func(ctx context.Context, d *destination.Delivery) error {
+		close(started)
+		<-release
+		return nil
+	})
+	path := filepath.Join(t.TempDir(), "h.db")
+	h := setupAt(t, path, []dispatch.Route{{Name: "app", Destination: dest}})
+	ev := h.append(t, "k", "message.sent")
+	<-started
+	stopped := make(chan struct{})
+	go func() { h.stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("Run returned while an attempt was in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-stopped
+	st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ds, err := st.ListDeliveries(context.Background(), store.DeliveryFilter{EventID: ev.ID})
+	if err != nil || len(ds) != 1 || ds[0].Status != store.DeliverySucceeded {
+		t.Errorf("after shutdown: %+v %v", ds, err)
+	}
+}

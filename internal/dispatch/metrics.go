@@ -1,0 +1,51 @@
+package dispatch
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hooklatch/hooklatch/store"
+)
+
+// Metrics are the dispatcher's Prometheus collectors.
+type Metrics struct {
+	Attempts       *prometheus.CounterVec
+	AttemptSeconds *prometheus.HistogramVec
+	InFlight       prometheus.Gauge
+	DeadDeliveries *prometheus.CounterVec
+}
+
+// NewMetrics makes the collectors and registers them with reg, unless reg
+// is nil.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hooklatch_delivery_attempts_total",
+			Help: "Delivery attempts, by destination and outcome.",
+		}, []string{"destination", "outcome"}),
+		AttemptSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hooklatch_delivery_attempt_seconds",
+			Help:    "How long delivery attempts took, by destination.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"destination"}),
+		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hooklatch_deliveries_in_flight",
+			Help: "Delivery attempts running now.",
+		}),
+		DeadDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hooklatch_deliveries_dead_total",
+			Help: "Deliveries that became dead, by destination.",
+		}, []string{"destination"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Attempts, m.AttemptSeconds, m.InFlight, m.DeadDeliveries)
+	}
+	return m
+}
+
+func (m *Metrics) observe(dest string, c store.Completion) {
+	m.Attempts.WithLabelValues(dest, c.Attempt.Outcome).Inc()
+	m.AttemptSeconds.WithLabelValues(dest).Observe(c.Attempt.Duration.Seconds())
+	if c.Status == store.DeliveryDead {
+		m.DeadDeliveries.WithLabelValues(dest).Inc()
+	}
+}

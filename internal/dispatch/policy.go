@@ -1,0 +1,73 @@
+package dispatch
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// RetryPolicy decides how long to wait before the next attempt.
+type RetryPolicy interface {
+	// NextRetry returns the wait after attempt (1-based) failed with err.
+	NextRetry(attempt int, err error) time.Duration
+}
+
+// Backoff is exponential backoff with jitter: Initial after the first
+// failure, doubling up to Max, each wait drawn from [d/2, d] so that
+// deliveries that failed together do not retry together.
+type Backoff struct {
+	Initial time.Duration // Defaults to 2s.
+	Max     time.Duration // Defaults to 1h.
+	// RandFunc returns a number in [0, 1). Defaults to math/rand/v2.
+	RandFunc func() float64
+}
+
+// NextRetry implements RetryPolicy.
+func (b Backoff) NextRetry(attempt int, _ error) time.Duration {
+	initial, maxWait := b.Initial, b.Max
+	if initial <= 0 {
+		initial = 2 * time.Second
+	}
+	if maxWait <= 0 {
+		maxWait = time.Hour
+	}
+	d := initial
+	for i := 1; i < attempt && d < maxWait; i++ {
+		d *= 2
+	}
+	d = min(d, maxWait)
+	r := rand.Float64
+	if b.RandFunc != nil {
+		r = b.RandFunc
+	}
+	return d/2 + time.Duration(r()*float64(d/2))
+}
+
+// Policy is how one destination is treated.
+type Policy struct {
+	// MaxAttempts bounds the attempts; then the delivery is dead.
+	// Defaults to 15 (about five hours with the default backoff).
+	MaxAttempts int
+	// Retry spaces the attempts. Defaults to Backoff{}.
+	Retry RetryPolicy
+	// Timeout bounds one attempt. Defaults to 30s.
+	Timeout time.Duration
+	// Concurrency bounds the attempts in flight to this destination.
+	// Defaults to 16.
+	Concurrency int
+}
+
+func (p Policy) withDefaults() Policy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = 15
+	}
+	if p.Retry == nil {
+		p.Retry = Backoff{}
+	}
+	if p.Timeout <= 0 {
+		p.Timeout = 30 * time.Second
+	}
+	if p.Concurrency <= 0 {
+		p.Concurrency = 16
+	}
+	return p
+}
