@@ -1,0 +1,41 @@
+// Package destinationtest is the conformance suite every destination kind
+// passes unchanged, in the way net/http/httptest helps test HTTP code.
+//
+// A kind's test file describes how to build its destination in each
+// Behaviour and how to see what it received, and hands that to Run:
+//
+//	func TestConformance(t *testing.T) {
+//		destinationtest.Run(t, destinationtest.Harness{
+//			New: func(t *testing.T, b destinationtest.Behaviour) (destination.Destination, destinationtest.Observer) {
+//				rec := new(destinationtest.Recorder)
+//				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+//					body, _ := io.ReadAll(r.Body)
+//					rec.Record(destinationtest.Received{EventID: r.Header.Get("Hooklatch-Event-Id"), Body: body})
+//					switch b { … } // answer as b asks
+//				}))
+//				t.Cleanup(srv.Close)
+//				d, err := httpdest.New(httpdest.Config{URL: srv.URL})
+//				if err != nil {
+//					t.Fatal(err)
+//				}
+//				return d, rec
+//			},
+//		})
+//	}
+//
+// The suite checks what the dispatcher relies on:
+//
+//   - the raw body arrives byte for byte, under the event's ID;
+//   - success classifies as destination.Succeeded, a temporary failure as
+//     destination.Temporary and a permanent one as
+//     destination.PermanentFailure, through destination.Classify;
+//   - a destination that hangs returns once the attempt's context is done,
+//     and the outcome is temporary;
+//   - an already cancelled context never counts as a success;
+//   - 16 concurrent deliveries all arrive, each with its own body.
+//
+// A kind that cannot do something says so in Harness.Limits, and the tests
+// that need it are skipped with the reason; the zero Limits runs everything.
+// NewDelivery builds the sample deliveries the suite sends, for a kind's own
+// tests.
+package destinationtest

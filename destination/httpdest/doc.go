@@ -1,0 +1,56 @@
+// Package httpdest forwards events to an HTTP endpoint: the usual way to
+// put hooklatch in front of an app written in any language.
+//
+//	dest, err := httpdest.New(httpdest.Config{
+//		URL:    "http://127.0.0.1:8080/hooks/sent",
+//		Secret: secret, // optional: sign what hooklatch forwards
+//	})
+//
+// # The request
+//
+// Each attempt is a POST of the body exactly as Sent sent it, byte for
+// byte, with the Content-Type it came with (application/json when none was
+// stored). Sent's own headers, as stored, are forwarded under new names so
+// that nothing mistakes Sent's signature for hooklatch's:
+//
+//	X-Sent-Webhook-Id, X-Sent-Webhook-Timestamp, X-Sent-Webhook-Signature,
+//	X-Sent-Webhook-Event-Id, X-Sent-Webhook-Event-Type
+//
+// hooklatch adds its own:
+//
+//	Hooklatch-Event-Id:    the event's ID
+//	Hooklatch-Delivery-Id: the delivery's ID (this event to this destination)
+//	Hooklatch-Attempt:     1, 2, …
+//	Hooklatch-Event-Type:  message.delivered, …
+//
+// With Config.Secret set, the request also carries a signature in Sent's
+// current scheme, so the app verifies forwarded events with the code it
+// would use for Sent itself (signature.Verifier, or any Standard Webhooks
+// library):
+//
+//	X-Webhook-Id:        the event's ID — the same on every attempt: dedupe on it
+//	X-Webhook-Timestamp: the time of this attempt, in Unix seconds
+//	X-Webhook-Signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">
+//
+// and the same three values under the Standard Webhooks names Webhook-Id,
+// Webhook-Timestamp and Webhook-Signature.
+//
+// # The answer
+//
+// One table decides what an answer means:
+//
+//	2xx                      delivered; the first MaxResponseBytes are kept
+//	408, 5xx, other codes    temporary: retried with backoff
+//	429, 503                 temporary; a Retry-After (seconds or an HTTP
+//	                         date, at most 24h) sets the earliest retry
+//	3xx                      permanent: redirects are not followed, since a
+//	                         moved endpoint is a configuration problem
+//	other 4xx                permanent: the delivery goes to dead
+//	timeout, no connection   temporary
+//
+// Errors say what happened in words ("POST http://127.0.0.1:8080/hooks
+// answered 500 Internal Server Error: database is locked"); passwords in
+// the URL are never printed. Every response body is read, up to a bound,
+// and closed, so connections are reused: a Destination keeps a pool of
+// idle connections shared with every other one.
+package httpdest
