@@ -11,9 +11,11 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -69,9 +71,10 @@ func freeAddr(t *testing.T) string {
 }
 
 // serve starts `hooklatch serve` and waits until it answers /healthz.
-func serve(t *testing.T, secret, storePath, addr string) *exec.Cmd {
+func serve(t *testing.T, secret, storePath, addr string, extra ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(binary, "serve", "--addr", addr, "--store", storePath, "--admin-addr", "off", "--log-format", "json", "--log-level", "warn")
+	args := append([]string{"serve", "--addr", addr, "--store", storePath, "--admin-addr", "off", "--log-format", "json", "--log-level", "warn"}, extra...)
+	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "SENT_WEBHOOK_SECRET="+secret)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -308,5 +311,168 @@ func TestSIGTERMDrains(t *testing.T) {
 	}
 	if len(acked) == 0 {
 		t.Fatal("no event was acknowledged before SIGTERM")
+	}
+}
+
+// app is a real HTTP destination whose answers the test scripts.
+type app struct {
+	mu       sync.Mutex
+	received map[string]int // event id → requests
+	answer   func(eventID string, n int) int
+	arrived  chan string
+}
+
+func newApp(t *testing.T, answer func(eventID string, n int) int) (*app, string) {
+	a := &app{received: map[string]int{}, answer: answer, arrived: make(chan string, 100)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("Hooklatch-Event-Id")
+		a.mu.Lock()
+		a.received[id]++
+		n := a.received[id]
+		a.mu.Unlock()
+		a.arrived <- id
+		w.WriteHeader(a.answer(id, n))
+	}))
+	t.Cleanup(srv.Close)
+	return a, srv.URL
+}
+
+func (a *app) count(id string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.received[id]
+}
+
+func run(t *testing.T, vars []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), vars...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("hooklatch %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func deliveryStatus(t *testing.T, storePath, eventID string) string {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), storePath, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ds, err := st.ListDeliveries(context.Background(), store.DeliveryFilter{EventID: eventID})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("deliveries of %s: %v %v", eventID, ds, err)
+	}
+	return ds[0].Status
+}
+
+// Forwarding to a real app: 500s are retried until it succeeds, a 400 is
+// dead at once, and a dead delivery retried by the operator is delivered.
+func TestForwardRetriesAndDeadLetters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the built binary")
+	}
+	rawSecret, secret := newSecret(t)
+	var accepting atomic.Bool
+	var flaky, refused string
+	var ids sync.Mutex
+	a, appURL := newApp(t, func(id string, n int) int {
+		ids.Lock()
+		defer ids.Unlock()
+		switch {
+		case id == flaky && n <= 2:
+			return http.StatusInternalServerError
+		case id == refused && !accepting.Load():
+			return http.StatusBadRequest
+		}
+		return http.StatusOK
+	})
+	storePath := filepath.Join(t.TempDir(), "hooklatch.db")
+	addr := freeAddr(t)
+	cmd := serve(t, rawSecret, storePath, addr, "--forward-to", appURL, "--forward-timeout", "2s")
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+
+	client := &http.Client{Timeout: 5 * time.Second}
+	url := "http://" + addr + "/webhooks/sent"
+	ids.Lock()
+	f, ok1 := post(client, url, secret, "flaky-1")
+	r, ok2 := post(client, url, secret, "refused-1")
+	flaky, refused = f.EventID, r.EventID
+	ids.Unlock()
+	if !ok1 || !ok2 {
+		t.Fatal("events not acknowledged")
+	}
+
+	waitFor(t, "the flaky delivery to succeed", func() bool { return deliveryStatus(t, storePath, f.EventID) == "succeeded" })
+	if n := a.count(f.EventID); n != 3 {
+		t.Errorf("the flaky app saw the event %d times, want 3 (500, 500, 200)", n)
+	}
+	waitFor(t, "the refused delivery to be dead", func() bool { return deliveryStatus(t, storePath, r.EventID) == "dead" })
+	if n := a.count(r.EventID); n != 1 {
+		t.Errorf("a 400 was retried: %d requests", n)
+	}
+	show := run(t, nil, "events", "show", r.EventID, "--store", storePath)
+	if !strings.Contains(show, "dead, 1 attempt(s)") || !strings.Contains(show, "permanent") || !strings.Contains(show, "400") {
+		t.Errorf("events show:\n%s", show)
+	}
+
+	accepting.Store(true)
+	out := run(t, nil, "events", "retry", "--dead", "--store", storePath)
+	if !strings.Contains(out, "1 deliveries requeued") {
+		t.Errorf("events retry: %s", out)
+	}
+	waitFor(t, "the retried delivery to succeed", func() bool { return deliveryStatus(t, storePath, r.EventID) == "succeeded" })
+}
+
+// SIGKILL while a delivery is in flight: after a restart, once the lease
+// expires, the event is delivered again (at least once).
+func TestKillDuringDeliveryRedelivers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the built binary")
+	}
+	rawSecret, secret := newSecret(t)
+	hang := make(chan struct{})
+	var first atomic.Bool
+	a, appURL := newApp(t, func(id string, n int) int {
+		if first.CompareAndSwap(false, true) {
+			<-hang // the first attempt never gets an answer before the kill
+		}
+		return http.StatusOK
+	})
+	defer close(hang)
+	storePath := filepath.Join(t.TempDir(), "hooklatch.db")
+	addr := freeAddr(t)
+	args := []string{"--forward-to", appURL, "--forward-timeout", "30s", "--lease", "2s"}
+	cmd := serve(t, rawSecret, storePath, addr, args...)
+	ack, ok := post(&http.Client{Timeout: 5 * time.Second}, "http://"+addr+"/webhooks/sent", secret, "kill-during-delivery")
+	if !ok {
+		t.Fatal("not acknowledged")
+	}
+	<-a.arrived // the first attempt is in flight
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+
+	cmd = serve(t, rawSecret, storePath, addr, args...)
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	waitFor(t, "redelivery", func() bool { return deliveryStatus(t, storePath, ack.EventID) == "succeeded" })
+	if n := a.count(ack.EventID); n != 2 {
+		t.Errorf("the app saw the event %d times, want 2", n)
+	}
+	show := run(t, nil, "events", "show", ack.EventID, "--store", storePath)
+	if !strings.Contains(show, "lease_expired") || !strings.Contains(show, "succeeded") {
+		t.Errorf("events show:\n%s", show)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -33,6 +34,7 @@ type BenchOptions struct {
 	Secret      signature.Secret
 	Type        string
 	Baseline    bool
+	CPUProfile  string // write a CPU profile of the target run here
 }
 
 func newBenchCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
@@ -88,6 +90,7 @@ answers 200 in the same process, and prints the ratio: what durability costs.`,
 	f.StringVar(&scheme, "scheme", "v1", "signature scheme: v1 or legacy")
 	f.StringVar(&opts.Type, "type", "message.delivered", "event type of the posted sample")
 	f.BoolVar(&opts.Baseline, "baseline", false, "also measure a bare net/http handler answering 200, and print the ratio")
+	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the target run (go tool pprof) to this file")
 	addSecretFlags(cmd)
 	return cmd
 }
@@ -156,7 +159,20 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 		load.URL, load.Name = "http://"+srv.Addr()+"/webhooks/sent", "hooklatch"
 		fmt.Fprintf(progress, "hooklatch serve in-process at %s, SQLite store %s (WAL, synchronous=FULL)\n", load.URL, opts.Store)
 	}
+	if opts.CPUProfile != "" {
+		f, err := os.Create(opts.CPUProfile)
+		if err != nil {
+			return usageError("--cpuprofile: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	res, err := bench.Run(ctx, load)
+	if opts.CPUProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}

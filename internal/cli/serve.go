@@ -5,11 +5,14 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
+	"github.com/hooklatch/hooklatch/destination/httpdest"
+	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/signature"
 )
@@ -42,6 +45,12 @@ Settings come from flags, then environment variables, then defaults.`,
 	f.String("scheme", "", "accept only this signature scheme, legacy or v1 (default both) ($HOOKLATCH_SCHEME)")
 	f.Duration("tolerance", signature.DefaultTolerance, "v1 timestamp tolerance ($HOOKLATCH_TOLERANCE)")
 	f.String("max-body", "1MiB", "largest body accepted; larger gets 413 ($HOOKLATCH_MAX_BODY)")
+	f.String("forward-to", "", "deliver every event to this URL, with retries (default: log each event) ($HOOKLATCH_FORWARD_TO)")
+	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret, in Sent's v1 scheme ($HOOKLATCH_FORWARD_SECRET)")
+	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")
+	f.Duration("forward-timeout", 30*time.Second, "how long one forwarding attempt may take ($HOOKLATCH_FORWARD_TIMEOUT)")
+	f.Int("forward-attempts", 15, "attempts before a delivery is dead; the wait doubles from 2s up to an hour ($HOOKLATCH_FORWARD_ATTEMPTS)")
+	f.Duration("lease", 0, "how long a claimed delivery is held before another worker may take it over (default the attempt timeout + 1m) ($HOOKLATCH_LEASE)")
 	f.Int("rejections-max", 1000, "rejected requests kept, oldest dropped first ($HOOKLATCH_REJECTIONS_MAX)")
 	f.String("rejections-max-bytes", "64MiB", "bytes of rejected requests kept ($HOOKLATCH_REJECTIONS_MAX_BYTES)")
 
@@ -95,7 +104,46 @@ func resolveServe(cmd *cobra.Command, env Env) (ServeOptions, error) {
 	if cfg.RejectionLimits.MaxBytes, err = parseBytes("rejections-max-bytes", get("rejections-max-bytes", "HOOKLATCH_REJECTIONS_MAX_BYTES")); err != nil {
 		return ServeOptions{}, err
 	}
+	if url := get("forward-to", "HOOKLATCH_FORWARD_TO"); url != "" {
+		route, err := forwardRoute(url, get("forward-secret", "HOOKLATCH_FORWARD_SECRET"), get("forward-types", "HOOKLATCH_FORWARD_TYPES"))
+		if err != nil {
+			return ServeOptions{}, err
+		}
+		if route.Policy.Timeout, err = time.ParseDuration(get("forward-timeout", "HOOKLATCH_FORWARD_TIMEOUT")); err != nil || route.Policy.Timeout <= 0 {
+			return ServeOptions{}, usageError("--forward-timeout: want a positive duration such as 10s")
+		}
+		if route.Policy.MaxAttempts, err = strconv.Atoi(get("forward-attempts", "HOOKLATCH_FORWARD_ATTEMPTS")); err != nil || route.Policy.MaxAttempts <= 0 {
+			return ServeOptions{}, usageError("--forward-attempts: want a positive whole number")
+		}
+		cfg.Routes = []dispatch.Route{route}
+	}
+	if cfg.Lease, err = time.ParseDuration(get("lease", "HOOKLATCH_LEASE")); err != nil || cfg.Lease < 0 {
+		return ServeOptions{}, usageError("--lease: want a duration such as 2m")
+	}
 	return ServeOptions{Server: cfg}, nil
+}
+
+// forwardRoute is the destination --forward-to names.
+func forwardRoute(url, secret, types string) (dispatch.Route, error) {
+	hc := httpdest.Config{URL: url}
+	if secret != "" {
+		s, err := signature.ParseSecret(secret)
+		if err != nil {
+			return dispatch.Route{}, usageError("--forward-secret: %v", err)
+		}
+		hc.Secret = s
+	}
+	dest, err := httpdest.New(hc)
+	if err != nil {
+		return dispatch.Route{}, usageError("--forward-to: %v", err)
+	}
+	route := dispatch.Route{Name: "forward", Destination: dest}
+	for _, t := range strings.Split(types, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			route.Types = append(route.Types, t)
+		}
+	}
+	return route, nil
 }
 
 func parseBytes(flag, v string) (int64, error) {

@@ -41,6 +41,9 @@ func (r *Route) Matches(typ string) bool {
 	if len(r.Types) == 0 {
 		return true
 	}
+	if typ == "" {
+		return false
+	}
 	for _, p := range r.Types {
 		if ok, _ := path.Match(p, typ); ok {
 			return true
@@ -149,11 +152,16 @@ func New(cfg Config) (*Dispatcher, error) {
 
 // Destinations returns the names of the routes that want an event of type
 // typ, in configuration order: what the receiver stores with the event.
-func (d *Dispatcher) Destinations(typ string) []string {
+func (d *Dispatcher) Destinations(typ string) []string { return Destinations(d.cfg.Routes, typ) }
+
+// Destinations returns the names of the routes that want an event of type
+// typ, in order. An event whose type is unknown ("") goes only to routes
+// that take every type.
+func Destinations(routes []Route, typ string) []string {
 	var out []string
-	for _, r := range d.cfg.Routes {
-		if d.routes[r.Name].Matches(typ) {
-			out = append(out, r.Name)
+	for i := range routes {
+		if routes[i].Matches(typ) {
+			out = append(out, routes[i].Name)
 		}
 	}
 	return out

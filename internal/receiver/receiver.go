@@ -63,6 +63,10 @@ type Config struct {
 	// not registered anywhere.
 	Metrics *Metrics
 
+	// RouteFunc names the destinations of an event of type typ; Append
+	// creates their deliveries with the event. Defaults to none.
+	RouteFunc func(typ string) []string
+
 	// OnAccept, when set, is called after a new (non-duplicate) event was
 	// stored, after the answer was decided; it must not block.
 	OnAccept func(store.AppendResult)
@@ -249,7 +253,11 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) ([]byte, o
 
 // newEvent builds the event to store.
 func (r *Receiver) newEvent(h http.Header, body []byte, res signature.Result, now time.Time) *store.Event {
-	return NewEvent(r.cfg.NewIDFunc(), r.cfg.Source, string(res.Scheme), h, body, now)
+	ev := NewEvent(r.cfg.NewIDFunc(), r.cfg.Source, string(res.Scheme), h, body, now)
+	if r.cfg.RouteFunc != nil {
+		ev.Destinations = r.cfg.RouteFunc(ev.Type)
+	}
+	return ev
 }
 
 // NewEvent builds the event stored for a verified request. A body that

@@ -18,6 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hooklatch/hooklatch/destination/logdest"
+	"github.com/hooklatch/hooklatch/internal/clock"
+	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
@@ -55,6 +58,15 @@ type Config struct {
 	// RejectionLimits bound the rejection log.
 	RejectionLimits store.RejectionLimits
 
+	// Routes are where events go. Defaults to one route, "log", that logs
+	// each event.
+	Routes []dispatch.Route
+	// Lease is how long a claimed delivery is held. Defaults to the
+	// longest attempt timeout plus a minute.
+	Lease time.Duration
+	// Clock drives the dispatcher. Defaults to the real clock.
+	Clock clock.Clock
+
 	// ShutdownTimeout bounds the graceful drain. Defaults to 15s.
 	ShutdownTimeout time.Duration
 
@@ -64,10 +76,13 @@ type Config struct {
 
 // Server is a running hooklatch serve.
 type Server struct {
-	cfg      Config
-	store    store.Store
-	receiver *receiver.Receiver
-	registry *prometheus.Registry
+	cfg            Config
+	store          store.Store
+	receiver       *receiver.Receiver
+	dispatch       *dispatch.Dispatcher
+	cancelDispatch context.CancelFunc
+	dispatchDone   chan struct{}
+	registry       *prometheus.Registry
 
 	public, admin     *http.Server
 	publicLn, adminLn net.Listener
@@ -156,7 +171,25 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	routes := cfg.Routes
+	if len(routes) == 0 {
+		routes = []dispatch.Route{{Name: "log", Destination: logdest.New(cfg.Logger)}}
+	}
+	disp, err := dispatch.New(dispatch.Config{
+		Store:   st,
+		Routes:  routes,
+		Clock:   cfg.Clock,
+		Lease:   cfg.Lease,
+		Metrics: dispatch.NewMetrics(registry),
+		Logger:  cfg.Logger,
+	})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	rcv, err := receiver.New(receiver.Config{
+		RouteFunc:       disp.Destinations,
+		OnAccept:        func(store.AppendResult) { disp.Notify() },
 		Store:           st,
 		Verifier:        verifier,
 		Secrets:         cfg.Secrets,
@@ -170,7 +203,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, receiver: rcv, registry: registry, errc: make(chan error, 2)}
+	s := &Server{cfg: cfg, store: st, receiver: rcv, dispatch: disp, registry: registry, errc: make(chan error, 2)}
 
 	public := http.NewServeMux()
 	public.Handle(cfg.Path, rcv) // the receiver answers 405 to other methods
@@ -235,6 +268,9 @@ func (s *Server) Start() error {
 		s.serve(s.admin, aln)
 	}
 	s.serve(s.public, ln)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancelDispatch, s.dispatchDone = cancel, make(chan struct{})
+	go func() { s.dispatch.Run(ctx); close(s.dispatchDone) }()
 	s.cfg.Logger.Info("hooklatch is receiving webhooks",
 		"url", "http://"+displayAddr(ln.Addr())+s.cfg.Path, "store", s.cfg.Store, "admin", s.AdminAddr())
 	return nil
@@ -299,6 +335,9 @@ func (s *Server) Shutdown() error {
 		}
 	}
 	s.wg.Wait()
+	// Deliveries in flight finish and are recorded before the store closes.
+	s.cancelDispatch()
+	<-s.dispatchDone
 	errs = append(errs, s.receiver.Close(), s.store.Close())
 	return errors.Join(errs...)
 }
