@@ -29,14 +29,29 @@ func scanDelivery(row scanner) (store.Delivery, error) {
 	return d, err
 }
 
-// insertDeliveries creates ev's deliveries, in the append's transaction.
-func insertDeliveries(ctx context.Context, tx *sql.Tx, ev *store.Event, seq int64) error {
-	for _, dest := range ev.Destinations {
-		at := unixNano(ev.ReceivedAt)
-		_, err := tx.ExecContext(ctx, `
+const (
+	insertDeliverySQL = `
 INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
 VALUES (?, ?, ?, 'pending', ?, ?, ?)
-ON CONFLICT (event_seq, destination) DO NOTHING`, seq, ev.ID, dest, at, at, at)
+ON CONFLICT (event_seq, destination) DO NOTHING`
+	insertAttemptSQL = `
+INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, status_code, error, response)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	completeSQL = `
+UPDATE deliveries SET status = ?, attempts = attempts + ?, next_attempt_at = ?, lease_owner = '', lease_until = 0,
+       last_error = ?, updated_at = ?
+ WHERE id = ? AND status = 'in_flight' AND lease_owner = ?`
+)
+
+// insertDeliveries creates ev's deliveries, in the append's transaction.
+func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ev *store.Event, seq int64) error {
+	if len(ev.Destinations) == 0 {
+		return nil
+	}
+	stmt := tx.StmtContext(ctx, s.deliveryStmt)
+	for _, dest := range ev.Destinations {
+		at := unixNano(ev.ReceivedAt)
+		_, err := stmt.ExecContext(ctx, seq, ev.ID, dest, at, at, at)
 		if err != nil {
 			return fmt.Errorf("sqlite: insert delivery to %s: %w", dest, err)
 		}
@@ -147,16 +162,11 @@ func (s *Store) Complete(ctx context.Context, c store.Completion) error {
 	lost := false
 	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		lost = false
-		if _, err := tx.ExecContext(ctx, `
-INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, status_code, error, response)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.DeliveryID, a.Attempt, unixNano(a.StartedAt), int64(a.Duration), a.Outcome,
+		if _, err := tx.StmtContext(ctx, s.attemptStmt).ExecContext(ctx, c.DeliveryID, a.Attempt, unixNano(a.StartedAt), int64(a.Duration), a.Outcome,
 			a.StatusCode, a.Error, a.Response); err != nil {
 			return fmt.Errorf("sqlite: record attempt: %w", err)
 		}
-		res, err := tx.ExecContext(ctx, `
-UPDATE deliveries SET status = ?, attempts = attempts + ?, next_attempt_at = ?, lease_owner = '', lease_until = 0,
-       last_error = ?, updated_at = ?
- WHERE id = ? AND status = 'in_flight' AND lease_owner = ?`,
+		res, err := tx.StmtContext(ctx, s.completeStmt).ExecContext(ctx,
 			c.Status, spend, unixNano(c.NextAttemptAt), a.Error, unixNano(c.Now), c.DeliveryID, c.Owner)
 		if err != nil {
 			return fmt.Errorf("sqlite: complete: %w", err)

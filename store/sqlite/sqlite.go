@@ -99,6 +99,9 @@ type Store struct {
 	checkpointDB *sql.DB // one connection, used by the checkpointer only
 
 	appendStmt *sql.Stmt
+	// Prepared once on the writer's connection: re-parsing SQL for every
+	// write costs more than the write.
+	deliveryStmt, attemptStmt, completeStmt *sql.Stmt
 
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
@@ -190,6 +193,16 @@ RETURNING seq, id, duplicates`)
 		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
 	}
 
+	prepared := make([]*sql.Stmt, 0, 3)
+	for _, q := range []string{insertDeliverySQL, insertAttemptSQL, completeSQL} {
+		stmt, err := writeDB.PrepareContext(ctx, q)
+		if err != nil {
+			writeDB.Close()
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		prepared = append(prepared, stmt)
+	}
+
 	readDB, err := sql.Open("sqlite", dsn(reader))
 	if err != nil {
 		writeDB.Close()
@@ -212,6 +225,9 @@ RETURNING seq, id, duplicates`)
 		readDB:          readDB,
 		checkpointDB:    checkpointDB,
 		appendStmt:      appendStmt,
+		deliveryStmt:    prepared[0],
+		attemptStmt:     prepared[1],
+		completeStmt:    prepared[2],
 		queue:           make(chan *writeReq, opts.QueueSize),
 		done:            make(chan struct{}),
 		stopCheckpoints: make(chan struct{}),
@@ -376,7 +392,7 @@ func (s *Store) runTx(batch []*writeReq) error {
 	stmt := tx.StmtContext(ctx, s.appendStmt)
 	for _, r := range batch {
 		if r.ev != nil {
-			err = appendOne(ctx, tx, stmt, r)
+			err = s.appendOne(ctx, tx, stmt, r)
 		} else {
 			err = r.fn(ctx, tx)
 		}
@@ -391,7 +407,7 @@ func (s *Store) runTx(batch []*writeReq) error {
 	return nil
 }
 
-func appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *writeReq) error {
+func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *writeReq) error {
 	ev := r.ev
 	headers, err := json.Marshal(ev.Headers)
 	if err != nil {
@@ -413,7 +429,7 @@ func appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *writeReq) err
 	if r.res.Duplicate {
 		return nil
 	}
-	return insertDeliveries(ctx, tx, ev, r.res.Seq)
+	return s.insertDeliveries(ctx, tx, ev, r.res.Seq)
 }
 
 // exec runs fn in the writer's next transaction.
@@ -451,7 +467,7 @@ func (s *Store) Close() error {
 	<-s.checkpointsDone
 	// Leave a tidy file: everything in the database, an empty WAL.
 	_, cpErr := s.checkpointDB.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-	return errors.Join(cpErr, s.appendStmt.Close(), s.readDB.Close(), s.checkpointDB.Close(), s.writeDB.Close())
+	return errors.Join(cpErr, s.appendStmt.Close(), s.deliveryStmt.Close(), s.attemptStmt.Close(), s.completeStmt.Close(), s.readDB.Close(), s.checkpointDB.Close(), s.writeDB.Close())
 }
 
 // Stats implements store.Store.

@@ -1,0 +1,120 @@
+package dispatch_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hooklatch/hooklatch/destination"
+	"github.com/hooklatch/hooklatch/destination/httpdest"
+	"github.com/hooklatch/hooklatch/internal/dispatch"
+	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/sqlite"
+	"github.com/hooklatch/hooklatch/store/storetest"
+)
+
+// benchDispatch stores b.N events for dest, then measures how long the
+// dispatcher takes to deliver them all.
+func benchDispatch(b *testing.B, dest destination.Destination, concurrency int) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "h.db"), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := w; i < b.N; i += 16 {
+				ev := storetest.NewEvent("sent", fmt.Sprint("b", i))
+				ev.Destinations = []string{"dest"}
+				if _, err := st.Append(ctx, ev); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	var calls atomic.Int64
+	counted := destination.Func(func(ctx context.Context, dl *destination.Delivery) error {
+		err := dest.Deliver(ctx, dl)
+		calls.Add(1)
+		return err
+	})
+	d, err := dispatch.New(dispatch.Config{
+		Store:  st,
+		Routes: []dispatch.Route{{Name: "dest", Destination: counted, Policy: dispatch.Policy{Concurrency: concurrency}}},
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { d.Run(runCtx); close(done) }()
+	for calls.Load() < int64(b.N) {
+		time.Sleep(time.Millisecond)
+	}
+	for { // the last completions are being recorded
+		s, err := st.Stats(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if s.Deliveries[store.DeliverySucceeded] == int64(b.N) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.StopTimer()
+	cancel()
+	<-done
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+func BenchmarkDispatchNoop(b *testing.B) {
+	benchDispatch(b, destination.Func(func(context.Context, *destination.Delivery) error { return nil }), 256)
+}
+
+func BenchmarkDispatchHTTP(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	defer srv.Close()
+	dest, err := httpdest.New(httpdest.Config{URL: srv.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchDispatch(b, dest, 64)
+}
+
+// BenchmarkHTTPTargetAlone is the baseline for BenchmarkDispatchHTTP: the
+// same server taking the same bodies from 64 concurrent plain clients.
+func BenchmarkHTTPTargetAlone(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+	defer srv.Close()
+	body := storetest.NewEvent("sent", "x").Body
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Post(srv.URL, "application/json", bytes.NewReader(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
+}
