@@ -1,0 +1,119 @@
+package hooklatch_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hooklatch/hooklatch"
+	"github.com/hooklatch/hooklatch/event"
+	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/store"
+)
+
+const secret = "whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY="
+
+func post(t *testing.T, url string, body []byte) {
+	t.Helper()
+	s, err := signature.ParseSecret(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	for k, v := range signature.Sign(signature.V1, s, body, signature.SignOptions{}) {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("webhook answered %d", resp.StatusCode)
+	}
+}
+
+// Typed handlers get their payloads after the webhook was acknowledged; a
+// Permanent error leaves the delivery dead.
+func TestRelayRunsTypedHandlers(t *testing.T) {
+	t.Parallel()
+	var (
+		mu       sync.Mutex
+		statuses []string
+	)
+	relay, err := hooklatch.New(hooklatch.Config{
+		Secrets:   []string{secret},
+		StorePath: filepath.Join(t.TempDir(), "h.db"),
+		Logger:    slog.New(slog.DiscardHandler),
+		Handlers: []hooklatch.Route{
+			{Name: "messages", Types: []string{"message.*"}, Handler: hooklatch.OnMessage(
+				func(ctx context.Context, ev *hooklatch.Event, m *event.MessageStatus) error {
+					mu.Lock()
+					statuses = append(statuses, m.MessageID+" "+m.MessageStatus)
+					mu.Unlock()
+					return nil
+				})},
+			{Name: "templates", Handler: hooklatch.OnTemplate(
+				func(ctx context.Context, ev *hooklatch.Event, tpl *event.Template) error {
+					return hooklatch.Permanent(errors.New("template " + tpl.TemplateName + " is not ours"))
+				})},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(relay.Handler())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { relay.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done; srv.Close(); relay.Close() }()
+
+	msg, _ := event.Sample("message.delivered", event.SampleOptions{})
+	msg, _ = event.Set(msg, "payload.message_id", "m-1")
+	tpl, _ := event.Sample("template.rejected", event.SampleOptions{})
+	post(t, srv.URL, msg)
+	post(t, srv.URL, tpl)
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := relay.Store().Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// messages: 1 succeeded; templates: the message skipped (succeeded),
+		// the template dead.
+		if st.Deliveries[store.DeliverySucceeded] == 2 && st.Deliveries[store.DeliveryDead] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries = %v", st.Deliveries)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(statuses) != 1 || statuses[0] != "m-1 DELIVERED" {
+		t.Errorf("message handler saw %v", statuses)
+	}
+}
+
+func TestNewNeedsSecretsAndHandlers(t *testing.T) {
+	t.Parallel()
+	h := hooklatch.HandlerFunc(func(context.Context, *hooklatch.Event) error { return nil })
+	if _, err := hooklatch.New(hooklatch.Config{Handlers: []hooklatch.Route{{Name: "a", Handler: h}}}); err == nil {
+		t.Error("New without secrets succeeded")
+	}
+	if _, err := hooklatch.New(hooklatch.Config{Secrets: []string{secret}}); err == nil {
+		t.Error("New without handlers succeeded")
+	}
+	if _, err := hooklatch.New(hooklatch.Config{Secrets: []string{"whsec_!!"}, Handlers: []hooklatch.Route{{Name: "a", Handler: h}}}); err == nil {
+		t.Error("New with a malformed secret succeeded")
+	}
+}
