@@ -149,9 +149,14 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 }
 
 // setting resolves one setting: the flag when given, else the first
-// environment variable set, else the flag's default. (The config file sits
-// below the environment; see loadConfig.)
+// environment variable set, else the flag's default.
 func setting(flags *pflag.FlagSet, name string, getenv func(string) string, envs ...string) string {
+	return settingFrom(flags, name, nil, getenv, envs...)
+}
+
+// settingFrom is setting with a config file's values between the
+// environment and the default.
+func settingFrom(flags *pflag.FlagSet, name string, file map[string]string, getenv func(string) string, envs ...string) string {
 	f := flags.Lookup(name)
 	if f.Changed {
 		return f.Value.String()
@@ -161,12 +166,19 @@ func setting(flags *pflag.FlagSet, name string, getenv func(string) string, envs
 			return v
 		}
 	}
+	if v := file[name]; v != "" {
+		return v
+	}
 	return f.Value.String()
 }
 
 // secretsFrom resolves --secret / SENT_WEBHOOK_SECRET / SENT_DM_WEBHOOK_SECRET.
 func secretsFrom(flags *pflag.FlagSet, getenv func(string) string) ([]signature.Secret, error) {
-	raw := setting(flags, "secret", getenv, "SENT_WEBHOOK_SECRET", "SENT_DM_WEBHOOK_SECRET")
+	return secretsFromFile(flags, nil, getenv)
+}
+
+func secretsFromFile(flags *pflag.FlagSet, file map[string]string, getenv func(string) string) ([]signature.Secret, error) {
+	raw := settingFrom(flags, "secret", file, getenv, "SENT_WEBHOOK_SECRET", "SENT_DM_WEBHOOK_SECRET")
 	if strings.TrimSpace(raw) == "" {
 		return nil, usageError("no signing secret: set SENT_WEBHOOK_SECRET (comma-separated for several) or pass --secret; it is the whsec_… value shown in Sent's dashboard for your webhook")
 	}

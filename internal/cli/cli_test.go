@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/internal/cli"
@@ -32,10 +37,29 @@ type result struct {
 	stdout, stderr string
 }
 
+// syncBuffer is a bytes.Buffer that several goroutines may write, as they
+// may write os.Stderr (a logger and a progress line, say).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // run runs the CLI in-process with only the given environment variables.
 func run(t *testing.T, vars map[string]string, stdin string, args ...string) result {
 	t.Helper()
-	var out, errOut bytes.Buffer
+	var out, errOut syncBuffer
 	env := cli.Env{
 		Stdin:  strings.NewReader(stdin),
 		Stdout: &out,
@@ -278,5 +302,95 @@ func TestBenchInProcess(t *testing.T) {
 	}
 	if strings.Contains(r.stdout, "401") || strings.Contains(r.stdout, "503") {
 		t.Errorf("bench saw non-2xx answers:\n%s", r.stdout)
+	}
+}
+
+// A config file names several destinations, each with its own types; the
+// flags still beat it, and a misspelt key is an error, not a default.
+func TestServeConfigFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	got := make(chan string, 10)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Hooklatch-Event-Type")
+	}))
+	defer app.Close()
+	out := filepath.Join(dir, "exec-out")
+	script := filepath.Join(dir, "handle.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ncat >> \""+out+"\"\necho >> \""+out+"\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	storePath := filepath.Join(dir, "h.db")
+	config := filepath.Join(dir, "hooklatch.yaml")
+	os.WriteFile(config, []byte(`
+addr: 127.0.0.1:1
+store: `+storePath+`
+admin_addr: "off"
+secret: `+v1Secret+`
+destinations:
+  - name: app
+    types: ["message.*"]
+    http: {url: "`+app.URL+`"}
+  - name: script
+    types: ["template.*"]
+    timeout: 5s
+    exec: {command: ["`+script+`"]}
+`), 0o644)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	go func() {
+		var o, e bytes.Buffer
+		code := cli.Main(ctx, []string{"serve", "--config", config, "--addr", addr, "--log-level", "error"},
+			cli.Env{Stdin: strings.NewReader(""), Stdout: &o, Stderr: &e, Getenv: func(string) string { return "" }})
+		done <- result{code, o.String(), e.String()}
+	}()
+	url := "http://" + addr + "/webhooks/sent"
+	vars := map[string]string{"SENT_WEBHOOK_SECRET": v1Secret}
+	for {
+		r := run(t, vars, "", "trigger", "message.sent", "template.approved", "--to", url)
+		if r.code == 0 {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("serve exited %d: %s", r.code, r.stderr)
+		case <-time.After(20 * time.Millisecond): // not listening yet
+		}
+	}
+	if typ := <-got; typ != "message.sent" {
+		t.Errorf("the app got %q", typ)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(out)
+		if strings.Contains(string(b), `"field":"templates"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the script never got the template event: %q", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case typ := <-got:
+		t.Errorf("the app also got %q, which its types exclude", typ)
+	default:
+	}
+	cancel()
+	if r := <-done; r.code != 0 {
+		t.Errorf("serve exited %d: %s", r.code, r.stderr)
+	}
+
+	os.WriteFile(config, []byte("secrte: x\n"), 0o644)
+	r := run(t, nil, "", "serve", "--config", config)
+	if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "secrte") {
+		t.Errorf("misspelt key: exit %d, %s", r.code, r.stderr)
 	}
 }

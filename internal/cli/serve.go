@@ -45,6 +45,7 @@ Settings come from flags, then environment variables, then defaults.`,
 	f.String("scheme", "", "accept only this signature scheme, legacy or v1 (default both) ($HOOKLATCH_SCHEME)")
 	f.Duration("tolerance", signature.DefaultTolerance, "v1 timestamp tolerance ($HOOKLATCH_TOLERANCE)")
 	f.String("max-body", "1MiB", "largest body accepted; larger gets 413 ($HOOKLATCH_MAX_BODY)")
+	f.String("config", "", "YAML config file: the settings below and several destinations ($HOOKLATCH_CONFIG)")
 	f.String("forward-to", "", "deliver every event to this URL, with retries (default: log each event) ($HOOKLATCH_FORWARD_TO)")
 	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret, in Sent's v1 scheme ($HOOKLATCH_FORWARD_SECRET)")
 	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")
@@ -59,7 +60,7 @@ Settings come from flags, then environment variables, then defaults.`,
 		if err != nil {
 			return err
 		}
-		opts, err := resolveServe(cmd, env)
+		opts, err := resolveServe(cmd, env, log)
 		if err != nil {
 			return err
 		}
@@ -69,11 +70,21 @@ Settings come from flags, then environment variables, then defaults.`,
 	return cmd
 }
 
-func resolveServe(cmd *cobra.Command, env Env) (ServeOptions, error) {
+func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, error) {
 	f := cmd.Flags()
-	get := func(name string, envs ...string) string { return setting(f, name, env.Getenv, envs...) }
+	var file *ConfigFile
+	if path := setting(f, "config", env.Getenv, "HOOKLATCH_CONFIG"); path != "" {
+		var err error
+		if file, err = loadConfig(path); err != nil {
+			return ServeOptions{}, err
+		}
+	} else {
+		file = &ConfigFile{}
+	}
+	values := file.values()
+	get := func(name string, envs ...string) string { return settingFrom(f, name, values, env.Getenv, envs...) }
 
-	secrets, err := secretsFrom(f, env.Getenv)
+	secrets, err := secretsFromFile(f, values, env.Getenv)
 	if err != nil {
 		return ServeOptions{}, err
 	}
@@ -104,6 +115,10 @@ func resolveServe(cmd *cobra.Command, env Env) (ServeOptions, error) {
 	if cfg.RejectionLimits.MaxBytes, err = parseBytes("rejections-max-bytes", get("rejections-max-bytes", "HOOKLATCH_REJECTIONS_MAX_BYTES")); err != nil {
 		return ServeOptions{}, err
 	}
+	if cfg.Routes, err = file.routes(log); err != nil {
+		return ServeOptions{}, err
+	}
+	// --forward-to, like every flag, beats the file: it replaces the file's destinations.
 	if url := get("forward-to", "HOOKLATCH_FORWARD_TO"); url != "" {
 		route, err := forwardRoute(url, get("forward-secret", "HOOKLATCH_FORWARD_SECRET"), get("forward-types", "HOOKLATCH_FORWARD_TYPES"))
 		if err != nil {

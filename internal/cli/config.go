@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/hooklatch/hooklatch/destination/execdest"
+	"github.com/hooklatch/hooklatch/destination/httpdest"
+	"github.com/hooklatch/hooklatch/destination/logdest"
+	"github.com/hooklatch/hooklatch/internal/dispatch"
+	"github.com/hooklatch/hooklatch/signature"
+)
+
+// ConfigFile is the YAML file `serve --config` reads. Its top-level keys
+// are the serve flags' names with underscores; flags and environment
+// variables override it.
+type ConfigFile struct {
+	Addr               string              `yaml:"addr"`
+	Path               string              `yaml:"path"`
+	Store              string              `yaml:"store"`
+	AdminAddr          string              `yaml:"admin_addr"`
+	Secret             string              `yaml:"secret"` // comma-separated, like SENT_WEBHOOK_SECRET
+	Scheme             string              `yaml:"scheme"`
+	Tolerance          string              `yaml:"tolerance"`
+	MaxBody            string              `yaml:"max_body"`
+	Lease              string              `yaml:"lease"`
+	RejectionsMax      int                 `yaml:"rejections_max"`
+	RejectionsMaxBytes string              `yaml:"rejections_max_bytes"`
+	Destinations       []DestinationConfig `yaml:"destinations"`
+}
+
+// DestinationConfig is one destination in the config file: exactly one of
+// HTTP, Exec or Log, the event types it wants, and its policy.
+type DestinationConfig struct {
+	Name        string   `yaml:"name"`
+	Types       []string `yaml:"types"`
+	MaxAttempts int      `yaml:"max_attempts"`
+	Timeout     Duration `yaml:"timeout"`
+	Concurrency int      `yaml:"concurrency"`
+	Backoff     Duration `yaml:"backoff"`
+	MaxBackoff  Duration `yaml:"max_backoff"`
+
+	HTTP *struct {
+		URL     string            `yaml:"url"`
+		Secret  string            `yaml:"secret"`
+		Headers map[string]string `yaml:"headers"`
+	} `yaml:"http"`
+	Exec *struct {
+		Command []string `yaml:"command"`
+		Env     []string `yaml:"env"`
+		Dir     string   `yaml:"dir"`
+	} `yaml:"exec"`
+	Log *struct{} `yaml:"log"`
+}
+
+// Duration reads "30s", "2m", "1h".
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration such as 30s or 2m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// loadConfig reads a config file strictly: an unknown key is an error,
+// so a typo never silently falls back to a default.
+func loadConfig(path string) (*ConfigFile, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageError("--config: %v", err)
+	}
+	var cf ConfigFile
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cf); err != nil && !errors.Is(err, io.EOF) {
+		return nil, usageError("--config %s: %v", path, err)
+	}
+	return &cf, nil
+}
+
+// values maps flag names to the file's settings, for setting().
+func (cf *ConfigFile) values() map[string]string {
+	v := map[string]string{
+		"addr": cf.Addr, "path": cf.Path, "store": cf.Store, "admin-addr": cf.AdminAddr,
+		"secret": cf.Secret, "scheme": cf.Scheme, "tolerance": cf.Tolerance, "max-body": cf.MaxBody,
+		"lease": cf.Lease, "rejections-max-bytes": cf.RejectionsMaxBytes,
+	}
+	if cf.RejectionsMax > 0 {
+		v["rejections-max"] = strconv.Itoa(cf.RejectionsMax)
+	}
+	return v
+}
+
+// routes builds the file's destinations.
+func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
+	var out []dispatch.Route
+	for i, d := range cf.Destinations {
+		where := fmt.Sprintf("destinations[%d] (%s)", i, d.Name)
+		if d.Name == "" {
+			return nil, usageError("%s: every destination needs a name", where)
+		}
+		kinds := 0
+		for _, set := range []bool{d.HTTP != nil, d.Exec != nil, d.Log != nil} {
+			if set {
+				kinds++
+			}
+		}
+		if kinds != 1 {
+			return nil, usageError("%s: give exactly one of http, exec or log", where)
+		}
+		r := dispatch.Route{Name: d.Name, Types: d.Types, Policy: dispatch.Policy{
+			MaxAttempts: d.MaxAttempts, Timeout: time.Duration(d.Timeout), Concurrency: d.Concurrency,
+			Retry: dispatch.Backoff{Initial: time.Duration(d.Backoff), Max: time.Duration(d.MaxBackoff)},
+		}}
+		switch {
+		case d.HTTP != nil:
+			hc := httpdest.Config{URL: d.HTTP.URL, Headers: d.HTTP.Headers, Timeout: time.Duration(d.Timeout)}
+			if d.HTTP.Secret != "" {
+				s, err := signature.ParseSecret(d.HTTP.Secret)
+				if err != nil {
+					return nil, usageError("%s: secret: %v", where, err)
+				}
+				hc.Secret = s
+			}
+			dest, err := httpdest.New(hc)
+			if err != nil {
+				return nil, usageError("%s: %v", where, err)
+			}
+			r.Destination = dest
+		case d.Exec != nil:
+			dest, err := execdest.New(execdest.Config{Command: d.Exec.Command, Env: d.Exec.Env, Dir: d.Exec.Dir, Timeout: time.Duration(d.Timeout)})
+			if err != nil {
+				return nil, usageError("%s: %v", where, err)
+			}
+			r.Destination = dest
+		default:
+			r.Destination = logdest.New(log)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
