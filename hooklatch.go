@@ -161,6 +161,7 @@ type Event struct {
 	Type       string // canonical: "message.delivered"
 	Subject    string // message, template or contact id
 	Attempt    int    // 1 on the first try
+	DeliveryID int64  // this event to this handler, across attempts
 	ReceivedAt time.Time
 	// Body is the raw webhook body, exactly as Sent sent it.
 	Body []byte
@@ -190,7 +191,7 @@ func Snooze(d time.Duration) error { return destination.Snooze(d) }
 func adapt(h Handler) destination.Destination {
 	return destination.Func(func(ctx context.Context, d *destination.Delivery) error {
 		ev := &Event{
-			ID: d.Event.ID, Type: d.Event.Type, Subject: d.Event.Subject, Attempt: d.Attempt,
+			ID: d.Event.ID, Type: d.Event.Type, Subject: d.Event.Subject, Attempt: d.Attempt, DeliveryID: d.ID,
 			ReceivedAt: d.Event.ReceivedAt, Body: d.Event.Body,
 		}
 		if env, err := event.Parse(d.Event.Body); err == nil {
