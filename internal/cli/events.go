@@ -117,7 +117,7 @@ discard deliveries that should not be tried again.`,
 		destination string
 		deadOnly    bool
 	)
-	bulk := func(use, short, long string, run func(st store.Store, cmd *cobra.Command, sel store.DeliverySelector) (int, error)) *cobra.Command {
+	bulk := func(use, done, short, long string, run func(st store.Store, cmd *cobra.Command, sel store.DeliverySelector) (int, error)) *cobra.Command {
 		c := &cobra.Command{
 			Use:   use,
 			Short: short,
@@ -139,7 +139,7 @@ discard deliveries that should not be tried again.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(env.Stdout, "%d deliveries %s\n", n, map[string]string{"retry": "requeued", "replay": "requeued", "discard": "discarded"}[c0(use)])
+				fmt.Fprintf(env.Stdout, "%d deliveries %s\n", n, done)
 				return nil
 			},
 		}
@@ -147,33 +147,24 @@ discard deliveries that should not be tried again.`,
 		c.Flags().BoolVar(&deadOnly, "dead", false, "only dead deliveries (with no ids: every dead delivery)")
 		return c
 	}
-	retry := bulk("retry [EVENT_ID...]", "Try dead deliveries again, with a fresh attempt budget",
+	retry := bulk("retry [EVENT_ID...]", "requeued", "Try dead deliveries again, with a fresh attempt budget",
 		"retry makes the dead deliveries of the named events (or, with --dead alone, every dead delivery) pending again, due now.",
 		func(st store.Store, cmd *cobra.Command, sel store.DeliverySelector) (int, error) {
 			sel.Statuses = []string{store.DeliveryDead}
 			return st.Requeue(cmd.Context(), sel, time.Now())
 		})
-	replay := bulk("replay EVENT_ID...", "Deliver events again to their destinations, whatever happened before",
+	replay := bulk("replay EVENT_ID...", "requeued", "Deliver events again to their destinations, whatever happened before",
 		"replay makes every delivery of the named events pending again, due now, including those that succeeded.",
 		func(st store.Store, cmd *cobra.Command, sel store.DeliverySelector) (int, error) {
 			return st.Requeue(cmd.Context(), sel, time.Now())
 		})
-	discard := bulk("discard [EVENT_ID...]", "Stop trying pending or dead deliveries",
+	discard := bulk("discard [EVENT_ID...]", "discarded", "Stop trying pending or dead deliveries",
 		"discard marks the pending or dead deliveries of the named events discarded: they are kept, never tried again.",
 		func(st store.Store, cmd *cobra.Command, sel store.DeliverySelector) (int, error) {
 			return st.Discard(cmd.Context(), sel, time.Now())
 		})
 	cmd.AddCommand(ls, show, retry, replay, discard)
 	return cmd
-}
-
-func c0(use string) string {
-	for i := range use {
-		if use[i] == ' ' {
-			return use[:i]
-		}
-	}
-	return use
 }
 
 func statusCode(c int) string {
@@ -183,15 +174,20 @@ func statusCode(c int) string {
 	return strconv.Itoa(c)
 }
 
+// writeJSONLines prints one JSON document per line.
+func writeJSONLines[T any](w io.Writer, items []T) error {
+	enc := json.NewEncoder(w)
+	for _, it := range items {
+		if err := enc.Encode(it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func printEvents(w io.Writer, evs []store.Event, jsonOut bool) error {
 	if jsonOut {
-		enc := json.NewEncoder(w)
-		for _, ev := range evs {
-			if err := enc.Encode(ev); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeJSONLines(w, evs)
 	}
 	if len(evs) == 0 {
 		_, err := fmt.Fprintln(w, "no events")

@@ -210,13 +210,7 @@ func indent(s string) string {
 
 func printRejections(w io.Writer, rs []store.Rejection, jsonOut bool) error {
 	if jsonOut {
-		enc := json.NewEncoder(w)
-		for _, r := range rs {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeJSONLines(w, rs)
 	}
 	if len(rs) == 0 {
 		_, err := fmt.Fprintln(w, "no rejections kept")
