@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hooklatch/hooklatch/destination"
+	"github.com/hooklatch/hooklatch/destination/httpdest"
 	"github.com/hooklatch/hooklatch/internal/clock"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/store"
@@ -410,5 +413,37 @@ func TestRunDrainsOnShutdown(t *testing.T) {
 	ds, err := st.ListDeliveries(context.Background(), store.DeliveryFilter{EventID: ev.ID})
 	if err != nil || len(ds) != 1 || ds[0].Status != store.DeliverySucceeded {
 		t.Errorf("after shutdown: %+v %v", ds, err)
+	}
+}
+
+// A real HTTP destination that hangs: the attempt times out, is recorded as
+// temporary, and the next attempt (once the app answers) succeeds.
+func TestHangingHTTPDestinationTimesOutThenRetries(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	release := make(chan struct{})
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+	}))
+	defer app.Close()
+	defer close(release)
+	dest, err := httpdest.New(httpdest.Config{URL: app.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest, Policy: dispatch.Policy{Timeout: 100 * time.Millisecond, Retry: exact}}})
+	ev := h.append(t, "hang", "message.delivered")
+	h.drive(t, "success", h.statusIs(t, ev.ID, store.DeliverySucceeded))
+	as := h.attempts(t, ev.ID)
+	if outcomes(as) != "temporary succeeded " || as[1].StatusCode != 200 {
+		t.Fatalf("attempts = %+v", as)
+	}
+	if as[0].Duration < 100*time.Millisecond || as[0].Error == "" {
+		t.Errorf("timed-out attempt = %+v", as[0])
 	}
 }
