@@ -185,9 +185,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
                     occurred_at, received_at, scheme, attention, headers, body)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (source, dedupe_key) DO UPDATE
-   SET duplicates = duplicates + 1, last_duplicate_at = excluded.received_at
-RETURNING seq, id, duplicates`)
+ON CONFLICT (source, dedupe_key) DO NOTHING`)
 	if err != nil {
 		writeDB.Close()
 		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
@@ -417,19 +415,35 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 	if body == nil {
 		body = []byte{}
 	}
-	var duplicates int64
-	err = stmt.QueryRowContext(ctx,
+	// The common case, a new event, is a plain insert: no RETURNING to
+	// materialise. A duplicate inserts nothing and is counted on the
+	// first event.
+	res, err := stmt.ExecContext(ctx,
 		ev.ID, ev.Source, ev.DedupeKey, ev.Field, ev.Type, ev.SubjectKind, ev.Subject, ev.Status,
-		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, headers, body,
-	).Scan(&r.res.Seq, &r.res.EventID, &duplicates)
+		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, headers, body)
 	if err != nil {
 		return fmt.Errorf("sqlite: append: %w", err)
 	}
-	r.res.Duplicate = duplicates > 0
-	if r.res.Duplicate {
-		return nil
+	inserted, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: append: %w", err)
 	}
-	return s.insertDeliveries(ctx, tx, ev, r.res.Seq)
+	if inserted == 1 {
+		if r.res.Seq, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("sqlite: append: %w", err)
+		}
+		r.res.EventID = ev.ID
+		return s.insertDeliveries(ctx, tx, ev, r.res.Seq)
+	}
+	r.res.Duplicate = true
+	err = tx.QueryRowContext(ctx, `
+UPDATE events SET duplicates = duplicates + 1, last_duplicate_at = ?
+ WHERE source = ? AND dedupe_key = ?
+RETURNING seq, id`, unixNano(ev.ReceivedAt), ev.Source, ev.DedupeKey).Scan(&r.res.Seq, &r.res.EventID)
+	if err != nil {
+		return fmt.Errorf("sqlite: count duplicate: %w", err)
+	}
+	return nil
 }
 
 // exec runs fn in the writer's next transaction.
