@@ -191,7 +191,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		free := cap(inFlight) - len(inFlight)
 		claimed := 0
-		if free > 0 {
+		// Under load, claim in batches: a claim is a write transaction, and
+		// one per freed slot would cost as much as the deliveries.
+		if free > 0 && (free >= batchFloor(cap(inFlight)) || free == cap(inFlight)) {
 			claims, err := d.cfg.Store.Claim(ctx, store.ClaimParams{
 				Owner: d.cfg.Owner, Now: d.cfg.Clock.Now(), Lease: d.cfg.Lease, Limit: free,
 			})
@@ -218,7 +220,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				continue // there may be more due right now
 			}
 		}
-		d.sleep(ctx, free == 0, freed)
+		d.sleep(ctx, free < batchFloor(cap(inFlight)) && free != cap(inFlight), freed)
 	}
 
 	done := make(chan struct{})
@@ -232,6 +234,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// batchFloor is how many free slots make a claim worth its transaction.
+func batchFloor(slots int) int { return max(slots/8, 1) }
 
 // sleep waits until the next delivery is due, a wake-up, a freed slot
 // (when all were busy), IdlePoll, or ctx's end.

@@ -44,7 +44,9 @@ func setupAt(t *testing.T, path string, routes []dispatch.Route, tweak ...func(*
 		t.Fatal(err)
 	}
 	m := clock.NewManual(t0)
-	cfg := dispatch.Config{Store: st, Routes: routes, Clock: m, Owner: "test", Logger: slog.New(slog.DiscardHandler)}
+	// A lease far longer than any test: drive jumps the manual clock while
+	// a real attempt runs, and must not expire its lease by doing so.
+	cfg := dispatch.Config{Store: st, Routes: routes, Clock: m, Owner: "test", Lease: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)}
 	for _, f := range tweak {
 		f(&cfg)
 	}
