@@ -187,17 +187,7 @@ func (v *Verifier) verifyV1(h http.Header, values []string, body []byte, res Res
 	}
 
 	var sigs [maxSignatures][sha256.Size]byte
-	n := 0
-	for _, val := range values {
-		for tok := range tokens(val) {
-			if n == maxSignatures {
-				break
-			}
-			if rest, ok := strings.CutPrefix(tok, v1Prefix); ok && decodeV1Sig(&sigs[n], rest) {
-				n++
-			}
-		}
-	}
+	n := collectSignatures(&sigs, values, V1)
 	if n == 0 {
 		return res, &VerifyError{Reason: ErrMalformed, Detail: "v1 signature is not base64 of 32 bytes"}
 	}
@@ -211,12 +201,7 @@ func (v *Verifier) verifyV1(h http.Header, values []string, body []byte, res Res
 		st.h.Write(st.scratch)
 		st.h.Write(body)
 		sum := st.h.Sum(st.sum[:0])
-		matched := false
-		for i := range n {
-			if hmac.Equal(sum, sigs[i][:]) {
-				matched = true
-			}
-		}
+		matched := anyEqual(sum, sigs[:n])
 		k.put(st)
 		if matched {
 			res.SecretIndex = k.secret
@@ -228,17 +213,7 @@ func (v *Verifier) verifyV1(h http.Header, values []string, body []byte, res Res
 
 func (v *Verifier) verifyLegacy(values []string, body []byte, res Result) (Result, error) {
 	var sigs [maxSignatures][sha256.Size]byte
-	n := 0
-	for _, val := range values {
-		for tok := range tokens(val) {
-			if n == maxSignatures {
-				break
-			}
-			if rest, ok := strings.CutPrefix(tok, legacyPrefix); ok && decodeLowerHex(&sigs[n], rest) {
-				n++
-			}
-		}
-	}
+	n := collectSignatures(&sigs, values, Legacy)
 	if n == 0 {
 		return res, &VerifyError{Reason: ErrMalformed, Detail: "legacy signature is not 64 lowercase hex digits"}
 	}
@@ -246,12 +221,7 @@ func (v *Verifier) verifyLegacy(values []string, body []byte, res Result) (Resul
 		st := k.get()
 		st.h.Write(body)
 		sum := st.h.Sum(st.sum[:0])
-		matched := false
-		for i := range n {
-			if hmac.Equal(sum, sigs[i][:]) {
-				matched = true
-			}
-		}
+		matched := anyEqual(sum, sigs[:n])
 		k.put(st)
 		if matched {
 			res.SecretIndex = k.secret
@@ -259,6 +229,47 @@ func (v *Verifier) verifyLegacy(values []string, body []byte, res Result) (Resul
 		}
 	}
 	return res, verifyErr(ErrNoMatch, "%d legacy signature(s) checked against %d secret(s)", n, v.nsecrets)
+}
+
+// collectSignatures decodes into sigs the first maxSignatures tokens of
+// the header values that are well-formed signatures of scheme, and says
+// how many. (The decoders are called directly, not through a func value,
+// so that sigs stays on the caller's stack.)
+func collectSignatures(sigs *[maxSignatures][sha256.Size]byte, values []string, scheme Scheme) int {
+	prefix := v1Prefix
+	if scheme == Legacy {
+		prefix = legacyPrefix
+	}
+	n := 0
+	for _, val := range values {
+		for tok := range tokens(val) {
+			if n == maxSignatures {
+				return n
+			}
+			rest, ok := strings.CutPrefix(tok, prefix)
+			if ok && scheme == Legacy {
+				ok = decodeLowerHex(&sigs[n], rest)
+			} else if ok {
+				ok = decodeV1Sig(&sigs[n], rest)
+			}
+			if ok {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// anyEqual compares sum with every signature, in constant time each, and
+// without stopping at the first match.
+func anyEqual(sum []byte, sigs [][sha256.Size]byte) bool {
+	matched := false
+	for i := range sigs {
+		if hmac.Equal(sum, sigs[i][:]) {
+			matched = true
+		}
+	}
+	return matched
 }
 
 // checkTimestamp compares a v1 timestamp with now; a negative tolerance

@@ -17,6 +17,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/sqlite"
 )
 
 // Version is set at build time with -ldflags "-X …/internal/cli.Version=v1.2.3".
@@ -187,6 +189,19 @@ func secretsFromFile(flags *pflag.FlagSet, file map[string]string, getenv func(s
 		return nil, usageError("signing secret: %v", err)
 	}
 	return secrets, nil
+}
+
+// storeFlag adds --store to cmd and its subcommands, and returns the
+// function that opens the store it names ($HOOKLATCH_STORE otherwise).
+func storeFlag(cmd *cobra.Command, env Env, logger func() (*slog.Logger, error)) func(*cobra.Command) (store.Store, error) {
+	cmd.PersistentFlags().String("store", "hooklatch.db", "store: a SQLite file path ($HOOKLATCH_STORE)")
+	return func(c *cobra.Command) (store.Store, error) {
+		log, err := logger()
+		if err != nil {
+			return nil, err
+		}
+		return sqlite.Open(c.Context(), setting(c.Flags(), "store", env.Getenv, "HOOKLATCH_STORE"), sqlite.Options{Logger: log})
+	}
 }
 
 func addSecretFlags(cmd *cobra.Command) {

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hooklatch/hooklatch/store"
-	"github.com/hooklatch/hooklatch/store/sqlite"
 )
 
 func newEventsCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
@@ -25,14 +24,7 @@ within a second): list events, show one with its deliveries and every
 attempt, retry dead deliveries, replay an event to its destinations, or
 discard deliveries that should not be tried again.`,
 	}
-	cmd.PersistentFlags().String("store", "hooklatch.db", "store: a SQLite file path ($HOOKLATCH_STORE)")
-	openStore := func(cmd *cobra.Command) (store.Store, error) {
-		log, err := logger()
-		if err != nil {
-			return nil, err
-		}
-		return sqlite.Open(cmd.Context(), setting(cmd.Flags(), "store", env.Getenv, "HOOKLATCH_STORE"), sqlite.Options{Logger: log})
-	}
+	openStore := storeFlag(cmd, env, logger)
 
 	var (
 		f       store.EventFilter

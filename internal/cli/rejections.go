@@ -20,7 +20,6 @@ import (
 	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
-	"github.com/hooklatch/hooklatch/store/sqlite"
 )
 
 func newRejectionsCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
@@ -32,16 +31,7 @@ with the reason and a diagnosis, in a bounded log (oldest dropped first).
 After fixing the cause (usually the secret), 'release' verifies the kept
 requests again with the current secrets and stores those that pass as events.`,
 	}
-	cmd.PersistentFlags().String("store", "hooklatch.db", "store: a SQLite file path ($HOOKLATCH_STORE)")
-
-	openStore := func(cmd *cobra.Command) (store.Store, error) {
-		path := setting(cmd.Flags(), "store", env.Getenv, "HOOKLATCH_STORE")
-		log, err := logger()
-		if err != nil {
-			return nil, err
-		}
-		return sqlite.Open(cmd.Context(), path, sqlite.Options{Logger: log})
-	}
+	openStore := storeFlag(cmd, env, logger)
 
 	var jsonOut bool
 	var limit int

@@ -26,7 +26,6 @@ type Manual struct {
 	mu      sync.Mutex
 	now     time.Time
 	waiters []waiter
-	waiting chan struct{} // closed and renewed whenever a waiter is added
 }
 
 type waiter struct {
@@ -36,7 +35,7 @@ type waiter struct {
 
 // NewManual returns a manual clock set to start.
 func NewManual(start time.Time) *Manual {
-	return &Manual{now: start, waiting: make(chan struct{})}
+	return &Manual{now: start}
 }
 
 // Now implements Clock.
@@ -56,8 +55,6 @@ func (m *Manual) After(d time.Duration) <-chan time.Time {
 		return ch
 	}
 	m.waiters = append(m.waiters, waiter{at: m.now.Add(d), ch: ch})
-	close(m.waiting)
-	m.waiting = make(chan struct{})
 	return ch
 }
 
@@ -101,11 +98,4 @@ func (m *Manual) NextWaiter() (at time.Time, ok bool) {
 		}
 	}
 	return at, ok
-}
-
-// Waiting returns a channel closed the next time something starts waiting.
-func (m *Manual) Waiting() <-chan struct{} {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.waiting
 }

@@ -238,11 +238,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // batchFloor is how many free slots make a claim worth its transaction.
 func batchFloor(slots int) int { return max(slots/8, 1) }
 
-// sleep waits until the next delivery is due, a wake-up, a freed slot
-// (when all were busy), IdlePoll, or ctx's end.
-func (d *Dispatcher) sleep(ctx context.Context, full bool, freed <-chan struct{}) {
+// sleep waits until the next delivery is due (unless waitForSlots: too few
+// slots are free to claim, so only a freed slot matters), a wake-up, a
+// freed slot, IdlePoll, or ctx's end.
+func (d *Dispatcher) sleep(ctx context.Context, waitForSlots bool, freed <-chan struct{}) {
 	wait := d.cfg.IdlePoll
-	if !full {
+	if !waitForSlots {
 		if at, ok, err := d.cfg.Store.NextDue(ctx); err == nil && ok {
 			wait = min(wait, max(at.Sub(d.cfg.Clock.Now()), 0))
 		}

@@ -117,8 +117,9 @@ var _ store.Store = (*Store)(nil)
 // writeReq is one write waiting for the writer: an append or a function
 // run inside the batch's transaction.
 type writeReq struct {
-	ev *store.Event
-	fn func(ctx context.Context, tx *sql.Tx) error
+	ev      *store.Event
+	headers []byte // ev.Headers as JSON, encoded by the caller, not the writer
+	fn      func(ctx context.Context, tx *sql.Tx) error
 
 	res  store.AppendResult
 	err  error
@@ -329,7 +330,13 @@ func (s *Store) write(ctx context.Context, r *writeReq) error {
 
 // Append implements store.Store.
 func (s *Store) Append(ctx context.Context, ev *store.Event) (store.AppendResult, error) {
-	r := &writeReq{ev: ev}
+	// Everything that can happen before the writer does: it is the one
+	// goroutine every append waits on.
+	headers, err := json.Marshal(ev.Headers)
+	if err != nil {
+		return store.AppendResult{}, fmt.Errorf("sqlite: encode headers: %w", err)
+	}
+	r := &writeReq{ev: ev, headers: headers}
 	if err := s.write(ctx, r); err != nil {
 		return store.AppendResult{}, err
 	}
@@ -407,10 +414,6 @@ func (s *Store) runTx(batch []*writeReq) error {
 
 func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *writeReq) error {
 	ev := r.ev
-	headers, err := json.Marshal(ev.Headers)
-	if err != nil {
-		return fmt.Errorf("sqlite: encode headers: %w", err)
-	}
 	body := ev.Body
 	if body == nil {
 		body = []byte{}
@@ -420,7 +423,7 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 	// first event.
 	res, err := stmt.ExecContext(ctx,
 		ev.ID, ev.Source, ev.DedupeKey, ev.Field, ev.Type, ev.SubjectKind, ev.Subject, ev.Status,
-		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, headers, body)
+		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body)
 	if err != nil {
 		return fmt.Errorf("sqlite: append: %w", err)
 	}
