@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hooklatch/hooklatch/internal/devtools"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
 	"github.com/hooklatch/hooklatch/store/sqlite"
@@ -116,6 +117,7 @@ watches and grades webhook traffic on a laptop.`,
 	root.PersistentFlags().StringVar(&logFormat, "log-format", "auto", "log format: auto (text in a terminal, JSON otherwise), text or json")
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 
+	devtools.UserAgent = "hooklatch/" + Version
 	logger := func() (*slog.Logger, error) { return newLogger(env.Stderr, logFormat, logLevel) }
 	root.AddCommand(
 		newVersionCommand(env),

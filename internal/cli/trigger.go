@@ -6,15 +6,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/hooklatch/hooklatch/event"
+	"github.com/hooklatch/hooklatch/internal/devtools"
 	"github.com/hooklatch/hooklatch/signature"
 )
 
@@ -109,67 +108,23 @@ type triggered struct {
 
 // buildTriggered makes the signed requests opts asks for.
 func buildTriggered(opts TriggerOptions) ([]triggered, error) {
-	if e := opts.Envelope; e != "" && e != "gen1" && e != "gen2" && e != "gen3" {
-		return nil, usageError("--envelope %q: want gen1, gen2 or gen3", e)
+	reqs, err := devtools.Samples{
+		Types:    opts.Types,
+		File:     opts.File,
+		Sets:     opts.Sets,
+		Envelope: opts.Envelope,
+		Legacy:   opts.Scheme == signature.Legacy,
+		Count:    opts.Count,
+	}.Build()
+	if err != nil {
+		return nil, usageError("%v", err)
 	}
-	var file []byte
-	if opts.File != "" {
-		var err error
-		if file, err = os.ReadFile(opts.File); err != nil {
-			return nil, usageError("--file: %v", err)
-		}
-	}
-	names := opts.Types
-	if len(names) == 0 {
-		names = []string{opts.File}
-	}
-	var out []triggered
-	for _, name := range names {
-		for range opts.Count {
-			body := file
-			if file == nil {
-				var err error
-				if body, err = event.Sample(name, sampleOptions(opts, name)); err != nil {
-					return nil, usageError("%v", err)
-				}
-			}
-			for _, s := range opts.Sets {
-				path, value, ok := strings.Cut(s, "=")
-				if !ok {
-					return nil, usageError("--set %q: want path=value", s)
-				}
-				var err error
-				if body, err = event.Set(body, path, value); err != nil {
-					return nil, usageError("--set %q: %v", s, err)
-				}
-			}
-			h := signature.Sign(opts.Scheme, opts.Secret, body, signature.SignOptions{})
-			h.Set("Content-Type", "application/json")
-			h.Set("User-Agent", "hooklatch-trigger/"+Version)
-			if opts.Scheme == signature.V1 {
-				h.Set(signature.HeaderEventID, "evt_"+strings.ReplaceAll(uuid.NewString(), "-", ""))
-				if env, err := event.Parse(body); err == nil {
-					h.Set(signature.HeaderEventType, env.Type())
-				}
-			}
-			out = append(out, triggered{name: name, header: h, body: body})
-		}
+	signer := devtools.Signer{Scheme: opts.Scheme, Secret: opts.Secret}
+	out := make([]triggered, len(reqs))
+	for i, r := range reqs {
+		out[i] = triggered{name: r.Name, header: signer.Header(r, time.Now()), body: r.Body}
 	}
 	return out, nil
-}
-
-// sampleOptions picks the envelope generation: as asked, else gen1 for a
-// legacy-signed message or template event (the pair Sent sent then), else gen2.
-func sampleOptions(opts TriggerOptions, typeName string) event.SampleOptions {
-	envelope := opts.Envelope
-	if envelope == "" {
-		envelope = "gen2"
-		if t, ok := event.LookupType(typeName); ok && opts.Scheme == signature.Legacy &&
-			(t.Field == "message" || t.Field == "templates") {
-			envelope = "gen1"
-		}
-	}
-	return event.SampleOptions{Legacy: envelope == "gen1", Gen3: envelope == "gen3"}
 }
 
 // RunTrigger prints or sends the requests.
