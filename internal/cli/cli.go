@@ -128,6 +128,7 @@ watches and grades webhook traffic on a laptop.`,
 		newSignCommand(env),
 		newVerifyCommand(env),
 		newTriggerCommand(env),
+		newSendCommand(env),
 	)
 	return root
 }

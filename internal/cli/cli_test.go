@@ -56,6 +56,27 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// startServe runs `hooklatch serve` in-process on a fresh store, with the
+// fixture secret, until the test ends.
+func startServe(t *testing.T) *server.Server {
+	t.Helper()
+	secrets, err := signature.ParseSecrets(v1Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(context.Background(), server.Config{
+		Addr: "127.0.0.1:0", AdminAddr: "off", Store: filepath.Join(t.TempDir(), "h.db"), Secrets: secrets,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown() })
+	return srv
+}
+
 // run runs the CLI in-process with only the given environment variables.
 func run(t *testing.T, vars map[string]string, stdin string, args ...string) result {
 	t.Helper()
@@ -159,20 +180,7 @@ func TestTriggerPrintVerifies(t *testing.T) {
 
 func TestTriggerSendsToServe(t *testing.T) {
 	t.Parallel()
-	secrets, err := signature.ParseSecrets(v1Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(context.Background(), server.Config{
-		Addr: "127.0.0.1:0", AdminAddr: "off", Store: filepath.Join(t.TempDir(), "h.db"), Secrets: secrets,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
+	srv := startServe(t)
 	url := "http://" + srv.Addr() + "/webhooks/sent"
 	vars := map[string]string{"SENT_WEBHOOK_SECRET": v1Secret}
 

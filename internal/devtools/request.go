@@ -5,17 +5,18 @@
 package devtools
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hooklatch/hooklatch/event"
@@ -92,12 +93,22 @@ type Answer struct {
 // OK reports a 2xx answer.
 func (a Answer) OK() bool { return a.Err == nil && a.StatusCode/100 == 2 }
 
-// String is "200 OK" or the error.
+// String is "200 OK", or why there was no answer, briefly.
 func (a Answer) String() string {
-	if a.Err != nil {
-		return a.Err.Error()
+	switch {
+	case a.Err == nil:
+		return a.Status
+	case errors.Is(a.Err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(a.Err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(a.Err, io.EOF) || errors.Is(a.Err, io.ErrUnexpectedEOF):
+		return "connection closed without an answer"
 	}
-	return a.Status
+	if oe, ok := errors.AsType[*net.OpError](a.Err); ok && oe.Err != nil {
+		return oe.Err.Error()
+	}
+	return a.Err.Error()
 }
 
 // maxAnswer bounds the answer body kept.
@@ -111,7 +122,7 @@ func Post(ctx context.Context, client *http.Client, url string, header http.Head
 		return Answer{Err: err}
 	}
 	req.Header = header
-	if b, ok := body.(*bytes.Reader); ok {
+	if b, ok := body.(interface{ Len() int }); ok {
 		req.ContentLength = int64(b.Len())
 	}
 	start := time.Now()
@@ -227,7 +238,7 @@ func Lifecycle(statuses []string, s Samples) ([]*Request, error) {
 	if len(statuses) == 0 {
 		return nil, errors.New("lifecycle: name at least one status")
 	}
-	messageID := newUUID()
+	messageID := NewUUID()
 	var out []*Request
 	for _, st := range statuses {
 		name := "message." + strings.ToLower(strings.TrimSpace(st))
@@ -249,7 +260,7 @@ func Lifecycle(statuses []string, s Samples) ([]*Request, error) {
 	return out, nil
 }
 
-func newUUID() string {
+func NewUUID() string {
 	var u [16]byte
 	_, _ = rand.Read(u[:])
 	u[6] = u[6]&0x0f | 0x40

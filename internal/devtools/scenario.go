@@ -1,0 +1,40 @@
+package devtools
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// LoadScenario reads a scenario from a YAML file, strictly: an unknown key
+// is an error, so a typo never silently changes what is sent. A step's
+// file is found relative to the scenario's directory.
+func LoadScenario(path string) (Scenario, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Scenario{}, err
+	}
+	var sc Scenario
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&sc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Scenario{}, fmt.Errorf("%s: empty scenario", path)
+		}
+		return Scenario{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(sc.Steps) == 0 {
+		return Scenario{}, fmt.Errorf("%s: no steps", path)
+	}
+	for i := range sc.Steps {
+		if f := sc.Steps[i].File; f != "" && !filepath.IsAbs(f) {
+			sc.Steps[i].File = filepath.Join(filepath.Dir(path), f)
+		}
+	}
+	return sc, nil
+}
