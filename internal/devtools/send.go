@@ -208,6 +208,9 @@ type Delivery struct {
 	// OK reports the expected result: delivered for events and
 	// duplicates, rejected with a 4xx for attacks.
 	OK bool
+	// Why says why a delivery failed: "retries exhausted", "not retried"
+	// or "endpoint disabled".
+	Why string
 }
 
 // Emulator delivers events to a URL the way Sent does.
@@ -380,7 +383,7 @@ func (e *Emulator) deliver(ctx context.Context, r *Request, kind Kind, st Step) 
 				d.Result = "not sent"
 			}
 			if d.Result == "" {
-				d.Result = "failed"
+				d.Result, d.Why = "failed", "endpoint disabled"
 			}
 			return d
 		}
@@ -408,15 +411,23 @@ func (e *Emulator) deliver(ctx context.Context, r *Request, kind Kind, st Step) 
 			d.Attempts = append(d.Attempts, at)
 			d.Result, d.OK = "delivered", true
 			return d
-		case n > len(e.Profile.Delays) || !e.Profile.retryable(a) || ctx.Err() != nil:
+		case n > len(e.Profile.Delays):
 			d.Attempts = append(d.Attempts, at)
-			d.Result = "failed"
+			d.Result, d.Why = "failed", "retries exhausted"
+			return d
+		case !e.Profile.retryable(a):
+			d.Attempts = append(d.Attempts, at)
+			d.Result, d.Why = "failed", "not retried: Sent retries only 5xx answers and timeouts"
+			return d
+		case ctx.Err() != nil:
+			d.Attempts = append(d.Attempts, at)
+			d.Result, d.Why = "failed", "interrupted"
 			return d
 		}
 		at.Retry = e.Profile.Delays[n-1]
 		d.Attempts = append(d.Attempts, at)
 		if err := e.sleep(ctx, at.Retry); err != nil {
-			d.Result = "failed"
+			d.Result, d.Why = "failed", "interrupted"
 			return d
 		}
 	}
@@ -539,6 +550,8 @@ func writeTimeline(w io.Writer, d *Delivery) {
 			what = "rejected, as it should be"
 		case d.Kind.attack():
 			what = "should have been rejected with a 4xx"
+		case d.Why != "":
+			what = d.Result + ": " + d.Why
 		default:
 			what = d.Result
 		}
