@@ -194,9 +194,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		// Under load, claim in batches: a claim is a write transaction, and
 		// one per freed slot would cost as much as the deliveries.
 		if free > 0 && (free >= batchFloor(cap(inFlight)) || free == cap(inFlight)) {
-			claims, err := d.cfg.Store.Claim(ctx, store.ClaimParams{
-				Owner: d.cfg.Owner, Now: d.cfg.Clock.Now(), Lease: d.cfg.Lease, Limit: free,
-			})
+			claims, err := d.claim(ctx, free)
 			if err != nil && ctx.Err() == nil {
 				d.cfg.Logger.Warn("dispatch: claim failed", "err", err)
 			}
@@ -233,6 +231,21 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		<-done
 	}
 	return nil
+}
+
+// claim leases up to limit due deliveries. The claim is not cut short by
+// ctx: a claim committed after its caller stopped waiting would strand its
+// deliveries until their leases expire (a shutdown between the commit and
+// the answer). Claims are quick, and every one returned is run.
+func (d *Dispatcher) claim(ctx context.Context, limit int) ([]store.Claim, error) {
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return d.cfg.Store.Claim(cctx, store.ClaimParams{
+		Owner: d.cfg.Owner, Now: d.cfg.Clock.Now(), Lease: d.cfg.Lease, Limit: limit,
+	})
 }
 
 // batchFloor is how many free slots make a claim worth its transaction.

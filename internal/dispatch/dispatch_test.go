@@ -449,3 +449,63 @@ func TestHangingHTTPDestinationTimesOutThenRetries(t *testing.T) {
 		t.Errorf("timed-out attempt = %+v", as[0])
 	}
 }
+
+// shutdownDuringClaim is a store whose Claim commits and then finds that
+// shutdown began meanwhile: like the SQLite store, it then answers the
+// caller's ctx.Err() although the claim is committed.
+type shutdownDuringClaim struct {
+	*sqlite.Store
+	shutdown func()
+	once     sync.Once
+}
+
+func (s *shutdownDuringClaim) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, error) {
+	claims, err := s.Store.Claim(context.WithoutCancel(ctx), p)
+	if len(claims) > 0 {
+		s.once.Do(s.shutdown)
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return claims, err
+}
+
+// A claim that commits as shutdown begins is still run: its deliveries are
+// not left leased to a stopped process until the lease expires.
+func TestClaimCommittedAtShutdownIsRun(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "h.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ev := storetest.NewEvent("sent", "k")
+	ev.Type = "message.sent"
+	ev.ReceivedAt = t0
+	ev.Destinations = []string{"app"}
+	if _, err := st.Append(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	wrapped := &shutdownDuringClaim{Store: st, shutdown: cancel}
+	var delivered atomic.Int32
+	d, err := dispatch.New(dispatch.Config{
+		Store: wrapped, Clock: clock.NewManual(t0), Owner: "test", Lease: 24 * time.Hour,
+		Logger: slog.New(slog.DiscardHandler),
+		Routes: []dispatch.Route{{Name: "app", Destination: destination.Func(func(context.Context, *destination.Delivery) error {
+			delivered.Add(1)
+			return nil
+		})}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Run(ctx)
+	ds, err := st.ListDeliveries(context.Background(), store.DeliveryFilter{EventID: ev.ID})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("deliveries %+v, %v", ds, err)
+	}
+	if ds[0].Status != store.DeliverySucceeded || delivered.Load() != 1 {
+		t.Errorf("after a claim committed at shutdown: status %s, delivered %d times; want succeeded once", ds[0].Status, delivered.Load())
+	}
+}
