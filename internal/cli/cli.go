@@ -25,6 +25,9 @@ import (
 // Version is set at build time with -ldflags "-X …/internal/cli.Version=v1.2.3".
 var Version = "dev"
 
+// The tools' requests say which hooklatch sent them.
+func init() { devtools.UserAgent = "hooklatch/" + Version }
+
 // Env is the command's environment: streams and variables, so tests can
 // run commands without touching the process's own.
 type Env struct {
@@ -117,7 +120,6 @@ watches and grades webhook traffic on a laptop.`,
 	root.PersistentFlags().StringVar(&logFormat, "log-format", "auto", "log format: auto (text in a terminal, JSON otherwise), text or json")
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 
-	devtools.UserAgent = "hooklatch/" + Version
 	logger := func() (*slog.Logger, error) { return newLogger(env.Stderr, logFormat, logLevel) }
 	root.AddCommand(
 		newVersionCommand(env),
@@ -129,6 +131,7 @@ watches and grades webhook traffic on a laptop.`,
 		newVerifyCommand(env),
 		newTriggerCommand(env),
 		newSendCommand(env),
+		newCheckCommand(env),
 	)
 	return root
 }
