@@ -476,3 +476,29 @@ func TestKillDuringDeliveryRedelivers(t *testing.T) {
 		t.Errorf("events show:\n%s", show)
 	}
 }
+
+// The developer tools, as built binaries against a running serve: check
+// grades it as a correct handler, and send's chaos lands as it should.
+func TestDeveloperToolsAgainstServe(t *testing.T) {
+	raw, _ := newSecret(t)
+	addr := freeAddr(t)
+	storePath := filepath.Join(t.TempDir(), "events.db")
+	srv := serve(t, raw, storePath, addr)
+	defer func() { srv.Process.Kill(); srv.Wait() }()
+	url := "http://" + addr + "/webhooks/sent"
+	vars := []string{"SENT_WEBHOOK_SECRET=" + raw}
+
+	junit := filepath.Join(t.TempDir(), "check.xml")
+	out := run(t, vars, "check", url, "--junit", junit, "--burst", "20")
+	if strings.Contains(out, "FAIL") {
+		t.Errorf("check found faults in serve:\n%s", out)
+	}
+	if report, err := os.ReadFile(junit); err != nil || !bytes.Contains(report, []byte("<testsuite")) {
+		t.Errorf("JUnit report: %v\n%s", err, report)
+	}
+
+	out = run(t, vars, "send", "--lifecycle", "QUEUED,SENT,DELIVERED,READ", "--shuffle", "--duplicates", "1", "--tamper", "--to", url)
+	if !strings.Contains(out, "8 deliveries: 8 delivered; 4 of 4 forged requests rejected with a 4xx") {
+		t.Errorf("send:\n%s", out)
+	}
+}
