@@ -120,6 +120,10 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 		if kinds != 1 {
 			return nil, usageError("%s: give exactly one of http, exec or log", where)
 		}
+		// The destination's own timeout and the policy's are one setting.
+		if d.Timeout == 0 {
+			d.Timeout = Duration(dispatch.DefaultTimeout)
+		}
 		r := dispatch.Route{Name: d.Name, Types: d.Types, Policy: dispatch.Policy{
 			MaxAttempts: d.MaxAttempts, Timeout: time.Duration(d.Timeout), Concurrency: d.Concurrency,
 			Retry: dispatch.Backoff{Initial: time.Duration(d.Backoff), Max: time.Duration(d.MaxBackoff)},

@@ -120,12 +120,13 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 	}
 	// --forward-to, like every flag, beats the file: it replaces the file's destinations.
 	if url := get("forward-to", "HOOKLATCH_FORWARD_TO"); url != "" {
-		route, err := forwardRoute(url, get("forward-secret", "HOOKLATCH_FORWARD_SECRET"), get("forward-types", "HOOKLATCH_FORWARD_TYPES"))
+		timeout, err := time.ParseDuration(get("forward-timeout", "HOOKLATCH_FORWARD_TIMEOUT"))
+		if err != nil || timeout <= 0 {
+			return ServeOptions{}, usageError("--forward-timeout: want a positive duration such as 10s")
+		}
+		route, err := forwardRoute(url, get("forward-secret", "HOOKLATCH_FORWARD_SECRET"), get("forward-types", "HOOKLATCH_FORWARD_TYPES"), timeout)
 		if err != nil {
 			return ServeOptions{}, err
-		}
-		if route.Policy.Timeout, err = time.ParseDuration(get("forward-timeout", "HOOKLATCH_FORWARD_TIMEOUT")); err != nil || route.Policy.Timeout <= 0 {
-			return ServeOptions{}, usageError("--forward-timeout: want a positive duration such as 10s")
 		}
 		if route.Policy.MaxAttempts, err = strconv.Atoi(get("forward-attempts", "HOOKLATCH_FORWARD_ATTEMPTS")); err != nil || route.Policy.MaxAttempts <= 0 {
 			return ServeOptions{}, usageError("--forward-attempts: want a positive whole number")
@@ -139,8 +140,10 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 }
 
 // forwardRoute is the destination --forward-to names.
-func forwardRoute(url, secret, types string) (dispatch.Route, error) {
-	hc := httpdest.Config{URL: url}
+// forwardRoute is the one destination of --forward-to; timeout bounds each
+// attempt, in the policy and in the destination alike.
+func forwardRoute(url, secret, types string, timeout time.Duration) (dispatch.Route, error) {
+	hc := httpdest.Config{URL: url, Timeout: timeout}
 	if secret != "" {
 		s, err := signature.ParseSecret(secret)
 		if err != nil {
@@ -152,7 +155,7 @@ func forwardRoute(url, secret, types string) (dispatch.Route, error) {
 	if err != nil {
 		return dispatch.Route{}, usageError("--forward-to: %v", err)
 	}
-	route := dispatch.Route{Name: "forward", Destination: dest}
+	route := dispatch.Route{Name: "forward", Destination: dest, Policy: dispatch.Policy{Timeout: timeout}}
 	for _, t := range strings.Split(types, ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			route.Types = append(route.Types, t)

@@ -42,6 +42,9 @@ func (b Backoff) NextRetry(attempt int, _ error) time.Duration {
 	return d/2 + time.Duration(r()*float64(d/2))
 }
 
+// DefaultTimeout bounds an attempt when a Policy does not say.
+const DefaultTimeout = 30 * time.Second
+
 // Policy is how one destination is treated.
 type Policy struct {
 	// MaxAttempts bounds the attempts; then the delivery is dead.
@@ -64,7 +67,7 @@ func (p Policy) withDefaults() Policy {
 		p.Retry = Backoff{}
 	}
 	if p.Timeout <= 0 {
-		p.Timeout = 30 * time.Second
+		p.Timeout = DefaultTimeout
 	}
 	if p.Concurrency <= 0 {
 		p.Concurrency = 16
