@@ -131,6 +131,7 @@ watches and grades webhook traffic on a laptop.`,
 		newVerifyCommand(env),
 		newTriggerCommand(env),
 		newSendCommand(env),
+		newListenCommand(env, logger),
 		newCheckCommand(env),
 	)
 	return root

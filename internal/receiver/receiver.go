@@ -71,6 +71,13 @@ type Config struct {
 	// stored, after the answer was decided; it must not block.
 	OnAccept func(store.AppendResult)
 
+	// Observe, when set, is called once for every answered request, just
+	// after the answer was written and before the handler returns, with
+	// what became of it. It runs on the request path, so it must be cheap
+	// and must not block: hand the Observation off and return. Defaults to
+	// none.
+	Observe func(Observation)
+
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 
@@ -119,6 +126,42 @@ func (c *Config) validate() error {
 		c.NewIDFunc = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}
 	return nil
+}
+
+// Observation is what became of one answered request, for tools that watch
+// the traffic as it arrives (hooklatch listen). Its fields share memory
+// with the request: treat them as read-only.
+type Observation struct {
+	// At is when the request arrived.
+	At time.Time
+	// Took is the time from arrival to the answer.
+	Took time.Duration
+	// Method is the request's method.
+	Method string
+	// Outcome is the metrics label of what happened: "accepted",
+	// "duplicate", "attention" (accepted, but odd: see Event.Attention),
+	// "rejected" (signature), "too_large", "bad_method", "bad_request" or
+	// "unavailable" (the store could not take the event).
+	Outcome string
+	// StatusCode is the HTTP status answered.
+	StatusCode int
+	// Event is the event built from a verified request: for a new event the
+	// one stored, with its body; for a duplicate the same parse of the
+	// request, which was not stored (Result.EventID names the stored one);
+	// for "unavailable" the one the store could not take. Nil when the
+	// request did not verify.
+	Event *store.Event
+	// Result is what the store did with Event.
+	Result store.AppendResult
+	// Reason is the rejection's code (signature.ReasonCode), for "rejected".
+	Reason string
+	// Err is the verification error for "rejected", the store's error for
+	// "unavailable", and nil otherwise.
+	Err error
+	// Header and Body are the request's, for "rejected" only: the evidence
+	// to diagnose it with signature.Diagnose, off the request path.
+	Header http.Header
+	Body   []byte
 }
 
 // Receiver is the webhook endpoint, an http.Handler.
@@ -172,11 +215,19 @@ func (r *Receiver) Close() error {
 // ServeHTTP implements http.Handler.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	start := time.Now()
-	o := r.serve(w, req)
-	r.cfg.Metrics.observe(o, time.Since(start))
+	var obs Observation
+	o := r.serve(w, req, &obs)
+	took := time.Since(start)
+	r.cfg.Metrics.observe(o, took)
+	if r.cfg.Observe != nil {
+		obs.At, obs.Took, obs.Method = start, took, req.Method
+		obs.Outcome, obs.StatusCode = outcomes[o].label, outcomes[o].status
+		r.cfg.Observe(obs)
+	}
 }
 
-func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) outcome {
+// serve answers the request and notes in obs what it found.
+func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, obs *Observation) outcome {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return answer(w, outcomeBadMethod, `{"error":"method_not_allowed","detail":"webhooks are delivered with POST"}`)
@@ -189,13 +240,16 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) outcome {
 
 	res, err := r.cfg.Verifier.Verify(req.Header, body)
 	if err != nil {
-		r.reject(req, body, err)
-		return answer(w, outcomeRejected, `{"error":"invalid_signature","reason":"`+signature.ReasonCode(err)+`"}`)
+		reason := signature.ReasonCode(err)
+		obs.Reason, obs.Err, obs.Body = reason, err, body
+		obs.Header = r.reject(req, body, err)
+		return answer(w, outcomeRejected, `{"error":"invalid_signature","reason":"`+reason+`"}`)
 	}
 
 	now := r.cfg.NowFunc().UTC()
 	ev := r.newEvent(req.Header, body, res, now)
 	ar, err := r.cfg.Store.Append(req.Context(), ev)
+	obs.Event, obs.Result, obs.Err = ev, ar, err
 	if err != nil {
 		level := slog.LevelWarn
 		if req.Context().Err() != nil {
@@ -327,13 +381,14 @@ func rejectionHeaders(h http.Header) map[string]string {
 	return out
 }
 
-// reject queues a failed request for the rejection log without waiting.
-func (r *Receiver) reject(req *http.Request, body []byte, err error) {
+// reject queues a failed request for the rejection log without waiting,
+// and returns the copy of its header it kept.
+func (r *Receiver) reject(req *http.Request, body []byte, err error) http.Header {
 	j := rejected{at: r.cfg.NowFunc().UTC(), remote: req.RemoteAddr, header: req.Header.Clone(), body: body, err: err}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return
+		return j.header
 	}
 	select {
 	case r.rejections <- j:
@@ -342,6 +397,7 @@ func (r *Receiver) reject(req *http.Request, body []byte, err error) {
 		r.cfg.Logger.Warn("receiver: rejection queue full, this rejected request is not kept",
 			"remote_addr", j.remote, "reason", signature.ReasonCode(err))
 	}
+	return j.header
 }
 
 func (r *Receiver) recordRejections() {

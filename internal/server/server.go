@@ -59,8 +59,12 @@ type Config struct {
 	RejectionLimits store.RejectionLimits
 
 	// Routes are where events go. Defaults to one route, "log", that logs
-	// each event.
+	// each event, unless StoreOnly is set.
 	Routes []dispatch.Route
+	// StoreOnly stores events and delivers them nowhere: no deliveries
+	// are created and no dispatcher runs. Routes must be empty. Defaults
+	// to false.
+	StoreOnly bool
 	// Lease is how long a claimed delivery is held. Defaults to the
 	// longest attempt timeout plus a minute.
 	Lease time.Duration
@@ -69,6 +73,14 @@ type Config struct {
 
 	// ShutdownTimeout bounds the graceful drain. Defaults to 15s.
 	ShutdownTimeout time.Duration
+
+	// Observe, when set, is called once for every answered webhook
+	// request, on the request path: it must be cheap and must not block
+	// (see receiver.Config.Observe). Defaults to none.
+	Observe func(receiver.Observation)
+	// OnStart, when set, is called once Start has bound the listeners and
+	// started serving, before Start returns. Defaults to none.
+	OnStart func(*Server)
 
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -124,6 +136,9 @@ func (c *Config) check() error {
 	if c.Store == "" {
 		c.Store = "hooklatch.db"
 	}
+	if c.StoreOnly && len(c.Routes) > 0 {
+		return errors.New("StoreOnly delivers nowhere: it cannot have routes")
+	}
 	if strings.HasPrefix(c.Store, "postgres://") || strings.HasPrefix(c.Store, "postgresql://") {
 		return errors.New("the PostgreSQL store is not built yet: use a SQLite path for --store")
 	}
@@ -171,25 +186,34 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	routes := cfg.Routes
-	if len(routes) == 0 {
-		routes = []dispatch.Route{{Name: "log", Destination: logdest.New(cfg.Logger)}}
-	}
-	disp, err := dispatch.New(dispatch.Config{
-		Store:   st,
-		Routes:  routes,
-		Clock:   cfg.Clock,
-		Lease:   cfg.Lease,
-		Metrics: dispatch.NewMetrics(registry),
-		Logger:  cfg.Logger,
-	})
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	var (
+		disp     *dispatch.Dispatcher
+		route    func(string) []string
+		onAccept func(store.AppendResult)
+	)
+	if !cfg.StoreOnly {
+		routes := cfg.Routes
+		if len(routes) == 0 {
+			routes = []dispatch.Route{{Name: "log", Destination: logdest.New(cfg.Logger)}}
+		}
+		disp, err = dispatch.New(dispatch.Config{
+			Store:   st,
+			Routes:  routes,
+			Clock:   cfg.Clock,
+			Lease:   cfg.Lease,
+			Metrics: dispatch.NewMetrics(registry),
+			Logger:  cfg.Logger,
+		})
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		route, onAccept = disp.Destinations, func(store.AppendResult) { disp.Notify() }
 	}
 	rcv, err := receiver.New(receiver.Config{
-		RouteFunc:       disp.Destinations,
-		OnAccept:        func(store.AppendResult) { disp.Notify() },
+		RouteFunc:       route,
+		OnAccept:        onAccept,
+		Observe:         cfg.Observe,
 		Store:           st,
 		Verifier:        verifier,
 		Secrets:         cfg.Secrets,
@@ -268,11 +292,16 @@ func (s *Server) Start() error {
 		s.serve(s.admin, aln)
 	}
 	s.serve(s.public, ln)
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancelDispatch, s.dispatchDone = cancel, make(chan struct{})
-	go func() { s.dispatch.Run(ctx); close(s.dispatchDone) }()
+	if s.dispatch != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.cancelDispatch, s.dispatchDone = cancel, make(chan struct{})
+		go func() { s.dispatch.Run(ctx); close(s.dispatchDone) }()
+	}
 	s.cfg.Logger.Info("hooklatch is receiving webhooks",
 		"url", "http://"+displayAddr(ln.Addr())+s.cfg.Path, "store", s.cfg.Store, "admin", s.AdminAddr())
+	if s.cfg.OnStart != nil {
+		s.cfg.OnStart(s)
+	}
 	return nil
 }
 
@@ -320,7 +349,8 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Shutdown stops accepting requests, lets requests in flight finish (their
 // appends commit and they get their answers), keeps the queued rejections,
-// and closes the store.
+// and closes the store. It may also be called instead of Start, to close a
+// server that New built.
 func (s *Server) Shutdown() error {
 	s.cfg.Logger.Info("shutting down: finishing requests in flight")
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
@@ -336,8 +366,12 @@ func (s *Server) Shutdown() error {
 	}
 	s.wg.Wait()
 	// Deliveries in flight finish and are recorded before the store closes.
-	s.cancelDispatch()
-	<-s.dispatchDone
+	// There is no dispatcher to stop when the server stores only, or was
+	// never started.
+	if s.cancelDispatch != nil {
+		s.cancelDispatch()
+		<-s.dispatchDone
+	}
 	errs = append(errs, s.receiver.Close(), s.store.Close())
 	return errors.Join(errs...)
 }

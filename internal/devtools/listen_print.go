@@ -1,0 +1,318 @@
+package devtools
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hooklatch/hooklatch/destination"
+	"github.com/hooklatch/hooklatch/event"
+	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/store"
+)
+
+// Listen output, one line per request and one per forwarding attempt:
+//
+//	09:29:10  ✓ v1      message.delivered        msg 2bc08494  DELIVERED  63a35363  new
+//	09:29:10  ✓ v1      message.delivered        msg 2bc08494  DELIVERED  63a35363  duplicate
+//	          → 500 Internal Server Error 1ms, will retry (attempt 1 of 3): {"error":"database is locked"}
+//	          → 200 OK 1ms
+//	09:29:11  ✗ no_match  401  1 v1 signature(s) checked against 1 secret(s)
+//	          ↳ no configured secret matched — is the secret from another environment (test/live)? …
+//
+// Column widths; longer values push the rest of the line right.
+const (
+	widthVerified = 9
+	widthType     = 24
+	widthSubject  = 13
+	widthStatus   = 10
+	listenIndent  = "          " // under the verification column
+	printedMemory = 4096         // event ids remembered as printed
+)
+
+// listenPrinter prints queued items. Only the print goroutine uses it.
+type listenPrinter struct {
+	l     *Listener
+	w     io.Writer
+	style listenStyle
+
+	printed map[string]bool // events whose line was printed
+	ring    []string        // the same ids, oldest first, to forget them
+	last    string          // the event of the last event line
+	drops   int64           // drops already reported
+}
+
+// print prints the queue until stop, then what is left in it.
+func (l *Listener) print() {
+	defer close(l.printerDone)
+	p := &listenPrinter{l: l, w: l.cfg.Out, style: listenStyle{l.cfg.Color}, printed: map[string]bool{}}
+	for {
+		select {
+		case it := <-l.items:
+			p.item(it)
+		case <-l.stop:
+			for {
+				select {
+				case it := <-l.items:
+					p.item(it)
+				default:
+					p.reportDrops()
+					return
+				}
+			}
+		}
+	}
+}
+
+func (p *listenPrinter) item(it listenItem) {
+	p.reportDrops()
+	if it.forward {
+		p.forward(it)
+		return
+	}
+	p.request(it)
+}
+
+// reportDrops says how many lines were dropped since it last said so.
+func (p *listenPrinter) reportDrops() {
+	n := p.l.dropped.Load()
+	if n == p.drops {
+		return
+	}
+	fmt.Fprintln(p.w, p.style.yellow(fmt.Sprintf("%s… %d %s not printed: the output fell behind (those requests were answered and stored as usual)",
+		listenIndent, n-p.drops, plural(int(n-p.drops), "line", "lines"))))
+	p.drops = n
+	p.last = ""
+}
+
+// request prints one answered request.
+func (p *listenPrinter) request(it listenItem) {
+	switch it.outcome {
+	case "accepted", "attention":
+		if p.printed[it.event.ID] {
+			return // its forwarding was reported first, under its own line
+		}
+		p.eventLine(it.at, it.event, it.event.ID, "new")
+	case "duplicate":
+		p.eventLine(it.at, it.event, it.result.EventID, "duplicate")
+	case "rejected":
+		p.rejection(it)
+	default:
+		p.refusal(it)
+	}
+}
+
+// eventLine prints an event: time, verification, type, subject, status,
+// short id and what it is (new, duplicate, replay, pending).
+func (p *listenPrinter) eventLine(at time.Time, ev *store.Event, id, what string) {
+	s := p.style
+	var b strings.Builder
+	b.WriteString(s.dim(at.In(p.l.cfg.Location).Format("15:04:05")))
+	b.WriteString("  ")
+	b.WriteString(s.green(listenPad("✓ "+ev.Scheme, widthVerified)))
+	b.WriteString(" ")
+	b.WriteString(s.bold(listenPad(dashIfEmpty(ev.Type), widthType)))
+	b.WriteString(" ")
+	b.WriteString(listenPad(subjectText(ev), widthSubject))
+	b.WriteString(" ")
+	b.WriteString(listenPad(dashIfEmpty(ev.Status), widthStatus))
+	b.WriteString(" ")
+	b.WriteString(s.dim(shortEventID(id)))
+	b.WriteString("  ")
+	switch what {
+	case "duplicate":
+		b.WriteString(s.yellow(what))
+	case "new":
+		b.WriteString(what)
+	default:
+		b.WriteString(s.cyan(what))
+	}
+	if ev.Attention != "" {
+		b.WriteString("  ")
+		b.WriteString(s.yellow("⚠ " + clipString(ev.Attention, 80)))
+	}
+	fmt.Fprintln(p.w, b.String())
+	p.last = id
+	if what != "duplicate" {
+		p.remember(id)
+	}
+}
+
+// remember notes that id's line was printed, forgetting the oldest.
+func (p *listenPrinter) remember(id string) {
+	if p.printed[id] {
+		return
+	}
+	p.printed[id] = true
+	p.ring = append(p.ring, id)
+	if len(p.ring) > printedMemory {
+		delete(p.printed, p.ring[0])
+		p.ring = p.ring[1:]
+	}
+}
+
+// subject is e.g. "msg 4c6e4a2a", or "-" when the event has none.
+func subjectText(ev *store.Event) string {
+	if ev.SubjectKind == "" {
+		return "-"
+	}
+	kind := strings.TrimSuffix(ev.SubjectKind, "_id")
+	id := ev.Subject
+	switch ev.SubjectKind {
+	case event.SubjectMessage:
+		kind = "msg"
+	case event.SubjectTemplate:
+		kind = "tpl"
+	case event.SubjectPhoneNumber:
+		kind = "from"
+	}
+	if ev.SubjectKind != event.SubjectPhoneNumber && len(id) > 8 {
+		id = id[:8]
+	}
+	return kind + " " + id
+}
+
+// rejection prints a request that failed verification, and the likeliest
+// cause when the body is small enough to diagnose.
+func (p *listenPrinter) rejection(it listenItem) {
+	s := p.style
+	detail := ""
+	if ve, ok := errors.AsType[*signature.VerifyError](it.err); ok {
+		detail = ve.Detail
+	} else if it.err != nil {
+		detail = it.err.Error()
+	}
+	fmt.Fprintf(p.w, "%s  %s  %d  %s\n", s.dim(it.at.In(p.l.cfg.Location).Format("15:04:05")),
+		s.red("✗ "+it.reason), it.status, detail)
+	p.last = ""
+	if it.header == nil {
+		return
+	}
+	d := signature.Diagnose(it.header, it.body, p.l.cfg.Server.Secrets, it.at, p.l.cfg.Server.Tolerance)
+	if len(d.Findings) > 0 {
+		fmt.Fprintln(p.w, s.dim(listenIndent+"↳ "+clipString(d.Findings[0].Message, 400)))
+	}
+}
+
+// refusal prints a request answered with an error before verification or
+// after it (the store could not take the event).
+func (p *listenPrinter) refusal(it listenItem) {
+	var why string
+	switch it.outcome {
+	case "too_large":
+		why = "the body is larger than the limit"
+	case "bad_method":
+		why = it.method + ": webhooks are delivered with POST"
+	case "bad_request":
+		why = "the body could not be read"
+	case "unavailable":
+		why = "the store could not take the event; the sender will retry"
+		if it.err != nil {
+			why += ": " + it.err.Error()
+		}
+	default:
+		why = it.outcome
+	}
+	fmt.Fprintf(p.w, "%s  %s  %d  %s\n", p.style.dim(it.at.In(p.l.cfg.Location).Format("15:04:05")),
+		p.style.red("✗ "+it.outcome), it.status, why)
+	p.last = ""
+}
+
+// forward prints one forwarding attempt under its event's line; it prints
+// the event's line first when it has not been printed (a replay, a
+// delivery left pending by an earlier run, or an attempt reported before
+// its request).
+func (p *listenPrinter) forward(it listenItem) {
+	s := p.style
+	ev := it.event
+	if !p.printed[ev.ID] && !ev.ReceivedAt.IsZero() {
+		what := "pending" // left by an earlier run
+		switch {
+		case p.l.replayed[ev.ID]:
+			what = "replay"
+		case !ev.ReceivedAt.Before(p.l.since):
+			what = "new"
+		}
+		p.eventLine(ev.ReceivedAt, ev, ev.ID, what)
+	}
+	var b strings.Builder
+	b.WriteString(listenIndent + "→ ")
+	if p.last != ev.ID {
+		b.WriteString(s.dim(shortEventID(ev.ID)) + " ")
+	}
+	o := it.answer
+	var answer string
+	switch {
+	case o.Result.StatusCode != 0:
+		answer = fmt.Sprintf("%d %s", o.Result.StatusCode, http.StatusText(o.Result.StatusCode))
+	case o.Err != nil:
+		answer = forwardProblem(o.Err)
+	default:
+		answer = "delivered"
+	}
+	answer += " " + listenLatency(it.took)
+	attempts := p.l.policy.MaxAttempts
+	switch {
+	case o.Class == destination.Succeeded:
+		b.WriteString(s.green(answer))
+	case it.once:
+		b.WriteString(s.red(answer) + ", not retried: a replay without a delivery is sent once")
+	case o.Class == destination.PermanentFailure:
+		b.WriteString(s.red(answer) + ", dead: this answer is not retried; replay with --replay " + shortEventID(ev.ID))
+	case o.Class == destination.Snoozed:
+		b.WriteString(s.yellow(answer) + ", snoozed")
+	case it.attempt >= attempts:
+		b.WriteString(s.red(answer) + fmt.Sprintf(", dead after %d %s; replay with --replay %s", it.attempt, plural(it.attempt, "attempt", "attempts"), shortEventID(ev.ID)))
+	default:
+		b.WriteString(s.yellow(answer) + fmt.Sprintf(", will retry (attempt %d of %d)", it.attempt, attempts))
+	}
+	if o.Class != destination.Succeeded && o.Result.Response != "" {
+		b.WriteString(": " + clipString(o.Result.Response, 80))
+	}
+	fmt.Fprintln(p.w, b.String())
+	p.last = ev.ID
+}
+
+// forwardProblem says briefly why the app gave no answer.
+func forwardProblem(err error) string {
+	msg := Answer{Err: err}.String()
+	if strings.HasPrefix(msg, "POST ") {
+		if _, rest, ok := strings.Cut(msg, ": "); ok {
+			msg = rest
+		}
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		msg += " (is your app running?)"
+	}
+	return msg
+}
+
+// pad pads s with spaces to width runes.
+func listenPad(s string, width int) string {
+	if n := utf8.RuneCountInString(s); n < width {
+		return s + strings.Repeat(" ", width-n)
+	}
+	return s
+}
+
+// listenStyle paints text with ANSI colours, or leaves it plain.
+type listenStyle struct{ color bool }
+
+func (s listenStyle) paint(code, text string) string {
+	if !s.color || text == "" {
+		return text
+	}
+	return "\x1b[" + code + "m" + text + "\x1b[0m"
+}
+
+func (s listenStyle) bold(t string) string   { return s.paint("1", t) }
+func (s listenStyle) dim(t string) string    { return s.paint("2", t) }
+func (s listenStyle) red(t string) string    { return s.paint("31", t) }
+func (s listenStyle) green(t string) string  { return s.paint("32", t) }
+func (s listenStyle) yellow(t string) string { return s.paint("33", t) }
+func (s listenStyle) cyan(t string) string   { return s.paint("36", t) }
