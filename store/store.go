@@ -313,6 +313,13 @@ type Store interface {
 	// are left alone. It returns how many it requeued.
 	Requeue(ctx context.Context, sel DeliverySelector, now time.Time) (int, error)
 
+	// AddDeliveries gives each named event a pending delivery to
+	// destination, due at now, unless it already has one (those are left
+	// as they are: Requeue them). It is how an event reaches a destination
+	// that did not exist, or did not want it, when it arrived. It returns
+	// how many deliveries it created; ids of events not stored are ignored.
+	AddDeliveries(ctx context.Context, eventIDs []string, destination string, now time.Time) (int, error)
+
 	// Discard marks the selected pending or dead deliveries discarded.
 	Discard(ctx context.Context, sel DeliverySelector, now time.Time) (int, error)
 

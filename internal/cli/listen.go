@@ -38,8 +38,8 @@ the event's line.
 
 --replay ID delivers stored events to --forward-to again (the short id listen
 prints is enough), and --replay-failed every delivery that is dead; listen then
-keeps listening. Events stored while listen was not forwarding have no
-delivery: a replay sends them once, without retries.
+keeps listening. An event stored while listen was not forwarding gets its
+delivery when it is first replayed, retried like any other.
 
 Colour is used in a terminal unless NO_COLOR is set; --color overrides.
 Ctrl-C stops it gracefully.`,

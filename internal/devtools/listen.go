@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -98,14 +97,11 @@ type Listener struct {
 	cfg    ListenConfig
 	srv    *server.Server
 	policy dispatch.Policy
-	direct destination.Destination // forwards replays that have no delivery
-	runCtx context.Context
 	since  time.Time // events received since are this run's
 
 	// Decided before the printer starts, read-only afterwards.
-	replayed     map[string]bool // event ids replayed, to mark their lines
-	replayNotes  []string        // said under the banner
-	directEvents []string        // replayed events without a delivery: sent once
+	replayed    map[string]bool // event ids replayed, to mark their lines
+	replayNotes []string        // said under the banner
 
 	items       chan listenItem
 	dropped     atomic.Int64
@@ -113,7 +109,6 @@ type Listener struct {
 	started     chan struct{}
 	stop        chan struct{}
 	printerDone chan struct{}
-	directWG    sync.WaitGroup
 	url         string
 }
 
@@ -145,7 +140,6 @@ type listenItem struct {
 	attempt int
 	took    time.Duration
 	answer  destination.Outcome
-	once    bool // a replay sent once, outside the dispatcher
 }
 
 // maxDiagnoseBody is the largest rejected body the printer diagnoses:
@@ -207,8 +201,7 @@ func NewListener(ctx context.Context, cfg ListenConfig) (*Listener, error) {
 			return nil, fmt.Errorf("%w: --forward-to: %w", ErrListenConfig, err)
 		}
 		l.policy = dispatch.Policy{MaxAttempts: cfg.ForwardAttempts, Retry: cfg.ForwardRetry, Timeout: cfg.ForwardTimeout}
-		l.direct = l.timed(app, true)
-		scfg.Routes = []dispatch.Route{{Name: ForwardRoute, Destination: l.timed(app, false), Policy: l.policy}}
+		scfg.Routes = []dispatch.Route{{Name: ForwardRoute, Destination: l.timed(app), Policy: l.policy}}
 	}
 	srv, err := server.New(ctx, scfg)
 	if err != nil {
@@ -236,14 +229,12 @@ func (l *Listener) URL() string { return l.url }
 // flight finish and are recorded, the lines queued are printed, and a
 // summary ends the output.
 func (l *Listener) Run(ctx context.Context) error {
-	l.runCtx = ctx
 	err := l.srv.Run(ctx)
 	select {
 	case <-l.started:
 	default:
 		return err // never started: nothing was printed
 	}
-	l.directWG.Wait()
 	close(l.stop)
 	<-l.printerDone
 	fmt.Fprintf(l.cfg.Out, "\n%s\n", l.summary())
@@ -263,9 +254,6 @@ func (l *Listener) onStart(s *server.Server) {
 	}
 	fmt.Fprintln(l.cfg.Out)
 	go l.print()
-	for _, id := range l.directEvents {
-		l.directWG.Go(func() { l.sendOnce(id) })
-	}
 	close(l.started)
 }
 
@@ -363,7 +351,7 @@ func (l *Listener) enqueue(it listenItem) {
 
 // timed wraps the app's destination: it times each attempt and reports
 // how it went to the printer.
-func (l *Listener) timed(app destination.Destination, once bool) destination.Destination {
+func (l *Listener) timed(app destination.Destination) destination.Destination {
 	return destination.Func(func(ctx context.Context, d *destination.Delivery) error {
 		start := time.Now()
 		err := app.Deliver(ctx, d)
@@ -372,12 +360,12 @@ func (l *Listener) timed(app destination.Destination, once bool) destination.Des
 		switch {
 		case o.Class == destination.Succeeded:
 			l.counts.delivered.Add(1)
-		case o.Class == destination.PermanentFailure || once || d.Attempt >= l.policy.MaxAttempts:
+		case o.Class == destination.PermanentFailure || d.Attempt >= l.policy.MaxAttempts:
 			l.counts.dead.Add(1)
 		default:
 			l.counts.failed.Add(1)
 		}
-		l.enqueue(listenItem{forward: true, at: start, event: bareEvent(d.Event), attempt: d.Attempt, took: took, answer: o, once: once})
+		l.enqueue(listenItem{forward: true, at: start, event: bareEvent(d.Event), attempt: d.Attempt, took: took, answer: o})
 		return err
 	})
 }
@@ -408,12 +396,12 @@ func (l *Listener) prepareReplays(ctx context.Context) error {
 			return fmt.Errorf("replay %s: %w", ref, err)
 		}
 		if len(dls) == 0 {
-			// Stored while nothing was forwarded: there is no delivery to
-			// requeue, and the store makes deliveries only with new events.
-			l.directEvents = append(l.directEvents, ev.ID)
-			l.replayNotes = append(l.replayNotes, fmt.Sprintf(
-				"  replay      %s %s was stored while listen was not forwarding, so it has no delivery to requeue: it is sent once, without retries",
-				shortEventID(ev.ID), dashIfEmpty(ev.Type)))
+			// Stored while nothing was forwarded: it gets its delivery now,
+			// retried like any other.
+			if _, err := st.AddDeliveries(ctx, []string{ev.ID}, ForwardRoute, now); err != nil {
+				return fmt.Errorf("replay %s: %w", ref, err)
+			}
+			requeued = append(requeued, shortEventID(ev.ID))
 			continue
 		}
 		n, err := st.Requeue(ctx, store.DeliverySelector{EventIDs: []string{ev.ID}, Destination: ForwardRoute}, now)
@@ -520,20 +508,6 @@ func findEvent(ctx context.Context, st store.Store, ref, storePath string) (*sto
 		ids = append(ids, m.ID)
 	}
 	return nil, fmt.Errorf("%w: --replay %s matches %d events (%s…): give more of the id", ErrListenConfig, ref, len(matches), strings.Join(ids, ", "))
-}
-
-// sendOnce forwards a replayed event that has no delivery, once.
-func (l *Listener) sendOnce(id string) {
-	// Like the dispatcher's attempts, it finishes rather than fails when
-	// the Listener stops; the destination's timeout bounds it.
-	ctx := context.WithoutCancel(l.runCtx)
-	ev, err := l.srv.Store().GetEvent(ctx, id)
-	if err != nil {
-		l.enqueue(listenItem{forward: true, at: time.Now(), event: &store.Event{ID: id}, attempt: 1, once: true,
-			answer: destination.Outcome{Class: destination.PermanentFailure, Err: err}})
-		return
-	}
-	_ = l.direct.Deliver(ctx, &destination.Delivery{Attempt: 1, Event: ev})
 }
 
 // summary is the last line: what the Listener saw.

@@ -260,8 +260,6 @@ func (p *listenPrinter) forward(it listenItem) {
 	switch {
 	case o.Class == destination.Succeeded:
 		b.WriteString(s.green(answer))
-	case it.once:
-		b.WriteString(s.red(answer) + ", not retried: a replay without a delivery is sent once")
 	case o.Class == destination.PermanentFailure:
 		b.WriteString(s.red(answer) + ", dead: this answer is not retried; replay with --replay " + shortEventID(ev.ID))
 	case o.Class == destination.Snoozed:

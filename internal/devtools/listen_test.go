@@ -418,11 +418,17 @@ func TestListenReplaysAnEventStoredWithoutForwarding(t *testing.T) {
 	cfg.Server.Store = run.l.cfg.Server.Store
 	cfg.Replay = []string{shortEventID(id)} // the id as listen printed it
 	again := startListener(t, cfg)
-	again.out.waitFor(t, 0, shortEventID(id), "stored while listen was not forwarding", "sent once")
+	again.out.waitFor(t, 0, "1 event queued", shortEventID(id))
 	i := again.out.waitFor(t, 0, shortEventID(id), "replay")
 	again.out.waitFor(t, i+1, "→ 200 OK")
 	if got := app.received(); len(got) != 1 || !bytes.Equal(got[0], r.Body) {
 		t.Errorf("the app got %d requests, want the stored event once", len(got))
+	}
+	if err := again.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if dls := listenDeliveries(t, cfg.Server.Store, id); len(dls) != 1 || dls[0].Status != store.DeliverySucceeded {
+		t.Errorf("deliveries = %+v, want the added one, succeeded", dls)
 	}
 }
 

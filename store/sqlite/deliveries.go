@@ -315,6 +315,33 @@ func (s *Store) Requeue(ctx context.Context, sel store.DeliverySelector, now tim
  WHERE status != 'in_flight' AND `+where, append([]any{unixNano(now), unixNano(now)}, args...))
 }
 
+// AddDeliveries implements store.Store.
+func (s *Store) AddDeliveries(ctx context.Context, eventIDs []string, destination string, now time.Time) (int, error) {
+	if destination == "" {
+		return 0, errors.New("sqlite: AddDeliveries: empty destination")
+	}
+	if len(eventIDs) == 0 {
+		return 0, store.ErrNoSelection
+	}
+	created := 0
+	for chunk := range slices.Chunk(eventIDs, 500) {
+		args := []any{destination, unixNano(now), unixNano(now), unixNano(now)}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		// "WHERE true" tells SQLite's parser that ON CONFLICT belongs to the
+		// INSERT, not to a join in the SELECT.
+		n, err := s.update(ctx, `INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
+SELECT seq, id, ?, 'pending', ?, ?, ? FROM events WHERE id IN (`+placeholders(len(chunk))+`) AND true
+ON CONFLICT (event_seq, destination) DO NOTHING`, args)
+		created += n
+		if err != nil {
+			return created, err
+		}
+	}
+	return created, nil
+}
+
 // Discard implements store.Store.
 func (s *Store) Discard(ctx context.Context, sel store.DeliverySelector, now time.Time) (int, error) {
 	where, args, err := selection(sel)

@@ -41,6 +41,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("LeaseExpiry", func(t *testing.T) { t.Parallel(); testLeaseExpiry(t, factory) })
 	t.Run("ClaimConcurrentOnce", func(t *testing.T) { t.Parallel(); testClaimConcurrentOnce(t, factory) })
 	t.Run("RequeueAndDiscard", func(t *testing.T) { t.Parallel(); testRequeueAndDiscard(t, factory) })
+	t.Run("AddDeliveries", func(t *testing.T) { t.Parallel(); testAddDeliveries(t, factory) })
 }
 
 // NewEvent returns a plausible event with a fresh id and the given dedupe key.
@@ -766,5 +767,46 @@ func testRequeueAndDiscard(t *testing.T, factory Factory) {
 	}
 	if got := claim(t, s, "w", later, 10); len(got) != 2 {
 		t.Errorf("after requeue: %d claimable, want 2", len(got))
+	}
+}
+
+func testAddDeliveries(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, _ := open(t, factory)
+	bare := appendWithDestinations(t, s, "a1")          // stored with no destination
+	has := appendWithDestinations(t, s, "a2", "app")    // already has one to app
+	other := appendWithDestinations(t, s, "a3", "logs") // has one elsewhere
+
+	if _, err := s.AddDeliveries(ctx, nil, "app", t0); !errors.Is(err, store.ErrNoSelection) {
+		t.Errorf("no event ids: err = %v, want ErrNoSelection", err)
+	}
+	later := t0.Add(time.Minute)
+	n, err := s.AddDeliveries(ctx, []string{bare.ID, has.ID, other.ID, "no-such-event"}, "app", later)
+	if err != nil || n != 2 {
+		t.Fatalf("AddDeliveries = %d, %v; want 2 created (not the existing one, not the unknown id)", n, err)
+	}
+	// Again: nothing new.
+	if n, err := s.AddDeliveries(ctx, []string{bare.ID, other.ID}, "app", later); err != nil || n != 0 {
+		t.Errorf("second AddDeliveries = %d, %v; want 0", n, err)
+	}
+	for _, ev := range []*store.Event{bare, other} {
+		ds, err := s.ListDeliveries(ctx, store.DeliveryFilter{EventID: ev.ID, Destination: "app"})
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("deliveries of %s to app: %+v, %v", ev.ID, ds, err)
+		}
+		if d := ds[0]; d.Status != store.DeliveryPending || !d.NextAttemptAt.Equal(later) || d.Attempts != 0 {
+			t.Errorf("added delivery = %+v, want pending at %s", d, later)
+		}
+	}
+	// They are claimed like any other, with their events.
+	got := claim(t, s, "w", later, 10)
+	claimed := map[string]bool{}
+	for _, c := range got {
+		if c.Delivery.Destination == "app" {
+			claimed[c.Event.ID] = true
+		}
+	}
+	if !claimed[bare.ID] || !claimed[other.ID] {
+		t.Errorf("claimed %v, want the added deliveries of %s and %s", claimed, bare.ID, other.ID)
 	}
 }
