@@ -599,6 +599,9 @@ func plural(n int, one, many string) string {
 }
 
 func shortDuration(d time.Duration) string {
+	if d >= time.Minute {
+		d = d.Round(time.Second)
+	}
 	switch {
 	case d == 0:
 		return "0s"
