@@ -58,7 +58,12 @@ The exit status is 1 when a case failed, 3 when the handler cannot be reached.`,
 		Example: `  hooklatch check http://localhost:8080/webhooks/sent
   hooklatch check http://localhost:8080/hook --scheme legacy --junit check.xml
   hooklatch check http://localhost:8080/hook --only duplicate,out-of-order`,
-		Args: args(cobra.ExactArgs(1)),
+		Args: func(_ *cobra.Command, a []string) error {
+			if len(a) != 1 {
+				return usageError("name the one URL where your handler takes webhooks, e.g. hooklatch check http://localhost:8080/webhooks/sent")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, a []string) error {
 			u, err := url.Parse(a[0])
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
