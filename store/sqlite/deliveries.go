@@ -43,6 +43,38 @@ UPDATE deliveries SET status = ?, attempts = attempts + ?, next_attempt_at = ?, 
  WHERE id = ? AND status = 'in_flight' AND lease_owner = ?`
 )
 
+// The dispatcher's statements. Each names its partial index: without
+// statistics SQLite prefers deliveries_status, and then every claim and
+// every NextDue scans and sorts all pending deliveries, so a backlog of
+// N deliveries costs O(N) per claim. INDEXED BY also makes a statement
+// fail, rather than slow down, should the index ever stop fitting it.
+var (
+	// expiredAttemptsSQL records the attempt lost with each expired lease.
+	expiredAttemptsSQL = `
+INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, error)
+SELECT id, attempts + 1, updated_at, ? - updated_at, 'lease_expired', 'the worker holding the lease stopped before recording an outcome'
+  FROM deliveries INDEXED BY deliveries_in_flight WHERE status = 'in_flight' AND lease_until <= ?`
+	// releaseExpiredSQL makes deliveries with expired leases pending.
+	releaseExpiredSQL = `
+UPDATE deliveries INDEXED BY deliveries_in_flight
+   SET status = 'pending', attempts = attempts + 1, lease_owner = '', lease_until = 0,
+       last_error = 'lease expired', next_attempt_at = lease_until, updated_at = ?
+ WHERE status = 'in_flight' AND lease_until <= ?`
+	// claimSQL leases the deliveries due first.
+	claimSQL = `
+UPDATE deliveries SET status = 'in_flight', lease_owner = ?, lease_until = ?, updated_at = ?
+ WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_pending
+               WHERE status = 'pending' AND next_attempt_at <= ?
+               ORDER BY next_attempt_at, id LIMIT ?)
+RETURNING ` + deliveryColumns
+	// nextDueSQL finds when the dispatcher next has work.
+	nextDueSQL = `
+SELECT MIN(t) FROM (
+    SELECT MIN(next_attempt_at) AS t FROM deliveries INDEXED BY deliveries_pending WHERE status = 'pending'
+    UNION ALL
+    SELECT MIN(lease_until) FROM deliveries INDEXED BY deliveries_in_flight WHERE status = 'in_flight')`
+)
+
 // insertDeliveries creates ev's deliveries, in the append's transaction.
 func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ev *store.Event, seq int64) error {
 	if len(ev.Destinations) == 0 {
@@ -73,24 +105,14 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 		claims = claims[:0]
 		// Leases that expired: their worker died mid-attempt. The attempt
 		// happened (it may even have been delivered), so it is counted.
-		if _, err := tx.ExecContext(ctx, `
-INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, error)
-SELECT id, attempts + 1, updated_at, ? - updated_at, 'lease_expired', 'the worker holding the lease stopped before recording an outcome'
-  FROM deliveries WHERE status = 'in_flight' AND lease_until <= ?`, now, now); err != nil {
+		if _, err := tx.ExecContext(ctx, expiredAttemptsSQL, now, now); err != nil {
 			return fmt.Errorf("sqlite: record expired leases: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `
-UPDATE deliveries SET status = 'pending', attempts = attempts + 1, lease_owner = '', lease_until = 0,
-       last_error = 'lease expired', next_attempt_at = lease_until, updated_at = ?
- WHERE status = 'in_flight' AND lease_until <= ?`, now, now); err != nil {
+		if _, err := tx.ExecContext(ctx, releaseExpiredSQL, now, now); err != nil {
 			return fmt.Errorf("sqlite: release expired leases: %w", err)
 		}
 
-		rows, err := tx.QueryContext(ctx, `
-UPDATE deliveries SET status = 'in_flight', lease_owner = ?, lease_until = ?, updated_at = ?
- WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
-               ORDER BY next_attempt_at, id LIMIT ?)
-RETURNING `+deliveryColumns, p.Owner, unixNano(p.Now.Add(p.Lease)), now, now, p.Limit)
+		rows, err := tx.QueryContext(ctx, claimSQL, p.Owner, unixNano(p.Now.Add(p.Lease)), now, now, p.Limit)
 		if err != nil {
 			return fmt.Errorf("sqlite: claim: %w", err)
 		}
@@ -190,11 +212,7 @@ func (s *Store) Complete(ctx context.Context, c store.Completion) error {
 // NextDue implements store.Store.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var at sql.NullInt64
-	err := s.readDB.QueryRowContext(ctx, `
-SELECT MIN(t) FROM (
-    SELECT MIN(next_attempt_at) AS t FROM deliveries WHERE status = 'pending'
-    UNION ALL
-    SELECT MIN(lease_until) FROM deliveries WHERE status = 'in_flight')`).Scan(&at)
+	err := s.readDB.QueryRowContext(ctx, nextDueSQL).Scan(&at)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("sqlite: next due: %w", err)
 	}

@@ -1,0 +1,52 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The dispatcher's statements use their partial indexes and never sort:
+// their cost must not grow with the number of pending deliveries.
+func TestDispatchStatementsUseTheirIndexes(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "h.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for name, tc := range map[string]struct {
+		q     string
+		args  []any
+		index []string
+	}{
+		"claim":           {claimSQL, []any{"o", 1, 1, 1, 10}, []string{"deliveries_pending"}},
+		"expired":         {expiredAttemptsSQL, []any{1, 1}, []string{"deliveries_in_flight"}},
+		"release expired": {releaseExpiredSQL, []any{1, 1}, []string{"deliveries_in_flight"}},
+		"next due":        {nextDueSQL, nil, []string{"deliveries_pending", "deliveries_in_flight"}},
+	} {
+		rows, err := s.readDB.Query("EXPLAIN QUERY PLAN "+tc.q, tc.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		all := strings.Join(plan, "\n")
+		if strings.Contains(all, "TEMP B-TREE") || strings.Contains(all, "deliveries_status") {
+			t.Errorf("%s sorts or scans by status:\n%s", name, all)
+		}
+		for _, ix := range tc.index {
+			if !strings.Contains(all, ix) {
+				t.Errorf("%s does not use %s:\n%s", name, ix, all)
+			}
+		}
+	}
+}
