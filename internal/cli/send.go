@@ -73,6 +73,9 @@ rejected.`,
 				if lifecycle != "" {
 					step.Lifecycle = strings.Split(lifecycle, ",")
 				}
+				if step.Count < 1 {
+					return usageError("--count must be at least 1")
+				}
 				if len(a) == 0 && file == "" && lifecycle == "" {
 					return usageError("name event types (see 'hooklatch trigger --list'), or pass --file, --lifecycle or --scenario")
 				}
@@ -214,6 +217,9 @@ func RunSend(ctx context.Context, w io.Writer, opts SendOptions) error {
 	}
 	if seed := opts.Scenario.Seed; seed != 0 {
 		e.Rand = rand.New(rand.NewPCG(seed, seed))
+	}
+	if err := e.Validate(opts.Scenario); err != nil {
+		return usageError("%v", err)
 	}
 	scale := ""
 	if s := opts.Scenario.TimeScale; s != 1 {

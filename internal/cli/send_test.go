@@ -129,10 +129,12 @@ func TestSendUsageErrors(t *testing.T) {
 		{[]string{"send", "--lifecycle", "QUEUED,TELEPORTED", "--to", "http://localhost:1"}, "not a message status"},
 		{[]string{"send", "--scenario", typo}, "duplicate"},
 		{[]string{"send", "--scenario", typo, "message.sent"}, "do not also name"},
+		{[]string{"send", "message.sent", "--count", "0", "--to", "http://localhost:1"}, "--count"},
+		{[]string{"send", "--file", filepath.Join(dir, "missing.json"), "--to", "http://localhost:1"}, "no such file"},
 	} {
 		r := run(t, vars, "", tc.args...)
-		if r.code != cli.ExitUsage || !strings.Contains(r.stderr, tc.want) {
-			t.Errorf("%v: exit %d, stderr %q; want exit 2 mentioning %q", tc.args, r.code, r.stderr, tc.want)
+		if r.code != cli.ExitUsage || !strings.Contains(r.stderr, tc.want) || r.stdout != "" {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 mentioning %q and nothing sent", tc.args, r.code, r.stderr, tc.want)
 		}
 	}
 }

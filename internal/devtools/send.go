@@ -3,6 +3,7 @@ package devtools
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -256,10 +257,8 @@ func (e *Emulator) Run(ctx context.Context, sc Scenario) ([]*Delivery, error) {
 		e.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	var all []*Delivery
-	for i, st := range sc.Steps {
-		if err := st.check(e.Signer.Scheme); err != nil {
-			return all, fmt.Errorf("step %d: %w", i+1, err)
-		}
+	if err := e.Validate(sc); err != nil {
+		return nil, err
 	}
 	for i, st := range sc.Steps {
 		if st.Pause > 0 {
@@ -270,7 +269,7 @@ func (e *Emulator) Run(ctx context.Context, sc Scenario) ([]*Delivery, error) {
 		}
 		jobs, err := e.plan(st)
 		if err != nil {
-			return all, fmt.Errorf("step %d: %w", i+1, err)
+			return all, stepError(sc, i, err)
 		}
 		all = append(all, e.runJobs(ctx, jobs)...)
 		if ctx.Err() != nil {
@@ -278,6 +277,41 @@ func (e *Emulator) Run(ctx context.Context, sc Scenario) ([]*Delivery, error) {
 		}
 	}
 	return all, nil
+}
+
+// Validate checks every step of sc, and builds its requests once to find
+// what would fail (an unknown type, a file that cannot be read, a bad
+// override), so that nothing is sent when any of it is wrong.
+func (e *Emulator) Validate(sc Scenario) error {
+	if len(sc.Steps) == 0 {
+		return errors.New("nothing to send: the scenario has no steps")
+	}
+	if e.Clock == nil {
+		e.Clock = clock.Real{}
+	}
+	if e.Rand == nil {
+		e.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	for i, st := range sc.Steps {
+		if err := st.check(e.Signer.Scheme); err != nil {
+			return stepError(sc, i, err)
+		}
+		if st.Pause > 0 {
+			continue
+		}
+		if _, err := e.plan(st); err != nil {
+			return stepError(sc, i, err)
+		}
+	}
+	return nil
+}
+
+// stepError names the step that failed when there are several.
+func stepError(sc Scenario, i int, err error) error {
+	if len(sc.Steps) == 1 {
+		return err
+	}
+	return fmt.Errorf("step %d: %w", i+1, err)
 }
 
 // job is one event with its chaos: attacks first, then the event, then its
