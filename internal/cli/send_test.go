@@ -138,3 +138,18 @@ func TestSendUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// Flags beat the scenario file's top-level settings.
+func TestSendFlagsOverrideTheScenario(t *testing.T) {
+	t.Parallel()
+	srv := startServe(t)
+	scenario := filepath.Join(t.TempDir(), "s.yaml")
+	if err := os.WriteFile(scenario, []byte("to: http://127.0.0.1:1/nowhere\nscheme: legacy\nsteps:\n  - events: [message.sent]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, map[string]string{"SENT_WEBHOOK_SECRET": v1Secret}, "", "send", "--scenario", scenario,
+		"--to", "http://"+srv.Addr()+"/webhooks/sent", "--scheme", "v1")
+	if r.code != 0 || !strings.Contains(r.stdout, "with v1 signatures") || !strings.Contains(r.stdout, "1 delivery: 1 delivered") {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -241,9 +241,19 @@ type Emulator struct {
 	disabled bool // DisableAfter reached
 }
 
-// Run delivers every step in order; within a step up to Concurrency
-// deliveries run at once. It stops early only when ctx ends.
-func (e *Emulator) Run(ctx context.Context, sc Scenario) ([]*Delivery, error) {
+// Plan is a scenario checked and built: every request made, ready to run.
+type Plan struct {
+	steps []plannedStep
+}
+
+// plannedStep is a pause, or a step's jobs.
+type plannedStep struct {
+	pause time.Duration
+	jobs  []*job
+}
+
+// defaults fills in what the Emulator's zero value leaves out.
+func (e *Emulator) defaults() {
 	if e.Client == nil {
 		e.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
@@ -256,54 +266,62 @@ func (e *Emulator) Run(ctx context.Context, sc Scenario) ([]*Delivery, error) {
 	if e.Rand == nil {
 		e.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
-	var all []*Delivery
-	if err := e.Validate(sc); err != nil {
-		return nil, err
+}
+
+// Plan checks every step of sc and builds its requests, so that nothing
+// is sent when any of it is wrong (an unknown type, a file that cannot be
+// read, a bad override).
+func (e *Emulator) Plan(sc Scenario) (*Plan, error) {
+	e.defaults()
+	if len(sc.Steps) == 0 {
+		return nil, errors.New("nothing to send: the scenario has no steps")
 	}
+	p := &Plan{}
 	for i, st := range sc.Steps {
+		if err := st.check(e.Signer.Scheme); err != nil {
+			return nil, stepError(sc, i, err)
+		}
 		if st.Pause > 0 {
-			if err := e.sleep(ctx, st.Pause); err != nil {
-				return all, err
-			}
+			p.steps = append(p.steps, plannedStep{pause: st.Pause})
 			continue
 		}
 		jobs, err := e.plan(st)
 		if err != nil {
-			return all, stepError(sc, i, err)
+			return nil, stepError(sc, i, err)
 		}
-		all = append(all, e.runJobs(ctx, jobs)...)
+		p.steps = append(p.steps, plannedStep{jobs: jobs})
+	}
+	return p, nil
+}
+
+// Run plans sc and runs the plan.
+func (e *Emulator) Run(ctx context.Context, sc Scenario) ([]*Delivery, error) {
+	p, err := e.Plan(sc)
+	if err != nil {
+		return nil, err
+	}
+	return e.RunPlan(ctx, p)
+}
+
+// RunPlan delivers every step in order; within a step up to Concurrency
+// deliveries run at once. When ctx ends it stops sending: the deliveries
+// cut short are marked interrupted, and those not begun are left out.
+func (e *Emulator) RunPlan(ctx context.Context, p *Plan) ([]*Delivery, error) {
+	e.defaults()
+	var all []*Delivery
+	for _, st := range p.steps {
+		if st.pause > 0 {
+			if err := e.sleep(ctx, st.pause); err != nil {
+				return all, err
+			}
+			continue
+		}
+		all = append(all, e.runJobs(ctx, st.jobs)...)
 		if ctx.Err() != nil {
 			return all, ctx.Err()
 		}
 	}
 	return all, nil
-}
-
-// Validate checks every step of sc, and builds its requests once to find
-// what would fail (an unknown type, a file that cannot be read, a bad
-// override), so that nothing is sent when any of it is wrong.
-func (e *Emulator) Validate(sc Scenario) error {
-	if len(sc.Steps) == 0 {
-		return errors.New("nothing to send: the scenario has no steps")
-	}
-	if e.Clock == nil {
-		e.Clock = clock.Real{}
-	}
-	if e.Rand == nil {
-		e.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-	}
-	for i, st := range sc.Steps {
-		if err := st.check(e.Signer.Scheme); err != nil {
-			return stepError(sc, i, err)
-		}
-		if st.Pause > 0 {
-			continue
-		}
-		if _, err := e.plan(st); err != nil {
-			return stepError(sc, i, err)
-		}
-	}
-	return nil
 }
 
 // stepError names the step that failed when there are several.
@@ -375,6 +393,9 @@ func (e *Emulator) runJobs(ctx context.Context, jobs []*job) []*Delivery {
 		})
 	}
 	for _, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
 		next <- j
 	}
 	close(next)
@@ -387,15 +408,22 @@ func (e *Emulator) runJobs(ctx context.Context, jobs []*job) []*Delivery {
 }
 
 func (e *Emulator) runJob(ctx context.Context, j *job) {
+	kinds := []Kind{}
 	if j.step.Tamper {
-		j.deliveries = append(j.deliveries, e.deliver(ctx, j.req, KindTampered, j.step))
+		kinds = append(kinds, KindTampered)
 	}
 	if j.step.Stale > 0 {
-		j.deliveries = append(j.deliveries, e.deliver(ctx, j.req, KindStale, j.step))
+		kinds = append(kinds, KindStale)
 	}
-	j.deliveries = append(j.deliveries, e.deliver(ctx, j.req, KindEvent, j.step))
+	kinds = append(kinds, KindEvent)
 	for range j.step.Duplicates {
-		j.deliveries = append(j.deliveries, e.deliver(ctx, j.req, KindDuplicate, j.step))
+		kinds = append(kinds, KindDuplicate)
+	}
+	for _, k := range kinds {
+		if ctx.Err() != nil {
+			break
+		}
+		j.deliveries = append(j.deliveries, e.deliver(ctx, j.req, k, j.step))
 	}
 	if e.Out != nil {
 		e.mu.Lock()
@@ -410,9 +438,13 @@ func (e *Emulator) runJob(ctx context.Context, j *job) {
 // profile, each re-signed at its own time; for an attack one attempt.
 func (e *Emulator) deliver(ctx context.Context, r *Request, kind Kind, st Step) *Delivery {
 	d := &Delivery{Request: r, Kind: kind}
-	var first time.Time
+	var offset time.Duration // on Sent's clock: real attempt times, nominal waits
 	for n := 1; ; n++ {
-		if e.isDisabled() {
+		if ctx.Err() != nil {
+			d.Result, d.Why = "interrupted", "stopped before this attempt"
+			return d
+		}
+		if e.Disabled() {
 			if n == 1 {
 				d.Result = "not sent"
 			}
@@ -422,22 +454,30 @@ func (e *Emulator) deliver(ctx context.Context, r *Request, kind Kind, st Step) 
 			return d
 		}
 		now := e.Clock.Now()
-		if n == 1 {
-			first = now
-		}
 		h := e.header(r, kind, st, now)
 		a := e.attempt(ctx, h, r.Body, st.Slow)
-		at := Attempt{N: n, At: now, Offset: time.Duration(float64(now.Sub(first)) * e.TimeScale), Header: h, Answer: a}
+		at := Attempt{N: n, At: now, Offset: offset, Header: h, Answer: a}
+		if a.Err != nil && ctx.Err() != nil {
+			// Cut short by the stop, not by the handler: not its failure.
+			d.Attempts = append(d.Attempts, at)
+			d.Result, d.Why = "interrupted", "stopped during this attempt"
+			return d
+		}
 		if !kind.attack() {
 			e.count(a.OK())
 		}
+		offset += e.Clock.Now().Sub(now)
 
 		switch {
 		case kind.attack():
 			d.Attempts = append(d.Attempts, at)
-			d.Result = "rejected"
-			if a.OK() {
+			switch {
+			case a.OK():
 				d.Result = "accepted"
+			case a.Err != nil:
+				d.Result = "no answer"
+			default:
+				d.Result = "rejected"
 			}
 			d.OK = a.Err == nil && a.StatusCode/100 == 4
 			return d
@@ -453,15 +493,12 @@ func (e *Emulator) deliver(ctx context.Context, r *Request, kind Kind, st Step) 
 			d.Attempts = append(d.Attempts, at)
 			d.Result, d.Why = "failed", "not retried: Sent retries only 5xx answers and timeouts"
 			return d
-		case ctx.Err() != nil:
-			d.Attempts = append(d.Attempts, at)
-			d.Result, d.Why = "failed", "interrupted"
-			return d
 		}
 		at.Retry = e.Profile.Delays[n-1]
 		d.Attempts = append(d.Attempts, at)
+		offset += at.Retry
 		if err := e.sleep(ctx, at.Retry); err != nil {
-			d.Result, d.Why = "failed", "interrupted"
+			d.Result, d.Why = "interrupted", "stopped while waiting to retry"
 			return d
 		}
 	}
@@ -553,15 +590,13 @@ func (e *Emulator) count(ok bool) {
 	}
 }
 
-func (e *Emulator) isDisabled() bool {
+// Disabled reports whether the endpoint was disabled for failing
+// Profile.DisableAfter attempts in a row.
+func (e *Emulator) Disabled() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.disabled
 }
-
-// Disabled reports whether the endpoint was disabled for failing
-// Profile.DisableAfter attempts in a row.
-func (e *Emulator) Disabled() bool { return e.isDisabled() }
 
 // writeTimeline prints one delivery and its attempts.
 func writeTimeline(w io.Writer, d *Delivery) {
@@ -602,7 +637,7 @@ func Summary(ds []*Delivery) string {
 	counts := map[string]int{}
 	attacks, rejected := 0, 0
 	for _, d := range ds {
-		if d.Kind.attack() {
+		if d.Kind.attack() && d.Result != "interrupted" {
 			attacks++
 			if d.OK {
 				rejected++
@@ -611,9 +646,12 @@ func Summary(ds []*Delivery) string {
 		}
 		counts[d.Result]++
 	}
-	n := len(ds) - attacks
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
 	parts := []string{fmt.Sprintf("%d delivered", counts["delivered"])}
-	for _, r := range []string{"failed", "not sent"} {
+	for _, r := range []string{"failed", "not sent", "interrupted"} {
 		if counts[r] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[r], r))
 		}

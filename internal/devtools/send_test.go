@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -395,22 +396,151 @@ func TestAnAcceptedForgeryIsReported(t *testing.T) {
 	}
 }
 
-func TestSlowDeliverySendsTheWholeBody(t *testing.T) {
-	clk := clock.NewManual(time.Now())
-	rc := newRecorder(t, clk, 200)
-	srv := httptest.NewServer(rc)
+// --slow trickles the body: the handler reads it in many pieces, and the
+// request still says how long it is.
+func TestSlowDeliveryTricklesTheWholeBody(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		reads  int
+		length int64
+		body   []byte
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 64<<10)
+		var got []byte
+		n := 0
+		for {
+			k, err := r.Body.Read(buf)
+			if k > 0 {
+				n++
+				got = append(got, buf[:k]...)
+			}
+			if err != nil {
+				break
+			}
+		}
+		mu.Lock()
+		reads, length, body = n, r.ContentLength, got
+		mu.Unlock()
+	}))
 	defer srv.Close()
-	e := &Emulator{URL: srv.URL, Signer: testSigner(t, signature.V1), Profile: ReferenceProfile(), Clock: clk}
+	e := &Emulator{URL: srv.URL, Signer: testSigner(t, signature.V1), Profile: ReferenceProfile()}
 	ds, err := e.Run(t.Context(), Scenario{Steps: []Step{{Events: []string{"message.received"}, Slow: 80 * time.Millisecond}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := rc.all()
-	if len(got) != 1 || got[0].err != nil || ds[0].Result != "delivered" {
-		t.Fatalf("slow delivery: %d requests, verify %v, result %s", len(got), got[0].err, ds[0].Result)
+	mu.Lock()
+	defer mu.Unlock()
+	if ds[0].Result != "delivered" || !bytes.Equal(body, ds[0].Request.Body) {
+		t.Fatalf("slow delivery: result %s, body %q", ds[0].Result, body)
 	}
-	if cl := got[0].header.Get("Content-Length"); cl != "" && cl != strconv.Itoa(len(got[0].body)) {
-		t.Errorf("Content-Length %s for a %d-byte body", cl, len(got[0].body))
+	if length != int64(len(body)) {
+		t.Errorf("Content-Length %d for a %d-byte body", length, len(body))
+	}
+	if reads < 8 {
+		t.Errorf("the handler read the body in %d pieces; a trickle sends 16", reads)
+	}
+}
+
+// With --time-scale the timeline still shows Sent's clock: the real time
+// each attempt took plus the nominal wait, not the real time scaled up.
+func TestTimelineOffsetsUnderTimeScale(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	p := ReferenceProfile()
+	p.Timeout = 100 * time.Millisecond
+	p.Delays = p.Delays[:2] // 1s, 2s
+	e := &Emulator{URL: srv.URL, Signer: testSigner(t, signature.V1), Profile: p, TimeScale: 100}
+	ds, err := e.Run(t.Context(), Scenario{Steps: []Step{{Events: []string{"message.sent"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := ds[0].Attempts
+	if len(as) != 3 {
+		t.Fatalf("%d attempts, want 3", len(as))
+	}
+	for i := 1; i < len(as); i++ {
+		// The gap is the previous attempt (at least its timeout) plus the
+		// nominal wait; scaling real time up would make it about 11s.
+		took := as[i].Offset - as[i-1].Offset - as[i-1].Retry
+		if took < p.Timeout || took > 5*time.Second {
+			t.Errorf("attempt %d at +%s after +%s and a %s wait: the attempt between took %s on the timeline",
+				as[i].N, as[i].Offset, as[i-1].Offset, as[i-1].Retry, took)
+		}
+	}
+}
+
+// An interrupt stops sending: the delivery waiting to retry is marked
+// interrupted, the rest are not begun, and nothing counts against the
+// endpoint.
+func TestInterruptStopsSending(t *testing.T) {
+	var calls atomic.Int32
+	ctx, cancel := context.WithCancel(t.Context())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	p, err := CurrentProfile(3, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewManual(epoch)
+	go func() { // interrupt once the emulator waits to retry
+		for {
+			if _, ok := clk.NextWaiter(); ok {
+				cancel()
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	e := &Emulator{URL: srv.URL, Signer: testSigner(t, signature.V1), Profile: p, Clock: clk}
+	ds, err := e.Run(ctx, Scenario{Steps: []Step{{Events: []string{"message.sent"}, Count: 4}}})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Run: %v, want context.Canceled", err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d requests, want only the one before the interrupt", n)
+	}
+	if len(ds) != 1 || ds[0].Result != "interrupted" || ds[0].Why != "stopped while waiting to retry" {
+		t.Fatalf("deliveries %+v, want the one begun, interrupted while waiting", ds)
+	}
+	if s := Summary(ds); s != "1 delivery: 0 delivered, 1 interrupted" {
+		t.Errorf("summary %q", s)
+	}
+}
+
+// The same seed gives the same shuffle.
+func TestSeedRepeatsTheShuffle(t *testing.T) {
+	order := func(seed uint64) string {
+		e := &Emulator{Signer: testSigner(t, signature.V1), Rand: rand.New(rand.NewPCG(seed, seed))}
+		p, err := e.Plan(Scenario{Steps: []Step{{Lifecycle: []string{"QUEUED", "SENT", "DELIVERED", "READ", "FAILED"}, Shuffle: true}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, j := range p.steps[0].jobs {
+			names = append(names, j.req.Name)
+		}
+		return strings.Join(names, ",")
+	}
+	if a, b := order(7), order(7); a != b {
+		t.Errorf("seed 7 gave %s, then %s", a, b)
+	}
+	seen := map[string]bool{}
+	for seed := range uint64(8) {
+		seen[order(seed+1)] = true
+	}
+	if len(seen) < 2 {
+		t.Errorf("eight seeds gave one order: %v", seen)
 	}
 }
 
