@@ -162,7 +162,7 @@ func (r Report) Failed() []string {
 // there are any.
 func (r Report) Summary() string {
 	s := fmt.Sprintf("%d passed, %d failed, %s", r.Count(VerdictPass), r.Count(VerdictFail),
-		countOf(r.Count(VerdictWarn), "warning", "warnings"))
+		count(r.Count(VerdictWarn), "warning", "warnings"))
 	if n := r.Count(VerdictSkip); n > 0 {
 		s += fmt.Sprintf(", %d skipped", n)
 	}
@@ -430,14 +430,14 @@ func (r *checkRun) accepts(ctx context.Context, scheme signature.Scheme) Result 
 		return Result{Verdict: VerdictFail, Reason: fmt.Sprintf("%s to %s", r.answerText(a), what), Advice: r.validAdvice(a, adviceRetried)}
 	case a.Took > r.Deadline:
 		return Result{Verdict: VerdictFail,
-			Reason: fmt.Sprintf("%s after %s, past the %s deadline", a.Status, checkDuration(a.Took), r.Deadline),
+			Reason: fmt.Sprintf("%s after %s, past the %s deadline", a.Status, latency(a.Took), r.Deadline),
 			Advice: r.slowAdvice()}
 	case a.Took > slowAnswer:
 		return Result{Verdict: VerdictWarn,
-			Reason: fmt.Sprintf("%s after %s, close to the %s deadline", a.Status, checkDuration(a.Took), r.Deadline),
+			Reason: fmt.Sprintf("%s after %s, close to the %s deadline", a.Status, latency(a.Took), r.Deadline),
 			Advice: "acknowledge as soon as the event is stored and do the work afterwards, so that a busy moment stays within the deadline"}
 	}
-	return Result{Verdict: VerdictPass, Reason: fmt.Sprintf("%s in %s to %s", a.Status, checkDuration(a.Took), what)}
+	return Result{Verdict: VerdictPass, Reason: fmt.Sprintf("%s in %s to %s", a.Status, latency(a.Took), what)}
 }
 
 // rejects grades the answer to a request that must be refused: what
@@ -567,7 +567,7 @@ func (r *checkRun) rejectsReserialised(ctx context.Context) Result {
 	if worst.StatusCode != 0 || worst.Err != nil {
 		return r.rejects(worst, "a body signed over its re-serialised JSON", "")
 	}
-	return Result{Verdict: VerdictPass, Reason: fmt.Sprintf("refused a pretty-printed body signed over %s, accepted it signed over its raw bytes", countOf(len(reserialisations), "re-serialisation", "re-serialisations"))}
+	return Result{Verdict: VerdictPass, Reason: fmt.Sprintf("refused a pretty-printed body signed over %s, accepted it signed over its raw bytes", count(len(reserialisations), "re-serialisation", "re-serialisations"))}
 }
 
 func (r *checkRun) duplicate(ctx context.Context) Result {
@@ -669,7 +669,7 @@ func (r *checkRun) burst(ctx context.Context) Result {
 	slices.Sort(took)
 	slowest := took[len(took)-1]
 	p99 := took[(len(took)*99+99)/100-1]
-	timing := fmt.Sprintf("slowest %s, p99 %s", checkDuration(slowest), checkDuration(p99))
+	timing := fmt.Sprintf("slowest %s, p99 %s", latency(slowest), latency(p99))
 	if bad := late + notOK; bad > 0 {
 		var parts []string
 		if late > 0 {
@@ -714,20 +714,4 @@ func (r *checkRun) outOfOrder(ctx context.Context) Result {
 		}
 	}
 	return Result{Verdict: VerdictPass, Reason: fmt.Sprintf("2xx to each of one message's statuses sent as %s", order)}
-}
-
-// checkDuration is d for a reader: "12 ms", "1.4 s".
-func checkDuration(d time.Duration) string {
-	if d < time.Second {
-		return fmt.Sprintf("%d ms", d.Round(time.Millisecond)/time.Millisecond)
-	}
-	return fmt.Sprintf("%.1f s", d.Seconds())
-}
-
-// countOf is "1 warning" or "2 warnings".
-func countOf(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }

@@ -8,7 +8,6 @@ import (
 	"math"
 	"net"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -548,15 +547,4 @@ func dashIfEmpty(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// latency prints a forwarding attempt's duration briefly: 0.4ms, 3ms, 1.2s.
-func listenLatency(d time.Duration) string {
-	switch {
-	case d < 950*time.Microsecond:
-		return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + "ms"
-	case d < time.Second:
-		return strconv.FormatInt(d.Round(time.Millisecond).Milliseconds(), 10) + "ms"
-	}
-	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
 }

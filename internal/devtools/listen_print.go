@@ -255,7 +255,7 @@ func (p *listenPrinter) forward(it listenItem) {
 	default:
 		answer = "delivered"
 	}
-	answer += " " + listenLatency(it.took)
+	answer += " " + latency(it.took)
 	attempts := p.l.policy.MaxAttempts
 	switch {
 	case o.Class == destination.Succeeded:

@@ -624,7 +624,7 @@ func writeTimeline(w io.Writer, d *Delivery) {
 		default:
 			what = d.Result
 		}
-		fmt.Fprintf(w, "  #%-2d %-8s %-28s %8s  %s\n", a.N, "+"+shortDuration(a.Offset), clipString(a.Answer.String(), 28), msString(a.Answer.Took), what)
+		fmt.Fprintf(w, "  #%-2d %-8s %-28s %8s  %s\n", a.N, "+"+shortDuration(a.Offset), clipString(a.Answer.String(), 28), latency(a.Answer.Took), what)
 	}
 	if d.Result == "not sent" {
 		fmt.Fprintln(w, "  not sent: the endpoint is disabled")
@@ -659,44 +659,6 @@ func Summary(ds []*Delivery) string {
 	s := fmt.Sprintf("%d %s: %s", n, plural(n, "delivery", "deliveries"), strings.Join(parts, ", "))
 	if attacks > 0 {
 		s += fmt.Sprintf("; %d of %d forged %s rejected with a 4xx", rejected, attacks, plural(attacks, "request", "requests"))
-	}
-	return s
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
-func shortDuration(d time.Duration) string {
-	if d >= time.Minute {
-		d = d.Round(time.Second)
-	}
-	switch {
-	case d == 0:
-		return "0s"
-	case d%time.Hour == 0:
-		return fmt.Sprintf("%dh", d/time.Hour)
-	case d%time.Minute == 0:
-		return fmt.Sprintf("%dm", d/time.Minute)
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	case d < time.Minute:
-		return d.Round(10 * time.Millisecond).String()
-	}
-	return d.Round(time.Second).String()
-}
-
-func msString(d time.Duration) string {
-	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
-}
-
-func clipString(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		return s[:n-1] + "…"
 	}
 	return s
 }
