@@ -1,6 +1,7 @@
 package signature
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -170,4 +171,16 @@ func clone(b []byte) []byte {
 		return nil
 	}
 	return append([]byte(nil), b...)
+}
+
+// NewSecret returns a new random v1 secret, "whsec_" and the base64 of 32
+// random bytes: for tests, benchmarks and a forger's signature in checks.
+func NewSecret() Secret {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // never fails since Go 1.24
+	s, err := ParseSecret(SecretPrefix + base64.StdEncoding.EncodeToString(b[:]))
+	if err != nil {
+		panic("signature: NewSecret: " + err.Error()) // 32 random bytes always parse
+	}
+	return s
 }

@@ -159,3 +159,24 @@ func assertNoSecrets(t testing.TB, s string, fx *fixture) {
 		}
 	}
 }
+
+func TestNewSecret(t *testing.T) {
+	a, b := NewSecret(), NewSecret()
+	if a.Fingerprint() == b.Fingerprint() {
+		t.Fatal("two new secrets are the same")
+	}
+	if len(a.V1Key()) != 32 {
+		t.Errorf("v1 key is %d bytes, want 32", len(a.V1Key()))
+	}
+	body := []byte(`{"field":"message"}`)
+	v, err := NewVerifier(Config{Secrets: []Secret{a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(Sign(V1, a, body, SignOptions{}), body); err != nil {
+		t.Errorf("a new secret's signature does not verify: %v", err)
+	}
+	if _, err := v.Verify(Sign(V1, b, body, SignOptions{}), body); !errors.Is(err, ErrNoMatch) {
+		t.Errorf("another new secret's signature: %v, want ErrNoMatch", err)
+	}
+}

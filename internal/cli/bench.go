@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -61,17 +59,18 @@ answers 200 in the same process, and prints the ratio: what durability costs.`,
 				return usageError("--scheme: %v", err)
 			}
 			raw := setting(cmd.Flags(), "secret", env.Getenv, "SENT_WEBHOOK_SECRET", "SENT_DM_WEBHOOK_SECRET")
-			if raw == "" {
-				if opts.URL != "" {
-					return usageError("--url needs the target's secret: pass --secret or set SENT_WEBHOOK_SECRET")
+			switch {
+			case raw != "":
+				secrets, err := signature.ParseSecrets(raw)
+				if err != nil {
+					return usageError("secret: %v", err)
 				}
-				raw = randomSecret()
+				opts.Secret = secrets[0]
+			case opts.URL != "":
+				return usageError("--url needs the target's secret: pass --secret or set SENT_WEBHOOK_SECRET")
+			default:
+				opts.Secret = signature.NewSecret()
 			}
-			secrets, err := signature.ParseSecrets(raw)
-			if err != nil {
-				return usageError("secret: %v", err)
-			}
-			opts.Secret = secrets[0]
 			if opts.Connections <= 0 || opts.Duration <= 0 {
 				return usageError("--connections and --duration must be positive")
 			}
@@ -93,12 +92,6 @@ answers 200 in the same process, and prints the ratio: what durability costs.`,
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the target run (go tool pprof) to this file")
 	addSecretFlags(cmd)
 	return cmd
-}
-
-func randomSecret() string {
-	key := make([]byte, 32)
-	rand.Read(key)
-	return "whsec_" + base64.StdEncoding.EncodeToString(key)
 }
 
 // RunBench runs the benchmark and prints the table to out, progress to progress.

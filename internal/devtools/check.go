@@ -3,8 +3,6 @@ package devtools
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/signature"
@@ -276,7 +276,7 @@ func (c *Check) Run(ctx context.Context) (Report, error) {
 		},
 		scheme: primary,
 		// One endpoint id for the whole run, as Sent sends one per webhook.
-		webhookID: NewUUID(),
+		webhookID: uuid.NewString(),
 	}
 
 	report := Report{URL: cfg.URL, Started: cfg.NowFunc()}
@@ -459,23 +459,12 @@ func (r *checkRun) rejects(a Answer, what, acceptedAdvice string) Result {
 	return Result{Verdict: VerdictFail, Reason: fmt.Sprintf("%s to %s", a.Status, what), Advice: adviceUse401}
 }
 
-// otherSecret returns a random secret that is not the handler's.
-func otherSecret() signature.Secret {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	s, err := signature.ParseSecret(signature.SecretPrefix + base64.StdEncoding.EncodeToString(b[:]))
-	if err != nil {
-		panic(err) // a whsec_ secret of 32 random bytes always parses
-	}
-	return s
-}
-
 func (r *checkRun) rejectsBadSignature(ctx context.Context) Result {
 	req, err := r.sample("message.delivered")
 	if err != nil {
 		return broken(err)
 	}
-	forger := Signer{Scheme: r.scheme, Secret: otherSecret(), WebhookID: r.webhookID}
+	forger := Signer{Scheme: r.scheme, Secret: signature.NewSecret(), WebhookID: r.webhookID}
 	a := r.post(ctx, forger.Header(req, r.NowFunc()), req.Body)
 	return r.rejects(a, "a request signed with another secret",
 		"verify X-Webhook-Signature on every request, with a constant-time compare, and answer 401 when it does not match: anyone who knows the URL can post events")
@@ -537,6 +526,7 @@ func (r *checkRun) rejectsReserialised(ctx context.Context) Result {
 	if !control.OK() {
 		failures = append(failures, fmt.Sprintf("%s to a pretty-printed body signed over its raw bytes", r.answerText(control)))
 	}
+	sent := 0
 	for _, v := range reserialisations {
 		req, err := r.sample("message.delivered")
 		if err != nil {
@@ -547,6 +537,7 @@ func (r *checkRun) rejectsReserialised(ctx context.Context) Result {
 		if bytes.Equal(signed, raw) {
 			continue
 		}
+		sent++
 		req.Body = signed
 		h := r.signer(r.scheme).Header(req, r.NowFunc())
 		a := r.post(ctx, h, raw)
@@ -567,7 +558,7 @@ func (r *checkRun) rejectsReserialised(ctx context.Context) Result {
 	if worst.StatusCode != 0 || worst.Err != nil {
 		return r.rejects(worst, "a body signed over its re-serialised JSON", "")
 	}
-	return Result{Verdict: VerdictPass, Reason: fmt.Sprintf("refused a pretty-printed body signed over %s, accepted it signed over its raw bytes", count(len(reserialisations), "re-serialisation", "re-serialisations"))}
+	return Result{Verdict: VerdictPass, Reason: fmt.Sprintf("refused a pretty-printed body signed over %s, accepted it signed over its raw bytes", count(sent, "re-serialisation", "re-serialisations"))}
 }
 
 func (r *checkRun) duplicate(ctx context.Context) Result {

@@ -3,6 +3,7 @@ package devtools
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -29,6 +30,9 @@ func TestReserialisations(t *testing.T) {
 		var a, b any
 		if json.Unmarshal(got, &a) != nil || json.Unmarshal(body, &b) != nil {
 			t.Errorf("%s: not JSON: %s", v.name, got)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s: a different value from the body: %v", v.name, a)
 		}
 		if seen[string(got)] {
 			t.Errorf("%s: the same bytes as another form", v.name)

@@ -234,8 +234,8 @@ func TestListenPrintsEveryRequest(t *testing.T) {
 	i := out.waitFor(t, 0, "✓ v1", "message.delivered", "msg "+listenSubject(t, delivered)[:8], "DELIVERED", shortEventID(id), "new")
 	i = out.waitFor(t, i+1, "✓ v1", "message.delivered", "DELIVERED", shortEventID(id), "duplicate")
 	i = out.waitFor(t, i+1, "✗ no_match", "401")
-	if next := out.lines()[i+1]; !strings.Contains(next, "↳ ") || !strings.Contains(next, "secret") {
-		t.Errorf("no diagnosis under the rejection: %q", next)
+	if j := out.waitFor(t, i+1, "↳ ", "secret"); j != i+1 {
+		t.Errorf("the diagnosis is not right under the rejection: %q", out.lines()[i+1:j+1])
 	}
 	i = out.waitFor(t, i+1, "✓ v1", "message.teleported", shortEventID(unknownID), "new", "⚠ unknown type")
 	i = out.waitFor(t, i+1, "✓ legacy", "message.read", "READ", shortEventID(legacyID), "new")

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/signature"
 )
@@ -238,7 +240,7 @@ func Lifecycle(statuses []string, s Samples) ([]*Request, error) {
 	if len(statuses) == 0 {
 		return nil, errors.New("lifecycle: name at least one status")
 	}
-	messageID := NewUUID()
+	messageID := uuid.NewString()
 	var out []*Request
 	for _, st := range statuses {
 		name := "message." + strings.ToLower(strings.TrimSpace(st))
@@ -258,13 +260,4 @@ func Lifecycle(statuses []string, s Samples) ([]*Request, error) {
 		out = append(out, NewRequest(name, body))
 	}
 	return out, nil
-}
-
-func NewUUID() string {
-	var u [16]byte
-	_, _ = rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	h := hex.EncodeToString(u[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

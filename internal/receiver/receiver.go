@@ -71,11 +71,11 @@ type Config struct {
 	// stored, after the answer was decided; it must not block.
 	OnAccept func(store.AppendResult)
 
-	// Observe, when set, is called once for every answered request, just
-	// after the answer was written and before the handler returns, with
-	// what became of it. It runs on the request path, so it must be cheap
-	// and must not block: hand the Observation off and return. Defaults to
-	// none.
+	// Observe, when set, is called once for every answered request with
+	// what became of it, after the answer is written and before the
+	// handler returns, so before net/http sends it: it adds to the answer's
+	// latency, and must be cheap and never block. Hand the Observation off
+	// and return. Defaults to none.
 	Observe func(Observation)
 
 	// Logger defaults to slog.Default().
@@ -134,8 +134,6 @@ func (c *Config) validate() error {
 type Observation struct {
 	// At is when the request arrived.
 	At time.Time
-	// Took is the time from arrival to the answer.
-	Took time.Duration
 	// Method is the request's method.
 	Method string
 	// Outcome is the metrics label of what happened: "accepted",
@@ -220,7 +218,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	took := time.Since(start)
 	r.cfg.Metrics.observe(o, took)
 	if r.cfg.Observe != nil {
-		obs.At, obs.Took, obs.Method = start, took, req.Method
+		obs.At, obs.Method = start, req.Method
 		obs.Outcome, obs.StatusCode = outcomes[o].label, outcomes[o].status
 		r.cfg.Observe(obs)
 	}
