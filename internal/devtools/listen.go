@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -243,10 +242,7 @@ func (l *Listener) Run(ctx context.Context) error {
 // onStart prints the banner and starts the printer and the replays that
 // have no delivery. The server calls it once it is serving.
 func (l *Listener) onStart(s *server.Server) {
-	l.url = "http://" + listenDisplayAddr(s.Addr()) + l.cfg.Server.Path
-	if l.cfg.Server.Path == "" {
-		l.url += "/webhooks/sent"
-	}
+	l.url = s.URL()
 	l.writeBanner(l.cfg.Out)
 	for _, n := range l.replayNotes {
 		fmt.Fprintln(l.cfg.Out, n)
@@ -254,18 +250,6 @@ func (l *Listener) onStart(s *server.Server) {
 	fmt.Fprintln(l.cfg.Out)
 	go l.print()
 	close(l.started)
-}
-
-// displayAddr names a bound address the way a person would type it.
-func listenDisplayAddr(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = "localhost"
-	}
-	return net.JoinHostPort(host, port)
 }
 
 func (l *Listener) writeBanner(w io.Writer) {

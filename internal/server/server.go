@@ -298,7 +298,7 @@ func (s *Server) Start() error {
 		go func() { s.dispatch.Run(ctx); close(s.dispatchDone) }()
 	}
 	s.cfg.Logger.Info("hooklatch is receiving webhooks",
-		"url", "http://"+displayAddr(ln.Addr())+s.cfg.Path, "store", s.cfg.Store, "admin", s.AdminAddr())
+		"url", s.URL(), "store", s.cfg.Store, "admin", s.AdminAddr())
 	if s.cfg.OnStart != nil {
 		s.cfg.OnStart(s)
 	}
@@ -320,6 +320,10 @@ func displayAddr(a net.Addr) string {
 	}
 	return a.String()
 }
+
+// URL is where webhooks are posted, as a person would type it
+// (localhost for an unspecified address).
+func (s *Server) URL() string { return "http://" + displayAddr(s.publicLn.Addr()) + s.cfg.Path }
 
 // Addr is the webhook listener's bound address.
 func (s *Server) Addr() string { return s.publicLn.Addr().String() }
