@@ -90,7 +90,7 @@ func TestSendRetriesUntilTheHandlerRecovers(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"retry in 1s", "retry in 2s", "200 OK", "1 delivery: 1 delivered"} {
+	for _, want := range []string{"retry in 1s", "answered: database is down", "retry in 2s", "200 OK", "1 delivery: 1 delivered"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}

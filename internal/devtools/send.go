@@ -625,6 +625,9 @@ func writeTimeline(w io.Writer, d *Delivery) {
 			what = d.Result
 		}
 		fmt.Fprintf(w, "  #%-2d %-8s %-28s %8s  %s\n", a.N, "+"+shortDuration(a.Offset), clipString(a.Answer.String(), 28), latency(a.Answer.Took), what)
+		if body := strings.TrimSpace(string(a.Answer.Body)); body != "" && !a.Answer.OK() {
+			fmt.Fprintf(w, "       answered: %s\n", clipString(body, 100))
+		}
 	}
 	if d.Result == "not sent" {
 		fmt.Fprintln(w, "  not sent: the endpoint is disabled")
