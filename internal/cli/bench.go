@@ -33,6 +33,7 @@ type BenchOptions struct {
 	Type        string
 	Baseline    bool
 	CPUProfile  string // write a CPU profile of the target run here
+	StoreOnly   bool   // in-process: store events, deliver them nowhere
 }
 
 func newBenchCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
@@ -74,6 +75,9 @@ answers 200 in the same process, and prints the ratio: what durability costs.`,
 			if opts.Connections <= 0 || opts.Duration <= 0 {
 				return usageError("--connections and --duration must be positive")
 			}
+			if opts.StoreOnly && opts.URL != "" {
+				return usageError("--store-only shapes the in-process server; with --url, configure the target itself")
+			}
 			log, err := logger()
 			if err != nil {
 				return err
@@ -90,6 +94,7 @@ answers 200 in the same process, and prints the ratio: what durability costs.`,
 	f.StringVar(&opts.Type, "type", "message.delivered", "event type of the posted sample")
 	f.BoolVar(&opts.Baseline, "baseline", false, "also measure a bare net/http handler answering 200, and print the ratio")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the target run (go tool pprof) to this file")
+	f.BoolVar(&opts.StoreOnly, "store-only", false, "in-process: store events without delivering them, to measure ingest alone (default: each event goes to the log destination, as with serve)")
 	addSecretFlags(cmd)
 	return cmd
 }
@@ -140,6 +145,7 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 			AdminAddr: "off",
 			Store:     opts.Store,
 			Secrets:   []signature.Secret{opts.Secret},
+			StoreOnly: opts.StoreOnly,
 			Logger:    log.With("component", "serve"),
 		})
 		if err != nil {
