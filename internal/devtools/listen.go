@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/destination/httpdest"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/receiver"
@@ -129,15 +128,13 @@ type listenItem struct {
 	status  int
 	result  store.AppendResult
 	reason  string
-	err     error
+	err     error // the verification error; for an attempt, the destination's
 	method  string
 	header  map[string][]string // a rejection's, when small enough to diagnose
 	body    []byte
 
-	// A forwarding attempt.
-	attempt int
-	took    time.Duration
-	answer  destination.Outcome
+	// A forwarding attempt: what the dispatcher recorded and decided.
+	done store.Completion
 }
 
 // maxDiagnoseBody is the largest rejected body the printer diagnoses:
@@ -199,7 +196,8 @@ func NewListener(ctx context.Context, cfg ListenConfig) (*Listener, error) {
 			return nil, fmt.Errorf("%w: --forward-to: %w", ErrListenConfig, err)
 		}
 		l.policy = dispatch.Policy{MaxAttempts: cfg.ForwardAttempts, Retry: cfg.ForwardRetry, Timeout: cfg.ForwardTimeout}
-		scfg.Routes = []dispatch.Route{{Name: ForwardRoute, Destination: l.timed(app), Policy: l.policy}}
+		scfg.Routes = []dispatch.Route{{Name: ForwardRoute, Destination: app, Policy: l.policy}}
+		scfg.OnAttempt = l.onAttempt
 	}
 	srv, err := server.New(ctx, scfg)
 	if err != nil {
@@ -332,25 +330,18 @@ func (l *Listener) enqueue(it listenItem) {
 	}
 }
 
-// timed wraps the app's destination: it times each attempt and reports
-// how it went to the printer.
-func (l *Listener) timed(app destination.Destination) destination.Destination {
-	return destination.Func(func(ctx context.Context, d *destination.Delivery) error {
-		start := time.Now()
-		err := app.Deliver(ctx, d)
-		took := time.Since(start)
-		o := destination.Classify(err)
-		switch {
-		case o.Class == destination.Succeeded:
-			l.counts.delivered.Add(1)
-		case o.Class == destination.PermanentFailure || d.Attempt >= l.policy.MaxAttempts:
-			l.counts.dead.Add(1)
-		default:
-			l.counts.failed.Add(1)
-		}
-		l.enqueue(listenItem{forward: true, at: start, event: bareEvent(d.Event), attempt: d.Attempt, took: took, answer: o})
-		return err
-	})
+// onAttempt is the dispatcher's report of one forwarding attempt, once
+// recorded: it counts it and hands it to the printer.
+func (l *Listener) onAttempt(a dispatch.Attempted) {
+	switch a.Completion.Status {
+	case store.DeliverySucceeded:
+		l.counts.delivered.Add(1)
+	case store.DeliveryDead:
+		l.counts.dead.Add(1)
+	default:
+		l.counts.failed.Add(1)
+	}
+	l.enqueue(listenItem{forward: true, at: a.Completion.Attempt.StartedAt, event: bareEvent(a.Event), done: a.Completion, err: a.Err})
 }
 
 // prepareReplays requeues what cfg.Replay and cfg.ReplayFailed name,

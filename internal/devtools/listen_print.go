@@ -10,7 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
@@ -20,7 +19,7 @@ import (
 //
 //	09:29:10  ✓ v1      message.delivered        msg 2bc08494  DELIVERED  63a35363  new
 //	09:29:10  ✓ v1      message.delivered        msg 2bc08494  DELIVERED  63a35363  duplicate
-//	          → 500 Internal Server Error 1ms, will retry (attempt 1 of 3): {"error":"database is locked"}
+//	          → 500 Internal Server Error 1ms, will retry in 800ms (attempt 1 of 3): {"error":"database is locked"}
 //	          → 200 OK 1ms
 //	09:29:11  ✗ no_match  401  1 v1 signature(s) checked against 1 secret(s)
 //	          ↳ no configured secret matched — is the secret from another environment (test/live)? …
@@ -245,32 +244,33 @@ func (p *listenPrinter) forward(it listenItem) {
 	if p.last != ev.ID {
 		b.WriteString(s.dim(shortEventID(ev.ID)) + " ")
 	}
-	o := it.answer
+	done, a := it.done, it.done.Attempt
 	var answer string
 	switch {
-	case o.Result.StatusCode != 0:
-		answer = fmt.Sprintf("%d %s", o.Result.StatusCode, http.StatusText(o.Result.StatusCode))
-	case o.Err != nil:
-		answer = forwardProblem(o.Err)
+	case a.StatusCode != 0:
+		answer = fmt.Sprintf("%d %s", a.StatusCode, http.StatusText(a.StatusCode))
+	case it.err != nil:
+		answer = forwardProblem(it.err)
 	default:
 		answer = "delivered"
 	}
-	answer += " " + latency(it.took)
-	attempts := p.l.policy.MaxAttempts
+	answer += " " + latency(a.Duration)
+	replay := "replay with --replay " + shortEventID(ev.ID)
 	switch {
-	case o.Class == destination.Succeeded:
+	case done.Status == store.DeliverySucceeded:
 		b.WriteString(s.green(answer))
-	case o.Class == destination.PermanentFailure:
-		b.WriteString(s.red(answer) + ", dead: this answer is not retried; replay with --replay " + shortEventID(ev.ID))
-	case o.Class == destination.Snoozed:
-		b.WriteString(s.yellow(answer) + ", snoozed")
-	case it.attempt >= attempts:
-		b.WriteString(s.red(answer) + fmt.Sprintf(", dead after %d %s; replay with --replay %s", it.attempt, plural(it.attempt, "attempt", "attempts"), shortEventID(ev.ID)))
+	case a.Outcome == store.OutcomePermanent:
+		b.WriteString(s.red(answer) + ", dead: this answer is not retried; " + replay)
+	case done.Status == store.DeliveryDead:
+		b.WriteString(s.red(answer) + fmt.Sprintf(", dead after %s; %s", count(a.Attempt, "attempt", "attempts"), replay))
+	case a.Outcome == store.OutcomeSnoozed:
+		b.WriteString(s.yellow(answer) + ", snoozed for " + shortDuration(done.NextAttemptAt.Sub(done.Now).Round(100*time.Millisecond)))
 	default:
-		b.WriteString(s.yellow(answer) + fmt.Sprintf(", will retry (attempt %d of %d)", it.attempt, attempts))
+		b.WriteString(s.yellow(answer) + fmt.Sprintf(", will retry in %s (attempt %d of %d)",
+			shortDuration(done.NextAttemptAt.Sub(done.Now).Round(100*time.Millisecond)), a.Attempt, p.l.policy.MaxAttempts))
 	}
-	if o.Class != destination.Succeeded && o.Result.Response != "" {
-		b.WriteString(": " + clipString(o.Result.Response, 80))
+	if done.Status != store.DeliverySucceeded && a.Response != "" {
+		b.WriteString(": " + clipString(a.Response, 80))
 	}
 	fmt.Fprintln(p.w, b.String())
 	p.last = ev.ID

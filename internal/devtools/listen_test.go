@@ -341,7 +341,7 @@ func TestListenForwardsAndPrintsTheAnswers(t *testing.T) {
 	out := run.out
 	out.waitFor(t, 0, "forwarding  "+app.URL, "signed v1")
 	i := out.waitFor(t, 0, "message.delivered", shortEventID(id), "new")
-	i = out.waitFor(t, i+1, "→ 500 Internal Server Error", "ms, will retry (attempt 1 of 3): handler failed")
+	i = out.waitFor(t, i+1, "→ 500 Internal Server Error", "will retry in", "(attempt 1 of 3): handler failed")
 	out.waitFor(t, i+1, "→ 200 OK")
 	if got := app.received(); len(got) != 2 || !bytes.Equal(got[1], r.Body) {
 		t.Errorf("the app got %d requests, want 2 carrying the event's body byte for byte", len(got))
@@ -376,7 +376,7 @@ func TestListenReplaysDeadDeliveries(t *testing.T) {
 	run := startListener(t, cfg)
 	_, id := listenPost(t, run.l.URL(), Signer{Scheme: signature.V1, Secret: listenSecret(t)}, listenSample(t, Samples{Types: []string{"message.failed"}}), time.Now())
 	i := run.out.waitFor(t, 0, "message.failed", shortEventID(id), "new")
-	i = run.out.waitFor(t, i+1, "→ 500 Internal Server Error", "will retry (attempt 1 of 2)")
+	i = run.out.waitFor(t, i+1, "→ 500 Internal Server Error", "will retry in", "(attempt 1 of 2)")
 	run.out.waitFor(t, i+1, "→ 500 Internal Server Error", "dead after 2 attempts; replay with --replay "+shortEventID(id))
 	if err := run.stop(); err != nil {
 		t.Fatal(err)

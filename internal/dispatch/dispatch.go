@@ -77,10 +77,31 @@ type Config struct {
 	DrainTimeout time.Duration
 	// Clock defaults to the real clock.
 	Clock clock.Clock
+	// OnAttempt, when set, is told about every attempt once it has been
+	// recorded, with what the dispatcher decided. It runs on the attempt's
+	// worker, so it must not block. Defaults to none.
+	OnAttempt func(Attempted)
 	// Metrics defaults to unregistered metrics.
 	Metrics *Metrics
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+}
+
+// Attempted is one attempt and what came of it.
+type Attempted struct {
+	// Route names the destination.
+	Route string
+	// Event is the event delivered, with its body.
+	Event *store.Event
+	// Completion is what was recorded: the delivery's new status, when it
+	// is next due, and the attempt (number, duration, outcome, status
+	// code, answer, error).
+	Completion store.Completion
+	// Err is what the destination returned; nil on success.
+	Err error
+	// RecordErr is why the attempt could not be recorded, if it could not:
+	// the delivery is then tried again once its lease expires.
+	RecordErr error
 }
 
 // Dispatcher runs deliveries.
@@ -278,6 +299,7 @@ func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
 	attempt := dl.Attempts + 1
 	now := d.cfg.Clock.Now()
 	completion := store.Completion{DeliveryID: dl.ID, Owner: d.cfg.Owner, SpendAttempt: true}
+	var derr error // the destination's
 
 	r, ok := d.routes[dl.Destination]
 	switch {
@@ -293,7 +315,7 @@ func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
 			Error: fmt.Sprintf("%d attempts spent, the last one lost with its worker", r.Policy.MaxAttempts)}
 	default:
 		r.slots <- struct{}{}
-		completion = d.attempt(ctx, r, c, attempt)
+		completion, derr = d.attempt(ctx, r, c, attempt)
 		<-r.slots
 	}
 	completion.Now = d.cfg.Clock.Now()
@@ -303,6 +325,9 @@ func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
 	defer cancel()
 	err := d.cfg.Store.Complete(recordCtx, completion)
 	d.cfg.Metrics.observe(dl.Destination, completion)
+	if d.cfg.OnAttempt != nil {
+		d.cfg.OnAttempt(Attempted{Route: dl.Destination, Event: c.Event, Completion: completion, Err: derr, RecordErr: err})
+	}
 	switch {
 	case errors.Is(err, store.ErrLeaseLost):
 		d.cfg.Logger.Warn("dispatch: the lease expired before the attempt was recorded; another worker has the delivery",
@@ -317,7 +342,7 @@ func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
 }
 
 // attempt runs the destination and classifies what it returned.
-func (d *Dispatcher) attempt(ctx context.Context, r *route, c store.Claim, attempt int) store.Completion {
+func (d *Dispatcher) attempt(ctx context.Context, r *route, c store.Claim, attempt int) (store.Completion, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.Policy.Timeout)
 	defer cancel()
 	start := d.cfg.Clock.Now()
@@ -361,7 +386,7 @@ func (d *Dispatcher) attempt(ctx context.Context, r *route, c store.Claim, attem
 		comp.Status = store.DeliveryPending
 		comp.NextAttemptAt = now.Add(max(r.Policy.Retry.NextRetry(attempt, o.Err), o.Delay))
 	}
-	return comp
+	return comp, err
 }
 
 // deliver calls the destination, turning a panic into a temporary error.

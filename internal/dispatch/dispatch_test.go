@@ -509,3 +509,49 @@ func TestClaimCommittedAtShutdownIsRun(t *testing.T) {
 		t.Errorf("after a claim committed at shutdown: status %s, delivered %d times; want succeeded once", ds[0].Status, delivered.Load())
 	}
 }
+
+// OnAttempt hears of every attempt once it is recorded, with the status
+// decided, when the next attempt is due, and the destination's own error.
+func TestOnAttemptReportsEachRecordedAttempt(t *testing.T) {
+	t.Parallel()
+	var (
+		mu   sync.Mutex
+		seen []dispatch.Attempted
+	)
+	appErr := errors.New("the app is down")
+	var calls atomic.Int32
+	dest := destination.Func(func(ctx context.Context, d *destination.Delivery) error {
+		switch calls.Add(1) {
+		case 1:
+			return appErr
+		case 2:
+			return destination.Permanent(errors.New("400 bad request"))
+		}
+		return nil
+	})
+	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest, Policy: dispatch.Policy{Retry: exact}}},
+		func(c *dispatch.Config) {
+			c.OnAttempt = func(a dispatch.Attempted) {
+				mu.Lock()
+				seen = append(seen, a)
+				mu.Unlock()
+			}
+		})
+	ev := h.append(t, "k1", "message.delivered")
+	h.drive(t, "dead", h.statusIs(t, ev.ID, store.DeliveryDead))
+	h.drive(t, "two reports", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 2 })
+
+	mu.Lock()
+	defer mu.Unlock()
+	first, second := seen[0], seen[1]
+	if first.Route != "app" || first.Event == nil || first.Event.ID != ev.ID || !errors.Is(first.Err, appErr) || first.RecordErr != nil {
+		t.Errorf("first report = %+v", first)
+	}
+	if c, wait := first.Completion, first.Completion.NextAttemptAt.Sub(first.Completion.Now); c.Status != store.DeliveryPending ||
+		c.Attempt.Attempt != 1 || wait < 1900*time.Millisecond || wait > 2*time.Second {
+		t.Errorf("first completion = %+v (next in %s), want pending, due again in 2s (the exact backoff)", c, wait)
+	}
+	if c := second.Completion; c.Status != store.DeliveryDead || c.Attempt.Outcome != store.OutcomePermanent || c.Attempt.Attempt != 2 {
+		t.Errorf("second completion = %+v, want dead by a permanent answer", c)
+	}
+}

@@ -78,6 +78,9 @@ type Config struct {
 	// request, on the request path: it must be cheap and must not block
 	// (see receiver.Config.Observe). Defaults to none.
 	Observe func(receiver.Observation)
+	// OnAttempt, when set, is told about every delivery attempt once it is
+	// recorded (see dispatch.Config.OnAttempt). Defaults to none.
+	OnAttempt func(dispatch.Attempted)
 	// OnStart, when set, is called once Start has bound the listeners and
 	// started serving, before Start returns. Defaults to none.
 	OnStart func(*Server)
@@ -197,12 +200,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			routes = []dispatch.Route{{Name: "log", Destination: logdest.New(cfg.Logger)}}
 		}
 		disp, err = dispatch.New(dispatch.Config{
-			Store:   st,
-			Routes:  routes,
-			Clock:   cfg.Clock,
-			Lease:   cfg.Lease,
-			Metrics: dispatch.NewMetrics(registry),
-			Logger:  cfg.Logger,
+			Store:     st,
+			Routes:    routes,
+			Clock:     cfg.Clock,
+			Lease:     cfg.Lease,
+			Metrics:   dispatch.NewMetrics(registry),
+			OnAttempt: cfg.OnAttempt,
+			Logger:    cfg.Logger,
 		})
 		if err != nil {
 			st.Close()
