@@ -109,14 +109,15 @@ The exit status is 1 when a case failed, 3 when the handler cannot be reached.`,
 // graded and a summary, and writes the JUnit report when asked.
 func RunCheck(ctx context.Context, w io.Writer, opts CheckOptions) error {
 	c := &devtools.Check{
-		URL:      opts.URL,
-		Secret:   opts.Secret,
-		Schemes:  opts.Schemes,
-		Deadline: opts.Deadline,
-		Timeout:  opts.Timeout,
-		Burst:    opts.Burst,
-		Only:     opts.Only,
-		OnResult: func(res devtools.Result) { devtools.WriteResult(w, res) },
+		URL:       opts.URL,
+		Secret:    opts.Secret,
+		Schemes:   opts.Schemes,
+		Deadline:  opts.Deadline,
+		Timeout:   opts.Timeout,
+		Burst:     opts.Burst,
+		Only:      opts.Only,
+		UserAgent: userAgent(),
+		OnResult:  func(res devtools.Result) { devtools.WriteResult(w, res) },
 	}
 	report, err := c.Run(ctx)
 	switch {

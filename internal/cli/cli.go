@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/hooklatch/hooklatch/internal/devtools"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
 	"github.com/hooklatch/hooklatch/store/sqlite"
@@ -25,8 +24,8 @@ import (
 // Version is set at build time with -ldflags "-X …/internal/cli.Version=v1.2.3".
 var Version = "dev"
 
-// The tools' requests say which hooklatch sent them.
-func init() { devtools.UserAgent = "hooklatch/" + Version }
+// userAgent says which hooklatch sent a request.
+func userAgent() string { return "hooklatch/" + Version }
 
 // Env is the command's environment: streams and variables, so tests can
 // run commands without touching the process's own.

@@ -200,7 +200,7 @@ func resolveSend(cmd *cobra.Command, env Env, sc devtools.Scenario, conc int) (S
 	}
 	return SendOptions{
 		Scenario:    sc,
-		Signer:      devtools.Signer{Scheme: scheme, Secret: secrets[0], WebhookID: uuid.NewString()}, // one endpoint: the same X-Webhook-Id on every request,
+		Signer:      devtools.Signer{Scheme: scheme, Secret: secrets[0], WebhookID: uuid.NewString(), UserAgent: userAgent()}, // one endpoint: the same X-Webhook-Id on every request,
 		Profile:     profile,
 		Concurrency: conc,
 	}, nil

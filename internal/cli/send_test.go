@@ -80,7 +80,9 @@ steps:
 func TestSendRetriesUntilTheHandlerRecovers(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int32
+	var agent atomic.Value
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		agent.Store(r.UserAgent())
 		if calls.Add(1) <= 2 {
 			http.Error(w, "database is down", http.StatusInternalServerError)
 		}
@@ -89,6 +91,9 @@ func TestSendRetriesUntilTheHandlerRecovers(t *testing.T) {
 	r := run(t, map[string]string{"SENT_WEBHOOK_SECRET": v1Secret}, "", "send", "message.delivered", "--to", app.URL, "--time-scale", "1000")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if ua, _ := agent.Load().(string); ua != "hooklatch/"+cli.Version {
+		t.Errorf("User-Agent %q, want hooklatch/%s", ua, cli.Version)
 	}
 	for _, want := range []string{"retry in 1s", "answered: database is down", "retry in 2s", "200 OK", "1 delivery: 1 delivered"} {
 		if !strings.Contains(r.stdout, want) {

@@ -119,7 +119,7 @@ func buildTriggered(opts TriggerOptions) ([]triggered, error) {
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
-	signer := devtools.Signer{Scheme: opts.Scheme, Secret: opts.Secret}
+	signer := devtools.Signer{Scheme: opts.Scheme, Secret: opts.Secret, UserAgent: userAgent()}
 	out := make([]triggered, len(reqs))
 	for i, r := range reqs {
 		out[i] = triggered{name: r.Name, header: signer.Header(r, time.Now()), body: r.Body}

@@ -100,6 +100,8 @@ type Check struct {
 	OnResult func(Result)
 	// NowFunc stamps and signs the requests. Defaults to time.Now.
 	NowFunc func() time.Time
+	// UserAgent names the sender. Defaults to "hooklatch".
+	UserAgent string
 }
 
 // Verdict grades one case.
@@ -317,7 +319,7 @@ type checkRun struct {
 
 // signer signs with the run's secret in scheme.
 func (r *checkRun) signer(scheme signature.Scheme) Signer {
-	return Signer{Scheme: scheme, Secret: r.Secret, WebhookID: r.webhookID}
+	return Signer{Scheme: scheme, Secret: r.Secret, WebhookID: r.webhookID, UserAgent: r.UserAgent}
 }
 
 // post sends one request and notes whether the handler is reachable.
@@ -464,7 +466,8 @@ func (r *checkRun) rejectsBadSignature(ctx context.Context) Result {
 	if err != nil {
 		return broken(err)
 	}
-	forger := Signer{Scheme: r.scheme, Secret: signature.NewSecret(), WebhookID: r.webhookID}
+	forger := r.signer(r.scheme)
+	forger.Secret = signature.NewSecret()
 	a := r.post(ctx, forger.Header(req, r.NowFunc()), req.Body)
 	return r.rejects(a, "a request signed with another secret",
 		"verify X-Webhook-Signature on every request, with a constant-time compare, and answer 401 when it does not match: anyone who knows the URL can post events")

@@ -5,6 +5,7 @@
 package devtools
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -40,9 +41,6 @@ type Request struct {
 	Body []byte
 }
 
-// UserAgent is sent with every request the tools make.
-var UserAgent = "hooklatch"
-
 // NewRequest describes body as a request named name, with a new event id.
 func NewRequest(name string, body []byte) *Request {
 	r := &Request{Name: name, EventID: NewEventID(), Body: body}
@@ -66,6 +64,8 @@ type Signer struct {
 	// WebhookID is the endpoint's id, sent as X-Webhook-Id with V1.
 	// Defaults to a random UUID for every request.
 	WebhookID string
+	// UserAgent names the sender. Defaults to "hooklatch".
+	UserAgent string
 }
 
 // Header returns the headers of one attempt at r signed at now: the
@@ -73,7 +73,7 @@ type Signer struct {
 func (s Signer) Header(r *Request, now time.Time) http.Header {
 	h := signature.Sign(s.Scheme, s.Secret, r.Body, signature.SignOptions{WebhookID: s.WebhookID, Timestamp: now})
 	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", UserAgent)
+	h.Set("User-Agent", cmp.Or(s.UserAgent, "hooklatch"))
 	if s.Scheme == signature.V1 {
 		h.Set(signature.HeaderEventID, r.EventID)
 		if r.Type != "" {
