@@ -229,7 +229,9 @@ func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]s
 		args  []any
 	)
 	if f.EventID != "" {
-		where, args = append(where, "event_id = ?"), append(args, f.EventID)
+		// By the event's seq, which the (event_seq, destination) index
+		// covers: event_id has no index of its own.
+		where, args = append(where, byEventSeq+" = ?)"), append(args, f.EventID)
 	}
 	if f.Status != "" {
 		where, args = append(where, "status = ?"), append(args, f.Status)
@@ -291,6 +293,11 @@ SELECT id, delivery_id, attempt, started_at, duration_ns, outcome, status_code, 
 }
 
 // selection turns a selector into a WHERE clause.
+// byEventSeq starts a condition on deliveries by event id that goes
+// through the event's seq, so that it uses the (event_seq, destination)
+// index instead of scanning every delivery.
+const byEventSeq = "event_seq IN (SELECT seq FROM events WHERE id"
+
 func selection(sel store.DeliverySelector) (string, []any, error) {
 	if len(sel.IDs) == 0 && len(sel.EventIDs) == 0 && len(sel.Statuses) == 0 {
 		return "", nil, store.ErrNoSelection
@@ -306,7 +313,7 @@ func selection(sel store.DeliverySelector) (string, []any, error) {
 		}
 	}
 	if len(sel.EventIDs) > 0 {
-		where = append(where, "event_id IN ("+placeholders(len(sel.EventIDs))+")")
+		where = append(where, byEventSeq+" IN ("+placeholders(len(sel.EventIDs))+"))")
 		for _, id := range sel.EventIDs {
 			args = append(args, id)
 		}
