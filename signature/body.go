@@ -12,56 +12,6 @@ import (
 // received into a guess of the body as signed. They take untrusted bytes; the
 // JSON ones run only on input that json.Valid accepted.
 
-// compactJSON returns src without insignificant white space.
-func compactJSON(src []byte) []byte {
-	var b bytes.Buffer
-	if json.Compact(&b, src) != nil {
-		return nil
-	}
-	return b.Bytes()
-}
-
-// indentJSON pretty-prints src one value per line with the given indent, as
-// json.MarshalIndent, JSON.stringify(v, null, 2) and json.dumps(indent=2) do.
-func indentJSON(src []byte, indent string) []byte {
-	var b bytes.Buffer
-	if json.Indent(&b, src, "", indent) != nil {
-		return nil
-	}
-	return b.Bytes()
-}
-
-// respace rewrites compact JSON with the given separators outside strings,
-// e.g. ", " and ": " as Python's json.dumps does by default.
-func respace(compact []byte, itemSep, keySep string) []byte {
-	out := make([]byte, 0, len(compact)+len(compact)/4)
-	inStr, esc := false, false
-	for _, c := range compact {
-		switch {
-		case inStr:
-			out = append(out, c)
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inStr = false
-			}
-		case c == '"':
-			inStr = true
-			out = append(out, c)
-		case c == ',':
-			out = append(out, itemSep...)
-		case c == ':':
-			out = append(out, keySep...)
-		default:
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // rewriteStrings calls fn for every character inside the JSON strings of src
 // and copies everything else. fn receives the character decoded and its bytes
 // as they appear in src (raw UTF-8 or an escape sequence), and appends what

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hooklatch/hooklatch/internal/jsonform"
 )
 
 // Diagnosis explains the verification of one delivery in plain words.
@@ -732,7 +734,7 @@ func (d *diagnoser) compactBody() []byte {
 	if !d.compactDone {
 		d.compactDone = true
 		if len(d.body) <= maxRewriteBody && json.Valid(d.body) {
-			d.compact = compactJSON(d.body)
+			d.compact = jsonform.Compact(d.body)
 		}
 	}
 	return d.compact
@@ -788,7 +790,7 @@ func reorder(f func(*jsonNode), indent string) func(compact []byte) []byte {
 		f(n)
 		out := n.appendTo(nil)
 		if indent != "" {
-			return indentJSON(out, indent)
+			return jsonform.Indent(out, indent)
 		}
 		return out
 	}
@@ -850,13 +852,13 @@ var variants = []variant{
 	{1, CauseBodyReformatted, "the body was re-serialised: the sender signed compact JSON, it arrived re-formatted; verify the raw bytes before any JSON parsing",
 		onJSON(func(c []byte) []byte { return c })},
 	{1, CauseBodyReformatted, "the body was re-serialised: the sender signed JSON pretty-printed with 2 spaces, it arrived formatted differently; verify the raw bytes before any JSON parsing",
-		onJSON(func(c []byte) []byte { return indentJSON(c, "  ") })},
+		onJSON(func(c []byte) []byte { return jsonform.Indent(c, "  ") })},
 	{1, CauseBodyReformatted, "the body was re-serialised: the sender signed JSON pretty-printed with tabs, it arrived formatted differently; verify the raw bytes before any JSON parsing",
-		onJSON(func(c []byte) []byte { return indentJSON(c, "\t") })},
+		onJSON(func(c []byte) []byte { return jsonform.Indent(c, "\t") })},
 	{1, CauseBodyReformatted, "the body was re-serialised: the sender signed JSON pretty-printed with 4 spaces, it arrived formatted differently; verify the raw bytes before any JSON parsing",
-		onJSON(func(c []byte) []byte { return indentJSON(c, "    ") })},
+		onJSON(func(c []byte) []byte { return jsonform.Indent(c, "    ") })},
 	{1, CauseBodyReformatted, `the body was re-serialised: the sender signed JSON with ", " and ": " separators (Python's json.dumps default), it arrived formatted differently`,
-		onJSON(func(c []byte) []byte { return respace(c, ", ", ": ") })},
+		onJSON(func(c []byte) []byte { return jsonform.Respace(c, ", ", ": ") })},
 
 	{1, CauseBodyEscaping, `the body's escaping changed: the signed body had plain characters where the received one has \u escapes (non-ASCII, or <, > and & as Go escapes them, or \/) — something decoded and re-encoded the JSON`,
 		onValidBody(unescapeJSON)},
@@ -898,11 +900,11 @@ var variants = []variant{
 		}},
 
 	{2, CauseBodyReformatted, "the body was re-serialised: the sender signed JSON pretty-printed with 2 spaces and a final newline, it arrived formatted differently",
-		onJSON(withSuffix(func(c []byte) []byte { return indentJSON(c, "  ") }, "\n"))},
+		onJSON(withSuffix(func(c []byte) []byte { return jsonform.Indent(c, "  ") }, "\n"))},
 	{2, CauseBodyReformatted, "the body was re-serialised: the sender signed JSON pretty-printed with tabs and a final newline, it arrived formatted differently",
-		onJSON(withSuffix(func(c []byte) []byte { return indentJSON(c, "\t") }, "\n"))},
+		onJSON(withSuffix(func(c []byte) []byte { return jsonform.Indent(c, "\t") }, "\n"))},
 	{2, CauseBodyReformatted, `the body was re-serialised: the sender signed Python json.dumps output (", "/": " separators, non-ASCII as \uXXXX), it arrived formatted differently`,
-		onJSON(func(c []byte) []byte { return escapeNonASCII(respace(c, ", ", ": ")) })},
+		onJSON(func(c []byte) []byte { return escapeNonASCII(jsonform.Respace(c, ", ", ": ")) })},
 	{2, CauseBodyKeysReordered, "the body's keys were re-ordered and re-indented: the sender signed them in Sent's order, pretty-printed with 2 spaces",
 		onJSON(reorder((*jsonNode).sentOrder, "  "))},
 	{2, CauseBodyKeysReordered, "the body's keys were re-ordered and re-indented: the sender signed them sorted, pretty-printed with 2 spaces",

@@ -1,8 +1,9 @@
 package devtools
 
 import (
-	"bytes"
 	"encoding/json"
+
+	"github.com/hooklatch/hooklatch/internal/jsonform"
 )
 
 // reserialisation is one way a framework turns a JSON body into other
@@ -24,45 +25,15 @@ var reserialisations = []reserialisation{
 }
 
 // prettyJSON is body indented by two spaces, or body when it is not JSON.
-func prettyJSON(body []byte) []byte {
-	var b bytes.Buffer
-	if err := json.Indent(&b, body, "", "  "); err != nil {
-		return body
-	}
-	return b.Bytes()
-}
+func prettyJSON(body []byte) []byte { return orBody(jsonform.Indent(body, "  "), body) }
 
 // compactJSON is body without insignificant space, or body when it is not
 // JSON.
-func compactJSON(body []byte) []byte {
-	var b bytes.Buffer
-	if err := json.Compact(&b, body); err != nil {
-		return body
-	}
-	return b.Bytes()
-}
+func compactJSON(body []byte) []byte { return orBody(jsonform.Compact(body), body) }
 
 // pythonJSON is body as Python's json.dumps writes it by default: compact
 // but for a space after each ',' and ':' between tokens.
-func pythonJSON(body []byte) []byte {
-	compact := compactJSON(body)
-	out := make([]byte, 0, len(compact)+len(compact)/4)
-	inString, escaped := false, false
-	for _, c := range compact {
-		out = append(out, c)
-		switch {
-		case inString && escaped:
-			escaped = false
-		case inString && c == '\\':
-			escaped = true
-		case c == '"':
-			inString = !inString
-		case !inString && (c == ',' || c == ':'):
-			out = append(out, ' ')
-		}
-	}
-	return out
-}
+func pythonJSON(body []byte) []byte { return jsonform.Respace(compactJSON(body), ", ", ": ") }
 
 // sortedJSON is body decoded into Go maps and encoded again: keys sorted,
 // numbers as float64, HTML characters escaped. Body when it is not JSON.
@@ -76,4 +47,12 @@ func sortedJSON(body []byte) []byte {
 		return body
 	}
 	return out
+}
+
+// orBody is form, or body when the form could not be made.
+func orBody(form, body []byte) []byte {
+	if form == nil {
+		return body
+	}
+	return form
 }
