@@ -429,7 +429,15 @@ func (r *checkRun) accepts(ctx context.Context, scheme signature.Scheme) Result 
 	what := fmt.Sprintf("a valid %s event signed %s", req.Type, scheme)
 	switch {
 	case !a.OK():
-		return Result{Verdict: VerdictFail, Reason: fmt.Sprintf("%s to %s", r.answerText(a), what), Advice: r.validAdvice(a, adviceRetried)}
+		advice := r.validAdvice(a, adviceRetried)
+		if (a.StatusCode == http.StatusUnauthorized || a.StatusCode == http.StatusForbidden) && len(r.Schemes) > 1 {
+			other := signature.V1
+			if scheme == signature.V1 {
+				other = signature.Legacy
+			}
+			advice += fmt.Sprintf("; if Sent signs your endpoint only with %s, grade that alone with --scheme %s", other, other)
+		}
+		return Result{Verdict: VerdictFail, Reason: fmt.Sprintf("%s to %s", r.answerText(a), what), Advice: advice}
 	case a.Took > r.Deadline:
 		return Result{Verdict: VerdictFail,
 			Reason: fmt.Sprintf("%s after %s, past the %s deadline", a.Status, latency(a.Took), r.Deadline),

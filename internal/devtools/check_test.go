@@ -158,7 +158,7 @@ func checkSecrets(t *testing.T) signature.Secret {
 
 // startServer runs the real `hooklatch serve` on a fresh SQLite store and
 // returns its webhook URL.
-func startServer(t *testing.T) string {
+func startServer(t *testing.T, schemes ...signature.Scheme) string {
 	t.Helper()
 	secrets, err := signature.ParseSecrets(checkSecret)
 	if err != nil {
@@ -166,7 +166,7 @@ func startServer(t *testing.T) string {
 	}
 	srv, err := server.New(context.Background(), server.Config{
 		Addr: "127.0.0.1:0", AdminAddr: "off", Store: filepath.Join(t.TempDir(), "h.db"),
-		Secrets: secrets, Logger: slog.New(slog.DiscardHandler),
+		Secrets: secrets, Schemes: schemes, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -328,6 +328,20 @@ func TestCheckAdvice(t *testing.T) {
 	if res.Verdict != devtools.VerdictFail || !strings.HasPrefix(res.Reason, "500 Internal Server Error to a retry") ||
 		res.Advice != "Sent would retry it, and ten consecutive failures disable the endpoint; acknowledge duplicates with 2xx" {
 		t.Errorf("duplicate: %+v", res)
+	}
+}
+
+// A handler that takes only v1 fails accepts-legacy, with a pointer to
+// --scheme v1.
+func TestCheckPointsAtTheSchemeFlag(t *testing.T) {
+	t.Parallel()
+	url := startServer(t, signature.V1)
+	rep := runCheck(t, devtools.Check{URL: url, Secret: checkSecrets(t), Only: []string{devtools.CaseAcceptsV1, devtools.CaseAcceptsLegacy}})
+	if got := rep.Failed(); len(got) != 1 || got[0] != devtools.CaseAcceptsLegacy {
+		t.Fatalf("failed %v, want accepts-legacy alone", got)
+	}
+	if res := rep.Results[1]; !strings.Contains(res.Advice, "--scheme v1") {
+		t.Errorf("advice %q does not point at --scheme v1", res.Advice)
 	}
 }
 
