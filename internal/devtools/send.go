@@ -174,6 +174,9 @@ func (s Step) check(scheme signature.Scheme) error {
 	if n != 1 {
 		return fmt.Errorf("a step names exactly one of events, file, lifecycle or pause")
 	}
+	if s.Pause > 0 && (s.Count != 0 || len(s.Set) > 0 || s.Envelope != "" || s.Shuffle || s.Duplicates != 0 || s.Tamper || s.Stale != 0 || s.Slow != 0) {
+		return fmt.Errorf("a pause step only waits: put count, set, envelope and the chaos options on the step that sends")
+	}
 	if s.Count < 0 || s.Duplicates < 0 || s.Stale < 0 || s.Slow < 0 {
 		return fmt.Errorf("count, duplicates, stale and slow cannot be negative")
 	}

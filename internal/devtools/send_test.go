@@ -551,6 +551,7 @@ func TestStepValidation(t *testing.T) {
 		{Events: []string{"message.sent"}, File: "x.json"},
 		{Events: []string{"message.sent"}, Stale: 10 * time.Minute}, // legacy has no timestamp
 		{Events: []string{"message.sent"}, Count: -1},
+		{Pause: time.Second, Tamper: true}, // chaos on a step that sends nothing
 	} {
 		if _, err := e.Run(context.Background(), Scenario{Steps: []Step{st}}); err == nil {
 			t.Errorf("step %+v accepted", st)
