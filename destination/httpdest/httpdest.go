@@ -79,6 +79,15 @@ type Config struct {
 	// them unsigned.
 	Secret signature.Secret
 
+	// Scheme is how Secret signs: signature.V1 (X-Webhook-Id, a fresh
+	// X-Webhook-Timestamp and "v1,<base64>", plus the same in Webhook-*),
+	// signature.Legacy ("sha256=<hex>" over the body, as Sent's older
+	// endpoints and its development guide's handlers expect), or
+	// SchemeAsReceived: each event as it arrived.
+	//
+	// Defaults to signature.V1.
+	Scheme signature.Scheme
+
 	// Timeout bounds each attempt: connecting, sending the event and
 	// reading the answer. The attempt's context can end it sooner.
 	//
@@ -112,12 +121,19 @@ type Config struct {
 	NowFunc func() time.Time
 }
 
+// SchemeAsReceived signs each event in the scheme it arrived with (its
+// store.Event.Scheme), so an app written for either of Sent's schemes
+// verifies what it would have got from Sent.
+const SchemeAsReceived signature.Scheme = "as-received"
+
 // Destination POSTs events to a URL. It is safe for concurrent use.
 type Destination struct {
 	url      string // without user info, for requests
 	display  string // password redacted, for messages
 	do       func(*http.Request) (*http.Response, error)
 	key      []byte // v1 HMAC key; nil when unsigned
+	legacy   []byte // legacy HMAC key; nil when unsigned
+	scheme   signature.Scheme
 	timeout  time.Duration
 	header   http.Header // the static headers
 	maxResp  int
@@ -171,8 +187,14 @@ func New(cfg Config) (*Destination, error) {
 		d.do = c.Do
 	}
 	d.bufs.New = func() any { b := make([]byte, d.maxResp); return &b }
+	switch cfg.Scheme {
+	case "", signature.V1, signature.Legacy, SchemeAsReceived:
+		d.scheme = cmp.Or(cfg.Scheme, signature.V1)
+	default:
+		return nil, fmt.Errorf("httpdest: Config.Scheme %q: want %s, %s or %s", cfg.Scheme, signature.V1, signature.Legacy, SchemeAsReceived)
+	}
 	if cfg.Secret.Fingerprint() != "" {
-		d.key = cfg.Secret.V1Key()
+		d.key, d.legacy = cfg.Secret.V1Key(), cfg.Secret.LegacyKey()
 	}
 	if d.now == nil {
 		d.now = time.Now
@@ -235,7 +257,15 @@ func (d *Destination) requestHeader(dl *destination.Delivery) http.Header {
 	if ev.Type != "" {
 		h[HeaderEventType] = vals.add(ev.Type)
 	}
-	if d.key != nil {
+	scheme := d.scheme
+	if scheme == SchemeAsReceived {
+		scheme = signature.Scheme(ev.Scheme)
+	}
+	switch {
+	case d.key == nil:
+	case scheme == signature.Legacy:
+		h[signature.HeaderSignature] = vals.add(signature.SignLegacy(d.legacy, ev.Body))
+	default:
 		// The event ID is the webhook ID: stable across attempts, so the
 		// receiving app can deduplicate on it.
 		unix := d.now().Unix()

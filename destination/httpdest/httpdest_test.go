@@ -49,6 +49,55 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// Legacy signing, and signing each event as it arrived: an app written for
+// either of Sent's schemes verifies what it is forwarded.
+func TestDeliverSignatureSchemes(t *testing.T) {
+	t.Parallel()
+	secret := newSecret(t)
+	verifiers := map[signature.Scheme]*signature.Verifier{}
+	for _, scheme := range []signature.Scheme{signature.V1, signature.Legacy} {
+		v, err := signature.NewVerifier(signature.Config{Secrets: []signature.Secret{secret}, Schemes: []signature.Scheme{scheme}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		verifiers[scheme] = v
+	}
+	got := make(chan http.Header, 1)
+	var body []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ = io.ReadAll(r.Body)
+		got <- r.Header
+	}))
+	t.Cleanup(srv.Close)
+
+	for _, tc := range []struct {
+		config, arrived, want signature.Scheme
+	}{
+		{signature.Legacy, "v1", signature.Legacy},
+		{httpdest.SchemeAsReceived, "legacy", signature.Legacy},
+		{httpdest.SchemeAsReceived, "v1", signature.V1},
+		{"", "legacy", signature.V1}, // the default
+	} {
+		dest := newDest(t, httpdest.Config{URL: srv.URL, Secret: secret, Scheme: tc.config})
+		dl := destinationtest.NewDelivery(1)
+		dl.Event.Scheme = string(tc.arrived)
+		if err := destination.Classify(dest.Deliver(t.Context(), dl)).Err; err != nil {
+			t.Fatal(err)
+		}
+		h := <-got
+		if _, err := verifiers[tc.want].Verify(h, body); err != nil {
+			t.Errorf("scheme %q, event arrived %s: does not verify as %s: %v (signature %q)", tc.config, tc.arrived, tc.want, err, h.Get(signature.HeaderSignature))
+		}
+		other := signature.V1
+		if tc.want == signature.V1 {
+			other = signature.Legacy
+		}
+		if _, err := verifiers[other].Verify(h, body); err == nil {
+			t.Errorf("scheme %q, event arrived %s: verifies as %s too", tc.config, tc.arrived, other)
+		}
+	}
+}
+
 func TestNewValidates(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -71,6 +120,9 @@ func TestNewValidates(t *testing.T) {
 		{"own signature header", httpdest.Config{URL: "http://h/", Headers: map[string]string{"x-webhook-signature": "v1,x"}}, "set by hooklatch"},
 		{"hooklatch header", httpdest.Config{URL: "http://h/", Headers: map[string]string{"Hooklatch-Attempt": "9"}}, "set by hooklatch"},
 		{"content type", httpdest.Config{URL: "http://h/", Headers: map[string]string{"Content-Type": "text/plain"}}, "set by hooklatch or the transport"},
+		{"legacy scheme", httpdest.Config{URL: "http://h/", Scheme: signature.Legacy}, ""},
+		{"as received", httpdest.Config{URL: "http://h/", Scheme: httpdest.SchemeAsReceived}, ""},
+		{"unknown scheme", httpdest.Config{URL: "http://h/", Scheme: "v2"}, "Config.Scheme"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

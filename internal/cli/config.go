@@ -51,6 +51,7 @@ type DestinationConfig struct {
 	HTTP *struct {
 		URL     string            `yaml:"url"`
 		Secret  string            `yaml:"secret"`
+		Scheme  string            `yaml:"scheme"` // v1 (default), legacy or as-received
 		Headers map[string]string `yaml:"headers"`
 	} `yaml:"http"`
 	Exec *struct {
@@ -130,7 +131,7 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 		}}
 		switch {
 		case d.HTTP != nil:
-			hc := httpdest.Config{URL: d.HTTP.URL, Headers: d.HTTP.Headers, Timeout: time.Duration(d.Timeout)}
+			hc := httpdest.Config{URL: d.HTTP.URL, Headers: d.HTTP.Headers, Timeout: time.Duration(d.Timeout), Scheme: signature.Scheme(d.HTTP.Scheme)}
 			if d.HTTP.Secret != "" {
 				s, err := signature.ParseSecret(d.HTTP.Secret)
 				if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/hooklatch/hooklatch/destination/httpdest"
 	"github.com/hooklatch/hooklatch/internal/devtools"
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/signature"
@@ -31,10 +32,11 @@ app is down), and prints one line per request: time, verification (✓ scheme,
 or ✗ and why), event type, subject, status, short event id, and whether it is
 new, a duplicate, or needs attention (unknown type, unparseable body).
 
-With --forward-to it delivers each event to your app, with retries, signed in
-Sent's v1 scheme with your signing secret (so your app's signature check
-passes; see --forward-secret), and prints each answer and its latency under
-the event's line.
+With --forward-to it delivers each event to your app, with retries, signed
+with your signing secret in the scheme it arrived with (so your app's
+signature check passes, whichever of Sent's schemes it verifies; see
+--forward-secret and --forward-scheme), and prints each answer and its
+latency under the event's line.
 
 --replay ID delivers stored events to --forward-to again (the short id listen
 prints is enough), and --replay-failed every delivery that is dead; listen then
@@ -56,7 +58,8 @@ Ctrl-C stops it gracefully.`,
 	f.String("store", devtools.DefaultListenStore, "store: a SQLite file path")
 	f.String("scheme", "", "accept only this signature scheme, legacy or v1 (default both)")
 	f.String("forward-to", "", "deliver every event to your app at this URL, with retries")
-	f.String("forward-secret", "", `sign forwarded events in Sent's v1 scheme with this whsec_ secret, or "none" (default the first signing secret)`)
+	f.String("forward-secret", "", `sign forwarded events with this whsec_ secret, or "none" (default the first signing secret)`)
+	f.String("forward-scheme", "as-received", "sign forwarded events as-received (in the scheme each arrived with), v1 or legacy")
 	f.Duration("forward-timeout", devtools.DefaultForwardTimeout, "how long one forwarding attempt may take")
 	f.Int("forward-attempts", devtools.DefaultForwardAttempts, "attempts before a forwarded event's delivery is dead")
 	f.String("color", "auto", "colour the output: auto (in a terminal, unless NO_COLOR is set), always or never")
@@ -122,7 +125,7 @@ func resolveListen(cmd *cobra.Command, env Env) (ListenOptions, error) {
 		}
 	}
 	if cfg.ForwardTo == "" {
-		for _, name := range []string{"forward-secret", "forward-timeout", "forward-attempts"} {
+		for _, name := range []string{"forward-secret", "forward-scheme", "forward-timeout", "forward-attempts"} {
 			if f.Changed(name) {
 				return ListenOptions{}, usageError("--%s applies to forwarded events: pass --forward-to URL too", name)
 			}
@@ -136,6 +139,12 @@ func resolveListen(cmd *cobra.Command, env Env) (ListenOptions, error) {
 	}
 	if cfg.ForwardAttempts <= 0 {
 		return ListenOptions{}, usageError("--forward-attempts: want a positive whole number")
+	}
+	switch sc := signature.Scheme(str("forward-scheme")); sc {
+	case httpdest.SchemeAsReceived, signature.V1, signature.Legacy:
+		cfg.ForwardScheme = sc
+	default:
+		return ListenOptions{}, usageError("--forward-scheme %q: want as-received, v1 or legacy", sc)
 	}
 	switch fs := str("forward-secret"); fs {
 	case "none":

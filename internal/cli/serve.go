@@ -47,7 +47,8 @@ Settings come from flags, then environment variables, then defaults.`,
 	f.String("max-body", "1MiB", "largest body accepted; larger gets 413 ($HOOKLATCH_MAX_BODY)")
 	f.String("config", "", "YAML config file: the settings below and several destinations ($HOOKLATCH_CONFIG)")
 	f.String("forward-to", "", "deliver every event to this URL, with retries (default: log each event) ($HOOKLATCH_FORWARD_TO)")
-	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret, in Sent's v1 scheme ($HOOKLATCH_FORWARD_SECRET)")
+	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret ($HOOKLATCH_FORWARD_SECRET)")
+	f.String("forward-scheme", "v1", "how --forward-secret signs: v1, legacy, or as-received (each event in the scheme it arrived with) ($HOOKLATCH_FORWARD_SCHEME)")
 	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")
 	f.Duration("forward-timeout", 30*time.Second, "how long one forwarding attempt may take ($HOOKLATCH_FORWARD_TIMEOUT)")
 	f.Int("forward-attempts", 15, "attempts before a delivery is dead; the wait doubles from 2s up to an hour ($HOOKLATCH_FORWARD_ATTEMPTS)")
@@ -124,7 +125,8 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 		if err != nil || timeout <= 0 {
 			return ServeOptions{}, usageError("--forward-timeout: want a positive duration such as 10s")
 		}
-		route, err := forwardRoute(url, get("forward-secret", "HOOKLATCH_FORWARD_SECRET"), get("forward-types", "HOOKLATCH_FORWARD_TYPES"), timeout)
+		route, err := forwardRoute(url, get("forward-secret", "HOOKLATCH_FORWARD_SECRET"), get("forward-scheme", "HOOKLATCH_FORWARD_SCHEME"),
+			get("forward-types", "HOOKLATCH_FORWARD_TYPES"), timeout)
 		if err != nil {
 			return ServeOptions{}, err
 		}
@@ -142,8 +144,13 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 // forwardRoute is the destination --forward-to names.
 // forwardRoute is the one destination of --forward-to; timeout bounds each
 // attempt, in the policy and in the destination alike.
-func forwardRoute(url, secret, types string, timeout time.Duration) (dispatch.Route, error) {
-	hc := httpdest.Config{URL: url, Timeout: timeout}
+func forwardRoute(url, secret, scheme, types string, timeout time.Duration) (dispatch.Route, error) {
+	hc := httpdest.Config{URL: url, Timeout: timeout, Scheme: signature.Scheme(scheme)}
+	switch hc.Scheme {
+	case signature.V1, signature.Legacy, httpdest.SchemeAsReceived:
+	default:
+		return dispatch.Route{}, usageError("--forward-scheme %q: want v1, legacy or as-received", scheme)
+	}
 	if secret != "" {
 		s, err := signature.ParseSecret(secret)
 		if err != nil {

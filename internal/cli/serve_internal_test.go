@@ -20,7 +20,7 @@ func TestForwardTimeoutReachesTheDestination(t *testing.T) {
 	defer app.Close()
 	defer close(release)
 
-	route, err := forwardRoute(app.URL, "", "", 150*time.Millisecond)
+	route, err := forwardRoute(app.URL, "", "v1", "", 150*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}

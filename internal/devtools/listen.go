@@ -1,6 +1,7 @@
 package devtools
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,11 +48,16 @@ type ListenConfig struct {
 	// delivered there, with retries, and its answers are printed. Empty
 	// means events are stored and printed only. Defaults to empty.
 	ForwardTo string
-	// ForwardSecret signs forwarded events in Sent's v1 scheme (a fresh
-	// X-Webhook-Timestamp and X-Webhook-Signature on every attempt), so an
-	// app that verifies Sent's signature accepts them. The zero Secret
-	// sends them unsigned. Defaults to unsigned.
+	// ForwardSecret signs forwarded events (in v1 with a fresh
+	// X-Webhook-Timestamp on every attempt), so an app that verifies
+	// Sent's signature accepts them. The zero Secret sends them unsigned.
+	// Defaults to unsigned.
 	ForwardSecret signature.Secret
+	// ForwardScheme is how ForwardSecret signs: signature.V1,
+	// signature.Legacy, or httpdest.SchemeAsReceived (each event in the
+	// scheme it arrived with, so an app written for either of Sent's
+	// schemes verifies it). Defaults to httpdest.SchemeAsReceived.
+	ForwardScheme signature.Scheme
 	// ForwardTimeout bounds one forwarding attempt. Defaults to
 	// DefaultForwardTimeout.
 	ForwardTimeout time.Duration
@@ -191,7 +197,8 @@ func NewListener(ctx context.Context, cfg ListenConfig) (*Listener, error) {
 	if cfg.ForwardTo == "" {
 		scfg.StoreOnly = true
 	} else {
-		app, err := httpdest.New(httpdest.Config{URL: cfg.ForwardTo, Secret: cfg.ForwardSecret, Timeout: cfg.ForwardTimeout})
+		app, err := httpdest.New(httpdest.Config{URL: cfg.ForwardTo, Secret: cfg.ForwardSecret,
+			Scheme: cmp.Or(cfg.ForwardScheme, httpdest.SchemeAsReceived), Timeout: cfg.ForwardTimeout})
 		if err != nil {
 			return nil, fmt.Errorf("%w: --forward-to: %w", ErrListenConfig, err)
 		}
@@ -267,7 +274,11 @@ func (l *Listener) writeBanner(w io.Writer) {
 	if l.cfg.ForwardTo != "" {
 		signed := "unsigned"
 		if fp := l.cfg.ForwardSecret.Fingerprint(); fp != "" {
-			signed = "signed v1 with secret fp " + fp
+			how := string(cmp.Or(l.cfg.ForwardScheme, httpdest.SchemeAsReceived))
+			if how == string(httpdest.SchemeAsReceived) {
+				how = "as received (v1 or legacy)"
+			}
+			signed = "signed " + how + " with secret fp " + fp
 		}
 		fmt.Fprintf(w, "  forwarding  %s  (%s; %d %s, %s timeout each)\n", redactURL(l.cfg.ForwardTo), signed,
 			l.cfg.ForwardAttempts, plural(l.cfg.ForwardAttempts, "attempt", "attempts"), shortDuration(l.cfg.ForwardTimeout))

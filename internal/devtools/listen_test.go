@@ -281,7 +281,14 @@ type listenApp struct {
 
 func newListenApp(t *testing.T, script ...int) *listenApp {
 	t.Helper()
-	v, err := signature.NewVerifier(signature.Config{Secrets: []signature.Secret{listenSecret(t)}, Schemes: []signature.Scheme{signature.V1}})
+	return newListenAppFor(t, signature.V1, script...)
+}
+
+// newListenAppFor is an app that verifies only the given scheme, as one
+// written from Sent's documents for one of its endpoints would.
+func newListenAppFor(t *testing.T, scheme signature.Scheme, script ...int) *listenApp {
+	t.Helper()
+	v, err := signature.NewVerifier(signature.Config{Secrets: []signature.Secret{listenSecret(t)}, Schemes: []signature.Scheme{scheme}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,6 +336,33 @@ func listenForwarding(to string, attempts int) ListenConfig {
 	return ListenConfig{ForwardTo: to, ForwardAttempts: attempts, ForwardRetry: listenQuickRetry}
 }
 
+// An app that checks legacy signatures, as the handlers in Sent's
+// development guide do, verifies what listen forwards: each event is signed
+// as it arrived, or all in legacy with ForwardScheme.
+func TestListenForwardsToALegacyApp(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		forward, arrived signature.Scheme
+	}{
+		{"", signature.Legacy}, // as received, the default
+		{signature.Legacy, signature.V1},
+	} {
+		app := newListenAppFor(t, signature.Legacy, 200)
+		cfg := listenForwarding(app.URL, 1)
+		cfg.ForwardSecret, cfg.ForwardScheme = listenSecret(t), tc.forward
+		run := startListener(t, cfg)
+		r := listenSample(t, Samples{Types: []string{"message.delivered"}, Legacy: tc.arrived == signature.Legacy})
+		_, id := listenPost(t, run.l.URL(), Signer{Scheme: tc.arrived, Secret: listenSecret(t)}, r, time.Now())
+		i := run.out.waitFor(t, 0, shortEventID(id), "new")
+		if j := run.out.waitFor(t, i+1, "→ "); !strings.Contains(run.out.lines()[j], "200 OK") {
+			t.Errorf("forward scheme %q, event signed %s: the legacy app answered %q", tc.forward, tc.arrived, run.out.lines()[j])
+		}
+		if got := app.received(); len(got) != 1 || !bytes.Equal(got[0], r.Body) {
+			t.Errorf("the app got %d verified requests, want the event", len(got))
+		}
+	}
+}
+
 func TestListenForwardsAndPrintsTheAnswers(t *testing.T) {
 	t.Parallel()
 	app := newListenApp(t, 500, 200)
@@ -339,7 +373,7 @@ func TestListenForwardsAndPrintsTheAnswers(t *testing.T) {
 	_, id := listenPost(t, run.l.URL(), Signer{Scheme: signature.V1, Secret: listenSecret(t)}, r, time.Now())
 
 	out := run.out
-	out.waitFor(t, 0, "forwarding  "+app.URL, "signed v1")
+	out.waitFor(t, 0, "forwarding  "+app.URL, "signed as received (v1 or legacy) with secret fp")
 	i := out.waitFor(t, 0, "message.delivered", shortEventID(id), "new")
 	i = out.waitFor(t, i+1, "→ 500 Internal Server Error", "will retry in", "(attempt 1 of 3): handler failed")
 	out.waitFor(t, i+1, "→ 200 OK")
