@@ -322,7 +322,8 @@ func TestServeConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	got := make(chan string, 10)
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got <- r.Header.Get("Hooklatch-Event-Type")
+		sig, _, _ := strings.Cut(r.Header.Get("X-Webhook-Signature"), "=")
+		got <- r.Header.Get("Hooklatch-Event-Type") + " " + sig
 	}))
 	defer app.Close()
 	out := filepath.Join(dir, "exec-out")
@@ -346,7 +347,7 @@ secret: `+v1Secret+`
 destinations:
   - name: app
     types: ["message.*"]
-    http: {url: "`+app.URL+`"}
+    http: {url: "`+app.URL+`", secret: "`+v1Secret+`", scheme: legacy}
   - name: script
     types: ["template.*"]
     timeout: 5s
@@ -374,7 +375,7 @@ destinations:
 		case <-time.After(20 * time.Millisecond): // not listening yet
 		}
 	}
-	if typ := <-got; typ != "message.sent" {
+	if typ := <-got; typ != "message.sent sha256" { // signed in the legacy scheme, as configured
 		t.Errorf("the app got %q", typ)
 	}
 	deadline := time.Now().Add(10 * time.Second)
