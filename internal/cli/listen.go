@@ -44,11 +44,13 @@ keeps listening. An event stored while listen was not forwarding gets its
 delivery when it is first replayed, retried like any other.
 
 Colour is used in a terminal unless NO_COLOR is set; --color overrides.
+--json prints one JSON object per line instead, for jq and scripts.
 Ctrl-C stops it gracefully.`,
 		Example: `  SENT_WEBHOOK_SECRET=whsec_... hooklatch listen
   hooklatch listen --forward-to http://localhost:8080/webhooks/sent
   hooklatch listen --forward-to http://localhost:8080/webhooks/sent --replay-failed
-  hooklatch listen --forward-to http://localhost:8080/webhooks/sent --replay 3c4d5e6f`,
+  hooklatch listen --forward-to http://localhost:8080/webhooks/sent --replay 3c4d5e6f
+  hooklatch listen --json | jq 'select(.outcome == "rejected") | .diagnosis'`,
 		Args: args(cobra.NoArgs),
 	}
 	f := cmd.Flags()
@@ -63,6 +65,7 @@ Ctrl-C stops it gracefully.`,
 	f.Duration("forward-timeout", devtools.DefaultForwardTimeout, "how long one forwarding attempt may take")
 	f.Int("forward-attempts", devtools.DefaultForwardAttempts, "attempts before a forwarded event's delivery is dead")
 	f.String("color", "auto", "colour the output: auto (in a terminal, unless NO_COLOR is set), always or never")
+	f.Bool("json", false, "print one JSON object per request and per forwarding attempt; the banner and summary go to standard error")
 	f.StringArray("replay", nil, "deliver this stored event to --forward-to again: an event id or the short id listen printed (repeatable)")
 	f.Bool("replay-failed", false, "deliver every dead forwarded delivery again")
 
@@ -111,6 +114,9 @@ func resolveListen(cmd *cobra.Command, env Env) (ListenOptions, error) {
 	}
 	if cfg.Color, err = colorFrom(str("color"), env); err != nil {
 		return ListenOptions{}, err
+	}
+	if cfg.JSON, _ = f.GetBool("json"); cfg.JSON {
+		cfg.Color, cfg.Status = false, env.Stderr
 	}
 
 	cfg.ForwardTimeout, _ = f.GetDuration("forward-timeout")

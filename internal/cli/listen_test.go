@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -67,8 +68,8 @@ func TestListenCommandReceivesForwardsAndStops(t *testing.T) {
 	var hits sync.WaitGroup
 	hits.Add(1)
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Forwarded events are re-signed in Sent's v1 scheme with the
-		// signing secret, so the app's own check passes.
+		// Forwarded events are re-signed with the signing secret, in the
+		// scheme they arrived with, so the app's own check passes.
 		if r.Header.Get(signature.HeaderSignature) == "" {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -114,6 +115,48 @@ func TestListenCommandReceivesForwardsAndStops(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "\x1b[") || errOut.String() != "" {
 		t.Errorf("want plain output and a quiet log; stdout:\n%q\nstderr:\n%s", out, errOut)
+	}
+}
+
+// With --json, standard output is JSON lines only; the banner and the
+// summary go to standard error.
+func TestListenCommandJSON(t *testing.T) {
+	t.Parallel()
+	out, errOut := newWatchedBuffer(), newWatchedBuffer()
+	vars := map[string]string{"SENT_WEBHOOK_SECRET": v1Secret}
+	env := cli.Env{Stdin: strings.NewReader(""), Stdout: out, Stderr: errOut, Getenv: func(k string) string { return vars[k] }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	exited := make(chan int, 1)
+	go func() {
+		exited <- cli.Main(ctx, []string{"listen", "--json", "--addr", "127.0.0.1:0", "--store", filepath.Join(t.TempDir(), "l.db")}, env)
+	}()
+	url := errOut.waitFor(t, regexp.MustCompile(`listening +(http://\S+)`), exited)
+	secret, err := signature.ParseSecret(v1Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := devtools.Samples{Types: []string{"template.approved"}}.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	devtools.Post(ctx, http.DefaultClient, url, devtools.Signer{Scheme: signature.V1, Secret: secret}.Header(reqs[0], time.Now()), bytes.NewReader(reqs[0].Body))
+	out.waitFor(t, regexp.MustCompile(`("outcome":"accepted")`), exited)
+	cancel()
+	if code := <-exited; code != cli.ExitOK {
+		t.Errorf("exit %d", code)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("stdout line is not JSON: %q", line)
+		}
+		if rec["type"] != "template.approved" {
+			t.Errorf("record %v", rec)
+		}
+	}
+	if !strings.Contains(errOut.String(), "stopped after 1 request") {
+		t.Errorf("no summary on stderr:\n%s", errOut)
 	}
 }
 

@@ -77,8 +77,15 @@ type ListenConfig struct {
 	// Listener starts. Requires ForwardTo.
 	ReplayFailed bool
 
-	// Out receives the banner and one line per request. Required.
+	// Out receives one line per request and per forwarding attempt.
+	// Required.
 	Out io.Writer
+	// JSON writes those lines as JSON objects, one per line, for jq and
+	// scripts. Defaults to false: lines for people.
+	JSON bool
+	// Status receives the banner and the closing summary. Defaults to Out;
+	// with JSON, set it elsewhere (standard error) to keep Out pure JSON.
+	Status io.Writer
 	// Color paints the output with ANSI colours. Defaults to false.
 	Color bool
 	// Location is the time zone of the printed times. Defaults to
@@ -154,6 +161,9 @@ const maxDiagnoseBody = 64 << 10
 func NewListener(ctx context.Context, cfg ListenConfig) (*Listener, error) {
 	if cfg.Out == nil {
 		return nil, fmt.Errorf("%w: ListenConfig.Out is required", ErrListenConfig)
+	}
+	if cfg.Status == nil {
+		cfg.Status = cfg.Out
 	}
 	if cfg.Server.StoreOnly || len(cfg.Server.Routes) > 0 || cfg.Server.Observe != nil || cfg.Server.OnStart != nil {
 		return nil, fmt.Errorf("%w: the server's Routes, StoreOnly, Observe and OnStart are the Listener's own", ErrListenConfig)
@@ -240,7 +250,7 @@ func (l *Listener) Run(ctx context.Context) error {
 	}
 	close(l.stop)
 	<-l.printerDone
-	fmt.Fprintf(l.cfg.Out, "\n%s\n", l.summary())
+	fmt.Fprintf(l.cfg.Status, "\n%s\n", l.summary())
 	return err
 }
 
@@ -248,11 +258,11 @@ func (l *Listener) Run(ctx context.Context) error {
 // have no delivery. The server calls it once it is serving.
 func (l *Listener) onStart(s *server.Server) {
 	l.url = s.URL()
-	l.writeBanner(l.cfg.Out)
+	l.writeBanner(l.cfg.Status)
 	for _, n := range l.replayNotes {
-		fmt.Fprintln(l.cfg.Out, n)
+		fmt.Fprintln(l.cfg.Status, n)
 	}
-	fmt.Fprintln(l.cfg.Out)
+	fmt.Fprintln(l.cfg.Status)
 	go l.print()
 	close(l.started)
 }

@@ -1,10 +1,12 @@
 package devtools
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -70,6 +72,10 @@ func (l *Listener) print() {
 
 func (p *listenPrinter) item(it listenItem) {
 	p.reportDrops()
+	if p.l.cfg.JSON {
+		p.record(it)
+		return
+	}
 	if it.forward {
 		p.forward(it)
 		return
@@ -81,6 +87,12 @@ func (p *listenPrinter) item(it listenItem) {
 func (p *listenPrinter) reportDrops() {
 	n := p.l.dropped.Load()
 	if n == p.drops {
+		return
+	}
+	if p.l.cfg.JSON {
+		line, _ := json.Marshal(listenRecord{Time: time.Now(), Kind: "dropped", Dropped: n - p.drops})
+		_, _ = p.w.Write(append(line, '\n'))
+		p.drops = n
 		return
 	}
 	fmt.Fprintln(p.w, p.style.yellow(fmt.Sprintf("%s… %d %s not printed: the output fell behind (those requests were answered and stored as usual)",
@@ -314,3 +326,77 @@ func (s listenStyle) red(t string) string    { return s.paint("31", t) }
 func (s listenStyle) green(t string) string  { return s.paint("32", t) }
 func (s listenStyle) yellow(t string) string { return s.paint("33", t) }
 func (s listenStyle) cyan(t string) string   { return s.paint("36", t) }
+
+// listenRecord is one line of `listen --json`: a request listen answered,
+// or an attempt at forwarding an event.
+type listenRecord struct {
+	Time time.Time `json:"time"`
+	Kind string    `json:"kind"` // "request" or "forward"
+
+	// A request: what listen answered, and why when it refused.
+	Outcome    string `json:"outcome,omitempty"` // accepted, attention, duplicate, rejected, too_large, …
+	HTTPStatus int    `json:"http_status,omitempty"`
+	Reason     string `json:"reason,omitempty"`    // the rejection's code, e.g. no_match
+	Detail     string `json:"detail,omitempty"`    // the verifier's words
+	Diagnosis  string `json:"diagnosis,omitempty"` // the likeliest cause of a rejection
+
+	// The event, when the request verified.
+	EventID     string `json:"event_id,omitempty"`
+	Scheme      string `json:"scheme,omitempty"`
+	Type        string `json:"type,omitempty"`
+	SubjectKind string `json:"subject_kind,omitempty"`
+	Subject     string `json:"subject,omitempty"`
+	Status      string `json:"status,omitempty"`
+	Attention   string `json:"attention,omitempty"`
+
+	// A forwarding attempt: the app's answer and what comes next.
+	Attempt       int        `json:"attempt,omitempty"`
+	Delivery      string     `json:"delivery,omitempty"` // succeeded, pending (will retry) or dead
+	AppStatus     int        `json:"app_status,omitempty"`
+	DurationMS    float64    `json:"duration_ms,omitempty"`
+	Error         string     `json:"error,omitempty"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+
+	// Lines not printed because the output fell behind (kind "dropped").
+	Dropped int64 `json:"dropped,omitempty"`
+}
+
+// record writes it as one JSON line.
+func (p *listenPrinter) record(it listenItem) {
+	r := listenRecord{Time: it.at, Kind: "request", Outcome: it.outcome, HTTPStatus: it.status, Reason: it.reason}
+	if ev := it.event; ev != nil {
+		r.EventID, r.Scheme, r.Type, r.SubjectKind, r.Subject, r.Status, r.Attention =
+			ev.ID, ev.Scheme, ev.Type, ev.SubjectKind, ev.Subject, ev.Status, ev.Attention
+	}
+	switch {
+	case it.forward:
+		done := it.done
+		r = listenRecord{Time: done.Attempt.StartedAt, Kind: "forward", EventID: r.EventID, Type: r.Type,
+			Subject: r.Subject, Status: r.Status, Attempt: done.Attempt.Attempt, Delivery: done.Status,
+			AppStatus: done.Attempt.StatusCode, DurationMS: float64(done.Attempt.Duration.Microseconds()) / 1000,
+			Error: done.Attempt.Error}
+		if done.Status == store.DeliveryPending {
+			r.NextAttemptAt = &done.NextAttemptAt
+		}
+	case it.outcome == "duplicate":
+		r.EventID = it.result.EventID
+	case it.outcome == "rejected":
+		if ve, ok := errors.AsType[*signature.VerifyError](it.err); ok {
+			r.Detail = ve.Detail
+		} else if it.err != nil {
+			r.Detail = it.err.Error()
+		}
+		if it.header != nil {
+			if d := signature.Diagnose(it.header, it.body, p.l.cfg.Server.Secrets, it.at, p.l.cfg.Server.Tolerance); len(d.Findings) > 0 {
+				r.Diagnosis = d.Findings[0].Message
+			}
+		}
+	case it.err != nil:
+		r.Detail = it.err.Error()
+	}
+	line, err := json.Marshal(r)
+	if err != nil { // a listenRecord always marshals
+		line = []byte(`{"kind":"error","error":` + strconv.Quote(err.Error()) + `}`)
+	}
+	_, _ = p.w.Write(append(line, '\n'))
+}

@@ -551,3 +551,61 @@ func listenDeliveries(t *testing.T, path, id string) []store.Delivery {
 	}
 	return dls
 }
+
+// --json: every line on Out is one JSON object; the banner and summary go
+// to Status.
+func TestListenJSON(t *testing.T) {
+	t.Parallel()
+	app := newListenApp(t, 500, 200)
+	status := newListenOutput()
+	cfg := listenForwarding(app.URL, 3)
+	cfg.ForwardSecret, cfg.JSON, cfg.Status = listenSecret(t), true, status
+	run := startListener(t, cfg)
+	v1 := Signer{Scheme: signature.V1, Secret: listenSecret(t)}
+	r := listenSample(t, Samples{Types: []string{"message.delivered"}})
+	_, id := listenPost(t, run.l.URL(), v1, r, time.Now())
+	listenPost(t, run.l.URL(), v1, r, time.Now()) // a duplicate
+	forged := Signer{Scheme: signature.V1, Secret: signature.NewSecret()}
+	listenPost(t, run.l.URL(), forged, listenSample(t, Samples{Types: []string{"message.sent"}}), time.Now())
+	run.out.waitFor(t, 0, `"kind":"forward"`, `"delivery":"succeeded"`)
+	run.out.waitFor(t, 0, `"outcome":"rejected"`)
+	if err := run.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	var recs []listenRecord
+	for _, line := range run.out.lines() {
+		if line == "" {
+			continue
+		}
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.DisallowUnknownFields()
+		var rec listenRecord
+		if err := dec.Decode(&rec); err != nil {
+			t.Fatalf("not a JSON record: %q: %v", line, err)
+		}
+		recs = append(recs, rec)
+	}
+	byKind := map[string][]listenRecord{}
+	for _, rec := range recs {
+		key := rec.Kind + " " + rec.Outcome
+		byKind[key] = append(byKind[key], rec)
+	}
+	if a := byKind["request accepted"]; len(a) != 1 || a[0].EventID != id || a[0].Type != "message.delivered" || a[0].Status != "DELIVERED" || a[0].HTTPStatus != 200 {
+		t.Errorf("accepted: %+v", a)
+	}
+	if d := byKind["request duplicate"]; len(d) != 1 || d[0].EventID != id {
+		t.Errorf("duplicate: %+v", d)
+	}
+	if rj := byKind["request rejected"]; len(rj) != 1 || rj[0].Reason != "no_match" || rj[0].HTTPStatus != 401 || rj[0].Diagnosis == "" {
+		t.Errorf("rejected: %+v", rj)
+	}
+	f := byKind["forward "]
+	if len(f) != 2 || f[0].Delivery != "pending" || f[0].AppStatus != 500 || f[0].NextAttemptAt == nil || f[0].Attempt != 1 ||
+		f[1].Delivery != "succeeded" || f[1].AppStatus != 200 || f[1].Attempt != 2 || f[1].EventID != id {
+		t.Errorf("forwards: %+v", f)
+	}
+	if st := status.String(); !strings.Contains(st, "hooklatch listen receiving Sent webhooks") || !strings.Contains(st, "stopped after 3 requests") {
+		t.Errorf("status output:\n%s", st)
+	}
+}
