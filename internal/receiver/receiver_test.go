@@ -38,10 +38,9 @@ type fixture struct {
 }
 
 type options struct {
-	maxBody    int64
-	limits     store.RejectionLimits
-	storeOpts  sqlite.Options
-	closeStore bool
+	maxBody   int64
+	limits    store.RejectionLimits
+	storeOpts sqlite.Options
 }
 
 func setup(t *testing.T, o options) *fixture {
