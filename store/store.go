@@ -45,8 +45,8 @@ type Event struct {
 	// Source names the endpoint the event came in on ("sent" by default).
 	Source string `json:"source"`
 
-	// DedupeKey is unique per source; a second Append with the same key is
-	// a duplicate and stores nothing new.
+	// DedupeKey is unique per source; a second Append with the same key, or
+	// with the same Body, is a duplicate and stores nothing new.
 	DedupeKey string `json:"dedupe_key"`
 
 	Field       string `json:"field"`        // envelope field as sent ("message", "templates", …)
@@ -193,8 +193,9 @@ type AppendResult struct {
 	EventID string
 	// Seq is the stored event's Seq.
 	Seq int64
-	// Duplicate is true when an event with the same source and dedupe key
-	// was already stored; nothing new was written but its duplicate count.
+	// Duplicate is true when an event with the same source and either the
+	// same dedupe key or the same body was already stored; nothing new was
+	// written but its duplicate count.
 	Duplicate bool
 }
 
@@ -261,8 +262,12 @@ type Stats struct {
 // Store is the seam every backend implements. Every method takes a context
 // and returns this package's types, never a driver's.
 type Store interface {
-	// Append stores ev unless an event with the same Source and DedupeKey
-	// exists. It returns only once the outcome is durable. It returns
+	// Append stores ev unless an event with the same Source and either the
+	// same DedupeKey or a byte-identical Body exists: the dedupe key comes
+	// from headers no signature covers, the body is the signed bytes, so a
+	// captured request replayed under a new key still meets its first
+	// event. A duplicate names the first event it matches (the lowest Seq).
+	// It returns only once the outcome is durable. It returns
 	// ErrBusy without waiting when the write queue is full.
 	Append(ctx context.Context, ev *Event) (AppendResult, error)
 

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,9 +27,15 @@ import (
 type Load struct {
 	// URL receives the requests. Required.
 	URL string
-	// Body is posted with every request; each gets a fresh
-	// X-Webhook-Event-Id, so every request is a new event. Required.
+	// Body is posted with every request, with a fresh X-Webhook-Event-Id.
+	// Required.
 	Body []byte
+	// Vary is a part of Body that each request replaces with a fresh value
+	// of the same length (a UUID when it is 36 bytes long), so that every
+	// request is a new event: a receiver takes a byte-identical body as a
+	// duplicate whatever its event id. Defaults to none: every request
+	// after the first is then a duplicate.
+	Vary string
 	// Scheme and Secret sign each request. Required.
 	Scheme signature.Scheme
 	Secret signature.Secret
@@ -222,15 +229,31 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 }
 
 func newRequest(ctx context.Context, l Load) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.URL, bytes.NewReader(l.Body))
+	body := l.Body
+	if l.Vary != "" {
+		body = bytes.ReplaceAll(body, []byte(l.Vary), []byte(freshValue(len(l.Vary))))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.URL, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range signature.Sign(l.Scheme, l.Secret, l.Body, signature.SignOptions{}) {
+	for k, v := range signature.Sign(l.Scheme, l.Secret, body, signature.SignOptions{}) {
 		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(signature.HeaderEventID, uuid.NewString())
-	req.Header.Set("Content-Length", strconv.Itoa(len(l.Body)))
+	req.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	return req, nil
+}
+
+// freshValue is a new random value n bytes long: a UUID for 36.
+func freshValue(n int) string {
+	if n == 36 {
+		return uuid.NewString()
+	}
+	v := strings.ReplaceAll(uuid.NewString(), "-", "")
+	for len(v) < n {
+		v += strings.ReplaceAll(uuid.NewString(), "-", "")
+	}
+	return v[:n]
 }

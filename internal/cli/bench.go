@@ -105,8 +105,13 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 	if err != nil {
 		return usageError("--type: %v", err)
 	}
+	env, err := event.Parse(body)
+	if err != nil || env.Subject().ID == "" {
+		return usageError("--type %s: its sample has no subject id to make each request a new event", opts.Type)
+	}
 	load := bench.Load{
 		Body:        body,
+		Vary:        env.Subject().ID, // a fresh subject per request: a new event each time
 		Scheme:      opts.Scheme,
 		Secret:      opts.Secret,
 		Connections: opts.Connections,

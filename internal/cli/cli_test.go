@@ -300,9 +300,24 @@ func TestBenchInProcess(t *testing.T) {
 		t.Skip("runs load for a second")
 	}
 	t.Parallel()
-	r := run(t, nil, "", "bench", "--duration", "1s", "--connections", "8", "--baseline")
+	path := filepath.Join(t.TempDir(), "bench.db")
+	r := run(t, nil, "", "bench", "--duration", "1s", "--connections", "8", "--baseline", "--store", path)
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Every request is a new event: a benchmark of duplicates would
+	// measure a lookup, not ingest.
+	st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := st.Stats(context.Background())
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Events == 0 || stats.Duplicates != 0 {
+		t.Errorf("bench stored %d events and %d duplicates, want only new events", stats.Events, stats.Duplicates)
 	}
 	for _, want := range []string{"bare", "hooklatch", "of the bare handler's req/s", "hooklatch answers: 200×"} {
 		if !strings.Contains(r.stdout, want) {

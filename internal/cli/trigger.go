@@ -81,7 +81,7 @@ request (--print) or sends it (--to URL) and prints the answer and its latency.
 	f.StringVar(&opts.Envelope, "envelope", "", "envelope generation: gen1 (field messages, id), gen2 (sub_type) or gen3 (event); default gen2, gen1 with --scheme legacy")
 	f.StringArrayVar(&opts.Sets, "set", nil, "override a field, path=value, e.g. payload.message_status=FAILED (repeatable)")
 	f.StringVar(&opts.File, "file", "", "send this body instead of a sample")
-	f.IntVar(&opts.Count, "count", 1, "how many of each (each a new event)")
+	f.IntVar(&opts.Count, "count", 1, "how many of each (each a new sample; with --file the same body each time, which a receiver takes as duplicates)")
 	f.BoolVar(&opts.Print, "print", false, "print the signed request instead of sending it")
 	f.StringVar(&opts.Format, "format", "http", "with --print: http (a raw HTTP request) or curl")
 	f.StringVar(&opts.To, "to", "", "send to this URL")

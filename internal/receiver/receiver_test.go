@@ -185,7 +185,7 @@ func TestDuplicateIsAcknowledgedOnce(t *testing.T) {
 
 	// With X-Webhook-Event-Id, the header is the key: another body with the
 	// same event id is the same event.
-	a := f.signed(signature.V1, body)
+	a := f.signed(signature.V1, readFixture(t, "f3.json"))
 	a.Header.Set(signature.HeaderEventID, "evt-42")
 	_, ra, _ := f.do(t, a)
 	b := f.signed(signature.V1, readFixture(t, "f2.json"))
@@ -193,6 +193,46 @@ func TestDuplicateIsAcknowledgedOnce(t *testing.T) {
 	_, rb, _ := f.do(t, b)
 	if ra.Duplicate || !rb.Duplicate || ra.EventID != rb.EventID {
 		t.Errorf("same X-Webhook-Event-Id: %+v then %+v", ra, rb)
+	}
+}
+
+// No signature covers X-Webhook-Event-Id: a captured request replayed with
+// new values there is still the event it was, because its signed bytes
+// were seen. Legacy requests carry no timestamp, so such a replay would
+// otherwise work forever; v1 ones within the tolerance.
+func TestReplayUnderANewEventIDIsADuplicate(t *testing.T) {
+	t.Parallel()
+	for _, scheme := range []signature.Scheme{signature.V1, signature.Legacy} {
+		t.Run(string(scheme), func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, options{})
+			captured := f.signed(scheme, readFixture(t, "f4.json"))
+			captured.Header.Set(signature.HeaderEventID, "evt-original")
+			_, first, _ := f.do(t, captured)
+			if first.Duplicate || first.EventID == "" {
+				t.Fatalf("first delivery = %+v, want accepted", first)
+			}
+			for _, forged := range []string{"evt-forged-1", "evt-forged-2", ""} {
+				replay := f.signed(scheme, readFixture(t, "f4.json"))
+				replay.Header = captured.Header.Clone()
+				if forged == "" {
+					replay.Header.Del(signature.HeaderEventID) // falls back to the envelope id or the body hash
+				} else {
+					replay.Header.Set(signature.HeaderEventID, forged)
+				}
+				code, a, _ := f.do(t, replay)
+				if code != http.StatusOK || !a.Duplicate || a.EventID != first.EventID {
+					t.Fatalf("replay with event id %q = %d %+v, want 200 duplicate of %s", forged, code, a, first.EventID)
+				}
+			}
+			st, err := f.store.Stats(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Events != 1 || st.Duplicates != 3 {
+				t.Errorf("stats = %+v, want 1 event and 3 duplicates", st)
+			}
+		})
 	}
 }
 

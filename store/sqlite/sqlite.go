@@ -10,6 +10,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"embed"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"path"
 	"sort"
 	"strconv"
 	"sync"
@@ -118,7 +120,8 @@ var _ store.Store = (*Store)(nil)
 // run inside the batch's transaction.
 type writeReq struct {
 	ev      *store.Event
-	headers []byte // ev.Headers as JSON, encoded by the caller, not the writer
+	headers []byte   // ev.Headers as JSON, encoded by the caller, not the writer
+	bodySum [32]byte // SHA-256 of ev.Body, likewise
 	fn      func(ctx context.Context, tx *sql.Tx) error
 
 	res  store.AppendResult
@@ -184,9 +187,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 	appendStmt, err := writeDB.PrepareContext(ctx, `
 INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
-                    occurred_at, received_at, scheme, attention, headers, body)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (source, dedupe_key) DO NOTHING`)
+                    occurred_at, received_at, scheme, attention, headers, body, body_sha256)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING`)
 	if err != nil {
 		writeDB.Close()
 		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
@@ -256,6 +259,48 @@ func (s *Store) checkpointLoop() {
 	}
 }
 
+// dataMigrations are steps SQL cannot take, run in the transaction of the
+// migration file they are named after, after its script.
+var dataMigrations = map[string]func(context.Context, *sql.Tx) error{
+	"0004_body_hash.sql": backfillBodyHashes,
+}
+
+// backfillBodyHashes gives the events stored before body hashes existed
+// theirs, so that a replay of one of them under a new event id is met as a
+// duplicate too. Where two old events share a body (a replay stored before
+// this check existed), the first keeps the hash and the later ones none.
+func backfillBodyHashes(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT seq, body FROM events WHERE body_sha256 IS NULL ORDER BY seq`)
+	if err != nil {
+		return err
+	}
+	type filled struct {
+		seq int64
+		sum [32]byte
+	}
+	var all []filled
+	for rows.Next() {
+		var (
+			seq  int64
+			body []byte
+		)
+		if err := rows.Scan(&seq, &body); err != nil {
+			rows.Close()
+			return err
+		}
+		all = append(all, filled{seq, sha256.Sum256(body)})
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for _, f := range all {
+		if _, err := tx.ExecContext(ctx, `UPDATE OR IGNORE events SET body_sha256 = ? WHERE seq = ?`, f.sum[:], f.seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // migrate applies the embedded migrations that the database has not seen,
 // each in its own transaction, recording the version in user_version.
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -284,6 +329,12 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		if _, err := tx.ExecContext(ctx, string(script)); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("%s: %w", names[i], err)
+		}
+		if fill := dataMigrations[path.Base(names[i])]; fill != nil {
+			if err := fill(ctx, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("%s: %w", names[i], err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(i+1)); err != nil {
 			tx.Rollback()
@@ -336,7 +387,7 @@ func (s *Store) Append(ctx context.Context, ev *store.Event) (store.AppendResult
 	if err != nil {
 		return store.AppendResult{}, fmt.Errorf("sqlite: encode headers: %w", err)
 	}
-	r := &writeReq{ev: ev, headers: headers}
+	r := &writeReq{ev: ev, headers: headers, bodySum: sha256.Sum256(ev.Body)}
 	if err := s.write(ctx, r); err != nil {
 		return store.AppendResult{}, err
 	}
@@ -419,11 +470,11 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 		body = []byte{}
 	}
 	// The common case, a new event, is a plain insert: no RETURNING to
-	// materialise. A duplicate inserts nothing and is counted on the
-	// first event.
+	// materialise. A duplicate, by dedupe key or by body, inserts nothing
+	// and is counted on the first event it matches.
 	res, err := stmt.ExecContext(ctx,
 		ev.ID, ev.Source, ev.DedupeKey, ev.Field, ev.Type, ev.SubjectKind, ev.Subject, ev.Status,
-		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body)
+		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body, r.bodySum[:])
 	if err != nil {
 		return fmt.Errorf("sqlite: append: %w", err)
 	}
@@ -440,9 +491,11 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 	}
 	r.res.Duplicate = true
 	err = tx.QueryRowContext(ctx, `
-UPDATE events SET duplicates = duplicates + 1, last_duplicate_at = ?
- WHERE source = ? AND dedupe_key = ?
-RETURNING seq, id`, unixNano(ev.ReceivedAt), ev.Source, ev.DedupeKey).Scan(&r.res.Seq, &r.res.EventID)
+UPDATE events SET duplicates = duplicates + 1, last_duplicate_at = ?1
+ WHERE seq = (SELECT MIN(seq) FROM events
+               WHERE source = ?2 AND dedupe_key = ?3
+                  OR source = ?2 AND body_sha256 = ?4)
+RETURNING seq, id`, unixNano(ev.ReceivedAt), ev.Source, ev.DedupeKey, r.bodySum[:]).Scan(&r.res.Seq, &r.res.EventID)
 	if err != nil {
 		return fmt.Errorf("sqlite: count duplicate: %w", err)
 	}

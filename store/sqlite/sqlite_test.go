@@ -3,8 +3,10 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -114,7 +116,8 @@ func TestMaxSizeRefusesWrites(t *testing.T) {
 	var appendErr error
 	for i := range 10000 {
 		ev := storetest.NewEvent("sent", fmt.Sprint("fill-", i))
-		ev.Body = make([]byte, 4<<10)
+		ev.Body = make([]byte, 4<<10) // distinct bodies: equal ones are duplicates
+		binary.BigEndian.PutUint64(ev.Body, uint64(i))
 		if _, appendErr = s.Append(ctx, ev); appendErr != nil {
 			break
 		}
@@ -189,4 +192,57 @@ func openBench(b *testing.B) (*sqlite.Store, string) {
 	}
 	b.Cleanup(func() { s.Close() })
 	return s, path
+}
+
+// A store written before bodies were a dedupe key gets their hashes when it
+// is opened: its old events are then met by a replay under a new event id,
+// and bodies it stored twice (such replays) do not stop the migration.
+func TestMigrationHashesOldBodies(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hooklatch.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"0001_init.sql", "0002_deliveries.sql"} {
+		script, err := os.ReadFile(filepath.Join("migrations", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, string(script)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	insert := `INSERT INTO events (id, source, dedupe_key, received_at, body) VALUES (?, 'sent', ?, 1, ?)`
+	for _, row := range [][]any{
+		{"old-1", "event-id:a", []byte(`{"n":1}`)},
+		{"old-2", "event-id:b", []byte(`{"n":2}`)},
+		{"old-2-replayed", "event-id:forged", []byte(`{"n":2}`)},
+	} {
+		if _, err := db.ExecContext(ctx, insert, row...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, "PRAGMA user_version = 2"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("open an older store: %v", err)
+	}
+	defer s.Close()
+	for body, want := range map[string]string{`{"n":1}`: "old-1", `{"n":2}`: "old-2"} {
+		ev := storetest.NewEvent("sent", "event-id:new-"+want)
+		ev.Body = []byte(body)
+		res, err := s.Append(ctx, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Duplicate || res.EventID != want {
+			t.Errorf("replay of %s under a new id = %+v, want a duplicate of %s", body, res, want)
+		}
+	}
 }

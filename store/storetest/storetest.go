@@ -29,6 +29,7 @@ type Factory func(t *testing.T) Opener
 func Run(t *testing.T, factory Factory) {
 	t.Run("AppendAndGet", func(t *testing.T) { t.Parallel(); testAppendAndGet(t, factory) })
 	t.Run("Duplicate", func(t *testing.T) { t.Parallel(); testDuplicate(t, factory) })
+	t.Run("DuplicateBody", func(t *testing.T) { t.Parallel(); testDuplicateBody(t, factory) })
 	t.Run("ConcurrentIdempotent", func(t *testing.T) { t.Parallel(); testConcurrentIdempotent(t, factory) })
 	t.Run("DurableAcrossReopen", func(t *testing.T) { t.Parallel(); testDurableAcrossReopen(t, factory) })
 	t.Run("ListOrderAndFilters", func(t *testing.T) { t.Parallel(); testListOrderAndFilters(t, factory) })
@@ -158,6 +159,59 @@ func testDuplicate(t *testing.T, factory Factory) {
 	}
 	if st.Events != 2 || st.Duplicates != 3 {
 		t.Errorf("stats = %+v, want 2 events, 3 duplicates", st)
+	}
+}
+
+// testDuplicateBody: the signed bytes dedupe on their own, whatever key the
+// headers give; per source, like the key.
+func testDuplicateBody(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, opener := open(t, factory)
+
+	first := NewEvent("sent", "event-id:evt_1")
+	mustAppend(t, s, first)
+	for i, key := range []string{"event-id:evt_forged", "id:other", "sha256:whatever"} {
+		replay := NewEvent("sent", key)
+		replay.Body = first.Body
+		res := mustAppend(t, s, replay)
+		if !res.Duplicate || res.EventID != first.ID {
+			t.Fatalf("replay %d of the body under key %s = %+v, want a duplicate of %s", i+1, key, res, first.ID)
+		}
+		if _, err := s.GetEvent(ctx, replay.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("replayed body was stored as event %s: err = %v", replay.ID, err)
+		}
+	}
+	// Another source may carry the same bytes.
+	other := NewEvent("other", "event-id:evt_1")
+	other.Body = first.Body
+	if res := mustAppend(t, s, other); res.Duplicate {
+		t.Fatal("same body from another source reported as duplicate")
+	}
+	// A request matching one event by key and another by body is a
+	// duplicate of the older one.
+	second := mustAppend(t, s, NewEvent("sent", "event-id:evt_2"))
+	both := NewEvent("sent", "event-id:evt_2")
+	both.Body = first.Body
+	if res := mustAppend(t, s, both); !res.Duplicate || res.EventID != first.ID {
+		t.Fatalf("append matching %s by body and %s by key = %+v, want a duplicate of the first", first.ID, second.EventID, res)
+	}
+	got, err := s.GetEvent(ctx, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Duplicates != 4 {
+		t.Errorf("first event's duplicates = %d, want 4", got.Duplicates)
+	}
+	// The rule holds across a reopen.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = opener(t)
+	defer s.Close()
+	late := NewEvent("sent", "event-id:evt_late")
+	late.Body = first.Body
+	if res := mustAppend(t, s, late); !res.Duplicate || res.EventID != first.ID {
+		t.Fatalf("replay after reopen = %+v, want a duplicate of %s", res, first.ID)
 	}
 }
 
