@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hooklatch/hooklatch/destination/logdest"
@@ -37,8 +38,9 @@ type Config struct {
 	// AdminAddr is the admin listener's address (health, metrics, API).
 	// Defaults to "127.0.0.1:3001". "off" disables it.
 	AdminAddr string
-	// AdminToken guards the admin API. Required when AdminAddr is not a
-	// loopback address.
+	// AdminToken, when set, is required as "Authorization: Bearer <token>"
+	// by every admin endpoint but /healthz, on loopback too. Required when
+	// AdminAddr is not a loopback address.
 	AdminToken string
 
 	// Store is a SQLite path. Defaults to "hooklatch.db".
@@ -98,6 +100,7 @@ type Server struct {
 	cancelDispatch context.CancelFunc
 	dispatchDone   chan struct{}
 	registry       *prometheus.Registry
+	ready          *readiness
 
 	public, admin     *http.Server
 	publicLn, adminLn net.Listener
@@ -232,6 +235,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, store: st, receiver: rcv, dispatch: disp, registry: registry, errc: make(chan error, 2)}
+	now := time.Now
+	if cfg.Clock != nil {
+		now = cfg.Clock.Now
+	}
+	s.ready = &readiness{
+		probe: st.Ready, now: now, interval: time.Second, timeout: 2 * time.Second, logger: cfg.Logger,
+		probes: promauto.With(registry).NewCounter(prometheus.CounterOpts{
+			Name: "hooklatch_readiness_probes_total",
+			Help: "Real writes made to answer /readyz (at most one a second, shared by all callers).",
+		}),
+	}
 
 	public := http.NewServeMux()
 	public.Handle(cfg.Path, rcv) // the receiver answers 405 to other methods
@@ -248,8 +262,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		admin := http.NewServeMux()
 		s.health(admin)
 		admin.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+		var handler http.Handler = admin
+		if cfg.AdminToken != "" {
+			handler = requireToken(cfg.AdminToken, admin)
+		}
 		s.admin = &http.Server{
-			Handler:           admin,
+			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		}
@@ -265,12 +283,9 @@ func (s *Server) health(mux *http.ServeMux) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}`))
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		if err := s.store.Ready(ctx); err != nil {
-			s.cfg.Logger.Warn("readyz: store not writable", "err", err)
+		if err := s.ready.check(); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte(`{"status":"unavailable","detail":"the store cannot take writes"}`))
 			return
