@@ -126,6 +126,10 @@ func New(cfg Config) (*Relay, error) {
 		st.Close()
 		return nil, fmt.Errorf("hooklatch: %w", err)
 	}
+	if err := dispatch.RecordRoutes(context.Background(), st, routes); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("hooklatch: %w", err)
+	}
 	rcv, err := receiver.New(receiver.Config{
 		Store: st, Verifier: verifier, Secrets: secrets, Tolerance: cfg.Tolerance, MaxBodyBytes: cfg.MaxBodyBytes,
 		RouteFunc: disp.Destinations,

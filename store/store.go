@@ -250,6 +250,14 @@ type EventFilter struct {
 	Limit int
 }
 
+// Route is what the store knows of one destination: enough to route an
+// event added outside the receiver (a released rejection) exactly as the
+// receiver would have.
+type Route struct {
+	Name  string   `json:"name"`
+	Types []string `json:"types,omitempty"` // exact types or "message.*" patterns; empty: every type
+}
+
 // Stats are counts for health pages and tests.
 type Stats struct {
 	Events     int64            `json:"events"`
@@ -327,6 +335,15 @@ type Store interface {
 
 	// Discard marks the selected pending or dead deliveries discarded.
 	Discard(ctx context.Context, sel DeliverySelector, now time.Time) (int, error)
+
+	// SetRoutes records the destinations the process serving the store
+	// delivers to, replacing those recorded before; an empty list records
+	// that it delivers nowhere.
+	SetRoutes(ctx context.Context, routes []Route) error
+
+	// Routes returns the routes last recorded, in order; recorded is false
+	// when none ever were.
+	Routes(ctx context.Context) (routes []Route, recorded bool, err error)
 
 	// Stats counts what is stored.
 	Stats(ctx context.Context) (Stats, error)

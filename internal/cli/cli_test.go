@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,8 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hooklatch/hooklatch/destination/httpdest"
+	"github.com/hooklatch/hooklatch/destination/logdest"
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/internal/cli"
+	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
@@ -204,14 +209,31 @@ func TestTriggerSendsToServe(t *testing.T) {
 }
 
 // A request signed with a secret the server does not have is kept; after
-// the secret is fixed, release stores it as the event it should have been.
+// the secret is fixed, release stores it as the event it should have been,
+// routed to the server's destinations as a received one is, and delivered.
 func TestRejectionsRelease(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	storePath := filepath.Join(dir, "h.db")
 	oldSecret, _ := signature.ParseSecrets(legacySecret + "-old")
-	srv, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", AdminAddr: "off", Store: storePath, Secrets: oldSecret})
+	delivered := make(chan string, 10)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		delivered <- string(body)
+	}))
+	defer app.Close()
+	routes := func() []dispatch.Route {
+		forward, err := httpdest.New(httpdest.Config{URL: app.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []dispatch.Route{
+			{Name: "forward", Destination: forward, Types: []string{"message.*"}},
+			{Name: "templates", Destination: logdest.New(slog.New(slog.DiscardHandler)), Types: []string{"template.*"}},
+		}
+	}
+	srv, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", AdminAddr: "off", Store: storePath, Secrets: oldSecret, Routes: routes()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,6 +283,39 @@ func TestRejectionsRelease(t *testing.T) {
 	if len(evs) != 1 || evs[0].Type != "message.failed" || evs[0].Scheme != "legacy" {
 		t.Fatalf("events after release = %+v", evs)
 	}
+	ds, err := st.ListDeliveries(ctx, store.DeliveryFilter{EventID: evs[0].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 || ds[0].Destination != "forward" || ds[0].Status != store.DeliveryPending {
+		t.Fatalf("deliveries of the released event = %+v, want one pending to forward (message.* only)", ds)
+	}
+	st.Close()
+	// The server, back with the right secret, delivers it.
+	newSecret, _ := signature.ParseSecrets(legacySecret)
+	srv, err = server.New(ctx, server.Config{Addr: "127.0.0.1:0", AdminAddr: "off", Store: storePath, Secrets: newSecret, Routes: routes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case body := <-delivered:
+		if !strings.Contains(body, `"message_status":"FAILED"`) {
+			t.Errorf("delivered body = %s", body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the released event was not delivered")
+	}
+	if err := srv.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = sqlite.Open(ctx, storePath, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
 	// Released once; a second release says so and stores nothing new.
 	rel = run(t, vars, "", "rejections", "release", "1")
 	if rel.code != 0 || !strings.Contains(rel.stdout, "already released") {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
@@ -137,6 +138,16 @@ func RunRelease(ctx context.Context, out io.Writer, st store.Store, secrets []si
 		}
 		slices.Sort(ids) // oldest first, as they arrived
 	}
+	// Released events go where received ones go: to the routes the store's
+	// serve (or listen) recorded when it started.
+	recorded, known, err := st.Routes(ctx)
+	if err != nil {
+		return err
+	}
+	routes := dispatch.StoredRoutes(recorded)
+	if !known {
+		return fmt.Errorf("this store has no record of where serve delivers its events (it was last served by an older hooklatch), so released events would go nowhere: run hooklatch serve on it once, then release")
+	}
 	var released, stillFailing int
 	for _, id := range ids {
 		r, err := st.GetRejection(ctx, id)
@@ -166,6 +177,7 @@ func RunRelease(ctx context.Context, out io.Writer, st store.Store, secrets []si
 			continue
 		}
 		ev := receiver.NewEvent(uuid.Must(uuid.NewV7()).String(), r.Source, string(res.Scheme), h, r.Body, r.ReceivedAt)
+		ev.Destinations = dispatch.Destinations(routes, ev.Type)
 		ar, err := st.Append(ctx, ev)
 		if err != nil {
 			return fmt.Errorf("rejection %d: store: %w", id, err)

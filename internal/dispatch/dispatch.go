@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -174,6 +175,30 @@ func New(cfg Config) (*Dispatcher, error) {
 // Destinations returns the names of the routes that want an event of type
 // typ, in configuration order: what the receiver stores with the event.
 func (d *Dispatcher) Destinations(typ string) []string { return Destinations(d.cfg.Routes, typ) }
+
+// Routes returns the dispatcher's routes, in order.
+func (d *Dispatcher) Routes() []Route { return slices.Clone(d.cfg.Routes) }
+
+// RecordRoutes tells st where the process that serves it delivers events
+// (none: nowhere), so that events added to it by another command, such as
+// a released rejection, are routed as received ones are.
+func RecordRoutes(ctx context.Context, st store.Store, routes []Route) error {
+	rs := make([]store.Route, len(routes))
+	for i, r := range routes {
+		rs[i] = store.Route{Name: r.Name, Types: r.Types}
+	}
+	return st.SetRoutes(ctx, rs)
+}
+
+// StoredRoutes are routes as RecordRoutes kept them, without their
+// destinations: enough for Destinations.
+func StoredRoutes(rs []store.Route) []Route {
+	out := make([]Route, len(rs))
+	for i, r := range rs {
+		out[i] = Route{Name: r.Name, Types: r.Types}
+	}
+	return out
+}
 
 // Destinations returns the names of the routes that want an event of type
 // typ, in order. An event whose type is unknown ("") goes only to routes

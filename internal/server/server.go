@@ -217,6 +217,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		route, onAccept = disp.Destinations, func(store.AppendResult) { disp.Notify() }
 	}
+	// What this process delivers to, for commands that add events to the
+	// store while it runs (rejections release) to route them alike.
+	var routes []dispatch.Route
+	if disp != nil {
+		routes = disp.Routes()
+	}
+	if err := dispatch.RecordRoutes(ctx, st, routes); err != nil {
+		st.Close()
+		return nil, err
+	}
 	rcv, err := receiver.New(receiver.Config{
 		RouteFunc:       route,
 		OnAccept:        onAccept,

@@ -43,6 +43,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("ClaimConcurrentOnce", func(t *testing.T) { t.Parallel(); testClaimConcurrentOnce(t, factory) })
 	t.Run("RequeueAndDiscard", func(t *testing.T) { t.Parallel(); testRequeueAndDiscard(t, factory) })
 	t.Run("AddDeliveries", func(t *testing.T) { t.Parallel(); testAddDeliveries(t, factory) })
+	t.Run("Routes", func(t *testing.T) { t.Parallel(); testRoutes(t, factory) })
 }
 
 // NewEvent returns a plausible event with a fresh id and the given dedupe key.
@@ -862,5 +863,32 @@ func testAddDeliveries(t *testing.T, factory Factory) {
 	}
 	if !claimed[bare.ID] || !claimed[other.ID] {
 		t.Errorf("claimed %v, want the added deliveries of %s and %s", claimed, bare.ID, other.ID)
+	}
+}
+
+func testRoutes(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, opener := open(t, factory)
+
+	if rs, recorded, err := s.Routes(ctx); err != nil || recorded || len(rs) != 0 {
+		t.Fatalf("routes of a new store = %v, %v, %v; want none, not recorded", rs, recorded, err)
+	}
+	want := []store.Route{{Name: "forward", Types: []string{"message.*", "template.approved"}}, {Name: "log"}}
+	if err := s.SetRoutes(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = opener(t)
+	defer s.Close()
+	got, recorded, err := s.Routes(ctx)
+	if err != nil || !recorded || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("routes after reopen = %v, %v, %v; want %v, recorded", got, recorded, err, want)
+	}
+	// Replaced whole; recording none is recording something.
+	if err := s.SetRoutes(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, recorded, err := s.Routes(ctx); err != nil || !recorded || len(got) != 0 {
+		t.Fatalf("routes after recording none = %v, %v, %v; want none, recorded", got, recorded, err)
 	}
 }
