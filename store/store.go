@@ -127,12 +127,19 @@ const (
 	OutcomePermanent    = "permanent"
 	OutcomeSnoozed      = "snoozed"
 	OutcomeLeaseExpired = "lease_expired"
+	// OutcomeDead is a temporary failure, or an attempt lost with its
+	// worker, that spent the delivery's last attempt: it made it dead.
+	OutcomeDead = "dead"
 )
 
 // Attempt is one try of a delivery, for its timeline.
 type Attempt struct {
-	ID         int64         `json:"id"`
-	DeliveryID int64         `json:"delivery_id"`
+	ID         int64 `json:"id"`
+	DeliveryID int64 `json:"delivery_id"`
+	// Attempt numbers the delivery's attempts across its whole life, 1, 2,
+	// 3 …, retries and replays included (Delivery.Attempts restarts with a
+	// fresh budget; this does not). Assigned by the store when the attempt
+	// is recorded.
 	Attempt    int           `json:"attempt"`
 	StartedAt  time.Time     `json:"started_at"`
 	Duration   time.Duration `json:"duration_ns"`

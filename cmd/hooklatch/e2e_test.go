@@ -425,7 +425,7 @@ func TestForwardRetriesAndDeadLetters(t *testing.T) {
 		t.Errorf("a 400 was retried: %d requests", n)
 	}
 	show := run(t, nil, "events", "show", r.EventID, "--store", storePath)
-	if !strings.Contains(show, "dead, 1 attempt(s)") || !strings.Contains(show, "permanent") || !strings.Contains(show, "400") {
+	if !strings.Contains(show, "dead, 1 attempt\n") || !strings.Contains(show, "permanent") || !strings.Contains(show, "400") {
 		t.Errorf("events show:\n%s", show)
 	}
 

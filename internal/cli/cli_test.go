@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -473,5 +474,59 @@ destinations:
 	r := run(t, nil, "", "serve", "--config", config)
 	if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "secrte") {
 		t.Errorf("misspelt key: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// events show numbers a delivery's attempts across its life and labels
+// the one that killed it, however many retries gave it a fresh budget.
+func TestEventsShowCountsEveryAttempt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &store.Event{ID: "01a00000-0000-7000-8000-000000000001", Source: "sent", DedupeKey: "k", Type: "message.sent",
+		ReceivedAt: time.Now().UTC(), Body: []byte(`{}`), Destinations: []string{"app"}}
+	if _, err := st.Append(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	attempt := func(status, outcome string) {
+		t.Helper()
+		now = now.Add(time.Minute)
+		cs, err := st.Claim(ctx, store.ClaimParams{Owner: "w", Now: now, Lease: time.Second})
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("claim: %v %v", cs, err)
+		}
+		if err := st.Complete(ctx, store.Completion{DeliveryID: cs[0].Delivery.ID, Owner: "w", Status: status, NextAttemptAt: now,
+			SpendAttempt: true, Now: now, Attempt: store.Attempt{StartedAt: now, Outcome: outcome}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	attempt(store.DeliveryPending, store.OutcomeTemporary)
+	attempt(store.DeliveryDead, store.OutcomeDead)
+	if _, err := st.Requeue(ctx, store.DeliverySelector{EventIDs: []string{ev.ID}}, now); err != nil {
+		t.Fatal(err)
+	}
+	attempt(store.DeliveryPending, store.OutcomeTemporary)
+	attempt(store.DeliverySucceeded, store.OutcomeSucceeded)
+	st.Close()
+
+	r := run(t, map[string]string{"HOOKLATCH_STORE": path}, "", "events", "show", ev.ID)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "succeeded, 4 attempts (2 counted against its budget)") {
+		t.Errorf("delivery line does not count 4 attempts:\n%s", r.stdout)
+	}
+	for _, want := range []string{"#1 ", "#2 ", "#3 ", "#4 "} {
+		if !strings.Contains(r.stdout, "  "+want) {
+			t.Errorf("no attempt %s in:\n%s", want, r.stdout)
+		}
+	}
+	if !regexp.MustCompile(`#2 \S+ +dead`).MatchString(r.stdout) {
+		t.Errorf("the attempt that exhausted the budget is not labelled dead:\n%s", r.stdout)
 	}
 }

@@ -87,15 +87,20 @@ discard deliveries that should not be tried again.`,
 			}
 			fmt.Fprintf(w, "%s\n", ev.Body)
 			for _, d := range ds {
-				fmt.Fprintf(w, "\ndelivery %d to %s: %s, %d attempt(s)", d.ID, d.Destination, d.Status, d.Attempts)
-				if d.Status == store.DeliveryPending {
-					fmt.Fprintf(w, ", next at %s", d.NextAttemptAt.Local().Format(time.RFC3339))
-				}
-				fmt.Fprintln(w)
 				as, err := st.ListAttempts(cmd.Context(), d.ID)
 				if err != nil {
 					return err
 				}
+				// The timeline counts every attempt of the delivery's life;
+				// the budget (d.Attempts) restarts with each retry or replay.
+				fmt.Fprintf(w, "\ndelivery %d to %s: %s, %s", d.ID, d.Destination, d.Status, attemptCount(len(as)))
+				if len(as) != d.Attempts {
+					fmt.Fprintf(w, " (%d counted against its budget)", d.Attempts)
+				}
+				if d.Status == store.DeliveryPending {
+					fmt.Fprintf(w, ", next at %s", d.NextAttemptAt.Local().Format(time.RFC3339))
+				}
+				fmt.Fprintln(w)
 				for _, at := range as {
 					fmt.Fprintf(w, "  #%d %s  %-10s %4s  %8s  %s\n", at.Attempt, at.StartedAt.Local().Format(time.TimeOnly), at.Outcome,
 						statusCode(at.StatusCode), at.Duration.Round(time.Millisecond), oneLine([]byte(at.Error), 120))
@@ -157,6 +162,13 @@ discard deliveries that should not be tried again.`,
 		})
 	cmd.AddCommand(ls, show, retry, replay, discard)
 	return cmd
+}
+
+func attemptCount(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return strconv.Itoa(n) + " attempts"
 }
 
 func statusCode(c int) string {

@@ -336,7 +336,7 @@ func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
 		// The last attempt's worker died (its lease expired): no attempt left.
 		completion.Status = store.DeliveryDead
 		completion.SpendAttempt = false
-		completion.Attempt = store.Attempt{Attempt: attempt - 1, StartedAt: now, Outcome: store.OutcomePermanent,
+		completion.Attempt = store.Attempt{Attempt: attempt - 1, StartedAt: now, Outcome: store.OutcomeDead,
 			Error: fmt.Sprintf("%d attempts spent, the last one lost with its worker", r.Policy.MaxAttempts)}
 	default:
 		r.slots <- struct{}{}
@@ -404,7 +404,7 @@ func (d *Dispatcher) attempt(ctx context.Context, r *route, c store.Claim, attem
 	default:
 		comp.Attempt.Outcome = store.OutcomeTemporary
 		if attempt >= r.Policy.MaxAttempts {
-			comp.Status = store.DeliveryDead
+			comp.Status, comp.Attempt.Outcome = store.DeliveryDead, store.OutcomeDead
 			comp.Attempt.Error = fmt.Sprintf("attempts exhausted (%d): %s", attempt, comp.Attempt.Error)
 			break
 		}

@@ -188,6 +188,12 @@ func TestAttemptsExhaustedIsDead(t *testing.T) {
 	if len(as) != 3 || as[2].Error != "attempts exhausted (3): down" {
 		t.Errorf("attempts = %+v", as)
 	}
+	// Each failure is labelled for what it caused: the last one, death.
+	for i, want := range []string{store.OutcomeTemporary, store.OutcomeTemporary, store.OutcomeDead} {
+		if i < len(as) && as[i].Outcome != want {
+			t.Errorf("attempt #%d outcome = %s, want %s", as[i].Attempt, as[i].Outcome, want)
+		}
+	}
 }
 
 func TestSnoozeAndRetryAfter(t *testing.T) {

@@ -34,9 +34,11 @@ const (
 INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
 VALUES (?, ?, ?, 'pending', ?, ?, ?)
 ON CONFLICT (event_seq, destination) DO NOTHING`
+	// insertAttemptSQL numbers the attempt after the delivery's last one:
+	// across its whole life, whatever budget a retry or replay gave it.
 	insertAttemptSQL = `
 INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, status_code, error, response)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+VALUES (?1, COALESCE((SELECT MAX(attempt) FROM attempts WHERE delivery_id = ?1), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7)`
 	completeSQL = `
 UPDATE deliveries SET status = ?, attempts = attempts + ?, next_attempt_at = ?, lease_owner = '', lease_until = 0,
        last_error = ?, updated_at = ?
@@ -52,7 +54,7 @@ var (
 	// expiredAttemptsSQL records the attempt lost with each expired lease.
 	expiredAttemptsSQL = `
 INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, error)
-SELECT id, attempts + 1, updated_at, ? - updated_at, 'lease_expired', 'the worker holding the lease stopped before recording an outcome'
+SELECT id, COALESCE((SELECT MAX(attempt) FROM attempts WHERE delivery_id = deliveries.id), 0) + 1, updated_at, ? - updated_at, 'lease_expired', 'the worker holding the lease stopped before recording an outcome'
   FROM deliveries INDEXED BY deliveries_in_flight WHERE status = 'in_flight' AND lease_until <= ?`
 	// releaseExpiredSQL makes deliveries with expired leases pending.
 	releaseExpiredSQL = `
@@ -184,7 +186,7 @@ func (s *Store) Complete(ctx context.Context, c store.Completion) error {
 	lost := false
 	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		lost = false
-		if _, err := tx.StmtContext(ctx, s.attemptStmt).ExecContext(ctx, c.DeliveryID, a.Attempt, unixNano(a.StartedAt), int64(a.Duration), a.Outcome,
+		if _, err := tx.StmtContext(ctx, s.attemptStmt).ExecContext(ctx, c.DeliveryID, unixNano(a.StartedAt), int64(a.Duration), a.Outcome,
 			a.StatusCode, a.Error, a.Response); err != nil {
 			return fmt.Errorf("sqlite: record attempt: %w", err)
 		}

@@ -44,6 +44,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("RequeueAndDiscard", func(t *testing.T) { t.Parallel(); testRequeueAndDiscard(t, factory) })
 	t.Run("AddDeliveries", func(t *testing.T) { t.Parallel(); testAddDeliveries(t, factory) })
 	t.Run("Routes", func(t *testing.T) { t.Parallel(); testRoutes(t, factory) })
+	t.Run("AttemptsNumberedForLife", func(t *testing.T) { t.Parallel(); testAttemptsNumberedForLife(t, factory) })
 }
 
 // NewEvent returns a plausible event with a fresh id and the given dedupe key.
@@ -890,5 +891,63 @@ func testRoutes(t *testing.T, factory Factory) {
 	}
 	if got, recorded, err := s.Routes(ctx); err != nil || !recorded || len(got) != 0 {
 		t.Fatalf("routes after recording none = %v, %v, %v; want none, recorded", got, recorded, err)
+	}
+}
+
+// Attempts are numbered across the delivery's life: a retry or replay
+// gives it a fresh budget, not a fresh count, and the number the
+// completion carries (the budget's) does not matter.
+func testAttemptsNumberedForLife(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, _ := open(t, factory)
+	appendWithDestinations(t, s, "life", "app")
+
+	now := t0
+	try := func(status, outcome string) {
+		t.Helper()
+		got := claim(t, s, "w1", now, 10)
+		if len(got) != 1 {
+			t.Fatalf("claimed %d deliveries at %v, want 1", len(got), now)
+		}
+		err := s.Complete(ctx, store.Completion{DeliveryID: got[0].Delivery.ID, Owner: "w1", Status: status,
+			NextAttemptAt: now, SpendAttempt: true, Now: now,
+			Attempt: store.Attempt{Attempt: 1, StartedAt: now, Outcome: outcome}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Second)
+	}
+	try(store.DeliveryPending, store.OutcomeTemporary)
+	try(store.DeliveryDead, store.OutcomeDead)
+	if n, err := s.Requeue(ctx, store.DeliverySelector{Statuses: []string{store.DeliveryDead}}, now); err != nil || n != 1 {
+		t.Fatalf("requeue = %d, %v", n, err)
+	}
+	try(store.DeliverySucceeded, store.OutcomeSucceeded)
+	if n, err := s.Requeue(ctx, store.DeliverySelector{Statuses: []string{store.DeliverySucceeded}}, now); err != nil || n != 1 {
+		t.Fatalf("replay = %d, %v", n, err)
+	}
+	// This one's worker dies: the lost attempt is numbered on too.
+	lost := claim(t, s, "w1", now, 10)
+	if len(lost) != 1 {
+		t.Fatal("replayed delivery not claimed")
+	}
+	now = now.Add(time.Hour)
+	try(store.DeliverySucceeded, store.OutcomeSucceeded)
+
+	d := lost[0].Delivery
+	as, err := s.ListAttempts(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range as {
+		got = append(got, fmt.Sprintf("#%d %s", a.Attempt, a.Outcome))
+	}
+	want := []string{"#1 temporary", "#2 dead", "#3 succeeded", "#4 lease_expired", "#5 succeeded"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("attempts = %v, want %v", got, want)
+	}
+	if d := delivery(t, s, d.ID); d.Status != store.DeliverySucceeded || d.Attempts != 2 {
+		t.Errorf("delivery after its replay = %s with %d attempts spent since, want succeeded with 2 (the lost one and the last)", d.Status, d.Attempts)
 	}
 }
