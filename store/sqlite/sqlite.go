@@ -67,6 +67,12 @@ type Options struct {
 
 	// Logger receives the writer's errors. Defaults to slog.Default().
 	Logger *slog.Logger
+
+	// ReadOnly opens an existing store for reading: Open fails, with an
+	// error matching fs.ErrNotExist, when there is no file at the path,
+	// and it neither creates nor migrates one (a schema this build does
+	// not read is a *SchemaError). Writes fail. Defaults to false.
+	ReadOnly bool
 }
 
 func (o Options) withDefaults() Options {
@@ -132,6 +138,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty path")
 	}
+	if opts.ReadOnly {
+		if err := mustExist(path); err != nil {
+			return nil, err
+		}
+	}
 	opts = opts.withDefaults()
 
 	type role int
@@ -153,6 +164,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		case reader:
 			q.Add("_pragma", "query_only(1)")
 		}
+		if opts.ReadOnly && r != reader {
+			q.Add("_pragma", "query_only(1)")
+		}
 		return path + "?" + q.Encode()
 	}
 
@@ -165,9 +179,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	writeDB.SetConnMaxLifetime(0)
 	writeDB.SetConnMaxIdleTime(0)
 
-	if err := migrate(ctx, writeDB); err != nil {
+	if opts.ReadOnly {
+		err = checkSchema(ctx, writeDB, path)
+	} else if err = migrate(ctx, writeDB); err != nil {
+		err = fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
+	if err != nil {
 		writeDB.Close()
-		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
+		return nil, err
 	}
 	if opts.MaxSizeBytes > 0 {
 		var pageSize int64
