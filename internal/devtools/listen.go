@@ -279,7 +279,7 @@ func (l *Listener) writeBanner(w io.Writer) {
 	}
 	n := len(l.cfg.Server.Secrets)
 	fmt.Fprintf(w, "%s receiving Sent webhooks\n", st.bold("hooklatch listen"))
-	fmt.Fprintf(w, "  listening   %s  (signatures: %s, %d %s)\n", l.url, schemes, n, plural(n, "secret", "secrets"))
+	fmt.Fprintf(w, "  listening   %s  (signatures: %s, %d %s)\n", l.url, schemes, n, Plural(n, "secret", "secrets"))
 	fmt.Fprintf(w, "  store       %s  (every event is kept, so nothing is lost while your app is down)\n", l.cfg.Server.Store)
 	if l.cfg.ForwardTo != "" {
 		signed := "unsigned"
@@ -291,7 +291,7 @@ func (l *Listener) writeBanner(w io.Writer) {
 			signed = "signed " + how + " with secret fp " + fp
 		}
 		fmt.Fprintf(w, "  forwarding  %s  (%s; %d %s, %s timeout each)\n", redactURL(l.cfg.ForwardTo), signed,
-			l.cfg.ForwardAttempts, plural(l.cfg.ForwardAttempts, "attempt", "attempts"), shortDuration(l.cfg.ForwardTimeout))
+			l.cfg.ForwardAttempts, Plural(l.cfg.ForwardAttempts, "attempt", "attempts"), shortDuration(l.cfg.ForwardTimeout))
 	} else {
 		fmt.Fprintf(w, "  forwarding  none: events are stored and printed (add --forward-to URL to send them to your app)\n")
 	}
@@ -413,7 +413,7 @@ func (l *Listener) prepareReplays(ctx context.Context) error {
 	}
 	if len(requeued) > 0 {
 		l.replayNotes = append(l.replayNotes, fmt.Sprintf("  replay      %d %s queued for %s: %s",
-			len(requeued), plural(len(requeued), "event", "events"), redactURL(l.cfg.ForwardTo), strings.Join(requeued, " ")))
+			len(requeued), Plural(len(requeued), "event", "events"), redactURL(l.cfg.ForwardTo), strings.Join(requeued, " ")))
 	}
 	if l.cfg.ReplayFailed {
 		n, err := l.requeueDead(ctx, st, now)
@@ -424,7 +424,7 @@ func (l *Listener) prepareReplays(ctx context.Context) error {
 			l.replayNotes = append(l.replayNotes, "  replay      no dead deliveries to replay: every forwarded event was delivered or is still being retried")
 		} else {
 			l.replayNotes = append(l.replayNotes, fmt.Sprintf("  replay      %d dead %s queued for %s",
-				n, plural(n, "delivery", "deliveries"), redactURL(l.cfg.ForwardTo)))
+				n, Plural(n, "delivery", "deliveries"), redactURL(l.cfg.ForwardTo)))
 		}
 	}
 	return nil
@@ -511,19 +511,19 @@ func (l *Listener) summary() string {
 	newN, dup, rej := c.new.Load(), c.duplicate.Load(), c.rejected.Load()
 	total := newN + dup + rej + c.other.Load()
 	s := fmt.Sprintf("stopped after %d %s: %d new, %d %s, %d rejected",
-		total, plural(int(total), "request", "requests"), newN, dup, plural(int(dup), "duplicate", "duplicates"), rej)
+		total, Plural(int(total), "request", "requests"), newN, dup, Plural(int(dup), "duplicate", "duplicates"), rej)
 	if o := c.other.Load(); o > 0 {
 		s += fmt.Sprintf(", %d refused", o)
 	}
 	if a := c.attention.Load(); a > 0 {
-		s += fmt.Sprintf("; %d %s attention", a, plural(int(a), "needs", "need"))
+		s += fmt.Sprintf("; %d %s attention", a, Plural(int(a), "needs", "need"))
 	}
 	if l.cfg.ForwardTo != "" {
 		s += fmt.Sprintf("; forwarding: %d delivered, %d failed %s, %d dead",
-			c.delivered.Load(), c.failed.Load(), plural(int(c.failed.Load()), "attempt", "attempts"), c.dead.Load())
+			c.delivered.Load(), c.failed.Load(), Plural(int(c.failed.Load()), "attempt", "attempts"), c.dead.Load())
 	}
 	if d := l.dropped.Load(); d > 0 {
-		s += fmt.Sprintf("; %d %s not printed", d, plural(int(d), "line", "lines"))
+		s += fmt.Sprintf("; %d %s not printed", d, Plural(int(d), "line", "lines"))
 	}
 	return s
 }

@@ -96,7 +96,7 @@ func (p *listenPrinter) reportDrops() {
 		return
 	}
 	fmt.Fprintln(p.w, p.style.yellow(fmt.Sprintf("%s… %d %s not printed: the output fell behind (those requests were answered and stored as usual)",
-		listenIndent, n-p.drops, plural(int(n-p.drops), "line", "lines"))))
+		listenIndent, n-p.drops, Plural(int(n-p.drops), "line", "lines"))))
 	p.drops = n
 	p.last = ""
 }
@@ -274,7 +274,7 @@ func (p *listenPrinter) forward(it listenItem) {
 	case a.Outcome == store.OutcomePermanent:
 		b.WriteString(s.red(answer) + ", dead: this answer is not retried; " + replay)
 	case done.Status == store.DeliveryDead:
-		b.WriteString(s.red(answer) + fmt.Sprintf(", dead after %s; %s", count(a.Attempt, "attempt", "attempts"), replay))
+		b.WriteString(s.red(answer) + fmt.Sprintf(", dead after %s; %s", Count(a.Attempt, "attempt", "attempts"), replay))
 	case a.Outcome == store.OutcomeSnoozed:
 		b.WriteString(s.yellow(answer) + ", snoozed for " + shortDuration(done.NextAttemptAt.Sub(done.Now).Round(100*time.Millisecond)))
 	default:
