@@ -8,6 +8,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/hooklatch/hooklatch/event"
 )
 
 // MinIDSuffix is the fewest characters of an event id's end FindEvent
@@ -41,7 +43,8 @@ func (e *AmbiguousError) Error() string {
 
 // FindEvent returns, with its body, the one event ref names: its id, the
 // end of its id (at least MinIDSuffix characters, such as the short id
-// `hooklatch listen` prints), or its dedupe key (Sent's event id). When no
+// `hooklatch listen` prints), Sent's id for it (event.IDKeys) or its
+// dedupe key. When no
 // event matches it returns an error wrapping ErrNotFound; when several do,
 // an *AmbiguousError listing them. Every command and API that takes an
 // event id resolves it here, so that they all take the same ids.
@@ -55,7 +58,7 @@ func FindEvent(ctx context.Context, s Store, ref string) (*Event, error) {
 		return ev, err
 	}
 	var found []Event
-	filters := []EventFilter{{DedupeKey: ref}}
+	filters := []EventFilter{{DedupeKeys: append([]string{ref}, event.IDKeys(ref)...)}}
 	if len(ref) >= MinIDSuffix {
 		filters = append(filters, EventFilter{IDSuffix: ref})
 	}

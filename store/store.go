@@ -256,8 +256,9 @@ type EventFilter struct {
 	// IDSuffix matches the events whose id ends with it: the short id
 	// `hooklatch listen` prints is the last eight characters.
 	IDSuffix string
-	// DedupeKey matches the events with this dedupe key, in any source.
-	DedupeKey string
+	// DedupeKeys matches the events with any of these dedupe keys, in any
+	// source.
+	DedupeKeys []string
 	// Delivery matches the events whose DeliveryState is this:
 	// DeliveryDead, DeliveryPending, DeliverySucceeded, DeliveryDiscarded,
 	// or DeliveryNone for events without a delivery. Any other value is

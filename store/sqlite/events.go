@@ -145,10 +145,12 @@ func listEventsSQL(f store.EventFilter) (string, []any, error) {
 		where = append(where, "seq IN (SELECT seq FROM events WHERE substr(id, ?) = ?)")
 		args = append(args, -len(f.IDSuffix), f.IDSuffix)
 	}
-	if f.DedupeKey != "" {
+	if len(f.DedupeKeys) > 0 {
 		// The (source, dedupe_key) index, read whole: no source is given.
-		where = append(where, "seq IN (SELECT seq FROM events WHERE dedupe_key = ?)")
-		args = append(args, f.DedupeKey)
+		where = append(where, "seq IN (SELECT seq FROM events WHERE dedupe_key IN ("+placeholders(len(f.DedupeKeys))+"))")
+		for _, k := range f.DedupeKeys {
+			args = append(args, k)
+		}
 	}
 	if f.Delivery != "" {
 		cond, condArgs, err := deliveryStateCondition(f.Delivery)

@@ -73,7 +73,7 @@ func TestEventListingsUseTheirIndexes(t *testing.T) {
 		"discarded": {store.EventFilter{Delivery: store.DeliveryDiscarded}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
 		"none":      {store.EventFilter{Delivery: store.DeliveryNone}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
 		"id suffix": {store.EventFilter{IDSuffix: "3c4d5e6f", BeforeSeq: 1 << 62}, []string{"COVERING INDEX sqlite_autoindex_events_1"}, []string{"SCAN events\n", "TEMP B-TREE"}},
-		"dedupe":    {store.EventFilter{DedupeKey: "evt_1", BeforeSeq: 1 << 62}, []string{"COVERING INDEX sqlite_autoindex_events_2"}, []string{"SCAN events\n", "TEMP B-TREE"}},
+		"dedupe":    {store.EventFilter{DedupeKeys: []string{"event-id:evt_1", "id:evt_1"}, BeforeSeq: 1 << 62}, []string{"COVERING INDEX sqlite_autoindex_events_2"}, []string{"SCAN events\n", "TEMP B-TREE"}},
 	} {
 		q, args, err := listEventsSQL(tc.f)
 		if err != nil {

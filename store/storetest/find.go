@@ -12,17 +12,17 @@ import (
 )
 
 // Events are found by their id, the end of their id (the short id listen
-// prints), or their dedupe key; a short id two events share is an error
+// prints), Sent's id for them or their dedupe key; a short id two events share is an error
 // that lists both, and one that names nothing is ErrNotFound.
 func testFindEvent(t *testing.T, factory Factory) {
 	ctx := context.Background()
 	s, _ := open(t, factory)
 
-	a := NewEvent("sent", "evt_a")
+	a := NewEvent("sent", "event-id:evt_a")       // as X-Webhook-Event-Id keys it
 	a.ID = "019a0000-0000-7000-8000-0000aa11b2c3" // shares its last 6 with b, not its last 8
-	b := NewEvent("sent", "evt_b")
+	b := NewEvent("sent", "id:evt_b")             // as a gen 1 envelope id keys it
 	b.ID = "019a0000-0000-7000-8000-0000bb11b2c3"
-	c := NewEvent("other", "evt_c")
+	c := NewEvent("other", "sha256:c3")
 	c.ID = "019a0000-0000-7000-8000-00000000c3d4"
 	for _, ev := range []*store.Event{a, b, c} {
 		mustAppend(t, s, ev)
@@ -35,8 +35,10 @@ func testFindEvent(t *testing.T, factory Factory) {
 		{"00c3d4", c.ID}, // the shortest suffix taken
 		{"0000c3d4", c.ID},
 		{" 0000c3d4\n", c.ID},
+		{"evt_a", a.ID}, // Sent's id
 		{"evt_b", b.ID},
-		{"evt_c", c.ID}, // in any source
+		{"event-id:evt_a", a.ID}, // the dedupe key itself
+		{"sha256:c3", c.ID},      // in any source
 	} {
 		ev, err := store.FindEvent(ctx, s, tc.ref)
 		if err != nil {
@@ -79,8 +81,9 @@ func testFindEvent(t *testing.T, factory Factory) {
 		{store.EventFilter{IDSuffix: "b2c3"}, []string{a.ID, b.ID}},
 		{store.EventFilter{IDSuffix: "b2c3", BeforeSeq: math.MaxInt64, Limit: 1}, []string{b.ID}},
 		{store.EventFilter{IDSuffix: "019a"}, nil},
-		{store.EventFilter{DedupeKey: "evt_a"}, []string{a.ID}},
-		{store.EventFilter{DedupeKey: "evt_a", IDSuffix: "c3d4"}, nil},
+		{store.EventFilter{DedupeKeys: []string{"event-id:evt_a"}}, []string{a.ID}},
+		{store.EventFilter{DedupeKeys: []string{"id:evt_b", "sha256:c3", "evt_a"}}, []string{b.ID, c.ID}},
+		{store.EventFilter{DedupeKeys: []string{"event-id:evt_a"}, IDSuffix: "c3d4"}, nil},
 	} {
 		evs, err := s.ListEvents(ctx, tc.f)
 		if err != nil {
