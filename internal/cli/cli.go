@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hooklatch/hooklatch/internal/devtools"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
 	"github.com/hooklatch/hooklatch/store/sqlite"
@@ -197,17 +199,53 @@ func secretsFromFile(flags *pflag.FlagSet, file map[string]string, getenv func(s
 	return secrets, nil
 }
 
+// storeUse says what a command does with the store it names.
+type storeUse int
+
+const (
+	readStore   storeUse = iota // reads it: never creates nor migrates it
+	changeStore                 // changes what it holds: it must exist
+)
+
 // storeFlag adds --store to cmd and its subcommands, and returns the
 // function that opens the store it names ($HOOKLATCH_STORE otherwise).
-func storeFlag(cmd *cobra.Command, env Env, logger func() (*slog.Logger, error)) func(*cobra.Command) (store.Store, error) {
+// These commands work on the store a serve keeps: when there is none,
+// they say so instead of creating one.
+func storeFlag(cmd *cobra.Command, env Env, logger func() (*slog.Logger, error)) func(*cobra.Command, storeUse) (store.Store, error) {
 	cmd.PersistentFlags().String("store", "hooklatch.db", "store: a SQLite file path ($HOOKLATCH_STORE)")
-	return func(c *cobra.Command) (store.Store, error) {
+	return func(c *cobra.Command, use storeUse) (store.Store, error) {
 		log, err := logger()
 		if err != nil {
 			return nil, err
 		}
-		return sqlite.Open(c.Context(), setting(c.Flags(), "store", env.Getenv, "HOOKLATCH_STORE"), sqlite.Options{Logger: log})
+		path := setting(c.Flags(), "store", env.Getenv, "HOOKLATCH_STORE")
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, failed(fmt.Errorf("no store at %s (use --store or HOOKLATCH_STORE)%s", path, listenStoreHint(path)))
+		}
+		st, err := sqlite.Open(c.Context(), path, sqlite.Options{Logger: log, ReadOnly: use == readStore})
+		if se, ok := errors.AsType[*sqlite.SchemaError](err); ok {
+			switch {
+			case se.Version == 0:
+				return nil, failed(fmt.Errorf("%s is not a hooklatch store", path))
+			case se.Version < se.Want:
+				return nil, failed(fmt.Errorf("%s was written by an older hooklatch: serve brings it up to date when it next starts on it ('hooklatch serve --store %s')", path, path))
+			}
+			return nil, failed(fmt.Errorf("%s was written by a newer hooklatch: upgrade this one", path))
+		}
+		return st, err
 	}
+}
+
+// listenStoreHint points at listen's store when a command looked in the
+// default one and listen keeps its events next to it.
+func listenStoreHint(path string) string {
+	if path != "hooklatch.db" {
+		return ""
+	}
+	if _, err := os.Stat(devtools.DefaultListenStore); err != nil {
+		return ""
+	}
+	return "; hooklatch listen keeps its events in " + devtools.DefaultListenStore + ": add --store " + devtools.DefaultListenStore
 }
 
 func addSecretFlags(cmd *cobra.Command) {

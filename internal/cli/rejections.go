@@ -40,7 +40,7 @@ requests again with the current secrets and stores those that pass as events.`,
 		Short: "List kept rejections, newest first",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := openStore(cmd)
+			st, err := openStore(cmd, readStore)
 			if err != nil {
 				return err
 			}
@@ -64,7 +64,7 @@ requests again with the current secrets and stores those that pass as events.`,
 			if err != nil {
 				return usageError("rejection id %q: want a number from 'hooklatch rejections ls'", a[0])
 			}
-			st, err := openStore(cmd)
+			st, err := openStore(cmd, readStore)
 			if err != nil {
 				return err
 			}
@@ -99,7 +99,7 @@ Those that still fail stay in the log, and the diagnosis says why.`,
 			if err != nil {
 				return err
 			}
-			st, err := openStore(cmd)
+			st, err := openStore(cmd, changeStore)
 			if err != nil {
 				return err
 			}
