@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -70,8 +69,8 @@ type ListenConfig struct {
 
 	// Replay names stored events to deliver to ForwardTo again once the
 	// Listener starts: full event ids, the short ids it prints (the last
-	// eight characters), or Sent's event ids (the dedupe key). Requires
-	// ForwardTo.
+	// eight characters), or Sent's event ids (see store.FindEvent).
+	// Requires ForwardTo.
 	Replay []string
 	// ReplayFailed delivers every dead forwarded delivery again once the
 	// Listener starts. Requires ForwardTo.
@@ -461,48 +460,25 @@ func (l *Listener) requeueDead(ctx context.Context, st store.Store, now time.Tim
 	return total, nil
 }
 
-// findEvent finds the event ref names: its id, the end of its id (the
-// short id listen prints), or its dedupe key (Sent's event id).
+// findEvent finds the event ref names (store.FindEvent): its id, the end
+// of its id (the short id listen prints), or Sent's event id.
 func findEvent(ctx context.Context, st store.Store, ref, storePath string) (*store.Event, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
 		return nil, fmt.Errorf("%w: --replay: empty event id", ErrListenConfig)
 	}
-	ev, err := st.GetEvent(ctx, ref)
-	if err == nil {
-		return ev, nil
+	ev, err := store.FindEvent(ctx, st, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: --replay %s: no such event in %s (give an id that listen printed, or one from 'hooklatch events ls --store %s')",
+			ErrListenConfig, ref, storePath, storePath)
 	}
-	if !errors.Is(err, store.ErrNotFound) {
+	if amb, ok := errors.AsType[*store.AmbiguousError](err); ok {
+		return nil, fmt.Errorf("%w: --replay %w", ErrListenConfig, amb)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("replay %s: %w", ref, err)
 	}
-	var matches []store.Event
-	for before := int64(math.MaxInt64); ; {
-		page, err := st.ListEvents(ctx, store.EventFilter{BeforeSeq: before, Limit: 10000})
-		if err != nil {
-			return nil, fmt.Errorf("replay %s: %w", ref, err)
-		}
-		for _, e := range page {
-			if e.DedupeKey == ref || (len(ref) >= 6 && strings.HasSuffix(e.ID, ref)) {
-				matches = append(matches, e)
-			}
-		}
-		if len(page) < 10000 {
-			break
-		}
-		before = page[len(page)-1].Seq
-	}
-	switch len(matches) {
-	case 0:
-		return nil, fmt.Errorf("%w: --replay %s: no such event in %s (give an id that listen printed, or one from 'hooklatch events --store %s')",
-			ErrListenConfig, ref, storePath, storePath)
-	case 1:
-		return st.GetEvent(ctx, matches[0].ID)
-	}
-	ids := make([]string, 0, 3)
-	for _, m := range matches[:min(len(matches), 3)] {
-		ids = append(ids, m.ID)
-	}
-	return nil, fmt.Errorf("%w: --replay %s matches %d events (%s…): give more of the id", ErrListenConfig, ref, len(matches), strings.Join(ids, ", "))
+	return ev, nil
 }
 
 // summary is the last line: what the Listener saw.
@@ -528,9 +504,11 @@ func (l *Listener) summary() string {
 	return s
 }
 
-// shortID is the part of an event id listen prints: its last eight
+// shortEventID is the part of an event id listen prints: its last eight
 // characters, which are random in the UUIDv7 ids hooklatch makes (their
 // first ones are the time, shared by events close together).
+// store.FindEvent, behind every command that takes an event id, takes it
+// back.
 func shortEventID(id string) string {
 	if len(id) <= 8 {
 		return id
