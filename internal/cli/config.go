@@ -131,7 +131,11 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 		}}
 		switch {
 		case d.HTTP != nil:
-			hc := httpdest.Config{URL: d.HTTP.URL, Headers: d.HTTP.Headers, Timeout: time.Duration(d.Timeout), Scheme: signature.Scheme(d.HTTP.Scheme)}
+			url, err := forwardURL(where+": http.url", d.HTTP.URL)
+			if err != nil {
+				return nil, err
+			}
+			hc := httpdest.Config{URL: url, Headers: d.HTTP.Headers, Timeout: time.Duration(d.Timeout), Scheme: signature.Scheme(d.HTTP.Scheme)}
 			if d.HTTP.Secret != "" {
 				s, err := signature.ParseSecret(d.HTTP.Secret)
 				if err != nil {

@@ -47,7 +47,7 @@ Colour is used in a terminal unless NO_COLOR is set; --color overrides.
 --json prints one JSON object per line instead, for jq and scripts.
 Ctrl-C stops it gracefully.`,
 		Example: `  SENT_WEBHOOK_SECRET=whsec_... hooklatch listen
-  hooklatch listen --forward-to http://localhost:8080/webhooks/sent
+  hooklatch listen --forward-to localhost:8080/webhooks/sent
   hooklatch listen --forward-to http://localhost:8080/webhooks/sent --replay-failed
   hooklatch listen --forward-to http://localhost:8080/webhooks/sent --replay 3c4d5e6f
   hooklatch listen --json | jq 'select(.outcome == "rejected") | .diagnosis'`,
@@ -59,7 +59,7 @@ Ctrl-C stops it gracefully.`,
 	f.String("path", "/webhooks/sent", "webhook path")
 	f.String("store", devtools.DefaultListenStore, "store: a SQLite file path")
 	f.String("scheme", "", "accept only this signature scheme, legacy or v1 (default both)")
-	f.String("forward-to", "", "deliver every event to your app at this URL, with retries")
+	f.String("forward-to", "", "deliver every event to your app at this URL, with retries; host:port/path assumes http, a bare port localhost")
 	f.String("forward-secret", "", `sign forwarded events with this whsec_ secret, or "none" (default the first signing secret)`)
 	f.String("forward-scheme", "as-received", "sign forwarded events as-received (in the scheme each arrived with), v1 or legacy")
 	f.Duration("forward-timeout", devtools.DefaultForwardTimeout, "how long one forwarding attempt may take")
@@ -128,6 +128,11 @@ func resolveListen(cmd *cobra.Command, env Env) (ListenOptions, error) {
 			if id = strings.TrimSpace(id); id != "" {
 				cfg.Replay = append(cfg.Replay, id)
 			}
+		}
+	}
+	if cfg.ForwardTo != "" {
+		if cfg.ForwardTo, err = forwardURL("--forward-to", cfg.ForwardTo); err != nil {
+			return ListenOptions{}, err
 		}
 	}
 	if cfg.ForwardTo == "" {

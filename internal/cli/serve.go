@@ -46,7 +46,7 @@ Settings come from flags, then environment variables, then defaults.`,
 	f.Duration("tolerance", signature.DefaultTolerance, "v1 timestamp tolerance ($HOOKLATCH_TOLERANCE)")
 	f.String("max-body", "1MiB", "largest body accepted; larger gets 413 ($HOOKLATCH_MAX_BODY)")
 	f.String("config", "", "YAML config file: the settings below and several destinations ($HOOKLATCH_CONFIG)")
-	f.String("forward-to", "", "deliver every event to this URL, with retries (default: log each event) ($HOOKLATCH_FORWARD_TO)")
+	f.String("forward-to", "", "deliver every event to this URL, with retries; host:port/path assumes http, a bare port localhost (default: log each event) ($HOOKLATCH_FORWARD_TO)")
 	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret ($HOOKLATCH_FORWARD_SECRET)")
 	f.String("forward-scheme", "v1", "how --forward-secret signs: v1, legacy, or as-received (each event in the scheme it arrived with) ($HOOKLATCH_FORWARD_SCHEME)")
 	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")
@@ -141,10 +141,13 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 	return ServeOptions{Server: cfg}, nil
 }
 
-// forwardRoute is the destination --forward-to names.
 // forwardRoute is the one destination of --forward-to; timeout bounds each
 // attempt, in the policy and in the destination alike.
-func forwardRoute(url, secret, scheme, types string, timeout time.Duration) (dispatch.Route, error) {
+func forwardRoute(to, secret, scheme, types string, timeout time.Duration) (dispatch.Route, error) {
+	url, err := forwardURL("--forward-to", to)
+	if err != nil {
+		return dispatch.Route{}, err
+	}
 	hc := httpdest.Config{URL: url, Timeout: timeout, Scheme: signature.Scheme(scheme)}
 	switch hc.Scheme {
 	case signature.V1, signature.Legacy, httpdest.SchemeAsReceived:
