@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/internal/devtools"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
@@ -86,7 +87,11 @@ func Main(ctx context.Context, args []string, env Env) int {
 		if strings.HasPrefix(err.Error(), "unknown command") {
 			err = &ExitError{Code: ExitUsage, Err: err}
 		}
-		fmt.Fprintln(env.Stderr, "hooklatch:", err)
+		msg := err.Error()
+		if errors.Is(err, event.ErrUnknownType) {
+			msg += " ('hooklatch trigger --list' lists every type)"
+		}
+		fmt.Fprintln(env.Stderr, "hooklatch:", msg)
 	}
 	return ExitCode(err)
 }

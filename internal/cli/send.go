@@ -221,7 +221,7 @@ func RunSend(ctx context.Context, w io.Writer, opts SendOptions) error {
 	}
 	plan, err := e.Plan(opts.Scenario)
 	if err != nil {
-		return usageError("%v", err)
+		return usageError("%w", err)
 	}
 	scale := ""
 	if s := opts.Scenario.TimeScale; s != 1 {
@@ -245,7 +245,7 @@ func RunSend(ctx context.Context, w io.Writer, opts SendOptions) error {
 		}
 	}
 	if bad > 0 {
-		return failed(fmt.Errorf("%d of %d deliveries did not end as they should", bad, len(ds)))
+		return failed(fmt.Errorf("%d of %s did not end as %s should", bad, devtools.Count(len(ds), "delivery", "deliveries"), devtools.Plural(bad, "it", "they")))
 	}
 	return nil
 }

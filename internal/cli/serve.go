@@ -163,7 +163,7 @@ func forwardRoute(to, secret, scheme, types string, timeout time.Duration) (disp
 	}
 	dest, err := httpdest.New(hc)
 	if err != nil {
-		return dispatch.Route{}, usageError("--forward-to: %v", err)
+		return dispatch.Route{}, settingError("", err, map[string]string{"URL": "--forward-to", "Scheme": "--forward-scheme", "Timeout": "--forward-timeout"})
 	}
 	route := dispatch.Route{Name: "forward", Destination: dest, Policy: dispatch.Policy{Timeout: timeout}}
 	for _, t := range strings.Split(types, ",") {
@@ -171,7 +171,7 @@ func forwardRoute(to, secret, scheme, types string, timeout time.Duration) (disp
 			route.Types = append(route.Types, t)
 		}
 	}
-	return route, nil
+	return route, checkTypes("--forward-types", route.Types)
 }
 
 func parseBytes(flag, v string) (int64, error) {

@@ -117,7 +117,7 @@ func buildTriggered(opts TriggerOptions) ([]triggered, error) {
 		Count:    opts.Count,
 	}.Build()
 	if err != nil {
-		return nil, usageError("%v", err)
+		return nil, usageError("%w", err)
 	}
 	signer := devtools.Signer{Scheme: opts.Scheme, Secret: opts.Secret, UserAgent: userAgent()}
 	out := make([]triggered, len(reqs))
