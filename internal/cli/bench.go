@@ -18,6 +18,7 @@ import (
 
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/internal/bench"
+	"github.com/hooklatch/hooklatch/internal/devtools"
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/signature"
 )
@@ -202,7 +203,7 @@ func startBare() (string, func(), error) {
 }
 
 func printBench(w io.Writer, opts BenchOptions, results []bench.Result) {
-	fmt.Fprintf(w, "\n%d connections, %s each, %s signatures, %s events\n\n", opts.Connections, opts.Duration, opts.Scheme, opts.Type)
+	fmt.Fprintf(w, "\n%s, %s each, %s signatures, %s events\n\n", devtools.Count(opts.Connections, "connection", "connections"), opts.Duration, opts.Scheme, opts.Type)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\treq/s\tp50\tp99\tp99.9\tmax\t2xx\tother\terrors\t")
 	for _, r := range results {

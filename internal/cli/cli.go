@@ -254,7 +254,7 @@ func listenStoreHint(path string) string {
 }
 
 func addSecretFlags(cmd *cobra.Command) {
-	cmd.Flags().String("secret", "", "signing secret(s), comma-separated (default $SENT_WEBHOOK_SECRET, then $SENT_DM_WEBHOOK_SECRET)")
+	cmd.Flags().String("secret", "", "signing secrets, comma-separated: one, or several while rotating (default $SENT_WEBHOOK_SECRET, then $SENT_DM_WEBHOOK_SECRET)")
 }
 
 func newVersionCommand(env Env) *cobra.Command {

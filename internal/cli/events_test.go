@@ -123,7 +123,7 @@ func TestEventsTakeShortIDs(t *testing.T) {
 	short := s.dead.ID[len(s.dead.ID)-8:]
 
 	r := run(t, s.vars, "", "events", "show", short)
-	if r.code != 0 || !strings.Contains(r.stdout, "event "+s.dead.ID) {
+	if r.code != 0 || !strings.Contains(r.stdout, "event "+s.dead.ID) || !strings.Contains(r.stdout, ", 0 duplicates\n") {
 		t.Errorf("show %s: exit %d\n%s%s", short, r.code, r.stdout, r.stderr)
 	}
 	r = run(t, s.vars, "", "events", "show", "evt_ok")

@@ -182,7 +182,7 @@ func RunRelease(ctx context.Context, out io.Writer, st store.Store, secrets []si
 	}
 	fmt.Fprintf(out, "%d released, %d still failing\n", released, stillFailing)
 	if stillFailing > 0 {
-		return failed(fmt.Errorf("%d rejection(s) still fail verification", stillFailing))
+		return failed(fmt.Errorf("not released: %d still failing verification", stillFailing))
 	}
 	return nil
 }

@@ -175,7 +175,7 @@ func RunTrigger(ctx context.Context, w io.Writer, opts TriggerOptions) error {
 		fmt.Fprintf(w, "%-22s  %s in %s  %s\n", r.name, resp.Status, ms(took), oneLine(answer, 160))
 	}
 	if notOK > 0 {
-		return failed(fmt.Errorf("%d of %d requests were not answered 2xx", notOK, len(reqs)))
+		return failed(fmt.Errorf("%d of %s %s not answered 2xx", notOK, devtools.Count(len(reqs), "request", "requests"), devtools.Plural(notOK, "was", "were")))
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ import (
 //	09:29:10  ✓ v1      message.delivered        msg 2bc08494  DELIVERED  63a35363  duplicate
 //	          → 500 Internal Server Error 1ms, will retry in 800ms (attempt 1 of 3): {"error":"database is locked"}
 //	          → 200 OK 1ms
-//	09:29:11  ✗ no_match  401  1 v1 signature(s) checked against 1 secret(s)
+//	09:29:11  ✗ no_match  401  1 v1 signature checked against 1 secret
 //	          ↳ no configured secret matched — is the secret from another environment (test/live)? …
 //
 // Column widths; longer values push the rest of the line right.
