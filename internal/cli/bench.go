@@ -16,9 +16,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hooklatch/hooklatch/destination/logdest"
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/internal/bench"
 	"github.com/hooklatch/hooklatch/internal/devtools"
+	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/signature"
 )
@@ -37,10 +39,11 @@ type BenchOptions struct {
 	StoreOnly   bool   // in-process: store events, deliver them nowhere
 }
 
-func newBenchCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
+func newBenchCommand(env Env) *cobra.Command {
 	var (
 		opts   BenchOptions
 		scheme string
+		logger func() (*slog.Logger, error)
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -87,6 +90,7 @@ answers 200 in the same process, and prints the ratio: what durability costs.`,
 		},
 	}
 	f := cmd.Flags()
+	logger = logFlags(cmd, env, "warn") // the in-process server's warnings; bench prints the rest
 	f.StringVar(&opts.URL, "url", "", "target webhook URL (default: an in-process hooklatch serve)")
 	f.StringVar(&opts.Store, "store", "", "in-process store path (default: a temporary directory)")
 	f.DurationVar(&opts.Duration, "duration", 10*time.Second, "how long each run lasts")
@@ -141,14 +145,21 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 			defer os.RemoveAll(dir)
 			opts.Store = filepath.Join(dir, "bench.db")
 		}
-		srv, err := server.New(ctx, server.Config{
+		cfg := server.Config{
 			Addr:      "127.0.0.1:0",
 			AdminAddr: "off",
 			Store:     opts.Store,
 			Secrets:   []signature.Secret{opts.Secret},
 			StoreOnly: opts.StoreOnly,
 			Logger:    log.With("component", "serve"),
-		})
+		}
+		if !opts.StoreOnly {
+			// serve's default destination, logging each event as JSON as it
+			// would to a file, into nothing: its cost is measured, and its
+			// lines are not printed amid bench's own.
+			cfg.Routes = []dispatch.Route{{Name: "log", Destination: logdest.New(slog.New(slog.NewJSONHandler(io.Discard, nil)))}}
+		}
+		srv, err := server.New(ctx, cfg)
 		if err != nil {
 			return err
 		}

@@ -108,7 +108,6 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 
 // NewRootCommand builds the command tree.
 func NewRootCommand(env Env) *cobra.Command {
-	var logFormat, logLevel string
 	root := &cobra.Command{
 		Use:   "hooklatch",
 		Short: "Receive Sent webhooks durably, deliver them reliably, and debug them locally",
@@ -123,24 +122,30 @@ watches and grades webhook traffic on a laptop.`,
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &ExitError{Code: ExitUsage, Err: err} })
-	root.PersistentFlags().StringVar(&logFormat, "log-format", "auto", "log format: auto (text in a terminal, JSON otherwise), text or json")
-	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-
-	logger := func() (*slog.Logger, error) { return newLogger(env.Stderr, logFormat, logLevel) }
 	root.AddCommand(
 		newVersionCommand(env),
-		newServeCommand(env, logger),
-		newRejectionsCommand(env, logger),
-		newEventsCommand(env, logger),
-		newBenchCommand(env, logger),
+		newServeCommand(env),
+		newRejectionsCommand(env),
+		newEventsCommand(env),
+		newBenchCommand(env),
 		newSignCommand(env),
 		newVerifyCommand(env),
 		newTriggerCommand(env),
 		newSendCommand(env),
-		newListenCommand(env, logger),
+		newListenCommand(env),
 		newCheckCommand(env),
 	)
 	return root
+}
+
+// logFlags adds --log-format and --log-level (defaulting to level) to cmd,
+// a command that logs (the others print what they have to say), and
+// returns the function that builds its logger.
+func logFlags(cmd *cobra.Command, env Env, level string) func() (*slog.Logger, error) {
+	var format string
+	cmd.Flags().StringVar(&format, "log-format", "auto", "log format: auto (text in a terminal, JSON otherwise), text or json")
+	cmd.Flags().StringVar(&level, "log-level", level, "log level: debug, info, warn or error")
+	return func() (*slog.Logger, error) { return newLogger(env.Stderr, format, level) }
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
@@ -215,14 +220,12 @@ const (
 // storeFlag adds --store to cmd and its subcommands, and returns the
 // function that opens the store it names ($HOOKLATCH_STORE otherwise).
 // These commands work on the store a serve keeps: when there is none,
-// they say so instead of creating one.
-func storeFlag(cmd *cobra.Command, env Env, logger func() (*slog.Logger, error)) func(*cobra.Command, storeUse) (store.Store, error) {
+// they say so instead of creating one. The store's own warnings, if any,
+// go to standard error.
+func storeFlag(cmd *cobra.Command, env Env) func(*cobra.Command, storeUse) (store.Store, error) {
 	cmd.PersistentFlags().String("store", "hooklatch.db", "store: a SQLite file path ($HOOKLATCH_STORE)")
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return func(c *cobra.Command, use storeUse) (store.Store, error) {
-		log, err := logger()
-		if err != nil {
-			return nil, err
-		}
 		path := setting(c.Flags(), "store", env.Getenv, "HOOKLATCH_STORE")
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			return nil, failed(fmt.Errorf("no store at %s (use --store or HOOKLATCH_STORE)%s", path, listenStoreHint(path)))

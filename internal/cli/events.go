@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,7 +18,7 @@ import (
 	"github.com/hooklatch/hooklatch/store"
 )
 
-func newEventsCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
+func newEventsCommand(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "events",
 		Short: "List and inspect stored events; retry, replay or discard their deliveries",
@@ -31,7 +30,7 @@ discard deliveries that should not be tried again.
 An event is named by its id, the end of its id (at least six characters,
 such as the short id listen prints), or Sent's event id.`,
 	}
-	openStore := storeFlag(cmd, env, logger)
+	openStore := storeFlag(cmd, env)
 
 	var (
 		f       store.EventFilter

@@ -22,7 +22,7 @@ type ListenOptions struct {
 	Listen devtools.ListenConfig
 }
 
-func newListenCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
+func newListenCommand(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "listen",
 		Short: "Receive webhooks on a laptop: verify, store, print each one, forward to your app",
@@ -54,6 +54,7 @@ Ctrl-C stops it gracefully.`,
 		Args: args(cobra.NoArgs),
 	}
 	f := cmd.Flags()
+	logger := logFlags(cmd, env, "info")
 	addSecretFlags(cmd)
 	f.String("addr", ":3000", "listen address")
 	f.String("path", "/webhooks/sent", "webhook path")

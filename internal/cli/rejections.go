@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -22,7 +21,7 @@ import (
 	"github.com/hooklatch/hooklatch/store"
 )
 
-func newRejectionsCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
+func newRejectionsCommand(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rejections",
 		Short: "Inspect requests that failed verification, and release them once fixed",
@@ -31,7 +30,7 @@ with the reason and a diagnosis, in a bounded log (oldest dropped first).
 After fixing the cause (usually the secret), 'release' verifies the kept
 requests again with the current secrets and stores those that pass as events.`,
 	}
-	openStore := storeFlag(cmd, env, logger)
+	openStore := storeFlag(cmd, env)
 
 	var jsonOut bool
 	var limit int

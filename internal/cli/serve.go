@@ -22,7 +22,7 @@ type ServeOptions struct {
 	Server server.Config
 }
 
-func newServeCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
+func newServeCommand(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Receive webhooks: verify, store durably, acknowledge",
@@ -37,6 +37,7 @@ Settings come from flags, then environment variables, then defaults.`,
 		Args: args(cobra.NoArgs),
 	}
 	f := cmd.Flags()
+	logger := logFlags(cmd, env, "info")
 	addSecretFlags(cmd)
 	f.String("addr", ":3000", "webhook listen address ($HOOKLATCH_ADDR)")
 	f.String("path", "/webhooks/sent", "webhook path ($HOOKLATCH_PATH)")
