@@ -26,9 +26,11 @@ func newListenCommand(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "listen",
 		Short: "Receive webhooks on a laptop: verify, store, print each one, forward to your app",
-		Long: `listen is a local receiver for development. It verifies each request as serve
-does, stores every event in a local SQLite file (so nothing is lost while your
-app is down), and prints one line per request: time, verification (✓ scheme,
+		Long: `listen is a local receiver for development, on 127.0.0.1:3000: this machine
+only (a tunnel such as ngrok or cloudflared reaches it; --addr :3000 lets
+other machines in). It verifies each request as serve does, stores every
+event in a local SQLite file (so nothing is lost while your app is down),
+and prints one line per request: time, verification (✓ scheme,
 or ✗ and why), event type, subject, status, short event id, and whether it is
 new, a duplicate, or needs attention (unknown type, unparseable body).
 
@@ -56,7 +58,7 @@ Ctrl-C stops it gracefully.`,
 	f := cmd.Flags()
 	logger := logFlags(cmd, env, "info")
 	addSecretFlags(cmd)
-	f.String("addr", ":3000", "listen address")
+	f.String("addr", devtools.DefaultListenAddr, "listen address: this machine only by default; :3000 takes requests from other machines too")
 	f.String("path", "/webhooks/sent", "webhook path")
 	f.String("store", devtools.DefaultListenStore, "store: a SQLite file path")
 	f.String("scheme", "", "accept only this signature scheme, legacy or v1 (default both)")

@@ -26,6 +26,7 @@ const ForwardRoute = "forward"
 // Defaults of a Listener.
 const (
 	DefaultListenStore     = "hooklatch-listen.db"
+	DefaultListenAddr      = "127.0.0.1:3000" // a laptop's own: nothing else on the network reaches it
 	DefaultForwardTimeout  = 10 * time.Second
 	DefaultForwardAttempts = 5
 	defaultListenQueue     = 1024
@@ -38,8 +39,8 @@ var ErrListenConfig = errors.New("listen")
 // ListenConfig configures a Listener.
 type ListenConfig struct {
 	// Server is the receiving side: Addr, Path, Store, Secrets, Schemes,
-	// Tolerance, Logger. Its Store defaults to DefaultListenStore and its
-	// AdminAddr to "off"; its Routes, StoreOnly, Observe and OnStart are
+	// Tolerance, Logger. Its Addr defaults to DefaultListenAddr, its Store
+	// to DefaultListenStore and its AdminAddr to "off"; its Routes, StoreOnly, Observe and OnStart are
 	// the Listener's own and must be left zero.
 	Server server.Config
 
@@ -169,6 +170,9 @@ func NewListener(ctx context.Context, cfg ListenConfig) (*Listener, error) {
 	}
 	if cfg.ForwardTo == "" && (len(cfg.Replay) > 0 || cfg.ReplayFailed) {
 		return nil, fmt.Errorf("%w: a replay delivers events to your app: pass --forward-to URL with --replay or --replay-failed", ErrListenConfig)
+	}
+	if cfg.Server.Addr == "" {
+		cfg.Server.Addr = DefaultListenAddr
 	}
 	if cfg.Server.Store == "" {
 		cfg.Server.Store = DefaultListenStore
