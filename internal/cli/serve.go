@@ -31,7 +31,8 @@ durably (it answers 2xx only once the event is on disk), and answers duplicates
 with 2xx without storing them twice. Requests that fail verification get 401
 and are kept in a bounded rejection log (see 'hooklatch rejections').
 
-Settings come from flags, then environment variables, then defaults.`,
+Each setting comes from its flag, else its environment variable, else the
+config file (--config), else its default.`,
 		Example: `  SENT_WEBHOOK_SECRET=whsec_... hooklatch serve
   hooklatch serve --addr :8080 --store /var/lib/hooklatch/events.db`,
 		Args: args(cobra.NoArgs),
@@ -39,10 +40,10 @@ Settings come from flags, then environment variables, then defaults.`,
 	f := cmd.Flags()
 	logger := logFlags(cmd, env, "info")
 	addSecretFlags(cmd)
-	f.String("addr", ":3000", "webhook listen address ($HOOKLATCH_ADDR)")
+	f.String("addr", ":3000", "webhook listen address: every interface by default, since Sent must reach it ($HOOKLATCH_ADDR)")
 	f.String("path", "/webhooks/sent", "webhook path ($HOOKLATCH_PATH)")
 	f.String("store", "hooklatch.db", "store: a SQLite file path ($HOOKLATCH_STORE)")
-	f.String("admin-addr", "127.0.0.1:3001", `admin listener for health, metrics and the API, or "off" ($HOOKLATCH_ADMIN_ADDR)`)
+	f.String("admin-addr", "127.0.0.1:3001", `admin listener for /healthz, /readyz and /metrics, or "off" ($HOOKLATCH_ADMIN_ADDR)`)
 	f.String("scheme", "", "accept only this signature scheme, legacy or v1 (default both) ($HOOKLATCH_SCHEME)")
 	f.Duration("tolerance", signature.DefaultTolerance, "v1 timestamp tolerance ($HOOKLATCH_TOLERANCE)")
 	f.String("max-body", "1MiB", "largest body accepted; larger gets 413 ($HOOKLATCH_MAX_BODY)")
@@ -52,7 +53,7 @@ Settings come from flags, then environment variables, then defaults.`,
 	f.String("forward-scheme", "v1", "how --forward-secret signs: v1, legacy, or as-received (each event in the scheme it arrived with) ($HOOKLATCH_FORWARD_SCHEME)")
 	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")
 	f.Duration("forward-timeout", 30*time.Second, "how long one forwarding attempt may take ($HOOKLATCH_FORWARD_TIMEOUT)")
-	f.Int("forward-attempts", 15, "attempts before a delivery is dead; the wait doubles from 2s up to an hour ($HOOKLATCH_FORWARD_ATTEMPTS)")
+	f.Int("forward-attempts", 15, "attempts before a delivery is dead; each wait is drawn from half to all of 2s, 4s, 8s … up to an hour, so 15 span 2.1 to 4.1 hours ($HOOKLATCH_FORWARD_ATTEMPTS)")
 	f.Duration("lease", 0, "how long a claimed delivery is held before another worker may take it over (default the attempt timeout + 1m) ($HOOKLATCH_LEASE)")
 	f.Int("rejections-max", 1000, "rejected requests kept, oldest dropped first ($HOOKLATCH_REJECTIONS_MAX)")
 	f.String("rejections-max-bytes", "64MiB", "bytes of rejected requests kept ($HOOKLATCH_REJECTIONS_MAX_BYTES)")
