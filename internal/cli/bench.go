@@ -60,7 +60,7 @@ answers 200 in the same process, and prints the ratio: what durability costs.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if opts.Scheme, err = signature.ParseScheme(scheme); err != nil {
+			if opts.Scheme, err = parseScheme(scheme); err != nil {
 				return usageError("--scheme: %v", err)
 			}
 			raw := setting(cmd.Flags(), "secret", env.Getenv, "SENT_WEBHOOK_SECRET", "SENT_DM_WEBHOOK_SECRET")
@@ -68,7 +68,7 @@ answers 200 in the same process, and prints the ratio: what durability costs.`,
 			case raw != "":
 				secrets, err := signature.ParseSecrets(raw)
 				if err != nil {
-					return usageError("secret: %v", err)
+					return secretError("signing secret", err)
 				}
 				opts.Secret = secrets[0]
 			case opts.URL != "":

@@ -96,11 +96,22 @@ func Main(ctx context.Context, args []string, env Env) int {
 	return ExitCode(err)
 }
 
-// args wraps a cobra argument check so that its failure is a usage error.
+// args wraps a cobra argument check so that its failure is a usage error
+// that says, from the command's usage line, what it takes (rather than
+// cobra's "accepts 1 arg(s), received 0").
 func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, a []string) error {
 		if err := check(cmd, a); err != nil {
-			return &ExitError{Code: ExitUsage, Err: err}
+			_, want, _ := strings.Cut(cmd.Use, " ")
+			if want == "" {
+				want = "no arguments"
+			}
+			got := "nothing"
+			if len(a) > 0 {
+				got = strings.Join(a, " ")
+			}
+			name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s takes %s, got %s", name, want, got)}
 		}
 		return nil
 	}
@@ -204,7 +215,7 @@ func secretsFromFile(flags *pflag.FlagSet, file map[string]string, getenv func(s
 	}
 	secrets, err := signature.ParseSecrets(raw)
 	if err != nil {
-		return nil, usageError("signing secret: %v", err)
+		return nil, secretError("signing secret", err)
 	}
 	return secrets, nil
 }
@@ -254,6 +265,21 @@ func listenStoreHint(path string) string {
 		return ""
 	}
 	return "; hooklatch listen keeps its events in " + devtools.DefaultListenStore + ": add --store " + devtools.DefaultListenStore
+}
+
+// parseScheme is signature.ParseScheme in the command line's words.
+func parseScheme(s string) (signature.Scheme, error) {
+	scheme, err := signature.ParseScheme(s)
+	if err != nil {
+		return "", fmt.Errorf("%q: want v1 or legacy", s)
+	}
+	return scheme, nil
+}
+
+// secretError is a usage error for a secret the signature package
+// refused, in its words but without its package's name.
+func secretError(what string, err error) error {
+	return usageError("%s: %s", what, strings.TrimPrefix(err.Error(), signature.ErrInvalidSecret.Error()+": "))
 }
 
 func addSecretFlags(cmd *cobra.Command) {

@@ -148,7 +148,7 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 			if d.HTTP.Secret != "" {
 				s, err := signature.ParseSecret(d.HTTP.Secret)
 				if err != nil {
-					return nil, usageError("%s: secret: %v", where, err)
+					return nil, secretError(where+": http.secret", err)
 				}
 				hc.Secret = s
 			}

@@ -109,7 +109,7 @@ func resolveListen(cmd *cobra.Command, env Env) (ListenOptions, error) {
 		Out:       env.Stdout,
 	}
 	if s := str("scheme"); s != "" {
-		scheme, err := signature.ParseScheme(s)
+		scheme, err := parseScheme(s)
 		if err != nil {
 			return ListenOptions{}, usageError("--scheme: %v", err)
 		}
@@ -166,7 +166,7 @@ func resolveListen(cmd *cobra.Command, env Env) (ListenOptions, error) {
 		cfg.ForwardSecret = secrets[0]
 	default:
 		if cfg.ForwardSecret, err = signature.ParseSecret(fs); err != nil {
-			return ListenOptions{}, usageError("--forward-secret: %v", err)
+			return ListenOptions{}, secretError("--forward-secret", err)
 		}
 	}
 	return ListenOptions{Listen: cfg}, nil

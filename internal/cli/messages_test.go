@@ -14,7 +14,7 @@ import (
 // goNames matches what a Go programmer's error shows and a user of the
 // command line should never see: package and type names, Config fields,
 // Go types.
-var goNames = regexp.MustCompile(`Config\.|event\.Types|(^|[ (])(cli|devtools|httpdest|execdest|dispatch|yaml)[.:]|struct \{|into (int|string|bool|\[\])`)
+var goNames = regexp.MustCompile(`Config\.|event\.Types|(^|[ (])(cli|devtools|httpdest|execdest|dispatch|yaml|signature|sqlite|event)[.:]|struct \{|into (int|string|bool|\[\])|\(s\)`)
 
 // Mistakes in flags, config files and scenarios are told in the terms the
 // user wrote them in.
@@ -57,6 +57,12 @@ func TestErrorsNameNoGoIdentifiers(t *testing.T) {
 		{"forward-to", serve("--forward-to", "ftp://x/y"), `--forward-to "ftp://x/y": want an http or https URL`},
 		{"forward-types", serve("--forward-to", "8080", "--forward-types", "[x"), `--forward-types: "[x" is not a type or pattern`},
 		{"listen forward-to", []string{"listen", "--secret", v1Secret, "--forward-to", "ftp://x/y"}, `--forward-to "ftp://x/y": want an http or https URL`},
+		{"bad scheme", []string{"sign", f1, "--secret", v1Secret, "--scheme", "v3"}, `--scheme: "v3": want v1 or legacy`},
+		{"bad secret", []string{"sign", f1, "--secret", "whsec_!!"}, `signing secret: list item 1: whsec_ secret is not valid base64`},
+		{"bad forward secret", serve("--forward-to", "8080", "--forward-secret", "whsec_!!"), `--forward-secret: whsec_ secret is not valid base64`},
+		{"missing argument", []string{"events", "show"}, `hooklatch: events show takes EVENT_ID, got nothing`},
+		{"extra argument", []string{"events", "ls", "x"}, `hooklatch: events ls takes no arguments, got x`},
+		{"trigger to", []string{"trigger", "message.sent", "--secret", v1Secret, "--to", "ftp://x/y"}, `--to "ftp://x/y": want an http or https URL`},
 		{"scenario key", []string{"send", "--secret", v1Secret, "--to", "http://127.0.0.1:1/", "--scenario", file("s.yaml", "steps:\n  - evnts: [message.sent]\n")}, `line 2: unknown key "evnts"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hooklatch/hooklatch/internal/devtools"
-	"github.com/hooklatch/hooklatch/signature"
 )
 
 // SendOptions are the settings of `hooklatch send`, resolved.
@@ -159,7 +158,7 @@ func resolveSend(cmd *cobra.Command, env Env, sc devtools.Scenario, conc int) (S
 	if !strings.HasPrefix(sc.To, "http://") && !strings.HasPrefix(sc.To, "https://") {
 		return SendOptions{}, usageError("--to %q: want an http:// or https:// URL", sc.To)
 	}
-	scheme, err := signature.ParseScheme(sc.Scheme)
+	scheme, err := parseScheme(sc.Scheme)
 	if err != nil {
 		return SendOptions{}, usageError("--scheme: %v", err)
 	}

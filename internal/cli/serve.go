@@ -100,7 +100,7 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 		Secrets:    secrets,
 	}
 	if s := get("scheme", "HOOKLATCH_SCHEME"); s != "" {
-		scheme, err := signature.ParseScheme(s)
+		scheme, err := parseScheme(s)
 		if err != nil {
 			return ServeOptions{}, usageError("--scheme: %v", err)
 		}
@@ -159,7 +159,7 @@ func forwardRoute(to, secret, scheme, types string, timeout time.Duration) (disp
 	if secret != "" {
 		s, err := signature.ParseSecret(secret)
 		if err != nil {
-			return dispatch.Route{}, usageError("--forward-secret: %v", err)
+			return dispatch.Route{}, secretError("--forward-secret", err)
 		}
 		hc.Secret = s
 	}

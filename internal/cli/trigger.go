@@ -54,7 +54,7 @@ request (--print) or sends it (--to URL) and prints the answer and its latency.
 				return printTypes(env.Stdout)
 			}
 			var err error
-			if opts.Scheme, err = signature.ParseScheme(scheme); err != nil {
+			if opts.Scheme, err = parseScheme(scheme); err != nil {
 				return usageError("--scheme: %v", err)
 			}
 			opts.Types = a
@@ -63,6 +63,11 @@ request (--print) or sends it (--to URL) and prints the answer and its latency.
 			}
 			if opts.Print == (opts.To != "") {
 				return usageError("pass --print to print the request, or --to URL to send it")
+			}
+			if opts.To != "" {
+				if opts.To, err = forwardURL("--to", opts.To); err != nil {
+					return err
+				}
 			}
 			if opts.Count < 1 {
 				return usageError("--count must be at least 1")

@@ -56,7 +56,7 @@ timestamp, …) and exits 1.`,
 				opts.Now = time.Unix(now, 0)
 			}
 			if scheme != "" {
-				s, err := signature.ParseScheme(scheme)
+				s, err := parseScheme(scheme)
 				if err != nil {
 					return usageError("--scheme: %v", err)
 				}
