@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hooklatch/hooklatch/store"
 	"github.com/hooklatch/hooklatch/store/sqlite"
 	"github.com/hooklatch/hooklatch/store/storetest"
 )
@@ -87,4 +89,41 @@ func TestReadOnlyNeverCreatesOrMigrates(t *testing.T) {
 func isSchemaError(err error, version int) bool {
 	e, ok := errors.AsType[*sqlite.SchemaError](err)
 	return ok && e.Version == version && e.Want > version
+}
+
+// A read-only store leaves the WAL to the process that writes: closing it
+// does not checkpoint, which under a busy writer could wait for seconds.
+func TestReadOnlyNeverCheckpoints(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w, path := open(t, sqlite.Options{CheckpointInterval: time.Hour})
+	for i := range 20 {
+		if _, err := w.Append(ctx, storetest.NewEvent("sent", fmt.Sprint("wal-", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	walSize := func() int64 {
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := walSize()
+	if before == 0 {
+		t.Fatal("the WAL is empty before the test begins")
+	}
+	r, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ListEvents(ctx, store.EventFilter{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := walSize(); after != before {
+		t.Errorf("the WAL went from %d to %d bytes when a read-only store closed", before, after)
+	}
 }

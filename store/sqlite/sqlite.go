@@ -71,7 +71,9 @@ type Options struct {
 	// ReadOnly opens an existing store for reading: Open fails, with an
 	// error matching fs.ErrNotExist, when there is no file at the path,
 	// and it neither creates nor migrates one (a schema this build does
-	// not read is a *SchemaError). Writes fail. Defaults to false.
+	// not read is a *SchemaError). Writes fail, and it never checkpoints:
+	// a command reading the store of a busy serve must not wait for the
+	// WAL to drain. Defaults to false.
 	ReadOnly bool
 }
 
@@ -252,7 +254,11 @@ ON CONFLICT (source, dedupe_key) DO NOTHING`)
 		checkpointsDone: make(chan struct{}),
 	}
 	go s.writeLoop()
-	go s.checkpointLoop()
+	if opts.ReadOnly {
+		close(s.checkpointsDone) // checkpoints are the writing process's business
+	} else {
+		go s.checkpointLoop()
+	}
 	return s, nil
 }
 
@@ -502,7 +508,10 @@ func (s *Store) Close() error {
 	close(s.stopCheckpoints)
 	<-s.checkpointsDone
 	// Leave a tidy file: everything in the database, an empty WAL.
-	_, cpErr := s.checkpointDB.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	var cpErr error
+	if !s.opts.ReadOnly {
+		_, cpErr = s.checkpointDB.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	}
 	return errors.Join(cpErr, s.appendStmt.Close(), s.deliveryStmt.Close(), s.attemptStmt.Close(), s.completeStmt.Close(), s.readDB.Close(), s.checkpointDB.Close(), s.writeDB.Close())
 }
 
