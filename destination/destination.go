@@ -85,6 +85,22 @@ func (e *RetryAfterError) Unwrap() error { return e.Err }
 // RetryAfter marks err as temporary, to be retried no sooner than d.
 func RetryAfter(d time.Duration, err error) error { return &RetryAfterError{After: d, Err: err} }
 
+// ConfigError is a destination's objection to one field of its Config,
+// returned by its constructor. Field names the field ("URL", "Headers"),
+// so that a front end can point at the setting as its users know it (a
+// flag, a config file key); Err says what is wrong without naming Go
+// identifiers.
+type ConfigError struct {
+	Package string // the destination's package, e.g. "httpdest"
+	Field   string
+	Err     error
+}
+
+func (e *ConfigError) Error() string {
+	return e.Package + ": Config." + e.Field + ": " + errString(e.Err)
+}
+func (e *ConfigError) Unwrap() error { return e.Err }
+
 // ResultError carries a Result alongside an outcome.
 type ResultError struct {
 	Result Result

@@ -55,3 +55,11 @@ func printableASCII(s string) bool {
 	}
 	return true
 }
+
+// IDKeys returns the dedupe keys under which an event Sent calls id is
+// stored: from the X-Webhook-Event-Id header, or from the envelope id
+// (gen 1). It is how an event is found by Sent's id.
+func IDKeys(id string) []string {
+	id = strings.TrimSpace(id)
+	return []string{boundedKey("event-id", id), boundedKey("id", id)}
+}

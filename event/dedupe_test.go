@@ -75,3 +75,17 @@ func TestDedupeKey(t *testing.T) {
 		}
 	})
 }
+
+// IDKeys names the keys DedupeKey gives an event id, from the header and
+// from a gen 1 envelope, however long the id.
+func TestIDKeysMatchDedupeKey(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"evt_legacy_0001", strings.Repeat("e", 300)} {
+		keys := IDKeys(id)
+		fromHeader := DedupeKey(http.Header{HeaderEventID: {id}}, nil, nil)
+		fromEnvelope := DedupeKey(nil, nil, &Envelope{ID: id})
+		if len(keys) != 2 || keys[0] != fromHeader || keys[1] != fromEnvelope {
+			t.Errorf("IDKeys(%.20q…) = %v, want [%s %s]", id, keys, fromHeader, fromEnvelope)
+		}
+	}
+}

@@ -14,7 +14,7 @@ import (
 
 // ErrUnknownType is returned by Sample for a type name LookupType does not
 // know.
-var ErrUnknownType = errors.New("event: unknown event type")
+var ErrUnknownType = errors.New("unknown event type")
 
 // SampleOptions shape the body Sample builds.
 type SampleOptions struct {
@@ -52,7 +52,7 @@ type SampleOptions struct {
 func Sample(typeName string, opts SampleOptions) ([]byte, error) {
 	info, ok := LookupType(typeName)
 	if !ok {
-		hint := " (see event.Types)"
+		hint := ""
 		if near := closeTypes(typeName); len(near) > 0 {
 			hint = " (did you mean " + strings.Join(near, ", ") + "?)"
 		}

@@ -94,7 +94,7 @@ func ExampleVerifier_Verify() {
 	fmt.Println(signature.ReasonCode(err), "|", err)
 	// Output:
 	// v1 1 d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8 2025-10-31T10:10:42Z <nil>
-	// no_match | signature: no match: 1 v1 signature(s) checked against 2 secret(s)
+	// no_match | signature: no match: 1 v1 signature checked against 2 secrets
 	// stale_timestamp | signature: stale timestamp: 600s old, tolerance 300s
 }
 

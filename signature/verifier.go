@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -208,7 +209,7 @@ func (v *Verifier) verifyV1(h http.Header, values []string, body []byte, res Res
 			return res, nil
 		}
 	}
-	return res, verifyErr(ErrNoMatch, "%d v1 signature(s) checked against %d secret(s)", n, v.nsecrets)
+	return res, verifyErr(ErrNoMatch, "%s checked against %s", counted(n, "v1 signature"), counted(v.nsecrets, "secret"))
 }
 
 func (v *Verifier) verifyLegacy(values []string, body []byte, res Result) (Result, error) {
@@ -228,7 +229,15 @@ func (v *Verifier) verifyLegacy(values []string, body []byte, res Result) (Resul
 			return res, nil
 		}
 	}
-	return res, verifyErr(ErrNoMatch, "%d legacy signature(s) checked against %d secret(s)", n, v.nsecrets)
+	return res, verifyErr(ErrNoMatch, "%s checked against %s", counted(n, "legacy signature"), counted(v.nsecrets, "secret"))
+}
+
+// counted is "1 secret" or "2 secrets".
+func counted(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
 }
 
 // collectSignatures decodes into sigs the first maxSignatures tokens of

@@ -382,7 +382,7 @@ func TestVerifyErrorMessages(t *testing.T) {
 		{"Stale", fx.signV1(fx.v1Secret.V1Key(), fixtureUnix-412, fx.body), "signature: stale timestamp: 412s old, tolerance 300s"},
 		{"Future", fx.signV1(fx.v1Secret.V1Key(), fixtureUnix+412, fx.body), "signature: future timestamp: 412s ahead, tolerance 300s"},
 		{"Missing", http.Header{}, "signature: missing signature: no X-Webhook-Signature header"},
-		{"NoMatch", fx.signV1([]byte("k"), fixtureUnix, fx.body), "signature: no match: 1 v1 signature(s) checked against 2 secret(s)"},
+		{"NoMatch", fx.signV1([]byte("k"), fixtureUnix, fx.body), "signature: no match: 1 v1 signature checked against 2 secrets"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -83,6 +83,11 @@ type Event struct {
 	// delivery per name, due at ReceivedAt, in the event's transaction. Not
 	// read back.
 	Destinations []string `json:"-"`
+
+	// DeliveryCounts counts the event's deliveries by status
+	// (DeliveryPending, DeliveryDead, …); DeliveryState sums them up.
+	// Filled by ListEvents; nil when the event has no delivery.
+	DeliveryCounts map[string]int `json:"delivery_counts,omitempty"`
 }
 
 // Delivery statuses. A delivery's life:
@@ -255,6 +260,18 @@ type EventFilter struct {
 	BeforeSeq int64
 	// Limit caps the result. Defaults to 100; at most 10000.
 	Limit int
+
+	// IDSuffix matches the events whose id ends with it: the short id
+	// `hooklatch listen` prints is the last eight characters.
+	IDSuffix string
+	// DedupeKeys matches the events with any of these dedupe keys, in any
+	// source.
+	DedupeKeys []string
+	// Delivery matches the events whose DeliveryState is this:
+	// DeliveryDead, DeliveryPending, DeliverySucceeded, DeliveryDiscarded,
+	// or DeliveryNone for events without a delivery. Any other value is
+	// an error.
+	Delivery string
 }
 
 // Route is what the store knows of one destination: enough to route an

@@ -431,7 +431,7 @@ func TestForwardRetriesAndDeadLetters(t *testing.T) {
 
 	accepting.Store(true)
 	out := run(t, nil, "events", "retry", "--dead", "--store", storePath)
-	if !strings.Contains(out, "1 deliveries requeued") {
+	if !strings.Contains(out, "1 delivery requeued") {
 		t.Errorf("events retry: %s", out)
 	}
 	waitFor(t, "the retried delivery to succeed", func() bool { return deliveryStatus(t, storePath, r.EventID) == "succeeded" })

@@ -91,24 +91,24 @@ var _ destination.Destination = (*Destination)(nil)
 // New validates cfg, applies its defaults and returns a Destination.
 func New(cfg Config) (*Destination, error) {
 	if len(cfg.Command) == 0 || cfg.Command[0] == "" {
-		return nil, errors.New("execdest: Config.Command is required")
+		return nil, configError("Command", "required")
 	}
 	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("execdest: Config.Timeout is negative (%s)", cfg.Timeout)
+		return nil, configError("Timeout", "negative (%s)", cfg.Timeout)
 	}
 	if cfg.MaxOutputBytes < 0 {
-		return nil, fmt.Errorf("execdest: Config.MaxOutputBytes is negative (%d)", cfg.MaxOutputBytes)
+		return nil, configError("MaxOutputBytes", "negative (%d)", cfg.MaxOutputBytes)
 	}
 	for _, kv := range cfg.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" || strings.ContainsRune(kv, 0) {
-			return nil, fmt.Errorf("execdest: Config.Env: %q is not KEY=value", kv)
+			return nil, configError("Env", "%q is not KEY=value", kv)
 		}
 	}
 	if cfg.Dir != "" {
 		if fi, err := os.Stat(cfg.Dir); err != nil {
-			return nil, fmt.Errorf("execdest: Config.Dir: %w", err)
+			return nil, configError("Dir", "%w", err)
 		} else if !fi.IsDir() {
-			return nil, fmt.Errorf("execdest: Config.Dir %s is not a directory", cfg.Dir)
+			return nil, configError("Dir", "%s is not a directory", cfg.Dir)
 		}
 	}
 	path, err := resolve(cfg.Command[0], cfg.Dir)
@@ -127,13 +127,27 @@ func New(cfg Config) (*Destination, error) {
 	}, nil
 }
 
+// configError is New's objection to one field of its Config.
+func configError(field, format string, args ...any) error {
+	return &destination.ConfigError{Package: "execdest", Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// commandError says why Config.Command cannot be run, without exec's
+// package name: `"unsubscribe": executable file not found in $PATH`.
+func commandError(err error) error {
+	if e, ok := errors.AsType[*exec.Error](err); ok {
+		err = fmt.Errorf("%q: %w", e.Name, e.Err)
+	}
+	return configError("Command", "%w", err)
+}
+
 // resolve finds the program once, so a typo fails at start-up rather than
 // at the first event: a bare name in PATH, a relative path from dir.
 func resolve(name, dir string) (string, error) {
 	if !strings.ContainsRune(name, filepath.Separator) {
 		path, err := exec.LookPath(name)
 		if err != nil {
-			return "", fmt.Errorf("execdest: Config.Command: %w", err)
+			return "", commandError(err)
 		}
 		return path, nil
 	}
@@ -142,10 +156,10 @@ func resolve(name, dir string) (string, error) {
 	}
 	path, err := filepath.Abs(name)
 	if err != nil {
-		return "", fmt.Errorf("execdest: Config.Command: %w", err)
+		return "", commandError(err)
 	}
 	if _, err := exec.LookPath(path); err != nil {
-		return "", fmt.Errorf("execdest: Config.Command: %w", err)
+		return "", commandError(err)
 	}
 	return path, nil
 }

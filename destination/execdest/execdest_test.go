@@ -62,13 +62,13 @@ func TestNewValidates(t *testing.T) {
 		{"program in PATH", execdest.Config{Command: []string{"sh", "-c", "exit 0"}}, ""},
 		{"absolute path", execdest.Config{Command: []string{script}}, ""},
 		{"relative to Dir", execdest.Config{Command: []string{"./" + filepath.Base(script)}, Dir: filepath.Dir(script)}, ""},
-		{"no command", execdest.Config{}, "Config.Command is required"},
-		{"empty program", execdest.Config{Command: []string{""}}, "Config.Command is required"},
+		{"no command", execdest.Config{}, "Config.Command: required"},
+		{"empty program", execdest.Config{Command: []string{""}}, "Config.Command: required"},
 		{"not in PATH", execdest.Config{Command: []string{"hooklatch-no-such-program"}}, "executable file not found"},
 		{"missing file", execdest.Config{Command: []string{filepath.Join(dir, "missing.sh")}}, "no such file"},
 		{"not executable", execdest.Config{Command: []string{writeFile(t, "plain.txt", "exit 0", 0o644)}}, "permission denied"},
-		{"negative timeout", execdest.Config{Command: []string{script}, Timeout: -time.Second}, "Timeout is negative"},
-		{"negative output", execdest.Config{Command: []string{script}, MaxOutputBytes: -1}, "MaxOutputBytes is negative"},
+		{"negative timeout", execdest.Config{Command: []string{script}, Timeout: -time.Second}, "Timeout: negative"},
+		{"negative output", execdest.Config{Command: []string{script}, MaxOutputBytes: -1}, "MaxOutputBytes: negative"},
 		{"bad env", execdest.Config{Command: []string{script}, Env: []string{"NOVALUE"}}, "not KEY=value"},
 		{"missing dir", execdest.Config{Command: []string{script}, Dir: filepath.Join(dir, "nope")}, "Config.Dir"},
 		{"dir is a file", execdest.Config{Command: []string{script}, Dir: script}, "not a directory"},
@@ -82,6 +82,10 @@ func TestNewValidates(t *testing.T) {
 				t.Fatalf("New: %v", err)
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Fatalf("New: err = %v, want one containing %q", err, tt.wantErr)
+			}
+			// A front end names the setting from the field.
+			if ce, ok := errors.AsType[*destination.ConfigError](err); err != nil && (!ok || strings.Contains(ce.Err.Error(), "Config")) {
+				t.Errorf("New: err = %v, want a *destination.ConfigError whose words name no Go field", err)
 			}
 		})
 	}

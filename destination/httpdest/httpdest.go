@@ -151,10 +151,10 @@ func New(cfg Config) (*Destination, error) {
 		return nil, err
 	}
 	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("httpdest: Config.Timeout is negative (%s)", cfg.Timeout)
+		return nil, configError("Timeout", "negative (%s)", cfg.Timeout)
 	}
 	if cfg.MaxResponseBytes < 0 {
-		return nil, fmt.Errorf("httpdest: Config.MaxResponseBytes is negative (%d)", cfg.MaxResponseBytes)
+		return nil, configError("MaxResponseBytes", "negative (%d)", cfg.MaxResponseBytes)
 	}
 	header, err := staticHeader(cfg.Headers)
 	if err != nil {
@@ -191,7 +191,7 @@ func New(cfg Config) (*Destination, error) {
 	case "", signature.V1, signature.Legacy, SchemeAsReceived:
 		d.scheme = cmp.Or(cfg.Scheme, signature.V1)
 	default:
-		return nil, fmt.Errorf("httpdest: Config.Scheme %q: want %s, %s or %s", cfg.Scheme, signature.V1, signature.Legacy, SchemeAsReceived)
+		return nil, configError("Scheme", "%q: want %s, %s or %s", cfg.Scheme, signature.V1, signature.Legacy, SchemeAsReceived)
 	}
 	if cfg.Secret.Fingerprint() != "" {
 		d.key, d.legacy = cfg.Secret.V1Key(), cfg.Secret.LegacyKey()
@@ -394,19 +394,24 @@ func status(resp *http.Response) string {
 	return strconv.Itoa(resp.StatusCode)
 }
 
+// configError is New's objection to one field of its Config.
+func configError(field, format string, args ...any) error {
+	return &destination.ConfigError{Package: "httpdest", Field: field, Err: fmt.Errorf(format, args...)}
+}
+
 func parseURL(raw string) (*url.URL, error) {
 	if strings.TrimSpace(raw) == "" {
-		return nil, errors.New("httpdest: Config.URL is required")
+		return nil, configError("URL", "required")
 	}
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
-		return nil, fmt.Errorf("httpdest: Config.URL: %w", err)
+		return nil, configError("URL", "%w", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("httpdest: Config.URL %q: want an http or https URL", u.Redacted())
+		return nil, configError("URL", "%q: want an http or https URL", u.Redacted())
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("httpdest: Config.URL %q has no host", u.Redacted())
+		return nil, configError("URL", "%q has no host", u.Redacted())
 	}
 	u.Fragment, u.RawFragment = "", ""
 	return u, nil
@@ -425,19 +430,19 @@ func staticHeader(m map[string]string) (http.Header, error) {
 	h := make(http.Header, len(m))
 	for name, value := range m {
 		if !validHeaderName(name) {
-			return nil, fmt.Errorf("httpdest: Config.Headers: %q is not a valid header name", clip(name, 64))
+			return nil, configError("Headers", "%q is not a valid header name", clip(name, 64))
 		}
 		canon := http.CanonicalHeaderKey(name)
 		if reservedHeaders[canon] {
-			return nil, fmt.Errorf("httpdest: Config.Headers: %s is set by hooklatch or the transport", canon)
+			return nil, configError("Headers", "%s is set by hooklatch or the transport", canon)
 		}
 		for _, p := range reservedPrefixes {
 			if strings.HasPrefix(canon, p) {
-				return nil, fmt.Errorf("httpdest: Config.Headers: %s: names starting %s are set by hooklatch", canon, p)
+				return nil, configError("Headers", "%s: names starting %s are set by hooklatch", canon, p)
 			}
 		}
 		if strings.ContainsAny(value, "\r\n\x00") {
-			return nil, fmt.Errorf("httpdest: Config.Headers: the value of %s holds a line break or NUL", canon)
+			return nil, configError("Headers", "the value of %s holds a line break or NUL", canon)
 		}
 		h[canon] = []string{value}
 	}

@@ -108,13 +108,13 @@ func TestNewValidates(t *testing.T) {
 		{"http", httpdest.Config{URL: "http://127.0.0.1:8080/hooks"}, ""},
 		{"https with user info", httpdest.Config{URL: "https://u:p@example.com/hooks"}, ""},
 		{"authorization header", httpdest.Config{URL: "http://h/", Headers: map[string]string{"authorization": "Bearer x"}}, ""},
-		{"missing URL", httpdest.Config{}, "Config.URL is required"},
+		{"missing URL", httpdest.Config{}, "Config.URL: required"},
 		{"relative URL", httpdest.Config{URL: "/hooks"}, "want an http or https URL"},
 		{"other scheme", httpdest.Config{URL: "ftp://example.com/"}, "want an http or https URL"},
 		{"no host", httpdest.Config{URL: "http:///hooks"}, "has no host"},
 		{"unparseable", httpdest.Config{URL: "http://[::1"}, "Config.URL"},
-		{"negative timeout", httpdest.Config{URL: "http://h/", Timeout: -time.Second}, "Timeout is negative"},
-		{"negative snippet", httpdest.Config{URL: "http://h/", MaxResponseBytes: -1}, "MaxResponseBytes is negative"},
+		{"negative timeout", httpdest.Config{URL: "http://h/", Timeout: -time.Second}, "Timeout: negative"},
+		{"negative snippet", httpdest.Config{URL: "http://h/", MaxResponseBytes: -1}, "MaxResponseBytes: negative"},
 		{"bad header name", httpdest.Config{URL: "http://h/", Headers: map[string]string{"X Y": "1"}}, "not a valid header name"},
 		{"header with newline", httpdest.Config{URL: "http://h/", Headers: map[string]string{"X-Y": "a\r\nX-Z: b"}}, "line break"},
 		{"own signature header", httpdest.Config{URL: "http://h/", Headers: map[string]string{"x-webhook-signature": "v1,x"}}, "set by hooklatch"},
@@ -135,6 +135,10 @@ func TestNewValidates(t *testing.T) {
 				t.Fatalf("New: err = %v, want one containing %q", err, tt.wantErr)
 			case err != nil && strings.Contains(err.Error(), ":p@"):
 				t.Fatalf("the error shows the URL's password: %v", err)
+			}
+			// A front end names the setting from the field.
+			if ce, ok := errors.AsType[*destination.ConfigError](err); err != nil && (!ok || strings.Contains(ce.Err.Error(), "Config")) {
+				t.Errorf("New: err = %v, want a *destination.ConfigError whose words name no Go field", err)
 			}
 		})
 	}

@@ -16,8 +16,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hooklatch/hooklatch/destination/logdest"
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/internal/bench"
+	"github.com/hooklatch/hooklatch/internal/devtools"
+	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/signature"
 )
@@ -36,10 +39,11 @@ type BenchOptions struct {
 	StoreOnly   bool   // in-process: store events, deliver them nowhere
 }
 
-func newBenchCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
+func newBenchCommand(env Env) *cobra.Command {
 	var (
 		opts   BenchOptions
 		scheme string
+		logger func() (*slog.Logger, error)
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -56,7 +60,7 @@ answers 200 in the same process, and prints the ratio: what durability costs.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if opts.Scheme, err = signature.ParseScheme(scheme); err != nil {
+			if opts.Scheme, err = parseScheme(scheme); err != nil {
 				return usageError("--scheme: %v", err)
 			}
 			raw := setting(cmd.Flags(), "secret", env.Getenv, "SENT_WEBHOOK_SECRET", "SENT_DM_WEBHOOK_SECRET")
@@ -64,7 +68,7 @@ answers 200 in the same process, and prints the ratio: what durability costs.`,
 			case raw != "":
 				secrets, err := signature.ParseSecrets(raw)
 				if err != nil {
-					return usageError("secret: %v", err)
+					return secretError("signing secret", err)
 				}
 				opts.Secret = secrets[0]
 			case opts.URL != "":
@@ -86,6 +90,7 @@ answers 200 in the same process, and prints the ratio: what durability costs.`,
 		},
 	}
 	f := cmd.Flags()
+	logger = logFlags(cmd, env, "warn") // the in-process server's warnings; bench prints the rest
 	f.StringVar(&opts.URL, "url", "", "target webhook URL (default: an in-process hooklatch serve)")
 	f.StringVar(&opts.Store, "store", "", "in-process store path (default: a temporary directory)")
 	f.DurationVar(&opts.Duration, "duration", 10*time.Second, "how long each run lasts")
@@ -145,14 +150,21 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 			defer os.RemoveAll(dir)
 			opts.Store = filepath.Join(dir, "bench.db")
 		}
-		srv, err := server.New(ctx, server.Config{
+		cfg := server.Config{
 			Addr:      "127.0.0.1:0",
 			AdminAddr: "off",
 			Store:     opts.Store,
 			Secrets:   []signature.Secret{opts.Secret},
 			StoreOnly: opts.StoreOnly,
 			Logger:    log.With("component", "serve"),
-		})
+		}
+		if !opts.StoreOnly {
+			// serve's default destination, logging each event as JSON as it
+			// would to a file, into nothing: its cost is measured, and its
+			// lines are not printed amid bench's own.
+			cfg.Routes = []dispatch.Route{{Name: "log", Destination: logdest.New(slog.New(slog.NewJSONHandler(io.Discard, nil)))}}
+		}
+		srv, err := server.New(ctx, cfg)
 		if err != nil {
 			return err
 		}
@@ -207,7 +219,7 @@ func startBare() (string, func(), error) {
 }
 
 func printBench(w io.Writer, opts BenchOptions, results []bench.Result) {
-	fmt.Fprintf(w, "\n%d connections, %s each, %s signatures, %s events\n\n", opts.Connections, opts.Duration, opts.Scheme, opts.Type)
+	fmt.Fprintf(w, "\n%s, %s each, %s signatures, %s events\n\n", devtools.Count(opts.Connections, "connection", "connections"), opts.Duration, opts.Scheme, opts.Type)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\treq/s\tp50\tp99\tp99.9\tmax\t2xx\tother\terrors\t")
 	for _, r := range results {

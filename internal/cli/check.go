@@ -74,7 +74,7 @@ The exit status is 1 when a case failed, 3 when the handler cannot be reached.`,
 			case "both":
 				opts.Schemes = []signature.Scheme{signature.V1, signature.Legacy}
 			default:
-				s, err := signature.ParseScheme(scheme)
+				s, err := parseScheme(scheme)
 				if err != nil {
 					return usageError("--scheme: %v, or both", err)
 				}

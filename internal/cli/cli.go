@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hooklatch/hooklatch/event"
+	"github.com/hooklatch/hooklatch/internal/devtools"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
 	"github.com/hooklatch/hooklatch/store/sqlite"
@@ -84,16 +87,31 @@ func Main(ctx context.Context, args []string, env Env) int {
 		if strings.HasPrefix(err.Error(), "unknown command") {
 			err = &ExitError{Code: ExitUsage, Err: err}
 		}
-		fmt.Fprintln(env.Stderr, "hooklatch:", err)
+		msg := err.Error()
+		if errors.Is(err, event.ErrUnknownType) {
+			msg += " ('hooklatch trigger --list' lists every type)"
+		}
+		fmt.Fprintln(env.Stderr, "hooklatch:", msg)
 	}
 	return ExitCode(err)
 }
 
-// args wraps a cobra argument check so that its failure is a usage error.
+// args wraps a cobra argument check so that its failure is a usage error
+// that says, from the command's usage line, what it takes (rather than
+// cobra's "accepts 1 arg(s), received 0").
 func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, a []string) error {
 		if err := check(cmd, a); err != nil {
-			return &ExitError{Code: ExitUsage, Err: err}
+			_, want, _ := strings.Cut(cmd.Use, " ")
+			if want == "" {
+				want = "no arguments"
+			}
+			got := "nothing"
+			if len(a) > 0 {
+				got = strings.Join(a, " ")
+			}
+			name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s takes %s, got %s", name, want, got)}
 		}
 		return nil
 	}
@@ -101,7 +119,6 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 
 // NewRootCommand builds the command tree.
 func NewRootCommand(env Env) *cobra.Command {
-	var logFormat, logLevel string
 	root := &cobra.Command{
 		Use:   "hooklatch",
 		Short: "Receive Sent webhooks durably, deliver them reliably, and debug them locally",
@@ -116,24 +133,30 @@ watches and grades webhook traffic on a laptop.`,
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &ExitError{Code: ExitUsage, Err: err} })
-	root.PersistentFlags().StringVar(&logFormat, "log-format", "auto", "log format: auto (text in a terminal, JSON otherwise), text or json")
-	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-
-	logger := func() (*slog.Logger, error) { return newLogger(env.Stderr, logFormat, logLevel) }
 	root.AddCommand(
 		newVersionCommand(env),
-		newServeCommand(env, logger),
-		newRejectionsCommand(env, logger),
-		newEventsCommand(env, logger),
-		newBenchCommand(env, logger),
+		newServeCommand(env),
+		newRejectionsCommand(env),
+		newEventsCommand(env),
+		newBenchCommand(env),
 		newSignCommand(env),
 		newVerifyCommand(env),
 		newTriggerCommand(env),
 		newSendCommand(env),
-		newListenCommand(env, logger),
+		newListenCommand(env),
 		newCheckCommand(env),
 	)
 	return root
+}
+
+// logFlags adds --log-format and --log-level (defaulting to level) to cmd,
+// a command that logs (the others print what they have to say), and
+// returns the function that builds its logger.
+func logFlags(cmd *cobra.Command, env Env, level string) func() (*slog.Logger, error) {
+	var format string
+	cmd.Flags().StringVar(&format, "log-format", "auto", "log format: auto (text in a terminal, JSON otherwise), text or json")
+	cmd.Flags().StringVar(&level, "log-level", level, "log level: debug, info, warn or error")
+	return func() (*slog.Logger, error) { return newLogger(env.Stderr, format, level) }
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
@@ -192,26 +215,75 @@ func secretsFromFile(flags *pflag.FlagSet, file map[string]string, getenv func(s
 	}
 	secrets, err := signature.ParseSecrets(raw)
 	if err != nil {
-		return nil, usageError("signing secret: %v", err)
+		return nil, secretError("signing secret", err)
 	}
 	return secrets, nil
 }
 
+// storeUse says what a command does with the store it names.
+type storeUse int
+
+const (
+	readStore   storeUse = iota // reads it: never creates nor migrates it
+	changeStore                 // changes what it holds: it must exist
+)
+
 // storeFlag adds --store to cmd and its subcommands, and returns the
 // function that opens the store it names ($HOOKLATCH_STORE otherwise).
-func storeFlag(cmd *cobra.Command, env Env, logger func() (*slog.Logger, error)) func(*cobra.Command) (store.Store, error) {
+// These commands work on the store a serve keeps: when there is none,
+// they say so instead of creating one. The store's own warnings, if any,
+// go to standard error.
+func storeFlag(cmd *cobra.Command, env Env) func(*cobra.Command, storeUse) (store.Store, error) {
 	cmd.PersistentFlags().String("store", "hooklatch.db", "store: a SQLite file path ($HOOKLATCH_STORE)")
-	return func(c *cobra.Command) (store.Store, error) {
-		log, err := logger()
-		if err != nil {
-			return nil, err
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return func(c *cobra.Command, use storeUse) (store.Store, error) {
+		path := setting(c.Flags(), "store", env.Getenv, "HOOKLATCH_STORE")
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, failed(fmt.Errorf("no store at %s (use --store or HOOKLATCH_STORE)%s", path, listenStoreHint(path)))
 		}
-		return sqlite.Open(c.Context(), setting(c.Flags(), "store", env.Getenv, "HOOKLATCH_STORE"), sqlite.Options{Logger: log})
+		st, err := sqlite.Open(c.Context(), path, sqlite.Options{Logger: log, ReadOnly: use == readStore})
+		if se, ok := errors.AsType[*sqlite.SchemaError](err); ok {
+			switch {
+			case se.Version == 0:
+				return nil, failed(fmt.Errorf("%s is not a hooklatch store", path))
+			case se.Version < se.Want:
+				return nil, failed(fmt.Errorf("%s was written by an older hooklatch: serve brings it up to date when it next starts on it ('hooklatch serve --store %s')", path, path))
+			}
+			return nil, failed(fmt.Errorf("%s was written by a newer hooklatch: upgrade this one", path))
+		}
+		return st, err
 	}
 }
 
+// listenStoreHint points at listen's store when a command looked in the
+// default one and listen keeps its events next to it.
+func listenStoreHint(path string) string {
+	if path != "hooklatch.db" {
+		return ""
+	}
+	if _, err := os.Stat(devtools.DefaultListenStore); err != nil {
+		return ""
+	}
+	return "; hooklatch listen keeps its events in " + devtools.DefaultListenStore + ": add --store " + devtools.DefaultListenStore
+}
+
+// parseScheme is signature.ParseScheme in the command line's words.
+func parseScheme(s string) (signature.Scheme, error) {
+	scheme, err := signature.ParseScheme(s)
+	if err != nil {
+		return "", fmt.Errorf("%q: want v1 or legacy", s)
+	}
+	return scheme, nil
+}
+
+// secretError is a usage error for a secret the signature package
+// refused, in its words but without its package's name.
+func secretError(what string, err error) error {
+	return usageError("%s: %s", what, strings.TrimPrefix(err.Error(), signature.ErrInvalidSecret.Error()+": "))
+}
+
 func addSecretFlags(cmd *cobra.Command) {
-	cmd.Flags().String("secret", "", "signing secret(s), comma-separated (default $SENT_WEBHOOK_SECRET, then $SENT_DM_WEBHOOK_SECRET)")
+	cmd.Flags().String("secret", "", "signing secrets, comma-separated: one, or several while rotating (default $SENT_WEBHOOK_SECRET, then $SENT_DM_WEBHOOK_SECRET)")
 }
 
 func newVersionCommand(env Env) *cobra.Command {

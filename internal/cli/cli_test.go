@@ -145,8 +145,16 @@ func TestVerify(t *testing.T) {
 	vars := map[string]string{"SENT_WEBHOOK_SECRET": v1Secret}
 
 	r := run(t, vars, string(body), append([]string{"verify", "--now", vectorTS}, headers...)...)
-	if r.code != cli.ExitOK || !strings.HasPrefix(r.stdout, "OK: v1 signature verified with secret 1 of 1") {
+	if r.code != cli.ExitOK || r.stdout != "OK: v1 signature verified with secret 1 of 1 (fp 8b894291)\ntimestamp 2025-10-31T10:10:42Z, now\n" {
 		t.Errorf("valid: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Judged 2m1s after it was signed, and 1m59s before: within the
+	// tolerance, and said the way people say it.
+	for now, want := range map[string]string{"1761905563": "2m1s ago", "1761905323": "1m59s in the future"} {
+		r := run(t, vars, string(body), append([]string{"verify", "--now", now}, headers...)...)
+		if r.code != cli.ExitOK || !strings.HasSuffix(r.stdout, ", "+want+"\n") {
+			t.Errorf("verify --now %s: exit %d, %q; want the timestamp %s", now, r.code, r.stdout, want)
+		}
 	}
 
 	// The same body pretty-printed by a framework before verification.

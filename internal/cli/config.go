@@ -1,21 +1,24 @@
 package cli
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/destination/execdest"
 	"github.com/hooklatch/hooklatch/destination/httpdest"
 	"github.com/hooklatch/hooklatch/destination/logdest"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
+	"github.com/hooklatch/hooklatch/internal/yamlfile"
 	"github.com/hooklatch/hooklatch/signature"
 )
 
@@ -83,9 +86,7 @@ func loadConfig(path string) (*ConfigFile, error) {
 		return nil, usageError("--config: %v", err)
 	}
 	var cf ConfigFile
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cf); err != nil && !errors.Is(err, io.EOF) {
+	if err := yamlfile.Decode(raw, &cf); err != nil && !errors.Is(err, io.EOF) {
 		return nil, usageError("--config %s: %v", path, err)
 	}
 	return &cf, nil
@@ -107,10 +108,18 @@ func (cf *ConfigFile) values() map[string]string {
 // routes builds the file's destinations.
 func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 	var out []dispatch.Route
+	named := map[string]int{}
 	for i, d := range cf.Destinations {
 		where := fmt.Sprintf("destinations[%d] (%s)", i, d.Name)
 		if d.Name == "" {
 			return nil, usageError("%s: every destination needs a name", where)
+		}
+		if j, taken := named[d.Name]; taken {
+			return nil, usageError("%s: destinations[%d] has that name already: give each its own", where, j)
+		}
+		named[d.Name] = i
+		if err := checkTypes(where+": types", d.Types); err != nil {
+			return nil, err
 		}
 		kinds := 0
 		for _, set := range []bool{d.HTTP != nil, d.Exec != nil, d.Log != nil} {
@@ -131,23 +140,27 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 		}}
 		switch {
 		case d.HTTP != nil:
-			hc := httpdest.Config{URL: d.HTTP.URL, Headers: d.HTTP.Headers, Timeout: time.Duration(d.Timeout), Scheme: signature.Scheme(d.HTTP.Scheme)}
+			url, err := forwardURL(where+": http.url", d.HTTP.URL)
+			if err != nil {
+				return nil, err
+			}
+			hc := httpdest.Config{URL: url, Headers: d.HTTP.Headers, Timeout: time.Duration(d.Timeout), Scheme: signature.Scheme(d.HTTP.Scheme)}
 			if d.HTTP.Secret != "" {
 				s, err := signature.ParseSecret(d.HTTP.Secret)
 				if err != nil {
-					return nil, usageError("%s: secret: %v", where, err)
+					return nil, secretError(where+": http.secret", err)
 				}
 				hc.Secret = s
 			}
 			dest, err := httpdest.New(hc)
 			if err != nil {
-				return nil, usageError("%s: %v", where, err)
+				return nil, settingError(where+": ", err, fileKeys)
 			}
 			r.Destination = dest
 		case d.Exec != nil:
 			dest, err := execdest.New(execdest.Config{Command: d.Exec.Command, Env: d.Exec.Env, Dir: d.Exec.Dir, Timeout: time.Duration(d.Timeout)})
 			if err != nil {
-				return nil, usageError("%s: %v", where, err)
+				return nil, settingError(where+": ", err, fileKeys)
 			}
 			r.Destination = dest
 		default:
@@ -156,4 +169,35 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// checkTypes refuses a type pattern that matches nothing, in the terms of
+// the setting that gave it.
+func checkTypes(what string, patterns []string) error {
+	for _, p := range patterns {
+		if _, err := path.Match(p, ""); err != nil {
+			return usageError("%s: %q is not a type or pattern such as message.delivered or message.*", what, p)
+		}
+	}
+	return nil
+}
+
+// fileKeys names a destination's Config fields as the config file does.
+var fileKeys = map[string]string{
+	"URL": "http.url", "Headers": "http.headers", "Scheme": "http.scheme",
+	"Command": "exec.command", "Env": "exec.env", "Dir": "exec.dir", "Timeout": "timeout",
+}
+
+// settingError is a usage error for a destination's objection to its
+// configuration, naming the setting as the user wrote it: names maps
+// Config fields to flags or config file keys.
+func settingError(prefix string, err error, names map[string]string) error {
+	if ce, ok := errors.AsType[*destination.ConfigError](err); ok {
+		name := names[ce.Field]
+		if name == "" {
+			name = strings.ToLower(ce.Field)
+		}
+		return usageError("%s%s: %v", prefix, name, ce.Err)
+	}
+	return usageError("%s%v", prefix, err)
 }

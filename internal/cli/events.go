@@ -1,42 +1,58 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hooklatch/hooklatch/internal/devtools"
 	"github.com/hooklatch/hooklatch/store"
 )
 
-func newEventsCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
+func newEventsCommand(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "events",
 		Short: "List and inspect stored events; retry, replay or discard their deliveries",
 		Long: `events works on the store directly (a running serve picks the changes up
 within a second): list events, show one with its deliveries and every
 attempt, retry dead deliveries, replay an event to its destinations, or
-discard deliveries that should not be tried again.`,
+discard deliveries that should not be tried again.
+
+An event is named by its id, the end of its id (at least six characters,
+such as the short id listen prints), or Sent's event id.`,
 	}
-	openStore := storeFlag(cmd, env, logger)
+	openStore := storeFlag(cmd, env)
 
 	var (
 		f       store.EventFilter
 		since   time.Duration
 		jsonOut bool
 	)
+	states := strings.Join(store.DeliveryStates(), ", ")
 	ls := &cobra.Command{
 		Use:   "ls",
-		Short: "List events, newest first",
-		Args:  args(cobra.NoArgs),
+		Short: "List events, newest first, with the state of their deliveries",
+		Long: `ls lists events, newest first. DELIVERY sums up each event's deliveries:
+dead when one is dead, else pending while one is still being tried, else
+succeeded; discarded when all were discarded, none when it has no delivery.
+--status dead lists the dead letters.`,
+		Example: `  hooklatch events ls --status dead
+  hooklatch events ls --type 'message.*' --since 1h --json`,
+		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := openStore(cmd)
+			if f.Delivery != "" && !slices.Contains(store.DeliveryStates(), f.Delivery) {
+				return usageError("--status %q: want one of %s", f.Delivery, states)
+			}
+			st, err := openStore(cmd, readStore)
 			if err != nil {
 				return err
 			}
@@ -55,33 +71,37 @@ discard deliveries that should not be tried again.`,
 	ls.Flags().StringVar(&f.Type, "type", "", "only this type, or a prefix pattern such as message.*")
 	ls.Flags().StringVar(&f.Subject, "subject", "", "only events about this message, template or contact id")
 	ls.Flags().DurationVar(&since, "since", 0, "only events received within this long, e.g. 1h")
+	ls.Flags().StringVar(&f.Delivery, "status", "", "only events whose deliveries are in this state (the DELIVERY column): "+states)
 	ls.Flags().IntVar(&f.Limit, "limit", 50, "how many")
 	ls.Flags().BoolVar(&jsonOut, "json", false, "print JSON lines")
 
+	var showJSON bool
 	show := &cobra.Command{
 		Use:   "show EVENT_ID",
 		Short: "Show an event, its body, its deliveries and their attempts",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			st, err := openStore(cmd)
+			st, err := openStore(cmd, readStore)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			ev, err := st.GetEvent(cmd.Context(), a[0])
-			if errors.Is(err, store.ErrNotFound) {
-				return failed(fmt.Errorf("no event %s", a[0]))
-			}
+			evs, err := findEvents(cmd.Context(), st, a)
 			if err != nil {
 				return err
 			}
+			ev := evs[0]
 			ds, err := st.ListDeliveries(cmd.Context(), store.DeliveryFilter{EventID: ev.ID})
 			if err != nil {
 				return err
 			}
+			if showJSON {
+				return printEventJSON(cmd.Context(), env.Stdout, st, ev, ds)
+			}
 			w := env.Stdout
 			fmt.Fprintf(w, "event %s  %s  %s=%s  status %s\n", ev.ID, ev.Type, ev.SubjectKind, ev.Subject, ev.Status)
-			fmt.Fprintf(w, "received %s (%s), dedupe key %s, %d duplicate(s)\n", ev.ReceivedAt.Local().Format(time.RFC3339), ev.Scheme, ev.DedupeKey, ev.Duplicates)
+			fmt.Fprintf(w, "received %s (%s), dedupe key %s, %s\n", ev.ReceivedAt.Local().Format(time.RFC3339), ev.Scheme, ev.DedupeKey,
+				devtools.Count(int(ev.Duplicates), "duplicate", "duplicates"))
 			if ev.Attention != "" {
 				fmt.Fprintf(w, "attention: %s\n", ev.Attention)
 			}
@@ -109,35 +129,47 @@ discard deliveries that should not be tried again.`,
 			return nil
 		},
 	}
+	show.Flags().BoolVar(&showJSON, "json", false, "print the event, its body, its deliveries and their attempts as one JSON object")
 
 	var (
 		destination string
 		deadOnly    bool
 	)
-	bulk := func(use, done, short, long string, run func(st store.Store, cmd *cobra.Command, sel store.DeliverySelector) (int, error)) *cobra.Command {
+	bulk := func(use, done, short, long, nothing string, run func(st store.Store, cmd *cobra.Command, sel store.DeliverySelector) (int, error)) *cobra.Command {
 		c := &cobra.Command{
 			Use:   use,
 			Short: short,
 			Long:  long,
 			RunE: func(cmd *cobra.Command, a []string) error {
-				sel := store.DeliverySelector{Destination: destination, EventIDs: a}
+				sel := store.DeliverySelector{Destination: destination}
 				if deadOnly {
 					sel.Statuses = []string{store.DeliveryDead}
 				}
 				if len(a) == 0 && !deadOnly {
 					return usageError("name event ids, or pass --dead for every dead delivery")
 				}
-				st, err := openStore(cmd)
+				st, err := openStore(cmd, changeStore)
 				if err != nil {
 					return err
 				}
 				defer st.Close()
+				evs, err := findEvents(cmd.Context(), st, a)
+				if err != nil {
+					return err
+				}
+				for _, ev := range evs {
+					sel.EventIDs = append(sel.EventIDs, ev.ID)
+				}
 				n, err := run(st, cmd, sel)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(env.Stdout, "%d deliveries %s\n", n, done)
-				return nil
+				line := devtools.Count(n, "delivery", "deliveries") + " " + done
+				if n == 0 && len(evs) > 0 {
+					line += ": " + devtools.Plural(len(evs), "the event has", "the events have") + " " + nothing
+				}
+				_, err = fmt.Fprintln(env.Stdout, line)
+				return err
 			},
 		}
 		c.Flags().StringVar(&destination, "destination", "", "only deliveries to this destination")
@@ -146,17 +178,20 @@ discard deliveries that should not be tried again.`,
 	}
 	retry := bulk("retry [EVENT_ID...]", "requeued", "Try dead deliveries again, with a fresh attempt budget",
 		"retry makes the dead deliveries of the named events (or, with --dead alone, every dead delivery) pending again, due now.",
+		"no dead delivery ('events replay' delivers an event again whatever happened to it)",
 		func(st store.Store, cmd *cobra.Command, sel store.DeliverySelector) (int, error) {
 			sel.Statuses = []string{store.DeliveryDead}
 			return st.Requeue(cmd.Context(), sel, time.Now())
 		})
 	replay := bulk("replay EVENT_ID...", "requeued", "Deliver events again to their destinations, whatever happened before",
 		"replay makes every delivery of the named events pending again, due now, including those that succeeded.",
+		"no delivery that can be requeued: none at all, or only ones being tried right now",
 		func(st store.Store, cmd *cobra.Command, sel store.DeliverySelector) (int, error) {
 			return st.Requeue(cmd.Context(), sel, time.Now())
 		})
 	discard := bulk("discard [EVENT_ID...]", "discarded", "Stop trying pending or dead deliveries",
 		"discard marks the pending or dead deliveries of the named events discarded: they are kept, never tried again.",
+		"no pending or dead delivery",
 		func(st store.Store, cmd *cobra.Command, sel store.DeliverySelector) (int, error) {
 			return st.Discard(cmd.Context(), sel, time.Now())
 		})
@@ -189,18 +224,105 @@ func writeJSONLines[T any](w io.Writer, items []T) error {
 	return nil
 }
 
+// listedEvent is a line of `events ls --json`: the event and its delivery
+// state.
+type listedEvent struct {
+	*store.Event
+	Delivery string `json:"delivery"`
+}
+
 func printEvents(w io.Writer, evs []store.Event, jsonOut bool) error {
 	if jsonOut {
-		return writeJSONLines(w, evs)
+		lines := make([]listedEvent, len(evs))
+		for i := range evs {
+			lines[i] = listedEvent{&evs[i], evs[i].DeliveryState()}
+		}
+		return writeJSONLines(w, lines)
 	}
 	if len(evs) == 0 {
 		_, err := fmt.Fprintln(w, "no events")
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRECEIVED\tTYPE\tSUBJECT\tSTATUS\tDUPS\tNOTE")
+	fmt.Fprintln(tw, "ID\tRECEIVED\tTYPE\tSUBJECT\tSTATUS\tDELIVERY\tDUPS\tNOTE")
 	for _, ev := range evs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", ev.ID, ev.ReceivedAt.Local().Format(time.DateTime), ev.Type, ev.Subject, ev.Status, ev.Duplicates, ev.Attention)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", ev.ID, ev.ReceivedAt.Local().Format(time.DateTime), ev.Type, ev.Subject, ev.Status,
+			deliveryText(&ev), ev.Duplicates, ev.Attention)
 	}
 	return tw.Flush()
+}
+
+// deliveryText is the DELIVERY column: the state, and how many of the
+// deliveries are in it when there are several ("dead (1 of 2)").
+func deliveryText(ev *store.Event) string {
+	state := ev.DeliveryState()
+	with, _, _ := store.DeliveryStateRule(state)
+	n, total := 0, 0
+	for status, c := range ev.DeliveryCounts {
+		total += c
+		if slices.Contains(with, status) {
+			n += c
+		}
+	}
+	if total <= 1 {
+		return state
+	}
+	return fmt.Sprintf("%s (%d of %d)", state, n, total)
+}
+
+// shownEvent is `events show --json`: the event with its body (as JSON
+// when it is JSON, else as text), and its deliveries with their attempts.
+type shownEvent struct {
+	*store.Event
+	Body       any             `json:"body"`
+	Delivery   string          `json:"delivery"`
+	Deliveries []shownDelivery `json:"deliveries"`
+}
+
+type shownDelivery struct {
+	store.Delivery
+	Attempts []store.Attempt `json:"attempts"`
+}
+
+func printEventJSON(ctx context.Context, w io.Writer, st store.Store, ev *store.Event, ds []store.Delivery) error {
+	out := shownEvent{Event: ev, Body: string(ev.Body), Deliveries: make([]shownDelivery, len(ds))}
+	if json.Valid(ev.Body) {
+		out.Body = json.RawMessage(ev.Body)
+	}
+	ev.DeliveryCounts = map[string]int{}
+	for i, d := range ds {
+		as, err := st.ListAttempts(ctx, d.ID)
+		if err != nil {
+			return err
+		}
+		ev.DeliveryCounts[d.Status]++
+		out.Deliveries[i] = shownDelivery{d, as}
+		if as == nil {
+			out.Deliveries[i].Attempts = []store.Attempt{}
+		}
+	}
+	out.Delivery = ev.DeliveryState()
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// findEvents resolves each ref to its event (store.FindEvent), or fails
+// naming the first that names none or several.
+func findEvents(ctx context.Context, st store.Store, refs []string) ([]*store.Event, error) {
+	evs := make([]*store.Event, 0, len(refs))
+	for _, ref := range refs {
+		ev, err := store.FindEvent(ctx, st, ref)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, failed(fmt.Errorf("no event %s (name one by its id, the end of its id as listen prints it, or Sent's event id; 'hooklatch events ls' lists them)", strings.TrimSpace(ref)))
+		}
+		if amb, ok := errors.AsType[*store.AmbiguousError](err); ok {
+			return nil, failed(amb)
+		}
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
 }

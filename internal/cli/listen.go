@@ -22,13 +22,15 @@ type ListenOptions struct {
 	Listen devtools.ListenConfig
 }
 
-func newListenCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
+func newListenCommand(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "listen",
 		Short: "Receive webhooks on a laptop: verify, store, print each one, forward to your app",
-		Long: `listen is a local receiver for development. It verifies each request as serve
-does, stores every event in a local SQLite file (so nothing is lost while your
-app is down), and prints one line per request: time, verification (✓ scheme,
+		Long: `listen is a local receiver for development, on 127.0.0.1:3000: this machine
+only (a tunnel such as ngrok or cloudflared reaches it; --addr :3000 lets
+other machines in). It verifies each request as serve does, stores every
+event in a local SQLite file (so nothing is lost while your app is down),
+and prints one line per request: time, verification (✓ scheme,
 or ✗ and why), event type, subject, status, short event id, and whether it is
 new, a duplicate, or needs attention (unknown type, unparseable body).
 
@@ -47,19 +49,20 @@ Colour is used in a terminal unless NO_COLOR is set; --color overrides.
 --json prints one JSON object per line instead, for jq and scripts.
 Ctrl-C stops it gracefully.`,
 		Example: `  SENT_WEBHOOK_SECRET=whsec_... hooklatch listen
-  hooklatch listen --forward-to http://localhost:8080/webhooks/sent
+  hooklatch listen --forward-to localhost:8080/webhooks/sent
   hooklatch listen --forward-to http://localhost:8080/webhooks/sent --replay-failed
   hooklatch listen --forward-to http://localhost:8080/webhooks/sent --replay 3c4d5e6f
   hooklatch listen --json | jq 'select(.outcome == "rejected") | .diagnosis'`,
 		Args: args(cobra.NoArgs),
 	}
 	f := cmd.Flags()
+	logger := logFlags(cmd, env, "info")
 	addSecretFlags(cmd)
-	f.String("addr", ":3000", "listen address")
+	f.String("addr", devtools.DefaultListenAddr, "listen address: this machine only by default; :3000 takes requests from other machines too")
 	f.String("path", "/webhooks/sent", "webhook path")
 	f.String("store", devtools.DefaultListenStore, "store: a SQLite file path")
 	f.String("scheme", "", "accept only this signature scheme, legacy or v1 (default both)")
-	f.String("forward-to", "", "deliver every event to your app at this URL, with retries")
+	f.String("forward-to", "", "deliver every event to your app at this URL, with retries; host:port/path assumes http, a bare port localhost")
 	f.String("forward-secret", "", `sign forwarded events with this whsec_ secret, or "none" (default the first signing secret)`)
 	f.String("forward-scheme", "as-received", "sign forwarded events as-received (in the scheme each arrived with), v1 or legacy")
 	f.Duration("forward-timeout", devtools.DefaultForwardTimeout, "how long one forwarding attempt may take")
@@ -106,7 +109,7 @@ func resolveListen(cmd *cobra.Command, env Env) (ListenOptions, error) {
 		Out:       env.Stdout,
 	}
 	if s := str("scheme"); s != "" {
-		scheme, err := signature.ParseScheme(s)
+		scheme, err := parseScheme(s)
 		if err != nil {
 			return ListenOptions{}, usageError("--scheme: %v", err)
 		}
@@ -128,6 +131,11 @@ func resolveListen(cmd *cobra.Command, env Env) (ListenOptions, error) {
 			if id = strings.TrimSpace(id); id != "" {
 				cfg.Replay = append(cfg.Replay, id)
 			}
+		}
+	}
+	if cfg.ForwardTo != "" {
+		if cfg.ForwardTo, err = forwardURL("--forward-to", cfg.ForwardTo); err != nil {
+			return ListenOptions{}, err
 		}
 	}
 	if cfg.ForwardTo == "" {
@@ -158,7 +166,7 @@ func resolveListen(cmd *cobra.Command, env Env) (ListenOptions, error) {
 		cfg.ForwardSecret = secrets[0]
 	default:
 		if cfg.ForwardSecret, err = signature.ParseSecret(fs); err != nil {
-			return ListenOptions{}, usageError("--forward-secret: %v", err)
+			return ListenOptions{}, secretError("--forward-secret", err)
 		}
 	}
 	return ListenOptions{Listen: cfg}, nil

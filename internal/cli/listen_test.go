@@ -87,7 +87,7 @@ func TestListenCommandReceivesForwardsAndStops(t *testing.T) {
 	exited := make(chan int, 1)
 	go func() {
 		exited <- cli.Main(ctx, []string{"listen", "--addr", "127.0.0.1:0", "--store", filepath.Join(t.TempDir(), "l.db"),
-			"--forward-to", app.URL + "/hook"}, env)
+			"--forward-to", strings.TrimPrefix(app.URL, "http://") + "/hook"}, env) // host:port/path, http assumed
 	}()
 
 	url := out.waitFor(t, regexp.MustCompile(`listening +(http://\S+)`), exited)

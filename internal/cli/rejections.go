@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -23,7 +22,7 @@ import (
 	"github.com/hooklatch/hooklatch/store"
 )
 
-func newRejectionsCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
+func newRejectionsCommand(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rejections",
 		Short: "Inspect requests that failed verification, and release them once fixed",
@@ -32,7 +31,7 @@ with the reason and a diagnosis, in a bounded log (oldest dropped first).
 After fixing the cause (usually the secret), 'release' verifies the kept
 requests again with the current secrets and stores those that pass as events.`,
 	}
-	openStore := storeFlag(cmd, env, logger)
+	openStore := storeFlag(cmd, env)
 
 	var jsonOut bool
 	var limit int
@@ -41,7 +40,7 @@ requests again with the current secrets and stores those that pass as events.`,
 		Short: "List kept rejections, newest first",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := openStore(cmd)
+			st, err := openStore(cmd, readStore)
 			if err != nil {
 				return err
 			}
@@ -65,7 +64,7 @@ requests again with the current secrets and stores those that pass as events.`,
 			if err != nil {
 				return usageError("rejection id %q: want a number from 'hooklatch rejections ls'", a[0])
 			}
-			st, err := openStore(cmd)
+			st, err := openStore(cmd, readStore)
 			if err != nil {
 				return err
 			}
@@ -100,7 +99,7 @@ Those that still fail stay in the log, and the diagnosis says why.`,
 			if err != nil {
 				return err
 			}
-			st, err := openStore(cmd)
+			st, err := openStore(cmd, changeStore)
 			if err != nil {
 				return err
 			}
@@ -194,7 +193,7 @@ func RunRelease(ctx context.Context, out io.Writer, st store.Store, secrets []si
 	}
 	fmt.Fprintf(out, "%d released, %d still failing\n", released, stillFailing)
 	if stillFailing > 0 {
-		return failed(fmt.Errorf("%d rejection(s) still fail verification", stillFailing))
+		return failed(fmt.Errorf("not released: %d still failing verification", stillFailing))
 	}
 	return nil
 }

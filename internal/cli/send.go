@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hooklatch/hooklatch/internal/devtools"
-	"github.com/hooklatch/hooklatch/signature"
 )
 
 // SendOptions are the settings of `hooklatch send`, resolved.
@@ -159,7 +158,7 @@ func resolveSend(cmd *cobra.Command, env Env, sc devtools.Scenario, conc int) (S
 	if !strings.HasPrefix(sc.To, "http://") && !strings.HasPrefix(sc.To, "https://") {
 		return SendOptions{}, usageError("--to %q: want an http:// or https:// URL", sc.To)
 	}
-	scheme, err := signature.ParseScheme(sc.Scheme)
+	scheme, err := parseScheme(sc.Scheme)
 	if err != nil {
 		return SendOptions{}, usageError("--scheme: %v", err)
 	}
@@ -221,7 +220,7 @@ func RunSend(ctx context.Context, w io.Writer, opts SendOptions) error {
 	}
 	plan, err := e.Plan(opts.Scenario)
 	if err != nil {
-		return usageError("%v", err)
+		return usageError("%w", err)
 	}
 	scale := ""
 	if s := opts.Scenario.TimeScale; s != 1 {
@@ -245,7 +244,7 @@ func RunSend(ctx context.Context, w io.Writer, opts SendOptions) error {
 		}
 	}
 	if bad > 0 {
-		return failed(fmt.Errorf("%d of %d deliveries did not end as they should", bad, len(ds)))
+		return failed(fmt.Errorf("%d of %s did not end as %s should", bad, devtools.Count(len(ds), "delivery", "deliveries"), devtools.Plural(bad, "it", "they")))
 	}
 	return nil
 }

@@ -22,7 +22,7 @@ type ServeOptions struct {
 	Server server.Config
 }
 
-func newServeCommand(env Env, logger func() (*slog.Logger, error)) *cobra.Command {
+func newServeCommand(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Receive webhooks: verify, store durably, acknowledge",
@@ -31,27 +31,29 @@ durably (it answers 2xx only once the event is on disk), and answers duplicates
 with 2xx without storing them twice. Requests that fail verification get 401
 and are kept in a bounded rejection log (see 'hooklatch rejections').
 
-Settings come from flags, then environment variables, then defaults.`,
+Each setting comes from its flag, else its environment variable, else the
+config file (--config), else its default.`,
 		Example: `  SENT_WEBHOOK_SECRET=whsec_... hooklatch serve
   hooklatch serve --addr :8080 --store /var/lib/hooklatch/events.db`,
 		Args: args(cobra.NoArgs),
 	}
 	f := cmd.Flags()
+	logger := logFlags(cmd, env, "info")
 	addSecretFlags(cmd)
-	f.String("addr", ":3000", "webhook listen address ($HOOKLATCH_ADDR)")
+	f.String("addr", ":3000", "webhook listen address: every interface by default, since Sent must reach it ($HOOKLATCH_ADDR)")
 	f.String("path", "/webhooks/sent", "webhook path ($HOOKLATCH_PATH)")
 	f.String("store", "hooklatch.db", "store: a SQLite file path ($HOOKLATCH_STORE)")
-	f.String("admin-addr", "127.0.0.1:3001", `admin listener for health, metrics and the API, or "off" ($HOOKLATCH_ADMIN_ADDR)`)
+	f.String("admin-addr", "127.0.0.1:3001", `admin listener for /healthz, /readyz and /metrics, or "off" ($HOOKLATCH_ADMIN_ADDR)`)
 	f.String("scheme", "", "accept only this signature scheme, legacy or v1 (default both) ($HOOKLATCH_SCHEME)")
 	f.Duration("tolerance", signature.DefaultTolerance, "v1 timestamp tolerance ($HOOKLATCH_TOLERANCE)")
 	f.String("max-body", "1MiB", "largest body accepted; larger gets 413 ($HOOKLATCH_MAX_BODY)")
 	f.String("config", "", "YAML config file: the settings below and several destinations ($HOOKLATCH_CONFIG)")
-	f.String("forward-to", "", "deliver every event to this URL, with retries (default: log each event) ($HOOKLATCH_FORWARD_TO)")
+	f.String("forward-to", "", "deliver every event to this URL, with retries; host:port/path assumes http, a bare port localhost (default: log each event) ($HOOKLATCH_FORWARD_TO)")
 	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret ($HOOKLATCH_FORWARD_SECRET)")
 	f.String("forward-scheme", "v1", "how --forward-secret signs: v1, legacy, or as-received (each event in the scheme it arrived with) ($HOOKLATCH_FORWARD_SCHEME)")
 	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")
 	f.Duration("forward-timeout", 30*time.Second, "how long one forwarding attempt may take ($HOOKLATCH_FORWARD_TIMEOUT)")
-	f.Int("forward-attempts", 15, "attempts before a delivery is dead; the wait doubles from 2s up to an hour ($HOOKLATCH_FORWARD_ATTEMPTS)")
+	f.Int("forward-attempts", 15, "attempts before a delivery is dead; each wait is drawn from half to all of 2s, 4s, 8s … up to an hour, so 15 span 2.1 to 4.1 hours ($HOOKLATCH_FORWARD_ATTEMPTS)")
 	f.Duration("lease", 0, "how long a claimed delivery is held before another worker may take it over (default the attempt timeout + 1m) ($HOOKLATCH_LEASE)")
 	f.Int("rejections-max", 1000, "rejected requests kept, oldest dropped first ($HOOKLATCH_REJECTIONS_MAX)")
 	f.String("rejections-max-bytes", "64MiB", "bytes of rejected requests kept ($HOOKLATCH_REJECTIONS_MAX_BYTES)")
@@ -98,7 +100,7 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 		Secrets:    secrets,
 	}
 	if s := get("scheme", "HOOKLATCH_SCHEME"); s != "" {
-		scheme, err := signature.ParseScheme(s)
+		scheme, err := parseScheme(s)
 		if err != nil {
 			return ServeOptions{}, usageError("--scheme: %v", err)
 		}
@@ -141,10 +143,13 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 	return ServeOptions{Server: cfg}, nil
 }
 
-// forwardRoute is the destination --forward-to names.
 // forwardRoute is the one destination of --forward-to; timeout bounds each
 // attempt, in the policy and in the destination alike.
-func forwardRoute(url, secret, scheme, types string, timeout time.Duration) (dispatch.Route, error) {
+func forwardRoute(to, secret, scheme, types string, timeout time.Duration) (dispatch.Route, error) {
+	url, err := forwardURL("--forward-to", to)
+	if err != nil {
+		return dispatch.Route{}, err
+	}
 	hc := httpdest.Config{URL: url, Timeout: timeout, Scheme: signature.Scheme(scheme)}
 	switch hc.Scheme {
 	case signature.V1, signature.Legacy, httpdest.SchemeAsReceived:
@@ -154,13 +159,13 @@ func forwardRoute(url, secret, scheme, types string, timeout time.Duration) (dis
 	if secret != "" {
 		s, err := signature.ParseSecret(secret)
 		if err != nil {
-			return dispatch.Route{}, usageError("--forward-secret: %v", err)
+			return dispatch.Route{}, secretError("--forward-secret", err)
 		}
 		hc.Secret = s
 	}
 	dest, err := httpdest.New(hc)
 	if err != nil {
-		return dispatch.Route{}, usageError("--forward-to: %v", err)
+		return dispatch.Route{}, settingError("", err, map[string]string{"URL": "--forward-to", "Scheme": "--forward-scheme", "Timeout": "--forward-timeout"})
 	}
 	route := dispatch.Route{Name: "forward", Destination: dest, Policy: dispatch.Policy{Timeout: timeout}}
 	for _, t := range strings.Split(types, ",") {
@@ -168,7 +173,7 @@ func forwardRoute(url, secret, scheme, types string, timeout time.Duration) (dis
 			route.Types = append(route.Types, t)
 		}
 	}
-	return route, nil
+	return route, checkTypes("--forward-types", route.Types)
 }
 
 func parseBytes(flag, v string) (int64, error) {

@@ -45,7 +45,7 @@ X-Webhook-Signature (v1,<base64>) for the v1 scheme, or X-Webhook-Signature
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			var err error
-			if opts.Scheme, err = signature.ParseScheme(scheme); err != nil {
+			if opts.Scheme, err = parseScheme(scheme); err != nil {
 				return usageError("--scheme: %v", err)
 			}
 			secrets, err := secretsFrom(cmd.Flags(), env.Getenv)

@@ -54,7 +54,7 @@ request (--print) or sends it (--to URL) and prints the answer and its latency.
 				return printTypes(env.Stdout)
 			}
 			var err error
-			if opts.Scheme, err = signature.ParseScheme(scheme); err != nil {
+			if opts.Scheme, err = parseScheme(scheme); err != nil {
 				return usageError("--scheme: %v", err)
 			}
 			opts.Types = a
@@ -63,6 +63,11 @@ request (--print) or sends it (--to URL) and prints the answer and its latency.
 			}
 			if opts.Print == (opts.To != "") {
 				return usageError("pass --print to print the request, or --to URL to send it")
+			}
+			if opts.To != "" {
+				if opts.To, err = forwardURL("--to", opts.To); err != nil {
+					return err
+				}
 			}
 			if opts.Count < 1 {
 				return usageError("--count must be at least 1")
@@ -117,7 +122,7 @@ func buildTriggered(opts TriggerOptions) ([]triggered, error) {
 		Count:    opts.Count,
 	}.Build()
 	if err != nil {
-		return nil, usageError("%v", err)
+		return nil, usageError("%w", err)
 	}
 	signer := devtools.Signer{Scheme: opts.Scheme, Secret: opts.Secret, UserAgent: userAgent()}
 	out := make([]triggered, len(reqs))
@@ -175,7 +180,7 @@ func RunTrigger(ctx context.Context, w io.Writer, opts TriggerOptions) error {
 		fmt.Fprintf(w, "%-22s  %s in %s  %s\n", r.name, resp.Status, ms(took), oneLine(answer, 160))
 	}
 	if notOK > 0 {
-		return failed(fmt.Errorf("%d of %d requests were not answered 2xx", notOK, len(reqs)))
+		return failed(fmt.Errorf("%d of %s %s not answered 2xx", notOK, devtools.Count(len(reqs), "request", "requests"), devtools.Plural(notOK, "was", "were")))
 	}
 	return nil
 }

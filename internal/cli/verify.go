@@ -56,7 +56,7 @@ timestamp, …) and exits 1.`,
 				opts.Now = time.Unix(now, 0)
 			}
 			if scheme != "" {
-				s, err := signature.ParseScheme(scheme)
+				s, err := parseScheme(scheme)
 				if err != nil {
 					return usageError("--scheme: %v", err)
 				}
@@ -151,10 +151,10 @@ func RunVerify(w io.Writer, opts VerifyOptions) error {
 	}
 	res, err := v.Verify(opts.Header, opts.Body)
 	if err == nil {
-		fmt.Fprintf(w, "OK: %s signature verified with secret %d of %d (%s)\n",
-			res.Scheme, res.SecretIndex+1, len(opts.Secrets), opts.Secrets[res.SecretIndex])
+		fmt.Fprintf(w, "OK: %s signature verified with secret %d of %d (fp %s)\n",
+			res.Scheme, res.SecretIndex+1, len(opts.Secrets), opts.Secrets[res.SecretIndex].Fingerprint())
 		if !res.Timestamp.IsZero() {
-			fmt.Fprintf(w, "timestamp %s, %s from now\n", res.Timestamp.UTC().Format(time.RFC3339), opts.Now.Sub(res.Timestamp).Round(time.Second))
+			fmt.Fprintf(w, "timestamp %s, %s\n", res.Timestamp.UTC().Format(time.RFC3339), sinceNow(res.Timestamp, opts.Now))
 		}
 		return nil
 	}
@@ -162,4 +162,16 @@ func RunVerify(w io.Writer, opts VerifyOptions) error {
 	d := signature.Diagnose(opts.Header, opts.Body, opts.Secrets, opts.Now, opts.Tolerance)
 	fmt.Fprintln(w, d.String())
 	return failed(fmt.Errorf("signature not valid (%s)", signature.ReasonCode(err)))
+}
+
+// sinceNow says when t is, seen from now: "2m1s ago", "1m59s in the
+// future", or "now" within half a second.
+func sinceNow(t, now time.Time) string {
+	switch d := now.Sub(t).Round(time.Second); {
+	case d > 0:
+		return d.String() + " ago"
+	case d < 0:
+		return (-d).String() + " in the future"
+	}
+	return "now"
 }

@@ -164,7 +164,7 @@ func (r Report) Failed() []string {
 // there are any.
 func (r Report) Summary() string {
 	s := fmt.Sprintf("%d passed, %d failed, %s", r.Count(VerdictPass), r.Count(VerdictFail),
-		count(r.Count(VerdictWarn), "warning", "warnings"))
+		Count(r.Count(VerdictWarn), "warning", "warnings"))
 	if n := r.Count(VerdictSkip); n > 0 {
 		s += fmt.Sprintf(", %d skipped", n)
 	}
@@ -569,7 +569,7 @@ func (r *checkRun) rejectsReserialised(ctx context.Context) Result {
 	if worst.StatusCode != 0 || worst.Err != nil {
 		return r.rejects(worst, "a body signed over its re-serialised JSON", "")
 	}
-	return Result{Verdict: VerdictPass, Reason: fmt.Sprintf("refused a pretty-printed body signed over %s, accepted it signed over its raw bytes", count(sent, "re-serialisation", "re-serialisations"))}
+	return Result{Verdict: VerdictPass, Reason: fmt.Sprintf("refused a pretty-printed body signed over %s, accepted it signed over its raw bytes", Count(sent, "re-serialisation", "re-serialisations"))}
 }
 
 func (r *checkRun) duplicate(ctx context.Context) Result {

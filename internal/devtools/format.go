@@ -9,7 +9,8 @@ import (
 )
 
 // The tools' output shares these, so that one duration reads the same in
-// send's timeline, check's grades and listen's lines.
+// send's timeline, check's grades and listen's lines; the other commands
+// count with Plural and Count too.
 
 // latency says how long an answer took, briefly: 0.4ms, 3ms, 1.2s.
 func latency(d time.Duration) string {
@@ -43,17 +44,17 @@ func shortDuration(d time.Duration) string {
 	return d.String()
 }
 
-// plural picks one or many by n.
-func plural(n int, one, many string) string {
+// Plural picks one or many by n.
+func Plural(n int, one, many string) string {
 	if n == 1 {
 		return one
 	}
 	return many
 }
 
-// count is "1 warning" or "2 warnings".
-func count(n int, one, many string) string {
-	return strconv.Itoa(n) + " " + plural(n, one, many)
+// Count is "1 warning" or "2 warnings".
+func Count(n int, one, many string) string {
+	return strconv.Itoa(n) + " " + Plural(n, one, many)
 }
 
 // clipString folds s onto one line of at most n bytes.

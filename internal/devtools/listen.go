@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -27,6 +26,7 @@ const ForwardRoute = "forward"
 // Defaults of a Listener.
 const (
 	DefaultListenStore     = "hooklatch-listen.db"
+	DefaultListenAddr      = "127.0.0.1:3000" // a laptop's own: nothing else on the network reaches it
 	DefaultForwardTimeout  = 10 * time.Second
 	DefaultForwardAttempts = 5
 	defaultListenQueue     = 1024
@@ -39,8 +39,8 @@ var ErrListenConfig = errors.New("listen")
 // ListenConfig configures a Listener.
 type ListenConfig struct {
 	// Server is the receiving side: Addr, Path, Store, Secrets, Schemes,
-	// Tolerance, Logger. Its Store defaults to DefaultListenStore and its
-	// AdminAddr to "off"; its Routes, StoreOnly, Observe and OnStart are
+	// Tolerance, Logger. Its Addr defaults to DefaultListenAddr, its Store
+	// to DefaultListenStore and its AdminAddr to "off"; its Routes, StoreOnly, Observe and OnStart are
 	// the Listener's own and must be left zero.
 	Server server.Config
 
@@ -70,8 +70,8 @@ type ListenConfig struct {
 
 	// Replay names stored events to deliver to ForwardTo again once the
 	// Listener starts: full event ids, the short ids it prints (the last
-	// eight characters), or Sent's event ids (the dedupe key). Requires
-	// ForwardTo.
+	// eight characters), or Sent's event ids (see store.FindEvent).
+	// Requires ForwardTo.
 	Replay []string
 	// ReplayFailed delivers every dead forwarded delivery again once the
 	// Listener starts. Requires ForwardTo.
@@ -170,6 +170,9 @@ func NewListener(ctx context.Context, cfg ListenConfig) (*Listener, error) {
 	}
 	if cfg.ForwardTo == "" && (len(cfg.Replay) > 0 || cfg.ReplayFailed) {
 		return nil, fmt.Errorf("%w: a replay delivers events to your app: pass --forward-to URL with --replay or --replay-failed", ErrListenConfig)
+	}
+	if cfg.Server.Addr == "" {
+		cfg.Server.Addr = DefaultListenAddr
 	}
 	if cfg.Server.Store == "" {
 		cfg.Server.Store = DefaultListenStore
@@ -279,7 +282,7 @@ func (l *Listener) writeBanner(w io.Writer) {
 	}
 	n := len(l.cfg.Server.Secrets)
 	fmt.Fprintf(w, "%s receiving Sent webhooks\n", st.bold("hooklatch listen"))
-	fmt.Fprintf(w, "  listening   %s  (signatures: %s, %d %s)\n", l.url, schemes, n, plural(n, "secret", "secrets"))
+	fmt.Fprintf(w, "  listening   %s  (signatures: %s, %d %s)\n", l.url, schemes, n, Plural(n, "secret", "secrets"))
 	fmt.Fprintf(w, "  store       %s  (every event is kept, so nothing is lost while your app is down)\n", l.cfg.Server.Store)
 	if l.cfg.ForwardTo != "" {
 		signed := "unsigned"
@@ -291,7 +294,7 @@ func (l *Listener) writeBanner(w io.Writer) {
 			signed = "signed " + how + " with secret fp " + fp
 		}
 		fmt.Fprintf(w, "  forwarding  %s  (%s; %d %s, %s timeout each)\n", redactURL(l.cfg.ForwardTo), signed,
-			l.cfg.ForwardAttempts, plural(l.cfg.ForwardAttempts, "attempt", "attempts"), shortDuration(l.cfg.ForwardTimeout))
+			l.cfg.ForwardAttempts, Plural(l.cfg.ForwardAttempts, "attempt", "attempts"), shortDuration(l.cfg.ForwardTimeout))
 	} else {
 		fmt.Fprintf(w, "  forwarding  none: events are stored and printed (add --forward-to URL to send them to your app)\n")
 	}
@@ -413,7 +416,7 @@ func (l *Listener) prepareReplays(ctx context.Context) error {
 	}
 	if len(requeued) > 0 {
 		l.replayNotes = append(l.replayNotes, fmt.Sprintf("  replay      %d %s queued for %s: %s",
-			len(requeued), plural(len(requeued), "event", "events"), redactURL(l.cfg.ForwardTo), strings.Join(requeued, " ")))
+			len(requeued), Plural(len(requeued), "event", "events"), redactURL(l.cfg.ForwardTo), strings.Join(requeued, " ")))
 	}
 	if l.cfg.ReplayFailed {
 		n, err := l.requeueDead(ctx, st, now)
@@ -424,7 +427,7 @@ func (l *Listener) prepareReplays(ctx context.Context) error {
 			l.replayNotes = append(l.replayNotes, "  replay      no dead deliveries to replay: every forwarded event was delivered or is still being retried")
 		} else {
 			l.replayNotes = append(l.replayNotes, fmt.Sprintf("  replay      %d dead %s queued for %s",
-				n, plural(n, "delivery", "deliveries"), redactURL(l.cfg.ForwardTo)))
+				n, Plural(n, "delivery", "deliveries"), redactURL(l.cfg.ForwardTo)))
 		}
 	}
 	return nil
@@ -461,48 +464,25 @@ func (l *Listener) requeueDead(ctx context.Context, st store.Store, now time.Tim
 	return total, nil
 }
 
-// findEvent finds the event ref names: its id, the end of its id (the
-// short id listen prints), or its dedupe key (Sent's event id).
+// findEvent finds the event ref names (store.FindEvent): its id, the end
+// of its id (the short id listen prints), or Sent's event id.
 func findEvent(ctx context.Context, st store.Store, ref, storePath string) (*store.Event, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
 		return nil, fmt.Errorf("%w: --replay: empty event id", ErrListenConfig)
 	}
-	ev, err := st.GetEvent(ctx, ref)
-	if err == nil {
-		return ev, nil
+	ev, err := store.FindEvent(ctx, st, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: --replay %s: no such event in %s (give an id that listen printed, or one from 'hooklatch events ls --store %s')",
+			ErrListenConfig, ref, storePath, storePath)
 	}
-	if !errors.Is(err, store.ErrNotFound) {
+	if amb, ok := errors.AsType[*store.AmbiguousError](err); ok {
+		return nil, fmt.Errorf("%w: --replay %w", ErrListenConfig, amb)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("replay %s: %w", ref, err)
 	}
-	var matches []store.Event
-	for before := int64(math.MaxInt64); ; {
-		page, err := st.ListEvents(ctx, store.EventFilter{BeforeSeq: before, Limit: 10000})
-		if err != nil {
-			return nil, fmt.Errorf("replay %s: %w", ref, err)
-		}
-		for _, e := range page {
-			if e.DedupeKey == ref || (len(ref) >= 6 && strings.HasSuffix(e.ID, ref)) {
-				matches = append(matches, e)
-			}
-		}
-		if len(page) < 10000 {
-			break
-		}
-		before = page[len(page)-1].Seq
-	}
-	switch len(matches) {
-	case 0:
-		return nil, fmt.Errorf("%w: --replay %s: no such event in %s (give an id that listen printed, or one from 'hooklatch events --store %s')",
-			ErrListenConfig, ref, storePath, storePath)
-	case 1:
-		return st.GetEvent(ctx, matches[0].ID)
-	}
-	ids := make([]string, 0, 3)
-	for _, m := range matches[:min(len(matches), 3)] {
-		ids = append(ids, m.ID)
-	}
-	return nil, fmt.Errorf("%w: --replay %s matches %d events (%s…): give more of the id", ErrListenConfig, ref, len(matches), strings.Join(ids, ", "))
+	return ev, nil
 }
 
 // summary is the last line: what the Listener saw.
@@ -511,26 +491,28 @@ func (l *Listener) summary() string {
 	newN, dup, rej := c.new.Load(), c.duplicate.Load(), c.rejected.Load()
 	total := newN + dup + rej + c.other.Load()
 	s := fmt.Sprintf("stopped after %d %s: %d new, %d %s, %d rejected",
-		total, plural(int(total), "request", "requests"), newN, dup, plural(int(dup), "duplicate", "duplicates"), rej)
+		total, Plural(int(total), "request", "requests"), newN, dup, Plural(int(dup), "duplicate", "duplicates"), rej)
 	if o := c.other.Load(); o > 0 {
 		s += fmt.Sprintf(", %d refused", o)
 	}
 	if a := c.attention.Load(); a > 0 {
-		s += fmt.Sprintf("; %d %s attention", a, plural(int(a), "needs", "need"))
+		s += fmt.Sprintf("; %d %s attention", a, Plural(int(a), "needs", "need"))
 	}
 	if l.cfg.ForwardTo != "" {
 		s += fmt.Sprintf("; forwarding: %d delivered, %d failed %s, %d dead",
-			c.delivered.Load(), c.failed.Load(), plural(int(c.failed.Load()), "attempt", "attempts"), c.dead.Load())
+			c.delivered.Load(), c.failed.Load(), Plural(int(c.failed.Load()), "attempt", "attempts"), c.dead.Load())
 	}
 	if d := l.dropped.Load(); d > 0 {
-		s += fmt.Sprintf("; %d %s not printed", d, plural(int(d), "line", "lines"))
+		s += fmt.Sprintf("; %d %s not printed", d, Plural(int(d), "line", "lines"))
 	}
 	return s
 }
 
-// shortID is the part of an event id listen prints: its last eight
+// shortEventID is the part of an event id listen prints: its last eight
 // characters, which are random in the UUIDv7 ids hooklatch makes (their
 // first ones are the time, shared by events close together).
+// store.FindEvent, behind every command that takes an event id, takes it
+// back.
 func shortEventID(id string) string {
 	if len(id) <= 8 {
 		return id

@@ -23,7 +23,7 @@ import (
 //	09:29:10  ✓ v1      message.delivered        msg 2bc08494  DELIVERED  63a35363  duplicate
 //	          → 500 Internal Server Error 1ms, will retry in 800ms (attempt 1 of 3): {"error":"database is locked"}
 //	          → 200 OK 1ms
-//	09:29:11  ✗ no_match  401  1 v1 signature(s) checked against 1 secret(s)
+//	09:29:11  ✗ no_match  401  1 v1 signature checked against 1 secret
 //	          ↳ no configured secret matched — is the secret from another environment (test/live)? …
 //
 // Column widths; longer values push the rest of the line right.
@@ -96,7 +96,7 @@ func (p *listenPrinter) reportDrops() {
 		return
 	}
 	fmt.Fprintln(p.w, p.style.yellow(fmt.Sprintf("%s… %d %s not printed: the output fell behind (those requests were answered and stored as usual)",
-		listenIndent, n-p.drops, plural(int(n-p.drops), "line", "lines"))))
+		listenIndent, n-p.drops, Plural(int(n-p.drops), "line", "lines"))))
 	p.drops = n
 	p.last = ""
 }
@@ -274,7 +274,7 @@ func (p *listenPrinter) forward(it listenItem) {
 	case a.Outcome == store.OutcomePermanent:
 		b.WriteString(s.red(answer) + ", dead: this answer is not retried; " + replay)
 	case done.Status == store.DeliveryDead:
-		b.WriteString(s.red(answer) + fmt.Sprintf(", dead after %s; %s", count(a.Attempt, "attempt", "attempts"), replay))
+		b.WriteString(s.red(answer) + fmt.Sprintf(", dead after %s; %s", Count(a.Attempt, "attempt", "attempts"), replay))
 	case a.Outcome == store.OutcomeSnoozed:
 		b.WriteString(s.yellow(answer) + ", snoozed for " + shortDuration(done.NextAttemptAt.Sub(done.Now).Round(100*time.Millisecond)))
 	default:

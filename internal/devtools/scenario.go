@@ -1,14 +1,13 @@
 package devtools
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/hooklatch/hooklatch/internal/yamlfile"
 )
 
 // LoadScenario reads a scenario from a YAML file, strictly: an unknown key
@@ -20,9 +19,7 @@ func LoadScenario(path string) (Scenario, error) {
 		return Scenario{}, err
 	}
 	var sc Scenario
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(&sc); err != nil {
+	if err := yamlfile.Decode(raw, &sc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return Scenario{}, fmt.Errorf("%s: empty scenario", path)
 		}

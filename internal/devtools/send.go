@@ -662,9 +662,9 @@ func Summary(ds []*Delivery) string {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[r], r))
 		}
 	}
-	s := fmt.Sprintf("%d %s: %s", n, plural(n, "delivery", "deliveries"), strings.Join(parts, ", "))
+	s := fmt.Sprintf("%d %s: %s", n, Plural(n, "delivery", "deliveries"), strings.Join(parts, ", "))
 	if attacks > 0 {
-		s += fmt.Sprintf("; %d of %d forged %s rejected with a 4xx", rejected, attacks, plural(attacks, "request", "requests"))
+		s += fmt.Sprintf("; %d of %d forged %s rejected with a 4xx", rejected, attacks, Plural(attacks, "request", "requests"))
 	}
 	return s
 }

@@ -48,7 +48,8 @@ const DefaultTimeout = 30 * time.Second
 // Policy is how one destination is treated.
 type Policy struct {
 	// MaxAttempts bounds the attempts; then the delivery is dead.
-	// Defaults to 15 (about five hours with the default backoff).
+	// Defaults to 15: with the default backoff the last comes 2.1 to 4.1
+	// hours after the first.
 	MaxAttempts int
 	// Retry spaces the attempts. Defaults to Backoff{}.
 	Retry RetryPolicy

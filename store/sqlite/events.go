@@ -17,27 +17,61 @@ const eventColumns = `seq, id, source, dedupe_key, field, type, subject_kind, su
 
 type scanner interface{ Scan(dest ...any) error }
 
+// eventRow receives eventColumns.
+type eventRow struct {
+	ev                 store.Event
+	occurred, received int64
+	headers            string
+}
+
+func (r *eventRow) dest() []any {
+	ev := &r.ev
+	return []any{&ev.Seq, &ev.ID, &ev.Source, &ev.DedupeKey, &ev.Field, &ev.Type, &ev.SubjectKind,
+		&ev.Subject, &ev.Status, &r.occurred, &r.received, &ev.Scheme, &ev.Attention, &r.headers, &ev.Duplicates}
+}
+
+func (r *eventRow) event() (*store.Event, error) {
+	ev := &r.ev
+	ev.OccurredAt = fromUnixNano(r.occurred)
+	ev.ReceivedAt = fromUnixNano(r.received)
+	if err := json.Unmarshal([]byte(r.headers), &ev.Headers); err != nil {
+		return nil, fmt.Errorf("sqlite: decode headers of event %s: %w", ev.ID, err)
+	}
+	return ev, nil
+}
+
 func scanEvent(row scanner, withBody bool) (*store.Event, error) {
-	var (
-		ev                 store.Event
-		occurred, received int64
-		headers            string
-		dest               []any
-	)
-	dest = append(dest, &ev.Seq, &ev.ID, &ev.Source, &ev.DedupeKey, &ev.Field, &ev.Type, &ev.SubjectKind,
-		&ev.Subject, &ev.Status, &occurred, &received, &ev.Scheme, &ev.Attention, &headers, &ev.Duplicates)
+	var r eventRow
+	dest := r.dest()
 	if withBody {
-		dest = append(dest, &ev.Body)
+		dest = append(dest, &r.ev.Body)
 	}
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
-	ev.OccurredAt = fromUnixNano(occurred)
-	ev.ReceivedAt = fromUnixNano(received)
-	if err := json.Unmarshal([]byte(headers), &ev.Headers); err != nil {
-		return nil, fmt.Errorf("sqlite: decode headers of event %s: %w", ev.ID, err)
+	return r.event()
+}
+
+// deliveryStatusesColumn lists an event's delivery statuses, one per
+// delivery, through the (event_seq, destination) index.
+const deliveryStatusesColumn = `(SELECT group_concat(status) FROM deliveries WHERE event_seq = events.seq)`
+
+// scanListedEvent scans eventColumns and deliveryStatusesColumn.
+func scanListedEvent(row scanner) (*store.Event, error) {
+	var (
+		r        eventRow
+		statuses sql.NullString
+	)
+	if err := row.Scan(append(r.dest(), &statuses)...); err != nil {
+		return nil, err
 	}
-	return &ev, nil
+	if statuses.Valid {
+		r.ev.DeliveryCounts = map[string]int{}
+		for st := range strings.SplitSeq(statuses.String, ",") {
+			r.ev.DeliveryCounts[st]++
+		}
+	}
+	return r.event()
 }
 
 // GetEvent implements store.Store.
@@ -55,6 +89,31 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*store.Event, error) {
 
 // ListEvents implements store.Store.
 func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Event, error) {
+	q, args, err := listEventsSQL(f)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.readDB.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list events: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		ev, err := scanListedEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list events: %w", err)
+		}
+		out = append(out, *ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list events: %w", err)
+	}
+	return out, nil
+}
+
+// listEventsSQL is ListEvents' statement.
+func listEventsSQL(f store.EventFilter) (string, []any, error) {
 	var (
 		where []string
 		args  []any
@@ -80,6 +139,26 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Ev
 		where = append(where, "received_at < ?")
 		args = append(args, f.Until.UnixNano())
 	}
+	if f.IDSuffix != "" {
+		// No index holds ids by their end: this reads the id index, which
+		// is much smaller than the table, rather than the events.
+		where = append(where, "seq IN (SELECT seq FROM events WHERE substr(id, ?) = ?)")
+		args = append(args, -len(f.IDSuffix), f.IDSuffix)
+	}
+	if len(f.DedupeKeys) > 0 {
+		// The (source, dedupe_key) index, read whole: no source is given.
+		where = append(where, "seq IN (SELECT seq FROM events WHERE dedupe_key IN ("+placeholders(len(f.DedupeKeys))+"))")
+		for _, k := range f.DedupeKeys {
+			args = append(args, k)
+		}
+	}
+	if f.Delivery != "" {
+		cond, condArgs, err := deliveryStateCondition(f.Delivery)
+		if err != nil {
+			return "", nil, err
+		}
+		where, args = append(where, cond), append(args, condArgs...)
+	}
 	order := "ASC"
 	switch {
 	case f.AfterSeq > 0:
@@ -96,27 +175,46 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Ev
 	}
 	limit = min(limit, 10000)
 
-	q := `SELECT ` + eventColumns + ` FROM events`
+	q := `SELECT ` + eventColumns + `, ` + deliveryStatusesColumn + ` FROM events`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(limit)
+	return q, args, nil
+}
 
-	rows, err := s.readDB.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list events: %w", err)
+// deliveryStateCondition selects the events whose deliveries sum up to
+// state (store.DeliveryStateRule). Dead and pending events are found
+// through deliveries_status, from the few deliveries in those statuses.
+// Succeeded and discarded ones, usually most events, are checked event by
+// event, newest first, through the (event_seq, destination) index, so a
+// page of them is found without reading every delivery: the unary + keeps
+// SQLite from preferring deliveries_status there, which would read all
+// succeeded deliveries for every event.
+func deliveryStateCondition(state string) (string, []any, error) {
+	with, without, ok := store.DeliveryStateRule(state)
+	if !ok {
+		return "", nil, fmt.Errorf("sqlite: list events: delivery state %q: want one of %s", state, strings.Join(store.DeliveryStates(), ", "))
 	}
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		ev, err := scanEvent(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list events: %w", err)
+	var (
+		conds []string
+		args  []any
+	)
+	in := func(column string, statuses []string) string {
+		for _, st := range statuses {
+			args = append(args, st)
 		}
-		out = append(out, *ev)
+		return column + " IN (" + placeholders(len(statuses)) + ")"
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list events: %w", err)
+	switch state {
+	case store.DeliveryDead, store.DeliveryPending:
+		conds = append(conds, "seq IN (SELECT event_seq FROM deliveries INDEXED BY deliveries_status WHERE "+in("status", with)+")")
+	case store.DeliveryNone:
+	default:
+		conds = append(conds, "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND "+in("+status", with)+")")
 	}
-	return out, nil
+	if len(without) > 0 {
+		conds = append(conds, "NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND "+in("+status", without)+")")
+	}
+	return strings.Join(conds, " AND "), args, nil
 }

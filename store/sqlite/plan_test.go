@@ -36,21 +36,7 @@ func TestDispatchStatementsUseTheirIndexes(t *testing.T) {
 		"by event ids": {`UPDATE deliveries SET status = 'pending' WHERE ` + sel,
 			selArgs, []string{"sqlite_autoindex_deliveries_1"}},
 	} {
-		rows, err := s.readDB.Query("EXPLAIN QUERY PLAN "+tc.q, tc.args...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		all := strings.Join(plan, "\n")
+		all := queryPlan(t, s, tc.q, tc.args)
 		if strings.Contains(all, "SCAN deliveries") || strings.Contains(all, "deliveries_status") {
 			t.Errorf("%s scans the deliveries, or goes by status:\n%s", name, all)
 		}
@@ -63,4 +49,65 @@ func TestDispatchStatementsUseTheirIndexes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Listing events by delivery state reads few deliveries: dead and pending
+// ones from deliveries_status, the common states event by event through
+// the (event_seq, destination) index, newest first, stopping at the limit.
+// Short ids and dedupe keys read an index of events, never the table.
+func TestEventListingsUseTheirIndexes(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "h.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	byEvent := "sqlite_autoindex_deliveries_1"
+	for name, tc := range map[string]struct {
+		f           store.EventFilter
+		use, forbid []string
+	}{
+		"newest":    {store.EventFilter{BeforeSeq: 1 << 62}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
+		"dead":      {store.EventFilter{Delivery: store.DeliveryDead, BeforeSeq: 1 << 62}, []string{"deliveries_status"}, []string{"SCAN deliveries", "SCAN events", "TEMP B-TREE"}},
+		"pending":   {store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: 1 << 62}, []string{"deliveries_status", byEvent}, []string{"SCAN deliveries", "SCAN events", "TEMP B-TREE"}},
+		"succeeded": {store.EventFilter{Delivery: store.DeliverySucceeded, BeforeSeq: 1 << 62}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
+		"discarded": {store.EventFilter{Delivery: store.DeliveryDiscarded}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
+		"none":      {store.EventFilter{Delivery: store.DeliveryNone}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
+		"id suffix": {store.EventFilter{IDSuffix: "3c4d5e6f", BeforeSeq: 1 << 62}, []string{"COVERING INDEX sqlite_autoindex_events_1"}, []string{"SCAN events\n", "TEMP B-TREE"}},
+		"dedupe":    {store.EventFilter{DedupeKeys: []string{"event-id:evt_1", "id:evt_1"}, BeforeSeq: 1 << 62}, []string{"COVERING INDEX sqlite_autoindex_events_2"}, []string{"SCAN events\n", "TEMP B-TREE"}},
+	} {
+		q, args, err := listEventsSQL(tc.f)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		all := queryPlan(t, s, q, args) + "\n"
+		for _, ix := range tc.use {
+			if !strings.Contains(all, ix) {
+				t.Errorf("%s does not use %s:\n%s", name, ix, all)
+			}
+		}
+		for _, bad := range tc.forbid {
+			if strings.Contains(all, bad) {
+				t.Errorf("%s: %q in its plan:\n%s", name, strings.TrimSpace(bad), all)
+			}
+		}
+	}
+}
+
+func queryPlan(t *testing.T, s *Store, q string, args []any) string {
+	t.Helper()
+	rows, err := s.readDB.Query("EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return strings.Join(plan, "\n")
 }

@@ -69,6 +69,14 @@ type Options struct {
 
 	// Logger receives the writer's errors. Defaults to slog.Default().
 	Logger *slog.Logger
+
+	// ReadOnly opens an existing store for reading: Open fails, with an
+	// error matching fs.ErrNotExist, when there is no file at the path,
+	// and it neither creates nor migrates one (a schema this build does
+	// not read is a *SchemaError). Writes fail, and it never checkpoints:
+	// a command reading the store of a busy serve must not wait for the
+	// WAL to drain. Defaults to false.
+	ReadOnly bool
 }
 
 func (o Options) withDefaults() Options {
@@ -135,6 +143,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty path")
 	}
+	if opts.ReadOnly {
+		if err := mustExist(path); err != nil {
+			return nil, err
+		}
+	}
 	opts = opts.withDefaults()
 
 	type role int
@@ -156,6 +169,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		case reader:
 			q.Add("_pragma", "query_only(1)")
 		}
+		if opts.ReadOnly && r != reader {
+			q.Add("_pragma", "query_only(1)")
+		}
 		return path + "?" + q.Encode()
 	}
 
@@ -168,9 +184,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	writeDB.SetConnMaxLifetime(0)
 	writeDB.SetConnMaxIdleTime(0)
 
-	if err := migrate(ctx, writeDB); err != nil {
+	if opts.ReadOnly {
+		err = checkSchema(ctx, writeDB, path)
+	} else if err = migrate(ctx, writeDB); err != nil {
+		err = fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
+	if err != nil {
 		writeDB.Close()
-		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
+		return nil, err
 	}
 	if opts.MaxSizeBytes > 0 {
 		var pageSize int64
@@ -236,7 +257,11 @@ ON CONFLICT DO NOTHING`)
 		checkpointsDone: make(chan struct{}),
 	}
 	go s.writeLoop()
-	go s.checkpointLoop()
+	if opts.ReadOnly {
+		close(s.checkpointsDone) // checkpoints are the writing process's business
+	} else {
+		go s.checkpointLoop()
+	}
 	return s, nil
 }
 
@@ -536,7 +561,10 @@ func (s *Store) Close() error {
 	close(s.stopCheckpoints)
 	<-s.checkpointsDone
 	// Leave a tidy file: everything in the database, an empty WAL.
-	_, cpErr := s.checkpointDB.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	var cpErr error
+	if !s.opts.ReadOnly {
+		_, cpErr = s.checkpointDB.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	}
 	return errors.Join(cpErr, s.appendStmt.Close(), s.deliveryStmt.Close(), s.attemptStmt.Close(), s.completeStmt.Close(), s.readDB.Close(), s.checkpointDB.Close(), s.writeDB.Close())
 }
 

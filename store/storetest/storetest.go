@@ -33,6 +33,8 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("ConcurrentIdempotent", func(t *testing.T) { t.Parallel(); testConcurrentIdempotent(t, factory) })
 	t.Run("DurableAcrossReopen", func(t *testing.T) { t.Parallel(); testDurableAcrossReopen(t, factory) })
 	t.Run("ListOrderAndFilters", func(t *testing.T) { t.Parallel(); testListOrderAndFilters(t, factory) })
+	t.Run("FindEvent", func(t *testing.T) { t.Parallel(); testFindEvent(t, factory) })
+	t.Run("EventDeliveryStates", func(t *testing.T) { t.Parallel(); testEventDeliveryStates(t, factory) })
 	t.Run("RejectionLimits", func(t *testing.T) { t.Parallel(); testRejectionLimits(t, factory) })
 	t.Run("RejectionRelease", func(t *testing.T) { t.Parallel(); testRejectionRelease(t, factory) })
 	t.Run("NotFound", func(t *testing.T) { t.Parallel(); testNotFound(t, factory) })

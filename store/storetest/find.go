@@ -1,0 +1,189 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/hooklatch/hooklatch/store"
+)
+
+// Events are found by their id, the end of their id (the short id listen
+// prints), Sent's id for them or their dedupe key; a short id two events share is an error
+// that lists both, and one that names nothing is ErrNotFound.
+func testFindEvent(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, _ := open(t, factory)
+
+	a := NewEvent("sent", "event-id:evt_a")       // as X-Webhook-Event-Id keys it
+	a.ID = "019a0000-0000-7000-8000-0000aa11b2c3" // shares its last 6 with b, not its last 8
+	b := NewEvent("sent", "id:evt_b")             // as a gen 1 envelope id keys it
+	b.ID = "019a0000-0000-7000-8000-0000bb11b2c3"
+	c := NewEvent("other", "sha256:c3")
+	c.ID = "019a0000-0000-7000-8000-00000000c3d4"
+	for _, ev := range []*store.Event{a, b, c} {
+		mustAppend(t, s, ev)
+	}
+
+	for _, tc := range []struct{ ref, want string }{
+		{a.ID, a.ID},
+		{"aa11b2c3", a.ID},
+		{"bb11b2c3", b.ID},
+		{"00c3d4", c.ID}, // the shortest suffix taken
+		{"0000c3d4", c.ID},
+		{" 0000c3d4\n", c.ID},
+		{"evt_a", a.ID}, // Sent's id
+		{"evt_b", b.ID},
+		{"event-id:evt_a", a.ID}, // the dedupe key itself
+		{"sha256:c3", c.ID},      // in any source
+	} {
+		ev, err := store.FindEvent(ctx, s, tc.ref)
+		if err != nil {
+			t.Errorf("FindEvent(%q): %v", tc.ref, err)
+			continue
+		}
+		if ev.ID != tc.want || len(ev.Body) == 0 {
+			t.Errorf("FindEvent(%q) = %s with %d body bytes, want %s with its body", tc.ref, ev.ID, len(ev.Body), tc.want)
+		}
+	}
+
+	_, err := store.FindEvent(ctx, s, "0c3d4")
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a suffix shorter than %d characters: err = %v, want ErrNotFound", store.MinIDSuffix, err)
+	}
+	for _, ref := range []string{"", "nothing", "019a0000-0000", "7000-8000-0000"} {
+		if _, err := store.FindEvent(ctx, s, ref); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("FindEvent(%q): err = %v, want ErrNotFound (only an id's end is a short id)", ref, err)
+		}
+	}
+
+	_, err = store.FindEvent(ctx, s, "11b2c3") // the end of both a and b
+	amb, ok := errors.AsType[*store.AmbiguousError](err)
+	if !ok {
+		t.Fatalf("a short id two events share: err = %v, want *store.AmbiguousError", err)
+	}
+	var ids []string
+	for _, ev := range amb.Candidates {
+		ids = append(ids, ev.ID)
+	}
+	if fmt.Sprint(ids) != fmt.Sprint([]string{b.ID, a.ID}) || amb.More {
+		t.Errorf("candidates = %v (more %v), want %s then %s, newest first", ids, amb.More, b.ID, a.ID)
+	}
+
+	// The filters themselves.
+	for _, tc := range []struct {
+		f    store.EventFilter
+		want []string
+	}{
+		{store.EventFilter{IDSuffix: "b2c3"}, []string{a.ID, b.ID}},
+		{store.EventFilter{IDSuffix: "b2c3", BeforeSeq: math.MaxInt64, Limit: 1}, []string{b.ID}},
+		{store.EventFilter{IDSuffix: "019a"}, nil},
+		{store.EventFilter{DedupeKeys: []string{"event-id:evt_a"}}, []string{a.ID}},
+		{store.EventFilter{DedupeKeys: []string{"id:evt_b", "sha256:c3", "evt_a"}}, []string{b.ID, c.ID}},
+		{store.EventFilter{DedupeKeys: []string{"event-id:evt_a"}, IDSuffix: "c3d4"}, nil},
+	} {
+		evs, err := s.ListEvents(ctx, tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ev := range evs {
+			got = append(got, ev.ID)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("ListEvents(%+v) = %v, want %v", tc.f, got, tc.want)
+		}
+	}
+}
+
+// Each listed event counts its deliveries by status and sums them up in
+// one state, and listing by state finds exactly the events in it.
+func testEventDeliveryStates(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, _ := open(t, factory)
+
+	succeeded := appendWithDestinations(t, s, "s1", "app")
+	deadAndOK := appendWithDestinations(t, s, "s2", "app", "logs")
+	inFlight := appendWithDestinations(t, s, "s3", "app")
+	discarded := appendWithDestinations(t, s, "s4", "app")
+	okAndDiscarded := appendWithDestinations(t, s, "s5", "app", "logs")
+	outcome := map[string]string{
+		succeeded.ID + "app": store.DeliverySucceeded,
+		deadAndOK.ID + "app": store.DeliveryDead, deadAndOK.ID + "logs": store.DeliverySucceeded,
+		discarded.ID + "app":      store.DeliveryDead,
+		okAndDiscarded.ID + "app": store.DeliverySucceeded, okAndDiscarded.ID + "logs": store.DeliveryDead,
+	}
+	for _, cl := range claim(t, s, "w", t0, 100) {
+		status, ok := outcome[cl.Event.ID+cl.Delivery.Destination]
+		if !ok {
+			continue // left in flight
+		}
+		if err := s.Complete(ctx, store.Completion{DeliveryID: cl.Delivery.ID, Owner: "w", Status: status, SpendAttempt: true,
+			Now: t0, Attempt: store.Attempt{Attempt: 1, StartedAt: t0, Outcome: store.OutcomePermanent}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ev := range []*store.Event{discarded, okAndDiscarded} {
+		if n, err := s.Discard(ctx, store.DeliverySelector{EventIDs: []string{ev.ID}, Statuses: []string{store.DeliveryDead}}, t0); err != nil || n != 1 {
+			t.Fatalf("discard: %d, %v", n, err)
+		}
+	}
+	pending := appendWithDestinations(t, s, "s6", "app")
+	undelivered := appendWithDestinations(t, s, "s7")
+
+	want := []struct {
+		ev     *store.Event
+		counts map[string]int
+		state  string
+	}{
+		{succeeded, map[string]int{store.DeliverySucceeded: 1}, store.DeliverySucceeded},
+		{deadAndOK, map[string]int{store.DeliveryDead: 1, store.DeliverySucceeded: 1}, store.DeliveryDead},
+		{inFlight, map[string]int{store.DeliveryInFlight: 1}, store.DeliveryPending},
+		{discarded, map[string]int{store.DeliveryDiscarded: 1}, store.DeliveryDiscarded},
+		{okAndDiscarded, map[string]int{store.DeliverySucceeded: 1, store.DeliveryDiscarded: 1}, store.DeliverySucceeded},
+		{pending, map[string]int{store.DeliveryPending: 1}, store.DeliveryPending},
+		{undelivered, nil, store.DeliveryNone},
+	}
+	all, err := s.ListEvents(ctx, store.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(want) {
+		t.Fatalf("listed %d events, want %d", len(all), len(want))
+	}
+	for i, w := range want {
+		got := all[i]
+		if got.ID != w.ev.ID || fmt.Sprint(got.DeliveryCounts) != fmt.Sprint(w.counts) || got.DeliveryState() != w.state {
+			t.Errorf("event %s: counts %v, state %q; want %v, %q", w.ev.DedupeKey, got.DeliveryCounts, got.DeliveryState(), w.counts, w.state)
+		}
+	}
+
+	for _, state := range store.DeliveryStates() {
+		var wantIDs []string
+		for _, w := range want {
+			if w.state == state {
+				wantIDs = append([]string{w.ev.ID}, wantIDs...) // newest first
+			}
+		}
+		evs, err := s.ListEvents(ctx, store.EventFilter{Delivery: state, BeforeSeq: math.MaxInt64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ev := range evs {
+			got = append(got, ev.ID)
+		}
+		if !slices.Equal(got, wantIDs) {
+			t.Errorf("events in state %s = %v, want %v", state, got, wantIDs)
+		}
+	}
+	if evs, err := s.ListEvents(ctx, store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64, Limit: 1}); err != nil || len(evs) != 1 || evs[0].ID != pending.ID {
+		t.Errorf("newest pending event: %v, %v; want %s", evs, err, pending.ID)
+	}
+	if _, err := s.ListEvents(ctx, store.EventFilter{Delivery: "lost"}); err == nil {
+		t.Error("an unknown delivery state listed events; want an error")
+	}
+}
