@@ -113,7 +113,7 @@ succeeded; discarded when all were discarded, none when it has no delivery.
 				}
 				// The timeline counts every attempt of the delivery's life;
 				// the budget (d.Attempts) restarts with each retry or replay.
-				fmt.Fprintf(w, "\ndelivery %d to %s: %s, %s", d.ID, d.Destination, d.Status, attemptCount(len(as)))
+				fmt.Fprintf(w, "\ndelivery %d to %s: %s, %s", d.ID, d.Destination, d.Status, devtools.Count(len(as), "attempt", "attempts"))
 				if len(as) != d.Attempts {
 					fmt.Fprintf(w, " (%d counted against its budget)", d.Attempts)
 				}
@@ -197,13 +197,6 @@ succeeded; discarded when all were discarded, none when it has no delivery.
 		})
 	cmd.AddCommand(ls, show, retry, replay, discard)
 	return cmd
-}
-
-func attemptCount(n int) string {
-	if n == 1 {
-		return "1 attempt"
-	}
-	return strconv.Itoa(n) + " attempts"
 }
 
 func statusCode(c int) string {

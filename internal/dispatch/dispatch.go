@@ -337,7 +337,7 @@ func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
 		completion.Status = store.DeliveryDead
 		completion.SpendAttempt = false
 		completion.Attempt = store.Attempt{Attempt: attempt - 1, StartedAt: now, Outcome: store.OutcomeDead,
-			Error: fmt.Sprintf("%d attempts spent, the last one lost with its worker", r.Policy.MaxAttempts)}
+			Error: fmt.Sprintf("no attempt left (%d allowed): the last was lost with its worker", r.Policy.MaxAttempts)}
 	default:
 		r.slots <- struct{}{}
 		completion, derr = d.attempt(ctx, r, c, attempt)
