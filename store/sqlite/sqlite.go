@@ -60,10 +60,21 @@ type Options struct {
 	ReadConns int
 
 	// CheckpointInterval is how often the WAL is copied back into the
-	// database file by a connection of its own, off the writer's path (the
-	// writer never checkpoints, so a commit never waits for one). Defaults
-	// to 1s.
+	// database file by a connection of its own, off the writer's path.
+	// It is also how long the writer waits, once writes stop, before it
+	// empties the WAL file (so an idle store leaves no large WAL behind).
+	// Defaults to 1s.
 	CheckpointInterval time.Duration
+
+	// MaxWALBytes bounds the write-ahead log under any sustained load.
+	// Once the writer has appended this much to the log since it last
+	// started over, it rewinds the log between two batches: it waits
+	// while the last frames are copied into the database file (the
+	// checkpointer has copied the others already) and the next batch
+	// writes from the log's start. The file then stays near this size
+	// (one batch more at most) and is emptied once writes stop. Defaults
+	// to 64 MiB.
+	MaxWALBytes int64
 
 	// Logger receives the writer's errors. Defaults to slog.Default().
 	Logger *slog.Logger
@@ -85,6 +96,9 @@ func (o Options) withDefaults() Options {
 	if o.CheckpointInterval <= 0 {
 		o.CheckpointInterval = time.Second
 	}
+	if o.MaxWALBytes <= 0 {
+		o.MaxWALBytes = 64 << 20
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -96,18 +110,21 @@ type Store struct {
 	opts         Options
 	writeDB      *sql.DB // exactly one connection, used by the writer goroutine only
 	readDB       *sql.DB
-	checkpointDB *sql.DB // one connection, used by the checkpointer only
+	checkpointDB *sql.DB // one connection, for checkpoints only
 
 	appendStmt *sql.Stmt
 	// Prepared once on the writer's connection: re-parsing SQL for every
 	// write costs more than the write.
 	deliveryStmt, attemptStmt, completeStmt *sql.Stmt
 
+	wal walLog // the writer goroutine's own
+
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
 	queue  chan *writeReq
 	done   chan struct{} // closed when the writer has drained the queue
 
+	nudge           chan struct{} // asks the checkpointer for a checkpoint now
 	stopCheckpoints chan struct{}
 	checkpointsDone chan struct{}
 }
@@ -128,11 +145,24 @@ type writeReq struct {
 
 // Open opens (creating if needed) the database at path and brings its
 // schema up to date.
-func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+func Open(ctx context.Context, path string, opts Options) (_ *Store, err error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty path")
 	}
 	opts = opts.withDefaults()
+	s := &Store{
+		opts:            opts,
+		queue:           make(chan *writeReq, opts.QueueSize),
+		done:            make(chan struct{}),
+		nudge:           make(chan struct{}, 1),
+		stopCheckpoints: make(chan struct{}),
+		checkpointsDone: make(chan struct{}),
+	}
+	defer func() {
+		if err != nil {
+			s.release()
+		}
+	}()
 
 	type role int
 	const (
@@ -141,119 +171,98 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		checkpointer
 	)
 	dsn := func(r role) string {
+		busy := opts.BusyTimeout
 		q := url.Values{}
-		q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
 		q.Add("_pragma", "foreign_keys(1)")
 		switch r {
 		case writer:
 			q.Set("_txlock", "immediate")
+			// The writer decides when the log is checkpointed (see wal.go).
 			q.Add("_pragma", "wal_autocheckpoint(0)")
+			// When the log starts over, its file is cut back to the bound.
+			q.Add("_pragma", "journal_size_limit("+strconv.FormatInt(opts.MaxWALBytes, 10)+")")
 		case reader:
 			q.Add("_pragma", "query_only(1)")
+		case checkpointer:
+			// The writer waits for the checkpoints that rewind the log: a
+			// reader or another process in the way makes one give up soon
+			// and be tried again later, rather than hold the writes back.
+			busy = min(busy, checkpointBusyTimeout)
 		}
+		q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busy.Milliseconds(), 10)+")")
 		return path + "?" + q.Encode()
 	}
 
-	writeDB, err := sql.Open("sqlite", dsn(writer))
-	if err != nil {
+	if s.writeDB, err = sql.Open("sqlite", dsn(writer)); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	writeDB.SetMaxOpenConns(1)
-	writeDB.SetMaxIdleConns(1)
-	writeDB.SetConnMaxLifetime(0)
-	writeDB.SetConnMaxIdleTime(0)
+	s.writeDB.SetMaxOpenConns(1)
+	s.writeDB.SetMaxIdleConns(1)
+	s.writeDB.SetConnMaxLifetime(0)
+	s.writeDB.SetConnMaxIdleTime(0)
 
-	if err := migrate(ctx, writeDB); err != nil {
-		writeDB.Close()
+	if err := migrate(ctx, s.writeDB); err != nil {
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
+	var pageSize int64
+	if err := s.writeDB.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+		return nil, fmt.Errorf("sqlite: page size: %w", err)
+	}
 	if opts.MaxSizeBytes > 0 {
-		var pageSize int64
-		if err := writeDB.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
-			writeDB.Close()
-			return nil, fmt.Errorf("sqlite: page size: %w", err)
-		}
 		pages := max(opts.MaxSizeBytes/pageSize, 1)
-		if _, err := writeDB.ExecContext(ctx, "PRAGMA max_page_count = "+strconv.FormatInt(pages, 10)); err != nil {
-			writeDB.Close()
+		if _, err := s.writeDB.ExecContext(ctx, "PRAGMA max_page_count = "+strconv.FormatInt(pages, 10)); err != nil {
 			return nil, fmt.Errorf("sqlite: max_page_count: %w", err)
 		}
 	}
 
-	appendStmt, err := writeDB.PrepareContext(ctx, `
+	for stmt, q := range map[**sql.Stmt]string{
+		&s.appendStmt: `
 INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
                     occurred_at, received_at, scheme, attention, headers, body)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (source, dedupe_key) DO NOTHING`)
-	if err != nil {
-		writeDB.Close()
-		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
-	}
-
-	prepared := make([]*sql.Stmt, 0, 3)
-	for _, q := range []string{insertDeliverySQL, insertAttemptSQL, completeSQL} {
-		stmt, err := writeDB.PrepareContext(ctx, q)
-		if err != nil {
-			writeDB.Close()
+ON CONFLICT (source, dedupe_key) DO NOTHING`,
+		&s.deliveryStmt: insertDeliverySQL,
+		&s.attemptStmt:  insertAttemptSQL,
+		&s.completeStmt: completeSQL,
+	} {
+		if *stmt, err = s.writeDB.PrepareContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("sqlite: prepare: %w", err)
 		}
-		prepared = append(prepared, stmt)
 	}
 
-	readDB, err := sql.Open("sqlite", dsn(reader))
-	if err != nil {
-		writeDB.Close()
+	if s.readDB, err = sql.Open("sqlite", dsn(reader)); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
-	readDB.SetMaxOpenConns(opts.ReadConns)
-	readDB.SetMaxIdleConns(opts.ReadConns)
+	s.readDB.SetMaxOpenConns(opts.ReadConns)
+	s.readDB.SetMaxIdleConns(opts.ReadConns)
 
-	checkpointDB, err := sql.Open("sqlite", dsn(checkpointer))
-	if err != nil {
-		writeDB.Close()
-		readDB.Close()
+	if s.checkpointDB, err = sql.Open("sqlite", dsn(checkpointer)); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", path, err)
 	}
-	checkpointDB.SetMaxOpenConns(1)
+	s.checkpointDB.SetMaxOpenConns(1)
 
-	s := &Store{
-		opts:            opts,
-		writeDB:         writeDB,
-		readDB:          readDB,
-		checkpointDB:    checkpointDB,
-		appendStmt:      appendStmt,
-		deliveryStmt:    prepared[0],
-		attemptStmt:     prepared[1],
-		completeStmt:    prepared[2],
-		queue:           make(chan *writeReq, opts.QueueSize),
-		done:            make(chan struct{}),
-		stopCheckpoints: make(chan struct{}),
-		checkpointsDone: make(chan struct{}),
-	}
+	s.wal = newWALLog(opts.MaxWALBytes, pageSize)
 	go s.writeLoop()
 	go s.checkpointLoop()
 	return s, nil
 }
 
-// checkpointLoop copies the WAL back into the database file now and then.
-// PASSIVE never blocks the writer; SQLite rewinds the WAL at the next
-// write once everything in it has been copied.
-func (s *Store) checkpointLoop() {
-	defer close(s.checkpointsDone)
-	tick := time.NewTicker(s.opts.CheckpointInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-s.stopCheckpoints:
-			return
-		case <-tick.C:
-			if _, err := s.checkpointDB.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
-				s.opts.Logger.Warn("sqlite: checkpoint failed", "err", err)
-			}
+// release closes whatever Open has opened.
+func (s *Store) release() error {
+	var errs []error
+	for _, stmt := range []*sql.Stmt{s.appendStmt, s.deliveryStmt, s.attemptStmt, s.completeStmt} {
+		if stmt != nil {
+			errs = append(errs, stmt.Close())
 		}
 	}
+	for _, db := range []*sql.DB{s.readDB, s.checkpointDB, s.writeDB} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // migrate applies the embedded migrations that the database has not seen,
@@ -347,7 +356,13 @@ func (s *Store) Append(ctx context.Context, ev *store.Event) (store.AppendResult
 func (s *Store) writeLoop() {
 	defer close(s.done)
 	batch := make([]*writeReq, 0, s.opts.MaxBatch)
-	for first := range s.queue {
+	idle := time.NewTimer(s.opts.CheckpointInterval)
+	idle.Stop()
+	for {
+		first, ok := s.next(idle)
+		if !ok {
+			return
+		}
 		batch = append(batch[:0], first)
 	gather:
 		for len(batch) < s.opts.MaxBatch {
@@ -362,6 +377,7 @@ func (s *Store) writeLoop() {
 			}
 		}
 		s.commit(batch)
+		s.afterBatch()
 	}
 }
 
@@ -483,8 +499,8 @@ func (s *Store) Close() error {
 	close(s.stopCheckpoints)
 	<-s.checkpointsDone
 	// Leave a tidy file: everything in the database, an empty WAL.
-	_, cpErr := s.checkpointDB.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-	return errors.Join(cpErr, s.appendStmt.Close(), s.deliveryStmt.Close(), s.attemptStmt.Close(), s.completeStmt.Close(), s.readDB.Close(), s.checkpointDB.Close(), s.writeDB.Close())
+	s.truncateWAL()
+	return s.release()
 }
 
 // Stats implements store.Store.

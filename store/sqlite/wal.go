@@ -1,0 +1,210 @@
+package sqlite
+
+// How the write-ahead log stays bounded.
+//
+// SQLite appends every commit to the WAL, and a checkpoint copies frames
+// back into the database file. The log starts over from its first frame
+// only when a writer begins after a checkpoint that copied every frame,
+// with no reader left on an older snapshot. A PASSIVE checkpoint, which
+// never waits, copies what was committed when it began; under continuous
+// writes more has been committed by the time it ends, so the log never
+// starts over and its file grows with every commit, for ever.
+//
+// So the writer goroutine, which knows how much it has written (SQLite
+// counts the pages its connection writes to the log), rewinds the log
+// itself. Past Options.MaxWALBytes, between two batches, it runs a RESTART
+// checkpoint: that copies the frames left, waits for readers on older
+// snapshots to finish (they are short), and makes the next batch write from
+// the log's start. Nothing of ours writes meanwhile, so the checkpoint
+// cannot be starved; appends wait in the queue. To keep that wait short,
+// the writer asks the checkpointer for a PASSIVE checkpoint every eighth of
+// the bound, which copies most of the log in the background, leaving the
+// RESTART only what came after.
+//
+// journal_size_limit cuts the file back to the bound when the log starts
+// over (after a burst from another process, say), and once writes stop for
+// CheckpointInterval the writer empties the file (TRUNCATE).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	msqlite "modernc.org/sqlite"
+)
+
+const (
+	// checkpointBusyTimeout bounds how long a checkpoint waits for a
+	// reader or another process; one that gives up is tried again later.
+	checkpointBusyTimeout = 250 * time.Millisecond
+
+	// walSteps is how many background checkpoints the writer asks for
+	// while the log fills up to its bound.
+	walSteps = 8
+)
+
+// walLog is the writer's account of the log.
+type walLog struct {
+	pageSize int64
+	limit    int64 // frames the log may hold: MaxWALBytes / page size
+	frames   int64 // frames the writer appended since the log started over
+	nudgeAt  int64 // frames at which the checkpointer is asked next
+	rewindAt int64 // frames at which the writer rewinds the log next
+	dirty    bool  // written to since the file was last emptied
+	stuck    bool  // the last rewind could not finish
+	blind    bool  // the writes cannot be counted (said once)
+}
+
+func newWALLog(maxBytes, pageSize int64) walLog {
+	w := walLog{pageSize: pageSize, limit: max(maxBytes/pageSize, walSteps)}
+	w.reset()
+	return w
+}
+
+func (w *walLog) step() int64 { return w.limit / walSteps }
+
+// reset records that the log starts over.
+func (w *walLog) reset() {
+	w.frames, w.nudgeAt, w.rewindAt = 0, w.step(), w.limit
+}
+
+// next waits for the next write. Once none has come for
+// CheckpointInterval, it empties the log first, so that an idle store
+// keeps no large WAL.
+func (s *Store) next(idle *time.Timer) (*writeReq, bool) {
+	select {
+	case r, ok := <-s.queue:
+		return r, ok
+	default:
+	}
+	for {
+		var timeout <-chan time.Time
+		if s.wal.dirty {
+			idle.Reset(s.opts.CheckpointInterval)
+			timeout = idle.C
+		}
+		select {
+		case r, ok := <-s.queue:
+			idle.Stop()
+			return r, ok
+		case <-timeout:
+			s.truncateWAL()
+		}
+	}
+}
+
+// afterBatch counts the frames a batch appended to the log and keeps the
+// log within its bound.
+func (s *Store) afterBatch() {
+	w := &s.wal
+	n, err := s.framesWritten()
+	if err != nil {
+		if !w.blind {
+			s.opts.Logger.Error("sqlite: cannot count the writes to the write-ahead log; it is emptied only when writes stop", "err", err)
+			w.blind = true
+		}
+		w.dirty = true
+		return
+	}
+	w.frames += n
+	w.dirty = w.dirty || n > 0
+	switch {
+	case w.frames >= w.rewindAt:
+		s.rewindWAL()
+	case w.frames >= w.nudgeAt:
+		w.nudgeAt = w.frames + w.step()
+		select {
+		case s.nudge <- struct{}{}:
+		default: // one is on its way
+		}
+	}
+}
+
+// framesWritten returns the frames the writer's connection appended to the
+// log since it was last asked.
+func (s *Store) framesWritten() (int64, error) {
+	conn, err := s.writeDB.Conn(context.Background())
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	var n int
+	err = conn.Raw(func(dc any) error {
+		st, ok := dc.(msqlite.DBStatus)
+		if !ok {
+			return errors.New("the driver does not report its connection's writes")
+		}
+		n, _, err = st.Status(msqlite.DBStatusCacheWrite, true)
+		return err
+	})
+	return int64(n), err
+}
+
+// rewindWAL makes the next batch write from the log's start.
+func (s *Store) rewindWAL() {
+	w := &s.wal
+	busy, err := s.checkpoint("RESTART")
+	if err != nil || busy {
+		// Try again once a little more is written; the log grows meanwhile.
+		w.rewindAt = w.frames + w.step()
+		if !w.stuck {
+			if err == nil {
+				err = errors.New("a reader or another process held the log")
+			}
+			s.opts.Logger.Warn("sqlite: the write-ahead log cannot start over yet; it grows until it can",
+				"wal_bytes", w.frames*w.pageSize, "err", err)
+			w.stuck = true
+		}
+		return
+	}
+	if w.stuck {
+		s.opts.Logger.Info("sqlite: the write-ahead log starts over again")
+		w.stuck = false
+	}
+	w.reset()
+}
+
+// truncateWAL copies the whole log into the database file and empties the
+// log's file.
+func (s *Store) truncateWAL() {
+	busy, err := s.checkpoint("TRUNCATE")
+	if err != nil {
+		s.opts.Logger.Warn("sqlite: checkpoint failed", "err", err)
+	}
+	if err == nil && !busy {
+		s.wal.reset()
+		s.wal.dirty = false
+	}
+}
+
+// checkpoint runs a checkpoint on the checkpointer's connection; busy
+// reports that it could not do all its mode asks for.
+func (s *Store) checkpoint(mode string) (busy bool, err error) {
+	var b, frames, copied int
+	err = s.checkpointDB.QueryRow("PRAGMA wal_checkpoint("+mode+")").Scan(&b, &frames, &copied)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: checkpoint (%s): %w", mode, err)
+	}
+	return b != 0, nil
+}
+
+// checkpointLoop copies the log into the database file every
+// CheckpointInterval, and when the writer asks. PASSIVE neither waits for
+// the writer nor holds it back.
+func (s *Store) checkpointLoop() {
+	defer close(s.checkpointsDone)
+	tick := time.NewTicker(s.opts.CheckpointInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stopCheckpoints:
+			return
+		case <-tick.C:
+		case <-s.nudge:
+		}
+		if _, err := s.checkpoint("PASSIVE"); err != nil {
+			s.opts.Logger.Warn("sqlite: checkpoint failed", "err", err)
+		}
+	}
+}
