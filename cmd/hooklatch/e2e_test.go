@@ -477,6 +477,26 @@ func TestKillDuringDeliveryRedelivers(t *testing.T) {
 	}
 }
 
+// A second serve on a store another one is using refuses to start, and
+// names the process that holds it.
+func TestSecondServeRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the built binary")
+	}
+	raw, _ := newSecret(t)
+	storePath := filepath.Join(t.TempDir(), "hooklatch.db")
+	first := serve(t, raw, storePath, freeAddr(t))
+	defer func() { first.Process.Signal(syscall.SIGTERM); first.Wait() }()
+
+	second := exec.Command(binary, "serve", "--addr", freeAddr(t), "--store", storePath, "--admin-addr", "off")
+	second.Env = append(os.Environ(), "SENT_WEBHOOK_SECRET="+raw)
+	out, err := second.CombinedOutput()
+	want := fmt.Sprintf("store %s is in use by another hooklatch (pid %d)", storePath, first.Process.Pid)
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Fatalf("second serve: %v, output:\n%s\nwant it to fail saying %q", err, out, want)
+	}
+}
+
 // The developer tools, as built binaries against a running serve: check
 // grades it as a correct handler, and send's chaos lands as it should.
 func TestDeveloperToolsAgainstServe(t *testing.T) {

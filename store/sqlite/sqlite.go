@@ -76,6 +76,13 @@ type Options struct {
 	// to 64 MiB.
 	MaxWALBytes int64
 
+	// Exclusive makes this Store the file's owner: Open takes a lock that
+	// lasts until Close or the end of the process, and fails with an
+	// *InUseError while another owner holds it, in this process or
+	// another. serve and listen own their store; commands that inspect or
+	// adjust it while serve runs must not. Defaults to false.
+	Exclusive bool
+
 	// Logger receives the writer's errors. Defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -108,7 +115,8 @@ func (o Options) withDefaults() Options {
 // Store is a store.Store on one SQLite file.
 type Store struct {
 	opts         Options
-	writeDB      *sql.DB // exactly one connection, used by the writer goroutine only
+	lock         *ownerLock // held by an owner (Options.Exclusive)
+	writeDB      *sql.DB    // exactly one connection, used by the writer goroutine only
 	readDB       *sql.DB
 	checkpointDB *sql.DB // one connection, for checkpoints only
 
@@ -143,6 +151,21 @@ type writeReq struct {
 	done chan struct{}
 }
 
+// InUseError is returned by Open with Options.Exclusive when another owner
+// holds the store.
+type InUseError struct {
+	Path string
+	PID  int // the holder's process id; 0 when unknown
+}
+
+func (e *InUseError) Error() string {
+	holder := "another hooklatch"
+	if e.PID > 0 {
+		holder += fmt.Sprintf(" (pid %d)", e.PID)
+	}
+	return fmt.Sprintf("store %s is in use by %s: one process at a time may serve from a store; stop that one or give this one a store of its own", e.Path, holder)
+}
+
 // Open opens (creating if needed) the database at path and brings its
 // schema up to date.
 func Open(ctx context.Context, path string, opts Options) (_ *Store, err error) {
@@ -163,6 +186,11 @@ func Open(ctx context.Context, path string, opts Options) (_ *Store, err error) 
 			s.release()
 		}
 	}()
+	if opts.Exclusive {
+		if s.lock, err = lockOwner(path); err != nil {
+			return nil, err
+		}
+	}
 
 	type role int
 	const (
@@ -244,12 +272,16 @@ ON CONFLICT (source, dedupe_key) DO NOTHING`,
 	s.checkpointDB.SetMaxOpenConns(1)
 
 	s.wal = newWALLog(opts.MaxWALBytes, pageSize)
+	if opts.Exclusive {
+		// Start from an empty log, whatever the previous owner left.
+		s.truncateWAL()
+	}
 	go s.writeLoop()
 	go s.checkpointLoop()
 	return s, nil
 }
 
-// release closes whatever Open has opened.
+// release closes whatever Open has opened, and drops the owner's lock.
 func (s *Store) release() error {
 	var errs []error
 	for _, stmt := range []*sql.Stmt{s.appendStmt, s.deliveryStmt, s.attemptStmt, s.completeStmt} {
@@ -262,6 +294,8 @@ func (s *Store) release() error {
 			errs = append(errs, db.Close())
 		}
 	}
+	// Last: the next owner may open the file once the lock is gone.
+	errs = append(errs, s.lock.release())
 	return errors.Join(errs...)
 }
 
@@ -498,8 +532,12 @@ func (s *Store) Close() error {
 	<-s.done
 	close(s.stopCheckpoints)
 	<-s.checkpointsDone
-	// Leave a tidy file: everything in the database, an empty WAL.
-	s.truncateWAL()
+	if s.opts.Exclusive {
+		// Leave a tidy file: everything in the database, an empty WAL. A
+		// command that is not the owner leaves that to the owner, or to
+		// SQLite when it closes the file's last connection.
+		s.truncateWAL()
+	}
 	return s.release()
 }
 

@@ -1,0 +1,146 @@
+package sqlite_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/sqlite"
+	"github.com/hooklatch/hooklatch/store/storetest"
+)
+
+func openOwner(path string) (*sqlite.Store, error) {
+	return sqlite.Open(context.Background(), path, sqlite.Options{Exclusive: true, Logger: slog.New(slog.DiscardHandler)})
+}
+
+// Two owners of one file cannot run at once, in one process or in two:
+// the second is refused with an error naming the first one's process, and
+// may start once the first has closed.
+func TestSecondOwnerRefused(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "hooklatch.db")
+	first, err := openOwner(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = openOwner(path)
+	var inUse *sqlite.InUseError
+	if !errors.As(err, &inUse) || inUse.PID != os.Getpid() {
+		first.Close()
+		t.Fatalf("second owner's Open: err = %v, want an InUseError naming pid %d", err, os.Getpid())
+	}
+	if want := fmt.Sprintf("store %s is in use by another hooklatch (pid %d)", path, os.Getpid()); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+
+	// A command that is not the owner opens the file beside it.
+	cmd, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("a non-owner beside the owner: %v", err)
+	}
+	if err := cmd.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := openOwner(path)
+	if err != nil {
+		t.Fatalf("owner after the first closed: %v", err)
+	}
+	again.Close()
+}
+
+// ownerEnv makes the test binary an owner of the store it names, one that
+// leaves a delivery in flight and waits to be killed.
+const ownerEnv = "HOOKLATCH_TEST_SQLITE_OWNER"
+
+func TestOwnerProcess(t *testing.T) {
+	path := os.Getenv(ownerEnv)
+	if path == "" {
+		t.Skip("the owner process of TestOwnerLockDiesWithItsProcess")
+	}
+	ctx := context.Background()
+	s, err := openOwner(path)
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	ev := storetest.NewEvent("sent", "in-flight")
+	ev.Destinations = []string{"app"}
+	if _, err := s.Append(ctx, ev); err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	claims, err := s.Claim(ctx, store.ClaimParams{Owner: "killed", Now: time.Now(), Lease: time.Hour})
+	if err != nil || len(claims) != 1 {
+		fmt.Println("error: claim:", claims, err)
+		os.Exit(1)
+	}
+	fmt.Println("claimed", claims[0].Delivery.ID)
+	select {} // until killed
+}
+
+// startOwner runs TestOwnerProcess in a child process on path and returns
+// it, with the id of the delivery it holds, once it owns the store.
+func startOwner(t *testing.T, path string) (*exec.Cmd, int64) {
+	t.Helper()
+	if runtime.GOOS == "windows" {
+		t.Skip("the owner's lock is an flock")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestOwnerProcess$")
+	cmd.Env = append(os.Environ(), ownerEnv+"="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	id, perr := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(line), "claimed "), 10, 64)
+	if err != nil || perr != nil {
+		t.Fatalf("owner process: %q %v", line, err)
+	}
+	return cmd, id
+}
+
+func kill(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL: no Close runs
+		t.Fatal(err)
+	}
+	cmd.Wait()
+}
+
+// The lock dies with its holder, however it dies.
+func TestOwnerLockDiesWithItsProcess(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "hooklatch.db")
+	child, _ := startOwner(t, path)
+
+	_, err := openOwner(path)
+	var inUse *sqlite.InUseError
+	if !errors.As(err, &inUse) || inUse.PID != child.Process.Pid {
+		t.Fatalf("Open while another process owns the store: err = %v, want an InUseError naming pid %d", err, child.Process.Pid)
+	}
+	kill(t, child)
+	s, err := openOwner(path)
+	if err != nil {
+		t.Fatalf("Open after the owner was killed: %v", err)
+	}
+	s.Close()
+}
