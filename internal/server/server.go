@@ -183,7 +183,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.StoreOptions.Logger == nil {
 		cfg.StoreOptions.Logger = cfg.Logger
 	}
-	// A server owns its store: a second one on the same file is refused.
+	// A server owns its store: a second one on the same file is refused,
+	// and what a crashed predecessor left in flight is due again at once.
 	cfg.StoreOptions.Exclusive = true
 	st, err := sqlite.Open(ctx, cfg.Store, cfg.StoreOptions)
 	if err != nil {

@@ -70,7 +70,7 @@ const ownerEnv = "HOOKLATCH_TEST_SQLITE_OWNER"
 func TestOwnerProcess(t *testing.T) {
 	path := os.Getenv(ownerEnv)
 	if path == "" {
-		t.Skip("the owner process of TestOwnerLockDiesWithItsProcess")
+		t.Skip("the owner process of TestOwnerLockDiesWithItsProcess and TestOwnerReleasesWhatItsKilledPredecessorHeld")
 	}
 	ctx := context.Background()
 	s, err := openOwner(path)
@@ -143,4 +143,45 @@ func TestOwnerLockDiesWithItsProcess(t *testing.T) {
 		t.Fatalf("Open after the owner was killed: %v", err)
 	}
 	s.Close()
+}
+
+// A delivery a killed owner held is due again as soon as the next owner
+// opens the store, not once its lease runs out; its lost attempt is on
+// record. A command that is not the owner leaves it alone.
+func TestOwnerReleasesWhatItsKilledPredecessorHeld(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hooklatch.db")
+	child, id := startOwner(t, path)
+	kill(t, child)
+
+	cmd, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dls, err := cmd.ListDeliveries(ctx, store.DeliveryFilter{})
+	cmd.Close()
+	if err != nil || len(dls) != 1 || dls[0].Status != store.DeliveryInFlight {
+		t.Fatalf("after a non-owner's Open: deliveries = %+v, %v; want the one still in flight", dls, err)
+	}
+
+	s, err := openOwner(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	claims, err := s.Claim(ctx, store.ClaimParams{Owner: "next", Now: time.Now(), Lease: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claims) != 1 || claims[0].Delivery.ID != id || claims[0].Delivery.Attempts != 1 {
+		t.Fatalf("claims = %+v, want delivery %d with its lost attempt counted", claims, id)
+	}
+	attempts, err := s.ListAttempts(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(attempts) != 1 || attempts[0].Outcome != store.OutcomeLeaseExpired {
+		t.Errorf("attempts = %+v, want the lost one", attempts)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/url"
 	"sort"
 	"strconv"
@@ -79,7 +80,10 @@ type Options struct {
 	// Exclusive makes this Store the file's owner: Open takes a lock that
 	// lasts until Close or the end of the process, and fails with an
 	// *InUseError while another owner holds it, in this process or
-	// another. serve and listen own their store; commands that inspect or
+	// another. As no other owner can be running, Open also releases the
+	// deliveries the previous owner left in flight (their attempts are
+	// recorded as lost, as when a lease expires), so they are claimable
+	// at once. serve and listen own their store; commands that inspect or
 	// adjust it while serve runs must not. Defaults to false.
 	Exclusive bool
 
@@ -272,6 +276,11 @@ ON CONFLICT (source, dedupe_key) DO NOTHING`,
 	s.checkpointDB.SetMaxOpenConns(1)
 
 	s.wal = newWALLog(opts.MaxWALBytes, pageSize)
+	if s.lock != nil {
+		if err := s.releaseInFlight(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Exclusive {
 		// Start from an empty log, whatever the previous owner left.
 		s.truncateWAL()
@@ -279,6 +288,28 @@ ON CONFLICT (source, dedupe_key) DO NOTHING`,
 	go s.writeLoop()
 	go s.checkpointLoop()
 	return s, nil
+}
+
+// releaseInFlight makes every delivery in flight pending again, recording
+// its lost attempt. Only an owner may: it knows no other process is
+// working on them.
+func (s *Store) releaseInFlight(ctx context.Context) error {
+	tx, err := s.writeDB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	n, err := releaseLeases(ctx, tx, time.Now(), math.MaxInt64)
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: release deliveries in flight: %w", err)
+	}
+	if n > 0 {
+		s.opts.Logger.Info("sqlite: deliveries left in flight by the previous run are due again", "deliveries", n)
+	}
+	return nil
 }
 
 // release closes whatever Open has opened, and drops the owner's lock.
