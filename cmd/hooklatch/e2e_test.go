@@ -489,12 +489,34 @@ func TestSecondServeRefused(t *testing.T) {
 	first := serve(t, raw, storePath, freeAddr(t))
 	defer func() { first.Process.Signal(syscall.SIGTERM); first.Wait() }()
 
-	second := exec.Command(binary, "serve", "--addr", freeAddr(t), "--store", storePath, "--admin-addr", "off")
+	addr := freeAddr(t)
+	second := exec.Command(binary, "serve", "--addr", addr, "--store", storePath, "--admin-addr", "off")
 	second.Env = append(os.Environ(), "SENT_WEBHOOK_SECRET="+raw)
-	out, err := second.CombinedOutput()
+	var out bytes.Buffer
+	second.Stdout, second.Stderr = &out, &out
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- second.Wait() }()
+	var err error
+	waitFor(t, "the second serve to exit or answer", func() bool {
+		select {
+		case err = <-exited:
+			return true
+		default:
+		}
+		if resp, herr := http.Get("http://" + addr + "/healthz"); herr == nil {
+			resp.Body.Close()
+			second.Process.Kill()
+			<-exited
+			t.Fatalf("a second serve started on %s beside pid %d", storePath, first.Process.Pid)
+		}
+		return false
+	})
 	want := fmt.Sprintf("store %s is in use by another hooklatch (pid %d)", storePath, first.Process.Pid)
-	if err == nil || !strings.Contains(string(out), want) {
-		t.Fatalf("second serve: %v, output:\n%s\nwant it to fail saying %q", err, out, want)
+	if err == nil || !strings.Contains(out.String(), want) {
+		t.Fatalf("second serve: %v, output:\n%s\nwant it to fail saying %q", err, out.String(), want)
 	}
 }
 
