@@ -49,19 +49,18 @@ UPDATE deliveries SET status = ?, attempts = attempts + ?, next_attempt_at = ?, 
 // N deliveries costs O(N) per claim. INDEXED BY also makes a statement
 // fail, rather than slow down, should the index ever stop fitting it.
 var (
-	// expiredAttemptsSQL records the attempt lost with each lease that
-	// ends by ?2 (the time of the release, ?1, or later).
+	// expiredAttemptsSQL records the attempt lost with each expired lease.
 	expiredAttemptsSQL = `
 INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, error)
-SELECT id, attempts + 1, updated_at, ?1 - updated_at, 'lease_expired', 'the worker holding the lease stopped before recording an outcome'
-  FROM deliveries INDEXED BY deliveries_in_flight WHERE status = 'in_flight' AND lease_until <= ?2`
-	// releaseExpiredSQL makes those deliveries pending, due when their
-	// lease ends or, released early, at once.
+SELECT id, attempts + 1, updated_at, ? - updated_at, 'lease_expired', 'the worker holding the lease stopped before recording an outcome'
+  FROM deliveries INDEXED BY deliveries_in_flight WHERE status = 'in_flight' AND lease_until <= ?`
+	// releaseExpiredSQL makes deliveries with expired leases pending; one
+	// released before its lease ends is due at once.
 	releaseExpiredSQL = `
 UPDATE deliveries INDEXED BY deliveries_in_flight
    SET status = 'pending', attempts = attempts + 1, lease_owner = '', lease_until = 0,
-       last_error = 'lease expired', next_attempt_at = MIN(lease_until, ?1), updated_at = ?1
- WHERE status = 'in_flight' AND lease_until <= ?2`
+       last_error = 'lease expired', next_attempt_at = MIN(lease_until, ?), updated_at = ?
+ WHERE status = 'in_flight' AND lease_until <= ?`
 	// claimSQL leases the deliveries due first.
 	claimSQL = `
 UPDATE deliveries SET status = 'in_flight', lease_owner = ?, lease_until = ?, updated_at = ?
@@ -170,7 +169,7 @@ func releaseLeases(ctx context.Context, tx *sql.Tx, now time.Time, until int64) 
 	if _, err := tx.ExecContext(ctx, expiredAttemptsSQL, at, until); err != nil {
 		return 0, fmt.Errorf("sqlite: record lost attempts: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, releaseExpiredSQL, at, until)
+	res, err := tx.ExecContext(ctx, releaseExpiredSQL, at, at, until)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: release leases: %w", err)
 	}

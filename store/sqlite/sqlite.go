@@ -172,112 +172,27 @@ func (e *InUseError) Error() string {
 
 // Open opens (creating if needed) the database at path and brings its
 // schema up to date.
-func Open(ctx context.Context, path string, opts Options) (_ *Store, err error) {
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty path")
 	}
 	opts = opts.withDefaults()
-	s := &Store{
-		opts:            opts,
-		queue:           make(chan *writeReq, opts.QueueSize),
-		done:            make(chan struct{}),
-		nudge:           make(chan struct{}, 1),
-		stopCheckpoints: make(chan struct{}),
-		checkpointsDone: make(chan struct{}),
-	}
-	defer func() {
-		if err != nil {
-			s.release()
-		}
-	}()
+	var lock *ownerLock
 	if opts.Exclusive {
-		if s.lock, err = lockOwner(path); err != nil {
+		var err error
+		if lock, err = lockOwner(path); err != nil {
 			return nil, err
 		}
 	}
-
-	type role int
-	const (
-		writer role = iota
-		reader
-		checkpointer
-	)
-	dsn := func(r role) string {
-		busy := opts.BusyTimeout
-		q := url.Values{}
-		q.Add("_pragma", "journal_mode(WAL)")
-		q.Add("_pragma", "synchronous(FULL)")
-		q.Add("_pragma", "foreign_keys(1)")
-		switch r {
-		case writer:
-			q.Set("_txlock", "immediate")
-			// The writer decides when the log is checkpointed (see wal.go).
-			q.Add("_pragma", "wal_autocheckpoint(0)")
-			// When the log starts over, its file is cut back to the bound.
-			q.Add("_pragma", "journal_size_limit("+strconv.FormatInt(opts.MaxWALBytes, 10)+")")
-		case reader:
-			q.Add("_pragma", "query_only(1)")
-		case checkpointer:
-			// The writer waits for the checkpoints that rewind the log: a
-			// reader or another process in the way makes one give up soon
-			// and be tried again later, rather than hold the writes back.
-			busy = min(busy, checkpointBusyTimeout)
-		}
-		q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busy.Milliseconds(), 10)+")")
-		return path + "?" + q.Encode()
+	s, err := openFile(ctx, path, opts)
+	if err != nil {
+		lock.release()
+		return nil, err
 	}
-
-	if s.writeDB, err = sql.Open("sqlite", dsn(writer)); err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	s.writeDB.SetMaxOpenConns(1)
-	s.writeDB.SetMaxIdleConns(1)
-	s.writeDB.SetConnMaxLifetime(0)
-	s.writeDB.SetConnMaxIdleTime(0)
-
-	if err := migrate(ctx, s.writeDB); err != nil {
-		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
-	}
-	var pageSize int64
-	if err := s.writeDB.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
-		return nil, fmt.Errorf("sqlite: page size: %w", err)
-	}
-	if opts.MaxSizeBytes > 0 {
-		pages := max(opts.MaxSizeBytes/pageSize, 1)
-		if _, err := s.writeDB.ExecContext(ctx, "PRAGMA max_page_count = "+strconv.FormatInt(pages, 10)); err != nil {
-			return nil, fmt.Errorf("sqlite: max_page_count: %w", err)
-		}
-	}
-
-	for stmt, q := range map[**sql.Stmt]string{
-		&s.appendStmt: `
-INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
-                    occurred_at, received_at, scheme, attention, headers, body)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (source, dedupe_key) DO NOTHING`,
-		&s.deliveryStmt: insertDeliverySQL,
-		&s.attemptStmt:  insertAttemptSQL,
-		&s.completeStmt: completeSQL,
-	} {
-		if *stmt, err = s.writeDB.PrepareContext(ctx, q); err != nil {
-			return nil, fmt.Errorf("sqlite: prepare: %w", err)
-		}
-	}
-
-	if s.readDB, err = sql.Open("sqlite", dsn(reader)); err != nil {
-		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
-	}
-	s.readDB.SetMaxOpenConns(opts.ReadConns)
-	s.readDB.SetMaxIdleConns(opts.ReadConns)
-
-	if s.checkpointDB, err = sql.Open("sqlite", dsn(checkpointer)); err != nil {
-		return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", path, err)
-	}
-	s.checkpointDB.SetMaxOpenConns(1)
-
-	s.wal = newWALLog(opts.MaxWALBytes, pageSize)
-	if s.lock != nil {
+	s.lock = lock
+	if lock != nil {
 		if err := s.releaseInFlight(ctx); err != nil {
+			s.release()
 			return nil, err
 		}
 	}
@@ -290,44 +205,138 @@ ON CONFLICT (source, dedupe_key) DO NOTHING`,
 	return s, nil
 }
 
-// releaseInFlight makes every delivery in flight pending again, recording
-// its lost attempt. Only an owner may: it knows no other process is
-// working on them.
-func (s *Store) releaseInFlight(ctx context.Context) error {
-	tx, err := s.writeDB.BeginTx(ctx, nil)
+// openFile opens the connections and prepares the writer's statements.
+func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
+	type role int
+	const (
+		writer role = iota
+		reader
+		checkpointer
+	)
+	dsn := func(r role) string {
+		busy := opts.BusyTimeout
+		if r == checkpointer {
+			// The writer waits for the checkpoints that rewind the log: a
+			// reader or another process in the way makes one give up soon
+			// and be tried again later, rather than hold the writes back.
+			busy = min(busy, checkpointBusyTimeout)
+		}
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busy.Milliseconds(), 10)+")")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		switch r {
+		case writer:
+			q.Set("_txlock", "immediate")
+			q.Add("_pragma", "wal_autocheckpoint(0)")
+			// When the log starts over, its file is cut back to the bound.
+			q.Add("_pragma", "journal_size_limit("+strconv.FormatInt(opts.MaxWALBytes, 10)+")")
+		case reader:
+			q.Add("_pragma", "query_only(1)")
+		}
+		return path + "?" + q.Encode()
+	}
+
+	writeDB, err := sql.Open("sqlite", dsn(writer))
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	defer tx.Rollback()
-	n, err := releaseLeases(ctx, tx, time.Now(), math.MaxInt64)
+	writeDB.SetMaxOpenConns(1)
+	writeDB.SetMaxIdleConns(1)
+	writeDB.SetConnMaxLifetime(0)
+	writeDB.SetConnMaxIdleTime(0)
+
+	if err := migrate(ctx, writeDB); err != nil {
+		writeDB.Close()
+		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
+	var pageSize int64
+	if err := writeDB.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+		writeDB.Close()
+		return nil, fmt.Errorf("sqlite: page size: %w", err)
+	}
+	if opts.MaxSizeBytes > 0 {
+		pages := max(opts.MaxSizeBytes/pageSize, 1)
+		if _, err := writeDB.ExecContext(ctx, "PRAGMA max_page_count = "+strconv.FormatInt(pages, 10)); err != nil {
+			writeDB.Close()
+			return nil, fmt.Errorf("sqlite: max_page_count: %w", err)
+		}
+	}
+
+	appendStmt, err := writeDB.PrepareContext(ctx, `
+INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
+                    occurred_at, received_at, scheme, attention, headers, body)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (source, dedupe_key) DO NOTHING`)
 	if err != nil {
-		return err
+		writeDB.Close()
+		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: release deliveries in flight: %w", err)
+
+	prepared := make([]*sql.Stmt, 0, 3)
+	for _, q := range []string{insertDeliverySQL, insertAttemptSQL, completeSQL} {
+		stmt, err := writeDB.PrepareContext(ctx, q)
+		if err != nil {
+			writeDB.Close()
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		prepared = append(prepared, stmt)
 	}
-	if n > 0 {
-		s.opts.Logger.Info("sqlite: deliveries left in flight by the previous run are due again", "deliveries", n)
+
+	readDB, err := sql.Open("sqlite", dsn(reader))
+	if err != nil {
+		writeDB.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
-	return nil
+	readDB.SetMaxOpenConns(opts.ReadConns)
+	readDB.SetMaxIdleConns(opts.ReadConns)
+
+	checkpointDB, err := sql.Open("sqlite", dsn(checkpointer))
+	if err != nil {
+		writeDB.Close()
+		readDB.Close()
+		return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", path, err)
+	}
+	checkpointDB.SetMaxOpenConns(1)
+
+	s := &Store{
+		opts:            opts,
+		writeDB:         writeDB,
+		readDB:          readDB,
+		checkpointDB:    checkpointDB,
+		appendStmt:      appendStmt,
+		deliveryStmt:    prepared[0],
+		attemptStmt:     prepared[1],
+		completeStmt:    prepared[2],
+		wal:             newWALLog(opts.MaxWALBytes, pageSize),
+		queue:           make(chan *writeReq, opts.QueueSize),
+		done:            make(chan struct{}),
+		nudge:           make(chan struct{}, 1),
+		stopCheckpoints: make(chan struct{}),
+		checkpointsDone: make(chan struct{}),
+	}
+	return s, nil
 }
 
-// release closes whatever Open has opened, and drops the owner's lock.
-func (s *Store) release() error {
-	var errs []error
-	for _, stmt := range []*sql.Stmt{s.appendStmt, s.deliveryStmt, s.attemptStmt, s.completeStmt} {
-		if stmt != nil {
-			errs = append(errs, stmt.Close())
+// checkpointLoop copies the WAL back into the database file every
+// CheckpointInterval, and when the writer asks as the log fills up (see
+// wal.go). PASSIVE neither waits for the writer nor holds it back.
+func (s *Store) checkpointLoop() {
+	defer close(s.checkpointsDone)
+	tick := time.NewTicker(s.opts.CheckpointInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stopCheckpoints:
+			return
+		case <-tick.C:
+		case <-s.nudge:
+		}
+		if _, err := s.checkpointDB.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+			s.opts.Logger.Warn("sqlite: checkpoint failed", "err", err)
 		}
 	}
-	for _, db := range []*sql.DB{s.readDB, s.checkpointDB, s.writeDB} {
-		if db != nil {
-			errs = append(errs, db.Close())
-		}
-	}
-	// Last: the next owner may open the file once the lock is gone.
-	errs = append(errs, s.lock.release())
-	return errors.Join(errs...)
 }
 
 // migrate applies the embedded migrations that the database has not seen,
@@ -570,6 +579,46 @@ func (s *Store) Close() error {
 		s.truncateWAL()
 	}
 	return s.release()
+}
+
+// releaseInFlight makes every delivery in flight pending again, recording
+// its lost attempt. Only an owner may: it knows no other process is
+// working on them.
+func (s *Store) releaseInFlight(ctx context.Context) error {
+	tx, err := s.writeDB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	n, err := releaseLeases(ctx, tx, time.Now(), math.MaxInt64)
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: release deliveries in flight: %w", err)
+	}
+	if n > 0 {
+		s.opts.Logger.Info("sqlite: deliveries left in flight by the previous run are due again", "deliveries", n)
+	}
+	return nil
+}
+
+// release closes whatever Open has opened, and drops the owner's lock.
+func (s *Store) release() error {
+	var errs []error
+	for _, stmt := range []*sql.Stmt{s.appendStmt, s.deliveryStmt, s.attemptStmt, s.completeStmt} {
+		if stmt != nil {
+			errs = append(errs, stmt.Close())
+		}
+	}
+	for _, db := range []*sql.DB{s.readDB, s.checkpointDB, s.writeDB} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	// Last: the next owner may open the file once the lock is gone.
+	errs = append(errs, s.lock.release())
+	return errors.Join(errs...)
 }
 
 // Stats implements store.Store.

@@ -188,23 +188,3 @@ func (s *Store) checkpoint(mode string) (busy bool, err error) {
 	}
 	return b != 0, nil
 }
-
-// checkpointLoop copies the log into the database file every
-// CheckpointInterval, and when the writer asks. PASSIVE neither waits for
-// the writer nor holds it back.
-func (s *Store) checkpointLoop() {
-	defer close(s.checkpointsDone)
-	tick := time.NewTicker(s.opts.CheckpointInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-s.stopCheckpoints:
-			return
-		case <-tick.C:
-		case <-s.nudge:
-		}
-		if _, err := s.checkpoint("PASSIVE"); err != nil {
-			s.opts.Logger.Warn("sqlite: checkpoint failed", "err", err)
-		}
-	}
-}
