@@ -2,8 +2,11 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,7 +59,7 @@ func fileSize(t *testing.T, path string) int64 {
 // without that it grows by every commit for as long as the writes go on.
 func TestWALStaysWithinItsBound(t *testing.T) {
 	t.Parallel()
-	const bound = 2 << 20
+	const bound = 1 << 20
 	s, path := open(t, sqlite.Options{MaxWALBytes: bound})
 
 	var largest atomic.Int64
@@ -66,7 +69,7 @@ func TestWALStaysWithinItsBound(t *testing.T) {
 		}
 	}
 	// 8 appenders: a batch holds 8 appends at most.
-	const events, body = 4000, 4 << 10
+	const events, body = 2000, 4 << 10
 	fill(t, s, 8, events, body, sample)
 
 	// The log holds whole pages with a small header each (24 bytes to
@@ -93,7 +96,7 @@ func TestWALStaysWithinItsBound(t *testing.T) {
 func TestWALEmptiedWhenIdle(t *testing.T) {
 	t.Parallel()
 	s, path := open(t, sqlite.Options{CheckpointInterval: 20 * time.Millisecond})
-	fill(t, s, 8, 2000, 2<<10, func() {})
+	fill(t, s, 8, 1000, 2<<10, func() {})
 	if n := fileSize(t, path+"-wal"); n < 1<<20 {
 		t.Fatalf("WAL after the writes = %d bytes: too little written to test its shrinking", n)
 	}
@@ -112,4 +115,71 @@ func TestWALEmptiedWhenIdle(t *testing.T) {
 	if _, err := s.Append(context.Background(), storetest.NewEvent("sent", "after")); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A reader that keeps a transaction open holds the log back: it grows
+// while the reader lasts, and the writer says so once, not per batch. Once
+// the reader lets go, the log starts over and its file is cut back to the
+// bound (journal_size_limit).
+func TestWALStartsOverOnceAReaderLetsGo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const bound = 1 << 20
+	var logs syncBuffer
+	s, path := open(t, sqlite.Options{MaxWALBytes: bound, CheckpointInterval: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+
+	// An open read transaction, as an sqlite3 shell in a BEGIN would hold.
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRow("SELECT COUNT(*) FROM events").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, s, 8, 1000, 4<<10, func() {})
+	if size := fileSize(t, path+"-wal"); size < 4*bound {
+		t.Fatalf("WAL = %d bytes while a reader held an old snapshot: the log started over beneath it?", size)
+	}
+	if got := strings.Count(logs.String(), "cannot start over yet"); got != 1 {
+		t.Errorf("the writer said %d times that the log could not start over, want once:\n%s", got, logs.String())
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+
+	// More writes: the log starts over, and its file is cut back.
+	for i := 0; fileSize(t, path+"-wal") > bound+bound/4; i++ {
+		if i == 20000 {
+			t.Fatalf("WAL still %d bytes after 20000 more appends", fileSize(t, path+"-wal"))
+		}
+		ev := storetest.NewEvent("sent", fmt.Sprint("after-", i))
+		ev.Body = make([]byte, 4<<10)
+		if _, err := s.Append(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
