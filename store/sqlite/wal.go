@@ -24,8 +24,9 @@ package sqlite
 // with a thirty-second, 5 ms.)
 //
 // journal_size_limit cuts the file back to the bound when the log starts
-// over (after a burst from another process, say), and once writes stop for
-// CheckpointInterval the writer empties the file (TRUNCATE).
+// over after it could not for a while (a reader held it, another process
+// wrote a burst), and once writes stop for CheckpointInterval the writer
+// empties the file (TRUNCATE).
 
 import (
 	"context"
@@ -54,7 +55,6 @@ type walLog struct {
 	limit    int64     // frames the log may hold: MaxWALBytes / page size
 	frames   int64     // frames the writer appended since the log started over
 	nudgeAt  int64     // frames at which the checkpointer is asked next
-	rewindAt int64     // frames at which the writer rewinds the log next
 	dirty    bool      // written to since the file was last emptied
 	stuck    bool      // the last rewind could not finish
 	retryAt  time.Time // when it may be tried again
@@ -71,7 +71,7 @@ func (w *walLog) step() int64 { return w.limit / walSteps }
 
 // reset records that the log starts over.
 func (w *walLog) reset() {
-	w.frames, w.nudgeAt, w.rewindAt = 0, w.step(), w.limit
+	w.frames, w.nudgeAt = 0, w.step()
 }
 
 // next waits for the next write. Once none has come for
@@ -115,7 +115,7 @@ func (s *Store) afterBatch() {
 	w.frames += n
 	w.dirty = w.dirty || n > 0
 	switch {
-	case w.frames >= w.rewindAt && !time.Now().Before(w.retryAt):
+	case w.frames >= w.limit && !time.Now().Before(w.retryAt):
 		s.rewindWAL()
 	case w.frames >= w.nudgeAt:
 		w.nudgeAt = w.frames + w.step()
