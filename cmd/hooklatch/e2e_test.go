@@ -437,8 +437,9 @@ func TestForwardRetriesAndDeadLetters(t *testing.T) {
 	waitFor(t, "the retried delivery to succeed", func() bool { return deliveryStatus(t, storePath, r.EventID) == "succeeded" })
 }
 
-// SIGKILL while a delivery is in flight: after a restart, once the lease
-// expires, the event is delivered again (at least once).
+// SIGKILL while a delivery is in flight: the restarted serve owns the
+// store, so it releases the killed one's lease at once and the event is
+// delivered again (at least once) without waiting for the lease to end.
 func TestKillDuringDeliveryRedelivers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives the built binary")
@@ -455,7 +456,7 @@ func TestKillDuringDeliveryRedelivers(t *testing.T) {
 	defer close(hang)
 	storePath := filepath.Join(t.TempDir(), "hooklatch.db")
 	addr := freeAddr(t)
-	args := []string{"--forward-to", appURL, "--forward-timeout", "30s", "--lease", "2s"}
+	args := []string{"--forward-to", appURL, "--forward-timeout", "30s", "--lease", "10m"}
 	cmd := serve(t, rawSecret, storePath, addr, args...)
 	ack, ok := post(&http.Client{Timeout: 5 * time.Second}, "http://"+addr+"/webhooks/sent", secret, "kill-during-delivery")
 	if !ok {
@@ -474,6 +475,48 @@ func TestKillDuringDeliveryRedelivers(t *testing.T) {
 	show := run(t, nil, "events", "show", ack.EventID, "--store", storePath)
 	if !strings.Contains(show, "lease_expired") || !strings.Contains(show, "succeeded") {
 		t.Errorf("events show:\n%s", show)
+	}
+}
+
+// A second serve on a store another one is using refuses to start, and
+// names the process that holds it.
+func TestSecondServeRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the built binary")
+	}
+	raw, _ := newSecret(t)
+	storePath := filepath.Join(t.TempDir(), "hooklatch.db")
+	first := serve(t, raw, storePath, freeAddr(t))
+	defer func() { first.Process.Signal(syscall.SIGTERM); first.Wait() }()
+
+	addr := freeAddr(t)
+	second := exec.Command(binary, "serve", "--addr", addr, "--store", storePath, "--admin-addr", "off")
+	second.Env = append(os.Environ(), "SENT_WEBHOOK_SECRET="+raw)
+	var out bytes.Buffer
+	second.Stdout, second.Stderr = &out, &out
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- second.Wait() }()
+	var err error
+	waitFor(t, "the second serve to exit or answer", func() bool {
+		select {
+		case err = <-exited:
+			return true
+		default:
+		}
+		if resp, herr := http.Get("http://" + addr + "/healthz"); herr == nil {
+			resp.Body.Close()
+			second.Process.Kill()
+			<-exited
+			t.Fatalf("a second serve started on %s beside pid %d", storePath, first.Process.Pid)
+		}
+		return false
+	})
+	want := fmt.Sprintf("store %s is in use by another hooklatch (pid %d)", storePath, first.Process.Pid)
+	if err == nil || !strings.Contains(out.String(), want) {
+		t.Fatalf("second serve: %v, output:\n%s\nwant it to fail saying %q", err, out.String(), want)
 	}
 }
 

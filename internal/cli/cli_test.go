@@ -346,6 +346,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad scheme", []string{"sign", f1, "--secret", v1Secret, "--scheme", "v2"}, "--scheme"},
 		{"bad secret", []string{"sign", f1, "--secret", "whsec_!!!"}, "secret"},
 		{"bad max-body", []string{"serve", "--secret", v1Secret, "--max-body", "lots"}, "--max-body"},
+		{"tiny wal-max", []string{"serve", "--secret", v1Secret, "--wal-max", "64KiB"}, "--wal-max"},
 		{"bad forward scheme", []string{"serve", "--secret", v1Secret, "--forward-to", "http://127.0.0.1:1/", "--forward-scheme", "v2"}, "--forward-scheme"},
 		{"public admin without token", []string{"serve", "--secret", v1Secret, "--admin-addr", "0.0.0.0:3001", "--addr", "127.0.0.1:0"}, "HOOKLATCH_ADMIN_TOKEN"},
 	} {

@@ -37,6 +37,7 @@ type ConfigFile struct {
 	Lease              string              `yaml:"lease"`
 	RejectionsMax      int                 `yaml:"rejections_max"`
 	RejectionsMaxBytes string              `yaml:"rejections_max_bytes"`
+	WALMax             string              `yaml:"wal_max"`
 	Destinations       []DestinationConfig `yaml:"destinations"`
 }
 
@@ -97,7 +98,7 @@ func (cf *ConfigFile) values() map[string]string {
 	v := map[string]string{
 		"addr": cf.Addr, "path": cf.Path, "store": cf.Store, "admin-addr": cf.AdminAddr,
 		"secret": cf.Secret, "scheme": cf.Scheme, "tolerance": cf.Tolerance, "max-body": cf.MaxBody,
-		"lease": cf.Lease, "rejections-max-bytes": cf.RejectionsMaxBytes,
+		"lease": cf.Lease, "rejections-max-bytes": cf.RejectionsMaxBytes, "wal-max": cf.WALMax,
 	}
 	if cf.RejectionsMax > 0 {
 		v["rejections-max"] = strconv.Itoa(cf.RejectionsMax)

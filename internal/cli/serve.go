@@ -57,6 +57,7 @@ config file (--config), else its default.`,
 	f.Duration("lease", 0, "how long a claimed delivery is held before another worker may take it over (default the attempt timeout + 1m) ($HOOKLATCH_LEASE)")
 	f.Int("rejections-max", 1000, "rejected requests kept, oldest dropped first ($HOOKLATCH_REJECTIONS_MAX)")
 	f.String("rejections-max-bytes", "64MiB", "bytes of rejected requests kept ($HOOKLATCH_REJECTIONS_MAX_BYTES)")
+	f.String("wal-max", "64MiB", "the store's write-ahead log is checkpointed and started over at this size, and emptied when idle ($HOOKLATCH_WAL_MAX)")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		log, err := logger()
@@ -117,6 +118,12 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 	}
 	if cfg.RejectionLimits.MaxBytes, err = parseBytes("rejections-max-bytes", get("rejections-max-bytes", "HOOKLATCH_REJECTIONS_MAX_BYTES")); err != nil {
 		return ServeOptions{}, err
+	}
+	if cfg.StoreOptions.MaxWALBytes, err = parseBytes("wal-max", get("wal-max", "HOOKLATCH_WAL_MAX")); err != nil {
+		return ServeOptions{}, err
+	}
+	if cfg.StoreOptions.MaxWALBytes < 1<<20 {
+		return ServeOptions{}, usageError("--wal-max: want 1MiB or more")
 	}
 	if cfg.Routes, err = file.routes(log); err != nil {
 		return ServeOptions{}, err

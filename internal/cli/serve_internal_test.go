@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,5 +33,48 @@ func TestForwardTimeoutReachesTheDestination(t *testing.T) {
 	err = route.Destination.Deliver(context.Background(), &destination.Delivery{ID: 1, Attempt: 1, Event: &store.Event{ID: "e", Body: []byte("{}")}})
 	if err == nil || !strings.Contains(err.Error(), "no answer within 150ms") {
 		t.Errorf("Deliver to a hanging app: %v, want the 150ms timeout", err)
+	}
+}
+
+// The WAL's bound is a setting like the others: flag, then environment,
+// then config file, then the default.
+func TestServeWALMax(t *testing.T) {
+	t.Parallel()
+	config := filepath.Join(t.TempDir(), "hooklatch.yaml")
+	if err := os.WriteFile(config, []byte("wal_max: 16MiB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	secret := []string{"--secret", "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ="}
+	for _, c := range []struct {
+		name string
+		args []string
+		env  string // HOOKLATCH_WAL_MAX
+		want int64
+	}{
+		{"default", nil, "", 64 << 20},
+		{"config file", []string{"--config", config}, "", 16 << 20},
+		{"environment beats the file", []string{"--config", config}, "8MiB", 8 << 20},
+		{"flag beats the environment", []string{"--config", config, "--wal-max", "4MiB"}, "8MiB", 4 << 20},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			env := Env{Getenv: func(k string) string {
+				if k == "HOOKLATCH_WAL_MAX" {
+					return c.env
+				}
+				return ""
+			}}
+			cmd := newServeCommand(env)
+			if err := cmd.ParseFlags(append(secret, c.args...)); err != nil {
+				t.Fatal(err)
+			}
+			opts, err := resolveServe(cmd, env, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := opts.Server.StoreOptions.MaxWALBytes; got != c.want {
+				t.Errorf("MaxWALBytes = %d, want %d", got, c.want)
+			}
+		})
 	}
 }

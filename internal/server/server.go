@@ -45,7 +45,8 @@ type Config struct {
 
 	// Store is a SQLite path. Defaults to "hooklatch.db".
 	Store string
-	// StoreOptions tune the SQLite store.
+	// StoreOptions tune the SQLite store. The server always opens it as
+	// its owner (sqlite.Options.Exclusive).
 	StoreOptions sqlite.Options
 
 	// Secrets verify signatures. Required.
@@ -185,6 +186,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.StoreOptions.Logger == nil {
 		cfg.StoreOptions.Logger = cfg.Logger
 	}
+	// A server owns its store: a second one on the same file is refused,
+	// and what a crashed predecessor left in flight is due again at once.
+	cfg.StoreOptions.Exclusive = true
 	st, err := sqlite.Open(ctx, cfg.Store, cfg.StoreOptions)
 	if err != nil {
 		return nil, err

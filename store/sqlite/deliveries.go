@@ -56,11 +56,12 @@ var (
 INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, error)
 SELECT id, COALESCE((SELECT MAX(attempt) FROM attempts WHERE delivery_id = deliveries.id), 0) + 1, updated_at, ? - updated_at, 'lease_expired', 'the worker holding the lease stopped before recording an outcome'
   FROM deliveries INDEXED BY deliveries_in_flight WHERE status = 'in_flight' AND lease_until <= ?`
-	// releaseExpiredSQL makes deliveries with expired leases pending.
+	// releaseExpiredSQL makes deliveries with expired leases pending; one
+	// released before its lease ends is due at once.
 	releaseExpiredSQL = `
 UPDATE deliveries INDEXED BY deliveries_in_flight
    SET status = 'pending', attempts = attempts + 1, lease_owner = '', lease_until = 0,
-       last_error = 'lease expired', next_attempt_at = lease_until, updated_at = ?
+       last_error = 'lease expired', next_attempt_at = MIN(lease_until, ?), updated_at = ?
  WHERE status = 'in_flight' AND lease_until <= ?`
 	// claimSQL leases the deliveries due first.
 	claimSQL = `
@@ -105,13 +106,8 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 	var claims []store.Claim
 	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		claims = claims[:0]
-		// Leases that expired: their worker died mid-attempt. The attempt
-		// happened (it may even have been delivered), so it is counted.
-		if _, err := tx.ExecContext(ctx, expiredAttemptsSQL, now, now); err != nil {
-			return fmt.Errorf("sqlite: record expired leases: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, releaseExpiredSQL, now, now); err != nil {
-			return fmt.Errorf("sqlite: release expired leases: %w", err)
+		if _, err := releaseLeases(ctx, tx, p.Now, now); err != nil {
+			return err
 		}
 
 		rows, err := tx.QueryContext(ctx, claimSQL, p.Owner, unixNano(p.Now.Add(p.Lease)), now, now, p.Limit)
@@ -165,6 +161,21 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 		return cmp.Compare(a.Delivery.ID, b.Delivery.ID)
 	})
 	return claims, nil
+}
+
+// releaseLeases makes the deliveries whose lease ends by until pending
+// again: their worker died mid-attempt. The attempt happened (it may even
+// have been delivered), so it is recorded and counted.
+func releaseLeases(ctx context.Context, tx *sql.Tx, now time.Time, until int64) (int64, error) {
+	at := unixNano(now)
+	if _, err := tx.ExecContext(ctx, expiredAttemptsSQL, at, until); err != nil {
+		return 0, fmt.Errorf("sqlite: record lost attempts: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, releaseExpiredSQL, at, at, until)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: release leases: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 func placeholders(n int) string {

@@ -29,7 +29,7 @@ func TestDispatchStatementsUseTheirIndexes(t *testing.T) {
 	}{
 		"claim":           {claimSQL, []any{"o", 1, 1, 1, 10}, []string{"deliveries_pending"}},
 		"expired":         {expiredAttemptsSQL, []any{1, 1}, []string{"deliveries_in_flight"}},
-		"release expired": {releaseExpiredSQL, []any{1, 1}, []string{"deliveries_in_flight"}},
+		"release expired": {releaseExpiredSQL, []any{1, 1, 1}, []string{"deliveries_in_flight"}},
 		"next due":        {nextDueSQL, nil, []string{"deliveries_pending", "deliveries_in_flight"}},
 		"an event's deliveries": {`SELECT id FROM deliveries WHERE ` + byEventSeq + ` = ?) ORDER BY id LIMIT 100`,
 			[]any{"e"}, []string{"sqlite_autoindex_deliveries_1"}},

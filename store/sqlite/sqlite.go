@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/url"
 	"path"
 	"sort"
@@ -62,10 +63,31 @@ type Options struct {
 	ReadConns int
 
 	// CheckpointInterval is how often the WAL is copied back into the
-	// database file by a connection of its own, off the writer's path (the
-	// writer never checkpoints, so a commit never waits for one). Defaults
-	// to 1s.
+	// database file by a connection of its own, off the writer's path.
+	// It is also how long the writer waits, once writes stop, before it
+	// empties the WAL file (so an idle store leaves no large WAL behind).
+	// Defaults to 1s.
 	CheckpointInterval time.Duration
+
+	// MaxWALBytes bounds the write-ahead log under any sustained load.
+	// Once the writer has appended this much to the log since it last
+	// started over, it rewinds the log between two batches: it waits
+	// while the last frames are copied into the database file (the
+	// checkpointer has copied the others already) and the next batch
+	// writes from the log's start. The file then stays near this size
+	// (one batch more at most) and is emptied once writes stop. Defaults
+	// to 64 MiB.
+	MaxWALBytes int64
+
+	// Exclusive makes this Store the file's owner: Open takes a lock that
+	// lasts until Close or the end of the process, and fails with an
+	// *InUseError while another owner holds it, in this process or
+	// another. As no other owner can be running, Open also releases the
+	// deliveries the previous owner left in flight (their attempts are
+	// recorded as lost, as when a lease expires), so they are claimable
+	// at once. serve and listen own their store; commands that inspect or
+	// adjust it while serve runs must not. Defaults to false.
+	Exclusive bool
 
 	// Logger receives the writer's errors. Defaults to slog.Default().
 	Logger *slog.Logger
@@ -95,6 +117,9 @@ func (o Options) withDefaults() Options {
 	if o.CheckpointInterval <= 0 {
 		o.CheckpointInterval = time.Second
 	}
+	if o.MaxWALBytes <= 0 {
+		o.MaxWALBytes = 64 << 20
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -104,20 +129,24 @@ func (o Options) withDefaults() Options {
 // Store is a store.Store on one SQLite file.
 type Store struct {
 	opts         Options
-	writeDB      *sql.DB // exactly one connection, used by the writer goroutine only
+	lock         *ownerLock // held by an owner (Options.Exclusive)
+	writeDB      *sql.DB    // exactly one connection, used by the writer goroutine only
 	readDB       *sql.DB
-	checkpointDB *sql.DB // one connection, used by the checkpointer only
+	checkpointDB *sql.DB // one connection, for checkpoints only
 
 	appendStmt *sql.Stmt
 	// Prepared once on the writer's connection: re-parsing SQL for every
 	// write costs more than the write.
 	deliveryStmt, attemptStmt, completeStmt *sql.Stmt
 
+	wal walLog // the writer goroutine's own
+
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
 	queue  chan *writeReq
 	done   chan struct{} // closed when the writer has drained the queue
 
+	nudge           chan struct{} // asks the checkpointer for a checkpoint now
 	stopCheckpoints chan struct{}
 	checkpointsDone chan struct{}
 }
@@ -137,6 +166,21 @@ type writeReq struct {
 	done chan struct{}
 }
 
+// InUseError is returned by Open with Options.Exclusive when another owner
+// holds the store.
+type InUseError struct {
+	Path string
+	PID  int // the holder's process id; 0 when unknown
+}
+
+func (e *InUseError) Error() string {
+	holder := "another hooklatch"
+	if e.PID > 0 {
+		holder += fmt.Sprintf(" (pid %d)", e.PID)
+	}
+	return fmt.Sprintf("store %s is in use by %s: one process at a time may serve from a store; stop that one or give this one a store of its own", e.Path, holder)
+}
+
 // Open opens (creating if needed) the database at path and brings its
 // schema up to date.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
@@ -149,7 +193,40 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		}
 	}
 	opts = opts.withDefaults()
+	var lock *ownerLock
+	if opts.Exclusive {
+		var err error
+		if lock, err = lockOwner(path); err != nil {
+			return nil, err
+		}
+	}
+	s, err := openFile(ctx, path, opts)
+	if err != nil {
+		lock.release()
+		return nil, err
+	}
+	s.lock = lock
+	if lock != nil {
+		if err := s.releaseInFlight(ctx); err != nil {
+			s.release()
+			return nil, err
+		}
+	}
+	if opts.Exclusive {
+		// Start from an empty log, whatever the previous owner left.
+		s.truncateWAL()
+	}
+	go s.writeLoop()
+	if opts.ReadOnly {
+		close(s.checkpointsDone) // checkpoints are the writing process's business
+	} else {
+		go s.checkpointLoop()
+	}
+	return s, nil
+}
 
+// openFile opens the connections and prepares the writer's statements.
+func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
 	type role int
 	const (
 		writer role = iota
@@ -157,8 +234,15 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		checkpointer
 	)
 	dsn := func(r role) string {
+		busy := opts.BusyTimeout
+		if r == checkpointer {
+			// The writer waits for the checkpoints that rewind the log: a
+			// reader or another process in the way makes one give up soon
+			// and be tried again later, rather than hold the writes back.
+			busy = min(busy, checkpointBusyTimeout)
+		}
 		q := url.Values{}
-		q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
+		q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busy.Milliseconds(), 10)+")")
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
 		q.Add("_pragma", "foreign_keys(1)")
@@ -166,6 +250,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		case writer:
 			q.Set("_txlock", "immediate")
 			q.Add("_pragma", "wal_autocheckpoint(0)")
+			// When the log starts over, its file is cut back to the bound.
+			q.Add("_pragma", "journal_size_limit("+strconv.FormatInt(opts.MaxWALBytes, 10)+")")
 		case reader:
 			q.Add("_pragma", "query_only(1)")
 		}
@@ -193,12 +279,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		writeDB.Close()
 		return nil, err
 	}
+	var pageSize int64
+	if err := writeDB.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+		writeDB.Close()
+		return nil, fmt.Errorf("sqlite: page size: %w", err)
+	}
 	if opts.MaxSizeBytes > 0 {
-		var pageSize int64
-		if err := writeDB.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
-			writeDB.Close()
-			return nil, fmt.Errorf("sqlite: page size: %w", err)
-		}
 		pages := max(opts.MaxSizeBytes/pageSize, 1)
 		if _, err := writeDB.ExecContext(ctx, "PRAGMA max_page_count = "+strconv.FormatInt(pages, 10)); err != nil {
 			writeDB.Close()
@@ -251,23 +337,19 @@ ON CONFLICT DO NOTHING`)
 		deliveryStmt:    prepared[0],
 		attemptStmt:     prepared[1],
 		completeStmt:    prepared[2],
+		wal:             newWALLog(opts.MaxWALBytes, pageSize),
 		queue:           make(chan *writeReq, opts.QueueSize),
 		done:            make(chan struct{}),
+		nudge:           make(chan struct{}, 1),
 		stopCheckpoints: make(chan struct{}),
 		checkpointsDone: make(chan struct{}),
-	}
-	go s.writeLoop()
-	if opts.ReadOnly {
-		close(s.checkpointsDone) // checkpoints are the writing process's business
-	} else {
-		go s.checkpointLoop()
 	}
 	return s, nil
 }
 
-// checkpointLoop copies the WAL back into the database file now and then.
-// PASSIVE never blocks the writer; SQLite rewinds the WAL at the next
-// write once everything in it has been copied.
+// checkpointLoop copies the WAL back into the database file every
+// CheckpointInterval, and when the writer asks as the log fills up (see
+// wal.go). PASSIVE neither waits for the writer nor holds it back.
 func (s *Store) checkpointLoop() {
 	defer close(s.checkpointsDone)
 	tick := time.NewTicker(s.opts.CheckpointInterval)
@@ -277,9 +359,10 @@ func (s *Store) checkpointLoop() {
 		case <-s.stopCheckpoints:
 			return
 		case <-tick.C:
-			if _, err := s.checkpointDB.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
-				s.opts.Logger.Warn("sqlite: checkpoint failed", "err", err)
-			}
+		case <-s.nudge:
+		}
+		if _, err := s.checkpointDB.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+			s.opts.Logger.Warn("sqlite: checkpoint failed", "err", err)
 		}
 	}
 }
@@ -423,7 +506,13 @@ func (s *Store) Append(ctx context.Context, ev *store.Event) (store.AppendResult
 func (s *Store) writeLoop() {
 	defer close(s.done)
 	batch := make([]*writeReq, 0, s.opts.MaxBatch)
-	for first := range s.queue {
+	idle := time.NewTimer(s.opts.CheckpointInterval)
+	idle.Stop()
+	for {
+		first, ok := s.next(idle)
+		if !ok {
+			return
+		}
 		batch = append(batch[:0], first)
 	gather:
 		for len(batch) < s.opts.MaxBatch {
@@ -438,6 +527,7 @@ func (s *Store) writeLoop() {
 			}
 		}
 		s.commit(batch)
+		s.afterBatch()
 	}
 }
 
@@ -560,12 +650,53 @@ func (s *Store) Close() error {
 	<-s.done
 	close(s.stopCheckpoints)
 	<-s.checkpointsDone
-	// Leave a tidy file: everything in the database, an empty WAL.
-	var cpErr error
-	if !s.opts.ReadOnly {
-		_, cpErr = s.checkpointDB.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	if s.opts.Exclusive {
+		// Leave a tidy file: everything in the database, an empty WAL. A
+		// command that is not the owner leaves that to the owner, or to
+		// SQLite when it closes the file's last connection.
+		s.truncateWAL()
 	}
-	return errors.Join(cpErr, s.appendStmt.Close(), s.deliveryStmt.Close(), s.attemptStmt.Close(), s.completeStmt.Close(), s.readDB.Close(), s.checkpointDB.Close(), s.writeDB.Close())
+	return s.release()
+}
+
+// releaseInFlight makes every delivery in flight pending again, recording
+// its lost attempt. Only an owner may: it knows no other process is
+// working on them.
+func (s *Store) releaseInFlight(ctx context.Context) error {
+	tx, err := s.writeDB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	n, err := releaseLeases(ctx, tx, time.Now(), math.MaxInt64)
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: release deliveries in flight: %w", err)
+	}
+	if n > 0 {
+		s.opts.Logger.Info("sqlite: deliveries left in flight by the previous run are due again", "deliveries", n)
+	}
+	return nil
+}
+
+// release closes whatever Open has opened, and drops the owner's lock.
+func (s *Store) release() error {
+	var errs []error
+	for _, stmt := range []*sql.Stmt{s.appendStmt, s.deliveryStmt, s.attemptStmt, s.completeStmt} {
+		if stmt != nil {
+			errs = append(errs, stmt.Close())
+		}
+	}
+	for _, db := range []*sql.DB{s.readDB, s.checkpointDB, s.writeDB} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	// Last: the next owner may open the file once the lock is gone.
+	errs = append(errs, s.lock.release())
+	return errors.Join(errs...)
 }
 
 // Stats implements store.Store.
