@@ -117,7 +117,7 @@ func New(cfg Config) (*Relay, error) {
 			Policy:      dispatch.Policy{MaxAttempts: h.MaxAttempts, Timeout: h.Timeout, Concurrency: h.Concurrency},
 		}
 	}
-	st, err := sqlite.Open(context.Background(), cfg.StorePath, sqlite.Options{Logger: cfg.Logger})
+	st, err := sqlite.Open(context.Background(), cfg.StorePath, sqlite.Options{Logger: cfg.Logger, Exclusive: true})
 	if err != nil {
 		return nil, fmt.Errorf("hooklatch: %w", err)
 	}

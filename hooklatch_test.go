@@ -16,6 +16,7 @@ import (
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/sqlite"
 )
 
 const secret = "whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY="
@@ -116,4 +117,27 @@ func TestNewNeedsSecretsAndHandlers(t *testing.T) {
 	if _, err := hooklatch.New(hooklatch.Config{Secrets: []string{"whsec_!!"}, Handlers: []hooklatch.Route{{Name: "a", Handler: h}}}); err == nil {
 		t.Error("New with a malformed secret succeeded")
 	}
+}
+
+// A relay owns its store as serve does: a second one on the same file is
+// refused, saying who holds it, until the first is closed.
+func TestRelayOwnsItsStore(t *testing.T) {
+	t.Parallel()
+	cfg := hooklatch.Config{Secrets: []string{secret}, StorePath: filepath.Join(t.TempDir(), "h.db"), Logger: slog.New(slog.DiscardHandler),
+		Handlers: []hooklatch.Route{{Name: "noop", Handler: hooklatch.HandlerFunc(func(context.Context, *hooklatch.Event) error { return nil })}}}
+	first, err := hooklatch.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hooklatch.New(cfg); !errors.As(err, new(*sqlite.InUseError)) {
+		t.Fatalf("second relay on one store: err = %v, want an in-use error", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := hooklatch.New(cfg)
+	if err != nil {
+		t.Fatalf("relay after the first closed: %v", err)
+	}
+	again.Close()
 }
