@@ -41,9 +41,13 @@ var (
 //	gen 3  {"field": "message"|"templates"|"contact"|…, "event", "timestamp", "payload", "request_id"}
 //
 // Fields hold the envelope as sent; the methods (Family, Type, Status,
-// Subject) give the normalised reading. Payload and Extra share one copy of
-// the body made by Parse, so they stay valid whatever happens to the slice
-// passed to Parse.
+// Subject) give the normalised reading. Parse works Type, Status, Subject
+// and Known out in its pass over the body, so the methods do not scan the
+// payload again; on an Envelope built by hand, or once Field, SubType or
+// Payload has been given another value, they read the fields afresh. (To
+// change the payload, assign Payload a new slice rather than writing into
+// its bytes.) Payload and Extra share one copy of the body made by Parse,
+// so they stay valid whatever happens to the slice passed to Parse.
 type Envelope struct {
 	// ID is the envelope "id" (gen 1 only); "" otherwise. A JSON number is
 	// kept as its literal text.
@@ -75,6 +79,8 @@ type Envelope struct {
 	// "sub_type", and known keys whose JSON type was not the expected one.
 	// Nil when there are none.
 	Extra map[string]json.RawMessage
+
+	read reading // what Parse read for Type, Status, Subject and Known
 }
 
 // The envelope keys Parse interprets.
@@ -123,22 +129,22 @@ func Parse(body []byte) (*Envelope, error) {
 			break
 		}
 		raw := buf[vs:ve:ve]
-		switch {
-		case keyIs(key, keyField):
+		switch string(keyText(key)) {
+		case keyField:
 			field = raw
-		case keyIs(key, keySubType):
+		case keySubType:
 			subType = raw
-		case keyIs(key, keyEvent):
+		case keyEvent:
 			evt = raw
-		case keyIs(key, keyPayload):
+		case keyPayload:
 			payload = raw
-		case keyIs(key, keyValue):
+		case keyValue:
 			value = raw
-		case keyIs(key, keyTimestamp):
+		case keyTimestamp:
 			ts = raw
-		case keyIs(key, keyID):
+		case keyID:
 			id = raw
-		case keyIs(key, keyRequestID):
+		case keyRequestID:
 			reqID = raw
 		default:
 			name, _ := unquote(key)
@@ -221,6 +227,7 @@ func Parse(body []byte) (*Envelope, error) {
 	}
 
 	env.Extra = extra
+	env.read = read(env.Field, env.SubType, env.Payload)
 	return env, nil
 }
 

@@ -168,6 +168,24 @@ func keyIs(raw []byte, name string) bool {
 	return ok && s == name
 }
 
+// keyText returns the text of a raw JSON key, for a switch: a switch on
+// string(keyText(key)) costs one look for escapes and, in the common,
+// unescaped case, no allocation. It is nil when raw is not a JSON string.
+func keyText(raw []byte) []byte {
+	if len(raw) < 2 {
+		return nil
+	}
+	inner := raw[1 : len(raw)-1]
+	if !hasEscape(inner) {
+		return inner
+	}
+	s, ok := unquote(raw)
+	if !ok {
+		return nil
+	}
+	return []byte(s)
+}
+
 // unquote decodes a raw JSON string. ok is false when raw is not a string.
 func unquote(raw []byte) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {

@@ -5,8 +5,10 @@ import "strings"
 // Status returns payload.message_status upper-cased, else payload.status
 // upper-cased (templates, channels), else "". Gen 1's "approved" and gen 2's
 // "APPROVED" both give "APPROVED", so statuses compare with ==.
-func (e *Envelope) Status() string {
-	pk := peekPayload(e.Payload)
+func (e *Envelope) Status() string { return e.reading().status }
+
+// statusOf is Status for the peeked payload pk.
+func statusOf(pk *peek) string {
 	if s := normStatus(str(pk.messageStatus)); s != "" {
 		return s
 	}

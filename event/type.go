@@ -55,15 +55,20 @@ func familyOf(f string) string {
 // part after its first dot. Names are made canonical: ASCII lower case,
 // characters outside [a-z0-9_.-] replaced by '_', each part cut to 64 bytes,
 // so that a Type is always safe to log or use as a metric label.
-func (e *Envelope) Type() string {
-	fam := e.Family()
-	sfx := suffix(e.SubType)
+func (e *Envelope) Type() string { return e.reading().typ }
+
+// Known reports whether Type is in the catalog (Types).
+func (e *Envelope) Known() bool { return e.reading().known }
+
+// typeOf is Type for an envelope of family fam with sub-type sub and the
+// peeked payload pk.
+func typeOf(fam, sub string, pk *peek) string {
+	sfx := suffix(sub)
 	switch fam {
 	case FamilyMessage:
 		if sfx != "" {
 			return FamilyMessage + "." + sfx
 		}
-		pk := peekPayload(e.Payload)
 		if st := canon(str(pk.messageStatus)); st != "" {
 			return FamilyMessage + "." + st
 		}
@@ -72,7 +77,6 @@ func (e *Envelope) Type() string {
 		}
 		return FamilyMessage
 	case FamilyTemplate:
-		pk := peekPayload(e.Payload)
 		if st := canon(str(pk.status)); st != "" {
 			return FamilyTemplate + "." + st
 		}
@@ -87,12 +91,6 @@ func (e *Envelope) Type() string {
 		return fam + "." + sfx
 	}
 	return fam
-}
-
-// Known reports whether Type is in the catalog (Types).
-func (e *Envelope) Known() bool {
-	_, ok := typeIndex[e.Type()]
-	return ok
 }
 
 // suffix returns the event name a sub-type carries: the part after its
