@@ -119,13 +119,27 @@ func Parse(body []byte) (*Envelope, error) {
 	buf := make([]byte, len(body))
 	copy(buf, body)
 
-	// Last occurrence wins, as with encoding/json.
+	// Last occurrence wins, as with encoding/json. The scan peeks at the
+	// payload's members as it passes over them, for the readings.
 	var id, field, subType, evt, ts, reqID, payload, value []byte
+	var pkPayload, pkValue peek
 	var extra map[string]json.RawMessage
 	m, _ := objectMembers(buf)
 	for {
-		key, vs, ve, ok := m.next()
+		key, vs, ok := m.nextKey()
 		if !ok {
+			break
+		}
+		var ve int
+		switch string(keyText(key)) {
+		case keyPayload:
+			pkPayload, ve = peekValue(buf, vs)
+		case keyValue:
+			pkValue, ve = peekValue(buf, vs)
+		default:
+			ve = valueEnd(buf, vs)
+		}
+		if !m.endValue(ve) {
 			break
 		}
 		raw := buf[vs:ve:ve]
@@ -175,8 +189,10 @@ func Parse(body []byte) (*Envelope, error) {
 	if isNull(value) {
 		value = nil
 	}
+	var pk peek // at the payload kept
 	switch {
 	case payload != nil:
+		pk = pkPayload
 		if payload[0] != '{' {
 			return nil, fmt.Errorf("%w: %q is %s, want an object", ErrBadPayload, keyPayload, kind(payload))
 		}
@@ -185,6 +201,7 @@ func Parse(body []byte) (*Envelope, error) {
 			extra = addExtra(extra, keyValue, value)
 		}
 	case value != nil:
+		pk = pkValue
 		if value[0] != '{' {
 			return nil, fmt.Errorf("%w: %q is %s, want an object", ErrBadPayload, keyValue, kind(value))
 		}
@@ -227,7 +244,7 @@ func Parse(body []byte) (*Envelope, error) {
 	}
 
 	env.Extra = extra
-	env.read = read(env.Field, env.SubType, env.Payload)
+	env.read = readPeek(env.Field, env.SubType, env.Payload, &pk)
 	return env, nil
 }
 

@@ -13,17 +13,24 @@ type peek struct {
 // peekPayload scans p's top level. Any bytes are safe: a payload that is
 // not an object gives an empty peek.
 func peekPayload(p []byte) peek {
-	var pk peek
-	m, ok := objectMembers(p)
-	if !ok {
-		return pk
+	pk, _ := peekValue(p, skipSpace(p, 0))
+	return pk
+}
+
+// peekValue peeks at the value that starts at b[i] when it is an object,
+// and returns where the value ends (-1 when it does not), so that a scan
+// passing over a payload reads it in the same pass. Any bytes are safe.
+func peekValue(b []byte, i int) (pk peek, end int) {
+	if i >= len(b) || b[i] != '{' {
+		return pk, valueEnd(b, i)
 	}
+	m := members{b: b, i: i + 1, open: i, close: -1, first: true}
 	for {
 		key, vs, ve, ok := m.next()
 		if !ok {
-			return pk
+			break
 		}
-		raw := p[vs:ve]
+		raw := b[vs:ve]
 		switch string(keyText(key)) {
 		case "message_status":
 			pk.messageStatus = raw
@@ -53,6 +60,10 @@ func peekPayload(p []byte) peek {
 			pk.hasOutbound = true
 		}
 	}
+	if m.bad {
+		return pk, -1
+	}
+	return pk, m.close + 1
 }
 
 // str decodes a peeked member that should be a string; "" otherwise.
@@ -84,12 +95,18 @@ type reading struct {
 // read works the reading out of the envelope's fields.
 func read(field, subType string, payload []byte) reading {
 	pk := peekPayload(payload)
+	return readPeek(field, subType, payload, &pk)
+}
+
+// readPeek works the reading out of the envelope's fields and pk, the peek
+// at its payload.
+func readPeek(field, subType string, payload []byte, pk *peek) reading {
 	fam := familyOf(canon(field))
 	r := reading{field: field, subType: subType, payload: payload, made: true}
-	r.typ = typeOf(fam, subType, &pk)
+	r.typ = typeOf(fam, subType, pk)
 	_, r.known = typeIndex[r.typ]
-	r.status = statusOf(&pk)
-	r.subject = subjectOf(fam, &pk)
+	r.status = statusOf(pk)
+	r.subject = subjectOf(fam, pk)
 	return r
 }
 
