@@ -103,8 +103,7 @@ func read(field, subType string, payload []byte) reading {
 func readPeek(field, subType string, payload []byte, pk *peek) reading {
 	fam := familyOf(canon(field))
 	r := reading{field: field, subType: subType, payload: payload, made: true}
-	r.typ = typeOf(fam, subType, pk)
-	_, r.known = typeIndex[r.typ]
+	r.typ, r.known = typeOf(fam, subType, pk)
 	r.status = statusOf(pk)
 	r.subject = subjectOf(fam, pk)
 	return r

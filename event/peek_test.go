@@ -221,3 +221,14 @@ func TestReadingsFollowChangedFields(t *testing.T) {
 		})
 	}
 }
+
+// The methods answer from what Parse read: asking them costs nothing more.
+// (Not parallel: AllocsPerRun counts the whole process.)
+func TestReadingsCostNoAllocation(t *testing.T) {
+	for _, name := range []string{"f1", "f5", "f6", "f8", "f10"} {
+		env := mustParse(t, fixture(t, name))
+		if n := testing.AllocsPerRun(10, func() { _ = readingsOf(env) }); n != 0 {
+			t.Errorf("%s: Type, Status, Subject and Known allocate %v times after Parse", name, n)
+		}
+	}
+}
