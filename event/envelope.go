@@ -130,8 +130,9 @@ func Parse(body []byte) (*Envelope, error) {
 		if !ok {
 			break
 		}
+		k := keyText(key)
 		var ve int
-		switch string(keyText(key)) {
+		switch string(k) {
 		case keyPayload:
 			pkPayload, ve = peekValue(buf, vs)
 		case keyValue:
@@ -143,7 +144,7 @@ func Parse(body []byte) (*Envelope, error) {
 			break
 		}
 		raw := buf[vs:ve:ve]
-		switch string(keyText(key)) {
+		switch string(k) {
 		case keyField:
 			field = raw
 		case keySubType:

@@ -52,6 +52,7 @@ const (
 	StatusReceived  = "RECEIVED"
 )
 
+// messageStatuses lists the message statuses above.
 var messageStatuses = [...]string{
 	StatusScheduled, StatusQueued, StatusProcessed, StatusRouted, StatusSent, StatusDelivered,
 	StatusRead, StatusFailed, StatusFiltered, StatusBlocked, StatusReceived,
