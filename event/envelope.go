@@ -41,9 +41,13 @@ var (
 //	gen 3  {"field": "message"|"templates"|"contact"|…, "event", "timestamp", "payload", "request_id"}
 //
 // Fields hold the envelope as sent; the methods (Family, Type, Status,
-// Subject) give the normalised reading. Payload and Extra share one copy of
-// the body made by Parse, so they stay valid whatever happens to the slice
-// passed to Parse.
+// Subject) give the normalised reading. Parse works Type, Status, Subject
+// and Known out in its pass over the body, so the methods do not scan the
+// payload again; on an Envelope built by hand, or once Field, SubType or
+// Payload has been given another value, they read the fields afresh. (To
+// change the payload, assign Payload a new slice rather than writing into
+// its bytes.) Payload and Extra share one copy of the body made by Parse,
+// so they stay valid whatever happens to the slice passed to Parse.
 type Envelope struct {
 	// ID is the envelope "id" (gen 1 only); "" otherwise. A JSON number is
 	// kept as its literal text.
@@ -75,6 +79,8 @@ type Envelope struct {
 	// "sub_type", and known keys whose JSON type was not the expected one.
 	// Nil when there are none.
 	Extra map[string]json.RawMessage
+
+	read reading // what Parse read for Type, Status, Subject and Known
 }
 
 // The envelope keys Parse interprets.
@@ -113,32 +119,47 @@ func Parse(body []byte) (*Envelope, error) {
 	buf := make([]byte, len(body))
 	copy(buf, body)
 
-	// Last occurrence wins, as with encoding/json.
+	// Last occurrence wins, as with encoding/json. The scan peeks at the
+	// payload's members as it passes over them, for the readings.
 	var id, field, subType, evt, ts, reqID, payload, value []byte
+	var pkPayload, pkValue peek
 	var extra map[string]json.RawMessage
 	m, _ := objectMembers(buf)
 	for {
-		key, vs, ve, ok := m.next()
+		key, vs, ok := m.nextKey()
 		if !ok {
 			break
 		}
+		k := keyText(key)
+		var ve int
+		switch string(k) {
+		case keyPayload:
+			pkPayload, ve = peekValue(buf, vs)
+		case keyValue:
+			pkValue, ve = peekValue(buf, vs)
+		default:
+			ve = valueEnd(buf, vs)
+		}
+		if !m.endValue(ve) {
+			break
+		}
 		raw := buf[vs:ve:ve]
-		switch {
-		case keyIs(key, keyField):
+		switch string(k) {
+		case keyField:
 			field = raw
-		case keyIs(key, keySubType):
+		case keySubType:
 			subType = raw
-		case keyIs(key, keyEvent):
+		case keyEvent:
 			evt = raw
-		case keyIs(key, keyPayload):
+		case keyPayload:
 			payload = raw
-		case keyIs(key, keyValue):
+		case keyValue:
 			value = raw
-		case keyIs(key, keyTimestamp):
+		case keyTimestamp:
 			ts = raw
-		case keyIs(key, keyID):
+		case keyID:
 			id = raw
-		case keyIs(key, keyRequestID):
+		case keyRequestID:
 			reqID = raw
 		default:
 			name, _ := unquote(key)
@@ -169,8 +190,10 @@ func Parse(body []byte) (*Envelope, error) {
 	if isNull(value) {
 		value = nil
 	}
+	var pk peek // at the payload kept
 	switch {
 	case payload != nil:
+		pk = pkPayload
 		if payload[0] != '{' {
 			return nil, fmt.Errorf("%w: %q is %s, want an object", ErrBadPayload, keyPayload, kind(payload))
 		}
@@ -179,6 +202,7 @@ func Parse(body []byte) (*Envelope, error) {
 			extra = addExtra(extra, keyValue, value)
 		}
 	case value != nil:
+		pk = pkValue
 		if value[0] != '{' {
 			return nil, fmt.Errorf("%w: %q is %s, want an object", ErrBadPayload, keyValue, kind(value))
 		}
@@ -221,6 +245,7 @@ func Parse(body []byte) (*Envelope, error) {
 	}
 
 	env.Extra = extra
+	env.read = readPeek(env.Field, env.SubType, env.Payload, &pk)
 	return env, nil
 }
 

@@ -505,7 +505,7 @@ func BenchmarkParse(b *testing.B) {
 }
 
 // BenchmarkParseAndClassify is Parse plus what the receiver asks of every
-// event: Type, Status and Subject.
+// event: Type, Status, Subject and Known.
 func BenchmarkParseAndClassify(b *testing.B) {
 	body := fixture(b, "f1")
 	b.ReportAllocs()
@@ -515,6 +515,6 @@ func BenchmarkParseAndClassify(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		_, _, _ = env.Type(), env.Status(), env.Subject()
+		_, _, _, _ = env.Type(), env.Status(), env.Subject(), env.Known()
 	}
 }

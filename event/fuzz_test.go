@@ -75,7 +75,8 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 
-		// The readings never panic and stay canonical.
+		// The readings never panic, match the reference and stay canonical.
+		checkReadings(t, env)
 		typ := env.Type()
 		for i := 0; i < len(typ); i++ {
 			if !nameByte(typ[i]) {

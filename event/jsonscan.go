@@ -99,50 +99,71 @@ func objectMembers(b []byte) (m members, ok bool) {
 // the bounds of its value. ok is false at the end of the object or on
 // malformed input (m.bad tells which).
 func (m *members) next() (key []byte, vs, ve int, ok bool) {
-	if m.bad || m.close >= 0 {
+	key, vs, ok = m.nextKey()
+	if !ok {
 		return nil, 0, 0, false
+	}
+	ve = valueEnd(m.b, vs)
+	if !m.endValue(ve) {
+		return nil, 0, 0, false
+	}
+	return key, vs, ve, true
+}
+
+// nextKey reads the next member as far as its value: the key as raw JSON
+// and the index where the value starts. The caller finds where the value
+// ends (valueEnd, or a walk of its own such as peekValue) and passes it to
+// endValue before asking for the next member.
+func (m *members) nextKey() (key []byte, vs int, ok bool) {
+	if m.bad || m.close >= 0 {
+		return nil, 0, false
 	}
 	b := m.b
 	i := skipSpace(b, m.i)
 	if i >= len(b) {
 		m.bad = true
-		return nil, 0, 0, false
+		return nil, 0, false
 	}
 	if b[i] == '}' {
 		m.close = i
-		return nil, 0, 0, false
+		return nil, 0, false
 	}
 	if !m.first {
 		if b[i] != ',' {
 			m.bad = true
-			return nil, 0, 0, false
+			return nil, 0, false
 		}
 		i = skipSpace(b, i+1)
 	}
 	m.first = false
 	if i >= len(b) || b[i] != '"' {
 		m.bad = true
-		return nil, 0, 0, false
+		return nil, 0, false
 	}
 	ke := stringEnd(b, i)
 	if ke < 0 {
 		m.bad = true
-		return nil, 0, 0, false
+		return nil, 0, false
 	}
 	key = b[i:ke]
 	i = skipSpace(b, ke)
 	if i >= len(b) || b[i] != ':' {
 		m.bad = true
-		return nil, 0, 0, false
+		return nil, 0, false
 	}
-	vs = skipSpace(b, i+1)
-	ve = valueEnd(b, vs)
-	if ve < 0 {
+	return key, skipSpace(b, i+1), true
+}
+
+// endValue records that the value of the member nextKey read ends at end.
+// A negative end (no value there) makes the input malformed and ends the
+// iteration: ok is false.
+func (m *members) endValue(end int) (ok bool) {
+	if end < 0 {
 		m.bad = true
-		return nil, 0, 0, false
+		return false
 	}
-	m.i = ve
-	return key, vs, ve, true
+	m.i = end
+	return true
 }
 
 // hasEscape reports whether a raw JSON string needs unescaping.
@@ -166,6 +187,24 @@ func keyIs(raw []byte, name string) bool {
 	}
 	s, ok := unquote(raw)
 	return ok && s == name
+}
+
+// keyText returns the text of a raw JSON key, for a switch: a switch on
+// string(keyText(key)) costs one look for escapes and, in the common,
+// unescaped case, no allocation. It is nil when raw is not a JSON string.
+func keyText(raw []byte) []byte {
+	if len(raw) < 2 {
+		return nil
+	}
+	inner := raw[1 : len(raw)-1]
+	if !hasEscape(inner) {
+		return inner
+	}
+	s, ok := unquote(raw)
+	if !ok {
+		return nil
+	}
+	return []byte(s)
 }
 
 // unquote decodes a raw JSON string. ok is false when raw is not a string.

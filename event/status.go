@@ -5,12 +5,27 @@ import "strings"
 // Status returns payload.message_status upper-cased, else payload.status
 // upper-cased (templates, channels), else "". Gen 1's "approved" and gen 2's
 // "APPROVED" both give "APPROVED", so statuses compare with ==.
-func (e *Envelope) Status() string {
-	pk := peekPayload(e.Payload)
-	if s := normStatus(str(pk.messageStatus)); s != "" {
+func (e *Envelope) Status() string { return e.reading().status }
+
+// statusOf is Status for the peeked payload pk.
+func statusOf(pk *peek) string {
+	if s := normStatus(statusText(pk.messageStatus)); s != "" {
 		return s
 	}
-	return normStatus(str(pk.status))
+	return normStatus(statusText(pk.status))
+}
+
+// statusText decodes a peeked status member. A message status sent as
+// Status returns it, the common case, is returned without allocating.
+func statusText(raw []byte) string {
+	if len(raw) > 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		for _, s := range messageStatuses {
+			if string(raw[1:len(raw)-1]) == s {
+				return s
+			}
+		}
+	}
+	return str(raw)
 }
 
 // normStatus trims and upper-cases a status, bounded like a type name.
@@ -36,6 +51,12 @@ const (
 	StatusBlocked   = "BLOCKED"
 	StatusReceived  = "RECEIVED"
 )
+
+// messageStatuses lists the message statuses above.
+var messageStatuses = [...]string{
+	StatusScheduled, StatusQueued, StatusProcessed, StatusRouted, StatusSent, StatusDelivered,
+	StatusRead, StatusFailed, StatusFiltered, StatusBlocked, StatusReceived,
+}
 
 // StatusRank places a message status on the happy path of an outbound
 // message:

@@ -41,9 +41,12 @@ func (s Subject) IsZero() bool { return s.Kind == "" }
 //     call_id present.
 //
 // Only non-empty string members count.
-func (e *Envelope) Subject() Subject {
-	pk := peekPayload(e.Payload)
-	switch e.Family() {
+func (e *Envelope) Subject() Subject { return e.reading().subject }
+
+// subjectOf is Subject for an envelope of family fam with the peeked
+// payload pk.
+func subjectOf(fam string, pk *peek) Subject {
+	switch fam {
 	case FamilyMessage:
 		return firstSubject(
 			candidate{SubjectMessage, pk.messageID},

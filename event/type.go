@@ -55,44 +55,50 @@ func familyOf(f string) string {
 // part after its first dot. Names are made canonical: ASCII lower case,
 // characters outside [a-z0-9_.-] replaced by '_', each part cut to 64 bytes,
 // so that a Type is always safe to log or use as a metric label.
-func (e *Envelope) Type() string {
-	fam := e.Family()
-	sfx := suffix(e.SubType)
-	switch fam {
-	case FamilyMessage:
-		if sfx != "" {
-			return FamilyMessage + "." + sfx
-		}
-		pk := peekPayload(e.Payload)
-		if st := canon(str(pk.messageStatus)); st != "" {
-			return FamilyMessage + "." + st
-		}
-		if pk.inbound() {
-			return "message.received"
-		}
-		return FamilyMessage
-	case FamilyTemplate:
-		pk := peekPayload(e.Payload)
-		if st := canon(str(pk.status)); st != "" {
-			return FamilyTemplate + "." + st
-		}
-		if sfx != "" {
-			return FamilyTemplate + "." + sfx
-		}
-		return FamilyTemplate
-	case "":
-		return sfx
-	}
-	if sfx != "" {
-		return fam + "." + sfx
-	}
-	return fam
-}
+func (e *Envelope) Type() string { return e.reading().typ }
 
 // Known reports whether Type is in the catalog (Types).
-func (e *Envelope) Known() bool {
-	_, ok := typeIndex[e.Type()]
-	return ok
+func (e *Envelope) Known() bool { return e.reading().known }
+
+// typeOf is Type, and Known, for an envelope of family fam with sub-type
+// sub and the peeked payload pk.
+func typeOf(fam, sub string, pk *peek) (name string, known bool) {
+	var ev string
+	switch fam {
+	case FamilyMessage:
+		if ev = suffix(sub); ev == "" {
+			ev = canon(str(pk.messageStatus))
+		}
+		if ev == "" && pk.inbound() {
+			ev = "received"
+		}
+	case FamilyTemplate:
+		if ev = canon(str(pk.status)); ev == "" {
+			ev = suffix(sub)
+		}
+	case "":
+		return typeName(suffix(sub), "")
+	default:
+		ev = suffix(sub)
+	}
+	return typeName(fam, ev)
+}
+
+// typeName joins a family and an event name ("message", "delivered") into
+// a type name ("message.delivered"; the family alone when ev is "") and
+// reports whether the catalog has it. A catalog name is returned without
+// allocating.
+func typeName(fam, ev string) (name string, known bool) {
+	if ev == "" {
+		_, known = typeIndex[fam]
+		return fam, known
+	}
+	var buf [2*maxNamePart + 1]byte
+	b := append(append(append(buf[:0], fam...), '.'), ev...)
+	if i, ok := typeIndex[string(b)]; ok {
+		return Types[i].Name, true
+	}
+	return string(b), false
 }
 
 // suffix returns the event name a sub-type carries: the part after its
