@@ -4,10 +4,10 @@ package event
 // as raw JSON slices of the payload. Reading them costs one pass over the
 // payload's top level and no allocation; values are decoded on demand.
 type peek struct {
-	messageStatus, status                      []byte
-	messageID, templateID, contactID, callID   []byte
-	phoneNumber, from, inboundNumber           []byte
-	hasTo, hasText, hasReceivedAt, hasOutbound bool
+	messageStatus, status                    []byte
+	messageID, templateID, contactID, callID []byte
+	phoneNumber, from, inboundNumber         []byte
+	hasTo, hasText, hasReceivedAt            bool
 }
 
 // peekPayload scans p's top level. Any bytes are safe: a payload that is
@@ -56,8 +56,6 @@ func peekValue(b []byte, i int) (pk peek, end int) {
 			pk.hasText = true
 		case "received_at":
 			pk.hasReceivedAt = true
-		case "outbound_number":
-			pk.hasOutbound = true
 		}
 	}
 	if m.bad {
