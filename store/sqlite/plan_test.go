@@ -36,21 +36,7 @@ func TestDispatchStatementsUseTheirIndexes(t *testing.T) {
 		"by event ids": {`UPDATE deliveries SET status = 'pending' WHERE ` + sel,
 			selArgs, []string{"sqlite_autoindex_deliveries_1"}},
 	} {
-		rows, err := s.readDB.Query("EXPLAIN QUERY PLAN "+tc.q, tc.args...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		all := strings.Join(plan, "\n")
+		all := queryPlan(t, s, tc.q, tc.args...)
 		if strings.Contains(all, "SCAN deliveries") || strings.Contains(all, "deliveries_status") {
 			t.Errorf("%s scans the deliveries, or goes by status:\n%s", name, all)
 		}
@@ -63,4 +49,45 @@ func TestDispatchStatementsUseTheirIndexes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Pruning the rejection log runs on every rejection kept: it must read
+// only the index by reason, never the rows and their bodies, and never
+// sort.
+func TestRejectionPruneReadsOnlyItsIndex(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "h.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	plan := queryPlan(t, s, pruneRejectionsSQL, 1000, 1<<20)
+	for _, line := range strings.Split(plan, "\n") {
+		if strings.Contains(line, "SCAN rejections") && !strings.Contains(line, "COVERING INDEX rejections_by_reason") ||
+			strings.Contains(line, "TEMP B-TREE") {
+			t.Errorf("pruning reads the rows or sorts (%s):\n%s", line, plan)
+		}
+	}
+}
+
+// queryPlan returns SQLite's plan for q, one step a line.
+func queryPlan(t *testing.T, s *Store, q string, args ...any) string {
+	t.Helper()
+	rows, err := s.readDB.Query("EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
 }
