@@ -256,6 +256,9 @@ type RejectionCount struct {
 	Count   int64     `json:"count"`
 	FirstAt time.Time `json:"first_at"`
 	LastAt  time.Time `json:"last_at"`
+	// Kept is how many of them the log holds now. Set by RejectionCounts;
+	// CountRejections ignores it.
+	Kept int64 `json:"kept"`
 }
 
 // EventFilter selects events. Zero fields match everything.

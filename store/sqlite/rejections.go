@@ -90,8 +90,11 @@ ON CONFLICT (source, reason) DO UPDATE SET
 
 // RejectionCounts implements store.Store.
 func (s *Store) RejectionCounts(ctx context.Context) ([]store.RejectionCount, error) {
-	rows, err := s.readDB.QueryContext(ctx,
-		`SELECT source, reason, count, first_at, last_at FROM rejection_counts ORDER BY count DESC, source, reason`)
+	rows, err := s.readDB.QueryContext(ctx, `
+SELECT c.source, c.reason, c.count, c.first_at, c.last_at,
+       (SELECT COUNT(*) FROM rejections r WHERE r.source = c.source AND r.reason = c.reason)
+  FROM rejection_counts c
+ ORDER BY c.count DESC, c.source, c.reason`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: rejection counts: %w", err)
 	}
@@ -100,7 +103,7 @@ func (s *Store) RejectionCounts(ctx context.Context) ([]store.RejectionCount, er
 	for rows.Next() {
 		var c store.RejectionCount
 		var first, last int64
-		if err := rows.Scan(&c.Source, &c.Reason, &c.Count, &first, &last); err != nil {
+		if err := rows.Scan(&c.Source, &c.Reason, &c.Count, &first, &last, &c.Kept); err != nil {
 			return nil, fmt.Errorf("sqlite: rejection counts: %w", err)
 		}
 		c.FirstAt, c.LastAt = fromUnixNano(first), fromUnixNano(last)

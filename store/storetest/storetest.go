@@ -494,7 +494,7 @@ func testRejectionSamplesPerReason(t *testing.T, factory Factory) {
 }
 
 // Counts add up per source and reason, keep the earliest and latest
-// times, and survive a reopen.
+// times, say how many samples the log holds, and survive a reopen.
 func testRejectionCounts(t *testing.T, factory Factory) {
 	ctx := context.Background()
 	opener := factory(t)
@@ -514,6 +514,10 @@ func testRejectionCounts(t *testing.T, factory Factory) {
 			t.Fatal(err)
 		}
 	}
+	// One of them kept as a sample.
+	if _, err := s.AddRejection(ctx, newRejection("stale_timestamp", "kept", 10), store.RejectionLimits{}); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -525,7 +529,7 @@ func testRejectionCounts(t *testing.T, factory Factory) {
 	}
 	want := []store.RejectionCount{
 		{Source: "sent", Reason: "no_match", Count: 1235, FirstAt: at(5), LastAt: at(30)},
-		{Source: "sent", Reason: "stale_timestamp", Count: 2, FirstAt: at(7), LastAt: at(8)},
+		{Source: "sent", Reason: "stale_timestamp", Count: 2, FirstAt: at(7), LastAt: at(8), Kept: 1},
 		{Source: "other", Reason: "no_match", Count: 1, FirstAt: at(9), LastAt: at(9)},
 	}
 	if len(got) != len(want) {
@@ -533,7 +537,7 @@ func testRejectionCounts(t *testing.T, factory Factory) {
 	}
 	for i := range want {
 		g, w := got[i], want[i]
-		if g.Source != w.Source || g.Reason != w.Reason || g.Count != w.Count || !g.FirstAt.Equal(w.FirstAt) || !g.LastAt.Equal(w.LastAt) {
+		if g.Source != w.Source || g.Reason != w.Reason || g.Count != w.Count || !g.FirstAt.Equal(w.FirstAt) || !g.LastAt.Equal(w.LastAt) || g.Kept != w.Kept {
 			t.Errorf("counts[%d] = %+v, want %+v", i, g, w)
 		}
 	}
