@@ -34,6 +34,8 @@ type ConfigFile struct {
 	Lease              string              `yaml:"lease"`
 	RejectionsMax      int                 `yaml:"rejections_max"`
 	RejectionsMaxBytes string              `yaml:"rejections_max_bytes"`
+	RejectionBodyMax   string              `yaml:"rejection_body_max"`
+	MemoryBudget       string              `yaml:"memory_budget"`
 	Destinations       []DestinationConfig `yaml:"destinations"`
 }
 
@@ -97,6 +99,7 @@ func (cf *ConfigFile) values() map[string]string {
 		"addr": cf.Addr, "path": cf.Path, "store": cf.Store, "admin-addr": cf.AdminAddr,
 		"secret": cf.Secret, "scheme": cf.Scheme, "tolerance": cf.Tolerance, "max-body": cf.MaxBody,
 		"lease": cf.Lease, "rejections-max-bytes": cf.RejectionsMaxBytes,
+		"rejection-body-max": cf.RejectionBodyMax, "memory-budget": cf.MemoryBudget,
 	}
 	if cf.RejectionsMax > 0 {
 		v["rejections-max"] = strconv.Itoa(cf.RejectionsMax)
