@@ -311,25 +311,31 @@ func TestRejectionLogStaysWithinCaps(t *testing.T) {
 	}
 }
 
-// heldBody is a request body that blocks its first read until released,
-// and says whether it was read at all.
+// heldBody is a request body that says whether it was read at all and,
+// when held, blocks its first read until released.
 type heldBody struct {
 	r        io.Reader
 	started  chan struct{}
-	release  chan struct{}
+	release  chan struct{} // nil: not held
 	once     sync.Once
 	wasRead  atomic.Bool
 	released sync.Once
 }
 
-func newHeldBody(b []byte) *heldBody {
-	return &heldBody{r: bytes.NewReader(b), started: make(chan struct{}), release: make(chan struct{})}
+func newHeldBody(b []byte, held bool) *heldBody {
+	h := &heldBody{r: bytes.NewReader(b), started: make(chan struct{})}
+	if held {
+		h.release = make(chan struct{})
+	}
+	return h
 }
 
 func (b *heldBody) Read(p []byte) (int, error) {
 	b.wasRead.Store(true)
 	b.once.Do(func() { close(b.started) })
-	<-b.release
+	if b.release != nil {
+		<-b.release
+	}
 	return b.r.Read(p)
 }
 
@@ -351,7 +357,7 @@ func TestOverBudgetIs503WhileValidEventsAreAccepted(t *testing.T) {
 	big := bytes.Repeat([]byte("x"), 200<<10)
 
 	// A slow sender holds 200 KiB in flight.
-	slow := newHeldBody(big)
+	slow := newHeldBody(big, true)
 	done := make(chan int)
 	go func() {
 		rec := httptest.NewRecorder()
@@ -364,8 +370,7 @@ func TestOverBudgetIs503WhileValidEventsAreAccepted(t *testing.T) {
 	}
 
 	// Another large body, declared: refused unread.
-	second := newHeldBody(big[:150<<10])
-	defer second.Close()
+	second := newHeldBody(big[:150<<10], false)
 	code, a, h := f.do(t, withBody(f.signed(signature.V1, big[:150<<10]), second, 150<<10))
 	if code != http.StatusServiceUnavailable || a.Error != "unavailable" || h.Get("Retry-After") == "" {
 		t.Errorf("large body over the budget: %d %+v Retry-After %q, want 503 with Retry-After", code, a, h.Get("Retry-After"))
