@@ -534,29 +534,11 @@ func TestRejectionFloodKeepsOtherReasonsAndCountsAll(t *testing.T) {
 	}
 }
 
-// syncBuffer is a buffer a logger may write to from another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A flood is logged as one line per reason at most every 10s of the
 // receiver's clock, each saying how many were rejected since the last.
 func TestRejectionLogLinesAreRateLimited(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs bytes.Buffer // written by the recorder, read once Close has waited for it
 	var clock atomic.Int64 // seconds after now
 	f := setup(t, options{
 		logger:  slog.New(slog.NewJSONHandler(&logs, nil)),
