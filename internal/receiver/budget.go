@@ -20,6 +20,15 @@ func newBudget(limit int64) *budget {
 	return &budget{small: limit, large: limit - limit/4}
 }
 
+// minBudget is the least budget that holds one body of maxBody bytes.
+func minBudget(maxBody int64) int64 {
+	n := (maxBody + 1) * 4 / 3
+	for newBudget(n).large < maxBody+1 {
+		n++
+	}
+	return n
+}
+
 // reserve takes n bytes for something of whole bytes in all, and says
 // whether they fit.
 func (b *budget) reserve(n, whole int64) bool {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/google/uuid"
 
 	"github.com/hooklatch/hooklatch/event"
@@ -59,7 +60,8 @@ type Config struct {
 	// unread, and the sender retries. Bodies over 64 KiB may fill only
 	// three quarters of the budget, so that a flood of large bodies leaves
 	// room for ordinary webhooks. Three quarters of it must hold a body of
-	// MaxBodyBytes. Defaults to DefaultMemoryBudgetBytes.
+	// MaxBodyBytes. Defaults to DefaultMemoryBudgetBytes, or to the least
+	// that holds a body of MaxBodyBytes when that is more.
 	MemoryBudgetBytes int64
 
 	// RejectionBodyMaxBytes is how much of a rejected request's body is
@@ -125,12 +127,13 @@ func (c *Config) validate() error {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	least := minBudget(c.MaxBodyBytes)
 	if c.MemoryBudgetBytes <= 0 {
-		c.MemoryBudgetBytes = DefaultMemoryBudgetBytes
+		c.MemoryBudgetBytes = max(DefaultMemoryBudgetBytes, least)
 	}
-	if b := newBudget(c.MemoryBudgetBytes); b.large < c.MaxBodyBytes+1 {
-		return fmt.Errorf("receiver: a memory budget of %d bytes cannot hold a body of %d (MaxBodyBytes): give it at least %d",
-			c.MemoryBudgetBytes, c.MaxBodyBytes, (c.MaxBodyBytes+1)*4/3+1)
+	if c.MemoryBudgetBytes < least {
+		return fmt.Errorf("a memory budget of %s cannot hold a body of the largest size allowed, %s: give it at least %s",
+			humanize.IBytes(uint64(c.MemoryBudgetBytes)), humanize.IBytes(uint64(c.MaxBodyBytes)), humanize.IBytes(uint64(least)))
 	}
 	if c.RejectionBodyMaxBytes <= 0 {
 		c.RejectionBodyMaxBytes = DefaultRejectionBodyMaxBytes

@@ -538,7 +538,7 @@ func TestRejectionFloodKeepsOtherReasonsAndCountsAll(t *testing.T) {
 // receiver's clock, each saying how many were rejected since the last.
 func TestRejectionLogLinesAreRateLimited(t *testing.T) {
 	t.Parallel()
-	var logs bytes.Buffer // written by the recorder, read once Close has waited for it
+	var logs bytes.Buffer  // written by the recorder, read once Close has waited for it
 	var clock atomic.Int64 // seconds after now
 	f := setup(t, options{
 		logger:  slog.New(slog.NewJSONHandler(&logs, nil)),
@@ -681,4 +681,28 @@ func BenchmarkServeHTTP(b *testing.B) {
 			}
 		}
 	})
+}
+
+// A budget too small for one body of the largest size is refused when the
+// receiver is built, in words; left unset, it grows to fit.
+func TestMemoryBudgetMustHoldTheLargestBody(t *testing.T) {
+	t.Parallel()
+	f := setup(t, options{})
+	v, err := signature.NewVerifier(signature.Config{Secrets: f.secrets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := receiver.Config{Store: f.store, Verifier: v, Secrets: f.secrets}
+	small := base
+	small.MaxBodyBytes, small.MemoryBudgetBytes = 4<<20, 4<<20
+	if _, err := receiver.New(small); err == nil || !strings.Contains(err.Error(), "cannot hold a body of the largest size allowed, 4.0 MiB") {
+		t.Errorf("budget of one body: err = %v", err)
+	}
+	large := base
+	large.MaxBodyBytes = 100 << 20
+	r, err := receiver.New(large)
+	if err != nil {
+		t.Fatalf("default budget with a 100 MiB body limit: %v", err)
+	}
+	r.Close()
 }
