@@ -3,8 +3,9 @@ package receiver
 import "sync/atomic"
 
 // smallBodyBytes is the largest body that may use the whole memory budget.
-// Sent's webhooks are a few KiB: anything larger may fill only three
-// quarters of it, so a flood of large bodies leaves room for them.
+// Sent's webhooks are a few KiB: larger bodies, and rejections waiting to
+// be kept, may fill only three quarters of it, so that a flood of large
+// bodies or of rejections leaves room for them.
 const smallBodyBytes = 64 << 10
 
 // budget bounds the bytes held for request bodies being read and for
@@ -29,11 +30,11 @@ func minBudget(maxBody int64) int64 {
 	return n
 }
 
-// reserve takes n bytes for something of whole bytes in all, and says
-// whether they fit.
-func (b *budget) reserve(n, whole int64) bool {
+// reserve takes n bytes, under the ceiling for small request bodies or
+// for anything else, and says whether they fit.
+func (b *budget) reserve(n int64, small bool) bool {
 	ceiling := b.large
-	if whole <= smallBodyBytes {
+	if small {
 		ceiling = b.small
 	}
 	if b.used.Add(n) > ceiling {

@@ -57,11 +57,12 @@ type Config struct {
 	// read and for rejected requests waiting to be kept. A body is counted
 	// before it is read (by its Content-Length, or as it grows when it has
 	// none); one that does not fit is answered 503 with Retry-After,
-	// unread, and the sender retries. Bodies over 64 KiB may fill only
-	// three quarters of the budget, so that a flood of large bodies leaves
-	// room for ordinary webhooks. Three quarters of it must hold a body of
-	// MaxBodyBytes. Defaults to DefaultMemoryBudgetBytes, or to the least
-	// that holds a body of MaxBodyBytes when that is more.
+	// unread, and the sender retries. Bodies over 64 KiB, and rejections
+	// waiting, may fill only three quarters of the budget, so that a flood
+	// of large bodies or of rejections leaves room for ordinary webhooks.
+	// Three quarters of it must hold a body of MaxBodyBytes. Defaults to
+	// DefaultMemoryBudgetBytes, or to the least that holds a body of
+	// MaxBodyBytes when that is more.
 	MemoryBudgetBytes int64
 
 	// RejectionBodyMaxBytes is how much of a rejected request's body is
@@ -320,7 +321,7 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) (body []by
 	if req.ContentLength >= 0 {
 		size = req.ContentLength + 1 // +1 so the reader sees EOF without growing
 	}
-	if !r.budget.reserve(size, size) {
+	if !r.budget.reserve(size, size <= smallBodyBytes) {
 		return nil, 0, r.overBudget(w)
 	}
 	held = size
@@ -341,7 +342,7 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) (body []by
 		if len(buf) == cap(buf) {
 			// No Content-Length: double, counting the growth first.
 			grow := max(min(int64(cap(buf)), limit+1-int64(cap(buf))), 512)
-			if !r.budget.reserve(grow, int64(cap(buf))+grow) {
+			if !r.budget.reserve(grow, int64(cap(buf))+grow <= smallBodyBytes) {
 				return nil, held, r.overBudget(w)
 			}
 			held += grow

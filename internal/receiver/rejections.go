@@ -150,7 +150,7 @@ func (r *Receiver) reject(req *http.Request, body []byte, err error, reason stri
 		return
 	}
 	kept := min(int64(len(body)), r.cfg.RejectionBodyMaxBytes)
-	if !r.budget.reserve(kept, int64(len(body))) {
+	if !r.budget.reserve(kept, false) {
 		r.waiting.cancel(reason)
 		r.cfg.Metrics.RejectionsNotKept.Inc()
 		return
