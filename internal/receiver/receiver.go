@@ -202,6 +202,7 @@ type Receiver struct {
 	cfg        Config
 	retryAfter string
 	budget     *budget
+	bodies     *bodyPool
 
 	waiting    *waiting
 	stopOnce   sync.Once
@@ -220,6 +221,7 @@ func New(cfg Config) (*Receiver, error) {
 		cfg:        cfg,
 		retryAfter: strconv.Itoa(int(max(cfg.RetryAfter.Round(time.Second)/time.Second, 1))),
 		budget:     newBudget(cfg.MemoryBudgetBytes),
+		bodies:     newBodyPool(cfg.MaxBodyBytes),
 		waiting:    newWaiting(cfg.RejectionQueue),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
@@ -244,7 +246,8 @@ func (r *Receiver) Close() error {
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	start := time.Now()
 	var obs Observation
-	o, held := r.serve(w, req, &obs)
+	var b body
+	o := r.serve(w, req, &obs, &b)
 	took := time.Since(start)
 	r.cfg.Metrics.observe(o, took)
 	if r.cfg.Observe != nil {
@@ -252,22 +255,32 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		obs.Outcome, obs.StatusCode = outcomes[o].label, outcomes[o].status
 		r.cfg.Observe(obs)
 	}
-	r.budget.release(held)
+	r.budget.release(b.held)
+	// An event's body is the store's now, and a rejected one the
+	// observer's; any other is free.
+	switch {
+	case o == outcomeRejected && r.cfg.Observe == nil, o == outcomeTooLarge, o == outcomeBadRequest, o == outcomeOverBudget:
+		r.bodies.put(b.buf)
+	}
 }
 
-// serve answers the request, notes in obs what it found, and returns how
-// much of the memory budget its body holds.
-func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, obs *Observation) (outcome, int64) {
+// body is a request body as read: its buffer, and how much of the memory
+// budget it holds until the request is answered.
+type body struct {
+	buf  []byte
+	held int64
+}
+
+// serve answers the request and notes in obs what it found.
+func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, obs *Observation, b *body) outcome {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return answer(w, outcomeBadMethod, `{"error":"method_not_allowed","detail":"webhooks are delivered with POST"}`), 0
+		return answer(w, outcomeBadMethod, `{"error":"method_not_allowed","detail":"webhooks are delivered with POST"}`)
 	}
-
-	body, held, o := r.readBody(w, req)
-	if o != outcomeOK {
-		return o, held
+	if o := r.readBody(w, req, b); o != outcomeOK {
+		return o
 	}
-	return r.handle(w, req, body, obs), held
+	return r.handle(w, req, b.buf, obs)
 }
 
 // handle answers a request whose body was read.
@@ -308,45 +321,47 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request, body []byte,
 	return answer(w, outcomeAccepted, `{"status":"accepted","event_id":"`+ar.EventID+`","duplicate":false}`)
 }
 
-// readBody reads the whole body within the limit and the memory budget,
-// and returns how many bytes of the budget it holds (to release once the
-// request is answered, whatever the outcome).
-func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) (body []byte, held int64, o outcome) {
+// readBody reads the whole body into b within the limit and the memory
+// budget. b holds what it took of the budget whatever the outcome.
+func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, b *body) outcome {
 	limit := r.cfg.MaxBodyBytes
 	tooLarge := `{"error":"body_too_large","limit_bytes":` + strconv.FormatInt(limit, 10) + `}`
 	if req.ContentLength > limit {
-		return nil, 0, answer(w, outcomeTooLarge, tooLarge)
+		return answer(w, outcomeTooLarge, tooLarge)
 	}
 	size := int64(512)
 	if req.ContentLength >= 0 {
 		size = req.ContentLength + 1 // +1 so the reader sees EOF without growing
 	}
+	size = r.bodies.size(size)
 	if !r.budget.reserve(size, size <= smallBodyBytes) {
-		return nil, 0, r.overBudget(w)
+		return r.overBudget(w)
 	}
-	held = size
-	buf := make([]byte, 0, size)
+	b.held, b.buf = size, r.bodies.get(size)
 	rd := http.MaxBytesReader(w, req.Body, limit)
 	for {
-		n, err := rd.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
+		n, err := rd.Read(b.buf[len(b.buf):cap(b.buf)])
+		b.buf = b.buf[:len(b.buf)+n]
 		if err == io.EOF {
-			return buf, held, outcomeOK
+			return outcomeOK
 		}
 		if err != nil {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-				return nil, held, answer(w, outcomeTooLarge, tooLarge)
+				return answer(w, outcomeTooLarge, tooLarge)
 			}
-			return nil, held, answer(w, outcomeBadRequest, `{"error":"bad_request","detail":"could not read the body"}`)
+			return answer(w, outcomeBadRequest, `{"error":"bad_request","detail":"could not read the body"}`)
 		}
-		if len(buf) == cap(buf) {
+		if len(b.buf) == cap(b.buf) {
 			// No Content-Length: double, counting the growth first.
-			grow := max(min(int64(cap(buf)), limit+1-int64(cap(buf))), 512)
-			if !r.budget.reserve(grow, int64(cap(buf))+grow <= smallBodyBytes) {
-				return nil, held, r.overBudget(w)
+			old := int64(cap(b.buf))
+			grown := r.bodies.size(old + max(min(old, limit+1-old), 512))
+			if !r.budget.reserve(grown-old, grown <= smallBodyBytes) {
+				return r.overBudget(w)
 			}
-			held += grow
-			buf = append(make([]byte, 0, int64(cap(buf))+grow), buf...)
+			b.held += grown - old
+			next := append(r.bodies.get(grown), b.buf...)
+			r.bodies.put(b.buf)
+			b.buf = next
 		}
 	}
 }
