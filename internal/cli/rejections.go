@@ -134,7 +134,9 @@ whose body was kept only in part cannot be verified, so it is never released
 // empty) that verify with secrets. It fails when any still does not, or
 // when one named cannot be verified (its body was kept only in part).
 func RunRelease(ctx context.Context, out io.Writer, st store.Store, secrets []signature.Secret, ids []int64) error {
-	var inPart int // passed over by --all: they can never be released
+	// Kept in part, a rejection can never be verified: --all passes over
+	// those (inPart), one named is an error (unverifiable).
+	var inPart, unverifiable int
 	if len(ids) == 0 {
 		rs, err := st.ListRejections(ctx, 1<<30)
 		if err != nil {
@@ -150,7 +152,7 @@ func RunRelease(ctx context.Context, out io.Writer, st store.Store, secrets []si
 		}
 		slices.Sort(ids) // oldest first, as they arrived
 	}
-	var released, stillFailing, unverifiable int
+	var released, stillFailing int
 	for _, id := range ids {
 		r, err := st.GetRejection(ctx, id)
 		if err != nil {
