@@ -6,9 +6,8 @@ import (
 )
 
 // smallBodyBytes is the largest body that may use the whole memory budget.
-// Sent's webhooks are a few KiB: larger bodies, and rejections waiting to
-// be kept, may fill only three quarters of it, so that a flood of large
-// bodies or of rejections leaves room for them.
+// Sent's webhooks are a few KiB: larger bodies may fill only three quarters
+// of it, so that a flood of large bodies leaves room for them.
 const smallBodyBytes = 64 << 10
 
 // budget bounds the bytes held for request bodies being read and for

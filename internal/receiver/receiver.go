@@ -57,9 +57,9 @@ type Config struct {
 	// read and for rejected requests waiting to be kept. A body is counted
 	// before it is read (by its Content-Length, or as it grows when it has
 	// none); one that does not fit is answered 503 with Retry-After,
-	// unread, and the sender retries. Bodies over 64 KiB, and rejections
-	// waiting, may fill only three quarters of the budget, so that a flood
-	// of large bodies or of rejections leaves room for ordinary webhooks.
+	// unread, and the sender retries. Bodies over 64 KiB may fill only
+	// three quarters of the budget, so that a flood of large bodies leaves
+	// room for ordinary webhooks.
 	// Three quarters of it must hold a body of MaxBodyBytes. Defaults to
 	// DefaultMemoryBudgetBytes, or to the least that holds a body of
 	// MaxBodyBytes when that is more.

@@ -353,10 +353,11 @@ func withBody(req *http.Request, rd io.Reader, size int64) *http.Request {
 func TestOverBudgetIs503WhileValidEventsAreAccepted(t *testing.T) {
 	t.Parallel()
 	const budget = 400 << 10 // bodies over 64 KiB may use 300 KiB of it
-	f := setup(t, options{budget: budget, maxBody: 256 << 10})
-	big := bytes.Repeat([]byte("x"), 200<<10)
+	f := setup(t, options{budget: budget, maxBody: 299 << 10})
+	big := bytes.Repeat([]byte("x"), 299<<10)
 
-	// A slow sender holds 200 KiB in flight.
+	// A slow sender holds a body of the largest size in flight: the room
+	// for large bodies is full.
 	slow := newHeldBody(big, true)
 	done := make(chan int)
 	go func() {
@@ -365,8 +366,8 @@ func TestOverBudgetIs503WhileValidEventsAreAccepted(t *testing.T) {
 		done <- rec.Code
 	}()
 	<-slow.started
-	if held := testutil.ToFloat64(f.metrics.MemoryBytes); held < 200<<10+1 || held > 300<<10 {
-		t.Errorf("memory held = %v, want the slow body's buffer, of at least %d", held, 200<<10+1)
+	if held := testutil.ToFloat64(f.metrics.MemoryBytes); held < 299<<10+1 || held > 300<<10 {
+		t.Errorf("memory held = %v, want the slow body's buffer, of at least %d", held, 299<<10+1)
 	}
 
 	// Another large body, declared: refused unread.
@@ -395,6 +396,13 @@ func TestOverBudgetIs503WhileValidEventsAreAccepted(t *testing.T) {
 	if n := testutil.ToFloat64(f.metrics.Requests.WithLabelValues("over_budget")); n != 2 {
 		t.Errorf("over_budget counter = %v, want 2", n)
 	}
+	// A small rejection is still answered, and kept as a sample.
+	forged := bytes.Repeat([]byte("f"), 2<<10)
+	req := f.signed(signature.V1, forged)
+	req.Header.Set(signature.HeaderSignature, "v1,"+strings.Repeat("A", 43)+"=")
+	if code, a, _ := f.do(t, req); code != http.StatusUnauthorized || a.Reason != "no_match" {
+		t.Errorf("forged request during the flood: %d %+v, want 401 no_match", code, a)
+	}
 
 	// Once the slow one is answered, the large body fits again.
 	slow.Close()
@@ -407,6 +415,9 @@ func TestOverBudgetIs503WhileValidEventsAreAccepted(t *testing.T) {
 	f.rcv.Close()
 	if held := testutil.ToFloat64(f.metrics.MemoryBytes); held != 0 {
 		t.Errorf("memory held once idle = %v, want 0", held)
+	}
+	if rs, err := f.store.ListRejections(context.Background(), 10); err != nil || len(rs) != 1 || rs[0].BodyBytes != int64(len(forged)) {
+		t.Errorf("samples kept = %+v (%v), want the forged request", rs, err)
 	}
 }
 

@@ -150,7 +150,10 @@ func (r *Receiver) reject(req *http.Request, body []byte, err error, reason stri
 		return
 	}
 	kept := min(int64(len(body)), r.cfg.RejectionBodyMaxBytes)
-	if !r.budget.reserve(kept, false) {
+	// The few samples that wait are bounded by their slots: a small one may
+	// use the room kept for small bodies, so that a flood of large bodies
+	// in flight does not stop another reason's samples.
+	if !r.budget.reserve(kept, kept <= smallBodyBytes) {
 		r.waiting.cancel(reason)
 		r.cfg.Metrics.RejectionsNotKept.Inc()
 		return
