@@ -59,10 +59,9 @@ type Config struct {
 	// none); one that does not fit is answered 503 with Retry-After,
 	// unread, and the sender retries. Bodies over 64 KiB may fill only
 	// three quarters of the budget, so that a flood of large bodies leaves
-	// room for ordinary webhooks.
-	// Three quarters of it must hold a body of MaxBodyBytes. Defaults to
-	// DefaultMemoryBudgetBytes, or to the least that holds a body of
-	// MaxBodyBytes when that is more.
+	// room for ordinary webhooks; those three quarters must hold a body of
+	// MaxBodyBytes. Defaults to DefaultMemoryBudgetBytes, or to the least
+	// that holds a body of MaxBodyBytes when that is more.
 	MemoryBudgetBytes int64
 
 	// RejectionBodyMaxBytes is how much of a rejected request's body is
