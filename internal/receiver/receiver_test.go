@@ -670,40 +670,6 @@ func TestMethodNotAllowed(t *testing.T) {
 	}
 }
 
-func BenchmarkServeHTTP(b *testing.B) {
-	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "hooklatch.db"), sqlite.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	secrets, _ := signature.ParseSecrets(v1Secret)
-	v, _ := signature.NewVerifier(signature.Config{Secrets: secrets})
-	rcv, err := receiver.New(receiver.Config{Store: st, Verifier: v, Secrets: secrets})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rcv.Close()
-	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sent", "f1.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetParallelism(32)
-	b.RunParallel(func(pb *testing.PB) {
-		for i := 0; pb.Next(); i++ {
-			req := httptest.NewRequest(http.MethodPost, "/webhooks/sent", bytes.NewReader(body))
-			for k, v := range signature.Sign(signature.V1, secrets[0], body, signature.SignOptions{}) {
-				req.Header[k] = v
-			}
-			req.Header.Set(signature.HeaderEventID, fmt.Sprintf("%p-%d", pb, i))
-			rec := httptest.NewRecorder()
-			rcv.ServeHTTP(rec, req)
-			if rec.Code != http.StatusOK {
-				b.Fatalf("answer %d: %s", rec.Code, rec.Body)
-			}
-		}
-	})
-}
-
 // A budget too small for one body of the largest size is refused when the
 // receiver is built, in words; left unset, it grows to fit.
 func TestMemoryBudgetMustHoldTheLargestBody(t *testing.T) {
@@ -728,21 +694,51 @@ func TestMemoryBudgetMustHoldTheLargestBody(t *testing.T) {
 	r.Close()
 }
 
-// BenchmarkServeHTTPForged is a flood of 1 MB bodies with bad signatures:
-// what each costs the receiver, and what it allocates.
-func BenchmarkServeHTTPForged(b *testing.B) {
+// benchReceiver is a receiver on a fresh store with the v1 fixture secret.
+func benchReceiver(b *testing.B) (*receiver.Receiver, []signature.Secret) {
+	b.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "hooklatch.db"), sqlite.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	b.Cleanup(func() { st.Close() })
 	secrets, _ := signature.ParseSecrets(v1Secret)
 	v, _ := signature.NewVerifier(signature.Config{Secrets: secrets})
 	rcv, err := receiver.New(receiver.Config{Store: st, Verifier: v, Secrets: secrets, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer rcv.Close()
+	b.Cleanup(func() { rcv.Close() })
+	return rcv, secrets
+}
+
+func BenchmarkServeHTTP(b *testing.B) {
+	rcv, secrets := benchReceiver(b)
+	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sent", "f1.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(32)
+	b.RunParallel(func(pb *testing.PB) {
+		for i := 0; pb.Next(); i++ {
+			req := httptest.NewRequest(http.MethodPost, "/webhooks/sent", bytes.NewReader(body))
+			for k, v := range signature.Sign(signature.V1, secrets[0], body, signature.SignOptions{}) {
+				req.Header[k] = v
+			}
+			req.Header.Set(signature.HeaderEventID, fmt.Sprintf("%p-%d", pb, i))
+			rec := httptest.NewRecorder()
+			rcv.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("answer %d: %s", rec.Code, rec.Body)
+			}
+		}
+	})
+}
+
+// BenchmarkServeHTTPForged is a flood of 1 MB bodies with bad signatures:
+// what each costs the receiver, and what it allocates.
+func BenchmarkServeHTTPForged(b *testing.B) {
+	rcv, _ := benchReceiver(b)
 	body := bytes.Repeat([]byte("x"), 1_000_000)
 	b.SetBytes(int64(len(body)))
 	b.SetParallelism(16)
