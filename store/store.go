@@ -222,15 +222,29 @@ type Rejection struct {
 	Detail     string            `json:"detail"`    // the verifier's error text
 	Diagnosis  string            `json:"diagnosis"` // signature.Diagnose, in words
 	Headers    map[string]string `json:"headers"`   // request headers without credentials
-	Body       []byte            `json:"-"`
+	// Body is the request body as kept: all of it, or when Truncated only
+	// its first bytes.
+	Body []byte `json:"-"`
+	// BodyBytes is the length of the whole body as received, and
+	// BodySHA256 the hex SHA-256 of all of it, whether or not it was kept
+	// whole.
+	BodyBytes  int64  `json:"body_bytes"`
+	BodySHA256 string `json:"body_sha256"`
+	// Truncated is true when Body holds only a prefix of the body: such a
+	// rejection can be inspected but never verified again or released.
+	Truncated bool `json:"truncated"`
 	// ReleasedAt and EventID are set once the rejection was released into
 	// the pipeline.
 	ReleasedAt time.Time `json:"released_at,omitzero"`
 	EventID    string    `json:"event_id,omitempty"`
 }
 
-// RejectionLimits bound the rejection log. When a new rejection would pass
-// either cap, the oldest ones are dropped first.
+// RejectionLimits bound the rejection log. The caps are split evenly
+// across the reasons (per source) in the log, and each reason keeps its
+// newest rejections within its share, dropping its oldest first: a flood
+// of one reason cannot evict the samples of another. The newest rejection
+// of each reason is always kept, so the log may pass MaxBytes by at most
+// one rejection per reason.
 type RejectionLimits struct {
 	MaxCount int   // Defaults to 1000.
 	MaxBytes int64 // bodies and headers together. Defaults to 64 MiB.
@@ -245,6 +259,19 @@ func (l RejectionLimits) WithDefaults() RejectionLimits {
 		l.MaxBytes = 64 << 20
 	}
 	return l
+}
+
+// RejectionCount is how many requests one source rejected for one reason,
+// whether or not any of them was kept in the log.
+type RejectionCount struct {
+	Source  string    `json:"source"`
+	Reason  string    `json:"reason"`
+	Count   int64     `json:"count"`
+	FirstAt time.Time `json:"first_at"`
+	LastAt  time.Time `json:"last_at"`
+	// Kept is how many of them the log holds now. Set by RejectionCounts;
+	// CountRejections ignores it.
+	Kept int64 `json:"kept"`
 }
 
 // EventFilter selects events. Zero fields match everything.
@@ -310,11 +337,21 @@ type Store interface {
 	// default and with AfterSeq, descending with BeforeSeq.
 	ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
 
-	// AddRejection records a rejected request within limits, dropping the
-	// oldest rejections first, and says how many it dropped. It sets r.ID.
-	// A rejection larger than limits.MaxBytes on its own is not kept and
-	// returns ErrTooLarge.
+	// AddRejection records a rejected request as a sample of its reason,
+	// within limits (see RejectionLimits: the oldest of a reason are
+	// dropped first), and says how many it dropped. It sets r.ID. A
+	// rejection larger than limits.MaxBytes on its own is not kept and
+	// returns ErrTooLarge. It does not count the rejection: CountRejections
+	// does, for every rejection, kept or not.
 	AddRejection(ctx context.Context, r *Rejection, limits RejectionLimits) (dropped int, err error)
+
+	// CountRejections adds counts to the totals per source and reason:
+	// Count is added, FirstAt keeps the earliest and LastAt the latest.
+	CountRejections(ctx context.Context, counts []RejectionCount) error
+
+	// RejectionCounts returns the totals per source and reason, the most
+	// rejected first.
+	RejectionCounts(ctx context.Context) ([]RejectionCount, error)
 
 	// ListRejections returns the newest rejections first, without bodies.
 	ListRejections(ctx context.Context, limit int) ([]Rejection, error)

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"io"
 	"log/slog"
@@ -329,6 +330,78 @@ func TestRejectionsRelease(t *testing.T) {
 	rel = run(t, vars, "", "rejections", "release", "1")
 	if rel.code != 0 || !strings.Contains(rel.stdout, "already released") {
 		t.Errorf("second release: exit %d\n%s", rel.code, rel.stdout)
+	}
+}
+
+// A rejected request whose body was kept only in part is shown as such,
+// counted with its reason, and never released: the kept part cannot be
+// verified, and storing it as the event would store a body Sent never sent.
+func TestRejectionKeptInPartIsNotReleased(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	storePath := filepath.Join(t.TempDir(), "h.db")
+	oldSecret, _ := signature.ParseSecrets(legacySecret + "-old")
+	srv, err := server.New(ctx, server.Config{Addr: "127.0.0.1:0", AdminAddr: "off", Store: storePath, Secrets: oldSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// A valid event padded to 200 KB, signed with the secret the server
+	// does not have yet.
+	body := []byte(`{"field":"messages","payload":{"message_id":"m-1","message_status":"FAILED","pad":"` + strings.Repeat("x", 200<<10) + `"}}`)
+	secret, _ := signature.ParseSecret(legacySecret)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+srv.Addr()+"/webhooks/sent", bytes.NewReader(body))
+	for k, v := range signature.Sign(signature.Legacy, secret, body, signature.SignOptions{}) {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("answer %d, want 401", resp.StatusCode)
+	}
+	if err := srv.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+
+	vars := map[string]string{"HOOKLATCH_STORE": storePath, "SENT_WEBHOOK_SECRET": legacySecret}
+	ls := run(t, vars, "", "rejections", "ls")
+	if ls.code != 0 || !regexp.MustCompile(`(?m)^REASON +SOURCE +REJECTED +KEPT.*\n+no_match +sent +1 +1 `).MatchString(ls.stdout) ||
+		!strings.Contains(ls.stdout, "200 KiB (kept in part)") {
+		t.Errorf("rejections ls: exit %d\n%s%s", ls.code, ls.stdout, ls.stderr)
+	}
+	show := run(t, vars, "", "rejections", "show", "1")
+	if show.code != 0 || !strings.Contains(show.stdout, "kept in part: it cannot be verified again or released") {
+		t.Errorf("rejections show: exit %d\n%s%s", show.code, show.stdout, show.stderr)
+	}
+	rel := run(t, vars, "", "rejections", "release", "1")
+	if rel.code != cli.ExitFailed || !strings.Contains(rel.stdout, "rejection 1: cannot be verified") {
+		t.Errorf("release of a rejection kept in part: exit %d\n%s%s", rel.code, rel.stdout, rel.stderr)
+	}
+	rel = run(t, vars, "", "rejections", "release", "--all")
+	if rel.code != 0 || !strings.Contains(rel.stdout, "0 released, 0 still failing, 1 cannot be verified (body kept in part)") {
+		t.Errorf("release --all: exit %d\n%s%s", rel.code, rel.stdout, rel.stderr)
+	}
+	st, err := sqlite.Open(ctx, storePath, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if evs, err := st.ListEvents(ctx, store.EventFilter{}); err != nil || len(evs) != 0 {
+		t.Errorf("events after release = %d (%v), want none", len(evs), err)
+	}
+	lsJSON := run(t, vars, "", "rejections", "ls", "--json")
+	var out struct {
+		Counts     []store.RejectionCount `json:"counts"`
+		Rejections []store.Rejection      `json:"rejections"`
+	}
+	if err := json.Unmarshal([]byte(lsJSON.stdout), &out); err != nil || len(out.Counts) != 1 || out.Counts[0].Count != 1 ||
+		len(out.Rejections) != 1 || !out.Rejections[0].Truncated || out.Rejections[0].BodyBytes != int64(len(body)) {
+		t.Errorf("rejections ls --json: %v\n%s", err, lsJSON.stdout)
 	}
 }
 

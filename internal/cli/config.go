@@ -38,6 +38,8 @@ type ConfigFile struct {
 	RejectionsMax      int                 `yaml:"rejections_max"`
 	RejectionsMaxBytes string              `yaml:"rejections_max_bytes"`
 	WALMax             string              `yaml:"wal_max"`
+	RejectionBodyMax   string              `yaml:"rejection_body_max"`
+	MemoryBudget       string              `yaml:"memory_budget"`
 	Destinations       []DestinationConfig `yaml:"destinations"`
 }
 
@@ -99,6 +101,7 @@ func (cf *ConfigFile) values() map[string]string {
 		"addr": cf.Addr, "path": cf.Path, "store": cf.Store, "admin-addr": cf.AdminAddr,
 		"secret": cf.Secret, "scheme": cf.Scheme, "tolerance": cf.Tolerance, "max-body": cf.MaxBody,
 		"lease": cf.Lease, "rejections-max-bytes": cf.RejectionsMaxBytes, "wal-max": cf.WALMax,
+		"rejection-body-max": cf.RejectionBodyMax, "memory-budget": cf.MemoryBudget,
 	}
 	if cf.RejectionsMax > 0 {
 		v["rejections-max"] = strconv.Itoa(cf.RejectionsMax)

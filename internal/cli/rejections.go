@@ -26,8 +26,10 @@ func newRejectionsCommand(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rejections",
 		Short: "Inspect requests that failed verification, and release them once fixed",
-		Long: `Every request that fails signature verification is answered 401 and kept,
-with the reason and a diagnosis, in a bounded log (oldest dropped first).
+		Long: `Every request that fails signature verification is answered 401 and counted
+by reason. A sample of each reason is kept, with a diagnosis, in a bounded log
+(each reason drops its own oldest first, so a flood of one cannot evict the
+others); a large body is kept only in part, with its length and SHA-256.
 After fixing the cause (usually the secret), 'release' verifies the kept
 requests again with the current secrets and stores those that pass as events.`,
 	}
@@ -37,7 +39,7 @@ requests again with the current secrets and stores those that pass as events.`,
 	var limit int
 	ls := &cobra.Command{
 		Use:   "ls",
-		Short: "List kept rejections, newest first",
+		Short: "Count rejections by reason, and list the kept ones, newest first",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := openStore(cmd, readStore)
@@ -45,14 +47,18 @@ requests again with the current secrets and stores those that pass as events.`,
 				return err
 			}
 			defer st.Close()
+			counts, err := st.RejectionCounts(cmd.Context())
+			if err != nil {
+				return err
+			}
 			rs, err := st.ListRejections(cmd.Context(), limit)
 			if err != nil {
 				return err
 			}
-			return printRejections(env.Stdout, rs, jsonOut)
+			return printRejections(env.Stdout, counts, rs, jsonOut)
 		},
 	}
-	ls.Flags().BoolVar(&jsonOut, "json", false, "print JSON lines")
+	ls.Flags().BoolVar(&jsonOut, "json", false, `print one JSON object: {"counts": [...], "rejections": [...]}`)
 	ls.Flags().IntVar(&limit, "limit", 50, "how many to list")
 
 	show := &cobra.Command{
@@ -88,7 +94,9 @@ requests again with the current secrets and stores those that pass as events.`,
 		Long: `release verifies each rejection again with the current secrets, judging the
 timestamp as of when the request arrived, and stores those that now pass as
 events, exactly as if they had been accepted then (a duplicate stays one event).
-Those that still fail stay in the log, and the diagnosis says why.`,
+Those that still fail stay in the log, and the diagnosis says why. A rejection
+whose body was kept only in part cannot be verified, so it is never released
+(--all passes over those).`,
 		Example: `  SENT_WEBHOOK_SECRET=whsec_new... hooklatch rejections release --all
   hooklatch rejections release 12 13 --secret whsec_...`,
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -123,15 +131,22 @@ Those that still fail stay in the log, and the diagnosis says why.`,
 }
 
 // RunRelease releases the rejections ids (all unreleased ones when ids is
-// empty) that verify with secrets. It fails when any still does not.
+// empty) that verify with secrets. It fails when any still does not, or
+// when one named cannot be verified (its body was kept only in part).
 func RunRelease(ctx context.Context, out io.Writer, st store.Store, secrets []signature.Secret, ids []int64) error {
+	// Kept in part, a rejection can never be verified: --all passes over
+	// those (inPart), one named is an error (unverifiable).
+	var inPart, unverifiable int
 	if len(ids) == 0 {
 		rs, err := st.ListRejections(ctx, 1<<30)
 		if err != nil {
 			return err
 		}
 		for _, r := range rs {
-			if r.ReleasedAt.IsZero() {
+			switch {
+			case r.Truncated:
+				inPart++
+			case r.ReleasedAt.IsZero():
 				ids = append(ids, r.ID)
 			}
 		}
@@ -155,6 +170,12 @@ func RunRelease(ctx context.Context, out io.Writer, st store.Store, secrets []si
 		}
 		if !r.ReleasedAt.IsZero() {
 			fmt.Fprintf(out, "rejection %d: already released as event %s\n", id, r.EventID)
+			continue
+		}
+		if r.Truncated {
+			unverifiable++
+			fmt.Fprintf(out, "rejection %d: cannot be verified: only the first %s of its %s body were kept, so it is not released\n",
+				id, humanize.IBytes(uint64(len(r.Body))), humanize.IBytes(uint64(r.BodyBytes)))
 			continue
 		}
 		h := http.Header{}
@@ -191,9 +212,16 @@ func RunRelease(ctx context.Context, out io.Writer, st store.Store, secrets []si
 		}
 		fmt.Fprintf(out, "rejection %d: verified with secret %d (%s), %s\n", id, res.SecretIndex+1, res.Scheme, what)
 	}
-	fmt.Fprintf(out, "%d released, %d still failing\n", released, stillFailing)
+	fmt.Fprintf(out, "%d released, %d still failing", released, stillFailing)
+	if n := unverifiable + inPart; n > 0 {
+		fmt.Fprintf(out, ", %d cannot be verified (body kept in part)", n)
+	}
+	fmt.Fprintln(out)
 	if stillFailing > 0 {
 		return failed(fmt.Errorf("not released: %d still failing verification", stillFailing))
+	}
+	if unverifiable > 0 {
+		return failed(fmt.Errorf("%d rejection(s) cannot be verified: their bodies were kept only in part", unverifiable))
 	}
 	return nil
 }
@@ -209,22 +237,48 @@ func indent(s string) string {
 	return string(out)
 }
 
-func printRejections(w io.Writer, rs []store.Rejection, jsonOut bool) error {
+func printRejections(w io.Writer, counts []store.RejectionCount, rs []store.Rejection, jsonOut bool) error {
 	if jsonOut {
-		return writeJSONLines(w, rs)
+		if counts == nil {
+			counts = []store.RejectionCount{}
+		}
+		if rs == nil {
+			rs = []store.Rejection{}
+		}
+		return json.NewEncoder(w).Encode(struct {
+			Counts     []store.RejectionCount `json:"counts"`
+			Rejections []store.Rejection      `json:"rejections"`
+		}{counts, rs})
 	}
-	if len(rs) == 0 {
-		_, err := fmt.Fprintln(w, "no rejections kept")
+	if len(counts) == 0 && len(rs) == 0 {
+		_, err := fmt.Fprintln(w, "no rejections")
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRECEIVED\tREASON\tFROM\tRELEASED")
+	fmt.Fprintln(tw, "REASON\tSOURCE\tREJECTED\tKEPT\tFIRST\tLAST")
+	for _, c := range counts {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", c.Reason, c.Source, c.Count, c.Kept,
+			c.FirstAt.Local().Format(time.DateTime), c.LastAt.Local().Format(time.DateTime))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(rs) == 0 {
+		_, err := fmt.Fprintln(w, "\nno rejections kept")
+		return err
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(tw, "ID\tRECEIVED\tREASON\tFROM\tBODY\tRELEASED")
 	for _, r := range rs {
 		released := "-"
 		if !r.ReleasedAt.IsZero() {
 			released = "event " + r.EventID
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, r.ReceivedAt.Local().Format(time.DateTime), r.Reason, r.RemoteAddr, released)
+		body := humanize.IBytes(uint64(r.BodyBytes))
+		if r.Truncated {
+			body += " (kept in part)"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.ReceivedAt.Local().Format(time.DateTime), r.Reason, r.RemoteAddr, body, released)
 	}
 	return tw.Flush()
 }
@@ -253,7 +307,15 @@ func printRejection(w io.Writer, r *store.Rejection, jsonOut bool) error {
 		fmt.Fprintf(w, "  %s: %s\n", k, r.Headers[k])
 	}
 	const shown = 4 << 10
-	fmt.Fprintf(w, "body (%s):\n", humanize.IBytes(uint64(len(r.Body))))
+	switch {
+	case r.Truncated:
+		fmt.Fprintf(w, "body (%s, sha256 %s), kept in part: it cannot be verified again or released; its first %s:\n",
+			humanize.IBytes(uint64(r.BodyBytes)), r.BodySHA256, humanize.IBytes(uint64(len(r.Body))))
+	case r.BodySHA256 != "":
+		fmt.Fprintf(w, "body (%s, sha256 %s):\n", humanize.IBytes(uint64(len(r.Body))), r.BodySHA256)
+	default:
+		fmt.Fprintf(w, "body (%s):\n", humanize.IBytes(uint64(len(r.Body))))
+	}
 	body := r.Body
 	if len(body) > shown {
 		body = body[:shown]

@@ -55,9 +55,11 @@ config file (--config), else its default.`,
 	f.Duration("forward-timeout", 30*time.Second, "how long one forwarding attempt may take ($HOOKLATCH_FORWARD_TIMEOUT)")
 	f.Int("forward-attempts", 15, "attempts before a delivery is dead; each wait is drawn from half to all of 2s, 4s, 8s … up to an hour, so 15 span 2.1 to 4.1 hours ($HOOKLATCH_FORWARD_ATTEMPTS)")
 	f.Duration("lease", 0, "how long a claimed delivery is held before another worker may take it over (default the attempt timeout + 1m) ($HOOKLATCH_LEASE)")
-	f.Int("rejections-max", 1000, "rejected requests kept, oldest dropped first ($HOOKLATCH_REJECTIONS_MAX)")
+	f.Int("rejections-max", 1000, "rejected requests kept, split across reasons, each dropping its oldest first ($HOOKLATCH_REJECTIONS_MAX)")
 	f.String("rejections-max-bytes", "64MiB", "bytes of rejected requests kept ($HOOKLATCH_REJECTIONS_MAX_BYTES)")
 	f.String("wal-max", "64MiB", "the store's write-ahead log is checkpointed and started over at this size, and emptied when idle ($HOOKLATCH_WAL_MAX)")
+	f.String("rejection-body-max", "64KiB", "how much of a rejected request's body is kept, with the whole body's length and SHA-256 ($HOOKLATCH_REJECTION_BODY_MAX)")
+	f.String("memory-budget", "", "bytes of webhook bodies held at once (in flight, or rejected and waiting to be kept); past it, 503 with Retry-After (default 64MiB, more if --max-body needs it) ($HOOKLATCH_MEMORY_BUDGET)")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		log, err := logger()
@@ -124,6 +126,14 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 	}
 	if cfg.StoreOptions.MaxWALBytes < 1<<20 {
 		return ServeOptions{}, usageError("--wal-max: want 1MiB or more")
+	}
+	if cfg.RejectionBodyMaxBytes, err = parseBytes("rejection-body-max", get("rejection-body-max", "HOOKLATCH_REJECTION_BODY_MAX")); err != nil {
+		return ServeOptions{}, err
+	}
+	if v := get("memory-budget", "HOOKLATCH_MEMORY_BUDGET"); v != "" {
+		if cfg.MemoryBudgetBytes, err = parseBytes("memory-budget", v); err != nil {
+			return ServeOptions{}, err
+		}
 	}
 	if cfg.Routes, err = file.routes(log); err != nil {
 		return ServeOptions{}, err

@@ -78,3 +78,46 @@ func TestServeWALMax(t *testing.T) {
 		})
 	}
 }
+
+// The memory budget and the part of a rejected body kept are settings
+// like the others: flag beats environment beats config file beats default.
+func TestServeMemorySettings(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "hooklatch.yaml")
+	if err := os.WriteFile(file, []byte("memory_budget: 32MiB\nrejection_body_max: 8KiB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name         string
+		args         []string
+		env          map[string]string
+		budget, kept int64
+	}{
+		{"defaults", nil, nil, 0, 64 << 10},
+		{"file", []string{"--config", file}, nil, 32 << 20, 8 << 10},
+		{"environment", []string{"--config", file}, map[string]string{"HOOKLATCH_MEMORY_BUDGET": "16MiB", "HOOKLATCH_REJECTION_BODY_MAX": "4KiB"}, 16 << 20, 4 << 10},
+		{"flags", []string{"--config", file, "--memory-budget", "8MiB", "--rejection-body-max", "2KiB"},
+			map[string]string{"HOOKLATCH_MEMORY_BUDGET": "16MiB", "HOOKLATCH_REJECTION_BODY_MAX": "4KiB"}, 8 << 20, 2 << 10},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			env := Env{Getenv: func(k string) string {
+				if k == "SENT_WEBHOOK_SECRET" {
+					return "whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY="
+				}
+				return c.env[k]
+			}}
+			cmd := newServeCommand(env)
+			if err := cmd.ParseFlags(c.args); err != nil {
+				t.Fatal(err)
+			}
+			opts, err := resolveServe(cmd, env, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := opts.Server; got.MemoryBudgetBytes != c.budget || got.RejectionBodyMaxBytes != c.kept {
+				t.Errorf("memory budget %d, rejection body kept %d; want %d, %d", got.MemoryBudgetBytes, got.RejectionBodyMaxBytes, c.budget, c.kept)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,7 @@ const (
 	outcomeTooLarge
 	outcomeBadMethod
 	outcomeBadRequest
+	outcomeOverBudget
 	outcomeUnavailable
 	numOutcomes
 )
@@ -36,6 +38,7 @@ var outcomes = [numOutcomes]struct {
 	outcomeTooLarge:    {"too_large", http.StatusRequestEntityTooLarge},
 	outcomeBadMethod:   {"bad_method", http.StatusMethodNotAllowed},
 	outcomeBadRequest:  {"bad_request", http.StatusBadRequest},
+	outcomeOverBudget:  {"over_budget", http.StatusServiceUnavailable},
 	outcomeUnavailable: {"unavailable", http.StatusServiceUnavailable},
 }
 
@@ -47,14 +50,19 @@ func answer(w http.ResponseWriter, o outcome, body string) outcome {
 	return o
 }
 
-// Metrics are the receiver's Prometheus collectors.
+// Metrics are the receiver's Prometheus collectors. Requests refused
+// because the memory budget could not hold their body are counted in
+// Requests with the outcome "over_budget".
 type Metrics struct {
 	Requests          *prometheus.CounterVec
 	AckSeconds        prometheus.Histogram
+	Rejections        *prometheus.CounterVec // by reason, every one, kept or not
 	RejectionsDropped prometheus.Counter
 	RejectionsNotKept prometheus.Counter
+	MemoryBytes       prometheus.GaugeFunc // held against the memory budget
 
 	byOutcome [numOutcomes]prometheus.Counter
+	held      atomic.Pointer[atomic.Int64]
 }
 
 // NewMetrics makes the collectors and registers them with reg, unless reg
@@ -76,14 +84,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		RejectionsNotKept: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hooklatch_rejections_not_kept_total",
-			Help: "Rejected requests answered 401 but not kept (queue full, store error, too large).",
+			Help: "Rejected requests counted but not kept as a sample (their reason's samples were all waiting, over the memory budget, store error, too large).",
 		}),
+		Rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hooklatch_webhook_rejections_total",
+			Help: "Webhook requests that failed verification, by reason, whether kept in the rejection log or not.",
+		}, []string{"reason"}),
 	}
+	m.MemoryBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hooklatch_webhook_memory_bytes",
+		Help: "Bytes of request bodies being read and rejections waiting to be kept, held against the memory budget.",
+	}, func() float64 {
+		if p := m.held.Load(); p != nil {
+			return float64(p.Load())
+		}
+		return 0
+	})
 	for o := outcomeAccepted; o < numOutcomes; o++ {
 		m.byOutcome[o] = m.Requests.WithLabelValues(outcomes[o].label)
 	}
 	if reg != nil {
-		reg.MustRegister(m.Requests, m.AckSeconds, m.RejectionsDropped, m.RejectionsNotKept)
+		reg.MustRegister(m.Requests, m.AckSeconds, m.Rejections, m.RejectionsDropped, m.RejectionsNotKept, m.MemoryBytes)
 	}
 	return m
 }

@@ -5,8 +5,8 @@
 package receiver
 
 import (
-	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/google/uuid"
 
 	"github.com/hooklatch/hooklatch/event"
@@ -22,8 +23,12 @@ import (
 	"github.com/hooklatch/hooklatch/store"
 )
 
-// DefaultMaxBodyBytes is the body limit when Config.MaxBodyBytes is zero.
-const DefaultMaxBodyBytes = 1 << 20
+// Defaults of the Config fields of the same names.
+const (
+	DefaultMaxBodyBytes          = 1 << 20
+	DefaultMemoryBudgetBytes     = 64 << 20
+	DefaultRejectionBodyMaxBytes = 64 << 10
+)
 
 // Config configures a Receiver.
 type Config struct {
@@ -48,12 +53,28 @@ type Config struct {
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 
+	// MemoryBudgetBytes bounds the bytes held for request bodies being
+	// read and for rejected requests waiting to be kept. A body is counted
+	// before it is read (by its Content-Length, or as it grows when it has
+	// none); one that does not fit is answered 503 with Retry-After,
+	// unread, and the sender retries. Bodies over 64 KiB may fill only
+	// three quarters of the budget, so that a flood of large bodies leaves
+	// room for ordinary webhooks; those three quarters must hold a body of
+	// MaxBodyBytes. Defaults to DefaultMemoryBudgetBytes, or to the least
+	// that holds a body of MaxBodyBytes when that is more.
+	MemoryBudgetBytes int64
+
+	// RejectionBodyMaxBytes is how much of a rejected request's body is
+	// kept; the whole body's length and SHA-256 are kept with it. Defaults
+	// to DefaultRejectionBodyMaxBytes.
+	RejectionBodyMaxBytes int64
+
 	// RejectionLimits bound the rejection log.
 	RejectionLimits store.RejectionLimits
 
-	// RejectionQueue bounds the rejections waiting to be diagnosed and
-	// stored. When it is full a rejection is counted and logged, not kept.
-	// Defaults to 256.
+	// RejectionQueue bounds the rejections of one reason waiting to be
+	// diagnosed and kept. While a reason's are all waiting, the next ones
+	// of that reason are counted, not kept. Defaults to 16.
 	RejectionQueue int
 
 	// RetryAfter is what a 503 asks the sender to wait. Defaults to 1s.
@@ -106,9 +127,20 @@ func (c *Config) validate() error {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	least := minBudget(c.MaxBodyBytes)
+	if c.MemoryBudgetBytes <= 0 {
+		c.MemoryBudgetBytes = max(DefaultMemoryBudgetBytes, least)
+	}
+	if c.MemoryBudgetBytes < least {
+		return fmt.Errorf("a memory budget of %s cannot hold a body of the largest size allowed, %s: give it at least %s",
+			humanize.IBytes(uint64(c.MemoryBudgetBytes)), humanize.IBytes(uint64(c.MaxBodyBytes)), humanize.IBytes(uint64(least)))
+	}
+	if c.RejectionBodyMaxBytes <= 0 {
+		c.RejectionBodyMaxBytes = DefaultRejectionBodyMaxBytes
+	}
 	c.RejectionLimits = c.RejectionLimits.WithDefaults()
 	if c.RejectionQueue <= 0 {
-		c.RejectionQueue = 256
+		c.RejectionQueue = 16
 	}
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = time.Second
@@ -138,7 +170,8 @@ type Observation struct {
 	Method string
 	// Outcome is the metrics label of what happened: "accepted",
 	// "duplicate", "attention" (accepted, but odd: see Event.Attention),
-	// "rejected" (signature), "too_large", "bad_method", "bad_request" or
+	// "rejected" (signature), "too_large", "bad_method", "bad_request",
+	// "over_budget" (503: the memory budget could not hold the body) or
 	// "unavailable" (the store could not take the event).
 	Outcome string
 	// StatusCode is the HTTP status answered.
@@ -157,7 +190,8 @@ type Observation struct {
 	// "unavailable", and nil otherwise.
 	Err error
 	// Header and Body are the request's, for "rejected" only: the evidence
-	// to diagnose it with signature.Diagnose, off the request path.
+	// to diagnose it with signature.Diagnose, off the request path. The
+	// memory budget no longer counts Body once the handler returns.
 	Header http.Header
 	Body   []byte
 }
@@ -166,21 +200,15 @@ type Observation struct {
 type Receiver struct {
 	cfg        Config
 	retryAfter string
+	budget     *budget
+	bodies     *bodyPool
 
-	rejections chan rejected
-	mu         sync.Mutex // guards closed against sends on rejections
-	closed     bool
+	waiting    *waiting
+	stopOnce   sync.Once
+	stop       chan struct{}
 	done       chan struct{}
-}
-
-// rejected is a request that failed verification, waiting to be diagnosed
-// and kept.
-type rejected struct {
-	at     time.Time
-	remote string
-	header http.Header
-	body   []byte
-	err    error
+	logs       rejectionLogs // the recorder's
+	countErrAt time.Time     // the recorder's: when it last logged a failure to count
 }
 
 // New returns a Receiver and starts its rejection recorder; Close stops it.
@@ -191,21 +219,24 @@ func New(cfg Config) (*Receiver, error) {
 	r := &Receiver{
 		cfg:        cfg,
 		retryAfter: strconv.Itoa(int(max(cfg.RetryAfter.Round(time.Second)/time.Second, 1))),
-		rejections: make(chan rejected, cfg.RejectionQueue),
+		budget:     newBudget(cfg.MemoryBudgetBytes),
+		bodies:     newBodyPool(cfg.MaxBodyBytes),
+		waiting:    newWaiting(cfg.RejectionQueue),
+		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	cfg.Metrics.held.Store(&r.budget.used)
 	go r.recordRejections()
 	return r, nil
 }
 
-// Close stops taking rejections and waits for the queued ones to be kept.
+// Close stops taking rejections, keeps those waiting, flushes the counts
+// and logs what is owed.
 func (r *Receiver) Close() error {
-	r.mu.Lock()
-	if !r.closed {
-		r.closed = true
-		close(r.rejections)
-	}
-	r.mu.Unlock()
+	r.stopOnce.Do(func() {
+		r.waiting.close()
+		close(r.stop)
+	})
 	<-r.done
 	return nil
 }
@@ -214,7 +245,8 @@ func (r *Receiver) Close() error {
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	start := time.Now()
 	var obs Observation
-	o := r.serve(w, req, &obs)
+	var b body
+	o := r.serve(w, req, &obs, &b)
 	took := time.Since(start)
 	r.cfg.Metrics.observe(o, took)
 	if r.cfg.Observe != nil {
@@ -222,25 +254,41 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		obs.Outcome, obs.StatusCode = outcomes[o].label, outcomes[o].status
 		r.cfg.Observe(obs)
 	}
+	r.budget.release(b.held)
+	// An event's body is the store's now, and a rejected one the
+	// observer's; any other is free.
+	switch {
+	case o == outcomeRejected && r.cfg.Observe == nil, o == outcomeTooLarge, o == outcomeBadRequest, o == outcomeOverBudget:
+		r.bodies.put(b.buf)
+	}
+}
+
+// body is a request body as read: its buffer, and how much of the memory
+// budget it holds until the request is answered.
+type body struct {
+	buf  []byte
+	held int64
 }
 
 // serve answers the request and notes in obs what it found.
-func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, obs *Observation) outcome {
+func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, obs *Observation, b *body) outcome {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return answer(w, outcomeBadMethod, `{"error":"method_not_allowed","detail":"webhooks are delivered with POST"}`)
 	}
-
-	body, o := r.readBody(w, req)
-	if o != outcomeOK {
+	if o := r.readBody(w, req, b); o != outcomeOK {
 		return o
 	}
+	return r.handle(w, req, b.buf, obs)
+}
 
+// handle answers a request whose body was read.
+func (r *Receiver) handle(w http.ResponseWriter, req *http.Request, body []byte, obs *Observation) outcome {
 	res, err := r.cfg.Verifier.Verify(req.Header, body)
 	if err != nil {
 		reason := signature.ReasonCode(err)
-		obs.Reason, obs.Err, obs.Body = reason, err, body
-		obs.Header = r.reject(req, body, err)
+		obs.Reason, obs.Err, obs.Header, obs.Body = reason, err, req.Header, body
+		r.reject(req, body, err, reason)
 		return answer(w, outcomeRejected, `{"error":"invalid_signature","reason":"`+reason+`"}`)
 	}
 
@@ -272,35 +320,58 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, obs *Observat
 	return answer(w, outcomeAccepted, `{"status":"accepted","event_id":"`+ar.EventID+`","duplicate":false}`)
 }
 
-// readBody reads the whole body within the limit.
-func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) ([]byte, outcome) {
+// readBody reads the whole body into b within the limit and the memory
+// budget. b holds what it took of the budget whatever the outcome.
+func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, b *body) outcome {
 	limit := r.cfg.MaxBodyBytes
 	tooLarge := `{"error":"body_too_large","limit_bytes":` + strconv.FormatInt(limit, 10) + `}`
 	if req.ContentLength > limit {
-		return nil, answer(w, outcomeTooLarge, tooLarge)
+		return answer(w, outcomeTooLarge, tooLarge)
 	}
-	size := 512
-	if req.ContentLength > 0 {
-		size = int(req.ContentLength) + 1 // +1 so ReadAll sees EOF without growing
+	size := int64(512)
+	if req.ContentLength >= 0 {
+		size = req.ContentLength + 1 // +1 so the reader sees EOF without growing
 	}
-	buf := make([]byte, 0, size)
+	size = r.bodies.size(size)
+	if !r.budget.reserve(size, size <= smallBodyBytes) {
+		return r.overBudget(w)
+	}
+	b.held, b.buf = size, r.bodies.get(size)
 	rd := http.MaxBytesReader(w, req.Body, limit)
 	for {
-		n, err := rd.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
+		n, err := rd.Read(b.buf[len(b.buf):cap(b.buf)])
+		b.buf = b.buf[:len(b.buf)+n]
 		if err == io.EOF {
-			return buf, outcomeOK
+			return outcomeOK
 		}
 		if err != nil {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-				return nil, answer(w, outcomeTooLarge, tooLarge)
+				return answer(w, outcomeTooLarge, tooLarge)
 			}
-			return nil, answer(w, outcomeBadRequest, `{"error":"bad_request","detail":"could not read the body"}`)
+			return answer(w, outcomeBadRequest, `{"error":"bad_request","detail":"could not read the body"}`)
 		}
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+		if len(b.buf) == cap(b.buf) {
+			// No Content-Length: double, counting the growth first.
+			old := int64(cap(b.buf))
+			grown := r.bodies.size(old + max(min(old, limit+1-old), 512))
+			if !r.budget.reserve(grown-old, grown <= smallBodyBytes) {
+				return r.overBudget(w)
+			}
+			b.held += grown - old
+			next := append(r.bodies.get(grown), b.buf...)
+			r.bodies.put(b.buf)
+			b.buf = next
 		}
 	}
+}
+
+// overBudget answers a request whose body the memory budget cannot hold.
+// The body is left unread and the connection closed, so as not to spend
+// more on it.
+func (r *Receiver) overBudget(w http.ResponseWriter) outcome {
+	w.Header().Set("Retry-After", r.retryAfter)
+	w.Header().Set("Connection", "close")
+	return answer(w, outcomeOverBudget, `{"error":"unavailable","detail":"too many request bodies in flight; retry later"}`)
 }
 
 // newEvent builds the event to store.
@@ -377,51 +448,4 @@ func rejectionHeaders(h http.Header) map[string]string {
 		out[lower] = strings.Join(values, ", ")
 	}
 	return out
-}
-
-// reject queues a failed request for the rejection log without waiting,
-// and returns the copy of its header it kept.
-func (r *Receiver) reject(req *http.Request, body []byte, err error) http.Header {
-	j := rejected{at: r.cfg.NowFunc().UTC(), remote: req.RemoteAddr, header: req.Header.Clone(), body: body, err: err}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return j.header
-	}
-	select {
-	case r.rejections <- j:
-	default:
-		r.cfg.Metrics.RejectionsNotKept.Inc()
-		r.cfg.Logger.Warn("receiver: rejection queue full, this rejected request is not kept",
-			"remote_addr", j.remote, "reason", signature.ReasonCode(err))
-	}
-	return j.header
-}
-
-func (r *Receiver) recordRejections() {
-	defer close(r.done)
-	for j := range r.rejections {
-		d := signature.Diagnose(j.header, j.body, r.cfg.Secrets, j.at, r.cfg.Tolerance)
-		rej := &store.Rejection{
-			Source:     r.cfg.Source,
-			ReceivedAt: j.at,
-			RemoteAddr: j.remote,
-			Reason:     signature.ReasonCode(j.err),
-			Detail:     j.err.Error(),
-			Diagnosis:  d.String(),
-			Headers:    rejectionHeaders(j.header),
-			Body:       j.body,
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		dropped, err := r.cfg.Store.AddRejection(ctx, rej, r.cfg.RejectionLimits)
-		cancel()
-		r.cfg.Metrics.RejectionsDropped.Add(float64(dropped))
-		if err != nil {
-			r.cfg.Metrics.RejectionsNotKept.Inc()
-			r.cfg.Logger.Warn("receiver: could not keep a rejected request", "reason", rej.Reason, "err", err)
-			continue
-		}
-		r.cfg.Logger.Warn("receiver: rejected a request", "rejection_id", rej.ID, "reason", rej.Reason,
-			"detail", rej.Detail, "remote_addr", rej.RemoteAddr)
-	}
 }

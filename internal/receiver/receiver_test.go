@@ -3,14 +3,20 @@ package receiver_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,8 +45,11 @@ type fixture struct {
 
 type options struct {
 	maxBody   int64
+	budget    int64
 	limits    store.RejectionLimits
 	storeOpts sqlite.Options
+	logger    *slog.Logger
+	nowFunc   func() time.Time // the receiver's clock; the verifier's stays at now
 }
 
 func setup(t *testing.T, o options) *fixture {
@@ -60,9 +69,12 @@ func setup(t *testing.T, o options) *fixture {
 		t.Fatal(err)
 	}
 	m := receiver.NewMetrics(nil)
+	if o.nowFunc == nil {
+		o.nowFunc = clock
+	}
 	rcv, err := receiver.New(receiver.Config{
-		Store: st, Verifier: v, Secrets: secrets, NowFunc: clock,
-		MaxBodyBytes: o.maxBody, RejectionLimits: o.limits, Metrics: m,
+		Store: st, Verifier: v, Secrets: secrets, NowFunc: o.nowFunc, Logger: o.logger,
+		MaxBodyBytes: o.maxBody, MemoryBudgetBytes: o.budget, RejectionLimits: o.limits, Metrics: m,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -331,11 +343,305 @@ func TestRejectionLogStaysWithinCaps(t *testing.T) {
 	if len(rs) != 10 {
 		t.Errorf("kept %d rejections, cap is 10", len(rs))
 	}
-	if n := testutil.ToFloat64(f.metrics.RejectionsDropped); n != 20 {
-		t.Errorf("dropped counter = %v, want 20", n)
+	// Each of the other 20 was either stored and dropped for a newer one,
+	// or counted without being stored while its reason's samples waited.
+	dropped, notKept := testutil.ToFloat64(f.metrics.RejectionsDropped), testutil.ToFloat64(f.metrics.RejectionsNotKept)
+	if dropped+notKept != 20 {
+		t.Errorf("dropped %v + not kept %v, want 20", dropped, notKept)
 	}
-	if n := testutil.ToFloat64(f.metrics.RejectionsNotKept); n != 0 {
-		t.Errorf("not-kept counter = %v, want 0", n)
+}
+
+// heldBody is a request body that says whether it was read at all and,
+// when held, blocks its first read until released.
+type heldBody struct {
+	r        io.Reader
+	started  chan struct{}
+	release  chan struct{} // nil: not held
+	once     sync.Once
+	wasRead  atomic.Bool
+	released sync.Once
+}
+
+func newHeldBody(b []byte, held bool) *heldBody {
+	h := &heldBody{r: bytes.NewReader(b), started: make(chan struct{})}
+	if held {
+		h.release = make(chan struct{})
+	}
+	return h
+}
+
+func (b *heldBody) Read(p []byte) (int, error) {
+	b.wasRead.Store(true)
+	b.once.Do(func() { close(b.started) })
+	if b.release != nil {
+		<-b.release
+	}
+	return b.r.Read(p)
+}
+
+func (b *heldBody) Close() error { b.released.Do(func() { close(b.release) }); return nil }
+
+// withBody gives req the body rd, declared as size bytes (-1: chunked).
+func withBody(req *http.Request, rd io.Reader, size int64) *http.Request {
+	req.Body, req.ContentLength = io.NopCloser(rd), size
+	return req
+}
+
+// The memory budget holds request bodies in flight: one that does not fit
+// is answered 503 with Retry-After without being read, while a webhook of
+// ordinary size still fits, and what a request held is given back.
+func TestOverBudgetIs503WhileValidEventsAreAccepted(t *testing.T) {
+	t.Parallel()
+	const budget = 400 << 10 // bodies over 64 KiB may use 300 KiB of it
+	f := setup(t, options{budget: budget, maxBody: 299 << 10})
+	big := bytes.Repeat([]byte("x"), 299<<10)
+
+	// A slow sender holds a body of the largest size in flight: the room
+	// for large bodies is full.
+	slow := newHeldBody(big, true)
+	done := make(chan int)
+	go func() {
+		rec := httptest.NewRecorder()
+		f.rcv.ServeHTTP(rec, withBody(f.signed(signature.V1, big), slow, int64(len(big))))
+		done <- rec.Code
+	}()
+	<-slow.started
+	if held := testutil.ToFloat64(f.metrics.MemoryBytes); held < 299<<10+1 || held > 300<<10 {
+		t.Errorf("memory held = %v, want the slow body's buffer, of at least %d", held, 299<<10+1)
+	}
+
+	// Another large body, declared: refused unread.
+	second := newHeldBody(big[:150<<10], false)
+	code, a, h := f.do(t, withBody(f.signed(signature.V1, big[:150<<10]), second, 150<<10))
+	if code != http.StatusServiceUnavailable || a.Error != "unavailable" || h.Get("Retry-After") == "" {
+		t.Errorf("large body over the budget: %d %+v Retry-After %q, want 503 with Retry-After", code, a, h.Get("Retry-After"))
+	}
+	if second.wasRead.Load() {
+		t.Error("the body refused over the budget was read")
+	}
+	// A large body without Content-Length: refused once it grows past it.
+	code, _, h = f.do(t, withBody(f.signed(signature.V1, big), bytes.NewReader(big), -1))
+	if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+		t.Errorf("chunked body over the budget: %d Retry-After %q, want 503", code, h.Get("Retry-After"))
+	}
+	// An ordinary webhook still fits, declared or not.
+	f1 := readFixture(t, "f1.json")
+	if code, a, _ := f.do(t, f.signed(signature.V1, f1)); code != http.StatusOK || a.Status != "accepted" {
+		t.Errorf("valid event during the flood: %d %+v, want 200 accepted", code, a)
+	}
+	f2 := readFixture(t, "f2.json")
+	if code, a, _ := f.do(t, withBody(f.signed(signature.V1, f2), bytes.NewReader(f2), -1)); code != http.StatusOK || a.Status != "accepted" {
+		t.Errorf("valid chunked event during the flood: %d %+v, want 200 accepted", code, a)
+	}
+	if n := testutil.ToFloat64(f.metrics.Requests.WithLabelValues("over_budget")); n != 2 {
+		t.Errorf("over_budget counter = %v, want 2", n)
+	}
+	// A small rejection is still answered, and kept as a sample.
+	forged := bytes.Repeat([]byte("f"), 2<<10)
+	req := f.signed(signature.V1, forged)
+	req.Header.Set(signature.HeaderSignature, "v1,"+strings.Repeat("A", 43)+"=")
+	if code, a, _ := f.do(t, req); code != http.StatusUnauthorized || a.Reason != "no_match" {
+		t.Errorf("forged request during the flood: %d %+v, want 401 no_match", code, a)
+	}
+
+	// Once the slow one is answered, the large body fits again.
+	slow.Close()
+	if code := <-done; code != http.StatusOK {
+		t.Errorf("slow body answered %d", code)
+	}
+	if code, a, _ := f.do(t, f.signed(signature.V1, big[:150<<10])); code != http.StatusOK {
+		t.Errorf("large body after the slow one finished: %d %+v, want 200", code, a)
+	}
+	f.rcv.Close()
+	if held := testutil.ToFloat64(f.metrics.MemoryBytes); held != 0 {
+		t.Errorf("memory held once idle = %v, want 0", held)
+	}
+	if rs, err := f.store.ListRejections(context.Background(), 10); err != nil || len(rs) != 1 || rs[0].BodyBytes != int64(len(forged)) {
+		t.Errorf("samples kept = %+v (%v), want the forged request", rs, err)
+	}
+}
+
+// A rejected body is kept only in part, with the whole body's length and
+// hash; while it waits for the recorder it holds only that part.
+func TestRejectedBodyKeptInPart(t *testing.T) {
+	t.Parallel()
+	f := setup(t, options{})
+	ctx := context.Background()
+	wrongKey := []byte("another-environment-key-0123456")
+	large := bytes.Repeat([]byte(`{"field":"message","pad":"xxxxxxxxxxxxxxxx"}`), 5000) // 220 KB
+	small := readFixture(t, "f1.json")
+	var waiting float64 // at most what is kept of each
+	for _, body := range [][]byte{large, small} {
+		waiting += float64(min(len(body), receiver.DefaultRejectionBodyMaxBytes))
+		req := f.signed(signature.V1, body)
+		req.Header.Set(signature.HeaderSignature, signature.SignV1(wrongKey, "d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8", now.Unix(), body))
+		if code, _, _ := f.do(t, req); code != http.StatusUnauthorized {
+			t.Fatalf("answer %d, want 401", code)
+		}
+		if held := testutil.ToFloat64(f.metrics.MemoryBytes); held > waiting {
+			t.Errorf("waiting rejections hold %v bytes, more than the %v kept of them", held, waiting)
+		}
+	}
+	// The buffer of a large rejected body is used again: an event read
+	// into it is stored as sent, nothing of the rejected one left in it.
+	event := bytes.Repeat([]byte(`{"field":"message","pad":"yyyyyyyyyyyyy"}`), 4000)[:150000]
+	code, a, _ := f.do(t, f.signed(signature.V1, event))
+	if code != http.StatusOK {
+		t.Fatalf("large event after a large rejection: %d %+v", code, a)
+	}
+	if ev, err := f.store.GetEvent(ctx, a.EventID); err != nil || !bytes.Equal(ev.Body, event) {
+		t.Errorf("stored event body differs from the one sent (%v)", err)
+	}
+	f.rcv.Close()
+	rs, err := f.store.ListRejections(ctx, 10)
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("rejections = %d, %v; want 2", len(rs), err)
+	}
+	for _, c := range []struct {
+		id   int64
+		body []byte
+		part bool
+	}{{rs[1].ID, large, true}, {rs[0].ID, small, false}} {
+		r, err := f.store.GetRejection(ctx, c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(c.body)
+		kept := c.body
+		if c.part {
+			kept = c.body[:receiver.DefaultRejectionBodyMaxBytes]
+		}
+		if !bytes.Equal(r.Body, kept) || r.Truncated != c.part || r.BodyBytes != int64(len(c.body)) || r.BodySHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("rejection %d: kept %d bytes, truncated %v, body_bytes %d, sha256 %s; want %d, %v, %d, %x",
+				r.ID, len(r.Body), r.Truncated, r.BodyBytes, r.BodySHA256, len(kept), c.part, len(c.body), sum)
+		}
+		if c.part != strings.Contains(r.Diagnosis, "body_kept_in_part") || r.Reason != "no_match" {
+			t.Errorf("rejection %d: reason %s, diagnosis:\n%s", r.ID, r.Reason, r.Diagnosis)
+		}
+	}
+}
+
+// rejectN posts n requests failing for reason, from several goroutines.
+func (f *fixture) rejectN(t *testing.T, reason string, n int) {
+	t.Helper()
+	body := []byte(`{"field":"message","payload":{}}`)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; i < n; i += 4 {
+				req := f.signed(signature.V1, body)
+				switch reason {
+				case "no_match":
+					req.Header.Set(signature.HeaderSignature, signature.SignV1([]byte("another-environment-key-0123456"), "d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8", now.Unix(), body))
+				case "stale_timestamp":
+					req.Header.Set(signature.HeaderTimestamp, fmt.Sprint(now.Unix()-3600))
+				case "missing_signature":
+					req.Header.Del(signature.HeaderSignature)
+				}
+				rec := httptest.NewRecorder()
+				f.rcv.ServeHTTP(rec, req)
+				if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), reason) {
+					t.Errorf("answer %d %s, want 401 %s", rec.Code, rec.Body, reason)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// A flood of one reason leaves the samples of the others in place, and
+// every rejection is counted, kept or not.
+func TestRejectionFloodKeepsOtherReasonsAndCountsAll(t *testing.T) {
+	t.Parallel()
+	f := setup(t, options{limits: store.RejectionLimits{MaxCount: 20, MaxBytes: 1 << 20}})
+	ctx := context.Background()
+	f.rejectN(t, "stale_timestamp", 5)
+	f.rejectN(t, "missing_signature", 3)
+	f.rejectN(t, "no_match", 2000)
+	f.rcv.Close()
+
+	rs, err := f.store.ListRejections(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := map[string]int{}
+	for _, r := range rs {
+		kept[r.Reason]++
+	}
+	// Three reasons share 20: under 7 each.
+	if kept["stale_timestamp"] != 5 || kept["missing_signature"] != 3 || kept["no_match"] != 6 {
+		t.Errorf("samples kept by reason = %v, want 5 stale_timestamp, 3 missing_signature, 6 no_match", kept)
+	}
+	counts, err := f.store.RejectionCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, c := range counts {
+		if c.Source != "sent" || !c.FirstAt.Equal(now) || !c.LastAt.Equal(now) {
+			t.Errorf("count %+v: want source sent, first and last at %v", c, now)
+		}
+		got[c.Reason] = c.Count
+	}
+	want := map[string]int64{"no_match": 2000, "stale_timestamp": 5, "missing_signature": 3}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("counts = %v, want %v", got, want)
+	}
+	for reason, n := range want {
+		if m := testutil.ToFloat64(f.metrics.Rejections.WithLabelValues(reason)); m != float64(n) {
+			t.Errorf("rejections metric for %s = %v, want %d", reason, m, n)
+		}
+	}
+}
+
+// A flood is logged as one line per reason at most every 10s of the
+// receiver's clock, each saying how many were rejected since the last.
+func TestRejectionLogLinesAreRateLimited(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer  // written by the recorder, read once Close has waited for it
+	var clock atomic.Int64 // seconds after now
+	f := setup(t, options{
+		logger:  slog.New(slog.NewJSONHandler(&logs, nil)),
+		nowFunc: func() time.Time { return now.Add(time.Duration(clock.Load()) * time.Second) },
+	})
+	const seconds = 60
+	for range seconds { // a minute of the receiver's clock, 50 requests a second
+		f.rejectN(t, "no_match", 45)
+		f.rejectN(t, "stale_timestamp", 5)
+		clock.Add(1)
+	}
+	f.rcv.Close()
+
+	lines := map[string]int{}
+	rejected := map[string]int64{}
+	for line := range strings.Lines(logs.String()) {
+		var rec struct {
+			Msg      string `json:"msg"`
+			Reason   string `json:"reason"`
+			Rejected int64  `json:"rejected"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if !strings.Contains(rec.Msg, "rejected") {
+			continue
+		}
+		lines[rec.Reason]++
+		rejected[rec.Reason] += rec.Rejected
+	}
+	// One line when the first arrives, at most one per 10s after it, and
+	// the rest when the receiver closes.
+	for reason, n := range lines {
+		if n > seconds/10+2 {
+			t.Errorf("%d lines for %s over %ds, want at most %d", n, reason, seconds, seconds/10+2)
+		}
+	}
+	if rejected["no_match"] != 45*seconds || rejected["stale_timestamp"] != 5*seconds {
+		t.Errorf("lines account for %v rejections, want %d no_match and %d stale_timestamp", rejected, 45*seconds, 5*seconds)
+	}
+	if !regexp.MustCompile(`rejected \d+ requests \(no_match\) in the last [0-9hms]+; kept \d+ samples`).MatchString(logs.String()) {
+		t.Errorf("no line says over what time:\n%s", logs.String())
 	}
 }
 
@@ -404,19 +710,50 @@ func TestMethodNotAllowed(t *testing.T) {
 	}
 }
 
-func BenchmarkServeHTTP(b *testing.B) {
+// A budget too small for one body of the largest size is refused when the
+// receiver is built, in words; left unset, it grows to fit.
+func TestMemoryBudgetMustHoldTheLargestBody(t *testing.T) {
+	t.Parallel()
+	f := setup(t, options{})
+	v, err := signature.NewVerifier(signature.Config{Secrets: f.secrets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := receiver.Config{Store: f.store, Verifier: v, Secrets: f.secrets}
+	small := base
+	small.MaxBodyBytes, small.MemoryBudgetBytes = 4<<20, 4<<20
+	if _, err := receiver.New(small); err == nil || !strings.Contains(err.Error(), "cannot hold a body of the largest size allowed, 4.0 MiB") {
+		t.Errorf("budget of one body: err = %v", err)
+	}
+	large := base
+	large.MaxBodyBytes = 100 << 20
+	r, err := receiver.New(large)
+	if err != nil {
+		t.Fatalf("default budget with a 100 MiB body limit: %v", err)
+	}
+	r.Close()
+}
+
+// benchReceiver is a receiver on a fresh store with the v1 fixture secret.
+func benchReceiver(b *testing.B) (*receiver.Receiver, []signature.Secret) {
+	b.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "hooklatch.db"), sqlite.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	b.Cleanup(func() { st.Close() })
 	secrets, _ := signature.ParseSecrets(v1Secret)
 	v, _ := signature.NewVerifier(signature.Config{Secrets: secrets})
-	rcv, err := receiver.New(receiver.Config{Store: st, Verifier: v, Secrets: secrets})
+	rcv, err := receiver.New(receiver.Config{Store: st, Verifier: v, Secrets: secrets, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer rcv.Close()
+	b.Cleanup(func() { rcv.Close() })
+	return rcv, secrets
+}
+
+func BenchmarkServeHTTP(b *testing.B) {
+	rcv, secrets := benchReceiver(b)
 	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sent", "f1.json"))
 	if err != nil {
 		b.Fatal(err)
@@ -432,6 +769,28 @@ func BenchmarkServeHTTP(b *testing.B) {
 			rec := httptest.NewRecorder()
 			rcv.ServeHTTP(rec, req)
 			if rec.Code != http.StatusOK {
+				b.Fatalf("answer %d: %s", rec.Code, rec.Body)
+			}
+		}
+	})
+}
+
+// BenchmarkServeHTTPForged is a flood of 1 MB bodies with bad signatures:
+// what each costs the receiver, and what it allocates.
+func BenchmarkServeHTTPForged(b *testing.B) {
+	rcv, _ := benchReceiver(b)
+	body := bytes.Repeat([]byte("x"), 1_000_000)
+	b.SetBytes(int64(len(body)))
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, "/webhooks/sent", bytes.NewReader(body))
+			req.Header.Set(signature.HeaderSignature, "v1,"+strings.Repeat("A", 43)+"=")
+			req.Header.Set(signature.HeaderID, "forged")
+			req.Header.Set(signature.HeaderTimestamp, fmt.Sprint(time.Now().Unix()))
+			rec := httptest.NewRecorder()
+			rcv.ServeHTTP(rec, req)
+			if rec.Code != http.StatusUnauthorized && rec.Code != http.StatusServiceUnavailable {
 				b.Fatalf("answer %d: %s", rec.Code, rec.Body)
 			}
 		}

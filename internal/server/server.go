@@ -58,6 +58,13 @@ type Config struct {
 
 	// MaxBodyBytes caps a webhook body. Defaults to 1 MiB.
 	MaxBodyBytes int64
+	// MemoryBudgetBytes bounds the bytes of webhook bodies in flight and
+	// rejections waiting to be kept (see receiver.Config). Defaults to
+	// receiver.DefaultMemoryBudgetBytes (64 MiB).
+	MemoryBudgetBytes int64
+	// RejectionBodyMaxBytes is how much of a rejected body is kept.
+	// Defaults to receiver.DefaultRejectionBodyMaxBytes (64 KiB).
+	RejectionBodyMaxBytes int64
 	// RejectionLimits bound the rejection log.
 	RejectionLimits store.RejectionLimits
 
@@ -243,10 +250,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		RejectionLimits: cfg.RejectionLimits,
 		Metrics:         receiver.NewMetrics(registry),
 		Logger:          cfg.Logger,
+
+		MemoryBudgetBytes:     cfg.MemoryBudgetBytes,
+		RejectionBodyMaxBytes: cfg.RejectionBodyMaxBytes,
 	})
 	if err != nil {
 		st.Close()
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	s := &Server{cfg: cfg, store: st, receiver: rcv, dispatch: disp, registry: registry, errc: make(chan error, 2)}
 	now := time.Now

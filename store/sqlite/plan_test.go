@@ -111,3 +111,21 @@ func queryPlan(t *testing.T, s *Store, q string, args []any) string {
 	}
 	return strings.Join(plan, "\n")
 }
+
+// Pruning the rejection log runs on every rejection kept: it must read
+// only the index by reason, never the rows and their bodies, and never
+// sort.
+func TestRejectionPruneReadsOnlyItsIndex(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "h.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	plan := queryPlan(t, s, pruneRejectionsSQL, []any{1000, 1 << 20})
+	for _, line := range strings.Split(plan, "\n") {
+		if strings.Contains(line, "SCAN rejections") && !strings.Contains(line, "COVERING INDEX rejections_by_reason") ||
+			strings.Contains(line, "TEMP B-TREE") {
+			t.Errorf("pruning reads the rows or sorts (%s):\n%s", line, plan)
+		}
+	}
+}

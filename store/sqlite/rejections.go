@@ -29,26 +29,18 @@ func (s *Store) AddRejection(ctx context.Context, r *store.Rejection, limits sto
 	var dropped int64
 	err = s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `
-INSERT INTO rejections (source, received_at, remote_addr, reason, detail, diagnosis, headers, body, size)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.Source, unixNano(r.ReceivedAt), r.RemoteAddr, r.Reason, r.Detail, r.Diagnosis, headers, body, size)
+INSERT INTO rejections (source, received_at, remote_addr, reason, detail, diagnosis, headers, body, size,
+                        body_bytes, body_sha256, truncated)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Source, unixNano(r.ReceivedAt), r.RemoteAddr, r.Reason, r.Detail, r.Diagnosis, headers, body, size,
+			r.BodyBytes, r.BodySHA256, r.Truncated)
 		if err != nil {
 			return fmt.Errorf("sqlite: add rejection: %w", err)
 		}
 		if r.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		// Oldest first: past the count cap, then past the byte cap counted
-		// from the newest.
-		res, err = tx.ExecContext(ctx, `
-DELETE FROM rejections WHERE id <= COALESCE((
-    SELECT id FROM (
-        SELECT id,
-               ROW_NUMBER() OVER (ORDER BY id DESC) AS n,
-               SUM(size)    OVER (ORDER BY id DESC) AS total
-          FROM rejections)
-     WHERE n > ? OR total > ?
-     ORDER BY id DESC LIMIT 1), 0)`, limits.MaxCount, limits.MaxBytes)
+		res, err = tx.ExecContext(ctx, pruneRejectionsSQL, limits.MaxCount, limits.MaxBytes)
 		if err != nil {
 			return fmt.Errorf("sqlite: prune rejections: %w", err)
 		}
@@ -56,6 +48,68 @@ DELETE FROM rejections WHERE id <= COALESCE((
 		return err
 	})
 	return int(dropped), err
+}
+
+// pruneRejectionsSQL splits the caps (count, then bytes) evenly across the
+// reasons in the log and drops each reason's oldest past its share, always
+// keeping its newest. It reads only the rejections_by_reason index.
+const pruneRejectionsSQL = `
+WITH share AS (
+    SELECT MAX(?1 / n, 1) AS count, ?2 / n AS bytes
+      FROM (SELECT COUNT(*) AS n FROM (SELECT DISTINCT source, reason FROM rejections))),
+ranked AS (
+    SELECT id,
+           ROW_NUMBER() OVER by_reason AS k,
+           SUM(size)    OVER by_reason AS total
+      FROM rejections
+    WINDOW by_reason AS (PARTITION BY source, reason ORDER BY id DESC))
+DELETE FROM rejections WHERE id IN (
+    SELECT id FROM ranked, share WHERE k > 1 AND (k > share.count OR total > share.bytes))`
+
+// CountRejections implements store.Store.
+func (s *Store) CountRejections(ctx context.Context, counts []store.RejectionCount) error {
+	return s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for _, c := range counts {
+			if c.Count <= 0 {
+				continue
+			}
+			_, err := tx.ExecContext(ctx, `
+INSERT INTO rejection_counts (source, reason, count, first_at, last_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (source, reason) DO UPDATE SET
+    count    = count + excluded.count,
+    first_at = MIN(first_at, excluded.first_at),
+    last_at  = MAX(last_at, excluded.last_at)`,
+				c.Source, c.Reason, c.Count, unixNano(c.FirstAt), unixNano(c.LastAt))
+			if err != nil {
+				return fmt.Errorf("sqlite: count rejections: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// RejectionCounts implements store.Store.
+func (s *Store) RejectionCounts(ctx context.Context) ([]store.RejectionCount, error) {
+	rows, err := s.readDB.QueryContext(ctx, `
+SELECT c.source, c.reason, c.count, c.first_at, c.last_at,
+       (SELECT COUNT(*) FROM rejections r WHERE r.source = c.source AND r.reason = c.reason)
+  FROM rejection_counts c
+ ORDER BY c.count DESC, c.source, c.reason`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: rejection counts: %w", err)
+	}
+	defer rows.Close()
+	var out []store.RejectionCount
+	for rows.Next() {
+		var c store.RejectionCount
+		var first, last int64
+		if err := rows.Scan(&c.Source, &c.Reason, &c.Count, &first, &last, &c.Kept); err != nil {
+			return nil, fmt.Errorf("sqlite: rejection counts: %w", err)
+		}
+		c.FirstAt, c.LastAt = fromUnixNano(first), fromUnixNano(last)
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 // MarkRejectionReleased implements store.Store.
@@ -73,7 +127,8 @@ func (s *Store) MarkRejectionReleased(ctx context.Context, id int64, eventID str
 	})
 }
 
-const rejectionColumns = `id, source, received_at, remote_addr, reason, detail, diagnosis, headers, released_at, event_id`
+const rejectionColumns = `id, source, received_at, remote_addr, reason, detail, diagnosis, headers, released_at, event_id,
+       body_bytes, body_sha256, truncated`
 
 func scanRejection(row scanner, withBody bool) (*store.Rejection, error) {
 	var (
@@ -81,7 +136,8 @@ func scanRejection(row scanner, withBody bool) (*store.Rejection, error) {
 		received, released int64
 		headers            string
 	)
-	dest := []any{&r.ID, &r.Source, &received, &r.RemoteAddr, &r.Reason, &r.Detail, &r.Diagnosis, &headers, &released, &r.EventID}
+	dest := []any{&r.ID, &r.Source, &received, &r.RemoteAddr, &r.Reason, &r.Detail, &r.Diagnosis, &headers, &released, &r.EventID,
+		&r.BodyBytes, &r.BodySHA256, &r.Truncated}
 	if withBody {
 		dest = append(dest, &r.Body)
 	}

@@ -37,6 +37,8 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("EventDeliveryStates", func(t *testing.T) { t.Parallel(); testEventDeliveryStates(t, factory) })
 	t.Run("RejectionLimits", func(t *testing.T) { t.Parallel(); testRejectionLimits(t, factory) })
 	t.Run("RejectionRelease", func(t *testing.T) { t.Parallel(); testRejectionRelease(t, factory) })
+	t.Run("RejectionSamplesPerReason", func(t *testing.T) { t.Parallel(); testRejectionSamplesPerReason(t, factory) })
+	t.Run("RejectionCounts", func(t *testing.T) { t.Parallel(); testRejectionCounts(t, factory) })
 	t.Run("NotFound", func(t *testing.T) { t.Parallel(); testNotFound(t, factory) })
 	t.Run("Closed", func(t *testing.T) { t.Parallel(); testClosed(t, factory) })
 	t.Run("DeliveriesCreatedWithEvent", func(t *testing.T) { t.Parallel(); testDeliveriesCreated(t, factory) })
@@ -422,15 +424,7 @@ func testRejectionLimits(t *testing.T, factory Factory) {
 	s, _ := open(t, factory)
 
 	newRejection := func(i, bodySize int) *store.Rejection {
-		return &store.Rejection{
-			Source:     "sent",
-			ReceivedAt: time.Now().UTC(),
-			RemoteAddr: "127.0.0.1:5000",
-			Reason:     "no_match",
-			Detail:     fmt.Sprintf("rejection %d", i),
-			Headers:    map[string]string{"x-webhook-signature": "v1,AAAA"},
-			Body:       bytes.Repeat([]byte{'x'}, bodySize),
-		}
+		return newRejection("no_match", fmt.Sprintf("rejection %d", i), bodySize)
 	}
 
 	// Count cap: 25 rejections into a log of 10 keep the newest 10.
@@ -486,6 +480,127 @@ func testRejectionLimits(t *testing.T, factory Factory) {
 	}
 }
 
+// newRejection is a rejection of reason with a body of bodySize bytes,
+// told apart from others by its detail.
+func newRejection(reason, detail string, bodySize int) *store.Rejection {
+	return &store.Rejection{
+		Source:     "sent",
+		ReceivedAt: time.Now().UTC(),
+		RemoteAddr: "127.0.0.1:5000",
+		Reason:     reason,
+		Detail:     detail,
+		Headers:    map[string]string{"x-webhook-signature": "v1,AAAA"},
+		Body:       bytes.Repeat([]byte{'x'}, bodySize),
+		BodyBytes:  int64(bodySize),
+	}
+}
+
+// A flood of one reason cannot evict the samples of another: the caps are
+// split across the reasons, and each drops its own oldest first.
+func testRejectionSamplesPerReason(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	s, _ := open(t, factory)
+	add := func(r *store.Rejection, limits store.RejectionLimits) {
+		t.Helper()
+		if _, err := s.AddRejection(ctx, r, limits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := func() map[string][]string {
+		t.Helper()
+		rs, err := s.ListRejections(ctx, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]string{}
+		for _, r := range rs {
+			out[r.Reason] = append(out[r.Reason], r.Detail)
+		}
+		return out
+	}
+
+	// By count: 3 stale timestamps, then a flood of 100 mismatches, into a
+	// log of 10: two reasons share it 5 and 5.
+	limits := store.RejectionLimits{MaxCount: 10, MaxBytes: 1 << 20}
+	for i := range 3 {
+		add(newRejection("stale_timestamp", fmt.Sprintf("stale %d", i), 100), limits)
+	}
+	for i := range 100 {
+		add(newRejection("no_match", fmt.Sprintf("flood %d", i), 100), limits)
+	}
+	got := kept()
+	if fmt.Sprint(got["stale_timestamp"]) != "[stale 2 stale 1 stale 0]" {
+		t.Errorf("the flood evicted another reason's samples: stale_timestamp kept %v", got["stale_timestamp"])
+	}
+	if fmt.Sprint(got["no_match"]) != "[flood 99 flood 98 flood 97 flood 96 flood 95]" {
+		t.Errorf("no_match kept %v, want its newest 5", got["no_match"])
+	}
+
+	// By bytes: 1 KiB bodies into 8 KiB split across now three reasons
+	// (under 2.7 KiB each) keep at most two of each, and the newest of a
+	// reason alone is kept whatever its share.
+	limits = store.RejectionLimits{MaxCount: 1000, MaxBytes: 8 << 10}
+	add(newRejection("missing_signature", "missing 0", 1<<10), limits)
+	for i := range 20 {
+		add(newRejection("no_match", fmt.Sprintf("big %d", i), 1<<10), limits)
+	}
+	got = kept()
+	if fmt.Sprint(got["no_match"]) != "[big 19 big 18]" || fmt.Sprint(got["missing_signature"]) != "[missing 0]" ||
+		len(got["stale_timestamp"]) != 3 {
+		t.Errorf("byte shares: kept %v", got)
+	}
+}
+
+// Counts add up per source and reason, keep the earliest and latest
+// times, say how many samples the log holds, and survive a reopen.
+func testRejectionCounts(t *testing.T, factory Factory) {
+	ctx := context.Background()
+	opener := factory(t)
+	s := opener(t)
+	at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+	batches := [][]store.RejectionCount{
+		{{Source: "sent", Reason: "no_match", Count: 1000, FirstAt: at(10), LastAt: at(20)}},
+		{
+			{Source: "sent", Reason: "no_match", Count: 234, FirstAt: at(5), LastAt: at(15)},
+			{Source: "sent", Reason: "stale_timestamp", Count: 2, FirstAt: at(7), LastAt: at(8)},
+			{Source: "other", Reason: "no_match", Count: 1, FirstAt: at(9), LastAt: at(9)},
+		},
+		{{Source: "sent", Reason: "no_match", Count: 1, FirstAt: at(30), LastAt: at(30)}},
+	}
+	for _, b := range batches {
+		if err := s.CountRejections(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One of them kept as a sample.
+	if _, err := s.AddRejection(ctx, newRejection("stale_timestamp", "kept", 10), store.RejectionLimits{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = opener(t)
+	defer s.Close()
+	got, err := s.RejectionCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.RejectionCount{
+		{Source: "sent", Reason: "no_match", Count: 1235, FirstAt: at(5), LastAt: at(30)},
+		{Source: "sent", Reason: "stale_timestamp", Count: 2, FirstAt: at(7), LastAt: at(8), Kept: 1},
+		{Source: "other", Reason: "no_match", Count: 1, FirstAt: at(9), LastAt: at(9)},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("counts = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Source != w.Source || g.Reason != w.Reason || g.Count != w.Count || !g.FirstAt.Equal(w.FirstAt) || !g.LastAt.Equal(w.LastAt) || g.Kept != w.Kept {
+			t.Errorf("counts[%d] = %+v, want %+v", i, g, w)
+		}
+	}
+}
+
 func testRejectionRelease(t *testing.T, factory Factory) {
 	ctx := context.Background()
 	s, _ := open(t, factory)
@@ -495,6 +610,7 @@ func testRejectionRelease(t *testing.T, factory Factory) {
 		Diagnosis: "no configured secret matched",
 		Headers:   map[string]string{"x-webhook-id": "abc"},
 		Body:      []byte(`{"field":"message"}`),
+		BodyBytes: 19, BodySHA256: "0123abcd",
 	}
 	if _, err := s.AddRejection(ctx, r, store.RejectionLimits{}); err != nil {
 		t.Fatal(err)
@@ -503,8 +619,33 @@ func testRejectionRelease(t *testing.T, factory Factory) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(got.Body) != string(r.Body) || got.Diagnosis != r.Diagnosis || got.Headers["x-webhook-id"] != "abc" || !got.ReleasedAt.IsZero() {
+	if string(got.Body) != string(r.Body) || got.Diagnosis != r.Diagnosis || got.Headers["x-webhook-id"] != "abc" || !got.ReleasedAt.IsZero() ||
+		got.BodyBytes != 19 || got.BodySHA256 != "0123abcd" || got.Truncated {
 		t.Fatalf("rejection round trip = %+v", got)
+	}
+
+	// Only the first bytes of a large body kept: the whole body's length
+	// and hash, and the mark, come back with and without the body.
+	part := newRejection("no_match", "in part", 64)
+	part.BodyBytes, part.BodySHA256, part.Truncated = 1<<20, strings.Repeat("ab", 32), true
+	if _, err := s.AddRejection(ctx, part, store.RejectionLimits{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.GetRejection(ctx, part.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.ListRejections(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []store.Rejection{*got, rs[0]} {
+		if g.ID != part.ID || !g.Truncated || g.BodyBytes != 1<<20 || g.BodySHA256 != part.BodySHA256 {
+			t.Errorf("truncated rejection round trip = %+v", g)
+		}
+	}
+	if len(got.Body) != 64 {
+		t.Errorf("kept body = %d bytes, want the 64 given", len(got.Body))
 	}
 	at := time.Now().UTC().Truncate(time.Microsecond)
 	if err := s.MarkRejectionReleased(ctx, r.ID, "evt-1", at); err != nil {
