@@ -605,17 +605,22 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 		return s.insertDeliveries(ctx, tx, ev, r.res.Seq)
 	}
 	r.res.Duplicate = true
-	err = tx.QueryRowContext(ctx, `
-UPDATE events SET duplicates = duplicates + 1, last_duplicate_at = ?1
- WHERE seq = (SELECT MIN(seq) FROM events
-               WHERE source = ?2 AND dedupe_key = ?3
-                  OR source = ?2 AND body_sha256 = ?4)
-RETURNING seq, id`, unixNano(ev.ReceivedAt), ev.Source, ev.DedupeKey, r.bodySum[:]).Scan(&r.res.Seq, &r.res.EventID)
+	err = tx.QueryRowContext(ctx, countDuplicateSQL,
+		unixNano(ev.ReceivedAt), ev.Source, ev.DedupeKey, r.bodySum[:]).Scan(&r.res.Seq, &r.res.EventID)
 	if err != nil {
 		return fmt.Errorf("sqlite: count duplicate: %w", err)
 	}
 	return nil
 }
+
+// countDuplicateSQL counts a duplicate on the first event it matches, by
+// dedupe key or by body, through the two unique indexes that refused it.
+const countDuplicateSQL = `
+UPDATE events SET duplicates = duplicates + 1, last_duplicate_at = ?1
+ WHERE seq = (SELECT MIN(seq) FROM events
+               WHERE source = ?2 AND dedupe_key = ?3
+                  OR source = ?2 AND body_sha256 = ?4)
+RETURNING seq, id`
 
 // exec runs fn in the writer's next transaction.
 func (s *Store) exec(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
