@@ -13,7 +13,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -491,11 +490,7 @@ func (s *Store) write(ctx context.Context, r *writeReq) error {
 func (s *Store) Append(ctx context.Context, ev *store.Event) (store.AppendResult, error) {
 	// Everything that can happen before the writer does: it is the one
 	// goroutine every append waits on.
-	headers, err := json.Marshal(ev.Headers)
-	if err != nil {
-		return store.AppendResult{}, fmt.Errorf("sqlite: encode headers: %w", err)
-	}
-	r := &writeReq{ev: ev, headers: headers, bodySum: sha256.Sum256(ev.Body)}
+	r := &writeReq{ev: ev, headers: headersJSON(ev.Headers), bodySum: sha256.Sum256(ev.Body)}
 	if err := s.write(ctx, r); err != nil {
 		return store.AppendResult{}, err
 	}
