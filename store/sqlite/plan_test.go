@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hooklatch/hooklatch/store"
 )
@@ -74,6 +75,12 @@ func TestEventListingsUseTheirIndexes(t *testing.T) {
 		"none":      {store.EventFilter{Delivery: store.DeliveryNone}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
 		"id suffix": {store.EventFilter{IDSuffix: "3c4d5e6f", BeforeSeq: 1 << 62}, []string{"COVERING INDEX sqlite_autoindex_events_1"}, []string{"SCAN events\n", "TEMP B-TREE"}},
 		"dedupe":    {store.EventFilter{DedupeKeys: []string{"event-id:evt_1", "id:evt_1"}, BeforeSeq: 1 << 62}, []string{"COVERING INDEX sqlite_autoindex_events_2"}, []string{"SCAN events\n", "TEMP B-TREE"}},
+		"type":      {store.EventFilter{Type: "message.sent", BeforeSeq: 1 << 62}, []string{"events_type_seq (type=? AND seq<?)"}, []string{"SCAN events\n", "TEMP B-TREE"}},
+		"subject":   {store.EventFilter{Subject: "msg_1", BeforeSeq: 1 << 62}, []string{"events_subject_seq (subject=? AND seq<?)"}, []string{"SCAN events\n", "TEMP B-TREE"}},
+		// No index holds events by time: the newest are walked by seq, each
+		// tested against the window, until the page is full.
+		"since":       {store.EventFilter{Since: time.Unix(1, 0), BeforeSeq: 1 << 62}, []string{"SEARCH events USING INTEGER PRIMARY KEY (rowid<?)"}, []string{"received_at", "TEMP B-TREE"}},
+		"since until": {store.EventFilter{Since: time.Unix(1, 0), Until: time.Unix(2, 0), BeforeSeq: 1 << 62}, []string{"SEARCH events USING INTEGER PRIMARY KEY (rowid<?)"}, []string{"received_at", "TEMP B-TREE"}},
 	} {
 		q, args, err := listEventsSQL(tc.f)
 		if err != nil {
@@ -91,6 +98,113 @@ func TestEventListingsUseTheirIndexes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Every listing, whatever its filters, walks an index in seq order and
+// stops at its limit: none sorts. An index that drew a listing away from
+// seq order (as one on received_at did for --since with --until) would
+// make it sort every event in range to return one page.
+func TestEventListingsNeverSort(t *testing.T) {
+	t.Parallel()
+	s := openPlans(t)
+	var (
+		types  = []string{"", "message.sent", "message.*"}
+		states = append([]string{""}, store.DeliveryStates()...)
+		orders = []store.EventFilter{{}, {BeforeSeq: 1 << 62}, {AfterSeq: 3}}
+	)
+	for _, typ := range types {
+		for _, state := range states {
+			for _, order := range orders {
+				for m := range 1 << 5 { // every subset of the other filters
+					f := order
+					f.Type, f.Delivery = typ, state
+					if m&1 != 0 {
+						f.Subject = "msg_1"
+					}
+					if m&2 != 0 {
+						f.Since = time.Unix(1, 0)
+					}
+					if m&4 != 0 {
+						f.Until = time.Unix(2, 0)
+					}
+					if m&8 != 0 {
+						f.IDSuffix = "3c4d5e6f"
+					}
+					if m&16 != 0 {
+						f.DedupeKeys = []string{"event-id:evt_1", "id:evt_1"}
+					}
+					q, args, err := listEventsSQL(f)
+					if err != nil {
+						t.Fatalf("%+v: %v", f, err)
+					}
+					if plan := queryPlan(t, s, q, args); strings.Contains(plan, "TEMP B-TREE") {
+						t.Errorf("listing %+v sorts:\n%s", f, plan)
+					}
+				}
+			}
+		}
+	}
+}
+
+// Each index on events costs a B-tree insert per accepted event, on the
+// ack path: every one must be read by a statement the store runs, and a
+// new one must come with the statement that reads it. (Counts are left
+// out: any index serves COUNT(*), which reads the smallest.)
+func TestEveryEventIndexIsRead(t *testing.T) {
+	t.Parallel()
+	s := openPlans(t)
+	var plans []string
+	for _, f := range []store.EventFilter{
+		{BeforeSeq: 1 << 62},
+		{Type: "message.sent", BeforeSeq: 1 << 62},
+		{Subject: "msg_1", BeforeSeq: 1 << 62},
+		{IDSuffix: "3c4d5e6f", BeforeSeq: 1 << 62},
+		{DedupeKeys: []string{"event-id:evt_1"}, BeforeSeq: 1 << 62},
+		{Since: time.Unix(1, 0), Until: time.Unix(2, 0), BeforeSeq: 1 << 62},
+	} {
+		q, args, err := listEventsSQL(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans = append(plans, queryPlan(t, s, q, args))
+	}
+	plans = append(plans,
+		queryPlan(t, s, countDuplicateSQL, []any{1, "sent", "event-id:evt_1", []byte("sum")}),
+		queryPlan(t, s, `SELECT `+eventColumns+` FROM events WHERE id = ?`, []any{"e"}))
+	all := strings.Join(plans, "\n")
+
+	rows, err := s.readDB.Query(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if !strings.Contains(all, "INDEX "+name+" ") {
+			t.Errorf("no statement reads index %s: drop it, or pin the statement that needs it here", name)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("no index on events found")
+	}
+}
+
+func openPlans(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "h.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func queryPlan(t *testing.T, s *Store, q string, args []any) string {

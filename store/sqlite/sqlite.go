@@ -13,7 +13,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -491,11 +490,7 @@ func (s *Store) write(ctx context.Context, r *writeReq) error {
 func (s *Store) Append(ctx context.Context, ev *store.Event) (store.AppendResult, error) {
 	// Everything that can happen before the writer does: it is the one
 	// goroutine every append waits on.
-	headers, err := json.Marshal(ev.Headers)
-	if err != nil {
-		return store.AppendResult{}, fmt.Errorf("sqlite: encode headers: %w", err)
-	}
-	r := &writeReq{ev: ev, headers: headers, bodySum: sha256.Sum256(ev.Body)}
+	r := &writeReq{ev: ev, headers: headersJSON(ev.Headers), bodySum: sha256.Sum256(ev.Body)}
 	if err := s.write(ctx, r); err != nil {
 		return store.AppendResult{}, err
 	}
@@ -605,17 +600,22 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 		return s.insertDeliveries(ctx, tx, ev, r.res.Seq)
 	}
 	r.res.Duplicate = true
-	err = tx.QueryRowContext(ctx, `
-UPDATE events SET duplicates = duplicates + 1, last_duplicate_at = ?1
- WHERE seq = (SELECT MIN(seq) FROM events
-               WHERE source = ?2 AND dedupe_key = ?3
-                  OR source = ?2 AND body_sha256 = ?4)
-RETURNING seq, id`, unixNano(ev.ReceivedAt), ev.Source, ev.DedupeKey, r.bodySum[:]).Scan(&r.res.Seq, &r.res.EventID)
+	err = tx.QueryRowContext(ctx, countDuplicateSQL,
+		unixNano(ev.ReceivedAt), ev.Source, ev.DedupeKey, r.bodySum[:]).Scan(&r.res.Seq, &r.res.EventID)
 	if err != nil {
 		return fmt.Errorf("sqlite: count duplicate: %w", err)
 	}
 	return nil
 }
+
+// countDuplicateSQL counts a duplicate on the first event it matches, by
+// dedupe key or by body, through the two unique indexes that refused it.
+const countDuplicateSQL = `
+UPDATE events SET duplicates = duplicates + 1, last_duplicate_at = ?1
+ WHERE seq = (SELECT MIN(seq) FROM events
+               WHERE source = ?2 AND dedupe_key = ?3
+                  OR source = ?2 AND body_sha256 = ?4)
+RETURNING seq, id`
 
 // exec runs fn in the writer's next transaction.
 func (s *Store) exec(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
