@@ -612,3 +612,42 @@ func TestEventsShowCountsEveryAttempt(t *testing.T) {
 		t.Errorf("the attempt that exhausted the budget is not labelled dead:\n%s", r.stdout)
 	}
 }
+
+// A store on which no current serve recorded its destinations cannot say
+// where a released event goes: release refuses, and keeps the rejection.
+func TestReleaseRefusedWithoutRecordedRoutes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := signature.ParseSecret(legacySecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"id":"evt_1","field":"messages","timestamp":"2025-10-31T10:10:42Z","payload":{"message_id":"m1","message_status":"DELIVERED"}}`)
+	headers := map[string]string{}
+	for k, v := range signature.Sign(signature.Legacy, secret, body, signature.SignOptions{}) {
+		headers[strings.ToLower(k)] = v[0]
+	}
+	if _, err := st.AddRejection(ctx, &store.Rejection{Source: "sent", ReceivedAt: time.Now(), Reason: "no_match",
+		Headers: headers, Body: body, BodyBytes: int64(len(body))}, store.RejectionLimits{}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	r := run(t, map[string]string{"HOOKLATCH_STORE": path, "SENT_WEBHOOK_SECRET": legacySecret}, "", "rejections", "release", "--all")
+	if r.code == 0 || !strings.Contains(r.stderr, "no record of where serve delivers") {
+		t.Fatalf("release on a store without routes: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	st, err = sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if evs, err := st.ListEvents(ctx, store.EventFilter{}); err != nil || len(evs) != 0 {
+		t.Errorf("events after a refused release = %v, %v; want none", evs, err)
+	}
+}
