@@ -545,3 +545,95 @@ func TestDeveloperToolsAgainstServe(t *testing.T) {
 		t.Errorf("send:\n%s", out)
 	}
 }
+
+// SIGKILL in the middle of dispatching a backlog: the restarted serve
+// delivers every event, and delivers again only the ones that were in
+// flight at the kill (at most the dispatcher's window of 256), not the
+// ones whose first attempt was recorded before it.
+func TestKillMidWindowRedeliversAtMostTheWindow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the built binary")
+	}
+	const (
+		events = 2000
+		window = 256 // the dispatcher's default bound on attempts in flight
+	)
+	rawSecret, secret := newSecret(t)
+	var (
+		mu       sync.Mutex
+		received = map[string]int{}
+		total    atomic.Int64
+	)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("Hooklatch-Event-Id")
+		mu.Lock()
+		received[id]++
+		mu.Unlock()
+		total.Add(1)
+		time.Sleep(20 * time.Millisecond) // dispatch falls behind: a backlog, a window in flight
+	}))
+	defer app.Close()
+	storePath := filepath.Join(t.TempDir(), "hooklatch.db")
+	addr := freeAddr(t)
+	url := "http://" + addr + "/webhooks/sent"
+
+	cmd := serve(t, rawSecret, storePath, addr, "--forward-to", app.URL)
+	client := &http.Client{Timeout: 10 * time.Second}
+	acked := make(chan string, events)
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := w; i < events; i += 16 {
+				a, ok := post(client, url, secret, fmt.Sprintf("window-%d", i))
+				if !ok {
+					t.Errorf("event %d not acknowledged", i)
+					return
+				}
+				acked <- a.EventID
+			}
+		})
+	}
+	wg.Wait()
+	close(acked)
+	waitFor(t, "dispatch to be under way", func() bool { return total.Load() >= events/3 })
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	before := total.Load()
+
+	cmd = serve(t, rawSecret, storePath, addr, "--forward-to", app.URL)
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	waitFor(t, "every event delivered", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(received) >= events
+	})
+	var ids []string
+	for id := range acked {
+		ids = append(ids, id)
+	}
+	if len(ids) != events {
+		t.Fatalf("%d events acknowledged, want %d", len(ids), events)
+	}
+	mu.Lock()
+	again := 0
+	for _, n := range received {
+		again += n - 1
+	}
+	mu.Unlock()
+	t.Logf("%d deliveries before the kill, %d events delivered twice", before, again)
+	if again > window {
+		t.Errorf("%d events delivered twice after the kill: more than one window (%d)", again, window)
+	}
+	waitFor(t, "every delivery recorded as succeeded", func() bool {
+		st, err := sqlite.Open(context.Background(), storePath, sqlite.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		s, err := st.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Deliveries[store.DeliverySucceeded] == events
+	})
+}

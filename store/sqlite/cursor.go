@@ -151,6 +151,12 @@ func (cs *cursors) all() []*cursor {
 	return out
 }
 
+// cursorsInTx returns the cursors as the open transaction sees them: the
+// registry and those registered in it.
+func (s *Store) cursorsInTx() []*cursor {
+	return append(s.cursors.all(), s.txCur.registered...)
+}
+
 // cursorFor returns the cursor of destination name, registering it in tx
 // when the store has none: a new destination starts after every event
 // already stored, as none of them names it.
@@ -193,6 +199,48 @@ func (s *Store) cursorFor(ctx context.Context, tx *sql.Tx, name string) (*cursor
 	}
 	s.txCur.registered = append(s.txCur.registered, c)
 	return c, nil
+}
+
+// syncCursors loads the cursors other processes registered since this
+// Store loaded its registry (a command that added deliveries to a new
+// destination), so that their first attempts are claimed too.
+func (s *Store) syncCursors(ctx context.Context, tx *sql.Tx) error {
+	rows, err := s.queryWriter(ctx, tx, cursorCountSQL)
+	if err != nil {
+		return fmt.Errorf("sqlite: count cursors: %w", err)
+	}
+	var n int
+	if err := scanOne(rows, &n); err != nil {
+		return fmt.Errorf("sqlite: count cursors: %w", err)
+	}
+	s.cursors.mu.Lock()
+	known := len(s.cursors.byName)
+	s.cursors.mu.Unlock()
+	if n <= known+len(s.txCur.registered) {
+		return nil
+	}
+	names, err := tx.QueryContext(ctx, `SELECT destination FROM cursors ORDER BY bit`)
+	if err != nil {
+		return fmt.Errorf("sqlite: load cursors: %w", err)
+	}
+	var all []string
+	for names.Next() {
+		var name string
+		if err := names.Scan(&name); err != nil {
+			names.Close()
+			return fmt.Errorf("sqlite: load cursors: %w", err)
+		}
+		all = append(all, name)
+	}
+	if err := names.Close(); err != nil {
+		return fmt.Errorf("sqlite: load cursors: %w", err)
+	}
+	for _, name := range all {
+		if _, err := s.cursorFor(ctx, tx, name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // destMask returns the bits of names, registering those that are new.
@@ -266,7 +314,7 @@ func (s *Store) flushCursors(ctx context.Context, tx *sql.Tx) error {
 		staged := &cursor{claimedTo: claimedTo}
 		window = append(slices.Clip(window), t.claimed[c]...)
 		watermark, _ := advance(staged, window, t.resolved)
-		if _, err := tx.ExecContext(ctx, `UPDATE cursors SET watermark = ?, claimed_to = ? WHERE bit = ?`, watermark, claimedTo, c.bit); err != nil {
+		if _, err := s.execWriter(ctx, tx, watermarkSQL, watermark, claimedTo, c.bit); err != nil {
 			return fmt.Errorf("sqlite: move the cursor of %s: %w", c.name, err)
 		}
 	}
@@ -285,7 +333,7 @@ func (s *Store) open(e *windowEntry) bool { return !e.resolved && !s.txCur.resol
 // claimCursors claims up to limit first attempts from the cursors, in the
 // writer's transaction.
 func (s *Store) claimCursors(ctx context.Context, tx *sql.Tx, p store.ClaimParams, limit int) ([]store.Claim, error) {
-	all := s.cursors.all()
+	all := s.cursorsInTx()
 	var out []store.Claim
 	now := unixNano(p.Now)
 	for i, c := range all {
@@ -305,7 +353,38 @@ func (s *Store) claimCursors(ctx context.Context, tx *sql.Tx, p store.ClaimParam
 	return out, nil
 }
 
-// claimCursor claims up to limit of c's next events.
+// cursorClaimSQL finds a cursor's next events: those past its claimed
+// mark that name its destination and have no row.
+const cursorClaimSQL = `SELECT seq, id, received_at FROM events
+ WHERE seq > ? AND (dest_mask >> ?) & 1 = 1 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE id = (events.seq << 6) | ?)
+ ORDER BY seq LIMIT ?`
+
+// The cursors' other statements.
+const (
+	maxSeqSQL      = `SELECT COALESCE(MAX(seq), 0) FROM events`
+	cursorCountSQL = `SELECT COUNT(*) FROM cursors`
+	readCursorSQL = `SELECT watermark, claimed_to, lease_owner, lease_until FROM cursors WHERE bit = ?`
+	claimedToSQL  = `UPDATE cursors SET claimed_to = ?, lease_owner = ?, lease_until = MAX(lease_until, ?) WHERE bit = ?`
+	watermarkSQL  = `UPDATE cursors SET watermark = ?, claimed_to = ? WHERE bit = ?`
+)
+
+// scanOne scans the one row of rows and closes them.
+func scanOne(rows *sql.Rows, dest ...any) error {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// claimCursor claims up to limit of c's next events, without their
+// bodies: Claim reads those once it has committed.
 func (s *Store) claimCursor(ctx context.Context, tx *sql.Tx, c *cursor, p store.ClaimParams, now int64, limit int) ([]store.Claim, error) {
 	if err := s.expireWindow(ctx, tx, c, now); err != nil {
 		return nil, err
@@ -314,9 +393,7 @@ func (s *Store) claimCursor(ctx context.Context, tx *sql.Tx, c *cursor, p store.
 	if err != nil || !ok {
 		return nil, err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+eventColumns+`, body FROM events
- WHERE seq > ? AND (dest_mask >> ?) & 1 = 1 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE id = (events.seq << 6) | ?)
- ORDER BY seq LIMIT ?`, from, c.bit, c.bit, limit)
+	rows, err := s.queryWriter(ctx, tx, cursorClaimSQL, from, c.bit, c.bit, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim from the cursor of %s: %w", c.name, err)
 	}
@@ -328,21 +405,24 @@ func (s *Store) claimCursor(ctx context.Context, tx *sql.Tx, c *cursor, p store.
 		entries []*windowEntry
 	)
 	for rows.Next() {
-		ev, err := scanEvent(rows, true)
-		if err != nil {
+		var (
+			seq, received int64
+			id            string
+		)
+		if err := rows.Scan(&seq, &id, &received); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("sqlite: claim from the cursor of %s: %w", c.name, err)
 		}
-		if unixNano(ev.ReceivedAt) > now {
+		if received > now {
 			notDue = true
 			break
 		}
-		to = ev.Seq
-		entries = append(entries, &windowEntry{seq: ev.Seq, eventID: ev.ID, owner: p.Owner, leaseUntil: lease})
-		out = append(out, store.Claim{Event: ev, Delivery: store.Delivery{
-			ID: deliveryID(ev.Seq, c.bit), EventSeq: ev.Seq, EventID: ev.ID, Destination: c.name,
-			Status: store.DeliveryInFlight, NextAttemptAt: ev.ReceivedAt, LeaseOwner: p.Owner,
-			LeaseUntil: fromUnixNano(lease), CreatedAt: ev.ReceivedAt, UpdatedAt: p.Now,
+		to = seq
+		entries = append(entries, &windowEntry{seq: seq, eventID: id, owner: p.Owner, leaseUntil: lease})
+		out = append(out, store.Claim{Delivery: store.Delivery{
+			ID: deliveryID(seq, c.bit), EventSeq: seq, EventID: id, Destination: c.name,
+			Status: store.DeliveryInFlight, NextAttemptAt: fromUnixNano(received), LeaseOwner: p.Owner,
+			LeaseUntil: fromUnixNano(lease), CreatedAt: fromUnixNano(received), UpdatedAt: p.Now,
 		}})
 	}
 	if err := rows.Close(); err != nil {
@@ -352,7 +432,11 @@ func (s *Store) claimCursor(ctx context.Context, tx *sql.Tx, c *cursor, p store.
 		// Every event up to the newest was looked at: those that do not
 		// name this destination need not be looked at again.
 		var last int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&last); err != nil {
+		rows, err := s.queryWriter(ctx, tx, maxSeqSQL)
+		if err == nil {
+			err = scanOne(rows, &last)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: claim from the cursor of %s: %w", c.name, err)
 		}
 		to = max(to, last)
@@ -367,7 +451,7 @@ func (s *Store) claimCursor(ctx context.Context, tx *sql.Tx, c *cursor, p store.
 	if to > from {
 		// Now, not at commit: a later write in this transaction (a
 		// requeue) must see these deliveries in flight.
-		if _, err := tx.ExecContext(ctx, `UPDATE cursors SET claimed_to = ?, lease_owner = ?, lease_until = MAX(lease_until, ?) WHERE bit = ?`,
+		if _, err := s.execWriter(ctx, tx, claimedToSQL,
 			to, s.instance, lease, c.bit); err != nil {
 			return nil, fmt.Errorf("sqlite: move the cursor of %s: %w", c.name, err)
 		}
@@ -396,8 +480,11 @@ func (s *Store) claimFrom(ctx context.Context, tx *sql.Tx, c *cursor, now int64)
 		watermark, claimedTo, leaseUntil int64
 		owner                            string
 	)
-	if err := tx.QueryRowContext(ctx, `SELECT watermark, claimed_to, lease_owner, lease_until FROM cursors WHERE bit = ?`, c.bit).
-		Scan(&watermark, &claimedTo, &owner, &leaseUntil); err != nil {
+	rows, err := s.queryWriter(ctx, tx, readCursorSQL, c.bit)
+	if err == nil {
+		err = scanOne(rows, &watermark, &claimedTo, &owner, &leaseUntil)
+	}
+	if err != nil {
 		return 0, false, fmt.Errorf("sqlite: read the cursor of %s: %w", c.name, err)
 	}
 	if watermark == c.watermark && claimedTo == c.claimedTo && watermark == claimedTo {

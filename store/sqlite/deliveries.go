@@ -90,64 +90,53 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 	var claims []store.Claim
 	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		claims = claims[:0]
-		if _, err := releaseLeases(ctx, tx, p.Now, now); err != nil {
+		if _, err := s.releaseLeases(ctx, tx, p.Now, now); err != nil {
 			return err
 		}
-		for _, c := range s.cursors.all() {
+		// Before the rows are claimed, the cursors' lost first attempts
+		// become rows: those whose lease expired here, and the windows
+		// other stores left behind.
+		if err := s.syncCursors(ctx, tx); err != nil {
+			return err
+		}
+		for _, c := range s.cursorsInTx() {
 			if err := s.expireWindow(ctx, tx, c, now); err != nil {
 				return err
 			}
+			if _, _, err := s.claimFrom(ctx, tx, c, now); err != nil {
+				return err
+			}
 		}
-
-		rows, err := tx.QueryContext(ctx, claimSQL, p.Owner, unixNano(p.Now.Add(p.Lease)), now, now, p.Limit)
+		rows, err := s.queryWriter(ctx, tx, claimSQL, p.Owner, unixNano(p.Now.Add(p.Lease)), now, now, p.Limit)
 		if err != nil {
 			return fmt.Errorf("sqlite: claim: %w", err)
 		}
-		bySeq := map[int64][]int{}
 		for rows.Next() {
 			d, err := scanDelivery(rows)
 			if err != nil {
 				rows.Close()
 				return fmt.Errorf("sqlite: claim: %w", err)
 			}
-			bySeq[d.EventSeq] = append(bySeq[d.EventSeq], len(claims))
 			claims = append(claims, store.Claim{Delivery: d})
 		}
 		if err := rows.Close(); err != nil {
 			return fmt.Errorf("sqlite: claim: %w", err)
 		}
-		rowClaims := len(claims)
-		if rowClaims < p.Limit {
-			first, err := s.claimCursors(ctx, tx, p, p.Limit-rowClaims)
+		if len(claims) < p.Limit {
+			first, err := s.claimCursors(ctx, tx, p, p.Limit-len(claims))
 			if err != nil {
 				return err
 			}
 			claims = append(claims, first...)
 		}
-		if rowClaims == 0 {
-			return nil
-		}
-		seqs := make([]any, 0, len(bySeq))
-		for seq := range bySeq {
-			seqs = append(seqs, seq)
-		}
-		evRows, err := tx.QueryContext(ctx, `SELECT `+eventColumns+`, body FROM events WHERE seq IN (`+placeholders(len(seqs))+`)`, seqs...)
-		if err != nil {
-			return fmt.Errorf("sqlite: claim events: %w", err)
-		}
-		defer evRows.Close()
-		for evRows.Next() {
-			ev, err := scanEvent(evRows, true)
-			if err != nil {
-				return fmt.Errorf("sqlite: claim events: %w", err)
-			}
-			for _, i := range bySeq[ev.Seq] {
-				claims[i].Event = ev
-			}
-		}
-		return evRows.Err()
+		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	// The events are read once the claim has committed, off the writer
+	// that every append waits for.
+	if err := s.loadClaimed(ctx, claims); err != nil {
 		return nil, err
 	}
 	// Oldest due first (the UPDATE's RETURNING order is not guaranteed).
@@ -160,15 +149,87 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 	return claims, nil
 }
 
+// loadClaimed reads the claimed deliveries' events, with their bodies.
+func (s *Store) loadClaimed(ctx context.Context, claims []store.Claim) error {
+	bySeq := map[int64][]int{}
+	for i, c := range claims {
+		bySeq[c.Delivery.EventSeq] = append(bySeq[c.Delivery.EventSeq], i)
+	}
+	seqs := make([]any, 0, len(bySeq))
+	for seq := range bySeq {
+		seqs = append(seqs, seq)
+	}
+	for chunk := range slices.Chunk(seqs, 500) {
+		rows, err := s.readDB.QueryContext(ctx, `SELECT `+eventColumns+`, body FROM events WHERE seq IN (`+placeholders(len(chunk))+`)`, chunk...)
+		if err != nil {
+			return fmt.Errorf("sqlite: read claimed events: %w", err)
+		}
+		for rows.Next() {
+			ev, err := scanEvent(rows, true)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: read claimed events: %w", err)
+			}
+			for _, i := range bySeq[ev.Seq] {
+				claims[i].Event = ev
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("sqlite: read claimed events: %w", err)
+		}
+	}
+	for _, c := range claims {
+		if c.Event == nil {
+			return fmt.Errorf("sqlite: claimed delivery %d: event %d not found", c.Delivery.ID, c.Delivery.EventSeq)
+		}
+	}
+	return nil
+}
+
+// writerStmt returns q for tx, prepared once when the store opened if it
+// is one of writerStatements: preparing costs more than running most of
+// the writer's statements. Writer goroutine only.
+func (s *Store) writerStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
+	if stmt, ok := s.stmts[q]; ok {
+		return tx.StmtContext(ctx, stmt), nil
+	}
+	// The writer's one connection is tx's: only tx can prepare.
+	return tx.PrepareContext(ctx, q)
+}
+
+// writerStatements are prepared on the writer's connection at Open.
+var writerStatements = []string{
+	claimSQL, expiredAttemptsSQL, releaseExpiredSQL,
+	cursorClaimSQL, maxSeqSQL, cursorCountSQL, readCursorSQL, claimedToSQL, watermarkSQL,
+}
+
+// execWriter runs q, prepared once, in tx.
+func (s *Store) execWriter(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	stmt, err := s.writerStmt(ctx, tx, q)
+	if err != nil {
+		return nil, err
+	}
+	return stmt.ExecContext(ctx, args...)
+}
+
+// queryWriter runs query q, prepared once, in tx.
+func (s *Store) queryWriter(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
+	stmt, err := s.writerStmt(ctx, tx, q)
+	if err != nil {
+		return nil, err
+	}
+	return stmt.QueryContext(ctx, args...)
+}
+
 // releaseLeases makes the deliveries whose lease ends by until pending
 // again: their worker died mid-attempt. The attempt happened (it may even
 // have been delivered), so it is recorded and counted.
-func releaseLeases(ctx context.Context, tx *sql.Tx, now time.Time, until int64) (int64, error) {
+func (s *Store) releaseLeases(ctx context.Context, tx *sql.Tx, now time.Time, until int64) (int64, error) {
 	at := unixNano(now)
-	if _, err := tx.ExecContext(ctx, expiredAttemptsSQL, at, until); err != nil {
+	if _, err := s.execWriter(ctx, tx, expiredAttemptsSQL, at, until); err != nil {
 		return 0, fmt.Errorf("sqlite: record lost attempts: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, releaseExpiredSQL, at, at, until)
+	res, err := s.execWriter(ctx, tx, releaseExpiredSQL, at, at, until)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: release leases: %w", err)
 	}

@@ -139,6 +139,7 @@ type Store struct {
 	// Prepared once on the writer's connection: re-parsing SQL for every
 	// write costs more than the write.
 	attemptStmt, completeStmt *sql.Stmt
+	stmts                     map[string]*sql.Stmt // the writer's other statements, prepared on first use
 
 	wal walLog // the writer goroutine's own
 
@@ -322,6 +323,16 @@ ON CONFLICT DO NOTHING`)
 		prepared = append(prepared, stmt)
 	}
 
+	stmts := map[string]*sql.Stmt{}
+	for _, q := range writerStatements {
+		stmt, err := writeDB.PrepareContext(ctx, q)
+		if err != nil {
+			writeDB.Close()
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		stmts[q] = stmt
+	}
+
 	readDB, err := sql.Open("sqlite", dsn(reader))
 	if err != nil {
 		writeDB.Close()
@@ -346,6 +357,7 @@ ON CONFLICT DO NOTHING`)
 		appendStmt:      appendStmt,
 		attemptStmt:     prepared[0],
 		completeStmt:    prepared[1],
+		stmts:           stmts,
 		cursors:         cs,
 		txCur:           newCursorTx(),
 		instance:        uuid.NewString(),
@@ -692,7 +704,7 @@ func (s *Store) releaseInFlight(ctx context.Context) error {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer tx.Rollback()
-	n, err := releaseLeases(ctx, tx, time.Now(), math.MaxInt64)
+	n, err := s.releaseLeases(ctx, tx, time.Now(), math.MaxInt64)
 	if err != nil {
 		return err
 	}
@@ -717,6 +729,9 @@ func (s *Store) release() error {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}
+	}
+	for _, stmt := range s.stmts {
+		errs = append(errs, stmt.Close())
 	}
 	for _, db := range []*sql.DB{s.readDB, s.checkpointDB, s.writeDB} {
 		if db != nil {
