@@ -363,9 +363,9 @@ const cursorClaimSQL = `SELECT seq, id, received_at FROM events
 const (
 	maxSeqSQL      = `SELECT COALESCE(MAX(seq), 0) FROM events`
 	cursorCountSQL = `SELECT COUNT(*) FROM cursors`
-	readCursorSQL = `SELECT watermark, claimed_to, lease_owner, lease_until FROM cursors WHERE bit = ?`
-	claimedToSQL  = `UPDATE cursors SET claimed_to = ?, lease_owner = ?, lease_until = MAX(lease_until, ?) WHERE bit = ?`
-	watermarkSQL  = `UPDATE cursors SET watermark = ?, claimed_to = ? WHERE bit = ?`
+	readCursorSQL  = `SELECT watermark, claimed_to, lease_owner, lease_until FROM cursors WHERE bit = ?`
+	claimedToSQL   = `UPDATE cursors SET claimed_to = ?, lease_owner = ?, lease_until = MAX(lease_until, ?) WHERE bit = ?`
+	watermarkSQL   = `UPDATE cursors SET watermark = ?, claimed_to = ? WHERE bit = ?`
 )
 
 // scanOne scans the one row of rows and closes them.
