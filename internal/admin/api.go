@@ -415,6 +415,7 @@ func (a *Admin) statsReport(r *http.Request) (statsReport, error) {
 	if err != nil {
 		return statsReport{}, err
 	}
+	a.stats.setQueue(q) // the gauges may as well be as fresh
 	totals, err := a.cfg.Store.Stats(r.Context())
 	if err != nil {
 		return statsReport{}, err

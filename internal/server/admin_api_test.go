@@ -477,3 +477,36 @@ func TestAdminAPIReleasesRejections(t *testing.T) {
 		t.Fatalf("released event: %+v", ev)
 	}
 }
+
+func TestMetricsExposeQueueStoreAndOutage(t *testing.T) {
+	t.Parallel()
+	a := startAPI(t, "")
+	a.failing.Store(true)
+	_, id := a.send(t, a.secret, messageBody("message.delivered", "msg-m"))
+	waitFor(t, "a dead delivery", func() bool { return a.event(t, id).Delivery == "dead" })
+	a.failing.Store(false)
+	_, ok := a.send(t, a.secret, messageBody("message.delivered", "msg-ok"))
+	waitFor(t, "a delivered one", func() bool { return a.event(t, ok).Delivery == "succeeded" })
+	a.call(t, "GET", "/v1/stats", nil, nil) // refreshes the sampled gauges
+	_, text := get(t, a.admin+"/metrics")
+	for _, want := range []string{
+		"hooklatch_dead_letters 1\n",
+		"hooklatch_queue_depth 0\n",
+		"hooklatch_receiver_unavailable_seconds 0\n",
+		"hooklatch_sender_retry_horizon_seconds 127\n",
+		`hooklatch_delivery_latency_seconds_count{destination="app"} 1` + "\n",
+		`hooklatch_delivery_attempts_total{destination="app",outcome="permanent"} 1` + "\n",
+		`hooklatch_webhook_requests_total{outcome="accepted"} 2` + "\n",
+		"hooklatch_webhook_ack_seconds_count 2\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, `hooklatch_store_file_bytes{file="db"} `) && !strings.HasSuffix(line, " 0") {
+			return
+		}
+	}
+	t.Errorf("/metrics has no database size:\n%s", text)
+}
