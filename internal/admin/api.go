@@ -68,8 +68,7 @@ func (a *Admin) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusConflict, "ambiguous", amb.Error())
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", strings.TrimPrefix(err.Error(), store.ErrNotFound.Error()+": "))
-	case errors.As(err, new(badRequest)), errors.Is(err, inspect.ErrNoTarget), errors.Is(err, inspect.ErrNoRoutes),
-		errors.As(err, new(*inspect.SecretsError)):
+	case isBadRequest(err):
 		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 	default:
 		a.cfg.Logger.Error("admin API", "method", r.Method, "path", r.URL.Path, "err", err)
