@@ -48,7 +48,9 @@ var funcs = template.FuncMap{
 		return t.Local().Format("2006-01-02 15:04:05")
 	},
 	"clock": func(t time.Time) string { return t.Local().Format("15:04:05.000") },
-	"ms":    func(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms" },
+	"ms": func(d time.Duration) string {
+		return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
+	},
 	"short": func(id string) string {
 		if len(id) > 8 {
 			return id[len(id)-8:]
