@@ -47,7 +47,6 @@ var funcs = template.FuncMap{
 		}
 		return t.Local().Format("2006-01-02 15:04:05")
 	},
-	"clock": func(t time.Time) string { return t.Local().Format("15:04:05.000") },
 	"ms": func(d time.Duration) string {
 		return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
 	},
@@ -127,7 +126,9 @@ func (u *ui) render(w http.ResponseWriter, r *http.Request, status int, name str
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	// Not no-referrer: with it, a browser sends "Origin: null" on the
+	// dashboard's own form posts, which the origin check must refuse.
+	h.Set("Referrer-Policy", "same-origin")
 	p.Token = u.a.cfg.Token != ""
 	if p.Notice == "" {
 		p.Notice = notice(r.URL.Query())

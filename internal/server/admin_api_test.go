@@ -510,3 +510,60 @@ func TestMetricsExposeQueueStoreAndOutage(t *testing.T) {
 	}
 	t.Errorf("/metrics has no database size:\n%s", text)
 }
+
+// The dashboard asks for the token once and keeps a session in a cookie
+// scripts cannot read and other sites' requests do not carry; its bulk
+// retry is a POST the origin check guards like the API's.
+func TestDashboardSessionAndBulkRetry(t *testing.T) {
+	t.Parallel()
+	a := startAPI(t, "ui-token-42")
+	a.failing.Store(true)
+	for i := range 2 {
+		_, id := a.send(t, a.secret, messageBody("message.delivered", fmt.Sprintf("msg-%d", i)))
+		waitFor(t, "a dead delivery", func() bool { return a.event(t, id).Delivery == "dead" })
+	}
+	a.failing.Store(false)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, path, form string, headers ...string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, a.admin+path, strings.NewReader(form))
+		if form != "" {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := do("GET", "/ui/dead", ""); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/login" {
+		t.Fatalf("without a session: %d to %q, want the login page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := do("POST", "/ui/login", "token=guess"); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+		t.Fatalf("a wrong token: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	resp := do("POST", "/ui/login", "token=ui-token-42", "Origin", a.admin)
+	cookies := resp.Cookies()
+	if len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode || strings.Contains(cookies[0].Value, "ui-token-42") {
+		t.Fatalf("session cookie %+v", cookies)
+	}
+	session := cookies[0].Name + "=" + cookies[0].Value
+	page := do("GET", "/ui/dead", "", "Cookie", session)
+	if csp := page.Header.Get("Content-Security-Policy"); page.StatusCode != http.StatusOK || !strings.Contains(csp, "script-src 'self'") {
+		t.Fatalf("dead letters with the session: %d, CSP %q", page.StatusCode, csp)
+	}
+	if resp := do("POST", "/ui/dead/retry", "all=1", "Cookie", session, "Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a cross-site bulk retry: %d, want 403", resp.StatusCode)
+	}
+	before := a.delivered.Load()
+	resp = do("POST", "/ui/dead/retry", "all=1", "Cookie", session, "Origin", a.admin, "Sec-Fetch-Site", "same-origin")
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/ui/dead?done=retry&n=2" {
+		t.Fatalf("bulk retry: %d to %q", resp.StatusCode, loc)
+	}
+	waitFor(t, "both re-delivered", func() bool { return a.delivered.Load() == before+2 })
+}
