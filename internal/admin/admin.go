@@ -95,7 +95,9 @@ func New(cfg Config) (*Admin, error) {
 // Run samples the counters every second and the queue every ten, and
 // feeds the live stream, until ctx is done.
 func (a *Admin) Run(ctx context.Context) {
-	go a.tail.run(ctx)
+	tailDone := make(chan struct{})
+	go func() { a.tail.run(ctx); close(tailDone) }()
+	defer func() { <-tailDone }()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for i := 0; ; i++ {

@@ -3,6 +3,7 @@ package admin
 import (
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 )
 
 // message is one Server-Sent Event: its name and JSON data.
@@ -21,6 +22,8 @@ const subscriberBuffer = 256
 type hub struct {
 	mu   sync.Mutex
 	subs map[*subscriber]struct{}
+	// n is len(subs), for the hooks to ask without waiting on mu.
+	n atomic.Int32
 	// onFirst runs, under mu, when the first subscriber arrives: the
 	// tail starts following the store from there.
 	onFirst func()
@@ -43,6 +46,7 @@ func (h *hub) subscribe() *subscriber {
 		h.onFirst()
 	}
 	h.subs[s] = struct{}{}
+	h.n.Store(int32(len(h.subs)))
 	return s
 }
 
@@ -50,13 +54,11 @@ func (h *hub) unsubscribe(s *subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.subs, s)
+	h.n.Store(int32(len(h.subs)))
 }
 
-func (h *hub) active() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subs) > 0
-}
+// active reports whether anyone watches; it never waits.
+func (h *hub) active() bool { return h.n.Load() > 0 }
 
 // publish sends v, as JSON, to every subscriber as an event named name.
 func (h *hub) publish(name string, v any) {
@@ -86,8 +88,4 @@ func (h *hub) publish(name string, v any) {
 	}
 }
 
-func (h *hub) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subs)
-}
+func (h *hub) count() int { return int(h.n.Load()) }
