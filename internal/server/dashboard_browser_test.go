@@ -1,25 +1,17 @@
-package admin_test
+package server_test
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/hooklatch/hooklatch/destination"
-	"github.com/hooklatch/hooklatch/internal/dispatch"
-	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/signature"
 )
 
@@ -63,32 +55,6 @@ func browser(t *testing.T) context.Context {
 // waits for what never comes fails saying which, and what the page shows.
 const stepTimeout = 20 * time.Second
 
-func testSecret(t *testing.T, text string) signature.Secret {
-	t.Helper()
-	s, err := signature.ParseSecrets(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s[0]
-}
-
-func post(t *testing.T, url string, secret signature.Secret, body string) string {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header = signature.Sign(signature.V1, secret, []byte(body), signature.SignOptions{})
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
-	return resp.Header.Get("Hooklatch-Event-Id")
-}
-
 // The dashboard in a real browser: it asks for the token once; an event
 // sent to the receiver appears in the live tail; its page shows its
 // timeline; the retry button re-delivers a dead delivery; a body holding
@@ -97,29 +63,13 @@ func TestDashboardInABrowser(t *testing.T) {
 	t.Parallel()
 	ctx := browser(t)
 	const token = "dashboard-token-5678"
-	secret := testSecret(t, "whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY=")
-	var failing atomic.Bool
-	var delivered atomic.Int64
-	failing.Store(true)
-	srv, err := server.New(context.Background(), server.Config{
-		Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", AdminToken: token,
-		Store: filepath.Join(t.TempDir(), "h.db"), Secrets: []signature.Secret{secret}, Logger: slog.New(slog.DiscardHandler),
-		Routes: []dispatch.Route{{Name: "app", Destination: destination.Func(func(context.Context, *destination.Delivery) error {
-			if failing.Load() {
-				return destination.Permanent(errors.New("422 Unprocessable Entity: the app refused it"))
-			}
-			delivered.Add(1)
-			return nil
-		})}},
-	})
-	if err != nil {
-		t.Fatal(err)
+	a := startAPI(t, token)
+	a.failing.Store(true)
+	admin := a.admin
+	post := func(secret signature.Secret, body string) string {
+		_, id := a.send(t, secret, []byte(body))
+		return id
 	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Shutdown() })
-	admin, hook := "http://"+srv.AdminAddr(), "http://"+srv.Addr()+"/webhooks/sent"
 
 	// Asked for the token once, then in by the cookie.
 	do(t, ctx, "log in",
@@ -137,7 +87,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	const script = `<script>document.title='injected'</script><img src=x onerror="document.title='injected'">`
 	body := fmt.Sprintf(`{"field":"message","sub_type":"message.received","timestamp":"2026-01-02T10:00:00Z",`+
 		`"payload":{"message_id":"msg-browser","from":"+14155550123","text":%q}}`, script)
-	id := post(t, hook, secret, body)
+	id := post(a.secret, body)
 	if id == "" {
 		t.Fatal("the receiver did not accept the event")
 	}
@@ -148,7 +98,7 @@ func TestDashboardInABrowser(t *testing.T) {
 
 	do(t, ctx, "the detail page", chromedp.Navigate(admin+"/ui/events/"+id), chromedp.WaitVisible(chromedp.CSS(".timeline li.attempt")))
 	timeline := value(t, ctx, chromedp.Text(chromedp.CSS(".timeline")))
-	if !strings.Contains(timeline, "#1") || !strings.Contains(timeline, "permanent") || !strings.Contains(timeline, "422 Unprocessable Entity") {
+	if !strings.Contains(timeline, "#1") || !strings.Contains(timeline, "permanent") || !strings.Contains(timeline, "400 Bad Request") {
 		t.Fatalf("timeline: %q", timeline)
 	}
 	shown := value(t, ctx, chromedp.Text(chromedp.CSS("#body")))
@@ -160,7 +110,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Fatalf("body shown %q, %d scripts, title %q, state %q", shown, scripts, title, state)
 	}
 
-	failing.Store(false)
+	a.failing.Store(false)
 	do(t, ctx, "retry", chromedp.Click(chromedp.CSS("button.retry")), chromedp.WaitVisible(chromedp.CSS("#notice")))
 	if notice := value(t, ctx, chromedp.Text(chromedp.CSS("#notice"))); notice != "1 delivery requeued for a retry." {
 		t.Fatalf("notice after retry: %q", notice)
@@ -173,7 +123,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		do(t, ctx, "reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#event-state")))
 		state = value(t, ctx, chromedp.Text(chromedp.CSS("#event-state")))
 	}
-	if n := delivered.Load(); n != 1 {
+	if n := a.delivered.Load(); n != 1 {
 		t.Fatalf("delivered %d times, want 1", n)
 	}
 	if timeline := value(t, ctx, chromedp.Text(chromedp.CSS(".timeline"))); !strings.Contains(timeline, "#2") || !strings.Contains(timeline, "succeeded") {
@@ -181,7 +131,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 
 	if dir := os.Getenv("HOOKLATCH_SCREENSHOTS"); dir != "" {
-		screenshots(t, ctx, dir, admin, hook, secret, id, &failing)
+		screenshots(t, ctx, dir, a, id)
 	}
 }
 
@@ -218,16 +168,17 @@ func pageState(ctx context.Context) string {
 
 // screenshots fills the store with some traffic and saves the main pages
 // as PNGs in dir (HOOKLATCH_SCREENSHOTS=$PWD/docs go test -run Browser).
-func screenshots(t *testing.T, ctx context.Context, dir, admin, hook string, secret signature.Secret, id string, failing *atomic.Bool) {
+func screenshots(t *testing.T, ctx context.Context, dir string, a *apiServer, id string) {
+	post := func(secret signature.Secret, body string) { a.send(t, secret, []byte(body)) }
 	types := []string{"message.sent", "message.delivered", "message.read", "message.failed"}
 	for i := range 24 {
-		failing.Store(i%7 == 3)
+		a.failing.Store(i%7 == 3)
 		typ := types[i%len(types)]
-		post(t, hook, secret, fmt.Sprintf(`{"field":"message","sub_type":%q,"timestamp":"2026-01-02T10:00:00Z","payload":{"message_id":"msg-%04d","message_status":%q}}`,
+		post(a.secret, fmt.Sprintf(`{"field":"message","sub_type":%q,"timestamp":"2026-01-02T10:00:00Z","payload":{"message_id":"msg-%04d","message_status":%q}}`,
 			typ, i, strings.ToUpper(strings.TrimPrefix(typ, "message."))))
 	}
-	wrong := testSecret(t, "whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==")
-	post(t, hook, wrong, `{"field":"message","sub_type":"message.delivered","payload":{"message_id":"msg-forged"}}`)
+	wrong, _ := signature.ParseSecrets("whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==")
+	post(wrong[0], `{"field":"message","sub_type":"message.delivered","payload":{"message_id":"msg-forged"}}`)
 	time.Sleep(2 * time.Second) // let a sample or two of the stats count it
 	shots := []struct{ name, path, ready string }{
 		{"dashboard-overview.png", "/ui/", "#chart-counts"},
@@ -237,9 +188,9 @@ func screenshots(t *testing.T, ctx context.Context, dir, admin, hook string, sec
 		{"dashboard-rejections.png", "/ui/rejections", "table"},
 	}
 	for _, s := range shots {
-		do(t, ctx, "page "+s.name, chromedp.Navigate(admin+s.path), chromedp.WaitVisible(chromedp.CSS(s.ready)))
+		do(t, ctx, "page "+s.name, chromedp.Navigate(a.admin+s.path), chromedp.WaitVisible(chromedp.CSS(s.ready)))
 		if s.name == "dashboard-overview.png" { // with the live tail filled
-			post(t, hook, secret, `{"field":"message","sub_type":"message.delivered","timestamp":"2026-01-02T10:00:00Z","payload":{"message_id":"msg-live","message_status":"DELIVERED"}}`)
+			post(a.secret, `{"field":"message","sub_type":"message.delivered","timestamp":"2026-01-02T10:00:00Z","payload":{"message_id":"msg-live","message_status":"DELIVERED"}}`)
 			do(t, ctx, "tail", chromedp.WaitVisible(chromedp.CSS(`#tail tr.succeeded`)), chromedp.Sleep(300*time.Millisecond))
 		}
 		png := value(t, ctx, chromedp.FullScreenshot(100))
