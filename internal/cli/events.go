@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hooklatch/hooklatch/internal/devtools"
+	"github.com/hooklatch/hooklatch/internal/inspect"
 	"github.com/hooklatch/hooklatch/store"
 )
 
@@ -60,12 +61,11 @@ succeeded; discarded when all were discarded, none when it has no delivery.
 			if since > 0 {
 				f.Since = time.Now().Add(-since)
 			}
-			f.BeforeSeq = 1 << 62 // newest first
-			evs, err := st.ListEvents(cmd.Context(), f)
+			page, err := inspect.New(st, nil).List(cmd.Context(), inspect.Query{Filter: f})
 			if err != nil {
 				return err
 			}
-			return printEvents(env.Stdout, evs, jsonOut)
+			return printEvents(env.Stdout, page.Events, jsonOut)
 		},
 	}
 	ls.Flags().StringVar(&f.Type, "type", "", "only this type, or a prefix pattern such as message.*")
@@ -90,14 +90,14 @@ succeeded; discarded when all were discarded, none when it has no delivery.
 			if err != nil {
 				return err
 			}
-			ev := evs[0]
-			ds, err := st.ListDeliveries(cmd.Context(), store.DeliveryFilter{EventID: ev.ID})
+			d, err := inspect.New(st, nil).Detail(cmd.Context(), evs[0])
 			if err != nil {
 				return err
 			}
 			if showJSON {
-				return printEventJSON(cmd.Context(), env.Stdout, st, ev, ds)
+				return printEventJSON(env.Stdout, d)
 			}
+			ev := d.Event
 			w := env.Stdout
 			fmt.Fprintf(w, "event %s  %s  %s=%s  status %s\n", ev.ID, ev.Type, ev.SubjectKind, ev.Subject, ev.Status)
 			fmt.Fprintf(w, "received %s (%s), dedupe key %s, %s\n", ev.ReceivedAt.Local().Format(time.RFC3339), ev.Scheme, ev.DedupeKey,
@@ -106,11 +106,8 @@ succeeded; discarded when all were discarded, none when it has no delivery.
 				fmt.Fprintf(w, "attention: %s\n", ev.Attention)
 			}
 			fmt.Fprintf(w, "%s\n", ev.Body)
-			for _, d := range ds {
-				as, err := st.ListAttempts(cmd.Context(), d.ID)
-				if err != nil {
-					return err
-				}
+			for _, tl := range d.Deliveries {
+				d, as := tl.Delivery, tl.Attempts
 				// The timeline counts every attempt of the delivery's life;
 				// the budget (d.Attempts) restarts with each retry or replay.
 				fmt.Fprintf(w, "\ndelivery %d to %s: %s, %s", d.ID, d.Destination, d.Status, devtools.Count(len(as), "attempt", "attempts"))
@@ -135,16 +132,12 @@ succeeded; discarded when all were discarded, none when it has no delivery.
 		destination string
 		deadOnly    bool
 	)
-	bulk := func(use, done, short, long, nothing string, run func(st store.Store, cmd *cobra.Command, sel store.DeliverySelector) (int, error)) *cobra.Command {
+	bulk := func(use, done, short, long, nothing string, run func(in *inspect.Inspector, cmd *cobra.Command, t inspect.Target) (int, error)) *cobra.Command {
 		c := &cobra.Command{
 			Use:   use,
 			Short: short,
 			Long:  long,
 			RunE: func(cmd *cobra.Command, a []string) error {
-				sel := store.DeliverySelector{Destination: destination}
-				if deadOnly {
-					sel.Statuses = []string{store.DeliveryDead}
-				}
 				if len(a) == 0 && !deadOnly {
 					return usageError("name event ids, or pass --dead for every dead delivery")
 				}
@@ -157,10 +150,11 @@ succeeded; discarded when all were discarded, none when it has no delivery.
 				if err != nil {
 					return err
 				}
+				t := inspect.Target{Dead: deadOnly, Destination: destination}
 				for _, ev := range evs {
-					sel.EventIDs = append(sel.EventIDs, ev.ID)
+					t.EventIDs = append(t.EventIDs, ev.ID)
 				}
-				n, err := run(st, cmd, sel)
+				n, err := run(inspect.New(st, nil), cmd, t)
 				if err != nil {
 					return err
 				}
@@ -179,21 +173,20 @@ succeeded; discarded when all were discarded, none when it has no delivery.
 	retry := bulk("retry [EVENT_ID...]", "requeued", "Try dead deliveries again, with a fresh attempt budget",
 		"retry makes the dead deliveries of the named events (or, with --dead alone, every dead delivery) pending again, due now.",
 		"no dead delivery ('events replay' delivers an event again whatever happened to it)",
-		func(st store.Store, cmd *cobra.Command, sel store.DeliverySelector) (int, error) {
-			sel.Statuses = []string{store.DeliveryDead}
-			return st.Requeue(cmd.Context(), sel, time.Now())
+		func(in *inspect.Inspector, cmd *cobra.Command, t inspect.Target) (int, error) {
+			return in.Retry(cmd.Context(), t)
 		})
 	replay := bulk("replay EVENT_ID...", "requeued", "Deliver events again to their destinations, whatever happened before",
 		"replay makes every delivery of the named events pending again, due now, including those that succeeded.",
 		"no delivery that can be requeued: none at all, or only ones being tried right now",
-		func(st store.Store, cmd *cobra.Command, sel store.DeliverySelector) (int, error) {
-			return st.Requeue(cmd.Context(), sel, time.Now())
+		func(in *inspect.Inspector, cmd *cobra.Command, t inspect.Target) (int, error) {
+			return in.Replay(cmd.Context(), t)
 		})
 	discard := bulk("discard [EVENT_ID...]", "discarded", "Stop trying pending or dead deliveries",
 		"discard marks the pending or dead deliveries of the named events discarded: they are kept, never tried again.",
 		"no pending or dead delivery",
-		func(st store.Store, cmd *cobra.Command, sel store.DeliverySelector) (int, error) {
-			return st.Discard(cmd.Context(), sel, time.Now())
+		func(in *inspect.Inspector, cmd *cobra.Command, t inspect.Target) (int, error) {
+			return in.Discard(cmd.Context(), t)
 		})
 	cmd.AddCommand(ls, show, retry, replay, discard)
 	return cmd
@@ -267,34 +260,16 @@ func deliveryText(ev *store.Event) string {
 // when it is JSON, else as text), and its deliveries with their attempts.
 type shownEvent struct {
 	*store.Event
-	Body       any             `json:"body"`
-	Delivery   string          `json:"delivery"`
-	Deliveries []shownDelivery `json:"deliveries"`
+	Body       any                `json:"body"`
+	Delivery   string             `json:"delivery"`
+	Deliveries []inspect.Timeline `json:"deliveries"`
 }
 
-type shownDelivery struct {
-	store.Delivery
-	Attempts []store.Attempt `json:"attempts"`
-}
-
-func printEventJSON(ctx context.Context, w io.Writer, st store.Store, ev *store.Event, ds []store.Delivery) error {
-	out := shownEvent{Event: ev, Body: string(ev.Body), Deliveries: make([]shownDelivery, len(ds))}
-	if json.Valid(ev.Body) {
-		out.Body = json.RawMessage(ev.Body)
+func printEventJSON(w io.Writer, d *inspect.Detail) error {
+	out := shownEvent{Event: d.Event, Body: string(d.Event.Body), Delivery: d.State, Deliveries: d.Deliveries}
+	if json.Valid(d.Event.Body) {
+		out.Body = json.RawMessage(d.Event.Body)
 	}
-	ev.DeliveryCounts = map[string]int{}
-	for i, d := range ds {
-		as, err := st.ListAttempts(ctx, d.ID)
-		if err != nil {
-			return err
-		}
-		ev.DeliveryCounts[d.Status]++
-		out.Deliveries[i] = shownDelivery{d, as}
-		if as == nil {
-			out.Deliveries[i].Attempts = []store.Attempt{}
-		}
-	}
-	out.Delivery = ev.DeliveryState()
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)

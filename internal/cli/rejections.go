@@ -6,18 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
 
 	"github.com/dustin/go-humanize"
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/hooklatch/hooklatch/internal/dispatch"
-	"github.com/hooklatch/hooklatch/internal/receiver"
+	"github.com/hooklatch/hooklatch/internal/inspect"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
 )
@@ -47,15 +44,11 @@ requests again with the current secrets and stores those that pass as events.`,
 				return err
 			}
 			defer st.Close()
-			counts, err := st.RejectionCounts(cmd.Context())
+			rs, err := inspect.New(st, nil).Rejections(cmd.Context(), limit)
 			if err != nil {
 				return err
 			}
-			rs, err := st.ListRejections(cmd.Context(), limit)
-			if err != nil {
-				return err
-			}
-			return printRejections(env.Stdout, counts, rs, jsonOut)
+			return printRejections(env.Stdout, rs.Counts, rs.Rejections, jsonOut)
 		},
 	}
 	ls.Flags().BoolVar(&jsonOut, "json", false, `print one JSON object: {"counts": [...], "rejections": [...]}`)
@@ -75,7 +68,7 @@ requests again with the current secrets and stores those that pass as events.`,
 				return err
 			}
 			defer st.Close()
-			r, err := st.GetRejection(cmd.Context(), id)
+			r, err := inspect.New(st, nil).Rejection(cmd.Context(), id)
 			if errors.Is(err, store.ErrNotFound) {
 				return failed(fmt.Errorf("no rejection %d (it may have been dropped to stay within the log's caps)", id))
 			}
@@ -134,94 +127,40 @@ whose body was kept only in part cannot be verified, so it is never released
 // empty) that verify with secrets. It fails when any still does not, or
 // when one named cannot be verified (its body was kept only in part).
 func RunRelease(ctx context.Context, out io.Writer, st store.Store, secrets []signature.Secret, ids []int64) error {
-	// Kept in part, a rejection can never be verified: --all passes over
-	// those (inPart), one named is an error (unverifiable).
-	var inPart, unverifiable int
-	if len(ids) == 0 {
-		rs, err := st.ListRejections(ctx, 1<<30)
-		if err != nil {
-			return err
-		}
-		for _, r := range rs {
-			switch {
-			case r.Truncated:
-				inPart++
-			case r.ReleasedAt.IsZero():
-				ids = append(ids, r.ID)
+	rep, err := inspect.New(st, nil).Release(ctx, secrets, ids)
+	for _, o := range rep.Outcomes {
+		switch o.Result {
+		case inspect.AlreadyReleased:
+			fmt.Fprintf(out, "rejection %d: already released as event %s\n", o.ID, o.EventID)
+		case inspect.KeptInPart:
+			fmt.Fprintf(out, "rejection %d: cannot be verified: only the first %s of its %s body were kept, so it is not released\n",
+				o.ID, humanize.IBytes(uint64(o.KeptBytes)), humanize.IBytes(uint64(o.BodyBytes)))
+		case inspect.StillFailing:
+			fmt.Fprintf(out, "rejection %d: still fails (%s)\n%s\n", o.ID, o.Reason, indent(o.Diagnosis))
+		default:
+			what := "stored as event " + o.EventID
+			if o.Result == inspect.ReleasedAsDup {
+				what = "a duplicate of event " + o.EventID + " (nothing new stored)"
 			}
+			fmt.Fprintf(out, "rejection %d: verified with secret %d (%s), %s\n", o.ID, o.SecretIndex+1, o.Scheme, what)
 		}
-		slices.Sort(ids) // oldest first, as they arrived
 	}
-	// Released events go where received ones go: to the routes the store's
-	// serve (or listen) recorded when it started.
-	recorded, known, err := st.Routes(ctx)
+	if secErr, ok := errors.AsType[*inspect.SecretsError](err); ok {
+		return usageError("%v", secErr)
+	}
 	if err != nil {
 		return err
 	}
-	routes := dispatch.StoredRoutes(recorded)
-	if !known {
-		return fmt.Errorf("this store has no record of where serve delivers its events (it was last served by an older hooklatch), so released events would go nowhere: run hooklatch serve on it once, then release")
-	}
-	var released, stillFailing int
-	for _, id := range ids {
-		r, err := st.GetRejection(ctx, id)
-		if err != nil {
-			return fmt.Errorf("rejection %d: %w", id, err)
-		}
-		if !r.ReleasedAt.IsZero() {
-			fmt.Fprintf(out, "rejection %d: already released as event %s\n", id, r.EventID)
-			continue
-		}
-		if r.Truncated {
-			unverifiable++
-			fmt.Fprintf(out, "rejection %d: cannot be verified: only the first %s of its %s body were kept, so it is not released\n",
-				id, humanize.IBytes(uint64(len(r.Body))), humanize.IBytes(uint64(r.BodyBytes)))
-			continue
-		}
-		h := http.Header{}
-		for k, v := range r.Headers {
-			h.Set(k, v)
-		}
-		verifier, err := signature.NewVerifier(signature.Config{
-			Secrets: secrets,
-			NowFunc: func() time.Time { return r.ReceivedAt },
-		})
-		if err != nil {
-			return usageError("%v", err)
-		}
-		res, err := verifier.Verify(h, r.Body)
-		if err != nil {
-			stillFailing++
-			d := signature.Diagnose(h, r.Body, secrets, r.ReceivedAt, signature.DefaultTolerance)
-			fmt.Fprintf(out, "rejection %d: still fails (%s)\n%s\n", id, signature.ReasonCode(err), indent(d.String()))
-			continue
-		}
-		ev := receiver.NewEvent(uuid.Must(uuid.NewV7()).String(), r.Source, string(res.Scheme), h, r.Body, r.ReceivedAt)
-		ev.Destinations = dispatch.Destinations(routes, ev.Type)
-		ar, err := st.Append(ctx, ev)
-		if err != nil {
-			return fmt.Errorf("rejection %d: store: %w", id, err)
-		}
-		if err := st.MarkRejectionReleased(ctx, id, ar.EventID, time.Now().UTC()); err != nil {
-			return fmt.Errorf("rejection %d: %w", id, err)
-		}
-		released++
-		what := "stored as event " + ar.EventID
-		if ar.Duplicate {
-			what = "a duplicate of event " + ar.EventID + " (nothing new stored)"
-		}
-		fmt.Fprintf(out, "rejection %d: verified with secret %d (%s), %s\n", id, res.SecretIndex+1, res.Scheme, what)
-	}
-	fmt.Fprintf(out, "%d released, %d still failing", released, stillFailing)
-	if n := unverifiable + inPart; n > 0 {
+	fmt.Fprintf(out, "%d released, %d still failing", rep.Released, rep.StillFailing)
+	if n := rep.Unverifiable + rep.InPart; n > 0 {
 		fmt.Fprintf(out, ", %d cannot be verified (body kept in part)", n)
 	}
 	fmt.Fprintln(out)
-	if stillFailing > 0 {
-		return failed(fmt.Errorf("not released: %d still failing verification", stillFailing))
+	if rep.StillFailing > 0 {
+		return failed(fmt.Errorf("not released: %d still failing verification", rep.StillFailing))
 	}
-	if unverifiable > 0 {
-		return failed(fmt.Errorf("%d rejection(s) cannot be verified: their bodies were kept only in part", unverifiable))
+	if rep.Unverifiable > 0 {
+		return failed(fmt.Errorf("%d rejection(s) cannot be verified: their bodies were kept only in part", rep.Unverifiable))
 	}
 	return nil
 }

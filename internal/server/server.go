@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/hooklatch/hooklatch/destination/logdest"
+	"github.com/hooklatch/hooklatch/internal/admin"
 	"github.com/hooklatch/hooklatch/internal/clock"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/receiver"
@@ -109,6 +110,8 @@ type Server struct {
 	dispatchDone   chan struct{}
 	registry       *prometheus.Registry
 	ready          *readiness
+	adminAPI       *admin.Admin // nil when the admin listener is off
+	stopAdmin      context.CancelFunc
 
 	public, admin     *http.Server
 	publicLn, adminLn net.Listener
@@ -207,7 +210,30 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		disp     *dispatch.Dispatcher
 		route    func(string) []string
 		onAccept func(store.AppendResult)
+		ready    *readiness
 	)
+	rcvMetrics, dispMetrics := receiver.NewMetrics(registry), dispatch.NewMetrics(registry)
+	var adm *admin.Admin
+	if cfg.AdminAddr != "off" {
+		adm, err = admin.New(admin.Config{
+			Store: st, Secrets: cfg.Secrets, Token: cfg.AdminToken,
+			Receiver: rcvMetrics, Dispatch: dispMetrics, Registry: registry,
+			StoreFiles: map[string]string{"db": cfg.Store, "wal": cfg.Store + "-wal"},
+			Ready:      func(context.Context) error { return ready.check() },
+			Notify: func() {
+				if disp != nil {
+					disp.Notify()
+				}
+			},
+			Logger: cfg.Logger,
+		})
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		cfg.OnAttempt = bothAttempt(cfg.OnAttempt, adm.OnAttempt)
+		onAccept = adm.OnAccept
+	}
 	if !cfg.StoreOnly {
 		routes := cfg.Routes
 		if len(routes) == 0 {
@@ -218,7 +244,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			Routes:    routes,
 			Clock:     cfg.Clock,
 			Lease:     cfg.Lease,
-			Metrics:   dispatch.NewMetrics(registry),
+			Metrics:   dispMetrics,
 			OnAttempt: cfg.OnAttempt,
 			Logger:    cfg.Logger,
 		})
@@ -226,7 +252,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			st.Close()
 			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
-		route, onAccept = disp.Destinations, func(store.AppendResult) { disp.Notify() }
+		route, onAccept = disp.Destinations, bothAccept(func(store.AppendResult) { disp.Notify() }, onAccept)
 	}
 	// What this process delivers to, for commands that add events to the
 	// store while it runs (rejections release) to route them alike.
@@ -248,7 +274,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Tolerance:       cfg.Tolerance,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		RejectionLimits: cfg.RejectionLimits,
-		Metrics:         receiver.NewMetrics(registry),
+		Metrics:         rcvMetrics,
 		Logger:          cfg.Logger,
 
 		MemoryBudgetBytes:     cfg.MemoryBudgetBytes,
@@ -258,18 +284,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	s := &Server{cfg: cfg, store: st, receiver: rcv, dispatch: disp, registry: registry, errc: make(chan error, 2)}
+	s := &Server{cfg: cfg, store: st, receiver: rcv, dispatch: disp, registry: registry, adminAPI: adm, errc: make(chan error, 2)}
 	now := time.Now
 	if cfg.Clock != nil {
 		now = cfg.Clock.Now
 	}
-	s.ready = &readiness{
+	ready = &readiness{
 		probe: st.Ready, now: now, interval: time.Second, timeout: 2 * time.Second, logger: cfg.Logger,
 		probes: promauto.With(registry).NewCounter(prometheus.CounterOpts{
 			Name: "hooklatch_readiness_probes_total",
 			Help: "Real writes made to answer /readyz (at most one a second, shared by all callers).",
 		}),
 	}
+	s.ready = ready
 
 	public := http.NewServeMux()
 	public.Handle(cfg.Path, rcv) // the receiver answers 405 to other methods
@@ -286,6 +313,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		admin := http.NewServeMux()
 		s.health(admin)
 		admin.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+		mountAdmin(admin, adm)
 		var handler http.Handler = admin
 		if cfg.AdminToken != "" {
 			handler = requireToken(cfg.AdminToken, admin)
@@ -295,6 +323,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		}
+		s.admin.RegisterOnShutdown(adm.Close)
 	}
 	return s, nil
 }
@@ -332,6 +361,9 @@ func (s *Server) Start() error {
 			return fmt.Errorf("admin listener: %w", err)
 		}
 		s.adminLn = aln
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopAdmin = cancel
+		s.wg.Go(func() { s.adminAPI.Run(ctx) })
 		s.serve(s.admin, aln)
 	}
 	s.serve(s.public, ln)
@@ -410,6 +442,9 @@ func (s *Server) Shutdown() error {
 		if err := s.admin.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("admin listener: %w", err))
 		}
+	}
+	if s.stopAdmin != nil {
+		s.stopAdmin()
 	}
 	s.wg.Wait()
 	// Deliveries in flight finish and are recorded before the store closes.

@@ -1,0 +1,205 @@
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hooklatch/hooklatch/internal/dispatch"
+	"github.com/hooklatch/hooklatch/internal/inspect"
+	"github.com/hooklatch/hooklatch/internal/receiver"
+	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/store"
+)
+
+// Config configures the admin API and dashboard.
+type Config struct {
+	// Store is read and acted on. Required.
+	Store store.Store
+	// Secrets verify rejections again on release. Required for release.
+	Secrets []signature.Secret
+	// Token, when set, is the admin token: the dashboard asks for it once
+	// and keeps it in a cookie (see CookieName). The listener's middleware
+	// checks it; admin only needs it to log in. Defaults to none.
+	Token string
+	// Receiver and Dispatch are the counters the per-minute stats are
+	// sampled from. Defaults to none (the stats stay empty).
+	Receiver *receiver.Metrics
+	Dispatch *dispatch.Metrics
+	// Ready probes whether the store takes writes, for the outage gauge
+	// while no webhook arrives. Defaults to none.
+	Ready func(context.Context) error
+	// Notify wakes the dispatcher after an action made deliveries due.
+	// Defaults to none: the dispatcher polls.
+	Notify func()
+	// Registry receives the admin's collectors. Defaults to none.
+	Registry prometheus.Registerer
+	// StoreFiles names the store's files for hooklatch_store_file_bytes,
+	// by label ("db", "wal"). Defaults to none.
+	StoreFiles map[string]string
+	// NowFunc defaults to time.Now.
+	NowFunc func() time.Time
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Admin is the admin API, stream and dashboard.
+type Admin struct {
+	cfg     Config
+	in      *inspect.Inspector
+	tail    *tail
+	stats   *stats
+	metrics metrics
+	now     func() time.Time
+	mux     *http.ServeMux
+	ui      *ui
+}
+
+// New builds the admin handlers; Run samples and follows the store.
+func New(cfg Config) (*Admin, error) {
+	if cfg.NowFunc == nil {
+		cfg.NowFunc = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Notify == nil {
+		cfg.Notify = func() {}
+	}
+	a := &Admin{
+		cfg:   cfg,
+		in:    inspect.New(cfg.Store, cfg.NowFunc),
+		tail:  newTail(cfg.Store, cfg.Logger),
+		stats: newStats(cfg.Receiver, cfg.Dispatch, cfg.Store, cfg.Ready),
+		now:   cfg.NowFunc,
+		mux:   http.NewServeMux(),
+	}
+	a.registerMetrics(cfg.Registry, cfg.StoreFiles)
+	a.routes()
+	ui, err := newUI(a)
+	if err != nil {
+		return nil, err
+	}
+	a.ui = ui
+	return a, nil
+}
+
+// Run samples the counters every second and the queue every ten, and
+// feeds the live stream, until ctx is done.
+func (a *Admin) Run(ctx context.Context) {
+	tailDone := make(chan struct{})
+	go func() { a.tail.run(ctx); close(tailDone) }()
+	defer func() { <-tailDone }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		now := a.now()
+		a.stats.sample(ctx, now)
+		if i%10 == 0 {
+			if q, err := readQueue(ctx, a.cfg.Store, now); err == nil {
+				a.stats.setQueue(q)
+			} else if ctx.Err() == nil {
+				a.cfg.Logger.Warn("admin: could not read the queue's state", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// OnAccept is the receiver's hook: a new event was stored. It never
+// blocks.
+func (a *Admin) OnAccept(store.AppendResult) { a.tail.notify() }
+
+// OnAttempt is the dispatcher's hook. It never blocks.
+func (a *Admin) OnAttempt(at dispatch.Attempted) {
+	a.observeAttempt(at)
+	a.tail.onAttempt(at)
+}
+
+// ServeHTTP serves /v1/ and /ui/. State-changing requests must pass the
+// CSRF check (sameOrigin).
+func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && !sameOrigin(r) {
+		writeError(w, http.StatusForbidden, "cross_origin",
+			"a state-changing request must come from the dashboard's own origin (Origin and Sec-Fetch-Site say it did not)")
+		return
+	}
+	// Without a token, the listener is on loopback and anything that can
+	// reach it may use it; a page elsewhere must not, through a name that
+	// resolves to 127.0.0.1 (DNS rebinding): the Host must be loopback.
+	if a.cfg.Token == "" && !loopbackHost(r.Host) {
+		writeError(w, http.StatusMisdirectedRequest, "host_not_loopback",
+			"without HOOKLATCH_ADMIN_TOKEN the admin listener answers only requests addressed to localhost or a loopback address")
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+// sameOrigin is the CSRF check: a browser says where a request comes from
+// (Sec-Fetch-Site, Origin), and a state-changing one must come from the
+// admin listener itself. Requests without either header do not come from
+// a browser (curl, scripts) and pass.
+func sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && origin != "null" && strings.EqualFold(u.Host, r.Host)
+}
+
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// CookieName is the dashboard's session cookie, set by the login page
+// when the admin listener has a token.
+const CookieName = "hooklatch_admin"
+
+// LoginPath is the dashboard's login page.
+const LoginPath = "/ui/login"
+
+// SessionValue is what the session cookie holds for token: derived from
+// it, so that the cookie never carries the token itself.
+func SessionValue(token string) string {
+	sum := sha256.Sum256([]byte("hooklatch admin session\x00" + token))
+	return hex.EncodeToString(sum[:])
+}
+
+// OpenPath reports whether path is served without the admin token: the
+// login page and its style sheet.
+func OpenPath(path string) bool {
+	return path == LoginPath || path == stylePath
+}
+
+// WantsLogin reports whether r, refused for want of the token, should be
+// sent to the login page instead: a browser asking for a dashboard page.
+func WantsLogin(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/ui/")
+}

@@ -1,0 +1,273 @@
+package inspect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hooklatch/hooklatch/event"
+	"github.com/hooklatch/hooklatch/store"
+)
+
+// Inspector reads and acts on one store.
+type Inspector struct {
+	store store.Store
+	now   func() time.Time
+}
+
+// New returns an Inspector on st. now defaults to time.Now.
+func New(st store.Store, now func() time.Time) *Inspector {
+	if now == nil {
+		now = time.Now
+	}
+	return &Inspector{store: st, now: now}
+}
+
+// Store returns the store the inspector reads.
+func (in *Inspector) Store() store.Store { return in.store }
+
+// Attention filter words for Query.Attention.
+const (
+	AttentionAny  = ""     // every event
+	AttentionOnly = "only" // events marked for attention
+	AttentionNone = "none" // well-formed events of known types
+)
+
+// scanBudget bounds how many events one List reads to fill a page when
+// the attention filter, which the store cannot apply, passes over most.
+const scanBudget = 5000
+
+// Query selects events for a list, newest first.
+type Query struct {
+	// Filter narrows the events; its AfterSeq and BeforeSeq are ignored
+	// (use Cursor) and its Limit is the page size (Defaults to 50).
+	Filter store.EventFilter
+	// Attention is AttentionAny, AttentionOnly or AttentionNone.
+	Attention string
+	// Cursor is a Page.Next from an earlier call, or "" for the newest.
+	Cursor string
+}
+
+// Page is one page of events, newest first.
+type Page struct {
+	Events []store.Event `json:"events"`
+	// Next is the cursor of the following (older) page; "" at the end.
+	Next string `json:"next,omitempty"`
+}
+
+// Validate says what is wrong with q, in the words of its filters.
+func (q Query) Validate() error {
+	if d := q.Filter.Delivery; d != "" && !slices.Contains(store.DeliveryStates(), d) {
+		return fmt.Errorf("delivery status %q: want one of %s", d, strings.Join(store.DeliveryStates(), ", "))
+	}
+	switch q.Attention {
+	case AttentionAny, AttentionOnly, AttentionNone:
+	default:
+		return fmt.Errorf("attention %q: want %s or %s", q.Attention, AttentionOnly, AttentionNone)
+	}
+	if _, err := parseCursor(q.Cursor); err != nil {
+		return err
+	}
+	if !q.Filter.Since.IsZero() && !q.Filter.Until.IsZero() && !q.Filter.Until.After(q.Filter.Since) {
+		return errors.New("the time range ends before it starts: until must be after since")
+	}
+	return nil
+}
+
+func parseCursor(c string) (int64, error) {
+	if c == "" {
+		return math.MaxInt64, nil
+	}
+	n, err := strconv.ParseInt(c, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("cursor %q: pass back the next value of an earlier page", c)
+	}
+	return n, nil
+}
+
+func (q Query) keeps(ev *store.Event) bool {
+	switch q.Attention {
+	case AttentionOnly:
+		return ev.Attention != ""
+	case AttentionNone:
+		return ev.Attention == ""
+	}
+	return true
+}
+
+// List returns a page of the events q selects, newest first.
+func (in *Inspector) List(ctx context.Context, q Query) (Page, error) {
+	if err := q.Validate(); err != nil {
+		return Page{}, err
+	}
+	before, _ := parseCursor(q.Cursor)
+	limit := q.Filter.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 10000)
+	f := q.Filter
+	f.AfterSeq, f.Limit = 0, limit
+	if q.Attention != AttentionAny {
+		f.Limit = min(max(2*limit, 200), 10000)
+	}
+	var page Page
+	for scanned := 0; ; {
+		f.BeforeSeq = before
+		evs, err := in.store.ListEvents(ctx, f)
+		if err != nil {
+			return Page{}, err
+		}
+		full := false
+		for i := range evs {
+			before = evs[i].Seq
+			if q.keeps(&evs[i]) {
+				page.Events = append(page.Events, evs[i])
+				if full = len(page.Events) == limit; full {
+					break
+				}
+			}
+		}
+		exhausted := len(evs) < f.Limit // the store has no older event
+		scanned += len(evs)
+		switch {
+		case full && exhausted && before == evs[len(evs)-1].Seq:
+			return page, nil
+		case full, !exhausted && scanned >= scanBudget:
+			page.Next = strconv.FormatInt(before, 10)
+			return page, nil
+		case exhausted:
+			return page, nil
+		}
+	}
+}
+
+// Each calls fn with the ids of every event q selects (q.Cursor and the
+// page size ignored), a chunk at a time, newest first, and sums what fn
+// returns: bulk actions over a filter run through it.
+func (in *Inspector) Each(ctx context.Context, q Query, fn func(ids []string) (int, error)) (int, error) {
+	q.Cursor, q.Filter.Limit = "", 500
+	total := 0
+	for {
+		p, err := in.List(ctx, q)
+		if err != nil {
+			return total, err
+		}
+		ids := make([]string, len(p.Events))
+		for i, ev := range p.Events {
+			ids[i] = ev.ID
+		}
+		if len(ids) > 0 {
+			n, err := fn(ids)
+			total += n
+			if err != nil {
+				return total, err
+			}
+		}
+		if p.Next == "" {
+			return total, nil
+		}
+		q.Cursor = p.Next
+	}
+}
+
+// Find resolves each ref to its event (store.FindEvent), or fails naming
+// the first that names none (an error wrapping store.ErrNotFound) or
+// several (a *store.AmbiguousError).
+func (in *Inspector) Find(ctx context.Context, refs []string) ([]*store.Event, error) {
+	evs := make([]*store.Event, 0, len(refs))
+	for _, ref := range refs {
+		ev, err := store.FindEvent(ctx, in.store, ref)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
+
+// Timeline is one delivery with every attempt of its life, oldest first.
+type Timeline struct {
+	store.Delivery
+	Attempts []store.Attempt `json:"attempts"`
+}
+
+// Envelope is the parsed reading of an event's body.
+type Envelope struct {
+	Field       string                     `json:"field"`
+	SubType     string                     `json:"sub_type,omitempty"`
+	Family      string                     `json:"family"`
+	Type        string                     `json:"type"`
+	Known       bool                       `json:"known"`
+	Status      string                     `json:"status,omitempty"`
+	SubjectKind string                     `json:"subject_kind,omitempty"`
+	Subject     string                     `json:"subject,omitempty"`
+	Timestamp   time.Time                  `json:"timestamp,omitzero"`
+	RequestID   string                     `json:"request_id,omitempty"`
+	Payload     json.RawMessage            `json:"payload,omitempty"`
+	Extra       map[string]json.RawMessage `json:"extra,omitempty"`
+}
+
+// Detail is everything known of one event.
+type Detail struct {
+	// Event has its body and, in DeliveryCounts, its deliveries counted by
+	// status.
+	Event *store.Event
+	// Envelope is the body as read, or nil with EnvelopeError saying why
+	// it could not be.
+	Envelope      *Envelope
+	EnvelopeError string
+	// State sums up the deliveries (store.Event.DeliveryState).
+	State      string
+	Deliveries []Timeline
+}
+
+// Event returns the detail of the one event ref names (see
+// store.FindEvent for the names it takes).
+func (in *Inspector) Event(ctx context.Context, ref string) (*Detail, error) {
+	ev, err := store.FindEvent(ctx, in.store, ref)
+	if err != nil {
+		return nil, err
+	}
+	return in.Detail(ctx, ev)
+}
+
+// Detail returns the detail of ev, an event read with its body.
+func (in *Inspector) Detail(ctx context.Context, ev *store.Event) (*Detail, error) {
+	ds, err := in.store.ListDeliveries(ctx, store.DeliveryFilter{EventID: ev.ID})
+	if err != nil {
+		return nil, err
+	}
+	d := &Detail{Event: ev, Deliveries: make([]Timeline, len(ds))}
+	ev.DeliveryCounts = map[string]int{}
+	for i, dl := range ds {
+		as, err := in.store.ListAttempts(ctx, dl.ID)
+		if err != nil {
+			return nil, fmt.Errorf("delivery %d: %w", dl.ID, err)
+		}
+		if as == nil {
+			as = []store.Attempt{}
+		}
+		ev.DeliveryCounts[dl.Status]++
+		d.Deliveries[i] = Timeline{dl, as}
+	}
+	d.State = ev.DeliveryState()
+	env, err := event.Parse(ev.Body)
+	if err != nil {
+		d.EnvelopeError = err.Error()
+		return d, nil
+	}
+	subject := env.Subject()
+	d.Envelope = &Envelope{
+		Field: env.Field, SubType: env.SubType, Family: env.Family(), Type: env.Type(), Known: env.Known(),
+		Status: env.Status(), SubjectKind: subject.Kind, Subject: subject.ID,
+		Timestamp: env.Timestamp, RequestID: env.RequestID, Payload: env.Payload, Extra: env.Extra,
+	}
+	return d, nil
+}
