@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -34,7 +33,8 @@ func (r *eventRow) event() (*store.Event, error) {
 	ev := &r.ev
 	ev.OccurredAt = fromUnixNano(r.occurred)
 	ev.ReceivedAt = fromUnixNano(r.received)
-	if err := json.Unmarshal([]byte(r.headers), &ev.Headers); err != nil {
+	var err error
+	if ev.Headers, err = decodeHeaders(r.headers); err != nil {
 		return nil, fmt.Errorf("sqlite: decode headers of event %s: %w", ev.ID, err)
 	}
 	return ev, nil
