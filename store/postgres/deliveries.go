@@ -1,0 +1,361 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/hooklatch/hooklatch/store"
+)
+
+const deliveryColumns = `id, event_seq, event_id, destination, status, attempts, next_attempt_at,
+	lease_owner, lease_until, last_error, created_at, updated_at`
+
+func scanDelivery(row pgx.Row) (store.Delivery, error) {
+	var (
+		d                  store.Delivery
+		next, created, upd time.Time
+		lease              pgtype.Timestamptz
+	)
+	err := row.Scan(&d.ID, &d.EventSeq, &d.EventID, &d.Destination, &d.Status, &d.Attempts, &next,
+		&d.LeaseOwner, &lease, &d.LastError, &created, &upd)
+	d.NextAttemptAt, d.LeaseUntil = next.UTC(), fromTS(lease)
+	d.CreatedAt, d.UpdatedAt = created.UTC(), upd.UTC()
+	return d, err
+}
+
+const (
+	// releaseExpiredSQL makes the deliveries whose lease expired pending
+	// again and records the attempt lost with each: its worker died
+	// mid-attempt, and the attempt happened (it may even have been
+	// delivered), so it is counted. Rows another claimer is releasing
+	// are skipped, not waited for.
+	releaseExpiredSQL = `
+WITH expired AS (
+    SELECT id, updated_at FROM deliveries
+     WHERE status = 'in_flight' AND lease_until <= $1
+     ORDER BY lease_until LIMIT $2
+       FOR UPDATE SKIP LOCKED
+), released AS (
+    UPDATE deliveries d
+       SET status = 'pending', attempts = d.attempts + 1, recorded = d.recorded + 1,
+           lease_owner = '', lease_until = NULL, last_error = 'lease expired',
+           next_attempt_at = LEAST(d.lease_until, $1), updated_at = $1
+      FROM expired WHERE d.id = expired.id
+    RETURNING d.id, d.recorded, expired.updated_at AS started_at
+)
+INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, error)
+SELECT id, recorded, started_at, (EXTRACT(EPOCH FROM ($1 - started_at)) * 1e9)::bigint, 'lease_expired',
+       'the worker holding the lease stopped before recording an outcome'
+  FROM released`
+
+	// claimSQL leases the deliveries due first that no other claimer is
+	// taking at this moment.
+	claimSQL = `
+WITH due AS (
+    SELECT id FROM deliveries
+     WHERE status = 'pending' AND next_attempt_at <= $1
+     ORDER BY next_attempt_at, id LIMIT $2
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE deliveries d SET status = 'in_flight', lease_owner = $3, lease_until = $4, updated_at = $1
+  FROM due WHERE d.id = due.id
+RETURNING ` + "d.id, d.event_seq, d.event_id, d.destination, d.status, d.attempts, d.next_attempt_at, d.lease_owner, d.lease_until, d.last_error, d.created_at, d.updated_at"
+)
+
+// Claim implements store.Store. Several instances claim at once without
+// waiting for each other: each skips the rows another holds.
+func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, error) {
+	if p.Owner == "" || p.Lease <= 0 {
+		return nil, errors.New("postgres: claim needs an owner and a lease")
+	}
+	if p.Limit <= 0 {
+		p.Limit = 100
+	}
+	var claims []store.Claim
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		claims = claims[:0]
+		if _, err := tx.Exec(ctx, releaseExpiredSQL, p.Now, 1000); err != nil {
+			return fmt.Errorf("postgres: release expired leases: %w", err)
+		}
+		rows, err := tx.Query(ctx, claimSQL, p.Now, p.Limit, p.Owner, p.Now.Add(p.Lease))
+		if err != nil {
+			return fmt.Errorf("postgres: claim: %w", err)
+		}
+		for rows.Next() {
+			d, err := scanDelivery(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("postgres: claim: %w", err)
+			}
+			claims = append(claims, store.Claim{Delivery: d})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("postgres: claim: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(claims) == 0 {
+		return nil, nil
+	}
+	if err := s.claimedEvents(ctx, claims); err != nil {
+		return nil, err
+	}
+	// Oldest due first (the UPDATE's RETURNING order is not guaranteed).
+	slices.SortFunc(claims, func(a, b store.Claim) int {
+		return cmp.Or(a.Delivery.NextAttemptAt.Compare(b.Delivery.NextAttemptAt), cmp.Compare(a.Delivery.ID, b.Delivery.ID))
+	})
+	return claims, nil
+}
+
+// claimedEvents reads the claimed deliveries' events, with their bodies.
+// Events do not change, so this need not be in the claim's transaction.
+func (s *Store) claimedEvents(ctx context.Context, claims []store.Claim) error {
+	bySeq := map[int64][]int{}
+	seqs := make([]int64, 0, len(claims))
+	for i, c := range claims {
+		if _, ok := bySeq[c.Delivery.EventSeq]; !ok {
+			seqs = append(seqs, c.Delivery.EventSeq)
+		}
+		bySeq[c.Delivery.EventSeq] = append(bySeq[c.Delivery.EventSeq], i)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+`, body FROM events WHERE seq = ANY($1)`, seqs)
+	if err != nil {
+		return fmt.Errorf("postgres: claim events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		ev, err := scanEvent(rows, true)
+		if err != nil {
+			return fmt.Errorf("postgres: claim events: %w", err)
+		}
+		for _, i := range bySeq[ev.Seq] {
+			claims[i].Event = ev
+		}
+	}
+	return rows.Err()
+}
+
+// completeSQL records an attempt, numbered after the delivery's last
+// one, and moves the delivery on when c.Owner still holds its lease. The
+// delivery's row is locked first, so that a late completion by a lease's
+// old owner and the new owner's are numbered one after the other.
+const completeSQL = `
+WITH cur AS (
+    SELECT id, status = 'in_flight' AND lease_owner = $2 AS owned
+      FROM deliveries WHERE id = $1 FOR UPDATE
+), upd AS (
+    UPDATE deliveries d SET
+        recorded        = d.recorded + 1,
+        status          = CASE WHEN cur.owned THEN $3 ELSE d.status END,
+        attempts        = CASE WHEN cur.owned THEN d.attempts + $4 ELSE d.attempts END,
+        next_attempt_at = CASE WHEN cur.owned THEN $5 ELSE d.next_attempt_at END,
+        lease_owner     = CASE WHEN cur.owned THEN '' ELSE d.lease_owner END,
+        lease_until     = CASE WHEN cur.owned THEN NULL ELSE d.lease_until END,
+        last_error      = CASE WHEN cur.owned THEN $6 ELSE d.last_error END,
+        updated_at      = CASE WHEN cur.owned THEN $7 ELSE d.updated_at END
+      FROM cur WHERE d.id = cur.id
+    RETURNING d.id, d.recorded, cur.owned
+), att AS (
+    INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, status_code, error, response)
+    SELECT id, recorded, $8, $9, $10, $11, $12, $13 FROM upd
+)
+SELECT owned FROM upd`
+
+// Complete implements store.Store.
+func (s *Store) Complete(ctx context.Context, c store.Completion) error {
+	switch c.Status {
+	case store.DeliveryPending, store.DeliverySucceeded, store.DeliveryDead:
+	default:
+		return fmt.Errorf("postgres: complete: status %q", c.Status)
+	}
+	a := c.Attempt
+	spend := 0
+	if c.SpendAttempt {
+		spend = 1
+	}
+	next := c.NextAttemptAt
+	if next.IsZero() {
+		next = c.Now
+	}
+	var owned bool
+	err := s.pool.QueryRow(ctx, completeSQL, c.DeliveryID, c.Owner, c.Status, spend, next, text(a.Error), c.Now,
+		a.StartedAt, int64(a.Duration), a.Outcome, a.StatusCode, text(a.Error), text(a.Response)).Scan(&owned)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres: complete delivery %d: %w", c.DeliveryID, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: complete: %w", err)
+	}
+	if !owned {
+		return store.ErrLeaseLost
+	}
+	return nil
+}
+
+// NextDue implements store.Store.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var at pgtype.Timestamptz
+	err := s.pool.QueryRow(ctx, `
+SELECT LEAST((SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'),
+             (SELECT MIN(lease_until) FROM deliveries WHERE status = 'in_flight'))`).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("postgres: next due: %w", err)
+	}
+	return fromTS(at), at.Valid, nil
+}
+
+// ListDeliveries implements store.Store.
+func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, error) {
+	var (
+		where []string
+		a     args
+	)
+	if f.EventID != "" {
+		where = append(where, "event_seq IN (SELECT seq FROM events WHERE id = "+a.add(f.EventID)+")")
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+a.add(f.Status))
+	}
+	if f.Destination != "" {
+		where = append(where, "destination = "+a.add(f.Destination))
+	}
+	if f.AfterID > 0 {
+		where = append(where, "id > "+a.add(f.AfterID))
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q := `SELECT ` + deliveryColumns + ` FROM deliveries`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id LIMIT " + strconv.Itoa(min(limit, 10000))
+	rows, err := s.pool.Query(ctx, q, a...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: list deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// ListAttempts implements store.Store.
+func (s *Store) ListAttempts(ctx context.Context, deliveryID int64) ([]store.Attempt, error) {
+	rows, err := s.pool.Query(ctx, `
+SELECT id, delivery_id, attempt, started_at, duration_ns, outcome, status_code, error, response
+  FROM attempts WHERE delivery_id = $1 ORDER BY id`, deliveryID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list attempts: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Attempt
+	for rows.Next() {
+		var (
+			a        store.Attempt
+			started  time.Time
+			duration int64
+		)
+		if err := rows.Scan(&a.ID, &a.DeliveryID, &a.Attempt, &started, &duration, &a.Outcome, &a.StatusCode, &a.Error, &a.Response); err != nil {
+			return nil, fmt.Errorf("postgres: list attempts: %w", err)
+		}
+		a.StartedAt, a.Duration = started.UTC(), time.Duration(duration)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// selection turns a selector into a WHERE condition.
+func selection(sel store.DeliverySelector, a *args) (string, error) {
+	if len(sel.IDs) == 0 && len(sel.EventIDs) == 0 && len(sel.Statuses) == 0 {
+		return "", store.ErrNoSelection
+	}
+	var where []string
+	if len(sel.IDs) > 0 {
+		where = append(where, "id = ANY("+a.add(sel.IDs)+"::bigint[])")
+	}
+	if len(sel.EventIDs) > 0 {
+		where = append(where, "event_seq IN (SELECT seq FROM events WHERE id = ANY("+a.add(sel.EventIDs)+"::text[]))")
+	}
+	if len(sel.Statuses) > 0 {
+		where = append(where, "status = ANY("+a.add(sel.Statuses)+"::text[])")
+	}
+	if sel.Destination != "" {
+		where = append(where, "destination = "+a.add(sel.Destination))
+	}
+	return strings.Join(where, " AND "), nil
+}
+
+// Requeue implements store.Store.
+func (s *Store) Requeue(ctx context.Context, sel store.DeliverySelector, now time.Time) (int, error) {
+	a := args{now}
+	where, err := selection(sel, &a)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.update(ctx, `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1
+ WHERE status <> 'in_flight' AND `+where, a)
+	if n > 0 {
+		s.announce()
+	}
+	return n, err
+}
+
+// AddDeliveries implements store.Store.
+func (s *Store) AddDeliveries(ctx context.Context, eventIDs []string, destination string, now time.Time) (int, error) {
+	if destination == "" {
+		return 0, errors.New("postgres: AddDeliveries: empty destination")
+	}
+	if len(eventIDs) == 0 {
+		return 0, store.ErrNoSelection
+	}
+	n, err := s.update(ctx, `INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
+SELECT seq, id, $1, 'pending', $2, $2, $2 FROM events WHERE id = ANY($3::text[]) ORDER BY seq
+ON CONFLICT (event_seq, destination) DO NOTHING`, args{text(destination), now, eventIDs})
+	if n > 0 {
+		s.announce()
+	}
+	return n, err
+}
+
+// Discard implements store.Store.
+func (s *Store) Discard(ctx context.Context, sel store.DeliverySelector, now time.Time) (int, error) {
+	a := args{now}
+	where, err := selection(sel, &a)
+	if err != nil {
+		return 0, err
+	}
+	return s.update(ctx, `UPDATE deliveries SET status = 'discarded', updated_at = $1
+ WHERE status IN ('pending', 'dead') AND `+where, a)
+}
+
+func (s *Store) update(ctx context.Context, q string, a args) (int, error) {
+	if s.isClosed() {
+		return 0, store.ErrClosed
+	}
+	tag, err := s.pool.Exec(ctx, q, a...)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
