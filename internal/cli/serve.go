@@ -42,7 +42,7 @@ config file (--config), else its default.`,
 	addSecretFlags(cmd)
 	f.String("addr", ":3000", "webhook listen address: every interface by default, since Sent must reach it ($HOOKLATCH_ADDR)")
 	f.String("path", "/webhooks/sent", "webhook path ($HOOKLATCH_PATH)")
-	f.String("store", "hooklatch.db", "store: a SQLite file path ($HOOKLATCH_STORE)")
+	f.String("store", "hooklatch.db", storeHelp)
 	f.String("admin-addr", "127.0.0.1:3001", `admin listener for /healthz, /readyz and /metrics, or "off" ($HOOKLATCH_ADMIN_ADDR)`)
 	f.String("scheme", "", "accept only this signature scheme, legacy or v1 (default both) ($HOOKLATCH_SCHEME)")
 	f.Duration("tolerance", signature.DefaultTolerance, "v1 timestamp tolerance ($HOOKLATCH_TOLERANCE)")
@@ -97,7 +97,7 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 	cfg := server.Config{
 		Addr:       get("addr", "HOOKLATCH_ADDR"),
 		Path:       get("path", "HOOKLATCH_PATH"),
-		Store:      get("store", "HOOKLATCH_STORE"),
+		Store:      get("store", storeEnv...),
 		AdminAddr:  get("admin-addr", "HOOKLATCH_ADMIN_ADDR"),
 		AdminToken: env.Getenv("HOOKLATCH_ADMIN_TOKEN"),
 		Secrets:    secrets,

@@ -25,6 +25,7 @@ import (
 	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/postgres"
 	"github.com/hooklatch/hooklatch/store/sqlite"
 )
 
@@ -43,11 +44,15 @@ type Config struct {
 	// AdminAddr is not a loopback address.
 	AdminToken string
 
-	// Store is a SQLite path. Defaults to "hooklatch.db".
+	// Store is a SQLite path or a postgres:// URL. Defaults to
+	// "hooklatch.db".
 	Store string
 	// StoreOptions tune the SQLite store. The server always opens it as
 	// its owner (sqlite.Options.Exclusive).
 	StoreOptions sqlite.Options
+	// PostgresOptions tune the PostgreSQL store. Several servers may
+	// share one: there is no owner.
+	PostgresOptions postgres.Options
 
 	// Secrets verify signatures. Required.
 	Secrets []signature.Secret
@@ -153,9 +158,6 @@ func (c *Config) check() error {
 	if c.StoreOnly && len(c.Routes) > 0 {
 		return errors.New("StoreOnly delivers nowhere: it cannot have routes")
 	}
-	if strings.HasPrefix(c.Store, "postgres://") || strings.HasPrefix(c.Store, "postgresql://") {
-		return errors.New("the PostgreSQL store is not built yet: use a SQLite path for --store")
-	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 15 * time.Second
 	}
@@ -190,13 +192,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.StoreOptions.Logger == nil {
-		cfg.StoreOptions.Logger = cfg.Logger
-	}
-	// A server owns its store: a second one on the same file is refused,
-	// and what a crashed predecessor left in flight is due again at once.
-	cfg.StoreOptions.Exclusive = true
-	st, err := sqlite.Open(ctx, cfg.Store, cfg.StoreOptions)
+	st, err := openStore(ctx, &cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -299,6 +295,25 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// openStore opens the store cfg names: a PostgreSQL database several
+// servers share, or a SQLite file this server owns.
+func openStore(ctx context.Context, cfg *Config) (store.Store, error) {
+	if postgres.IsURL(cfg.Store) {
+		if cfg.PostgresOptions.Logger == nil {
+			cfg.PostgresOptions.Logger = cfg.Logger
+		}
+		return postgres.Open(ctx, cfg.Store, cfg.PostgresOptions)
+	}
+	if cfg.StoreOptions.Logger == nil {
+		cfg.StoreOptions.Logger = cfg.Logger
+	}
+	// A server owns its SQLite store: a second one on the same file is
+	// refused, and what a crashed predecessor left in flight is due again
+	// at once.
+	cfg.StoreOptions.Exclusive = true
+	return sqlite.Open(ctx, cfg.Store, cfg.StoreOptions)
+}
+
 // Store returns the server's store.
 func (s *Server) Store() store.Store { return s.store }
 
@@ -341,7 +356,7 @@ func (s *Server) Start() error {
 		go func() { s.dispatch.Run(ctx); close(s.dispatchDone) }()
 	}
 	s.cfg.Logger.Info("hooklatch is receiving webhooks",
-		"url", s.URL(), "store", s.cfg.Store, "admin", s.AdminAddr())
+		"url", s.URL(), "store", postgres.Redact(s.cfg.Store), "admin", s.AdminAddr())
 	if s.cfg.OnStart != nil {
 		s.cfg.OnStart(s)
 	}

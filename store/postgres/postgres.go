@@ -195,7 +195,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 func parseURL(rawURL string, opts Options) (*pgxpool.Config, string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || !IsURL(rawURL) {
-		return nil, "", fmt.Errorf("postgres: %q is not a postgres:// URL", redact(rawURL))
+		return nil, "", fmt.Errorf("postgres: %q is not a postgres:// URL", Redact(rawURL))
 	}
 	q := u.Query()
 	schema := q.Get("schema")
@@ -217,7 +217,7 @@ func parseURL(rawURL string, opts Options) (*pgxpool.Config, string, error) {
 	u.RawQuery = q.Encode()
 	cfg, err := pgxpool.ParseConfig(u.String())
 	if err != nil {
-		return nil, "", fmt.Errorf("postgres: %s: %w", redact(rawURL), err)
+		return nil, "", fmt.Errorf("postgres: %s: %w", Redact(rawURL), err)
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
 	if opts.ReadOnly {
@@ -226,9 +226,13 @@ func parseURL(rawURL string, opts Options) (*pgxpool.Config, string, error) {
 	return cfg, schema, nil
 }
 
-// redact hides a URL's password, for messages.
-func redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
+// Redact returns location with a URL's password hidden, for messages and
+// logs; a location that is not a postgres:// URL is returned as it is.
+func Redact(location string) string {
+	if !IsURL(location) {
+		return location
+	}
+	u, err := url.Parse(location)
 	if err != nil {
 		return "the store URL"
 	}

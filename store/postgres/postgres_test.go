@@ -13,11 +13,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/store"
 	"github.com/hooklatch/hooklatch/store/postgres"
 	"github.com/hooklatch/hooklatch/store/postgres/pgtest"
 	"github.com/hooklatch/hooklatch/store/storetest"
 )
+
+// The dispatcher finds the store's LISTEN/NOTIFY wake-ups.
+var _ dispatch.WorkListener = (*postgres.Store)(nil)
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
