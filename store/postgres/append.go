@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/hooklatch/hooklatch/store"
@@ -99,16 +100,22 @@ func (s *Store) writeLoop() {
 }
 
 // commit writes batch and releases every request once its outcome is
-// committed. When the server refuses the batch, each append is tried
+// committed. A batch cut off with its connection (the server restarted,
+// an operator ended the session) is written again once on a fresh
+// connection. When the server refuses the batch, each append is tried
 // again on its own, so that one bad write cannot fail the others; when
-// the connection fails, they all fail (the receiver answers 503).
+// the database cannot be reached, they all fail (the receiver answers 503
+// and the sender retries).
 func (s *Store) commit(batch []*appendReq) {
 	// Not any request's context: a sender that went away must not abort
 	// the others' commit.
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.WriteTimeout)
 	defer cancel()
 	err := s.writeBatch(ctx, batch)
-	if err != nil && len(batch) > 1 && isServerError(err) {
+	if cutOff(err) {
+		err = s.writeBatch(ctx, batch)
+	}
+	if err != nil && len(batch) > 1 && isServerError(err) && !cutOff(err) {
 		s.opts.Logger.Warn("postgres: batch refused, retrying its appends one by one", "appends", len(batch), "err", err)
 		for _, r := range batch {
 			r.res, r.err = store.AppendResult{}, s.writeBatch(ctx, []*appendReq{r})
@@ -128,6 +135,21 @@ func (s *Store) commit(batch []*appendReq) {
 	if err == nil {
 		s.signalWork(batch)
 	}
+}
+
+// cutOff reports whether err is a statement lost with its connection,
+// which may be written again: before it was sent, or ended by the server
+// (SQLSTATE class 57: operator intervention). Had it committed after all,
+// writing it again finds its own rows (see countDuplicateSQL).
+func cutOff(err error) bool {
+	if err == nil {
+		return false
+	}
+	if pgconn.SafeToRetry(err) {
+		return true
+	}
+	pe, ok := errors.AsType[*pgconn.PgError](err)
+	return ok && strings.HasPrefix(pe.Code, "57")
 }
 
 // appendSQL inserts a batch of events and their deliveries in one
@@ -157,12 +179,19 @@ WITH input AS (
 SELECT id, seq FROM ins`
 
 // countDuplicateSQL counts a duplicate on the first event it matches, by
-// dedupe key or by body, through the two unique indexes that refused it.
+// dedupe key or by body, through the two unique indexes that refused it,
+// and names that event. The event it matches may be itself, when a write
+// cut off with its connection had committed after all: that is no
+// duplicate, and is not counted.
 const countDuplicateSQL = `
-UPDATE events SET duplicates = duplicates + 1, last_duplicate_at = $1
- WHERE seq = (SELECT MIN(seq) FROM events
-               WHERE source = $2 AND (dedupe_key = $3 OR body_sha256 = $4))
-RETURNING seq, id`
+WITH first AS (
+    SELECT seq, id FROM events
+     WHERE seq = (SELECT MIN(seq) FROM events WHERE source = $2 AND (dedupe_key = $3 OR body_sha256 = $4))
+), counted AS (
+    UPDATE events SET duplicates = events.duplicates + 1, last_duplicate_at = $1
+      FROM first WHERE events.seq = first.seq AND first.id <> $5
+)
+SELECT seq, id FROM first`
 
 // writeBatch stores the batch's new events, counts its duplicates, and
 // sets each request's result.
@@ -230,13 +259,13 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
 func (s *Store) countDuplicates(ctx context.Context, dups []*appendReq) error {
 	b := &pgx.Batch{}
 	for _, r := range dups {
-		b.Queue(countDuplicateSQL, r.ev.ReceivedAt, text(r.ev.Source), text(r.ev.DedupeKey), r.bodySum[:])
+		b.Queue(countDuplicateSQL, r.ev.ReceivedAt, text(r.ev.Source), text(r.ev.DedupeKey), r.bodySum[:], text(r.ev.ID))
 	}
 	results := s.pool.SendBatch(ctx, b)
 	defer results.Close()
 	for _, r := range dups {
-		r.res.Duplicate = true
 		err := results.QueryRow().Scan(&r.res.Seq, &r.res.EventID)
+		r.res.Duplicate = r.res.EventID != r.ev.ID
 		if errors.Is(err, pgx.ErrNoRows) {
 			// It conflicted by id alone: the caller reused an event id.
 			return fmt.Errorf("postgres: append: event id %s is taken by another event", r.ev.ID)

@@ -211,6 +211,9 @@ func parseURL(rawURL string, opts Options) (*pgxpool.Config, string, error) {
 	if !q.Has("pool_max_conns") {
 		q.Set("pool_max_conns", strconv.Itoa(opts.MaxConns))
 	}
+	if !q.Has("application_name") {
+		q.Set("application_name", "hooklatch") // so an operator can tell its sessions in pg_stat_activity
+	}
 	if !q.Has("connect_timeout") {
 		q.Set("connect_timeout", "5")
 	}
