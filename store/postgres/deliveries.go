@@ -148,63 +148,6 @@ func (s *Store) claimedEvents(ctx context.Context, claims []store.Claim) error {
 	return rows.Err()
 }
 
-// completeSQL records an attempt, numbered after the delivery's last
-// one, and moves the delivery on when c.Owner still holds its lease. The
-// delivery's row is locked first, so that a late completion by a lease's
-// old owner and the new owner's are numbered one after the other.
-const completeSQL = `
-WITH cur AS (
-    SELECT id, status = 'in_flight' AND lease_owner = $2 AS owned
-      FROM deliveries WHERE id = $1 FOR UPDATE
-), upd AS (
-    UPDATE deliveries d SET
-        recorded        = d.recorded + 1,
-        status          = CASE WHEN cur.owned THEN $3 ELSE d.status END,
-        attempts        = CASE WHEN cur.owned THEN d.attempts + $4 ELSE d.attempts END,
-        next_attempt_at = CASE WHEN cur.owned THEN $5 ELSE d.next_attempt_at END,
-        lease_owner     = CASE WHEN cur.owned THEN '' ELSE d.lease_owner END,
-        lease_until     = CASE WHEN cur.owned THEN NULL ELSE d.lease_until END,
-        last_error      = CASE WHEN cur.owned THEN $6 ELSE d.last_error END,
-        updated_at      = CASE WHEN cur.owned THEN $7 ELSE d.updated_at END
-      FROM cur WHERE d.id = cur.id
-    RETURNING d.id, d.recorded, cur.owned
-), att AS (
-    INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, status_code, error, response)
-    SELECT id, recorded, $8, $9, $10, $11, $12, $13 FROM upd
-)
-SELECT owned FROM upd`
-
-// Complete implements store.Store.
-func (s *Store) Complete(ctx context.Context, c store.Completion) error {
-	switch c.Status {
-	case store.DeliveryPending, store.DeliverySucceeded, store.DeliveryDead:
-	default:
-		return fmt.Errorf("postgres: complete: status %q", c.Status)
-	}
-	a := c.Attempt
-	spend := 0
-	if c.SpendAttempt {
-		spend = 1
-	}
-	next := c.NextAttemptAt
-	if next.IsZero() {
-		next = c.Now
-	}
-	var owned bool
-	err := s.pool.QueryRow(ctx, completeSQL, c.DeliveryID, c.Owner, c.Status, spend, next, text(a.Error), c.Now,
-		a.StartedAt, int64(a.Duration), a.Outcome, a.StatusCode, text(a.Error), text(a.Response)).Scan(&owned)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("postgres: complete delivery %d: %w", c.DeliveryID, store.ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: complete: %w", err)
-	}
-	if !owned {
-		return store.ErrLeaseLost
-	}
-	return nil
-}
-
 // NextDue implements store.Store.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var at pgtype.Timestamptz

@@ -65,7 +65,8 @@ type Options struct {
 	// 8 MiB.
 	MaxBatchBytes int
 
-	// Writers is how many batches may be committing at once. Defaults to 4.
+	// Writers is how many batches of appends may be committing at once.
+	// Defaults to 2.
 	Writers int
 
 	// WriteTimeout bounds one batch's write, whatever its callers' contexts
@@ -102,7 +103,7 @@ func (o Options) withDefaults() Options {
 		o.MaxBatchBytes = 8 << 20
 	}
 	if o.Writers <= 0 {
-		o.Writers = 4
+		o.Writers = 2
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
@@ -146,7 +147,9 @@ type Store struct {
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
 	queue  chan *appendReq
-	wg     sync.WaitGroup // the writers and the notifier
+	// completions wait for the completion writer; guarded by mu likewise.
+	completions chan *completeReq
+	wg          sync.WaitGroup // the writers and the notifier
 
 	work chan struct{} // asks the notifier for a NOTIFY
 }
@@ -181,11 +184,14 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		channel: workChannel(schema),
 		id:      strconv.FormatInt(time.Now().UnixNano(), 36),
 		queue:   make(chan *appendReq, opts.QueueSize),
-		work:    make(chan struct{}, 1),
+		// Completions wait for this one writer.
+		completions: make(chan *completeReq, opts.QueueSize),
+		work:        make(chan struct{}, 1),
 	}
 	for range opts.Writers {
 		s.wg.Go(s.writeLoop)
 	}
+	s.wg.Go(s.completeLoop)
 	s.wg.Go(s.notifyLoop)
 	return s, nil
 }
@@ -380,6 +386,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	close(s.queue)
+	close(s.completions)
 	close(s.work)
 	s.mu.Unlock()
 	s.wg.Wait()

@@ -294,3 +294,75 @@ func TestListenForWork(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// Completions written together are numbered one after the other, even
+// when a lease's old owner and its new one complete the same delivery at
+// the same moment: the old one's is recorded and refused, the new one's
+// moves the delivery on.
+func TestConcurrentCompletionsOfOneDelivery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, pgtest.URL(t), postgres.Options{})
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	const n = 20
+	for i := range n {
+		ev := storetest.NewEvent("sent", fmt.Sprint("both-", i))
+		ev.ReceivedAt, ev.Destinations = t0, []string{"app"}
+		if _, err := s.Append(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim := func(owner string, at time.Time) []store.Claim {
+		t.Helper()
+		c, err := s.Claim(ctx, store.ClaimParams{Owner: owner, Now: at, Lease: 30 * time.Second, Limit: n})
+		if err != nil || len(c) != n {
+			t.Fatalf("claim by %s: %d, %v", owner, len(c), err)
+		}
+		return c
+	}
+	claim("old", t0)
+	later := t0.Add(30 * time.Second)
+	claims := claim("new", later) // the old lease expired: attempt #1 is lost
+	var wg sync.WaitGroup
+	errs := map[string][]error{}
+	var mu sync.Mutex
+	for _, c := range claims {
+		for _, owner := range []string{"old", "new"} {
+			wg.Go(func() {
+				err := s.Complete(ctx, store.Completion{DeliveryID: c.Delivery.ID, Owner: owner, Status: store.DeliverySucceeded,
+					SpendAttempt: true, Now: later, Attempt: store.Attempt{StartedAt: later, Outcome: store.OutcomeSucceeded}})
+				mu.Lock()
+				errs[owner] = append(errs[owner], err)
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	for _, err := range errs["old"] {
+		if !errors.Is(err, store.ErrLeaseLost) {
+			t.Errorf("the old owner's completion: err = %v, want ErrLeaseLost", err)
+		}
+	}
+	for _, err := range errs["new"] {
+		if err != nil {
+			t.Errorf("the new owner's completion: %v", err)
+		}
+	}
+	for _, c := range claims {
+		as, err := s.ListAttempts(ctx, c.Delivery.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		for _, a := range as {
+			got = append(got, a.Attempt)
+		}
+		if fmt.Sprint(got) != "[1 2 3]" {
+			t.Errorf("delivery %d attempts numbered %v, want [1 2 3]", c.Delivery.ID, got)
+		}
+		ds, err := s.ListDeliveries(ctx, store.DeliveryFilter{AfterID: c.Delivery.ID - 1, Limit: 1})
+		if err != nil || ds[0].Status != store.DeliverySucceeded {
+			t.Errorf("delivery %d after both completions: %+v, %v", c.Delivery.ID, ds, err)
+		}
+	}
+}
