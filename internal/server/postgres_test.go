@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -314,4 +315,15 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// A server on PostgreSQL prunes by its retention, and shows it in metrics.
+func TestPostgresRetentionInMetrics(t *testing.T) {
+	t.Parallel()
+	srv := startOn(t, pgtest.URL(t), server.Config{StoreOnly: true, Retention: 48 * time.Hour})
+	waitUntil(t, "the retention metrics", func() bool {
+		_, body := get(t, "http://"+srv.AdminAddr()+"/metrics")
+		return strings.Contains(body, `hooklatch_retention_pruned_total{what="events"} 0`) &&
+			strings.Contains(body, "hooklatch_oldest_event_age_seconds 0")
+	})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/hooklatch/hooklatch/internal/clock"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/receiver"
+	"github.com/hooklatch/hooklatch/internal/retention"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
 	"github.com/hooklatch/hooklatch/store/postgres"
@@ -86,6 +87,15 @@ type Config struct {
 	// Clock drives the dispatcher. Defaults to the real clock.
 	Clock clock.Clock
 
+	// Retention is how long events whose deliveries are final are kept
+	// (see internal/retention); at least 24h. Defaults to 30 days. A
+	// store that cannot prune (SQLite, for now) keeps everything, and says
+	// so when this is set.
+	Retention time.Duration
+	// RetentionDead, when set, is how long events with a dead delivery
+	// are kept. Defaults to forever.
+	RetentionDead time.Duration
+
 	// ShutdownTimeout bounds the graceful drain. Defaults to 15s.
 	ShutdownTimeout time.Duration
 
@@ -111,6 +121,9 @@ type Server struct {
 	receiver       *receiver.Receiver
 	dispatch       *dispatch.Dispatcher
 	cancelDispatch context.CancelFunc
+	retainer       *retention.Retainer // nil when the store cannot prune
+	cancelRetain   context.CancelFunc
+	retainDone     chan struct{}
 	dispatchDone   chan struct{}
 	registry       *prometheus.Registry
 	ready          *readiness
@@ -157,6 +170,9 @@ func (c *Config) check() error {
 	}
 	if c.StoreOnly && len(c.Routes) > 0 {
 		return errors.New("StoreOnly delivers nowhere: it cannot have routes")
+	}
+	if err := retention.Check(c.Retention, c.RetentionDead); err != nil {
+		return err
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 15 * time.Second
@@ -255,6 +271,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	s := &Server{cfg: cfg, store: st, receiver: rcv, dispatch: disp, registry: registry, errc: make(chan error, 2)}
+	if s.retainer, err = newRetainer(cfg, st, registry); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	now := time.Now
 	if cfg.Clock != nil {
 		now = cfg.Clock.Now
@@ -314,6 +334,21 @@ func openStore(ctx context.Context, cfg *Config) (store.Store, error) {
 	return sqlite.Open(ctx, cfg.Store, cfg.StoreOptions)
 }
 
+// newRetainer prunes st by cfg's retention, when st can prune.
+func newRetainer(cfg Config, st store.Store, registry prometheus.Registerer) (*retention.Retainer, error) {
+	p, ok := st.(retention.Pruner)
+	if !ok {
+		if cfg.Retention != 0 || cfg.RetentionDead != 0 {
+			cfg.Logger.Warn("retention is not applied: this store keeps every event (pruning needs the PostgreSQL store for now)", "store", cfg.Store)
+		}
+		return nil, nil
+	}
+	return retention.New(retention.Config{
+		Store: p, Retention: cfg.Retention, RetentionDead: cfg.RetentionDead, Clock: cfg.Clock,
+		Metrics: retention.NewMetrics(registry), Logger: cfg.Logger,
+	})
+}
+
 // Store returns the server's store.
 func (s *Server) Store() store.Store { return s.store }
 
@@ -354,6 +389,11 @@ func (s *Server) Start() error {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.cancelDispatch, s.dispatchDone = cancel, make(chan struct{})
 		go func() { s.dispatch.Run(ctx); close(s.dispatchDone) }()
+	}
+	if s.retainer != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.cancelRetain, s.retainDone = cancel, make(chan struct{})
+		go func() { s.retainer.Run(ctx); close(s.retainDone) }()
 	}
 	s.cfg.Logger.Info("hooklatch is receiving webhooks",
 		"url", s.URL(), "store", postgres.Redact(s.cfg.Store), "admin", s.AdminAddr())
@@ -433,6 +473,10 @@ func (s *Server) Shutdown() error {
 	if s.cancelDispatch != nil {
 		s.cancelDispatch()
 		<-s.dispatchDone
+	}
+	if s.cancelRetain != nil {
+		s.cancelRetain()
+		<-s.retainDone
 	}
 	errs = append(errs, s.receiver.Close(), s.store.Close())
 	return errors.Join(errs...)

@@ -167,7 +167,10 @@ WITH input AS (
                         occurred_at, received_at, scheme, attention, headers, body, body_sha256)
     SELECT id, source, dedupe_key, field, type, subject_kind, subject, status,
            occurred_at, received_at, scheme, attention, headers, body, body_sha256
-      FROM input ORDER BY ord
+      FROM input
+     WHERE NOT EXISTS (SELECT 1 FROM pruned_keys p
+                        WHERE p.source = input.source AND (p.dedupe_key = input.dedupe_key OR p.body_sha256 = input.body_sha256))
+     ORDER BY ord
     ON CONFLICT DO NOTHING
     RETURNING seq, id, received_at
 ), dl AS (
@@ -179,17 +182,21 @@ WITH input AS (
 SELECT id, seq FROM ins`
 
 // countDuplicateSQL counts a duplicate on the first event it matches, by
-// dedupe key or by body, through the two unique indexes that refused it,
-// and names that event. The event it matches may be itself, when a write
-// cut off with its connection had committed after all: that is no
-// duplicate, and is not counted.
+// dedupe key or by body, and names that event: a stored one (through the
+// two unique indexes that refused it) or a pruned one whose keys are kept.
+// The event it matches may be itself, when a write cut off with its
+// connection had committed after all: that is no duplicate, and is not
+// counted.
 const countDuplicateSQL = `
 WITH first AS (
-    SELECT seq, id FROM events
-     WHERE seq = (SELECT MIN(seq) FROM events WHERE source = $2 AND (dedupe_key = $3 OR body_sha256 = $4))
+    SELECT seq, id, pruned FROM (
+        SELECT seq, id, false AS pruned FROM events WHERE source = $2 AND (dedupe_key = $3 OR body_sha256 = $4)
+        UNION ALL
+        SELECT seq, id, true FROM pruned_keys WHERE source = $2 AND (dedupe_key = $3 OR body_sha256 = $4)) m
+     ORDER BY seq LIMIT 1
 ), counted AS (
     UPDATE events SET duplicates = events.duplicates + 1, last_duplicate_at = $1
-      FROM first WHERE events.seq = first.seq AND first.id <> $5
+      FROM first WHERE events.seq = first.seq AND NOT first.pruned AND first.id <> $5
 )
 SELECT seq, id FROM first`
 
