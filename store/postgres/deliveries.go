@@ -19,17 +19,30 @@ import (
 const deliveryColumns = `id, event_seq, event_id, destination, status, attempts, next_attempt_at,
 	lease_owner, lease_until, last_error, created_at, updated_at`
 
+// deliveryRow receives deliveryColumns.
+type deliveryRow struct {
+	d                  store.Delivery
+	next, created, upd time.Time
+	lease              pgtype.Timestamptz
+}
+
+func (r *deliveryRow) dest() []any {
+	d := &r.d
+	return []any{&d.ID, &d.EventSeq, &d.EventID, &d.Destination, &d.Status, &d.Attempts, &r.next,
+		&d.LeaseOwner, &r.lease, &d.LastError, &r.created, &r.upd}
+}
+
+func (r *deliveryRow) delivery() store.Delivery {
+	d := r.d
+	d.NextAttemptAt, d.LeaseUntil = r.next.UTC(), fromTS(r.lease)
+	d.CreatedAt, d.UpdatedAt = r.created.UTC(), r.upd.UTC()
+	return d
+}
+
 func scanDelivery(row pgx.Row) (store.Delivery, error) {
-	var (
-		d                  store.Delivery
-		next, created, upd time.Time
-		lease              pgtype.Timestamptz
-	)
-	err := row.Scan(&d.ID, &d.EventSeq, &d.EventID, &d.Destination, &d.Status, &d.Attempts, &next,
-		&d.LeaseOwner, &lease, &d.LastError, &created, &upd)
-	d.NextAttemptAt, d.LeaseUntil = next.UTC(), fromTS(lease)
-	d.CreatedAt, d.UpdatedAt = created.UTC(), upd.UTC()
-	return d, err
+	var r deliveryRow
+	err := row.Scan(r.dest()...)
+	return r.delivery(), err
 }
 
 const (
@@ -56,20 +69,24 @@ INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, er
 SELECT id, recorded, started_at, (EXTRACT(EPOCH FROM ($1 - started_at)) * 1e9)::bigint, 'lease_expired',
        'the worker holding the lease stopped before recording an outcome'
   FROM released`
+)
 
-	// claimSQL leases the deliveries due first that no other claimer is
-	// taking at this moment.
-	claimSQL = `
+// claimSQL leases the deliveries due first that no other claimer is
+// taking at this moment, and returns them with their events.
+var claimSQL = `
 WITH due AS (
     SELECT id FROM deliveries
      WHERE status = 'pending' AND next_attempt_at <= $1
      ORDER BY next_attempt_at, id LIMIT $2
        FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE deliveries d SET status = 'in_flight', lease_owner = $3, lease_until = $4, updated_at = $1
+      FROM due WHERE d.id = due.id
+    RETURNING d.id, d.event_seq, d.event_id, d.destination, d.status, d.attempts, d.next_attempt_at,
+              d.lease_owner, d.lease_until, d.last_error, d.created_at, d.updated_at
 )
-UPDATE deliveries d SET status = 'in_flight', lease_owner = $3, lease_until = $4, updated_at = $1
-  FROM due WHERE d.id = due.id
-RETURNING ` + "d.id, d.event_seq, d.event_id, d.destination, d.status, d.attempts, d.next_attempt_at, d.lease_owner, d.lease_until, d.last_error, d.created_at, d.updated_at"
-)
+SELECT claimed.*, ` + eventColumnsOf("e") + `, e.body
+  FROM claimed JOIN events e ON e.seq = claimed.event_seq`
 
 // Claim implements store.Store. Several instances claim at once without
 // waiting for each other: each skips the rows another holds.
@@ -80,72 +97,56 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 	if p.Limit <= 0 {
 		p.Limit = 100
 	}
-	var claims []store.Claim
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		claims = claims[:0]
-		if _, err := tx.Exec(ctx, releaseExpiredSQL, p.Now, 1000); err != nil {
-			return fmt.Errorf("postgres: release expired leases: %w", err)
-		}
-		rows, err := tx.Query(ctx, claimSQL, p.Now, p.Limit, p.Owner, p.Now.Add(p.Lease))
-		if err != nil {
-			return fmt.Errorf("postgres: claim: %w", err)
-		}
-		for rows.Next() {
-			d, err := scanDelivery(rows)
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("postgres: claim: %w", err)
-			}
-			claims = append(claims, store.Claim{Delivery: d})
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("postgres: claim: %w", err)
-		}
-		return nil
-	})
+	// One round trip, one transaction: the two statements of a batch
+	// commit together.
+	b := &pgx.Batch{}
+	b.Queue(releaseExpiredSQL, p.Now, 1000)
+	b.Queue(claimSQL, p.Now, p.Limit, p.Owner, p.Now.Add(p.Lease))
+	results := s.pool.SendBatch(ctx, b)
+	defer results.Close()
+	if _, err := results.Exec(); err != nil {
+		return nil, fmt.Errorf("postgres: release expired leases: %w", err)
+	}
+	rows, err := results.Query()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: claim: %w", err)
 	}
-	if len(claims) == 0 {
-		return nil, nil
+	var claims []store.Claim
+	events := map[int64]*store.Event{}
+	for rows.Next() {
+		var (
+			d  deliveryRow
+			ev eventRow
+		)
+		if err := rows.Scan(append(append(d.dest(), ev.dest()...), &ev.ev.Body)...); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("postgres: claim: %w", err)
+		}
+		e := events[ev.ev.Seq]
+		if e == nil {
+			if e, err = ev.event(); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if e.Body == nil {
+				e.Body = []byte{}
+			}
+			events[e.Seq] = e
+		}
+		claims = append(claims, store.Claim{Delivery: d.delivery(), Event: e})
 	}
-	if err := s.claimedEvents(ctx, claims); err != nil {
-		return nil, err
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: claim: %w", err)
+	}
+	if err := results.Close(); err != nil {
+		return nil, fmt.Errorf("postgres: claim: %w", err)
 	}
 	// Oldest due first (the UPDATE's RETURNING order is not guaranteed).
 	slices.SortFunc(claims, func(a, b store.Claim) int {
 		return cmp.Or(a.Delivery.NextAttemptAt.Compare(b.Delivery.NextAttemptAt), cmp.Compare(a.Delivery.ID, b.Delivery.ID))
 	})
 	return claims, nil
-}
-
-// claimedEvents reads the claimed deliveries' events, with their bodies.
-// Events do not change, so this need not be in the claim's transaction.
-func (s *Store) claimedEvents(ctx context.Context, claims []store.Claim) error {
-	bySeq := map[int64][]int{}
-	seqs := make([]int64, 0, len(claims))
-	for i, c := range claims {
-		if _, ok := bySeq[c.Delivery.EventSeq]; !ok {
-			seqs = append(seqs, c.Delivery.EventSeq)
-		}
-		bySeq[c.Delivery.EventSeq] = append(bySeq[c.Delivery.EventSeq], i)
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+`, body FROM events WHERE seq = ANY($1)`, seqs)
-	if err != nil {
-		return fmt.Errorf("postgres: claim events: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		ev, err := scanEvent(rows, true)
-		if err != nil {
-			return fmt.Errorf("postgres: claim events: %w", err)
-		}
-		for _, i := range bySeq[ev.Seq] {
-			claims[i].Event = ev
-		}
-	}
-	return rows.Err()
 }
 
 // NextDue implements store.Store.

@@ -17,6 +17,15 @@ import (
 const eventColumns = `seq, id, source, dedupe_key, field, type, subject_kind, subject, status,
 	occurred_at, received_at, scheme, attention, headers, duplicates`
 
+// eventColumnsOf is eventColumns of the table named alias.
+func eventColumnsOf(alias string) string {
+	cols := strings.Split(eventColumns, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
 // eventRow receives eventColumns.
 type eventRow struct {
 	ev                 store.Event
