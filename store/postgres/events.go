@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -65,7 +66,7 @@ func scanEvent(row pgx.Row, withBody bool) (*store.Event, error) {
 
 // GetEvent implements store.Store.
 func (s *Store) GetEvent(ctx context.Context, id string) (*store.Event, error) {
-	ev, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+`, body FROM events WHERE id = $1`, id), true)
+	ev, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+`, body FROM events WHERE id = $1`, text(id)), true)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -129,13 +130,13 @@ func listEventsSQL(f store.EventFilter) (string, []any, error) {
 	)
 	if f.Type != "" {
 		if prefix, ok := strings.CutSuffix(f.Type, "*"); ok {
-			where = append(where, "starts_with(type, "+a.add(prefix)+")")
+			where = append(where, "starts_with(type, "+a.add(text(prefix))+")")
 		} else {
-			where = append(where, "type = "+a.add(f.Type))
+			where = append(where, "type = "+a.add(text(f.Type)))
 		}
 	}
 	if f.Subject != "" {
-		where = append(where, "subject = "+a.add(f.Subject))
+		where = append(where, "subject = "+a.add(text(f.Subject)))
 	}
 	if !f.Since.IsZero() {
 		where = append(where, "received_at >= "+a.add(f.Since))
@@ -144,11 +145,16 @@ func listEventsSQL(f store.EventFilter) (string, []any, error) {
 		where = append(where, "received_at < "+a.add(f.Until))
 	}
 	if f.IDSuffix != "" {
-		where = append(where, "right(id, "+a.add(len(f.IDSuffix))+") = "+a.add(f.IDSuffix))
+		suffix := text(f.IDSuffix)
+		where = append(where, "right(id, "+a.add(utf8.RuneCountInString(suffix))+") = "+a.add(suffix))
 	}
 	if len(f.DedupeKeys) > 0 {
 		// The (dedupe_key, source) index: no source is given.
-		where = append(where, "dedupe_key = ANY("+a.add(f.DedupeKeys)+"::text[])")
+		keys := make([]string, len(f.DedupeKeys))
+		for i, k := range f.DedupeKeys {
+			keys[i] = text(k)
+		}
+		where = append(where, "dedupe_key = ANY("+a.add(keys)+"::text[])")
 	}
 	if f.Delivery != "" {
 		cond, err := deliveryStateCondition(f.Delivery, &a)
