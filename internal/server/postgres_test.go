@@ -327,3 +327,76 @@ func TestPostgresRetentionInMetrics(t *testing.T) {
 			strings.Contains(body, "hooklatch_oldest_event_age_seconds 0")
 	})
 }
+
+// When the database turns read-only (a failover to a standby, an operator
+// setting default_transaction_read_only), webhooks are answered 503 and
+// /readyz says the store cannot take writes; once it takes writes again,
+// both recover without a restart. The test turns read-only only a role of
+// its own, so that no other session on the server is touched.
+func TestPostgresReadOnlyAnswers503AndRecovers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	server0 := pgtest.ServerURL(t)
+	admin, err := pgx.Connect(ctx, server0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	role := fmt.Sprintf("hooklatch_test_ro_%d", time.Now().UnixNano())
+	ident := pgx.Identifier{role}.Sanitize()
+	if _, err := admin.Exec(ctx, "CREATE ROLE "+ident+" LOGIN SUPERUSER"); err != nil {
+		t.Fatal(err)
+	}
+	kick := func() {
+		t.Helper()
+		if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, role); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { // after the schema is dropped: the role owns it
+		c, err := pgx.Connect(ctx, server0)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close(ctx)
+		c.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, role)
+		if _, err := c.Exec(ctx, "DROP ROLE "+ident); err != nil {
+			t.Errorf("drop role %s: %v", role, err)
+		}
+	})
+	u, err := url.Parse(pgtest.WithSchema(t, server0, pgtest.Schema(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	srv := startOn(t, u.String(), server.Config{StoreOnly: true})
+	secret := testSecrets(t)[0]
+	client := &http.Client{Timeout: 30 * time.Second}
+	ready := "http://" + srv.AdminAddr() + "/readyz"
+
+	answered := func(id string, want int) func() bool {
+		return func() bool {
+			status, retryAfter, _, err := postEvent(client, srv, secret, id)
+			return err == nil && status == want && (want != http.StatusServiceUnavailable || retryAfter != "")
+		}
+	}
+	readyIs := func(want int) func() bool {
+		return func() bool { code, _ := get(t, ready); return code == want }
+	}
+	waitUntil(t, "a webhook accepted", answered("before", http.StatusOK))
+
+	if _, err := admin.Exec(ctx, "ALTER ROLE "+ident+" SET default_transaction_read_only = on"); err != nil {
+		t.Fatal(err)
+	}
+	kick() // its sessions come back read-only
+	waitUntil(t, "503 with Retry-After while the database is read-only", answered("during", http.StatusServiceUnavailable))
+	waitUntil(t, "/readyz to say the store cannot take writes", readyIs(http.StatusServiceUnavailable))
+
+	if _, err := admin.Exec(ctx, "ALTER ROLE "+ident+" RESET default_transaction_read_only"); err != nil {
+		t.Fatal(err)
+	}
+	kick()
+	waitUntil(t, "the webhook refused before to be accepted", answered("during", http.StatusOK))
+	waitUntil(t, "/readyz to recover", readyIs(http.StatusOK))
+}

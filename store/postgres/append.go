@@ -232,7 +232,7 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
 			destEvents, destNames = append(destEvents, ids[i]), append(destNames, text(d))
 		}
 	}
-	res, err := s.pool.Query(ctx, appendSQL, ids, sources, keys, fields, types, kinds, subjects, statuses,
+	res, err := s.writes.Query(ctx, appendSQL, ids, sources, keys, fields, types, kinds, subjects, statuses,
 		occurred, received, schemes, attention, headers, bodies, sums, destEvents, destNames)
 	if err != nil {
 		return fmt.Errorf("postgres: append: %w", err)
@@ -268,7 +268,7 @@ func (s *Store) countDuplicates(ctx context.Context, dups []*appendReq) error {
 	for _, r := range dups {
 		b.Queue(countDuplicateSQL, r.ev.ReceivedAt, text(r.ev.Source), text(r.ev.DedupeKey), r.bodySum[:], text(r.ev.ID))
 	}
-	results := s.pool.SendBatch(ctx, b)
+	results := s.writes.SendBatch(ctx, b)
 	defer results.Close()
 	for _, r := range dups {
 		err := results.QueryRow().Scan(&r.res.Seq, &r.res.EventID)

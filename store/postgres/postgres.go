@@ -73,8 +73,9 @@ type Options struct {
 	// say. Defaults to 10s.
 	WriteTimeout time.Duration
 
-	// MaxConns bounds the pool, unless the URL sets pool_max_conns.
-	// Defaults to 16.
+	// MaxConns bounds the pool for everything but appends (which have
+	// Writers connections of their own), unless the URL sets
+	// pool_max_conns. Defaults to 16.
 	MaxConns int
 
 	// ReadOnly opens an existing store for reading: Open neither creates
@@ -140,6 +141,7 @@ func (e *SchemaError) Error() string {
 type Store struct {
 	opts    Options
 	pool    *pgxpool.Pool
+	writes  *pgxpool.Pool // the append writers' own, Options.Writers connections
 	schema  string
 	channel string // NOTIFY channel of this schema
 	id      string // this Store's NOTIFY payload, to tell its own apart
@@ -177,9 +179,21 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	// The append writers have connections of their own: reads, claims and
+	// commands cannot take the pool away from the acknowledgements, and
+	// when the writers cannot keep up the bounded queue fills and answers
+	// ErrBusy.
+	wcfg := cfg.Copy()
+	wcfg.MaxConns, wcfg.MinConns = int32(opts.Writers), 0
+	writes, err := pgxpool.NewWithConfig(ctx, wcfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
 	s := &Store{
 		opts:    opts,
 		pool:    pool,
+		writes:  writes,
 		schema:  schema,
 		channel: workChannel(schema),
 		id:      strconv.FormatInt(time.Now().UnixNano(), 36),
@@ -390,6 +404,7 @@ func (s *Store) Close() error {
 	close(s.work)
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.writes.Close()
 	s.pool.Close()
 	return nil
 }
@@ -446,3 +461,6 @@ func isServerError(err error) bool {
 // Pool is the store's connection pool, for tests and tools that look at
 // the database directly.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// WritePool is the append writers' own pool, for tests.
+func (s *Store) WritePool() *pgxpool.Pool { return s.writes }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/store"
@@ -364,5 +365,58 @@ func TestConcurrentCompletionsOfOneDelivery(t *testing.T) {
 		if err != nil || ds[0].Status != store.DeliverySucceeded {
 			t.Errorf("delivery %d after both completions: %+v, %v", c.Delivery.ID, ds, err)
 		}
+	}
+}
+
+// Appends have connections of their own: a pool taken whole by readers
+// does not stop acknowledgements; when the writers' connections are taken,
+// the bounded queue fills and appends are refused with ErrBusy at once,
+// and the store recovers when they are back.
+func TestPoolExhaustionIsBackPressure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, pgtest.URL(t)+"&pool_max_conns=2", postgres.Options{QueueSize: 4, MaxBatch: 1, Writers: 1})
+
+	var held []*pgxpool.Conn
+	for range 2 {
+		c, err := s.Pool().Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	if _, err := s.Append(ctx, storetest.NewEvent("sent", "while-readers-hold-the-pool")); err != nil {
+		t.Fatalf("append while the read pool is exhausted: %v", err)
+	}
+	for _, c := range held {
+		c.Release()
+	}
+
+	w, err := s.WritePool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg   sync.WaitGroup
+		busy atomic.Int64
+	)
+	for i := range 16 {
+		wg.Go(func() {
+			_, err := s.Append(ctx, storetest.NewEvent("sent", fmt.Sprint("held-", i)))
+			switch {
+			case errors.Is(err, store.ErrBusy):
+				busy.Add(1)
+			case err != nil:
+				t.Errorf("append: %v", err)
+			}
+		})
+	}
+	for busy.Load() < 16-5 { // 4 queued, 1 waiting for a connection
+		time.Sleep(time.Millisecond)
+	}
+	w.Release()
+	wg.Wait()
+	if _, err := s.Append(ctx, storetest.NewEvent("sent", "after")); err != nil {
+		t.Fatalf("append once the connection is back: %v", err)
 	}
 }
