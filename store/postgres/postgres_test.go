@@ -292,6 +292,22 @@ func TestListenForWork(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no wake-up for an event another instance stored")
 	}
+
+	// A command that adds deliveries and exits at once wakes it too: its
+	// announcement is sent before its store closes.
+	cmd, err := postgres.Open(ctx, u, postgres.Options{MustExist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := cmd.AddDeliveries(ctx, []string{ev.ID}, "other-app", time.Now()); err != nil || n != 1 {
+		t.Fatalf("AddDeliveries = %d, %v", n, err)
+	}
+	cmd.Close()
+	select {
+	case <-woken:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wake-up for deliveries a command added")
+	}
 	cancel()
 	<-done
 }
