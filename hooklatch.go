@@ -35,6 +35,7 @@ import (
 	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/postgres"
 	"github.com/hooklatch/hooklatch/store/sqlite"
 )
 
@@ -43,7 +44,14 @@ type Config struct {
 	// Secrets are Sent's signing secrets (whsec_…); several while rotating.
 	// Required.
 	Secrets []string
-	// StorePath is the SQLite file. Defaults to "hooklatch.db".
+	// Store is where events are kept: a SQLite file path, or a
+	// postgres:// URL for several instances on one database (its schema=
+	// parameter names the installation's schema; default "hooklatch").
+	// Defaults to StorePath, then "hooklatch.db".
+	Store string
+	// StorePath is the SQLite file.
+	//
+	// Deprecated: use Store, which takes a path too.
 	StorePath string
 	// Handlers are where events go. Required.
 	Handlers []Route
@@ -94,8 +102,11 @@ func New(cfg Config) (*Relay, error) {
 	if len(secrets) == 0 {
 		return nil, errors.New("hooklatch: Config.Secrets is required (the whsec_… value from Sent's dashboard)")
 	}
-	if cfg.StorePath == "" {
-		cfg.StorePath = "hooklatch.db"
+	if cfg.Store == "" {
+		cfg.Store = cfg.StorePath
+	}
+	if cfg.Store == "" {
+		cfg.Store = "hooklatch.db"
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -117,7 +128,7 @@ func New(cfg Config) (*Relay, error) {
 			Policy:      dispatch.Policy{MaxAttempts: h.MaxAttempts, Timeout: h.Timeout, Concurrency: h.Concurrency},
 		}
 	}
-	st, err := sqlite.Open(context.Background(), cfg.StorePath, sqlite.Options{Logger: cfg.Logger, Exclusive: true})
+	st, err := openStore(cfg.Store, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("hooklatch: %w", err)
 	}
@@ -141,6 +152,15 @@ func New(cfg Config) (*Relay, error) {
 		return nil, fmt.Errorf("hooklatch: %w", err)
 	}
 	return &Relay{store: st, receiver: rcv, dispatch: disp}, nil
+}
+
+// openStore opens a PostgreSQL store several relays may share, or a
+// SQLite file this relay owns.
+func openStore(location string, logger *slog.Logger) (store.Store, error) {
+	if postgres.IsURL(location) {
+		return postgres.Open(context.Background(), location, postgres.Options{Logger: logger})
+	}
+	return sqlite.Open(context.Background(), location, sqlite.Options{Logger: logger, Exclusive: true})
 }
 
 // Handler is the http.Handler to mount where Sent posts webhooks.

@@ -5,33 +5,96 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
-// Transactional runs fn inside a transaction on the application's own
-// SQLite database and, in that same transaction, records that consumer
-// processed the event. A retry of an event already committed (the process
-// died after COMMIT but before hooklatch recorded the success) finds the
-// record and returns nil without running fn again: the effects in db
-// happen exactly once, though delivery is at least once.
-//
-// The record lives in the table hooklatch_processed, created on first use.
-// Replaying an event to a transactional handler is therefore a no-op
-// unless its row there is deleted. The SQL is SQLite's.
-func Transactional(db *sql.DB, consumer string, fn func(ctx context.Context, tx *sql.Tx, ev *Event) error) Handler {
+// createProcessedSQL makes the table of processed events, in SQL that
+// SQLite and PostgreSQL both take.
+const createProcessedSQL = `CREATE TABLE IF NOT EXISTS hooklatch_processed (
+    event_id     TEXT   NOT NULL,
+    consumer     TEXT   NOT NULL,
+    processed_at BIGINT NOT NULL,
+    PRIMARY KEY (event_id, consumer))`
+
+// processedSQL returns the statements that check and record a processed
+// event, with SQLite's placeholders or PostgreSQL's.
+func processedSQL(sqlite bool) (check, record string) {
+	check = `SELECT 1 FROM hooklatch_processed WHERE event_id = $1 AND consumer = $2`
+	record = `INSERT INTO hooklatch_processed (event_id, consumer, processed_at) VALUES ($1, $2, $3)`
+	if sqlite {
+		r := strings.NewReplacer("$1", "?", "$2", "?", "$3", "?")
+		check, record = r.Replace(check), r.Replace(record)
+	}
+	return check, record
+}
+
+// TxBeginner begins pgx transactions: a *pgxpool.Pool or a *pgx.Conn.
+type TxBeginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// TransactionalPgx is Transactional for an application on pgx: fn runs in
+// a transaction of db's, which also records that consumer processed the
+// event, so its effects happen exactly once.
+func TransactionalPgx(db TxBeginner, consumer string, fn func(ctx context.Context, tx pgx.Tx, ev *Event) error) Handler {
+	checkSQL, recordSQL := processedSQL(false)
 	var (
 		once    sync.Once
 		initErr error
 	)
 	return HandlerFunc(func(ctx context.Context, ev *Event) error {
 		once.Do(func() {
-			_, initErr = db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS hooklatch_processed (
-    event_id     TEXT    NOT NULL,
-    consumer     TEXT    NOT NULL,
-    processed_at INTEGER NOT NULL,
-    PRIMARY KEY (event_id, consumer))`)
+			initErr = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error { _, err := tx.Exec(ctx, createProcessedSQL); return err })
 		})
+		if initErr != nil {
+			return fmt.Errorf("hooklatch: create hooklatch_processed: %w", initErr)
+		}
+		return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+			var one int
+			err := tx.QueryRow(ctx, checkSQL, ev.ID, consumer).Scan(&one)
+			switch {
+			case err == nil:
+				return nil // committed by an earlier attempt
+			case !errors.Is(err, pgx.ErrNoRows):
+				return fmt.Errorf("hooklatch: check hooklatch_processed: %w", err)
+			}
+			if err := fn(ctx, tx, ev); err != nil {
+				return err
+			}
+			// Two attempts racing cannot both commit: the primary key fails
+			// the second, which rolls back.
+			if _, err := tx.Exec(ctx, recordSQL, ev.ID, consumer, time.Now().UnixNano()); err != nil {
+				return fmt.Errorf("hooklatch: record processed: %w", err)
+			}
+			return nil
+		})
+	})
+}
+
+// Transactional runs fn inside a transaction on the application's own
+// database (SQLite or PostgreSQL, by db's driver) and, in that same
+// transaction, records that consumer processed the event. A retry of an
+// event already committed (the process died after COMMIT but before
+// hooklatch recorded the success) finds the record and returns nil without
+// running fn again: the effects in db happen exactly once, though delivery
+// is at least once.
+//
+// The record lives in the table hooklatch_processed, created on first use.
+// Replaying an event to a transactional handler is therefore a no-op
+// unless its row there is deleted. For an application on pgx itself, see
+// TransactionalPgx.
+func Transactional(db *sql.DB, consumer string, fn func(ctx context.Context, tx *sql.Tx, ev *Event) error) Handler {
+	var (
+		once    sync.Once
+		initErr error
+	)
+	checkSQL, recordSQL := processedSQL(strings.Contains(strings.ToLower(fmt.Sprintf("%T", db.Driver())), "sqlite"))
+	return HandlerFunc(func(ctx context.Context, ev *Event) error {
+		once.Do(func() { _, initErr = db.ExecContext(ctx, createProcessedSQL) })
 		if initErr != nil {
 			return fmt.Errorf("hooklatch: create hooklatch_processed: %w", initErr)
 		}
@@ -42,7 +105,7 @@ func Transactional(db *sql.DB, consumer string, fn func(ctx context.Context, tx 
 		defer tx.Rollback() // a no-op after Commit
 
 		var one int
-		err = tx.QueryRowContext(ctx, `SELECT 1 FROM hooklatch_processed WHERE event_id = ? AND consumer = ?`, ev.ID, consumer).Scan(&one)
+		err = tx.QueryRowContext(ctx, checkSQL, ev.ID, consumer).Scan(&one)
 		switch {
 		case err == nil:
 			return nil // committed by an earlier attempt
@@ -54,8 +117,7 @@ func Transactional(db *sql.DB, consumer string, fn func(ctx context.Context, tx 
 		}
 		// Two attempts racing (a lease taken over mid-attempt) cannot both
 		// commit: the primary key fails the second, which rolls back.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO hooklatch_processed (event_id, consumer, processed_at) VALUES (?, ?, ?)`,
-			ev.ID, consumer, time.Now().UnixNano()); err != nil {
+		if _, err := tx.ExecContext(ctx, recordSQL, ev.ID, consumer, time.Now().UnixNano()); err != nil {
 			return fmt.Errorf("hooklatch: record processed: %w", err)
 		}
 		if err := tx.Commit(); err != nil {

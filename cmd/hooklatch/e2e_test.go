@@ -144,8 +144,14 @@ func TestKillNineLosesNoAcknowledgedEvent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives the built binary through repeated crashes")
 	}
-	rawSecret, secret := newSecret(t)
 	storePath := filepath.Join(t.TempDir(), "hooklatch.db")
+	testKillNine(t, storePath, func(ctx context.Context) (store.Store, error) { return sqlite.Open(ctx, storePath, sqlite.Options{}) })
+}
+
+// testKillNine is TestKillNineLosesNoAcknowledgedEvent on the store at
+// storePath, which open opens.
+func testKillNine(t *testing.T, storePath string, open func(context.Context) (store.Store, error)) {
+	rawSecret, secret := newSecret(t)
 	addr := freeAddr(t)
 	url := "http://" + addr + "/webhooks/sent"
 
@@ -219,7 +225,7 @@ func TestKillNineLosesNoAcknowledgedEvent(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, storePath, sqlite.Options{})
+	st, err := open(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

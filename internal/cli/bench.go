@@ -23,6 +23,7 @@ import (
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/store/postgres"
 )
 
 // BenchOptions are the settings of `hooklatch bench`.
@@ -92,7 +93,7 @@ answers 200 in the same process, and prints the ratio: what durability costs.`,
 	f := cmd.Flags()
 	logger = logFlags(cmd, env, "warn") // the in-process server's warnings; bench prints the rest
 	f.StringVar(&opts.URL, "url", "", "target webhook URL (default: an in-process hooklatch serve)")
-	f.StringVar(&opts.Store, "store", "", "in-process store path (default: a temporary directory)")
+	f.StringVar(&opts.Store, "store", "", "in-process store: a SQLite file path or a postgres:// URL (default: a SQLite file in a temporary directory)")
 	f.DurationVar(&opts.Duration, "duration", 10*time.Second, "how long each run lasts")
 	f.IntVar(&opts.Connections, "connections", 64, "requests in flight at once")
 	f.StringVar(&scheme, "scheme", "v1", "signature scheme: v1 or legacy")
@@ -173,7 +174,11 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 		}
 		defer srv.Shutdown()
 		load.URL, load.Name = "http://"+srv.Addr()+"/webhooks/sent", "hooklatch"
-		fmt.Fprintf(progress, "hooklatch serve in-process at %s, SQLite store %s (WAL, synchronous=FULL)\n", load.URL, opts.Store)
+		if postgres.IsURL(opts.Store) {
+			fmt.Fprintf(progress, "hooklatch serve in-process at %s, PostgreSQL store %s\n", load.URL, postgres.Redact(opts.Store))
+		} else {
+			fmt.Fprintf(progress, "hooklatch serve in-process at %s, SQLite store %s (WAL, synchronous=FULL)\n", load.URL, opts.Store)
+		}
 	}
 	if opts.CPUProfile != "" {
 		f, err := os.Create(opts.CPUProfile)

@@ -21,6 +21,7 @@ import (
 	"github.com/hooklatch/hooklatch/internal/devtools"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/postgres"
 	"github.com/hooklatch/hooklatch/store/sqlite"
 )
 
@@ -234,10 +235,13 @@ const (
 // they say so instead of creating one. The store's own warnings, if any,
 // go to standard error.
 func storeFlag(cmd *cobra.Command, env Env) func(*cobra.Command, storeUse) (store.Store, error) {
-	cmd.PersistentFlags().String("store", "hooklatch.db", "store: a SQLite file path ($HOOKLATCH_STORE)")
+	cmd.PersistentFlags().String("store", "hooklatch.db", storeHelp)
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return func(c *cobra.Command, use storeUse) (store.Store, error) {
-		path := setting(c.Flags(), "store", env.Getenv, "HOOKLATCH_STORE")
+		path := setting(c.Flags(), "store", env.Getenv, storeEnv...)
+		if postgres.IsURL(path) {
+			return openPostgres(c.Context(), path, use, log)
+		}
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			return nil, failed(fmt.Errorf("no store at %s (use --store or HOOKLATCH_STORE)%s", path, listenStoreHint(path)))
 		}
@@ -253,6 +257,31 @@ func storeFlag(cmd *cobra.Command, env Env) func(*cobra.Command, storeUse) (stor
 		}
 		return st, err
 	}
+}
+
+// storeHelp and storeEnv describe --store wherever it is taken.
+const storeHelp = "store: a SQLite file path, or a postgres:// URL (its schema= parameter names the installation's schema, default hooklatch) ($HOOKLATCH_STORE, then $HOOKLATCH_DATABASE_URL)"
+
+var storeEnv = []string{"HOOKLATCH_STORE", "HOOKLATCH_DATABASE_URL"}
+
+// openPostgres opens the PostgreSQL store of a serve for a command: one
+// that reads it runs read-only transactions, and neither creates a store
+// where serve never ran. Several serve instances may work on it meanwhile.
+func openPostgres(ctx context.Context, url string, use storeUse, log *slog.Logger) (store.Store, error) {
+	st, err := postgres.Open(ctx, url, postgres.Options{Logger: log, ReadOnly: use == readStore, MustExist: true})
+	if errors.Is(err, postgres.ErrNoStore) {
+		return nil, failed(fmt.Errorf("no hooklatch store at %s: 'hooklatch serve --store' creates it when it first starts on it", postgres.Redact(url)))
+	}
+	if se, ok := errors.AsType[*postgres.SchemaError](err); ok {
+		if se.Version < se.Want {
+			return nil, failed(fmt.Errorf("schema %s at %s was written by an older hooklatch: serve brings it up to date when it next starts on it", se.Schema, postgres.Redact(url)))
+		}
+		return nil, failed(fmt.Errorf("schema %s at %s was written by a newer hooklatch: upgrade this one", se.Schema, postgres.Redact(url)))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", postgres.Redact(url), err)
+	}
+	return st, nil
 }
 
 // listenStoreHint points at listen's store when a command looked in the

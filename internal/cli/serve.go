@@ -13,6 +13,7 @@ import (
 
 	"github.com/hooklatch/hooklatch/destination/httpdest"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
+	"github.com/hooklatch/hooklatch/internal/retention"
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/signature"
 )
@@ -42,7 +43,7 @@ config file (--config), else its default.`,
 	addSecretFlags(cmd)
 	f.String("addr", ":3000", "webhook listen address: every interface by default, since Sent must reach it ($HOOKLATCH_ADDR)")
 	f.String("path", "/webhooks/sent", "webhook path ($HOOKLATCH_PATH)")
-	f.String("store", "hooklatch.db", "store: a SQLite file path ($HOOKLATCH_STORE)")
+	f.String("store", "hooklatch.db", storeHelp)
 	f.String("admin-addr", "127.0.0.1:3001", `admin listener for /healthz, /readyz and /metrics, or "off" ($HOOKLATCH_ADMIN_ADDR)`)
 	f.String("scheme", "", "accept only this signature scheme, legacy or v1 (default both) ($HOOKLATCH_SCHEME)")
 	f.Duration("tolerance", signature.DefaultTolerance, "v1 timestamp tolerance ($HOOKLATCH_TOLERANCE)")
@@ -54,6 +55,8 @@ config file (--config), else its default.`,
 	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")
 	f.Duration("forward-timeout", 30*time.Second, "how long one forwarding attempt may take ($HOOKLATCH_FORWARD_TIMEOUT)")
 	f.Int("forward-attempts", 15, "attempts before a delivery is dead; each wait is drawn from half to all of 2s, 4s, 8s … up to an hour, so 15 span 2.1 to 4.1 hours ($HOOKLATCH_FORWARD_ATTEMPTS)")
+	f.Duration("retention", retention.DefaultRetention, "keep events whose deliveries are final this long, at least 24h; their dedupe keys are kept a period more (PostgreSQL store; SQLite keeps everything for now) ($HOOKLATCH_RETENTION)")
+	f.Duration("retention-dead", 0, "also prune events with a dead delivery after this long, at least 24h (default: keep them until retried or discarded) ($HOOKLATCH_RETENTION_DEAD)")
 	f.Duration("lease", 0, "how long a claimed delivery is held before another worker may take it over (default the attempt timeout + 1m) ($HOOKLATCH_LEASE)")
 	f.Int("rejections-max", 1000, "rejected requests kept, split across reasons, each dropping its oldest first ($HOOKLATCH_REJECTIONS_MAX)")
 	f.String("rejections-max-bytes", "64MiB", "bytes of rejected requests kept ($HOOKLATCH_REJECTIONS_MAX_BYTES)")
@@ -97,7 +100,7 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 	cfg := server.Config{
 		Addr:       get("addr", "HOOKLATCH_ADDR"),
 		Path:       get("path", "HOOKLATCH_PATH"),
-		Store:      get("store", "HOOKLATCH_STORE"),
+		Store:      get("store", storeEnv...),
 		AdminAddr:  get("admin-addr", "HOOKLATCH_ADMIN_ADDR"),
 		AdminToken: env.Getenv("HOOKLATCH_ADMIN_TOKEN"),
 		Secrets:    secrets,
@@ -154,10 +157,31 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 		}
 		cfg.Routes = []dispatch.Route{route}
 	}
+	if cfg.Retention, cfg.RetentionDead, err = retentionSettings(get); err != nil {
+		return ServeOptions{}, err
+	}
 	if cfg.Lease, err = time.ParseDuration(get("lease", "HOOKLATCH_LEASE")); err != nil || cfg.Lease < 0 {
 		return ServeOptions{}, usageError("--lease: want a duration such as 2m")
 	}
 	return ServeOptions{Server: cfg}, nil
+}
+
+// retentionSettings resolves --retention and --retention-dead; a
+// retention left at its default is zero (the server's default).
+func retentionSettings(get func(string, ...string) string) (keep, dead time.Duration, err error) {
+	if keep, err = time.ParseDuration(get("retention", "HOOKLATCH_RETENTION")); err != nil {
+		return 0, 0, usageError("--retention: want a duration such as 720h (30 days)")
+	}
+	if dead, err = time.ParseDuration(get("retention-dead", "HOOKLATCH_RETENTION_DEAD")); err != nil {
+		return 0, 0, usageError("--retention-dead: want a duration such as 2160h (90 days)")
+	}
+	if err := retention.Check(keep, dead); err != nil {
+		return 0, 0, usageError("%v", err)
+	}
+	if keep == retention.DefaultRetention {
+		keep = 0
+	}
+	return keep, dead, nil
 }
 
 // forwardRoute is the one destination of --forward-to; timeout bounds each

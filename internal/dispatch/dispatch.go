@@ -229,6 +229,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	attemptCtx, cancelAttempts := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelAttempts()
 
+	defer d.listen(ctx)()
+
 	var (
 		wg       sync.WaitGroup
 		inFlight = make(chan struct{}, d.cfg.MaxInFlight)

@@ -24,8 +24,10 @@ import (
 	"github.com/hooklatch/hooklatch/internal/clock"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/receiver"
+	"github.com/hooklatch/hooklatch/internal/retention"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/postgres"
 	"github.com/hooklatch/hooklatch/store/sqlite"
 )
 
@@ -44,11 +46,15 @@ type Config struct {
 	// AdminAddr is not a loopback address.
 	AdminToken string
 
-	// Store is a SQLite path. Defaults to "hooklatch.db".
+	// Store is a SQLite path or a postgres:// URL. Defaults to
+	// "hooklatch.db".
 	Store string
 	// StoreOptions tune the SQLite store. The server always opens it as
 	// its owner (sqlite.Options.Exclusive).
 	StoreOptions sqlite.Options
+	// PostgresOptions tune the PostgreSQL store. Several servers may
+	// share one: there is no owner.
+	PostgresOptions postgres.Options
 
 	// Secrets verify signatures. Required.
 	Secrets []signature.Secret
@@ -82,6 +88,15 @@ type Config struct {
 	// Clock drives the dispatcher. Defaults to the real clock.
 	Clock clock.Clock
 
+	// Retention is how long events whose deliveries are final are kept
+	// (see internal/retention); at least 24h. Defaults to 30 days. A
+	// store that cannot prune (SQLite, for now) keeps everything, and says
+	// so when this is set.
+	Retention time.Duration
+	// RetentionDead, when set, is how long events with a dead delivery
+	// are kept. Defaults to forever.
+	RetentionDead time.Duration
+
 	// ShutdownTimeout bounds the graceful drain. Defaults to 15s.
 	ShutdownTimeout time.Duration
 
@@ -107,6 +122,9 @@ type Server struct {
 	receiver       *receiver.Receiver
 	dispatch       *dispatch.Dispatcher
 	cancelDispatch context.CancelFunc
+	retainer       *retention.Retainer // nil when the store cannot prune
+	cancelRetain   context.CancelFunc
+	retainDone     chan struct{}
 	dispatchDone   chan struct{}
 	registry       *prometheus.Registry
 	ready          *readiness
@@ -156,8 +174,8 @@ func (c *Config) check() error {
 	if c.StoreOnly && len(c.Routes) > 0 {
 		return errors.New("StoreOnly delivers nowhere: it cannot have routes")
 	}
-	if strings.HasPrefix(c.Store, "postgres://") || strings.HasPrefix(c.Store, "postgresql://") {
-		return errors.New("the PostgreSQL store is not built yet: use a SQLite path for --store")
+	if err := retention.Check(c.Retention, c.RetentionDead); err != nil {
+		return err
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 15 * time.Second
@@ -193,13 +211,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.StoreOptions.Logger == nil {
-		cfg.StoreOptions.Logger = cfg.Logger
-	}
-	// A server owns its store: a second one on the same file is refused,
-	// and what a crashed predecessor left in flight is due again at once.
-	cfg.StoreOptions.Exclusive = true
-	st, err := sqlite.Open(ctx, cfg.Store, cfg.StoreOptions)
+	st, err := openStore(ctx, &cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +230,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		adm, err = admin.New(admin.Config{
 			Store: st, Secrets: cfg.Secrets, Token: cfg.AdminToken,
 			Receiver: rcvMetrics, Dispatch: dispMetrics, Registry: registry,
-			StoreFiles: map[string]string{"db": cfg.Store, "wal": cfg.Store + "-wal"},
+			StoreFiles: storeFiles(cfg.Store),
 			Ready:      func(context.Context) error { return ready.check() },
 			Notify: func() {
 				if disp != nil {
@@ -285,6 +297,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	s := &Server{cfg: cfg, store: st, receiver: rcv, dispatch: disp, registry: registry, adminAPI: adm, errc: make(chan error, 2)}
+	if s.retainer, err = newRetainer(cfg, st, registry); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	now := time.Now
 	if cfg.Clock != nil {
 		now = cfg.Clock.Now
@@ -326,6 +342,40 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.admin.RegisterOnShutdown(adm.Close)
 	}
 	return s, nil
+}
+
+// openStore opens the store cfg names: a PostgreSQL database several
+// servers share, or a SQLite file this server owns.
+func openStore(ctx context.Context, cfg *Config) (store.Store, error) {
+	if postgres.IsURL(cfg.Store) {
+		if cfg.PostgresOptions.Logger == nil {
+			cfg.PostgresOptions.Logger = cfg.Logger
+		}
+		return postgres.Open(ctx, cfg.Store, cfg.PostgresOptions)
+	}
+	if cfg.StoreOptions.Logger == nil {
+		cfg.StoreOptions.Logger = cfg.Logger
+	}
+	// A server owns its SQLite store: a second one on the same file is
+	// refused, and what a crashed predecessor left in flight is due again
+	// at once.
+	cfg.StoreOptions.Exclusive = true
+	return sqlite.Open(ctx, cfg.Store, cfg.StoreOptions)
+}
+
+// newRetainer prunes st by cfg's retention, when st can prune.
+func newRetainer(cfg Config, st store.Store, registry prometheus.Registerer) (*retention.Retainer, error) {
+	p, ok := st.(retention.Pruner)
+	if !ok {
+		if cfg.Retention != 0 || cfg.RetentionDead != 0 {
+			cfg.Logger.Warn("retention is not applied: this store keeps every event (pruning needs the PostgreSQL store for now)", "store", cfg.Store)
+		}
+		return nil, nil
+	}
+	return retention.New(retention.Config{
+		Store: p, Retention: cfg.Retention, RetentionDead: cfg.RetentionDead, Clock: cfg.Clock,
+		Metrics: retention.NewMetrics(registry), Logger: cfg.Logger,
+	})
 }
 
 // Store returns the server's store.
@@ -372,8 +422,13 @@ func (s *Server) Start() error {
 		s.cancelDispatch, s.dispatchDone = cancel, make(chan struct{})
 		go func() { s.dispatch.Run(ctx); close(s.dispatchDone) }()
 	}
+	if s.retainer != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.cancelRetain, s.retainDone = cancel, make(chan struct{})
+		go func() { s.retainer.Run(ctx); close(s.retainDone) }()
+	}
 	s.cfg.Logger.Info("hooklatch is receiving webhooks",
-		"url", s.URL(), "store", s.cfg.Store, "admin", s.AdminAddr())
+		"url", s.URL(), "store", postgres.Redact(s.cfg.Store), "admin", s.AdminAddr())
 	if s.cfg.OnStart != nil {
 		s.cfg.OnStart(s)
 	}
@@ -454,6 +509,19 @@ func (s *Server) Shutdown() error {
 		s.cancelDispatch()
 		<-s.dispatchDone
 	}
+	if s.cancelRetain != nil {
+		s.cancelRetain()
+		<-s.retainDone
+	}
 	errs = append(errs, s.receiver.Close(), s.store.Close())
 	return errors.Join(errs...)
+}
+
+// storeFiles names a SQLite store's files for the admin's size metrics; a
+// PostgreSQL store has none.
+func storeFiles(location string) map[string]string {
+	if postgres.IsURL(location) {
+		return nil
+	}
+	return map[string]string{"db": location, "wal": location + "-wal"}
 }

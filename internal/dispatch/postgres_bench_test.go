@@ -1,0 +1,88 @@
+package dispatch_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hooklatch/hooklatch/destination"
+	"github.com/hooklatch/hooklatch/internal/dispatch"
+	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/postgres"
+	"github.com/hooklatch/hooklatch/store/postgres/pgtest"
+	"github.com/hooklatch/hooklatch/store/storetest"
+)
+
+// BenchmarkDispatchPostgres stores b.N events on one PostgreSQL schema,
+// then measures how long one, or three, instances (each its own store and
+// dispatcher, as separate serve processes have) take to deliver them all
+// to a no-op destination.
+func BenchmarkDispatchPostgres(b *testing.B) {
+	for _, instances := range []int{1, 3} {
+		b.Run(fmt.Sprint("instances=", instances), func(b *testing.B) {
+			ctx := context.Background()
+			u := pgtest.URL(b)
+			stores := make([]*postgres.Store, instances)
+			for i := range stores {
+				st, err := postgres.Open(ctx, u, postgres.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer st.Close()
+				stores[i] = st
+			}
+			var wg sync.WaitGroup
+			for w := range 16 {
+				wg.Go(func() {
+					for i := w; i < b.N; i += 16 {
+						ev := storetest.NewEvent("sent", fmt.Sprint("b", i))
+						ev.Destinations = []string{"dest"}
+						if _, err := stores[0].Append(ctx, ev); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+
+			var calls atomic.Int64
+			noop := destination.Func(func(context.Context, *destination.Delivery) error { calls.Add(1); return nil })
+			b.ResetTimer()
+			runCtx, cancel := context.WithCancel(ctx)
+			var running sync.WaitGroup
+			for _, st := range stores {
+				d, err := dispatch.New(dispatch.Config{
+					Store:  st,
+					Routes: []dispatch.Route{{Name: "dest", Destination: noop, Policy: dispatch.Policy{Concurrency: 256}}},
+					Logger: slog.New(slog.DiscardHandler),
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				running.Go(func() { d.Run(runCtx) })
+			}
+			for {
+				s, err := stores[0].Stats(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if s.Deliveries[store.DeliverySucceeded] == int64(b.N) {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			b.StopTimer()
+			cancel()
+			running.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+			if calls.Load() < int64(b.N) {
+				b.Errorf("%d attempts for %d deliveries", calls.Load(), b.N)
+			}
+		})
+	}
+}

@@ -1,0 +1,187 @@
+// Package retention prunes what a store no longer needs: events older
+// than the retention period whose deliveries are final, with their
+// deliveries and attempts, in small batches that never hold the writers
+// for long. The dedupe keys of pruned events are kept for a second
+// period, so a request is accepted exactly once for at least the whole
+// retention period, and answered as a duplicate long after its event is
+// gone.
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hooklatch/hooklatch/internal/clock"
+)
+
+// MinRetention is the shortest retention accepted: shorter would prune
+// events Sent may still be retrying.
+const MinRetention = 24 * time.Hour
+
+// DefaultRetention is the retention when none is set.
+const DefaultRetention = 30 * 24 * time.Hour
+
+// Pruner is a store that can prune itself.
+type Pruner interface {
+	// Prune deletes up to limit events received before before whose
+	// deliveries are all final (dead ones only when received before
+	// deadBefore; never when it is zero), keeping their dedupe keys, and
+	// up to limit kept keys of events received before keysBefore.
+	Prune(ctx context.Context, before, deadBefore, keysBefore time.Time, limit int) (events, keys int64, err error)
+	// OldestEvent returns when the oldest stored event was received.
+	OldestEvent(ctx context.Context) (at time.Time, ok bool, err error)
+}
+
+// Config configures a Retainer.
+type Config struct {
+	// Store is pruned. Required.
+	Store Pruner
+	// Retention is how long events are kept. Defaults to DefaultRetention;
+	// at least MinRetention.
+	Retention time.Duration
+	// RetentionDead, when set, is how long events with a dead delivery are
+	// kept; at least MinRetention. Defaults to forever: a dead delivery
+	// waits for a person to retry or discard it.
+	RetentionDead time.Duration
+	// Interval is how often a pass runs. Defaults to one minute.
+	Interval time.Duration
+	// Batch is how many rows one transaction prunes. Defaults to 500.
+	Batch int
+	// Pause is how long a pass waits between two batches, so that it
+	// never holds the writers for long. Defaults to 20ms.
+	Pause time.Duration
+	// Clock defaults to the real clock.
+	Clock clock.Clock
+	// Metrics defaults to unregistered metrics.
+	Metrics *Metrics
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Metrics are the retainer's collectors.
+type Metrics struct {
+	Pruned      *prometheus.CounterVec
+	OldestEvent prometheus.Gauge
+}
+
+// NewMetrics makes the collectors and registers them with reg, unless reg
+// is nil.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hooklatch_retention_pruned_total",
+			Help: "Rows pruned by retention: events (with their deliveries and attempts) and the dedupe keys kept after them.",
+		}, []string{"what"}),
+		OldestEvent: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hooklatch_oldest_event_age_seconds",
+			Help: "Age of the oldest stored event, as of the last retention pass.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Pruned, m.OldestEvent)
+	}
+	return m
+}
+
+// Retainer prunes one store.
+type Retainer struct{ cfg Config }
+
+// Check validates the retention settings, in the command line's words.
+func Check(retention, retentionDead time.Duration) error {
+	if retention != 0 && retention < MinRetention {
+		return fmt.Errorf("--retention %s: want at least 24h, so that events Sent may still retry are kept", retention)
+	}
+	if retentionDead != 0 && retentionDead < MinRetention {
+		return fmt.Errorf("--retention-dead %s: want at least 24h", retentionDead)
+	}
+	return nil
+}
+
+// New validates cfg and returns a Retainer; Run starts it.
+func New(cfg Config) (*Retainer, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("retention: Config.Store is required")
+	}
+	if err := Check(cfg.Retention, cfg.RetentionDead); err != nil {
+		return nil, err
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Minute
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 500
+	}
+	if cfg.Pause <= 0 {
+		cfg.Pause = 20 * time.Millisecond
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Retainer{cfg: cfg}, nil
+}
+
+// Run prunes every Interval until ctx is done.
+func (r *Retainer) Run(ctx context.Context) {
+	for {
+		if _, _, err := r.Prune(ctx); err != nil && ctx.Err() == nil {
+			r.cfg.Logger.Warn("retention: pruning failed; trying again at the next pass", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.cfg.Clock.After(r.cfg.Interval):
+		}
+	}
+}
+
+// Prune makes one pass: batch after batch until nothing is left to
+// prune, and returns how many events and kept keys it pruned.
+func (r *Retainer) Prune(ctx context.Context) (events, keys int64, err error) {
+	now := r.cfg.Clock.Now()
+	before, keysBefore := now.Add(-r.cfg.Retention), now.Add(-2*r.cfg.Retention)
+	var deadBefore time.Time
+	if r.cfg.RetentionDead > 0 {
+		deadBefore = now.Add(-r.cfg.RetentionDead)
+	}
+	for ctx.Err() == nil {
+		e, k, err := r.cfg.Store.Prune(ctx, before, deadBefore, keysBefore, r.cfg.Batch)
+		events, keys = events+e, keys+k
+		r.cfg.Metrics.Pruned.WithLabelValues("events").Add(float64(e))
+		r.cfg.Metrics.Pruned.WithLabelValues("dedupe_keys").Add(float64(k))
+		if err != nil {
+			return events, keys, err
+		}
+		if e < int64(r.cfg.Batch) && k < int64(r.cfg.Batch) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(r.cfg.Pause):
+		}
+	}
+	if at, ok, err := r.cfg.Store.OldestEvent(ctx); err == nil {
+		age := 0.0
+		if ok {
+			age = now.Sub(at).Seconds()
+		}
+		r.cfg.Metrics.OldestEvent.Set(age)
+	}
+	if events > 0 || keys > 0 {
+		r.cfg.Logger.Info("retention: pruned", "events", events, "dedupe_keys", keys)
+	}
+	return events, keys, ctx.Err()
+}

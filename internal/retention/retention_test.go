@@ -1,0 +1,136 @@
+package retention_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hooklatch/hooklatch/internal/clock"
+	"github.com/hooklatch/hooklatch/internal/retention"
+	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/postgres"
+	"github.com/hooklatch/hooklatch/store/postgres/pgtest"
+	"github.com/hooklatch/hooklatch/store/storetest"
+)
+
+var _ retention.Pruner = (*postgres.Store)(nil)
+
+const day = 24 * time.Hour
+
+// On a virtual clock: events past the retention whose deliveries are
+// final are pruned with their deliveries, the others kept (pending, dead,
+// recent); a pruned event's key and body still meet a replay as a
+// duplicate of it, until the kept keys age out a period later.
+func TestPrunePostgres(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, pgtest.URL(t), postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	old := now.Add(-40 * day)
+
+	add := func(key string, at time.Time, dests ...string) *store.Event {
+		t.Helper()
+		ev := storetest.NewEvent("sent", key)
+		ev.ReceivedAt, ev.Destinations = at, dests
+		if _, err := s.Append(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	finish := func(at time.Time, status map[string]string) {
+		t.Helper()
+		claims, err := s.Claim(ctx, store.ClaimParams{Owner: "w", Now: at, Lease: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range claims {
+			st, ok := status[c.Event.ID]
+			if !ok {
+				t.Fatalf("claimed %s", c.Event.DedupeKey)
+			}
+			if err := s.Complete(ctx, store.Completion{DeliveryID: c.Delivery.ID, Owner: "w", Status: st, SpendAttempt: true, Now: at,
+				Attempt: store.Attempt{StartedAt: at, Outcome: store.OutcomePermanent}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	done := add("old-done", old, "app")
+	bare := add("old-bare", old)
+	dead := add("old-dead", old, "app")
+	finish(old, map[string]string{done.ID: store.DeliverySucceeded, dead.ID: store.DeliveryDead})
+	pending := add("old-pending", old, "app") // due, never tried
+	recent := add("recent", now.Add(-day), "app")
+	finish(now.Add(-day), map[string]string{recent.ID: store.DeliverySucceeded, pending.ID: store.DeliverySucceeded})
+	if _, err := s.Requeue(ctx, store.DeliverySelector{EventIDs: []string{pending.ID}}, old); err != nil {
+		t.Fatal(err)
+	}
+
+	clk := clock.NewManual(now)
+	r, err := retention.New(retention.Config{Store: s, Clock: clk, Batch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _, err := r.Prune(ctx)
+	if err != nil || events != 2 {
+		t.Fatalf("prune = %d events, %v; want 2 (the done one and the one with no delivery)", events, err)
+	}
+	for _, ev := range []*store.Event{done, bare} {
+		if _, err := s.GetEvent(ctx, ev.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s kept past the retention: %v", ev.DedupeKey, err)
+		}
+	}
+	for _, ev := range []*store.Event{dead, pending, recent} {
+		if _, err := s.GetEvent(ctx, ev.ID); err != nil {
+			t.Errorf("%s pruned: %v", ev.DedupeKey, err)
+		}
+	}
+	if ds, err := s.ListDeliveries(ctx, store.DeliveryFilter{EventID: done.ID}); err != nil || len(ds) != 0 {
+		t.Errorf("deliveries of a pruned event: %v, %v", ds, err)
+	}
+
+	// Exactly once all the same: by key and by body.
+	again := storetest.NewEvent("sent", "old-done")
+	if res, err := s.Append(ctx, again); err != nil || !res.Duplicate || res.EventID != done.ID {
+		t.Errorf("the pruned event's key again = %+v, %v; want a duplicate of %s", res, err, done.ID)
+	}
+	replay := storetest.NewEvent("sent", "forged")
+	replay.Body = done.Body
+	if res, err := s.Append(ctx, replay); err != nil || !res.Duplicate || res.EventID != done.ID {
+		t.Errorf("the pruned event's body again = %+v, %v; want a duplicate of %s", res, err, done.ID)
+	}
+
+	// Dead ones go only with their own, explicit, retention.
+	r, err = retention.New(retention.Config{Store: s, Clock: clk, RetentionDead: 35 * day})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if events, _, err := r.Prune(ctx); err != nil || events != 1 {
+		t.Errorf("prune with --retention-dead = %d events, %v; want the dead one", events, err)
+	}
+
+	// A period later the kept keys age out, and the key is new again.
+	clk.Set(now.Add(21 * day))
+	if _, keys, err := r.Prune(ctx); err != nil || keys != 3 {
+		t.Errorf("keys pruned a period later = %d, %v; want 3", keys, err)
+	}
+	if res, err := s.Append(ctx, storetest.NewEvent("sent", "old-done")); err != nil || res.Duplicate {
+		t.Errorf("the key after its keys aged out = %+v, %v; want a new event", res, err)
+	}
+}
+
+func TestRetentionBelowADayRefused(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ retention, dead time.Duration }{{23 * time.Hour, 0}, {0, time.Hour}} {
+		if err := retention.Check(c.retention, c.dead); err == nil {
+			t.Errorf("retention %s, dead %s accepted", c.retention, c.dead)
+		}
+	}
+	if err := retention.Check(24*time.Hour, 0); err != nil {
+		t.Errorf("24h refused: %v", err)
+	}
+}

@@ -1,0 +1,295 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/hooklatch/hooklatch/store"
+)
+
+// appendReq is one append waiting for a writer.
+type appendReq struct {
+	ev      *store.Event
+	headers string   // ev.Headers as JSON, encoded by the caller, not the writer
+	bodySum [32]byte // SHA-256 of ev.Body, likewise
+
+	res  store.AppendResult
+	err  error
+	done chan struct{}
+}
+
+// Append implements store.Store.
+func (s *Store) Append(ctx context.Context, ev *store.Event) (store.AppendResult, error) {
+	headers, err := json.Marshal(ev.Headers)
+	if err != nil {
+		return store.AppendResult{}, fmt.Errorf("postgres: encode headers: %w", err)
+	}
+	r := &appendReq{ev: ev, headers: string(headers), bodySum: sha256.Sum256(ev.Body), done: make(chan struct{})}
+	if err := s.enqueue(r); err != nil {
+		return store.AppendResult{}, err
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		// The write may still commit; the caller did not get an answer, so
+		// the sender will retry and meet a duplicate. Nothing is lost.
+		return store.AppendResult{}, ctx.Err()
+	}
+	if r.err != nil {
+		return store.AppendResult{}, r.err
+	}
+	ev.Seq = r.res.Seq
+	return r.res, nil
+}
+
+// enqueue hands r to the writers, or fails at once when the queue is full
+// or the store is closed.
+func (s *Store) enqueue(r *appendReq) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	select {
+	case s.queue <- r:
+		return nil
+	default:
+		return store.ErrBusy
+	}
+}
+
+// writeLoop gathers the appends waiting at the moment into one batch and
+// commits it, until the queue is closed and drained.
+func (s *Store) writeLoop() {
+	batch := make([]*appendReq, 0, s.opts.MaxBatch)
+	for {
+		first, ok := <-s.queue
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], first)
+		bytes := len(first.ev.Body)
+	gather:
+		for len(batch) < s.opts.MaxBatch && bytes < s.opts.MaxBatchBytes {
+			select {
+			case r, ok := <-s.queue:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+				bytes += len(r.ev.Body)
+			default:
+				break gather
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit writes batch and releases every request once its outcome is
+// committed. A batch cut off with its connection (the server restarted,
+// an operator ended the session) is written again once on a fresh
+// connection. When the server refuses the batch, each append is tried
+// again on its own, so that one bad write cannot fail the others; when
+// the database cannot be reached, they all fail (the receiver answers 503
+// and the sender retries).
+func (s *Store) commit(batch []*appendReq) {
+	// Not any request's context: a sender that went away must not abort
+	// the others' commit.
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.WriteTimeout)
+	defer cancel()
+	err := s.writeBatch(ctx, batch)
+	if cutOff(err) {
+		err = s.writeBatch(ctx, batch)
+	}
+	if err != nil && len(batch) > 1 && isServerError(err) && !cutOff(err) {
+		s.opts.Logger.Warn("postgres: batch refused, retrying its appends one by one", "appends", len(batch), "err", err)
+		for _, r := range batch {
+			r.res, r.err = store.AppendResult{}, s.writeBatch(ctx, []*appendReq{r})
+			close(r.done)
+		}
+		return
+	}
+	if err != nil {
+		s.opts.Logger.Warn("postgres: append failed", "appends", len(batch), "err", err)
+	}
+	for _, r := range batch {
+		if err != nil {
+			r.err = err
+		}
+		close(r.done)
+	}
+	if err == nil {
+		s.signalWork(batch)
+	}
+}
+
+// cutOff reports whether err is a statement lost with its connection,
+// which may be written again: before it was sent, or ended by the server
+// (SQLSTATE class 57: operator intervention). Had it committed after all,
+// writing it again finds its own rows (see countDuplicateSQL).
+func cutOff(err error) bool {
+	if err == nil {
+		return false
+	}
+	if pgconn.SafeToRetry(err) {
+		return true
+	}
+	pe, ok := errors.AsType[*pgconn.PgError](err)
+	return ok && strings.HasPrefix(pe.Code, "57")
+}
+
+// appendSQL inserts a batch of events and their deliveries in one
+// statement. A row that conflicts with a stored event (or an earlier row
+// of the batch) by id, dedupe key or body is skipped, and only the events
+// inserted are returned.
+const appendSQL = `
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                         $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bytea[])
+           WITH ORDINALITY AS t (id, source, dedupe_key, field, type, subject_kind, subject, status,
+                                 occurred_at, received_at, scheme, attention, headers, body, body_sha256, ord)
+), ins AS (
+    INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
+                        occurred_at, received_at, scheme, attention, headers, body, body_sha256)
+    SELECT id, source, dedupe_key, field, type, subject_kind, subject, status,
+           occurred_at, received_at, scheme, attention, headers, body, body_sha256
+      FROM input
+     WHERE NOT EXISTS (SELECT 1 FROM pruned_keys p
+                        WHERE p.source = input.source AND (p.dedupe_key = input.dedupe_key OR p.body_sha256 = input.body_sha256))
+     ORDER BY ord
+    ON CONFLICT DO NOTHING
+    RETURNING seq, id, received_at
+), dl AS (
+    INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
+    SELECT ins.seq, ins.id, d.destination, 'pending', ins.received_at, ins.received_at, ins.received_at
+      FROM ins JOIN unnest($16::text[], $17::text[]) WITH ORDINALITY AS d (event_id, destination, ord) ON d.event_id = ins.id
+     ORDER BY ins.seq, d.ord
+)
+SELECT id, seq FROM ins`
+
+// countDuplicateSQL counts a duplicate on the first event it matches, by
+// dedupe key or by body, and names that event: a stored one (through the
+// two unique indexes that refused it) or a pruned one whose keys are kept.
+// The event it matches may be itself, when a write cut off with its
+// connection had committed after all: that is no duplicate, and is not
+// counted.
+const countDuplicateSQL = `
+WITH first AS (
+    SELECT seq, id, pruned FROM (
+        SELECT seq, id, false AS pruned FROM events WHERE source = $2 AND (dedupe_key = $3 OR body_sha256 = $4)
+        UNION ALL
+        SELECT seq, id, true FROM pruned_keys WHERE source = $2 AND (dedupe_key = $3 OR body_sha256 = $4)) m
+     ORDER BY seq LIMIT 1
+), counted AS (
+    UPDATE events SET duplicates = events.duplicates + 1, last_duplicate_at = $1
+      FROM first WHERE events.seq = first.seq AND NOT first.pruned AND first.id <> $5
+)
+SELECT seq, id FROM first`
+
+// writeBatch stores the batch's new events, counts its duplicates, and
+// sets each request's result.
+func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
+	// Rows go in key order: two instances inserting overlapping batches
+	// then wait for each other in the same order, not in a cycle.
+	rows := slices.Clone(batch)
+	slices.SortFunc(rows, func(a, b *appendReq) int {
+		return cmp.Or(cmp.Compare(a.ev.DedupeKey, b.ev.DedupeKey), cmp.Compare(a.ev.Source, b.ev.Source))
+	})
+	n := len(rows)
+	var (
+		ids, sources, keys, fields, types, kinds, subjects, statuses = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		occurred                                                     = make([]pgtype.Timestamptz, n)
+		received                                                     = make([]time.Time, n)
+		schemes, attention, headers                                  = make([]string, n), make([]string, n), make([]string, n)
+		bodies, sums                                                 = make([][]byte, n), make([][]byte, n)
+		destEvents, destNames                                        []string
+	)
+	for i, r := range rows {
+		ev := r.ev
+		ids[i], sources[i], keys[i] = text(ev.ID), text(ev.Source), text(ev.DedupeKey)
+		fields[i], types[i], kinds[i], subjects[i], statuses[i] = text(ev.Field), text(ev.Type), text(ev.SubjectKind), text(ev.Subject), text(ev.Status)
+		occurred[i], received[i] = ts(ev.OccurredAt), ev.ReceivedAt
+		schemes[i], attention[i], headers[i] = text(ev.Scheme), text(ev.Attention), r.headers
+		bodies[i], sums[i] = ev.Body, r.bodySum[:]
+		if bodies[i] == nil {
+			bodies[i] = []byte{} // nil would be NULL
+		}
+		for _, d := range ev.Destinations {
+			destEvents, destNames = append(destEvents, ids[i]), append(destNames, text(d))
+		}
+	}
+	res, err := s.writes.Query(ctx, appendSQL, ids, sources, keys, fields, types, kinds, subjects, statuses,
+		occurred, received, schemes, attention, headers, bodies, sums, destEvents, destNames)
+	if err != nil {
+		return fmt.Errorf("postgres: append: %w", err)
+	}
+	inserted := map[string]int64{}
+	var (
+		id  string
+		seq int64
+	)
+	_, err = pgx.ForEachRow(res, []any{&id, &seq}, func() error { inserted[id] = seq; return nil })
+	if err != nil {
+		return fmt.Errorf("postgres: append: %w", err)
+	}
+
+	var dups []*appendReq
+	for i, r := range rows {
+		if seq, ok := inserted[ids[i]]; ok {
+			r.res = store.AppendResult{EventID: r.ev.ID, Seq: seq}
+		} else {
+			dups = append(dups, r)
+		}
+	}
+	if len(dups) == 0 {
+		return nil
+	}
+	return s.countDuplicates(ctx, dups)
+}
+
+// countDuplicates counts each duplicate on the event it matches and
+// answers it with that event, in one round trip.
+func (s *Store) countDuplicates(ctx context.Context, dups []*appendReq) error {
+	b := &pgx.Batch{}
+	for _, r := range dups {
+		b.Queue(countDuplicateSQL, r.ev.ReceivedAt, text(r.ev.Source), text(r.ev.DedupeKey), r.bodySum[:], text(r.ev.ID))
+	}
+	results := s.writes.SendBatch(ctx, b)
+	defer results.Close()
+	for _, r := range dups {
+		err := results.QueryRow().Scan(&r.res.Seq, &r.res.EventID)
+		r.res.Duplicate = r.res.EventID != r.ev.ID
+		if errors.Is(err, pgx.ErrNoRows) {
+			// It conflicted by id alone: the caller reused an event id.
+			return fmt.Errorf("postgres: append: event id %s is taken by another event", r.ev.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: count duplicate: %w", err)
+		}
+	}
+	return results.Close()
+}
+
+// text makes s storable in a text column, which takes neither NUL nor
+// invalid UTF-8 (a header may carry either): such a string is kept quoted
+// and escaped, so that two different ones stay different.
+func text(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strconv.QuoteToASCII(s)
+}
