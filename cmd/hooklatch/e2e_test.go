@@ -643,3 +643,68 @@ func TestKillMidWindowRedeliversAtMostTheWindow(t *testing.T) {
 		return s.Deliveries[store.DeliverySucceeded] == events
 	})
 }
+
+// A destination added later receives the events stored before it once
+// told where to start: `events backfill` gives them deliveries, and the
+// running serve delivers them; events it already has are left alone.
+func TestBackfillDeliversEventsStoredBeforeADestination(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the built binary")
+	}
+	rawSecret, secret := newSecret(t)
+	storePath := filepath.Join(t.TempDir(), "hooklatch.db")
+	addr := freeAddr(t)
+	url := "http://" + addr + "/webhooks/sent"
+	client := &http.Client{Timeout: 5 * time.Second}
+
+	cmd := serve(t, rawSecret, storePath, addr) // the log destination only
+	for i := range 3 {
+		if _, ok := post(client, url, secret, fmt.Sprint("before-", i)); !ok {
+			t.Fatal("not acknowledged")
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+
+	var (
+		mu   sync.Mutex
+		seen = map[string]int{}
+	)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.Header.Get("Hooklatch-Event-Id")]++
+		mu.Unlock()
+	}))
+	defer app.Close()
+	seenCount := func() int { mu.Lock(); defer mu.Unlock(); return len(seen) }
+	cmd = serve(t, rawSecret, storePath, addr, "--forward-to", app.URL)
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	if _, ok := post(client, url, secret, "after"); !ok {
+		t.Fatal("not acknowledged")
+	}
+	waitFor(t, "the new event forwarded", func() bool { return seenCount() == 1 })
+	time.Sleep(200 * time.Millisecond)
+	if n := seenCount(); n != 1 {
+		t.Fatalf("the app saw %d events before the backfill, want only the new one", n)
+	}
+
+	out := run(t, nil, "events", "backfill", "--to", "forward", "--all", "--store", storePath)
+	if !strings.Contains(out, "3 deliveries to forward created") {
+		t.Fatalf("backfill: %s", out)
+	}
+	waitFor(t, "the old events forwarded", func() bool { return seenCount() == 4 })
+	if out := run(t, nil, "events", "backfill", "--to", "forward", "--all", "--store", storePath); !strings.Contains(out, "0 deliveries to forward created") {
+		t.Errorf("second backfill: %s", out)
+	}
+	bad := exec.Command(binary, "events", "backfill", "--to", "nowhere", "--all", "--store", storePath)
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), `no destination named "nowhere": the serving process delivers to forward`) {
+		t.Errorf("backfill to an unknown destination: %v\n%s", err, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("event %s forwarded %d times", id, n)
+		}
+	}
+}
