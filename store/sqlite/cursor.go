@@ -359,6 +359,14 @@ const cursorClaimSQL = `SELECT seq, id, received_at FROM events
  WHERE seq > ? AND (dest_mask >> ?) & 1 = 1 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE id = (events.seq << 6) | ?)
  ORDER BY seq LIMIT ?`
 
+// nextFirstSQL finds when a cursor's next event was received.
+const nextFirstSQL = `SELECT received_at FROM events
+ WHERE seq > ? AND (dest_mask >> ?) & 1 = 1 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE id = (events.seq << 6) | ?)
+ ORDER BY seq LIMIT 1`
+
+// eventRangeSQL reads the events of a run of seqs, with their bodies.
+const eventRangeSQL = `SELECT ` + eventColumns + `, body FROM events WHERE seq BETWEEN ? AND ?`
+
 // The cursors' other statements.
 const (
 	maxSeqSQL      = `SELECT COALESCE(MAX(seq), 0) FROM events`
@@ -666,9 +674,7 @@ func (s *Store) nextDueCursors(ctx context.Context) (int64, bool, error) {
 		}
 		s.cursors.mu.Unlock()
 		var at int64
-		err := s.readDB.QueryRowContext(ctx, `SELECT received_at FROM events
- WHERE seq > ? AND (dest_mask >> ?) & 1 = 1 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE id = (events.seq << 6) | ?)
- ORDER BY seq LIMIT 1`, from, c.bit, c.bit).Scan(&at)
+		err := s.nextFirstStmt.QueryRowContext(ctx, from, c.bit, c.bit).Scan(&at)
 		switch {
 		case err == nil:
 			note(at)

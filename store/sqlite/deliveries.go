@@ -150,32 +150,53 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 }
 
 // loadClaimed reads the claimed deliveries' events, with their bodies.
+// A cursor claims runs of consecutive events: those are read as a range,
+// through one statement prepared once, and scattered ones by their seqs.
 func (s *Store) loadClaimed(ctx context.Context, claims []store.Claim) error {
-	bySeq := map[int64][]int{}
+	if len(claims) == 0 {
+		return nil
+	}
+	bySeq := make(map[int64][]int, len(claims))
+	lo, hi := claims[0].Delivery.EventSeq, claims[0].Delivery.EventSeq
 	for i, c := range claims {
-		bySeq[c.Delivery.EventSeq] = append(bySeq[c.Delivery.EventSeq], i)
+		seq := c.Delivery.EventSeq
+		bySeq[seq] = append(bySeq[seq], i)
+		lo, hi = min(lo, seq), max(hi, seq)
 	}
-	seqs := make([]any, 0, len(bySeq))
-	for seq := range bySeq {
-		seqs = append(seqs, seq)
-	}
-	for chunk := range slices.Chunk(seqs, 500) {
-		rows, err := s.readDB.QueryContext(ctx, `SELECT `+eventColumns+`, body FROM events WHERE seq IN (`+placeholders(len(chunk))+`)`, chunk...)
-		if err != nil {
-			return fmt.Errorf("sqlite: read claimed events: %w", err)
-		}
+	keep := func(rows *sql.Rows) error {
+		defer rows.Close()
 		for rows.Next() {
 			ev, err := scanEvent(rows, true)
 			if err != nil {
-				rows.Close()
-				return fmt.Errorf("sqlite: read claimed events: %w", err)
+				return err
 			}
 			for _, i := range bySeq[ev.Seq] {
 				claims[i].Event = ev
 			}
 		}
-		if err := rows.Close(); err != nil {
+		return rows.Close()
+	}
+	if hi-lo < int64(2*len(bySeq)) {
+		rows, err := s.eventRangeStmt.QueryContext(ctx, lo, hi)
+		if err == nil {
+			err = keep(rows)
+		}
+		if err != nil {
 			return fmt.Errorf("sqlite: read claimed events: %w", err)
+		}
+	} else {
+		seqs := make([]any, 0, len(bySeq))
+		for seq := range bySeq {
+			seqs = append(seqs, seq)
+		}
+		for chunk := range slices.Chunk(seqs, 500) {
+			rows, err := s.readDB.QueryContext(ctx, `SELECT `+eventColumns+`, body FROM events WHERE seq IN (`+placeholders(len(chunk))+`)`, chunk...)
+			if err == nil {
+				err = keep(rows)
+			}
+			if err != nil {
+				return fmt.Errorf("sqlite: read claimed events: %w", err)
+			}
 		}
 	}
 	for _, c := range claims {

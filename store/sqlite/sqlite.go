@@ -139,7 +139,10 @@ type Store struct {
 	// Prepared once on the writer's connection: re-parsing SQL for every
 	// write costs more than the write.
 	attemptStmt, completeStmt *sql.Stmt
-	stmts                     map[string]*sql.Stmt // the writer's other statements, prepared on first use
+	stmts                     map[string]*sql.Stmt // the writer's other statements (writerStatements)
+	// Prepared on the read pool: database/sql prepares them once per
+	// connection.
+	eventRangeStmt, nextFirstStmt *sql.Stmt
 
 	wal walLog // the writer goroutine's own
 
@@ -341,6 +344,15 @@ ON CONFLICT DO NOTHING`)
 	readDB.SetMaxOpenConns(opts.ReadConns)
 	readDB.SetMaxIdleConns(opts.ReadConns)
 
+	var readStmts [2]*sql.Stmt
+	for i, q := range []string{eventRangeSQL, nextFirstSQL} {
+		if readStmts[i], err = readDB.PrepareContext(ctx, q); err != nil {
+			writeDB.Close()
+			readDB.Close()
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
+	}
+
 	checkpointDB, err := sql.Open("sqlite", dsn(checkpointer))
 	if err != nil {
 		writeDB.Close()
@@ -358,6 +370,8 @@ ON CONFLICT DO NOTHING`)
 		attemptStmt:     prepared[0],
 		completeStmt:    prepared[1],
 		stmts:           stmts,
+		eventRangeStmt:  readStmts[0],
+		nextFirstStmt:   readStmts[1],
 		cursors:         cs,
 		txCur:           newCursorTx(),
 		instance:        uuid.NewString(),
@@ -725,7 +739,7 @@ func (s *Store) releaseInFlight(ctx context.Context) error {
 // release closes whatever Open has opened, and drops the owner's lock.
 func (s *Store) release() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.appendStmt, s.attemptStmt, s.completeStmt} {
+	for _, stmt := range []*sql.Stmt{s.appendStmt, s.attemptStmt, s.completeStmt, s.eventRangeStmt, s.nextFirstStmt} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}
