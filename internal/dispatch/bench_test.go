@@ -8,9 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,11 +67,6 @@ func benchDispatch(b *testing.B, dest destination.Destination, concurrency int) 
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	if p := os.Getenv("DISPATCH_PROFILE"); p != "" {
-		f, _ := os.Create(p)
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { d.Run(runCtx); close(done) }()

@@ -616,6 +616,69 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.DeliveryID, seq, e.eventID, cur.name, 
 	return true, nil
 }
 
+// firstSuccesses records the successes of reqs that were first attempts
+// claimed from a cursor, in as few statements as it can, and runs the
+// others' fn.
+func (s *Store) firstSuccesses(ctx context.Context, tx *sql.Tx, reqs []*writeReq) error {
+	var args []any
+	n := 0
+	for _, r := range reqs {
+		c := r.success
+		seq, bit := splitDeliveryID(c.DeliveryID)
+		s.cursors.mu.Lock()
+		cur := s.cursors.byBit[bit]
+		s.cursors.mu.Unlock()
+		var e *windowEntry
+		if cur != nil {
+			e = cur.find(seq)
+		}
+		if e == nil || !s.open(e) || e.owner != c.Owner {
+			if err := r.fn(ctx, tx); err != nil {
+				return err
+			}
+			continue
+		}
+		a := c.Attempt
+		args = append(args, c.DeliveryID, c.DeliveryID, unixNano(a.StartedAt), int64(a.Duration), a.Outcome, a.StatusCode, a.Error, a.Response)
+		n++
+		s.txCur.resolved[e], s.txCur.touched[cur] = true, true
+	}
+	for n > 0 {
+		size := attemptRows[0]
+		for _, sz := range attemptRows {
+			if sz <= n {
+				size = sz
+				break
+			}
+		}
+		if _, err := s.execWriter(ctx, tx, insertAttemptsSQL(size), args[:size*attemptArgs]...); err != nil {
+			return fmt.Errorf("sqlite: record attempts: %w", err)
+		}
+		args, n = args[size*attemptArgs:], n-size
+	}
+	return nil
+}
+
+// attemptRows are the sizes of the multi-row attempt inserts prepared at
+// Open, largest first; attemptArgs is how many arguments each row takes.
+var attemptRows = []int{32, 8, 1}
+
+const attemptArgs = 8
+
+// insertAttemptsSQL inserts rows attempts, each numbered after its
+// delivery's last (as insertAttemptSQL).
+func insertAttemptsSQL(rows int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, status_code, error, response) VALUES `)
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`(?, COALESCE((SELECT MAX(attempt) FROM attempts WHERE delivery_id = ?), 0) + 1, ?, ?, ?, ?, ?, ?)`)
+	}
+	return b.String()
+}
+
 // releaseWindows recovers every cursor's window: the owner's start, when
 // no other process can be delivering.
 func (s *Store) releaseWindows(ctx context.Context, tx *sql.Tx, now time.Time) (int, error) {

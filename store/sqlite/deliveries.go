@@ -219,10 +219,15 @@ func (s *Store) writerStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt
 }
 
 // writerStatements are prepared on the writer's connection at Open.
-var writerStatements = []string{
+var writerStatements = append([]string{
 	claimSQL, expiredAttemptsSQL, releaseExpiredSQL,
 	cursorClaimSQL, maxSeqSQL, cursorCountSQL, readCursorSQL, claimedToSQL, watermarkSQL,
-}
+}, func() (qs []string) {
+	for _, n := range attemptRows {
+		qs = append(qs, insertAttemptsSQL(n))
+	}
+	return qs
+}()...)
 
 // execWriter runs q, prepared once, in tx.
 func (s *Store) execWriter(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
@@ -274,7 +279,7 @@ func (s *Store) Complete(ctx context.Context, c store.Completion) error {
 		spend = 1
 	}
 	lost := false
-	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	r := &writeReq{fn: func(ctx context.Context, tx *sql.Tx) error {
 		lost = false
 		if first, err := s.completeFirst(ctx, tx, c); first || err != nil {
 			return err
@@ -294,8 +299,13 @@ func (s *Store) Complete(ctx context.Context, c store.Completion) error {
 		}
 		lost = n == 0
 		return nil
-	})
-	if err != nil {
+	}}
+	if c.Status == store.DeliverySucceeded {
+		// Most likely a first attempt from a cursor: the writer records
+		// those of one batch in one statement (firstSuccesses).
+		r.success = &c
+	}
+	if err := s.write(ctx, r); err != nil {
 		return err
 	}
 	if lost {

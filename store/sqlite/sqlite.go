@@ -169,6 +169,10 @@ type writeReq struct {
 	headers []byte   // ev.Headers as JSON, encoded by the caller, not the writer
 	bodySum [32]byte // SHA-256 of ev.Body, likewise
 	fn      func(ctx context.Context, tx *sql.Tx) error
+	// success, when set, is a completion fn records: a success the
+	// writer may record together with others of its batch, when it was a
+	// first attempt claimed from a cursor (fn does the rest).
+	success *store.Completion
 
 	res  store.AppendResult
 	err  error
@@ -596,10 +600,19 @@ func (s *Store) runTx(batch []*writeReq) error {
 	}
 	s.txCur.reset()
 	stmt := tx.StmtContext(ctx, s.appendStmt)
-	for _, r := range batch {
-		if r.ev != nil {
+	for i := 0; i < len(batch); i++ {
+		r := batch[i]
+		switch {
+		case r.ev != nil:
 			err = s.appendOne(ctx, tx, stmt, r)
-		} else {
+		case r.success != nil:
+			j := i + 1
+			for j < len(batch) && batch[j].success != nil {
+				j++
+			}
+			err = s.firstSuccesses(ctx, tx, batch[i:j])
+			i = j - 1
+		default:
 			err = r.fn(ctx, tx)
 		}
 		if err != nil {
