@@ -551,3 +551,160 @@ func TestDeveloperToolsAgainstServe(t *testing.T) {
 		t.Errorf("send:\n%s", out)
 	}
 }
+
+// SIGKILL in the middle of dispatching a backlog: the restarted serve
+// delivers every event, and delivers again only the ones that were in
+// flight at the kill (at most the dispatcher's window of 256), not the
+// ones whose first attempt was recorded before it.
+func TestKillMidWindowRedeliversAtMostTheWindow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the built binary")
+	}
+	const (
+		events = 2000
+		window = 256 // the dispatcher's default bound on attempts in flight
+	)
+	rawSecret, secret := newSecret(t)
+	var (
+		mu       sync.Mutex
+		received = map[string]int{}
+		total    atomic.Int64
+	)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("Hooklatch-Event-Id")
+		mu.Lock()
+		received[id]++
+		mu.Unlock()
+		total.Add(1)
+		time.Sleep(20 * time.Millisecond) // dispatch falls behind: a backlog, a window in flight
+	}))
+	defer app.Close()
+	storePath := filepath.Join(t.TempDir(), "hooklatch.db")
+	addr := freeAddr(t)
+	url := "http://" + addr + "/webhooks/sent"
+
+	cmd := serve(t, rawSecret, storePath, addr, "--forward-to", app.URL)
+	client := &http.Client{Timeout: 10 * time.Second}
+	acked := make(chan string, events)
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := w; i < events; i += 16 {
+				a, ok := post(client, url, secret, fmt.Sprintf("window-%d", i))
+				if !ok {
+					t.Errorf("event %d not acknowledged", i)
+					return
+				}
+				acked <- a.EventID
+			}
+		})
+	}
+	wg.Wait()
+	close(acked)
+	waitFor(t, "dispatch to be under way", func() bool { return total.Load() >= events/3 })
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	before := total.Load()
+
+	cmd = serve(t, rawSecret, storePath, addr, "--forward-to", app.URL)
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	waitFor(t, "every event delivered", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(received) >= events
+	})
+	var ids []string
+	for id := range acked {
+		ids = append(ids, id)
+	}
+	if len(ids) != events {
+		t.Fatalf("%d events acknowledged, want %d", len(ids), events)
+	}
+	mu.Lock()
+	again := 0
+	for _, n := range received {
+		again += n - 1
+	}
+	mu.Unlock()
+	t.Logf("%d deliveries before the kill, %d events delivered twice", before, again)
+	if again > window {
+		t.Errorf("%d events delivered twice after the kill: more than one window (%d)", again, window)
+	}
+	waitFor(t, "every delivery recorded as succeeded", func() bool {
+		st, err := sqlite.Open(context.Background(), storePath, sqlite.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		s, err := st.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Deliveries[store.DeliverySucceeded] == events
+	})
+}
+
+// A destination added later receives the events stored before it once
+// told where to start: `events backfill` gives them deliveries, and the
+// running serve delivers them; events it already has are left alone.
+func TestBackfillDeliversEventsStoredBeforeADestination(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives the built binary")
+	}
+	rawSecret, secret := newSecret(t)
+	storePath := filepath.Join(t.TempDir(), "hooklatch.db")
+	addr := freeAddr(t)
+	url := "http://" + addr + "/webhooks/sent"
+	client := &http.Client{Timeout: 5 * time.Second}
+
+	cmd := serve(t, rawSecret, storePath, addr) // the log destination only
+	for i := range 3 {
+		if _, ok := post(client, url, secret, fmt.Sprint("before-", i)); !ok {
+			t.Fatal("not acknowledged")
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+
+	var (
+		mu   sync.Mutex
+		seen = map[string]int{}
+	)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.Header.Get("Hooklatch-Event-Id")]++
+		mu.Unlock()
+	}))
+	defer app.Close()
+	seenCount := func() int { mu.Lock(); defer mu.Unlock(); return len(seen) }
+	cmd = serve(t, rawSecret, storePath, addr, "--forward-to", app.URL)
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	if _, ok := post(client, url, secret, "after"); !ok {
+		t.Fatal("not acknowledged")
+	}
+	waitFor(t, "the new event forwarded", func() bool { return seenCount() == 1 })
+	time.Sleep(200 * time.Millisecond)
+	if n := seenCount(); n != 1 {
+		t.Fatalf("the app saw %d events before the backfill, want only the new one", n)
+	}
+
+	out := run(t, nil, "events", "backfill", "--to", "forward", "--all", "--store", storePath)
+	if !strings.Contains(out, "3 deliveries to forward created") {
+		t.Fatalf("backfill: %s", out)
+	}
+	waitFor(t, "the old events forwarded", func() bool { return seenCount() == 4 })
+	if out := run(t, nil, "events", "backfill", "--to", "forward", "--all", "--store", storePath); !strings.Contains(out, "0 deliveries to forward created") {
+		t.Errorf("second backfill: %s", out)
+	}
+	bad := exec.Command(binary, "events", "backfill", "--to", "nowhere", "--all", "--store", storePath)
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), `no destination named "nowhere": the serving process delivers to forward`) {
+		t.Errorf("backfill to an unknown destination: %v\n%s", err, out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("event %s forwarded %d times", id, n)
+		}
+	}
+}

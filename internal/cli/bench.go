@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"text/tabwriter"
@@ -21,6 +22,7 @@ import (
 	"github.com/hooklatch/hooklatch/internal/bench"
 	"github.com/hooklatch/hooklatch/internal/devtools"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
+	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store/postgres"
@@ -164,6 +166,14 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 			// would to a file, into nothing: its cost is measured, and its
 			// lines are not printed amid bench's own.
 			cfg.Routes = []dispatch.Route{{Name: "log", Destination: logdest.New(slog.New(slog.NewJSONHandler(io.Discard, nil)))}}
+		}
+		// The collector as serve tunes it, for this run only: the bare
+		// handler runs with the Go runtime's defaults.
+		if os.Getenv("GOGC") == "" {
+			defer debug.SetGCPercent(debug.SetGCPercent(defaultGCPercent))
+			if os.Getenv("GOMEMLIMIT") == "" {
+				defer debug.SetMemoryLimit(debug.SetMemoryLimit(receiver.DefaultMemoryBudgetBytes + 64<<20))
+			}
 		}
 		srv, err := server.New(ctx, cfg)
 		if err != nil {

@@ -188,8 +188,73 @@ succeeded; discarded when all were discarded, none when it has no delivery.
 		func(in *inspect.Inspector, cmd *cobra.Command, t inspect.Target) (int, error) {
 			return in.Discard(cmd.Context(), t)
 		})
-	cmd.AddCommand(ls, show, retry, replay, discard)
+	cmd.AddCommand(ls, show, retry, replay, discard, backfillCommand(env, openStore))
 	return cmd
+}
+
+// backfillCommand is `events backfill`: events stored before a
+// destination existed (or wanted their type) delivered to it.
+func backfillCommand(env Env, openStore func(*cobra.Command, storeUse) (store.Store, error)) *cobra.Command {
+	var (
+		to, from, typ string
+		since         time.Duration
+		all           bool
+	)
+	c := &cobra.Command{
+		Use:   "backfill --to DESTINATION (--since DURATION | --from EVENT_ID | --all)",
+		Short: "Deliver events stored before a destination was added to it",
+		Long: `backfill gives the events stored before a destination was configured (or
+before it wanted their type) a delivery to it, due now: serve delivers them
+with retries like any other. Events that already have a delivery to it are
+left as they are ('events replay' delivers those again). --to names a
+destination of the serve that keeps the store; --since, --from or --all
+says where to start.`,
+		Example: `  hooklatch events backfill --to forward --since 24h
+  hooklatch events backfill --to forward --from 3c4d5e6f --type 'message.*'`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if to == "" {
+				return usageError("--to: name the destination to backfill")
+			}
+			starts := 0
+			for _, set := range []bool{since > 0, from != "", all} {
+				if set {
+					starts++
+				}
+			}
+			if starts != 1 {
+				return usageError("say where to start with one of --since, --from or --all")
+			}
+			st, err := openStore(cmd, changeStore)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			q := inspect.Query{Filter: store.EventFilter{Type: typ}}
+			switch {
+			case since > 0:
+				q.Filter.Since = time.Now().Add(-since)
+			case from != "":
+				evs, err := findEvents(cmd.Context(), st, []string{from})
+				if err != nil {
+					return err
+				}
+				q.Filter.Since = evs[0].ReceivedAt
+			}
+			n, err := inspect.New(st, nil).Backfill(cmd.Context(), to, q)
+			if err != nil {
+				return failed(err)
+			}
+			_, err = fmt.Fprintf(env.Stdout, "%s to %s created\n", devtools.Count(n, "delivery", "deliveries"), to)
+			return err
+		},
+	}
+	c.Flags().StringVar(&to, "to", "", "the destination, as serve names it (--forward-to: forward)")
+	c.Flags().DurationVar(&since, "since", 0, "events received within this long, e.g. 24h")
+	c.Flags().StringVar(&from, "from", "", "this event and every one received after it")
+	c.Flags().BoolVar(&all, "all", false, "every stored event")
+	c.Flags().StringVar(&typ, "type", "", "only this type, or a prefix pattern such as message.*")
+	return c
 }
 
 func statusCode(c int) string {

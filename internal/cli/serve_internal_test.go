@@ -121,3 +121,49 @@ func TestServeMemorySettings(t *testing.T) {
 		})
 	}
 }
+
+// serve tunes the collector unless the Go runtime's own variables do:
+// GOGC set leaves the target alone, GOMEMLIMIT set leaves the limit.
+func TestServeGCSettings(t *testing.T) {
+	t.Parallel()
+	secret := []string{"--secret", "whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY="}
+	for _, c := range []struct {
+		name      string
+		args      []string
+		vars      map[string]string
+		percent   int
+		limit     int64
+		wantError string
+	}{
+		{"default", nil, nil, 400, 128 << 20, ""},
+		{"a larger budget raises the limit", []string{"--memory-budget", "256MiB"}, nil, 400, 320 << 20, ""},
+		{"GOGC is the runtime's", nil, map[string]string{"GOGC": "100"}, 0, 0, ""},
+		{"GOMEMLIMIT is the runtime's", nil, map[string]string{"GOMEMLIMIT": "1GiB"}, 400, 0, ""},
+		{"the flag beats GOGC", []string{"--gc-percent", "200"}, map[string]string{"GOGC": "100"}, 200, 128 << 20, ""},
+		{"environment", nil, map[string]string{"HOOKLATCH_GC_PERCENT": "800"}, 800, 128 << 20, ""},
+		{"not a number", []string{"--gc-percent", "lots"}, nil, 0, 0, `--gc-percent "lots": want a whole number from 25 to 10000`},
+		{"too small", []string{"--gc-percent", "5"}, nil, 0, 0, `--gc-percent "5"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			env := Env{Getenv: func(k string) string { return c.vars[k] }}
+			cmd := newServeCommand(env)
+			if err := cmd.ParseFlags(append(secret, c.args...)); err != nil {
+				t.Fatal(err)
+			}
+			opts, err := resolveServe(cmd, env, slog.New(slog.DiscardHandler))
+			if c.wantError != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantError) {
+					t.Fatalf("err = %v, want one saying %s", err, c.wantError)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if opts.GCPercent != c.percent || opts.MemoryLimit != c.limit {
+				t.Errorf("gc percent %d, memory limit %d; want %d, %d", opts.GCPercent, opts.MemoryLimit, c.percent, c.limit)
+			}
+		})
+	}
+}

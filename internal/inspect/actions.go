@@ -3,6 +3,8 @@ package inspect
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/hooklatch/hooklatch/store"
 )
@@ -106,4 +108,43 @@ func (in *Inspector) act(ctx context.Context, t Target, do func(store.DeliverySe
 		}
 	}
 	return total, nil
+}
+
+// Backfill gives every event q selects a delivery to destination, due
+// now, unless it has one already: how a destination added to the
+// configuration, or one that did not want an event type before, receives
+// events stored before it. destination must be one the serving process
+// records as a route. It returns how many deliveries it created.
+func (in *Inspector) Backfill(ctx context.Context, destination string, q Query) (int, error) {
+	if err := q.Validate(); err != nil {
+		return 0, err
+	}
+	routes, recorded, err := in.store.Routes(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var names []string
+	for _, r := range routes {
+		if r.Name == destination {
+			names = nil
+			break
+		}
+		names = append(names, r.Name)
+	}
+	switch {
+	case !recorded:
+		return 0, errors.New("no serve has recorded its destinations in this store yet: start serve with the new destination first")
+	case len(names) == len(routes):
+		return 0, fmt.Errorf("no destination named %q: the serving process delivers to %s", destination, orNone(names))
+	}
+	return in.Each(ctx, q, func(ids []string) (int, error) {
+		return in.store.AddDeliveries(ctx, ids, destination, in.now())
+	})
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }

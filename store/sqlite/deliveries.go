@@ -78,22 +78,6 @@ SELECT MIN(t) FROM (
     SELECT MIN(lease_until) FROM deliveries INDEXED BY deliveries_in_flight WHERE status = 'in_flight')`
 )
 
-// insertDeliveries creates ev's deliveries, in the append's transaction.
-func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ev *store.Event, seq int64) error {
-	if len(ev.Destinations) == 0 {
-		return nil
-	}
-	stmt := tx.StmtContext(ctx, s.deliveryStmt)
-	for _, dest := range ev.Destinations {
-		at := unixNano(ev.ReceivedAt)
-		_, err := stmt.ExecContext(ctx, seq, ev.ID, dest, at, at, at)
-		if err != nil {
-			return fmt.Errorf("sqlite: insert delivery to %s: %w", dest, err)
-		}
-	}
-	return nil
-}
-
 // Claim implements store.Store.
 func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, error) {
 	if p.Owner == "" || p.Lease <= 0 {
@@ -106,51 +90,53 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 	var claims []store.Claim
 	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		claims = claims[:0]
-		if _, err := releaseLeases(ctx, tx, p.Now, now); err != nil {
+		if _, err := s.releaseLeases(ctx, tx, p.Now, now); err != nil {
 			return err
 		}
-
-		rows, err := tx.QueryContext(ctx, claimSQL, p.Owner, unixNano(p.Now.Add(p.Lease)), now, now, p.Limit)
+		// Before the rows are claimed, the cursors' lost first attempts
+		// become rows: those whose lease expired here, and the windows
+		// other stores left behind.
+		if err := s.syncCursors(ctx, tx); err != nil {
+			return err
+		}
+		for _, c := range s.cursorsInTx() {
+			if err := s.expireWindow(ctx, tx, c, now); err != nil {
+				return err
+			}
+			if _, _, err := s.claimFrom(ctx, tx, c, now); err != nil {
+				return err
+			}
+		}
+		rows, err := s.queryWriter(ctx, tx, claimSQL, p.Owner, unixNano(p.Now.Add(p.Lease)), now, now, p.Limit)
 		if err != nil {
 			return fmt.Errorf("sqlite: claim: %w", err)
 		}
-		bySeq := map[int64][]int{}
 		for rows.Next() {
 			d, err := scanDelivery(rows)
 			if err != nil {
 				rows.Close()
 				return fmt.Errorf("sqlite: claim: %w", err)
 			}
-			bySeq[d.EventSeq] = append(bySeq[d.EventSeq], len(claims))
 			claims = append(claims, store.Claim{Delivery: d})
 		}
 		if err := rows.Close(); err != nil {
 			return fmt.Errorf("sqlite: claim: %w", err)
 		}
-		if len(claims) == 0 {
-			return nil
-		}
-		seqs := make([]any, 0, len(bySeq))
-		for seq := range bySeq {
-			seqs = append(seqs, seq)
-		}
-		evRows, err := tx.QueryContext(ctx, `SELECT `+eventColumns+`, body FROM events WHERE seq IN (`+placeholders(len(seqs))+`)`, seqs...)
-		if err != nil {
-			return fmt.Errorf("sqlite: claim events: %w", err)
-		}
-		defer evRows.Close()
-		for evRows.Next() {
-			ev, err := scanEvent(evRows, true)
+		if len(claims) < p.Limit {
+			first, err := s.claimCursors(ctx, tx, p, p.Limit-len(claims))
 			if err != nil {
-				return fmt.Errorf("sqlite: claim events: %w", err)
+				return err
 			}
-			for _, i := range bySeq[ev.Seq] {
-				claims[i].Event = ev
-			}
+			claims = append(claims, first...)
 		}
-		return evRows.Err()
+		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	// The events are read once the claim has committed, off the writer
+	// that every append waits for.
+	if err := s.loadClaimed(ctx, claims); err != nil {
 		return nil, err
 	}
 	// Oldest due first (the UPDATE's RETURNING order is not guaranteed).
@@ -163,15 +149,113 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 	return claims, nil
 }
 
+// loadClaimed reads the claimed deliveries' events, with their bodies.
+// A cursor claims runs of consecutive events: those are read as a range,
+// through one statement prepared once, and scattered ones by their seqs.
+func (s *Store) loadClaimed(ctx context.Context, claims []store.Claim) error {
+	if len(claims) == 0 {
+		return nil
+	}
+	bySeq := make(map[int64][]int, len(claims))
+	lo, hi := claims[0].Delivery.EventSeq, claims[0].Delivery.EventSeq
+	for i, c := range claims {
+		seq := c.Delivery.EventSeq
+		bySeq[seq] = append(bySeq[seq], i)
+		lo, hi = min(lo, seq), max(hi, seq)
+	}
+	keep := func(rows *sql.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			ev, err := scanEvent(rows, true)
+			if err != nil {
+				return err
+			}
+			for _, i := range bySeq[ev.Seq] {
+				claims[i].Event = ev
+			}
+		}
+		return rows.Close()
+	}
+	if hi-lo < int64(2*len(bySeq)) {
+		rows, err := s.eventRangeStmt.QueryContext(ctx, lo, hi)
+		if err == nil {
+			err = keep(rows)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: read claimed events: %w", err)
+		}
+	} else {
+		seqs := make([]any, 0, len(bySeq))
+		for seq := range bySeq {
+			seqs = append(seqs, seq)
+		}
+		for chunk := range slices.Chunk(seqs, 500) {
+			rows, err := s.readDB.QueryContext(ctx, `SELECT `+eventColumns+`, body FROM events WHERE seq IN (`+placeholders(len(chunk))+`)`, chunk...)
+			if err == nil {
+				err = keep(rows)
+			}
+			if err != nil {
+				return fmt.Errorf("sqlite: read claimed events: %w", err)
+			}
+		}
+	}
+	for _, c := range claims {
+		if c.Event == nil {
+			return fmt.Errorf("sqlite: claimed delivery %d: event %d not found", c.Delivery.ID, c.Delivery.EventSeq)
+		}
+	}
+	return nil
+}
+
+// writerStmt returns q for tx, prepared once when the store opened if it
+// is one of writerStatements: preparing costs more than running most of
+// the writer's statements. Writer goroutine only.
+func (s *Store) writerStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
+	if stmt, ok := s.stmts[q]; ok {
+		return tx.StmtContext(ctx, stmt), nil
+	}
+	// The writer's one connection is tx's: only tx can prepare.
+	return tx.PrepareContext(ctx, q)
+}
+
+// writerStatements are prepared on the writer's connection at Open.
+var writerStatements = append([]string{
+	claimSQL, expiredAttemptsSQL, releaseExpiredSQL,
+	cursorClaimSQL, maxSeqSQL, cursorCountSQL, readCursorSQL, claimedToSQL, watermarkSQL,
+}, func() (qs []string) {
+	for _, n := range attemptRows {
+		qs = append(qs, insertAttemptsSQL(n))
+	}
+	return qs
+}()...)
+
+// execWriter runs q, prepared once, in tx.
+func (s *Store) execWriter(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	stmt, err := s.writerStmt(ctx, tx, q)
+	if err != nil {
+		return nil, err
+	}
+	return stmt.ExecContext(ctx, args...)
+}
+
+// queryWriter runs query q, prepared once, in tx.
+func (s *Store) queryWriter(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
+	stmt, err := s.writerStmt(ctx, tx, q)
+	if err != nil {
+		return nil, err
+	}
+	return stmt.QueryContext(ctx, args...)
+}
+
 // releaseLeases makes the deliveries whose lease ends by until pending
 // again: their worker died mid-attempt. The attempt happened (it may even
 // have been delivered), so it is recorded and counted.
-func releaseLeases(ctx context.Context, tx *sql.Tx, now time.Time, until int64) (int64, error) {
+func (s *Store) releaseLeases(ctx context.Context, tx *sql.Tx, now time.Time, until int64) (int64, error) {
 	at := unixNano(now)
-	if _, err := tx.ExecContext(ctx, expiredAttemptsSQL, at, until); err != nil {
+	if _, err := s.execWriter(ctx, tx, expiredAttemptsSQL, at, until); err != nil {
 		return 0, fmt.Errorf("sqlite: record lost attempts: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, releaseExpiredSQL, at, at, until)
+	res, err := s.execWriter(ctx, tx, releaseExpiredSQL, at, at, until)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: release leases: %w", err)
 	}
@@ -195,8 +279,11 @@ func (s *Store) Complete(ctx context.Context, c store.Completion) error {
 		spend = 1
 	}
 	lost := false
-	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	r := &writeReq{fn: func(ctx context.Context, tx *sql.Tx) error {
 		lost = false
+		if first, err := s.completeFirst(ctx, tx, c); first || err != nil {
+			return err
+		}
 		if _, err := tx.StmtContext(ctx, s.attemptStmt).ExecContext(ctx, c.DeliveryID, unixNano(a.StartedAt), int64(a.Duration), a.Outcome,
 			a.StatusCode, a.Error, a.Response); err != nil {
 			return fmt.Errorf("sqlite: record attempt: %w", err)
@@ -212,8 +299,13 @@ func (s *Store) Complete(ctx context.Context, c store.Completion) error {
 		}
 		lost = n == 0
 		return nil
-	})
-	if err != nil {
+	}}
+	if c.Status == store.DeliverySucceeded {
+		// Most likely a first attempt from a cursor: the writer records
+		// those of one batch in one statement (firstSuccesses).
+		r.success = &c
+	}
+	if err := s.write(ctx, r); err != nil {
 		return err
 	}
 	if lost {
@@ -229,41 +321,81 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("sqlite: next due: %w", err)
 	}
-	if !at.Valid {
-		return time.Time{}, false, nil
+	first, ok, err := s.nextDueCursors(ctx)
+	if err != nil {
+		return time.Time{}, false, err
 	}
-	return time.Unix(0, at.Int64).UTC(), true, nil
+	switch {
+	case ok && (!at.Valid || first < at.Int64):
+		return time.Unix(0, first).UTC(), true, nil
+	case at.Valid:
+		return time.Unix(0, at.Int64).UTC(), true, nil
+	}
+	return time.Time{}, false, nil
 }
 
-// ListDeliveries implements store.Store.
+// ListDeliveries implements store.Store. It merges the deliveries that
+// have rows with those that exist only as a bit and a cursor position.
 func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, error) {
 	var (
-		where []string
-		args  []any
+		where, vwhere []string
+		args, vargs   []any
 	)
 	if f.EventID != "" {
 		// By the event's seq, which the (event_seq, destination) index
 		// covers: event_id has no index of its own.
 		where, args = append(where, byEventSeq+" = ?)"), append(args, f.EventID)
+		vwhere, vargs = append(vwhere, "e.seq = (SELECT seq FROM events WHERE id = ?)"), append(vargs, f.EventID)
 	}
+	virtual := true
 	if f.Status != "" {
 		where, args = append(where, "status = ?"), append(args, f.Status)
+		var cond string
+		cond, virtual = virtualRange([]string{f.Status})
+		vwhere = append(vwhere, cond)
 	}
 	if f.Destination != "" {
 		where, args = append(where, "destination = ?"), append(args, f.Destination)
+		vwhere, vargs = append(vwhere, "c.destination = ?"), append(vargs, f.Destination)
 	}
 	if f.AfterID > 0 {
 		where, args = append(where, "id > ?"), append(args, f.AfterID)
+		vwhere, vargs = append(vwhere, "e.seq >= ?"), append(vargs, f.AfterID>>6)
 	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
 	}
+	limit = min(limit, 10000)
 	q := `SELECT ` + deliveryColumns + ` FROM deliveries`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id LIMIT " + strconv.Itoa(min(limit, 10000))
+	q += " ORDER BY id LIMIT " + strconv.Itoa(limit)
+	out, err := s.listDeliveries(ctx, q, args)
+	if err != nil || !virtual {
+		return out, err
+	}
+	vwhere = append(vwhere, "true")
+	vq := `SELECT ` + deliveryColumns + ` FROM (` + virtualDeliveries(strings.Join(vwhere, " AND ")) + `) WHERE true`
+	if f.Status != "" {
+		vq, vargs = vq+" AND status = ?", append(vargs, f.Status)
+	}
+	if f.AfterID > 0 {
+		vq, vargs = vq+" AND id > ?", append(vargs, f.AfterID)
+	}
+	vq += " ORDER BY id LIMIT " + strconv.Itoa(limit)
+	vs, err := s.listDeliveries(ctx, vq, vargs)
+	if err != nil {
+		return nil, err
+	}
+	s.overlayWindow(vs)
+	out = append(out, vs...)
+	slices.SortFunc(out, func(a, b store.Delivery) int { return cmp.Compare(a.ID, b.ID) })
+	return out[:min(len(out), limit)], nil
+}
+
+func (s *Store) listDeliveries(ctx context.Context, q string, args []any) ([]store.Delivery, error) {
 	rows, err := s.readDB.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list deliveries: %w", err)
@@ -343,14 +475,69 @@ func selection(sel store.DeliverySelector) (string, []any, error) {
 	return strings.Join(where, " AND "), args, nil
 }
 
-// Requeue implements store.Store.
+// Requeue implements store.Store. A delivery without a row that is not
+// in flight gets one, pending.
 func (s *Store) Requeue(ctx context.Context, sel store.DeliverySelector, now time.Time) (int, error) {
 	where, args, err := selection(sel)
 	if err != nil {
 		return 0, err
 	}
-	return s.update(ctx, `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?
- WHERE status != 'in_flight' AND `+where, append([]any{unixNano(now), unixNano(now)}, args...))
+	at := unixNano(now)
+	return s.updateAll(ctx, []statement{
+		{`UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?
+ WHERE status != 'in_flight' AND ` + where, append([]any{at, at}, args...)},
+		materialize(sel, "pending", []string{store.DeliveryPending, store.DeliverySucceeded}, where, args, at),
+	})
+}
+
+type statement struct {
+	q    string
+	args []any
+}
+
+// materialize gives the selected deliveries without a row, of the given
+// statuses, a row in status.
+func materialize(sel store.DeliverySelector, status string, statuses []string, where string, args []any, at int64) statement {
+	if len(sel.Statuses) > 0 {
+		statuses = slices.DeleteFunc(slices.Clone(statuses), func(st string) bool { return !slices.Contains(sel.Statuses, st) })
+	}
+	vrange, ok := virtualRange(statuses)
+	if !ok || len(statuses) == 0 {
+		return statement{}
+	}
+	in := make([]any, 0, len(statuses))
+	for _, st := range statuses {
+		in = append(in, st)
+	}
+	return statement{`INSERT INTO deliveries (id, event_seq, event_id, destination, status, attempts, next_attempt_at, created_at, updated_at)
+SELECT id, event_seq, event_id, destination, ?, 0, ?, created_at, ? FROM (` + virtualDeliveries(vrange) + `)
+ WHERE status IN (` + placeholders(len(in)) + `) AND ` + where,
+		append(append([]any{status, at, at}, in...), args...)}
+}
+
+// updateAll runs the statements in one transaction and returns how many
+// rows they changed in all.
+func (s *Store) updateAll(ctx context.Context, stmts []statement) (int, error) {
+	var n int64
+	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		n = 0
+		for _, st := range stmts {
+			if st.q == "" {
+				continue
+			}
+			res, err := tx.ExecContext(ctx, st.q, st.args...)
+			if err != nil {
+				return fmt.Errorf("sqlite: %w", err)
+			}
+			changed, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += changed
+		}
+		return nil
+	})
+	return int(n), err
 }
 
 // AddDeliveries implements store.Store.
@@ -363,16 +550,30 @@ func (s *Store) AddDeliveries(ctx context.Context, eventIDs []string, destinatio
 	}
 	created := 0
 	for chunk := range slices.Chunk(eventIDs, 500) {
-		args := []any{destination, unixNano(now), unixNano(now), unixNano(now)}
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		// "WHERE true" tells SQLite's parser that ON CONFLICT belongs to the
-		// INSERT, not to a join in the SELECT.
-		n, err := s.update(ctx, `INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
-SELECT seq, id, ?, 'pending', ?, ?, ? FROM events WHERE id IN (`+placeholders(len(chunk))+`) AND true
-ON CONFLICT (event_seq, destination) DO NOTHING`, args)
-		created += n
+		var added int64
+		err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			c, err := s.cursorFor(ctx, tx, destination)
+			if err != nil {
+				return err
+			}
+			args := []any{c.bit, destination, unixNano(now), unixNano(now), unixNano(now), c.bit}
+			for _, id := range chunk {
+				args = append(args, id)
+			}
+			// An event that names the destination has its delivery already,
+			// row or not. "WHERE true" tells SQLite's parser that ON CONFLICT
+			// belongs to the INSERT, not to a join in the SELECT.
+			res, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
+SELECT (seq << 6) | ?, seq, id, ?, 'pending', ?, ?, ? FROM events
+ WHERE (dest_mask >> ?) & 1 = 0 AND id IN (`+placeholders(len(chunk))+`) AND true
+ON CONFLICT DO NOTHING`, args...)
+			if err != nil {
+				return fmt.Errorf("sqlite: add deliveries: %w", err)
+			}
+			added, err = res.RowsAffected()
+			return err
+		})
+		created += int(added)
 		if err != nil {
 			return created, err
 		}
@@ -386,19 +587,10 @@ func (s *Store) Discard(ctx context.Context, sel store.DeliverySelector, now tim
 	if err != nil {
 		return 0, err
 	}
-	return s.update(ctx, `UPDATE deliveries SET status = 'discarded', updated_at = ?
- WHERE status IN ('pending', 'dead') AND `+where, append([]any{unixNano(now)}, args...))
-}
-
-func (s *Store) update(ctx context.Context, q string, args []any) (int, error) {
-	var n int64
-	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, q, args...)
-		if err != nil {
-			return fmt.Errorf("sqlite: %w", err)
-		}
-		n, err = res.RowsAffected()
-		return err
+	at := unixNano(now)
+	return s.updateAll(ctx, []statement{
+		{`UPDATE deliveries SET status = 'discarded', updated_at = ?
+ WHERE status IN ('pending', 'dead') AND ` + where, append([]any{at}, args...)},
+		materialize(sel, "discarded", []string{store.DeliveryPending}, where, args, at),
 	})
-	return int(n), err
 }

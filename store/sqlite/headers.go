@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/json"
 	"slices"
 	"unicode/utf8"
 )
@@ -97,4 +98,69 @@ func appendJSONString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// decodeHeaders reads the headers column back. The common case, written
+// by headersJSON with nothing to escape, is read with one pass and no
+// reflection; anything else (escapes, older rows, another writer's
+// spacing) goes to encoding/json, so the two always agree. Claims run it
+// for every event they deliver.
+func decodeHeaders(s string) (map[string]string, error) {
+	if h, ok := decodePlainHeaders(s); ok {
+		return h, nil
+	}
+	var h map[string]string
+	if err := json.Unmarshal([]byte(s), &h); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// decodePlainHeaders reads {"k":"v",…} whose strings hold no backslash,
+// no control character and only valid UTF-8; ok is false for anything
+// else.
+func decodePlainHeaders(s string) (map[string]string, bool) {
+	if s == "null" {
+		return nil, true
+	}
+	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' || !utf8.ValidString(s) {
+		return nil, false
+	}
+	h := make(map[string]string, 8)
+	rest := s[1 : len(s)-1]
+	for len(rest) > 0 {
+		k, after, ok := plainString(rest)
+		if !ok || len(after) == 0 || after[0] != ':' {
+			return nil, false
+		}
+		v, after, ok := plainString(after[1:])
+		if !ok {
+			return nil, false
+		}
+		h[k] = v
+		if len(after) == 0 {
+			break
+		}
+		if after[0] != ',' || len(after) == 1 {
+			return nil, false
+		}
+		rest = after[1:]
+	}
+	return h, true
+}
+
+// plainString reads a leading "…" holding no escape or control byte.
+func plainString(s string) (str, rest string, ok bool) {
+	if len(s) < 2 || s[0] != '"' {
+		return "", "", false
+	}
+	for i := 1; i < len(s); i++ {
+		switch b := s[i]; {
+		case b == '"':
+			return s[1:i], s[i+1:], true
+		case b == '\\' || b < 0x20:
+			return "", "", false
+		}
+	}
+	return "", "", false
 }

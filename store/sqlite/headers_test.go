@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"strings"
@@ -113,14 +114,7 @@ func FuzzHeadersJSON(f *testing.F) {
 //
 //	go test -run '^$' -bench HeadersJSON -benchmem ./store/sqlite
 func BenchmarkHeadersJSON(b *testing.B) {
-	h := map[string]string{
-		"content-type":        "application/json",
-		"user-agent":          "Sent-Webhooks/1.0",
-		"x-webhook-id":        "01936f8e-2b4c-7d3a-9f10-5c6b7a8d9e0f",
-		"x-webhook-event-id":  "evt_01JD3X5Q7ZK8M2N4P6R8T0V2W4",
-		"x-webhook-timestamp": "1732550400",
-		"x-webhook-signature": "v1,t=1732550400,sig=3q2+7wAAAAC6ABAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-	}
+	h := sentHeaders
 	b.Run("appender", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -135,4 +129,59 @@ func BenchmarkHeadersJSON(b *testing.B) {
 			}
 		}
 	})
+}
+
+// decodeHeaders reads back whatever encoding/json reads, exactly as it
+// does, and fails where it fails.
+func FuzzDecodeHeaders(f *testing.F) {
+	f.Add(`{"content-type":"application/json","x-webhook-id":"d4f5a6b7"}`)
+	f.Add(`{}`)
+	f.Add(`null`)
+	f.Add(`{"a":"\u003c","b":"x"}`)
+	f.Add(`{ "a" : "b" }`)
+	f.Add(`{"a":"b",}`)
+	f.Add(`{"a":"b"}}`)
+	f.Add(`{"a":"b","a":"c"}`)
+	f.Add("{\"a\":\"\xff\"}")
+	f.Add(`{"a":1}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := decodeHeaders(s)
+		var want map[string]string
+		wantErr := json.Unmarshal([]byte(s), &want)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("decodeHeaders(%q) error %v, encoding/json %v", s, err, wantErr)
+		}
+		if err == nil && (fmt.Sprint(got) != fmt.Sprint(want) || (got == nil) != (want == nil)) {
+			t.Fatalf("decodeHeaders(%q) = %#v, encoding/json %#v", s, got, want)
+		}
+	})
+}
+
+// BenchmarkDecodeHeaders reads back what headersJSON wrote, here and with
+// json.Unmarshal (compare the two).
+func BenchmarkDecodeHeaders(b *testing.B) {
+	s := string(headersJSON(sentHeaders))
+	b.Run("plain", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			decodeHeaders(s)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var h map[string]string
+			json.Unmarshal([]byte(s), &h)
+		}
+	})
+}
+
+// sentHeaders are the headers the receiver keeps of a request from Sent.
+var sentHeaders = map[string]string{
+	"content-type":        "application/json",
+	"user-agent":          "Sent-Webhooks/1.0",
+	"x-webhook-id":        "01936f8e-2b4c-7d3a-9f10-5c6b7a8d9e0f",
+	"x-webhook-event-id":  "evt_01JD3X5Q7ZK8M2N4P6R8T0V2W4",
+	"x-webhook-timestamp": "1732550400",
+	"x-webhook-signature": "v1,t=1732550400,sig=3q2+7wAAAAC6ABAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
 }

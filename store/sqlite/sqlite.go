@@ -25,6 +25,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/hooklatch/hooklatch/store"
 
 	msqlite "modernc.org/sqlite"
@@ -136,9 +138,17 @@ type Store struct {
 	appendStmt *sql.Stmt
 	// Prepared once on the writer's connection: re-parsing SQL for every
 	// write costs more than the write.
-	deliveryStmt, attemptStmt, completeStmt *sql.Stmt
+	attemptStmt, completeStmt *sql.Stmt
+	stmts                     map[string]*sql.Stmt // the writer's other statements (writerStatements)
+	// Prepared on the read pool: database/sql prepares them once per
+	// connection.
+	eventRangeStmt, nextFirstStmt *sql.Stmt
 
 	wal walLog // the writer goroutine's own
+
+	cursors  *cursors
+	txCur    *cursorTx // the writer goroutine's own: the open transaction's cursor changes
+	instance string    // names this Store in the cursors it holds
 
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
@@ -159,6 +169,10 @@ type writeReq struct {
 	headers []byte   // ev.Headers as JSON, encoded by the caller, not the writer
 	bodySum [32]byte // SHA-256 of ev.Body, likewise
 	fn      func(ctx context.Context, tx *sql.Tx) error
+	// success, when set, is a completion fn records: a success the
+	// writer may record together with others of its batch, when it was a
+	// first attempt claimed from a cursor (fn does the rest).
+	success *store.Completion
 
 	res  store.AppendResult
 	err  error
@@ -293,22 +307,37 @@ func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
 
 	appendStmt, err := writeDB.PrepareContext(ctx, `
 INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
-                    occurred_at, received_at, scheme, attention, headers, body, body_sha256)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    occurred_at, received_at, scheme, attention, headers, body, body_sha256, dest_mask)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT DO NOTHING`)
 	if err != nil {
 		writeDB.Close()
 		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
 	}
 
-	prepared := make([]*sql.Stmt, 0, 3)
-	for _, q := range []string{insertDeliverySQL, insertAttemptSQL, completeSQL} {
+	cs, err := loadCursors(ctx, writeDB)
+	if err != nil {
+		writeDB.Close()
+		return nil, err
+	}
+	prepared := make([]*sql.Stmt, 0, 2)
+	for _, q := range []string{insertAttemptSQL, completeSQL} {
 		stmt, err := writeDB.PrepareContext(ctx, q)
 		if err != nil {
 			writeDB.Close()
 			return nil, fmt.Errorf("sqlite: prepare: %w", err)
 		}
 		prepared = append(prepared, stmt)
+	}
+
+	stmts := map[string]*sql.Stmt{}
+	for _, q := range writerStatements {
+		stmt, err := writeDB.PrepareContext(ctx, q)
+		if err != nil {
+			writeDB.Close()
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		stmts[q] = stmt
 	}
 
 	readDB, err := sql.Open("sqlite", dsn(reader))
@@ -318,6 +347,15 @@ ON CONFLICT DO NOTHING`)
 	}
 	readDB.SetMaxOpenConns(opts.ReadConns)
 	readDB.SetMaxIdleConns(opts.ReadConns)
+
+	var readStmts [2]*sql.Stmt
+	for i, q := range []string{eventRangeSQL, nextFirstSQL} {
+		if readStmts[i], err = readDB.PrepareContext(ctx, q); err != nil {
+			writeDB.Close()
+			readDB.Close()
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
+	}
 
 	checkpointDB, err := sql.Open("sqlite", dsn(checkpointer))
 	if err != nil {
@@ -333,9 +371,14 @@ ON CONFLICT DO NOTHING`)
 		readDB:          readDB,
 		checkpointDB:    checkpointDB,
 		appendStmt:      appendStmt,
-		deliveryStmt:    prepared[0],
-		attemptStmt:     prepared[1],
-		completeStmt:    prepared[2],
+		attemptStmt:     prepared[0],
+		completeStmt:    prepared[1],
+		stmts:           stmts,
+		eventRangeStmt:  readStmts[0],
+		nextFirstStmt:   readStmts[1],
+		cursors:         cs,
+		txCur:           newCursorTx(),
+		instance:        uuid.NewString(),
 		wal:             newWALLog(opts.MaxWALBytes, pageSize),
 		queue:           make(chan *writeReq, opts.QueueSize),
 		done:            make(chan struct{}),
@@ -555,11 +598,21 @@ func (s *Store) runTx(batch []*writeReq) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
+	s.txCur.reset()
 	stmt := tx.StmtContext(ctx, s.appendStmt)
-	for _, r := range batch {
-		if r.ev != nil {
+	for i := 0; i < len(batch); i++ {
+		r := batch[i]
+		switch {
+		case r.ev != nil:
 			err = s.appendOne(ctx, tx, stmt, r)
-		} else {
+		case r.success != nil:
+			j := i + 1
+			for j < len(batch) && batch[j].success != nil {
+				j++
+			}
+			err = s.firstSuccesses(ctx, tx, batch[i:j])
+			i = j - 1
+		default:
 			err = r.fn(ctx, tx)
 		}
 		if err != nil {
@@ -567,9 +620,14 @@ func (s *Store) runTx(batch []*writeReq) error {
 			return err
 		}
 	}
+	if err := s.flushCursors(ctx, tx); err != nil {
+		tx.Rollback()
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
+	s.commitCursors()
 	return nil
 }
 
@@ -579,12 +637,17 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 	if body == nil {
 		body = []byte{}
 	}
+	// Its deliveries are bits, followed by each destination's cursor.
+	mask, err := s.destMask(ctx, tx, ev.Destinations)
+	if err != nil {
+		return err
+	}
 	// The common case, a new event, is a plain insert: no RETURNING to
 	// materialise. A duplicate, by dedupe key or by body, inserts nothing
 	// and is counted on the first event it matches.
 	res, err := stmt.ExecContext(ctx,
 		ev.ID, ev.Source, ev.DedupeKey, ev.Field, ev.Type, ev.SubjectKind, ev.Subject, ev.Status,
-		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body, r.bodySum[:])
+		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body, r.bodySum[:], mask)
 	if err != nil {
 		return fmt.Errorf("sqlite: append: %w", err)
 	}
@@ -597,7 +660,7 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 			return fmt.Errorf("sqlite: append: %w", err)
 		}
 		r.res.EventID = ev.ID
-		return s.insertDeliveries(ctx, tx, ev, r.res.Seq)
+		return nil
 	}
 	r.res.Duplicate = true
 	err = tx.QueryRowContext(ctx, countDuplicateSQL,
@@ -668,10 +731,15 @@ func (s *Store) releaseInFlight(ctx context.Context) error {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer tx.Rollback()
-	n, err := releaseLeases(ctx, tx, time.Now(), math.MaxInt64)
+	n, err := s.releaseLeases(ctx, tx, time.Now(), math.MaxInt64)
 	if err != nil {
 		return err
 	}
+	w, err := s.releaseWindows(ctx, tx, time.Now())
+	if err != nil {
+		return err
+	}
+	n += int64(w)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: release deliveries in flight: %w", err)
 	}
@@ -684,10 +752,13 @@ func (s *Store) releaseInFlight(ctx context.Context) error {
 // release closes whatever Open has opened, and drops the owner's lock.
 func (s *Store) release() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.appendStmt, s.deliveryStmt, s.attemptStmt, s.completeStmt} {
+	for _, stmt := range []*sql.Stmt{s.appendStmt, s.attemptStmt, s.completeStmt, s.eventRangeStmt, s.nextFirstStmt} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}
+	}
+	for _, stmt := range s.stmts {
+		errs = append(errs, stmt.Close())
 	}
 	for _, db := range []*sql.DB{s.readDB, s.checkpointDB, s.writeDB} {
 		if db != nil {
@@ -710,7 +781,10 @@ SELECT (SELECT COUNT(*) FROM events),
 	if err != nil {
 		return st, fmt.Errorf("sqlite: stats: %w", err)
 	}
-	rows, err := s.readDB.QueryContext(ctx, `SELECT status, COUNT(*) FROM deliveries GROUP BY status`)
+	rows, err := s.readDB.QueryContext(ctx, `SELECT status, COUNT(*) FROM (
+    SELECT status FROM deliveries
+    UNION ALL
+    SELECT status FROM (`+virtualDeliveries("true")+`)) GROUP BY status`)
 	if err != nil {
 		return st, fmt.Errorf("sqlite: stats: %w", err)
 	}
@@ -722,7 +796,7 @@ SELECT (SELECT COUNT(*) FROM events),
 		if err := rows.Scan(&status, &n); err != nil {
 			return st, fmt.Errorf("sqlite: stats: %w", err)
 		}
-		st.Deliveries[status] = n
+		st.Deliveries[status] += n
 	}
 	return st, rows.Err()
 }

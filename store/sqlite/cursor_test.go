@@ -1,0 +1,231 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/sqlite"
+	"github.com/hooklatch/hooklatch/store/storetest"
+)
+
+var cursorT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func appendFor(t *testing.T, s store.Store, key string, dests ...string) *store.Event {
+	t.Helper()
+	ev := storetest.NewEvent("sent", key)
+	ev.ReceivedAt, ev.Destinations = cursorT0, dests
+	if _, err := s.Append(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func claimAll(t *testing.T, s store.Store, owner string, now time.Time) []store.Claim {
+	t.Helper()
+	cs, err := s.Claim(context.Background(), store.ClaimParams{Owner: owner, Now: now, Lease: time.Minute, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+func complete(t *testing.T, s store.Store, c store.Claim, status string, next time.Time) {
+	t.Helper()
+	outcome := store.OutcomeSucceeded
+	if status != store.DeliverySucceeded {
+		outcome = store.OutcomeTemporary
+	}
+	err := s.Complete(context.Background(), store.Completion{DeliveryID: c.Delivery.ID, Owner: c.Delivery.LeaseOwner,
+		Status: status, NextAttemptAt: next, SpendAttempt: true, Now: cursorT0,
+		Attempt: store.Attempt{StartedAt: cursorT0, Outcome: outcome}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawCount counts rows of the file's own tables, behind the store's back.
+func rawCount(t *testing.T, path, q string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(q).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A first attempt that succeeds writes its attempt and no delivery row;
+// one that fails becomes a row, and does not hold back the events after
+// it: their first attempts are claimed, and the cursor passes it.
+func TestCursorFailureDoesNotHoldBackLaterEvents(t *testing.T) {
+	t.Parallel()
+	s, path := open(t, sqlite.Options{})
+	var evs []*store.Event
+	for i := range 10 {
+		evs = append(evs, appendFor(t, s, fmt.Sprint("f", i), "app"))
+	}
+	if n := rawCount(t, path, `SELECT COUNT(*) FROM deliveries`); n != 0 {
+		t.Fatalf("%d delivery rows after storing: want none", n)
+	}
+	cs := claimAll(t, s, "w", cursorT0)
+	if len(cs) != 10 {
+		t.Fatalf("claimed %d, want 10", len(cs))
+	}
+	retryAt := cursorT0.Add(time.Hour)
+	for _, c := range cs {
+		status := store.DeliverySucceeded
+		if c.Event.ID == evs[0].ID {
+			status = store.DeliveryPending // the first fails, to be retried in an hour
+		}
+		complete(t, s, c, status, retryAt)
+	}
+	for i := range 5 {
+		evs = append(evs, appendFor(t, s, fmt.Sprint("g", i), "app"))
+	}
+	later := claimAll(t, s, "w", cursorT0)
+	var got []string
+	for _, c := range later {
+		got = append(got, c.Event.DedupeKey)
+	}
+	if want := []string{"g0", "g1", "g2", "g3", "g4"}; !slices.Equal(got, want) {
+		t.Fatalf("claimed %v after a failure, want the new events' first attempts %v", got, want)
+	}
+	for _, c := range later {
+		complete(t, s, c, store.DeliverySucceeded, time.Time{})
+	}
+	if n := rawCount(t, path, `SELECT COUNT(*) FROM deliveries`); n != 1 {
+		t.Errorf("%d delivery rows, want 1: the failure's", n)
+	}
+	if n := rawCount(t, path, `SELECT COUNT(*) FROM attempts`); n != 15 {
+		t.Errorf("%d attempts recorded, want 15", n)
+	}
+	if n := rawCount(t, path, `SELECT COUNT(*) FROM cursors WHERE watermark = claimed_to AND watermark >= 15`); n != 1 {
+		t.Errorf("the cursor did not pass every recorded event")
+	}
+	ds, err := s.ListDeliveries(context.Background(), store.DeliveryFilter{Destination: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byStatus := map[string]int{}
+	for _, d := range ds {
+		byStatus[d.Status]++
+		if d.EventID == evs[0].ID && (d.Status != store.DeliveryPending || !d.NextAttemptAt.Equal(retryAt) || d.Attempts != 1) {
+			t.Errorf("the failed delivery = %+v, want pending at %v with one attempt spent", d, retryAt)
+		}
+	}
+	if byStatus[store.DeliverySucceeded] != 14 || byStatus[store.DeliveryPending] != 1 {
+		t.Errorf("deliveries by status = %v, want 14 succeeded and 1 pending", byStatus)
+	}
+	// Only the retry is left, due in an hour.
+	if at, ok, err := s.NextDue(context.Background()); err != nil || !ok || !at.Equal(retryAt) {
+		t.Errorf("NextDue = %v, %v, %v; want %v", at, ok, err, retryAt)
+	}
+}
+
+// A store that stops with part of its window recorded (here: abandoned
+// without Close, as a killed process leaves its file) is taken over by the
+// next owner, which makes the unrecorded first attempts due at once, with
+// their lost attempts recorded, and leaves the recorded ones alone.
+func TestCursorWindowRecoveredByNextOwner(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "hooklatch.db")
+	ctx := context.Background()
+	first, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		appendFor(t, first, fmt.Sprint("w", i), "app")
+	}
+	cs := claimAll(t, first, "crashed", cursorT0)
+	if len(cs) != 6 {
+		t.Fatalf("claimed %d, want 6", len(cs))
+	}
+	recorded := map[string]bool{}
+	for i, c := range cs {
+		if i%2 == 1 { // out of order: the watermark cannot pass the first
+			complete(t, first, c, store.DeliverySucceeded, time.Time{})
+			recorded[c.Event.ID] = true
+		}
+	}
+
+	next, err := sqlite.Open(ctx, path, sqlite.Options{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Close()
+	again := claimAll(t, next, "w2", time.Now())
+	if len(again) != 3 {
+		t.Fatalf("the next owner claimed %d, want the 3 unrecorded", len(again))
+	}
+	for _, c := range again {
+		if recorded[c.Event.ID] {
+			t.Errorf("event %s was delivered and recorded, and is claimed again", c.Event.DedupeKey)
+		}
+		as, err := next.ListAttempts(ctx, c.Delivery.ID)
+		if err != nil || len(as) != 1 || as[0].Outcome != store.OutcomeLeaseExpired {
+			t.Errorf("attempts of %s = %+v, %v; want the lost one", c.Event.DedupeKey, as, err)
+		}
+		complete(t, next, c, store.DeliverySucceeded, time.Time{})
+	}
+	if more := claimAll(t, next, "w2", time.Now()); len(more) != 0 {
+		t.Errorf("claimed %d more", len(more))
+	}
+	st, err := next.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Deliveries[store.DeliverySucceeded] != 6 || len(st.Deliveries) != 1 {
+		t.Errorf("deliveries = %v, want 6 succeeded", st.Deliveries)
+	}
+	first.Close()
+}
+
+// Two stores on one file (a second process) never claim the same first
+// attempt: the claimed mark is in the file, and a window another store
+// holds under a live lease is left to it.
+func TestCursorNotClaimedTwiceAcrossStores(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "hooklatch.db")
+	ctx := context.Background()
+	a, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for i := range 4 {
+		appendFor(t, a, fmt.Sprint("x", i), "app")
+	}
+	ca := claimAll(t, a, "a", cursorT0)
+	cb := claimAll(t, b, "b", cursorT0)
+	if len(ca) != 4 || len(cb) != 0 {
+		t.Fatalf("claimed %d by the first store and %d by the second, want 4 and 0", len(ca), len(cb))
+	}
+	for i := range 2 {
+		appendFor(t, b, fmt.Sprint("y", i), "app")
+	}
+	if cb := claimAll(t, b, "b", cursorT0); len(cb) != 0 {
+		t.Errorf("the second store claimed %d while the first holds the cursor's window", len(cb))
+	}
+	// Once the first store's lease is over, the second takes its window
+	// over: the unrecorded ones are due again, and the new events follow.
+	cb = claimAll(t, b, "b", cursorT0.Add(2*time.Minute))
+	if len(cb) != 6 {
+		t.Errorf("after the lease: the second store claimed %d, want 6", len(cb))
+	}
+}
