@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,4 +162,55 @@ func TestPruneGoesOnPastKeptEvents(t *testing.T) {
 	if _, err := s.GetEvent(ctx, done.ID); err == nil {
 		t.Errorf("the event behind 40 kept ones was not pruned in %d batches", calls)
 	}
+}
+
+// BenchmarkAppendKeptKeys is BenchmarkAppend on a store that has pruned
+// events and keeps their keys: the cost of the kept keys' check on the
+// ack path, against BenchmarkAppend in the same run.
+func BenchmarkAppendKeptKeys(b *testing.B) {
+	s, _ := openBench(b)
+	ctx := context.Background()
+	old := time.Now().Add(-60 * 24 * time.Hour)
+	for i := range 1001 {
+		ev := storetest.NewEvent("sent", fmt.Sprint("old-", i))
+		ev.ReceivedAt = old
+		if _, err := s.Append(ctx, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n, _, err := s.Prune(ctx, time.Now(), time.Time{}, old.Add(-time.Hour), 2000); err != nil || n != 1000 {
+		b.Fatalf("prune = %d, %v", n, err)
+	}
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			ev := storetest.NewEvent("sent", fmt.Sprint("b-", n.Add(1)))
+			if _, err := s.Append(ctx, ev); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkAppendDuplicate answers duplicates of one stored event: the
+// path that also looks up the kept keys of pruned events.
+func BenchmarkAppendDuplicate(b *testing.B) {
+	s, _ := openBench(b)
+	ctx := context.Background()
+	if _, err := s.Append(ctx, storetest.NewEvent("sent", "dup")); err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if res, err := s.Append(ctx, storetest.NewEvent("sent", "dup")); err != nil || !res.Duplicate {
+				b.Error(res, err)
+				return
+			}
+		}
+	})
 }
