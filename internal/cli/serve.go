@@ -69,7 +69,7 @@ config file (--config), else its default.`,
 	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")
 	f.Duration("forward-timeout", 30*time.Second, "how long one forwarding attempt may take ($HOOKLATCH_FORWARD_TIMEOUT)")
 	f.Int("forward-attempts", 15, "attempts before a delivery is dead; each wait is drawn from half to all of 2s, 4s, 8s … up to an hour, so 15 span 2.1 to 4.1 hours ($HOOKLATCH_FORWARD_ATTEMPTS)")
-	f.Duration("retention", retention.DefaultRetention, "keep events whose deliveries are final this long, at least 24h; their dedupe keys are kept a period more (PostgreSQL store; SQLite keeps everything for now) ($HOOKLATCH_RETENTION)")
+	f.Duration("retention", retention.DefaultRetention, "keep events whose deliveries are final this long, at least 24h; their dedupe keys are kept a period more ($HOOKLATCH_RETENTION)")
 	f.Duration("retention-dead", 0, "also prune events with a dead delivery after this long, at least 24h (default: keep them until retried or discarded) ($HOOKLATCH_RETENTION_DEAD)")
 	f.Duration("lease", 0, "how long a claimed delivery is held before another worker may take it over (default the attempt timeout + 1m) ($HOOKLATCH_LEASE)")
 	f.Int("rejections-max", 1000, "rejected requests kept, split across reasons, each dropping its oldest first ($HOOKLATCH_REJECTIONS_MAX)")

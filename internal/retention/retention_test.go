@@ -3,6 +3,7 @@ package retention_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,25 +12,50 @@ import (
 	"github.com/hooklatch/hooklatch/store"
 	"github.com/hooklatch/hooklatch/store/postgres"
 	"github.com/hooklatch/hooklatch/store/postgres/pgtest"
+	"github.com/hooklatch/hooklatch/store/sqlite"
 	"github.com/hooklatch/hooklatch/store/storetest"
 )
 
-var _ retention.Pruner = (*postgres.Store)(nil)
+var (
+	_ retention.Pruner = (*postgres.Store)(nil)
+	_ retention.Pruner = (*sqlite.Store)(nil)
+)
 
 const day = 24 * time.Hour
 
-// On a virtual clock: events past the retention whose deliveries are
-// final are pruned with their deliveries, the others kept (pending, dead,
-// recent); a pruned event's key and body still meet a replay as a
-// duplicate of it, until the kept keys age out a period later.
+// prunable is a store that prunes itself.
+type prunable interface {
+	store.Store
+	retention.Pruner
+}
+
 func TestPrunePostgres(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	s, err := postgres.Open(ctx, pgtest.URL(t), postgres.Options{})
+	s, err := postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	testPrune(t, s)
+}
+
+func TestPruneSQLite(t *testing.T) {
+	t.Parallel()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "h.db"), sqlite.Options{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	testPrune(t, s)
+}
+
+// On a virtual clock: events past the retention whose deliveries are
+// final are pruned with their deliveries and attempts, the others kept
+// (pending, in flight, dead, recent); a pruned event's key and body still
+// meet a replay as a duplicate of it, until the kept keys age out a
+// period later.
+func testPrune(t *testing.T, s prunable) {
+	ctx := context.Background()
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	old := now.Add(-40 * day)
 
@@ -63,11 +89,22 @@ func TestPrunePostgres(t *testing.T) {
 	bare := add("old-bare", old)
 	dead := add("old-dead", old, "app")
 	finish(old, map[string]string{done.ID: store.DeliverySucceeded, dead.ID: store.DeliveryDead})
-	pending := add("old-pending", old, "app") // due, never tried
+	inFlight := add("old-in-flight", old, "app") // claimed, its outcome never recorded
+	if claims, err := s.Claim(ctx, store.ClaimParams{Owner: "w", Now: old, Lease: 60 * day}); err != nil || len(claims) != 1 {
+		t.Fatalf("claim = %d, %v; want the one left in flight", len(claims), err)
+	}
+	pending := add("old-pending", old, "app") // due again
 	recent := add("recent", now.Add(-day), "app")
 	finish(now.Add(-day), map[string]string{recent.ID: store.DeliverySucceeded, pending.ID: store.DeliverySucceeded})
 	if _, err := s.Requeue(ctx, store.DeliverySelector{EventIDs: []string{pending.ID}}, old); err != nil {
 		t.Fatal(err)
+	}
+	doneDeliveries, err := s.ListDeliveries(ctx, store.DeliveryFilter{EventID: done.ID})
+	if err != nil || len(doneDeliveries) != 1 {
+		t.Fatalf("deliveries of %s = %v, %v", done.DedupeKey, doneDeliveries, err)
+	}
+	if as, err := s.ListAttempts(ctx, doneDeliveries[0].ID); err != nil || len(as) != 1 {
+		t.Fatalf("attempts of %s = %v, %v; want one", done.DedupeKey, as, err)
 	}
 
 	clk := clock.NewManual(now)
@@ -84,13 +121,16 @@ func TestPrunePostgres(t *testing.T) {
 			t.Errorf("%s kept past the retention: %v", ev.DedupeKey, err)
 		}
 	}
-	for _, ev := range []*store.Event{dead, pending, recent} {
+	for _, ev := range []*store.Event{dead, pending, inFlight, recent} {
 		if _, err := s.GetEvent(ctx, ev.ID); err != nil {
 			t.Errorf("%s pruned: %v", ev.DedupeKey, err)
 		}
 	}
 	if ds, err := s.ListDeliveries(ctx, store.DeliveryFilter{EventID: done.ID}); err != nil || len(ds) != 0 {
 		t.Errorf("deliveries of a pruned event: %v, %v", ds, err)
+	}
+	if as, err := s.ListAttempts(ctx, doneDeliveries[0].ID); err != nil || len(as) != 0 {
+		t.Errorf("attempts of a pruned event: %v, %v", as, err)
 	}
 
 	// Exactly once all the same: by key and by body.

@@ -368,7 +368,7 @@ func newRetainer(cfg Config, st store.Store, registry prometheus.Registerer) (*r
 	p, ok := st.(retention.Pruner)
 	if !ok {
 		if cfg.Retention != 0 || cfg.RetentionDead != 0 {
-			cfg.Logger.Warn("retention is not applied: this store keeps every event (pruning needs the PostgreSQL store for now)", "store", cfg.Store)
+			cfg.Logger.Warn("retention is not applied: this store cannot prune, and keeps every event", "store", cfg.Store)
 		}
 		return nil, nil
 	}

@@ -222,6 +222,7 @@ func (s *Store) writerStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt
 var writerStatements = append([]string{
 	claimSQL, expiredAttemptsSQL, releaseExpiredSQL,
 	cursorClaimSQL, maxSeqSQL, cursorCountSQL, readCursorSQL, claimedToSQL, watermarkSQL,
+	countDuplicateSQL, keptKeySQL, keepKeysSQL, pruneAttemptsSQL, pruneEventsSQL, pruneKeysSQL,
 }, func() (qs []string) {
 	for _, n := range attemptRows {
 		qs = append(qs, insertAttemptsSQL(n))

@@ -150,6 +150,9 @@ type Store struct {
 	txCur    *cursorTx // the writer goroutine's own: the open transaction's cursor changes
 	instance string    // names this Store in the cursors it holds
 
+	pruneMu   sync.Mutex
+	pruneFrom int64 // the seq after which the next prune batch looks (retention.go)
+
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
 	queue  chan *writeReq
@@ -663,21 +666,17 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 		return nil
 	}
 	r.res.Duplicate = true
-	err = tx.QueryRowContext(ctx, countDuplicateSQL,
-		unixNano(ev.ReceivedAt), ev.Source, ev.DedupeKey, r.bodySum[:]).Scan(&r.res.Seq, &r.res.EventID)
-	if err != nil {
-		return fmt.Errorf("sqlite: count duplicate: %w", err)
-	}
-	return nil
+	return s.countDuplicate(ctx, tx, r)
 }
 
 // countDuplicateSQL counts a duplicate on the first event it matches, by
-// dedupe key or by body, through the two unique indexes that refused it.
+// dedupe key or by body, through the two unique indexes that refused it,
+// unless a pruned event it matches came first (seq ?5).
 const countDuplicateSQL = `
 UPDATE events SET duplicates = duplicates + 1, last_duplicate_at = ?1
  WHERE seq = (SELECT MIN(seq) FROM events
                WHERE source = ?2 AND dedupe_key = ?3
-                  OR source = ?2 AND body_sha256 = ?4)
+                  OR source = ?2 AND body_sha256 = ?4) AND seq < ?5
 RETURNING seq, id`
 
 // exec runs fn in the writer's next transaction.
