@@ -1,0 +1,89 @@
+// Package publish holds what every broker destination needs around one
+// publish: a bound on publishes in flight that Close can wait out, and the
+// attempt's own deadline, told apart from the caller's.
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ErrClosed is the error of a publish attempted after Close. It is
+// temporary: another process, or this one restarted, delivers the event.
+var ErrClosed = errors.New("the destination is closed")
+
+// Gate admits up to a bound of publishes at once and lets Close wait for
+// those admitted to finish. The zero value is not ready; use NewGate.
+type Gate struct {
+	slots  chan struct{}
+	mu     sync.RWMutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// NewGate returns a Gate that admits n publishes at once.
+func NewGate(n int) *Gate { return &Gate{slots: make(chan struct{}, n)} }
+
+// Enter waits for a slot. It fails with ErrClosed after Close, or with ctx's
+// error. Every nil return must be followed by one Leave.
+func (g *Gate) Enter(ctx context.Context) error {
+	select {
+	case g.slots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for a free publishing slot: %w", context.Cause(ctx))
+	}
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.closed {
+		<-g.slots
+		return ErrClosed
+	}
+	g.wg.Add(1)
+	return nil
+}
+
+// Leave gives the slot back.
+func (g *Gate) Leave() {
+	<-g.slots
+	g.wg.Done()
+}
+
+// Close refuses new publishes and waits for those admitted. It reports
+// whether this call closed the gate: false when it was closed already.
+func (g *Gate) Close() bool {
+	g.mu.Lock()
+	was := g.closed
+	g.closed = true
+	g.mu.Unlock()
+	g.wg.Wait()
+	return !was
+}
+
+// TimeoutError is the cause of an attempt that ran out of its
+// destination's Timeout. It is a context.DeadlineExceeded.
+type TimeoutError struct{ After time.Duration }
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("no confirmation from the broker within %s", e.After)
+}
+func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
+
+// Attempt bounds ctx by timeout; when that is what ends it, its cause is
+// a *TimeoutError.
+func Attempt(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, timeout, &TimeoutError{After: timeout})
+}
+
+// Explain returns err, or, when ctx is done, ctx's cause: the words for an
+// attempt that gave up waiting rather than a library's.
+func Explain(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return cause
+		}
+	}
+	return err
+}

@@ -1,0 +1,193 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hooklatch/hooklatch/destination"
+	"github.com/hooklatch/hooklatch/destination/destinationtest"
+	"github.com/hooklatch/hooklatch/internal/cli"
+)
+
+// brokerCheck is one broker a test forwards to: the --forward-to URL, and
+// how to read back, with the broker's own client, the body and event ID of
+// the message that arrived.
+type brokerCheck struct {
+	name string
+	url  string
+	read func(t *testing.T) (body []byte, meta map[string]string)
+}
+
+func redisCheck(t *testing.T) brokerCheck {
+	raw := destinationtest.ServiceURL(t, "HOOKLATCH_TEST_REDIS")
+	opts, err := redis.ParseURL(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	stream := uniqueName("hooklatch-cli-")
+	t.Cleanup(func() { c.Del(context.Background(), stream); c.Close() })
+	return brokerCheck{name: "redis", url: raw + "?stream=" + stream, read: func(t *testing.T) ([]byte, map[string]string) {
+		res, err := c.XRead(t.Context(), &redis.XReadArgs{Streams: []string{stream, "0"}, Block: 10 * time.Second}).Result()
+		if err != nil {
+			t.Fatalf("XREAD %s: %v", stream, err)
+		}
+		meta := map[string]string{}
+		for k, v := range res[0].Messages[0].Values {
+			meta[k], _ = v.(string)
+		}
+		return []byte(meta["body"]), meta
+	}}
+}
+
+func uniqueName(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// serve --forward-to, repeated, delivers each event to an app and to every
+// broker, the same bytes to each.
+func TestServeForwardsToEveryBroker(t *testing.T) {
+	t.Parallel()
+	checks := []brokerCheck{redisCheck(t)}
+	got := make(chan []byte, 1)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- b
+	}))
+	defer app.Close()
+
+	args := []string{"serve", "--secret", v1Secret, "--store", filepath.Join(t.TempDir(), "h.db"),
+		"--admin-addr", "off", "--log-level", "error", "--forward-to", app.URL}
+	for _, c := range checks {
+		args = append(args, "--forward-to", c.url)
+	}
+	stop := startCLIServe(t, args, "message.delivered")
+	defer stop()
+
+	appBody := <-got
+	for _, c := range checks {
+		body, meta := c.read(t)
+		if !bytes.Equal(body, appBody) {
+			t.Errorf("%s: body %q, the app got %q", c.name, body, appBody)
+		}
+		for _, name := range destination.MetadataNames {
+			if _, ok := meta[name]; !ok {
+				t.Errorf("%s: no %s in %v", c.name, name, meta)
+			}
+		}
+		if meta[destination.MetaEventType] != "message.delivered" {
+			t.Errorf("%s: %s = %q, want message.delivered", c.name, destination.MetaEventType, meta[destination.MetaEventType])
+		}
+	}
+}
+
+// startCLIServe runs `hooklatch serve` with args (and --addr) in-process,
+// sends it an event of each of types once it listens, and returns a
+// function that stops it and checks it exited cleanly.
+func startCLIServe(t *testing.T, args []string, types ...string) (stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	go func() {
+		var o, e bytes.Buffer
+		code := cli.Main(ctx, append(args, "--addr", addr),
+			cli.Env{Stdin: strings.NewReader(""), Stdout: &o, Stderr: &e, Getenv: func(string) string { return "" }})
+		done <- result{code, o.String(), e.String()}
+	}()
+	url := "http://" + addr + "/webhooks/sent"
+	for {
+		r := run(t, map[string]string{"SENT_WEBHOOK_SECRET": v1Secret}, "", append([]string{"trigger", "--to", url}, types...)...)
+		if r.code == 0 {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("serve exited %d: %s", r.code, r.stderr)
+		case <-time.After(20 * time.Millisecond): // not listening yet
+		}
+	}
+	return func() {
+		cancel()
+		if r := <-done; r.code != 0 {
+			t.Errorf("serve exited %d: %s", r.code, r.stderr)
+		}
+	}
+}
+
+// A broker URL's mistakes are usage errors in the flag's or the config
+// file's terms.
+func TestBrokerSettingErrors(t *testing.T) {
+	t.Parallel()
+	serve := func(to ...string) []string {
+		args := []string{"serve", "--secret", v1Secret, "--addr", "127.0.0.1:0", "--admin-addr", "off"}
+		for _, u := range to {
+			args = append(args, "--forward-to", u)
+		}
+		return args
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"redis without stream", serve("redis://127.0.0.1:6379/0"), "--forward-to stream=: required"},
+		{"redis unknown parameter", serve("redis://127.0.0.1:6379/0?stream=s&strem=t"), "unknown query parameter strem"},
+		{"redis bad maxlen", serve("redis://127.0.0.1:6379/0?stream=s&maxlen=lots"), "--forward-to maxlen="},
+		{"second forward-to bad", serve("http://127.0.0.1:1/", "redis://127.0.0.1:6379/0"), "stream=: required"},
+		{"secret with a broker", append(serve("redis://127.0.0.1:6379/0?stream=s"), "--forward-secret", v1Secret), "--forward-secret signs HTTP requests"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := run(t, nil, "", c.args...)
+			if r.code != cli.ExitUsage || !strings.Contains(r.stderr, c.want) || strings.Contains(r.stderr, "Config.") {
+				t.Errorf("exit %d, stderr %q; want exit %d mentioning %q", r.code, r.stderr, cli.ExitUsage, c.want)
+			}
+		})
+	}
+}
+
+// A config file's broker blocks take the same fields as the URLs, and
+// their mistakes are named by key.
+func TestConfigFileBrokerErrors(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, block, want string
+	}{
+		{"redis without stream", "redis: {url: redis://127.0.0.1:6379/0}", "destinations[0] (b): redis.stream: required"},
+		{"redis bad window", "redis: {url: redis://127.0.0.1:6379/0, stream: s, dedupe_window: soon}", "is not a duration"},
+		{"two kinds", "redis: {url: redis://127.0.0.1:6379/0, stream: s}\n    log: {}", "give exactly one of"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			config := filepath.Join(t.TempDir(), "hooklatch.yaml")
+			if err := os.WriteFile(config, []byte("secret: "+v1Secret+"\nadmin_addr: \"off\"\ndestinations:\n  - name: b\n    "+c.block+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := run(t, nil, "", "serve", "--config", config, "--addr", "127.0.0.1:0")
+			if r.code != cli.ExitUsage || !strings.Contains(r.stderr, c.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d mentioning %q", r.code, r.stderr, cli.ExitUsage, c.want)
+			}
+		})
+	}
+}
