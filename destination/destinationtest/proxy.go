@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/url"
 	"sync"
 	"testing"
 )
@@ -181,4 +182,16 @@ func (p *Proxy) pump(c *proxyConn, dst, src net.Conn, passes func(proxyMode) boo
 			return
 		}
 	}
+}
+
+// Via returns rawURL with its host:port replaced by addr (a Proxy's), so a
+// destination dials the proxy instead of the broker.
+func Via(t testing.TB, rawURL, addr string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatalf("Via: %v", err)
+	}
+	u.Host = addr
+	return u.String()
 }

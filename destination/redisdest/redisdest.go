@@ -3,7 +3,6 @@ package redisdest
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -178,15 +177,11 @@ return {1, id}
 // answers that the entry is in the stream, appended now or by an earlier
 // attempt.
 func (d *Destination) Deliver(ctx context.Context, dl *destination.Delivery) error {
-	if dl == nil || dl.Event == nil {
-		return destination.Permanent(errors.New("redisdest: delivery without an event"))
-	}
-	ctx, cancel := publish.Attempt(ctx, d.timeout)
-	defer cancel()
-	if err := d.gate.Enter(ctx); err != nil {
+	ctx, end, err := d.gate.Begin(ctx, dl, d.timeout)
+	if err != nil {
 		return fmt.Errorf("XADD %s: %w", d.stream, err)
 	}
-	defer d.gate.Leave()
+	defer end()
 
 	meta := destination.Metadata(dl)
 	args := make([]any, 0, 4+2*len(meta))

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -39,17 +37,6 @@ func newStream(t testing.TB, c *redis.Client) string {
 	name := "hooklatch-test-" + hex.EncodeToString(b)
 	t.Cleanup(func() { c.Del(context.Background(), name) })
 	return name
-}
-
-// via points a Redis URL at addr (a proxy) instead of its host.
-func via(t testing.TB, raw, addr string) string {
-	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Host = addr
-	return u.String()
 }
 
 func newDest(t testing.TB, cfg redisdest.Config) *redisdest.Destination {
@@ -122,7 +109,7 @@ func TestConformance(t *testing.T) {
 		Dedupes: true,
 		New: func(t *testing.T, addr string) (destination.Destination, destinationtest.Observer) {
 			stream := newStream(t, c)
-			return newDest(t, redisdest.Config{URL: via(t, raw, addr), Stream: stream}), observe(t, c, stream)
+			return newDest(t, redisdest.Config{URL: destinationtest.Via(t, raw, addr), Stream: stream}), observe(t, c, stream)
 		},
 		NewRefusing: func(t *testing.T) destination.Destination {
 			// The key holds a string, not a stream: WRONGTYPE on every XADD.
@@ -201,45 +188,14 @@ func TestMaxLenTrimsTheStream(t *testing.T) {
 
 func TestParseURL(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		raw     string
-		want    redisdest.Config
-		wantErr string // in New or ParseURL
-	}{
-		{raw: "redis://127.0.0.1:6379/0?stream=events", want: redisdest.Config{URL: "redis://127.0.0.1:6379/0", Stream: "events"}},
-		{raw: "redis://:pw@h:6379/2?stream=s&maxlen=1000&dedupe_window=1h&dial_timeout=3s",
-			want: redisdest.Config{URL: "redis://:pw@h:6379/2?dial_timeout=3s", Stream: "s", MaxLen: 1000, DedupeWindow: time.Hour}},
-		{raw: "redis://h:6379/0", wantErr: "Stream: required"},
-		{raw: "redis://h:6379/0?stream=s&maxlen=-1", wantErr: "MaxLen"},
-		{raw: "redis://h:6379/0?stream=s&dedupe_window=soon", wantErr: "DedupeWindow"},
-		{raw: "redis://h:6379/0?stream=s&stream_name=x", wantErr: "unknown query parameter stream_name"},
-		{raw: "http://h:6379/0?stream=s", wantErr: "invalid URL scheme"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.raw, func(t *testing.T) {
-			t.Parallel()
-			cfg, err := redisdest.ParseURL(tt.raw)
-			if err == nil {
-				var d *redisdest.Destination
-				if d, err = redisdest.New(cfg); err == nil {
-					_ = d.Close()
-				}
-			}
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one mentioning %q", err, tt.wantErr)
-				}
-				if _, ok := errors.AsType[*destination.ConfigError](err); !ok {
-					t.Errorf("err is %T, want a *destination.ConfigError naming the field", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cfg != tt.want {
-				t.Errorf("ParseURL = %+v, want %+v", cfg, tt.want)
-			}
-		})
-	}
+	destinationtest.CheckURLs(t, redisdest.ParseURL, redisdest.New, []destinationtest.URLCase[redisdest.Config]{
+		{URL: "redis://127.0.0.1:6379/0?stream=events", Want: redisdest.Config{URL: "redis://127.0.0.1:6379/0", Stream: "events"}},
+		{URL: "redis://:pw@h:6379/2?stream=s&maxlen=1000&dedupe_window=1h&dial_timeout=3s",
+			Want: redisdest.Config{URL: "redis://:pw@h:6379/2?dial_timeout=3s", Stream: "s", MaxLen: 1000, DedupeWindow: time.Hour}},
+		{URL: "redis://h:6379/0", WantErr: "Stream: required"},
+		{URL: "redis://h:6379/0?stream=s&maxlen=-1", WantErr: "MaxLen"},
+		{URL: "redis://h:6379/0?stream=s&dedupe_window=soon", WantErr: "DedupeWindow"},
+		{URL: "redis://h:6379/0?stream=s&stream_name=x", WantErr: "unknown query parameter stream_name"},
+		{URL: "http://h:6379/0?stream=s", WantErr: "invalid URL scheme"},
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hooklatch/hooklatch/destination"
+	"github.com/hooklatch/hooklatch/destination/natsdest"
 	"github.com/hooklatch/hooklatch/destination/redisdest"
 )
 
@@ -18,10 +19,20 @@ type RedisDestinationConfig struct {
 	DedupeWindow Duration `yaml:"dedupe_window"`
 }
 
+// NATSDestinationConfig is a config file's nats: block; its keys are the
+// query parameters of a nats:// --forward-to URL.
+type NATSDestinationConfig struct {
+	URL          string   `yaml:"url"` // nats://host:4222
+	Subject      string   `yaml:"subject"`
+	Stream       string   `yaml:"stream"`
+	DedupeWindow Duration `yaml:"dedupe_window"`
+}
+
 // brokerSchemes are the URL schemes of broker destinations, and what
 // --forward-to says about them.
 var brokerSchemes = map[string]string{
 	"redis": "redis", "rediss": "redis",
+	"nats": "nats", "tls": "nats",
 }
 
 // isBrokerURL reports whether raw names a broker rather than an HTTP
@@ -35,7 +46,7 @@ func isBrokerURL(raw string) bool {
 // --forward-to URL spells them.
 var brokerFlagKeys = map[string]string{
 	"URL": "--forward-to", "Timeout": "--forward-timeout",
-	"Stream": "--forward-to stream=", "MaxLen": "--forward-to maxlen=", "DedupeWindow": "--forward-to dedupe_window=",
+	"Stream": "--forward-to stream=", "Subject": "--forward-to subject=", "MaxLen": "--forward-to maxlen=", "DedupeWindow": "--forward-to dedupe_window=",
 }
 
 // brokerDestination builds the broker destination a --forward-to URL
@@ -48,21 +59,32 @@ func brokerDestination(raw string, timeout time.Duration) (destination.Destinati
 	switch brokerSchemes[strings.ToLower(u.Scheme)] {
 	case "redis":
 		cfg, err := redisdest.ParseURL(raw)
-		if err != nil {
-			return nil, settingError("", err, brokerFlagKeys)
-		}
 		cfg.Timeout = timeout
-		return newRedis(cfg, "", brokerFlagKeys)
+		return newBroker(redisdest.New, cfg, err, "", brokerFlagKeys)
+	case "nats":
+		cfg, err := natsdest.ParseURL(raw)
+		cfg.Timeout = timeout
+		return newBroker(natsdest.New, cfg, err, "", brokerFlagKeys)
 	}
 	return nil, usageError("--forward-to %q: not a broker URL", u.Redacted())
 }
 
-func newRedis(cfg redisdest.Config, prefix string, names map[string]string) (destination.Destination, error) {
-	d, err := redisdest.New(cfg)
+// newBroker builds a broker destination from cfg, unless parsing it failed
+// with parseErr, and words any objection in the terms of names.
+func newBroker[C any, D destination.Destination](newFunc func(C) (D, error), cfg C, parseErr error, prefix string, names map[string]string) (destination.Destination, error) {
+	if parseErr != nil {
+		return nil, settingError(prefix, parseErr, names)
+	}
+	d, err := newFunc(cfg)
 	if err != nil {
 		return nil, settingError(prefix, err, names)
 	}
 	return d, nil
+}
+
+// natsFileKeys names natsdest's Config fields as the config file does.
+var natsFileKeys = map[string]string{
+	"URL": "nats.url", "Subject": "nats.subject", "Stream": "nats.stream", "DedupeWindow": "nats.dedupe_window", "Timeout": "timeout",
 }
 
 // redisFileKeys names redisdest's Config fields as the config file does.
@@ -76,10 +98,16 @@ func (d *DestinationConfig) fileBroker(where string) (dest destination.Destinati
 	timeout := time.Duration(d.Timeout)
 	switch {
 	case d.Redis != nil:
-		dest, err = newRedis(redisdest.Config{
+		dest, err = newBroker(redisdest.New, redisdest.Config{
 			URL: d.Redis.URL, Stream: d.Redis.Stream, MaxLen: d.Redis.MaxLen,
 			DedupeWindow: time.Duration(d.Redis.DedupeWindow), Timeout: timeout,
-		}, where+": ", redisFileKeys)
+		}, nil, where+": ", redisFileKeys)
+		return dest, true, err
+	case d.NATS != nil:
+		dest, err = newBroker(natsdest.New, natsdest.Config{
+			URL: d.NATS.URL, Subject: d.NATS.Subject, Stream: d.NATS.Stream,
+			DedupeWindow: time.Duration(d.NATS.DedupeWindow), Timeout: timeout,
+		}, nil, where+": ", natsFileKeys)
 		return dest, true, err
 	}
 	return nil, false, nil
@@ -87,5 +115,5 @@ func (d *DestinationConfig) fileBroker(where string) (dest destination.Destinati
 
 // brokerKinds reports which broker blocks a config file entry sets.
 func (d *DestinationConfig) brokerKinds() []bool {
-	return []bool{d.Redis != nil}
+	return []bool{d.Redis != nil, d.NATS != nil}
 }

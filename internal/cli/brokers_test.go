@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hooklatch/hooklatch/destination"
@@ -53,6 +56,40 @@ func redisCheck(t *testing.T) brokerCheck {
 	}}
 }
 
+func natsCheck(t *testing.T) brokerCheck {
+	raw := destinationtest.ServiceURL(t, "HOOKLATCH_TEST_NATS")
+	nc, err := nats.Connect(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := uniqueName("HOOKLATCH_CLI_")
+	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), stream); nc.Close() })
+	// hooklatch creates the stream, as stream= asks.
+	return brokerCheck{name: "nats", url: raw + "?subject=" + strings.ToLower(stream) + "&stream=" + stream, read: func(t *testing.T) ([]byte, map[string]string) {
+		cons, err := js.OrderedConsumer(t.Context(), stream, jetstream.OrderedConsumerConfig{})
+		for deadline := time.Now().Add(10 * time.Second); errors.Is(err, jetstream.ErrStreamNotFound) && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond) // the first delivery creates it
+			cons, err = js.OrderedConsumer(t.Context(), stream, jetstream.OrderedConsumerConfig{})
+		}
+		if err != nil {
+			t.Fatalf("consumer of %s: %v", stream, err)
+		}
+		m, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
+		if err != nil {
+			t.Fatalf("next message of %s: %v", stream, err)
+		}
+		meta := map[string]string{}
+		for k, v := range m.Headers() {
+			meta[k] = v[0]
+		}
+		return m.Data(), meta
+	}}
+}
+
 func uniqueName(prefix string) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
@@ -63,7 +100,7 @@ func uniqueName(prefix string) string {
 // broker, the same bytes to each.
 func TestServeForwardsToEveryBroker(t *testing.T) {
 	t.Parallel()
-	checks := []brokerCheck{redisCheck(t)}
+	checks := []brokerCheck{redisCheck(t), natsCheck(t)}
 	got := make(chan []byte, 1)
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -154,6 +191,8 @@ func TestBrokerSettingErrors(t *testing.T) {
 		{"redis without stream", serve("redis://127.0.0.1:6379/0"), "--forward-to stream=: required"},
 		{"redis unknown parameter", serve("redis://127.0.0.1:6379/0?stream=s&strem=t"), "unknown query parameter strem"},
 		{"redis bad maxlen", serve("redis://127.0.0.1:6379/0?stream=s&maxlen=lots"), "--forward-to maxlen="},
+		{"nats without subject", serve("nats://127.0.0.1:4222?stream=S"), "--forward-to subject=: required"},
+		{"nats unknown parameter", serve("nats://127.0.0.1:4222?subject=s&topic=t"), "unknown query parameter topic"},
 		{"second forward-to bad", serve("http://127.0.0.1:1/", "redis://127.0.0.1:6379/0"), "stream=: required"},
 		{"secret with a broker", append(serve("redis://127.0.0.1:6379/0?stream=s"), "--forward-secret", v1Secret), "--forward-secret signs HTTP requests"},
 	} {
@@ -176,6 +215,7 @@ func TestConfigFileBrokerErrors(t *testing.T) {
 	}{
 		{"redis without stream", "redis: {url: redis://127.0.0.1:6379/0}", "destinations[0] (b): redis.stream: required"},
 		{"redis bad window", "redis: {url: redis://127.0.0.1:6379/0, stream: s, dedupe_window: soon}", "is not a duration"},
+		{"nats wildcard subject", "nats: {url: nats://127.0.0.1:4222, subject: a.*}", "nats.subject: \"a.*\": a subject to publish on has no spaces or wildcards"},
 		{"two kinds", "redis: {url: redis://127.0.0.1:6379/0, stream: s}\n    log: {}", "give exactly one of"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -68,6 +68,7 @@ type DestinationConfig struct {
 	Log *struct{} `yaml:"log"`
 
 	Redis *RedisDestinationConfig `yaml:"redis"`
+	NATS  *NATSDestinationConfig  `yaml:"nats"`
 }
 
 // Duration reads "30s", "2m", "1h".

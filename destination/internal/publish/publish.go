@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/hooklatch/hooklatch/destination"
 )
 
 // ErrClosed is the error of a publish attempted after Close. It is
@@ -60,6 +62,21 @@ func (g *Gate) Close() bool {
 	g.mu.Unlock()
 	g.wg.Wait()
 	return !was
+}
+
+// Begin starts one attempt at dl: it refuses a delivery without an event,
+// bounds ctx by timeout (see Attempt) and takes a slot of g. Unless it
+// fails, end must be called when the attempt is over.
+func (g *Gate) Begin(ctx context.Context, dl *destination.Delivery, timeout time.Duration) (_ context.Context, end func(), err error) {
+	if dl == nil || dl.Event == nil {
+		return nil, nil, destination.Permanent(errors.New("a delivery without an event"))
+	}
+	ctx, cancel := Attempt(ctx, timeout)
+	if err := g.Enter(ctx); err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return ctx, func() { g.Leave(); cancel() }, nil
 }
 
 // TimeoutError is the cause of an attempt that ran out of its
