@@ -53,3 +53,17 @@ func CheckURLs[C comparable, D any](t *testing.T, parse func(string) (C, error),
 		})
 	}
 }
+
+// Open builds a destination with newFunc, failing the test when it
+// refuses cfg, and closes it when the test ends, when it can be closed.
+func Open[C any, D destination.Destination](t testing.TB, newFunc func(C) (D, error), cfg C) D {
+	t.Helper()
+	d, err := newFunc(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if c, ok := any(d).(io.Closer); ok {
+		t.Cleanup(func() { _ = c.Close() })
+	}
+	return d
+}

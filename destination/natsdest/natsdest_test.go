@@ -56,12 +56,7 @@ func newDest(t testing.TB, cfg natsdest.Config) *natsdest.Destination {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 2 * time.Second
 	}
-	d, err := natsdest.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() { _ = d.Close() })
-	return d
+	return destinationtest.Open(t, natsdest.New, cfg)
 }
 
 // observe reads the stream with an ordered JetStream consumer until the

@@ -47,12 +47,7 @@ func newDest(t testing.TB, cfg redisdest.Config) *redisdest.Destination {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 2 * time.Second
 	}
-	d, err := redisdest.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() { _ = d.Close() })
-	return d
+	return destinationtest.Open(t, redisdest.New, cfg)
 }
 
 // observe consumes the stream with XREAD, as a worker would, until the test

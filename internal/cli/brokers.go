@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hooklatch/hooklatch/destination"
+	"github.com/hooklatch/hooklatch/destination/amqpdest"
 	"github.com/hooklatch/hooklatch/destination/natsdest"
 	"github.com/hooklatch/hooklatch/destination/redisdest"
 )
@@ -28,11 +29,22 @@ type NATSDestinationConfig struct {
 	DedupeWindow Duration `yaml:"dedupe_window"`
 }
 
+// AMQPDestinationConfig is a config file's amqp: block; its keys are the
+// query parameters of an amqp:// --forward-to URL.
+type AMQPDestinationConfig struct {
+	URL          string `yaml:"url"` // amqp://user:pass@host:5672/vhost
+	Exchange     string `yaml:"exchange"`
+	RoutingKey   string `yaml:"routing_key"`
+	ExchangeType string `yaml:"exchange_type"`
+	Queue        string `yaml:"queue"`
+}
+
 // brokerSchemes are the URL schemes of broker destinations, and what
 // --forward-to says about them.
 var brokerSchemes = map[string]string{
 	"redis": "redis", "rediss": "redis",
 	"nats": "nats", "tls": "nats",
+	"amqp": "amqp", "amqps": "amqp",
 }
 
 // isBrokerURL reports whether raw names a broker rather than an HTTP
@@ -47,6 +59,7 @@ func isBrokerURL(raw string) bool {
 var brokerFlagKeys = map[string]string{
 	"URL": "--forward-to", "Timeout": "--forward-timeout",
 	"Stream": "--forward-to stream=", "Subject": "--forward-to subject=", "MaxLen": "--forward-to maxlen=", "DedupeWindow": "--forward-to dedupe_window=",
+	"Exchange": "--forward-to exchange=", "RoutingKey": "--forward-to routing_key=", "ExchangeType": "--forward-to exchange_type=", "Queue": "--forward-to queue=",
 }
 
 // brokerDestination builds the broker destination a --forward-to URL
@@ -65,6 +78,10 @@ func brokerDestination(raw string, timeout time.Duration) (destination.Destinati
 		cfg, err := natsdest.ParseURL(raw)
 		cfg.Timeout = timeout
 		return newBroker(natsdest.New, cfg, err, "", brokerFlagKeys)
+	case "amqp":
+		cfg, err := amqpdest.ParseURL(raw)
+		cfg.Timeout = timeout
+		return newBroker(amqpdest.New, cfg, err, "", brokerFlagKeys)
 	}
 	return nil, usageError("--forward-to %q: not a broker URL", u.Redacted())
 }
@@ -85,6 +102,11 @@ func newBroker[C any, D destination.Destination](newFunc func(C) (D, error), cfg
 // natsFileKeys names natsdest's Config fields as the config file does.
 var natsFileKeys = map[string]string{
 	"URL": "nats.url", "Subject": "nats.subject", "Stream": "nats.stream", "DedupeWindow": "nats.dedupe_window", "Timeout": "timeout",
+}
+
+// amqpFileKeys names amqpdest's Config fields as the config file does.
+var amqpFileKeys = map[string]string{
+	"URL": "amqp.url", "Exchange": "amqp.exchange", "RoutingKey": "amqp.routing_key", "ExchangeType": "amqp.exchange_type", "Queue": "amqp.queue", "Timeout": "timeout",
 }
 
 // redisFileKeys names redisdest's Config fields as the config file does.
@@ -109,11 +131,17 @@ func (d *DestinationConfig) fileBroker(where string) (dest destination.Destinati
 			DedupeWindow: time.Duration(d.NATS.DedupeWindow), Timeout: timeout,
 		}, nil, where+": ", natsFileKeys)
 		return dest, true, err
+	case d.AMQP != nil:
+		dest, err = newBroker(amqpdest.New, amqpdest.Config{
+			URL: d.AMQP.URL, Exchange: d.AMQP.Exchange, RoutingKey: d.AMQP.RoutingKey,
+			ExchangeType: d.AMQP.ExchangeType, Queue: d.AMQP.Queue, Timeout: timeout,
+		}, nil, where+": ", amqpFileKeys)
+		return dest, true, err
 	}
 	return nil, false, nil
 }
 
 // brokerKinds reports which broker blocks a config file entry sets.
 func (d *DestinationConfig) brokerKinds() []bool {
-	return []bool{d.Redis != nil, d.NATS != nil}
+	return []bool{d.Redis != nil, d.NATS != nil, d.AMQP != nil}
 }

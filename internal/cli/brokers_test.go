@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hooklatch/hooklatch/destination"
@@ -90,6 +91,45 @@ func natsCheck(t *testing.T) brokerCheck {
 	}}
 }
 
+func amqpCheck(t *testing.T) brokerCheck {
+	raw := destinationtest.ServiceURL(t, "HOOKLATCH_TEST_AMQP")
+	conn, err := amqp.Dial(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue := uniqueName("hooklatch-cli-")
+	t.Cleanup(func() { _, _ = ch.QueueDelete(queue, false, false, false); conn.Close() })
+	// hooklatch declares the durable queue, as queue= asks, and publishes
+	// to it through the default exchange.
+	return brokerCheck{name: "amqp", url: raw + "?queue=" + queue, read: func(t *testing.T) ([]byte, map[string]string) {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			m, ok, err := ch.Get(queue, true)
+			if err != nil && !strings.Contains(err.Error(), "NOT_FOUND") {
+				t.Fatalf("get from %s: %v", queue, err)
+			}
+			if err != nil { // not declared yet: the channel closed
+				if ch, err = conn.Channel(); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			if ok {
+				meta := map[string]string{}
+				for k, v := range m.Headers {
+					meta[k], _ = v.(string)
+				}
+				return m.Body, meta
+			}
+		}
+		t.Fatalf("nothing arrived in %s", queue)
+		return nil, nil
+	}}
+}
+
 func uniqueName(prefix string) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
@@ -100,7 +140,7 @@ func uniqueName(prefix string) string {
 // broker, the same bytes to each.
 func TestServeForwardsToEveryBroker(t *testing.T) {
 	t.Parallel()
-	checks := []brokerCheck{redisCheck(t), natsCheck(t)}
+	checks := []brokerCheck{redisCheck(t), natsCheck(t), amqpCheck(t)}
 	got := make(chan []byte, 1)
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -193,6 +233,8 @@ func TestBrokerSettingErrors(t *testing.T) {
 		{"redis bad maxlen", serve("redis://127.0.0.1:6379/0?stream=s&maxlen=lots"), "--forward-to maxlen="},
 		{"nats without subject", serve("nats://127.0.0.1:4222?stream=S"), "--forward-to subject=: required"},
 		{"nats unknown parameter", serve("nats://127.0.0.1:4222?subject=s&topic=t"), "unknown query parameter topic"},
+		{"amqp without routing key", serve("amqp://guest:guest@127.0.0.1:5672/?exchange=x"), "--forward-to routing_key=: required"},
+		{"amqp unknown parameter", serve("amqp://guest:guest@127.0.0.1:5672/?exchange=x&key=k"), "unknown query parameter key"},
 		{"second forward-to bad", serve("http://127.0.0.1:1/", "redis://127.0.0.1:6379/0"), "stream=: required"},
 		{"secret with a broker", append(serve("redis://127.0.0.1:6379/0?stream=s"), "--forward-secret", v1Secret), "--forward-secret signs HTTP requests"},
 	} {
@@ -216,6 +258,7 @@ func TestConfigFileBrokerErrors(t *testing.T) {
 		{"redis without stream", "redis: {url: redis://127.0.0.1:6379/0}", "destinations[0] (b): redis.stream: required"},
 		{"redis bad window", "redis: {url: redis://127.0.0.1:6379/0, stream: s, dedupe_window: soon}", "is not a duration"},
 		{"nats wildcard subject", "nats: {url: nats://127.0.0.1:4222, subject: a.*}", "nats.subject: \"a.*\": a subject to publish on has no spaces or wildcards"},
+		{"amqp bad exchange type", "amqp: {url: \"amqp://127.0.0.1:5672/\", exchange: x, routing_key: k, exchange_type: fan}", "amqp.exchange_type: \"fan\""},
 		{"two kinds", "redis: {url: redis://127.0.0.1:6379/0, stream: s}\n    log: {}", "give exactly one of"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -69,6 +69,7 @@ type DestinationConfig struct {
 
 	Redis *RedisDestinationConfig `yaml:"redis"`
 	NATS  *NATSDestinationConfig  `yaml:"nats"`
+	AMQP  *AMQPDestinationConfig  `yaml:"amqp"`
 }
 
 // Duration reads "30s", "2m", "1h".
