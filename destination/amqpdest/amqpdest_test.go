@@ -1,8 +1,6 @@
 package amqpdest_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net/url"
 	"strings"
 	"testing"
@@ -31,12 +29,6 @@ func server(t testing.TB) (string, *amqp.Channel) {
 	return raw, ch
 }
 
-func unique(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
-
 func newDest(t testing.TB, cfg amqpdest.Config) *amqpdest.Destination {
 	t.Helper()
 	if cfg.Timeout == 0 {
@@ -50,7 +42,7 @@ func newDest(t testing.TB, cfg amqpdest.Config) *amqpdest.Destination {
 // would, until the test ends.
 func newExchange(t *testing.T, ch *amqp.Channel) (string, *destinationtest.Recorder) {
 	t.Helper()
-	name := unique("hooklatch-test-")
+	name := destinationtest.UniqueName("hooklatch-test-")
 	if err := ch.ExchangeDeclare(name, "direct", false, false, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +92,7 @@ func TestConformance(t *testing.T) {
 		NewRefusing: func(t *testing.T) destination.Destination {
 			// amq.direct exists, and no queue is bound with this key: the
 			// broker returns the mandatory message.
-			return newDest(t, amqpdest.Config{URL: raw, Exchange: "amq.direct", RoutingKey: unique("nobody-")})
+			return newDest(t, amqpdest.Config{URL: raw, Exchange: "amq.direct", RoutingKey: destinationtest.UniqueName("nobody-")})
 		},
 	})
 }
@@ -111,7 +103,7 @@ func TestConformance(t *testing.T) {
 func TestDeclaresAndPublishesPersistent(t *testing.T) {
 	t.Parallel()
 	raw, ch := server(t)
-	exchange, queue := unique("hooklatch-test-"), unique("hooklatch-test-")
+	exchange, queue := destinationtest.UniqueName("hooklatch-test-"), destinationtest.UniqueName("hooklatch-test-")
 	t.Cleanup(func() {
 		_, _ = ch.QueueDelete(queue, false, false, false)
 		_ = ch.ExchangeDelete(exchange, false, false)
@@ -142,7 +134,7 @@ func TestDeclaresAndPublishesPersistent(t *testing.T) {
 func TestMissingExchangeIsPermanent(t *testing.T) {
 	t.Parallel()
 	raw := destinationtest.ServiceURL(t, "HOOKLATCH_TEST_AMQP")
-	d := newDest(t, amqpdest.Config{URL: raw, Exchange: unique("no-such-exchange-"), RoutingKey: "k"})
+	d := newDest(t, amqpdest.Config{URL: raw, Exchange: destinationtest.UniqueName("no-such-exchange-"), RoutingKey: "k"})
 	for i := range 2 {
 		o := destination.Classify(d.Deliver(t.Context(), destinationtest.NewDelivery(i)))
 		if o.Class != destination.PermanentFailure || !strings.Contains(o.Err.Error(), "NOT_FOUND") {
@@ -155,7 +147,7 @@ func TestMissingExchangeIsPermanent(t *testing.T) {
 func TestUnroutableSaysWhy(t *testing.T) {
 	t.Parallel()
 	raw := destinationtest.ServiceURL(t, "HOOKLATCH_TEST_AMQP")
-	key := unique("nobody-")
+	key := destinationtest.UniqueName("nobody-")
 	d := newDest(t, amqpdest.Config{URL: raw, Exchange: "amq.direct", RoutingKey: key})
 	o := destination.Classify(d.Deliver(t.Context(), destinationtest.NewDelivery(1)))
 	if o.Class != destination.PermanentFailure || !strings.Contains(o.Err.Error(), "NO_ROUTE") || !strings.Contains(o.Err.Error(), key) {

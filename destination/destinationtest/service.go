@@ -1,6 +1,8 @@
 package destinationtest
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"testing"
 )
@@ -18,4 +20,12 @@ func ServiceURL(t testing.TB, name string) string {
 	}
 	t.Skipf("skipped: set %s to run against a real server", name)
 	return ""
+}
+
+// UniqueName returns prefix and random hex, to name a stream, subject,
+// queue or topic no other test run uses.
+func UniqueName(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
 }

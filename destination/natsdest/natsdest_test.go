@@ -2,8 +2,6 @@ package natsdest_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/url"
 	"strings"
 	"testing"
@@ -33,17 +31,11 @@ func server(t testing.TB) (string, jetstream.JetStream) {
 	return raw, js
 }
 
-func unique(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
-
 // newStream creates a stream of its own on a subject of its own, deleted
 // after the test.
 func newStream(t testing.TB, js jetstream.JetStream) (stream, subject string) {
 	t.Helper()
-	stream, subject = unique("HOOKLATCH_TEST_"), unique("hooklatch.test.")
+	stream, subject = destinationtest.UniqueName("HOOKLATCH_TEST_"), destinationtest.UniqueName("hooklatch.test.")
 	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: stream, Subjects: []string{subject}, Duplicates: 10 * time.Minute}); err != nil {
 		t.Fatalf("create stream: %v", err)
 	}
@@ -109,7 +101,7 @@ func TestConformance(t *testing.T) {
 func TestCreatesTheStream(t *testing.T) {
 	t.Parallel()
 	raw, js := server(t)
-	stream, subject := unique("HOOKLATCH_TEST_"), unique("hooklatch.test.")
+	stream, subject := destinationtest.UniqueName("HOOKLATCH_TEST_"), destinationtest.UniqueName("hooklatch.test.")
 	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), stream) })
 	d := newDest(t, natsdest.Config{URL: raw, Subject: subject, Stream: stream, DedupeWindow: 90 * time.Second})
 	dl := destinationtest.NewDelivery(1)
@@ -146,7 +138,7 @@ func TestCreatesTheStream(t *testing.T) {
 func TestNoStreamIsTemporaryAndSaysWhy(t *testing.T) {
 	t.Parallel()
 	raw, _ := server(t)
-	d := newDest(t, natsdest.Config{URL: raw, Subject: unique("hooklatch.nostream.")})
+	d := newDest(t, natsdest.Config{URL: raw, Subject: destinationtest.UniqueName("hooklatch.nostream.")})
 	o := destination.Classify(d.Deliver(t.Context(), destinationtest.NewDelivery(1)))
 	if o.Class != destination.Temporary || o.Err == nil || !strings.Contains(o.Err.Error(), "no stream answered") {
 		t.Fatalf("classified %s (%v), want temporary saying no stream answered", o.Class, o.Err)

@@ -2,8 +2,6 @@ package redisdest_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"sync"
 	"testing"
@@ -32,9 +30,7 @@ func server(t testing.TB) (string, *redis.Client) {
 // newStream names a stream no other test uses, deleted after the test.
 func newStream(t testing.TB, c *redis.Client) string {
 	t.Helper()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "hooklatch-test-" + hex.EncodeToString(b)
+	name := destinationtest.UniqueName("hooklatch-test-")
 	t.Cleanup(func() { c.Del(context.Background(), name) })
 	return name
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/destination/amqpdest"
+	"github.com/hooklatch/hooklatch/destination/kafkadest"
 	"github.com/hooklatch/hooklatch/destination/natsdest"
 	"github.com/hooklatch/hooklatch/destination/redisdest"
 )
@@ -39,12 +40,20 @@ type AMQPDestinationConfig struct {
 	Queue        string `yaml:"queue"`
 }
 
+// KafkaDestinationConfig is a config file's kafka: block; its keys are the
+// query parameters of a kafka:// --forward-to URL.
+type KafkaDestinationConfig struct {
+	URL   string `yaml:"url"` // kafka://host:9092[,host:9092…]
+	Topic string `yaml:"topic"`
+}
+
 // brokerSchemes are the URL schemes of broker destinations, and what
 // --forward-to says about them.
 var brokerSchemes = map[string]string{
 	"redis": "redis", "rediss": "redis",
 	"nats": "nats", "tls": "nats",
 	"amqp": "amqp", "amqps": "amqp",
+	"kafka": "kafka",
 }
 
 // isBrokerURL reports whether raw names a broker rather than an HTTP
@@ -60,6 +69,7 @@ var brokerFlagKeys = map[string]string{
 	"URL": "--forward-to", "Timeout": "--forward-timeout",
 	"Stream": "--forward-to stream=", "Subject": "--forward-to subject=", "MaxLen": "--forward-to maxlen=", "DedupeWindow": "--forward-to dedupe_window=",
 	"Exchange": "--forward-to exchange=", "RoutingKey": "--forward-to routing_key=", "ExchangeType": "--forward-to exchange_type=", "Queue": "--forward-to queue=",
+	"Topic": "--forward-to topic=",
 }
 
 // brokerDestination builds the broker destination a --forward-to URL
@@ -82,6 +92,10 @@ func brokerDestination(raw string, timeout time.Duration) (destination.Destinati
 		cfg, err := amqpdest.ParseURL(raw)
 		cfg.Timeout = timeout
 		return newBroker(amqpdest.New, cfg, err, "", brokerFlagKeys)
+	case "kafka":
+		cfg, err := kafkadest.ParseURL(raw)
+		cfg.Timeout = timeout
+		return newBroker(kafkadest.New, cfg, err, "", brokerFlagKeys)
 	}
 	return nil, usageError("--forward-to %q: not a broker URL", u.Redacted())
 }
@@ -103,6 +117,9 @@ func newBroker[C any, D destination.Destination](newFunc func(C) (D, error), cfg
 var natsFileKeys = map[string]string{
 	"URL": "nats.url", "Subject": "nats.subject", "Stream": "nats.stream", "DedupeWindow": "nats.dedupe_window", "Timeout": "timeout",
 }
+
+// kafkaFileKeys names kafkadest's Config fields as the config file does.
+var kafkaFileKeys = map[string]string{"URL": "kafka.url", "Topic": "kafka.topic", "Timeout": "timeout"}
 
 // amqpFileKeys names amqpdest's Config fields as the config file does.
 var amqpFileKeys = map[string]string{
@@ -137,11 +154,14 @@ func (d *DestinationConfig) fileBroker(where string) (dest destination.Destinati
 			ExchangeType: d.AMQP.ExchangeType, Queue: d.AMQP.Queue, Timeout: timeout,
 		}, nil, where+": ", amqpFileKeys)
 		return dest, true, err
+	case d.Kafka != nil:
+		dest, err = newBroker(kafkadest.New, kafkadest.Config{URL: d.Kafka.URL, Topic: d.Kafka.Topic, Timeout: timeout}, nil, where+": ", kafkaFileKeys)
+		return dest, true, err
 	}
 	return nil, false, nil
 }
 
 // brokerKinds reports which broker blocks a config file entry sets.
 func (d *DestinationConfig) brokerKinds() []bool {
-	return []bool{d.Redis != nil, d.NATS != nil, d.AMQP != nil}
+	return []bool{d.Redis != nil, d.NATS != nil, d.AMQP != nil, d.Kafka != nil}
 }

@@ -3,8 +3,6 @@ package cli_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -20,6 +18,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/destination/destinationtest"
@@ -42,7 +42,7 @@ func redisCheck(t *testing.T) brokerCheck {
 		t.Fatal(err)
 	}
 	c := redis.NewClient(opts)
-	stream := uniqueName("hooklatch-cli-")
+	stream := destinationtest.UniqueName("hooklatch-cli-")
 	t.Cleanup(func() { c.Del(context.Background(), stream); c.Close() })
 	return brokerCheck{name: "redis", url: raw + "?stream=" + stream, read: func(t *testing.T) ([]byte, map[string]string) {
 		res, err := c.XRead(t.Context(), &redis.XReadArgs{Streams: []string{stream, "0"}, Block: 10 * time.Second}).Result()
@@ -67,7 +67,7 @@ func natsCheck(t *testing.T) brokerCheck {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stream := uniqueName("HOOKLATCH_CLI_")
+	stream := destinationtest.UniqueName("HOOKLATCH_CLI_")
 	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), stream); nc.Close() })
 	// hooklatch creates the stream, as stream= asks.
 	return brokerCheck{name: "nats", url: raw + "?subject=" + strings.ToLower(stream) + "&stream=" + stream, read: func(t *testing.T) ([]byte, map[string]string) {
@@ -101,7 +101,7 @@ func amqpCheck(t *testing.T) brokerCheck {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queue := uniqueName("hooklatch-cli-")
+	queue := destinationtest.UniqueName("hooklatch-cli-")
 	t.Cleanup(func() { _, _ = ch.QueueDelete(queue, false, false, false); conn.Close() })
 	// hooklatch declares the durable queue, as queue= asks, and publishes
 	// to it through the default exchange.
@@ -130,17 +130,45 @@ func amqpCheck(t *testing.T) brokerCheck {
 	}}
 }
 
-func uniqueName(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
+// kafkaCheck forwards to franz-go's in-process cluster: no Kafka server
+// runs on these machines.
+func kafkaCheck(t *testing.T) brokerCheck {
+	topic := destinationtest.UniqueName("hooklatch-cli-")
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addr := c.ListenAddrs()[0]
+	return brokerCheck{name: "kafka", url: "kafka://" + addr + "?topic=" + topic, read: func(t *testing.T) ([]byte, map[string]string) {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		for {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("nothing arrived in %s", topic)
+			}
+			if recs := fs.Records(); len(recs) > 0 {
+				meta := map[string]string{}
+				for _, h := range recs[0].Headers {
+					meta[h.Key] = string(h.Value)
+				}
+				return recs[0].Value, meta
+			}
+		}
+	}}
 }
 
 // serve --forward-to, repeated, delivers each event to an app and to every
 // broker, the same bytes to each.
 func TestServeForwardsToEveryBroker(t *testing.T) {
 	t.Parallel()
-	checks := []brokerCheck{redisCheck(t), natsCheck(t), amqpCheck(t)}
+	checks := []brokerCheck{redisCheck(t), natsCheck(t), amqpCheck(t), kafkaCheck(t)}
 	got := make(chan []byte, 1)
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -235,6 +263,8 @@ func TestBrokerSettingErrors(t *testing.T) {
 		{"nats unknown parameter", serve("nats://127.0.0.1:4222?subject=s&topic=t"), "unknown query parameter topic"},
 		{"amqp without routing key", serve("amqp://guest:guest@127.0.0.1:5672/?exchange=x"), "--forward-to routing_key=: required"},
 		{"amqp unknown parameter", serve("amqp://guest:guest@127.0.0.1:5672/?exchange=x&key=k"), "unknown query parameter key"},
+		{"kafka without topic", serve("kafka://127.0.0.1:9092"), "--forward-to topic=: required"},
+		{"kafka unknown parameter", serve("kafka://127.0.0.1:9092?topic=t&acks=1"), "unknown query parameter acks"},
 		{"second forward-to bad", serve("http://127.0.0.1:1/", "redis://127.0.0.1:6379/0"), "stream=: required"},
 		{"secret with a broker", append(serve("redis://127.0.0.1:6379/0?stream=s"), "--forward-secret", v1Secret), "--forward-secret signs HTTP requests"},
 	} {
@@ -259,6 +289,7 @@ func TestConfigFileBrokerErrors(t *testing.T) {
 		{"redis bad window", "redis: {url: redis://127.0.0.1:6379/0, stream: s, dedupe_window: soon}", "is not a duration"},
 		{"nats wildcard subject", "nats: {url: nats://127.0.0.1:4222, subject: a.*}", "nats.subject: \"a.*\": a subject to publish on has no spaces or wildcards"},
 		{"amqp bad exchange type", "amqp: {url: \"amqp://127.0.0.1:5672/\", exchange: x, routing_key: k, exchange_type: fan}", "amqp.exchange_type: \"fan\""},
+		{"kafka bad topic", "kafka: {url: \"kafka://127.0.0.1:9092\", topic: \"a b\"}", "kafka.topic: \"a b\""},
 		{"two kinds", "redis: {url: redis://127.0.0.1:6379/0, stream: s}\n    log: {}", "give exactly one of"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -70,6 +70,7 @@ type DestinationConfig struct {
 	Redis *RedisDestinationConfig `yaml:"redis"`
 	NATS  *NATSDestinationConfig  `yaml:"nats"`
 	AMQP  *AMQPDestinationConfig  `yaml:"amqp"`
+	Kafka *KafkaDestinationConfig `yaml:"kafka"`
 }
 
 // Duration reads "30s", "2m", "1h".
