@@ -114,6 +114,10 @@ func New(cfg Config) (*Destination, error) {
 		kgo.DefaultProduceTopic(cfg.Topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // with the idempotent producer, franz-go's default
 		kgo.MaxBufferedRecords(maxInFlight),
+		// Each delivery waits for its record: lingering to fill batches
+		// would add its whole length to every one. Batches still form
+		// while a request is in flight.
+		kgo.ProducerLinger(0),
 	}
 	return d, nil
 }
