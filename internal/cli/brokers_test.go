@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -181,7 +182,7 @@ func TestServeForwardsToEveryBroker(t *testing.T) {
 	for _, c := range checks {
 		args = append(args, "--forward-to", c.url)
 	}
-	stop := startCLIServe(t, args, "message.delivered")
+	_, stop := startCLIServe(t, args, "message.delivered")
 	defer stop()
 
 	appBody := <-got
@@ -202,9 +203,9 @@ func TestServeForwardsToEveryBroker(t *testing.T) {
 }
 
 // startCLIServe runs `hooklatch serve` with args (and --addr) in-process,
-// sends it an event of each of types once it listens, and returns a
-// function that stops it and checks it exited cleanly.
-func startCLIServe(t *testing.T, args []string, types ...string) (stop func()) {
+// sends it an event of each of types once it listens, and returns its
+// webhook URL and a function that stops it and checks it exited cleanly.
+func startCLIServe(t *testing.T, args []string, types ...string) (url string, stop func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -220,7 +221,7 @@ func startCLIServe(t *testing.T, args []string, types ...string) (stop func()) {
 			cli.Env{Stdin: strings.NewReader(""), Stdout: &o, Stderr: &e, Getenv: func(string) string { return "" }})
 		done <- result{code, o.String(), e.String()}
 	}()
-	url := "http://" + addr + "/webhooks/sent"
+	url = "http://" + addr + "/webhooks/sent"
 	for {
 		r := run(t, map[string]string{"SENT_WEBHOOK_SECRET": v1Secret}, "", append([]string{"trigger", "--to", url}, types...)...)
 		if r.code == 0 {
@@ -232,7 +233,7 @@ func startCLIServe(t *testing.T, args []string, types ...string) (stop func()) {
 		case <-time.After(20 * time.Millisecond): // not listening yet
 		}
 	}
-	return func() {
+	return url, func() {
 		cancel()
 		if r := <-done; r.code != 0 {
 			t.Errorf("serve exited %d: %s", r.code, r.stderr)
@@ -303,5 +304,85 @@ func TestConfigFileBrokerErrors(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d mentioning %q", r.code, r.stderr, cli.ExitUsage, c.want)
 			}
 		})
+	}
+}
+
+// Through the whole of serve: Redis stores an event but its answer is
+// lost, so the first attempt times out; once answers come through again,
+// the dispatcher's retry succeeds, and the stream still holds the event
+// once.
+func TestServeRetriesALostRedisAnswerWithoutDuplicates(t *testing.T) {
+	t.Parallel()
+	raw := destinationtest.ServiceURL(t, "HOOKLATCH_TEST_REDIS")
+	opts, err := redis.ParseURL(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	stream := destinationtest.UniqueName("hooklatch-cli-")
+	t.Cleanup(func() { c.Del(context.Background(), stream); c.Close() })
+	proxy := destinationtest.NewProxy(t, opts.Addr)
+	xlen := func() int64 { return c.XLen(t.Context(), stream).Val() }
+
+	path := filepath.Join(t.TempDir(), "h.db")
+	url, stop := startCLIServe(t, []string{"serve", "--secret", v1Secret, "--store", path, "--admin-addr", "off", "--log-level", "error",
+		"--forward-timeout", "1s", "--forward-to", destinationtest.Via(t, raw, proxy.Addr()) + "?stream=" + stream}, "message.queued")
+	waitUntil(t, "the first event reaches the stream", func() bool { return xlen() == 1 })
+
+	proxy.DropReplies()
+	if r := run(t, map[string]string{"SENT_WEBHOOK_SECRET": v1Secret}, "", "trigger", "message.delivered", "--to", url); r.code != 0 {
+		t.Fatalf("trigger: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	waitUntil(t, "the second event reaches the stream, its answer lost", func() bool { return xlen() == 2 })
+	// go-redis itself retries on a fresh connection when the old one
+	// breaks, which the script makes safe too; wait for the attempt to time
+	// out so that the dispatcher's retry is what is tested.
+	waitUntil(t, "the attempt times out", func() bool { return len(attempts(t, path, "message.delivered")) >= 1 })
+	proxy.Restore()
+	waitUntil(t, "both deliveries succeed", func() bool {
+		r := run(t, nil, "", "events", "ls", "--store", path, "--status", "succeeded", "--json")
+		return r.code == 0 && strings.Count(r.stdout, "\n") == 2
+	})
+	stop()
+
+	if n := xlen(); n != 2 {
+		t.Errorf("the stream holds %d entries for 2 events: the retry appended again", n)
+	}
+	got := attempts(t, path, "message.delivered")
+	if len(got) < 2 || !strings.Contains(string(got[0]), "temporary") || !strings.Contains(string(got[len(got)-1]), "succeeded") {
+		t.Errorf("attempts %s, want a temporary failure, then success", got)
+	}
+}
+
+// attempts returns the attempts of the only event of type typ in the store
+// at path, as `events show --json` prints them.
+func attempts(t *testing.T, path, typ string) []json.RawMessage {
+	t.Helper()
+	r := run(t, nil, "", "events", "ls", "--store", path, "--type", typ, "--json")
+	var ev struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil {
+		return nil // not stored yet
+	}
+	shown := run(t, nil, "", "events", "show", ev.ID, "--store", path, "--json")
+	var out struct {
+		Deliveries []struct {
+			Attempts []json.RawMessage `json:"attempts"`
+		} `json:"deliveries"`
+	}
+	if err := json.Unmarshal([]byte(shown.stdout), &out); err != nil || len(out.Deliveries) != 1 {
+		return nil
+	}
+	return out.Deliveries[0].Attempts
+}
+
+// waitUntil polls cond until it holds, failing the test after 30s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
 	}
 }

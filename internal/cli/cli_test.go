@@ -500,7 +500,7 @@ destinations:
     exec: {command: ["`+script+`"]}
 `), 0o644)
 
-	stop := startCLIServe(t, []string{"serve", "--config", config, "--log-level", "error"}, "message.sent", "template.approved")
+	_, stop := startCLIServe(t, []string{"serve", "--config", config, "--log-level", "error"}, "message.sent", "template.approved")
 	if typ := <-got; typ != "message.sent sha256" { // signed in the legacy scheme, as configured
 		t.Errorf("the app got %q", typ)
 	}
