@@ -2,6 +2,7 @@ package redisdest_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -14,7 +15,7 @@ import (
 // from many goroutines: the idempotent script, one round trip each.
 func BenchmarkRedisDeliver(b *testing.B) {
 	raw, c := server(b)
-	d := newDest(b, redisdest.Config{URL: raw, Stream: newStream(b, c)})
+	d := newDest(b, redisdest.Config{URL: raw, Stream: newStream(b, c), DedupeWindow: time.Minute}) // its seen keys go soon
 	next := destinationtest.Distinct()
 	destinationtest.RunParallel(b, func() error { return destinationtest.Delivered(b, d, next()) })
 }
