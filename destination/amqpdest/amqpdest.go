@@ -106,6 +106,9 @@ func ParseURL(raw string) (Config, error) {
 	if err != nil {
 		return Config{}, configError("URL", "%w", err)
 	}
+	if strings.Contains(raw, "#") {
+		return Config{}, configError("URL", "%q: # starts a fragment of the URL; write a # in a routing key as %%23", redacted(raw))
+	}
 	q := u.Query()
 	for k := range q {
 		if !slices.Contains(ownParams, k) && !slices.Contains(libraryParams, k) {

@@ -168,5 +168,6 @@ func TestParseURL(t *testing.T) {
 		{URL: "amqp://h:5672/?exchange=x&routing_key=k&exchange_type=fan", WantErr: "ExchangeType"},
 		{URL: "amqp://h:5672/?routing_key=k&exchange_type=topic", WantErr: "give its name too"},
 		{URL: "amqq://h:5672/?routing_key=k", WantErr: "URL"},
+		{URL: "amqp://h:5672/?exchange=x&routing_key=sent.#", WantErr: "write a # in a routing key as %23"},
 	})
 }
