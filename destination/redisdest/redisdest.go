@@ -147,7 +147,9 @@ func New(cfg Config) (*Destination, error) {
 		timeout: cmp.Or(cfg.Timeout, defaultTimeout),
 		gate:    publish.NewGate(cmp.Or(cfg.MaxInFlight, defaultMaxInFlight)),
 	}
-	opts.PoolSize = max(opts.PoolSize, min(cmp.Or(cfg.MaxInFlight, defaultMaxInFlight), 64))
+	if opts.PoolSize == 0 { // the URL's pool_size, if any, stands
+		opts.PoolSize = min(cmp.Or(cfg.MaxInFlight, defaultMaxInFlight), 64)
+	}
 	d.client = redis.NewClient(opts)
 	return d, nil
 }
