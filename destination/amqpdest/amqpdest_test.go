@@ -1,6 +1,7 @@
 package amqpdest_test
 
 import (
+	"context"
 	"net/url"
 	"strings"
 	"testing"
@@ -170,4 +171,36 @@ func TestParseURL(t *testing.T) {
 		{URL: "amqq://h:5672/?routing_key=k", WantErr: "URL"},
 		{URL: "amqp://h:5672/?exchange=x&routing_key=sent.#", WantErr: "write a # in a routing key as %23"},
 	})
+}
+
+// A publish awaiting its confirmation when the connection drops fails at
+// once, as temporary, rather than at its deadline: the dispatcher retries
+// it without waiting out the attempt.
+func TestDroppedConnectionFailsWhatAwaitsConfirmation(t *testing.T) {
+	t.Parallel()
+	raw, ch := server(t)
+	exchange, rec := newExchange(t, ch)
+	u, _ := url.Parse(raw)
+	proxy := destinationtest.NewProxy(t, u.Host)
+	d := newDest(t, amqpdest.Config{URL: destinationtest.Via(t, raw, proxy.Addr()), Exchange: exchange, RoutingKey: "events", Timeout: time.Minute})
+	if o := destination.Classify(d.Deliver(t.Context(), destinationtest.NewDelivery(1))); o.Err != nil {
+		t.Fatalf("Deliver: %s: %v", o.Class, o.Err)
+	}
+
+	proxy.DropReplies()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Deliver(ctx, destinationtest.NewDelivery(2)) }()
+	if _, err := rec.Received(t.Context(), 2); err != nil { // stored; its confirmation lost
+		t.Fatal(err)
+	}
+	proxy.Cut()
+	err := <-done
+	if ctx.Err() != nil {
+		t.Fatal("Deliver waited for its deadline after the connection dropped")
+	}
+	if o := destination.Classify(err); o.Class != destination.Temporary || !strings.Contains(err.Error(), "connection closed before the broker confirmed") {
+		t.Errorf("classified %s (%v), want temporary, saying the connection closed before the confirmation", o.Class, err)
+	}
 }
