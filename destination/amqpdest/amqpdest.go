@@ -94,6 +94,7 @@ var _ destination.Destination = (*Destination)(nil)
 // Query parameters: the Destination's own, and those amqp091-go reads.
 var (
 	ownParams     = []string{"exchange", "routing_key", "exchange_type", "queue"}
+	ownFields     = map[string]string{"exchange": "Exchange", "routing_key": "RoutingKey", "exchange_type": "ExchangeType", "queue": "Queue"}
 	libraryParams = []string{"heartbeat", "connection_timeout", "channel_max"}
 )
 
@@ -131,6 +132,9 @@ func ParseURL(raw string) (Config, error) {
 func New(cfg Config) (*Destination, error) {
 	if strings.TrimSpace(cfg.URL) == "" {
 		return nil, configError("URL", "required")
+	}
+	if p := publish.CheckQuery(cfg.URL, ownFields, libraryParams, false); p != nil {
+		return nil, configError(p.Field, "%w", p.Err)
 	}
 	if _, err := amqp.ParseURI(strings.TrimSpace(cfg.URL)); err != nil {
 		return nil, configError("URL", "%q: %v", redacted(cfg.URL), err)

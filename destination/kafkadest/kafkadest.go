@@ -86,6 +86,9 @@ func ParseURL(raw string) (Config, error) {
 // not connect: the first delivery does, so a cluster that is down at start
 // is a temporary failure, retried, like any other.
 func New(cfg Config) (*Destination, error) {
+	if p := publish.CheckQuery(cfg.URL, map[string]string{"topic": "Topic"}, nil, false); p != nil {
+		return nil, configError(p.Field, "%w", p.Err)
+	}
 	seeds, err := parseSeeds(cfg.URL)
 	if err != nil {
 		return nil, err
@@ -223,6 +226,7 @@ func parseSeeds(raw string) ([]string, error) {
 	if !ok {
 		return nil, configError("URL", "%q: want kafka://host:9092", raw)
 	}
+	rest, _, _ = strings.Cut(rest, "?")
 	rest = strings.TrimSuffix(rest, "/")
 	var seeds []string
 	for _, s := range strings.Split(rest, ",") {

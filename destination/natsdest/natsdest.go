@@ -89,8 +89,12 @@ type Destination struct {
 
 var _ destination.Destination = (*Destination)(nil)
 
-// queryNames are the query parameters ParseURL takes.
-var queryNames = []string{"subject", "stream", "dedupe_window"}
+// queryNames are the query parameters ParseURL takes, and the fields they
+// fill.
+var (
+	queryNames  = []string{"subject", "stream", "dedupe_window"}
+	queryFields = map[string]string{"subject": "Subject", "stream": "Stream", "dedupe_window": "DedupeWindow"}
+)
 
 // ParseURL reads nats://host:4222?subject=NAME[&stream=NAME][&dedupe_window=24h]
 // into a Config; the URL without the query goes to nats.go. An unknown
@@ -136,6 +140,9 @@ func New(cfg Config) (*Destination, error) {
 		return nil, configError("Timeout", "negative (%s)", cfg.Timeout)
 	case cfg.MaxInFlight < 0:
 		return nil, configError("MaxInFlight", "negative (%d)", cfg.MaxInFlight)
+	}
+	if p := publish.CheckQuery(cfg.URL, queryFields, nil, false); p != nil {
+		return nil, configError(p.Field, "%w", p.Err)
 	}
 	for _, s := range strings.Split(cfg.URL, ",") {
 		u, err := url.Parse(strings.TrimSpace(s))

@@ -121,6 +121,9 @@ func New(cfg Config) (*Destination, error) {
 	if strings.TrimSpace(cfg.URL) == "" {
 		return nil, configError("URL", "required")
 	}
+	if p := publish.CheckQuery(cfg.URL, queryFields, nil, true); p != nil {
+		return nil, configError(p.Field, "%w", p.Err)
+	}
 	opts, err := redis.ParseURL(strings.TrimSpace(cfg.URL))
 	if err != nil {
 		return nil, configError("URL", "%s", urlProblem(err))

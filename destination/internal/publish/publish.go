@@ -7,6 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,4 +107,33 @@ func Explain(ctx context.Context, err error) error {
 		}
 	}
 	return err
+}
+
+// QueryProblem is what CheckQuery found wrong with a URL's query.
+type QueryProblem struct {
+	Field string // the Config field the problem belongs to
+	Err   error
+}
+
+// CheckQuery looks at the query of raw, a URL given to a destination's New:
+// a parameter that names one of the destination's own fields (own maps
+// parameter to field) belongs in that field, since New does not read it
+// from the URL; any other must be one the client library reads (library),
+// unless anyLibrary says the library checks its own. It returns nil when
+// the query is fine.
+func CheckQuery(raw string, own map[string]string, library []string, anyLibrary bool) *QueryProblem {
+	_, query, _ := strings.Cut(raw, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return &QueryProblem{Field: "URL", Err: err}
+	}
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if field, ok := own[k]; ok {
+			return &QueryProblem{Field: field, Err: fmt.Errorf("set it here, not as %s= in the URL", k)}
+		}
+		if !anyLibrary && !slices.Contains(library, k) {
+			return &QueryProblem{Field: "URL", Err: fmt.Errorf("unknown query parameter %s", k)}
+		}
+	}
+	return nil
 }
