@@ -36,7 +36,10 @@ type brokerCheck struct {
 	read func(t *testing.T) (body []byte, meta map[string]string)
 }
 
-func redisCheck(t *testing.T) brokerCheck {
+// redisStream returns the test Redis's URL, a client of it and a stream
+// of the test's own, deleted after it.
+func redisStream(t *testing.T) (string, *redis.Client, string) {
+	t.Helper()
 	raw := destinationtest.ServiceURL(t, "HOOKLATCH_TEST_REDIS")
 	opts, err := redis.ParseURL(raw)
 	if err != nil {
@@ -45,6 +48,11 @@ func redisCheck(t *testing.T) brokerCheck {
 	c := redis.NewClient(opts)
 	stream := destinationtest.UniqueName("hooklatch-cli-")
 	t.Cleanup(func() { c.Del(context.Background(), stream); c.Close() })
+	return raw, c, stream
+}
+
+func redisCheck(t *testing.T) brokerCheck {
+	raw, c, stream := redisStream(t)
 	return brokerCheck{name: "redis", url: raw + "?stream=" + stream, read: func(t *testing.T) ([]byte, map[string]string) {
 		res, err := c.XRead(t.Context(), &redis.XReadArgs{Streams: []string{stream, "0"}, Block: 10 * time.Second}).Result()
 		if err != nil {
@@ -318,15 +326,8 @@ func TestConfigFileBrokerErrors(t *testing.T) {
 // once.
 func TestServeRetriesALostRedisAnswerWithoutDuplicates(t *testing.T) {
 	t.Parallel()
-	raw := destinationtest.ServiceURL(t, "HOOKLATCH_TEST_REDIS")
-	opts, err := redis.ParseURL(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opts)
-	stream := destinationtest.UniqueName("hooklatch-cli-")
-	t.Cleanup(func() { c.Del(context.Background(), stream); c.Close() })
-	proxy := destinationtest.NewProxy(t, opts.Addr)
+	raw, c, stream := redisStream(t)
+	proxy := destinationtest.NewProxy(t, c.Options().Addr)
 	xlen := func() int64 { return c.XLen(t.Context(), stream).Val() }
 
 	path := filepath.Join(t.TempDir(), "h.db")
