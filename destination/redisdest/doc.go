@@ -35,6 +35,9 @@
 //
 // # Failures
 //
+// The Destination talks to one Redis server (go-redis's Client), not to a
+// Redis Cluster; the braces in the seen key are there for when it does.
+//
 // WRONGTYPE (the key holds something other than a stream), NOPERM, NOAUTH
 // and WRONGPASS are permanent; no connection, a timeout, OOM and anything
 // else are temporary. go-redis keeps one pool of connections per
