@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -419,21 +418,8 @@ func (s *Server) Shutdown() error {
 	if s.cancelDispatch != nil {
 		s.cancelDispatch()
 		<-s.dispatchDone
+		errs = append(errs, closeDestinations(s.cfg.Routes))
 	}
-	errs = append(errs, closeDestinations(s.cfg.Routes), s.receiver.Close(), s.store.Close())
-	return errors.Join(errs...)
-}
-
-// closeDestinations closes the destinations that hold connections (the
-// brokers), which wait for the confirmations in flight.
-func closeDestinations(routes []dispatch.Route) error {
-	var errs []error
-	for _, r := range routes {
-		if c, ok := r.Destination.(io.Closer); ok {
-			if err := c.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("destination %s: %w", r.Name, err))
-			}
-		}
-	}
+	errs = append(errs, s.receiver.Close(), s.store.Close())
 	return errors.Join(errs...)
 }
