@@ -38,4 +38,31 @@
 // that need it are skipped with the reason; the zero Limits runs everything.
 // NewDelivery builds the sample deliveries the suite sends, for a kind's own
 // tests.
+//
+// # Brokers
+//
+// A broker destination (Redis, NATS, RabbitMQ, Kafka) passes RunBroker,
+// which runs Run and then what a broker owes on top: metadata by the names
+// of destination.MetadataNames, a broker that is down or cut off mid-stream
+// losing no acknowledged event, a retry after a lost confirmation that the
+// broker drops where it dedupes, and a Close that waits for confirmations.
+// The harness builds a destination that dials a given address and an
+// Observer that consumes with the broker's own client:
+//
+//	destinationtest.RunBroker(t, destinationtest.BrokerHarness{
+//		Addr:    "127.0.0.1:6379",
+//		Dedupes: true,
+//		New: func(t *testing.T, addr string) (destination.Destination, destinationtest.Observer) {
+//			stream := destinationtest.UniqueName("test-")
+//			d := destinationtest.Open(t, redisdest.New, redisdest.Config{URL: "redis://" + addr + "/0", Stream: stream})
+//			return d, consume(t, stream) // XREAD into a Recorder
+//		},
+//		NewRefusing: …, // a destination the broker refuses for good
+//	})
+//
+// The outages come from Proxy, a TCP proxy between destination and broker
+// that refuses connections (Cut), swallows everything (Blackhole), or lets
+// publishes through and loses the answers (DropReplies), so no test has to
+// stop a service that others share. ServiceURL reads a test server's
+// address from the environment, skipping or failing as CI asks.
 package destinationtest

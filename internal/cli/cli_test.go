@@ -7,7 +7,6 @@ import (
 	"flag"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -484,12 +483,6 @@ func TestServeConfigFile(t *testing.T) {
 	if err := os.WriteFile(script, []byte("#!/bin/sh\ncat >> \""+out+"\"\necho >> \""+out+"\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	storePath := filepath.Join(dir, "h.db")
 	config := filepath.Join(dir, "hooklatch.yaml")
 	os.WriteFile(config, []byte(`
@@ -507,27 +500,7 @@ destinations:
     exec: {command: ["`+script+`"]}
 `), 0o644)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan result, 1)
-	go func() {
-		var o, e bytes.Buffer
-		code := cli.Main(ctx, []string{"serve", "--config", config, "--addr", addr, "--log-level", "error"},
-			cli.Env{Stdin: strings.NewReader(""), Stdout: &o, Stderr: &e, Getenv: func(string) string { return "" }})
-		done <- result{code, o.String(), e.String()}
-	}()
-	url := "http://" + addr + "/webhooks/sent"
-	vars := map[string]string{"SENT_WEBHOOK_SECRET": v1Secret}
-	for {
-		r := run(t, vars, "", "trigger", "message.sent", "template.approved", "--to", url)
-		if r.code == 0 {
-			break
-		}
-		select {
-		case r := <-done:
-			t.Fatalf("serve exited %d: %s", r.code, r.stderr)
-		case <-time.After(20 * time.Millisecond): // not listening yet
-		}
-	}
+	_, stop := startCLIServe(t, []string{"serve", "--config", config, "--log-level", "error"}, "message.sent", "template.approved")
 	if typ := <-got; typ != "message.sent sha256" { // signed in the legacy scheme, as configured
 		t.Errorf("the app got %q", typ)
 	}
@@ -547,10 +520,7 @@ destinations:
 		t.Errorf("the app also got %q, which its types exclude", typ)
 	default:
 	}
-	cancel()
-	if r := <-done; r.code != 0 {
-		t.Errorf("serve exited %d: %s", r.code, r.stderr)
-	}
+	stop()
 
 	os.WriteFile(config, []byte("secrte: x\n"), 0o644)
 	r := run(t, nil, "", "serve", "--config", config)

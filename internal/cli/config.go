@@ -45,7 +45,7 @@ type ConfigFile struct {
 }
 
 // DestinationConfig is one destination in the config file: exactly one of
-// HTTP, Exec or Log, the event types it wants, and its policy.
+// HTTP, Exec, Log or a broker (Redis, NATS, AMQP, Kafka), the event types it wants, and its policy.
 type DestinationConfig struct {
 	Name        string   `yaml:"name"`
 	Types       []string `yaml:"types"`
@@ -67,6 +67,11 @@ type DestinationConfig struct {
 		Dir     string   `yaml:"dir"`
 	} `yaml:"exec"`
 	Log *struct{} `yaml:"log"`
+
+	Redis *RedisDestinationConfig `yaml:"redis"`
+	NATS  *NATSDestinationConfig  `yaml:"nats"`
+	AMQP  *AMQPDestinationConfig  `yaml:"amqp"`
+	Kafka *KafkaDestinationConfig `yaml:"kafka"`
 }
 
 // Duration reads "30s", "2m", "1h".
@@ -127,13 +132,13 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 			return nil, err
 		}
 		kinds := 0
-		for _, set := range []bool{d.HTTP != nil, d.Exec != nil, d.Log != nil} {
+		for _, set := range append([]bool{d.HTTP != nil, d.Exec != nil, d.Log != nil}, d.brokerKinds()...) {
 			if set {
 				kinds++
 			}
 		}
 		if kinds != 1 {
-			return nil, usageError("%s: give exactly one of http, exec or log", where)
+			return nil, usageError("%s: give exactly one of http, exec, log, redis, nats, amqp or kafka", where)
 		}
 		// The destination's own timeout and the policy's are one setting.
 		if d.Timeout == 0 {
@@ -143,7 +148,12 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 			MaxAttempts: d.MaxAttempts, Timeout: time.Duration(d.Timeout), Concurrency: d.Concurrency,
 			Retry: dispatch.Backoff{Initial: time.Duration(d.Backoff), Max: time.Duration(d.MaxBackoff)},
 		}}
+		dest, isBroker, err := d.fileBroker(where)
 		switch {
+		case err != nil:
+			return nil, err
+		case isBroker:
+			r.Destination = dest
 		case d.HTTP != nil:
 			url, err := forwardURL(where+": http.url", d.HTTP.URL)
 			if err != nil {

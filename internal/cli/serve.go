@@ -63,7 +63,7 @@ config file (--config), else its default.`,
 	f.Duration("tolerance", signature.DefaultTolerance, "v1 timestamp tolerance ($HOOKLATCH_TOLERANCE)")
 	f.String("max-body", "1MiB", "largest body accepted; larger gets 413 ($HOOKLATCH_MAX_BODY)")
 	f.String("config", "", "YAML config file: the settings below and several destinations ($HOOKLATCH_CONFIG)")
-	f.String("forward-to", "", "deliver every event to this URL, with retries; host:port/path assumes http, a bare port localhost (default: log each event) ($HOOKLATCH_FORWARD_TO)")
+	f.StringArray("forward-to", nil, "deliver every event to this URL, with retries: http(s), or a broker: redis://host:6379/0?stream=NAME, nats://host:4222?subject=NAME, amqp://user:pass@host:5672/vhost?exchange=NAME&routing_key=KEY, kafka://host:9092?topic=NAME; host:port/path assumes http, a bare port localhost; repeat it for several destinations (default: log each event) ($HOOKLATCH_FORWARD_TO, space-separated)")
 	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret ($HOOKLATCH_FORWARD_SECRET)")
 	f.String("forward-scheme", "v1", "how --forward-secret signs: v1, legacy, or as-received (each event in the scheme it arrived with) ($HOOKLATCH_FORWARD_SCHEME)")
 	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")
@@ -169,20 +169,26 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 		return ServeOptions{}, err
 	}
 	// --forward-to, like every flag, beats the file: it replaces the file's destinations.
-	if url := get("forward-to", "HOOKLATCH_FORWARD_TO"); url != "" {
+	if targets := forwardTargets(cmd, env); len(targets) > 0 {
 		timeout, err := time.ParseDuration(get("forward-timeout", "HOOKLATCH_FORWARD_TIMEOUT"))
 		if err != nil || timeout <= 0 {
 			return ServeOptions{}, usageError("--forward-timeout: want a positive duration such as 10s")
 		}
-		route, err := forwardRoute(url, get("forward-secret", "HOOKLATCH_FORWARD_SECRET"), get("forward-scheme", "HOOKLATCH_FORWARD_SCHEME"),
-			get("forward-types", "HOOKLATCH_FORWARD_TYPES"), timeout)
-		if err != nil {
-			return ServeOptions{}, err
+		cfg.Routes = nil
+		for i, url := range targets {
+			route, err := forwardRoute(url, get("forward-secret", "HOOKLATCH_FORWARD_SECRET"), get("forward-scheme", "HOOKLATCH_FORWARD_SCHEME"),
+				get("forward-types", "HOOKLATCH_FORWARD_TYPES"), timeout)
+			if err != nil {
+				return ServeOptions{}, err
+			}
+			if route.Policy.MaxAttempts, err = strconv.Atoi(get("forward-attempts", "HOOKLATCH_FORWARD_ATTEMPTS")); err != nil || route.Policy.MaxAttempts <= 0 {
+				return ServeOptions{}, usageError("--forward-attempts: want a positive whole number")
+			}
+			if i > 0 {
+				route.Name = "forward-" + strconv.Itoa(i+1) // the store knows each by its place
+			}
+			cfg.Routes = append(cfg.Routes, route)
 		}
-		if route.Policy.MaxAttempts, err = strconv.Atoi(get("forward-attempts", "HOOKLATCH_FORWARD_ATTEMPTS")); err != nil || route.Policy.MaxAttempts <= 0 {
-			return ServeOptions{}, usageError("--forward-attempts: want a positive whole number")
-		}
-		cfg.Routes = []dispatch.Route{route}
 	}
 	if cfg.Retention, cfg.RetentionDead, err = retentionSettings(get); err != nil {
 		return ServeOptions{}, err
@@ -212,9 +218,29 @@ func retentionSettings(get func(string, ...string) string) (keep, dead time.Dura
 	return keep, dead, nil
 }
 
-// forwardRoute is the one destination of --forward-to; timeout bounds each
+// forwardTargets are the destinations of --forward-to, one a flag, else
+// those of $HOOKLATCH_FORWARD_TO, separated by spaces.
+func forwardTargets(cmd *cobra.Command, env Env) []string {
+	if f := cmd.Flags().Lookup("forward-to"); f.Changed {
+		targets, _ := cmd.Flags().GetStringArray("forward-to")
+		return targets
+	}
+	return strings.Fields(env.Getenv("HOOKLATCH_FORWARD_TO"))
+}
+
+// forwardRoute is a destination of --forward-to; timeout bounds each
 // attempt, in the policy and in the destination alike.
 func forwardRoute(to, secret, scheme, types string, timeout time.Duration) (dispatch.Route, error) {
+	if isBrokerURL(to) {
+		if secret != "" {
+			return dispatch.Route{}, usageError("--forward-secret signs HTTP requests: %s is a broker URL, whose messages are not signed", to)
+		}
+		dest, err := brokerDestination(to, timeout)
+		if err != nil {
+			return dispatch.Route{}, err
+		}
+		return typedRoute(dispatch.Route{Name: "forward", Destination: dest, Policy: dispatch.Policy{Timeout: timeout}}, types)
+	}
 	url, err := forwardURL("--forward-to", to)
 	if err != nil {
 		return dispatch.Route{}, err
@@ -236,7 +262,11 @@ func forwardRoute(to, secret, scheme, types string, timeout time.Duration) (disp
 	if err != nil {
 		return dispatch.Route{}, settingError("", err, map[string]string{"URL": "--forward-to", "Scheme": "--forward-scheme", "Timeout": "--forward-timeout"})
 	}
-	route := dispatch.Route{Name: "forward", Destination: dest, Policy: dispatch.Policy{Timeout: timeout}}
+	return typedRoute(dispatch.Route{Name: "forward", Destination: dest, Policy: dispatch.Policy{Timeout: timeout}}, types)
+}
+
+// typedRoute gives route the event types of --forward-types.
+func typedRoute(route dispatch.Route, types string) (dispatch.Route, error) {
 	for _, t := range strings.Split(types, ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			route.Types = append(route.Types, t)

@@ -102,12 +102,15 @@ func (w *waiting) nudge() {
 func (w *waiting) take() (map[string][]*rejected, map[string]*store.RejectionCount) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	samples, tallies := w.samples, w.tallies
-	if len(samples) > 0 {
-		w.samples = map[string][]*rejected{}
+	// Empty maps stay behind and nil goes out: the caller reads what it
+	// takes without the lock, while note and put write what stays.
+	var samples map[string][]*rejected
+	var tallies map[string]*store.RejectionCount
+	if len(w.samples) > 0 {
+		samples, w.samples = w.samples, map[string][]*rejected{}
 	}
-	if len(tallies) > 0 {
-		w.tallies = map[string]*store.RejectionCount{}
+	if len(w.tallies) > 0 {
+		tallies, w.tallies = w.tallies, map[string]*store.RejectionCount{}
 	}
 	for reason, js := range samples {
 		w.slots[reason] -= len(js)

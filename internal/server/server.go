@@ -508,6 +508,7 @@ func (s *Server) Shutdown() error {
 	if s.cancelDispatch != nil {
 		s.cancelDispatch()
 		<-s.dispatchDone
+		errs = append(errs, closeDestinations(s.cfg.Routes))
 	}
 	if s.cancelRetain != nil {
 		s.cancelRetain()
