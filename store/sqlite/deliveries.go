@@ -538,7 +538,10 @@ func (s *Store) updateAll(ctx context.Context, stmts []statement) (int, error) {
 		}
 		return nil
 	})
-	return int(n), err
+	if err != nil {
+		return 0, err // n is the writer's until it has answered
+	}
+	return int(n), nil
 }
 
 // AddDeliveries implements store.Store.
@@ -574,10 +577,11 @@ ON CONFLICT DO NOTHING`, args...)
 			added, err = res.RowsAffected()
 			return err
 		})
-		created += int(added)
 		if err != nil {
+			// added is the writer's until it has answered.
 			return created, err
 		}
+		created += int(added)
 	}
 	return created, nil
 }

@@ -47,7 +47,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		dropped, err = res.RowsAffected()
 		return err
 	})
-	return int(dropped), err
+	if err != nil {
+		return 0, err // dropped is the writer's until it has answered
+	}
+	return int(dropped), nil
 }
 
 // pruneRejectionsSQL splits the caps (count, then bytes) evenly across the

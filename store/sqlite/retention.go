@@ -115,10 +115,14 @@ func (s *Store) Prune(ctx context.Context, before, deadBefore, keysBefore time.T
 	if err != nil {
 		return 0, 0, err
 	}
+	// What the closures set is the writer's until it has answered: a
+	// write given up on (ctx done) may still be running, so they set
+	// variables of their own, read only after a nil error.
+	var pruned, kept int64
 	if len(candidates) > 0 {
 		err = s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			n, err := s.pruneEvents(ctx, tx, candidates, unixNano(before), dead)
-			events = n
+			pruned = n
 			return err
 		})
 		if err != nil {
@@ -127,10 +131,13 @@ func (s *Store) Prune(ctx context.Context, before, deadBefore, keysBefore time.T
 	}
 	err = s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		n, err := s.pruneKeys(ctx, tx, unixNano(keysBefore), limit)
-		keys = n
+		kept = n
 		return err
 	})
-	return events, keys, err
+	if err != nil {
+		return pruned, 0, err
+	}
+	return pruned, kept, nil
 }
 
 // pruneCandidates returns up to limit events that looked prunable to a
