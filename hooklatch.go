@@ -47,8 +47,14 @@ type Config struct {
 	// Store is where events are kept: a SQLite file path, or a
 	// postgres:// URL for several instances on one database (its schema=
 	// parameter names the installation's schema; default "hooklatch").
-	// Defaults to StorePath, then "hooklatch.db".
+	// Defaults to StorePath, then "hooklatch.db". The relay opens it, and
+	// its Close closes it.
 	Store string
+	// Backend is a store already opened (store/sqlite or store/postgres),
+	// used instead of Store: say where events are kept with one or the
+	// other, not both. It stays the caller's: the relay's Close leaves it
+	// open, for the caller to close once the relay is closed.
+	Backend store.Store
 	// StorePath is the SQLite file.
 	//
 	// Deprecated: use Store, which takes a path too.
@@ -82,6 +88,7 @@ type Route struct {
 // Relay is a running receiver and dispatcher over one store.
 type Relay struct {
 	store    store.Store
+	owned    bool // the relay opened store, and closes it
 	receiver *receiver.Receiver
 	dispatch *dispatch.Dispatcher
 }
@@ -104,6 +111,9 @@ func New(cfg Config) (*Relay, error) {
 	}
 	if cfg.Store == "" {
 		cfg.Store = cfg.StorePath
+	}
+	if cfg.Backend != nil && cfg.Store != "" {
+		return nil, errors.New("hooklatch: Config.Store and Config.Backend both say where events are kept: set one")
 	}
 	if cfg.Store == "" {
 		cfg.Store = "hooklatch.db"
@@ -128,18 +138,30 @@ func New(cfg Config) (*Relay, error) {
 			Policy:      dispatch.Policy{MaxAttempts: h.MaxAttempts, Timeout: h.Timeout, Concurrency: h.Concurrency},
 		}
 	}
-	st, err := openStore(cfg.Store, cfg.Logger)
-	if err != nil {
+	r := &Relay{store: cfg.Backend}
+	if r.store == nil {
+		st, err := openStore(cfg.Store, cfg.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("hooklatch: %w", err)
+		}
+		r.store, r.owned = st, true
+	}
+	if err := r.build(cfg, verifier, secrets, routes); err != nil {
+		r.closeStore()
 		return nil, fmt.Errorf("hooklatch: %w", err)
 	}
+	return r, nil
+}
+
+// build makes the dispatcher and the receiver over r.store.
+func (r *Relay) build(cfg Config, verifier *signature.Verifier, secrets []signature.Secret, routes []dispatch.Route) error {
+	st := r.store
 	disp, err := dispatch.New(dispatch.Config{Store: st, Routes: routes, Logger: cfg.Logger})
 	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("hooklatch: %w", err)
+		return err
 	}
 	if err := dispatch.RecordRoutes(context.Background(), st, routes); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("hooklatch: %w", err)
+		return err
 	}
 	rcv, err := receiver.New(receiver.Config{
 		Store: st, Verifier: verifier, Secrets: secrets, Tolerance: cfg.Tolerance, MaxBodyBytes: cfg.MaxBodyBytes,
@@ -148,10 +170,18 @@ func New(cfg Config) (*Relay, error) {
 		Logger:    cfg.Logger,
 	})
 	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("hooklatch: %w", err)
+		return err
 	}
-	return &Relay{store: st, receiver: rcv, dispatch: disp}, nil
+	r.receiver, r.dispatch = rcv, disp
+	return nil
+}
+
+// closeStore closes the store if the relay opened it.
+func (r *Relay) closeStore() error {
+	if !r.owned {
+		return nil
+	}
+	return r.store.Close()
 }
 
 // openStore opens a PostgreSQL store several relays may share, or a
@@ -173,10 +203,11 @@ func (r *Relay) Store() store.Store { return r.store }
 // the attempts in flight finish.
 func (r *Relay) Run(ctx context.Context) error { return r.dispatch.Run(ctx) }
 
-// Close stops the receiver and closes the store. Call it after Run has
-// returned and the HTTP server has stopped.
+// Close stops the receiver and closes the store it opened (a
+// Config.Backend is left open). Call it after Run has returned and the
+// HTTP server has stopped.
 func (r *Relay) Close() error {
-	return errors.Join(r.receiver.Close(), r.store.Close())
+	return errors.Join(r.receiver.Close(), r.closeStore())
 }
 
 // Event is what a handler receives.

@@ -20,11 +20,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/postgres"
+	"github.com/hooklatch/hooklatch/store/postgres/pgtest"
 	"github.com/hooklatch/hooklatch/store/sqlite"
 )
 
@@ -38,7 +41,7 @@ var now = time.Unix(1761905442, 0).UTC()
 
 type fixture struct {
 	rcv     *receiver.Receiver
-	store   *sqlite.Store
+	store   store.Store
 	metrics *receiver.Metrics
 	secrets []signature.Secret
 }
@@ -47,14 +50,49 @@ type options struct {
 	maxBody   int64
 	budget    int64
 	limits    store.RejectionLimits
-	storeOpts sqlite.Options
+	storeOpts sqlite.Options // SQLite only
 	logger    *slog.Logger
 	nowFunc   func() time.Time // the receiver's clock; the verifier's stays at now
 }
 
+// backend is a store the receiver is tested on.
+type backend struct {
+	name string
+	open func(t *testing.T, o options) (store.Store, error)
+}
+
+var (
+	onSQLite = backend{"sqlite", func(t *testing.T, o options) (store.Store, error) {
+		return sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hooklatch.db"), o.storeOpts)
+	}}
+	// onPostgres opens a schema of the test's own on HOOKLATCH_TEST_POSTGRES
+	// (skipped without it, failed with HOOKLATCH_REQUIRE_SERVICES=1).
+	onPostgres = backend{"postgres", func(t *testing.T, o options) (store.Store, error) {
+		return postgres.Open(context.Background(), pgtest.URL(t), postgres.Options{})
+	}}
+)
+
+// onEach runs test as a parallel subtest on every backend.
+func onEach(t *testing.T, test func(t *testing.T, b backend)) {
+	t.Helper()
+	for _, b := range []backend{onSQLite, onPostgres} {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, b)
+		})
+	}
+}
+
+// setup is a receiver on a fresh SQLite store.
 func setup(t *testing.T, o options) *fixture {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "hooklatch.db"), o.storeOpts)
+	return onSQLite.setup(t, o)
+}
+
+// setup is a receiver on a fresh store of b.
+func (b backend) setup(t *testing.T, o options) *fixture {
+	t.Helper()
+	st, err := b.open(t, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,84 +166,88 @@ func (f *fixture) do(t *testing.T, req *http.Request) (int, answer, http.Header)
 
 func TestAcceptsBothSchemes(t *testing.T) {
 	t.Parallel()
-	for _, c := range []struct {
-		scheme  signature.Scheme
-		fixture string
-		typ     string
-		subject string
-	}{
-		{signature.V1, "f1.json", "message.delivered", "8ba7b830-9dad-11d1-80b4-00c04fd430c8"},
-		{signature.Legacy, "f8.json", "message.delivered", "8ba7b830-9dad-11d1-80b4-00c04fd430c8"},
-		{signature.V1, "f6.json", "template.approved", "9ba7b840-9dad-11d1-80b4-00c04fd430c8"},
-		{signature.V1, "f10.json", "contact.opt_out", "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b"},
-	} {
-		t.Run(string(c.scheme)+"/"+c.fixture, func(t *testing.T) {
-			t.Parallel()
-			f := setup(t, options{})
-			body := readFixture(t, c.fixture)
-			code, a, h := f.do(t, f.signed(c.scheme, body))
-			if code != http.StatusOK || a.Status != "accepted" || a.Duplicate || a.Attention {
-				t.Fatalf("answer = %d %+v", code, a)
-			}
-			if h.Get("Hooklatch-Event-Id") != a.EventID {
-				t.Errorf("Hooklatch-Event-Id = %q, body says %q", h.Get("Hooklatch-Event-Id"), a.EventID)
-			}
-			ev, err := f.store.GetEvent(context.Background(), a.EventID)
-			if err != nil {
-				t.Fatalf("acknowledged event not in the store: %v", err)
-			}
-			if !bytes.Equal(ev.Body, body) {
-				t.Error("stored body differs from the posted bytes")
-			}
-			if ev.Type != c.typ || ev.Subject != c.subject || ev.Scheme != string(c.scheme) || !ev.ReceivedAt.Equal(now) {
-				t.Errorf("stored event = type %q subject %q scheme %q received %v", ev.Type, ev.Subject, ev.Scheme, ev.ReceivedAt)
-			}
-			if c.scheme == signature.V1 && ev.Headers["x-webhook-id"] != "d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8" {
-				t.Errorf("kept headers = %v", ev.Headers)
-			}
-		})
-	}
+	onEach(t, func(t *testing.T, b backend) {
+		for _, c := range []struct {
+			scheme  signature.Scheme
+			fixture string
+			typ     string
+			subject string
+		}{
+			{signature.V1, "f1.json", "message.delivered", "8ba7b830-9dad-11d1-80b4-00c04fd430c8"},
+			{signature.Legacy, "f8.json", "message.delivered", "8ba7b830-9dad-11d1-80b4-00c04fd430c8"},
+			{signature.V1, "f6.json", "template.approved", "9ba7b840-9dad-11d1-80b4-00c04fd430c8"},
+			{signature.V1, "f10.json", "contact.opt_out", "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b"},
+		} {
+			t.Run(string(c.scheme)+"/"+c.fixture, func(t *testing.T) {
+				t.Parallel()
+				f := b.setup(t, options{})
+				body := readFixture(t, c.fixture)
+				code, a, h := f.do(t, f.signed(c.scheme, body))
+				if code != http.StatusOK || a.Status != "accepted" || a.Duplicate || a.Attention {
+					t.Fatalf("answer = %d %+v", code, a)
+				}
+				if h.Get("Hooklatch-Event-Id") != a.EventID {
+					t.Errorf("Hooklatch-Event-Id = %q, body says %q", h.Get("Hooklatch-Event-Id"), a.EventID)
+				}
+				ev, err := f.store.GetEvent(context.Background(), a.EventID)
+				if err != nil {
+					t.Fatalf("acknowledged event not in the store: %v", err)
+				}
+				if !bytes.Equal(ev.Body, body) {
+					t.Error("stored body differs from the posted bytes")
+				}
+				if ev.Type != c.typ || ev.Subject != c.subject || ev.Scheme != string(c.scheme) || !ev.ReceivedAt.Equal(now) {
+					t.Errorf("stored event = type %q subject %q scheme %q received %v", ev.Type, ev.Subject, ev.Scheme, ev.ReceivedAt)
+				}
+				if c.scheme == signature.V1 && ev.Headers["x-webhook-id"] != "d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8" {
+					t.Errorf("kept headers = %v", ev.Headers)
+				}
+			})
+		}
+	})
 }
 
 func TestDuplicateIsAcknowledgedOnce(t *testing.T) {
 	t.Parallel()
-	f := setup(t, options{})
-	body := readFixture(t, "f1.json")
+	onEach(t, func(t *testing.T, b backend) {
+		f := b.setup(t, options{})
+		body := readFixture(t, "f1.json")
 
-	_, first, _ := f.do(t, f.signed(signature.V1, body))
-	// Sent re-signs a retry with a fresh timestamp: still the same event.
-	retry := f.signed(signature.V1, body)
-	retry.Header.Set(signature.HeaderTimestamp, fmt.Sprint(now.Unix()-30))
-	retry.Header.Set(signature.HeaderSignature, signature.SignV1(f.secrets[0].V1Key(), "d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8", now.Unix()-30, body))
-	code, again, h := f.do(t, retry)
-	if code != http.StatusOK || !again.Duplicate || again.Status != "duplicate" || again.EventID != first.EventID {
-		t.Fatalf("retry answer = %d %+v, want 200 duplicate of %s", code, again, first.EventID)
-	}
-	if h.Get("Hooklatch-Duplicate") != "true" {
-		t.Error("duplicate answer lacks Hooklatch-Duplicate: true")
-	}
-	st, err := f.store.Stats(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Events != 1 || st.Duplicates != 1 {
-		t.Errorf("stats = %+v, want 1 event and 1 duplicate", st)
-	}
-	if n := testutil.ToFloat64(f.metrics.Requests.WithLabelValues("duplicate")); n != 1 {
-		t.Errorf("duplicate counter = %v, want 1", n)
-	}
+		_, first, _ := f.do(t, f.signed(signature.V1, body))
+		// Sent re-signs a retry with a fresh timestamp: still the same event.
+		retry := f.signed(signature.V1, body)
+		retry.Header.Set(signature.HeaderTimestamp, fmt.Sprint(now.Unix()-30))
+		retry.Header.Set(signature.HeaderSignature, signature.SignV1(f.secrets[0].V1Key(), "d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8", now.Unix()-30, body))
+		code, again, h := f.do(t, retry)
+		if code != http.StatusOK || !again.Duplicate || again.Status != "duplicate" || again.EventID != first.EventID {
+			t.Fatalf("retry answer = %d %+v, want 200 duplicate of %s", code, again, first.EventID)
+		}
+		if h.Get("Hooklatch-Duplicate") != "true" {
+			t.Error("duplicate answer lacks Hooklatch-Duplicate: true")
+		}
+		st, err := f.store.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Events != 1 || st.Duplicates != 1 {
+			t.Errorf("stats = %+v, want 1 event and 1 duplicate", st)
+		}
+		if n := testutil.ToFloat64(f.metrics.Requests.WithLabelValues("duplicate")); n != 1 {
+			t.Errorf("duplicate counter = %v, want 1", n)
+		}
 
-	// With X-Webhook-Event-Id, the header is the key: another body with the
-	// same event id is the same event.
-	a := f.signed(signature.V1, readFixture(t, "f3.json"))
-	a.Header.Set(signature.HeaderEventID, "evt-42")
-	_, ra, _ := f.do(t, a)
-	b := f.signed(signature.V1, readFixture(t, "f2.json"))
-	b.Header.Set(signature.HeaderEventID, "evt-42")
-	_, rb, _ := f.do(t, b)
-	if ra.Duplicate || !rb.Duplicate || ra.EventID != rb.EventID {
-		t.Errorf("same X-Webhook-Event-Id: %+v then %+v", ra, rb)
-	}
+		// With X-Webhook-Event-Id, the header is the key: another body with the
+		// same event id is the same event.
+		a := f.signed(signature.V1, readFixture(t, "f3.json"))
+		a.Header.Set(signature.HeaderEventID, "evt-42")
+		_, ra, _ := f.do(t, a)
+		second := f.signed(signature.V1, readFixture(t, "f2.json"))
+		second.Header.Set(signature.HeaderEventID, "evt-42")
+		_, rb, _ := f.do(t, second)
+		if ra.Duplicate || !rb.Duplicate || ra.EventID != rb.EventID {
+			t.Errorf("same X-Webhook-Event-Id: %+v then %+v", ra, rb)
+		}
+	})
 }
 
 // No signature covers X-Webhook-Event-Id: a captured request replayed with
@@ -214,141 +256,149 @@ func TestDuplicateIsAcknowledgedOnce(t *testing.T) {
 // otherwise work forever; v1 ones within the tolerance.
 func TestReplayUnderANewEventIDIsADuplicate(t *testing.T) {
 	t.Parallel()
-	for _, scheme := range []signature.Scheme{signature.V1, signature.Legacy} {
-		t.Run(string(scheme), func(t *testing.T) {
-			t.Parallel()
-			f := setup(t, options{})
-			captured := f.signed(scheme, readFixture(t, "f4.json"))
-			captured.Header.Set(signature.HeaderEventID, "evt-original")
-			_, first, _ := f.do(t, captured)
-			if first.Duplicate || first.EventID == "" {
-				t.Fatalf("first delivery = %+v, want accepted", first)
-			}
-			for _, forged := range []string{"evt-forged-1", "evt-forged-2", ""} {
-				replay := f.signed(scheme, readFixture(t, "f4.json"))
-				replay.Header = captured.Header.Clone()
-				if forged == "" {
-					replay.Header.Del(signature.HeaderEventID) // falls back to the envelope id or the body hash
-				} else {
-					replay.Header.Set(signature.HeaderEventID, forged)
+	onEach(t, func(t *testing.T, b backend) {
+		for _, scheme := range []signature.Scheme{signature.V1, signature.Legacy} {
+			t.Run(string(scheme), func(t *testing.T) {
+				t.Parallel()
+				f := b.setup(t, options{})
+				captured := f.signed(scheme, readFixture(t, "f4.json"))
+				captured.Header.Set(signature.HeaderEventID, "evt-original")
+				_, first, _ := f.do(t, captured)
+				if first.Duplicate || first.EventID == "" {
+					t.Fatalf("first delivery = %+v, want accepted", first)
 				}
-				code, a, _ := f.do(t, replay)
-				if code != http.StatusOK || !a.Duplicate || a.EventID != first.EventID {
-					t.Fatalf("replay with event id %q = %d %+v, want 200 duplicate of %s", forged, code, a, first.EventID)
+				for _, forged := range []string{"evt-forged-1", "evt-forged-2", ""} {
+					replay := f.signed(scheme, readFixture(t, "f4.json"))
+					replay.Header = captured.Header.Clone()
+					if forged == "" {
+						replay.Header.Del(signature.HeaderEventID) // falls back to the envelope id or the body hash
+					} else {
+						replay.Header.Set(signature.HeaderEventID, forged)
+					}
+					code, a, _ := f.do(t, replay)
+					if code != http.StatusOK || !a.Duplicate || a.EventID != first.EventID {
+						t.Fatalf("replay with event id %q = %d %+v, want 200 duplicate of %s", forged, code, a, first.EventID)
+					}
 				}
-			}
-			st, err := f.store.Stats(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.Events != 1 || st.Duplicates != 3 {
-				t.Errorf("stats = %+v, want 1 event and 3 duplicates", st)
-			}
-		})
-	}
+				st, err := f.store.Stats(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Events != 1 || st.Duplicates != 3 {
+					t.Errorf("stats = %+v, want 1 event and 3 duplicates", st)
+				}
+			})
+		}
+	})
 }
 
 func TestSignedButOddIsStoredForAttention(t *testing.T) {
 	t.Parallel()
-	for name, body := range map[string]string{
-		"not json":     "this is not JSON",
-		"no field":     `{"payload":{}}`,
-		"unknown type": `{"field":"call","event":"call.ringing","timestamp":"2025-10-31T10:10:42Z","payload":{"call_id":"c1"}}`,
-	} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			f := setup(t, options{})
-			code, a, _ := f.do(t, f.signed(signature.V1, []byte(body)))
-			if code != http.StatusOK || !a.Attention {
-				t.Fatalf("answer = %d %+v, want 200 with attention", code, a)
-			}
-			ev, err := f.store.GetEvent(context.Background(), a.EventID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ev.Attention == "" || string(ev.Body) != body {
-				t.Errorf("stored attention %q body %q", ev.Attention, ev.Body)
-			}
-		})
-	}
+	onEach(t, func(t *testing.T, b backend) {
+		for name, body := range map[string]string{
+			"not json":     "this is not JSON",
+			"no field":     `{"payload":{}}`,
+			"unknown type": `{"field":"call","event":"call.ringing","timestamp":"2025-10-31T10:10:42Z","payload":{"call_id":"c1"}}`,
+		} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				f := b.setup(t, options{})
+				code, a, _ := f.do(t, f.signed(signature.V1, []byte(body)))
+				if code != http.StatusOK || !a.Attention {
+					t.Fatalf("answer = %d %+v, want 200 with attention", code, a)
+				}
+				ev, err := f.store.GetEvent(context.Background(), a.EventID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ev.Attention == "" || string(ev.Body) != body {
+					t.Errorf("stored attention %q body %q", ev.Attention, ev.Body)
+				}
+			})
+		}
+	})
 }
 
 func TestUnverifiableIs401AndKept(t *testing.T) {
 	t.Parallel()
-	body := readFixture(t, "f1.json")
-	for _, c := range []struct {
-		name   string
-		mutate func(r *http.Request)
-		reason string
-	}{
-		{"missing signature", func(r *http.Request) { r.Header.Del(signature.HeaderSignature) }, "missing_signature"},
-		{"wrong secret", func(r *http.Request) {
-			r.Header.Set(signature.HeaderSignature, signature.SignV1([]byte("another-environment-key-0123456"), "d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8", now.Unix(), body))
-		}, "no_match"},
-		{"stale timestamp", func(r *http.Request) {
-			ts := now.Unix() - 360
-			r.Header.Set(signature.HeaderTimestamp, fmt.Sprint(ts))
-			r.Header.Set(signature.HeaderSignature, signature.SignV1([]byte("sent-fixture-signing-key-0123456"), "d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8", ts, body))
-		}, "stale_timestamp"},
-		{"unknown scheme", func(r *http.Request) { r.Header.Set(signature.HeaderSignature, "v2,abc") }, "unknown_scheme"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			f := setup(t, options{})
-			req := f.signed(signature.V1, body)
-			req.Header.Set("Authorization", "Bearer do-not-keep")
-			c.mutate(req)
-			code, a, _ := f.do(t, req)
-			if code != http.StatusUnauthorized || a.Error != "invalid_signature" || a.Reason != c.reason {
-				t.Fatalf("answer = %d %+v, want 401 %s", code, a, c.reason)
-			}
-			f.rcv.Close() // drains the rejection queue
-			ctx := context.Background()
-			if st, _ := f.store.Stats(ctx); st.Events != 0 || st.Rejections != 1 {
-				t.Fatalf("stats = %+v, want no event and one rejection", st)
-			}
-			rs, err := f.store.ListRejections(ctx, 10)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := f.store.GetRejection(ctx, rs[0].ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Reason != c.reason || r.Diagnosis == "" || !bytes.Equal(r.Body, body) {
-				t.Errorf("kept rejection = reason %q diagnosis %q body %d bytes", r.Reason, r.Diagnosis, len(r.Body))
-			}
-			if _, ok := r.Headers["authorization"]; ok {
-				t.Error("the Authorization header was kept")
-			}
-		})
-	}
+	onEach(t, func(t *testing.T, b backend) {
+		body := readFixture(t, "f1.json")
+		for _, c := range []struct {
+			name   string
+			mutate func(r *http.Request)
+			reason string
+		}{
+			{"missing signature", func(r *http.Request) { r.Header.Del(signature.HeaderSignature) }, "missing_signature"},
+			{"wrong secret", func(r *http.Request) {
+				r.Header.Set(signature.HeaderSignature, signature.SignV1([]byte("another-environment-key-0123456"), "d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8", now.Unix(), body))
+			}, "no_match"},
+			{"stale timestamp", func(r *http.Request) {
+				ts := now.Unix() - 360
+				r.Header.Set(signature.HeaderTimestamp, fmt.Sprint(ts))
+				r.Header.Set(signature.HeaderSignature, signature.SignV1([]byte("sent-fixture-signing-key-0123456"), "d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8", ts, body))
+			}, "stale_timestamp"},
+			{"unknown scheme", func(r *http.Request) { r.Header.Set(signature.HeaderSignature, "v2,abc") }, "unknown_scheme"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				f := b.setup(t, options{})
+				req := f.signed(signature.V1, body)
+				req.Header.Set("Authorization", "Bearer do-not-keep")
+				c.mutate(req)
+				code, a, _ := f.do(t, req)
+				if code != http.StatusUnauthorized || a.Error != "invalid_signature" || a.Reason != c.reason {
+					t.Fatalf("answer = %d %+v, want 401 %s", code, a, c.reason)
+				}
+				f.rcv.Close() // drains the rejection queue
+				ctx := context.Background()
+				if st, _ := f.store.Stats(ctx); st.Events != 0 || st.Rejections != 1 {
+					t.Fatalf("stats = %+v, want no event and one rejection", st)
+				}
+				rs, err := f.store.ListRejections(ctx, 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := f.store.GetRejection(ctx, rs[0].ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Reason != c.reason || r.Diagnosis == "" || !bytes.Equal(r.Body, body) {
+					t.Errorf("kept rejection = reason %q diagnosis %q body %d bytes", r.Reason, r.Diagnosis, len(r.Body))
+				}
+				if _, ok := r.Headers["authorization"]; ok {
+					t.Error("the Authorization header was kept")
+				}
+			})
+		}
+	})
 }
 
 func TestRejectionLogStaysWithinCaps(t *testing.T) {
 	t.Parallel()
-	f := setup(t, options{limits: store.RejectionLimits{MaxCount: 10, MaxBytes: 1 << 20}})
-	for i := range 30 {
-		req := f.signed(signature.V1, []byte(fmt.Sprintf(`{"n":%d}`, i)))
-		req.Header.Set(signature.HeaderSignature, "v1,AAAA")
-		if code, _, _ := f.do(t, req); code != http.StatusUnauthorized {
-			t.Fatalf("request %d answered %d", i, code)
+	onEach(t, func(t *testing.T, b backend) {
+		f := b.setup(t, options{limits: store.RejectionLimits{MaxCount: 10, MaxBytes: 1 << 20}})
+		for i := range 30 {
+			req := f.signed(signature.V1, []byte(fmt.Sprintf(`{"n":%d}`, i)))
+			req.Header.Set(signature.HeaderSignature, "v1,AAAA")
+			if code, _, _ := f.do(t, req); code != http.StatusUnauthorized {
+				t.Fatalf("request %d answered %d", i, code)
+			}
 		}
-	}
-	f.rcv.Close()
-	rs, err := f.store.ListRejections(context.Background(), 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rs) != 10 {
-		t.Errorf("kept %d rejections, cap is 10", len(rs))
-	}
-	// Each of the other 20 was either stored and dropped for a newer one,
-	// or counted without being stored while its reason's samples waited.
-	dropped, notKept := testutil.ToFloat64(f.metrics.RejectionsDropped), testutil.ToFloat64(f.metrics.RejectionsNotKept)
-	if dropped+notKept != 20 {
-		t.Errorf("dropped %v + not kept %v, want 20", dropped, notKept)
-	}
+		f.rcv.Close()
+		rs, err := f.store.ListRejections(context.Background(), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) != 10 {
+			t.Errorf("kept %d rejections, cap is 10", len(rs))
+		}
+		// Each of the other 20 was either stored and dropped for a newer one,
+		// or counted without being stored while its reason's samples waited.
+		dropped, notKept := testutil.ToFloat64(f.metrics.RejectionsDropped), testutil.ToFloat64(f.metrics.RejectionsNotKept)
+		if dropped+notKept != 20 {
+			t.Errorf("dropped %v + not kept %v, want 20", dropped, notKept)
+		}
+	})
 }
 
 // heldBody is a request body that says whether it was read at all and,
@@ -392,133 +442,137 @@ func withBody(req *http.Request, rd io.Reader, size int64) *http.Request {
 // ordinary size still fits, and what a request held is given back.
 func TestOverBudgetIs503WhileValidEventsAreAccepted(t *testing.T) {
 	t.Parallel()
-	const budget = 400 << 10 // bodies over 64 KiB may use 300 KiB of it
-	f := setup(t, options{budget: budget, maxBody: 299 << 10})
-	big := bytes.Repeat([]byte("x"), 299<<10)
+	onEach(t, func(t *testing.T, b backend) {
+		const budget = 400 << 10 // bodies over 64 KiB may use 300 KiB of it
+		f := b.setup(t, options{budget: budget, maxBody: 299 << 10})
+		big := bytes.Repeat([]byte("x"), 299<<10)
 
-	// A slow sender holds a body of the largest size in flight: the room
-	// for large bodies is full.
-	slow := newHeldBody(big, true)
-	done := make(chan int)
-	go func() {
-		rec := httptest.NewRecorder()
-		f.rcv.ServeHTTP(rec, withBody(f.signed(signature.V1, big), slow, int64(len(big))))
-		done <- rec.Code
-	}()
-	<-slow.started
-	if held := testutil.ToFloat64(f.metrics.MemoryBytes); held < 299<<10+1 || held > 300<<10 {
-		t.Errorf("memory held = %v, want the slow body's buffer, of at least %d", held, 299<<10+1)
-	}
+		// A slow sender holds a body of the largest size in flight: the room
+		// for large bodies is full.
+		slow := newHeldBody(big, true)
+		done := make(chan int)
+		go func() {
+			rec := httptest.NewRecorder()
+			f.rcv.ServeHTTP(rec, withBody(f.signed(signature.V1, big), slow, int64(len(big))))
+			done <- rec.Code
+		}()
+		<-slow.started
+		if held := testutil.ToFloat64(f.metrics.MemoryBytes); held < 299<<10+1 || held > 300<<10 {
+			t.Errorf("memory held = %v, want the slow body's buffer, of at least %d", held, 299<<10+1)
+		}
 
-	// Another large body, declared: refused unread.
-	second := newHeldBody(big[:150<<10], false)
-	code, a, h := f.do(t, withBody(f.signed(signature.V1, big[:150<<10]), second, 150<<10))
-	if code != http.StatusServiceUnavailable || a.Error != "unavailable" || h.Get("Retry-After") == "" {
-		t.Errorf("large body over the budget: %d %+v Retry-After %q, want 503 with Retry-After", code, a, h.Get("Retry-After"))
-	}
-	if second.wasRead.Load() {
-		t.Error("the body refused over the budget was read")
-	}
-	// A large body without Content-Length: refused once it grows past it.
-	code, _, h = f.do(t, withBody(f.signed(signature.V1, big), bytes.NewReader(big), -1))
-	if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
-		t.Errorf("chunked body over the budget: %d Retry-After %q, want 503", code, h.Get("Retry-After"))
-	}
-	// An ordinary webhook still fits, declared or not.
-	f1 := readFixture(t, "f1.json")
-	if code, a, _ := f.do(t, f.signed(signature.V1, f1)); code != http.StatusOK || a.Status != "accepted" {
-		t.Errorf("valid event during the flood: %d %+v, want 200 accepted", code, a)
-	}
-	f2 := readFixture(t, "f2.json")
-	if code, a, _ := f.do(t, withBody(f.signed(signature.V1, f2), bytes.NewReader(f2), -1)); code != http.StatusOK || a.Status != "accepted" {
-		t.Errorf("valid chunked event during the flood: %d %+v, want 200 accepted", code, a)
-	}
-	if n := testutil.ToFloat64(f.metrics.Requests.WithLabelValues("over_budget")); n != 2 {
-		t.Errorf("over_budget counter = %v, want 2", n)
-	}
-	// A small rejection is still answered, and kept as a sample.
-	forged := bytes.Repeat([]byte("f"), 2<<10)
-	req := f.signed(signature.V1, forged)
-	req.Header.Set(signature.HeaderSignature, "v1,"+strings.Repeat("A", 43)+"=")
-	if code, a, _ := f.do(t, req); code != http.StatusUnauthorized || a.Reason != "no_match" {
-		t.Errorf("forged request during the flood: %d %+v, want 401 no_match", code, a)
-	}
+		// Another large body, declared: refused unread.
+		second := newHeldBody(big[:150<<10], false)
+		code, a, h := f.do(t, withBody(f.signed(signature.V1, big[:150<<10]), second, 150<<10))
+		if code != http.StatusServiceUnavailable || a.Error != "unavailable" || h.Get("Retry-After") == "" {
+			t.Errorf("large body over the budget: %d %+v Retry-After %q, want 503 with Retry-After", code, a, h.Get("Retry-After"))
+		}
+		if second.wasRead.Load() {
+			t.Error("the body refused over the budget was read")
+		}
+		// A large body without Content-Length: refused once it grows past it.
+		code, _, h = f.do(t, withBody(f.signed(signature.V1, big), bytes.NewReader(big), -1))
+		if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+			t.Errorf("chunked body over the budget: %d Retry-After %q, want 503", code, h.Get("Retry-After"))
+		}
+		// An ordinary webhook still fits, declared or not.
+		f1 := readFixture(t, "f1.json")
+		if code, a, _ := f.do(t, f.signed(signature.V1, f1)); code != http.StatusOK || a.Status != "accepted" {
+			t.Errorf("valid event during the flood: %d %+v, want 200 accepted", code, a)
+		}
+		f2 := readFixture(t, "f2.json")
+		if code, a, _ := f.do(t, withBody(f.signed(signature.V1, f2), bytes.NewReader(f2), -1)); code != http.StatusOK || a.Status != "accepted" {
+			t.Errorf("valid chunked event during the flood: %d %+v, want 200 accepted", code, a)
+		}
+		if n := testutil.ToFloat64(f.metrics.Requests.WithLabelValues("over_budget")); n != 2 {
+			t.Errorf("over_budget counter = %v, want 2", n)
+		}
+		// A small rejection is still answered, and kept as a sample.
+		forged := bytes.Repeat([]byte("f"), 2<<10)
+		req := f.signed(signature.V1, forged)
+		req.Header.Set(signature.HeaderSignature, "v1,"+strings.Repeat("A", 43)+"=")
+		if code, a, _ := f.do(t, req); code != http.StatusUnauthorized || a.Reason != "no_match" {
+			t.Errorf("forged request during the flood: %d %+v, want 401 no_match", code, a)
+		}
 
-	// Once the slow one is answered, the large body fits again.
-	slow.Close()
-	if code := <-done; code != http.StatusOK {
-		t.Errorf("slow body answered %d", code)
-	}
-	if code, a, _ := f.do(t, f.signed(signature.V1, big[:150<<10])); code != http.StatusOK {
-		t.Errorf("large body after the slow one finished: %d %+v, want 200", code, a)
-	}
-	f.rcv.Close()
-	if held := testutil.ToFloat64(f.metrics.MemoryBytes); held != 0 {
-		t.Errorf("memory held once idle = %v, want 0", held)
-	}
-	if rs, err := f.store.ListRejections(context.Background(), 10); err != nil || len(rs) != 1 || rs[0].BodyBytes != int64(len(forged)) {
-		t.Errorf("samples kept = %+v (%v), want the forged request", rs, err)
-	}
+		// Once the slow one is answered, the large body fits again.
+		slow.Close()
+		if code := <-done; code != http.StatusOK {
+			t.Errorf("slow body answered %d", code)
+		}
+		if code, a, _ := f.do(t, f.signed(signature.V1, big[:150<<10])); code != http.StatusOK {
+			t.Errorf("large body after the slow one finished: %d %+v, want 200", code, a)
+		}
+		f.rcv.Close()
+		if held := testutil.ToFloat64(f.metrics.MemoryBytes); held != 0 {
+			t.Errorf("memory held once idle = %v, want 0", held)
+		}
+		if rs, err := f.store.ListRejections(context.Background(), 10); err != nil || len(rs) != 1 || rs[0].BodyBytes != int64(len(forged)) {
+			t.Errorf("samples kept = %+v (%v), want the forged request", rs, err)
+		}
+	})
 }
 
 // A rejected body is kept only in part, with the whole body's length and
 // hash; while it waits for the recorder it holds only that part.
 func TestRejectedBodyKeptInPart(t *testing.T) {
 	t.Parallel()
-	f := setup(t, options{})
-	ctx := context.Background()
-	wrongKey := []byte("another-environment-key-0123456")
-	large := bytes.Repeat([]byte(`{"field":"message","pad":"xxxxxxxxxxxxxxxx"}`), 5000) // 220 KB
-	small := readFixture(t, "f1.json")
-	var waiting float64 // at most what is kept of each
-	for _, body := range [][]byte{large, small} {
-		waiting += float64(min(len(body), receiver.DefaultRejectionBodyMaxBytes))
-		req := f.signed(signature.V1, body)
-		req.Header.Set(signature.HeaderSignature, signature.SignV1(wrongKey, "d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8", now.Unix(), body))
-		if code, _, _ := f.do(t, req); code != http.StatusUnauthorized {
-			t.Fatalf("answer %d, want 401", code)
+	onEach(t, func(t *testing.T, b backend) {
+		f := b.setup(t, options{})
+		ctx := context.Background()
+		wrongKey := []byte("another-environment-key-0123456")
+		large := bytes.Repeat([]byte(`{"field":"message","pad":"xxxxxxxxxxxxxxxx"}`), 5000) // 220 KB
+		small := readFixture(t, "f1.json")
+		var waiting float64 // at most what is kept of each
+		for _, body := range [][]byte{large, small} {
+			waiting += float64(min(len(body), receiver.DefaultRejectionBodyMaxBytes))
+			req := f.signed(signature.V1, body)
+			req.Header.Set(signature.HeaderSignature, signature.SignV1(wrongKey, "d4f5a6b7-c8d9-4e0f-a1b2-c3d4e5f6a7b8", now.Unix(), body))
+			if code, _, _ := f.do(t, req); code != http.StatusUnauthorized {
+				t.Fatalf("answer %d, want 401", code)
+			}
+			if held := testutil.ToFloat64(f.metrics.MemoryBytes); held > waiting {
+				t.Errorf("waiting rejections hold %v bytes, more than the %v kept of them", held, waiting)
+			}
 		}
-		if held := testutil.ToFloat64(f.metrics.MemoryBytes); held > waiting {
-			t.Errorf("waiting rejections hold %v bytes, more than the %v kept of them", held, waiting)
+		// The buffer of a large rejected body is used again: an event read
+		// into it is stored as sent, nothing of the rejected one left in it.
+		event := bytes.Repeat([]byte(`{"field":"message","pad":"yyyyyyyyyyyyy"}`), 4000)[:150000]
+		code, a, _ := f.do(t, f.signed(signature.V1, event))
+		if code != http.StatusOK {
+			t.Fatalf("large event after a large rejection: %d %+v", code, a)
 		}
-	}
-	// The buffer of a large rejected body is used again: an event read
-	// into it is stored as sent, nothing of the rejected one left in it.
-	event := bytes.Repeat([]byte(`{"field":"message","pad":"yyyyyyyyyyyyy"}`), 4000)[:150000]
-	code, a, _ := f.do(t, f.signed(signature.V1, event))
-	if code != http.StatusOK {
-		t.Fatalf("large event after a large rejection: %d %+v", code, a)
-	}
-	if ev, err := f.store.GetEvent(ctx, a.EventID); err != nil || !bytes.Equal(ev.Body, event) {
-		t.Errorf("stored event body differs from the one sent (%v)", err)
-	}
-	f.rcv.Close()
-	rs, err := f.store.ListRejections(ctx, 10)
-	if err != nil || len(rs) != 2 {
-		t.Fatalf("rejections = %d, %v; want 2", len(rs), err)
-	}
-	for _, c := range []struct {
-		id   int64
-		body []byte
-		part bool
-	}{{rs[1].ID, large, true}, {rs[0].ID, small, false}} {
-		r, err := f.store.GetRejection(ctx, c.id)
-		if err != nil {
-			t.Fatal(err)
+		if ev, err := f.store.GetEvent(ctx, a.EventID); err != nil || !bytes.Equal(ev.Body, event) {
+			t.Errorf("stored event body differs from the one sent (%v)", err)
 		}
-		sum := sha256.Sum256(c.body)
-		kept := c.body
-		if c.part {
-			kept = c.body[:receiver.DefaultRejectionBodyMaxBytes]
+		f.rcv.Close()
+		rs, err := f.store.ListRejections(ctx, 10)
+		if err != nil || len(rs) != 2 {
+			t.Fatalf("rejections = %d, %v; want 2", len(rs), err)
 		}
-		if !bytes.Equal(r.Body, kept) || r.Truncated != c.part || r.BodyBytes != int64(len(c.body)) || r.BodySHA256 != hex.EncodeToString(sum[:]) {
-			t.Errorf("rejection %d: kept %d bytes, truncated %v, body_bytes %d, sha256 %s; want %d, %v, %d, %x",
-				r.ID, len(r.Body), r.Truncated, r.BodyBytes, r.BodySHA256, len(kept), c.part, len(c.body), sum)
+		for _, c := range []struct {
+			id   int64
+			body []byte
+			part bool
+		}{{rs[1].ID, large, true}, {rs[0].ID, small, false}} {
+			r, err := f.store.GetRejection(ctx, c.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(c.body)
+			kept := c.body
+			if c.part {
+				kept = c.body[:receiver.DefaultRejectionBodyMaxBytes]
+			}
+			if !bytes.Equal(r.Body, kept) || r.Truncated != c.part || r.BodyBytes != int64(len(c.body)) || r.BodySHA256 != hex.EncodeToString(sum[:]) {
+				t.Errorf("rejection %d: kept %d bytes, truncated %v, body_bytes %d, sha256 %s; want %d, %v, %d, %x",
+					r.ID, len(r.Body), r.Truncated, r.BodyBytes, r.BodySHA256, len(kept), c.part, len(c.body), sum)
+			}
+			if c.part != strings.Contains(r.Diagnosis, "body_kept_in_part") || r.Reason != "no_match" {
+				t.Errorf("rejection %d: reason %s, diagnosis:\n%s", r.ID, r.Reason, r.Diagnosis)
+			}
 		}
-		if c.part != strings.Contains(r.Diagnosis, "body_kept_in_part") || r.Reason != "no_match" {
-			t.Errorf("rejection %d: reason %s, diagnosis:\n%s", r.ID, r.Reason, r.Diagnosis)
-		}
-	}
+	})
 }
 
 // rejectN posts n requests failing for reason, from several goroutines.
@@ -554,45 +608,47 @@ func (f *fixture) rejectN(t *testing.T, reason string, n int) {
 // every rejection is counted, kept or not.
 func TestRejectionFloodKeepsOtherReasonsAndCountsAll(t *testing.T) {
 	t.Parallel()
-	f := setup(t, options{limits: store.RejectionLimits{MaxCount: 20, MaxBytes: 1 << 20}})
-	ctx := context.Background()
-	f.rejectN(t, "stale_timestamp", 5)
-	f.rejectN(t, "missing_signature", 3)
-	f.rejectN(t, "no_match", 2000)
-	f.rcv.Close()
+	onEach(t, func(t *testing.T, b backend) {
+		f := b.setup(t, options{limits: store.RejectionLimits{MaxCount: 20, MaxBytes: 1 << 20}})
+		ctx := context.Background()
+		f.rejectN(t, "stale_timestamp", 5)
+		f.rejectN(t, "missing_signature", 3)
+		f.rejectN(t, "no_match", 2000)
+		f.rcv.Close()
 
-	rs, err := f.store.ListRejections(ctx, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kept := map[string]int{}
-	for _, r := range rs {
-		kept[r.Reason]++
-	}
-	// Three reasons share 20: under 7 each.
-	if kept["stale_timestamp"] != 5 || kept["missing_signature"] != 3 || kept["no_match"] != 6 {
-		t.Errorf("samples kept by reason = %v, want 5 stale_timestamp, 3 missing_signature, 6 no_match", kept)
-	}
-	counts, err := f.store.RejectionCounts(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]int64{}
-	for _, c := range counts {
-		if c.Source != "sent" || !c.FirstAt.Equal(now) || !c.LastAt.Equal(now) {
-			t.Errorf("count %+v: want source sent, first and last at %v", c, now)
+		rs, err := f.store.ListRejections(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
 		}
-		got[c.Reason] = c.Count
-	}
-	want := map[string]int64{"no_match": 2000, "stale_timestamp": 5, "missing_signature": 3}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("counts = %v, want %v", got, want)
-	}
-	for reason, n := range want {
-		if m := testutil.ToFloat64(f.metrics.Rejections.WithLabelValues(reason)); m != float64(n) {
-			t.Errorf("rejections metric for %s = %v, want %d", reason, m, n)
+		kept := map[string]int{}
+		for _, r := range rs {
+			kept[r.Reason]++
 		}
-	}
+		// Three reasons share 20: under 7 each.
+		if kept["stale_timestamp"] != 5 || kept["missing_signature"] != 3 || kept["no_match"] != 6 {
+			t.Errorf("samples kept by reason = %v, want 5 stale_timestamp, 3 missing_signature, 6 no_match", kept)
+		}
+		counts, err := f.store.RejectionCounts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for _, c := range counts {
+			if c.Source != "sent" || !c.FirstAt.Equal(now) || !c.LastAt.Equal(now) {
+				t.Errorf("count %+v: want source sent, first and last at %v", c, now)
+			}
+			got[c.Reason] = c.Count
+		}
+		want := map[string]int64{"no_match": 2000, "stale_timestamp": 5, "missing_signature": 3}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("counts = %v, want %v", got, want)
+		}
+		for reason, n := range want {
+			if m := testutil.ToFloat64(f.metrics.Rejections.WithLabelValues(reason)); m != float64(n) {
+				t.Errorf("rejections metric for %s = %v, want %d", reason, m, n)
+			}
+		}
+	})
 }
 
 // A flood is logged as one line per reason at most every 10s of the
@@ -647,28 +703,30 @@ func TestRejectionLogLinesAreRateLimited(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	t.Parallel()
-	f := setup(t, options{maxBody: 1024})
-	big := bytes.Repeat([]byte("a"), 2048)
+	onEach(t, func(t *testing.T, b backend) {
+		f := b.setup(t, options{maxBody: 1024})
+		big := bytes.Repeat([]byte("a"), 2048)
 
-	// Declared too large: refused before reading.
-	code, a, _ := f.do(t, f.signed(signature.V1, big))
-	if code != http.StatusRequestEntityTooLarge || a.Error != "body_too_large" {
-		t.Errorf("declared large body: %d %+v", code, a)
-	}
-	// Not declared (chunked): refused once the limit is crossed.
-	req := f.signed(signature.V1, big)
-	req.ContentLength = -1
-	req.Body = io.NopCloser(io.MultiReader(bytes.NewReader(big)))
-	if code, a, _ = f.do(t, req); code != http.StatusRequestEntityTooLarge {
-		t.Errorf("chunked large body: %d %+v", code, a)
-	}
-	// Exactly at the limit is fine.
-	if code, a, _ = f.do(t, f.signed(signature.V1, big[:1024])); code != http.StatusOK {
-		t.Errorf("body at the limit: %d %+v", code, a)
-	}
-	if st, _ := f.store.Stats(context.Background()); st.Events != 1 {
-		t.Errorf("events stored = %d, want 1", st.Events)
-	}
+		// Declared too large: refused before reading.
+		code, a, _ := f.do(t, f.signed(signature.V1, big))
+		if code != http.StatusRequestEntityTooLarge || a.Error != "body_too_large" {
+			t.Errorf("declared large body: %d %+v", code, a)
+		}
+		// Not declared (chunked): refused once the limit is crossed.
+		req := f.signed(signature.V1, big)
+		req.ContentLength = -1
+		req.Body = io.NopCloser(io.MultiReader(bytes.NewReader(big)))
+		if code, a, _ = f.do(t, req); code != http.StatusRequestEntityTooLarge {
+			t.Errorf("chunked large body: %d %+v", code, a)
+		}
+		// Exactly at the limit is fine.
+		if code, a, _ = f.do(t, f.signed(signature.V1, big[:1024])); code != http.StatusOK {
+			t.Errorf("body at the limit: %d %+v", code, a)
+		}
+		if st, _ := f.store.Stats(context.Background()); st.Events != 1 {
+			t.Errorf("events stored = %d, want 1", st.Events)
+		}
+	})
 }
 
 func TestStoreFailureIs503(t *testing.T) {
@@ -677,12 +735,18 @@ func TestStoreFailureIs503(t *testing.T) {
 
 	t.Run("closed", func(t *testing.T) {
 		t.Parallel()
-		f := setup(t, options{})
-		f.store.Close()
-		code, a, h := f.do(t, f.signed(signature.V1, body))
-		if code != http.StatusServiceUnavailable || a.Error != "unavailable" || h.Get("Retry-After") == "" {
-			t.Fatalf("answer = %d %+v Retry-After %q", code, a, h.Get("Retry-After"))
-		}
+		onEach(t, func(t *testing.T, b backend) {
+			f := b.setup(t, options{})
+			f.store.Close()
+			code, a, h := f.do(t, f.signed(signature.V1, body))
+			if code != http.StatusServiceUnavailable || a.Error != "unavailable" || h.Get("Retry-After") == "" {
+				t.Fatalf("answer = %d %+v Retry-After %q", code, a, h.Get("Retry-After"))
+			}
+		})
+	})
+	t.Run("busy", func(t *testing.T) {
+		t.Parallel()
+		testBusyIs503(t)
 	})
 	t.Run("disk full", func(t *testing.T) {
 		t.Parallel()
@@ -699,6 +763,82 @@ func TestStoreFailureIs503(t *testing.T) {
 			t.Fatalf("answer once the store is full = %d, want 503", code)
 		}
 	})
+}
+
+// testBusyIs503 holds the PostgreSQL store's one writer on a table lock
+// while ten events arrive: those its queue of one cannot hold are answered
+// 503 with Retry-After at once, and each is accepted when sent again once
+// the lock is gone; nothing is lost.
+func testBusyIs503(t *testing.T) {
+	ctx := context.Background()
+	var logs bytes.Buffer // read once every request is answered
+	server, schema := pgtest.ServerURL(t), pgtest.Schema(t)
+	u := pgtest.WithSchema(t, server, schema)
+	f := backend{"postgres", func(t *testing.T, o options) (store.Store, error) {
+		return postgres.Open(ctx, u, postgres.Options{QueueSize: 1, Writers: 1})
+	}}.setup(t, options{logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	lock, err := pgx.Connect(ctx, server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close(ctx)
+	tx, err := lock.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+pgx.Identifier{schema}.Sanitize()+"; LOCK TABLE events IN EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+
+	const n = 10
+	type result struct {
+		i    int
+		code int
+		h    http.Header
+	}
+	bodies := make([][]byte, n)
+	results := make(chan result, n)
+	for i := range n {
+		bodies[i] = fmt.Appendf(nil, `{"field":"message","n":%d}`, i)
+		go func() {
+			rec := httptest.NewRecorder()
+			f.rcv.ServeHTTP(rec, f.signed(signature.V1, bodies[i]))
+			results <- result{i, rec.Code, rec.Header()}
+		}()
+	}
+	// At most two appends fit (one being written, one queued), or three
+	// when the writer took two at once: the others are answered now.
+	var refused []int
+	for range n - 3 {
+		r := <-results
+		if r.code != http.StatusServiceUnavailable || r.h.Get("Retry-After") == "" {
+			t.Fatalf("event %d answered %d (Retry-After %q) while the writer is held, want 503 with Retry-After", r.i, r.code, r.h.Get("Retry-After"))
+		}
+		refused = append(refused, r.i)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if r := <-results; r.code == http.StatusServiceUnavailable {
+			refused = append(refused, r.i)
+		} else if r.code != http.StatusOK {
+			t.Fatalf("event %d answered %d once the lock is gone", r.i, r.code)
+		}
+	}
+	// Refused because the queue was full, not after waiting for the write.
+	if busy := strings.Count(logs.String(), store.ErrBusy.Error()); busy != len(refused) {
+		t.Errorf("%d of %d refusals say the write queue was full:\n%s", busy, len(refused), logs.String())
+	}
+	for _, i := range refused { // Sent retries
+		if code, a, _ := f.do(t, f.signed(signature.V1, bodies[i])); code != http.StatusOK || a.Status != "accepted" {
+			t.Errorf("event %d sent again: %d %+v, want 200 accepted", i, code, a)
+		}
+	}
+	if st, err := f.store.Stats(ctx); err != nil || st.Events != n || st.Duplicates != 0 {
+		t.Errorf("stats = %+v (%v), want %d events and no duplicate", st, err, n)
+	}
 }
 
 func TestMethodNotAllowed(t *testing.T) {

@@ -272,7 +272,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if disp != nil {
 		routes = disp.Routes()
 	}
-	if err := dispatch.RecordRoutes(ctx, st, routes); err != nil {
+	if o, ok := st.(*opening); ok { // the routes are recorded once it is open
+		o.start(func(ctx context.Context, st store.Store) error { return dispatch.RecordRoutes(ctx, st, routes) })
+	} else if err := dispatch.RecordRoutes(ctx, st, routes); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -345,13 +347,24 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 // openStore opens the store cfg names: a PostgreSQL database several
-// servers share, or a SQLite file this server owns.
+// servers share, or a SQLite file this server owns. A PostgreSQL database
+// that cannot be reached yet is opened in the background (see opening).
 func openStore(ctx context.Context, cfg *Config) (store.Store, error) {
 	if postgres.IsURL(cfg.Store) {
 		if cfg.PostgresOptions.Logger == nil {
 			cfg.PostgresOptions.Logger = cfg.Logger
 		}
-		return postgres.Open(ctx, cfg.Store, cfg.PostgresOptions)
+		st, err := postgres.Open(ctx, cfg.Store, cfg.PostgresOptions)
+		if postgres.Unreachable(err) { // serve starts, answering 503, and keeps trying
+			location, opts := cfg.Store, cfg.PostgresOptions
+			return newOpening(postgres.Redact(location), err, cfg.Logger, func(ctx context.Context) (*postgres.Store, error) {
+				return postgres.Open(ctx, location, opts)
+			}), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
 	}
 	if cfg.StoreOptions.Logger == nil {
 		cfg.StoreOptions.Logger = cfg.Logger
