@@ -8,6 +8,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/hooklatch/hooklatch/destination/internal/workerurl"
 )
 
 // maxInFlight bounds the publishes awaiting a confirm on one connection;
@@ -43,7 +45,7 @@ type amqpLink struct {
 func newAMQP(cfg Config) (*amqpTransport, error) {
 	u, err := amqp.ParseURI(cfg.BrokerURL)
 	if err != nil {
-		return nil, configError("BrokerURL", "%s", redactErr(err.Error(), cfg.BrokerURL))
+		return nil, configError("BrokerURL", "%s", workerurl.RedactMessage(err.Error(), cfg.BrokerURL))
 	}
 	redacted := u
 	if redacted.Password != "" {
@@ -137,7 +139,7 @@ func (t *amqpTransport) dial(ctx context.Context) (*amqpLink, error) {
 	}
 	conn, err := amqp.DialConfig(t.url, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %s", t.redacted, redactErr(err.Error(), t.url))
+		return nil, fmt.Errorf("connecting to %s: %s", t.redacted, workerurl.RedactMessage(err.Error(), t.url))
 	}
 	ch, err := t.declare(conn)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hooklatch/hooklatch/destination/internal/workerurl"
 )
 
 // redisTransport pushes task messages onto the list kombu's Redis
@@ -23,9 +25,9 @@ type redisTransport struct {
 func newRedis(cfg Config) (*redisTransport, error) {
 	opts, err := redis.ParseURL(cfg.BrokerURL)
 	if err != nil {
-		return nil, configError("BrokerURL", "%s", redactErr(err.Error(), cfg.BrokerURL))
+		return nil, configError("BrokerURL", "%s", workerurl.RedactMessage(err.Error(), cfg.BrokerURL))
 	}
-	return &redisTransport{client: redis.NewClient(opts), redacted: redactURL(cfg.BrokerURL)}, nil
+	return &redisTransport{client: redis.NewClient(opts), redacted: workerurl.Redact(cfg.BrokerURL)}, nil
 }
 
 // kombuMessage is the envelope of kombu.transport.virtual's
@@ -69,7 +71,7 @@ func (t *redisTransport) publish(ctx context.Context, m *message) error {
 		return err
 	}
 	if err := t.client.LPush(ctx, m.queue, raw).Err(); err != nil {
-		return fmt.Errorf("LPUSH to %s on %s: %s", m.queue, t.redacted, redactErr(err.Error(), ""))
+		return fmt.Errorf("LPUSH to %s on %s: %s", m.queue, t.redacted, workerurl.RedactMessage(err.Error(), ""))
 	}
 	return nil
 }

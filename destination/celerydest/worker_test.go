@@ -2,8 +2,6 @@ package celerydest_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -167,7 +165,11 @@ func checkReceived(t *testing.T, got []map[string]any, sent []*destination.Deliv
 			continue
 		}
 		for i, g := range runs {
-			checkTask(t, g, dl)
+			if meta, _ := g["hooklatch"].(map[string]any); meta["attempt"] == 2.0 {
+				checkTask(t, g, again)
+			} else {
+				checkTask(t, g, dl)
+			}
 			if g["task_id"] != celerydest.TaskID(dl) {
 				t.Errorf("event %s: task id %v, want %s (the same on every attempt)", dl.Event.ID, g["task_id"], celerydest.TaskID(dl))
 			}
@@ -180,25 +182,8 @@ func checkReceived(t *testing.T, got []map[string]any, sent []*destination.Deliv
 
 func checkTask(t *testing.T, g map[string]any, dl *destination.Delivery) {
 	t.Helper()
-	if g["raw_body"] != string(dl.Event.Body) {
-		t.Errorf("event %s: raw_body %q, want the body byte for byte %q", dl.Event.ID, g["raw_body"], dl.Event.Body)
-	}
-	var want any
-	if err := json.Unmarshal(dl.Event.Body, &want); err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(g["event"]) != fmt.Sprint(want) {
-		t.Errorf("event %s: envelope %v, want %v", dl.Event.ID, g["event"], want)
-	}
-	meta := g["hooklatch"].(map[string]any)
-	for key, want := range map[string]any{
-		"event_type": dl.Event.Type, "subject": dl.Event.Subject, "delivery_id": fmt.Sprint(dl.ID),
-		"received_at": dl.Event.ReceivedAt.Format(time.RFC3339Nano),
-	} {
-		if meta[key] != want {
-			t.Errorf("event %s: hooklatch[%q] = %v, want %v", dl.Event.ID, key, meta[key], want)
-		}
-	}
+	meta, _ := g["hooklatch"].(map[string]any)
+	workertest.CheckPayload(t, workertest.Payload{Event: g["event"], Meta: meta, RawBody: g["raw_body"]}, dl)
 	if g["header_event_id"] != dl.Event.ID {
 		t.Errorf("event %s: header hooklatch-event-id = %v", dl.Event.ID, g["header_event_id"])
 	}
