@@ -77,7 +77,7 @@ type env struct {
 	dest       *bullmqdest.Destination
 }
 
-func setup(t *testing.T, cfg bullmqdest.Config) *env {
+func setup(t testing.TB, cfg bullmqdest.Config) *env {
 	t.Helper()
 	e := &env{url: workertest.ServiceURL(t, "HOOKLATCH_TEST_REDIS", "redis://127.0.0.1:6379/0"), queue: workertest.Name("hooklatch-bullmq-test")}
 	opts, err := redis.ParseURL(e.url)
@@ -166,7 +166,7 @@ func TestBullMQWorkerRunsEachEvent(t *testing.T) {
 	e := setup(t, bullmqdest.Config{})
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
-	n := workerEvents(t)
+	n := workertest.Events(t, 200)
 	ds := deliveries(n)
 
 	began := time.Now()
@@ -252,17 +252,4 @@ func checkJob(t *testing.T, g map[string]any, dl *destination.Delivery) {
 	data, _ := g["data"].(map[string]any)
 	meta, _ := data["hooklatch"].(map[string]any)
 	workertest.CheckPayload(t, workertest.Payload{Event: data["event"], Meta: meta, RawBody: data["raw_body"]}, dl)
-}
-
-// workerEvents is how many events the worker test sends:
-// HOOKLATCH_WORKER_EVENTS, for measuring, or 200.
-func workerEvents(t *testing.T) int {
-	if s := os.Getenv("HOOKLATCH_WORKER_EVENTS"); s != "" {
-		var n int
-		if _, err := fmt.Sscan(s, &n); err != nil || n < 1 {
-			t.Fatalf("HOOKLATCH_WORKER_EVENTS=%q is not a positive number", s)
-		}
-		return n
-	}
-	return 200
 }

@@ -38,7 +38,7 @@ type broker struct {
 	name    string
 	url     func(t *testing.T) string
 	modules []string
-	purge   func(t *testing.T, url, queue string)
+	purge   func(t testing.TB, url, queue string)
 }
 
 var brokers = []broker{
@@ -48,21 +48,7 @@ var brokers = []broker{
 			return workertest.ServiceURL(t, "HOOKLATCH_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 		},
 		modules: []string{"celery"},
-		purge: func(t *testing.T, url, queue string) {
-			conn, err := amqp.Dial(url)
-			if err != nil {
-				t.Errorf("cleaning up: %v", err)
-				return
-			}
-			defer conn.Close()
-			ch, err := conn.Channel()
-			if err != nil {
-				t.Errorf("cleaning up: %v", err)
-				return
-			}
-			_, _ = ch.QueueDelete(queue, false, false, false)
-			_ = ch.ExchangeDelete(queue, false, false)
-		},
+		purge:   purgeAMQP,
 	},
 	{
 		name: "redis",
@@ -70,17 +56,35 @@ var brokers = []broker{
 			return workertest.ServiceURL(t, "HOOKLATCH_TEST_REDIS", "redis://127.0.0.1:6379/0")
 		},
 		modules: []string{"celery", "redis"},
-		purge: func(t *testing.T, url, queue string) {
-			opts, err := redis.ParseURL(url)
-			if err != nil {
-				t.Errorf("cleaning up: %v", err)
-				return
-			}
-			c := redis.NewClient(opts)
-			defer c.Close()
-			c.Del(context.Background(), queue, "_kombu.binding."+queue)
-		},
+		purge:   purgeRedis,
 	},
+}
+
+func purgeAMQP(t testing.TB, url, queue string) {
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Errorf("cleaning up: %v", err)
+		return
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Errorf("cleaning up: %v", err)
+		return
+	}
+	_, _ = ch.QueueDelete(queue, false, false, false)
+	_ = ch.ExchangeDelete(queue, false, false)
+}
+
+func purgeRedis(t testing.TB, url, queue string) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Errorf("cleaning up: %v", err)
+		return
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	c.Del(context.Background(), queue, "_kombu.binding."+queue)
 }
 
 // TestCeleryWorkerRunsEachEvent sends events through the destination, some
@@ -104,12 +108,14 @@ func TestCeleryWorkerRunsEachEvent(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
 
-			const n = 40
+			n := workertest.Events(t, 40)
 			deliveries := make([]*destination.Delivery, n)
 			for i := range deliveries {
 				deliveries[i] = destinationtest.NewDelivery(i + 1)
 			}
+			began := time.Now()
 			deliverAll(ctx, t, dest, deliveries[:n/2]) // wait in the queue
+			enqueued := time.Since(began)
 
 			dir := t.TempDir()
 			if err := os.WriteFile(filepath.Join(dir, "tests.py"), []byte(app), 0o644); err != nil {
@@ -124,7 +130,11 @@ func TestCeleryWorkerRunsEachEvent(t *testing.T) {
 			again.Attempt = 2
 			deliverAll(ctx, t, dest, []*destination.Delivery{&again})
 
+			w.Received(ctx, t, 1) // the worker is up
+			began = time.Now()
 			got := w.Received(ctx, t, n+1)
+			t.Logf("%d tasks: enqueued %.0f tasks/s by Deliver; the Celery worker (--pool=solo) ran %.0f tasks/s",
+				n+1, float64(n/2)/enqueued.Seconds(), float64(n)/time.Since(began).Seconds())
 			checkReceived(t, got, deliveries, &again)
 		})
 	}

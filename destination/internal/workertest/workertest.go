@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -49,6 +50,21 @@ func Name(prefix string) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// Events is how many events a worker test sends: HOOKLATCH_WORKER_EVENTS
+// when set (to measure throughput), or def.
+func Events(t testing.TB, def int) int {
+	t.Helper()
+	s := os.Getenv("HOOKLATCH_WORKER_EVENTS")
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 2 {
+		t.Fatalf("HOOKLATCH_WORKER_EVENTS=%q: want a whole number, 2 or more", s)
+	}
+	return n
 }
 
 // Python is Debian's interpreter, the one python3-celery installs into.
