@@ -163,6 +163,9 @@ func deliveries(n int) []*destination.Delivery {
 // body byte for byte, and that adding them again after they completed adds
 // nothing.
 func TestBullMQWorkerRunsEachEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a BullMQ worker; not in -short")
+	}
 	e := setup(t, bullmqdest.Config{})
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
@@ -217,6 +220,9 @@ func TestBullMQWorkerRunsEachEvent(t *testing.T) {
 // worker that throws on the first attempt runs each job a second time,
 // and every job completes.
 func TestBullMQRetriesAHooklatchJob(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a BullMQ worker; not in -short")
+	}
 	e := setup(t, bullmqdest.Config{Attempts: 3, Backoff: bullmqdest.Backoff{Type: "fixed", Delay: 10 * time.Millisecond}})
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()

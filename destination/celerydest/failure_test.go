@@ -67,3 +67,41 @@ func TestCeleryUnroutableIsTemporary(t *testing.T) {
 		t.Errorf("delivery to a deleted queue: %s (%v), want temporary, saying the message was returned", o.Class, o.Err)
 	}
 }
+
+// TestCeleryConcurrentDeliveries sends deliveries from many goroutines on
+// each transport, closes the destination, and counts the messages the
+// broker holds: one per delivery. A cancelled attempt never counts as
+// delivered.
+func TestCeleryConcurrentDeliveries(t *testing.T) {
+	for _, b := range brokers {
+		t.Run(b.name, func(t *testing.T) {
+			url := b.url(t)
+			queue := workertest.Name("hooklatch-celery-test")
+			t.Cleanup(func() { b.purge(t, url, queue) })
+			dest, err := celerydest.New(celerydest.Config{BrokerURL: url, Queue: queue})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cancelled, cancel := context.WithCancel(t.Context())
+			cancel()
+			if o := destination.Classify(dest.Deliver(cancelled, destinationtest.NewDelivery(1))); o.Class == destination.Succeeded {
+				t.Error("a delivery with a cancelled context succeeded")
+			}
+			const n = 64
+			ds := make([]*destination.Delivery, n)
+			for i := range ds {
+				ds[i] = destinationtest.NewDelivery(i + 1)
+			}
+			deliverAll(t.Context(), t, dest, ds)
+			if err := dest.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			if got := b.count(t, url, queue); got != n {
+				t.Errorf("the queue holds %d messages after %d deliveries", got, n)
+			}
+			if o := destination.Classify(dest.Deliver(t.Context(), ds[0])); o.Class == destination.Succeeded {
+				t.Error("a delivery after Close succeeded")
+			}
+		})
+	}
+}

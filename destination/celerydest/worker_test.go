@@ -39,6 +39,7 @@ type broker struct {
 	url     func(t *testing.T) string
 	modules []string
 	purge   func(t testing.TB, url, queue string)
+	count   func(t testing.TB, url, queue string) int
 }
 
 var brokers = []broker{
@@ -49,6 +50,22 @@ var brokers = []broker{
 		},
 		modules: []string{"celery"},
 		purge:   purgeAMQP,
+		count: func(t testing.TB, url, queue string) int {
+			conn, err := amqp.Dial(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			ch, err := conn.Channel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return q.Messages
+		},
 	},
 	{
 		name: "redis",
@@ -57,6 +74,19 @@ var brokers = []broker{
 		},
 		modules: []string{"celery", "redis"},
 		purge:   purgeRedis,
+		count: func(t testing.TB, url, queue string) int {
+			opts, err := redis.ParseURL(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := redis.NewClient(opts)
+			defer c.Close()
+			n, err := c.LLen(context.Background(), queue).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return int(n)
+		},
 	},
 }
 
@@ -94,6 +124,9 @@ func purgeRedis(t testing.TB, url, queue string) {
 // delivery is sent too: Celery does not deduplicate task ids, so it runs
 // again, under the same task id.
 func TestCeleryWorkerRunsEachEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a Celery worker; not in -short")
+	}
 	for _, b := range brokers {
 		t.Run(b.name, func(t *testing.T) {
 			url := b.url(t)
