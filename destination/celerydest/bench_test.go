@@ -76,15 +76,7 @@ var benchBrokers = []benchBroker{
 		name: "amqp", env: "HOOKLATCH_TEST_AMQP", example: "amqp://guest:guest@127.0.0.1:5672/",
 		purge: purgeAMQP,
 		bare: func(b *testing.B, url, queue string) func(context.Context, []byte) error {
-			conn, err := amqp.Dial(url)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { _ = conn.Close() })
-			ch, err := conn.Channel()
-			if err != nil {
-				b.Fatal(err)
-			}
+			ch := amqpChannel(b, url)
 			if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
 				b.Fatal(err)
 			}

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/destination/celerydest"
 	"github.com/hooklatch/hooklatch/destination/destinationtest"
@@ -50,16 +48,7 @@ func TestCeleryUnroutableIsTemporary(t *testing.T) {
 	if o := destination.Classify(dest.Deliver(t.Context(), destinationtest.NewDelivery(1))); o.Class != destination.Succeeded {
 		t.Fatalf("first delivery: %s: %v", o.Class, o.Err)
 	}
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, err := ch.QueueDelete(queue, false, false, false); err != nil || n != 1 {
+	if n, err := amqpChannel(t, url).QueueDelete(queue, false, false, false); err != nil || n != 1 {
 		t.Fatalf("deleting the queue: %d messages, %v", n, err)
 	}
 	o := destination.Classify(dest.Deliver(t.Context(), destinationtest.NewDelivery(2)))

@@ -51,15 +51,7 @@ var brokers = []broker{
 		modules: []string{"celery"},
 		purge:   purgeAMQP,
 		count: func(t testing.TB, url, queue string) int {
-			conn, err := amqp.Dial(url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			ch, err := conn.Channel()
-			if err != nil {
-				t.Fatal(err)
-			}
+			ch := amqpChannel(t, url)
 			q, err := ch.QueueDeclarePassive(queue, true, false, false, false, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -90,18 +82,24 @@ var brokers = []broker{
 	},
 }
 
-func purgeAMQP(t testing.TB, url, queue string) {
+// amqpChannel opens a channel of its own on the broker at url, closed
+// when t ends.
+func amqpChannel(t testing.TB, url string) *amqp.Channel {
+	t.Helper()
 	conn, err := amqp.Dial(url)
 	if err != nil {
-		t.Errorf("cleaning up: %v", err)
-		return
+		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { _ = conn.Close() })
 	ch, err := conn.Channel()
 	if err != nil {
-		t.Errorf("cleaning up: %v", err)
-		return
+		t.Fatal(err)
 	}
+	return ch
+}
+
+func purgeAMQP(t testing.TB, url, queue string) {
+	ch := amqpChannel(t, url)
 	_, _ = ch.QueueDelete(queue, false, false, false)
 	_ = ch.ExchangeDelete(queue, false, false)
 }
