@@ -259,3 +259,34 @@ func checkJob(t *testing.T, g map[string]any, dl *destination.Delivery) {
 	meta, _ := data["hooklatch"].(map[string]any)
 	workertest.CheckPayload(t, workertest.Payload{Event: data["event"], Meta: meta, RawBody: data["raw_body"]}, dl)
 }
+
+// TestServeToBullMQWorker is the whole path: webhooks posted to
+// `hooklatch serve --forward-to bullmq://…` are run by a real BullMQ
+// Worker, each once, with its body byte for byte.
+func TestServeToBullMQWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs serve and a BullMQ worker; not in -short")
+	}
+	e := setup(t, bullmqdest.Config{})
+	w := e.start(t)
+	bodies := workertest.Bodies(20)
+	workertest.Serve(t, "bullmq://"+strings.TrimPrefix(e.url, "redis://")+"?queue="+e.queue, bodies)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	e.waitCompleted(ctx, t, int64(len(bodies)))
+	got := w.Received(ctx, t, len(bodies))
+	runs := map[string]int{}
+	for _, g := range got {
+		data, _ := g["data"].(map[string]any)
+		raw, _ := data["raw_body"].(string)
+		runs[raw]++
+	}
+	for i, body := range bodies {
+		if n := runs[string(body)]; n != 1 {
+			t.Errorf("webhook %d ran %d times, want once with its body byte for byte", i, n)
+		}
+	}
+	if len(got) != len(bodies) {
+		t.Errorf("the worker ran %d jobs, want %d", len(got), len(bodies))
+	}
+}

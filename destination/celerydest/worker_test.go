@@ -232,3 +232,48 @@ func checkTask(t *testing.T, g map[string]any, dl *destination.Delivery) {
 		t.Errorf("event %s: unexpected keyword arguments %v", dl.Event.ID, extra)
 	}
 }
+
+// TestServeToCeleryWorker is the whole path: webhooks posted to
+// `hooklatch serve --forward-to celery+…` are run by a real Celery worker,
+// each once, with its body byte for byte.
+func TestServeToCeleryWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs serve and a Celery worker; not in -short")
+	}
+	for _, b := range brokers {
+		t.Run(b.name, func(t *testing.T) {
+			url := b.url(t)
+			workertest.NeedPython(t, b.modules...)
+			queue := workertest.Name("hooklatch-celery-serve")
+			t.Cleanup(func() { b.purge(t, url, queue) })
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "tests.py"), []byte(app), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			w := workertest.Start(t, dir, []string{"BROKER=" + url, "TASK=tests.process_event", "PYTHONPATH=" + dir},
+				workertest.Python, "-m", "celery", "-A", "tests", "worker", "-Q", queue, "--pool=solo",
+				"--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING")
+
+			bodies := workertest.Bodies(20)
+			workertest.Serve(t, "celery+"+url+"?task=tests.process_event&queue="+queue, bodies)
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			got := w.Received(ctx, t, len(bodies))
+			time.Sleep(500 * time.Millisecond) // a second run of one would show now
+			got = w.Received(ctx, t, len(bodies))
+			runs := map[string]int{}
+			for _, g := range got {
+				raw, _ := g["raw_body"].(string)
+				runs[raw]++
+			}
+			for i, body := range bodies {
+				if n := runs[string(body)]; n != 1 {
+					t.Errorf("webhook %d ran %d times, want once with its body byte for byte", i, n)
+				}
+			}
+			if len(got) != len(bodies) {
+				t.Errorf("the worker ran %d tasks, want %d", len(got), len(bodies))
+			}
+		})
+	}
+}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/destination/amqpdest"
+	"github.com/hooklatch/hooklatch/destination/bullmqdest"
+	"github.com/hooklatch/hooklatch/destination/celerydest"
 	"github.com/hooklatch/hooklatch/destination/kafkadest"
 	"github.com/hooklatch/hooklatch/destination/natsdest"
 	"github.com/hooklatch/hooklatch/destination/redisdest"
@@ -47,13 +49,22 @@ type KafkaDestinationConfig struct {
 	Topic string `yaml:"topic"`
 }
 
+// WorkerDestinationConfig is a config file's celery: or bullmq: block:
+// the destination's --forward-to URL (celery+amqp://…, celery+redis://…,
+// bullmq://…), its settings as query parameters.
+type WorkerDestinationConfig struct {
+	URL string `yaml:"url"`
+}
+
 // brokerSchemes are the URL schemes of broker destinations, and what
 // --forward-to says about them.
 var brokerSchemes = map[string]string{
 	"redis": "redis", "rediss": "redis",
 	"nats": "nats", "tls": "nats",
 	"amqp": "amqp", "amqps": "amqp",
-	"kafka": "kafka",
+	"kafka":       "kafka",
+	"celery+amqp": "celery", "celery+amqps": "celery", "celery+redis": "celery", "celery+rediss": "celery",
+	"bullmq": "bullmq", "bullmqs": "bullmq",
 }
 
 // isBrokerURL reports whether raw names a broker rather than an HTTP
@@ -69,7 +80,9 @@ var brokerFlagKeys = map[string]string{
 	"URL": "--forward-to", "Timeout": "--forward-timeout",
 	"Stream": "--forward-to stream=", "Subject": "--forward-to subject=", "MaxLen": "--forward-to maxlen=", "DedupeWindow": "--forward-to dedupe_window=",
 	"Exchange": "--forward-to exchange=", "RoutingKey": "--forward-to routing_key=", "ExchangeType": "--forward-to exchange_type=", "Queue": "--forward-to queue=",
-	"Topic": "--forward-to topic=",
+	"Topic":     "--forward-to topic=",
+	"BrokerURL": "--forward-to", "Task": "--forward-to task=", "Origin": "--forward-to origin=",
+	"RedisURL": "--forward-to", "Prefix": "--forward-to prefix=", "Attempts": "--forward-to attempts=", "Backoff": "--forward-to backoff=",
 }
 
 // brokerDestination builds the broker destination a --forward-to URL
@@ -96,6 +109,9 @@ func brokerDestination(raw string, timeout time.Duration) (destination.Destinati
 		cfg, err := kafkadest.ParseURL(raw)
 		cfg.Timeout = timeout
 		return newBroker(kafkadest.New, cfg, err, "", brokerFlagKeys)
+	case "celery", "bullmq":
+		// Their attempts are bounded by the attempt's context alone.
+		return workerDestination(raw, "", brokerFlagKeys)
 	}
 	return nil, usageError("--forward-to %q: not a broker URL", u.Redacted())
 }
@@ -157,11 +173,44 @@ func (d *DestinationConfig) fileBroker(where string) (dest destination.Destinati
 	case d.Kafka != nil:
 		dest, err = newBroker(kafkadest.New, kafkadest.Config{URL: d.Kafka.URL, Topic: d.Kafka.Topic, Timeout: timeout}, nil, where+": ", kafkaFileKeys)
 		return dest, true, err
+	case d.Celery != nil:
+		if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(d.Celery.URL)), "celery+") {
+			return nil, true, usageError("%s: celery.url: want celery+amqp://… or celery+redis://…, not %q", where, d.Celery.URL)
+		}
+		dest, err = workerDestination(d.Celery.URL, where+": ", workerFileKeys("celery"))
+		return dest, true, err
+	case d.BullMQ != nil:
+		if scheme := brokerSchemes[strings.ToLower(strings.Split(strings.TrimSpace(d.BullMQ.URL), "://")[0])]; scheme != "bullmq" {
+			return nil, true, usageError("%s: bullmq.url: want bullmq://host:6379/0?queue=NAME, not %q", where, d.BullMQ.URL)
+		}
+		dest, err = workerDestination(d.BullMQ.URL, where+": ", workerFileKeys("bullmq"))
+		return dest, true, err
 	}
 	return nil, false, nil
 }
 
 // brokerKinds reports which broker blocks a config file entry sets.
 func (d *DestinationConfig) brokerKinds() []bool {
-	return []bool{d.Redis != nil, d.NATS != nil, d.AMQP != nil, d.Kafka != nil}
+	return []bool{d.Redis != nil, d.NATS != nil, d.AMQP != nil, d.Kafka != nil, d.Celery != nil, d.BullMQ != nil}
+}
+
+// workerDestination builds the Celery or BullMQ destination raw names,
+// wording objections with prefix and names.
+func workerDestination(raw, prefix string, names map[string]string) (destination.Destination, error) {
+	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(raw)), "celery+") {
+		cfg, err := celerydest.ParseURL(strings.TrimSpace(raw))
+		return newBroker(celerydest.New, cfg, err, prefix, names)
+	}
+	cfg, err := bullmqdest.ParseURL(strings.TrimSpace(raw))
+	return newBroker(bullmqdest.New, cfg, err, prefix, names)
+}
+
+// workerFileKeys names the worker destinations' Config fields as the
+// config file does: everything is in the block's url.
+func workerFileKeys(block string) map[string]string {
+	u := block + ".url"
+	return map[string]string{
+		"BrokerURL": u, "RedisURL": u, "Task": u + " task=", "Queue": u + " queue=", "Origin": u + " origin=",
+		"Prefix": u + " prefix=", "Attempts": u + " attempts=", "Backoff": u + " backoff=",
+	}
 }

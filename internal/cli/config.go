@@ -72,6 +72,9 @@ type DestinationConfig struct {
 	NATS  *NATSDestinationConfig  `yaml:"nats"`
 	AMQP  *AMQPDestinationConfig  `yaml:"amqp"`
 	Kafka *KafkaDestinationConfig `yaml:"kafka"`
+
+	Celery *WorkerDestinationConfig `yaml:"celery"`
+	BullMQ *WorkerDestinationConfig `yaml:"bullmq"`
 }
 
 // Duration reads "30s", "2m", "1h".
