@@ -279,11 +279,23 @@ kill:
 
 	st := srv.Store()
 	for id := range acked {
-		if _, err := st.GetEvent(ctx, id); err != nil {
+		// The pool may still hold a connection terminated in the last
+		// moment: its first use fails, and a read tried again gets a new
+		// one. What matters is that the event is there.
+		var err error
+		for range 3 {
+			if _, err = st.GetEvent(ctx, id); err == nil {
+				break
+			}
+		}
+		if err != nil {
 			t.Errorf("acknowledged event %s: %v", id, err)
 		}
 	}
 	stats, err := st.Stats(ctx)
+	if err != nil {
+		stats, err = st.Stats(ctx) // as above: a terminated connection's last use
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
