@@ -95,6 +95,8 @@ type cursorTx struct {
 	resolved   map[*windowEntry]bool
 	adopted    map[*cursor][2]int64 // watermark and claimed_to read from the table
 	touched    map[*cursor]bool
+	named      [maxDestinations]int64 // events stored naming each bit
+	namedAny   bool
 }
 
 func (t *cursorTx) reset() {
@@ -104,6 +106,9 @@ func (t *cursorTx) reset() {
 	clear(t.resolved)
 	clear(t.adopted)
 	clear(t.touched)
+	if t.namedAny {
+		t.named, t.namedAny = [maxDestinations]int64{}, false
+	}
 }
 
 func newCursorTx() *cursorTx {
@@ -298,10 +303,33 @@ func advance(c *cursor, window []*windowEntry, extra map[*windowEntry]bool) (int
 	return window[i].seq - 1, window[i:]
 }
 
+// countNamed notes that an event naming the destinations of mask was
+// stored in this transaction.
+func (s *Store) countNamed(mask int64) {
+	t := s.txCur
+	for bit := range maxDestinations {
+		if mask&(1<<bit) != 0 {
+			t.named[bit]++
+			t.namedAny = true
+		}
+	}
+}
+
 // flushCursors writes the positions of the cursors this transaction
-// moved, before it commits.
+// moved, and how many events it stored for each destination, before it
+// commits.
 func (s *Store) flushCursors(ctx context.Context, tx *sql.Tx) error {
 	t := s.txCur
+	if t.namedAny {
+		for bit, n := range t.named {
+			if n == 0 {
+				continue
+			}
+			if _, err := s.execWriter(ctx, tx, namedSQL, n, bit); err != nil {
+				return fmt.Errorf("sqlite: count events by destination: %w", err)
+			}
+		}
+	}
 	for c := range t.touched {
 		claimedTo := c.claimedTo
 		window := c.window
@@ -374,6 +402,7 @@ const (
 	readCursorSQL  = `SELECT watermark, claimed_to, lease_owner, lease_until FROM cursors WHERE bit = ?`
 	claimedToSQL   = `UPDATE cursors SET claimed_to = ?, lease_owner = ?, lease_until = MAX(lease_until, ?) WHERE bit = ?`
 	watermarkSQL   = `UPDATE cursors SET watermark = ?, claimed_to = ? WHERE bit = ?`
+	namedSQL       = `UPDATE cursors SET named = named + ? WHERE bit = ?`
 )
 
 // scanOne scans the one row of rows and closes them.

@@ -229,3 +229,64 @@ func TestCursorNotClaimedTwiceAcrossStores(t *testing.T) {
 		t.Errorf("after the lease: the second store claimed %d, want 6", len(cb))
 	}
 }
+
+// Stats counts the deliveries the cursors imply from counters the writer
+// keeps, not by reading every event: whatever their states, and after a
+// prune, the counts equal those of listing every delivery.
+func TestStatsCountsEveryDelivery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := open(t, sqlite.Options{})
+	for i := range 30 {
+		appendFor(t, s, fmt.Sprint("a", i), "app")
+	}
+	for i := range 10 {
+		appendFor(t, s, fmt.Sprint("b", i), "app", "logs")
+	}
+	for i := range 5 {
+		appendFor(t, s, fmt.Sprint("n", i))
+	}
+	for i, c := range claimAll(t, s, "w", cursorT0) {
+		switch i % 5 {
+		case 0, 1:
+			complete(t, s, c, store.DeliverySucceeded, time.Time{})
+		case 2:
+			complete(t, s, c, store.DeliveryPending, cursorT0.Add(time.Hour))
+		case 3:
+			complete(t, s, c, store.DeliveryDead, time.Time{})
+		} // 4: left in flight
+	}
+	late := appendFor(t, s, "late", "app", "logs") // pending, never claimed
+	if _, err := s.Discard(ctx, store.DeliverySelector{EventIDs: []string{late.ID}, Destination: "logs"}, cursorT0); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		want := map[string]int64{}
+		for after := int64(0); ; {
+			ds, err := s.ListDeliveries(ctx, store.DeliveryFilter{AfterID: after, Limit: 7})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ds) == 0 {
+				break
+			}
+			for _, d := range ds {
+				want[d.Status]++
+			}
+			after = ds[len(ds)-1].ID
+		}
+		st, err := s.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(st.Deliveries) != fmt.Sprint(want) {
+			t.Errorf("%s: Stats counts %v, the listing %v", when, st.Deliveries, want)
+		}
+	}
+	check("before the prune")
+	if _, _, err := s.Prune(ctx, time.Now(), time.Time{}, time.Time{}, 1000); err != nil {
+		t.Fatal(err)
+	}
+	check("after the prune")
+}

@@ -76,7 +76,11 @@ const (
 	pruneAttemptsSQL = `DELETE FROM attempts WHERE id IN (
 SELECT a.id FROM json_each(?1) j JOIN attempts a ON a.delivery_id BETWEEN j.value << 6 AND (j.value << 6) | 63)`
 	pruneEventsSQL = `DELETE FROM events WHERE seq IN (SELECT value FROM json_each(?1))`
-	pruneKeysSQL   = `DELETE FROM pruned_keys WHERE seq IN (
+	// uncountPrunedSQL takes the events about to be pruned off the
+	// counts of events naming each destination.
+	uncountPrunedSQL = `UPDATE cursors SET named = named - (SELECT COUNT(*) FROM events
+ WHERE seq IN (SELECT value FROM json_each(?1)) AND (dest_mask >> cursors.bit) & 1 = 1)`
+	pruneKeysSQL = `DELETE FROM pruned_keys WHERE seq IN (
 SELECT seq FROM pruned_keys WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)`
 	anyKeysSQL = `SELECT EXISTS (SELECT 1 FROM pruned_keys)`
 	// keptKeySQL finds the first pruned event a request matches.
@@ -213,6 +217,9 @@ func (s *Store) pruneEvents(ctx context.Context, tx *sql.Tx, candidates []int64,
 	list := seqsJSON(victims)
 	if _, err := s.execWriter(ctx, tx, pruneAttemptsSQL, list); err != nil {
 		return 0, fmt.Errorf("sqlite: prune attempts: %w", err)
+	}
+	if _, err := s.execWriter(ctx, tx, uncountPrunedSQL, list); err != nil {
+		return 0, fmt.Errorf("sqlite: prune events: %w", err)
 	}
 	res, err := s.execWriter(ctx, tx, pruneEventsSQL, list)
 	if err != nil {

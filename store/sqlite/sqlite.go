@@ -662,6 +662,9 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 		if r.res.Seq, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("sqlite: append: %w", err)
 		}
+		if mask != 0 {
+			s.countNamed(mask)
+		}
 		r.res.EventID = ev.ID
 		return nil
 	}
@@ -780,24 +783,51 @@ SELECT (SELECT COUNT(*) FROM events),
 	if err != nil {
 		return st, fmt.Errorf("sqlite: stats: %w", err)
 	}
-	rows, err := s.readDB.QueryContext(ctx, `SELECT status, COUNT(*) FROM (
-    SELECT status FROM deliveries
-    UNION ALL
-    SELECT status FROM (`+virtualDeliveries("true")+`)) GROUP BY status`)
-	if err != nil {
+	st.Deliveries = map[string]int64{}
+	if err := s.countDeliveries(ctx, st.Deliveries); err != nil {
 		return st, fmt.Errorf("sqlite: stats: %w", err)
 	}
-	defer rows.Close()
-	st.Deliveries = map[string]int64{}
-	for rows.Next() {
-		var status string
-		var n int64
-		if err := rows.Scan(&status, &n); err != nil {
-			return st, fmt.Errorf("sqlite: stats: %w", err)
-		}
-		st.Deliveries[status] += n
+	return st, nil
+}
+
+// countDeliveries counts the deliveries by status without reading every
+// event: rows are counted as they are; the deliveries the cursors imply
+// above their watermarks (few, once dispatch has caught up) are read;
+// and those below, all succeeded, are the events each destination's
+// counter says name it, less those above the watermark and those with
+// rows.
+func (s *Store) countDeliveries(ctx context.Context, by map[string]int64) error {
+	rows, err := s.readDB.QueryContext(ctx, `
+SELECT status, COUNT(*) FROM deliveries GROUP BY status
+UNION ALL
+SELECT status, COUNT(*) FROM (`+virtualDeliveries("e.seq > c.watermark")+`) GROUP BY status
+UNION ALL
+SELECT 'succeeded', COALESCE(SUM(c.named
+        - (SELECT COUNT(*) FROM events e WHERE e.seq > c.watermark AND (e.dest_mask >> c.bit) & 1 = 1)
+        - (SELECT COUNT(*) FROM deliveries r JOIN events e ON e.seq = r.event_seq
+            WHERE r.destination = c.destination AND e.seq <= c.watermark AND (e.dest_mask >> c.bit) & 1 = 1)), 0)
+  FROM cursors c`)
+	if err != nil {
+		return err
 	}
-	return st, rows.Err()
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			status string
+			n      int64
+		)
+		if err := rows.Scan(&status, &n); err != nil {
+			return err
+		}
+		by[status] += n
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if by[store.DeliverySucceeded] == 0 {
+		delete(by, store.DeliverySucceeded)
+	}
+	return nil
 }
 
 func unixNano(t time.Time) int64 {
