@@ -148,13 +148,7 @@ func TestCeleryWorkerRunsEachEvent(t *testing.T) {
 			deliverAll(ctx, t, dest, deliveries[:n/2]) // wait in the queue
 			enqueued := time.Since(began)
 
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "tests.py"), []byte(app), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			w := workertest.Start(t, dir, []string{"BROKER=" + url, "TASK=tests.process_event", "PYTHONPATH=" + dir},
-				workertest.Python, "-m", "celery", "-A", "tests", "worker", "-Q", queue, "--pool=solo",
-				"--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING")
+			w := startWorker(t, url, queue)
 
 			deliverAll(ctx, t, dest, deliveries[n/2:]) // while it runs
 			again := *deliveries[3]
@@ -169,6 +163,18 @@ func TestCeleryWorkerRunsEachEvent(t *testing.T) {
 			checkReceived(t, got, deliveries, &again)
 		})
 	}
+}
+
+// startWorker runs app as a Celery worker on queue at the broker url.
+func startWorker(t *testing.T, url, queue string) *workertest.Worker {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "tests.py"), []byte(app), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return workertest.Start(t, dir, []string{"BROKER=" + url, "TASK=tests.process_event", "PYTHONPATH=" + dir},
+		workertest.Python, "-m", "celery", "-A", "tests", "worker", "-Q", queue, "--pool=solo",
+		"--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING")
 }
 
 func deliverAll(ctx context.Context, t *testing.T, dest destination.Destination, ds []*destination.Delivery) {
@@ -246,13 +252,7 @@ func TestServeToCeleryWorker(t *testing.T) {
 			workertest.NeedPython(t, b.modules...)
 			queue := workertest.Name("hooklatch-celery-serve")
 			t.Cleanup(func() { b.purge(t, url, queue) })
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "tests.py"), []byte(app), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			w := workertest.Start(t, dir, []string{"BROKER=" + url, "TASK=tests.process_event", "PYTHONPATH=" + dir},
-				workertest.Python, "-m", "celery", "-A", "tests", "worker", "-Q", queue, "--pool=solo",
-				"--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING")
+			w := startWorker(t, url, queue)
 
 			bodies := workertest.Bodies(20)
 			workertest.Serve(t, "celery+"+url+"?task=tests.process_event&queue="+queue, bodies)

@@ -111,7 +111,7 @@ func brokerDestination(raw string, timeout time.Duration) (destination.Destinati
 		return newBroker(kafkadest.New, cfg, err, "", brokerFlagKeys)
 	case "celery", "bullmq":
 		// Their attempts are bounded by the attempt's context alone.
-		return workerDestination(raw, "", brokerFlagKeys)
+		return workerDestination(brokerSchemes[strings.ToLower(u.Scheme)], raw, "", brokerFlagKeys)
 	}
 	return nil, usageError("--forward-to %q: not a broker URL", u.Redacted())
 }
@@ -174,16 +174,10 @@ func (d *DestinationConfig) fileBroker(where string) (dest destination.Destinati
 		dest, err = newBroker(kafkadest.New, kafkadest.Config{URL: d.Kafka.URL, Topic: d.Kafka.Topic, Timeout: timeout}, nil, where+": ", kafkaFileKeys)
 		return dest, true, err
 	case d.Celery != nil:
-		if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(d.Celery.URL)), "celery+") {
-			return nil, true, usageError("%s: celery.url: want celery+amqp://… or celery+redis://…, not %q", where, d.Celery.URL)
-		}
-		dest, err = workerDestination(d.Celery.URL, where+": ", workerFileKeys("celery"))
+		dest, err = workerDestination("celery", d.Celery.URL, where+": ", workerFileKeys("celery"))
 		return dest, true, err
 	case d.BullMQ != nil:
-		if scheme := brokerSchemes[strings.ToLower(strings.Split(strings.TrimSpace(d.BullMQ.URL), "://")[0])]; scheme != "bullmq" {
-			return nil, true, usageError("%s: bullmq.url: want bullmq://host:6379/0?queue=NAME, not %q", where, d.BullMQ.URL)
-		}
-		dest, err = workerDestination(d.BullMQ.URL, where+": ", workerFileKeys("bullmq"))
+		dest, err = workerDestination("bullmq", d.BullMQ.URL, where+": ", workerFileKeys("bullmq"))
 		return dest, true, err
 	}
 	return nil, false, nil
@@ -194,14 +188,16 @@ func (d *DestinationConfig) brokerKinds() []bool {
 	return []bool{d.Redis != nil, d.NATS != nil, d.AMQP != nil, d.Kafka != nil, d.Celery != nil, d.BullMQ != nil}
 }
 
-// workerDestination builds the Celery or BullMQ destination raw names,
-// wording objections with prefix and names.
-func workerDestination(raw, prefix string, names map[string]string) (destination.Destination, error) {
-	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(raw)), "celery+") {
-		cfg, err := celerydest.ParseURL(strings.TrimSpace(raw))
+// workerDestination builds the Celery (kind "celery") or BullMQ
+// destination raw names, wording objections with prefix and names; each
+// package's ParseURL refuses a URL of the other kind.
+func workerDestination(kind, raw, prefix string, names map[string]string) (destination.Destination, error) {
+	raw = strings.TrimSpace(raw)
+	if kind == "celery" {
+		cfg, err := celerydest.ParseURL(raw)
 		return newBroker(celerydest.New, cfg, err, prefix, names)
 	}
-	cfg, err := bullmqdest.ParseURL(strings.TrimSpace(raw))
+	cfg, err := bullmqdest.ParseURL(raw)
 	return newBroker(bullmqdest.New, cfg, err, prefix, names)
 }
 

@@ -309,6 +309,8 @@ func TestConfigFileBrokerErrors(t *testing.T) {
 		{"amqp unknown in the url", "amqp: {url: \"amqp://127.0.0.1:5672/?exhange=x\", routing_key: k}", "amqp.url: unknown query parameter exhange"},
 		{"kafka topic in the url", "kafka: {url: \"kafka://127.0.0.1:9092?topic=t\"}", "kafka.topic: set it here, not as topic= in the URL"},
 		{"two kinds", "redis: {url: redis://127.0.0.1:6379/0, stream: s}\n    log: {}", "give exactly one of"},
+		{"celery block, bullmq url", "celery: {url: \"bullmq://127.0.0.1:6379/0\"}", "destinations[0] (b): a Celery destination looks like celery+amqp://"},
+		{"bullmq block, unknown parameter", "bullmq: {url: \"bullmq://127.0.0.1:6379/0?queue=q&attempt=2\"}", `unknown parameter "attempt"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

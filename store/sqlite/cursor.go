@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sort"
 	"strings"
@@ -307,12 +308,10 @@ func advance(c *cursor, window []*windowEntry, extra map[*windowEntry]bool) (int
 // stored in this transaction.
 func (s *Store) countNamed(mask int64) {
 	t := s.txCur
-	for bit := range maxDestinations {
-		if mask&(1<<bit) != 0 {
-			t.named[bit]++
-			t.namedAny = true
-		}
+	for m := uint64(mask); m != 0; m &= m - 1 {
+		t.named[bits.TrailingZeros64(m)]++
 	}
+	t.namedAny = true
 }
 
 // flushCursors writes the positions of the cursors this transaction
@@ -423,9 +422,7 @@ func scanOne(rows *sql.Rows, dest ...any) error {
 // claimCursor claims up to limit of c's next events, without their
 // bodies: Claim reads those once it has committed.
 func (s *Store) claimCursor(ctx context.Context, tx *sql.Tx, c *cursor, p store.ClaimParams, now int64, limit int) ([]store.Claim, error) {
-	if err := s.expireWindow(ctx, tx, c, now); err != nil {
-		return nil, err
-	}
+	// Claim has expired c's window and taken over one another store left.
 	from, ok, err := s.claimFrom(ctx, tx, c, now)
 	if err != nil || !ok {
 		return nil, err
@@ -609,21 +606,32 @@ func (s *Store) recoverWindow(ctx context.Context, tx *sql.Tx, c *cursor, waterm
 	return len(all), nil
 }
 
-// completeFirst records the outcome of a first attempt claimed from a
-// cursor. ok is false when id is not in this Store's window: the caller
-// completes it as a row.
-func (s *Store) completeFirst(ctx context.Context, tx *sql.Tx, c store.Completion) (ok bool, err error) {
+// windowEntry returns the window entry c completes, and its cursor: nil
+// unless c's delivery is a first attempt this Store claimed from a cursor
+// for c.Owner, still waiting for its outcome.
+func (s *Store) windowEntry(c store.Completion) (*cursor, *windowEntry) {
 	seq, bit := splitDeliveryID(c.DeliveryID)
 	s.cursors.mu.Lock()
 	cur := s.cursors.byBit[bit]
 	s.cursors.mu.Unlock()
 	if cur == nil {
+		return nil, nil
+	}
+	if e := cur.find(seq); e != nil && s.open(e) && e.owner == c.Owner {
+		return cur, e
+	}
+	return nil, nil
+}
+
+// completeFirst records the outcome of a first attempt claimed from a
+// cursor. ok is false when id is not in this Store's window: the caller
+// completes it as a row.
+func (s *Store) completeFirst(ctx context.Context, tx *sql.Tx, c store.Completion) (ok bool, err error) {
+	cur, e := s.windowEntry(c)
+	if e == nil {
 		return false, nil
 	}
-	e := cur.find(seq)
-	if e == nil || !s.open(e) || e.owner != c.Owner {
-		return false, nil
-	}
+	seq := e.seq
 	a := c.Attempt
 	if _, err := tx.StmtContext(ctx, s.attemptStmt).ExecContext(ctx, c.DeliveryID, unixNano(a.StartedAt), int64(a.Duration), a.Outcome,
 		a.StatusCode, a.Error, a.Response); err != nil {
@@ -653,15 +661,8 @@ func (s *Store) firstSuccesses(ctx context.Context, tx *sql.Tx, reqs []*writeReq
 	n := 0
 	for _, r := range reqs {
 		c := r.success
-		seq, bit := splitDeliveryID(c.DeliveryID)
-		s.cursors.mu.Lock()
-		cur := s.cursors.byBit[bit]
-		s.cursors.mu.Unlock()
-		var e *windowEntry
-		if cur != nil {
-			e = cur.find(seq)
-		}
-		if e == nil || !s.open(e) || e.owner != c.Owner {
+		cur, e := s.windowEntry(*c)
+		if e == nil {
 			if err := r.fn(ctx, tx); err != nil {
 				return err
 			}

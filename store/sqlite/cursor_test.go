@@ -3,9 +3,11 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -289,4 +291,29 @@ func TestStatsCountsEveryDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after the prune")
+}
+
+// A store routes to 63 destination names at most: the 64th is refused
+// with an error that says so, and nothing of its event is stored.
+func TestCursorDestinationsAreBounded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := open(t, sqlite.Options{})
+	var names []string
+	for i := range 63 {
+		names = append(names, fmt.Sprint("d", i))
+	}
+	appendFor(t, s, "fits", names...)
+	ev := storetest.NewEvent("sent", "one too many")
+	ev.ReceivedAt, ev.Destinations = cursorT0, []string{"d0", "d63"}
+	if _, err := s.Append(ctx, ev); err == nil || !strings.Contains(err.Error(), "at most 63 destinations") {
+		t.Fatalf("a 64th destination: err = %v, want one saying a store routes to at most 63", err)
+	}
+	if _, err := s.GetEvent(ctx, ev.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the refused event was stored: %v", err)
+	}
+	cs := claimAll(t, s, "w", cursorT0)
+	if len(cs) != 63 {
+		t.Errorf("claimed %d deliveries of the event that fits, want 63", len(cs))
+	}
 }

@@ -30,10 +30,6 @@ func scanDelivery(row scanner) (store.Delivery, error) {
 }
 
 const (
-	insertDeliverySQL = `
-INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
-VALUES (?, ?, ?, 'pending', ?, ?, ?)
-ON CONFLICT (event_seq, destination) DO NOTHING`
 	// insertAttemptSQL numbers the attempt after the delivery's last one:
 	// across its whole life, whatever budget a retry or replay gave it.
 	insertAttemptSQL = `
