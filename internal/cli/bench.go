@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -40,6 +41,8 @@ type BenchOptions struct {
 	Baseline    bool
 	CPUProfile  string // write a CPU profile of the target run here
 	StoreOnly   bool   // in-process: store events, deliver them nowhere
+	Attack      string // hostile load beside valid webhooks sent at Rate
+	Rate        float64
 }
 
 func newBenchCommand(env Env) *cobra.Command {
@@ -57,9 +60,18 @@ p50/p99/p99.9 acknowledgement latency and answers by status.
 
 Without --url it starts hooklatch serve in-process on a temporary SQLite store.
 With --baseline it first sends the same load to a bare net/http handler that
-answers 200 in the same process, and prints the ratio: what durability costs.`,
+answers 200 in the same process, and prints the ratio: what durability costs.
+
+With --attack it sends hostile load and, beside it, valid webhooks at --rate a
+second, and prints how many of them were accepted:
+  trickle       1,100 connections declare bodies of 65,000 bytes and send a
+                byte of them every 2s
+  trickle-many  4,200 connections do the same with bodies of 16,383 bytes
+  slow          256 senders post 64 KiB bodies at 4 KiB/s, again and again
+  flood         64 senders post forged 1 MiB bodies as fast as answered`,
 		Example: `  hooklatch bench --baseline
-  hooklatch bench --url http://127.0.0.1:3000/webhooks/sent --secret whsec_... --connections 64`,
+  hooklatch bench --url http://127.0.0.1:3000/webhooks/sent --secret whsec_... --connections 64
+  hooklatch bench --attack trickle --rate 50 --duration 60s`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
@@ -82,6 +94,12 @@ answers 200 in the same process, and prints the ratio: what durability costs.`,
 			if opts.Connections <= 0 || opts.Duration <= 0 {
 				return usageError("--connections and --duration must be positive")
 			}
+			if opts.Attack != "" && !slices.Contains(bench.AttackKinds, opts.Attack) {
+				return usageError("--attack %q: want one of %s", opts.Attack, strings.Join(bench.AttackKinds, ", "))
+			}
+			if opts.Attack != "" && (opts.Baseline || opts.Rate <= 0) {
+				return usageError("--attack sends valid webhooks at --rate (a positive number) beside the attack, and has no --baseline")
+			}
 			if opts.StoreOnly && opts.URL != "" {
 				return usageError("--store-only shapes the in-process server; with --url, configure the target itself")
 			}
@@ -102,6 +120,8 @@ answers 200 in the same process, and prints the ratio: what durability costs.`,
 	f.StringVar(&opts.Type, "type", "message.delivered", "event type of the posted sample")
 	f.BoolVar(&opts.Baseline, "baseline", false, "also measure a bare net/http handler answering 200, and print the ratio")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the target run (go tool pprof) to this file")
+	f.StringVar(&opts.Attack, "attack", "", "send this hostile load beside valid webhooks at --rate: "+strings.Join(bench.AttackKinds, ", "))
+	f.Float64Var(&opts.Rate, "rate", 50, "with --attack: valid webhooks a second")
 	f.BoolVar(&opts.StoreOnly, "store-only", false, "in-process: store events without delivering them, to measure ingest alone (default: each event goes to the log destination, as with serve)")
 	addSecretFlags(cmd)
 	return cmd
@@ -190,6 +210,9 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 			fmt.Fprintf(progress, "hooklatch serve in-process at %s, SQLite store %s (WAL, synchronous=FULL)\n", load.URL, opts.Store)
 		}
 	}
+	if opts.Attack != "" {
+		return runAttack(ctx, out, progress, opts, load)
+	}
 	if opts.CPUProfile != "" {
 		f, err := os.Create(opts.CPUProfile)
 		if err != nil {
@@ -211,6 +234,56 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 	printBench(out, opts, results)
 	if res.OK() == 0 {
 		return failed(fmt.Errorf("no request to %s was answered 2xx", load.URL))
+	}
+	return nil
+}
+
+// runAttack sends the attack and, once its connections are open, the valid
+// webhooks of load at opts.Rate a second.
+func runAttack(ctx context.Context, out, progress io.Writer, opts BenchOptions, load bench.Load) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan struct{})
+	attacked := make(chan bench.AttackResult, 1)
+	fmt.Fprintf(progress, "attack %s on %s\n", opts.Attack, load.URL)
+	go func() {
+		res, _ := bench.Attack{Kind: opts.Attack, URL: load.URL}.Run(ctx, ready)
+		attacked <- res
+	}()
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	fmt.Fprintf(progress, "the attack's connections are open; sending valid webhooks at %.0f a second for %s\n", opts.Rate, opts.Duration)
+	valid, err := bench.Paced(ctx, load, opts.Rate)
+	cancel()
+	a := <-attacked
+	if err != nil {
+		return err
+	}
+	sent := valid.Requests
+	for _, n := range valid.Errors {
+		sent += n
+	}
+	fmt.Fprintf(out, "\nvalid webhooks: %d sent, %d accepted (%.1f%%), p50 %s, p99 %s, max %s\n",
+		sent, valid.OK(), 100*float64(valid.OK())/float64(max(sent, 1)), ms(valid.P50), ms(valid.P99), ms(valid.Max))
+	codes := make([]int, 0, len(valid.ByStatus))
+	for c := range valid.ByStatus {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	fmt.Fprint(out, "valid answers:")
+	for _, c := range codes {
+		fmt.Fprintf(out, " %d×%d", c, valid.ByStatus[c])
+	}
+	fmt.Fprintln(out)
+	for msg, n := range valid.Errors {
+		fmt.Fprintf(out, "  %d× %s\n", n, msg)
+	}
+	fmt.Fprintf(out, "attack %s: %v\n", opts.Attack, a)
+	if valid.OK() == 0 {
+		return failed(fmt.Errorf("no valid webhook to %s was answered 2xx", load.URL))
 	}
 	return nil
 }

@@ -40,6 +40,7 @@ type ConfigFile struct {
 	WALMax             string              `yaml:"wal_max"`
 	RejectionBodyMax   string              `yaml:"rejection_body_max"`
 	MemoryBudget       string              `yaml:"memory_budget"`
+	MinBodyRate        string              `yaml:"min_body_rate"`
 	GCPercent          string              `yaml:"gc_percent"`
 	Destinations       []DestinationConfig `yaml:"destinations"`
 }
@@ -110,7 +111,7 @@ func (cf *ConfigFile) values() map[string]string {
 		"addr": cf.Addr, "path": cf.Path, "store": cf.Store, "admin-addr": cf.AdminAddr,
 		"secret": cf.Secret, "scheme": cf.Scheme, "tolerance": cf.Tolerance, "max-body": cf.MaxBody,
 		"lease": cf.Lease, "rejections-max-bytes": cf.RejectionsMaxBytes, "wal-max": cf.WALMax,
-		"rejection-body-max": cf.RejectionBodyMax, "memory-budget": cf.MemoryBudget, "gc-percent": cf.GCPercent,
+		"rejection-body-max": cf.RejectionBodyMax, "memory-budget": cf.MemoryBudget, "min-body-rate": cf.MinBodyRate, "gc-percent": cf.GCPercent,
 	}
 	if cf.RejectionsMax > 0 {
 		v["rejections-max"] = strconv.Itoa(cf.RejectionsMax)

@@ -78,6 +78,7 @@ config file (--config), else its default.`,
 	f.String("rejection-body-max", "64KiB", "how much of a rejected request's body is kept, with the whole body's length and SHA-256 ($HOOKLATCH_REJECTION_BODY_MAX)")
 	f.String("gc-percent", "", "the garbage collector's target: the heap grows this many percent over what is live before a collection; a soft memory limit of the memory budget plus 64MiB holds it in check (default 400; GOGC and GOMEMLIMIT, when set, are left to the Go runtime) ($HOOKLATCH_GC_PERCENT)")
 	f.String("memory-budget", "", "bytes of webhook bodies held at once (in flight, or rejected and waiting to be kept); past it, 503 with Retry-After (default 64MiB, more if --max-body needs it) ($HOOKLATCH_MEMORY_BUDGET)")
+	f.String("min-body-rate", "16KiB", "bytes a second a webhook body must arrive at, after a grace of 2s; a slower one gets 408 and its connection closed ($HOOKLATCH_MIN_BODY_RATE)")
 
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		log, err := logger()
@@ -152,6 +153,12 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 		if cfg.MemoryBudgetBytes, err = parseBytes("memory-budget", v); err != nil {
 			return ServeOptions{}, err
 		}
+	}
+	if cfg.MinBodyRate, err = parseBytes("min-body-rate", strings.TrimSuffix(get("min-body-rate", "HOOKLATCH_MIN_BODY_RATE"), "/s")); err != nil {
+		return ServeOptions{}, err
+	}
+	if cfg.MinBodyRate < 1<<10 {
+		return ServeOptions{}, usageError("--min-body-rate: want 1KiB or more")
 	}
 	opts := ServeOptions{}
 	switch v := get("gc-percent", "HOOKLATCH_GC_PERCENT"); {

@@ -22,6 +22,7 @@ const (
 	outcomeBadMethod
 	outcomeBadRequest
 	outcomeOverBudget
+	outcomeTooSlow
 	outcomeUnavailable
 	numOutcomes
 )
@@ -39,6 +40,7 @@ var outcomes = [numOutcomes]struct {
 	outcomeBadMethod:   {"bad_method", http.StatusMethodNotAllowed},
 	outcomeBadRequest:  {"bad_request", http.StatusBadRequest},
 	outcomeOverBudget:  {"over_budget", http.StatusServiceUnavailable},
+	outcomeTooSlow:     {"too_slow", http.StatusRequestTimeout},
 	outcomeUnavailable: {"unavailable", http.StatusServiceUnavailable},
 }
 

@@ -10,40 +10,71 @@ import (
 // of it, so that a flood of large bodies leaves room for them.
 const smallBodyBytes = 64 << 10
 
+// firstReadBytes is what a body is given before any of it has arrived: the
+// budget is counted for bytes that arrive, not for bytes declared, so a
+// sender that declares a large body and trickles it holds no more than
+// this until it sends more. Sent's webhooks fit in it.
+const firstReadBytes = 4 << 10
+
+// class says which ceiling of the budget a reservation is held to.
+type class int
+
+const (
+	classSmall class = iota // a body of at most smallBodyBytes arriving briskly
+	classLarge              // a larger body arriving briskly
+	classSlow               // any body still arriving after SlowBodyAfter
+)
+
 // budget bounds the bytes held for request bodies being read and for
-// rejections waiting to be kept. Reserving and releasing are one atomic
-// add each: it sits on the ack path.
+// rejections waiting to be kept. Reserving is one compare-and-swap and
+// releasing one atomic add: it sits on the ack path.
+//
+// Three ceilings share one count. Small bodies may fill all of it; large
+// ones three quarters, so that a flood of large bodies leaves room for
+// Sent's; and a body still arriving after SlowBodyAfter grows only while the
+// whole count is under half, so that senders that trickle, whatever their
+// number, leave the other half to bodies that arrive at once.
 type budget struct {
-	used  atomic.Int64
-	small int64 // the ceiling for a body of at most smallBodyBytes
-	large int64 // the ceiling for anything else
+	used     atomic.Int64
+	ceilings [3]int64
 }
 
 func newBudget(limit int64) *budget {
-	return &budget{small: limit, large: limit - limit/4}
+	return &budget{ceilings: [3]int64{
+		classSmall: limit,
+		classLarge: limit - limit/4,
+		classSlow:  limit / 2,
+	}}
 }
 
 // minBudget is the least budget that holds one body of maxBody bytes.
 func minBudget(maxBody int64) int64 {
 	n := (maxBody + 1) * 4 / 3
-	for newBudget(n).large < maxBody+1 {
+	for newBudget(n).ceilings[classLarge] < maxBody+1 {
 		n++
 	}
 	return n
 }
 
-// reserve takes n bytes, under the ceiling for small request bodies or
-// for anything else, and says whether they fit.
-func (b *budget) reserve(n int64, small bool) bool {
-	ceiling := b.large
-	if small {
-		ceiling = b.small
+// fits says whether n more bytes would fit under c's ceiling now, without
+// taking them.
+func (b *budget) fits(n int64, c class) bool {
+	return b.used.Load()+n <= b.ceilings[c]
+}
+
+// reserve takes n bytes under c's ceiling and says whether they fit. A
+// reservation that does not fit never shows in the count, not even for a
+// moment: many refused at once must not refuse a body that fits.
+func (b *budget) reserve(n int64, c class) bool {
+	for {
+		u := b.used.Load()
+		if u+n > b.ceilings[c] {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			return true
+		}
 	}
-	if b.used.Add(n) > ceiling {
-		b.used.Add(-n)
-		return false
-	}
-	return true
 }
 
 // release gives back n reserved bytes.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,10 @@ const (
 	DefaultMaxBodyBytes          = 1 << 20
 	DefaultMemoryBudgetBytes     = 64 << 20
 	DefaultRejectionBodyMaxBytes = 64 << 10
+	DefaultMinBodyRate           = 16 << 10
+	DefaultBodyGrace             = 2 * time.Second
+	DefaultMaxBodyTime           = 30 * time.Second
+	DefaultSlowBodyAfter         = time.Second
 )
 
 // Config configures a Receiver.
@@ -55,14 +60,37 @@ type Config struct {
 
 	// MemoryBudgetBytes bounds the bytes held for request bodies being
 	// read and for rejected requests waiting to be kept. A body is counted
-	// before it is read (by its Content-Length, or as it grows when it has
-	// none); one that does not fit is answered 503 with Retry-After,
-	// unread, and the sender retries. Bodies over 64 KiB may fill only
+	// as it arrives: 4 KiB at first, then twice what it has sent each time
+	// its buffer fills, so declaring a large body and trickling it holds
+	// almost nothing. A body whose declared size could not fit now is
+	// answered 503 with Retry-After, unread; so is one that outgrows what
+	// is left, and the sender retries. Bodies over 64 KiB may fill only
 	// three quarters of the budget, so that a flood of large bodies leaves
 	// room for ordinary webhooks; those three quarters must hold a body of
-	// MaxBodyBytes. Defaults to DefaultMemoryBudgetBytes, or to the least
-	// that holds a body of MaxBodyBytes when that is more.
+	// MaxBodyBytes. A body still arriving after SlowBodyAfter grows only
+	// while less than half of the budget is held, so that slow senders
+	// leave the other half to bodies that arrive at once. Defaults to
+	// DefaultMemoryBudgetBytes, or to the least that holds a body of
+	// MaxBodyBytes when that is more.
 	MemoryBudgetBytes int64
+
+	// MinBodyRate is the slowest a body may arrive, in bytes a second,
+	// after BodyGrace: a body of n bytes must be whole within BodyGrace +
+	// n/MinBodyRate (and MaxBodyTime), else it is answered 408 and its
+	// connection closed. Defaults to DefaultMinBodyRate (16 KiB/s).
+	MinBodyRate int64
+
+	// BodyGrace is the time every body is given before MinBodyRate counts.
+	// Defaults to DefaultBodyGrace (2s).
+	BodyGrace time.Duration
+
+	// MaxBodyTime bounds the time any body may take to arrive. Defaults to
+	// DefaultMaxBodyTime (30s).
+	MaxBodyTime time.Duration
+
+	// SlowBodyAfter is when a body still arriving counts as slow, for the
+	// memory budget. Defaults to DefaultSlowBodyAfter (1s).
+	SlowBodyAfter time.Duration
 
 	// RejectionBodyMaxBytes is how much of a rejected request's body is
 	// kept; the whole body's length and SHA-256 are kept with it. Defaults
@@ -135,6 +163,18 @@ func (c *Config) validate() error {
 		return fmt.Errorf("a memory budget of %s cannot hold a body of the largest size allowed, %s: give it at least %s",
 			humanize.IBytes(uint64(c.MemoryBudgetBytes)), humanize.IBytes(uint64(c.MaxBodyBytes)), humanize.IBytes(uint64(least)))
 	}
+	if c.MinBodyRate <= 0 {
+		c.MinBodyRate = DefaultMinBodyRate
+	}
+	if c.BodyGrace <= 0 {
+		c.BodyGrace = DefaultBodyGrace
+	}
+	if c.MaxBodyTime <= 0 {
+		c.MaxBodyTime = DefaultMaxBodyTime
+	}
+	if c.SlowBodyAfter <= 0 {
+		c.SlowBodyAfter = DefaultSlowBodyAfter
+	}
 	if c.RejectionBodyMaxBytes <= 0 {
 		c.RejectionBodyMaxBytes = DefaultRejectionBodyMaxBytes
 	}
@@ -171,7 +211,8 @@ type Observation struct {
 	// Outcome is the metrics label of what happened: "accepted",
 	// "duplicate", "attention" (accepted, but odd: see Event.Attention),
 	// "rejected" (signature), "too_large", "bad_method", "bad_request",
-	// "over_budget" (503: the memory budget could not hold the body) or
+	// "over_budget" (503: the memory budget could not hold the body),
+	// "too_slow" (408: the body arrived slower than Config.MinBodyRate) or
 	// "unavailable" (the store could not take the event).
 	Outcome string
 	// StatusCode is the HTTP status answered.
@@ -246,7 +287,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	start := time.Now()
 	var obs Observation
 	var b body
-	o := r.serve(w, req, &obs, &b)
+	o := r.serve(w, req, start, &obs, &b)
 	took := time.Since(start)
 	r.cfg.Metrics.observe(o, took)
 	if r.cfg.Observe != nil {
@@ -258,7 +299,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	// An event's body is the store's now, and a rejected one the
 	// observer's; any other is free.
 	switch {
-	case o == outcomeRejected && r.cfg.Observe == nil, o == outcomeTooLarge, o == outcomeBadRequest, o == outcomeOverBudget:
+	case o == outcomeRejected && r.cfg.Observe == nil, o == outcomeTooLarge, o == outcomeBadRequest, o == outcomeOverBudget, o == outcomeTooSlow:
 		r.bodies.put(b.buf)
 	}
 }
@@ -271,12 +312,12 @@ type body struct {
 }
 
 // serve answers the request and notes in obs what it found.
-func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, obs *Observation, b *body) outcome {
+func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, start time.Time, obs *Observation, b *body) outcome {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return answer(w, outcomeBadMethod, `{"error":"method_not_allowed","detail":"webhooks are delivered with POST"}`)
 	}
-	if o := r.readBody(w, req, b); o != outcomeOK {
+	if o := r.readBody(w, req, start, b); o != outcomeOK {
 		return o
 	}
 	return r.handle(w, req, b.buf, obs)
@@ -320,23 +361,42 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request, body []byte,
 	return answer(w, outcomeAccepted, `{"status":"accepted","event_id":"`+ar.EventID+`","duplicate":false}`)
 }
 
-// readBody reads the whole body into b within the limit and the memory
-// budget. b holds what it took of the budget whatever the outcome.
-func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, b *body) outcome {
+// readBody reads the whole body into b within the limit, the memory budget
+// and the time a body may take. b holds what it took of the budget whatever
+// the outcome.
+//
+// The budget is counted for bytes that arrive, not for bytes declared: the
+// buffer starts at firstReadBytes (or the declared size, when smaller) and
+// doubles only once full, so a sender holds at most twice what it sent.
+// A declared size that could not fit now is still refused before a byte
+// is read. Growth after SlowBodyAfter is held to the budget's slow ceiling.
+func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, start time.Time, b *body) outcome {
 	limit := r.cfg.MaxBodyBytes
 	tooLarge := `{"error":"body_too_large","limit_bytes":` + strconv.FormatInt(limit, 10) + `}`
 	if req.ContentLength > limit {
 		return answer(w, outcomeTooLarge, tooLarge)
 	}
-	size := int64(512)
+	want := limit + 1 // +1 so the reader sees EOF without growing
 	if req.ContentLength >= 0 {
-		size = req.ContentLength + 1 // +1 so the reader sees EOF without growing
+		want = req.ContentLength + 1
 	}
-	size = r.bodies.size(size)
-	if !r.budget.reserve(size, size <= smallBodyBytes) {
+	if req.ContentLength >= 0 && !r.budget.fits(want, sizeClass(want)) {
+		return r.overBudget(w)
+	}
+	size := r.bodies.size(min(want, firstReadBytes))
+	if !r.budget.reserve(size, classSmall) {
 		return r.overBudget(w)
 	}
 	b.held, b.buf = size, r.bodies.get(size)
+
+	// A body must arrive at MinBodyRate after a grace: one that trickles
+	// is cut rather than holding its connection and its share of the
+	// budget. The deadline is lifted once the body is read, so that the
+	// wait for the store is not cut by it.
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(start.Add(r.bodyTime(want))) == nil {
+		defer rc.SetReadDeadline(time.Time{})
+	}
 	rd := http.MaxBytesReader(w, req.Body, limit)
 	for {
 		n, err := rd.Read(b.buf[len(b.buf):cap(b.buf)])
@@ -348,13 +408,25 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, b *body) o
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				return answer(w, outcomeTooLarge, tooLarge)
 			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				w.Header().Set("Connection", "close")
+				return answer(w, outcomeTooSlow, `{"error":"body_too_slow","detail":"the body arrived too slowly"}`)
+			}
 			return answer(w, outcomeBadRequest, `{"error":"bad_request","detail":"could not read the body"}`)
 		}
 		if len(b.buf) == cap(b.buf) {
-			// No Content-Length: double, counting the growth first.
+			// Full: double (up to what was declared), counting the growth
+			// first.
 			old := int64(cap(b.buf))
-			grown := r.bodies.size(old + max(min(old, limit+1-old), 512))
-			if !r.budget.reserve(grown-old, grown <= smallBodyBytes) {
+			grown := r.bodies.size(min(2*old, want))
+			if grown <= old {
+				grown = r.bodies.size(old + 1)
+			}
+			c := sizeClass(grown)
+			if time.Since(start) > r.cfg.SlowBodyAfter {
+				c = classSlow
+			}
+			if !r.budget.reserve(grown-old, c) {
 				return r.overBudget(w)
 			}
 			b.held += grown - old
@@ -363,6 +435,20 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, b *body) o
 			b.buf = next
 		}
 	}
+}
+
+// sizeClass is the budget's class for a body of n bytes arriving briskly.
+func sizeClass(n int64) class {
+	if n <= smallBodyBytes {
+		return classSmall
+	}
+	return classLarge
+}
+
+// bodyTime is how long a body of n bytes may take to arrive.
+func (r *Receiver) bodyTime(n int64) time.Duration {
+	rate := time.Duration(n) * time.Second / time.Duration(r.cfg.MinBodyRate)
+	return min(r.cfg.BodyGrace+rate, r.cfg.MaxBodyTime)
 }
 
 // overBudget answers a request whose body the memory budget cannot hold.

@@ -1,6 +1,7 @@
 package receiver_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -53,6 +55,9 @@ type options struct {
 	storeOpts sqlite.Options // SQLite only
 	logger    *slog.Logger
 	nowFunc   func() time.Time // the receiver's clock; the verifier's stays at now
+	slowAfter time.Duration
+	minRate   int64
+	grace     time.Duration
 }
 
 // backend is a store the receiver is tested on.
@@ -113,6 +118,7 @@ func (b backend) setup(t *testing.T, o options) *fixture {
 	rcv, err := receiver.New(receiver.Config{
 		Store: st, Verifier: v, Secrets: secrets, NowFunc: o.nowFunc, Logger: o.logger,
 		MaxBodyBytes: o.maxBody, MemoryBudgetBytes: o.budget, RejectionLimits: o.limits, Metrics: m,
+		SlowBodyAfter: o.slowAfter, MinBodyRate: o.minRate, BodyGrace: o.grace,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -402,31 +408,38 @@ func TestRejectionLogStaysWithinCaps(t *testing.T) {
 }
 
 // heldBody is a request body that says whether it was read at all and,
-// when held, blocks its first read until released.
+// heldBody gives its first held bytes at once, then blocks until it is
+// released (closed); held < 0: never blocks.
 type heldBody struct {
 	r        io.Reader
-	started  chan struct{}
-	release  chan struct{} // nil: not held
+	held     int
+	sent     int
+	started  chan struct{} // closed once it blocks, or at its first read
+	release  chan struct{}
 	once     sync.Once
 	wasRead  atomic.Bool
 	released sync.Once
 }
 
-func newHeldBody(b []byte, held bool) *heldBody {
-	h := &heldBody{r: bytes.NewReader(b), started: make(chan struct{})}
-	if held {
-		h.release = make(chan struct{})
-	}
-	return h
+func newHeldBody(b []byte, held int) *heldBody {
+	return &heldBody{r: bytes.NewReader(b), held: held, started: make(chan struct{}), release: make(chan struct{})}
 }
 
 func (b *heldBody) Read(p []byte) (int, error) {
 	b.wasRead.Store(true)
-	b.once.Do(func() { close(b.started) })
-	if b.release != nil {
-		<-b.release
+	if b.held < 0 {
+		b.once.Do(func() { close(b.started) })
+		return b.r.Read(p)
 	}
-	return b.r.Read(p)
+	if b.sent == b.held {
+		b.once.Do(func() { close(b.started) })
+		<-b.release
+	} else if b.sent < b.held && len(p) > b.held-b.sent {
+		p = p[:b.held-b.sent]
+	}
+	n, err := b.r.Read(p)
+	b.sent += n
+	return n, err
 }
 
 func (b *heldBody) Close() error { b.released.Do(func() { close(b.release) }); return nil }
@@ -447,9 +460,10 @@ func TestOverBudgetIs503WhileValidEventsAreAccepted(t *testing.T) {
 		f := b.setup(t, options{budget: budget, maxBody: 299 << 10})
 		big := bytes.Repeat([]byte("x"), 299<<10)
 
-		// A slow sender holds a body of the largest size in flight: the room
-		// for large bodies is full.
-		slow := newHeldBody(big, true)
+		// A sender that has sent all but the last byte of a body of the
+		// largest size holds it in flight: the room for large bodies is
+		// full.
+		slow := newHeldBody(big, len(big)-1)
 		done := make(chan int)
 		go func() {
 			rec := httptest.NewRecorder()
@@ -462,7 +476,7 @@ func TestOverBudgetIs503WhileValidEventsAreAccepted(t *testing.T) {
 		}
 
 		// Another large body, declared: refused unread.
-		second := newHeldBody(big[:150<<10], false)
+		second := newHeldBody(big[:150<<10], -1)
 		code, a, h := f.do(t, withBody(f.signed(signature.V1, big[:150<<10]), second, 150<<10))
 		if code != http.StatusServiceUnavailable || a.Error != "unavailable" || h.Get("Retry-After") == "" {
 			t.Errorf("large body over the budget: %d %+v Retry-After %q, want 503 with Retry-After", code, a, h.Get("Retry-After"))
@@ -935,4 +949,134 @@ func BenchmarkServeHTTPForged(b *testing.B) {
 			}
 		}
 	})
+}
+
+// The budget is counted for bytes that arrive: a body declared large but
+// not sent holds only its first read's buffer, so declared bodies cannot
+// fill the budget.
+func TestDeclaredBodiesHoldOnlyWhatArrives(t *testing.T) {
+	t.Parallel()
+	const budget = 400 << 10
+	f := setup(t, options{budget: budget, maxBody: 299 << 10})
+	big := bytes.Repeat([]byte("x"), 60<<10)
+	var held []*heldBody
+	var done sync.WaitGroup
+	for range 20 { // 20 × 60 KiB declared: three times the budget
+		h := newHeldBody(big, 0)
+		held = append(held, h)
+		done.Go(func() {
+			f.rcv.ServeHTTP(httptest.NewRecorder(), withBody(f.signed(signature.V1, big), h, int64(len(big))))
+		})
+		<-h.started
+	}
+	if got := testutil.ToFloat64(f.metrics.MemoryBytes); got != 20*4<<10 {
+		t.Errorf("memory held by 20 bodies that sent nothing = %v, want 20 × 4 KiB", got)
+	}
+	if code, a, _ := f.do(t, f.signed(signature.V1, readFixture(t, "f1.json"))); code != http.StatusOK {
+		t.Errorf("valid event beside 20 declared bodies: %d %+v, want 200", code, a)
+	}
+	for _, h := range held {
+		h.Close()
+	}
+	done.Wait()
+}
+
+// A body still arriving after SlowBodyAfter grows only while less than half
+// of the budget is held: slow senders, however many, leave the other half
+// to bodies that arrive at once.
+func TestSlowBodiesHoldAtMostHalfTheBudget(t *testing.T) {
+	t.Parallel()
+	const budget = 400 << 10 // slow bodies may grow while under 200 KiB
+	f := setup(t, options{budget: budget, maxBody: 299 << 10, slowAfter: time.Nanosecond})
+	big := bytes.Repeat([]byte("x"), 100<<10)
+	stalled := big[:64<<10-1] // a buffer of 64 KiB holds it whole
+
+	// Three stall after 60 KiB, in buffers of 64 KiB, under the slow
+	// ceiling; a fourth cannot grow past it.
+	var held []*heldBody
+	codes := make(chan int, 4)
+	for range 3 {
+		h := newHeldBody(stalled, 60<<10)
+		held = append(held, h)
+		go func() {
+			rec := httptest.NewRecorder()
+			f.rcv.ServeHTTP(rec, withBody(f.signed(signature.V1, stalled), h, int64(len(stalled))))
+			codes <- rec.Code
+		}()
+		<-h.started
+	}
+	if got := testutil.ToFloat64(f.metrics.MemoryBytes); got != 3*64<<10 {
+		t.Fatalf("memory held by three stalled bodies = %v, want 3 × 64 KiB", got)
+	}
+	code, a, h := f.do(t, withBody(f.signed(signature.V1, big), bytes.NewReader(big), int64(len(big))))
+	if code != http.StatusServiceUnavailable || a.Error != "unavailable" || h.Get("Retry-After") == "" {
+		t.Errorf("a fourth slow body: %d %+v, want 503 with Retry-After", code, a)
+	}
+	// What arrives at once still has the other half.
+	if code, a, _ := f.do(t, f.signed(signature.V1, readFixture(t, "f1.json"))); code != http.StatusOK {
+		t.Errorf("valid event beside the slow bodies: %d %+v, want 200", code, a)
+	}
+	for _, h := range held {
+		h.Close()
+	}
+	for range held {
+		if code := <-codes; code != http.StatusOK {
+			t.Errorf("a stalled body, once sent, answered %d", code)
+		}
+	}
+}
+
+// A body that arrives slower than MinBodyRate after its grace is answered
+// 408 and its connection closed; one that arrives at once is not cut.
+func TestTrickledBodyIsCut(t *testing.T) {
+	t.Parallel()
+	f := setup(t, options{minRate: 64 << 10, grace: 200 * time.Millisecond})
+	srv := httptest.NewServer(f.rcv)
+	t.Cleanup(srv.Close)
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /webhooks/sent HTTP/1.1\r\nHost: x\r\nContent-Length: 65000\r\n\r\n")
+	answered := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Error(err)
+		}
+		answered <- resp
+	}()
+	start := time.Now()
+	var resp *http.Response
+	for resp == nil {
+		select {
+		case resp = <-answered:
+		case <-time.After(100 * time.Millisecond):
+			conn.Write([]byte("x")) // a byte every 100 ms
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("the trickled body was not cut within 20 s")
+		}
+	}
+	if resp == nil || resp.StatusCode != http.StatusRequestTimeout || !resp.Close {
+		t.Fatalf("trickled body: %+v, want 408 closing the connection", resp)
+	}
+	t.Logf("cut after %v (grace 200ms + 65,000 bytes at 64 KiB/s)", time.Since(start).Round(time.Millisecond))
+	if n := testutil.ToFloat64(f.metrics.Requests.WithLabelValues("too_slow")); n != 1 {
+		t.Errorf("too_slow counter = %v, want 1", n)
+	}
+
+	body := readFixture(t, "f1.json")
+	req := f.signed(signature.V1, body)
+	req.RequestURI, req.URL.Scheme, req.URL.Host = "", "http", srv.Listener.Addr().String()
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("a body sent at once: %d, want 200", res.StatusCode)
+	}
 }

@@ -156,7 +156,7 @@ func (r *Receiver) reject(req *http.Request, body []byte, err error, reason stri
 	// The few samples that wait are bounded by their slots: a small one may
 	// use the room kept for small bodies, so that a flood of large bodies
 	// in flight does not stop another reason's samples.
-	if !r.budget.reserve(kept, kept <= smallBodyBytes) {
+	if !r.budget.reserve(kept, sizeClass(kept)) {
 		r.waiting.cancel(reason)
 		r.cfg.Metrics.RejectionsNotKept.Inc()
 		return

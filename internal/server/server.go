@@ -69,6 +69,10 @@ type Config struct {
 	// rejections waiting to be kept (see receiver.Config). Defaults to
 	// receiver.DefaultMemoryBudgetBytes (64 MiB).
 	MemoryBudgetBytes int64
+	// MinBodyRate is the slowest a webhook body may arrive, in bytes a
+	// second, after a grace of 2s; slower ones get 408 (see
+	// receiver.Config). Defaults to receiver.DefaultMinBodyRate (16 KiB/s).
+	MinBodyRate int64
 	// RejectionBodyMaxBytes is how much of a rejected body is kept.
 	// Defaults to receiver.DefaultRejectionBodyMaxBytes (64 KiB).
 	RejectionBodyMaxBytes int64
@@ -293,6 +297,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 		MemoryBudgetBytes:     cfg.MemoryBudgetBytes,
 		RejectionBodyMaxBytes: cfg.RejectionBodyMaxBytes,
+		MinBodyRate:           cfg.MinBodyRate,
 	})
 	if err != nil {
 		st.Close()
