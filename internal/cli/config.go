@@ -41,6 +41,7 @@ type ConfigFile struct {
 	RejectionBodyMax   string              `yaml:"rejection_body_max"`
 	MemoryBudget       string              `yaml:"memory_budget"`
 	GCPercent          string              `yaml:"gc_percent"`
+	AnswerWithin       string              `yaml:"answer_within"`
 	Destinations       []DestinationConfig `yaml:"destinations"`
 }
 
@@ -112,6 +113,7 @@ func (cf *ConfigFile) values() map[string]string {
 		"lease": cf.Lease, "rejections-max-bytes": cf.RejectionsMaxBytes, "wal-max": cf.WALMax,
 		"rejection-body-max": cf.RejectionBodyMax, "memory-budget": cf.MemoryBudget, "gc-percent": cf.GCPercent,
 	}
+	v["answer-within"] = cf.AnswerWithin
 	if cf.RejectionsMax > 0 {
 		v["rejections-max"] = strconv.Itoa(cf.RejectionsMax)
 	}
