@@ -162,19 +162,25 @@ func (p *cuttable) setCut(cut bool) {
 	}
 }
 
-// While PostgreSQL cannot be reached, webhooks are answered 503 with
-// Retry-After (Sent tries again) and /readyz says the store cannot take
-// writes; once it is back, both recover without a restart.
-func TestPostgresUnreachableAnswers503AndRecovers(t *testing.T) {
-	t.Parallel()
-	server0 := pgtest.ServerURL(t)
-	u, err := url.Parse(pgtest.WithSchema(t, server0, pgtest.Schema(t)))
+// startBehindProxy starts a store-only server on a schema of the test's
+// own, reaching PostgreSQL through a proxy the test can cut.
+func startBehindProxy(t *testing.T) (*server.Server, *cuttable) {
+	t.Helper()
+	u, err := url.Parse(pgtest.URL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := newCuttable(t, u.Host)
 	u.Host = proxy.ln.Addr().String()
-	srv := startOn(t, u.String(), server.Config{StoreOnly: true})
+	return startOn(t, u.String(), server.Config{StoreOnly: true}), proxy
+}
+
+// While PostgreSQL cannot be reached, webhooks are answered 503 with
+// Retry-After (Sent tries again) and /readyz says the store cannot take
+// writes; once it is back, both recover without a restart.
+func TestPostgresUnreachableAnswers503AndRecovers(t *testing.T) {
+	t.Parallel()
+	srv, proxy := startBehindProxy(t)
 	secret := testSecrets(t)[0]
 	client := &http.Client{Timeout: 30 * time.Second}
 	ready := "http://" + srv.AdminAddr() + "/readyz"
@@ -229,14 +235,7 @@ func TestPostgresUnreachableAnswers503AndRecovers(t *testing.T) {
 // the retries are accepted.
 func TestPostgresPartitionAnsweredWithinTheBound(t *testing.T) {
 	t.Parallel()
-	server0 := pgtest.ServerURL(t)
-	u, err := url.Parse(pgtest.WithSchema(t, server0, pgtest.Schema(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newCuttable(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
-	srv := startOn(t, u.String(), server.Config{StoreOnly: true})
+	srv, proxy := startBehindProxy(t)
 	secret := testSecrets(t)[0]
 	client := &http.Client{Timeout: 60 * time.Second}
 	if status, _, _, err := postEvent(client, srv, secret, "before"); err != nil || status != http.StatusOK {
