@@ -73,27 +73,44 @@ func freeAddr(t *testing.T) string {
 // serve starts `hooklatch serve` and waits until it answers /healthz.
 func serve(t *testing.T, secret, storePath, addr string, extra ...string) *exec.Cmd {
 	t.Helper()
+	cmd, logs := startServe(t, secret, storePath, addr, extra...)
+	if err := waitHealthy(cmd, addr, "/healthz", 15*time.Second); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("%v\n%s", err, logs.String())
+	}
+	return cmd
+}
+
+// startServe starts `hooklatch serve` without waiting for it; its output
+// goes to logs, to be read once it has exited.
+func startServe(t *testing.T, secret, storePath, addr string, extra ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
 	args := append([]string{"serve", "--addr", addr, "--store", storePath, "--admin-addr", "off", "--log-format", "json", "--log-level", "warn"}, extra...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), "SENT_WEBHOOK_SECRET="+secret)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	return cmd, logs
+}
+
+// waitHealthy polls path on addr until it answers 200, for at most wait.
+func waitHealthy(cmd *exec.Cmd, addr, path string, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
 	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
+		resp, err := http.Get("http://" + addr + path)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return cmd
+				return nil
 			}
+			err = fmt.Errorf("%s answered %d", path, resp.StatusCode)
 		}
 		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("hooklatch serve did not become healthy: %v\n%s", err, logs.String())
+			return fmt.Errorf("hooklatch serve (pid %d) did not answer %s within %v: %v", cmd.Process.Pid, path, wait, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

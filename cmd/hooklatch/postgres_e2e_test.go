@@ -1,10 +1,12 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"sync"
 	"syscall"
 	"testing"
@@ -137,4 +139,38 @@ func TestKillNineLosesNoAcknowledgedEventPostgres(t *testing.T) {
 	testKillNine(t, dbURL, func(ctx context.Context) (store.Store, error) {
 		return postgres.Open(ctx, dbURL, postgres.Options{MustExist: true})
 	})
+}
+
+// Sixteen hooklatch serve processes started at the same moment on one
+// fresh schema all come up: they migrate it once and record their routes
+// one after another, none exiting on the others' rows.
+func TestSimultaneousStartsOnOneSchema(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives sixteen built binaries")
+	}
+	dbURL := pgtest.URL(t)
+	rawSecret, _ := newSecret(t)
+	const instances = 16
+	cmds := make([]*exec.Cmd, instances)
+	logs := make([]*bytes.Buffer, instances)
+	addrs := make([]string, instances)
+	for i := range instances {
+		addrs[i] = freeAddr(t)
+	}
+	for i := range instances {
+		cmds[i], logs[i] = startServe(t, rawSecret, dbURL, addrs[i], "--forward-to", "http://127.0.0.1:9/", "--forward-types", "message.*")
+	}
+	errs := make([]error, instances)
+	var wg sync.WaitGroup
+	for i := range instances {
+		wg.Go(func() { errs[i] = waitHealthy(cmds[i], addrs[i], "/readyz", 60*time.Second) })
+	}
+	wg.Wait()
+	for i, cmd := range cmds {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if errs[i] != nil {
+			t.Errorf("instance %d: %v\n%s", i, errs[i], logs[i].String())
+		}
+	}
 }

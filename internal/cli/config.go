@@ -42,6 +42,7 @@ type ConfigFile struct {
 	MemoryBudget       string              `yaml:"memory_budget"`
 	MinBodyRate        string              `yaml:"min_body_rate"`
 	GCPercent          string              `yaml:"gc_percent"`
+	AnswerWithin       string              `yaml:"answer_within"`
 	Destinations       []DestinationConfig `yaml:"destinations"`
 }
 
@@ -113,6 +114,7 @@ func (cf *ConfigFile) values() map[string]string {
 		"lease": cf.Lease, "rejections-max-bytes": cf.RejectionsMaxBytes, "wal-max": cf.WALMax,
 		"rejection-body-max": cf.RejectionBodyMax, "memory-budget": cf.MemoryBudget, "min-body-rate": cf.MinBodyRate, "gc-percent": cf.GCPercent,
 	}
+	v["answer-within"] = cf.AnswerWithin
 	if cf.RejectionsMax > 0 {
 		v["rejections-max"] = strconv.Itoa(cf.RejectionsMax)
 	}

@@ -77,6 +77,7 @@ config file (--config), else its default.`,
 	f.String("wal-max", "64MiB", "the store's write-ahead log is checkpointed and started over at this size, and emptied when idle ($HOOKLATCH_WAL_MAX)")
 	f.String("rejection-body-max", "64KiB", "how much of a rejected request's body is kept, with the whole body's length and SHA-256 ($HOOKLATCH_REJECTION_BODY_MAX)")
 	f.String("gc-percent", "", "the garbage collector's target: the heap grows this many percent over what is live before a collection; a soft memory limit of the memory budget plus 64MiB holds it in check (default 400; GOGC and GOMEMLIMIT, when set, are left to the Go runtime) ($HOOKLATCH_GC_PERCENT)")
+	f.Duration("answer-within", receiver.DefaultAnswerWithin, "answer every webhook within this long: an event the store has not confirmed by then gets 503 with Retry-After, and may still be stored (the retry is then a duplicate); keep it under Sent's 5s ($HOOKLATCH_ANSWER_WITHIN)")
 	f.String("memory-budget", "", "bytes of webhook bodies held at once (in flight, or rejected and waiting to be kept); past it, 503 with Retry-After (default 64MiB, more if --max-body needs it) ($HOOKLATCH_MEMORY_BUDGET)")
 	f.String("min-body-rate", "16KiB", "bytes a second a webhook body must arrive at, after a grace of 2s; a slower one gets 408 and its connection closed ($HOOKLATCH_MIN_BODY_RATE)")
 
@@ -159,6 +160,9 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 	}
 	if cfg.MinBodyRate < 1<<10 {
 		return ServeOptions{}, usageError("--min-body-rate: want 1KiB or more")
+	}
+	if cfg.AnswerWithin, err = time.ParseDuration(get("answer-within", "HOOKLATCH_ANSWER_WITHIN")); err != nil || cfg.AnswerWithin <= 0 {
+		return ServeOptions{}, usageError("--answer-within: want a positive duration such as 4s")
 	}
 	opts := ServeOptions{}
 	switch v := get("gc-percent", "HOOKLATCH_GC_PERCENT"); {

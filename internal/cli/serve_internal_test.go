@@ -167,3 +167,37 @@ func TestServeGCSettings(t *testing.T) {
 		})
 	}
 }
+
+// The answer bound is a setting like the others: flag beats environment
+// beats config file beats default.
+func TestServeAnswerWithin(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "hooklatch.yaml")
+	if err := os.WriteFile(file, []byte("secret: whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY=\nanswer_within: 3s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for args, want := range map[string]time.Duration{
+		"":                 4 * time.Second,
+		"--config " + file: 3 * time.Second,
+		"--config " + file + " --answer-within 1500ms": 1500 * time.Millisecond,
+	} {
+		env := Env{Getenv: func(string) string { return "" }}
+		cmd := newServeCommand(env)
+		if err := cmd.ParseFlags(append(strings.Fields(args), "--secret", "whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY=")); err != nil {
+			t.Fatal(err)
+		}
+		opts, err := resolveServe(cmd, env, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opts.Server.AnswerWithin != want {
+			t.Errorf("serve %s: answer within %v, want %v", args, opts.Server.AnswerWithin, want)
+		}
+	}
+	env := Env{Getenv: func(k string) string { return map[string]string{"HOOKLATCH_ANSWER_WITHIN": "2s"}[k] }}
+	cmd := newServeCommand(env)
+	cmd.ParseFlags([]string{"--config", file})
+	if opts, err := resolveServe(cmd, env, slog.New(slog.DiscardHandler)); err != nil || opts.Server.AnswerWithin != 2*time.Second {
+		t.Errorf("HOOKLATCH_ANSWER_WITHIN=2s over the file's 3s: %v, %v", opts.Server.AnswerWithin, err)
+	}
+}

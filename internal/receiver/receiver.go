@@ -5,6 +5,7 @@
 package receiver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,7 @@ const (
 	DefaultBodyGrace             = 2 * time.Second
 	DefaultMaxBodyTime           = 30 * time.Second
 	DefaultSlowBodyAfter         = time.Second
+	DefaultAnswerWithin          = 4 * time.Second
 )
 
 // Config configures a Receiver.
@@ -104,6 +106,15 @@ type Config struct {
 	// diagnosed and kept. While a reason's are all waiting, the next ones
 	// of that reason are counted, not kept. Defaults to 16.
 	RejectionQueue int
+
+	// AnswerWithin bounds how long a webhook waits for the store, from its
+	// arrival: an event whose write is not confirmed by then is answered
+	// 503 with Retry-After, whatever the store is doing (a database that
+	// does not answer, a connection being made, a commit stuck behind a
+	// lock). Its outcome is unknown: it may still be stored, and the
+	// sender's retry is then answered as a duplicate. Sent waits 5s for
+	// an answer. Defaults to DefaultAnswerWithin.
+	AnswerWithin time.Duration
 
 	// RetryAfter is what a 503 asks the sender to wait. Defaults to 1s.
 	RetryAfter time.Duration
@@ -181,6 +192,9 @@ func (c *Config) validate() error {
 	c.RejectionLimits = c.RejectionLimits.WithDefaults()
 	if c.RejectionQueue <= 0 {
 		c.RejectionQueue = 16
+	}
+	if c.AnswerWithin <= 0 {
+		c.AnswerWithin = DefaultAnswerWithin
 	}
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = time.Second
@@ -285,13 +299,13 @@ func (r *Receiver) Close() error {
 // ServeHTTP implements http.Handler.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	start := time.Now()
-	var obs Observation
+	obs := Observation{At: start}
 	var b body
 	o := r.serve(w, req, start, &obs, &b)
 	took := time.Since(start)
 	r.cfg.Metrics.observe(o, took)
 	if r.cfg.Observe != nil {
-		obs.At, obs.Method = start, req.Method
+		obs.Method = req.Method
 		obs.Outcome, obs.StatusCode = outcomes[o].label, outcomes[o].status
 		r.cfg.Observe(obs)
 	}
@@ -335,14 +349,23 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request, body []byte,
 
 	now := r.cfg.NowFunc().UTC()
 	ev := r.newEvent(req.Header, body, res, now)
-	ar, err := r.cfg.Store.Append(req.Context(), ev)
+	// The store decides the outcome, not the connection: a sender that
+	// half-closes or hangs up after a complete request must not turn a
+	// stored event into a 503. Only the answer bound ends the wait.
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(req.Context()), obs.At.Add(r.cfg.AnswerWithin))
+	ar, err := r.cfg.Store.Append(ctx, ev)
+	cancel()
 	obs.Event, obs.Result, obs.Err = ev, ar, err
 	if err != nil {
 		level := slog.LevelWarn
 		if req.Context().Err() != nil {
 			level = slog.LevelDebug // the sender hung up; it will retry
 		}
-		r.cfg.Logger.Log(req.Context(), level, "receiver: could not store event, answering 503", "dedupe_key", ev.DedupeKey, "err", err)
+		msg := "receiver: could not store event, answering 503"
+		if errors.Is(err, context.DeadlineExceeded) {
+			msg = "receiver: the store did not confirm the event within the answer bound, answering 503; it may still be stored"
+		}
+		r.cfg.Logger.Log(req.Context(), level, msg, "dedupe_key", ev.DedupeKey, "err", err)
 		w.Header().Set("Retry-After", r.retryAfter)
 		return answer(w, outcomeUnavailable, `{"error":"unavailable","detail":"the event could not be stored; retry later"}`)
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -1078,5 +1079,155 @@ func TestTrickledBodyIsCut(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("a body sent at once: %d, want 200", res.StatusCode)
+	}
+}
+
+// A sender that half-closes its connection once the request is sent (as
+// some HTTP clients and proxies do) is answered by what the store did: a
+// stored event is never answered as not stored.
+func TestHalfClosedSenderIsAnsweredByTheStore(t *testing.T) {
+	t.Parallel()
+	body := readFixture(t, "f1.json")
+	onEach(t, func(t *testing.T, b backend) {
+		f := b.setup(t, options{})
+		srv := httptest.NewServer(f.rcv)
+		defer srv.Close()
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		req := f.signed(signature.V1, body)
+		if err := req.Write(conn); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			// Say whether the write went ahead all the same.
+			var stored int64
+			for deadline := time.Now().Add(5 * time.Second); stored == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				st, err := f.store.Stats(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				stored = st.Events
+			}
+			t.Fatalf("half-closed request answered %d %s, and %d events stored; want 200", resp.StatusCode, raw, stored)
+		}
+		var a answer
+		if err := json.Unmarshal(raw, &a); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.store.GetEvent(context.Background(), a.EventID); err != nil {
+			t.Errorf("acknowledged event %s: %v", a.EventID, err)
+		}
+	})
+}
+
+// While the store cannot write (its writer waits on a lock another session
+// holds), every webhook is answered 503 with Retry-After within the answer
+// bound, whatever the store's own timeouts; once the lock goes, the
+// sender's retry is accepted, or answered as a duplicate of a write that
+// went ahead after the answer.
+func TestAnsweredWithinTheBoundWhileTheStoreIsHeld(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		// hold opens a store at a location of the test's own and takes a
+		// lock its writer waits on; release gives it up.
+		hold func(t *testing.T) (st store.Store, release func())
+	}{
+		{"sqlite", func(t *testing.T) (store.Store, func()) {
+			path := filepath.Join(t.TempDir(), "hooklatch.db")
+			st, err := sqlite.Open(ctx, path, sqlite.Options{BusyTimeout: 30 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+				t.Fatal(err)
+			}
+			return st, func() { conn.ExecContext(ctx, "ROLLBACK"); conn.Close() }
+		}},
+		{"postgres", func(t *testing.T) (store.Store, func()) {
+			server, schema := pgtest.ServerURL(t), pgtest.Schema(t)
+			st, err := postgres.Open(ctx, pgtest.WithSchema(t, server, schema), postgres.Options{WriteTimeout: 30 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lock, err := pgx.Connect(ctx, server)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { lock.Close(ctx) })
+			tx, err := lock.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+pgx.Identifier{schema}.Sanitize()+"; LOCK TABLE events IN EXCLUSIVE MODE"); err != nil {
+				t.Fatal(err)
+			}
+			return st, func() { tx.Rollback(ctx) }
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var st store.Store
+			var release func()
+			f := backend{tc.name, func(t *testing.T, o options) (store.Store, error) {
+				st, release = tc.hold(t)
+				return st, nil
+			}}.setup(t, options{})
+			defer release()
+
+			const n = 4
+			bound := receiver.DefaultAnswerWithin
+			bodies := make([][]byte, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				bodies[i] = fmt.Appendf(nil, `{"field":"message","n":%d}`, i)
+				wg.Go(func() {
+					start := time.Now()
+					rec := httptest.NewRecorder()
+					f.rcv.ServeHTTP(rec, f.signed(signature.V1, bodies[i]))
+					took := time.Since(start)
+					t.Logf("event %d answered %d after %v", i, rec.Code, took.Round(time.Millisecond))
+					if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+						t.Errorf("event %d answered %d (Retry-After %q) while the store is held, want 503 with Retry-After", i, rec.Code, rec.Header().Get("Retry-After"))
+					}
+					if took > bound+2*time.Second {
+						t.Errorf("event %d answered after %v, want within the answer bound of %v", i, took, bound)
+					}
+				})
+			}
+			wg.Wait()
+			release()
+			for i := range n { // Sent retries
+				code, a, _ := f.do(t, f.signed(signature.V1, bodies[i]))
+				if code != http.StatusOK {
+					t.Errorf("event %d sent again once the lock is gone: %d %+v, want 200", i, code, a)
+				}
+			}
+			if s, err := f.store.Stats(ctx); err != nil || s.Events != n {
+				t.Errorf("stats = %+v (%v), want %d events", s, err, n)
+			}
+		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
+	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
@@ -64,13 +65,17 @@ func postEvent(client *http.Client, srv *server.Server, secret signature.Secret,
 // cuttable is a TCP proxy to the PostgreSQL server that a test can cut:
 // every connection through it is dropped and new ones are refused until
 // it is restored. The database goes away as far as its clients can tell.
+// It can also swallow: every byte is read and none forwarded, and new
+// connections are taken and never answered, as when a network partition
+// drops packets instead of refusing them.
 type cuttable struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	cut    bool
-	conns  map[net.Conn]bool
-	wg     sync.WaitGroup
+	ln      net.Listener
+	target  string
+	mu      sync.Mutex
+	cut     bool
+	swallow bool
+	conns   map[net.Conn]bool
+	wg      sync.WaitGroup
 }
 
 func newCuttable(t *testing.T, target string) *cuttable {
@@ -97,6 +102,12 @@ func (p *cuttable) accept() {
 			c.Close()
 			continue
 		}
+		if p.swallow {
+			p.conns[c] = true
+			p.mu.Unlock()
+			p.wg.Go(func() { io.Copy(io.Discard, c) })
+			continue
+		}
 		up, err := net.Dial("tcp", p.target)
 		if err != nil {
 			p.mu.Unlock()
@@ -105,9 +116,36 @@ func (p *cuttable) accept() {
 		}
 		p.conns[c], p.conns[up] = true, true
 		p.mu.Unlock()
-		p.wg.Go(func() { io.Copy(up, c); up.Close() })
-		p.wg.Go(func() { io.Copy(c, up); c.Close() })
+		p.wg.Go(func() { p.pump(up, c); up.Close() })
+		p.wg.Go(func() { p.pump(c, up); c.Close() })
 	}
+}
+
+// pump copies src to dst, but for what arrives while the proxy swallows.
+func (p *cuttable) pump(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		p.mu.Lock()
+		swallow := p.swallow
+		p.mu.Unlock()
+		if n > 0 && !swallow {
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// setSwallow makes the proxy swallow every byte (true), or forward them
+// again (false).
+func (p *cuttable) setSwallow(swallow bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.swallow = swallow
 }
 
 // setCut drops every connection and refuses new ones (true), or lets them
@@ -124,19 +162,25 @@ func (p *cuttable) setCut(cut bool) {
 	}
 }
 
-// While PostgreSQL cannot be reached, webhooks are answered 503 with
-// Retry-After (Sent tries again) and /readyz says the store cannot take
-// writes; once it is back, both recover without a restart.
-func TestPostgresUnreachableAnswers503AndRecovers(t *testing.T) {
-	t.Parallel()
-	server0 := pgtest.ServerURL(t)
-	u, err := url.Parse(pgtest.WithSchema(t, server0, pgtest.Schema(t)))
+// startBehindProxy starts a store-only server on a schema of the test's
+// own, reaching PostgreSQL through a proxy the test can cut.
+func startBehindProxy(t *testing.T) (*server.Server, *cuttable) {
+	t.Helper()
+	u, err := url.Parse(pgtest.URL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := newCuttable(t, u.Host)
 	u.Host = proxy.ln.Addr().String()
-	srv := startOn(t, u.String(), server.Config{StoreOnly: true})
+	return startOn(t, u.String(), server.Config{StoreOnly: true}), proxy
+}
+
+// While PostgreSQL cannot be reached, webhooks are answered 503 with
+// Retry-After (Sent tries again) and /readyz says the store cannot take
+// writes; once it is back, both recover without a restart.
+func TestPostgresUnreachableAnswers503AndRecovers(t *testing.T) {
+	t.Parallel()
+	srv, proxy := startBehindProxy(t)
 	secret := testSecrets(t)[0]
 	client := &http.Client{Timeout: 30 * time.Second}
 	ready := "http://" + srv.AdminAddr() + "/readyz"
@@ -182,6 +226,53 @@ func TestPostgresUnreachableAnswers503AndRecovers(t *testing.T) {
 		if _, err := srv.Store().GetEvent(context.Background(), id); err != nil {
 			t.Errorf("acknowledged event %s: %v", id, err)
 		}
+	}
+}
+
+// While PostgreSQL swallows every packet (a partition: nothing refused,
+// nothing answered), every webhook is answered 503 with Retry-After
+// within the answer bound, inside Sent's 5s; once the network is back,
+// the retries are accepted.
+func TestPostgresPartitionAnsweredWithinTheBound(t *testing.T) {
+	t.Parallel()
+	srv, proxy := startBehindProxy(t)
+	secret := testSecrets(t)[0]
+	client := &http.Client{Timeout: 60 * time.Second}
+	if status, _, _, err := postEvent(client, srv, secret, "before"); err != nil || status != http.StatusOK {
+		t.Fatalf("webhook before the partition = %d, %v", status, err)
+	}
+
+	proxy.setSwallow(true)
+	const n = 8
+	bound := receiver.DefaultAnswerWithin
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			start := time.Now()
+			status, retryAfter, _, err := postEvent(client, srv, secret, fmt.Sprint("during-", i))
+			took := time.Since(start)
+			t.Logf("webhook %d during the partition answered %d after %v", i, status, took.Round(time.Millisecond))
+			if err != nil || status != http.StatusServiceUnavailable || retryAfter == "" {
+				t.Errorf("webhook %d during the partition = %d (Retry-After %q), %v; want 503 with Retry-After", i, status, retryAfter, err)
+			}
+			if took > bound+2*time.Second {
+				t.Errorf("webhook %d answered after %v, want within the answer bound of %v", i, took, bound)
+			}
+		})
+	}
+	wg.Wait()
+
+	// The network comes back; what was sent on the swallowed
+	// connections is lost with them.
+	proxy.setCut(true)
+	proxy.setSwallow(false)
+	proxy.setCut(false)
+	for i := range n { // as Sent does: retry what was not acknowledged
+		id := fmt.Sprint("during-", i)
+		waitUntil(t, "webhook "+id+" accepted after the partition", func() bool {
+			status, _, _, err := postEvent(client, srv, secret, id)
+			return err == nil && status == http.StatusOK
+		})
 	}
 }
 

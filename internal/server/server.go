@@ -78,6 +78,10 @@ type Config struct {
 	RejectionBodyMaxBytes int64
 	// RejectionLimits bound the rejection log.
 	RejectionLimits store.RejectionLimits
+	// AnswerWithin bounds how long a webhook waits for the store before
+	// it is answered 503 (see receiver.Config). Defaults to
+	// receiver.DefaultAnswerWithin (4s).
+	AnswerWithin time.Duration
 
 	// Routes are where events go. Defaults to one route, "log", that logs
 	// each event, unless StoreOnly is set.
@@ -292,6 +296,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Tolerance:       cfg.Tolerance,
 		MaxBodyBytes:    cfg.MaxBodyBytes,
 		RejectionLimits: cfg.RejectionLimits,
+		AnswerWithin:    cfg.AnswerWithin,
 		Metrics:         rcvMetrics,
 		Logger:          cfg.Logger,
 

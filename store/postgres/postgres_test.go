@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -434,5 +436,39 @@ func TestPoolExhaustionIsBackPressure(t *testing.T) {
 	wg.Wait()
 	if _, err := s.Append(ctx, storetest.NewEvent("sent", "after")); err != nil {
 		t.Fatalf("append once the connection is back: %v", err)
+	}
+}
+
+// Instances starting at once record their routes at once: every one
+// succeeds, and the routes kept are one instance's whole list, never a mix.
+func TestConcurrentSetRoutes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, pgtest.URL(t), postgres.Options{MaxConns: 16})
+	lists := [][]store.Route{
+		{{Name: "forward"}},
+		{{Name: "forward"}, {Name: "forward-2", Types: []string{"message.*"}}},
+		{{Name: "app"}, {Name: "audit"}, {Name: "log"}},
+	}
+	for round := range 4 {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range 16 {
+			wg.Go(func() {
+				<-start
+				if err := s.SetRoutes(ctx, lists[(round+i)%len(lists)]); err != nil {
+					t.Errorf("round %d, instance %d: %v", round, i, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		got, recorded, err := s.Routes(ctx)
+		if err != nil || !recorded {
+			t.Fatalf("routes after round %d: %v, recorded %v", round, err, recorded)
+		}
+		if !slices.ContainsFunc(lists, func(l []store.Route) bool { return reflect.DeepEqual(l, got) }) {
+			t.Errorf("routes after round %d = %+v; want one instance's whole list", round, got)
+		}
 	}
 }

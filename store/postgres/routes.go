@@ -10,12 +10,20 @@ import (
 	"github.com/hooklatch/hooklatch/store"
 )
 
+// routesLockSQL is the advisory lock that serializes the replacing of
+// one schema's routes.
+const routesLockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('hooklatch routes ' || $1, 0))`
+
 // SetRoutes implements store.Store.
 func (s *Store) SetRoutes(ctx context.Context, routes []store.Route) error {
 	if s.isClosed() {
 		return store.ErrClosed
 	}
 	b := &pgx.Batch{}
+	// Instances starting at once each replace the routes: one at a time,
+	// or two would both delete what they see and insert the same
+	// positions. The lock is held until the batch commits.
+	b.Queue(routesLockSQL, s.schema)
 	b.Queue(`DELETE FROM routes`)
 	for i, r := range routes {
 		types := r.Types
