@@ -207,6 +207,7 @@ type Receiver struct {
 	stopOnce   sync.Once
 	stop       chan struct{}
 	done       chan struct{}
+	outages    outages
 	logs       rejectionLogs // the recorder's
 	countErrAt time.Time     // the recorder's: when it last logged a failure to count
 }
@@ -222,6 +223,7 @@ func New(cfg Config) (*Receiver, error) {
 		budget:     newBudget(cfg.MemoryBudgetBytes),
 		bodies:     newBodyPool(cfg.MaxBodyBytes),
 		waiting:    newWaiting(cfg.RejectionQueue),
+		outages:    newOutages(cfg),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -238,6 +240,8 @@ func (r *Receiver) Close() error {
 		close(r.stop)
 	})
 	<-r.done
+	r.outages.store.Flush()
+	r.outages.budget.Flush()
 	return nil
 }
 
@@ -297,14 +301,11 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request, body []byte,
 	ar, err := r.cfg.Store.Append(req.Context(), ev)
 	obs.Event, obs.Result, obs.Err = ev, ar, err
 	if err != nil {
-		level := slog.LevelWarn
-		if req.Context().Err() != nil {
-			level = slog.LevelDebug // the sender hung up; it will retry
-		}
-		r.cfg.Logger.Log(req.Context(), level, "receiver: could not store event, answering 503", "dedupe_key", ev.DedupeKey, "err", err)
+		r.storeFailed(req.Context(), ev, err)
 		w.Header().Set("Retry-After", r.retryAfter)
 		return answer(w, outcomeUnavailable, `{"error":"unavailable","detail":"the event could not be stored; retry later"}`)
 	}
+	r.outages.store.OK()
 
 	w.Header().Set("Hooklatch-Event-Id", ar.EventID)
 	if ar.Duplicate {
@@ -336,6 +337,7 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, b *body) o
 	if !r.budget.reserve(size, size <= smallBodyBytes) {
 		return r.overBudget(w)
 	}
+	r.outages.budget.OK()
 	b.held, b.buf = size, r.bodies.get(size)
 	rd := http.MaxBytesReader(w, req.Body, limit)
 	for {
@@ -369,6 +371,7 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, b *body) o
 // The body is left unread and the connection closed, so as not to spend
 // more on it.
 func (r *Receiver) overBudget(w http.ResponseWriter) outcome {
+	r.outages.budget.Fail(errOverBudget)
 	w.Header().Set("Retry-After", r.retryAfter)
 	w.Header().Set("Connection", "close")
 	return answer(w, outcomeOverBudget, `{"error":"unavailable","detail":"too many request bodies in flight; retry later"}`)
