@@ -22,8 +22,12 @@ const DefaultTolerance = 5 * time.Minute
 
 // Limits applied to untrusted input. They are far above anything Sent sends.
 const (
-	// maxSignatures is how many space-separated signatures of one scheme are
-	// considered; the rest are ignored.
+	// maxSignatures is how many well-formed signatures of one scheme are
+	// checked, the first in the header; the rest are counted and ignored
+	// (a failure says how many). With maxHeaderLen per header line and the
+	// HTTP server's bound on all headers (1 MiB by default), a header of
+	// thousands of entries costs one scan of its bytes and at most
+	// maxSignatures decodings and comparisons per secret.
 	maxSignatures = 16
 
 	// maxHeaderLen bounds each signature header value, and maxIDLen the

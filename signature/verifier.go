@@ -188,7 +188,7 @@ func (v *Verifier) verifyV1(h http.Header, values []string, body []byte, res Res
 	}
 
 	var sigs [maxSignatures][sha256.Size]byte
-	n := collectSignatures(&sigs, values, V1)
+	n, ignored := collectSignatures(&sigs, values, V1)
 	if n == 0 {
 		return res, &VerifyError{Reason: ErrMalformed, Detail: "v1 signature is not base64 of 32 bytes"}
 	}
@@ -209,12 +209,12 @@ func (v *Verifier) verifyV1(h http.Header, values []string, body []byte, res Res
 			return res, nil
 		}
 	}
-	return res, verifyErr(ErrNoMatch, "%s checked against %s", counted(n, "v1 signature"), counted(v.nsecrets, "secret"))
+	return res, verifyErr(ErrNoMatch, "%s checked against %s%s", counted(n, "v1 signature"), counted(v.nsecrets, "secret"), ignoredNote(ignored))
 }
 
 func (v *Verifier) verifyLegacy(values []string, body []byte, res Result) (Result, error) {
 	var sigs [maxSignatures][sha256.Size]byte
-	n := collectSignatures(&sigs, values, Legacy)
+	n, ignored := collectSignatures(&sigs, values, Legacy)
 	if n == 0 {
 		return res, &VerifyError{Reason: ErrMalformed, Detail: "legacy signature is not 64 lowercase hex digits"}
 	}
@@ -229,7 +229,15 @@ func (v *Verifier) verifyLegacy(values []string, body []byte, res Result) (Resul
 			return res, nil
 		}
 	}
-	return res, verifyErr(ErrNoMatch, "%s checked against %s", counted(n, "legacy signature"), counted(v.nsecrets, "secret"))
+	return res, verifyErr(ErrNoMatch, "%s checked against %s%s", counted(n, "legacy signature"), counted(v.nsecrets, "secret"), ignoredNote(ignored))
+}
+
+// ignoredNote says how many signatures past the bound were not checked.
+func ignoredNote(ignored int) string {
+	if ignored == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d more ignored (at most %d are checked)", ignored, maxSignatures)
 }
 
 // counted is "1 secret" or "2 secrets".
@@ -241,19 +249,22 @@ func counted(n int, what string) string {
 }
 
 // collectSignatures decodes into sigs the first maxSignatures tokens of
-// the header values that are well-formed signatures of scheme, and says
-// how many. (The decoders are called directly, not through a func value,
-// so that sigs stays on the caller's stack.)
-func collectSignatures(sigs *[maxSignatures][sha256.Size]byte, values []string, scheme Scheme) int {
+// the header values that are well-formed signatures of scheme, says how
+// many, and counts the tokens of scheme after them, which are ignored: not
+// decoded, not compared. (The decoders are called directly, not through a
+// func value, so that sigs stays on the caller's stack.)
+func collectSignatures(sigs *[maxSignatures][sha256.Size]byte, values []string, scheme Scheme) (n, ignored int) {
 	prefix := v1Prefix
 	if scheme == Legacy {
 		prefix = legacyPrefix
 	}
-	n := 0
 	for _, val := range values {
 		for tok := range tokens(val) {
 			if n == maxSignatures {
-				return n
+				if strings.HasPrefix(tok, prefix) {
+					ignored++
+				}
+				continue
 			}
 			rest, ok := strings.CutPrefix(tok, prefix)
 			if ok && scheme == Legacy {
@@ -266,7 +277,7 @@ func collectSignatures(sigs *[maxSignatures][sha256.Size]byte, values []string, 
 			}
 		}
 	}
-	return n
+	return n, ignored
 }
 
 // anyEqual compares sum with every signature, in constant time each, and

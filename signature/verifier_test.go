@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -487,3 +488,70 @@ func benchmarkVerify(b *testing.B, scheme Scheme) {
 
 func BenchmarkVerifyV1(b *testing.B)     { benchmarkVerify(b, V1) }
 func BenchmarkVerifyLegacy(b *testing.B) { benchmarkVerify(b, Legacy) }
+
+// The first 16 well-formed signatures of a scheme are checked, in header
+// order; a match past them is not, and the failure says how many were
+// ignored and what the bound is. A header of thousands of entries (200
+// lines of 4 KiB) is read in one pass and checks no more than 16.
+func TestSignatureBound(t *testing.T) {
+	t.Parallel()
+	fx := setup(t)
+	other, err := ParseSecret("whsec_" + "b3RoZXItZW52aXJvbm1lbnQta2V5LTk4NzY1NDMyMQ==")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := SignV1(other.V1Key(), fx.vec.V1.ID, fixtureUnix, fx.body)
+	wrongLegacy := SignLegacy(other.LegacyKey(), fx.body)
+	line := strings.TrimSpace(strings.Repeat(wrong+" ", maxHeaderLen/(len(wrong)+1)))
+	tests := []struct {
+		name       string
+		header     func() http.Header
+		wantDetail string // "": verifies
+	}{
+		{"MatchAt16", func() http.Header {
+			h := fx.v1Header()
+			h.Set(HeaderSignature, strings.Repeat(wrong+" ", 15)+fx.vec.V1.Signature)
+			return h
+		}, ""},
+		{"MatchAt17", func() http.Header {
+			h := fx.v1Header()
+			h.Set(HeaderSignature, strings.Repeat(wrong+" ", 16)+fx.vec.V1.Signature)
+			return h
+		}, "16 v1 signatures checked against 2 secrets; 1 more ignored (at most 16 are checked)"},
+		{"MalformedDoNotCount", func() http.Header {
+			h := fx.v1Header()
+			h.Set(HeaderSignature, strings.Repeat("v1,short ", 100)+strings.Repeat(wrong+" ", 15)+fx.vec.V1.Signature)
+			return h
+		}, ""},
+		{"LegacyMatchAt17", func() http.Header {
+			h := http.Header{}
+			h.Set(HeaderSignature, strings.Repeat(wrongLegacy+" ", 16)+fx.vec.Legacy.Signature)
+			return h
+		}, "16 legacy signatures checked against 2 secrets; 1 more ignored (at most 16 are checked)"},
+		{"ThousandsOfEntries", func() http.Header {
+			h := fx.v1Header()
+			h.Del(HeaderSignature)
+			for range 200 {
+				h.Add(HeaderSignature, line)
+			}
+			h.Add(HeaderSignature, fx.vec.V1.Signature)
+			return h
+		}, fmt.Sprintf("16 v1 signatures checked against 2 secrets; %d more ignored (at most 16 are checked)", 200*strings.Count(line, " ")+200+1-16)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := fx.verifier(t, nil).Verify(tt.header(), fx.body)
+			if tt.wantDetail == "" {
+				if err != nil {
+					t.Fatalf("Verify: %v, want verified", err)
+				}
+				return
+			}
+			var ve *VerifyError
+			if !errors.As(err, &ve) || !errors.Is(err, ErrNoMatch) || ve.Detail != tt.wantDetail {
+				t.Fatalf("Verify error = %v, want no_match with detail %q", err, tt.wantDetail)
+			}
+		})
+	}
+}

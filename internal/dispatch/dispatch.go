@@ -20,6 +20,7 @@ import (
 
 	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/internal/clock"
+	"github.com/hooklatch/hooklatch/internal/outage"
 	"github.com/hooklatch/hooklatch/store"
 )
 
@@ -114,7 +115,8 @@ type Dispatcher struct {
 
 type route struct {
 	Route
-	slots chan struct{}
+	slots    chan struct{}
+	failures *outage.Log
 }
 
 // New validates cfg and returns a Dispatcher; Run starts it.
@@ -167,6 +169,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	for _, r := range d.routes {
+		r.failures = newFailureLog(r.Name, cfg)
 	}
 	d.cfg = cfg
 	return d, nil
@@ -344,6 +349,7 @@ func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
 		r.slots <- struct{}{}
 		completion, derr = d.attempt(ctx, r, c, attempt)
 		<-r.slots
+		r.noteAttempt(completion, derr)
 	}
 	completion.Now = d.cfg.Clock.Now()
 

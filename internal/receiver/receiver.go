@@ -262,6 +262,7 @@ type Receiver struct {
 	stopOnce   sync.Once
 	stop       chan struct{}
 	done       chan struct{}
+	outages    outages
 	logs       rejectionLogs // the recorder's
 	countErrAt time.Time     // the recorder's: when it last logged a failure to count
 }
@@ -277,6 +278,7 @@ func New(cfg Config) (*Receiver, error) {
 		budget:     newBudget(cfg.MemoryBudgetBytes),
 		bodies:     newBodyPool(cfg.MaxBodyBytes),
 		waiting:    newWaiting(cfg.RejectionQueue),
+		outages:    newOutages(cfg),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -293,6 +295,8 @@ func (r *Receiver) Close() error {
 		close(r.stop)
 	})
 	<-r.done
+	r.outages.store.Flush()
+	r.outages.budget.Flush()
 	return nil
 }
 
@@ -357,18 +361,11 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request, body []byte,
 	cancel()
 	obs.Event, obs.Result, obs.Err = ev, ar, err
 	if err != nil {
-		level := slog.LevelWarn
-		if req.Context().Err() != nil {
-			level = slog.LevelDebug // the sender hung up; it will retry
-		}
-		msg := "receiver: could not store event, answering 503"
-		if errors.Is(err, context.DeadlineExceeded) {
-			msg = "receiver: the store did not confirm the event within the answer bound, answering 503; it may still be stored"
-		}
-		r.cfg.Logger.Log(req.Context(), level, msg, "dedupe_key", ev.DedupeKey, "err", err)
+		r.storeFailed(ev, err)
 		w.Header().Set("Retry-After", r.retryAfter)
 		return answer(w, outcomeUnavailable, `{"error":"unavailable","detail":"the event could not be stored; retry later"}`)
 	}
+	r.outages.store.OK()
 
 	w.Header().Set("Hooklatch-Event-Id", ar.EventID)
 	if ar.Duplicate {
@@ -410,6 +407,7 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, start time
 	if !r.budget.reserve(size, classSmall) {
 		return r.overBudget(w)
 	}
+	r.outages.budget.OK()
 	b.held, b.buf = size, r.bodies.get(size)
 
 	// A body must arrive at MinBodyRate after a grace: one that trickles
@@ -478,6 +476,7 @@ func (r *Receiver) bodyTime(n int64) time.Duration {
 // The body is left unread and the connection closed, so as not to spend
 // more on it.
 func (r *Receiver) overBudget(w http.ResponseWriter) outcome {
+	r.outages.budget.Fail(errOverBudget)
 	w.Header().Set("Retry-After", r.retryAfter)
 	w.Header().Set("Connection", "close")
 	return answer(w, outcomeOverBudget, `{"error":"unavailable","detail":"too many request bodies in flight; retry later"}`)

@@ -11,36 +11,57 @@ import (
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/retention"
 	"github.com/hooklatch/hooklatch/store"
-	"github.com/hooklatch/hooklatch/store/postgres"
 )
 
-// opening is the store of a server that could not reach PostgreSQL when
-// it started. It keeps trying to open it in the background, with backoff;
-// until it has, every call fails saying why (the receiver answers 503 with
-// Retry-After, /readyz says the store cannot take writes), and from then
-// on every call goes to the opened store.
+// openedStore is what opening opens: either store can prune.
+type openedStore interface {
+	store.Store
+	retention.Pruner
+}
+
+// obstacle is what keeps a store from opening, in the words of the logs.
+type obstacle struct {
+	cannot string        // "cannot reach PostgreSQL"
+	still  string        // "still cannot reach PostgreSQL"
+	gone   string        // "PostgreSQL reached"
+	max    time.Duration // the longest wait between two attempts
+}
+
+var (
+	unreachable = obstacle{"cannot reach PostgreSQL", "still cannot reach PostgreSQL", "PostgreSQL reached", 10 * time.Second}
+	// A local file is cheap to try again: space freed is seen within a second.
+	diskFull = obstacle{"the disk holding the SQLite store is full", "the disk holding the SQLite store is still full", "the disk has room again", time.Second}
+)
+
+// opening is the store of a server that could not open it when it
+// started, for a reason that time may mend: PostgreSQL unreachable, or the
+// disk of a SQLite store full. It keeps trying to open it in the
+// background, with backoff; until it has, every call fails saying why (the
+// receiver answers 503 with Retry-After, /readyz says the store cannot
+// take writes), and from then on every call goes to the opened store.
 type opening struct {
-	open   func(context.Context) (*postgres.Store, error)
-	where  string // the redacted URL, for the logs
+	open   func(context.Context) (openedStore, error)
+	where  string // the location (a redacted URL), for the logs
+	why    obstacle
 	logger *slog.Logger
 
 	opened chan struct{} // closed once st is set
-	st     *postgres.Store
+	st     openedStore
 	mu     sync.Mutex
 	last   error // the last attempt's
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the loop has stopped
 }
 
-// Backoff between attempts to open, and how often a failed one is logged.
+// Backoff between attempts to open (up to obstacle.max), and how often a
+// failed one is logged.
 const (
 	openBackoffMin = 250 * time.Millisecond
-	openBackoffMax = 10 * time.Second
 	openLogEvery   = 30 * time.Second
 )
 
-func newOpening(where string, first error, logger *slog.Logger, open func(context.Context) (*postgres.Store, error)) *opening {
-	return &opening{open: open, where: where, logger: logger, last: first, opened: make(chan struct{}), done: make(chan struct{})}
+func newOpening(where string, why obstacle, first error, logger *slog.Logger, open func(context.Context) (openedStore, error)) *opening {
+	return &opening{open: open, where: where, why: why, logger: logger, last: first, opened: make(chan struct{}), done: make(chan struct{})}
 }
 
 // start tries to open the store until it succeeds or Close is called.
@@ -49,7 +70,7 @@ func newOpening(where string, first error, logger *slog.Logger, open func(contex
 func (o *opening) start(onOpen func(context.Context, store.Store) error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	o.cancel = cancel
-	o.logger.Warn("store: cannot reach PostgreSQL; answering 503 and trying again in the background",
+	o.logger.Warn("store: "+o.why.cannot+"; answering 503 and trying again in the background",
 		"store", o.where, "err", o.last)
 	go func() {
 		defer close(o.done)
@@ -65,27 +86,27 @@ func (o *opening) loop(ctx context.Context, onOpen func(context.Context, store.S
 			return
 		case <-time.After(wait):
 		}
-		wait = min(wait*2, openBackoffMax)
+		wait = min(wait*2, o.why.max)
 		attempts++
 		st, err := o.attempt(ctx, onOpen)
 		if err == nil {
 			o.st = st
 			close(o.opened)
-			o.logger.Info("store: PostgreSQL reached; accepting webhooks", "store", o.where, "attempts", attempts)
+			o.logger.Info("store: "+o.why.gone+"; accepting webhooks", "store", o.where, "attempts", attempts)
 			return
 		}
 		o.mu.Lock()
 		o.last = err
 		o.mu.Unlock()
 		if ctx.Err() == nil && time.Since(logged) >= openLogEvery {
-			o.logger.Warn("store: still cannot reach PostgreSQL; answering 503", "store", o.where, "attempts", attempts, "err", err)
+			o.logger.Warn("store: "+o.why.still+"; answering 503", "store", o.where, "attempts", attempts, "err", err)
 			logged = time.Now()
 		}
 	}
 }
 
 // attempt opens the store and runs onOpen on it, or fails with a store closed.
-func (o *opening) attempt(ctx context.Context, onOpen func(context.Context, store.Store) error) (*postgres.Store, error) {
+func (o *opening) attempt(ctx context.Context, onOpen func(context.Context, store.Store) error) (openedStore, error) {
 	st, err := o.open(ctx)
 	if err != nil {
 		return nil, err
@@ -98,7 +119,7 @@ func (o *opening) attempt(ctx context.Context, onOpen func(context.Context, stor
 }
 
 // get returns the opened store, or the error saying why there is none yet.
-func (o *opening) get() (*postgres.Store, error) {
+func (o *opening) get() (openedStore, error) {
 	select {
 	case <-o.opened:
 		return o.st, nil
@@ -106,7 +127,7 @@ func (o *opening) get() (*postgres.Store, error) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return nil, fmt.Errorf("store %s not reached yet: %w", o.where, o.last)
+	return nil, fmt.Errorf("store %s not open yet (%s): %w", o.where, o.why.cannot, o.last)
 }
 
 // Close stops trying and closes the store if it was opened.
@@ -123,7 +144,7 @@ func (o *opening) Close() error {
 	}
 }
 
-// ListenForWork waits for the store, then listens on it.
+// ListenForWork waits for the store, then listens on it if it can.
 func (o *opening) ListenForWork(ctx context.Context, wake func()) error {
 	select {
 	case <-ctx.Done():
@@ -131,7 +152,10 @@ func (o *opening) ListenForWork(ctx context.Context, wake func()) error {
 	case <-o.opened:
 	}
 	wake() // work may have been stored while this one waited
-	return o.st.ListenForWork(ctx, wake)
+	if l, ok := o.st.(dispatch.WorkListener); ok {
+		return l.ListenForWork(ctx, wake)
+	}
+	return nil
 }
 
 // call runs f on the opened store.
@@ -245,8 +269,7 @@ func (o *opening) Ready(ctx context.Context) error {
 	return o.do(func(st store.Store) error { return st.Ready(ctx) })
 }
 
-// Prune and OldestEvent make it a retention.Pruner, as the PostgreSQL
-// store is.
+// Prune and OldestEvent make it a retention.Pruner, as both stores are.
 func (o *opening) Prune(ctx context.Context, before, deadBefore, keysBefore time.Time, limit int) (events, keys int64, err error) {
 	st, err := o.get()
 	if err != nil {

@@ -358,7 +358,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 // openStore opens the store cfg names: a PostgreSQL database several
 // servers share, or a SQLite file this server owns. A PostgreSQL database
-// that cannot be reached yet is opened in the background (see opening).
+// that cannot be reached yet, or a SQLite file on a full disk, is opened
+// in the background (see opening).
 func openStore(ctx context.Context, cfg *Config) (store.Store, error) {
 	if postgres.IsURL(cfg.Store) {
 		if cfg.PostgresOptions.Logger == nil {
@@ -367,7 +368,7 @@ func openStore(ctx context.Context, cfg *Config) (store.Store, error) {
 		st, err := postgres.Open(ctx, cfg.Store, cfg.PostgresOptions)
 		if postgres.Unreachable(err) { // serve starts, answering 503, and keeps trying
 			location, opts := cfg.Store, cfg.PostgresOptions
-			return newOpening(postgres.Redact(location), err, cfg.Logger, func(ctx context.Context) (*postgres.Store, error) {
+			return newOpening(postgres.Redact(location), unreachable, err, cfg.Logger, func(ctx context.Context) (openedStore, error) {
 				return postgres.Open(ctx, location, opts)
 			}), nil
 		}
@@ -383,7 +384,17 @@ func openStore(ctx context.Context, cfg *Config) (store.Store, error) {
 	// refused, and what a crashed predecessor left in flight is due again
 	// at once.
 	cfg.StoreOptions.Exclusive = true
-	return sqlite.Open(ctx, cfg.Store, cfg.StoreOptions)
+	st, err := sqlite.Open(ctx, cfg.Store, cfg.StoreOptions)
+	if sqlite.NoSpace(err, cfg.Store) { // serve starts, answering 503, until space is freed
+		location, opts := cfg.Store, cfg.StoreOptions
+		return newOpening(location, diskFull, err, cfg.Logger, func(ctx context.Context) (openedStore, error) {
+			return sqlite.Open(ctx, location, opts)
+		}), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // newRetainer prunes st by cfg's retention, when st can prune.

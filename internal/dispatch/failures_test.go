@@ -1,0 +1,116 @@
+package dispatch_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hooklatch/hooklatch/destination/httpdest"
+	"github.com/hooklatch/hooklatch/internal/dispatch"
+	"github.com/hooklatch/hooklatch/store"
+)
+
+// lockedBuffer is a log written by the dispatcher's workers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// An app that answers 500 for a while and then recovers is logged in a
+// few lines: a warning at the first failed attempt, with the error, a
+// summary every 10s of the dispatcher's clock while attempts fail, and an
+// info line at the first success, counting every failed attempt.
+func TestFailingDestinationIsLoggedWhenItStartsAndEnds(t *testing.T) {
+	t.Parallel()
+	const events, failing = 5, 20 // four failed attempts each: at 0, 2s, 6s and 14s
+	var calls atomic.Int32
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= failing {
+			http.Error(w, "database down", http.StatusInternalServerError)
+		}
+	}))
+	defer app.Close()
+	dest, err := httpdest.New(httpdest.Config{URL: app.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest, Policy: dispatch.Policy{Retry: exact}}},
+		func(c *dispatch.Config) { c.Logger = slog.New(slog.NewJSONHandler(&logs, nil)) })
+	var ids []string
+	for i := range events {
+		ids = append(ids, h.append(t, fmt.Sprint("k", i), "message.delivered").ID)
+	}
+	h.drive(t, "every delivery to succeed", func() bool {
+		for _, id := range ids {
+			if !h.statusIs(t, id, store.DeliverySucceeded)() {
+				return false
+			}
+		}
+		return true
+	})
+	h.stop()
+
+	type line struct {
+		Level         string `json:"level"`
+		Msg           string `json:"msg"`
+		Destination   string `json:"destination"`
+		Err           string `json:"err"`
+		Failures      int64  `json:"failures"`
+		FailuresTotal int64  `json:"failures_total"`
+	}
+	var started, summaries, ended []line
+	for s := range strings.Lines(logs.String()) {
+		var l line
+		if err := json.Unmarshal([]byte(s), &l); err != nil {
+			t.Fatalf("log line %q: %v", s, err)
+		}
+		switch {
+		case strings.Contains(l.Msg, "failed; until one succeeds"):
+			started = append(started, l)
+		case strings.Contains(l.Msg, "still fail"):
+			summaries = append(summaries, l)
+		case strings.Contains(l.Msg, "succeed again"):
+			ended = append(ended, l)
+		default:
+			t.Errorf("unexpected line %s", s)
+		}
+	}
+	if len(started) != 1 || started[0].Level != "WARN" || started[0].Destination != "app" || !strings.Contains(started[0].Err, "500") {
+		t.Fatalf("lines at the start = %+v, want one warning naming the app and its 500\n%s", started, logs.String())
+	}
+	// At most one per round of retries, as rounds are 2s to 8s apart
+	// (and drive may stretch them to a few more).
+	if len(summaries) > 3 {
+		t.Errorf("%d summaries over four rounds of failures, want at most 3\n%s", len(summaries), logs.String())
+	}
+	counted := int64(1)
+	for _, l := range summaries {
+		counted += l.Failures
+		if l.Level != "WARN" || l.FailuresTotal != counted || !strings.Contains(l.Err, "500") {
+			t.Errorf("summary %+v, want a warning with the last error, counting %d in all", l, counted)
+		}
+	}
+	if len(ended) != 1 || ended[0].Level != "INFO" || ended[0].FailuresTotal != failing {
+		t.Errorf("lines at the end = %+v, want one info line counting %d failed attempts\n%s", ended, failing, logs.String())
+	}
+}
