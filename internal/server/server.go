@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -42,8 +43,9 @@ type Config struct {
 	// Defaults to "127.0.0.1:3001". "off" disables it.
 	AdminAddr string
 	// AdminToken, when set, is required as "Authorization: Bearer <token>"
-	// by every admin endpoint but /healthz, on loopback too. Required when
-	// AdminAddr is not a loopback address.
+	// by every admin endpoint but /healthz, on loopback too. At least
+	// MinAdminTokenLength characters. Required when AdminAddr is not a
+	// loopback address.
 	AdminToken string
 
 	// Store is a SQLite path or a postgres:// URL. Defaults to
@@ -138,6 +140,9 @@ type Server struct {
 	wg   sync.WaitGroup
 }
 
+// MinAdminTokenLength is the fewest characters an admin token may have.
+const MinAdminTokenLength = 16
+
 // ErrConfig marks an error in the configuration, as opposed to one met
 // while starting (a store that cannot open, a port in use).
 var ErrConfig = errors.New("configuration")
@@ -167,6 +172,9 @@ func (c *Config) check() error {
 	}
 	if c.AdminAddr != "off" && c.AdminToken == "" && !isLoopback(c.AdminAddr) {
 		return fmt.Errorf("admin listener %s is not on loopback: set HOOKLATCH_ADMIN_TOKEN, or use --admin-addr 127.0.0.1:3001", c.AdminAddr)
+	}
+	if n := utf8.RuneCountInString(c.AdminToken); n > 0 && n < MinAdminTokenLength {
+		return fmt.Errorf("the admin token (HOOKLATCH_ADMIN_TOKEN) has %d characters: use at least %d, such as the one 'hooklatch token' prints", n, MinAdminTokenLength)
 	}
 	if c.Store == "" {
 		c.Store = "hooklatch.db"
