@@ -526,20 +526,7 @@ func TestDashboardSessionAndBulkRetry(t *testing.T) {
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	do := func(method, path, form string, headers ...string) *http.Response {
 		t.Helper()
-		req, _ := http.NewRequest(method, a.admin+path, strings.NewReader(form))
-		if form != "" {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		for i := 0; i+1 < len(headers); i += 2 {
-			req.Header.Set(headers[i], headers[i+1])
-		}
-		resp, err := noRedirect.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp
+		return ask(t, noRedirect, method, a.admin+path, form, headers...)
 	}
 	if resp := do("GET", "/ui/dead", ""); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/login" {
 		t.Fatalf("without a session: %d to %q, want the login page", resp.StatusCode, resp.Header.Get("Location"))
