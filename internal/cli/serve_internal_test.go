@@ -167,3 +167,52 @@ func TestServeGCSettings(t *testing.T) {
 		})
 	}
 }
+
+// How long a dashboard session lasts is a setting like the others.
+func TestServeAdminSessionTTL(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "hooklatch.yaml")
+	if err := os.WriteFile(file, []byte("admin_session_ttl: 2h\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want time.Duration
+		err  string
+	}{
+		{"default", nil, nil, 12 * time.Hour, ""},
+		{"file", []string{"--config", file}, nil, 2 * time.Hour, ""},
+		{"environment", []string{"--config", file}, map[string]string{"HOOKLATCH_ADMIN_SESSION_TTL": "30m"}, 30 * time.Minute, ""},
+		{"flag", []string{"--config", file, "--admin-session-ttl", "1h"}, map[string]string{"HOOKLATCH_ADMIN_SESSION_TTL": "30m"}, time.Hour, ""},
+		{"not a duration", []string{"--admin-session-ttl", "0"}, nil, 0, "--admin-session-ttl"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			env := Env{Getenv: func(k string) string {
+				if k == "SENT_WEBHOOK_SECRET" {
+					return "whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY="
+				}
+				return c.env[k]
+			}}
+			cmd := newServeCommand(env)
+			if err := cmd.ParseFlags(c.args); err != nil {
+				t.Fatal(err)
+			}
+			opts, err := resolveServe(cmd, env, slog.New(slog.DiscardHandler))
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("%v, want an error naming %s", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := opts.Server.AdminSessionTTL; got != c.want {
+				t.Errorf("session TTL %s, want %s", got, c.want)
+			}
+		})
+	}
+}
