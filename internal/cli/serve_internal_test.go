@@ -101,17 +101,7 @@ func TestServeMemorySettings(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			env := Env{Getenv: func(k string) string {
-				if k == "SENT_WEBHOOK_SECRET" {
-					return "whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY="
-				}
-				return c.env[k]
-			}}
-			cmd := newServeCommand(env)
-			if err := cmd.ParseFlags(c.args); err != nil {
-				t.Fatal(err)
-			}
-			opts, err := resolveServe(cmd, env, slog.New(slog.DiscardHandler))
+			opts, err := resolveServeArgs(t, c.args, c.env)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -190,17 +180,7 @@ func TestServeAdminSessionTTL(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			env := Env{Getenv: func(k string) string {
-				if k == "SENT_WEBHOOK_SECRET" {
-					return "whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY="
-				}
-				return c.env[k]
-			}}
-			cmd := newServeCommand(env)
-			if err := cmd.ParseFlags(c.args); err != nil {
-				t.Fatal(err)
-			}
-			opts, err := resolveServe(cmd, env, slog.New(slog.DiscardHandler))
+			opts, err := resolveServeArgs(t, c.args, c.env)
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("%v, want an error naming %s", err, c.err)
@@ -215,4 +195,21 @@ func TestServeAdminSessionTTL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// resolveServeArgs resolves serve's settings from args and the variables
+// vars, with a signing secret.
+func resolveServeArgs(t *testing.T, args []string, vars map[string]string) (ServeOptions, error) {
+	t.Helper()
+	env := Env{Getenv: func(k string) string {
+		if k == "SENT_WEBHOOK_SECRET" {
+			return "whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY="
+		}
+		return vars[k]
+	}}
+	cmd := newServeCommand(env)
+	if err := cmd.ParseFlags(args); err != nil {
+		t.Fatal(err)
+	}
+	return resolveServe(cmd, env, slog.New(slog.DiscardHandler))
 }
