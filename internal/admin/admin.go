@@ -2,8 +2,6 @@ package admin
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,10 +24,13 @@ type Config struct {
 	Store store.Store
 	// Secrets verify rejections again on release. Required for release.
 	Secrets []signature.Secret
-	// Token, when set, is the admin token: the dashboard asks for it once
-	// and keeps it in a cookie (see CookieName). The listener's middleware
-	// checks it; admin only needs it to log in. Defaults to none.
+	// Token, when set, is the admin token: Guard wants it on every
+	// request, and the dashboard asks for it once and keeps a session in
+	// a cookie (see CookieName). Defaults to none.
 	Token string
+	// SessionTTL is how long a dashboard session lasts. Defaults to
+	// DefaultSessionTTL (12h).
+	SessionTTL time.Duration
 	// Receiver and Dispatch are the counters the per-minute stats are
 	// sampled from. Defaults to none (the stats stay empty).
 	Receiver *receiver.Metrics
@@ -61,6 +62,10 @@ type Admin struct {
 	now     func() time.Time
 	mux     *http.ServeMux
 	ui      *ui
+	// limit counts failed attempts at the token, and sessions are the
+	// dashboard's (nil without a token).
+	limit    *failureLimit
+	sessions *sessions
 }
 
 // New builds the admin handlers; Run samples and follows the store.
@@ -74,6 +79,9 @@ func New(cfg Config) (*Admin, error) {
 	if cfg.Notify == nil {
 		cfg.Notify = func() {}
 	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
 	a := &Admin{
 		cfg:   cfg,
 		in:    inspect.New(cfg.Store, cfg.NowFunc),
@@ -81,6 +89,10 @@ func New(cfg Config) (*Admin, error) {
 		stats: newStats(cfg.Receiver, cfg.Dispatch, cfg.Store, cfg.Ready),
 		now:   cfg.NowFunc,
 		mux:   http.NewServeMux(),
+		limit: newFailureLimit(cfg.NowFunc, cfg.Logger),
+	}
+	if cfg.Token != "" {
+		a.sessions = newSessions(cfg.Token, cfg.SessionTTL, cfg.NowFunc)
 	}
 	a.registerMetrics(cfg.Registry, cfg.StoreFiles)
 	a.routes()
@@ -128,20 +140,13 @@ func (a *Admin) OnAttempt(at dispatch.Attempted) {
 	a.tail.onAttempt(at)
 }
 
-// ServeHTTP serves /v1/ and /ui/. State-changing requests must pass the
-// CSRF check (sameOrigin).
+// ServeHTTP serves /v1/ and /ui/, behind Guard (which the listener's whole
+// handler must be wrapped in). State-changing requests must pass the CSRF
+// check (sameOrigin).
 func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && !sameOrigin(r) {
 		writeError(w, http.StatusForbidden, "cross_origin",
 			"a state-changing request must come from the dashboard's own origin (Origin and Sec-Fetch-Site say it did not)")
-		return
-	}
-	// Without a token, the listener is on loopback and anything that can
-	// reach it may use it; a page elsewhere must not, through a name that
-	// resolves to 127.0.0.1 (DNS rebinding): the Host must be loopback.
-	if a.cfg.Token == "" && !loopbackHost(r.Host) {
-		writeError(w, http.StatusMisdirectedRequest, "host_not_loopback",
-			"without HOOKLATCH_ADMIN_TOKEN the admin listener answers only requests addressed to localhost or a loopback address")
 		return
 	}
 	a.mux.ServeHTTP(w, r)
@@ -184,13 +189,6 @@ const CookieName = "hooklatch_admin"
 
 // LoginPath is the dashboard's login page.
 const LoginPath = "/ui/login"
-
-// SessionValue is what the session cookie holds for token: derived from
-// it, so that the cookie never carries the token itself.
-func SessionValue(token string) string {
-	sum := sha256.Sum256([]byte("hooklatch admin session\x00" + token))
-	return hex.EncodeToString(sum[:])
-}
 
 // OpenPath reports whether path is served without the admin token: the
 // login page and its style sheet.

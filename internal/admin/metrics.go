@@ -15,6 +15,9 @@ import (
 // from receipt to delivery.
 type metrics struct {
 	deliveryLatency *prometheus.HistogramVec
+	// authFailures counts wrong admin tokens and ended sessions;
+	// authRefused the requests refused unheard for too many of them.
+	authFailures, authRefused prometheus.Counter
 }
 
 func (a *Admin) registerMetrics(reg prometheus.Registerer, files map[string]string) {
@@ -23,6 +26,14 @@ func (a *Admin) registerMetrics(reg prometheus.Registerer, files map[string]stri
 		Help:    "Time from an event's receipt to its successful delivery, by destination.",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
 	}, []string{"destination"})
+	a.metrics.authFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hooklatch_admin_auth_failures_total",
+		Help: "Requests to the admin listener with a wrong token or an ended session.",
+	})
+	a.metrics.authRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hooklatch_admin_auth_refused_total",
+		Help: "Requests to the admin listener refused (429) unheard, their address having failed too often.",
+	})
 	if reg == nil {
 		return
 	}
@@ -33,7 +44,7 @@ func (a *Admin) registerMetrics(reg prometheus.Registerer, files map[string]stri
 		return func() float64 { return float64(f(a.stats.cachedQueue())) }
 	}
 	cs := []prometheus.Collector{
-		a.metrics.deliveryLatency,
+		a.metrics.deliveryLatency, a.metrics.authFailures, a.metrics.authRefused,
 		gauge("hooklatch_queue_depth", "Deliveries pending or in flight (sampled every few seconds).",
 			q(func(q Queue) int64 { return q.Depth })),
 		gauge("hooklatch_deliveries_pending", "Deliveries waiting for an attempt (sampled).",

@@ -403,27 +403,34 @@ func (u *ui) loginPage(w http.ResponseWriter, r *http.Request) {
 	u.render(w, r, http.StatusOK, "login", page{Title: "Log in"})
 }
 
-// login checks the token once and keeps a session derived from it in an
-// HttpOnly, SameSite=Strict cookie: scripts cannot read it and no other
-// site's request carries it.
+// login checks the token once and starts a session (see sessions) kept in
+// the session cookie. A wrong token counts against the client's address
+// as on the API.
 func (u *ui) login(w http.ResponseWriter, r *http.Request) {
 	if u.a.cfg.Token == "" {
 		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 		return
 	}
+	client := clientKey(r)
+	if u.a.refused(w, r, client) {
+		return
+	}
 	got := sha256.Sum256([]byte(r.PostFormValue("token")))
 	want := sha256.Sum256([]byte(u.a.cfg.Token))
 	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		u.a.failed(client)
 		u.render(w, r, http.StatusUnauthorized, "login", page{Title: "Log in", Error: "That is not the admin token (HOOKLATCH_ADMIN_TOKEN)."})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: SessionValue(u.a.cfg.Token), Path: "/",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	http.SetCookie(w, u.a.sessionCookie(r, u.a.sessions.issue(), int(u.a.cfg.SessionTTL/time.Second)))
 	http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 }
 
+// logout ends the session, here and in the browser.
 func (u *ui) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	if c, err := r.Cookie(CookieName); err == nil && u.a.sessions != nil {
+		u.a.sessions.revoke(c.Value)
+	}
+	http.SetCookie(w, u.a.sessionCookie(r, "", -1))
 	http.Redirect(w, r, LoginPath, http.StatusSeeOther)
 }

@@ -146,6 +146,7 @@ watches and grades webhook traffic on a laptop.`,
 		newSendCommand(env),
 		newListenCommand(env),
 		newCheckCommand(env),
+		newTokenCommand(env),
 	)
 	return root
 }

@@ -30,6 +30,7 @@ type ConfigFile struct {
 	Path               string              `yaml:"path"`
 	Store              string              `yaml:"store"`
 	AdminAddr          string              `yaml:"admin_addr"`
+	AdminSessionTTL    string              `yaml:"admin_session_ttl"`
 	Secret             string              `yaml:"secret"` // comma-separated, like SENT_WEBHOOK_SECRET
 	Scheme             string              `yaml:"scheme"`
 	Tolerance          string              `yaml:"tolerance"`
@@ -113,6 +114,7 @@ func (cf *ConfigFile) values() map[string]string {
 		"secret": cf.Secret, "scheme": cf.Scheme, "tolerance": cf.Tolerance, "max-body": cf.MaxBody,
 		"lease": cf.Lease, "rejections-max-bytes": cf.RejectionsMaxBytes, "wal-max": cf.WALMax,
 		"rejection-body-max": cf.RejectionBodyMax, "memory-budget": cf.MemoryBudget, "min-body-rate": cf.MinBodyRate, "gc-percent": cf.GCPercent,
+		"admin-session-ttl": cf.AdminSessionTTL,
 	}
 	v["answer-within"] = cf.AnswerWithin
 	if cf.RejectionsMax > 0 {

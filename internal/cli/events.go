@@ -61,11 +61,11 @@ succeeded; discarded when all were discarded, none when it has no delivery.
 			if since > 0 {
 				f.Since = time.Now().Add(-since)
 			}
-			page, err := inspect.New(st, nil).List(cmd.Context(), inspect.Query{Filter: f})
+			evs, err := listEvents(cmd.Context(), inspect.New(st, nil), f)
 			if err != nil {
 				return err
 			}
-			return printEvents(env.Stdout, page.Events, jsonOut)
+			return printEvents(env.Stdout, evs, jsonOut)
 		},
 	}
 	ls.Flags().StringVar(&f.Type, "type", "", "only this type, or a prefix pattern such as message.*")
@@ -255,6 +255,28 @@ says where to start.`,
 	c.Flags().BoolVar(&all, "all", false, "every stored event")
 	c.Flags().StringVar(&typ, "type", "", "only this type, or a prefix pattern such as message.*")
 	return c
+}
+
+// listEvents returns the f.Limit newest events f selects, however many
+// of the store's pages (10,000 events at most each) that takes.
+func listEvents(ctx context.Context, in *inspect.Inspector, f store.EventFilter) ([]store.Event, error) {
+	want := f.Limit
+	q := inspect.Query{Filter: f}
+	var evs []store.Event
+	for {
+		if want > 0 {
+			q.Filter.Limit = want - len(evs)
+		}
+		page, err := in.List(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, page.Events...)
+		if page.Next == "" || len(evs) >= want {
+			return evs, nil
+		}
+		q.Cursor = page.Next
+	}
 }
 
 func statusCode(c int) string {

@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -265,5 +267,57 @@ func TestReadingCommandsNeverMigrate(t *testing.T) {
 	var v int
 	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil || v != 1 {
 		t.Errorf("schema version after reading commands = %d, %v; want 1", v, err)
+	}
+}
+
+// events ls --limit N lists N events, however many pages of the store
+// that takes.
+func TestEventsListPastOnePage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const stored = 12500
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for w := range 64 { // concurrent appends share group commits
+		wg.Go(func() {
+			for i := w; i < stored; i += 64 {
+				if _, err := st.Append(ctx, storetest.NewEvent("sent", fmt.Sprintf("event-id:evt_%d", i))); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	vars := map[string]string{"HOOKLATCH_STORE": path}
+	r := run(t, vars, "", "events", "ls", "--limit", "12000", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	ids := map[string]bool{}
+	for line := range strings.Lines(r.stdout) {
+		var ev struct{ ID string }
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		ids[ev.ID] = true
+	}
+	if len(ids) != 12000 {
+		t.Errorf("--limit 12000 listed %d distinct events", len(ids))
+	}
+	r = run(t, vars, "", "events", "ls", "--limit", "20000")
+	if r.code != 0 || strings.Count(r.stdout, "\n") != stored+1 {
+		t.Errorf("--limit 20000 of %d: exit %d, %d lines", stored, r.code, strings.Count(r.stdout, "\n"))
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hooklatch/hooklatch/destination/httpdest"
+	"github.com/hooklatch/hooklatch/internal/admin"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/internal/retention"
@@ -59,6 +60,7 @@ config file (--config), else its default.`,
 	f.String("path", "/webhooks/sent", "webhook path ($HOOKLATCH_PATH)")
 	f.String("store", "hooklatch.db", storeHelp)
 	f.String("admin-addr", "127.0.0.1:3001", `admin listener for /healthz, /readyz and /metrics, or "off" ($HOOKLATCH_ADMIN_ADDR)`)
+	f.Duration("admin-session-ttl", admin.DefaultSessionTTL, "how long a dashboard session lasts after logging in with HOOKLATCH_ADMIN_TOKEN ($HOOKLATCH_ADMIN_SESSION_TTL)")
 	f.String("scheme", "", "accept only this signature scheme, legacy or v1 (default both) ($HOOKLATCH_SCHEME)")
 	f.Duration("tolerance", signature.DefaultTolerance, "v1 timestamp tolerance ($HOOKLATCH_TOLERANCE)")
 	f.String("max-body", "1MiB", "largest body accepted; larger gets 413 ($HOOKLATCH_MAX_BODY)")
@@ -206,6 +208,9 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 	}
 	if cfg.Lease, err = time.ParseDuration(get("lease", "HOOKLATCH_LEASE")); err != nil || cfg.Lease < 0 {
 		return ServeOptions{}, usageError("--lease: want a duration such as 2m")
+	}
+	if cfg.AdminSessionTTL, err = time.ParseDuration(get("admin-session-ttl", "HOOKLATCH_ADMIN_SESSION_TTL")); err != nil || cfg.AdminSessionTTL < time.Minute {
+		return ServeOptions{}, usageError("--admin-session-ttl: want a duration of a minute or more, such as 12h")
 	}
 	opts.Server = cfg
 	return opts, nil

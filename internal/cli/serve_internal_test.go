@@ -101,17 +101,7 @@ func TestServeMemorySettings(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			env := Env{Getenv: func(k string) string {
-				if k == "SENT_WEBHOOK_SECRET" {
-					return "whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY="
-				}
-				return c.env[k]
-			}}
-			cmd := newServeCommand(env)
-			if err := cmd.ParseFlags(c.args); err != nil {
-				t.Fatal(err)
-			}
-			opts, err := resolveServe(cmd, env, slog.New(slog.DiscardHandler))
+			opts, err := resolveServeArgs(t, c.args, c.env)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -200,4 +190,60 @@ func TestServeAnswerWithin(t *testing.T) {
 	if opts, err := resolveServe(cmd, env, slog.New(slog.DiscardHandler)); err != nil || opts.Server.AnswerWithin != 2*time.Second {
 		t.Errorf("HOOKLATCH_ANSWER_WITHIN=2s over the file's 3s: %v, %v", opts.Server.AnswerWithin, err)
 	}
+}
+
+// How long a dashboard session lasts is a setting like the others.
+func TestServeAdminSessionTTL(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "hooklatch.yaml")
+	if err := os.WriteFile(file, []byte("admin_session_ttl: 2h\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want time.Duration
+		err  string
+	}{
+		{"default", nil, nil, 12 * time.Hour, ""},
+		{"file", []string{"--config", file}, nil, 2 * time.Hour, ""},
+		{"environment", []string{"--config", file}, map[string]string{"HOOKLATCH_ADMIN_SESSION_TTL": "30m"}, 30 * time.Minute, ""},
+		{"flag", []string{"--config", file, "--admin-session-ttl", "1h"}, map[string]string{"HOOKLATCH_ADMIN_SESSION_TTL": "30m"}, time.Hour, ""},
+		{"not a duration", []string{"--admin-session-ttl", "0"}, nil, 0, "--admin-session-ttl"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			opts, err := resolveServeArgs(t, c.args, c.env)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("%v, want an error naming %s", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := opts.Server.AdminSessionTTL; got != c.want {
+				t.Errorf("session TTL %s, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+// resolveServeArgs resolves serve's settings from args and the variables
+// vars, with a signing secret.
+func resolveServeArgs(t *testing.T, args []string, vars map[string]string) (ServeOptions, error) {
+	t.Helper()
+	env := Env{Getenv: func(k string) string {
+		if k == "SENT_WEBHOOK_SECRET" {
+			return "whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY="
+		}
+		return vars[k]
+	}}
+	cmd := newServeCommand(env)
+	if err := cmd.ParseFlags(args); err != nil {
+		t.Fatal(err)
+	}
+	return resolveServe(cmd, env, slog.New(slog.DiscardHandler))
 }

@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -15,46 +13,6 @@ import (
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/store"
 )
-
-// requireToken guards every admin endpoint but /healthz with
-// "Authorization: Bearer <token>". It wraps the admin listener's whole
-// handler, so a route added there later is guarded without asking. The
-// comparison takes the same time whatever the guess: both sides are hashed
-// first, so neither the token's length nor a matching prefix shows.
-//
-// The dashboard's browser shows the token once, on the login page (which,
-// with its style sheet, is the only other path let through), and then
-// sends the session cookie that page set instead.
-func requireToken(token string, next http.Handler) http.Handler {
-	want := sha256.Sum256([]byte("Bearer " + token))
-	wantSession := sha256.Sum256([]byte(admin.SessionValue(token)))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Liveness says only that the process answers: orchestrators
-		// probe it without credentials. The exact path, so that no
-		// spelling of another route passes for it.
-		if r.URL.Path == "/healthz" || admin.OpenPath(r.URL.Path) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
-		session := [sha256.Size]byte{}
-		if c, err := r.Cookie(admin.CookieName); err == nil {
-			session = sha256.Sum256([]byte(c.Value))
-		}
-		if subtle.ConstantTimeCompare(got[:], want[:])|subtle.ConstantTimeCompare(session[:], wantSession[:]) != 1 {
-			if admin.WantsLogin(r) {
-				http.Redirect(w, r, admin.LoginPath, http.StatusSeeOther)
-				return
-			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="hooklatch admin"`)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			w.Write([]byte(`{"error":"unauthorized","detail":"send Authorization: Bearer <HOOKLATCH_ADMIN_TOKEN>"}`))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
 
 // readiness answers "can the store take a write?" with at most one real
 // write per interval, whoever asks and however often: /readyz is on the

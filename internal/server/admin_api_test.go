@@ -285,7 +285,7 @@ func TestAdminAPIActions(t *testing.T) {
 // state-changing request from another origin is refused before it acts.
 func TestAdminAPIRefusesWithoutTokenAndAcrossOrigins(t *testing.T) {
 	t.Parallel()
-	a := startAPI(t, "api-token-1234")
+	a := startAPI(t, "api-token-12345678")
 	a.failing.Store(true)
 	_, id := a.send(t, a.secret, messageBody("message.delivered", "msg-1"))
 	waitFor(t, "a dead delivery", func() bool { return a.event(t, id).Delivery == "dead" })
@@ -516,7 +516,7 @@ func TestMetricsExposeQueueStoreAndOutage(t *testing.T) {
 // retry is a POST the origin check guards like the API's.
 func TestDashboardSessionAndBulkRetry(t *testing.T) {
 	t.Parallel()
-	a := startAPI(t, "ui-token-42")
+	a := startAPI(t, "ui-token-42-long-enough")
 	a.failing.Store(true)
 	for i := range 2 {
 		_, id := a.send(t, a.secret, messageBody("message.delivered", fmt.Sprintf("msg-%d", i)))
@@ -526,20 +526,7 @@ func TestDashboardSessionAndBulkRetry(t *testing.T) {
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	do := func(method, path, form string, headers ...string) *http.Response {
 		t.Helper()
-		req, _ := http.NewRequest(method, a.admin+path, strings.NewReader(form))
-		if form != "" {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		for i := 0; i+1 < len(headers); i += 2 {
-			req.Header.Set(headers[i], headers[i+1])
-		}
-		resp, err := noRedirect.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp
+		return ask(t, noRedirect, method, a.admin+path, form, headers...)
 	}
 	if resp := do("GET", "/ui/dead", ""); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/login" {
 		t.Fatalf("without a session: %d to %q, want the login page", resp.StatusCode, resp.Header.Get("Location"))
@@ -547,9 +534,9 @@ func TestDashboardSessionAndBulkRetry(t *testing.T) {
 	if resp := do("POST", "/ui/login", "token=guess"); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
 		t.Fatalf("a wrong token: %d, cookies %v", resp.StatusCode, resp.Cookies())
 	}
-	resp := do("POST", "/ui/login", "token=ui-token-42", "Origin", a.admin)
+	resp := do("POST", "/ui/login", "token=ui-token-42-long-enough", "Origin", a.admin)
 	cookies := resp.Cookies()
-	if len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode || strings.Contains(cookies[0].Value, "ui-token-42") {
+	if len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode || strings.Contains(cookies[0].Value, "ui-token-42-long-enough") {
 		t.Fatalf("session cookie %+v", cookies)
 	}
 	session := cookies[0].Name + "=" + cookies[0].Value

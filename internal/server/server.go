@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -42,9 +43,13 @@ type Config struct {
 	// Defaults to "127.0.0.1:3001". "off" disables it.
 	AdminAddr string
 	// AdminToken, when set, is required as "Authorization: Bearer <token>"
-	// by every admin endpoint but /healthz, on loopback too. Required when
+	// by every admin endpoint but /healthz, on loopback too (see
+	// admin.Guard). At least MinAdminTokenLength characters. Required when
 	// AdminAddr is not a loopback address.
 	AdminToken string
+	// AdminSessionTTL is how long a dashboard session lasts. Defaults to
+	// admin.DefaultSessionTTL (12h).
+	AdminSessionTTL time.Duration
 
 	// Store is a SQLite path or a postgres:// URL. Defaults to
 	// "hooklatch.db".
@@ -146,6 +151,9 @@ type Server struct {
 	wg   sync.WaitGroup
 }
 
+// MinAdminTokenLength is the fewest characters an admin token may have.
+const MinAdminTokenLength = 16
+
 // ErrConfig marks an error in the configuration, as opposed to one met
 // while starting (a store that cannot open, a port in use).
 var ErrConfig = errors.New("configuration")
@@ -175,6 +183,12 @@ func (c *Config) check() error {
 	}
 	if c.AdminAddr != "off" && c.AdminToken == "" && !isLoopback(c.AdminAddr) {
 		return fmt.Errorf("admin listener %s is not on loopback: set HOOKLATCH_ADMIN_TOKEN, or use --admin-addr 127.0.0.1:3001", c.AdminAddr)
+	}
+	if n := utf8.RuneCountInString(c.AdminToken); n > 0 && n < MinAdminTokenLength {
+		return fmt.Errorf("the admin token (HOOKLATCH_ADMIN_TOKEN) has %d characters: use at least %d, such as the one 'hooklatch token' prints", n, MinAdminTokenLength)
+	}
+	if c.AdminSessionTTL < 0 {
+		return fmt.Errorf("admin session TTL %s: want a positive duration", c.AdminSessionTTL)
 	}
 	if c.Store == "" {
 		c.Store = "hooklatch.db"
@@ -233,10 +247,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ready    *readiness
 	)
 	rcvMetrics, dispMetrics := receiver.NewMetrics(registry), dispatch.NewMetrics(registry)
+	now := time.Now
+	if cfg.Clock != nil {
+		now = cfg.Clock.Now
+	}
 	var adm *admin.Admin
 	if cfg.AdminAddr != "off" {
 		adm, err = admin.New(admin.Config{
-			Store: st, Secrets: cfg.Secrets, Token: cfg.AdminToken,
+			Store: st, Secrets: cfg.Secrets, Token: cfg.AdminToken, SessionTTL: cfg.AdminSessionTTL,
 			Receiver: rcvMetrics, Dispatch: dispMetrics, Registry: registry,
 			StoreFiles: storeFiles(cfg.Store),
 			Ready:      func(context.Context) error { return ready.check() },
@@ -245,7 +263,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 					disp.Notify()
 				}
 			},
-			Logger: cfg.Logger,
+			NowFunc: now,
+			Logger:  cfg.Logger,
 		})
 		if err != nil {
 			st.Close()
@@ -313,10 +332,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	now := time.Now
-	if cfg.Clock != nil {
-		now = cfg.Clock.Now
-	}
 	ready = &readiness{
 		probe: st.Ready, now: now, interval: time.Second, timeout: 2 * time.Second, logger: cfg.Logger,
 		probes: promauto.With(registry).NewCounter(prometheus.CounterOpts{
@@ -342,12 +357,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.health(admin)
 		admin.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 		mountAdmin(admin, adm)
-		var handler http.Handler = admin
-		if cfg.AdminToken != "" {
-			handler = requireToken(cfg.AdminToken, admin)
-		}
 		s.admin = &http.Server{
-			Handler:           handler,
+			Handler:           adm.Guard(admin),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		}
