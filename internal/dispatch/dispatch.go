@@ -111,6 +111,7 @@ type Dispatcher struct {
 	cfg    Config
 	routes map[string]*route
 	wake   chan struct{}
+	store  *outage.Log // claims and records the store refused
 }
 
 type route struct {
@@ -173,6 +174,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	for _, r := range d.routes {
 		r.failures = newFailureLog(r.Name, cfg)
 	}
+	d.store = newStoreLog(cfg)
 	d.cfg = cfg
 	return d, nil
 }
@@ -249,7 +251,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if free > 0 && (free >= batchFloor(cap(inFlight)) || free == cap(inFlight)) {
 			claims, err := d.claim(ctx, free)
 			if err != nil && ctx.Err() == nil {
-				d.cfg.Logger.Warn("dispatch: claim failed", "err", err)
+				d.store.Fail(fmt.Errorf("claim: %w", err))
+			} else if err == nil {
+				d.store.OK()
 			}
 			claimed = len(claims)
 			for _, c := range claims {
@@ -367,7 +371,7 @@ func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
 			"delivery_id", dl.ID, "destination", dl.Destination)
 	case err != nil:
 		// The delivery stays in flight; its lease expires and it is tried again.
-		d.cfg.Logger.Error("dispatch: could not record an attempt", "delivery_id", dl.ID, "err", err)
+		d.store.Fail(fmt.Errorf("record an attempt of delivery %d: %w", dl.ID, err))
 	case completion.Status == store.DeliveryDead:
 		d.cfg.Logger.Warn("dispatch: delivery is dead", "delivery_id", dl.ID, "event_id", dl.EventID,
 			"destination", dl.Destination, "attempts", attempt, "err", completion.Attempt.Error)

@@ -37,3 +37,17 @@ func (r *route) noteAttempt(c store.Completion, err error) {
 		r.failures.Fail(err)
 	}
 }
+
+// newStoreLog follows the dispatcher's own failures to reach the store
+// (claims and the records of attempts), which a store outage would
+// otherwise log once a poll and once an attempt.
+func newStoreLog(cfg Config) *outage.Log {
+	return outage.New(outage.Config{
+		Started:  "dispatch: the store refused a claim or a record; deliveries wait until it takes them again, and failures are summarised every 10s",
+		Lasting:  "dispatch: the store still refuses claims or records",
+		Ended:    "dispatch: the store takes claims and records again",
+		Failures: "refused claims and records",
+		Logger:   cfg.Logger,
+		NowFunc:  cfg.Clock.Now,
+	})
+}

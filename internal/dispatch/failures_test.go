@@ -2,6 +2,8 @@ package dispatch_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -112,5 +114,61 @@ func TestFailingDestinationIsLoggedWhenItStartsAndEnds(t *testing.T) {
 	}
 	if len(ended) != 1 || ended[0].Level != "INFO" || ended[0].FailuresTotal != failing {
 		t.Errorf("lines at the end = %+v, want one info line counting %d failed attempts\n%s", ended, failing, logs.String())
+	}
+}
+
+// refusingClaims is a real store whose first claims fail, as during an
+// outage of the database.
+type refusingClaims struct {
+	store.Store
+	refuse atomic.Int32
+}
+
+func (s *refusingClaims) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, error) {
+	if s.refuse.Add(-1) >= 0 {
+		return nil, errors.New("database unreachable")
+	}
+	return s.Store.Claim(ctx, p)
+}
+
+// While the store refuses claims the dispatcher logs the outage, not each
+// refused claim: a warning, summaries, and one line when it ends.
+func TestStoreOutageIsLoggedOnceByTheDispatcher(t *testing.T) {
+	t.Parallel()
+	const refused = 60
+	app := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer app.Close()
+	dest, err := httpdest.New(httpdest.Config{URL: app.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	var st *refusingClaims
+	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest}}, func(c *dispatch.Config) {
+		st = &refusingClaims{Store: c.Store}
+		st.refuse.Store(refused)
+		c.Store = st
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	ev := h.append(t, "k", "message.delivered")
+	h.drive(t, "the delivery to succeed once the store takes claims", h.statusIs(t, ev.ID, store.DeliverySucceeded))
+	h.stop()
+	if st.refuse.Load() >= 0 {
+		t.Fatalf("only %d claims were refused", refused-st.refuse.Load())
+	}
+	var started, ended int
+	lines := 0
+	for s := range strings.Lines(logs.String()) {
+		lines++
+		switch {
+		case strings.Contains(s, "the store refused a claim"):
+			started++
+		case strings.Contains(s, "the store takes claims and records again"):
+			ended++
+		}
+	}
+	if started != 1 || ended != 1 || lines > 2+refused/10 {
+		t.Errorf("%d log lines for %d refused claims (%d starting, %d ending), want one start, one end and few summaries\n%s",
+			lines, refused, started, ended, logs.String())
 	}
 }
