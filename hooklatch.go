@@ -65,6 +65,14 @@ type Config struct {
 	Tolerance time.Duration
 	// MaxBodyBytes caps a webhook body. Defaults to 1 MiB.
 	MaxBodyBytes int64
+	// AnswerWithin bounds how long a webhook waits for the store: an event
+	// not confirmed by then is answered 503 and may still be stored (Sent's
+	// retry is then a duplicate). Defaults to 4s, inside Sent's 5s.
+	AnswerWithin time.Duration
+	// MinBodyRate is the slowest a webhook body may arrive, in bytes a
+	// second, after a grace of 2s; a slower one is answered 408 and its
+	// connection closed. Defaults to 16 KiB/s.
+	MinBodyRate int64
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -165,6 +173,7 @@ func (r *Relay) build(cfg Config, verifier *signature.Verifier, secrets []signat
 	}
 	rcv, err := receiver.New(receiver.Config{
 		Store: st, Verifier: verifier, Secrets: secrets, Tolerance: cfg.Tolerance, MaxBodyBytes: cfg.MaxBodyBytes,
+		AnswerWithin: cfg.AnswerWithin, MinBodyRate: cfg.MinBodyRate,
 		RouteFunc: disp.Destinations,
 		OnAccept:  func(store.AppendResult) { disp.Notify() },
 		Logger:    cfg.Logger,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -140,4 +141,48 @@ func TestRelayOwnsItsStore(t *testing.T) {
 		t.Fatalf("relay after the first closed: %v", err)
 	}
 	again.Close()
+}
+
+// The relay's handler cuts a body that trickles slower than MinBodyRate,
+// as serve does, when it runs behind the app's own http.Server.
+func TestRelayCutsATrickledBody(t *testing.T) {
+	t.Parallel()
+	relay, err := hooklatch.New(hooklatch.Config{
+		Secrets: []string{secret}, Store: filepath.Join(t.TempDir(), "h.db"), Logger: slog.New(slog.DiscardHandler),
+		MinBodyRate: 1 << 20,
+		Handlers: []hooklatch.Route{{Name: "app", Handler: hooklatch.HandlerFunc(
+			func(context.Context, *hooklatch.Event) error { return nil })}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(relay.Handler())
+	defer func() { srv.Close(); relay.Close() }()
+
+	// 65,000 bytes at 20 KiB/s: whole within the default's 2s + 65,000 /
+	// 16 KiB/s, but not within 2s + 65,000 / 1 MiB/s.
+	pr, pw := io.Pipe()
+	go func() {
+		chunk := bytes.Repeat([]byte("x"), 2<<10)
+		for sent := 0; sent < 65000; sent += len(chunk) {
+			if _, err := pw.Write(chunk[:min(len(chunk), 65000-sent)]); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	defer pw.Close()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, pr)
+	req.ContentLength = 65000
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("a body sent at 20 KiB/s with MinBodyRate 1 MiB/s: %d after %v, want 408", resp.StatusCode, time.Since(start))
+	}
+	t.Logf("cut after %v", time.Since(start).Round(time.Millisecond))
 }
