@@ -6,11 +6,12 @@ import (
 	crand "crypto/rand"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,28 +55,19 @@ type Attack struct {
 
 // AttackResult counts what an attack's requests were answered.
 type AttackResult struct {
-	Connections int64            // opened
-	ByStatus    map[int]int64    // answers
-	Errors      map[string]int64 // connections that ended unanswered, by cause
+	Connections int64         // opened
+	ByStatus    map[int]int64 // answers
+	Unanswered  int64         // connections that ended without an answer
 }
 
 func (r AttackResult) String() string {
-	codes := make([]int, 0, len(r.ByStatus))
-	for c := range r.ByStatus {
-		codes = append(codes, c)
-	}
-	sort.Ints(codes)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d connections", r.Connections)
-	for _, c := range codes {
+	for _, c := range slices.Sorted(maps.Keys(r.ByStatus)) {
 		fmt.Fprintf(&b, ", %d × %d", r.ByStatus[c], c)
 	}
-	var unanswered int64
-	for _, n := range r.Errors {
-		unanswered += n
-	}
-	if unanswered > 0 {
-		fmt.Fprintf(&b, ", %d ended unanswered", unanswered)
+	if r.Unanswered > 0 {
+		fmt.Fprintf(&b, ", %d ended unanswered", r.Unanswered)
 	}
 	return b.String()
 }
@@ -95,6 +87,14 @@ var shapes = map[string]shape{
 	Flood:       {conns: 64, declared: 1 << 20},
 }
 
+// Connections is how many connections the attack keeps open at once.
+func (a Attack) Connections() int {
+	if a.Conns > 0 {
+		return a.Conns
+	}
+	return shapes[a.Kind].conns
+}
+
 // Run attacks until ctx is done. ready, when not nil, is closed once every
 // connection has sent its request's headers for the first time.
 func (a Attack) Run(ctx context.Context, ready chan<- struct{}) (AttackResult, error) {
@@ -102,9 +102,7 @@ func (a Attack) Run(ctx context.Context, ready chan<- struct{}) (AttackResult, e
 	if !ok {
 		return AttackResult{}, fmt.Errorf("unknown attack %q: want one of %s", a.Kind, strings.Join(AttackKinds, ", "))
 	}
-	if a.Conns > 0 {
-		sh.conns = a.Conns
-	}
+	sh.conns = a.Connections()
 	u, err := url.Parse(a.URL)
 	if err != nil || u.Scheme != "http" || u.Host == "" {
 		return AttackResult{}, fmt.Errorf("attack URL %q: want http://host:port/path", a.URL)
@@ -121,7 +119,7 @@ func (a Attack) Run(ctx context.Context, ready chan<- struct{}) (AttackResult, e
 
 	var (
 		mu      sync.Mutex
-		res     = AttackResult{ByStatus: map[int]int64{}, Errors: map[string]int64{}}
+		res     = AttackResult{ByStatus: map[int]int64{}}
 		started sync.WaitGroup
 		wg      sync.WaitGroup
 		opened  atomic.Int64
@@ -145,7 +143,7 @@ func (a Attack) Run(ctx context.Context, ready chan<- struct{}) (AttackResult, e
 				mu.Lock()
 				if err != nil {
 					if ctx.Err() == nil {
-						res.Errors[err.Error()]++
+						res.Unanswered++
 					}
 				} else {
 					res.ByStatus[code]++
@@ -277,15 +275,5 @@ func Paced(ctx context.Context, l Load, rate float64) (Result, error) {
 		}()
 	}
 	wg.Wait()
-	res := Result{Name: l.Name, Elapsed: time.Since(start), ByStatus: w.byStatus, Errors: w.errors, Samples: len(w.lat)}
-	for _, c := range w.byStatus {
-		res.Requests += c
-	}
-	lat := w.lat
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	res.P50, res.P99, res.P999 = percentile(lat, .50), percentile(lat, .99), percentile(lat, .999)
-	if len(lat) > 0 {
-		res.Max = lat[len(lat)-1]
-	}
-	return res, err
+	return summarize(l.Name, time.Since(start), []*worker{w}), err
 }

@@ -199,7 +199,12 @@ func Run(ctx context.Context, l Load) (Result, error) {
 	close(stopProgress)
 	<-progressDone
 
-	res := Result{Name: l.Name, Elapsed: elapsed, ByStatus: map[int]int64{}, Errors: map[string]int64{}}
+	return summarize(l.Name, elapsed, workers), nil
+}
+
+// summarize adds up what the workers measured.
+func summarize(name string, elapsed time.Duration, workers []*worker) Result {
+	res := Result{Name: name, Elapsed: elapsed, ByStatus: map[int]int64{}, Errors: map[string]int64{}}
 	var lat []time.Duration
 	for _, w := range workers {
 		lat = append(lat, w.lat...)
@@ -217,7 +222,7 @@ func Run(ctx context.Context, l Load) (Result, error) {
 	if len(lat) > 0 {
 		res.Max = lat[len(lat)-1]
 	}
-	return res, nil
+	return res
 }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {

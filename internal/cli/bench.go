@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -268,19 +269,8 @@ func runAttack(ctx context.Context, out, progress io.Writer, opts BenchOptions, 
 	}
 	fmt.Fprintf(out, "\nvalid webhooks: %d sent, %d accepted (%.1f%%), p50 %s, p99 %s, max %s\n",
 		sent, valid.OK(), 100*float64(valid.OK())/float64(max(sent, 1)), ms(valid.P50), ms(valid.P99), ms(valid.Max))
-	codes := make([]int, 0, len(valid.ByStatus))
-	for c := range valid.ByStatus {
-		codes = append(codes, c)
-	}
-	slices.Sort(codes)
-	fmt.Fprint(out, "valid answers:")
-	for _, c := range codes {
-		fmt.Fprintf(out, " %d×%d", c, valid.ByStatus[c])
-	}
-	fmt.Fprintln(out)
-	for msg, n := range valid.Errors {
-		fmt.Fprintf(out, "  %d× %s\n", n, msg)
-	}
+	valid.Name = "valid"
+	printAnswers(out, valid)
 	fmt.Fprintf(out, "attack %s: %v\n", opts.Attack, a)
 	if valid.OK() == 0 {
 		return failed(fmt.Errorf("no valid webhook to %s was answered 2xx", load.URL))
@@ -325,19 +315,20 @@ func printBench(w io.Writer, opts BenchOptions, results []bench.Result) {
 			t.Name, 100*t.RPS()/b.RPS(), t.RPS()/b.RPS(), ms(t.P99), ms(b.P99))
 	}
 	for _, r := range results {
-		var codes []int
-		for c := range r.ByStatus {
-			codes = append(codes, c)
-		}
-		slices.Sort(codes)
-		fmt.Fprintf(w, "%s answers:", r.Name)
-		for _, c := range codes {
-			fmt.Fprintf(w, " %d×%d", c, r.ByStatus[c])
-		}
-		fmt.Fprintln(w)
-		for msg, n := range r.Errors {
-			fmt.Fprintf(w, "  %d× %s\n", n, msg)
-		}
+		printAnswers(w, r)
+	}
+}
+
+// printAnswers prints r's answers by status, then its transport errors.
+func printAnswers(w io.Writer, r bench.Result) {
+	codes := slices.Sorted(maps.Keys(r.ByStatus))
+	fmt.Fprintf(w, "%s answers:", r.Name)
+	for _, c := range codes {
+		fmt.Fprintf(w, " %d×%d", c, r.ByStatus[c])
+	}
+	fmt.Fprintln(w)
+	for msg, n := range r.Errors {
+		fmt.Fprintf(w, "  %d× %s\n", n, msg)
 	}
 }
 

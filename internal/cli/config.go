@@ -114,9 +114,8 @@ func (cf *ConfigFile) values() map[string]string {
 		"secret": cf.Secret, "scheme": cf.Scheme, "tolerance": cf.Tolerance, "max-body": cf.MaxBody,
 		"lease": cf.Lease, "rejections-max-bytes": cf.RejectionsMaxBytes, "wal-max": cf.WALMax,
 		"rejection-body-max": cf.RejectionBodyMax, "memory-budget": cf.MemoryBudget, "min-body-rate": cf.MinBodyRate, "gc-percent": cf.GCPercent,
-		"admin-session-ttl": cf.AdminSessionTTL,
+		"admin-session-ttl": cf.AdminSessionTTL, "answer-within": cf.AnswerWithin,
 	}
-	v["answer-within"] = cf.AnswerWithin
 	if cf.RejectionsMax > 0 {
 		v["rejections-max"] = strconv.Itoa(cf.RejectionsMax)
 	}

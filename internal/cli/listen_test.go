@@ -15,10 +15,11 @@ import (
 
 	"github.com/hooklatch/hooklatch/internal/cli"
 	"github.com/hooklatch/hooklatch/internal/devtools"
+	"github.com/hooklatch/hooklatch/internal/logtest"
 	"github.com/hooklatch/hooklatch/signature"
 )
 
-// watchedBuffer is a syncBuffer whose readers can wait for a line.
+// watchedBuffer is a logtest.Buffer whose readers can wait for a line.
 type watchedBuffer struct {
 	mu      sync.Mutex
 	b       bytes.Buffer
@@ -79,7 +80,7 @@ func TestListenCommandReceivesForwardsAndStops(t *testing.T) {
 	}))
 	defer app.Close()
 
-	out, errOut := newWatchedBuffer(), &syncBuffer{}
+	out, errOut := newWatchedBuffer(), &logtest.Buffer{}
 	vars := map[string]string{"SENT_WEBHOOK_SECRET": v1Secret, "NO_COLOR": "1"}
 	env := cli.Env{Stdin: strings.NewReader(""), Stdout: out, Stderr: errOut, Getenv: func(k string) string { return vars[k] }}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,7 +1,6 @@
 package dispatch_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,32 +9,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/hooklatch/hooklatch/destination/httpdest"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
+	"github.com/hooklatch/hooklatch/internal/logtest"
 	"github.com/hooklatch/hooklatch/store"
 )
-
-// lockedBuffer is a log written by the dispatcher's workers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // An app that answers 500 for a while and then recovers is logged in a
 // few lines: a warning at the first failed attempt, with the error, a
@@ -55,7 +36,7 @@ func TestFailingDestinationIsLoggedWhenItStartsAndEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs logtest.Buffer
 	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest, Policy: dispatch.Policy{Retry: exact}}},
 		func(c *dispatch.Config) { c.Logger = slog.New(slog.NewJSONHandler(&logs, nil)) })
 	var ids []string
@@ -142,7 +123,7 @@ func TestStoreOutageIsLoggedOnceByTheDispatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs logtest.Buffer
 	var st *refusingClaims
 	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest}}, func(c *dispatch.Config) {
 		st = &refusingClaims{Store: c.Store}

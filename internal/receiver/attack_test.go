@@ -37,10 +37,11 @@ func TestAttacksDoNotStarveWebhooks(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
+			attack := bench.Attack{Kind: kind, URL: url}
 			ready := make(chan struct{})
 			attacked := make(chan bench.AttackResult, 1)
 			go func() {
-				res, err := bench.Attack{Kind: kind, URL: url}.Run(ctx, ready)
+				res, err := attack.Run(ctx, ready)
 				if err != nil {
 					t.Error(err)
 				}
@@ -52,8 +53,10 @@ func TestAttacksDoNotStarveWebhooks(t *testing.T) {
 				t.Fatal("the attack's connections did not open")
 			}
 			// Until the server has started to read every attacking request.
-			for started.Load() < int64(attackConns(kind)) {
-				time.Sleep(10 * time.Millisecond)
+			for deadline := time.Now().Add(30 * time.Second); started.Load() < int64(attack.Connections()); time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the server started %d of the attack's %d requests", started.Load(), attack.Connections())
+				}
 			}
 
 			valid, err := bench.Paced(ctx, bench.Load{
@@ -79,10 +82,6 @@ func TestAttacksDoNotStarveWebhooks(t *testing.T) {
 			}
 		})
 	}
-}
-
-func attackConns(kind string) int {
-	return map[string]int{bench.Trickle: 1100, bench.TrickleMany: 4200, bench.SlowBodies: 256, bench.Flood: 64}[kind]
 }
 
 // attackTarget serves a receiver with its defaults on a fresh SQLite store,

@@ -439,10 +439,7 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request, start time
 			// Full: double (up to what was declared), counting the growth
 			// first.
 			old := int64(cap(b.buf))
-			grown := r.bodies.size(min(2*old, want))
-			if grown <= old {
-				grown = r.bodies.size(old + 1)
-			}
+			grown := r.bodies.size(max(min(2*old, want), old+1))
 			c := sizeClass(grown)
 			if time.Since(start) > r.cfg.SlowBodyAfter {
 				c = classSlow

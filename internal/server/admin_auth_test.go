@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,41 +11,23 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hooklatch/hooklatch/internal/clock"
+	"github.com/hooklatch/hooklatch/internal/logtest"
 	"github.com/hooklatch/hooklatch/internal/server"
 )
 
 // authToken is long enough for the admin listener.
 const authToken = "a-long-enough-admin-token-for-tests"
 
-// lockedBuffer collects a server's log lines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startAuth starts a server with authToken, a manual clock and its log
 // kept.
-func startAuth(t *testing.T) (*server.Server, *clock.Manual, *lockedBuffer) {
+func startAuth(t *testing.T) (*server.Server, *clock.Manual, *logtest.Buffer) {
 	t.Helper()
 	clk := clock.NewManual(time.Now())
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	srv, err := server.New(context.Background(), server.Config{
 		Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Store: filepath.Join(t.TempDir(), "h.db"),
 		Secrets: testSecrets(t), AdminToken: authToken, Clock: clk,

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hooklatch/hooklatch/internal/logtest"
 	"github.com/hooklatch/hooklatch/store/sqlite"
 	"github.com/hooklatch/hooklatch/store/storetest"
 )
@@ -127,7 +128,7 @@ func TestWALStartsOverOnceAReaderLetsGo(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	const bound = 1 << 20
-	var logs syncBuffer
+	var logs logtest.Buffer
 	s, path := open(t, sqlite.Options{MaxWALBytes: bound, CheckpointInterval: 100 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 
@@ -168,21 +169,4 @@ func TestWALStartsOverOnceAReaderLetsGo(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
