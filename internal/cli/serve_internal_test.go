@@ -163,32 +163,26 @@ func TestServeGCSettings(t *testing.T) {
 func TestServeAnswerWithin(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "hooklatch.yaml")
-	if err := os.WriteFile(file, []byte("secret: whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY=\nanswer_within: 3s\n"), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte("answer_within: 3s\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for args, want := range map[string]time.Duration{
-		"":                 4 * time.Second,
-		"--config " + file: 3 * time.Second,
-		"--config " + file + " --answer-within 1500ms": 1500 * time.Millisecond,
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want time.Duration
+	}{
+		{nil, nil, 4 * time.Second},
+		{[]string{"--config", file}, nil, 3 * time.Second},
+		{[]string{"--config", file}, map[string]string{"HOOKLATCH_ANSWER_WITHIN": "2s"}, 2 * time.Second},
+		{[]string{"--config", file, "--answer-within", "1500ms"}, map[string]string{"HOOKLATCH_ANSWER_WITHIN": "2s"}, 1500 * time.Millisecond},
 	} {
-		env := Env{Getenv: func(string) string { return "" }}
-		cmd := newServeCommand(env)
-		if err := cmd.ParseFlags(append(strings.Fields(args), "--secret", "whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY=")); err != nil {
-			t.Fatal(err)
-		}
-		opts, err := resolveServe(cmd, env, slog.New(slog.DiscardHandler))
+		opts, err := resolveServeArgs(t, c.args, c.env)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if opts.Server.AnswerWithin != want {
-			t.Errorf("serve %s: answer within %v, want %v", args, opts.Server.AnswerWithin, want)
+		if opts.Server.AnswerWithin != c.want {
+			t.Errorf("serve %v with %v: answer within %v, want %v", c.args, c.env, opts.Server.AnswerWithin, c.want)
 		}
-	}
-	env := Env{Getenv: func(k string) string { return map[string]string{"HOOKLATCH_ANSWER_WITHIN": "2s"}[k] }}
-	cmd := newServeCommand(env)
-	cmd.ParseFlags([]string{"--config", file})
-	if opts, err := resolveServe(cmd, env, slog.New(slog.DiscardHandler)); err != nil || opts.Server.AnswerWithin != 2*time.Second {
-		t.Errorf("HOOKLATCH_ANSWER_WITHIN=2s over the file's 3s: %v, %v", opts.Server.AnswerWithin, err)
 	}
 }
 
