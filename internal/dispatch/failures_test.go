@@ -133,6 +133,9 @@ func TestStoreOutageIsLoggedOnceByTheDispatcher(t *testing.T) {
 	})
 	ev := h.append(t, "k", "message.delivered")
 	h.drive(t, "the delivery to succeed once the store takes claims", h.statusIs(t, ev.ID, store.DeliverySucceeded))
+	// The outage ends at a claim taken a second after the last refused
+	// one: the idle polls after the delivery make it.
+	h.drive(t, "the outage to end", func() bool { return strings.Contains(logs.String(), "takes claims and records again") })
 	h.stop()
 	if st.refuse.Load() >= 0 {
 		t.Fatalf("only %d claims were refused", refused-st.refuse.Load())
