@@ -93,10 +93,16 @@ func RetryAfter(d time.Duration, err error) error { return &RetryAfterError{Afte
 type ConfigError struct {
 	Package string // the destination's package, e.g. "httpdest"
 	Field   string
-	Err     error
+	// Value, when set, is the value as given that Err is about; messages
+	// quote it after the field's name.
+	Value string
+	Err   error
 }
 
 func (e *ConfigError) Error() string {
+	if e.Value != "" {
+		return fmt.Sprintf("%s: Config.%s %q: %s", e.Package, e.Field, e.Value, errString(e.Err))
+	}
 	return e.Package + ": Config." + e.Field + ": " + errString(e.Err)
 }
 func (e *ConfigError) Unwrap() error { return e.Err }

@@ -14,12 +14,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/hooklatch/hooklatch/destination"
-	"github.com/hooklatch/hooklatch/destination/execdest"
-	"github.com/hooklatch/hooklatch/destination/httpdest"
-	"github.com/hooklatch/hooklatch/destination/logdest"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/yamlfile"
-	"github.com/hooklatch/hooklatch/signature"
 )
 
 // ConfigFile is the YAML file `serve --config` reads. Its top-level keys
@@ -47,8 +43,9 @@ type ConfigFile struct {
 	Destinations       []DestinationConfig `yaml:"destinations"`
 }
 
-// DestinationConfig is one destination in the config file: exactly one of
-// HTTP, Exec, Log or a broker (Redis, NATS, AMQP, Kafka), the event types it wants, and its policy.
+// DestinationConfig is one destination in the config file: exactly one
+// block of a destination kind (http, exec, log, a broker or a worker
+// queue: the keys of kinds), the event types it wants, and its policy.
 type DestinationConfig struct {
 	Name        string   `yaml:"name"`
 	Types       []string `yaml:"types"`
@@ -58,26 +55,40 @@ type DestinationConfig struct {
 	Backoff     Duration `yaml:"backoff"`
 	MaxBackoff  Duration `yaml:"max_backoff"`
 
-	HTTP *struct {
-		URL     string            `yaml:"url"`
-		Secret  string            `yaml:"secret"`
-		Scheme  string            `yaml:"scheme"` // v1 (default), legacy or as-received
-		Headers map[string]string `yaml:"headers"`
-	} `yaml:"http"`
-	Exec *struct {
-		Command []string `yaml:"command"`
-		Env     []string `yaml:"env"`
-		Dir     string   `yaml:"dir"`
-	} `yaml:"exec"`
-	Log *struct{} `yaml:"log"`
+	// Blocks are the kind blocks the entry sets, as their kinds read them.
+	Blocks []KindBlock `yaml:"-"`
+}
 
-	Redis *RedisDestinationConfig `yaml:"redis"`
-	NATS  *NATSDestinationConfig  `yaml:"nats"`
-	AMQP  *AMQPDestinationConfig  `yaml:"amqp"`
-	Kafka *KafkaDestinationConfig `yaml:"kafka"`
+// KindBlock is one destination kind's block of a config file entry.
+type KindBlock struct {
+	Kind  destination.Kind
+	Block any // what Kind.Block returned, filled in
+}
 
-	Celery *WorkerDestinationConfig `yaml:"celery"`
-	BullMQ *WorkerDestinationConfig `yaml:"bullmq"`
+// UnmarshalYAML reads the entry's own keys, and each key that names a
+// destination kind into that kind's block; any other key is an error.
+func (d *DestinationConfig) UnmarshalYAML(n *yaml.Node) error {
+	type entry DestinationConfig // without this method
+	if n.Kind != yaml.MappingNode {
+		return yamlfile.DecodeNode(n, (*entry)(d))
+	}
+	own := *n
+	own.Content = nil
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, value := n.Content[i], n.Content[i+1]
+		kind, ok := kinds.Lookup(key.Value)
+		switch {
+		case !ok:
+			own.Content = append(own.Content, key, value)
+		case value.Tag != "!!null": // a key with no value sets nothing
+			block := kind.Block()
+			if err := yamlfile.DecodeNode(value, block); err != nil {
+				return err
+			}
+			d.Blocks = append(d.Blocks, KindBlock{Kind: kind, Block: block})
+		}
+	}
+	return yamlfile.DecodeNode(&own, (*entry)(d))
 }
 
 // Duration reads "30s", "2m", "1h".
@@ -138,57 +149,22 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 		if err := checkTypes(where+": types", d.Types); err != nil {
 			return nil, err
 		}
-		kinds := 0
-		for _, set := range append([]bool{d.HTTP != nil, d.Exec != nil, d.Log != nil}, d.brokerKinds()...) {
-			if set {
-				kinds++
-			}
-		}
-		if kinds != 1 {
-			return nil, usageError("%s: give exactly one of http, exec, log, redis, nats, amqp or kafka", where)
+		if len(d.Blocks) != 1 {
+			return nil, usageError("%s: give exactly one of %s", where, kindNames())
 		}
 		// The destination's own timeout and the policy's are one setting.
 		if d.Timeout == 0 {
 			d.Timeout = Duration(dispatch.DefaultTimeout)
 		}
-		r := dispatch.Route{Name: d.Name, Types: d.Types, Policy: dispatch.Policy{
+		b := d.Blocks[0]
+		dest, err := b.Kind.New(b.Block, destination.Settings{Timeout: time.Duration(d.Timeout), Logger: log})
+		if err != nil {
+			return nil, settingError(where+": ", err, func(field string) string { return fileKey(b.Kind, field) })
+		}
+		out = append(out, dispatch.Route{Name: d.Name, Types: d.Types, Destination: dest, Policy: dispatch.Policy{
 			MaxAttempts: d.MaxAttempts, Timeout: time.Duration(d.Timeout), Concurrency: d.Concurrency,
 			Retry: dispatch.Backoff{Initial: time.Duration(d.Backoff), Max: time.Duration(d.MaxBackoff)},
-		}}
-		dest, isBroker, err := d.fileBroker(where)
-		switch {
-		case err != nil:
-			return nil, err
-		case isBroker:
-			r.Destination = dest
-		case d.HTTP != nil:
-			url, err := forwardURL(where+": http.url", d.HTTP.URL)
-			if err != nil {
-				return nil, err
-			}
-			hc := httpdest.Config{URL: url, Headers: d.HTTP.Headers, Timeout: time.Duration(d.Timeout), Scheme: signature.Scheme(d.HTTP.Scheme)}
-			if d.HTTP.Secret != "" {
-				s, err := signature.ParseSecret(d.HTTP.Secret)
-				if err != nil {
-					return nil, secretError(where+": http.secret", err)
-				}
-				hc.Secret = s
-			}
-			dest, err := httpdest.New(hc)
-			if err != nil {
-				return nil, settingError(where+": ", err, fileKeys)
-			}
-			r.Destination = dest
-		case d.Exec != nil:
-			dest, err := execdest.New(execdest.Config{Command: d.Exec.Command, Env: d.Exec.Env, Dir: d.Exec.Dir, Timeout: time.Duration(d.Timeout)})
-			if err != nil {
-				return nil, settingError(where+": ", err, fileKeys)
-			}
-			r.Destination = dest
-		default:
-			r.Destination = logdest.New(log)
-		}
-		out = append(out, r)
+		}})
 	}
 	return out, nil
 }
@@ -204,22 +180,19 @@ func checkTypes(what string, patterns []string) error {
 	return nil
 }
 
-// fileKeys names a destination's Config fields as the config file does.
-var fileKeys = map[string]string{
-	"URL": "http.url", "Headers": "http.headers", "Scheme": "http.scheme",
-	"Command": "exec.command", "Env": "exec.env", "Dir": "exec.dir", "Timeout": "timeout",
-}
-
 // settingError is a usage error for a destination's objection to its
-// configuration, naming the setting as the user wrote it: names maps
-// Config fields to flags or config file keys.
-func settingError(prefix string, err error, names map[string]string) error {
+// configuration, naming the setting as the user wrote it: name maps a
+// Config field to its flag or config file key.
+func settingError(prefix string, err error, name func(field string) string) error {
 	if ce, ok := errors.AsType[*destination.ConfigError](err); ok {
-		name := names[ce.Field]
-		if name == "" {
-			name = strings.ToLower(ce.Field)
+		setting := name(ce.Field)
+		if setting == "" {
+			setting = strings.ToLower(ce.Field)
 		}
-		return usageError("%s%s: %v", prefix, name, ce.Err)
+		if ce.Value != "" {
+			return usageError("%s%s %q: %v", prefix, setting, ce.Value, ce.Err)
+		}
+		return usageError("%s%s: %v", prefix, setting, ce.Err)
 	}
 	return usageError("%s%v", prefix, err)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hooklatch/hooklatch/destination"
+	"github.com/hooklatch/hooklatch/destination/httpdest"
 	"github.com/hooklatch/hooklatch/store"
 )
 
@@ -52,13 +53,8 @@ func TestForwardShorthandsReachTheApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := &ConfigFile{Destinations: []DestinationConfig{{Name: "app"}}}
-	file.Destinations[0].HTTP = &struct {
-		URL     string            `yaml:"url"`
-		Secret  string            `yaml:"secret"`
-		Scheme  string            `yaml:"scheme"`
-		Headers map[string]string `yaml:"headers"`
-	}{URL: port + "/from-file"}
+	file := &ConfigFile{Destinations: []DestinationConfig{{Name: "app",
+		Blocks: []KindBlock{{Kind: httpdest.Kind, Block: &httpdest.Block{URL: port + "/from-file"}}}}}}
 	routes, err := file.routes(nil)
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
-	"github.com/hooklatch/hooklatch/destination/httpdest"
+	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/internal/admin"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/receiver"
@@ -65,7 +65,7 @@ config file (--config), else its default.`,
 	f.Duration("tolerance", signature.DefaultTolerance, "v1 timestamp tolerance ($HOOKLATCH_TOLERANCE)")
 	f.String("max-body", "1MiB", "largest body accepted; larger gets 413 ($HOOKLATCH_MAX_BODY)")
 	f.String("config", "", "YAML config file: the settings below and several destinations ($HOOKLATCH_CONFIG)")
-	f.StringArray("forward-to", nil, "deliver every event to this URL, with retries: http(s), or a broker: redis://host:6379/0?stream=NAME, nats://host:4222?subject=NAME, amqp://user:pass@host:5672/vhost?exchange=NAME&routing_key=KEY, kafka://host:9092?topic=NAME; host:port/path assumes http, a bare port localhost; repeat it for several destinations (default: log each event) ($HOOKLATCH_FORWARD_TO, space-separated)")
+	f.StringArray("forward-to", nil, forwardToHelp())
 	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret ($HOOKLATCH_FORWARD_SECRET)")
 	f.String("forward-scheme", "v1", "how --forward-secret signs: v1, legacy, or as-received (each event in the scheme it arrived with) ($HOOKLATCH_FORWARD_SCHEME)")
 	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")
@@ -244,39 +244,28 @@ func forwardTargets(cmd *cobra.Command, env Env) []string {
 	return strings.Fields(env.Getenv("HOOKLATCH_FORWARD_TO"))
 }
 
-// forwardRoute is a destination of --forward-to; timeout bounds each
-// attempt, in the policy and in the destination alike.
+// forwardRoute is a destination of --forward-to, of the kind its URL's
+// scheme names; timeout bounds each attempt, in the policy and in the
+// destination alike.
 func forwardRoute(to, secret, scheme, types string, timeout time.Duration) (dispatch.Route, error) {
-	if isBrokerURL(to) {
-		if secret != "" {
-			return dispatch.Route{}, usageError("--forward-secret signs HTTP requests: %s is a broker URL, whose messages are not signed", to)
-		}
-		dest, err := brokerDestination(to, timeout)
-		if err != nil {
-			return dispatch.Route{}, err
-		}
-		return typedRoute(dispatch.Route{Name: "forward", Destination: dest, Policy: dispatch.Policy{Timeout: timeout}}, types)
+	kind, ok := kinds.ForURL(to)
+	if !ok {
+		return dispatch.Route{}, usageError("--forward-to %q: want a URL of one of %s", to, kindNames())
 	}
-	url, err := forwardURL("--forward-to", to)
-	if err != nil {
-		return dispatch.Route{}, err
-	}
-	hc := httpdest.Config{URL: url, Timeout: timeout, Scheme: signature.Scheme(scheme)}
-	switch hc.Scheme {
-	case signature.V1, signature.Legacy, httpdest.SchemeAsReceived:
-	default:
-		return dispatch.Route{}, usageError("--forward-scheme %q: want v1, legacy or as-received", scheme)
-	}
+	settings := destination.Settings{Timeout: timeout, Scheme: signature.Scheme(scheme)}
 	if secret != "" {
+		if !kind.Signs {
+			return dispatch.Route{}, usageError("--forward-secret signs HTTP requests: %s is a %s URL, whose messages are not signed", to, kind.Name)
+		}
 		s, err := signature.ParseSecret(secret)
 		if err != nil {
 			return dispatch.Route{}, secretError("--forward-secret", err)
 		}
-		hc.Secret = s
+		settings.Secret = s
 	}
-	dest, err := httpdest.New(hc)
+	dest, err := kind.FromURL(to, settings)
 	if err != nil {
-		return dispatch.Route{}, settingError("", err, map[string]string{"URL": "--forward-to", "Scheme": "--forward-scheme", "Timeout": "--forward-timeout"})
+		return dispatch.Route{}, settingError("", err, func(field string) string { return flagName(kind, field) })
 	}
 	return typedRoute(dispatch.Route{Name: "forward", Destination: dest, Policy: dispatch.Policy{Timeout: timeout}}, types)
 }

@@ -8,8 +8,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -19,7 +21,11 @@ import (
 func Decode(raw []byte, v any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
-	err := dec.Decode(v)
+	return reworded(dec.Decode(v))
+}
+
+// reworded puts a decoding error in the file's terms.
+func reworded(err error) error {
 	if te, ok := errors.AsType[*yaml.TypeError](err); ok {
 		lines := make([]string, len(te.Errors))
 		for i, e := range te.Errors {
@@ -31,6 +37,70 @@ func Decode(raw []byte, v any) error {
 		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	return err
+}
+
+// DecodeNode reads n into v as strictly as Decode reads a document: for
+// an UnmarshalYAML method that hands part of its node to another type,
+// since yaml's Node.Decode takes any key.
+func DecodeNode(n *yaml.Node, v any) error {
+	if err := knownKeys(n, reflect.TypeOf(v)); err != nil {
+		return err
+	}
+	return reworded(n.Decode(v))
+}
+
+// knownKeys refuses a key in n that the struct t reads n into has no
+// field for, in n and the mappings it holds, and a duration that is not
+// one such as 30s (yaml takes a negative one, and words the other
+// mistakes in Go's terms).
+func knownKeys(n *yaml.Node, t reflect.Type) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch {
+	case n.Kind == yaml.ScalarNode && t == reflect.TypeFor[time.Duration]():
+		if d, err := time.ParseDuration(n.Value); err != nil || d < 0 {
+			return fmt.Errorf("line %d: %q is not a duration such as 30s or 2m", n.Line, n.Value)
+		}
+	case n.Kind == yaml.SequenceNode && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
+		for _, item := range n.Content {
+			if err := knownKeys(item, t.Elem()); err != nil {
+				return err
+			}
+		}
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i]
+			ft, ok := fields[key.Value]
+			if !ok {
+				return fmt.Errorf("line %d: unknown key %q", key.Line, key.Value)
+			}
+			if err := knownKeys(n.Content[i+1], ft); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// yamlFields maps the keys a struct type reads to their fields' types.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case name == "-" || !f.IsExported():
+		case name == "":
+			fields[strings.ToLower(f.Name)] = f.Type
+		default:
+			fields[name] = f.Type
+		}
+	}
+	return fields
 }
 
 var (
@@ -58,8 +128,6 @@ func kind(goType string) string {
 	switch {
 	case strings.HasPrefix(t, "[]"):
 		return "a list"
-	case strings.HasPrefix(t, "map[") || strings.HasPrefix(t, "struct") || strings.Contains(t, "."):
-		return "a mapping of keys to values"
 	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
 		return "a whole number"
 	case strings.HasPrefix(t, "float"):
@@ -68,6 +136,8 @@ func kind(goType string) string {
 		return "true or false"
 	case t == "string":
 		return "text"
+	case strings.HasPrefix(t, "map[") || strings.HasPrefix(t, "struct") || strings.Contains(t, "."):
+		return "a mapping of keys to values"
 	}
 	return "the right kind of value"
 }
