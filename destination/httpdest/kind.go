@@ -13,7 +13,7 @@ import (
 // kind claims is its, read by ExpandURL.
 var Kind = destination.Kind{
 	Name:     "http",
-	Summary:  "your app: a signed POST of the raw body",
+	Summary:  "your app: a POST of the raw body, signed when given a secret",
 	Schemes:  []string{"http", "https"},
 	Example:  "https://app.example/hooks",
 	Fallback: true,

@@ -5,6 +5,9 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 type file struct {
@@ -54,5 +57,40 @@ func TestDecodeWordsMistakesForPeople(t *testing.T) {
 	}
 	if err := Decode([]byte("name: x\ntypes: [a]\n"), &f); err != nil || f.Name != "x" || f.Types[0] != "a" {
 		t.Errorf("valid document: %+v, %v", f, err)
+	}
+}
+
+// A node handed on by an UnmarshalYAML method is read as strictly as a
+// document: unknown keys at any depth, and durations, by line.
+func TestDecodeNodeIsStrict(t *testing.T) {
+	t.Parallel()
+	type block struct {
+		URL    string        `yaml:"url"`
+		Window time.Duration `yaml:"window"`
+		Steps  []step        `yaml:"steps"`
+	}
+	for _, c := range []struct{ yaml, want string }{
+		{"url: x\nurl2: y\n", `line 2: unknown key "url2"`},
+		{"steps:\n  - pause: 1s\n  - paws: 1s\n", `line 3: unknown key "paws"`},
+		{"window: soon\n", `line 1: "soon" is not a duration such as 30s or 2m`},
+		{"window: -1s\n", `line 1: "-1s" is not a duration such as 30s or 2m`},
+		{"url: [a]\n", `line 1: want text here`},
+	} {
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(c.yaml), &doc); err != nil {
+			t.Fatal(err)
+		}
+		var b block
+		if err := DecodeNode(doc.Content[0], &b); err == nil || err.Error() != c.want {
+			t.Errorf("%q: %v, want %s", c.yaml, err, c.want)
+		}
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte("url: x\nwindow: 90s\nsteps: [{pause: 1s}]\n"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var b block
+	if err := DecodeNode(doc.Content[0], &b); err != nil || b.URL != "x" || b.Window != 90*time.Second || b.Steps[0].Pause != "1s" {
+		t.Errorf("DecodeNode = %+v, %v", b, err)
 	}
 }

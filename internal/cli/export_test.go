@@ -1,0 +1,5 @@
+package cli
+
+// Kinds are the destination kinds serve offers, for the tests that check
+// that every one appears wherever kinds are listed.
+var Kinds = kinds
