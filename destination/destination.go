@@ -10,6 +10,14 @@
 //   - RetryAfter(d, err): a temporary failure whose sender asked for a
 //     delay (429/503 with Retry-After); retried no sooner than d.
 //   - anything else: temporary; retried with backoff until attempts run out.
+//
+// Each kind of destination is a package (httpdest, redisdest, …) with a
+// Config and a New. For the front ends that build destinations from text
+// (serve's --forward-to URLs and config file blocks), the package also
+// exports its Kind: its name, URL schemes, config block and constructor.
+// A front end lists the kinds it offers in one Registry and reads help,
+// config keys and the names in its errors from there, so that adding a
+// kind is its package and one line in that list.
 package destination
 
 import (
