@@ -1,7 +1,7 @@
 // Package hooklatch receives Sent webhooks durably and runs your Go
 // handlers on them with retries, a dead-letter state and replay.
 //
-// Mount the relay's Handler where Sent posts, and Run its dispatcher:
+// Mount the relay's Handler where Sent posts, and Run it:
 //
 //	relay, err := hooklatch.New(hooklatch.Config{
 //		Secrets: []string{os.Getenv("SENT_WEBHOOK_SECRET")},
@@ -19,6 +19,34 @@
 // The handler answers Sent only once the event is on disk, and your handler
 // runs afterwards: an error retries it with backoff, Permanent(err) sends it
 // to dead at once, Snooze(d) tries again later without spending an attempt.
+//
+// # Typed handlers
+//
+// OnMessage, OnInbound, OnTemplate and OnContact decode the payload for
+// you, and their route takes only the event types they decode: above,
+// "message.*" gives OnMessage every message status but not
+// message.received, an inbound message with another payload (route it to
+// OnInbound). A Route whose Types a typed handler cannot decode at all is
+// refused by New. A plain Handler gets the Event with its raw Body and
+// parsed Envelope; Envelope is nil only for a signed body that is not a
+// Sent envelope, which has no Type and so reaches only routes without
+// Types.
+//
+// # Exactly-once effects
+//
+// Delivery is at least once. For effects in your own database that must
+// happen once, TransactionalMessages (message statuses, decoded) and
+// Transactional (any event) run the handler in a transaction of yours that
+// also records the event as processed; a retry of a committed event is a
+// no-op. TransactionalPgx does the same for an application on pgx.
+//
+// # Operating it
+//
+// The relay is the engine `hooklatch serve` runs: the same store (a SQLite
+// file, or a postgres:// URL several instances share), retention, and,
+// with Config.AdminAddr or Config.Admin, the same admin API (/v1/),
+// dashboard (/ui/) and Prometheus metrics (/metrics). The hooklatch
+// command reads and repairs its store (events, rejections, replay).
 package hooklatch
 
 import (
@@ -108,7 +136,10 @@ type Route struct {
 	Name string
 	// Handler runs each event. Required.
 	Handler Handler
-	// Types are patterns such as "message.*". Defaults to every type.
+	// Types are patterns such as "message.*". Defaults to every type. For
+	// a typed handler (OnMessage …) they are narrowed to the types it
+	// decodes, and default to those; wrapped in a Handler of yours it is
+	// no longer seen as typed, and skips (nil) what it cannot decode.
 	Types []string
 	// MaxAttempts before the delivery is dead. Defaults to 15.
 	MaxAttempts int
