@@ -135,9 +135,6 @@ func New(ctx context.Context, cfg Config) (_ *Engine, err error) {
 			}
 		}
 	}()
-	if cfg.StoreOnly && len(cfg.Routes) > 0 {
-		return nil, fmt.Errorf("%w: StoreOnly delivers nowhere: it cannot have routes", ErrConfig)
-	}
 	verifier, err := signature.NewVerifier(signature.Config{Secrets: cfg.Secrets, Tolerance: cfg.Tolerance, Schemes: cfg.Schemes})
 	if err != nil {
 		return nil, err
