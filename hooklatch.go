@@ -1,7 +1,7 @@
 // Package hooklatch receives Sent webhooks durably and runs your Go
 // handlers on them with retries, a dead-letter state and replay.
 //
-// Mount the relay's Handler where Sent posts, and Run its dispatcher:
+// Mount the relay's Handler where Sent posts, and Run it:
 //
 //	relay, err := hooklatch.New(hooklatch.Config{
 //		Secrets: []string{os.Getenv("SENT_WEBHOOK_SECRET")},
@@ -19,6 +19,34 @@
 // The handler answers Sent only once the event is on disk, and your handler
 // runs afterwards: an error retries it with backoff, Permanent(err) sends it
 // to dead at once, Snooze(d) tries again later without spending an attempt.
+//
+// # Typed handlers
+//
+// OnMessage, OnInbound, OnTemplate and OnContact decode the payload for
+// you, and their route takes only the event types they decode: above,
+// "message.*" gives OnMessage every message status but not
+// message.received, an inbound message with another payload (route it to
+// OnInbound). A Route whose Types a typed handler cannot decode at all is
+// refused by New. A plain Handler gets the Event with its raw Body and
+// parsed Envelope; Envelope is nil only for a signed body that is not a
+// Sent envelope, which has no Type and so reaches only routes without
+// Types.
+//
+// # Exactly-once effects
+//
+// Delivery is at least once. For effects in your own database that must
+// happen once, TransactionalMessages (message statuses, decoded) and
+// Transactional (any event) run the handler in a transaction of yours that
+// also records the event as processed; a retry of a committed event is a
+// no-op. TransactionalPgx does the same for an application on pgx.
+//
+// # Operating it
+//
+// The relay is the engine `hooklatch serve` runs: the same store (a SQLite
+// file, or a postgres:// URL several instances share), retention, and,
+// with Config.AdminAddr or Config.Admin, the same admin API (/v1/),
+// dashboard (/ui/) and Prometheus metrics (/metrics). The hooklatch
+// command reads and repairs its store (events, rejections, replay).
 package hooklatch
 
 import (
@@ -26,17 +54,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
-	"github.com/hooklatch/hooklatch/internal/receiver"
+	"github.com/hooklatch/hooklatch/internal/engine"
+	"github.com/hooklatch/hooklatch/internal/retention"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
-	"github.com/hooklatch/hooklatch/store/postgres"
-	"github.com/hooklatch/hooklatch/store/sqlite"
 )
 
 // Config configures a Relay.
@@ -73,6 +102,30 @@ type Config struct {
 	// second, after a grace of 2s; a slower one is answered 408 and its
 	// connection closed. Defaults to 16 KiB/s.
 	MinBodyRate int64
+	// Retention is how long events whose deliveries are all final are
+	// kept, at least 24h; RetentionDead, when set, how long events with a
+	// dead delivery are. Default: 30 days, and dead ones forever. A SQLite
+	// store does not prune yet, and keeps everything.
+	Retention     time.Duration
+	RetentionDead time.Duration
+
+	// AdminAddr, when set, is an address such as "127.0.0.1:3001" where
+	// the relay serves what `hooklatch serve` serves on its admin
+	// listener: the API (/v1/stats, /v1/events …), the dashboard (/ui/),
+	// Prometheus metrics (/metrics), /healthz and /readyz. New binds it;
+	// Run serves it. Without AdminToken only requests addressed to a
+	// loopback host are answered, so keep it on 127.0.0.1 or set the token.
+	AdminAddr string
+	// Admin builds the same handler without a listener of its own, for
+	// the application to mount at the root of a server or mux of its own
+	// (Relay.AdminHandler): its pages link to /ui/ and /v1/. AdminAddr
+	// implies it.
+	Admin bool
+	// AdminToken, when set, is required as "Authorization: Bearer <token>"
+	// (or a dashboard login) by all of the admin but /healthz; at least 16
+	// characters.
+	AdminToken string
+
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -83,7 +136,10 @@ type Route struct {
 	Name string
 	// Handler runs each event. Required.
 	Handler Handler
-	// Types are patterns such as "message.*". Defaults to every type.
+	// Types are patterns such as "message.*". Defaults to every type. For
+	// a typed handler (OnMessage …) they are narrowed to the types it
+	// decodes, and default to those; wrapped in a Handler of yours it is
+	// no longer seen as typed, and skips (nil) what it cannot decode.
 	Types []string
 	// MaxAttempts before the delivery is dead. Defaults to 15.
 	MaxAttempts int
@@ -93,130 +149,159 @@ type Route struct {
 	Concurrency int
 }
 
-// Relay is a running receiver and dispatcher over one store.
+// Relay is a running receiver and dispatcher over one store, with
+// retention and, when asked for, the admin API, dashboard and metrics.
+// It is the engine `hooklatch serve` runs, behind the application's own
+// HTTP server.
 type Relay struct {
-	store    store.Store
-	owned    bool // the relay opened store, and closes it
-	receiver *receiver.Receiver
-	dispatch *dispatch.Dispatcher
+	engine  *engine.Engine
+	adminLn net.Listener // nil unless Config.AdminAddr
 }
 
-// New opens the store and builds the receiver and the dispatcher.
+// New opens the store and builds the receiver, the dispatcher, retention
+// and the admin. When it fails, nothing it opened is left open.
 func New(cfg Config) (*Relay, error) {
+	ecfg, err := engineConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("hooklatch: %w", err)
+	}
+	eng, err := engine.New(context.Background(), ecfg)
+	if err != nil {
+		return nil, fmt.Errorf("hooklatch: %w", err)
+	}
+	r := &Relay{engine: eng}
+	if cfg.AdminAddr != "" {
+		if r.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			return nil, errors.Join(fmt.Errorf("hooklatch: admin listener: %w", err), eng.Close())
+		}
+	}
+	return r, nil
+}
+
+// engineConfig checks cfg and says what of it the engine takes.
+func engineConfig(cfg Config) (engine.Config, error) {
 	if len(cfg.Handlers) == 0 {
-		return nil, errors.New("hooklatch: Config.Handlers is required")
+		return engine.Config{}, errors.New("Config.Handlers is required")
 	}
 	var secrets []signature.Secret
 	for _, s := range cfg.Secrets {
 		parsed, err := signature.ParseSecrets(s)
 		if err != nil {
-			return nil, fmt.Errorf("hooklatch: %w", err)
+			return engine.Config{}, err
 		}
 		secrets = append(secrets, parsed...)
 	}
 	if len(secrets) == 0 {
-		return nil, errors.New("hooklatch: Config.Secrets is required (the whsec_… value from Sent's dashboard)")
+		return engine.Config{}, errors.New("Config.Secrets is required (the whsec_… value from Sent's dashboard)")
 	}
 	if cfg.Store == "" {
 		cfg.Store = cfg.StorePath
 	}
 	if cfg.Backend != nil && cfg.Store != "" {
-		return nil, errors.New("hooklatch: Config.Store and Config.Backend both say where events are kept: set one")
+		return engine.Config{}, errors.New("Config.Store and Config.Backend both say where events are kept: set one")
 	}
-	if cfg.Store == "" {
-		cfg.Store = "hooklatch.db"
+	if n := utf8.RuneCountInString(cfg.AdminToken); n > 0 && n < minAdminToken {
+		return engine.Config{}, fmt.Errorf("Config.AdminToken has %d characters: use at least %d", n, minAdminToken)
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+	if err := retention.Check(cfg.Retention, cfg.RetentionDead); err != nil {
+		return engine.Config{}, err
 	}
-	verifier, err := signature.NewVerifier(signature.Config{Secrets: secrets, Tolerance: cfg.Tolerance})
+	routes, err := dispatchRoutes(cfg.Handlers)
 	if err != nil {
-		return nil, fmt.Errorf("hooklatch: %w", err)
+		return engine.Config{}, err
 	}
+	return engine.Config{
+		Store: cfg.Store, Backend: cfg.Backend,
+		Secrets: secrets, Tolerance: cfg.Tolerance, MaxBodyBytes: cfg.MaxBodyBytes,
+		AnswerWithin: cfg.AnswerWithin, MinBodyRate: cfg.MinBodyRate,
+		Routes: routes, Retention: cfg.Retention, RetentionDead: cfg.RetentionDead,
+		Admin: cfg.Admin || cfg.AdminAddr != "", AdminToken: cfg.AdminToken,
+		Logger: cfg.Logger,
+	}, nil
+}
 
-	routes := make([]dispatch.Route, len(cfg.Handlers))
-	for i, h := range cfg.Handlers {
+// minAdminToken is the fewest characters an admin token may have, as for
+// serve.
+const minAdminToken = 16
+
+// dispatchRoutes are the handlers as the dispatcher's routes. A typed
+// handler's route takes only the types it decodes (see Route.Types).
+func dispatchRoutes(handlers []Route) ([]dispatch.Route, error) {
+	routes := make([]dispatch.Route, len(handlers))
+	for i, h := range handlers {
 		if h.Handler == nil {
-			return nil, fmt.Errorf("hooklatch: handler %q has no Handler", h.Name)
+			return nil, fmt.Errorf("handler %q has no Handler", h.Name)
+		}
+		types, err := routeTypes(h)
+		if err != nil {
+			return nil, err
 		}
 		routes[i] = dispatch.Route{
 			Name:        h.Name,
-			Types:       h.Types,
+			Types:       types,
 			Destination: adapt(h.Handler),
 			Policy:      dispatch.Policy{MaxAttempts: h.MaxAttempts, Timeout: h.Timeout, Concurrency: h.Concurrency},
 		}
 	}
-	r := &Relay{store: cfg.Backend}
-	if r.store == nil {
-		st, err := openStore(cfg.Store, cfg.Logger)
-		if err != nil {
-			return nil, fmt.Errorf("hooklatch: %w", err)
-		}
-		r.store, r.owned = st, true
-	}
-	if err := r.build(cfg, verifier, secrets, routes); err != nil {
-		r.closeStore()
-		return nil, fmt.Errorf("hooklatch: %w", err)
-	}
-	return r, nil
-}
-
-// build makes the dispatcher and the receiver over r.store.
-func (r *Relay) build(cfg Config, verifier *signature.Verifier, secrets []signature.Secret, routes []dispatch.Route) error {
-	st := r.store
-	disp, err := dispatch.New(dispatch.Config{Store: st, Routes: routes, Logger: cfg.Logger})
-	if err != nil {
-		return err
-	}
-	if err := dispatch.RecordRoutes(context.Background(), st, routes); err != nil {
-		return err
-	}
-	rcv, err := receiver.New(receiver.Config{
-		Store: st, Verifier: verifier, Secrets: secrets, Tolerance: cfg.Tolerance, MaxBodyBytes: cfg.MaxBodyBytes,
-		AnswerWithin: cfg.AnswerWithin, MinBodyRate: cfg.MinBodyRate,
-		RouteFunc: disp.Destinations,
-		OnAccept:  func(store.AppendResult) { disp.Notify() },
-		Logger:    cfg.Logger,
-	})
-	if err != nil {
-		return err
-	}
-	r.receiver, r.dispatch = rcv, disp
-	return nil
-}
-
-// closeStore closes the store if the relay opened it.
-func (r *Relay) closeStore() error {
-	if !r.owned {
-		return nil
-	}
-	return r.store.Close()
-}
-
-// openStore opens a PostgreSQL store several relays may share, or a
-// SQLite file this relay owns.
-func openStore(location string, logger *slog.Logger) (store.Store, error) {
-	if postgres.IsURL(location) {
-		return postgres.Open(context.Background(), location, postgres.Options{Logger: logger})
-	}
-	return sqlite.Open(context.Background(), location, sqlite.Options{Logger: logger, Exclusive: true})
+	return routes, nil
 }
 
 // Handler is the http.Handler to mount where Sent posts webhooks.
-func (r *Relay) Handler() http.Handler { return r.receiver }
+func (r *Relay) Handler() http.Handler { return r.engine.Receiver() }
+
+// AdminHandler serves the admin API (/v1/), the dashboard (/ui/), the
+// metrics (/metrics), /healthz and /readyz; nil unless Config.Admin or
+// Config.AdminAddr is set. Mount it at the root of a server or mux of its
+// own. The dashboard's live numbers are sampled while Run runs.
+func (r *Relay) AdminHandler() http.Handler { return r.engine.AdminHandler() }
+
+// AdminAddr is the address the admin listener is bound to (useful when
+// Config.AdminAddr asked for port 0), or "" without one.
+func (r *Relay) AdminAddr() string {
+	if r.adminLn == nil {
+		return ""
+	}
+	return r.adminLn.Addr().String()
+}
 
 // Store is the relay's store, for inspection (events, deliveries, attempts).
-func (r *Relay) Store() store.Store { return r.store }
+func (r *Relay) Store() store.Store { return r.engine.Store() }
 
-// Run dispatches deliveries to the handlers until ctx is done, then lets
-// the attempts in flight finish.
-func (r *Relay) Run(ctx context.Context) error { return r.dispatch.Run(ctx) }
+// Run dispatches deliveries to the handlers, prunes by the retention and
+// serves the admin listener, if any, until ctx is done; then it lets the
+// attempts in flight finish and stops the admin listener.
+func (r *Relay) Run(ctx context.Context) error {
+	if r.adminLn == nil {
+		return r.engine.Run(ctx)
+	}
+	srv := &http.Server{Handler: r.engine.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(r.engine.EndStreams)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(r.adminLn) }()
+	err := r.engine.Run(ctx)
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutdown); serr != nil {
+		err = errors.Join(err, fmt.Errorf("admin listener: %w", serr))
+	}
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, fmt.Errorf("admin listener: %w", serr))
+	}
+	return err
+}
 
 // Close stops the receiver and closes the store it opened (a
-// Config.Backend is left open). Call it after Run has returned and the
-// HTTP server has stopped.
+// Config.Backend is left open), and the admin listener if Run never
+// served it. Call it after Run has returned and the HTTP server has
+// stopped.
 func (r *Relay) Close() error {
-	return errors.Join(r.receiver.Close(), r.closeStore())
+	var errs []error
+	if r.adminLn != nil {
+		if err := r.adminLn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(append(errs, r.engine.Close())...)
 }
 
 // Event is what a handler receives.
@@ -229,7 +314,11 @@ type Event struct {
 	ReceivedAt time.Time
 	// Body is the raw webhook body, exactly as Sent sent it.
 	Body []byte
-	// Envelope is the parsed body; nil when it did not parse.
+	// Envelope is the parsed body. It is nil only for a signed body that
+	// is not a Sent envelope (not JSON, or without "field"): Sent never
+	// sends one, but a correctly signed one is stored all the same, marked
+	// for attention. Such an event has no Type, so only a route without
+	// Types receives it; a typed handler (OnMessage …) never does.
 	Envelope *event.Envelope
 }
 
@@ -263,43 +352,4 @@ func adapt(h Handler) destination.Destination {
 		}
 		return h.HandleEvent(ctx, ev)
 	})
-}
-
-// typed builds a Handler for one family's payload; events of other
-// families are skipped (nil), so a typed handler can sit on every type.
-func typed[P any](family string, get func(*event.Envelope) (P, error), fn func(context.Context, *Event, P) error) Handler {
-	return HandlerFunc(func(ctx context.Context, ev *Event) error {
-		if ev.Envelope == nil || ev.Envelope.Family() != family {
-			return nil
-		}
-		p, err := get(ev.Envelope)
-		if errors.Is(err, event.ErrWrongType) {
-			return nil
-		}
-		if err != nil {
-			return Permanent(fmt.Errorf("event %s: %w", ev.ID, err))
-		}
-		return fn(ctx, ev, p)
-	})
-}
-
-// OnMessage runs fn on outbound message status events (queued … read,
-// failed); other events are skipped.
-func OnMessage(fn func(ctx context.Context, ev *Event, m *event.MessageStatus) error) Handler {
-	return typed(event.FamilyMessage, (*event.Envelope).Message, fn)
-}
-
-// OnInbound runs fn on inbound messages (message.received).
-func OnInbound(fn func(ctx context.Context, ev *Event, m *event.InboundMessage) error) Handler {
-	return typed(event.FamilyMessage, (*event.Envelope).Inbound, fn)
-}
-
-// OnTemplate runs fn on template status events.
-func OnTemplate(fn func(ctx context.Context, ev *Event, t *event.Template) error) Handler {
-	return typed(event.FamilyTemplate, (*event.Envelope).Template, fn)
-}
-
-// OnContact runs fn on contact events (opt-in, opt-out, help).
-func OnContact(fn func(ctx context.Context, ev *Event, c *event.Contact) error) Handler {
-	return typed(event.FamilyContact, (*event.Envelope).Contact, fn)
 }

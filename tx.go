@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/hooklatch/hooklatch/event"
 )
 
 // createProcessedSQL makes the table of processed events, in SQL that
@@ -85,44 +87,75 @@ func TransactionalPgx(db TxBeginner, consumer string, fn func(ctx context.Contex
 //
 // The record lives in the table hooklatch_processed, created on first use.
 // Replaying an event to a transactional handler is therefore a no-op
-// unless its row there is deleted. For an application on pgx itself, see
+// unless its row there is deleted. For message statuses decoded, see
+// TransactionalMessages; for an application on pgx itself,
 // TransactionalPgx.
 func Transactional(db *sql.DB, consumer string, fn func(ctx context.Context, tx *sql.Tx, ev *Event) error) Handler {
-	var (
-		once    sync.Once
-		initErr error
-	)
-	checkSQL, recordSQL := processedSQL(strings.Contains(strings.ToLower(fmt.Sprintf("%T", db.Driver())), "sqlite"))
+	once := newProcessed(db, consumer)
 	return HandlerFunc(func(ctx context.Context, ev *Event) error {
-		once.Do(func() { _, initErr = db.ExecContext(ctx, createProcessedSQL) })
-		if initErr != nil {
-			return fmt.Errorf("hooklatch: create hooklatch_processed: %w", initErr)
-		}
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("hooklatch: begin: %w", err)
-		}
-		defer tx.Rollback() // a no-op after Commit
-
-		var one int
-		err = tx.QueryRowContext(ctx, checkSQL, ev.ID, consumer).Scan(&one)
-		switch {
-		case err == nil:
-			return nil // committed by an earlier attempt
-		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("hooklatch: check hooklatch_processed: %w", err)
-		}
-		if err := fn(ctx, tx, ev); err != nil {
-			return err
-		}
-		// Two attempts racing (a lease taken over mid-attempt) cannot both
-		// commit: the primary key fails the second, which rolls back.
-		if _, err := tx.ExecContext(ctx, recordSQL, ev.ID, consumer, time.Now().UnixNano()); err != nil {
-			return fmt.Errorf("hooklatch: record processed: %w", err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("hooklatch: commit: %w", err)
-		}
-		return nil
+		return once.run(ctx, ev, func(tx *sql.Tx) error { return fn(ctx, tx, ev) })
 	})
+}
+
+// TransactionalMessages is Transactional for outbound message status
+// events, as OnMessage decodes them: fn gets the status, inside the
+// transaction, and the route takes only message statuses (with Types
+// "message.*", not message.received). A payload that does not decode
+// sends the delivery to dead before any transaction begins.
+func TransactionalMessages(db *sql.DB, consumer string, fn func(ctx context.Context, tx *sql.Tx, ev *Event, m *event.MessageStatus) error) Handler {
+	once := newProcessed(db, consumer)
+	return OnMessage(func(ctx context.Context, ev *Event, m *event.MessageStatus) error {
+		return once.run(ctx, ev, func(tx *sql.Tx) error { return fn(ctx, tx, ev, m) })
+	})
+}
+
+// processed runs a consumer's work on an event at most once, in a
+// transaction of db's that records it in hooklatch_processed.
+type processed struct {
+	db                  *sql.DB
+	consumer            string
+	checkSQL, recordSQL string
+	once                sync.Once
+	initErr             error
+}
+
+func newProcessed(db *sql.DB, consumer string) *processed {
+	p := &processed{db: db, consumer: consumer}
+	p.checkSQL, p.recordSQL = processedSQL(strings.Contains(strings.ToLower(fmt.Sprintf("%T", db.Driver())), "sqlite"))
+	return p
+}
+
+// run runs fn in a transaction that also records the event, unless an
+// earlier attempt committed it.
+func (p *processed) run(ctx context.Context, ev *Event, fn func(tx *sql.Tx) error) error {
+	p.once.Do(func() { _, p.initErr = p.db.ExecContext(ctx, createProcessedSQL) })
+	if p.initErr != nil {
+		return fmt.Errorf("hooklatch: create hooklatch_processed: %w", p.initErr)
+	}
+	tx, err := p.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("hooklatch: begin: %w", err)
+	}
+	defer tx.Rollback() // a no-op after Commit
+
+	var one int
+	err = tx.QueryRowContext(ctx, p.checkSQL, ev.ID, p.consumer).Scan(&one)
+	switch {
+	case err == nil:
+		return nil // committed by an earlier attempt
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("hooklatch: check hooklatch_processed: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	// Two attempts racing (a lease taken over mid-attempt) cannot both
+	// commit: the primary key fails the second, which rolls back.
+	if _, err := tx.ExecContext(ctx, p.recordSQL, ev.ID, p.consumer, time.Now().UnixNano()); err != nil {
+		return fmt.Errorf("hooklatch: record processed: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("hooklatch: commit: %w", err)
+	}
+	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -19,10 +18,9 @@ import (
 
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/internal/devtools"
+	"github.com/hooklatch/hooklatch/internal/storeopen"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
-	"github.com/hooklatch/hooklatch/store/postgres"
-	"github.com/hooklatch/hooklatch/store/sqlite"
 )
 
 // Version is set at build time with -ldflags "-X …/internal/cli.Version=v1.2.3".
@@ -226,8 +224,8 @@ func secretsFromFile(flags *pflag.FlagSet, file map[string]string, getenv func(s
 type storeUse int
 
 const (
-	readStore   storeUse = iota // reads it: never creates nor migrates it
-	changeStore                 // changes what it holds: it must exist
+	readStore   = storeUse(storeopen.Read)   // reads it: never creates nor migrates it
+	changeStore = storeUse(storeopen.Change) // changes what it holds: it must exist
 )
 
 // storeFlag adds --store to cmd and its subcommands, and returns the
@@ -239,22 +237,13 @@ func storeFlag(cmd *cobra.Command, env Env) func(*cobra.Command, storeUse) (stor
 	cmd.PersistentFlags().String("store", "hooklatch.db", storeHelp)
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return func(c *cobra.Command, use storeUse) (store.Store, error) {
-		path := setting(c.Flags(), "store", env.Getenv, storeEnv...)
-		if postgres.IsURL(path) {
-			return openPostgres(c.Context(), path, use, log)
+		location := setting(c.Flags(), "store", env.Getenv, storeEnv...)
+		st, err := storeopen.Open(c.Context(), location, storeopen.Options{Use: storeopen.Use(use), Logger: log})
+		if errors.Is(err, storeopen.ErrNoStore) && !storeopen.IsPostgres(location) {
+			return nil, failed(fmt.Errorf("%w%s", err, listenStoreHint(location)))
 		}
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			return nil, failed(fmt.Errorf("no store at %s (use --store or HOOKLATCH_STORE)%s", path, listenStoreHint(path)))
-		}
-		st, err := sqlite.Open(c.Context(), path, sqlite.Options{Logger: log, ReadOnly: use == readStore})
-		if se, ok := errors.AsType[*sqlite.SchemaError](err); ok {
-			switch {
-			case se.Version == 0:
-				return nil, failed(fmt.Errorf("%s is not a hooklatch store", path))
-			case se.Version < se.Want:
-				return nil, failed(fmt.Errorf("%s was written by an older hooklatch: serve brings it up to date when it next starts on it ('hooklatch serve --store %s')", path, path))
-			}
-			return nil, failed(fmt.Errorf("%s was written by a newer hooklatch: upgrade this one", path))
+		if errors.Is(err, storeopen.ErrNoStore) || errors.Is(err, storeopen.ErrSchema) {
+			return nil, failed(err)
 		}
 		return st, err
 	}
@@ -264,26 +253,6 @@ func storeFlag(cmd *cobra.Command, env Env) func(*cobra.Command, storeUse) (stor
 const storeHelp = "store: a SQLite file path, or a postgres:// URL (its schema= parameter names the installation's schema, default hooklatch) ($HOOKLATCH_STORE, then $HOOKLATCH_DATABASE_URL)"
 
 var storeEnv = []string{"HOOKLATCH_STORE", "HOOKLATCH_DATABASE_URL"}
-
-// openPostgres opens the PostgreSQL store of a serve for a command: one
-// that reads it runs read-only transactions, and neither creates a store
-// where serve never ran. Several serve instances may work on it meanwhile.
-func openPostgres(ctx context.Context, url string, use storeUse, log *slog.Logger) (store.Store, error) {
-	st, err := postgres.Open(ctx, url, postgres.Options{Logger: log, ReadOnly: use == readStore, MustExist: true})
-	if errors.Is(err, postgres.ErrNoStore) {
-		return nil, failed(fmt.Errorf("no hooklatch store at %s: 'hooklatch serve --store' creates it when it first starts on it", postgres.Redact(url)))
-	}
-	if se, ok := errors.AsType[*postgres.SchemaError](err); ok {
-		if se.Version < se.Want {
-			return nil, failed(fmt.Errorf("schema %s at %s was written by an older hooklatch: serve brings it up to date when it next starts on it", se.Schema, postgres.Redact(url)))
-		}
-		return nil, failed(fmt.Errorf("schema %s at %s was written by a newer hooklatch: upgrade this one", se.Schema, postgres.Redact(url)))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", postgres.Redact(url), err)
-	}
-	return st, nil
-}
 
 // listenStoreHint points at listen's store when a command looked in the
 // default one and listen keeps its events next to it.

@@ -15,17 +15,13 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promauto"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/hooklatch/hooklatch/destination/logdest"
-	"github.com/hooklatch/hooklatch/internal/admin"
 	"github.com/hooklatch/hooklatch/internal/clock"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
+	"github.com/hooklatch/hooklatch/internal/engine"
 	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/internal/retention"
+	"github.com/hooklatch/hooklatch/internal/storeopen"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
 	"github.com/hooklatch/hooklatch/store/postgres"
@@ -128,21 +124,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Server is a running hooklatch serve.
+// Server is a running hooklatch serve: an engine behind two listeners.
 type Server struct {
-	cfg            Config
-	store          store.Store
-	receiver       *receiver.Receiver
-	dispatch       *dispatch.Dispatcher
-	cancelDispatch context.CancelFunc
-	retainer       *retention.Retainer // nil when the store cannot prune
-	cancelRetain   context.CancelFunc
-	retainDone     chan struct{}
-	dispatchDone   chan struct{}
-	registry       *prometheus.Registry
-	ready          *readiness
-	adminAPI       *admin.Admin // nil when the admin listener is off
-	stopAdmin      context.CancelFunc
+	cfg       Config
+	engine    *engine.Engine
+	cancelRun context.CancelFunc
+	runDone   chan struct{}
 
 	public, admin     *http.Server
 	publicLn, adminLn net.Listener
@@ -156,7 +143,7 @@ const MinAdminTokenLength = 16
 
 // ErrConfig marks an error in the configuration, as opposed to one met
 // while starting (a store that cannot open, a port in use).
-var ErrConfig = errors.New("configuration")
+var ErrConfig = engine.ErrConfig
 
 func (c *Config) validate() error {
 	if err := c.check(); err != nil {
@@ -205,6 +192,9 @@ func (c *Config) check() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if !c.StoreOnly && len(c.Routes) == 0 {
+		c.Routes = []dispatch.Route{{Name: "log", Destination: logdest.New(c.Logger)}}
+	}
 	return nil
 }
 
@@ -221,129 +211,19 @@ func isLoopback(addr string) bool {
 }
 
 // New opens the store and builds the handlers. Start binds the listeners.
+// When it fails, nothing it started is left running.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	verifier, err := signature.NewVerifier(signature.Config{
-		Secrets:   cfg.Secrets,
-		Tolerance: cfg.Tolerance,
-		Schemes:   cfg.Schemes,
-	})
+	eng, err := engine.New(ctx, engineConfig(cfg))
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, &cfg)
-	if err != nil {
-		return nil, err
-	}
-
-	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	var (
-		disp     *dispatch.Dispatcher
-		route    func(string) []string
-		onAccept func(store.AppendResult)
-		ready    *readiness
-	)
-	rcvMetrics, dispMetrics := receiver.NewMetrics(registry), dispatch.NewMetrics(registry)
-	now := time.Now
-	if cfg.Clock != nil {
-		now = cfg.Clock.Now
-	}
-	var adm *admin.Admin
-	if cfg.AdminAddr != "off" {
-		adm, err = admin.New(admin.Config{
-			Store: st, Secrets: cfg.Secrets, Token: cfg.AdminToken, SessionTTL: cfg.AdminSessionTTL,
-			Receiver: rcvMetrics, Dispatch: dispMetrics, Registry: registry,
-			StoreFiles: storeFiles(cfg.Store),
-			Ready:      func(context.Context) error { return ready.check() },
-			Notify: func() {
-				if disp != nil {
-					disp.Notify()
-				}
-			},
-			NowFunc: now,
-			Logger:  cfg.Logger,
-		})
-		if err != nil {
-			st.Close()
-			return nil, err
-		}
-		cfg.OnAttempt = bothAttempt(cfg.OnAttempt, adm.OnAttempt)
-		onAccept = adm.OnAccept
-	}
-	if !cfg.StoreOnly {
-		routes := cfg.Routes
-		if len(routes) == 0 {
-			routes = []dispatch.Route{{Name: "log", Destination: logdest.New(cfg.Logger)}}
-		}
-		disp, err = dispatch.New(dispatch.Config{
-			Store:     st,
-			Routes:    routes,
-			Clock:     cfg.Clock,
-			Lease:     cfg.Lease,
-			Metrics:   dispMetrics,
-			OnAttempt: cfg.OnAttempt,
-			Logger:    cfg.Logger,
-		})
-		if err != nil {
-			st.Close()
-			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-		}
-		route, onAccept = disp.Destinations, bothAccept(func(store.AppendResult) { disp.Notify() }, onAccept)
-	}
-	// What this process delivers to, for commands that add events to the
-	// store while it runs (rejections release) to route them alike.
-	var routes []dispatch.Route
-	if disp != nil {
-		routes = disp.Routes()
-	}
-	if o, ok := st.(*opening); ok { // the routes are recorded once it is open
-		o.start(func(ctx context.Context, st store.Store) error { return dispatch.RecordRoutes(ctx, st, routes) })
-	} else if err := dispatch.RecordRoutes(ctx, st, routes); err != nil {
-		st.Close()
-		return nil, err
-	}
-	rcv, err := receiver.New(receiver.Config{
-		RouteFunc:       route,
-		OnAccept:        onAccept,
-		Observe:         cfg.Observe,
-		Store:           st,
-		Verifier:        verifier,
-		Secrets:         cfg.Secrets,
-		Tolerance:       cfg.Tolerance,
-		MaxBodyBytes:    cfg.MaxBodyBytes,
-		RejectionLimits: cfg.RejectionLimits,
-		AnswerWithin:    cfg.AnswerWithin,
-		Metrics:         rcvMetrics,
-		Logger:          cfg.Logger,
-
-		MemoryBudgetBytes:     cfg.MemoryBudgetBytes,
-		RejectionBodyMaxBytes: cfg.RejectionBodyMaxBytes,
-		MinBodyRate:           cfg.MinBodyRate,
-	})
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	s := &Server{cfg: cfg, store: st, receiver: rcv, dispatch: disp, registry: registry, adminAPI: adm, errc: make(chan error, 2)}
-	if s.retainer, err = newRetainer(cfg, st, registry); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	ready = &readiness{
-		probe: st.Ready, now: now, interval: time.Second, timeout: 2 * time.Second, logger: cfg.Logger,
-		probes: promauto.With(registry).NewCounter(prometheus.CounterOpts{
-			Name: "hooklatch_readiness_probes_total",
-			Help: "Real writes made to answer /readyz (at most one a second, shared by all callers).",
-		}),
-	}
-	s.ready = ready
-
+	s := &Server{cfg: cfg, engine: eng, errc: make(chan error, 2)}
 	public := http.NewServeMux()
-	public.Handle(cfg.Path, rcv) // the receiver answers 405 to other methods
-	s.health(public)
+	public.Handle(cfg.Path, eng.Receiver()) // the receiver answers 405 to other methods
+	eng.Health(public)
 	s.public = &http.Server{
 		Handler:           public,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -352,103 +232,63 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
-	if cfg.AdminAddr != "off" {
-		admin := http.NewServeMux()
-		s.health(admin)
-		admin.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-		mountAdmin(admin, adm)
+	if h := eng.AdminHandler(); h != nil {
 		s.admin = &http.Server{
-			Handler:           adm.Guard(admin),
+			Handler:           h,
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		}
-		s.admin.RegisterOnShutdown(adm.Close)
+		s.admin.RegisterOnShutdown(eng.EndStreams)
 	}
 	return s, nil
 }
 
-// openStore opens the store cfg names: a PostgreSQL database several
-// servers share, or a SQLite file this server owns. A PostgreSQL database
-// that cannot be reached yet, or a SQLite file on a full disk, is opened
-// in the background (see opening).
-func openStore(ctx context.Context, cfg *Config) (store.Store, error) {
-	if postgres.IsURL(cfg.Store) {
-		if cfg.PostgresOptions.Logger == nil {
-			cfg.PostgresOptions.Logger = cfg.Logger
-		}
-		st, err := postgres.Open(ctx, cfg.Store, cfg.PostgresOptions)
-		if postgres.Unreachable(err) { // serve starts, answering 503, and keeps trying
-			location, opts := cfg.Store, cfg.PostgresOptions
-			return newOpening(postgres.Redact(location), unreachable, err, cfg.Logger, func(ctx context.Context) (openedStore, error) {
-				return postgres.Open(ctx, location, opts)
-			}), nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		return st, nil
+// engineConfig is what of cfg the engine takes.
+func engineConfig(cfg Config) engine.Config {
+	return engine.Config{
+		Store: cfg.Store, SQLite: cfg.StoreOptions, Postgres: cfg.PostgresOptions, WaitForStore: true,
+		Secrets: cfg.Secrets, Schemes: cfg.Schemes, Tolerance: cfg.Tolerance,
+		MaxBodyBytes: cfg.MaxBodyBytes, MemoryBudgetBytes: cfg.MemoryBudgetBytes, MinBodyRate: cfg.MinBodyRate,
+		RejectionBodyMaxBytes: cfg.RejectionBodyMaxBytes, RejectionLimits: cfg.RejectionLimits,
+		AnswerWithin: cfg.AnswerWithin, Observe: cfg.Observe,
+		Routes: cfg.Routes, StoreOnly: cfg.StoreOnly, Lease: cfg.Lease, Clock: cfg.Clock, OnAttempt: cfg.OnAttempt,
+		Retention: cfg.Retention, RetentionDead: cfg.RetentionDead,
+		Admin: cfg.AdminAddr != "off", AdminToken: cfg.AdminToken, AdminSessionTTL: cfg.AdminSessionTTL,
+		Logger: cfg.Logger,
 	}
-	if cfg.StoreOptions.Logger == nil {
-		cfg.StoreOptions.Logger = cfg.Logger
-	}
-	// A server owns its SQLite store: a second one on the same file is
-	// refused, and what a crashed predecessor left in flight is due again
-	// at once.
-	cfg.StoreOptions.Exclusive = true
-	st, err := sqlite.Open(ctx, cfg.Store, cfg.StoreOptions)
-	if sqlite.NoSpace(err, cfg.Store) { // serve starts, answering 503, until space is freed
-		location, opts := cfg.Store, cfg.StoreOptions
-		return newOpening(location, diskFull, err, cfg.Logger, func(ctx context.Context) (openedStore, error) {
-			return sqlite.Open(ctx, location, opts)
-		}), nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return st, nil
-}
-
-// newRetainer prunes st by cfg's retention, when st can prune.
-func newRetainer(cfg Config, st store.Store, registry prometheus.Registerer) (*retention.Retainer, error) {
-	p, ok := st.(retention.Pruner)
-	if !ok {
-		if cfg.Retention != 0 || cfg.RetentionDead != 0 {
-			cfg.Logger.Warn("retention is not applied: this store cannot prune, and keeps every event", "store", cfg.Store)
-		}
-		return nil, nil
-	}
-	return retention.New(retention.Config{
-		Store: p, Retention: cfg.Retention, RetentionDead: cfg.RetentionDead, Clock: cfg.Clock,
-		Metrics: retention.NewMetrics(registry), Logger: cfg.Logger,
-	})
 }
 
 // Store returns the server's store.
-func (s *Server) Store() store.Store { return s.store }
+func (s *Server) Store() store.Store { return s.engine.Store() }
 
-func (s *Server) health(mux *http.ServeMux) {
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"status":"ok"}`))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if err := s.ready.check(); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte(`{"status":"unavailable","detail":"the store cannot take writes"}`))
-			return
-		}
-		w.Write([]byte(`{"status":"ready"}`))
-	})
+// Start binds the listeners and serves in the background. When a listener
+// cannot be bound, what New built is closed: Start cannot be tried again.
+func (s *Server) Start() error {
+	if err := s.listen(); err != nil {
+		return errors.Join(err, s.engine.Close())
+	}
+	if s.admin != nil {
+		s.serve(s.admin, s.adminLn)
+	}
+	s.serve(s.public, s.publicLn)
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancelRun, s.runDone = cancel, make(chan struct{})
+	go func() { s.engine.Run(ctx); close(s.runDone) }()
+	s.cfg.Logger.Info("hooklatch is receiving webhooks",
+		"url", s.URL(), "store", storeopen.Redact(s.cfg.Store), "admin", s.AdminAddr())
+	if s.cfg.OnStart != nil {
+		s.cfg.OnStart(s)
+	}
+	return nil
 }
 
-// Start binds the listeners and serves in the background.
-func (s *Server) Start() error {
+// listen binds the webhook listener, and the admin listener unless it is
+// off; on an error, neither is left bound.
+func (s *Server) listen() error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("webhook listener: %w", err)
 	}
-	s.publicLn = ln
 	if s.admin != nil {
 		aln, err := net.Listen("tcp", s.cfg.AdminAddr)
 		if err != nil {
@@ -456,27 +296,8 @@ func (s *Server) Start() error {
 			return fmt.Errorf("admin listener: %w", err)
 		}
 		s.adminLn = aln
-		ctx, cancel := context.WithCancel(context.Background())
-		s.stopAdmin = cancel
-		s.wg.Go(func() { s.adminAPI.Run(ctx) })
-		s.serve(s.admin, aln)
 	}
-	s.serve(s.public, ln)
-	if s.dispatch != nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		s.cancelDispatch, s.dispatchDone = cancel, make(chan struct{})
-		go func() { s.dispatch.Run(ctx); close(s.dispatchDone) }()
-	}
-	if s.retainer != nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		s.cancelRetain, s.retainDone = cancel, make(chan struct{})
-		go func() { s.retainer.Run(ctx); close(s.retainDone) }()
-	}
-	s.cfg.Logger.Info("hooklatch is receiving webhooks",
-		"url", s.URL(), "store", postgres.Redact(s.cfg.Store), "admin", s.AdminAddr())
-	if s.cfg.OnStart != nil {
-		s.cfg.OnStart(s)
-	}
+	s.publicLn = ln
 	return nil
 }
 
@@ -515,7 +336,6 @@ func (s *Server) AdminAddr() string {
 // then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
 	if err := s.Start(); err != nil {
-		s.store.Close()
 		return err
 	}
 	var runErr error
@@ -543,31 +363,13 @@ func (s *Server) Shutdown() error {
 			errs = append(errs, fmt.Errorf("admin listener: %w", err))
 		}
 	}
-	if s.stopAdmin != nil {
-		s.stopAdmin()
-	}
 	s.wg.Wait()
 	// Deliveries in flight finish and are recorded before the store closes.
-	// There is no dispatcher to stop when the server stores only, or was
-	// never started.
-	if s.cancelDispatch != nil {
-		s.cancelDispatch()
-		<-s.dispatchDone
-		errs = append(errs, closeDestinations(s.cfg.Routes))
+	// There is nothing running when the server was never started.
+	if s.cancelRun != nil {
+		s.cancelRun()
+		<-s.runDone
 	}
-	if s.cancelRetain != nil {
-		s.cancelRetain()
-		<-s.retainDone
-	}
-	errs = append(errs, s.receiver.Close(), s.store.Close())
+	errs = append(errs, s.engine.Close())
 	return errors.Join(errs...)
-}
-
-// storeFiles names a SQLite store's files for the admin's size metrics; a
-// PostgreSQL store has none.
-func storeFiles(location string) map[string]string {
-	if postgres.IsURL(location) {
-		return nil
-	}
-	return map[string]string{"db": location, "wal": location + "-wal"}
 }

@@ -1,0 +1,179 @@
+package hooklatch_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hooklatch/hooklatch"
+	"github.com/hooklatch/hooklatch/event"
+	"github.com/hooklatch/hooklatch/signature"
+)
+
+// sendAsSent posts body to url signed as Sent signs it, and returns the
+// status of the answer.
+func sendAsSent(url string, body []byte) int {
+	s, _ := signature.ParseSecret(secret)
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	for k, v := range signature.Sign(signature.V1, s, body, signature.SignOptions{}) {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// serve mounts relay's Handler on a server and runs the relay, as an
+// application's main does (see ExampleOnMessage); stop undoes both and
+// closes the relay.
+func serve(relay *hooklatch.Relay) (url string, stop func()) {
+	srv := httptest.NewServer(relay.Handler())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- relay.Run(ctx) }()
+	return srv.URL, func() { cancel(); <-done; srv.Close(); relay.Close() }
+}
+
+// sampleStatus is a message.delivered webhook for message id.
+func sampleStatus(id string) []byte {
+	body, _ := event.Sample("message.delivered", event.SampleOptions{})
+	body, _ = event.Set(body, "payload.message_id", id)
+	return body
+}
+
+// A typed handler on the types of the package doc: OnMessage's route
+// takes every message status, and not message.received, whose payload is
+// an inbound message (OnInbound decodes those).
+func ExampleOnMessage() {
+	dir, _ := os.MkdirTemp("", "hooklatch-example")
+	defer os.RemoveAll(dir)
+	handled := make(chan string)
+	relay, err := hooklatch.New(hooklatch.Config{
+		Secrets: []string{secret}, // os.Getenv("SENT_WEBHOOK_SECRET")
+		Store:   filepath.Join(dir, "hooklatch.db"),
+		Logger:  slog.New(slog.DiscardHandler),
+		Handlers: []hooklatch.Route{{
+			Name:  "orders",
+			Types: []string{"message.*"},
+			Handler: hooklatch.OnMessage(func(ctx context.Context, ev *hooklatch.Event, m *event.MessageStatus) error {
+				handled <- fmt.Sprintf("%s: message %s is %s", ev.Type, m.MessageID, m.MessageStatus)
+				return nil
+			}),
+		}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer relay.Close()
+	srv := httptest.NewServer(relay.Handler()) // http.Handle("/webhooks/sent", relay.Handler())
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- relay.Run(ctx) }()
+
+	inbound, _ := event.Sample("message.received", event.SampleOptions{})
+	fmt.Println("message.received answered", sendAsSent(srv.URL, inbound))
+	fmt.Println("message.delivered answered", sendAsSent(srv.URL, sampleStatus("m-1")))
+	fmt.Println(<-handled)
+	cancel()
+	<-done
+	// Output:
+	// message.received answered 200
+	// message.delivered answered 200
+	// message.delivered: message m-1 is DELIVERED
+}
+
+// TransactionalMessages runs the handler in a transaction of the
+// application's own database, which also records the event as processed:
+// its effects happen once, though a delivery may be attempted again.
+func ExampleTransactionalMessages() {
+	dir, _ := os.MkdirTemp("", "hooklatch-example")
+	defer os.RemoveAll(dir)
+	db, _ := sql.Open("sqlite", filepath.Join(dir, "app.db")+"?_pragma=busy_timeout(5000)")
+	defer db.Close()
+	db.Exec(`CREATE TABLE message_status (message_id TEXT PRIMARY KEY, status TEXT)`)
+
+	relay, err := hooklatch.New(hooklatch.Config{
+		Secrets: []string{secret},
+		Store:   filepath.Join(dir, "hooklatch.db"),
+		Logger:  slog.New(slog.DiscardHandler),
+		Handlers: []hooklatch.Route{{
+			Name:  "statuses",
+			Types: []string{"message.*"},
+			Handler: hooklatch.TransactionalMessages(db, "statuses",
+				func(ctx context.Context, tx *sql.Tx, ev *hooklatch.Event, m *event.MessageStatus) error {
+					_, err := tx.ExecContext(ctx, `INSERT INTO message_status VALUES (?, ?)
+						ON CONFLICT (message_id) DO UPDATE SET status = excluded.status`, m.MessageID, m.MessageStatus)
+					return err
+				}),
+		}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	url, stop := serve(relay)
+	defer stop()
+
+	sendAsSent(url, sampleStatus("m-7"))
+	for processed := 0; processed == 0; time.Sleep(10 * time.Millisecond) {
+		db.QueryRow(`SELECT COUNT(*) FROM hooklatch_processed`).Scan(&processed)
+	}
+	var status string
+	db.QueryRow(`SELECT status FROM message_status WHERE message_id = 'm-7'`).Scan(&status)
+	fmt.Println("m-7:", status)
+	// Output:
+	// m-7: DELIVERED
+}
+
+// An embedded relay serves the admin API, the dashboard (/ui/) and the
+// metrics (/metrics) on an address of its own while Run runs, as
+// `hooklatch serve` does on its admin listener. (Config.Admin and
+// Relay.AdminHandler mount them on a server of the application's instead.)
+func ExampleConfig_adminAddr() {
+	dir, _ := os.MkdirTemp("", "hooklatch-example")
+	defer os.RemoveAll(dir)
+	relay, err := hooklatch.New(hooklatch.Config{
+		Secrets:   []string{secret},
+		Store:     filepath.Join(dir, "hooklatch.db"),
+		Logger:    slog.New(slog.DiscardHandler),
+		AdminAddr: "127.0.0.1:0", // "127.0.0.1:3001"; elsewhere, set AdminToken too
+		Handlers: []hooklatch.Route{{Name: "app", Handler: hooklatch.HandlerFunc(
+			func(context.Context, *hooklatch.Event) error { return nil })}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	url, stop := serve(relay)
+	defer stop()
+
+	sendAsSent(url, sampleStatus("m-1"))
+	resp, err := http.Get("http://" + relay.AdminAddr() + "/v1/stats")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var stats struct {
+		Totals struct {
+			Events int64 `json:"events"`
+		} `json:"totals"`
+	}
+	json.NewDecoder(resp.Body).Decode(&stats)
+	resp.Body.Close()
+	fmt.Println("GET /v1/stats:", resp.Status, "events", stats.Totals.Events)
+	// Output:
+	// GET /v1/stats: 200 OK events 1
+}
