@@ -74,12 +74,17 @@ func (d *DestinationConfig) UnmarshalYAML(n *yaml.Node) error {
 	}
 	own := *n
 	own.Content = nil
+	seen := map[string]int{} // kind keys, by line
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, value := n.Content[i], n.Content[i+1]
 		kind, ok := kinds.Lookup(key.Value)
+		line, twice := seen[key.Value]
+		seen[key.Value] = key.Line
 		switch {
 		case !ok:
 			own.Content = append(own.Content, key, value)
+		case twice:
+			return fmt.Errorf("line %d: mapping key %q already defined at line %d", key.Line, key.Value, line)
 		case value.Tag != "!!null": // a key with no value sets nothing
 			block := kind.Block()
 			if err := yamlfile.DecodeNode(value, block); err != nil {

@@ -49,6 +49,10 @@ func TestEveryDestinationKindIsOffered(t *testing.T) {
 			if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "give exactly one of") {
 				t.Errorf("a config file's %s block is not read as a destination: exit %d, %s", k.Name, r.code, r.stderr)
 			}
+			twice := serveConfig(t, fmt.Sprintf("  - {name: a, %s: {}, %s: {}}\n", k.Name, k.Name))
+			if want := fmt.Sprintf("mapping key %q already defined", k.Name); !strings.Contains(twice.stderr, want) {
+				t.Errorf("a config file's %s block given twice: %s, want %q", k.Name, twice.stderr, want)
+			}
 		})
 	}
 }
