@@ -87,7 +87,9 @@ func TestEventListingsUseTheirIndexes(t *testing.T) {
 		"type pattern and subject": {store.EventFilter{Type: "message.*", Subject: "msg_1", BeforeSeq: 1 << 62},
 			[]string{"MERGE (UNION ALL)", "events_subject_seq (subject=? AND seq<?)"}, []string{"SCAN events", "TEMP B-TREE"}},
 		"type pattern and dead": {store.EventFilter{Type: "message.*", Delivery: store.DeliveryDead, BeforeSeq: 1 << 62},
-			[]string{"MERGE (UNION ALL)", "deliveries_status"}, []string{"SCAN events", "SCAN deliveries", "TEMP B-TREE"}},
+			[]string{"deliveries_status"}, []string{"SCAN events", "SCAN deliveries", "TEMP B-TREE", "MERGE"}},
+		"type pattern and succeeded": {store.EventFilter{Type: "message.*", Delivery: store.DeliverySucceeded, BeforeSeq: 1 << 62},
+			[]string{"MERGE (UNION ALL)", "INDEX events_type_seq (type=? AND seq<?)"}, []string{"SCAN events", "SCAN deliveries", "TEMP B-TREE"}},
 		"subject": {store.EventFilter{Subject: "msg_1", BeforeSeq: 1 << 62}, []string{"events_subject_seq (subject=? AND seq<?)"}, []string{"SCAN events\n", "TEMP B-TREE"}},
 		// No index holds events by time: the newest are walked by seq, each
 		// tested against the window, until the page is full.
