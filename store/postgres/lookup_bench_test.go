@@ -101,6 +101,7 @@ func BenchmarkLookupsAtSize(b *testing.B) {
 		{"template.*", store.EventFilter{Type: "template.*", BeforeSeq: newest}},
 		{"template.*, after", store.EventFilter{Type: "template.*", AfterSeq: mid}},
 		{"contact.*, oldest", store.EventFilter{Type: "contact.*"}},
+		{"no stored type", store.EventFilter{Type: "email.*", BeforeSeq: newest}},
 		{"subject", store.EventFilter{Subject: midEvent[0].Subject, BeforeSeq: newest}},
 		{"message.* and subject", store.EventFilter{Type: "message.*", Subject: midEvent[0].Subject, BeforeSeq: newest}},
 		{"since last hour", store.EventFilter{Since: lastAt.Add(-time.Hour), BeforeSeq: newest}},

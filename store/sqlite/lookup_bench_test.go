@@ -89,6 +89,7 @@ func BenchmarkLookupsAtSize(b *testing.B) {
 		{"template.*", store.EventFilter{Type: "template.*", BeforeSeq: int64(newest)}},
 		{"template.*, after", store.EventFilter{Type: "template.*", AfterSeq: mid}},
 		{"contact.*, oldest", store.EventFilter{Type: "contact.*"}},
+		{"no stored type", store.EventFilter{Type: "email.*", BeforeSeq: int64(newest)}},
 		{"subject", store.EventFilter{Subject: benchSubject(mid), BeforeSeq: int64(newest)}},
 		{"message.* and subject", store.EventFilter{Type: "message.*", Subject: benchSubject(mid), BeforeSeq: int64(newest)}},
 		{"since last hour", store.EventFilter{Since: at(int64(n)).Add(-time.Hour), BeforeSeq: int64(newest)}},
