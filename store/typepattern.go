@@ -46,3 +46,23 @@ func PatternTypes(ctx context.Context, pattern string, stored func(context.Conte
 	types = TypesMatching(pattern, all)
 	return types, len(types) == 0, nil
 }
+
+// TypeArms returns the types a listing by f walks the (type, seq) index
+// for, one walk each merged in seq order: f's exact type, or types, the
+// stored types its pattern names. It returns nil when the listing tests
+// the type on each event it walks instead: no type filter, "*", a pattern
+// naming more than MaxTypeArms types, or a pattern with a delivery state
+// found from its few deliveries (dead, pending), which every walk would
+// read again.
+func TypeArms(f EventFilter, types []string) []string {
+	prefix, pattern := TypePrefix(f.Type)
+	switch {
+	case f.Type == "", pattern && prefix == "":
+		return nil
+	case !pattern:
+		return []string{f.Type}
+	case len(types) > MaxTypeArms, f.Delivery == DeliveryDead, f.Delivery == DeliveryPending:
+		return nil
+	}
+	return types
+}

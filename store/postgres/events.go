@@ -164,16 +164,12 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	prefix, pattern := store.TypePrefix(f.Type)
-	arms := []string{""}
-	switch {
-	case f.Type == "", pattern && prefix == "":
-	case !pattern:
-		arms = []string{f.Type}
-	case len(types) > store.MaxTypeArms: // row by row
+	arms := store.TypeArms(f, types)
+	if prefix, _ := store.TypePrefix(f.Type); len(arms) == 0 && prefix != "" { // row by row
 		where = append(where, "starts_with(type, "+a.add(text(prefix))+")")
-	default:
-		arms = types
+	}
+	if len(arms) == 0 {
+		arms = []string{""}
 	}
 	order := "ASC"
 	switch {

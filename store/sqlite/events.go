@@ -172,14 +172,9 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	arms := typeArms(f.Type, types)
-	if len(arms) > 1 && (f.Delivery == store.DeliveryDead || f.Delivery == store.DeliveryPending) {
-		// Those states are found from their few deliveries, in seq order:
-		// the type is tested on each rather than each arm reading them all.
-		arms = nil
-	}
+	arms := store.TypeArms(f, types)
 	if len(arms) == 0 && f.Type != "" {
-		if prefix, _ := store.TypePrefix(f.Type); prefix != "" { // more types than arms: row by row
+		if prefix, _ := store.TypePrefix(f.Type); prefix != "" { // row by row
 			where = append(where, "substr(type, 1, ?) = ?")
 			args = append(args, len(prefix), prefix)
 		}
@@ -217,22 +212,6 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 		allArgs = append(append(allArgs, t), args...)
 	}
 	return columns + " WHERE seq IN (" + strings.Join(merged, " UNION ALL ") + page + ")" + page, allArgs, nil
-}
-
-// typeArms returns the types a listing walks the (type, seq) index for:
-// the exact type, or the types a pattern names; none when there is no
-// type filter, or a pattern names more than store.MaxTypeArms.
-func typeArms(pattern string, types []string) []string {
-	prefix, ok := store.TypePrefix(pattern)
-	switch {
-	case pattern == "", ok && prefix == "":
-		return nil
-	case !ok:
-		return []string{pattern}
-	case len(types) > store.MaxTypeArms:
-		return nil
-	}
-	return types
 }
 
 // pageLimit is a listing's LIMIT: 100 by default, at most 10000.

@@ -153,6 +153,9 @@ func testEventDeliveryStates(t *testing.T, factory Factory) {
 	}
 	pending := appendWithDestinations(t, s, "s6", "app")
 	undelivered := appendWithDestinations(t, s, "s7")
+	sent := NewEvent("sent", "s8") // a second type, so that "message.*" names two
+	sent.Type, sent.ReceivedAt = "message.sent", t0
+	mustAppend(t, s, sent)
 
 	want := []struct {
 		ev     *store.Event
@@ -166,6 +169,7 @@ func testEventDeliveryStates(t *testing.T, factory Factory) {
 		{okAndDiscarded, map[string]int{store.DeliverySucceeded: 1, store.DeliveryDiscarded: 1}, store.DeliverySucceeded},
 		{pending, map[string]int{store.DeliveryPending: 1}, store.DeliveryPending},
 		{undelivered, nil, store.DeliveryNone},
+		{sent, nil, store.DeliveryNone},
 	}
 	all, err := s.ListEvents(ctx, store.EventFilter{})
 	if err != nil {
@@ -188,16 +192,18 @@ func testEventDeliveryStates(t *testing.T, factory Factory) {
 				wantIDs = append([]string{w.ev.ID}, wantIDs...) // newest first
 			}
 		}
-		evs, err := s.ListEvents(ctx, store.EventFilter{Delivery: state, BeforeSeq: math.MaxInt64})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, ev := range evs {
-			got = append(got, ev.ID)
-		}
-		if !slices.Equal(got, wantIDs) {
-			t.Errorf("events in state %s = %v, want %v", state, got, wantIDs)
+		for _, typ := range []string{"", "message.*", "mess*"} { // a pattern walks each type apart
+			evs, err := s.ListEvents(ctx, store.EventFilter{Delivery: state, Type: typ, BeforeSeq: math.MaxInt64})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, ev := range evs {
+				got = append(got, ev.ID)
+			}
+			if !slices.Equal(got, wantIDs) {
+				t.Errorf("events of type %q in state %s = %v, want %v", typ, state, got, wantIDs)
+			}
 		}
 	}
 	if evs, err := s.ListEvents(ctx, store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64, Limit: 1}); err != nil || len(evs) != 1 || evs[0].ID != pending.ID {
