@@ -276,7 +276,9 @@ type RejectionCount struct {
 
 // EventFilter selects events. Zero fields match everything.
 type EventFilter struct {
-	Type    string    // exact type, or a prefix ending in "*" ("message.*")
+	// Type is an exact type, or a prefix ending in "*" ("message.*"):
+	// see TypesMatching.
+	Type    string
 	Subject string    // subject id
 	Since   time.Time // received at or after
 	Until   time.Time // received before
@@ -289,7 +291,9 @@ type EventFilter struct {
 	Limit int
 
 	// IDSuffix matches the events whose id ends with it: the short id
-	// `hooklatch listen` prints is the last eight characters.
+	// `hooklatch listen` prints is the last eight characters. It must be
+	// at least MinIDSuffix characters long (the backends find it through
+	// an index of that many), else ListEvents returns an error.
 	IDSuffix string
 	// DedupeKeys matches the events with any of these dedupe keys, in any
 	// source.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -78,7 +77,11 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*store.Event, error) {
 
 // ListEvents implements store.Store.
 func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Event, error) {
-	q, args, err := listEventsSQL(f)
+	types, none, err := store.PatternTypes(ctx, f.Type, s.storedTypes)
+	if none || err != nil {
+		return nil, err
+	}
+	q, args, err := listEventsSQL(f, types)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +117,26 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Ev
 	return out, nil
 }
 
+// storedTypesSQL lists the types of the stored events: one probe of the
+// (type, seq) index per type, however many events share it (a loose
+// index scan).
+const storedTypesSQL = `WITH RECURSIVE t(t) AS (SELECT min(type) FROM events UNION ALL ` +
+	`SELECT (SELECT min(type) FROM events WHERE type > t.t) FROM t WHERE t.t IS NOT NULL) ` +
+	`SELECT t FROM t WHERE t IS NOT NULL`
+
+// storedTypes lists the types of the stored events.
+func (s *Store) storedTypes(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, storedTypesSQL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list event types: %w", err)
+	}
+	types, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list event types: %w", err)
+	}
+	return types, nil
+}
+
 // args collects a statement's parameters and names their placeholders.
 type args []any
 
@@ -122,19 +145,78 @@ func (a *args) add(v any) string {
 	return "$" + strconv.Itoa(len(*a))
 }
 
-// listEventsSQL is ListEvents' statement.
-func listEventsSQL(f store.EventFilter) (string, []any, error) {
-	var (
-		where []string
-		a     args
-	)
-	if f.Type != "" {
-		if prefix, ok := strings.CutSuffix(f.Type, "*"); ok {
-			where = append(where, "starts_with(type, "+a.add(text(prefix))+")")
-		} else {
-			where = append(where, "type = "+a.add(text(f.Type)))
-		}
+// idTail is the expression events_id_tail (migration 0004) indexes: the
+// last store.MinIDSuffix characters of an event's id. The planner uses
+// the index only for this very expression.
+const idTail = "right(id, 6)"
+
+// listEventsSQL is ListEvents' statement. types are the stored types a
+// pattern in f.Type names (see store.TypesMatching); unused for an exact
+// type.
+//
+// Every filter is found through an index that yields events in seq
+// order, so a page stops at its limit: one type walks the (type, seq)
+// index; several are one walk each, merged by seq (a Merge Append, which
+// reads only as far as the page needs).
+func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
+	var a args
+	where, err := eventConditions(f, &a)
+	if err != nil {
+		return "", nil, err
 	}
+	arms := store.TypeArms(f, types)
+	if prefix, _ := store.TypePrefix(f.Type); len(arms) == 0 && prefix != "" { // row by row
+		where = append(where, "starts_with(type, "+a.add(text(prefix))+")")
+	}
+	if len(arms) == 0 {
+		arms = []string{""}
+	}
+	order := "ASC"
+	switch {
+	case f.AfterSeq > 0:
+		where = append(where, "seq > "+a.add(f.AfterSeq))
+	case f.BeforeSeq > 0:
+		where = append(where, "seq < "+a.add(f.BeforeSeq))
+		order = "DESC"
+	}
+	page := " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit))
+
+	selects := make([]string, len(arms))
+	for i, t := range arms {
+		cond := where
+		if t != "" {
+			cond = append([]string{"type = " + a.add(text(t))}, where...)
+		}
+		selects[i] = `SELECT ` + eventColumns + ` FROM events`
+		if len(cond) > 0 {
+			selects[i] += " WHERE " + strings.Join(cond, " AND ")
+		}
+		selects[i] = "(" + selects[i] + page + ")"
+	}
+	// Each arm ordered and limited on its own: the planner merges them
+	// (a Merge Append) and stops at the page's end. Without the arms'
+	// own LIMIT it appends every matching event, then sorts them.
+	inner := selects[0]
+	if len(selects) > 1 {
+		inner = "(" + strings.Join(selects, " UNION ALL ") + page + ")"
+	}
+	q := `SELECT ` + eventColumnsOf("events") + `, ARRAY(SELECT status FROM deliveries WHERE event_seq = events.seq) FROM ` +
+		inner + ` events ORDER BY seq ` + order
+	return q, a, nil
+}
+
+// pageLimit is a listing's LIMIT: 100 by default, at most 10000.
+func pageLimit(limit int) int {
+	if limit <= 0 {
+		limit = 100
+	}
+	return min(limit, 10000)
+}
+
+// eventConditions are f's conditions on an event other than its type and
+// seq.
+func eventConditions(f store.EventFilter, a *args) ([]string, error) {
+	var where []string
 	if f.Subject != "" {
 		where = append(where, "subject = "+a.add(text(f.Subject)))
 	}
@@ -145,8 +227,13 @@ func listEventsSQL(f store.EventFilter) (string, []any, error) {
 		where = append(where, "received_at < "+a.add(f.Until))
 	}
 	if f.IDSuffix != "" {
-		suffix := text(f.IDSuffix)
-		where = append(where, "right(id, "+a.add(utf8.RuneCountInString(suffix))+") = "+a.add(suffix))
+		suffix := []rune(text(f.IDSuffix))
+		if len(suffix) < store.MinIDSuffix {
+			return nil, fmt.Errorf("postgres: list events: id suffix %q: give at least %d characters of the id", f.IDSuffix, store.MinIDSuffix)
+		}
+		// events_id_tail finds the few events sharing the last six.
+		where = append(where, idTail+" = "+a.add(string(suffix[len(suffix)-store.MinIDSuffix:]))+
+			" AND right(id, "+a.add(len(suffix))+") = "+a.add(string(suffix)))
 	}
 	if len(f.DedupeKeys) > 0 {
 		// The (dedupe_key, source) index: no source is given.
@@ -157,32 +244,13 @@ func listEventsSQL(f store.EventFilter) (string, []any, error) {
 		where = append(where, "dedupe_key = ANY("+a.add(keys)+"::text[])")
 	}
 	if f.Delivery != "" {
-		cond, err := deliveryStateCondition(f.Delivery, &a)
+		cond, err := deliveryStateCondition(f.Delivery, a)
 		if err != nil {
-			return "", nil, err
+			return nil, err
 		}
 		where = append(where, cond)
 	}
-	order := "ASC"
-	switch {
-	case f.AfterSeq > 0:
-		where = append(where, "seq > "+a.add(f.AfterSeq))
-	case f.BeforeSeq > 0:
-		where = append(where, "seq < "+a.add(f.BeforeSeq))
-		order = "DESC"
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	limit = min(limit, 10000)
-
-	q := `SELECT ` + eventColumns + `, ARRAY(SELECT status FROM deliveries WHERE event_seq = events.seq) FROM events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(limit)
-	return q, a, nil
+	return where, nil
 }
 
 // deliveryStateCondition selects the events whose deliveries sum up to

@@ -96,7 +96,11 @@ func (s *Store) GetEvent(ctx context.Context, id string) (*store.Event, error) {
 
 // ListEvents implements store.Store.
 func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Event, error) {
-	q, args, err := listEventsSQL(f)
+	types, none, err := store.PatternTypes(ctx, f.Type, s.storedTypes)
+	if none || err != nil {
+		return nil, err
+	}
+	q, args, err := listEventsSQL(f, types)
 	if err != nil {
 		return nil, err
 	}
@@ -119,21 +123,112 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Ev
 	return out, nil
 }
 
-// listEventsSQL is ListEvents' statement.
-func listEventsSQL(f store.EventFilter) (string, []any, error) {
+// skipScan lists the distinct values of column, which must lead an index
+// of events: one probe of that index per value, however many events
+// share it (a loose index scan). An empty table gives one NULL.
+func skipScan(column string) string {
+	return `WITH RECURSIVE v(v) AS (SELECT min(` + column + `) FROM events UNION ALL ` +
+		`SELECT (SELECT min(` + column + `) FROM events WHERE ` + column + ` > v.v) FROM v WHERE v.v IS NOT NULL) ` +
+		`SELECT v FROM v WHERE v IS NOT NULL`
+}
+
+// storedTypes lists the types of the stored events, through the (type,
+// seq) index.
+func (s *Store) storedTypes(ctx context.Context) ([]string, error) {
+	rows, err := s.readDB.QueryContext(ctx, skipScan("type"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list event types: %w", err)
+	}
+	defer rows.Close()
+	var types []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("sqlite: list event types: %w", err)
+		}
+		types = append(types, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list event types: %w", err)
+	}
+	return types, nil
+}
+
+// idTail is the expression events_id_tail (migration 0013) indexes: the
+// last store.MinIDSuffix characters of an event's id. SQLite uses the
+// index only for this very text.
+const idTail = "substr(id, -6)"
+
+// listEventsSQL is ListEvents' statement. types are the stored types a
+// pattern in f.Type names (see store.TypesMatching); unused for an exact
+// type.
+//
+// Every filter is found through an index that yields events in seq
+// order, so a page stops at its limit: one type walks the (type, seq)
+// index; several are one walk each, merged by seq (a MERGE (UNION ALL)
+// of co-routines, which reads only as far as the page needs).
+func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
+	where, args, err := eventConditions(f)
+	if err != nil {
+		return "", nil, err
+	}
+	arms := store.TypeArms(f, types)
+	if len(arms) == 0 && f.Type != "" {
+		if prefix, _ := store.TypePrefix(f.Type); prefix != "" { // row by row
+			where = append(where, "substr(type, 1, ?) = ?")
+			args = append(args, len(prefix), prefix)
+		}
+	}
+	order := "ASC"
+	switch {
+	case f.AfterSeq > 0:
+		where = append(where, "seq > ?")
+		args = append(args, f.AfterSeq)
+	case f.BeforeSeq > 0:
+		where = append(where, "seq < ?")
+		args = append(args, f.BeforeSeq)
+		order = "DESC"
+	}
+	page := " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit))
+	columns := `SELECT ` + eventColumns + `, ` + deliveryStatusesColumn + ` FROM events e`
+
+	if len(arms) == 1 {
+		where = append([]string{"type = ?"}, where...)
+		args = append([]any{arms[0]}, args...)
+	}
+	if len(arms) <= 1 {
+		q := columns
+		if len(where) > 0 {
+			q += " WHERE " + strings.Join(where, " AND ")
+		}
+		return q + page, args, nil
+	}
+	var (
+		merged  []string
+		allArgs []any
+	)
+	for _, t := range arms {
+		merged = append(merged, "SELECT seq FROM events e WHERE "+strings.Join(append([]string{"type = ?"}, where...), " AND "))
+		allArgs = append(append(allArgs, t), args...)
+	}
+	return columns + " WHERE seq IN (" + strings.Join(merged, " UNION ALL ") + page + ")" + page, allArgs, nil
+}
+
+// pageLimit is a listing's LIMIT: 100 by default, at most 10000.
+func pageLimit(limit int) int {
+	if limit <= 0 {
+		limit = 100
+	}
+	return min(limit, 10000)
+}
+
+// eventConditions are f's conditions on an event other than its type and
+// seq.
+func eventConditions(f store.EventFilter) ([]string, []any, error) {
 	var (
 		where []string
 		args  []any
 	)
-	if f.Type != "" {
-		if prefix, ok := strings.CutSuffix(f.Type, "*"); ok {
-			where = append(where, "substr(type, 1, ?) = ?")
-			args = append(args, len(prefix), prefix)
-		} else {
-			where = append(where, "type = ?")
-			args = append(args, f.Type)
-		}
-	}
 	if f.Subject != "" {
 		where = append(where, "subject = ?")
 		args = append(args, f.Subject)
@@ -147,14 +242,18 @@ func listEventsSQL(f store.EventFilter) (string, []any, error) {
 		args = append(args, f.Until.UnixNano())
 	}
 	if f.IDSuffix != "" {
-		// No index holds ids by their end: this reads the id index, which
-		// is much smaller than the table, rather than the events.
-		where = append(where, "seq IN (SELECT seq FROM events WHERE substr(id, ?) = ?)")
-		args = append(args, -len(f.IDSuffix), f.IDSuffix)
+		suffix := []rune(f.IDSuffix)
+		if len(suffix) < store.MinIDSuffix {
+			return nil, nil, fmt.Errorf("sqlite: list events: id suffix %q: give at least %d characters of the id", f.IDSuffix, store.MinIDSuffix)
+		}
+		// events_id_tail finds the few events sharing the last six.
+		where = append(where, "seq IN (SELECT seq FROM events WHERE "+idTail+" = ? AND substr(id, ?) = ?)")
+		args = append(args, string(suffix[len(suffix)-store.MinIDSuffix:]), -len(suffix), f.IDSuffix)
 	}
 	if len(f.DedupeKeys) > 0 {
-		// The (source, dedupe_key) index, read whole: no source is given.
-		where = append(where, "seq IN (SELECT seq FROM events WHERE dedupe_key IN ("+placeholders(len(f.DedupeKeys))+"))")
+		// The (source, dedupe_key) index, probed once per stored source.
+		where = append(where, "seq IN (SELECT k.seq FROM ("+skipScan("source")+") s JOIN events k ON k.source = s.v AND k.dedupe_key IN ("+
+			placeholders(len(f.DedupeKeys))+"))")
 		for _, k := range f.DedupeKeys {
 			args = append(args, k)
 		}
@@ -162,32 +261,11 @@ func listEventsSQL(f store.EventFilter) (string, []any, error) {
 	if f.Delivery != "" {
 		cond, condArgs, err := deliveryStateCondition(f.Delivery)
 		if err != nil {
-			return "", nil, err
+			return nil, nil, err
 		}
 		where, args = append(where, cond), append(args, condArgs...)
 	}
-	order := "ASC"
-	switch {
-	case f.AfterSeq > 0:
-		where = append(where, "seq > ?")
-		args = append(args, f.AfterSeq)
-	case f.BeforeSeq > 0:
-		where = append(where, "seq < ?")
-		args = append(args, f.BeforeSeq)
-		order = "DESC"
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	limit = min(limit, 10000)
-
-	q := `SELECT ` + eventColumns + `, ` + deliveryStatusesColumn + ` FROM events e`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(limit)
-	return q, args, nil
+	return where, args, nil
 }
 
 // deliveryStateCondition selects the events whose deliveries sum up to

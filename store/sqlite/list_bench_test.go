@@ -42,13 +42,7 @@ func BenchmarkListEvents(b *testing.B) {
 		if i == events/2 {
 			someID = id
 		}
-		status := store.DeliverySucceeded
-		switch i % 100 {
-		case 7:
-			status = store.DeliveryDead
-		case 8:
-			status = store.DeliveryPending
-		}
+		status := benchDeliveryStatus(int64(i))
 		if _, err := tx.Exec(`INSERT INTO events (seq, id, source, dedupe_key, type, subject, received_at, headers, body)
 VALUES (?, ?, 'sent', ?, 'message.delivered', ?, 1, '{}', ?)`, i, id, "event-id:"+uuid.NewString(), uuid.NewString(), body); err != nil {
 			b.Fatal(err)

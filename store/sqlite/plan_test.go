@@ -55,7 +55,10 @@ func TestDispatchStatementsUseTheirIndexes(t *testing.T) {
 // Listing events by delivery state reads few deliveries: dead and pending
 // ones from deliveries_status, the common states event by event through
 // the (event_seq, destination) index, newest first, stopping at the limit.
-// Short ids and dedupe keys read an index of events, never the table.
+// Short ids and dedupe keys are found through an index: the last six
+// characters of the id, the (source, dedupe_key) index once per stored
+// source. A type pattern walks the (type, seq) index once per type it
+// names, merged in seq order.
 func TestEventListingsUseTheirIndexes(t *testing.T) {
 	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "h.db"), Options{})
 	if err != nil {
@@ -73,16 +76,27 @@ func TestEventListingsUseTheirIndexes(t *testing.T) {
 		"succeeded": {store.EventFilter{Delivery: store.DeliverySucceeded, BeforeSeq: 1 << 62}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
 		"discarded": {store.EventFilter{Delivery: store.DeliveryDiscarded}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
 		"none":      {store.EventFilter{Delivery: store.DeliveryNone}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
-		"id suffix": {store.EventFilter{IDSuffix: "3c4d5e6f", BeforeSeq: 1 << 62}, []string{"COVERING INDEX sqlite_autoindex_events_1"}, []string{"SCAN events\n", "TEMP B-TREE"}},
-		"dedupe":    {store.EventFilter{DedupeKeys: []string{"event-id:evt_1", "id:evt_1"}, BeforeSeq: 1 << 62}, []string{"COVERING INDEX sqlite_autoindex_events_2"}, []string{"SCAN events\n", "TEMP B-TREE"}},
-		"type":      {store.EventFilter{Type: "message.sent", BeforeSeq: 1 << 62}, []string{"events_type_seq (type=? AND seq<?)"}, []string{"SCAN events\n", "TEMP B-TREE"}},
-		"subject":   {store.EventFilter{Subject: "msg_1", BeforeSeq: 1 << 62}, []string{"events_subject_seq (subject=? AND seq<?)"}, []string{"SCAN events\n", "TEMP B-TREE"}},
+		"id suffix": {store.EventFilter{IDSuffix: "3c4d5e6f", BeforeSeq: 1 << 62}, []string{"events_id_tail (<expr>=?)"}, []string{"SCAN events", "sqlite_autoindex_events_1", "TEMP B-TREE"}},
+		"dedupe": {store.EventFilter{DedupeKeys: []string{"event-id:evt_1", "id:evt_1"}, BeforeSeq: 1 << 62},
+			[]string{"sqlite_autoindex_events_2 (source=? AND dedupe_key=?)", "(source>?)"}, []string{"SCAN events", "TEMP B-TREE"}},
+		"type": {store.EventFilter{Type: "message.sent", BeforeSeq: 1 << 62}, []string{"events_type_seq (type=? AND seq<?)"}, []string{"SCAN events\n", "TEMP B-TREE"}},
+		"type pattern, newest": {store.EventFilter{Type: "message.*", BeforeSeq: 1 << 62},
+			[]string{"MERGE (UNION ALL)", "COVERING INDEX events_type_seq (type=? AND seq<?)"}, []string{"SCAN events", "TEMP B-TREE", "substr"}},
+		"type pattern, forward": {store.EventFilter{Type: "message.*", AfterSeq: 5},
+			[]string{"MERGE (UNION ALL)", "COVERING INDEX events_type_seq (type=? AND seq>?)"}, []string{"SCAN events", "TEMP B-TREE", "substr"}},
+		"type pattern and subject": {store.EventFilter{Type: "message.*", Subject: "msg_1", BeforeSeq: 1 << 62},
+			[]string{"MERGE (UNION ALL)", "events_subject_seq (subject=? AND seq<?)"}, []string{"SCAN events", "TEMP B-TREE"}},
+		"type pattern and dead": {store.EventFilter{Type: "message.*", Delivery: store.DeliveryDead, BeforeSeq: 1 << 62},
+			[]string{"deliveries_status"}, []string{"SCAN events", "SCAN deliveries", "TEMP B-TREE", "MERGE"}},
+		"type pattern and succeeded": {store.EventFilter{Type: "message.*", Delivery: store.DeliverySucceeded, BeforeSeq: 1 << 62},
+			[]string{"MERGE (UNION ALL)", "INDEX events_type_seq (type=? AND seq<?)"}, []string{"SCAN events", "SCAN deliveries", "TEMP B-TREE"}},
+		"subject": {store.EventFilter{Subject: "msg_1", BeforeSeq: 1 << 62}, []string{"events_subject_seq (subject=? AND seq<?)"}, []string{"SCAN events\n", "TEMP B-TREE"}},
 		// No index holds events by time: the newest are walked by seq, each
 		// tested against the window, until the page is full.
 		"since":       {store.EventFilter{Since: time.Unix(1, 0), BeforeSeq: 1 << 62}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid<?)"}, []string{"received_at", "TEMP B-TREE"}},
 		"since until": {store.EventFilter{Since: time.Unix(1, 0), Until: time.Unix(2, 0), BeforeSeq: 1 << 62}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid<?)"}, []string{"received_at", "TEMP B-TREE"}},
 	} {
-		q, args, err := listEventsSQL(tc.f)
+		q, args, err := listEventsSQL(tc.f, patternTypes)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -99,6 +113,9 @@ func TestEventListingsUseTheirIndexes(t *testing.T) {
 		}
 	}
 }
+
+// patternTypes are the stored types "message.*" is taken to name.
+var patternTypes = []string{"message.delivered", "message.sent"}
 
 // Every listing, whatever its filters, walks an index in seq order and
 // stops at its limit: none sorts. An index that drew a listing away from
@@ -133,7 +150,7 @@ func TestEventListingsNeverSort(t *testing.T) {
 					if m&16 != 0 {
 						f.DedupeKeys = []string{"event-id:evt_1", "id:evt_1"}
 					}
-					q, args, err := listEventsSQL(f)
+					q, args, err := listEventsSQL(f, patternTypes)
 					if err != nil {
 						t.Fatalf("%+v: %v", f, err)
 					}
@@ -162,7 +179,7 @@ func TestEveryEventIndexIsRead(t *testing.T) {
 		{DedupeKeys: []string{"event-id:evt_1"}, BeforeSeq: 1 << 62},
 		{Since: time.Unix(1, 0), Until: time.Unix(2, 0), BeforeSeq: 1 << 62},
 	} {
-		q, args, err := listEventsSQL(f)
+		q, args, err := listEventsSQL(f, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -24,7 +24,11 @@ func testFindEvent(t *testing.T, factory Factory) {
 	b.ID = "019a0000-0000-7000-8000-0000bb11b2c3"
 	c := NewEvent("other", "sha256:c3")
 	c.ID = "019a0000-0000-7000-8000-00000000c3d4"
-	for _, ev := range []*store.Event{a, b, c} {
+	d := NewEvent("zzz", "event-id:evt_d") // a source sorting after the others
+	d.ID = "019a0000-0000-7000-8000-0000ffd4e5f6"
+	twice1 := NewEvent("sent", "event-id:evt_twice") // one Sent id in two sources
+	twice2 := NewEvent("zzz", "event-id:evt_twice")
+	for _, ev := range []*store.Event{a, b, c, d, twice1, twice2} {
 		mustAppend(t, s, ev)
 	}
 
@@ -39,6 +43,8 @@ func testFindEvent(t *testing.T, factory Factory) {
 		{"evt_b", b.ID},
 		{"event-id:evt_a", a.ID}, // the dedupe key itself
 		{"sha256:c3", c.ID},      // in any source
+		{"evt_d", d.ID},          // in the last source
+		{"ffd4e5f6", d.ID},
 	} {
 		ev, err := store.FindEvent(ctx, s, tc.ref)
 		if err != nil {
@@ -73,17 +79,25 @@ func testFindEvent(t *testing.T, factory Factory) {
 		t.Errorf("candidates = %v (more %v), want %s then %s, newest first", ids, amb.More, b.ID, a.ID)
 	}
 
+	_, err = store.FindEvent(ctx, s, "evt_twice")
+	if amb, ok := errors.AsType[*store.AmbiguousError](err); !ok || len(amb.Candidates) != 2 ||
+		amb.Candidates[0].ID != twice2.ID || amb.Candidates[1].ID != twice1.ID {
+		t.Errorf("a Sent id two sources share: err = %v, want both events, newest first", err)
+	}
+
 	// The filters themselves.
 	for _, tc := range []struct {
 		f    store.EventFilter
 		want []string
 	}{
-		{store.EventFilter{IDSuffix: "b2c3"}, []string{a.ID, b.ID}},
-		{store.EventFilter{IDSuffix: "b2c3", BeforeSeq: math.MaxInt64, Limit: 1}, []string{b.ID}},
-		{store.EventFilter{IDSuffix: "019a"}, nil},
+		{store.EventFilter{IDSuffix: "11b2c3"}, []string{a.ID, b.ID}},
+		{store.EventFilter{IDSuffix: "11b2c3", BeforeSeq: math.MaxInt64, Limit: 1}, []string{b.ID}},
+		{store.EventFilter{IDSuffix: "aa11b2c3"}, []string{a.ID}},
+		{store.EventFilter{IDSuffix: "c0019a"}, nil},
 		{store.EventFilter{DedupeKeys: []string{"event-id:evt_a"}}, []string{a.ID}},
 		{store.EventFilter{DedupeKeys: []string{"id:evt_b", "sha256:c3", "evt_a"}}, []string{b.ID, c.ID}},
-		{store.EventFilter{DedupeKeys: []string{"event-id:evt_a"}, IDSuffix: "c3d4"}, nil},
+		{store.EventFilter{DedupeKeys: []string{"event-id:evt_twice"}}, []string{twice1.ID, twice2.ID}},
+		{store.EventFilter{DedupeKeys: []string{"event-id:evt_a"}, IDSuffix: "00c3d4"}, nil},
 	} {
 		evs, err := s.ListEvents(ctx, tc.f)
 		if err != nil {
@@ -96,6 +110,12 @@ func testFindEvent(t *testing.T, factory Factory) {
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("ListEvents(%+v) = %v, want %v", tc.f, got, tc.want)
 		}
+	}
+
+	// The index holds the last MinIDSuffix characters: fewer name too
+	// many events to find through it.
+	if _, err := s.ListEvents(ctx, store.EventFilter{IDSuffix: "b2c3"}); err == nil {
+		t.Errorf("an id suffix of 4 characters listed events; want an error asking for %d", store.MinIDSuffix)
 	}
 }
 
@@ -133,6 +153,9 @@ func testEventDeliveryStates(t *testing.T, factory Factory) {
 	}
 	pending := appendWithDestinations(t, s, "s6", "app")
 	undelivered := appendWithDestinations(t, s, "s7")
+	sent := NewEvent("sent", "s8") // a second type, so that "message.*" names two
+	sent.Type, sent.ReceivedAt = "message.sent", t0
+	mustAppend(t, s, sent)
 
 	want := []struct {
 		ev     *store.Event
@@ -146,6 +169,7 @@ func testEventDeliveryStates(t *testing.T, factory Factory) {
 		{okAndDiscarded, map[string]int{store.DeliverySucceeded: 1, store.DeliveryDiscarded: 1}, store.DeliverySucceeded},
 		{pending, map[string]int{store.DeliveryPending: 1}, store.DeliveryPending},
 		{undelivered, nil, store.DeliveryNone},
+		{sent, nil, store.DeliveryNone},
 	}
 	all, err := s.ListEvents(ctx, store.EventFilter{})
 	if err != nil {
@@ -168,16 +192,18 @@ func testEventDeliveryStates(t *testing.T, factory Factory) {
 				wantIDs = append([]string{w.ev.ID}, wantIDs...) // newest first
 			}
 		}
-		evs, err := s.ListEvents(ctx, store.EventFilter{Delivery: state, BeforeSeq: math.MaxInt64})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, ev := range evs {
-			got = append(got, ev.ID)
-		}
-		if !slices.Equal(got, wantIDs) {
-			t.Errorf("events in state %s = %v, want %v", state, got, wantIDs)
+		for _, typ := range []string{"", "message.*", "mess*"} { // a pattern walks each type apart
+			evs, err := s.ListEvents(ctx, store.EventFilter{Delivery: state, Type: typ, BeforeSeq: math.MaxInt64})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, ev := range evs {
+				got = append(got, ev.ID)
+			}
+			if !slices.Equal(got, wantIDs) {
+				t.Errorf("events of type %q in state %s = %v, want %v", typ, state, got, wantIDs)
+			}
 		}
 	}
 	if evs, err := s.ListEvents(ctx, store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64, Limit: 1}); err != nil || len(evs) != 1 || evs[0].ID != pending.ID {

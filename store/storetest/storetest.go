@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -415,6 +416,64 @@ func testListOrderAndFilters(t *testing.T, factory Factory) {
 		}
 		if fmt.Sprint(gotIDs) != fmt.Sprint(want) {
 			t.Errorf("%s: got %v, want %v", c.name, gotIDs, want)
+		}
+	}
+
+	// A pattern naming several types pages by seq both ways, alone and
+	// with another filter, and one naming no stored type lists nothing.
+	for _, c := range []struct {
+		f    store.EventFilter
+		want func(ev *store.Event) bool
+	}{
+		{store.EventFilter{Type: "message.*"}, func(ev *store.Event) bool { return strings.HasPrefix(ev.Type, "message.") }},
+		{store.EventFilter{Type: "message.*", Subject: "subj-1"}, func(ev *store.Event) bool {
+			return strings.HasPrefix(ev.Type, "message.") && ev.Subject == "subj-1"
+		}},
+		{store.EventFilter{Type: "*"}, func(*store.Event) bool { return true }},
+		{store.EventFilter{Type: "mess*"}, func(ev *store.Event) bool { return strings.HasPrefix(ev.Type, "mess") }},
+		{store.EventFilter{Type: "nothing.*"}, func(*store.Event) bool { return false }},
+	} {
+		var forward, backward []string
+		for _, ev := range all {
+			if c.want(ev) {
+				forward = append(forward, ev.ID)
+				backward = append([]string{ev.ID}, backward...)
+			}
+		}
+		f := c.f
+		f.Limit = 3
+		if got := pageAll(t, s, f, false); fmt.Sprint(got) != fmt.Sprint(forward) {
+			t.Errorf("%+v forward: got %v, want %v", c.f, got, forward)
+		}
+		if got := pageAll(t, s, f, true); fmt.Sprint(got) != fmt.Sprint(backward) {
+			t.Errorf("%+v backward: got %v, want %v", c.f, got, backward)
+		}
+	}
+}
+
+// pageAll lists every event f selects, a page of f.Limit at a time:
+// oldest first with AfterSeq, or newest first with BeforeSeq.
+func pageAll(t *testing.T, s store.Store, f store.EventFilter, backward bool) []string {
+	t.Helper()
+	var ids []string
+	if backward {
+		f.BeforeSeq = math.MaxInt64
+	}
+	for {
+		evs, err := s.ListEvents(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			ids = append(ids, ev.ID)
+		}
+		if len(evs) < f.Limit {
+			return ids
+		}
+		if last := evs[len(evs)-1].Seq; backward {
+			f.BeforeSeq = last
+		} else {
+			f.AfterSeq = last
 		}
 	}
 }
