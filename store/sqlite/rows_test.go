@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -300,5 +301,93 @@ func TestDestinationNamesUnbounded(t *testing.T) {
 	appendFor(t, s, "every", names...)
 	if cs := claimAll(t, s, "w", rowsT0); len(cs) != 200 {
 		t.Errorf("claimed %d deliveries to 100 destination names, want 200", len(cs))
+	}
+}
+
+// A store written by the cursor (schema 9) is opened as rows: each
+// delivery the cursor implied gets the status it had (succeeded at or
+// below the watermark, or with its attempt recorded in the window;
+// pending, due at once, in the window without one and above claimed_to),
+// rows and their attempts keep their ids, and a delivery made later gets
+// an id above every old one.
+func TestMigrationTurnsCursorsIntoRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hooklatch.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scripts, err := filepath.Glob(filepath.Join("migrations", "000[1-9]_*.sql"))
+	if err != nil || len(scripts) != 9 {
+		t.Fatalf("migrations 1 to 9: %v, %v", scripts, err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for _, name := range scripts {
+		script, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(string(script))
+	}
+	for seq := 1; seq <= 6; seq++ {
+		mask := 1 // app
+		if seq == 2 {
+			mask = 3 // app and logs
+		}
+		exec(`INSERT INTO events (seq, id, source, dedupe_key, received_at, body, dest_mask) VALUES (?, ?, 'sent', ?, ?, '{}', ?)`,
+			seq, fmt.Sprint("evt_", seq), fmt.Sprint("k", seq), rowsT0.UnixNano(), mask)
+	}
+	exec(`INSERT INTO cursors (bit, destination, watermark, claimed_to, named) VALUES (0, 'app', 3, 5, 6), (1, 'logs', 0, 0, 1)`)
+	exec(`INSERT INTO deliveries (id, event_seq, event_id, destination, status, attempts, next_attempt_at, created_at, updated_at)
+VALUES (64, 1, 'evt_1', 'app', 'dead', 1, 0, 0, 0)`) // (1 << 6) | 0
+	exec(`INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome) VALUES (64, 1, 0, 0, 'permanent'), (256, 1, 0, 0, 'succeeded')`)
+	exec(`PRAGMA user_version = 9`)
+	db.Close()
+
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("open a store written by the cursor: %v", err)
+	}
+	defer s.Close()
+	ds, err := s.ListDeliveries(ctx, store.DeliveryFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, d := range ds {
+		got[fmt.Sprint(d.EventID, " ", d.Destination, " ", d.ID)] = d.Status
+	}
+	want := map[string]string{
+		"evt_1 app 64": "dead", "evt_2 app 128": "succeeded", "evt_2 logs 129": "pending", "evt_3 app 192": "succeeded",
+		"evt_4 app 256": "succeeded", "evt_5 app 320": "pending", "evt_6 app 384": "pending",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("deliveries after the migration:\n got %v\nwant %v", got, want)
+	}
+	if as, err := s.ListAttempts(ctx, 64); err != nil || len(as) != 1 || as[0].Outcome != store.OutcomePermanent {
+		t.Errorf("attempts of the dead delivery = %+v, %v; want its one", as, err)
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "map[dead:1 pending:3 succeeded:3]"; fmt.Sprint(st.Deliveries) != want || st.Events != 6 {
+		t.Errorf("Stats = %+v, want 6 events and deliveries %s", st, want)
+	}
+	if cs := claimAll(t, s, "w", rowsT0); len(cs) != 3 {
+		t.Errorf("claimed %d after the migration, want the 3 pending", len(cs))
+	}
+	if _, err := s.AddDeliveries(ctx, []string{"evt_1"}, "archive", rowsT0); err != nil {
+		t.Fatal(err)
+	}
+	added, err := s.ListDeliveries(ctx, store.DeliveryFilter{Destination: "archive"})
+	if err != nil || len(added) != 1 || added[0].ID <= 384 {
+		t.Errorf("a delivery added after the migration = %+v, %v; want one id above every old one (384)", added, err)
 	}
 }

@@ -137,7 +137,7 @@ type Store struct {
 	// Prepared once on the writer's connection: re-parsing SQL for every
 	// write costs more than the write.
 	deliveryStmt, completeStmt *sql.Stmt
-	stmts                     map[string]*sql.Stmt // the writer's other statements (writerStatements)
+	stmts                      map[string]*sql.Stmt // the writer's other statements (writerStatements)
 	// Prepared on the read pool: database/sql prepares them once per
 	// connection.
 	eventRangeStmt *sql.Stmt
