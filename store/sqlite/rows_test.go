@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -314,26 +313,12 @@ func TestMigrationTurnsCursorsIntoRows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "hooklatch.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	scripts, err := filepath.Glob(filepath.Join("migrations", "000[1-9]_*.sql"))
-	if err != nil || len(scripts) != 9 {
-		t.Fatalf("migrations 1 to 9: %v, %v", scripts, err)
-	}
+	db := oldSchema(t, path, 9)
 	exec := func(q string, args ...any) {
 		t.Helper()
 		if _, err := db.ExecContext(ctx, q, args...); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
-	}
-	for _, name := range scripts {
-		script, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		exec(string(script))
 	}
 	for seq := 1; seq <= 6; seq++ {
 		mask := 1 // app
