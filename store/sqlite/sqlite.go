@@ -1,11 +1,3 @@
-// Package sqlite is the embedded default store: one file, zero set-up.
-//
-// The database runs in WAL mode with synchronous=FULL, so a committed
-// transaction survives a crash or power loss. All writes go through one
-// writer goroutine that gathers the appends waiting at that moment into one
-// transaction (group commit): many concurrent requests share one fsync, and
-// each request is released only after COMMIT has returned. Reads use a
-// separate pool of read-only connections and never wait for the writer.
 package sqlite
 
 import (
