@@ -42,11 +42,6 @@ ON CONFLICT (event_seq, destination) DO NOTHING`
 	insertAttemptSQL = `
 INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, status_code, error, response)
 VALUES (?1, COALESCE((SELECT MAX(attempt) FROM attempts WHERE delivery_id = ?1), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7)`
-	completeSQL = `
-UPDATE deliveries SET status = ?, attempts = attempts + ?, next_attempt_at = ?, lease_owner = '', lease_until = 0,
-       last_error = ?, updated_at = ?
- WHERE id = ? AND status = 'in_flight' AND lease_owner = ?
-RETURNING destination`
 )
 
 // The dispatcher's statements. Each names its partial index: without
@@ -213,8 +208,8 @@ var writerStatements = append([]string{
 	countEventsSQL, countDeliveriesSQL, countPrunedEventsSQL, countPrunedDeliveriesSQL,
 	countDuplicateSQL, keptKeySQL, keepKeysSQL, pruneAttemptsSQL, pruneEventsSQL, pruneKeysSQL,
 }, func() (qs []string) {
-	for _, n := range attemptRows {
-		qs = append(qs, insertAttemptsSQL(n))
+	for _, n := range chunkSizes {
+		qs = append(qs, insertAttemptsSQL(n), completeRowsSQL(n))
 	}
 	return qs
 }()...)
@@ -292,14 +287,15 @@ func (s *Store) Complete(ctx context.Context, c store.Completion) error {
 // still holds.
 func (s *Store) recordCompletions(ctx context.Context, tx *sql.Tx, reqs []*writeReq) error {
 	// Two completions of one delivery (a lease's old owner and its new
-	// one) go in separate statements, so that their attempts are numbered
-	// one after the other.
+	// one) go in separate statements, one after the other, so that their
+	// attempts are numbered in order and each knows whether it moved the
+	// delivery.
 	seen := map[int64]bool{}
 	from := 0
 	for i, r := range reqs {
 		id := r.completion.DeliveryID
 		if seen[id] {
-			if err := s.insertAttempts(ctx, tx, reqs[from:i]); err != nil {
+			if err := s.completeDistinct(ctx, tx, reqs[from:i]); err != nil {
 				return err
 			}
 			clear(seen)
@@ -307,28 +303,86 @@ func (s *Store) recordCompletions(ctx context.Context, tx *sql.Tx, reqs []*write
 		}
 		seen[id] = true
 	}
-	if err := s.insertAttempts(ctx, tx, reqs[from:]); err != nil {
+	return s.completeDistinct(ctx, tx, reqs[from:])
+}
+
+// completeDistinct records the completions of reqs, of distinct
+// deliveries.
+func (s *Store) completeDistinct(ctx context.Context, tx *sql.Tx, reqs []*writeReq) error {
+	if err := s.insertAttempts(ctx, tx, reqs); err != nil {
 		return err
 	}
-	stmt := tx.StmtContext(ctx, s.completeStmt)
-	for _, r := range reqs {
-		c := r.completion
-		spend := 0
-		if c.SpendAttempt {
-			spend = 1
+	return inChunks(len(reqs), func(from, size int) error {
+		chunk := reqs[from : from+size]
+		args := make([]any, 0, size*completeArgs)
+		byID := make(map[int64]*writeReq, size)
+		for _, r := range chunk {
+			c := r.completion
+			spend := 0
+			if c.SpendAttempt {
+				spend = 1
+			}
+			args = append(args, c.DeliveryID, c.Owner, c.Status, spend, unixNano(c.NextAttemptAt), c.Attempt.Error, unixNano(c.Now))
+			r.lost, byID[c.DeliveryID] = true, r
 		}
-		var destination string
-		err := stmt.QueryRowContext(ctx, c.Status, spend, unixNano(c.NextAttemptAt), c.Attempt.Error, unixNano(c.Now),
-			c.DeliveryID, c.Owner).Scan(&destination)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			r.lost = true
-		case err != nil:
+		rows, err := s.queryWriter(ctx, tx, completeRowsSQL(size), args...)
+		if err != nil {
 			return fmt.Errorf("sqlite: complete: %w", err)
-		default:
-			r.lost = false
-			s.counts.move(destination, store.DeliveryInFlight, c.Status, 1)
 		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				id                  int64
+				destination, status string
+			)
+			if err := rows.Scan(&id, &destination, &status); err != nil {
+				return fmt.Errorf("sqlite: complete: %w", err)
+			}
+			byID[id].lost = false
+			s.counts.move(destination, store.DeliveryInFlight, status, 1)
+		}
+		return rows.Close()
+	})
+}
+
+// completeRowsSQL moves on rows distinct deliveries, each while its
+// completion's owner holds its lease, and returns those it moved.
+func completeRowsSQL(rows int) string {
+	var b strings.Builder
+	b.WriteString(`WITH c (id, owner, status, spend, next_attempt_at, last_error, now) AS (VALUES `)
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`(?, ?, ?, ?, ?, ?, ?)`)
+	}
+	b.WriteString(`)
+UPDATE deliveries SET status = c.status, attempts = deliveries.attempts + c.spend, next_attempt_at = c.next_attempt_at,
+       lease_owner = '', lease_until = 0, last_error = c.last_error, updated_at = c.now
+  FROM c
+ WHERE deliveries.id = c.id AND deliveries.status = 'in_flight' AND deliveries.lease_owner = c.owner
+RETURNING id, destination, status`)
+	return b.String()
+}
+
+// completeArgs is how many arguments each row of completeRowsSQL takes.
+const completeArgs = 7
+
+// inChunks calls fn on consecutive chunks of n items, each of one of the
+// sizes of chunkSizes, the largest that fits first.
+func inChunks(n int, fn func(from, size int) error) error {
+	for from := 0; from < n; {
+		size := chunkSizes[len(chunkSizes)-1]
+		for _, sz := range chunkSizes {
+			if sz <= n-from {
+				size = sz
+				break
+			}
+		}
+		if err := fn(from, size); err != nil {
+			return err
+		}
+		from += size
 	}
 	return nil
 }
@@ -336,31 +390,24 @@ func (s *Store) recordCompletions(ctx context.Context, tx *sql.Tx, reqs []*write
 // insertAttempts records the attempts of reqs, whose deliveries differ,
 // in multi-row inserts prepared once.
 func (s *Store) insertAttempts(ctx context.Context, tx *sql.Tx, reqs []*writeReq) error {
-	args := make([]any, 0, len(reqs)*attemptArgs)
-	for _, r := range reqs {
-		c := r.completion
-		a := c.Attempt
-		args = append(args, c.DeliveryID, c.DeliveryID, unixNano(a.StartedAt), int64(a.Duration), a.Outcome, a.StatusCode, a.Error, a.Response)
-	}
-	for n := len(reqs); n > 0; {
-		size := attemptRows[len(attemptRows)-1]
-		for _, sz := range attemptRows {
-			if sz <= n {
-				size = sz
-				break
-			}
+	return inChunks(len(reqs), func(from, size int) error {
+		args := make([]any, 0, size*attemptArgs)
+		for _, r := range reqs[from : from+size] {
+			c := r.completion
+			a := c.Attempt
+			args = append(args, c.DeliveryID, c.DeliveryID, unixNano(a.StartedAt), int64(a.Duration), a.Outcome, a.StatusCode, a.Error, a.Response)
 		}
-		if _, err := s.execWriter(ctx, tx, insertAttemptsSQL(size), args[:size*attemptArgs]...); err != nil {
+		if _, err := s.execWriter(ctx, tx, insertAttemptsSQL(size), args...); err != nil {
 			return fmt.Errorf("sqlite: record attempts: %w", err)
 		}
-		args, n = args[size*attemptArgs:], n-size
-	}
-	return nil
+		return nil
+	})
 }
 
-// attemptRows are the sizes of the multi-row attempt inserts prepared at
-// Open, largest first; attemptArgs is how many arguments each row takes.
-var attemptRows = []int{32, 8, 1}
+// chunkSizes are the sizes of the multi-row statements prepared at Open,
+// largest first; attemptArgs is how many arguments each row of
+// insertAttemptsSQL takes.
+var chunkSizes = []int{32, 8, 1}
 
 const attemptArgs = 8
 

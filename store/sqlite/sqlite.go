@@ -128,8 +128,8 @@ type Store struct {
 	appendStmt *sql.Stmt
 	// Prepared once on the writer's connection: re-parsing SQL for every
 	// write costs more than the write.
-	deliveryStmt, completeStmt *sql.Stmt
-	stmts                      map[string]*sql.Stmt // the writer's other statements (writerStatements)
+	deliveryStmt *sql.Stmt
+	stmts        map[string]*sql.Stmt // the writer's other statements (writerStatements)
 	// Prepared on the read pool: database/sql prepares them once per
 	// connection.
 	eventRangeStmt *sql.Stmt
@@ -307,8 +307,8 @@ ON CONFLICT DO NOTHING`)
 		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
 	}
 
-	prepared := make([]*sql.Stmt, 0, 2)
-	for _, q := range []string{insertDeliverySQL, completeSQL} {
+	prepared := make([]*sql.Stmt, 0, 1)
+	for _, q := range []string{insertDeliverySQL} {
 		stmt, err := writeDB.PrepareContext(ctx, q)
 		if err != nil {
 			writeDB.Close()
@@ -359,7 +359,6 @@ ON CONFLICT DO NOTHING`)
 		checkpointDB:    checkpointDB,
 		appendStmt:      appendStmt,
 		deliveryStmt:    prepared[0],
-		completeStmt:    prepared[1],
 		stmts:           stmts,
 		eventRangeStmt:  readStmts[0],
 		counts:          newCounts(),
@@ -726,7 +725,7 @@ func (s *Store) releaseInFlight(ctx context.Context) error {
 // release closes whatever Open has opened, and drops the owner's lock.
 func (s *Store) release() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.appendStmt, s.deliveryStmt, s.completeStmt, s.eventRangeStmt} {
+	for _, stmt := range []*sql.Stmt{s.appendStmt, s.deliveryStmt, s.eventRangeStmt} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}
