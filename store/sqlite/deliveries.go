@@ -30,15 +30,18 @@ func scanDelivery(row scanner) (store.Delivery, error) {
 }
 
 const (
+	// insertDeliverySQL creates one of an event's deliveries, in the
+	// append's transaction. The table gives it its id (AUTOINCREMENT:
+	// above every id it gave before, never one used again).
+	insertDeliverySQL = `
+INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
+VALUES (?1, ?2, ?3, 'pending', ?4, ?4, ?4)
+ON CONFLICT (event_seq, destination) DO NOTHING`
 	// insertAttemptSQL numbers the attempt after the delivery's last one:
 	// across its whole life, whatever budget a retry or replay gave it.
 	insertAttemptSQL = `
 INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, status_code, error, response)
 VALUES (?1, COALESCE((SELECT MAX(attempt) FROM attempts WHERE delivery_id = ?1), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7)`
-	completeSQL = `
-UPDATE deliveries SET status = ?, attempts = attempts + ?, next_attempt_at = ?, lease_owner = '', lease_until = 0,
-       last_error = ?, updated_at = ?
- WHERE id = ? AND status = 'in_flight' AND lease_owner = ?`
 )
 
 // The dispatcher's statements. Each names its partial index: without
@@ -58,7 +61,8 @@ SELECT id, COALESCE((SELECT MAX(attempt) FROM attempts WHERE delivery_id = deliv
 UPDATE deliveries INDEXED BY deliveries_in_flight
    SET status = 'pending', attempts = attempts + 1, lease_owner = '', lease_until = 0,
        last_error = 'lease expired', next_attempt_at = MIN(lease_until, ?), updated_at = ?
- WHERE status = 'in_flight' AND lease_until <= ?`
+ WHERE status = 'in_flight' AND lease_until <= ?
+RETURNING destination`
 	// claimSQL leases the deliveries due first.
 	claimSQL = `
 UPDATE deliveries SET status = 'in_flight', lease_owner = ?, lease_until = ?, updated_at = ?
@@ -89,20 +93,6 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 		if _, err := s.releaseLeases(ctx, tx, p.Now, now); err != nil {
 			return err
 		}
-		// Before the rows are claimed, the cursors' lost first attempts
-		// become rows: those whose lease expired here, and the windows
-		// other stores left behind.
-		if err := s.syncCursors(ctx, tx); err != nil {
-			return err
-		}
-		for _, c := range s.cursorsInTx() {
-			if err := s.expireWindow(ctx, tx, c, now); err != nil {
-				return err
-			}
-			if _, _, err := s.claimFrom(ctx, tx, c, now); err != nil {
-				return err
-			}
-		}
 		rows, err := s.queryWriter(ctx, tx, claimSQL, p.Owner, unixNano(p.Now.Add(p.Lease)), now, now, p.Limit)
 		if err != nil {
 			return fmt.Errorf("sqlite: claim: %w", err)
@@ -114,16 +104,10 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 				return fmt.Errorf("sqlite: claim: %w", err)
 			}
 			claims = append(claims, store.Claim{Delivery: d})
+			s.counts.move(d.Destination, store.DeliveryPending, store.DeliveryInFlight, 1)
 		}
 		if err := rows.Close(); err != nil {
 			return fmt.Errorf("sqlite: claim: %w", err)
-		}
-		if len(claims) < p.Limit {
-			first, err := s.claimCursors(ctx, tx, p, p.Limit-len(claims))
-			if err != nil {
-				return err
-			}
-			claims = append(claims, first...)
 		}
 		return nil
 	})
@@ -146,8 +130,9 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 }
 
 // loadClaimed reads the claimed deliveries' events, with their bodies.
-// A cursor claims runs of consecutive events: those are read as a range,
-// through one statement prepared once, and scattered ones by their seqs.
+// A claim of first attempts takes runs of consecutive events: those are
+// read as a range, through one statement prepared once, and scattered ones
+// by their seqs.
 func (s *Store) loadClaimed(ctx context.Context, claims []store.Claim) error {
 	if len(claims) == 0 {
 		return nil
@@ -203,6 +188,9 @@ func (s *Store) loadClaimed(ctx context.Context, claims []store.Claim) error {
 	return nil
 }
 
+// eventRangeSQL reads the events of a run of seqs, with their bodies.
+const eventRangeSQL = `SELECT ` + eventColumns + `, body FROM events WHERE seq BETWEEN ? AND ?`
+
 // writerStmt returns q for tx, prepared once when the store opened if it
 // is one of writerStatements: preparing costs more than running most of
 // the writer's statements. Writer goroutine only.
@@ -216,12 +204,12 @@ func (s *Store) writerStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt
 
 // writerStatements are prepared on the writer's connection at Open.
 var writerStatements = append([]string{
-	claimSQL, expiredAttemptsSQL, releaseExpiredSQL,
-	cursorClaimSQL, maxSeqSQL, cursorCountSQL, readCursorSQL, claimedToSQL, watermarkSQL, namedSQL, uncountPrunedSQL,
+	claimSQL, expiredAttemptsSQL, releaseExpiredSQL, insertAttemptSQL,
+	countEventsSQL, countDeliveriesSQL, countPrunedEventsSQL, countPrunedDeliveriesSQL,
 	countDuplicateSQL, keptKeySQL, keepKeysSQL, pruneAttemptsSQL, pruneEventsSQL, pruneKeysSQL,
 }, func() (qs []string) {
-	for _, n := range attemptRows {
-		qs = append(qs, insertAttemptsSQL(n))
+	for _, n := range chunkSizes {
+		qs = append(qs, insertAttemptsSQL(n), completeRowsSQL(n))
 	}
 	return qs
 }()...)
@@ -252,61 +240,210 @@ func (s *Store) releaseLeases(ctx context.Context, tx *sql.Tx, now time.Time, un
 	if _, err := s.execWriter(ctx, tx, expiredAttemptsSQL, at, until); err != nil {
 		return 0, fmt.Errorf("sqlite: record lost attempts: %w", err)
 	}
-	res, err := s.execWriter(ctx, tx, releaseExpiredSQL, at, at, until)
+	rows, err := s.queryWriter(ctx, tx, releaseExpiredSQL, at, at, until)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: release leases: %w", err)
 	}
-	return res.RowsAffected()
+	defer rows.Close()
+	var n int64
+	for rows.Next() {
+		var destination string
+		if err := rows.Scan(&destination); err != nil {
+			return 0, fmt.Errorf("sqlite: release leases: %w", err)
+		}
+		s.counts.move(destination, store.DeliveryInFlight, store.DeliveryPending, 1)
+		n++
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("sqlite: release leases: %w", err)
+	}
+	return n, nil
 }
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
-// Complete implements store.Store.
+// Complete implements store.Store. The writer records the completions of
+// one batch together (recordCompletions).
 func (s *Store) Complete(ctx context.Context, c store.Completion) error {
 	switch c.Status {
 	case store.DeliveryPending, store.DeliverySucceeded, store.DeliveryDead:
 	default:
 		return fmt.Errorf("sqlite: complete: status %q", c.Status)
 	}
-	a := c.Attempt
-	spend := 0
-	if c.SpendAttempt {
-		spend = 1
-	}
-	lost := false
-	r := &writeReq{fn: func(ctx context.Context, tx *sql.Tx) error {
-		lost = false
-		if first, err := s.completeFirst(ctx, tx, c); first || err != nil {
-			return err
-		}
-		if _, err := tx.StmtContext(ctx, s.attemptStmt).ExecContext(ctx, c.DeliveryID, unixNano(a.StartedAt), int64(a.Duration), a.Outcome,
-			a.StatusCode, a.Error, a.Response); err != nil {
-			return fmt.Errorf("sqlite: record attempt: %w", err)
-		}
-		res, err := tx.StmtContext(ctx, s.completeStmt).ExecContext(ctx,
-			c.Status, spend, unixNano(c.NextAttemptAt), a.Error, unixNano(c.Now), c.DeliveryID, c.Owner)
-		if err != nil {
-			return fmt.Errorf("sqlite: complete: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		lost = n == 0
-		return nil
-	}}
-	if c.Status == store.DeliverySucceeded {
-		// Most likely a first attempt from a cursor: the writer records
-		// those of one batch in one statement (firstSuccesses).
-		r.success = &c
-	}
+	r := &writeReq{completion: &c}
 	if err := s.write(ctx, r); err != nil {
 		return err
 	}
-	if lost {
+	if r.lost {
 		return store.ErrLeaseLost
+	}
+	return nil
+}
+
+// recordCompletions records the attempts of reqs in as few statements as
+// it can, then moves on each delivery whose lease its completion's owner
+// still holds.
+func (s *Store) recordCompletions(ctx context.Context, tx *sql.Tx, reqs []*writeReq) error {
+	// Two completions of one delivery (a lease's old owner and its new
+	// one) go in separate statements, one after the other, so that their
+	// attempts are numbered in order and each knows whether it moved the
+	// delivery.
+	seen := map[int64]bool{}
+	from := 0
+	for i, r := range reqs {
+		id := r.completion.DeliveryID
+		if seen[id] {
+			if err := s.completeDistinct(ctx, tx, reqs[from:i]); err != nil {
+				return err
+			}
+			clear(seen)
+			from = i
+		}
+		seen[id] = true
+	}
+	return s.completeDistinct(ctx, tx, reqs[from:])
+}
+
+// completeDistinct records the completions of reqs, of distinct
+// deliveries.
+func (s *Store) completeDistinct(ctx context.Context, tx *sql.Tx, reqs []*writeReq) error {
+	if err := s.insertAttempts(ctx, tx, reqs); err != nil {
+		return err
+	}
+	return inChunks(len(reqs), func(from, size int) error {
+		chunk := reqs[from : from+size]
+		args := make([]any, 0, size*completeArgs)
+		byID := make(map[int64]*writeReq, size)
+		for _, r := range chunk {
+			c := r.completion
+			spend := 0
+			if c.SpendAttempt {
+				spend = 1
+			}
+			args = append(args, c.DeliveryID, c.Owner, c.Status, spend, unixNano(c.NextAttemptAt), c.Attempt.Error, unixNano(c.Now))
+			r.lost, byID[c.DeliveryID] = true, r
+		}
+		rows, err := s.queryWriter(ctx, tx, completeRowsSQL(size), args...)
+		if err != nil {
+			return fmt.Errorf("sqlite: complete: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				id                  int64
+				destination, status string
+			)
+			if err := rows.Scan(&id, &destination, &status); err != nil {
+				return fmt.Errorf("sqlite: complete: %w", err)
+			}
+			byID[id].lost = false
+			s.counts.move(destination, store.DeliveryInFlight, status, 1)
+		}
+		return rows.Close()
+	})
+}
+
+// completeRowsSQL moves on rows distinct deliveries, each while its
+// completion's owner holds its lease, and returns those it moved.
+func completeRowsSQL(rows int) string {
+	var b strings.Builder
+	b.WriteString(`WITH c (id, owner, status, spend, next_attempt_at, last_error, now) AS (VALUES `)
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`(?, ?, ?, ?, ?, ?, ?)`)
+	}
+	b.WriteString(`)
+UPDATE deliveries SET status = c.status, attempts = deliveries.attempts + c.spend, next_attempt_at = c.next_attempt_at,
+       lease_owner = '', lease_until = 0, last_error = c.last_error, updated_at = c.now
+  FROM c
+ WHERE deliveries.id = c.id AND deliveries.status = 'in_flight' AND deliveries.lease_owner = c.owner
+RETURNING id, destination, status`)
+	return b.String()
+}
+
+// completeArgs is how many arguments each row of completeRowsSQL takes.
+const completeArgs = 7
+
+// inChunks calls fn on consecutive chunks of n items, each of one of the
+// sizes of chunkSizes, the largest that fits first.
+func inChunks(n int, fn func(from, size int) error) error {
+	for from := 0; from < n; {
+		size := chunkSizes[len(chunkSizes)-1]
+		for _, sz := range chunkSizes {
+			if sz <= n-from {
+				size = sz
+				break
+			}
+		}
+		if err := fn(from, size); err != nil {
+			return err
+		}
+		from += size
+	}
+	return nil
+}
+
+// insertAttempts records the attempts of reqs, whose deliveries differ,
+// in multi-row inserts prepared once.
+func (s *Store) insertAttempts(ctx context.Context, tx *sql.Tx, reqs []*writeReq) error {
+	return inChunks(len(reqs), func(from, size int) error {
+		args := make([]any, 0, size*attemptArgs)
+		for _, r := range reqs[from : from+size] {
+			c := r.completion
+			a := c.Attempt
+			args = append(args, c.DeliveryID, c.DeliveryID, unixNano(a.StartedAt), int64(a.Duration), a.Outcome, a.StatusCode, a.Error, a.Response)
+		}
+		if _, err := s.execWriter(ctx, tx, insertAttemptsSQL(size), args...); err != nil {
+			return fmt.Errorf("sqlite: record attempts: %w", err)
+		}
+		return nil
+	})
+}
+
+// chunkSizes are the sizes of the multi-row statements prepared at Open,
+// largest first; attemptArgs is how many arguments each row of
+// insertAttemptsSQL takes.
+var chunkSizes = []int{32, 8, 1}
+
+const attemptArgs = 8
+
+// insertAttemptsSQL inserts rows attempts, each numbered after its
+// delivery's last one: across its whole life, whatever budget a retry or
+// replay gave it.
+func insertAttemptsSQL(rows int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome, status_code, error, response) VALUES `)
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`(?, COALESCE((SELECT MAX(attempt) FROM attempts WHERE delivery_id = ?), 0) + 1, ?, ?, ?, ?, ?, ?)`)
+	}
+	return b.String()
+}
+
+// insertDeliveries creates ev's deliveries, pending and due at once, in
+// the append's transaction.
+func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ev *store.Event, seq int64) error {
+	if len(ev.Destinations) == 0 {
+		return nil
+	}
+	stmt := tx.StmtContext(ctx, s.deliveryStmt)
+	at := unixNano(ev.ReceivedAt)
+	for _, dest := range ev.Destinations {
+		res, err := stmt.ExecContext(ctx, seq, ev.ID, dest, at)
+		if err != nil {
+			return fmt.Errorf("sqlite: insert delivery to %s: %w", dest, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("sqlite: insert delivery to %s: %w", dest, err)
+		}
+		s.counts.add(dest, store.DeliveryPending, n)
 	}
 	return nil
 }
@@ -318,46 +455,31 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("sqlite: next due: %w", err)
 	}
-	first, ok, err := s.nextDueCursors(ctx)
-	if err != nil {
-		return time.Time{}, false, err
+	if !at.Valid {
+		return time.Time{}, false, nil
 	}
-	switch {
-	case ok && (!at.Valid || first < at.Int64):
-		return time.Unix(0, first).UTC(), true, nil
-	case at.Valid:
-		return time.Unix(0, at.Int64).UTC(), true, nil
-	}
-	return time.Time{}, false, nil
+	return time.Unix(0, at.Int64).UTC(), true, nil
 }
 
-// ListDeliveries implements store.Store. It merges the deliveries that
-// have rows with those that exist only as a bit and a cursor position.
+// ListDeliveries implements store.Store.
 func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, error) {
 	var (
-		where, vwhere []string
-		args, vargs   []any
+		where []string
+		args  []any
 	)
 	if f.EventID != "" {
 		// By the event's seq, which the (event_seq, destination) index
 		// covers: event_id has no index of its own.
 		where, args = append(where, byEventSeq+" = ?)"), append(args, f.EventID)
-		vwhere, vargs = append(vwhere, "e.seq = (SELECT seq FROM events WHERE id = ?)"), append(vargs, f.EventID)
 	}
-	virtual := true
 	if f.Status != "" {
 		where, args = append(where, "status = ?"), append(args, f.Status)
-		var cond string
-		cond, virtual = virtualRange([]string{f.Status})
-		vwhere = append(vwhere, cond)
 	}
 	if f.Destination != "" {
 		where, args = append(where, "destination = ?"), append(args, f.Destination)
-		vwhere, vargs = append(vwhere, "c.destination = ?"), append(vargs, f.Destination)
 	}
 	if f.AfterID > 0 {
 		where, args = append(where, "id > ?"), append(args, f.AfterID)
-		vwhere, vargs = append(vwhere, "e.seq >= ?"), append(vargs, f.AfterID>>6)
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -369,27 +491,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]s
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY id LIMIT " + strconv.Itoa(limit)
-	out, err := s.listDeliveries(ctx, q, args)
-	if err != nil || !virtual {
-		return out, err
-	}
-	vwhere = append(vwhere, "true")
-	vq := `SELECT ` + deliveryColumns + ` FROM (` + virtualDeliveries(strings.Join(vwhere, " AND ")) + `) WHERE true`
-	if f.Status != "" {
-		vq, vargs = vq+" AND status = ?", append(vargs, f.Status)
-	}
-	if f.AfterID > 0 {
-		vq, vargs = vq+" AND id > ?", append(vargs, f.AfterID)
-	}
-	vq += " ORDER BY id LIMIT " + strconv.Itoa(limit)
-	vs, err := s.listDeliveries(ctx, vq, vargs)
-	if err != nil {
-		return nil, err
-	}
-	s.overlayWindow(vs)
-	out = append(out, vs...)
-	slices.SortFunc(out, func(a, b store.Delivery) int { return cmp.Compare(a.ID, b.ID) })
-	return out[:min(len(out), limit)], nil
+	return s.listDeliveries(ctx, q, args)
 }
 
 func (s *Store) listDeliveries(ctx context.Context, q string, args []any) ([]store.Delivery, error) {
@@ -472,67 +574,42 @@ func selection(sel store.DeliverySelector) (string, []any, error) {
 	return strings.Join(where, " AND "), args, nil
 }
 
-// Requeue implements store.Store. A delivery without a row that is not
-// in flight gets one, pending.
+// Requeue implements store.Store.
 func (s *Store) Requeue(ctx context.Context, sel store.DeliverySelector, now time.Time) (int, error) {
 	where, args, err := selection(sel)
 	if err != nil {
 		return 0, err
 	}
 	at := unixNano(now)
-	return s.updateAll(ctx, []statement{
-		{`UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?
- WHERE status != 'in_flight' AND ` + where, append([]any{at, at}, args...)},
-		materialize(sel, "pending", []string{store.DeliveryPending, store.DeliverySucceeded}, where, args, at),
-	})
+	return s.moveSelected(ctx, store.DeliveryPending, "status != 'in_flight' AND "+where, args,
+		`UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?`, at, at)
 }
 
-type statement struct {
-	q    string
-	args []any
+// Discard implements store.Store.
+func (s *Store) Discard(ctx context.Context, sel store.DeliverySelector, now time.Time) (int, error) {
+	where, args, err := selection(sel)
+	if err != nil {
+		return 0, err
+	}
+	return s.moveSelected(ctx, store.DeliveryDiscarded, "status IN ('pending', 'dead') AND "+where, args,
+		`UPDATE deliveries SET status = 'discarded', updated_at = ?`, unixNano(now))
 }
 
-// materialize gives the selected deliveries without a row, of the given
-// statuses, a row in status.
-func materialize(sel store.DeliverySelector, status string, statuses []string, where string, args []any, at int64) statement {
-	if len(sel.Statuses) > 0 {
-		statuses = slices.DeleteFunc(slices.Clone(statuses), func(st string) bool { return !slices.Contains(sel.Statuses, st) })
-	}
-	vrange, ok := virtualRange(statuses)
-	if !ok || len(statuses) == 0 {
-		return statement{}
-	}
-	in := make([]any, 0, len(statuses))
-	for _, st := range statuses {
-		in = append(in, st)
-	}
-	return statement{`INSERT INTO deliveries (id, event_seq, event_id, destination, status, attempts, next_attempt_at, created_at, updated_at)
-SELECT id, event_seq, event_id, destination, ?, 0, ?, created_at, ? FROM (` + virtualDeliveries(vrange) + `)
- WHERE status IN (` + placeholders(len(in)) + `) AND ` + where,
-		append(append([]any{status, at, at}, in...), args...)}
-}
-
-// updateAll runs the statements in one transaction and returns how many
-// rows they changed in all.
-func (s *Store) updateAll(ctx context.Context, stmts []statement) (int, error) {
+// moveSelected runs update (its SET arguments set) on the deliveries that
+// match where, in one transaction with the counters, and returns how many
+// it changed.
+func (s *Store) moveSelected(ctx context.Context, to, where string, args []any, update string, set ...any) (int, error) {
 	var n int64
 	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		n = 0
-		for _, st := range stmts {
-			if st.q == "" {
-				continue
-			}
-			res, err := tx.ExecContext(ctx, st.q, st.args...)
-			if err != nil {
-				return fmt.Errorf("sqlite: %w", err)
-			}
-			changed, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			n += changed
+		if err := s.countStatuses(ctx, tx, to, where, args); err != nil {
+			return err
 		}
-		return nil
+		res, err := tx.ExecContext(ctx, update+" WHERE "+where, append(set, args...)...)
+		if err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
 	})
 	if err != nil {
 		return 0, err // n is the writer's until it has answered
@@ -552,26 +629,25 @@ func (s *Store) AddDeliveries(ctx context.Context, eventIDs []string, destinatio
 	for chunk := range slices.Chunk(eventIDs, 500) {
 		var added int64
 		err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			c, err := s.cursorFor(ctx, tx, destination)
-			if err != nil {
-				return err
-			}
-			args := []any{c.bit, destination, unixNano(now), unixNano(now), unixNano(now), c.bit}
+			at := unixNano(now)
+			args := []any{destination, at, at, at}
 			for _, id := range chunk {
 				args = append(args, id)
 			}
-			// An event that names the destination has its delivery already,
-			// row or not. "WHERE true" tells SQLite's parser that ON CONFLICT
-			// belongs to the INSERT, not to a join in the SELECT.
-			res, err := tx.ExecContext(ctx, `INSERT INTO deliveries (id, event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
-SELECT (seq << 6) | ?, seq, id, ?, 'pending', ?, ?, ? FROM events
- WHERE (dest_mask >> ?) & 1 = 0 AND id IN (`+placeholders(len(chunk))+`) AND true
+			// An event that has a delivery to the destination keeps it.
+			// "WHERE true" tells SQLite's parser that ON CONFLICT belongs to
+			// the INSERT, not to a join in the SELECT.
+			res, err := tx.ExecContext(ctx, `INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
+SELECT seq, id, ?, 'pending', ?, ?, ? FROM events WHERE id IN (`+placeholders(len(chunk))+`) AND true
 ON CONFLICT DO NOTHING`, args...)
 			if err != nil {
 				return fmt.Errorf("sqlite: add deliveries: %w", err)
 			}
-			added, err = res.RowsAffected()
-			return err
+			if added, err = res.RowsAffected(); err != nil {
+				return err
+			}
+			s.counts.add(destination, store.DeliveryPending, added)
+			return nil
 		})
 		if err != nil {
 			// added is the writer's until it has answered.
@@ -582,16 +658,17 @@ ON CONFLICT DO NOTHING`, args...)
 	return created, nil
 }
 
-// Discard implements store.Store.
-func (s *Store) Discard(ctx context.Context, sel store.DeliverySelector, now time.Time) (int, error) {
-	where, args, err := selection(sel)
-	if err != nil {
-		return 0, err
+// scanOne scans the one row of rows and closes them.
+func scanOne(rows *sql.Rows, dest ...any) error {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
 	}
-	at := unixNano(now)
-	return s.updateAll(ctx, []statement{
-		{`UPDATE deliveries SET status = 'discarded', updated_at = ?
- WHERE status IN ('pending', 'dead') AND ` + where, append([]any{at}, args...)},
-		materialize(sel, "discarded", []string{store.DeliveryPending}, where, args, at),
-	})
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Close()
 }

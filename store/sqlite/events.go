@@ -53,28 +53,21 @@ func scanEvent(row scanner, withBody bool) (*store.Event, error) {
 }
 
 // deliveryStatusesColumn lists an event's delivery statuses, one per
-// delivery: those with rows through the (event_seq, destination) index,
-// then those that are a bit of its dest_mask and a cursor position.
-const deliveryStatusesColumn = `(SELECT group_concat(status) FROM deliveries WHERE event_seq = e.seq), ` +
-	`(SELECT group_concat(` + virtualStatus + `) FROM cursors c WHERE (e.dest_mask >> c.bit) & 1 = 1 AND ` + noRow + `)`
+// delivery, through the (event_seq, destination) index.
+const deliveryStatusesColumn = `(SELECT group_concat(status) FROM deliveries WHERE event_seq = e.seq)`
 
 // scanListedEvent scans eventColumns and deliveryStatusesColumn.
 func scanListedEvent(row scanner) (*store.Event, error) {
 	var (
-		r                 eventRow
-		statuses, virtual sql.NullString
+		r        eventRow
+		statuses sql.NullString
 	)
-	if err := row.Scan(append(r.dest(), &statuses, &virtual)...); err != nil {
+	if err := row.Scan(append(r.dest(), &statuses)...); err != nil {
 		return nil, err
 	}
-	for _, list := range []sql.NullString{statuses, virtual} {
-		if !list.Valid {
-			continue
-		}
-		if r.ev.DeliveryCounts == nil {
-			r.ev.DeliveryCounts = map[string]int{}
-		}
-		for st := range strings.SplitSeq(list.String, ",") {
+	if statuses.Valid {
+		r.ev.DeliveryCounts = map[string]int{}
+		for st := range strings.SplitSeq(statuses.String, ",") {
 			r.ev.DeliveryCounts[st]++
 		}
 	}
@@ -269,16 +262,13 @@ func eventConditions(f store.EventFilter) ([]string, []any, error) {
 }
 
 // deliveryStateCondition selects the events whose deliveries sum up to
-// state (store.DeliveryStateRule), counting those with rows and those
-// without alike. Dead events are found through deliveries_status, from the
-// few dead rows (a delivery without a row is never dead); pending ones
-// from the pending rows and the events above each cursor's watermark,
-// which are few once the dispatcher has caught up. The other states
-// are checked event by event, newest first: through the (event_seq,
-// destination) index for rows, and the event's dest_mask against the few
-// cursors for the rest, so a page is found without reading every
-// delivery. The unary + keeps SQLite from preferring deliveries_status
-// there, which would read all succeeded deliveries for every event.
+// state (store.DeliveryStateRule). Dead and pending events are found
+// through deliveries_status, from the few rows in those statuses. The
+// other states are checked event by event, newest first, through the
+// (event_seq, destination) index, so a page is found without reading
+// every delivery. The unary + keeps SQLite from preferring
+// deliveries_status there, which would read all succeeded deliveries for
+// every event.
 func deliveryStateCondition(state string) (string, []any, error) {
 	with, without, ok := store.DeliveryStateRule(state)
 	if !ok {
@@ -294,29 +284,15 @@ func deliveryStateCondition(state string) (string, []any, error) {
 		}
 		return column + " IN (" + placeholders(len(statuses)) + ")"
 	}
-	// any says that some delivery of the event has one of statuses.
-	any := func(statuses []string) string {
-		rows := "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq AND " + in("+status", statuses) + ")"
-		if _, ok := virtualRange(statuses); !ok {
-			return rows
-		}
-		return "(" + rows + " OR EXISTS (SELECT 1 FROM cursors c WHERE (e.dest_mask >> c.bit) & 1 = 1 AND " + noRow +
-			" AND " + in(virtualStatus, statuses) + "))"
-	}
 	switch state {
-	case store.DeliveryDead:
+	case store.DeliveryDead, store.DeliveryPending:
 		conds = append(conds, "seq IN (SELECT event_seq FROM deliveries INDEXED BY deliveries_status WHERE "+in("status", with)+")")
-	case store.DeliveryPending:
-		// Rows from deliveries_status; the others are above a watermark.
-		conds = append(conds, "seq IN (SELECT event_seq FROM deliveries INDEXED BY deliveries_status WHERE "+in("status", with)+
-			" UNION ALL SELECT e.seq FROM cursors c JOIN events e ON e.seq > c.watermark WHERE (e.dest_mask >> c.bit) & 1 = 1 AND "+noRow+
-			" AND "+in(virtualStatus, with)+")")
 	case store.DeliveryNone:
 	default:
-		conds = append(conds, any(with))
+		conds = append(conds, "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq AND "+in("+status", with)+")")
 	}
 	if len(without) > 0 {
-		conds = append(conds, "NOT "+any(without))
+		conds = append(conds, "NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq AND "+in("+status", without)+")")
 	}
 	return strings.Join(conds, " AND "), args, nil
 }

@@ -16,7 +16,8 @@ import (
 
 // BenchmarkListEvents lists a page of events from a store of 200,000, one
 // delivery each (1% dead, 1% pending, the rest succeeded), by each filter
-// a command offers. Compare each with "newest", the plain page:
+// a command offers, and reads Stats. Compare each with "newest", the plain
+// page:
 //
 //	go test -run '^$' -bench ListEvents -benchtime 20x ./store/sqlite
 func BenchmarkListEvents(b *testing.B) {
@@ -82,4 +83,11 @@ VALUES (?, ?, 'app', ?, 0, 0, 0)`, i, id, status); err != nil {
 			}
 		})
 	}
+	b.Run("stats", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Stats(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

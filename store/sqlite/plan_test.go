@@ -33,9 +33,9 @@ func TestDispatchStatementsUseTheirIndexes(t *testing.T) {
 		"release expired": {releaseExpiredSQL, []any{1, 1, 1}, []string{"deliveries_in_flight"}},
 		"next due":        {nextDueSQL, nil, []string{"deliveries_pending", "deliveries_in_flight"}},
 		"an event's deliveries": {`SELECT id FROM deliveries WHERE ` + byEventSeq + ` = ?) ORDER BY id LIMIT 100`,
-			[]any{"e"}, []string{"sqlite_autoindex_deliveries_1"}},
+			[]any{"e"}, []string{"deliveries_event"}},
 		"by event ids": {`UPDATE deliveries SET status = 'pending' WHERE ` + sel,
-			selArgs, []string{"sqlite_autoindex_deliveries_1"}},
+			selArgs, []string{"deliveries_event"}},
 	} {
 		all := queryPlan(t, s, tc.q, tc.args)
 		if strings.Contains(all, "SCAN deliveries") || strings.Contains(all, "deliveries_status") {
@@ -65,7 +65,7 @@ func TestEventListingsUseTheirIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	byEvent := "sqlite_autoindex_deliveries_1"
+	byEvent := "deliveries_event"
 	for name, tc := range map[string]struct {
 		f           store.EventFilter
 		use, forbid []string
@@ -276,9 +276,9 @@ func TestRetentionStatementsUseTheirIndexes(t *testing.T) {
 		args  []any
 		index []string
 	}{
-		"scan":      {pruneScanSQL, []any{0, 1, 1}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid>?)", "SEARCH d USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"}},
-		"keep keys": {keepKeysSQL, []any{"[1,2]", 1, 1}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid=?)", "SEARCH d USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"}},
-		"attempts":  {pruneAttemptsSQL, []any{"[1,2]"}, []string{"attempts_delivery (delivery_id>? AND delivery_id<?)"}},
+		"scan":      {pruneScanSQL, []any{0, 1, 1}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid>?)", "SEARCH d USING INDEX deliveries_event (event_seq=?)"}},
+		"keep keys": {keepKeysSQL, []any{"[1,2]", 1, 1}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid=?)", "SEARCH d USING INDEX deliveries_event (event_seq=?)"}},
+		"attempts":  {pruneAttemptsSQL, []any{"[1,2]"}, []string{"deliveries_event (event_seq=?)", "attempts_delivery (delivery_id=?)"}},
 		"events":    {pruneEventsSQL, []any{"[1,2]"}, []string{"SEARCH events USING INTEGER PRIMARY KEY (rowid=?)"}},
 		"old keys":  {pruneKeysSQL, []any{1, 10}, []string{"COVERING INDEX pruned_keys_received_at (received_at<?)"}},
 		"kept key":  {keptKeySQL, []any{"sent", "k", []byte("x")}, []string{"pruned_keys_dedupe_key (dedupe_key=? AND source=?)", "pruned_keys_body (body_sha256=? AND source=?)"}},

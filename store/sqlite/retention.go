@@ -14,11 +14,8 @@ import (
 
 // Retention (see internal/retention).
 //
-// An event may go once every delivery of it is final: each row succeeded
-// or discarded (dead only past the dead retention), and each destination
-// it names without a row passed by that destination's watermark. Above a
-// watermark a delivery without a row is pending or in flight, or has
-// just succeeded; all three wait.
+// An event may go once every delivery of it is final: succeeded or
+// discarded (dead only past the dead retention).
 //
 // Candidates are found by a reader, off the writer's path, walking the
 // events in seq order from where the last batch stopped, up to the first
@@ -29,8 +26,7 @@ import (
 // its deliveries and attempts in a transaction of at most one batch.
 //
 // The newest event is never pruned: a seq is one past the largest stored,
-// and a seq used again would be taken by the cursors for an event they
-// have passed.
+// and a seq used again would name two events over the store's life.
 //
 // A pruned event's keys stay in pruned_keys until they age out. While
 // there are any, a trigger makes an insert that matches one insert
@@ -48,12 +44,8 @@ const pruneScanFactor = 16
 // finalSQL holds for the events e all of whose deliveries are final; ?3 is
 // the time before which a dead delivery is final too (0: never).
 const finalSQL = `NOT EXISTS (SELECT 1 FROM deliveries d
-             WHERE d.id BETWEEN e.seq << 6 AND (e.seq << 6) | 63
-               AND d.status NOT IN ('succeeded', 'discarded') AND (d.status <> 'dead' OR e.received_at >= ?3))
-   AND NOT EXISTS (SELECT 1 FROM cursors c
-                    WHERE (e.dest_mask >> c.bit) & 1 = 1 AND e.seq > c.watermark
-                      AND NOT EXISTS (SELECT 1 FROM deliveries r WHERE r.id = (e.seq << 6) | c.bit))
-   AND e.dest_mask & ~(SELECT COALESCE(SUM(1 << bit), 0) FROM cursors) = 0`
+             WHERE d.event_seq = e.seq
+               AND d.status NOT IN ('succeeded', 'discarded') AND (d.status <> 'dead' OR e.received_at >= ?3))`
 
 // pruneScanSQL walks the events after ?1 in seq order, saying of each
 // whether it was received before ?2 and whether it is final.
@@ -69,17 +61,19 @@ SELECT e.seq, e.id, e.source, e.dedupe_key, e.body_sha256, e.received_at FROM ev
    AND e.seq < (SELECT MAX(seq) FROM events) AND ` + finalSQL + `
 RETURNING seq`
 
-// pruneAttemptsSQL deletes the attempts of the events in the JSON array
-// ?1, through the index by delivery id; pruneEventsSQL deletes the events,
-// and their deliveries with them.
+// pruneAttemptsSQL deletes the attempts of the deliveries of the events in
+// the JSON array ?1, through the indexes by event and by delivery;
+// pruneEventsSQL deletes the events, and their deliveries with them.
 const (
 	pruneAttemptsSQL = `DELETE FROM attempts WHERE id IN (
-SELECT a.id FROM json_each(?1) j JOIN attempts a ON a.delivery_id BETWEEN j.value << 6 AND (j.value << 6) | 63)`
+SELECT a.id FROM json_each(?1) j JOIN deliveries d ON d.event_seq = j.value JOIN attempts a ON a.delivery_id = d.id)`
 	pruneEventsSQL = `DELETE FROM events WHERE seq IN (SELECT value FROM json_each(?1))`
-	// uncountPrunedSQL takes the events about to be pruned off the
-	// counts of events naming each destination.
-	uncountPrunedSQL = `UPDATE cursors SET named = named - (SELECT COUNT(*) FROM events
- WHERE seq IN (SELECT value FROM json_each(?1)) AND (dest_mask >> cursors.bit) & 1 = 1)`
+	// countPrunedEventsSQL and countPrunedDeliveriesSQL count what the
+	// events about to be pruned take off the counters.
+	countPrunedEventsSQL = `SELECT COUNT(*), COALESCE(SUM(duplicates), 0), COALESCE(SUM(attention != ''), 0)
+  FROM events WHERE seq IN (SELECT value FROM json_each(?1))`
+	countPrunedDeliveriesSQL = `SELECT d.destination, d.status, COUNT(*)
+  FROM json_each(?1) j JOIN deliveries d ON d.event_seq = j.value GROUP BY d.destination, d.status`
 	pruneKeysSQL = `DELETE FROM pruned_keys WHERE seq IN (
 SELECT seq FROM pruned_keys WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)`
 	anyKeysSQL = `SELECT EXISTS (SELECT 1 FROM pruned_keys)`
@@ -218,8 +212,8 @@ func (s *Store) pruneEvents(ctx context.Context, tx *sql.Tx, candidates []int64,
 	if _, err := s.execWriter(ctx, tx, pruneAttemptsSQL, list); err != nil {
 		return 0, fmt.Errorf("sqlite: prune attempts: %w", err)
 	}
-	if _, err := s.execWriter(ctx, tx, uncountPrunedSQL, list); err != nil {
-		return 0, fmt.Errorf("sqlite: prune events: %w", err)
+	if err := s.uncountPruned(ctx, tx, list); err != nil {
+		return 0, err
 	}
 	res, err := s.execWriter(ctx, tx, pruneEventsSQL, list)
 	if err != nil {
@@ -229,6 +223,37 @@ func (s *Store) pruneEvents(ctx context.Context, tx *sql.Tx, candidates []int64,
 		return 0, fmt.Errorf("sqlite: guard the kept keys: %w", err)
 	}
 	return res.RowsAffected()
+}
+
+// uncountPruned takes the events of the JSON array list, about to be
+// pruned, and their deliveries off the counters.
+func (s *Store) uncountPruned(ctx context.Context, tx *sql.Tx, list string) error {
+	var events, duplicates, attention int64
+	rows, err := s.queryWriter(ctx, tx, countPrunedEventsSQL, list)
+	if err == nil {
+		err = scanOne(rows, &events, &duplicates, &attention)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: count pruned events: %w", err)
+	}
+	c := &s.counts
+	c.events, c.duplicates, c.attention = c.events-events, c.duplicates-duplicates, c.attention-attention
+	rows, err = s.queryWriter(ctx, tx, countPrunedDeliveriesSQL, list)
+	if err != nil {
+		return fmt.Errorf("sqlite: count pruned deliveries: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			destination, status string
+			n                   int64
+		)
+		if err := rows.Scan(&destination, &status, &n); err != nil {
+			return fmt.Errorf("sqlite: count pruned deliveries: %w", err)
+		}
+		c.add(destination, status, -n)
+	}
+	return rows.Close()
 }
 
 // pruneKeys deletes up to limit kept keys of events received before
@@ -274,6 +299,9 @@ func (s *Store) countDuplicate(ctx context.Context, tx *sql.Tx, r *writeReq) err
 		unixNano(ev.ReceivedAt), ev.Source, ev.DedupeKey, r.bodySum[:], keptSeq)
 	if err == nil {
 		err = scanOne(rows, &r.res.Seq, &r.res.EventID)
+	}
+	if err == nil {
+		s.counts.duplicates++
 	}
 	if errors.Is(err, sql.ErrNoRows) && keptID != "" {
 		r.res.Seq, r.res.EventID = keptSeq, keptID

@@ -23,13 +23,6 @@ func (s *Store) SetRoutes(ctx context.Context, routes []store.Route) error {
 		}
 	}
 	return s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		// Each route's cursor exists from now on, so events stored by
-		// other commands for it are followed from the start.
-		for _, r := range routes {
-			if _, err := s.cursorFor(ctx, tx, r.Name); err != nil {
-				return err
-			}
-		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM routes`); err != nil {
 			return fmt.Errorf("sqlite: set routes: %w", err)
 		}

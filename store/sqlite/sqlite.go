@@ -1,11 +1,3 @@
-// Package sqlite is the embedded default store: one file, zero set-up.
-//
-// The database runs in WAL mode with synchronous=FULL, so a committed
-// transaction survives a crash or power loss. All writes go through one
-// writer goroutine that gathers the appends waiting at that moment into one
-// transaction (group commit): many concurrent requests share one fsync, and
-// each request is released only after COMMIT has returned. Reads use a
-// separate pool of read-only connections and never wait for the writer.
 package sqlite
 
 import (
@@ -24,8 +16,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/hooklatch/hooklatch/store"
 
@@ -138,17 +128,15 @@ type Store struct {
 	appendStmt *sql.Stmt
 	// Prepared once on the writer's connection: re-parsing SQL for every
 	// write costs more than the write.
-	attemptStmt, completeStmt *sql.Stmt
-	stmts                     map[string]*sql.Stmt // the writer's other statements (writerStatements)
+	deliveryStmt *sql.Stmt
+	stmts        map[string]*sql.Stmt // the writer's other statements (writerStatements)
 	// Prepared on the read pool: database/sql prepares them once per
 	// connection.
-	eventRangeStmt, nextFirstStmt *sql.Stmt
+	eventRangeStmt *sql.Stmt
 
 	wal walLog // the writer goroutine's own
 
-	cursors  *cursors
-	txCur    *cursorTx // the writer goroutine's own: the open transaction's cursor changes
-	instance string    // names this Store in the cursors it holds
+	counts counts // the writer goroutine's own: the open transaction's changes to the counters
 
 	pruneMu   sync.Mutex
 	pruneFrom int64 // the seq after which the next prune batch looks (retention.go)
@@ -172,10 +160,11 @@ type writeReq struct {
 	headers []byte   // ev.Headers as JSON, encoded by the caller, not the writer
 	bodySum [32]byte // SHA-256 of ev.Body, likewise
 	fn      func(ctx context.Context, tx *sql.Tx) error
-	// success, when set, is a completion fn records: a success the
-	// writer may record together with others of its batch, when it was a
-	// first attempt claimed from a cursor (fn does the rest).
-	success *store.Completion
+	// completion, when set, is recorded by the writer together with the
+	// other completions of its batch (completions.go); lost reports that
+	// its owner no longer held the lease.
+	completion *store.Completion
+	lost       bool
 
 	res  store.AppendResult
 	err  error
@@ -310,21 +299,16 @@ func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
 
 	appendStmt, err := writeDB.PrepareContext(ctx, `
 INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
-                    occurred_at, received_at, scheme, attention, headers, body, body_sha256, dest_mask)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    occurred_at, received_at, scheme, attention, headers, body, body_sha256)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT DO NOTHING`)
 	if err != nil {
 		writeDB.Close()
 		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
 	}
 
-	cs, err := loadCursors(ctx, writeDB)
-	if err != nil {
-		writeDB.Close()
-		return nil, err
-	}
-	prepared := make([]*sql.Stmt, 0, 2)
-	for _, q := range []string{insertAttemptSQL, completeSQL} {
+	prepared := make([]*sql.Stmt, 0, 1)
+	for _, q := range []string{insertDeliverySQL} {
 		stmt, err := writeDB.PrepareContext(ctx, q)
 		if err != nil {
 			writeDB.Close()
@@ -351,8 +335,8 @@ ON CONFLICT DO NOTHING`)
 	readDB.SetMaxOpenConns(opts.ReadConns)
 	readDB.SetMaxIdleConns(opts.ReadConns)
 
-	var readStmts [2]*sql.Stmt
-	for i, q := range []string{eventRangeSQL, nextFirstSQL} {
+	var readStmts [1]*sql.Stmt
+	for i, q := range []string{eventRangeSQL} {
 		if readStmts[i], err = readDB.PrepareContext(ctx, q); err != nil {
 			writeDB.Close()
 			readDB.Close()
@@ -374,14 +358,10 @@ ON CONFLICT DO NOTHING`)
 		readDB:          readDB,
 		checkpointDB:    checkpointDB,
 		appendStmt:      appendStmt,
-		attemptStmt:     prepared[0],
-		completeStmt:    prepared[1],
+		deliveryStmt:    prepared[0],
 		stmts:           stmts,
 		eventRangeStmt:  readStmts[0],
-		nextFirstStmt:   readStmts[1],
-		cursors:         cs,
-		txCur:           newCursorTx(),
-		instance:        uuid.NewString(),
+		counts:          newCounts(),
 		wal:             newWALLog(opts.MaxWALBytes, pageSize),
 		queue:           make(chan *writeReq, opts.QueueSize),
 		done:            make(chan struct{}),
@@ -601,19 +581,19 @@ func (s *Store) runTx(batch []*writeReq) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	s.txCur.reset()
+	s.counts.reset()
 	stmt := tx.StmtContext(ctx, s.appendStmt)
 	for i := 0; i < len(batch); i++ {
 		r := batch[i]
 		switch {
 		case r.ev != nil:
 			err = s.appendOne(ctx, tx, stmt, r)
-		case r.success != nil:
+		case r.completion != nil:
 			j := i + 1
-			for j < len(batch) && batch[j].success != nil {
+			for j < len(batch) && batch[j].completion != nil {
 				j++
 			}
-			err = s.firstSuccesses(ctx, tx, batch[i:j])
+			err = s.recordCompletions(ctx, tx, batch[i:j])
 			i = j - 1
 		default:
 			err = r.fn(ctx, tx)
@@ -623,14 +603,13 @@ func (s *Store) runTx(batch []*writeReq) error {
 			return err
 		}
 	}
-	if err := s.flushCursors(ctx, tx); err != nil {
+	if err := s.flushCounts(ctx, tx); err != nil {
 		tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
-	s.commitCursors()
 	return nil
 }
 
@@ -640,17 +619,12 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 	if body == nil {
 		body = []byte{}
 	}
-	// Its deliveries are bits, followed by each destination's cursor.
-	mask, err := s.destMask(ctx, tx, ev.Destinations)
-	if err != nil {
-		return err
-	}
 	// The common case, a new event, is a plain insert: no RETURNING to
 	// materialise. A duplicate, by dedupe key or by body, inserts nothing
 	// and is counted on the first event it matches.
 	res, err := stmt.ExecContext(ctx,
 		ev.ID, ev.Source, ev.DedupeKey, ev.Field, ev.Type, ev.SubjectKind, ev.Subject, ev.Status,
-		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body, r.bodySum[:], mask)
+		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body, r.bodySum[:])
 	if err != nil {
 		return fmt.Errorf("sqlite: append: %w", err)
 	}
@@ -662,11 +636,9 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 		if r.res.Seq, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("sqlite: append: %w", err)
 		}
-		if mask != 0 {
-			s.countNamed(mask)
-		}
 		r.res.EventID = ev.ID
-		return nil
+		s.counts.event(ev.Attention != "")
+		return s.insertDeliveries(ctx, tx, ev, r.res.Seq)
 	}
 	r.res.Duplicate = true
 	return s.countDuplicate(ctx, tx, r)
@@ -733,15 +705,14 @@ func (s *Store) releaseInFlight(ctx context.Context) error {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer tx.Rollback()
+	s.counts.reset()
 	n, err := s.releaseLeases(ctx, tx, time.Now(), math.MaxInt64)
 	if err != nil {
 		return err
 	}
-	w, err := s.releaseWindows(ctx, tx, time.Now())
-	if err != nil {
+	if err := s.flushCounts(ctx, tx); err != nil {
 		return err
 	}
-	n += int64(w)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: release deliveries in flight: %w", err)
 	}
@@ -754,7 +725,7 @@ func (s *Store) releaseInFlight(ctx context.Context) error {
 // release closes whatever Open has opened, and drops the owner's lock.
 func (s *Store) release() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.appendStmt, s.attemptStmt, s.completeStmt, s.eventRangeStmt, s.nextFirstStmt} {
+	for _, stmt := range []*sql.Stmt{s.appendStmt, s.deliveryStmt, s.eventRangeStmt} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}
@@ -772,62 +743,15 @@ func (s *Store) release() error {
 	return errors.Join(errs...)
 }
 
-// Stats implements store.Store.
+// Stats implements store.Store. It reads the counters the writer keeps
+// (counts.go), never the events or deliveries themselves, so it costs the
+// same whatever the store holds.
 func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
-	var st store.Stats
-	err := s.readDB.QueryRowContext(ctx, `
-SELECT (SELECT COUNT(*) FROM events),
-       (SELECT COALESCE(SUM(duplicates), 0) FROM events),
-       (SELECT COUNT(*) FROM events WHERE attention != ''),
-       (SELECT COUNT(*) FROM rejections)`).Scan(&st.Events, &st.Duplicates, &st.Attention, &st.Rejections)
+	st, err := readCounts(ctx, s.readDB)
 	if err != nil {
-		return st, fmt.Errorf("sqlite: stats: %w", err)
-	}
-	st.Deliveries = map[string]int64{}
-	if err := s.countDeliveries(ctx, st.Deliveries); err != nil {
 		return st, fmt.Errorf("sqlite: stats: %w", err)
 	}
 	return st, nil
-}
-
-// countDeliveries counts the deliveries by status without reading every
-// event: rows are counted as they are; the deliveries the cursors imply
-// above their watermarks (few, once dispatch has caught up) are read;
-// and those below, all succeeded, are the events each destination's
-// counter says name it, less those above the watermark and those with
-// rows.
-func (s *Store) countDeliveries(ctx context.Context, by map[string]int64) error {
-	rows, err := s.readDB.QueryContext(ctx, `
-SELECT status, COUNT(*) FROM deliveries GROUP BY status
-UNION ALL
-SELECT status, COUNT(*) FROM (`+virtualDeliveries("e.seq > c.watermark")+`) GROUP BY status
-UNION ALL
-SELECT 'succeeded', COALESCE(SUM(c.named
-        - (SELECT COUNT(*) FROM events e WHERE e.seq > c.watermark AND (e.dest_mask >> c.bit) & 1 = 1)
-        - (SELECT COUNT(*) FROM deliveries r JOIN events e ON e.seq = r.event_seq
-            WHERE r.destination = c.destination AND e.seq <= c.watermark AND (e.dest_mask >> c.bit) & 1 = 1)), 0)
-  FROM cursors c`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			status string
-			n      int64
-		)
-		if err := rows.Scan(&status, &n); err != nil {
-			return err
-		}
-		by[status] += n
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if by[store.DeliverySucceeded] == 0 {
-		delete(by, store.DeliverySucceeded)
-	}
-	return nil
 }
 
 func unixNano(t time.Time) int64 {

@@ -201,19 +201,7 @@ func TestMigrationHashesOldBodies(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "hooklatch.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"0001_init.sql", "0002_deliveries.sql"} {
-		script, err := os.ReadFile(filepath.Join("migrations", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.ExecContext(ctx, string(script)); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
+	db := oldSchema(t, path, 2)
 	insert := `INSERT INTO events (id, source, dedupe_key, received_at, body) VALUES (?, 'sent', ?, 1, ?)`
 	for _, row := range [][]any{
 		{"old-1", "event-id:a", []byte(`{"n":1}`)},
@@ -245,4 +233,29 @@ func TestMigrationHashesOldBodies(t *testing.T) {
 			t.Errorf("replay of %s under a new id = %+v, want a duplicate of %s", body, res, want)
 		}
 	}
+}
+
+// oldSchema creates at path the schema of the first n migrations, as a
+// store written by an older build has it, and returns the file opened
+// behind the store's back.
+func oldSchema(t *testing.T, path string, n int) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scripts, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
+	if err != nil || len(scripts) < n {
+		t.Fatalf("migrations: %v, %v", scripts, err)
+	}
+	for _, name := range scripts[:n] {
+		script, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(string(script)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	return db
 }

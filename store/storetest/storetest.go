@@ -50,6 +50,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("AddDeliveries", func(t *testing.T) { t.Parallel(); testAddDeliveries(t, factory) })
 	t.Run("Routes", func(t *testing.T) { t.Parallel(); testRoutes(t, factory) })
 	t.Run("AttemptsNumberedForLife", func(t *testing.T) { t.Parallel(); testAttemptsNumberedForLife(t, factory) })
+	t.Run("StatsAfterMixedWorkload", func(t *testing.T) { t.Parallel(); testStatsAfterMixedWorkload(t, factory) })
 }
 
 // NewEvent returns a plausible event with a fresh id and the given dedupe key.

@@ -3,11 +3,9 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,12 +14,12 @@ import (
 	"github.com/hooklatch/hooklatch/store/storetest"
 )
 
-var cursorT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+var rowsT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func appendFor(t *testing.T, s store.Store, key string, dests ...string) *store.Event {
 	t.Helper()
 	ev := storetest.NewEvent("sent", key)
-	ev.ReceivedAt, ev.Destinations = cursorT0, dests
+	ev.ReceivedAt, ev.Destinations = rowsT0, dests
 	if _, err := s.Append(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +42,8 @@ func complete(t *testing.T, s store.Store, c store.Claim, status string, next ti
 		outcome = store.OutcomeTemporary
 	}
 	err := s.Complete(context.Background(), store.Completion{DeliveryID: c.Delivery.ID, Owner: c.Delivery.LeaseOwner,
-		Status: status, NextAttemptAt: next, SpendAttempt: true, Now: cursorT0,
-		Attempt: store.Attempt{StartedAt: cursorT0, Outcome: outcome}})
+		Status: status, NextAttemptAt: next, SpendAttempt: true, Now: rowsT0,
+		Attempt: store.Attempt{StartedAt: rowsT0, Outcome: outcome}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,24 +64,24 @@ func rawCount(t *testing.T, path, q string) int {
 	return n
 }
 
-// A first attempt that succeeds writes its attempt and no delivery row;
-// one that fails becomes a row, and does not hold back the events after
-// it: their first attempts are claimed, and the cursor passes it.
-func TestCursorFailureDoesNotHoldBackLaterEvents(t *testing.T) {
+// Every delivery is a row from the moment its event is stored; one that
+// fails waits for its retry and does not hold back the events after it:
+// their first attempts are claimed and recorded meanwhile.
+func TestFailureDoesNotHoldBackLaterEvents(t *testing.T) {
 	t.Parallel()
 	s, path := open(t, sqlite.Options{})
 	var evs []*store.Event
 	for i := range 10 {
 		evs = append(evs, appendFor(t, s, fmt.Sprint("f", i), "app"))
 	}
-	if n := rawCount(t, path, `SELECT COUNT(*) FROM deliveries`); n != 0 {
-		t.Fatalf("%d delivery rows after storing: want none", n)
+	if n := rawCount(t, path, `SELECT COUNT(*) FROM deliveries WHERE status = 'pending'`); n != 10 {
+		t.Fatalf("%d pending delivery rows after storing 10 events: want 10", n)
 	}
-	cs := claimAll(t, s, "w", cursorT0)
+	cs := claimAll(t, s, "w", rowsT0)
 	if len(cs) != 10 {
 		t.Fatalf("claimed %d, want 10", len(cs))
 	}
-	retryAt := cursorT0.Add(time.Hour)
+	retryAt := rowsT0.Add(time.Hour)
 	for _, c := range cs {
 		status := store.DeliverySucceeded
 		if c.Event.ID == evs[0].ID {
@@ -94,7 +92,7 @@ func TestCursorFailureDoesNotHoldBackLaterEvents(t *testing.T) {
 	for i := range 5 {
 		evs = append(evs, appendFor(t, s, fmt.Sprint("g", i), "app"))
 	}
-	later := claimAll(t, s, "w", cursorT0)
+	later := claimAll(t, s, "w", rowsT0)
 	var got []string
 	for _, c := range later {
 		got = append(got, c.Event.DedupeKey)
@@ -105,14 +103,8 @@ func TestCursorFailureDoesNotHoldBackLaterEvents(t *testing.T) {
 	for _, c := range later {
 		complete(t, s, c, store.DeliverySucceeded, time.Time{})
 	}
-	if n := rawCount(t, path, `SELECT COUNT(*) FROM deliveries`); n != 1 {
-		t.Errorf("%d delivery rows, want 1: the failure's", n)
-	}
 	if n := rawCount(t, path, `SELECT COUNT(*) FROM attempts`); n != 15 {
 		t.Errorf("%d attempts recorded, want 15", n)
-	}
-	if n := rawCount(t, path, `SELECT COUNT(*) FROM cursors WHERE watermark = claimed_to AND watermark >= 15`); n != 1 {
-		t.Errorf("the cursor did not pass every recorded event")
 	}
 	ds, err := s.ListDeliveries(context.Background(), store.DeliveryFilter{Destination: "app"})
 	if err != nil {
@@ -134,11 +126,12 @@ func TestCursorFailureDoesNotHoldBackLaterEvents(t *testing.T) {
 	}
 }
 
-// A store that stops with part of its window recorded (here: abandoned
+// A store that stops with part of its claim recorded (here: abandoned
 // without Close, as a killed process leaves its file) is taken over by the
-// next owner, which makes the unrecorded first attempts due at once, with
-// their lost attempts recorded, and leaves the recorded ones alone.
-func TestCursorWindowRecoveredByNextOwner(t *testing.T) {
+// next owner, which makes the unrecorded deliveries due at once, with
+// their lost attempts recorded, and leaves the recorded ones alone: only
+// what was in flight is delivered again.
+func TestInFlightRecoveredByNextOwner(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "hooklatch.db")
 	ctx := context.Background()
@@ -149,13 +142,13 @@ func TestCursorWindowRecoveredByNextOwner(t *testing.T) {
 	for i := range 6 {
 		appendFor(t, first, fmt.Sprint("w", i), "app")
 	}
-	cs := claimAll(t, first, "crashed", cursorT0)
+	cs := claimAll(t, first, "crashed", rowsT0)
 	if len(cs) != 6 {
 		t.Fatalf("claimed %d, want 6", len(cs))
 	}
 	recorded := map[string]bool{}
 	for i, c := range cs {
-		if i%2 == 1 { // out of order: the watermark cannot pass the first
+		if i%2 == 1 { // out of order
 			complete(t, first, c, store.DeliverySucceeded, time.Time{})
 			recorded[c.Event.ID] = true
 		}
@@ -193,10 +186,10 @@ func TestCursorWindowRecoveredByNextOwner(t *testing.T) {
 	first.Close()
 }
 
-// Two stores on one file (a second process) never claim the same first
-// attempt: the claimed mark is in the file, and a window another store
-// holds under a live lease is left to it.
-func TestCursorNotClaimedTwiceAcrossStores(t *testing.T) {
+// Two stores on one file (a second process) never claim the same
+// delivery: a delivery another store holds under a live lease is left to
+// it, and is taken over once that lease is over.
+func TestNotClaimedTwiceAcrossStores(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "hooklatch.db")
 	ctx := context.Background()
@@ -213,28 +206,28 @@ func TestCursorNotClaimedTwiceAcrossStores(t *testing.T) {
 	for i := range 4 {
 		appendFor(t, a, fmt.Sprint("x", i), "app")
 	}
-	ca := claimAll(t, a, "a", cursorT0)
-	cb := claimAll(t, b, "b", cursorT0)
+	ca := claimAll(t, a, "a", rowsT0)
+	cb := claimAll(t, b, "b", rowsT0)
 	if len(ca) != 4 || len(cb) != 0 {
 		t.Fatalf("claimed %d by the first store and %d by the second, want 4 and 0", len(ca), len(cb))
 	}
 	for i := range 2 {
 		appendFor(t, b, fmt.Sprint("y", i), "app")
 	}
-	if cb := claimAll(t, b, "b", cursorT0); len(cb) != 0 {
-		t.Errorf("the second store claimed %d while the first holds the cursor's window", len(cb))
+	if cb := claimAll(t, b, "b", rowsT0); len(cb) != 2 {
+		t.Errorf("the second store claimed %d, want the 2 new events' and none the first store holds", len(cb))
 	}
-	// Once the first store's lease is over, the second takes its window
-	// over: the unrecorded ones are due again, and the new events follow.
-	cb = claimAll(t, b, "b", cursorT0.Add(2*time.Minute))
+	// Once the leases are over, the second store takes the first one's
+	// deliveries over (and its own two again).
+	cb = claimAll(t, b, "b", rowsT0.Add(2*time.Minute))
 	if len(cb) != 6 {
-		t.Errorf("after the lease: the second store claimed %d, want 6", len(cb))
+		t.Errorf("after the leases: the second store claimed %d, want 6", len(cb))
 	}
 }
 
-// Stats counts the deliveries the cursors imply from counters the writer
-// keeps, not by reading every event: whatever their states, and after a
-// prune, the counts equal those of listing every delivery.
+// Stats counts the deliveries from counters the writer keeps, not by
+// reading them: whatever their states, and after a prune, the counts equal
+// those of listing every delivery.
 func TestStatsCountsEveryDelivery(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -248,18 +241,18 @@ func TestStatsCountsEveryDelivery(t *testing.T) {
 	for i := range 5 {
 		appendFor(t, s, fmt.Sprint("n", i))
 	}
-	for i, c := range claimAll(t, s, "w", cursorT0) {
+	for i, c := range claimAll(t, s, "w", rowsT0) {
 		switch i % 5 {
 		case 0, 1:
 			complete(t, s, c, store.DeliverySucceeded, time.Time{})
 		case 2:
-			complete(t, s, c, store.DeliveryPending, cursorT0.Add(time.Hour))
+			complete(t, s, c, store.DeliveryPending, rowsT0.Add(time.Hour))
 		case 3:
 			complete(t, s, c, store.DeliveryDead, time.Time{})
 		} // 4: left in flight
 	}
 	late := appendFor(t, s, "late", "app", "logs") // pending, never claimed
-	if _, err := s.Discard(ctx, store.DeliverySelector{EventIDs: []string{late.ID}, Destination: "logs"}, cursorT0); err != nil {
+	if _, err := s.Discard(ctx, store.DeliverySelector{EventIDs: []string{late.ID}, Destination: "logs"}, rowsT0); err != nil {
 		t.Fatal(err)
 	}
 	check := func(when string) {
@@ -293,27 +286,93 @@ func TestStatsCountsEveryDelivery(t *testing.T) {
 	check("after the prune")
 }
 
-// A store routes to 63 destination names at most: the 64th is refused
-// with an error that says so, and nothing of its event is stored.
-func TestCursorDestinationsAreBounded(t *testing.T) {
+// A store routes to any number of destination names over its life: a
+// destination renamed or removed leaves nothing behind that limits the
+// next.
+func TestDestinationNamesUnbounded(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	s, _ := open(t, sqlite.Options{})
 	var names []string
-	for i := range 63 {
+	for i := range 100 {
 		names = append(names, fmt.Sprint("d", i))
+		appendFor(t, s, fmt.Sprint("e", i), fmt.Sprint("d", i))
 	}
-	appendFor(t, s, "fits", names...)
-	ev := storetest.NewEvent("sent", "one too many")
-	ev.ReceivedAt, ev.Destinations = cursorT0, []string{"d0", "d63"}
-	if _, err := s.Append(ctx, ev); err == nil || !strings.Contains(err.Error(), "at most 63 destinations") {
-		t.Fatalf("a 64th destination: err = %v, want one saying a store routes to at most 63", err)
+	appendFor(t, s, "every", names...)
+	if cs := claimAll(t, s, "w", rowsT0); len(cs) != 200 {
+		t.Errorf("claimed %d deliveries to 100 destination names, want 200", len(cs))
 	}
-	if _, err := s.GetEvent(ctx, ev.ID); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("the refused event was stored: %v", err)
+}
+
+// A store written by the cursor (schema 9) is opened as rows: each
+// delivery the cursor implied gets the status it had (succeeded at or
+// below the watermark, or with its attempt recorded in the window;
+// pending, due at once, in the window without one and above claimed_to),
+// rows and their attempts keep their ids, and a delivery made later gets
+// an id above every old one.
+func TestMigrationTurnsCursorsIntoRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hooklatch.db")
+	db := oldSchema(t, path, 9)
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
 	}
-	cs := claimAll(t, s, "w", cursorT0)
-	if len(cs) != 63 {
-		t.Errorf("claimed %d deliveries of the event that fits, want 63", len(cs))
+	for seq := 1; seq <= 6; seq++ {
+		mask := 1 // app
+		if seq == 2 {
+			mask = 3 // app and logs
+		}
+		exec(`INSERT INTO events (seq, id, source, dedupe_key, received_at, body, dest_mask) VALUES (?, ?, 'sent', ?, ?, '{}', ?)`,
+			seq, fmt.Sprint("evt_", seq), fmt.Sprint("k", seq), rowsT0.UnixNano(), mask)
+	}
+	exec(`INSERT INTO cursors (bit, destination, watermark, claimed_to, named) VALUES (0, 'app', 3, 5, 6), (1, 'logs', 0, 0, 1)`)
+	exec(`INSERT INTO deliveries (id, event_seq, event_id, destination, status, attempts, next_attempt_at, created_at, updated_at)
+VALUES (64, 1, 'evt_1', 'app', 'dead', 1, 0, 0, 0)`) // (1 << 6) | 0
+	exec(`INSERT INTO attempts (delivery_id, attempt, started_at, duration_ns, outcome) VALUES (64, 1, 0, 0, 'permanent'), (256, 1, 0, 0, 'succeeded')`)
+	exec(`PRAGMA user_version = 9`)
+	db.Close()
+
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("open a store written by the cursor: %v", err)
+	}
+	defer s.Close()
+	ds, err := s.ListDeliveries(ctx, store.DeliveryFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, d := range ds {
+		got[fmt.Sprint(d.EventID, " ", d.Destination, " ", d.ID)] = d.Status
+	}
+	want := map[string]string{
+		"evt_1 app 64": "dead", "evt_2 app 128": "succeeded", "evt_2 logs 129": "pending", "evt_3 app 192": "succeeded",
+		"evt_4 app 256": "succeeded", "evt_5 app 320": "pending", "evt_6 app 384": "pending",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("deliveries after the migration:\n got %v\nwant %v", got, want)
+	}
+	if as, err := s.ListAttempts(ctx, 64); err != nil || len(as) != 1 || as[0].Outcome != store.OutcomePermanent {
+		t.Errorf("attempts of the dead delivery = %+v, %v; want its one", as, err)
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "map[dead:1 pending:3 succeeded:3]"; fmt.Sprint(st.Deliveries) != want || st.Events != 6 {
+		t.Errorf("Stats = %+v, want 6 events and deliveries %s", st, want)
+	}
+	if cs := claimAll(t, s, "w", rowsT0); len(cs) != 3 {
+		t.Errorf("claimed %d after the migration, want the 3 pending", len(cs))
+	}
+	if _, err := s.AddDeliveries(ctx, []string{"evt_1"}, "archive", rowsT0); err != nil {
+		t.Fatal(err)
+	}
+	added, err := s.ListDeliveries(ctx, store.DeliveryFilter{Destination: "archive"})
+	if err != nil || len(added) != 1 || added[0].ID <= 384 {
+		t.Errorf("a delivery added after the migration = %+v, %v; want one id above every old one (384)", added, err)
 	}
 }
