@@ -147,7 +147,7 @@ func (s *Store) storedTypes(ctx context.Context) ([]string, error) {
 	return types, nil
 }
 
-// idTail is the expression events_id_tail (migration 0013) indexes: the
+// idTail is the expression events_id_tail (migration 0012) indexes: the
 // last store.MinIDSuffix characters of an event's id. SQLite uses the
 // index only for this very text.
 const idTail = "substr(id, -6)"
