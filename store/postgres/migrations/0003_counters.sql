@@ -1,0 +1,102 @@
+-- Counters: what Stats reports, kept by the writers in the transactions
+-- that change it, so that reading it costs the same at any size. Each
+-- transaction adds its changes to one of 64 rows, picked by its
+-- transaction id, so that appenders on several instances do not queue for
+-- one hot row; Stats sums the 64. Statement triggers keep them: every
+-- path (append, duplicate, claim, completion, lease expiry, requeue,
+-- discard, added deliveries, retention and its cascades, and an
+-- operator's own SQL) counts alike.
+CREATE TABLE counters (
+    slot       integer PRIMARY KEY,
+    events     bigint  NOT NULL DEFAULT 0,
+    duplicates bigint  NOT NULL DEFAULT 0,
+    attention  bigint  NOT NULL DEFAULT 0,   -- events whose attention is not empty
+    pending    bigint  NOT NULL DEFAULT 0,   -- deliveries, by status
+    in_flight  bigint  NOT NULL DEFAULT 0,
+    succeeded  bigint  NOT NULL DEFAULT 0,
+    dead       bigint  NOT NULL DEFAULT 0,
+    discarded  bigint  NOT NULL DEFAULT 0
+);
+
+-- add_counts adds one statement's changes to the calling transaction's
+-- row. A statement that changed nothing counted touches no row.
+CREATE FUNCTION add_counts(events bigint, duplicates bigint, attention bigint, pending bigint, in_flight bigint,
+                           succeeded bigint, dead bigint, discarded bigint) RETURNS void LANGUAGE sql AS $$
+    UPDATE counters c SET
+        events = c.events + add_counts.events, duplicates = c.duplicates + add_counts.duplicates,
+        attention = c.attention + add_counts.attention, pending = c.pending + add_counts.pending,
+        in_flight = c.in_flight + add_counts.in_flight, succeeded = c.succeeded + add_counts.succeeded,
+        dead = c.dead + add_counts.dead, discarded = c.discarded + add_counts.discarded
+     WHERE c.slot = txid_current() % 64
+       AND (add_counts.events, add_counts.duplicates, add_counts.attention, add_counts.pending, add_counts.in_flight,
+            add_counts.succeeded, add_counts.dead, add_counts.discarded) <> (0, 0, 0, 0, 0, 0, 0, 0)
+$$;
+
+CREATE FUNCTION count_events() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE n bigint := 0; dups bigint := 0; att bigint := 0;
+BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        SELECT n + COUNT(*), dups + COALESCE(SUM(duplicates), 0), att + COUNT(*) FILTER (WHERE attention <> '')
+          INTO n, dups, att FROM new_rows;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        SELECT n - COUNT(*), dups - COALESCE(SUM(duplicates), 0), att - COUNT(*) FILTER (WHERE attention <> '')
+          INTO n, dups, att FROM old_rows;
+    END IF;
+    PERFORM add_counts(n, dups, att, 0, 0, 0, 0, 0);
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION count_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE p bigint := 0; f bigint := 0; s bigint := 0; d bigint := 0; x bigint := 0;
+BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        SELECT p + COUNT(*) FILTER (WHERE status = 'pending'), f + COUNT(*) FILTER (WHERE status = 'in_flight'),
+               s + COUNT(*) FILTER (WHERE status = 'succeeded'), d + COUNT(*) FILTER (WHERE status = 'dead'),
+               x + COUNT(*) FILTER (WHERE status = 'discarded')
+          INTO p, f, s, d, x FROM new_rows;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        SELECT p - COUNT(*) FILTER (WHERE status = 'pending'), f - COUNT(*) FILTER (WHERE status = 'in_flight'),
+               s - COUNT(*) FILTER (WHERE status = 'succeeded'), d - COUNT(*) FILTER (WHERE status = 'dead'),
+               x - COUNT(*) FILTER (WHERE status = 'discarded')
+          INTO p, f, s, d, x FROM old_rows;
+    END IF;
+    PERFORM add_counts(0, 0, 0, p, f, s, d, x);
+    RETURN NULL;
+END $$;
+
+-- Filled once from the rows, with writers held off so that none is
+-- counted twice or missed.
+LOCK TABLE events, deliveries IN SHARE ROW EXCLUSIVE MODE;
+INSERT INTO counters (slot) SELECT generate_series(0, 63);
+UPDATE counters SET
+    events     = (SELECT COUNT(*) FROM events),
+    duplicates = (SELECT COALESCE(SUM(duplicates), 0) FROM events),
+    attention  = (SELECT COUNT(*) FROM events WHERE attention <> ''),
+    pending    = (SELECT COUNT(*) FROM deliveries WHERE status = 'pending'),
+    in_flight  = (SELECT COUNT(*) FROM deliveries WHERE status = 'in_flight'),
+    succeeded  = (SELECT COUNT(*) FROM deliveries WHERE status = 'succeeded'),
+    dead       = (SELECT COUNT(*) FROM deliveries WHERE status = 'dead'),
+    discarded  = (SELECT COUNT(*) FROM deliveries WHERE status = 'discarded')
+ WHERE slot = 0;
+
+CREATE TRIGGER events_inserted AFTER INSERT ON events REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION count_events();
+CREATE TRIGGER events_updated AFTER UPDATE ON events REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION count_events();
+CREATE TRIGGER events_deleted AFTER DELETE ON events REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION count_events();
+CREATE TRIGGER deliveries_inserted AFTER INSERT ON deliveries REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION count_deliveries();
+CREATE TRIGGER deliveries_updated AFTER UPDATE ON deliveries REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION count_deliveries();
+CREATE TRIGGER deliveries_deleted AFTER DELETE ON deliveries REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION count_deliveries();
+
+-- Retention walks the events by age, from where its last batch stopped,
+-- instead of reading them all.
+CREATE INDEX events_received_at ON events (received_at, seq);
+-- The deliveries that keep an event listed as dead or pending, and from
+-- retention: a small index, in event order, for the dead-letter page.
+CREATE INDEX deliveries_unsettled ON deliveries (event_seq) WHERE status IN ('pending', 'in_flight', 'dead');
