@@ -186,7 +186,7 @@ func TestCountersFilledFromExistingRows(t *testing.T) {
 	// Back to the schema before the counters, with the same rows.
 	_, err = s.Pool().Exec(ctx, `
 DROP TABLE counters; DROP FUNCTION count_events, count_deliveries, add_counts CASCADE;
-DROP INDEX events_received_at, deliveries_unsettled;
+DROP INDEX deliveries_dead;
 DELETE FROM schema_migrations WHERE version >= 3;
 UPDATE deliveries SET status = 'dead' WHERE event_seq % 3 = 0`)
 	s.Close()
@@ -194,4 +194,55 @@ UPDATE deliveries SET status = 'dead' WHERE event_seq % 3 = 0`)
 		t.Fatal(err)
 	}
 	checkStats(t, open(t, u, postgres.Options{}), "after the migration")
+}
+
+// Retention examines a bounded stretch per batch and goes on from where
+// the last stopped: events kept by a dead delivery at the head do not
+// hide the prunable ones behind them, and once released they are pruned
+// when the walk comes round again.
+func TestPruneGoesOnPastKeptEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := open(t, pgtest.URL(t), postgres.Options{})
+	old := time.Now().UTC().Add(-48 * time.Hour)
+	for i := range 60 {
+		ev := storetest.NewEvent("sent", fmt.Sprint("p-", i))
+		ev.ReceivedAt = old.Add(time.Duration(i) * time.Second)
+		ev.Destinations = []string{"log"}
+		if _, err := s.Append(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The oldest 30 are kept by a dead delivery, the newer 30 are done.
+	if _, err := s.Pool().Exec(ctx, `UPDATE deliveries SET status = CASE WHEN event_seq <= (SELECT MIN(seq) + 29 FROM events) THEN 'dead' ELSE 'succeeded' END`); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	prune := func() (total int64) {
+		// Passes as the retainer makes them, batches of 5: each examines
+		// at most 20 events.
+		for range 10 {
+			for {
+				n, _, err := s.Prune(ctx, now.Add(-time.Hour), time.Time{}, now.Add(-72*time.Hour), 5)
+				if err != nil {
+					t.Fatal(err)
+				}
+				total += n
+				if n < 5 {
+					break
+				}
+			}
+		}
+		return total
+	}
+	if n := prune(); n != 30 {
+		t.Fatalf("pruned %d events, want the 30 done with", n)
+	}
+	if _, err := s.Discard(ctx, store.DeliverySelector{Statuses: []string{store.DeliveryDead}}, now); err != nil {
+		t.Fatal(err)
+	}
+	if n := prune(); n != 30 {
+		t.Fatalf("pruned %d events once their dead deliveries were discarded, want 30", n)
+	}
+	checkStats(t, s, "after retention")
 }

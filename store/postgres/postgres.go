@@ -156,8 +156,8 @@ type Store struct {
 	work chan struct{} // asks the notifier for a NOTIFY
 	stop chan struct{} // closed by Close, for the loops that only wait
 
-	pruneMu sync.Mutex
-	prune   pruneCursor // where the next Prune goes on
+	pruneMu    sync.Mutex
+	pruneAfter int64 // the seq the next Prune goes on after
 }
 
 var _ store.Store = (*Store)(nil)

@@ -1,8 +1,9 @@
 -- Counters: what Stats reports, kept by the writers in the transactions
 -- that change it, so that reading it costs the same at any size. Each
--- transaction adds its changes to one of 64 rows, picked by its
--- transaction id, so that appenders on several instances do not queue for
--- one hot row; Stats sums the 64. Statement triggers keep them: every
+-- transaction adds its changes to one of 64 rows, the first no other
+-- transaction holds from the one its transaction id picks, so that
+-- appenders on several instances neither queue for one hot row nor wait
+-- for each other in a cycle; Stats sums the 64. Statement triggers keep them: every
 -- path (append, duplicate, claim, completion, lease expiry, requeue,
 -- discard, added deliveries, retention and its cascades, and an
 -- operator's own SQL) counts alike.
@@ -19,7 +20,9 @@ CREATE TABLE counters (
 );
 
 -- add_counts adds one statement's changes to the calling transaction's
--- row. A statement that changed nothing counted touches no row.
+-- row: the one it already holds, else a free one (SKIP LOCKED), waiting
+-- only when all 64 are held. A statement that changed nothing counted
+-- touches no row.
 CREATE FUNCTION add_counts(events bigint, duplicates bigint, attention bigint, pending bigint, in_flight bigint,
                            succeeded bigint, dead bigint, discarded bigint) RETURNS void LANGUAGE sql AS $$
     UPDATE counters c SET
@@ -27,7 +30,8 @@ CREATE FUNCTION add_counts(events bigint, duplicates bigint, attention bigint, p
         attention = c.attention + add_counts.attention, pending = c.pending + add_counts.pending,
         in_flight = c.in_flight + add_counts.in_flight, succeeded = c.succeeded + add_counts.succeeded,
         dead = c.dead + add_counts.dead, discarded = c.discarded + add_counts.discarded
-     WHERE c.slot = txid_current() % 64
+     WHERE c.slot = COALESCE((SELECT slot FROM counters ORDER BY (slot + 64 - txid_current() % 64) % 64
+                                LIMIT 1 FOR UPDATE SKIP LOCKED), txid_current() % 64)
        AND (add_counts.events, add_counts.duplicates, add_counts.attention, add_counts.pending, add_counts.in_flight,
             add_counts.succeeded, add_counts.dead, add_counts.discarded) <> (0, 0, 0, 0, 0, 0, 0, 0)
 $$;
@@ -94,9 +98,6 @@ CREATE TRIGGER deliveries_updated AFTER UPDATE ON deliveries REFERENCING OLD TAB
 CREATE TRIGGER deliveries_deleted AFTER DELETE ON deliveries REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION count_deliveries();
 
--- Retention walks the events by age, from where its last batch stopped,
--- instead of reading them all.
-CREATE INDEX events_received_at ON events (received_at, seq);
--- The deliveries that keep an event listed as dead or pending, and from
--- retention: a small index, in event order, for the dead-letter page.
-CREATE INDEX deliveries_unsettled ON deliveries (event_seq) WHERE status IN ('pending', 'in_flight', 'dead');
+-- The dead-letter list, newest event first, and retention's check: a
+-- small index (a delivery enters it only when it dies), in event order.
+CREATE INDEX deliveries_dead ON deliveries (event_seq) WHERE status = 'dead';
