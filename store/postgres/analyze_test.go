@@ -1,0 +1,69 @@
+package postgres
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hooklatch/hooklatch/store/postgres/pgtest"
+)
+
+// reltuples is the planner's row estimate for table: -1 until it was
+// first analyzed.
+func reltuples(t *testing.T, s *Store, table string) float64 {
+	t.Helper()
+	var n float64
+	if err := s.pool.QueryRow(context.Background(), `SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A store analyzes its tables once it has migrated them, and again each
+// one that changed by a tenth when autovacuum is not there to; and its
+// sessions do not JIT-compile their short queries.
+func TestStatisticsKeptAndNoJIT(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, pgtest.URL(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, table := range analyzedTables {
+		if n := reltuples(t, s, table); n < 0 {
+			t.Errorf("%s was never analyzed after the migrations (reltuples %v)", table, n)
+		}
+	}
+	var jit string
+	if err := s.pool.QueryRow(ctx, `SHOW jit`).Scan(&jit); err != nil {
+		t.Fatal(err)
+	}
+	if jit != "off" {
+		t.Errorf("jit = %s, want off", jit)
+	}
+
+	var autovacuum string
+	if err := s.pool.QueryRow(ctx, `SHOW autovacuum`).Scan(&autovacuum); err != nil {
+		t.Fatal(err)
+	}
+	if autovacuum == "on" {
+		t.Skip("autovacuum is on on this server: it analyzes the tables, and the store leaves them to it")
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO events (id, source, dedupe_key, received_at, body, body_sha256)
+SELECT 'a-' || i, 'sent', 'k-' || i, now(), '\x00', sha256(i::text::bytea) FROM generate_series(1, 1500) i`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The counts of changes reach pg_stat_user_tables a moment after the
+	// writers' commits.
+	for deadline := time.Now().Add(10 * time.Second); reltuples(t, s, "events") < 1500; {
+		if time.Now().After(deadline) {
+			t.Fatalf("events still estimated at %v rows after 1,500 inserts", reltuples(t, s, "events"))
+		}
+		if err := s.analyzeStale(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
