@@ -6,34 +6,48 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// The planner's statistics. Without them PostgreSQL plans the lists
-// blind, and many servers run with autovacuum off, so that nothing
-// would ever gather them: a store analyzes its tables itself after
-// migrating them, and, when autovacuum is off, each one that changed by
-// a tenth since it was last analyzed (the threshold autovacuum uses by
-// default), checked every analyzeEvery. ANALYZE reads a sample of a
-// fixed size, so its cost does not grow with the tables.
+// The planner's statistics, and the dead rows of updated and deleted
+// ones. Without statistics PostgreSQL plans the lists blind; without
+// VACUUM every delivery's passage through pending and in flight leaves
+// dead entries that claims and the queue's sampler wade through. Many
+// servers run with autovacuum off, so that nothing would do either: a
+// store analyzes its tables itself after migrating them, and, when
+// autovacuum is off, does what autovacuum would by default, checked
+// every analyzeEvery by one instance at a time: VACUUM (ANALYZE) of a
+// table with dead rows over a fifth of its rows, ANALYZE of one that
+// changed by a tenth. ANALYZE reads a sample of a fixed size; VACUUM
+// reads the pages changed since the last one and, when they hold enough
+// dead entries, the table's indexes: done at that threshold, its cost
+// per changed row stays the same at any size.
 const analyzeEvery = time.Minute
 
 // analyzedTables are the tables whose statistics the plans depend on.
-var analyzedTables = []string{"events", "deliveries", "attempts", "pruned_keys", "rejections"}
+var analyzedTables = []string{"events", "deliveries", "attempts", "pruned_keys", "rejections", "counters"}
 
-// staleTablesSQL names the tables that changed by a tenth (and by at
-// least a thousand rows) since they were last analyzed, unless
-// autovacuum is there to analyze them.
+// staleTablesSQL names the tables that need a VACUUM (dead rows over a
+// fifth of the rows, and at least a thousand) or an ANALYZE (changed by
+// a tenth, and by at least a thousand rows, since last analyzed), unless
+// autovacuum is there to see to them.
 const staleTablesSQL = `
-SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+SELECT s.relname, s.n_dead_tup > 1000 + 0.2 * GREATEST(c.reltuples, 0)
+  FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
  WHERE s.schemaname = current_schema() AND s.relname = ANY($1)
    AND current_setting('autovacuum') = 'off'
-   AND s.n_mod_since_analyze > 1000 + 0.1 * GREATEST(c.reltuples, 0)
+   AND (s.n_mod_since_analyze > 1000 + 0.1 * GREATEST(c.reltuples, 0)
+        OR s.n_dead_tup > 1000 + 0.2 * GREATEST(c.reltuples, 0))
  ORDER BY s.relname`
 
-// analyzeLockSQL keeps instances from analyzing one schema at once.
-const analyzeLockSQL = `SELECT pg_try_advisory_xact_lock(hashtextextended('hooklatch analyze ' || current_schema(), 0))`
+// maintainLockSQL keeps instances from maintaining one schema at once;
+// maintainUnlockSQL releases it.
+const (
+	maintainLockSQL   = `SELECT pg_try_advisory_lock(hashtextextended('hooklatch maintain ' || current_schema(), 0))`
+	maintainUnlockSQL = `SELECT pg_advisory_unlock(hashtextextended('hooklatch maintain ' || current_schema(), 0))`
+)
 
-// analyzeLoop analyzes the stale tables every analyzeEvery until Close.
+// analyzeLoop sees to the stale tables every analyzeEvery until Close.
 func (s *Store) analyzeLoop() {
 	t := time.NewTicker(analyzeEvery)
 	defer t.Stop()
@@ -51,38 +65,62 @@ func (s *Store) analyzeLoop() {
 	}
 }
 
-// analyzeStale analyzes the tables staleTablesSQL names.
+// analyzeStale vacuums or analyzes the tables staleTablesSQL names.
 func (s *Store) analyzeStale(ctx context.Context) error {
 	rows, err := s.pool.Query(ctx, staleTablesSQL, analyzedTables)
 	if err != nil {
 		return err
 	}
-	stale, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(stale) == 0 {
-		return err
-	}
-	return analyze(ctx, s.pool, stale)
-}
-
-// analyze runs ANALYZE on tables, unless another instance is at it.
-func analyze(ctx context.Context, db interface {
-	Begin(context.Context) (pgx.Tx, error)
-}, tables []string) error {
-	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		var mine bool
-		if err := tx.QueryRow(ctx, analyzeLockSQL).Scan(&mine); err != nil || !mine {
-			return err
-		}
-		q := "ANALYZE "
-		for i, t := range tables {
-			if i > 0 {
-				q += ", "
-			}
-			q += pgx.Identifier{t}.Sanitize()
-		}
-		if _, err := tx.Exec(ctx, q); err != nil {
-			return fmt.Errorf("postgres: %s: %w", q, err)
+	var (
+		vacuum, analyze []string
+		table           string
+		dead            bool
+	)
+	_, err = pgx.ForEachRow(rows, []any{&table, &dead}, func() error {
+		if dead {
+			vacuum = append(vacuum, table)
+		} else {
+			analyze = append(analyze, table)
 		}
 		return nil
 	})
+	if err != nil || len(vacuum)+len(analyze) == 0 {
+		return err
+	}
+	return maintain(ctx, s.pool, vacuum, analyze)
+}
+
+// maintain runs VACUUM (ANALYZE) on vacuum and ANALYZE on analyze, unless
+// another instance is at it. VACUUM runs outside a transaction, so the
+// lock is the session's, on a connection of its own.
+func maintain(ctx context.Context, pool *pgxpool.Pool, vacuum, analyze []string) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	var mine bool
+	if err := conn.QueryRow(ctx, maintainLockSQL).Scan(&mine); err != nil || !mine {
+		return err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), maintainUnlockSQL)
+	for _, q := range []struct {
+		verb   string
+		tables []string
+	}{{"VACUUM (ANALYZE) ", vacuum}, {"ANALYZE ", analyze}} {
+		if len(q.tables) == 0 {
+			continue
+		}
+		stmt := q.verb
+		for i, t := range q.tables {
+			if i > 0 {
+				stmt += ", "
+			}
+			stmt += pgx.Identifier{t}.Sanitize()
+		}
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("postgres: %s: %w", stmt, err)
+		}
+	}
+	return nil
 }

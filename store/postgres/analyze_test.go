@@ -19,9 +19,10 @@ func reltuples(t *testing.T, s *Store, table string) float64 {
 	return n
 }
 
-// A store analyzes its tables once it has migrated them, and again each
-// one that changed by a tenth when autovacuum is not there to; and its
-// sessions do not JIT-compile their short queries.
+// A store analyzes its tables once it has migrated them, and when
+// autovacuum is not there to, analyzes again each one that changed by a
+// tenth and vacuums each whose dead rows reach a fifth; and its sessions
+// do not JIT-compile their short queries.
 func TestStatisticsKeptAndNoJIT(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -60,6 +61,25 @@ SELECT 'a-' || i, 'sent', 'k-' || i, now(), '\x00', sha256(i::text::bytea) FROM 
 	for deadline := time.Now().Add(10 * time.Second); reltuples(t, s, "events") < 1500; {
 		if time.Now().After(deadline) {
 			t.Fatalf("events still estimated at %v rows after 1,500 inserts", reltuples(t, s, "events"))
+		}
+		if err := s.analyzeStale(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM events`); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var vacuumed bool
+		if err := s.pool.QueryRow(ctx, `SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables WHERE relid = 'events'::regclass`).Scan(&vacuumed); err != nil {
+			t.Fatal(err)
+		}
+		if vacuumed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("events not vacuumed after its 1,500 rows were deleted")
 		}
 		if err := s.analyzeStale(ctx); err != nil {
 			t.Fatal(err)

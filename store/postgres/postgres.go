@@ -345,7 +345,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, mustExist b
 	if current < len(names) {
 		// The plans need statistics at once, not when autovacuum (if it
 		// runs at all) comes by.
-		if err := analyze(ctx, pool, analyzedTables); err != nil {
+		if err := maintain(ctx, pool, nil, analyzedTables); err != nil {
 			return fmt.Errorf("postgres: migrate %s: %w", schema, err)
 		}
 	}
