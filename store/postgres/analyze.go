@@ -14,7 +14,8 @@ import (
 // VACUUM every delivery's passage through pending and in flight leaves
 // dead entries that claims and the queue's sampler wade through. Many
 // servers run with autovacuum off, so that nothing would do either: a
-// store analyzes its tables itself after migrating them, and, when
+// store analyzes its tables itself after migrating them (those holding
+// rows), and, when
 // autovacuum is off, does what autovacuum would by default, checked
 // every analyzeEvery by one instance at a time: VACUUM (ANALYZE) of a
 // table with dead rows over a fifth of its rows, ANALYZE of one that
@@ -63,6 +64,26 @@ func (s *Store) analyzeLoop() {
 		}
 		cancel()
 	}
+}
+
+// analyzeMigrated analyzes the tables a migration left holding rows: the
+// plans need statistics at once, not when autovacuum (if it runs at all)
+// comes by. Empty ones are left unanalyzed, so that the planner goes by
+// their size as they grow: statistics of an empty table would have it
+// plan seq scans that sessions keep (the foreign key checks' among them)
+// while the table fills.
+func analyzeMigrated(ctx context.Context, pool *pgxpool.Pool) error {
+	rows, err := pool.Query(ctx, `SELECT relname FROM pg_class
+ WHERE relnamespace = current_schema()::regnamespace AND relname = ANY($1) AND pg_relation_size(oid) > 0
+ ORDER BY relname`, analyzedTables)
+	if err != nil {
+		return err
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) == 0 {
+		return err
+	}
+	return maintain(ctx, pool, nil, tables)
 }
 
 // Maintain vacuums or analyzes the tables that need it now, as the store

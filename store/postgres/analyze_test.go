@@ -19,10 +19,9 @@ func reltuples(t *testing.T, s *Store, table string) float64 {
 	return n
 }
 
-// A store analyzes its tables once it has migrated them, and when
-// autovacuum is not there to, analyzes again each one that changed by a
-// tenth and vacuums each whose dead rows reach a fifth; and its sessions
-// do not JIT-compile their short queries.
+// When autovacuum is not there to, a store analyzes each table that
+// changed by a tenth and vacuums each whose dead rows reach a fifth; and
+// its sessions do not JIT-compile their short queries.
 func TestStatisticsKeptAndNoJIT(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -31,10 +30,10 @@ func TestStatisticsKeptAndNoJIT(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for _, table := range analyzedTables {
-		if n := reltuples(t, s, table); n < 0 {
-			t.Errorf("%s was never analyzed after the migrations (reltuples %v)", table, n)
-		}
+	// Empty, the tables are left unanalyzed: the planner goes by their
+	// size as they grow (see analyzeMigrated).
+	if n := reltuples(t, s, "events"); n >= 0 {
+		t.Errorf("the empty events table was analyzed (reltuples %v): sessions would keep plans made for no rows", n)
 	}
 	var jit string
 	if err := s.pool.QueryRow(ctx, `SHOW jit`).Scan(&jit); err != nil {

@@ -161,7 +161,7 @@ func TestStatsCountersUnderConcurrentInstances(t *testing.T) {
 }
 
 // The migration that brings in the counters fills them from the rows an
-// older version stored.
+// older version stored, and the migrated tables are analyzed.
 func TestCountersFilledFromExistingRows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -193,7 +193,16 @@ UPDATE deliveries SET status = 'dead' WHERE event_seq % 3 = 0`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkStats(t, open(t, u, postgres.Options{}), "after the migration")
+	s = open(t, u, postgres.Options{})
+	checkStats(t, s, "after the migration")
+	// The migrated tables were analyzed.
+	var analyzed bool
+	if err := s.Pool().QueryRow(ctx, `SELECT reltuples >= 0 FROM pg_class WHERE oid = 'events'::regclass`).Scan(&analyzed); err != nil {
+		t.Fatal(err)
+	}
+	if !analyzed {
+		t.Error("the events table was not analyzed after the migration")
+	}
 }
 
 // Retention examines a bounded stretch per batch and goes on from where

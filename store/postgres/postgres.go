@@ -343,9 +343,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, mustExist b
 		return fmt.Errorf("postgres: migrate %s: commit: %w", schema, err)
 	}
 	if current < len(names) {
-		// The plans need statistics at once, not when autovacuum (if it
-		// runs at all) comes by.
-		if err := maintain(ctx, pool, nil, analyzedTables); err != nil {
+		if err := analyzeMigrated(ctx, pool); err != nil {
 			return fmt.Errorf("postgres: migrate %s: %w", schema, err)
 		}
 	}

@@ -22,19 +22,22 @@ CREATE TABLE counters (
 -- add_counts adds one statement's changes to the calling transaction's
 -- row: the one it already holds, else a free one (SKIP LOCKED), waiting
 -- only when all 64 are held. A statement that changed nothing counted
--- touches no row.
-CREATE FUNCTION add_counts(events bigint, duplicates bigint, attention bigint, pending bigint, in_flight bigint,
-                           succeeded bigint, dead bigint, discarded bigint) RETURNS void LANGUAGE sql AS $$
+-- (a claim that found nothing due) returns before touching any row.
+-- PL/pgSQL, so that its statement is planned once per session.
+CREATE FUNCTION add_counts(n_events bigint, n_duplicates bigint, n_attention bigint, n_pending bigint, n_in_flight bigint,
+                           n_succeeded bigint, n_dead bigint, n_discarded bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF n_events = 0 AND n_duplicates = 0 AND n_attention = 0 AND n_pending = 0 AND n_in_flight = 0
+       AND n_succeeded = 0 AND n_dead = 0 AND n_discarded = 0 THEN
+        RETURN;
+    END IF;
     UPDATE counters c SET
-        events = c.events + add_counts.events, duplicates = c.duplicates + add_counts.duplicates,
-        attention = c.attention + add_counts.attention, pending = c.pending + add_counts.pending,
-        in_flight = c.in_flight + add_counts.in_flight, succeeded = c.succeeded + add_counts.succeeded,
-        dead = c.dead + add_counts.dead, discarded = c.discarded + add_counts.discarded
+        events = c.events + n_events, duplicates = c.duplicates + n_duplicates, attention = c.attention + n_attention,
+        pending = c.pending + n_pending, in_flight = c.in_flight + n_in_flight, succeeded = c.succeeded + n_succeeded,
+        dead = c.dead + n_dead, discarded = c.discarded + n_discarded
      WHERE c.slot = COALESCE((SELECT slot FROM counters ORDER BY (slot + 64 - txid_current() % 64) % 64
-                                LIMIT 1 FOR UPDATE SKIP LOCKED), txid_current() % 64)
-       AND (add_counts.events, add_counts.duplicates, add_counts.attention, add_counts.pending, add_counts.in_flight,
-            add_counts.succeeded, add_counts.dead, add_counts.discarded) <> (0, 0, 0, 0, 0, 0, 0, 0)
-$$;
+                                LIMIT 1 FOR UPDATE SKIP LOCKED), txid_current() % 64);
+END $$;
 
 CREATE FUNCTION count_events() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE n bigint := 0; dups bigint := 0; att bigint := 0;
