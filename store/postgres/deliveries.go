@@ -170,7 +170,14 @@ func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]s
 	if f.EventID != "" {
 		where = append(where, "event_seq IN (SELECT seq FROM events WHERE id = "+a.add(f.EventID)+")")
 	}
-	if f.Status != "" {
+	switch f.Status {
+	case "":
+	case store.DeliveryPending, store.DeliveryInFlight, store.DeliverySucceeded, store.DeliveryDead, store.DeliveryDiscarded:
+		// Written out, not bound: a plan kept for any status walks every
+		// delivery by id to find a page of a rare one (0.5 s at two
+		// million deliveries for the queue sampler's 1,000 pending).
+		where = append(where, "status = "+literals([]string{f.Status}))
+	default:
 		where = append(where, "status = "+a.add(f.Status))
 	}
 	if f.Destination != "" {

@@ -171,15 +171,25 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 	if len(arms) == 0 {
 		arms = []string{""}
 	}
-	order := "ASC"
+	order, keyset := "ASC", ""
 	switch {
 	case f.AfterSeq > 0:
-		where = append(where, "seq > "+a.add(f.AfterSeq))
+		keyset = " > " + a.add(f.AfterSeq)
 	case f.BeforeSeq > 0:
-		where = append(where, "seq < "+a.add(f.BeforeSeq))
-		order = "DESC"
+		keyset, order = " < "+a.add(f.BeforeSeq), "DESC"
 	}
 	page := " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit))
+	if f.Delivery == store.DeliveryDead {
+		// TypeArms walks no type for dead: the type is one condition more.
+		if _, pattern := store.TypePrefix(f.Type); f.Type != "" && !pattern {
+			where = append(where, "type = "+a.add(text(f.Type)))
+		}
+		return `SELECT ` + eventColumnsOf("events") + `, ARRAY(SELECT status FROM deliveries WHERE event_seq = events.seq) FROM ` +
+			deadEventsFrom(keyset, order, where) + " ORDER BY dead.event_seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit)), a, nil
+	}
+	if keyset != "" {
+		where = append(where, "seq"+keyset)
+	}
 
 	selects := make([]string, len(arms))
 	for i, t := range arms {
@@ -243,8 +253,8 @@ func eventConditions(f store.EventFilter, a *args) ([]string, error) {
 		}
 		where = append(where, "dedupe_key = ANY("+a.add(keys)+"::text[])")
 	}
-	if f.Delivery != "" {
-		cond, err := deliveryStateCondition(f.Delivery, a)
+	if f.Delivery != "" && f.Delivery != store.DeliveryDead {
+		cond, err := deliveryStateCondition(f.Delivery)
 		if err != nil {
 			return nil, err
 		}
@@ -253,19 +263,47 @@ func eventConditions(f store.EventFilter, a *args) ([]string, error) {
 	return where, nil
 }
 
+// deadEventsFrom is the FROM clause of the events with a dead delivery
+// that match where, in seq order from keyset: driven by the small
+// deliveries_dead index, one event looked up by its key for each dead
+// one, so that a page costs the same however many events lie between the
+// dead ones. (Left to itself the planner walks the events and merges.)
+func deadEventsFrom(keyset, order string, where []string) string {
+	dead := "SELECT DISTINCT event_seq FROM deliveries WHERE status = 'dead'"
+	if keyset != "" {
+		dead += " AND event_seq" + keyset
+	}
+	match := "SELECT * FROM events WHERE events.seq = dead.event_seq"
+	for _, w := range where {
+		match += " AND " + w
+	}
+	// OFFSET 0 keeps the planner from flattening the lookup into a join.
+	return "(" + dead + " ORDER BY event_seq " + order + ") dead CROSS JOIN LATERAL (" + match + " OFFSET 0) events"
+}
+
 // deliveryStateCondition selects the events whose deliveries sum up to
-// state, by store.DeliveryStateRule.
-func deliveryStateCondition(state string, a *args) (string, error) {
+// state, by store.DeliveryStateRule. The statuses are written out, not
+// bound, so that the planner can use the partial indexes they name.
+func deliveryStateCondition(state string) (string, error) {
 	with, without, ok := store.DeliveryStateRule(state)
 	if !ok {
 		return "", fmt.Errorf("postgres: list events: delivery state %q: want one of %s", state, strings.Join(store.DeliveryStates(), ", "))
 	}
 	var conds []string
 	if len(with) > 0 {
-		conds = append(conds, "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND status = ANY("+a.add(with)+"::text[]))")
+		conds = append(conds, "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND status IN ("+literals(with)+"))")
 	}
 	if len(without) > 0 {
-		conds = append(conds, "NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND status = ANY("+a.add(without)+"::text[]))")
+		conds = append(conds, "NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND status IN ("+literals(without)+"))")
 	}
 	return strings.Join(conds, " AND "), nil
+}
+
+// literals writes words as a list of SQL string literals.
+func literals(words []string) string {
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		quoted[i] = "'" + strings.ReplaceAll(w, "'", "''") + "'"
+	}
+	return strings.Join(quoted, ", ")
 }

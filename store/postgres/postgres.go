@@ -154,6 +154,10 @@ type Store struct {
 	wg          sync.WaitGroup // the writers and the notifier
 
 	work chan struct{} // asks the notifier for a NOTIFY
+	stop chan struct{} // closed by Close, for the loops that only wait
+
+	pruneMu    sync.Mutex
+	pruneAfter int64 // the seq the next Prune goes on after
 }
 
 var _ store.Store = (*Store)(nil)
@@ -201,12 +205,16 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		// Completions wait for this one writer.
 		completions: make(chan *completeReq, opts.QueueSize),
 		work:        make(chan struct{}, 1),
+		stop:        make(chan struct{}),
 	}
 	for range opts.Writers {
 		s.wg.Go(s.writeLoop)
 	}
 	s.wg.Go(s.completeLoop)
 	s.wg.Go(s.notifyLoop)
+	if !opts.ReadOnly {
+		s.wg.Go(s.analyzeLoop)
+	}
 	return s, nil
 }
 
@@ -245,6 +253,13 @@ func parseURL(rawURL string, opts Options) (*pgxpool.Config, string, error) {
 	cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
 	if opts.ReadOnly {
 		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	}
+	// The store's statements are short index walks: JIT compiling one
+	// costs more than running it (tens to hundreds of milliseconds on a
+	// large table whose estimates cross jit_above_cost). A URL may still
+	// set jit=on.
+	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
 	}
 	return cfg, schema, nil
 }
@@ -327,6 +342,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, mustExist b
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("postgres: migrate %s: commit: %w", schema, err)
 	}
+	if current < len(names) {
+		if err := analyzeMigrated(ctx, pool); err != nil {
+			return fmt.Errorf("postgres: migrate %s: %w", schema, err)
+		}
+	}
 	return nil
 }
 
@@ -402,6 +422,7 @@ func (s *Store) Close() error {
 	close(s.queue)
 	close(s.completions)
 	close(s.work)
+	close(s.stop)
 	s.mu.Unlock()
 	s.wg.Wait()
 	s.writes.Close()
@@ -409,32 +430,33 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Stats implements store.Store.
+// Stats implements store.Store. It sums the counters the writers keep
+// (see migrations/0003_counters.sql), so it costs the same at any size;
+// the rejection log it counts is capped.
 func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
-	var st store.Stats
+	var (
+		st                                            store.Stats
+		pending, inFlight, succeeded, dead, discarded int64
+	)
 	err := s.pool.QueryRow(ctx, `
-SELECT (SELECT COUNT(*) FROM events),
-       (SELECT COALESCE(SUM(duplicates), 0)::bigint FROM events),
-       (SELECT COUNT(*) FROM events WHERE attention <> ''),
-       (SELECT COUNT(*) FROM rejections)`).Scan(&st.Events, &st.Duplicates, &st.Attention, &st.Rejections)
+SELECT COALESCE(SUM(events), 0)::bigint, COALESCE(SUM(duplicates), 0)::bigint, COALESCE(SUM(attention), 0)::bigint,
+       COALESCE(SUM(pending), 0)::bigint, COALESCE(SUM(in_flight), 0)::bigint, COALESCE(SUM(succeeded), 0)::bigint,
+       COALESCE(SUM(dead), 0)::bigint, COALESCE(SUM(discarded), 0)::bigint,
+       (SELECT COUNT(*) FROM rejections)
+  FROM counters`).Scan(&st.Events, &st.Duplicates, &st.Attention, &pending, &inFlight, &succeeded, &dead, &discarded, &st.Rejections)
 	if err != nil {
 		return st, fmt.Errorf("postgres: stats: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT status, COUNT(*) FROM deliveries GROUP BY status`)
-	if err != nil {
-		return st, fmt.Errorf("postgres: stats: %w", err)
-	}
-	defer rows.Close()
 	st.Deliveries = map[string]int64{}
-	for rows.Next() {
-		var status string
-		var n int64
-		if err := rows.Scan(&status, &n); err != nil {
-			return st, fmt.Errorf("postgres: stats: %w", err)
+	for status, n := range map[string]int64{
+		store.DeliveryPending: pending, store.DeliveryInFlight: inFlight, store.DeliverySucceeded: succeeded,
+		store.DeliveryDead: dead, store.DeliveryDiscarded: discarded,
+	} {
+		if n != 0 {
+			st.Deliveries[status] = n
 		}
-		st.Deliveries[status] = n
 	}
-	return st, rows.Err()
+	return st, nil
 }
 
 // ts is t as a timestamptz parameter: NULL when zero.
