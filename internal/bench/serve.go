@@ -116,12 +116,16 @@ func (s *Serve) CPU() (time.Duration, error) {
 }
 
 // IdleCPU is the share of a core serve uses over d while nothing is sent.
-func (s *Serve) IdleCPU(d time.Duration) (float64, error) {
+func (s *Serve) IdleCPU(ctx context.Context, d time.Duration) (float64, error) {
 	before, err := s.CPU()
 	if err != nil {
 		return 0, err
 	}
-	time.Sleep(d)
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
 	after, err := s.CPU()
 	if err != nil {
 		return 0, err

@@ -233,7 +233,7 @@ func (g *growth) measure(ctx context.Context, grew bench.GrowResult) (int64, err
 	}
 	fmt.Fprintf(g.prog, "serve's CPU while idle, over %s\n", g.opts.Idle)
 	time.Sleep(2 * time.Second) // let the reads' work end
-	if row.IdleCPU, err = srv.IdleCPU(g.opts.Idle); err != nil {
+	if row.IdleCPU, err = srv.IdleCPU(ctx, g.opts.Idle); err != nil {
 		return 0, err
 	}
 	if err := g.ingest(ctx, srv, &row); err != nil {
