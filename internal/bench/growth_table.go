@@ -12,13 +12,16 @@ const ReadGoal = 50 * time.Millisecond
 
 // AtSize is what `bench growth` measured at one size of the store.
 type AtSize struct {
-	Events    int64 // stored when serve started
-	Grew      GrowResult
-	Startup   time.Duration
-	Ops       []OpResult
-	IdleCPU   float64 // share of a core
-	Ingest    float64 // req/s on the grown store
-	IngestP99 time.Duration
+	Events  int64 // stored when serve started
+	Grew    GrowResult
+	Startup time.Duration
+	Ops     []OpResult
+	IdleCPU float64 // share of a core
+	// ServerIdleCPU is, on PostgreSQL, the share of a core the database
+	// server spends for serve over the same time.
+	ServerIdleCPU float64
+	Ingest        float64 // req/s on the grown store
+	IngestP99     time.Duration
 	// FreshIngest is req/s on a fresh store, in the same run, alternating.
 	FreshIngest float64
 }
@@ -70,6 +73,9 @@ func PrintGrowth(w io.Writer, backend string, rows []AtSize) {
 		})
 	}
 	cells("serve idle CPU (% of a core)", func(r AtSize) string { return fmt.Sprintf("%.2f %%", 100*r.IdleCPU) })
+	if backend == "PostgreSQL" {
+		cells("its PostgreSQL sessions' idle CPU", func(r AtSize) string { return fmt.Sprintf("%.2f %%", 100*r.ServerIdleCPU) })
+	}
 	cells("ingest req/s (× fresh store)", func(r AtSize) string {
 		return fmt.Sprintf("%.0f (%.2f×)", r.Ingest, r.Ingest/max(r.FreshIngest, 1e-9))
 	})

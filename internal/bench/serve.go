@@ -94,17 +94,21 @@ func (s *Serve) Stop() error {
 }
 
 // CPU is the CPU time serve has used so far, user and system.
-func (s *Serve) CPU() (time.Duration, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+func (s *Serve) CPU() (time.Duration, error) { return ProcessCPU(s.cmd.Process.Pid) }
+
+// ProcessCPU is the CPU time process pid has used so far, user and
+// system, from /proc (Linux only).
+func ProcessCPU(pid int) (time.Duration, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, fmt.Errorf("serve's CPU time (Linux /proc only): %w", err)
+		return 0, fmt.Errorf("CPU time of process %d (Linux /proc only): %w", pid, err)
 	}
 	// The fields after the command name in parentheses: state is the
 	// third field, utime the 14th, stime the 15th.
 	_, rest, _ := strings.Cut(string(raw), ") ")
 	f := strings.Fields(rest)
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", s.cmd.Process.Pid)
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
 	}
 	utime, err1 := strconv.ParseInt(f[11], 10, 64)
 	stime, err2 := strconv.ParseInt(f[12], 10, 64)

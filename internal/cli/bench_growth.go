@@ -211,7 +211,13 @@ func (g *growth) grow(ctx context.Context, count, size int64) (bench.GrowResult,
 // measure starts serve on the store and measures it; it returns how many
 // events the store holds.
 func (g *growth) measure(ctx context.Context, grew bench.GrowResult) (int64, error) {
-	srv, err := bench.StartServe(ctx, g.serveConfig(g.opts.Store))
+	loc, err := g.opts.Store, error(nil)
+	if postgres.IsURL(loc) {
+		if loc, err = withApp(loc, growthApp()); err != nil {
+			return 0, err
+		}
+	}
+	srv, err := bench.StartServe(ctx, g.serveConfig(loc))
 	if err != nil {
 		return 0, err
 	}
@@ -233,7 +239,7 @@ func (g *growth) measure(ctx context.Context, grew bench.GrowResult) (int64, err
 	}
 	fmt.Fprintf(g.prog, "serve's CPU while idle, over %s\n", g.opts.Idle)
 	time.Sleep(2 * time.Second) // let the reads' work end
-	if row.IdleCPU, err = srv.IdleCPU(ctx, g.opts.Idle); err != nil {
+	if row.IdleCPU, row.ServerIdleCPU, err = g.idle(ctx, srv); err != nil {
 		return 0, err
 	}
 	if err := g.ingest(ctx, srv, &row); err != nil {
@@ -242,6 +248,23 @@ func (g *growth) measure(ctx context.Context, grew bench.GrowResult) (int64, err
 	g.rows = append(g.rows, row)
 	bench.PrintGrowth(g.prog, backendName(g.opts.Store), g.rows)
 	return row.Events, srv.Stop()
+}
+
+// idle measures the share of a core serve uses while nothing is sent,
+// and on PostgreSQL the share the database server spends for it.
+func (g *growth) idle(ctx context.Context, srv *bench.Serve) (serve, server float64, err error) {
+	if !postgres.IsURL(g.opts.Store) {
+		serve, err = srv.IdleCPU(ctx, g.opts.Idle)
+		return serve, 0, err
+	}
+	done := make(chan error, 1)
+	go func() {
+		used, err := serverCPU(ctx, g.opts.Store, growthApp(), g.opts.Idle)
+		server = used.Seconds() / g.opts.Idle.Seconds()
+		done <- err
+	}()
+	serve, err = srv.IdleCPU(ctx, g.opts.Idle)
+	return serve, server, errors.Join(err, <-done)
 }
 
 // ingest measures serve's ingest on the grown store and on a fresh one,
