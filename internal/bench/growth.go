@@ -35,8 +35,13 @@ const (
 	unparseablePerMille  = 1  // stored for attention: not JSON
 	reusedSubjectPercent = 50 // of message events: about a message seen before
 	deadPerMille         = 30 // delivery refused for good (422): dead
-	retryingPerMille     = 10 // delivery failed (503): pending, due in two hours
+	retryingPerMille     = 10 // delivery failed (503): pending, due after RetryDelay
 )
+
+// RetryDelay is when a grown delivery that failed is tried again: far
+// enough that a serve measuring the store weeks later does not deliver
+// them all while it is measured, and the pending ones stay pending.
+const RetryDelay = 90 * 24 * time.Hour
 
 // Grow appends events to st until it holds target more, the way serve's
 // receiver would store the webhooks Sent sends (every catalog type, message
@@ -180,7 +185,7 @@ func outcome(c store.Claim) store.Completion {
 		comp.Attempt.Outcome, comp.Attempt.StatusCode = store.OutcomePermanent, 422
 		comp.Attempt.Error, comp.Attempt.Response = "422 Unprocessable Entity", `{"error":"unknown account"}`
 	case draw < deadPerMille+retryingPerMille:
-		comp.Status, comp.NextAttemptAt = store.DeliveryPending, now.Add(2*time.Hour)
+		comp.Status, comp.NextAttemptAt = store.DeliveryPending, now.Add(RetryDelay)
 		comp.Attempt.Outcome, comp.Attempt.StatusCode = store.OutcomeTemporary, 503
 		comp.Attempt.Error = "503 Service Unavailable"
 	}

@@ -109,7 +109,7 @@ func checkGrow(t *testing.T, st store.Store) {
 		t.Errorf("%d deliveries left in flight; want every claim completed", d[store.DeliveryInFlight])
 	}
 	if due, ok, err := st.NextDue(ctx); err != nil || (ok && !due.After(time.Now())) {
-		t.Errorf("a delivery is due at %v (%v, %v); want none before the retries two hours ahead", due, ok, err)
+		t.Errorf("a delivery is due at %v (%v, %v); want none before the retries RetryDelay ahead", due, ok, err)
 	}
 	subjects, err := st.ListEvents(ctx, store.EventFilter{Type: "message.*", Limit: 10000})
 	if err != nil {

@@ -49,8 +49,8 @@ func newBenchGrowthCommand(env Env) *cobra.Command {
 		Short: "Grow a store by millions of events and measure every read, start-up, idle CPU and ingest at each size",
 		Long: `growth appends events to a store, as serve's receiver would store them (every
 event type, message events about messages seen before, 2% duplicates, 0.6%
-for attention, each with a delivery: 3% dead, 1% waiting for a retry, the rest
-delivered), from many goroutines at once, until it holds each of --sizes in
+for attention, each with a delivery: 3% dead, 1% waiting for a retry due in
+90 days, the rest delivered), from many goroutines at once, until it holds each of --sizes in
 turn. At each size it starts 'hooklatch serve' on the store and measures:
 start-up until /readyz answers; every dashboard page, every /v1/ list and
 lookup, /v1/stats and the events and rejections commands, with each filter
