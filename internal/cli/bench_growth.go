@@ -47,16 +47,17 @@ func newBenchGrowthCommand(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "growth --store STORE --sizes 20k,1M,2M",
 		Short: "Grow a store by millions of events and measure every read, start-up, idle CPU and ingest at each size",
-		Long: `growth appends events to a store, as serve's receiver would store them (every
-event type, message events about messages seen before, 2% duplicates, 0.6%
-for attention, each with a delivery: 3% dead, 1% waiting for a retry due in
-90 days, the rest delivered), from many goroutines at once, until it holds each of --sizes in
-turn. At each size it starts 'hooklatch serve' on the store and measures:
-start-up until /readyz answers; every dashboard page, every /v1/ list and
-lookup, /v1/stats and the events and rejections commands, with each filter
-and each kind of event id (p50 / p95 over up to 20 runs); serve's CPU while
-idle; and ingest from 32 connections, alternating with a serve on a fresh
-store. It prints a markdown table, sizes by operations.
+		Long: `growth appends events to a store, as serve's receiver would store them
+(every event type, message events about messages seen before, 2% duplicates,
+0.6% for attention, each with a delivery: 3% dead, 1% waiting for a retry due
+in 90 days, the rest delivered), from many goroutines at once, until it holds
+each of --sizes in turn. At each size it starts 'hooklatch serve' on the store
+and measures: start-up until /readyz answers; every dashboard page, every /v1/
+list and lookup, /v1/stats and the events and rejections commands, with each
+filter and each kind of event id (p50 / p95 over up to 20 runs); serve's CPU
+while idle (on PostgreSQL, also the database server's for serve's sessions);
+and ingest from 32 connections, alternating with a serve on a fresh store. It
+prints a markdown table, sizes by operations.
 
 The store must be new, unless --reuse: then the store as found is measured
 first (its start-up includes any migrations this build makes) and grown
