@@ -34,6 +34,9 @@ type GrowthOptions struct {
 	Idle   time.Duration // how long idle CPU is measured
 	Ingest time.Duration // each ingest run
 	Rounds int           // ingest runs on the grown and on a fresh store, alternating
+	// Exe is the hooklatch executable the measured serve and commands run
+	// from. Defaults to this process's own.
+	Exe string
 	// CPUProfile, when set, names the file a CPU profile of the growth
 	// (not of serve) is written to.
 	CPUProfile string
@@ -130,11 +133,13 @@ type growth struct {
 
 // RunGrowth grows opts.Store to each size and measures it there.
 func RunGrowth(ctx context.Context, out, progress io.Writer, opts GrowthOptions) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
+	var err error
+	if opts.Exe == "" {
+		if opts.Exe, err = os.Executable(); err != nil {
+			return err
+		}
 	}
-	g := &growth{opts: opts, out: out, prog: progress, exe: exe, secretText: newSecretText()}
+	g := &growth{opts: opts, out: out, prog: progress, exe: opts.Exe, secretText: newSecretText()}
 	if g.secret, err = signature.ParseSecret(g.secretText); err != nil {
 		return err
 	}
