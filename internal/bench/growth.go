@@ -58,9 +58,7 @@ func Grow(ctx context.Context, st store.Store, target int64, secret signature.Se
 	start := time.Now()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var appenders, settler sync.WaitGroup
-	settled := make(chan error, 1)
-	settler.Go(func() { settled <- g.settle(ctx, appenders.Wait) })
+	var appenders sync.WaitGroup
 	const workers = 128
 	for i := range workers {
 		appenders.Go(func() {
@@ -69,6 +67,8 @@ func Grow(ctx context.Context, st store.Store, target int64, secret signature.Se
 			}
 		})
 	}
+	settled := make(chan error, 1)
+	go func() { settled <- g.settle(ctx, appenders.Wait) }() // once every appender is counted
 	stop := g.report(progress, start)
 	appenders.Wait()
 	err := <-settled
