@@ -125,6 +125,7 @@ second, and prints how many of them were accepted:
 	f.Float64Var(&opts.Rate, "rate", 50, "with --attack: valid webhooks a second")
 	f.BoolVar(&opts.StoreOnly, "store-only", false, "in-process: store events without delivering them, to measure ingest alone (default: each event goes to the log destination, as with serve)")
 	addSecretFlags(cmd)
+	cmd.AddCommand(newBenchGrowthCommand(env))
 	return cmd
 }
 
