@@ -218,7 +218,7 @@ func (s *Store) writerStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt
 var writerStatements = append([]string{
 	claimSQL, expiredAttemptsSQL, releaseExpiredSQL,
 	cursorClaimSQL, maxSeqSQL, cursorCountSQL, readCursorSQL, claimedToSQL, watermarkSQL, namedSQL, uncountPrunedSQL,
-	countDuplicateSQL, keptKeySQL, keepKeysSQL, pruneAttemptsSQL, pruneEventsSQL, pruneKeysSQL,
+	countDuplicateSQL, keptKeySQL, victimsSQL, keepKeysSQL, pruneAttemptsSQL, pruneEventsSQL, pruneKeysSQL,
 }, func() (qs []string) {
 	for _, n := range attemptRows {
 		qs = append(qs, insertAttemptsSQL(n))

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -32,14 +33,13 @@ import (
 // and a seq used again would be taken by the cursors for an event they
 // have passed.
 //
-// A pruned event's keys stay in pruned_keys until they age out. While
-// there are any, a trigger makes an insert that matches one insert
-// nothing, as a unique index does for a stored event, and the duplicate
-// is answered with the pruned event's id (countDuplicate). The trigger is
-// part of the schema, so every process appending to the file obeys it,
-// and a store that has no kept keys has no trigger: its appends pay
-// nothing for retention.
-
+// A pruned event's keys stay in kept_keys until they age out, as two
+// digests (migration 0014): 16 bytes of SHA-256 over its source and dedupe
+// key, and over its source and body hash. The append statement inserts
+// nothing when a digest of its event is kept, as a unique index does for a
+// stored event, and the duplicate is answered with the pruned event's id
+// (countDuplicate). Every process appending to the file runs that
+// statement; an older build refuses the newer schema.
 // pruneScanFactor bounds how many events one batch's reader looks at, in
 // batches: past events that must be kept, the next batch goes on from
 // there.
@@ -60,14 +60,15 @@ const finalSQL = `NOT EXISTS (SELECT 1 FROM deliveries d
 const pruneScanSQL = `SELECT e.seq, e.received_at < ?2, ` + finalSQL + ` FROM events e
  WHERE e.seq > ?1 ORDER BY e.seq`
 
-// keepKeysSQL copies the keys of the candidates in the JSON array ?1 that
-// are still prunable (received before ?2, final, not the newest event)
-// into pruned_keys, and returns their seqs.
-const keepKeysSQL = `INSERT INTO pruned_keys (seq, id, source, dedupe_key, body_sha256, received_at)
-SELECT e.seq, e.id, e.source, e.dedupe_key, e.body_sha256, e.received_at FROM events e
+// victimsSQL returns those of the candidates in the JSON array ?1 that
+// are still prunable (received before ?2, final, not the newest event),
+// with what their keys are kept by.
+const victimsSQL = `SELECT e.seq, e.id, e.received_at, e.source, e.dedupe_key, e.body_sha256 FROM events e
  WHERE e.seq IN (SELECT value FROM json_each(?1)) AND e.received_at < ?2
-   AND e.seq < (SELECT MAX(seq) FROM events) AND ` + finalSQL + `
-RETURNING seq`
+   AND e.seq < (SELECT MAX(seq) FROM events) AND ` + finalSQL
+
+// keepKeysSQL keeps the keys of one pruned event.
+const keepKeysSQL = `INSERT INTO kept_keys (seq, id, received_at, key_digest, body_digest) VALUES (?, ?, ?, ?, ?)`
 
 // pruneAttemptsSQL deletes the attempts of the events in the JSON array
 // ?1, through the index by delivery id; pruneEventsSQL deletes the events,
@@ -80,26 +81,39 @@ SELECT a.id FROM json_each(?1) j JOIN attempts a ON a.delivery_id BETWEEN j.valu
 	// counts of events naming each destination.
 	uncountPrunedSQL = `UPDATE cursors SET named = named - (SELECT COUNT(*) FROM events
  WHERE seq IN (SELECT value FROM json_each(?1)) AND (dest_mask >> cursors.bit) & 1 = 1)`
-	pruneKeysSQL = `DELETE FROM pruned_keys WHERE seq IN (
-SELECT seq FROM pruned_keys WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)`
-	anyKeysSQL = `SELECT EXISTS (SELECT 1 FROM pruned_keys)`
+	// pruneKeysSQL deletes the kept keys of events received before ?1
+	// among the ?2 kept longest, in seq order: one kept out of that order
+	// waits for those before it.
+	pruneKeysSQL = `DELETE FROM kept_keys WHERE seq IN (
+SELECT seq FROM (SELECT seq, received_at FROM kept_keys ORDER BY seq LIMIT ?2) WHERE received_at < ?1)`
 	// keptKeySQL finds the first pruned event a request matches.
 	keptKeySQL = `SELECT seq, id FROM (
-    SELECT seq, id FROM pruned_keys WHERE dedupe_key = ?2 AND source = ?1
+    SELECT seq, id FROM kept_keys WHERE key_digest = ?1
     UNION ALL
-    SELECT seq, id FROM pruned_keys WHERE body_sha256 = ?3 AND source = ?1)
+    SELECT seq, id FROM kept_keys WHERE body_digest = ?2)
  ORDER BY seq LIMIT 1`
 )
 
-// keptKeysTrigger refuses, silently, an event whose keys are a pruned
-// event's: the append then answers it as a duplicate.
-const (
-	keptKeysTrigger = `CREATE TRIGGER IF NOT EXISTS events_kept_keys BEFORE INSERT ON events
-WHEN EXISTS (SELECT 1 FROM pruned_keys p WHERE p.dedupe_key = NEW.dedupe_key AND p.source = NEW.source)
-  OR EXISTS (SELECT 1 FROM pruned_keys p WHERE p.body_sha256 = NEW.body_sha256 AND p.source = NEW.source)
-BEGIN SELECT RAISE(IGNORE); END`
-	dropKeptKeysTrigger = `DROP TRIGGER IF EXISTS events_kept_keys`
-)
+// keptDigests returns what the keys of an event of source are kept by,
+// and looked up by: 16 bytes of SHA-256 over the source and the dedupe
+// key, and over the source and the body hash (nil when there is none).
+// A source name holds no NUL.
+func keptDigests(source, dedupeKey string, bodySum []byte) (key, body []byte) {
+	h := sha256.New()
+	digest := func(kind string, value []byte) []byte {
+		h.Reset()
+		h.Write([]byte(kind))
+		h.Write([]byte(source))
+		h.Write([]byte{0})
+		h.Write(value)
+		return h.Sum(nil)[:16]
+	}
+	key = digest("key", []byte(dedupeKey))
+	if bodySum != nil {
+		body = digest("body", bodySum)
+	}
+	return key, body
+}
 
 // Prune deletes up to limit events received before before whose
 // deliveries are all final (succeeded or discarded; dead ones too when the
@@ -195,24 +209,9 @@ func (s *Store) pruneCandidates(ctx context.Context, before, dead int64, limit i
 // pruneEvents prunes those of candidates that are still prunable, in the
 // writer's transaction.
 func (s *Store) pruneEvents(ctx context.Context, tx *sql.Tx, candidates []int64, before, dead int64) (int64, error) {
-	rows, err := s.queryWriter(ctx, tx, keepKeysSQL, seqsJSON(candidates), before, dead)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: keep the keys of pruned events: %w", err)
-	}
-	var victims []int64
-	for rows.Next() {
-		var seq int64
-		if err := rows.Scan(&seq); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("sqlite: keep the keys of pruned events: %w", err)
-		}
-		victims = append(victims, seq)
-	}
-	if err := rows.Close(); err != nil {
-		return 0, fmt.Errorf("sqlite: keep the keys of pruned events: %w", err)
-	}
-	if len(victims) == 0 {
-		return 0, nil
+	victims, err := s.keepKeys(ctx, tx, candidates, before, dead)
+	if err != nil || len(victims) == 0 {
+		return 0, err
 	}
 	list := seqsJSON(victims)
 	if _, err := s.execWriter(ctx, tx, pruneAttemptsSQL, list); err != nil {
@@ -225,33 +224,52 @@ func (s *Store) pruneEvents(ctx context.Context, tx *sql.Tx, candidates []int64,
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: prune events: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, keptKeysTrigger); err != nil {
-		return 0, fmt.Errorf("sqlite: guard the kept keys: %w", err)
-	}
 	return res.RowsAffected()
 }
 
+// keepKeys keeps the keys of those of candidates that are still
+// prunable, and returns their seqs.
+func (s *Store) keepKeys(ctx context.Context, tx *sql.Tx, candidates []int64, before, dead int64) ([]int64, error) {
+	type kept struct {
+		seq, at        int64
+		id, source, dk string
+		sum            []byte
+	}
+	rows, err := s.queryWriter(ctx, tx, victimsSQL, seqsJSON(candidates), before, dead)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: keep the keys of pruned events: %w", err)
+	}
+	var all []kept
+	for rows.Next() {
+		var k kept
+		if err := rows.Scan(&k.seq, &k.id, &k.at, &k.source, &k.dk, &k.sum); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlite: keep the keys of pruned events: %w", err)
+		}
+		all = append(all, k)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("sqlite: keep the keys of pruned events: %w", err)
+	}
+	victims := make([]int64, 0, len(all))
+	for _, k := range all {
+		key, body := keptDigests(k.source, k.dk, k.sum)
+		if _, err := s.execWriter(ctx, tx, keepKeysSQL, k.seq, k.id, k.at, key, body); err != nil {
+			return nil, fmt.Errorf("sqlite: keep the keys of pruned events: %w", err)
+		}
+		victims = append(victims, k.seq)
+	}
+	return victims, nil
+}
+
 // pruneKeys deletes up to limit kept keys of events received before
-// before, and the trigger that reads them once there are none left.
+// before.
 func (s *Store) pruneKeys(ctx context.Context, tx *sql.Tx, before int64, limit int) (int64, error) {
 	res, err := s.execWriter(ctx, tx, pruneKeysSQL, before, limit)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: prune dedupe keys: %w", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil || n == 0 {
-		return n, err
-	}
-	var left bool
-	if err := tx.QueryRowContext(ctx, anyKeysSQL).Scan(&left); err != nil {
-		return n, fmt.Errorf("sqlite: prune dedupe keys: %w", err)
-	}
-	if !left {
-		if _, err := tx.ExecContext(ctx, dropKeptKeysTrigger); err != nil {
-			return n, fmt.Errorf("sqlite: prune dedupe keys: %w", err)
-		}
-	}
-	return n, nil
+	return res.RowsAffected()
 }
 
 // countDuplicate answers r, which inserted nothing, with the first event
@@ -263,7 +281,7 @@ func (s *Store) countDuplicate(ctx context.Context, tx *sql.Tx, r *writeReq) err
 		keptSeq = int64(math.MaxInt64)
 		keptID  string
 	)
-	rows, err := s.queryWriter(ctx, tx, keptKeySQL, ev.Source, ev.DedupeKey, r.bodySum[:])
+	rows, err := s.queryWriter(ctx, tx, keptKeySQL, r.keyDigest, r.bodyDigest)
 	if err == nil {
 		err = scanOne(rows, &keptSeq, &keptID)
 	}
@@ -310,4 +328,38 @@ func (s *Store) OldestEvent(ctx context.Context) (at time.Time, ok bool, err err
 		return time.Time{}, false, fmt.Errorf("sqlite: oldest event: %w", err)
 	}
 	return fromUnixNano(received), true, nil
+}
+
+// keepPrunedKeys moves the keys kept in pruned_keys (migration 0008) to
+// kept_keys as digests, and drops pruned_keys.
+func keepPrunedKeys(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT seq, id, received_at, source, dedupe_key, body_sha256 FROM pruned_keys`)
+	if err != nil {
+		return err
+	}
+	type kept struct {
+		seq, at        int64
+		id, source, dk string
+		sum            []byte
+	}
+	var all []kept
+	for rows.Next() {
+		var k kept
+		if err := rows.Scan(&k.seq, &k.id, &k.at, &k.source, &k.dk, &k.sum); err != nil {
+			rows.Close()
+			return err
+		}
+		all = append(all, k)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for _, k := range all {
+		key, body := keptDigests(k.source, k.dk, k.sum)
+		if _, err := tx.ExecContext(ctx, keepKeysSQL, k.seq, k.id, k.at, key, body); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, `DROP TABLE pruned_keys`)
+	return err
 }

@@ -2,8 +2,12 @@ package sqlite_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -213,4 +217,84 @@ func BenchmarkAppendDuplicate(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Kept keys cost an append nothing but its own statement's two lookups:
+// pruning adds no trigger to the events table.
+func TestPruneAddsNoTrigger(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, path := open(t, sqlite.Options{Exclusive: true})
+	old := time.Now().Add(-60 * 24 * time.Hour)
+	appendAt(t, s, "gone", old)
+	appendAt(t, s, "newest", time.Now())
+	if events, _, err := s.Prune(ctx, time.Now().Add(-24*time.Hour), time.Time{}, old.Add(-time.Hour), 10); err != nil || events != 1 {
+		t.Fatalf("prune = %d, %v; want 1", events, err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var triggers []string
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'trigger'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		triggers = append(triggers, name)
+	}
+	if len(triggers) > 0 {
+		t.Errorf("triggers after pruning: %v; want none on the insert path", triggers)
+	}
+}
+
+// A store that kept the keys of pruned events as strings (pruned_keys)
+// keeps them as digests once opened: a duplicate of a pruned event, by
+// dedupe key or by body, is still answered with the pruned event's id.
+func TestMigrationKeepsPrunedKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	names, err := filepath.Glob(filepath.Join("migrations", "000*.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range names {
+		names[i] = filepath.Base(names[i])
+	}
+	path, db := olderStore(t, names...)
+	gone := storetest.NewEvent("sent", "gone")
+	sum := sha256.Sum256(gone.Body)
+	for _, q := range []string{
+		`INSERT INTO pruned_keys (seq, id, source, dedupe_key, body_sha256, received_at) VALUES (1, '` + gone.ID + `', 'sent', '` + gone.DedupeKey + `', X'` + hex.EncodeToString(sum[:]) + `', 1)`,
+		`INSERT INTO events (seq, id, source, dedupe_key, received_at, body) VALUES (2, 'newest', 'sent', 'newest', 2, '')`,
+		`PRAGMA user_version = ` + strconv.Itoa(len(names)),
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("open a store with pruned_keys: %v", err)
+	}
+	defer s.Close()
+	byKey := storetest.NewEvent("sent", "gone")
+	byBody := storetest.NewEvent("sent", "forged")
+	byBody.Body = gone.Body
+	for _, ev := range []*store.Event{byKey, byBody} {
+		if res, err := s.Append(ctx, ev); err != nil || !res.Duplicate || res.EventID != gone.ID {
+			t.Errorf("%s after the migration = %+v, %v; want a duplicate of the pruned event", ev.DedupeKey, res, err)
+		}
+	}
+	if res, err := s.Append(ctx, storetest.NewEvent("sent", "new")); err != nil || res.Duplicate {
+		t.Errorf("a new event after the migration = %+v, %v; want it stored", res, err)
+	}
 }

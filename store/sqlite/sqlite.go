@@ -171,7 +171,9 @@ type writeReq struct {
 	ev      *store.Event
 	headers []byte   // ev.Headers as JSON, encoded by the caller, not the writer
 	bodySum [32]byte // SHA-256 of ev.Body, likewise
-	fn      func(ctx context.Context, tx *sql.Tx) error
+	// keyDigest and bodyDigest are what kept keys match ev by (keptDigests).
+	keyDigest, bodyDigest []byte
+	fn                    func(ctx context.Context, tx *sql.Tx) error
 	// success, when set, is a completion fn records: a success the
 	// writer may record together with others of its batch, when it was a
 	// first attempt claimed from a cursor (fn does the rest).
@@ -308,11 +310,7 @@ func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
 		}
 	}
 
-	appendStmt, err := writeDB.PrepareContext(ctx, `
-INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
-                    occurred_at, received_at, scheme, attention, headers, body, body_sha256, dest_mask)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT DO NOTHING`)
+	appendStmt, err := writeDB.PrepareContext(ctx, appendSQL)
 	if err != nil {
 		writeDB.Close()
 		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
@@ -416,6 +414,7 @@ func (s *Store) checkpointLoop() {
 // migration file they are named after, after its script.
 var dataMigrations = map[string]func(context.Context, *sql.Tx) error{
 	"0004_body_hash.sql": backfillBodyHashes,
+	"0014_kept_keys.sql": keepPrunedKeys,
 }
 
 // backfillBodyHashes gives the events stored before body hashes existed
@@ -537,6 +536,7 @@ func (s *Store) Append(ctx context.Context, ev *store.Event) (store.AppendResult
 	// Everything that can happen before the writer does: it is the one
 	// goroutine every append waits on.
 	r := &writeReq{ev: ev, headers: headersJSON(ev.Headers), bodySum: sha256.Sum256(ev.Body)}
+	r.keyDigest, r.bodyDigest = keptDigests(ev.Source, ev.DedupeKey, r.bodySum[:])
 	if err := s.write(ctx, r); err != nil {
 		return store.AppendResult{}, err
 	}
@@ -650,7 +650,8 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 	// and is counted on the first event it matches.
 	res, err := stmt.ExecContext(ctx,
 		ev.ID, ev.Source, ev.DedupeKey, ev.Field, ev.Type, ev.SubjectKind, ev.Subject, ev.Status,
-		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body, r.bodySum[:], mask)
+		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body, r.bodySum[:], mask,
+		r.keyDigest, r.bodyDigest)
 	if err != nil {
 		return fmt.Errorf("sqlite: append: %w", err)
 	}
@@ -671,6 +672,17 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 	r.res.Duplicate = true
 	return s.countDuplicate(ctx, tx, r)
 }
+
+// appendSQL inserts an event, unless it is a stored event's duplicate (the
+// unique indexes) or a pruned one's (its digests, ?17 and ?18, are kept:
+// retention.go).
+const appendSQL = `
+INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
+                    occurred_at, received_at, scheme, attention, headers, body, body_sha256, dest_mask)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
+ WHERE NOT EXISTS (SELECT 1 FROM kept_keys WHERE key_digest = ?17)
+   AND NOT EXISTS (SELECT 1 FROM kept_keys WHERE body_digest = ?18)
+ON CONFLICT DO NOTHING`
 
 // countDuplicateSQL counts a duplicate on the first event it matches, by
 // dedupe key or by body, through the two unique indexes that refused it,

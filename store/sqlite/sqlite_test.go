@@ -194,26 +194,35 @@ func openBench(b *testing.B) (*sqlite.Store, string) {
 	return s, path
 }
 
+// olderStore makes a store of the schema the migrations named make, and
+// returns its path and a connection to it.
+func olderStore(t *testing.T, migrations ...string) (string, *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hooklatch.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, name := range migrations {
+		script, err := os.ReadFile(filepath.Join("migrations", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(string(script)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	return path, db
+}
+
 // A store written before bodies were a dedupe key gets their hashes when it
 // is opened: its old events are then met by a replay under a new event id,
 // and bodies it stored twice (such replays) do not stop the migration.
 func TestMigrationHashesOldBodies(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "hooklatch.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"0001_init.sql", "0002_deliveries.sql"} {
-		script, err := os.ReadFile(filepath.Join("migrations", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.ExecContext(ctx, string(script)); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
+	path, db := olderStore(t, "0001_init.sql", "0002_deliveries.sql")
 	insert := `INSERT INTO events (id, source, dedupe_key, received_at, body) VALUES (?, 'sent', ?, 1, ?)`
 	for _, row := range [][]any{
 		{"old-1", "event-id:a", []byte(`{"n":1}`)},
