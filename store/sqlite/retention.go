@@ -119,8 +119,9 @@ func keptDigests(source, dedupeKey string, bodySum []byte) (key, body []byte) {
 // deliveries are all final (succeeded or discarded; dead ones too when the
 // event was received before deadBefore, never when deadBefore is zero),
 // with their deliveries and attempts, keeping their dedupe keys; and up to
-// limit kept keys of events received before keysBefore. Each of the two
-// is one short write transaction: callers prune in small batches.
+// limit kept keys of events received before keysBefore. It writes in the
+// writer's spare time (see pacing), in transactions sized to hold the
+// writer about pruneSlice each.
 func (s *Store) Prune(ctx context.Context, before, deadBefore, keysBefore time.Time, limit int) (events, keys int64, err error) {
 	if limit <= 0 {
 		return 0, 0, errors.New("sqlite: prune: the batch size must be positive")
@@ -129,33 +130,83 @@ func (s *Store) Prune(ctx context.Context, before, deadBefore, keysBefore time.T
 	if !deadBefore.IsZero() {
 		dead = unixNano(deadBefore)
 	}
+	s.pruneMu.Lock()
+	defer s.pruneMu.Unlock()
 	candidates, err := s.pruneCandidates(ctx, unixNano(before), dead, limit)
 	if err != nil {
 		return 0, 0, err
 	}
-	// What the closures set is the writer's until it has answered: a
-	// write given up on (ctx done) may still be running, so they set
-	// variables of their own, read only after a nil error.
-	var pruned, kept int64
-	if len(candidates) > 0 {
-		err = s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			n, err := s.pruneEvents(ctx, tx, candidates, unixNano(before), dead)
-			pruned = n
-			return err
+	for len(candidates) > 0 {
+		part := candidates[:min(s.pruneChunk.size, len(candidates))]
+		candidates = candidates[len(part):]
+		n, err := s.pruneWrite(ctx, func(ctx context.Context, tx *sql.Tx) (int64, error) {
+			return s.pruneEvents(ctx, tx, part, unixNano(before), dead)
 		})
+		events += n
 		if err != nil {
-			return 0, 0, err
+			return events, 0, err
 		}
 	}
-	err = s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		n, err := s.pruneKeys(ctx, tx, unixNano(keysBefore), limit)
-		kept = n
-		return err
-	})
-	if err != nil {
-		return pruned, 0, err
+	for keys < int64(limit) {
+		part := min(s.pruneChunk.size, limit-int(keys))
+		n, err := s.pruneWrite(ctx, func(ctx context.Context, tx *sql.Tx) (int64, error) {
+			return s.pruneKeys(ctx, tx, unixNano(keysBefore), part)
+		})
+		keys += n
+		if err != nil || n < int64(part) {
+			return events, keys, err
+		}
 	}
-	return pruned, kept, nil
+	return events, keys, nil
+}
+
+// How retention is paced.
+//
+// Each of its writes waits for the writer's spare time: the writer runs
+// it, in a transaction of its own, when no other write waits, or once it
+// has waited maxSpareWait (wal.go). And each is sized to hold the writer
+// about pruneSlice: the next one's size follows how long the last took
+// (from the start of its transaction to its commit), so a store whose
+// pages are not in memory prunes fewer rows at a time than one whose are.
+// Under a load that leaves the writer no spare time, retention then takes
+// about pruneSlice every maxSpareWait; otherwise it fills the gaps.
+const (
+	pruneSlice    = 10 * time.Millisecond
+	minPruneChunk = 8
+	maxPruneChunk = 1000
+)
+
+// pruneChunk is how many rows the next retention transaction writes.
+type pruneChunk struct{ size int }
+
+// adapt sizes the next transaction by how long the last one of n rows took.
+func (c *pruneChunk) adapt(n int, took time.Duration) {
+	if n < c.size { // a short one says little about the next
+		return
+	}
+	next := 2 * c.size
+	if took > 0 {
+		next = min(next, int(int64(c.size)*int64(pruneSlice)/int64(took)))
+	}
+	c.size = max(minPruneChunk, min(maxPruneChunk, max(next, c.size/2)))
+}
+
+// pruneWrite runs fn in a transaction of its own in the writer's spare
+// time, and sizes the next by how long it took.
+func (s *Store) pruneWrite(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) (int64, error)) (int64, error) {
+	// What fn sets is the writer's until it has answered: a write given
+	// up on (ctx done) may still be running, so n is read only after a
+	// nil error.
+	var n int64
+	r := &writeReq{fn: func(ctx context.Context, tx *sql.Tx) (err error) {
+		n, err = fn(ctx, tx)
+		return err
+	}}
+	if err := s.wait(ctx, r, func() error { return s.enqueueSpare(ctx, r) }); err != nil {
+		return 0, err
+	}
+	s.pruneChunk.adapt(int(n), time.Since(r.started))
+	return n, nil
 }
 
 // pruneCandidates returns up to limit events that looked prunable to a
@@ -167,8 +218,6 @@ func (s *Store) pruneCandidates(ctx context.Context, before, dead int64, limit i
 	if closed {
 		return nil, store.ErrClosed
 	}
-	s.pruneMu.Lock()
-	defer s.pruneMu.Unlock()
 	rows, err := s.readDB.QueryContext(ctx, pruneScanSQL, s.pruneFrom, before, dead)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find events to prune: %w", err)

@@ -6,14 +6,24 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
+	"flag"
+	"fmt"
+	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/hooklatch/hooklatch/event"
+	"github.com/hooklatch/hooklatch/internal/retention"
+	"github.com/hooklatch/hooklatch/store"
 	"github.com/hooklatch/hooklatch/store/sqlite"
 )
 
@@ -110,3 +120,193 @@ func BenchmarkGrow(b *testing.B) {
 }
 
 const grownEvents, grownOld = 1_500_000, 1_200_000
+
+// ingestRun is how long each variant of a round appends.
+var ingestRun = flag.Duration("ingest-run", 8*time.Second, "how long each variant of the size benchmarks appends")
+
+// BenchmarkIngestWhilePruning appends, from 64 goroutines, to a copy of the
+// grown store, with and without retention pruning its backlog of 1.2 M
+// prunable events meanwhile, alternating, three rounds; it reports each
+// rate and the ratio of the totals (pruning / not):
+//
+//	HOOKLATCH_GROWN_STORE=/tmp/grown.db go test -run '^$' -bench IngestWhilePruning -benchtime 1x -timeout 30m ./store/sqlite
+func BenchmarkIngestWhilePruning(b *testing.B) {
+	path := copyStore(b, grownStore(b, grownEvents, grownOld))
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, path, sqlite.Options{Exclusive: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for b.Loop() {
+		var plain, pruning float64
+		for round := 1; round <= 3; round++ {
+			wal := watchWAL(path)
+			rate, p99 := ingest(b, s, *ingestRun)
+			plain += rate
+			b.Logf("round %d without pruning: %.0f appends/s, p99 %s, WAL at most %d MB", round, rate, p99, wal()>>20)
+
+			r, err := retention.New(retention.Config{Store: s, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			pruneCtx, stop := context.WithCancel(ctx)
+			var pruned, keys int64
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				pruned, keys, _ = r.Prune(pruneCtx)
+			}()
+			wal = watchWAL(path)
+			rate, p99 = ingest(b, s, *ingestRun)
+			stop()
+			<-done
+			pruning += rate
+			b.Logf("round %d while pruning:     %.0f appends/s, p99 %s, WAL at most %d MB; pruned %d events (%.0f/s), %d keys",
+				round, rate, p99, wal()>>20, pruned, float64(pruned)/ingestRun.Seconds(), keys)
+		}
+		b.ReportMetric(pruning/plain, "ratio")
+	}
+}
+
+// watchWAL samples the size of the store's log every 10ms until the
+// function it returns is called, which returns the largest.
+func watchWAL(path string) func() int64 {
+	stop, largest := make(chan struct{}), make(chan int64)
+	go func() {
+		var most int64
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				largest <- most
+				return
+			case <-tick.C:
+			}
+			if fi, err := os.Stat(path + "-wal"); err == nil {
+				most = max(most, fi.Size())
+			}
+		}
+	}()
+	return func() int64 {
+		close(stop)
+		return <-largest
+	}
+}
+
+// copyStore copies the store at path into a temporary directory.
+func copyStore(b *testing.B, path string) string {
+	b.Helper()
+	to := filepath.Join(b.TempDir(), "grown.db")
+	if out, err := exec.Command("cp", path, to).CombinedOutput(); err != nil {
+		b.Fatalf("copy %s: %v: %s", path, err, out)
+	}
+	return to
+}
+
+// ingest appends events shaped like Sent's from 64 goroutines for d, and
+// returns the rate and the 99th percentile of an append's latency.
+func ingest(b *testing.B, s store.Store, d time.Duration) (float64, time.Duration) {
+	b.Helper()
+	sample, err := event.Sample("message.delivered", event.SampleOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	env, err := event.Parse(sample)
+	if err != nil {
+		b.Fatal(err)
+	}
+	subject := []byte(env.Subject().ID)
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		wg        sync.WaitGroup
+	)
+	ctx := context.Background()
+	start := time.Now()
+	end := start.Add(d)
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for time.Now().Before(end) {
+				fresh := uuid.NewString()
+				ev := &store.Event{
+					ID: uuid.Must(uuid.NewV7()).String(), Source: "sent", DedupeKey: "event-id:" + rand.Text(),
+					Type: "message.delivered", Subject: fresh, ReceivedAt: time.Now(),
+					Body: bytes.Replace(sample, subject, []byte(fresh), 1),
+				}
+				t := time.Now()
+				if _, err := s.Append(ctx, ev); err != nil {
+					b.Error(err)
+					return
+				}
+				mine = append(mine, time.Since(t))
+			}
+			mu.Lock()
+			latencies = append(latencies, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if len(latencies) == 0 {
+		b.Fatal("no append answered")
+	}
+	slices.Sort(latencies)
+	return float64(len(latencies)) / elapsed.Seconds(), latencies[len(latencies)*99/100]
+}
+
+// BenchmarkIngestAtSize appends, from 64 goroutines, to a fresh store and
+// to a copy of the grown one, with the writer's page cache at each size
+// in -cache (MB, comma-separated), alternating, three rounds; it reports
+// each variant's total rate as a ratio to the fresh store's:
+//
+//	HOOKLATCH_GROWN_STORE=/tmp/grown.db go test -run '^$' -bench IngestAtSize -benchtime 1x -timeout 30m ./store/sqlite
+func BenchmarkIngestAtSize(b *testing.B) {
+	grown := copyStore(b, grownStore(b, grownEvents, grownOld))
+	ctx := context.Background()
+	var caches []int64
+	for _, mb := range strings.Split(*cacheSizes, ",") {
+		n, err := strconv.ParseInt(mb, 10, 64)
+		if err != nil {
+			b.Fatalf("-cache %s: %v", *cacheSizes, err)
+		}
+		caches = append(caches, n)
+	}
+	type variant struct {
+		name  string
+		path  string
+		cache int64
+	}
+	variants := []variant{{name: "fresh", cache: caches[0]}}
+	for _, mb := range caches {
+		variants = append(variants, variant{fmt.Sprintf("grown, cache %d MB", mb), grown, mb})
+	}
+	for b.Loop() {
+		total := make([]float64, len(variants))
+		for round := 1; round <= 3; round++ {
+			for i, v := range variants {
+				path := v.path
+				if path == "" {
+					path = filepath.Join(b.TempDir(), "fresh.db")
+				}
+				s, err := sqlite.Open(ctx, path, sqlite.WithPageCache(sqlite.Options{Exclusive: true}, v.cache<<20))
+				if err != nil {
+					b.Fatal(err)
+				}
+				rate, p99 := ingest(b, s, *ingestRun)
+				s.Close()
+				total[i] += rate
+				b.Logf("round %d %s: %.0f appends/s, p99 %s", round, v.name, rate, p99)
+			}
+		}
+		for i, v := range variants[1:] {
+			b.Logf("%s: %.2f of fresh", v.name, total[i+1]/total[0])
+		}
+	}
+}
+
+var cacheSizes = flag.String("cache", "2,16,64,256", "with IngestAtSize: the writer's page cache sizes to compare, in MB")

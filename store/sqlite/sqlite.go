@@ -100,6 +100,13 @@ type Options struct {
 	// a command reading the store of a busy serve must not wait for the
 	// WAL to drain. Defaults to false.
 	ReadOnly bool
+
+	// pageCacheBytes, when set, is the writer's page cache (PRAGMA
+	// cache_size); benchmarks set it (export_test.go). SQLite's default,
+	// 2 MB, is kept: at 1.5 M events a larger one did not make appends
+	// faster (BenchmarkIngestAtSize), as they are bound by the pages a
+	// commit writes, not by those it reads.
+	pageCacheBytes int64
 }
 
 func (o Options) withDefaults() Options {
@@ -150,13 +157,21 @@ type Store struct {
 	txCur    *cursorTx // the writer goroutine's own: the open transaction's cursor changes
 	instance string    // names this Store in the cursors it holds
 
-	pruneMu   sync.Mutex
-	pruneFrom int64 // the seq after which the next prune batch looks (retention.go)
+	pruneMu    sync.Mutex
+	pruneFrom  int64      // the seq after which the next prune batch looks (retention.go)
+	pruneChunk pruneChunk // the size of the next retention transaction
 
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
 	queue  chan *writeReq
 	done   chan struct{} // closed when the writer has drained the queue
+	// spare holds writes that wait for the writer's spare time
+	// (retention's): the writer runs one, alone, when no other write
+	// waits, or once it has waited maxSpareWait. held is the writer
+	// goroutine's own: a spare write taken, not yet run.
+	spare        chan *writeReq
+	held         *writeReq
+	maxSpareWait time.Duration
 
 	nudge           chan struct{} // asks the checkpointer for a checkpoint now
 	stopCheckpoints chan struct{}
@@ -178,6 +193,10 @@ type writeReq struct {
 	// writer may record together with others of its batch, when it was a
 	// first attempt claimed from a cursor (fn does the rest).
 	success *store.Completion
+
+	// spareSince, when set, is when this spare write was queued;
+	// started is when the writer began its transaction.
+	spareSince, started time.Time
 
 	res  store.AppendResult
 	err  error
@@ -268,6 +287,9 @@ func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
 		case writer:
 			q.Set("_txlock", "immediate")
 			q.Add("_pragma", "wal_autocheckpoint(0)")
+			if opts.pageCacheBytes > 0 {
+				q.Add("_pragma", "cache_size(-"+strconv.FormatInt(opts.pageCacheBytes>>10, 10)+")")
+			}
 			// When the log starts over, its file is cut back to the bound.
 			q.Add("_pragma", "journal_size_limit("+strconv.FormatInt(opts.MaxWALBytes, 10)+")")
 		case reader:
@@ -382,6 +404,9 @@ func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
 		instance:        uuid.NewString(),
 		wal:             newWALLog(opts.MaxWALBytes, pageSize),
 		queue:           make(chan *writeReq, opts.QueueSize),
+		spare:           make(chan *writeReq, 1),
+		maxSpareWait:    maxSpareWait,
+		pruneChunk:      pruneChunk{size: 64},
 		done:            make(chan struct{}),
 		nudge:           make(chan struct{}, 1),
 		stopCheckpoints: make(chan struct{}),
@@ -515,10 +540,32 @@ func (s *Store) enqueue(r *writeReq) error {
 	}
 }
 
+// enqueueSpare hands r to the writer, to run in its spare time.
+func (s *Store) enqueueSpare(ctx context.Context, r *writeReq) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	r.spareSince = time.Now()
+	select {
+	case s.spare <- r:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // write enqueues r and waits for its transaction to commit.
 func (s *Store) write(ctx context.Context, r *writeReq) error {
+	return s.wait(ctx, r, func() error { return s.enqueue(r) })
+}
+
+// wait hands r to the writer with enqueue and waits for its transaction
+// to commit.
+func (s *Store) wait(ctx context.Context, r *writeReq, enqueue func() error) error {
 	r.done = make(chan struct{})
-	if err := s.enqueue(r); err != nil {
+	if err := enqueue(); err != nil {
 		return err
 	}
 	select {
@@ -552,11 +599,13 @@ func (s *Store) writeLoop() {
 	for {
 		first, ok := s.next(idle)
 		if !ok {
+			s.failSpare()
 			return
 		}
 		batch = append(batch[:0], first)
+		first.started = time.Now()
 	gather:
-		for len(batch) < s.opts.MaxBatch {
+		for len(batch) < s.opts.MaxBatch && first.spareSince.IsZero() {
 			select {
 			case r, ok := <-s.queue:
 				if !ok {

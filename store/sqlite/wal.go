@@ -35,6 +35,8 @@ import (
 	"time"
 
 	msqlite "modernc.org/sqlite"
+
+	"github.com/hooklatch/hooklatch/store"
 )
 
 const (
@@ -47,6 +49,11 @@ const (
 	// walSteps is how many background checkpoints the writer asks for
 	// while the log fills up to its bound.
 	walSteps = 32
+
+	// maxSpareWait bounds how long a spare write (retention's) waits for
+	// the writer to have nothing else to do: under a load that never
+	// leaves it idle, retention still gets one transaction this often.
+	maxSpareWait = time.Second
 )
 
 // walLog is the writer's account of the log.
@@ -74,14 +81,27 @@ func (w *walLog) reset() {
 	w.frames, w.nudgeAt = 0, w.step()
 }
 
-// next waits for the next write. Once none has come for
+// next waits for the next write: a spare one (Store.spare) when it has
+// waited maxSpareWait or no other write waits. Once none has come for
 // CheckpointInterval, it empties the log first, so that an idle store
 // keeps no large WAL.
 func (s *Store) next(idle *time.Timer) (*writeReq, bool) {
+	if s.held == nil {
+		select {
+		case s.held = <-s.spare:
+		default:
+		}
+	}
+	if s.held != nil && time.Since(s.held.spareSince) >= s.maxSpareWait {
+		return s.takeHeld(), true
+	}
 	select {
 	case r, ok := <-s.queue:
 		return r, ok
 	default:
+	}
+	if s.held != nil {
+		return s.takeHeld(), true
 	}
 	for {
 		var timeout <-chan time.Time
@@ -93,9 +113,35 @@ func (s *Store) next(idle *time.Timer) (*writeReq, bool) {
 		case r, ok := <-s.queue:
 			idle.Stop()
 			return r, ok
+		case r := <-s.spare:
+			idle.Stop()
+			return r, true
 		case <-timeout:
 			s.truncateWAL()
 		}
+	}
+}
+
+func (s *Store) takeHeld() *writeReq {
+	r := s.held
+	s.held = nil
+	return r
+}
+
+// failSpare answers the spare writes left once the writer stops.
+func (s *Store) failSpare() {
+	for {
+		r := s.held
+		if r == nil {
+			select {
+			case r = <-s.spare:
+			default:
+				return
+			}
+		}
+		s.held = nil
+		r.err = store.ErrClosed
+		close(r.done)
 	}
 }
 
