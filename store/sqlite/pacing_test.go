@@ -103,28 +103,31 @@ func TestSpareWriteAnsweredOnClose(t *testing.T) {
 	}
 }
 
-// Each retention transaction is sized by how long the last full one took:
-// one that took twice pruneSlice halves the next, one that took a tenth
-// doubles it (no more), within bounds; one that found fewer rows than it
-// could take says nothing.
+// Each retention transaction is sized by the last full one: one that took
+// twice pruneSlice halves the next, one that took a tenth doubles it (no
+// more), one that took far longer halves it (no less); one that appended
+// four times the frames allowed quarters it; all within bounds. One that
+// found fewer rows than it could take says nothing.
 func TestPruneChunkFollowsTheLastTransaction(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		size, n int
 		took    time.Duration
+		frames  int64
 		want    int
 	}{
-		{100, 100, 2 * pruneSlice, 50},
-		{100, 100, pruneSlice / 10, 200},
-		{100, 100, pruneSlice, 100},
-		{100, 100, 100 * pruneSlice, 50},
-		{100, 3, 100 * pruneSlice, 100},
-		{minPruneChunk, minPruneChunk, 10 * pruneSlice, minPruneChunk},
-		{maxPruneChunk, maxPruneChunk, 0, maxPruneChunk},
+		{100, 100, 2 * pruneSlice, 10, 50},
+		{100, 100, pruneSlice / 10, 10, 200},
+		{100, 100, pruneSlice, 10, 100},
+		{100, 100, 100 * pruneSlice, 10, 50},
+		{100, 100, pruneSlice, 400, 25},
+		{100, 3, 100 * pruneSlice, 400, 100},
+		{minPruneChunk, minPruneChunk, 10 * pruneSlice, 1000, minPruneChunk},
+		{maxPruneChunk, maxPruneChunk, 0, 0, maxPruneChunk},
 	} {
 		c := pruneChunk{size: tc.size}
-		if c.adapt(tc.n, tc.took); c.size != tc.want {
-			t.Errorf("%d rows of %d in %s: next %d, want %d", tc.n, tc.size, tc.took, c.size, tc.want)
+		if c.adapt(tc.n, tc.took, tc.frames, 100); c.size != tc.want {
+			t.Errorf("%d rows of %d in %s, %d frames of 100: next %d, want %d", tc.n, tc.size, tc.took, tc.frames, c.size, tc.want)
 		}
 	}
 }

@@ -164,14 +164,17 @@ func (s *Store) Prune(ctx context.Context, before, deadBefore, keysBefore time.T
 //
 // Each of its writes waits for the writer's spare time: the writer runs
 // it, in a transaction of its own, when no other write waits, or once it
-// has waited maxSpareWait (wal.go). And each is sized to hold the writer
-// about pruneSlice: the next one's size follows how long the last took
-// (from the start of its transaction to its commit), so a store whose
-// pages are not in memory prunes fewer rows at a time than one whose are.
-// Under a load that leaves the writer no spare time, retention then takes
-// about pruneSlice every maxSpareWait; otherwise it fills the gaps.
+// has waited maxSpareWait (wal.go). And each is sized by the last: to hold
+// the writer about pruneSlice (from the start of its transaction to its
+// commit), and to append at most an eighth of MaxWALBytes to the log, so
+// that the log stays within its bound (the writer rewinds it between two
+// transactions, wal.go). A store whose pages are not in memory prunes
+// fewer rows at a time than one whose are. Under a load that leaves the
+// writer no spare time, retention takes about pruneSlice every
+// maxSpareWait; otherwise it fills the gaps.
 const (
 	pruneSlice    = 10 * time.Millisecond
+	pruneWALShare = 8 // a transaction appends at most MaxWALBytes / pruneWALShare
 	minPruneChunk = 8
 	maxPruneChunk = 1000
 )
@@ -179,20 +182,26 @@ const (
 // pruneChunk is how many rows the next retention transaction writes.
 type pruneChunk struct{ size int }
 
-// adapt sizes the next transaction by how long the last one of n rows took.
-func (c *pruneChunk) adapt(n int, took time.Duration) {
+// adapt sizes the next transaction by the last one, of n rows, which took
+// took and appended frames frames to the log, of at most maxFrames. Time
+// may halve the size at most (one slow commit says little); the log's
+// frames may cut it further.
+func (c *pruneChunk) adapt(n int, took time.Duration, frames, maxFrames int64) {
 	if n < c.size { // a short one says little about the next
 		return
 	}
 	next := 2 * c.size
 	if took > 0 {
-		next = min(next, int(int64(c.size)*int64(pruneSlice)/int64(took)))
+		next = min(next, max(c.size/2, int(int64(c.size)*int64(pruneSlice)/int64(took))))
 	}
-	c.size = max(minPruneChunk, min(maxPruneChunk, max(next, c.size/2)))
+	if frames > 0 {
+		next = min(next, int(int64(c.size)*maxFrames/frames))
+	}
+	c.size = max(minPruneChunk, min(maxPruneChunk, next))
 }
 
 // pruneWrite runs fn in a transaction of its own in the writer's spare
-// time, and sizes the next by how long it took.
+// time, and sizes the next by it.
 func (s *Store) pruneWrite(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) (int64, error)) (int64, error) {
 	// What fn sets is the writer's until it has answered: a write given
 	// up on (ctx done) may still be running, so n is read only after a
@@ -205,7 +214,7 @@ func (s *Store) pruneWrite(ctx context.Context, fn func(ctx context.Context, tx 
 	if err := s.wait(ctx, r, func() error { return s.enqueueSpare(ctx, r) }); err != nil {
 		return 0, err
 	}
-	s.pruneChunk.adapt(int(n), time.Since(r.started))
+	s.pruneChunk.adapt(int(n), time.Since(r.started), r.frames, s.wal.limit/pruneWALShare)
 	return n, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
@@ -296,5 +297,46 @@ func TestMigrationKeepsPrunedKeys(t *testing.T) {
 	}
 	if res, err := s.Append(ctx, storetest.NewEvent("sent", "new")); err != nil || res.Duplicate {
 		t.Errorf("a new event after the migration = %+v, %v; want it stored", res, err)
+	}
+}
+
+// Pruning keeps the log within its bound: each of its transactions
+// appends at most an eighth of it, and the writer rewinds the log between
+// two. Fixed batches of 500 events of 2 KiB wrote more than the bound in
+// one transaction.
+func TestWALStaysWithinItsBoundWhilePruning(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const bound = 1 << 20
+	s, path := open(t, sqlite.Options{MaxWALBytes: bound, Exclusive: true})
+	old := time.Now().Add(-60 * 24 * time.Hour)
+	const events = 3000
+	for i := range events {
+		ev := storetest.NewEvent("sent", fmt.Sprint("old-", i))
+		ev.ReceivedAt = old
+		ev.Body = make([]byte, 2<<10)
+		binary.BigEndian.PutUint64(ev.Body, uint64(i))
+		if _, err := s.Append(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var largest int64
+	var pruned int64
+	for {
+		n, _, err := s.Prune(ctx, time.Now(), time.Time{}, old.Add(-time.Hour), 500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		largest = max(largest, fileSize(t, path+"-wal"))
+		if pruned += n; n == 0 {
+			break
+		}
+	}
+	if pruned != events-1 {
+		t.Fatalf("pruned %d events, want %d", pruned, events-1)
+	}
+	if slack := int64(bound / 4); largest > bound+slack {
+		t.Errorf("largest WAL seen while pruning = %.2f MiB, want at most %.2f MiB (bound + slack)",
+			float64(largest)/(1<<20), float64(bound+slack)/(1<<20))
 	}
 }

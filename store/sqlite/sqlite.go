@@ -195,8 +195,10 @@ type writeReq struct {
 	success *store.Completion
 
 	// spareSince, when set, is when this spare write was queued;
-	// started is when the writer began its transaction.
+	// started is when the writer began its transaction, and frames how
+	// many it appended to the log (spare writes only).
 	spareSince, started time.Time
+	frames              int64
 
 	res  store.AppendResult
 	err  error
@@ -616,9 +618,21 @@ func (s *Store) writeLoop() {
 				break gather
 			}
 		}
+		if !first.spareSince.IsZero() {
+			s.commitSpare(first)
+			continue
+		}
 		s.commit(batch)
 		s.afterBatch()
 	}
+}
+
+// commitSpare runs a spare write alone, and answers it once the log's
+// account has counted the frames it wrote.
+func (s *Store) commitSpare(r *writeReq) {
+	r.err = s.runTx([]*writeReq{r})
+	r.frames = s.afterBatch()
+	close(r.done)
 }
 
 // commit runs batch in one transaction and releases every request once

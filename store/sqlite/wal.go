@@ -145,9 +145,9 @@ func (s *Store) failSpare() {
 	}
 }
 
-// afterBatch counts the frames a batch appended to the log and keeps the
-// log within its bound.
-func (s *Store) afterBatch() {
+// afterBatch counts the frames a batch appended to the log, keeps the
+// log within its bound, and returns the count (0 when it cannot count).
+func (s *Store) afterBatch() int64 {
 	w := &s.wal
 	n, err := s.framesWritten()
 	if err != nil {
@@ -156,7 +156,7 @@ func (s *Store) afterBatch() {
 			w.blind = true
 		}
 		w.dirty = true
-		return
+		return 0
 	}
 	w.frames += n
 	w.dirty = w.dirty || n > 0
@@ -170,6 +170,7 @@ func (s *Store) afterBatch() {
 		default: // one is on its way
 		}
 	}
+	return n
 }
 
 // framesWritten returns the frames the writer's connection appended to the
