@@ -1,7 +1,8 @@
 package sqlite
 
-// WithPageCache returns opts with the writer's page cache set to bytes.
-func WithPageCache(opts Options, bytes int64) Options {
-	opts.pageCacheBytes = bytes
+// WithWriterPragmas returns opts with pragmas (such as "cache_size(-65536)")
+// set on the writer's connection.
+func WithWriterPragmas(opts Options, pragmas ...string) Options {
+	opts.writerPragmas = pragmas
 	return opts
 }

@@ -27,7 +27,8 @@ import (
 // are received; one stored out of that order waits for those before it)
 // or a bounded number of events. The writer then checks each candidate
 // again (a requeue may have made one pending since) and prunes it with
-// its deliveries and attempts in a transaction of at most one batch.
+// its deliveries and attempts, in transactions paced as the next section
+// says (How retention is paced).
 //
 // The newest event is never pruned: a seq is one past the largest stored,
 // and a seq used again would be taken by the cursors for an event they
@@ -40,6 +41,7 @@ import (
 // stored event, and the duplicate is answered with the pruned event's id
 // (countDuplicate). Every process appending to the file runs that
 // statement; an older build refuses the newer schema.
+
 // pruneScanFactor bounds how many events one batch's reader looks at, in
 // batches: past events that must be kept, the next batch goes on from
 // there.

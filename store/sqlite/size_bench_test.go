@@ -144,7 +144,7 @@ func BenchmarkIngestWhilePruning(b *testing.B) {
 			wal := watchWAL(path)
 			rate, p99 := ingest(b, s, *ingestRun)
 			plain += rate
-			b.Logf("round %d without pruning: %.0f appends/s, p99 %s, WAL at most %d MB", round, rate, p99, wal()>>20)
+			fmt.Printf("round %d without pruning: %.0f appends/s, p99 %s, WAL at most %d MB\n", round, rate, p99, wal()>>20)
 
 			r, err := retention.New(retention.Config{Store: s, Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
@@ -162,7 +162,7 @@ func BenchmarkIngestWhilePruning(b *testing.B) {
 			stop()
 			<-done
 			pruning += rate
-			b.Logf("round %d while pruning:     %.0f appends/s, p99 %s, WAL at most %d MB; pruned %d events (%.0f/s), %d keys",
+			fmt.Printf("round %d while pruning:     %.0f appends/s, p99 %s, WAL at most %d MB; pruned %d events (%.0f/s), %d keys\n",
 				round, rate, p99, wal()>>20, pruned, float64(pruned)/ingestRun.Seconds(), keys)
 		}
 		b.ReportMetric(pruning/plain, "ratio")
@@ -260,30 +260,20 @@ func ingest(b *testing.B, s store.Store, d time.Duration) (float64, time.Duratio
 }
 
 // BenchmarkIngestAtSize appends, from 64 goroutines, to a fresh store and
-// to a copy of the grown one, with the writer's page cache at each size
-// in -cache (MB, comma-separated), alternating, three rounds; it reports
-// each variant's total rate as a ratio to the fresh store's:
+// to a copy of the grown one, with each of the writer's settings in
+// -pragmas (semicolon-separated; the fresh store has the first),
+// alternating, three rounds; it reports each variant's total rate as a
+// ratio to the fresh store's:
 //
 //	HOOKLATCH_GROWN_STORE=/tmp/grown.db go test -run '^$' -bench IngestAtSize -benchtime 1x -timeout 30m ./store/sqlite
 func BenchmarkIngestAtSize(b *testing.B) {
 	grown := copyStore(b, grownStore(b, grownEvents, grownOld))
 	ctx := context.Background()
-	var caches []int64
-	for _, mb := range strings.Split(*cacheSizes, ",") {
-		n, err := strconv.ParseInt(mb, 10, 64)
-		if err != nil {
-			b.Fatalf("-cache %s: %v", *cacheSizes, err)
-		}
-		caches = append(caches, n)
-	}
-	type variant struct {
-		name  string
-		path  string
-		cache int64
-	}
-	variants := []variant{{name: "fresh", cache: caches[0]}}
-	for _, mb := range caches {
-		variants = append(variants, variant{fmt.Sprintf("grown, cache %d MB", mb), grown, mb})
+	pragmas := strings.Split(*writerPragmas, ";")
+	type variant struct{ name, path, pragma string }
+	variants := []variant{{"fresh, " + pragmas[0], "", pragmas[0]}}
+	for _, p := range pragmas {
+		variants = append(variants, variant{"grown, " + p, grown, p})
 	}
 	for b.Loop() {
 		total := make([]float64, len(variants))
@@ -293,20 +283,21 @@ func BenchmarkIngestAtSize(b *testing.B) {
 				if path == "" {
 					path = filepath.Join(b.TempDir(), "fresh.db")
 				}
-				s, err := sqlite.Open(ctx, path, sqlite.WithPageCache(sqlite.Options{Exclusive: true}, v.cache<<20))
+				s, err := sqlite.Open(ctx, path, sqlite.WithWriterPragmas(sqlite.Options{Exclusive: true}, v.pragma))
 				if err != nil {
 					b.Fatal(err)
 				}
 				rate, p99 := ingest(b, s, *ingestRun)
 				s.Close()
 				total[i] += rate
-				b.Logf("round %d %s: %.0f appends/s, p99 %s", round, v.name, rate, p99)
+				fmt.Printf("round %d %s: %.0f appends/s, p99 %s\n", round, v.name, rate, p99)
 			}
 		}
 		for i, v := range variants[1:] {
-			b.Logf("%s: %.2f of fresh", v.name, total[i+1]/total[0])
+			fmt.Printf("%s: %.2f of fresh\n", v.name, total[i+1]/total[0])
 		}
 	}
 }
 
-var cacheSizes = flag.String("cache", "2,16,64,256", "with IngestAtSize: the writer's page cache sizes to compare, in MB")
+var writerPragmas = flag.String("pragmas", "cache_size(-2000);cache_size(-16000);cache_size(-65536);cache_size(-262144)",
+	"with IngestAtSize: the writer's settings to compare, semicolon-separated")

@@ -101,12 +101,12 @@ type Options struct {
 	// WAL to drain. Defaults to false.
 	ReadOnly bool
 
-	// pageCacheBytes, when set, is the writer's page cache (PRAGMA
-	// cache_size); benchmarks set it (export_test.go). SQLite's default,
-	// 2 MB, is kept: at 1.5 M events a larger one did not make appends
-	// faster (BenchmarkIngestAtSize), as they are bound by the pages a
-	// commit writes, not by those it reads.
-	pageCacheBytes int64
+	// writerPragmas are set on the writer's connection after the others;
+	// benchmarks set them (export_test.go) to compare settings. SQLite's
+	// default page cache, 2 MB, is kept: at 1.5 M events a larger one did
+	// not make appends faster (BenchmarkIngestAtSize), as they are bound
+	// by the pages a commit writes, not by those it reads.
+	writerPragmas []string
 }
 
 func (o Options) withDefaults() Options {
@@ -289,8 +289,8 @@ func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
 		case writer:
 			q.Set("_txlock", "immediate")
 			q.Add("_pragma", "wal_autocheckpoint(0)")
-			if opts.pageCacheBytes > 0 {
-				q.Add("_pragma", "cache_size(-"+strconv.FormatInt(opts.pageCacheBytes>>10, 10)+")")
+			for _, p := range opts.writerPragmas {
+				q.Add("_pragma", p)
 			}
 			// When the log starts over, its file is cut back to the bound.
 			q.Add("_pragma", "journal_size_limit("+strconv.FormatInt(opts.MaxWALBytes, 10)+")")
