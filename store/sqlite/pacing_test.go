@@ -37,7 +37,7 @@ func queueSpare(s *Store, fn func(context.Context, *sql.Tx) error) <-chan error 
 	r := &writeReq{fn: fn}
 	answer := make(chan error, 1)
 	go func() {
-		answer <- s.wait(context.Background(), r, func() error { return s.enqueueSpare(context.Background(), r) })
+		answer <- s.wait(context.Background(), r, func() error { return s.enqueueSpare(r) })
 	}()
 	for len(s.spare) == 0 {
 		time.Sleep(time.Millisecond)

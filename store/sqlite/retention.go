@@ -213,7 +213,7 @@ func (s *Store) pruneWrite(ctx context.Context, fn func(ctx context.Context, tx 
 		n, err = fn(ctx, tx)
 		return err
 	}}
-	if err := s.wait(ctx, r, func() error { return s.enqueueSpare(ctx, r) }); err != nil {
+	if err := s.wait(ctx, r, func() error { return s.enqueueSpare(r) }); err != nil {
 		return 0, err
 	}
 	s.pruneChunk.adapt(int(n), time.Since(r.started), r.frames, s.wal.limit/pruneWALShare)

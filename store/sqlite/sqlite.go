@@ -406,7 +406,7 @@ func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
 		instance:        uuid.NewString(),
 		wal:             newWALLog(opts.MaxWALBytes, pageSize),
 		queue:           make(chan *writeReq, opts.QueueSize),
-		spare:           make(chan *writeReq, 1),
+		spare:           make(chan *writeReq, spareQueue),
 		maxSpareWait:    maxSpareWait,
 		pruneChunk:      pruneChunk{size: 64},
 		done:            make(chan struct{}),
@@ -542,8 +542,10 @@ func (s *Store) enqueue(r *writeReq) error {
 	}
 }
 
-// enqueueSpare hands r to the writer, to run in its spare time.
-func (s *Store) enqueueSpare(ctx context.Context, r *writeReq) error {
+// enqueueSpare hands r to the writer, to run in its spare time, or fails
+// at once when the store is closed or spare writes given up on (their
+// callers' contexts done) fill the queue.
+func (s *Store) enqueueSpare(r *writeReq) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
@@ -553,8 +555,8 @@ func (s *Store) enqueueSpare(ctx context.Context, r *writeReq) error {
 	select {
 	case s.spare <- r:
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		return store.ErrBusy
 	}
 }
 

@@ -54,6 +54,10 @@ const (
 	// the writer to have nothing else to do: under a load that never
 	// leaves it idle, retention still gets one transaction this often.
 	maxSpareWait = time.Second
+
+	// spareQueue bounds the spare writes waiting. Retention has one at a
+	// time; more wait only when their callers gave up on them.
+	spareQueue = 4
 )
 
 // walLog is the writer's account of the log.
