@@ -130,6 +130,13 @@ var ingestRun = flag.Duration("ingest-run", 8*time.Second, "how long each varian
 // rate and the ratio of the totals (pruning / not):
 //
 //	HOOKLATCH_GROWN_STORE=/tmp/grown.db go test -run '^$' -bench IngestWhilePruning -benchtime 1x -timeout 30m ./store/sqlite
+//
+// The same through HTTP: serve on a copy of the grown store, with
+// --retention 8760h (nothing to prune) and 720h (1.2 M events to prune)
+// in turn, each under `hooklatch bench --url … --duration 10s`:
+//
+//	hooklatch serve --store /tmp/copy.db --addr 127.0.0.1:39131 --admin-addr off --retention 720h
+//	hooklatch bench --url http://127.0.0.1:39131/webhooks/sent --secret "$SENT_WEBHOOK_SECRET" --duration 10s
 func BenchmarkIngestWhilePruning(b *testing.B) {
 	path := copyStore(b, grownStore(b, grownEvents, grownOld))
 	ctx := context.Background()
