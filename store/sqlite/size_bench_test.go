@@ -268,7 +268,8 @@ func ingest(b *testing.B, s store.Store, d time.Duration) (float64, time.Duratio
 
 // BenchmarkIngestAtSize appends, from 64 goroutines, to a fresh store and
 // to a copy of the grown one, with each of the writer's settings in
-// -pragmas (semicolon-separated; the fresh store has the first),
+// -pragmas (semicolon-separated; the fresh store has the first) and each
+// WAL bound in -wal-mb,
 // alternating, three rounds; it reports each variant's total rate as a
 // ratio to the fresh store's:
 //
@@ -277,10 +278,18 @@ func BenchmarkIngestAtSize(b *testing.B) {
 	grown := copyStore(b, grownStore(b, grownEvents, grownOld))
 	ctx := context.Background()
 	pragmas := strings.Split(*writerPragmas, ";")
-	type variant struct{ name, path, pragma string }
-	variants := []variant{{"fresh, " + pragmas[0], "", pragmas[0]}}
+	type variant struct {
+		name, path, pragma string
+		walMB              int64
+	}
+	variants := []variant{{"fresh, " + pragmas[0], "", pragmas[0], 0}}
 	for _, p := range pragmas {
-		variants = append(variants, variant{"grown, " + p, grown, p})
+		variants = append(variants, variant{"grown, " + p, grown, p, 0})
+	}
+	for _, mb := range strings.Split(*walBounds, ",") {
+		if n, err := strconv.ParseInt(mb, 10, 64); err == nil && n > 0 {
+			variants = append(variants, variant{fmt.Sprintf("grown, %s, WAL bound %d MiB", pragmas[0], n), grown, pragmas[0], n})
+		}
 	}
 	for b.Loop() {
 		total := make([]float64, len(variants))
@@ -290,7 +299,7 @@ func BenchmarkIngestAtSize(b *testing.B) {
 				if path == "" {
 					path = filepath.Join(b.TempDir(), "fresh.db")
 				}
-				s, err := sqlite.Open(ctx, path, sqlite.WithWriterPragmas(sqlite.Options{Exclusive: true}, v.pragma))
+				s, err := sqlite.Open(ctx, path, sqlite.WithWriterPragmas(sqlite.Options{Exclusive: true, MaxWALBytes: v.walMB << 20}, v.pragma))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -305,6 +314,8 @@ func BenchmarkIngestAtSize(b *testing.B) {
 		}
 	}
 }
+
+var walBounds = flag.String("wal-mb", "", "with IngestAtSize: MaxWALBytes to compare too, in MiB, comma-separated")
 
 var writerPragmas = flag.String("pragmas", "cache_size(-2000);cache_size(-16000);cache_size(-65536);cache_size(-262144)",
 	"with IngestAtSize: the writer's settings to compare, semicolon-separated")
