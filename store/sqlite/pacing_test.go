@@ -131,3 +131,31 @@ func TestPruneChunkFollowsTheLastTransaction(t *testing.T) {
 		}
 	}
 }
+
+// Spare writes take at most a share of the writer's time: a tenth while
+// the other writes kept it more than half busy over the last window, half
+// otherwise.
+func TestSparePaceKeepsItsShare(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1000, 0)
+	var p sparePace
+	p.roll(t0)
+	p.worked(t0.Add(paceWindow), paceWindow*3/4) // a busy window
+	if !p.busy {
+		t.Fatal("a window three quarters worked is not busy")
+	}
+	at := t0.Add(paceWindow + time.Millisecond)
+	p.spent(at, 10*time.Millisecond)
+	if got, want := p.notBefore.Sub(at), 90*time.Millisecond; got != want {
+		t.Errorf("busy: next spare write after %s, want %s (a tenth)", got, want)
+	}
+	p.worked(at.Add(paceWindow), paceWindow/4) // a quiet window
+	if p.busy {
+		t.Fatal("a window a quarter worked is busy")
+	}
+	at = at.Add(paceWindow + time.Millisecond)
+	p.spent(at, 10*time.Millisecond)
+	if got, want := p.notBefore.Sub(at), 10*time.Millisecond; got != want {
+		t.Errorf("quiet: next spare write after %s, want %s (a half)", got, want)
+	}
+}

@@ -166,11 +166,13 @@ type Store struct {
 	queue  chan *writeReq
 	done   chan struct{} // closed when the writer has drained the queue
 	// spare holds writes that wait for the writer's spare time
-	// (retention's): the writer runs one, alone, when no other write
-	// waits, or once it has waited maxSpareWait. held is the writer
-	// goroutine's own: a spare write taken, not yet run.
+	// (retention's): the writer runs one, alone, when its pace allows
+	// and no other write waits or it has waited maxSpareWait (wal.go).
+	// held and pace are the writer goroutine's own: a spare write taken,
+	// not yet run, and the pace of spare writes.
 	spare        chan *writeReq
 	held         *writeReq
+	pace         sparePace
 	maxSpareWait time.Duration
 
 	nudge           chan struct{} // asks the checkpointer for a checkpoint now
@@ -624,8 +626,10 @@ func (s *Store) writeLoop() {
 			s.commitSpare(first)
 			continue
 		}
+		start := time.Now()
 		s.commit(batch)
 		s.afterBatch()
+		s.pace.worked(time.Now(), time.Since(start))
 	}
 }
 
@@ -634,6 +638,7 @@ func (s *Store) writeLoop() {
 func (s *Store) commitSpare(r *writeReq) {
 	r.err = s.runTx([]*writeReq{r})
 	r.frames = s.afterBatch()
+	s.pace.spent(time.Now(), time.Since(r.started))
 	close(r.done)
 }
 

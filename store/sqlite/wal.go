@@ -96,10 +96,10 @@ func (w *walLog) reset() {
 	w.frames, w.nudgeAt = 0, w.step()
 }
 
-// next waits for the next write: a spare one (Store.spare) when it has
-// waited maxSpareWait or no other write waits. Once none has come for
-// CheckpointInterval, it empties the log first, so that an idle store
-// keeps no large WAL.
+// next waits for the next write: a spare one (Store.spare) when its pace
+// allows (sparePace) and no other write waits or it has waited
+// maxSpareWait. Once none has come for CheckpointInterval, it empties the
+// log first, so that an idle store keeps no large WAL.
 func (s *Store) next(idle *time.Timer) (*writeReq, bool) {
 	if s.held == nil {
 		select {
@@ -107,7 +107,8 @@ func (s *Store) next(idle *time.Timer) (*writeReq, bool) {
 		default:
 		}
 	}
-	if s.held != nil && time.Since(s.held.spareSince) >= s.maxSpareWait {
+	ready := s.held != nil && !time.Now().Before(s.pace.notBefore)
+	if ready && time.Since(s.held.spareSince) >= s.maxSpareWait {
 		return s.takeHeld(), true
 	}
 	select {
@@ -115,25 +116,94 @@ func (s *Store) next(idle *time.Timer) (*writeReq, bool) {
 		return r, ok
 	default:
 	}
-	if s.held != nil {
+	if ready {
 		return s.takeHeld(), true
 	}
 	for {
-		var timeout <-chan time.Time
+		var timeout, paced <-chan time.Time
 		if s.wal.dirty {
 			idle.Reset(s.opts.CheckpointInterval)
 			timeout = idle.C
 		}
-		select {
-		case r, ok := <-s.queue:
+		spare, pace := s.spare, (*time.Timer)(nil)
+		if s.held != nil {
+			spare = nil // one at a time
+			pace = time.NewTimer(time.Until(s.pace.notBefore))
+			paced = pace.C
+		}
+		r, ok, got := s.await(spare, paced, timeout)
+		if pace != nil {
+			pace.Stop()
+		}
+		if got {
 			idle.Stop()
 			return r, ok
-		case r := <-s.spare:
-			idle.Stop()
-			return r, true
-		case <-timeout:
-			s.truncateWAL()
 		}
+	}
+}
+
+// await waits for a write, a spare write whose pace allows it, the end of
+// the pace of the one held, or the idle timeout (which empties the log);
+// got says whether it has a write to run.
+func (s *Store) await(spare chan *writeReq, paced, timeout <-chan time.Time) (r *writeReq, ok, got bool) {
+	select {
+	case r, ok := <-s.queue:
+		return r, ok, true
+	case s.held = <-spare:
+		if !time.Now().Before(s.pace.notBefore) {
+			return s.takeHeld(), true, true
+		}
+	case <-paced:
+		return s.takeHeld(), true, true
+	case <-timeout:
+		s.truncateWAL()
+	}
+	return nil, false, false
+}
+
+// sparePace keeps the spare writes (retention's) to a share of the
+// writer's time: after one that took d, the next waits d·(1-share)/share,
+// share being busySpareShare while the other writes took more than
+// busyShare of the last paceWindow, idleSpareShare otherwise. A closed
+// loop of clients at saturation leaves the queue empty between two
+// batches for as long as their answers take to turn into new requests:
+// that gap is not spare time, and the share bounds what retention takes
+// of it. The writer goroutine's own.
+type sparePace struct {
+	notBefore time.Time     // no spare write starts before
+	start     time.Time     // the current window's start
+	work      time.Duration // the other writes' time in the window
+	busy      bool          // they took more than busyShare of the last window
+}
+
+const (
+	paceWindow     = time.Second
+	busyShare      = 0.5
+	busySpareShare = 0.1
+	idleSpareShare = 0.5
+)
+
+// worked records another write of d, ending at now.
+func (p *sparePace) worked(now time.Time, d time.Duration) {
+	p.work += d
+	p.roll(now)
+}
+
+// spent records a spare write of d, ending at now.
+func (p *sparePace) spent(now time.Time, d time.Duration) {
+	p.roll(now)
+	share := idleSpareShare
+	if p.busy {
+		share = busySpareShare
+	}
+	p.notBefore = now.Add(time.Duration(float64(d) * (1 - share) / share))
+}
+
+// roll starts a new window once paceWindow has passed.
+func (p *sparePace) roll(now time.Time) {
+	if elapsed := now.Sub(p.start); elapsed >= paceWindow {
+		p.busy = float64(p.work) > busyShare*float64(elapsed)
+		p.start, p.work = now, 0
 	}
 }
 
