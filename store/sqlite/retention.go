@@ -165,15 +165,16 @@ func (s *Store) Prune(ctx context.Context, before, deadBefore, keysBefore time.T
 // How retention is paced.
 //
 // Each of its writes waits for the writer's spare time: the writer runs
-// it, in a transaction of its own, when no other write waits (or once it
-// has waited maxSpareWait), and no sooner than its pace allows: spare
-// writes take at most a tenth of the writer's time while the other writes
-// keep it busy, half otherwise (sparePace, wal.go). And each is sized by
-// the last: to hold the writer about pruneSlice (from the start of its
-// transaction to its commit), and to append at most an eighth of
-// MaxWALBytes to the log, so that the log stays within its bound (the
-// writer rewinds it between two transactions). A store whose pages are
-// not in memory prunes fewer rows at a time than one whose are.
+// it, in a transaction of its own, when no other write waits (or once
+// it has waited maxSpareWait), and no sooner than its pace allows:
+// spare writes take at most a tenth of the writer's time while the
+// other writes keep it more than a quarter busy, half otherwise
+// (sparePace, wal.go). And each is sized by the last: to hold the
+// writer about pruneSlice (from the start of its transaction to its
+// commit), and to append at most an eighth of MaxWALBytes to the log,
+// so that the log stays within its bound (the writer rewinds it between
+// two transactions). A store whose pages are not in memory prunes fewer
+// rows at a time than one whose are.
 const (
 	pruneSlice    = 10 * time.Millisecond
 	pruneWALShare = 8 // a transaction appends at most MaxWALBytes / pruneWALShare

@@ -141,7 +141,11 @@ var ingestRun = flag.Duration("ingest-run", 8*time.Second, "how long each varian
 func BenchmarkIngestWhilePruning(b *testing.B) {
 	path := copyStore(b, grownStore(b, grownEvents, grownOld))
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, path, sqlite.Options{Exclusive: true})
+	var pragmas []string
+	if *prunePragma != "" {
+		pragmas = append(pragmas, *prunePragma)
+	}
+	s, err := sqlite.Open(ctx, path, sqlite.WithWriterPragmas(sqlite.Options{Exclusive: true}, pragmas...))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -323,6 +327,8 @@ func BenchmarkIngestAtSize(b *testing.B) {
 		}
 	}
 }
+
+var prunePragma = flag.String("prune-pragma", "", "with IngestWhilePruning: a setting for the writer, such as cache_size(-65536)")
 
 var walBounds = flag.String("wal-mb", "", "with IngestAtSize: MaxWALBytes to compare too, in MiB, comma-separated")
 

@@ -409,6 +409,7 @@ func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
 		wal:             newWALLog(opts.MaxWALBytes, pageSize),
 		queue:           make(chan *writeReq, opts.QueueSize),
 		spare:           make(chan *writeReq, spareQueue),
+		pace:            sparePace{busy: true, start: time.Now()},
 		maxSpareWait:    maxSpareWait,
 		pruneChunk:      pruneChunk{size: 64},
 		done:            make(chan struct{}),
