@@ -50,7 +50,9 @@ type Config struct {
 	RetentionDead time.Duration
 	// Interval is how often a pass runs. Defaults to one minute.
 	Interval time.Duration
-	// Batch is how many rows one transaction prunes. Defaults to 500.
+	// Batch is how many rows one call of Prune prunes at most; a store
+	// may write them in smaller transactions (SQLite sizes its own by
+	// time, and writes them in its writer's spare time). Defaults to 500.
 	Batch int
 	// Pause is how long a pass waits between two batches, so that it
 	// never holds the writers for long. Defaults to 20ms.

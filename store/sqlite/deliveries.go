@@ -206,7 +206,7 @@ func (s *Store) writerStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt
 var writerStatements = append([]string{
 	claimSQL, expiredAttemptsSQL, releaseExpiredSQL, insertAttemptSQL,
 	countEventsSQL, countDeliveriesSQL, countPrunedEventsSQL, countPrunedDeliveriesSQL,
-	countDuplicateSQL, keptKeySQL, keepKeysSQL, pruneAttemptsSQL, pruneEventsSQL, pruneKeysSQL,
+	countDuplicateSQL, keptKeySQL, victimsSQL, keepKeysSQL, pruneAttemptsSQL, pruneEventsSQL, pruneKeysSQL,
 }, func() (qs []string) {
 	for _, n := range chunkSizes {
 		qs = append(qs, insertAttemptsSQL(n), completeRowsSQL(n))

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -23,18 +24,19 @@ import (
 // are received; one stored out of that order waits for those before it)
 // or a bounded number of events. The writer then checks each candidate
 // again (a requeue may have made one pending since) and prunes it with
-// its deliveries and attempts in a transaction of at most one batch.
+// its deliveries and attempts, in transactions paced as the next section
+// says (How retention is paced).
 //
 // The newest event is never pruned: a seq is one past the largest stored,
 // and a seq used again would name two events over the store's life.
 //
-// A pruned event's keys stay in pruned_keys until they age out. While
-// there are any, a trigger makes an insert that matches one insert
-// nothing, as a unique index does for a stored event, and the duplicate
-// is answered with the pruned event's id (countDuplicate). The trigger is
-// part of the schema, so every process appending to the file obeys it,
-// and a store that has no kept keys has no trigger: its appends pay
-// nothing for retention.
+// A pruned event's keys stay in kept_keys until they age out, as two
+// digests (migration 0013): 16 bytes of SHA-256 over its source and dedupe
+// key, and over its source and body hash. The append statement inserts
+// nothing when a digest of its event is kept, as a unique index does for a
+// stored event, and the duplicate is answered with the pruned event's id
+// (countDuplicate). Every process appending to the file runs that
+// statement; an older build refuses the newer schema.
 
 // pruneScanFactor bounds how many events one batch's reader looks at, in
 // batches: past events that must be kept, the next batch goes on from
@@ -52,14 +54,15 @@ const finalSQL = `NOT EXISTS (SELECT 1 FROM deliveries d
 const pruneScanSQL = `SELECT e.seq, e.received_at < ?2, ` + finalSQL + ` FROM events e
  WHERE e.seq > ?1 ORDER BY e.seq`
 
-// keepKeysSQL copies the keys of the candidates in the JSON array ?1 that
-// are still prunable (received before ?2, final, not the newest event)
-// into pruned_keys, and returns their seqs.
-const keepKeysSQL = `INSERT INTO pruned_keys (seq, id, source, dedupe_key, body_sha256, received_at)
-SELECT e.seq, e.id, e.source, e.dedupe_key, e.body_sha256, e.received_at FROM events e
+// victimsSQL returns those of the candidates in the JSON array ?1 that
+// are still prunable (received before ?2, final, not the newest event),
+// with what their keys are kept by.
+const victimsSQL = `SELECT e.seq, e.id, e.received_at, e.source, e.dedupe_key, e.body_sha256 FROM events e
  WHERE e.seq IN (SELECT value FROM json_each(?1)) AND e.received_at < ?2
-   AND e.seq < (SELECT MAX(seq) FROM events) AND ` + finalSQL + `
-RETURNING seq`
+   AND e.seq < (SELECT MAX(seq) FROM events) AND ` + finalSQL
+
+// keepKeysSQL keeps the keys of one pruned event.
+const keepKeysSQL = `INSERT INTO kept_keys (seq, id, received_at, key_digest, body_digest) VALUES (?, ?, ?, ?, ?)`
 
 // pruneAttemptsSQL deletes the attempts of the deliveries of the events in
 // the JSON array ?1, through the indexes by event and by delivery;
@@ -74,33 +77,47 @@ SELECT a.id FROM json_each(?1) j JOIN deliveries d ON d.event_seq = j.value JOIN
   FROM events WHERE seq IN (SELECT value FROM json_each(?1))`
 	countPrunedDeliveriesSQL = `SELECT d.destination, d.status, COUNT(*)
   FROM json_each(?1) j JOIN deliveries d ON d.event_seq = j.value GROUP BY d.destination, d.status`
-	pruneKeysSQL = `DELETE FROM pruned_keys WHERE seq IN (
-SELECT seq FROM pruned_keys WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)`
-	anyKeysSQL = `SELECT EXISTS (SELECT 1 FROM pruned_keys)`
+	// pruneKeysSQL deletes the kept keys of events received before ?1
+	// among the ?2 kept longest, in seq order: one kept out of that order
+	// waits for those before it.
+	pruneKeysSQL = `DELETE FROM kept_keys WHERE seq IN (
+SELECT seq FROM (SELECT seq, received_at FROM kept_keys ORDER BY seq LIMIT ?2) WHERE received_at < ?1)`
 	// keptKeySQL finds the first pruned event a request matches.
 	keptKeySQL = `SELECT seq, id FROM (
-    SELECT seq, id FROM pruned_keys WHERE dedupe_key = ?2 AND source = ?1
+    SELECT seq, id FROM kept_keys WHERE key_digest = ?1
     UNION ALL
-    SELECT seq, id FROM pruned_keys WHERE body_sha256 = ?3 AND source = ?1)
+    SELECT seq, id FROM kept_keys WHERE body_digest = ?2)
  ORDER BY seq LIMIT 1`
 )
 
-// keptKeysTrigger refuses, silently, an event whose keys are a pruned
-// event's: the append then answers it as a duplicate.
-const (
-	keptKeysTrigger = `CREATE TRIGGER IF NOT EXISTS events_kept_keys BEFORE INSERT ON events
-WHEN EXISTS (SELECT 1 FROM pruned_keys p WHERE p.dedupe_key = NEW.dedupe_key AND p.source = NEW.source)
-  OR EXISTS (SELECT 1 FROM pruned_keys p WHERE p.body_sha256 = NEW.body_sha256 AND p.source = NEW.source)
-BEGIN SELECT RAISE(IGNORE); END`
-	dropKeptKeysTrigger = `DROP TRIGGER IF EXISTS events_kept_keys`
-)
+// keptDigests returns what the keys of an event of source are kept by,
+// and looked up by: 16 bytes of SHA-256 over the source and the dedupe
+// key, and over the source and the body hash (nil when there is none).
+// A source name holds no NUL.
+func keptDigests(source, dedupeKey string, bodySum []byte) (key, body []byte) {
+	h := sha256.New()
+	digest := func(kind string, value []byte) []byte {
+		h.Reset()
+		h.Write([]byte(kind))
+		h.Write([]byte(source))
+		h.Write([]byte{0})
+		h.Write(value)
+		return h.Sum(nil)[:16]
+	}
+	key = digest("key", []byte(dedupeKey))
+	if bodySum != nil {
+		body = digest("body", bodySum)
+	}
+	return key, body
+}
 
 // Prune deletes up to limit events received before before whose
 // deliveries are all final (succeeded or discarded; dead ones too when the
 // event was received before deadBefore, never when deadBefore is zero),
 // with their deliveries and attempts, keeping their dedupe keys; and up to
-// limit kept keys of events received before keysBefore. Each of the two
-// is one short write transaction: callers prune in small batches.
+// limit kept keys of events received before keysBefore. It writes in the
+// writer's spare time (see pacing), in transactions sized to hold the
+// writer about pruneSlice each.
 func (s *Store) Prune(ctx context.Context, before, deadBefore, keysBefore time.Time, limit int) (events, keys int64, err error) {
 	if limit <= 0 {
 		return 0, 0, errors.New("sqlite: prune: the batch size must be positive")
@@ -109,33 +126,93 @@ func (s *Store) Prune(ctx context.Context, before, deadBefore, keysBefore time.T
 	if !deadBefore.IsZero() {
 		dead = unixNano(deadBefore)
 	}
+	s.pruneMu.Lock()
+	defer s.pruneMu.Unlock()
 	candidates, err := s.pruneCandidates(ctx, unixNano(before), dead, limit)
 	if err != nil {
 		return 0, 0, err
 	}
-	// What the closures set is the writer's until it has answered: a
-	// write given up on (ctx done) may still be running, so they set
-	// variables of their own, read only after a nil error.
-	var pruned, kept int64
-	if len(candidates) > 0 {
-		err = s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			n, err := s.pruneEvents(ctx, tx, candidates, unixNano(before), dead)
-			pruned = n
-			return err
+	for len(candidates) > 0 {
+		part := candidates[:min(s.pruneChunk.size, len(candidates))]
+		candidates = candidates[len(part):]
+		n, err := s.pruneWrite(ctx, func(ctx context.Context, tx *sql.Tx) (int64, error) {
+			return s.pruneEvents(ctx, tx, part, unixNano(before), dead)
 		})
+		events += n
 		if err != nil {
-			return 0, 0, err
+			return events, 0, err
 		}
 	}
-	err = s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		n, err := s.pruneKeys(ctx, tx, unixNano(keysBefore), limit)
-		kept = n
-		return err
-	})
-	if err != nil {
-		return pruned, 0, err
+	for keys < int64(limit) {
+		part := min(s.pruneChunk.size, limit-int(keys))
+		n, err := s.pruneWrite(ctx, func(ctx context.Context, tx *sql.Tx) (int64, error) {
+			return s.pruneKeys(ctx, tx, unixNano(keysBefore), part)
+		})
+		keys += n
+		if err != nil || n < int64(part) {
+			return events, keys, err
+		}
 	}
-	return pruned, kept, nil
+	return events, keys, nil
+}
+
+// How retention is paced.
+//
+// Each of its writes waits for the writer's spare time: the writer runs
+// it, in a transaction of its own, when no other write waits (or once
+// it has waited maxSpareWait), and no sooner than its pace allows:
+// spare writes take at most a tenth of the writer's time while the
+// other writes keep it more than a quarter busy, half otherwise
+// (sparePace, wal.go). And each is sized by the last: to hold the
+// writer about pruneSlice (from the start of its transaction to its
+// commit), and to append at most an eighth of MaxWALBytes to the log,
+// so that the log stays within its bound (the writer rewinds it between
+// two transactions). A store whose pages are not in memory prunes fewer
+// rows at a time than one whose are.
+const (
+	pruneSlice    = 10 * time.Millisecond
+	pruneWALShare = 8 // a transaction appends at most MaxWALBytes / pruneWALShare
+	minPruneChunk = 8
+	maxPruneChunk = 1000
+)
+
+// pruneChunk is how many rows the next retention transaction writes.
+type pruneChunk struct{ size int }
+
+// adapt sizes the next transaction by the last one, of n rows, which took
+// took and appended frames frames to the log, of at most maxFrames. Time
+// may halve the size at most (one slow commit says little); the log's
+// frames may cut it further.
+func (c *pruneChunk) adapt(n int, took time.Duration, frames, maxFrames int64) {
+	if n < c.size { // a short one says little about the next
+		return
+	}
+	next := 2 * c.size
+	if took > 0 {
+		next = min(next, max(c.size/2, int(int64(c.size)*int64(pruneSlice)/int64(took))))
+	}
+	if frames > 0 {
+		next = min(next, int(int64(c.size)*maxFrames/frames))
+	}
+	c.size = max(minPruneChunk, min(maxPruneChunk, next))
+}
+
+// pruneWrite runs fn in a transaction of its own in the writer's spare
+// time, and sizes the next by it.
+func (s *Store) pruneWrite(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) (int64, error)) (int64, error) {
+	// What fn sets is the writer's until it has answered: a write given
+	// up on (ctx done) may still be running, so n is read only after a
+	// nil error.
+	var n int64
+	r := &writeReq{fn: func(ctx context.Context, tx *sql.Tx) (err error) {
+		n, err = fn(ctx, tx)
+		return err
+	}}
+	if err := s.wait(ctx, r, func() error { return s.enqueueSpare(r) }); err != nil {
+		return 0, err
+	}
+	s.pruneChunk.adapt(int(n), time.Since(r.started), r.frames, s.wal.limit/pruneWALShare)
+	return n, nil
 }
 
 // pruneCandidates returns up to limit events that looked prunable to a
@@ -147,8 +224,6 @@ func (s *Store) pruneCandidates(ctx context.Context, before, dead int64, limit i
 	if closed {
 		return nil, store.ErrClosed
 	}
-	s.pruneMu.Lock()
-	defer s.pruneMu.Unlock()
 	rows, err := s.readDB.QueryContext(ctx, pruneScanSQL, s.pruneFrom, before, dead)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: find events to prune: %w", err)
@@ -189,24 +264,9 @@ func (s *Store) pruneCandidates(ctx context.Context, before, dead int64, limit i
 // pruneEvents prunes those of candidates that are still prunable, in the
 // writer's transaction.
 func (s *Store) pruneEvents(ctx context.Context, tx *sql.Tx, candidates []int64, before, dead int64) (int64, error) {
-	rows, err := s.queryWriter(ctx, tx, keepKeysSQL, seqsJSON(candidates), before, dead)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: keep the keys of pruned events: %w", err)
-	}
-	var victims []int64
-	for rows.Next() {
-		var seq int64
-		if err := rows.Scan(&seq); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("sqlite: keep the keys of pruned events: %w", err)
-		}
-		victims = append(victims, seq)
-	}
-	if err := rows.Close(); err != nil {
-		return 0, fmt.Errorf("sqlite: keep the keys of pruned events: %w", err)
-	}
-	if len(victims) == 0 {
-		return 0, nil
+	victims, err := s.keepKeys(ctx, tx, candidates, before, dead)
+	if err != nil || len(victims) == 0 {
+		return 0, err
 	}
 	list := seqsJSON(victims)
 	if _, err := s.execWriter(ctx, tx, pruneAttemptsSQL, list); err != nil {
@@ -218,9 +278,6 @@ func (s *Store) pruneEvents(ctx context.Context, tx *sql.Tx, candidates []int64,
 	res, err := s.execWriter(ctx, tx, pruneEventsSQL, list)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: prune events: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, keptKeysTrigger); err != nil {
-		return 0, fmt.Errorf("sqlite: guard the kept keys: %w", err)
 	}
 	return res.RowsAffected()
 }
@@ -256,27 +313,49 @@ func (s *Store) uncountPruned(ctx context.Context, tx *sql.Tx, list string) erro
 	return rows.Close()
 }
 
+// keepKeys keeps the keys of those of candidates that are still
+// prunable, and returns their seqs.
+func (s *Store) keepKeys(ctx context.Context, tx *sql.Tx, candidates []int64, before, dead int64) ([]int64, error) {
+	type kept struct {
+		seq, at        int64
+		id, source, dk string
+		sum            []byte
+	}
+	rows, err := s.queryWriter(ctx, tx, victimsSQL, seqsJSON(candidates), before, dead)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: keep the keys of pruned events: %w", err)
+	}
+	var all []kept
+	for rows.Next() {
+		var k kept
+		if err := rows.Scan(&k.seq, &k.id, &k.at, &k.source, &k.dk, &k.sum); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlite: keep the keys of pruned events: %w", err)
+		}
+		all = append(all, k)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("sqlite: keep the keys of pruned events: %w", err)
+	}
+	victims := make([]int64, 0, len(all))
+	for _, k := range all {
+		key, body := keptDigests(k.source, k.dk, k.sum)
+		if _, err := s.execWriter(ctx, tx, keepKeysSQL, k.seq, k.id, k.at, key, body); err != nil {
+			return nil, fmt.Errorf("sqlite: keep the keys of pruned events: %w", err)
+		}
+		victims = append(victims, k.seq)
+	}
+	return victims, nil
+}
+
 // pruneKeys deletes up to limit kept keys of events received before
-// before, and the trigger that reads them once there are none left.
+// before.
 func (s *Store) pruneKeys(ctx context.Context, tx *sql.Tx, before int64, limit int) (int64, error) {
 	res, err := s.execWriter(ctx, tx, pruneKeysSQL, before, limit)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: prune dedupe keys: %w", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil || n == 0 {
-		return n, err
-	}
-	var left bool
-	if err := tx.QueryRowContext(ctx, anyKeysSQL).Scan(&left); err != nil {
-		return n, fmt.Errorf("sqlite: prune dedupe keys: %w", err)
-	}
-	if !left {
-		if _, err := tx.ExecContext(ctx, dropKeptKeysTrigger); err != nil {
-			return n, fmt.Errorf("sqlite: prune dedupe keys: %w", err)
-		}
-	}
-	return n, nil
+	return res.RowsAffected()
 }
 
 // countDuplicate answers r, which inserted nothing, with the first event
@@ -288,7 +367,7 @@ func (s *Store) countDuplicate(ctx context.Context, tx *sql.Tx, r *writeReq) err
 		keptSeq = int64(math.MaxInt64)
 		keptID  string
 	)
-	rows, err := s.queryWriter(ctx, tx, keptKeySQL, ev.Source, ev.DedupeKey, r.bodySum[:])
+	rows, err := s.queryWriter(ctx, tx, keptKeySQL, r.keyDigest, r.bodyDigest)
 	if err == nil {
 		err = scanOne(rows, &keptSeq, &keptID)
 	}
@@ -338,4 +417,38 @@ func (s *Store) OldestEvent(ctx context.Context) (at time.Time, ok bool, err err
 		return time.Time{}, false, fmt.Errorf("sqlite: oldest event: %w", err)
 	}
 	return fromUnixNano(received), true, nil
+}
+
+// keepPrunedKeys moves the keys kept in pruned_keys (migration 0008) to
+// kept_keys as digests, and drops pruned_keys.
+func keepPrunedKeys(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT seq, id, received_at, source, dedupe_key, body_sha256 FROM pruned_keys`)
+	if err != nil {
+		return err
+	}
+	type kept struct {
+		seq, at        int64
+		id, source, dk string
+		sum            []byte
+	}
+	var all []kept
+	for rows.Next() {
+		var k kept
+		if err := rows.Scan(&k.seq, &k.id, &k.at, &k.source, &k.dk, &k.sum); err != nil {
+			rows.Close()
+			return err
+		}
+		all = append(all, k)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for _, k := range all {
+		key, body := keptDigests(k.source, k.dk, k.sum)
+		if _, err := tx.ExecContext(ctx, keepKeysSQL, k.seq, k.id, k.at, key, body); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, `DROP TABLE pruned_keys`)
+	return err
 }

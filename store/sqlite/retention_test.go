@@ -2,8 +2,13 @@ package sqlite_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -213,4 +218,123 @@ func BenchmarkAppendDuplicate(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Kept keys cost an append nothing but its own statement's two lookups:
+// pruning adds no trigger to the events table.
+func TestPruneAddsNoTrigger(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, path := open(t, sqlite.Options{Exclusive: true})
+	old := time.Now().Add(-60 * 24 * time.Hour)
+	appendAt(t, s, "gone", old)
+	appendAt(t, s, "newest", time.Now())
+	if events, _, err := s.Prune(ctx, time.Now().Add(-24*time.Hour), time.Time{}, old.Add(-time.Hour), 10); err != nil || events != 1 {
+		t.Fatalf("prune = %d, %v; want 1", events, err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var triggers []string
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'trigger'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		triggers = append(triggers, name)
+	}
+	if len(triggers) > 0 {
+		t.Errorf("triggers after pruning: %v; want none on the insert path", triggers)
+	}
+}
+
+// A store that kept the keys of pruned events as strings (pruned_keys)
+// keeps them as digests once opened: a duplicate of a pruned event, by
+// dedupe key or by body, is still answered with the pruned event's id.
+func TestMigrationKeepsPrunedKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	names, err := filepath.Glob(filepath.Join("migrations", "000*.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "hooklatch.db")
+	db := oldSchema(t, path, len(names))
+	gone := storetest.NewEvent("sent", "gone")
+	sum := sha256.Sum256(gone.Body)
+	for _, q := range []string{
+		`INSERT INTO pruned_keys (seq, id, source, dedupe_key, body_sha256, received_at) VALUES (1, '` + gone.ID + `', 'sent', '` + gone.DedupeKey + `', X'` + hex.EncodeToString(sum[:]) + `', 1)`,
+		`INSERT INTO events (seq, id, source, dedupe_key, received_at, body) VALUES (2, 'newest', 'sent', 'newest', 2, '')`,
+		`PRAGMA user_version = ` + strconv.Itoa(len(names)),
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("open a store with pruned_keys: %v", err)
+	}
+	defer s.Close()
+	byKey := storetest.NewEvent("sent", "gone")
+	byBody := storetest.NewEvent("sent", "forged")
+	byBody.Body = gone.Body
+	for _, ev := range []*store.Event{byKey, byBody} {
+		if res, err := s.Append(ctx, ev); err != nil || !res.Duplicate || res.EventID != gone.ID {
+			t.Errorf("%s after the migration = %+v, %v; want a duplicate of the pruned event", ev.DedupeKey, res, err)
+		}
+	}
+	if res, err := s.Append(ctx, storetest.NewEvent("sent", "new")); err != nil || res.Duplicate {
+		t.Errorf("a new event after the migration = %+v, %v; want it stored", res, err)
+	}
+}
+
+// Pruning keeps the log within its bound: each of its transactions
+// appends at most an eighth of it, and the writer rewinds the log between
+// two. Fixed batches of 500 events of 2 KiB wrote more than the bound in
+// one transaction.
+func TestWALStaysWithinItsBoundWhilePruning(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const bound = 1 << 20
+	s, path := open(t, sqlite.Options{MaxWALBytes: bound, Exclusive: true})
+	old := time.Now().Add(-60 * 24 * time.Hour)
+	const events = 3000
+	for i := range events {
+		ev := storetest.NewEvent("sent", fmt.Sprint("old-", i))
+		ev.ReceivedAt = old
+		ev.Body = make([]byte, 2<<10)
+		binary.BigEndian.PutUint64(ev.Body, uint64(i))
+		if _, err := s.Append(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var largest int64
+	var pruned int64
+	for {
+		n, _, err := s.Prune(ctx, time.Now(), time.Time{}, old.Add(-time.Hour), 500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		largest = max(largest, fileSize(t, path+"-wal"))
+		if pruned += n; n == 0 {
+			break
+		}
+	}
+	if pruned != events-1 {
+		t.Fatalf("pruned %d events, want %d", pruned, events-1)
+	}
+	if slack := int64(bound / 4); largest > bound+slack {
+		t.Errorf("largest WAL seen while pruning = %.2f MiB, want at most %.2f MiB (bound + slack)",
+			float64(largest)/(1<<20), float64(bound+slack)/(1<<20))
+	}
 }

@@ -90,6 +90,13 @@ type Options struct {
 	// a command reading the store of a busy serve must not wait for the
 	// WAL to drain. Defaults to false.
 	ReadOnly bool
+
+	// writerPragmas are set on the writer's connection after the others;
+	// benchmarks set them (export_test.go) to compare settings. SQLite's
+	// default page cache, 2 MB, is kept: at 1.5 M events a larger one did
+	// not make appends faster (BenchmarkIngestAtSize), as they are bound
+	// by the pages a commit writes, not by those it reads.
+	writerPragmas []string
 }
 
 func (o Options) withDefaults() Options {
@@ -138,13 +145,23 @@ type Store struct {
 
 	counts counts // the writer goroutine's own: the open transaction's changes to the counters
 
-	pruneMu   sync.Mutex
-	pruneFrom int64 // the seq after which the next prune batch looks (retention.go)
+	pruneMu    sync.Mutex
+	pruneFrom  int64      // the seq after which the next prune batch looks (retention.go)
+	pruneChunk pruneChunk // the size of the next retention transaction
 
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool
 	queue  chan *writeReq
 	done   chan struct{} // closed when the writer has drained the queue
+	// spare holds writes that wait for the writer's spare time
+	// (retention's): the writer runs one, alone, when its pace allows
+	// and no other write waits or it has waited maxSpareWait (wal.go).
+	// held and pace are the writer goroutine's own: a spare write taken,
+	// not yet run, and the pace of spare writes.
+	spare        chan *writeReq
+	held         *writeReq
+	pace         sparePace
+	maxSpareWait time.Duration
 
 	nudge           chan struct{} // asks the checkpointer for a checkpoint now
 	stopCheckpoints chan struct{}
@@ -159,12 +176,20 @@ type writeReq struct {
 	ev      *store.Event
 	headers []byte   // ev.Headers as JSON, encoded by the caller, not the writer
 	bodySum [32]byte // SHA-256 of ev.Body, likewise
-	fn      func(ctx context.Context, tx *sql.Tx) error
+	// keyDigest and bodyDigest are what kept keys match ev by (keptDigests).
+	keyDigest, bodyDigest []byte
+	fn                    func(ctx context.Context, tx *sql.Tx) error
 	// completion, when set, is recorded by the writer together with the
 	// other completions of its batch (completions.go); lost reports that
 	// its owner no longer held the lease.
 	completion *store.Completion
 	lost       bool
+
+	// spareSince, when set, is when this spare write was queued;
+	// started is when the writer began its transaction, and frames how
+	// many it appended to the log (spare writes only).
+	spareSince, started time.Time
+	frames              int64
 
 	res  store.AppendResult
 	err  error
@@ -255,6 +280,9 @@ func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
 		case writer:
 			q.Set("_txlock", "immediate")
 			q.Add("_pragma", "wal_autocheckpoint(0)")
+			for _, p := range opts.writerPragmas {
+				q.Add("_pragma", p)
+			}
 			// When the log starts over, its file is cut back to the bound.
 			q.Add("_pragma", "journal_size_limit("+strconv.FormatInt(opts.MaxWALBytes, 10)+")")
 		case reader:
@@ -297,11 +325,7 @@ func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
 		}
 	}
 
-	appendStmt, err := writeDB.PrepareContext(ctx, `
-INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
-                    occurred_at, received_at, scheme, attention, headers, body, body_sha256)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT DO NOTHING`)
+	appendStmt, err := writeDB.PrepareContext(ctx, appendSQL)
 	if err != nil {
 		writeDB.Close()
 		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
@@ -364,6 +388,10 @@ ON CONFLICT DO NOTHING`)
 		counts:          newCounts(),
 		wal:             newWALLog(opts.MaxWALBytes, pageSize),
 		queue:           make(chan *writeReq, opts.QueueSize),
+		spare:           make(chan *writeReq, spareQueue),
+		pace:            sparePace{busy: true, start: time.Now()},
+		maxSpareWait:    maxSpareWait,
+		pruneChunk:      pruneChunk{size: 64},
 		done:            make(chan struct{}),
 		nudge:           make(chan struct{}, 1),
 		stopCheckpoints: make(chan struct{}),
@@ -396,6 +424,7 @@ func (s *Store) checkpointLoop() {
 // migration file they are named after, after its script.
 var dataMigrations = map[string]func(context.Context, *sql.Tx) error{
 	"0004_body_hash.sql": backfillBodyHashes,
+	"0013_kept_keys.sql": keepPrunedKeys,
 }
 
 // backfillBodyHashes gives the events stored before body hashes existed
@@ -496,10 +525,34 @@ func (s *Store) enqueue(r *writeReq) error {
 	}
 }
 
+// enqueueSpare hands r to the writer, to run in its spare time, or fails
+// at once when the store is closed or spare writes given up on (their
+// callers' contexts done) fill the queue.
+func (s *Store) enqueueSpare(r *writeReq) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	r.spareSince = time.Now()
+	select {
+	case s.spare <- r:
+		return nil
+	default:
+		return store.ErrBusy
+	}
+}
+
 // write enqueues r and waits for its transaction to commit.
 func (s *Store) write(ctx context.Context, r *writeReq) error {
+	return s.wait(ctx, r, func() error { return s.enqueue(r) })
+}
+
+// wait hands r to the writer with enqueue and waits for its transaction
+// to commit.
+func (s *Store) wait(ctx context.Context, r *writeReq, enqueue func() error) error {
 	r.done = make(chan struct{})
-	if err := s.enqueue(r); err != nil {
+	if err := enqueue(); err != nil {
 		return err
 	}
 	select {
@@ -517,6 +570,7 @@ func (s *Store) Append(ctx context.Context, ev *store.Event) (store.AppendResult
 	// Everything that can happen before the writer does: it is the one
 	// goroutine every append waits on.
 	r := &writeReq{ev: ev, headers: headersJSON(ev.Headers), bodySum: sha256.Sum256(ev.Body)}
+	r.keyDigest, r.bodyDigest = keptDigests(ev.Source, ev.DedupeKey, r.bodySum[:])
 	if err := s.write(ctx, r); err != nil {
 		return store.AppendResult{}, err
 	}
@@ -532,11 +586,13 @@ func (s *Store) writeLoop() {
 	for {
 		first, ok := s.next(idle)
 		if !ok {
+			s.failSpare()
 			return
 		}
 		batch = append(batch[:0], first)
+		first.started = time.Now()
 	gather:
-		for len(batch) < s.opts.MaxBatch {
+		for len(batch) < s.opts.MaxBatch && first.spareSince.IsZero() {
 			select {
 			case r, ok := <-s.queue:
 				if !ok {
@@ -547,9 +603,24 @@ func (s *Store) writeLoop() {
 				break gather
 			}
 		}
+		if !first.spareSince.IsZero() {
+			s.commitSpare(first)
+			continue
+		}
+		start := time.Now()
 		s.commit(batch)
 		s.afterBatch()
+		s.pace.worked(time.Now(), time.Since(start))
 	}
+}
+
+// commitSpare runs a spare write alone, and answers it once the log's
+// account has counted the frames it wrote.
+func (s *Store) commitSpare(r *writeReq) {
+	r.err = s.runTx([]*writeReq{r})
+	r.frames = s.afterBatch()
+	s.pace.spent(time.Now(), time.Since(r.started))
+	close(r.done)
 }
 
 // commit runs batch in one transaction and releases every request once
@@ -624,7 +695,8 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 	// and is counted on the first event it matches.
 	res, err := stmt.ExecContext(ctx,
 		ev.ID, ev.Source, ev.DedupeKey, ev.Field, ev.Type, ev.SubjectKind, ev.Subject, ev.Status,
-		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body, r.bodySum[:])
+		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body, r.bodySum[:],
+		r.keyDigest, r.bodyDigest)
 	if err != nil {
 		return fmt.Errorf("sqlite: append: %w", err)
 	}
@@ -643,6 +715,17 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 	r.res.Duplicate = true
 	return s.countDuplicate(ctx, tx, r)
 }
+
+// appendSQL inserts an event, unless it is a stored event's duplicate (the
+// unique indexes) or a pruned one's (its digests, ?16 and ?17, are kept:
+// retention.go).
+const appendSQL = `
+INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
+                    occurred_at, received_at, scheme, attention, headers, body, body_sha256)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15
+ WHERE NOT EXISTS (SELECT 1 FROM kept_keys WHERE key_digest = ?16)
+   AND NOT EXISTS (SELECT 1 FROM kept_keys WHERE body_digest = ?17)
+ON CONFLICT DO NOTHING`
 
 // countDuplicateSQL counts a duplicate on the first event it matches, by
 // dedupe key or by body, through the two unique indexes that refused it,

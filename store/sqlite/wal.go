@@ -27,6 +27,17 @@ package sqlite
 // over after it could not for a while (a reader held it, another process
 // wrote a burst), and once writes stop for CheckpointInterval the writer
 // empties the file (TRUNCATE).
+//
+// A read transaction holds the log back for as long as it lasts: a
+// checkpoint copies no frame past the oldest snapshot still read, and the
+// log cannot start over beneath it, so the RESTART gives up after
+// checkpointBusyTimeout and the log grows by every commit until the
+// reader ends (TestWALStartsOverOnceAReaderLetsGo). The bound therefore
+// holds only while every read is short: a read whose cost grows with the
+// store (a count of every event) lets the log grow by what is written
+// meanwhile. At 2.1 M events a 3.7 s Stats took the log to 113 MB.
+// Retention's own reads and writes are bounded (pruneScanFactor; each
+// transaction appends at most MaxWALBytes/pruneWALShare).
 
 import (
 	"context"
@@ -35,6 +46,8 @@ import (
 	"time"
 
 	msqlite "modernc.org/sqlite"
+
+	"github.com/hooklatch/hooklatch/store"
 )
 
 const (
@@ -47,6 +60,15 @@ const (
 	// walSteps is how many background checkpoints the writer asks for
 	// while the log fills up to its bound.
 	walSteps = 32
+
+	// maxSpareWait bounds how long a spare write (retention's) waits for
+	// the writer to have nothing else to do: under a load that never
+	// leaves it idle, retention still gets one transaction this often.
+	maxSpareWait = time.Second
+
+	// spareQueue bounds the spare writes waiting. Retention has one at a
+	// time; more wait only when their callers gave up on them.
+	spareQueue = 4
 )
 
 // walLog is the writer's account of the log.
@@ -74,34 +96,146 @@ func (w *walLog) reset() {
 	w.frames, w.nudgeAt = 0, w.step()
 }
 
-// next waits for the next write. Once none has come for
-// CheckpointInterval, it empties the log first, so that an idle store
-// keeps no large WAL.
+// next waits for the next write: a spare one (Store.spare) when its pace
+// allows (sparePace) and no other write waits or it has waited
+// maxSpareWait. Once none has come for CheckpointInterval, it empties the
+// log first, so that an idle store keeps no large WAL.
 func (s *Store) next(idle *time.Timer) (*writeReq, bool) {
+	if s.held == nil {
+		select {
+		case s.held = <-s.spare:
+		default:
+		}
+	}
+	ready := s.held != nil && !time.Now().Before(s.pace.notBefore)
+	if ready && time.Since(s.held.spareSince) >= s.maxSpareWait {
+		return s.takeHeld(), true
+	}
 	select {
 	case r, ok := <-s.queue:
 		return r, ok
 	default:
 	}
+	if ready {
+		return s.takeHeld(), true
+	}
 	for {
-		var timeout <-chan time.Time
+		var timeout, paced <-chan time.Time
 		if s.wal.dirty {
 			idle.Reset(s.opts.CheckpointInterval)
 			timeout = idle.C
 		}
-		select {
-		case r, ok := <-s.queue:
+		spare, pace := s.spare, (*time.Timer)(nil)
+		if s.held != nil {
+			spare = nil // one at a time
+			pace = time.NewTimer(time.Until(s.pace.notBefore))
+			paced = pace.C
+		}
+		r, ok, got := s.await(spare, paced, timeout)
+		if pace != nil {
+			pace.Stop()
+		}
+		if got {
 			idle.Stop()
 			return r, ok
-		case <-timeout:
-			s.truncateWAL()
 		}
 	}
 }
 
-// afterBatch counts the frames a batch appended to the log and keeps the
-// log within its bound.
-func (s *Store) afterBatch() {
+// await waits for a write, a spare write whose pace allows it, the end of
+// the pace of the one held, or the idle timeout (which empties the log);
+// got says whether it has a write to run.
+func (s *Store) await(spare chan *writeReq, paced, timeout <-chan time.Time) (r *writeReq, ok, got bool) {
+	select {
+	case r, ok := <-s.queue:
+		return r, ok, true
+	case s.held = <-spare:
+		if !time.Now().Before(s.pace.notBefore) {
+			return s.takeHeld(), true, true
+		}
+	case <-paced:
+		return s.takeHeld(), true, true
+	case <-timeout:
+		s.truncateWAL()
+	}
+	return nil, false, false
+}
+
+// sparePace keeps the spare writes (retention's) to a share of the
+// writer's time: after one that took d, the next waits d·(1-share)/share,
+// share being busySpareShare while the other writes took more than
+// busyShare of the last paceWindow (and until a first window has passed),
+// idleSpareShare otherwise. A closed loop of clients at saturation leaves
+// the queue empty between two batches for as long as their answers take
+// to turn into new requests: that gap is not spare time, and the share
+// bounds what retention takes of it. When the machine's CPU rather than
+// the writer is what saturates (serve on two cores), the writer is busy
+// for well under half the time; hence a low busyShare. The writer
+// goroutine's own.
+type sparePace struct {
+	notBefore time.Time     // no spare write starts before
+	start     time.Time     // the current window's start
+	work      time.Duration // the other writes' time in the window
+	busy      bool          // they took more than busyShare of the last window
+}
+
+const (
+	paceWindow     = time.Second
+	busyShare      = 0.25
+	busySpareShare = 0.1
+	idleSpareShare = 0.5
+)
+
+// worked records another write of d, ending at now.
+func (p *sparePace) worked(now time.Time, d time.Duration) {
+	p.work += d
+	p.roll(now)
+}
+
+// spent records a spare write of d, ending at now.
+func (p *sparePace) spent(now time.Time, d time.Duration) {
+	p.roll(now)
+	share := idleSpareShare
+	if p.busy {
+		share = busySpareShare
+	}
+	p.notBefore = now.Add(time.Duration(float64(d) * (1 - share) / share))
+}
+
+// roll starts a new window once paceWindow has passed.
+func (p *sparePace) roll(now time.Time) {
+	if elapsed := now.Sub(p.start); elapsed >= paceWindow {
+		p.busy = float64(p.work) > busyShare*float64(elapsed)
+		p.start, p.work = now, 0
+	}
+}
+
+func (s *Store) takeHeld() *writeReq {
+	r := s.held
+	s.held = nil
+	return r
+}
+
+// failSpare answers the spare writes left once the writer stops.
+func (s *Store) failSpare() {
+	for {
+		r := s.held
+		if r == nil {
+			select {
+			case r = <-s.spare:
+			default:
+				return
+			}
+		}
+		s.held = nil
+		r.err = store.ErrClosed
+		close(r.done)
+	}
+}
+
+// afterBatch counts the frames a batch appended to the log, keeps the
+// log within its bound, and returns the count (0 when it cannot count).
+func (s *Store) afterBatch() int64 {
 	w := &s.wal
 	n, err := s.framesWritten()
 	if err != nil {
@@ -110,7 +244,7 @@ func (s *Store) afterBatch() {
 			w.blind = true
 		}
 		w.dirty = true
-		return
+		return 0
 	}
 	w.frames += n
 	w.dirty = w.dirty || n > 0
@@ -124,6 +258,7 @@ func (s *Store) afterBatch() {
 		default: // one is on its way
 		}
 	}
+	return n
 }
 
 // framesWritten returns the frames the writer's connection appended to the

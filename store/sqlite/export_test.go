@@ -1,0 +1,8 @@
+package sqlite
+
+// WithWriterPragmas returns opts with pragmas (such as "cache_size(-65536)")
+// set on the writer's connection.
+func WithWriterPragmas(opts Options, pragmas ...string) Options {
+	opts.writerPragmas = pragmas
+	return opts
+}

@@ -1,0 +1,336 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hooklatch/hooklatch/event"
+	"github.com/hooklatch/hooklatch/internal/retention"
+	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/sqlite"
+)
+
+// grownStore returns the path of a store of events, the first old of
+// them received 40 days ago (past a 30-day retention, nothing left to
+// deliver: prunable), the rest an hour ago. It is grown once, by SQL
+// straight into the file (real ingest takes an hour for a million), at
+// $HOOKLATCH_GROWN_STORE, and reused: keep it outside the repository.
+// Without that variable the benchmark is skipped. Benchmarks that write
+// to it work on a copy (copyStore).
+func grownStore(b *testing.B, events, old int) string {
+	b.Helper()
+	path := os.Getenv("HOOKLATCH_GROWN_STORE")
+	if path == "" {
+		b.Skip("set HOOKLATCH_GROWN_STORE to a path outside the repository, where a store of " +
+			strconv.Itoa(events) + " events is grown once and kept")
+	}
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	b.Logf("growing %s to %d events (%d past retention)", path, events, old)
+	s, err := sqlite.Open(context.Background(), path+".tmp", sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.Close()
+	if err := insertEvents(path+".tmp", events, old); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// insertEvents appends events shaped like Sent's (a sample body with a
+// fresh subject, a fresh event id) to the store at path.
+func insertEvents(path string, events, old int) error {
+	db, err := sql.Open("sqlite", path+"?_pragma=cache_size(-1000000)&_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	sample, err := event.Sample("message.delivered", event.SampleOptions{})
+	if err != nil {
+		return err
+	}
+	env, err := event.Parse(sample)
+	if err != nil {
+		return err
+	}
+	subject := env.Subject().ID
+	oldAt, newAt := time.Now().Add(-40*24*time.Hour).UnixNano(), time.Now().Add(-time.Hour).UnixNano()
+	const perTx = 50_000
+	for done := 0; done < events; done += perTx {
+		tx, err := db.Begin()
+		if err != nil {
+			return err
+		}
+		stmt, err := tx.Prepare(`INSERT INTO events (id, source, dedupe_key, type, subject, status, received_at, headers, body, body_sha256)
+VALUES (?, 'sent', ?, 'message.delivered', ?, 'delivered', ?, '{}', ?, ?)`)
+		if err != nil {
+			tx.Rollback()
+			return err
+		}
+		for i := done; i < min(done+perTx, events); i++ {
+			fresh := uuid.NewString()
+			body := bytes.Replace(sample, []byte(subject), []byte(fresh), 1)
+			sum := sha256.Sum256(body)
+			at := newAt + int64(i)
+			if i < old {
+				at = oldAt + int64(i)
+			}
+			if _, err := stmt.Exec(uuid.Must(uuid.NewV7()).String(), "event-id:"+rand.Text(), fresh, at, body, sum[:]); err != nil {
+				tx.Rollback()
+				return err
+			}
+		}
+		stmt.Close()
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	_, err = db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	return err
+}
+
+// BenchmarkGrow only grows the store: run it once before the others.
+func BenchmarkGrow(b *testing.B) {
+	grownStore(b, grownEvents, grownOld)
+	for b.Loop() {
+	}
+}
+
+const grownEvents, grownOld = 1_500_000, 1_200_000
+
+// ingestRun is how long each variant of a round appends.
+var ingestRun = flag.Duration("ingest-run", 8*time.Second, "how long each variant of the size benchmarks appends")
+
+// BenchmarkIngestWhilePruning appends, from 64 goroutines, to a copy of the
+// grown store, with and without retention pruning its backlog of 1.2 M
+// prunable events meanwhile, alternating, three rounds; it reports each
+// rate and the ratio of the totals (pruning / not), then how fast
+// retention prunes with nothing else to do:
+//
+//	HOOKLATCH_GROWN_STORE=/tmp/grown.db go test -run '^$' -bench IngestWhilePruning -benchtime 1x -timeout 30m ./store/sqlite
+//
+// The same through HTTP: serve on a copy of the grown store, with
+// --retention 8760h (nothing to prune) and 720h (1.2 M events to prune)
+// in turn, each under `hooklatch bench --url … --duration 10s`:
+//
+//	hooklatch serve --store /tmp/copy.db --addr 127.0.0.1:39131 --admin-addr off --retention 720h
+//	hooklatch bench --url http://127.0.0.1:39131/webhooks/sent --secret "$SENT_WEBHOOK_SECRET" --duration 10s
+func BenchmarkIngestWhilePruning(b *testing.B) {
+	path := copyStore(b, grownStore(b, grownEvents, grownOld))
+	ctx := context.Background()
+	var pragmas []string
+	if *prunePragma != "" {
+		pragmas = append(pragmas, *prunePragma)
+	}
+	s, err := sqlite.Open(ctx, path, sqlite.WithWriterPragmas(sqlite.Options{Exclusive: true}, pragmas...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for b.Loop() {
+		var plain, pruning float64
+		for round := 1; round <= 3; round++ {
+			wal := watchWAL(path)
+			rate, p99 := ingest(b, s, *ingestRun)
+			plain += rate
+			fmt.Printf("round %d without pruning: %.0f appends/s, p99 %s, WAL at most %d MB\n", round, rate, p99, wal()>>20)
+
+			r, err := retention.New(retention.Config{Store: s, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			pruneCtx, stop := context.WithCancel(ctx)
+			var pruned, keys int64
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				pruned, keys, _ = r.Prune(pruneCtx)
+			}()
+			wal = watchWAL(path)
+			rate, p99 = ingest(b, s, *ingestRun)
+			stop()
+			<-done
+			pruning += rate
+			fmt.Printf("round %d while pruning:     %.0f appends/s, p99 %s, WAL at most %d MB; pruned %d events (%.0f/s), %d keys\n",
+				round, rate, p99, wal()>>20, pruned, float64(pruned)/ingestRun.Seconds(), keys)
+		}
+		b.ReportMetric(pruning/plain, "ratio")
+		pruneCtx, stop := context.WithTimeout(ctx, *ingestRun)
+		r, err := retention.New(retention.Config{Store: s, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		pruned, _, _ := r.Prune(pruneCtx)
+		stop()
+		fmt.Printf("pruning alone: %d events (%.0f/s)\n", pruned, float64(pruned)/ingestRun.Seconds())
+	}
+}
+
+// watchWAL samples the size of the store's log every 10ms until the
+// function it returns is called, which returns the largest.
+func watchWAL(path string) func() int64 {
+	stop, largest := make(chan struct{}), make(chan int64)
+	go func() {
+		var most int64
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				largest <- most
+				return
+			case <-tick.C:
+			}
+			if fi, err := os.Stat(path + "-wal"); err == nil {
+				most = max(most, fi.Size())
+			}
+		}
+	}()
+	return func() int64 {
+		close(stop)
+		return <-largest
+	}
+}
+
+// copyStore copies the store at path into a temporary directory.
+func copyStore(b *testing.B, path string) string {
+	b.Helper()
+	to := filepath.Join(b.TempDir(), "grown.db")
+	if out, err := exec.Command("cp", path, to).CombinedOutput(); err != nil {
+		b.Fatalf("copy %s: %v: %s", path, err, out)
+	}
+	return to
+}
+
+// ingest appends events shaped like Sent's from 64 goroutines for d, and
+// returns the rate and the 99th percentile of an append's latency.
+func ingest(b *testing.B, s store.Store, d time.Duration) (float64, time.Duration) {
+	b.Helper()
+	sample, err := event.Sample("message.delivered", event.SampleOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	env, err := event.Parse(sample)
+	if err != nil {
+		b.Fatal(err)
+	}
+	subject := []byte(env.Subject().ID)
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		wg        sync.WaitGroup
+	)
+	ctx := context.Background()
+	start := time.Now()
+	end := start.Add(d)
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for time.Now().Before(end) {
+				fresh := uuid.NewString()
+				ev := &store.Event{
+					ID: uuid.Must(uuid.NewV7()).String(), Source: "sent", DedupeKey: "event-id:" + rand.Text(),
+					Type: "message.delivered", Subject: fresh, ReceivedAt: time.Now(),
+					Body: bytes.Replace(sample, subject, []byte(fresh), 1),
+				}
+				t := time.Now()
+				if _, err := s.Append(ctx, ev); err != nil {
+					b.Error(err)
+					return
+				}
+				mine = append(mine, time.Since(t))
+			}
+			mu.Lock()
+			latencies = append(latencies, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if len(latencies) == 0 {
+		b.Fatal("no append answered")
+	}
+	slices.Sort(latencies)
+	return float64(len(latencies)) / elapsed.Seconds(), latencies[len(latencies)*99/100]
+}
+
+// BenchmarkIngestAtSize appends, from 64 goroutines, to a fresh store and
+// to a copy of the grown one, with each of the writer's settings in
+// -pragmas (semicolon-separated; the fresh store has the first) and each
+// WAL bound in -wal-mb,
+// alternating, three rounds; it reports each variant's total rate as a
+// ratio to the fresh store's:
+//
+//	HOOKLATCH_GROWN_STORE=/tmp/grown.db go test -run '^$' -bench IngestAtSize -benchtime 1x -timeout 30m ./store/sqlite
+func BenchmarkIngestAtSize(b *testing.B) {
+	grown := copyStore(b, grownStore(b, grownEvents, grownOld))
+	ctx := context.Background()
+	pragmas := strings.Split(*writerPragmas, ";")
+	type variant struct {
+		name, path, pragma string
+		walMB              int64
+	}
+	variants := []variant{{"fresh, " + pragmas[0], "", pragmas[0], 0}}
+	for _, p := range pragmas {
+		variants = append(variants, variant{"grown, " + p, grown, p, 0})
+	}
+	for _, mb := range strings.Split(*walBounds, ",") {
+		if n, err := strconv.ParseInt(mb, 10, 64); err == nil && n > 0 {
+			variants = append(variants, variant{fmt.Sprintf("grown, %s, WAL bound %d MiB", pragmas[0], n), grown, pragmas[0], n})
+		}
+	}
+	for b.Loop() {
+		total := make([]float64, len(variants))
+		for round := 1; round <= 3; round++ {
+			for i, v := range variants {
+				path := v.path
+				if path == "" {
+					path = filepath.Join(b.TempDir(), "fresh.db")
+				}
+				s, err := sqlite.Open(ctx, path, sqlite.WithWriterPragmas(sqlite.Options{Exclusive: true, MaxWALBytes: v.walMB << 20}, v.pragma))
+				if err != nil {
+					b.Fatal(err)
+				}
+				rate, p99 := ingest(b, s, *ingestRun)
+				s.Close()
+				total[i] += rate
+				fmt.Printf("round %d %s: %.0f appends/s, p99 %s\n", round, v.name, rate, p99)
+			}
+		}
+		for i, v := range variants[1:] {
+			fmt.Printf("%s: %.2f of fresh\n", v.name, total[i+1]/total[0])
+		}
+	}
+}
+
+var prunePragma = flag.String("prune-pragma", "", "with IngestWhilePruning: a setting for the writer, such as cache_size(-65536)")
+
+var walBounds = flag.String("wal-mb", "", "with IngestAtSize: MaxWALBytes to compare too, in MiB, comma-separated")
+
+var writerPragmas = flag.String("pragmas", "cache_size(-2000);cache_size(-16000);cache_size(-65536);cache_size(-262144)",
+	"with IngestAtSize: the writer's settings to compare, semicolon-separated")
