@@ -1,0 +1,25 @@
+// Package store is the seam between hooklatch and where it keeps what it
+// accepted: the events, their deliveries and attempts, the rejection log
+// and the routes. Everything above it (the receiver, the dispatcher, the
+// admin API, the CLI) speaks only this package's types; nothing above it
+// names a database.
+//
+// Two backends implement Store, and they are the only ones meant to:
+// store/sqlite, one process writing one file, and store/postgres, any
+// number of processes sharing one schema. A third backend is welcome
+// only if it passes store/storetest, the conformance suite both run
+// unchanged, and keeps the promises written on each method of Store:
+// Append returns once the outcome is durable, a duplicate names the
+// first event it matches, a claim is a lease, and a Complete by a worker
+// that lost its lease changes nothing but the attempt log.
+//
+// Every recurring read a backend offers (a list page, a lookup, Stats,
+// the next due time) must cost the same at tens of millions of events as
+// at thousands: pages go by key (EventFilter.AfterSeq and BeforeSeq,
+// DeliveryFilter.AfterID), lookups go through an index, and counts come
+// from counters the writers keep, not from counting rows.
+//
+// Errors that mean the same on every backend are this package's
+// variables (ErrNotFound, ErrBusy, ErrClosed, ErrLeaseLost, …), so a
+// caller maps each to one answer whatever the backend.
+package store
