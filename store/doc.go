@@ -20,6 +20,7 @@
 // from counters the writers keep, not from counting rows.
 //
 // Errors that mean the same on every backend are this package's
-// variables (ErrNotFound, ErrBusy, ErrClosed, ErrLeaseLost, …), so a
-// caller maps each to one answer whatever the backend.
+// variables (ErrNotFound, ErrBusy, ErrClosed, ErrLeaseLost, ErrNoStore,
+// …) or types (SchemaError), so a caller maps each to one answer
+// whatever the backend.
 package store

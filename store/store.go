@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -28,7 +29,35 @@ var (
 
 	// ErrTooLarge is returned for a record that cannot fit within a cap.
 	ErrTooLarge = errors.New("store: record larger than the cap")
+
+	// ErrNoStore is returned by an Open that must not create a store (a
+	// read-only one, or one told the store must exist) when there is none
+	// where it looks. The error names the place.
+	ErrNoStore = errors.New("store: no hooklatch store")
 )
+
+// SchemaError is returned by an Open that must not migrate (a read-only
+// one) when the store's schema is not the one this build reads: it is not
+// a hooklatch store, or an older or a newer hooklatch wrote it. Every
+// backend returns this one type, so callers test it with errors.As
+// whatever the backend.
+type SchemaError struct {
+	// Where names the store: a file path, or "schema NAME" for a
+	// PostgreSQL schema.
+	Where   string
+	Version int // the store's schema version; 0 when it is not a hooklatch store
+	Want    int // the version this build reads
+}
+
+func (e *SchemaError) Error() string {
+	switch {
+	case e.Version == 0:
+		return fmt.Sprintf("store: %s is not a hooklatch store", e.Where)
+	case e.Version < e.Want:
+		return fmt.Sprintf("store: %s was written by an older hooklatch (schema version %d, this build reads %d): serve brings it up to date when it next starts on it", e.Where, e.Version, e.Want)
+	}
+	return fmt.Sprintf("store: %s was written by a newer hooklatch (schema version %d, this build reads %d): upgrade this hooklatch to read it", e.Where, e.Version, e.Want)
+}
 
 // Event is one accepted webhook: an immutable fact. The raw body is kept
 // byte for byte; everything else is derived from it and from the headers

@@ -346,12 +346,11 @@ func storeExists(ctx context.Context, loc string) (bool, error) {
 		return err == nil, err
 	}
 	st, err := postgres.Open(ctx, loc, postgres.Options{ReadOnly: true, MustExist: true, Logger: quietLog()})
-	if errors.Is(err, postgres.ErrNoStore) {
+	if errors.Is(err, store.ErrNoStore) {
 		return false, nil
 	}
 	if err != nil {
-		var se *postgres.SchemaError
-		if errors.As(err, &se) {
+		if errors.As(err, new(*store.SchemaError)) {
 			return true, nil // an older build's: serve migrates it
 		}
 		return false, err

@@ -239,10 +239,10 @@ func storeFlag(cmd *cobra.Command, env Env) func(*cobra.Command, storeUse) (stor
 	return func(c *cobra.Command, use storeUse) (store.Store, error) {
 		location := setting(c.Flags(), "store", env.Getenv, storeEnv...)
 		st, err := storeopen.Open(c.Context(), location, storeopen.Options{Use: storeopen.Use(use), Logger: log})
-		if errors.Is(err, storeopen.ErrNoStore) && !storeopen.IsPostgres(location) {
+		if errors.Is(err, store.ErrNoStore) && !storeopen.IsPostgres(location) {
 			return nil, failed(fmt.Errorf("%w%s", err, listenStoreHint(location)))
 		}
-		if errors.Is(err, storeopen.ErrNoStore) || errors.Is(err, storeopen.ErrSchema) {
+		if errors.Is(err, store.ErrNoStore) || errors.As(err, new(*store.SchemaError)) {
 			return nil, failed(err)
 		}
 		return st, err

@@ -43,22 +43,17 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// What a Read or Change fails with when its location holds no store of
-// this build's; test them with errors.Is (the message names the location
-// and says what to do).
-var (
-	ErrNoStore = errors.New("no hooklatch store")
-	ErrSchema  = errors.New("a store of another version")
-)
-
-// located is one of those errors, told in the words of its location.
+// located is what a Read or Change fails with when its location holds no
+// store of this build's: the backend's store.ErrNoStore or
+// *store.SchemaError (test them with errors.Is and errors.As), told in
+// the words of its location, with what to do.
 type located struct {
 	text string
-	is   error
+	err  error
 }
 
 func (e *located) Error() string { return e.text }
-func (e *located) Unwrap() error { return e.is }
+func (e *located) Unwrap() error { return e.err }
 
 // IsPostgres reports whether location names a PostgreSQL store.
 func IsPostgres(location string) bool { return postgres.IsURL(location) }
@@ -86,11 +81,11 @@ func openPostgres(ctx context.Context, url string, opts Options) (store.Store, e
 		o.ReadOnly, o.MustExist = opts.Use == Read, true
 	}
 	st, err := postgres.Open(ctx, url, o)
-	if errors.Is(err, postgres.ErrNoStore) {
-		return nil, &located{"no hooklatch store at " + Redact(url) + ": 'hooklatch serve --store' creates it when it first starts on it", ErrNoStore}
+	if errors.Is(err, store.ErrNoStore) {
+		return nil, &located{"no hooklatch store at " + Redact(url) + ": 'hooklatch serve --store' creates it when it first starts on it", err}
 	}
-	if se, ok := errors.AsType[*postgres.SchemaError](err); ok {
-		return nil, &located{fmt.Sprintf("schema %s at %s %s", se.Schema, Redact(url), versionAdvice(se.Version, se.Want, "")), ErrSchema}
+	if se, ok := errors.AsType[*store.SchemaError](err); ok {
+		return nil, &located{fmt.Sprintf("%s at %s %s", se.Where, Redact(url), versionAdvice(se.Version, se.Want, "")), err}
 	}
 	if err != nil && opts.Use != Own {
 		return nil, fmt.Errorf("store %s: %w", Redact(url), err)
@@ -110,15 +105,15 @@ func openSQLite(ctx context.Context, path string, opts Options) (store.Store, er
 		return sqlite.Open(ctx, path, o) // serve tells a full disk apart (sqlite.NoSpace)
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, &located{"no store at " + path + " (use --store or HOOKLATCH_STORE)", ErrNoStore}
+		return nil, &located{"no store at " + path + " (use --store or HOOKLATCH_STORE)", store.ErrNoStore}
 	}
 	o.ReadOnly = opts.Use == Read
 	st, err := sqlite.Open(ctx, path, o)
-	if se, ok := errors.AsType[*sqlite.SchemaError](err); ok {
+	if se, ok := errors.AsType[*store.SchemaError](err); ok {
 		if se.Version == 0 {
-			return nil, &located{path + " is not a hooklatch store", ErrSchema}
+			return nil, &located{se.Where + " is not a hooklatch store", err}
 		}
-		return nil, &located{path + " " + versionAdvice(se.Version, se.Want, " ('hooklatch serve --store "+path+"')"), ErrSchema}
+		return nil, &located{se.Where + " " + versionAdvice(se.Version, se.Want, " ('hooklatch serve --store "+path+"')"), err}
 	}
 	return st, err
 }

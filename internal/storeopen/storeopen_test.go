@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/hooklatch/hooklatch/internal/storeopen"
+	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/postgres"
 	"github.com/hooklatch/hooklatch/store/postgres/pgtest"
 	"github.com/hooklatch/hooklatch/store/sqlite"
 )
@@ -29,7 +31,7 @@ func TestOpenSQLite(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "h.db")
 	for _, use := range []storeopen.Use{storeopen.Read, storeopen.Change} {
-		if _, err := storeopen.Open(ctx, path, with(use)); !errors.Is(err, storeopen.ErrNoStore) {
+		if _, err := storeopen.Open(ctx, path, with(use)); !errors.Is(err, store.ErrNoStore) {
 			t.Errorf("use %d of a missing file: %v, want ErrNoStore", use, err)
 		}
 	}
@@ -57,7 +59,7 @@ func TestOpenPostgres(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url := pgtest.URL(t)
-	if _, err := storeopen.Open(ctx, url, with(storeopen.Read)); !errors.Is(err, storeopen.ErrNoStore) {
+	if _, err := storeopen.Open(ctx, url, with(storeopen.Read)); !errors.Is(err, store.ErrNoStore) {
 		t.Errorf("reading a schema serve never created: %v, want ErrNoStore", err)
 	}
 	owner, err := storeopen.Open(ctx, url, with(storeopen.Own))
@@ -70,4 +72,28 @@ func TestOpenPostgres(t *testing.T) {
 		t.Fatalf("changing the store an owner created: %v", err)
 	}
 	reader.Close()
+}
+
+// Reading a PostgreSQL schema an older hooklatch wrote names the schema
+// and the server and says what to do, and is a *store.SchemaError like
+// SQLite's.
+func TestReadOlderPostgres(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	schema := pgtest.Schema(t)
+	url := pgtest.WithSchema(t, pgtest.ServerURL(t), schema)
+	owner, err := postgres.Open(ctx, url, postgres.Options{Logger: quiet.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = owner.Pool().Exec(ctx, `DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)`)
+	owner.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = storeopen.Open(ctx, url, with(storeopen.Read))
+	want := "schema " + schema + " at " + storeopen.Redact(url) + " was written by an older hooklatch: serve brings it up to date when it next starts on it"
+	if !errors.As(err, new(*store.SchemaError)) || err.Error() != want {
+		t.Errorf("reading an older schema: %v, want a *store.SchemaError saying %q", err, want)
+	}
 }

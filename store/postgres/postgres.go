@@ -79,14 +79,14 @@ type Options struct {
 	MaxConns int
 
 	// ReadOnly opens an existing store for reading: Open neither creates
-	// nor migrates the schema, fails with ErrNoStore when it holds no
-	// store and with a *SchemaError when its version is not this build's,
-	// and every transaction is read-only. Defaults to false.
+	// nor migrates the schema, fails with store.ErrNoStore when it holds
+	// no store and with a *store.SchemaError when its version is not this
+	// build's, and every transaction is read-only. Defaults to false.
 	ReadOnly bool
 
-	// MustExist makes Open fail with ErrNoStore, rather than create one,
-	// when the schema holds no store. It migrates an older one. Defaults
-	// to false.
+	// MustExist makes Open fail with store.ErrNoStore, rather than create
+	// one, when the schema holds no store. It migrates an older one.
+	// Defaults to false.
 	MustExist bool
 
 	// Logger receives the writers' errors. Defaults to slog.Default().
@@ -116,25 +116,6 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.Default()
 	}
 	return o
-}
-
-// ErrNoStore is returned by Open with ReadOnly or MustExist when the
-// schema holds no hooklatch store.
-var ErrNoStore = errors.New("postgres: no hooklatch store")
-
-// SchemaError is returned by a ReadOnly Open of a schema whose version
-// this build does not read.
-type SchemaError struct {
-	Schema  string
-	Version int // the schema's version
-	Want    int // the version this build reads
-}
-
-func (e *SchemaError) Error() string {
-	if e.Version < e.Want {
-		return fmt.Sprintf("postgres: schema %s was written by an older hooklatch (version %d, this build reads %d): serve brings it up to date when it next starts on it", e.Schema, e.Version, e.Want)
-	}
-	return fmt.Sprintf("postgres: schema %s was written by a newer hooklatch (version %d, this build reads %d): upgrade this one", e.Schema, e.Version, e.Want)
 }
 
 // Store is a store.Store on one PostgreSQL schema.
@@ -307,9 +288,9 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, mustExist b
 		return fmt.Errorf("postgres: migrate: lock: %w", err)
 	}
 	current, err := schemaVersion(ctx, tx)
-	if errors.Is(err, ErrNoStore) {
+	if errors.Is(err, store.ErrNoStore) {
 		if mustExist {
-			return fmt.Errorf("%w in schema %s", ErrNoStore, schema)
+			return fmt.Errorf("%w in schema %s", store.ErrNoStore, schema)
 		}
 		ident := pgx.Identifier{schema}.Sanitize()
 		for _, q := range []string{
@@ -355,14 +336,14 @@ type querier interface {
 }
 
 // schemaVersion reads the version of the schema the connection's
-// search_path names, or ErrNoStore when it holds no store.
+// search_path names, or store.ErrNoStore when it holds no store.
 func schemaVersion(ctx context.Context, q querier) (int, error) {
 	var exists bool
 	if err := q.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
 		return 0, fmt.Errorf("postgres: schema version: %w", err)
 	}
 	if !exists {
-		return 0, ErrNoStore
+		return 0, store.ErrNoStore
 	}
 	var v int
 	if err := q.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
@@ -371,21 +352,22 @@ func schemaVersion(ctx context.Context, q querier) (int, error) {
 	return v, nil
 }
 
-// checkSchema fails unless the schema is exactly at this build's version.
+// checkSchema fails, with store.ErrNoStore or a *store.SchemaError,
+// unless the schema is exactly at this build's version.
 func checkSchema(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	names, err := migrationNames()
 	if err != nil {
 		return err
 	}
 	v, err := schemaVersion(ctx, pool)
-	if errors.Is(err, ErrNoStore) {
-		return fmt.Errorf("%w in schema %s", ErrNoStore, schema)
+	if errors.Is(err, store.ErrNoStore) {
+		return fmt.Errorf("%w in schema %s", store.ErrNoStore, schema)
 	}
 	if err != nil {
 		return err
 	}
 	if v != len(names) {
-		return &SchemaError{Schema: schema, Version: v, Want: len(names)}
+		return &store.SchemaError{Where: "schema " + schema, Version: v, Want: len(names)}
 	}
 	return nil
 }

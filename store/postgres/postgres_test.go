@@ -233,15 +233,39 @@ func TestAppendOddText(t *testing.T) {
 	}
 }
 
+// A read-only open fails with the same errors as on SQLite: a schema no
+// serve created is store.ErrNoStore, an older or newer one a
+// *store.SchemaError.
+func TestOpenErrorsAreTheStores(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	schema := pgtest.Schema(t)
+	u := pgtest.WithSchema(t, pgtest.ServerURL(t), schema)
+	ro := postgres.Options{ReadOnly: true}
+	_, noStore := postgres.Open(ctx, u, ro)
+
+	w := open(t, u, postgres.Options{})
+	openAfter := func(change string) error {
+		if _, err := w.Pool().Exec(ctx, change); err != nil {
+			t.Fatal(err)
+		}
+		_, err := postgres.Open(ctx, u, ro)
+		return err
+	}
+	older := openAfter(`DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)`)
+	newer := openAfter(`INSERT INTO schema_migrations (version, name) VALUES (1000000, 'from a newer hooklatch')`)
+	storetest.CheckOpenErrors(t, "schema "+schema, noStore, older, newer)
+}
+
 // A read-only open neither creates a store nor writes to one.
 func TestReadOnly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	u := pgtest.URL(t)
-	if _, err := postgres.Open(ctx, u, postgres.Options{ReadOnly: true}); !errors.Is(err, postgres.ErrNoStore) {
+	if _, err := postgres.Open(ctx, u, postgres.Options{ReadOnly: true}); !errors.Is(err, store.ErrNoStore) {
 		t.Fatalf("read-only open of an empty schema: err = %v, want ErrNoStore", err)
 	}
-	if _, err := postgres.Open(ctx, u, postgres.Options{MustExist: true}); !errors.Is(err, postgres.ErrNoStore) {
+	if _, err := postgres.Open(ctx, u, postgres.Options{MustExist: true}); !errors.Is(err, store.ErrNoStore) {
 		t.Fatalf("must-exist open of an empty schema: err = %v, want ErrNoStore", err)
 	}
 	w := open(t, u, postgres.Options{})

@@ -3,42 +3,29 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+
+	"github.com/hooklatch/hooklatch/store"
 )
 
-// mustExist fails, with an error matching fs.ErrNotExist, when there is no
-// file at path: a ReadOnly Open must not create one.
+// mustExist fails, with store.ErrNoStore (also matching fs.ErrNotExist),
+// when there is no file at path: a ReadOnly Open must not create one.
 func mustExist(path string) error {
-	if _, err := os.Stat(path); err != nil {
+	_, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w at %s: %w", store.ErrNoStore, path, fs.ErrNotExist)
+	}
+	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	return nil
 }
 
-// SchemaError is returned by a ReadOnly Open of a file whose schema this
-// build does not read: not a hooklatch store, or one written by an older
-// or a newer hooklatch. An older one is brought up to date by opening it
-// for writing once.
-type SchemaError struct {
-	Path    string
-	Version int // the file's schema version; 0 when it is not a hooklatch store
-	Want    int // the version this build reads
-}
-
-func (e *SchemaError) Error() string {
-	switch {
-	case e.Version == 0:
-		return fmt.Sprintf("sqlite: %s is not a hooklatch store", e.Path)
-	case e.Version < e.Want:
-		return fmt.Sprintf("sqlite: %s was written by an older hooklatch (schema version %d, this build reads %d): open it for writing once to bring it up to date", e.Path, e.Version, e.Want)
-	}
-	return fmt.Sprintf("sqlite: %s was written by a newer hooklatch (schema version %d, this build reads %d)", e.Path, e.Version, e.Want)
-}
-
-// checkSchema fails with a *SchemaError unless db has exactly the schema
-// the embedded migrations make.
+// checkSchema fails with a *store.SchemaError unless db has exactly the
+// schema the embedded migrations make.
 func checkSchema(ctx context.Context, db *sql.DB, path string) error {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
@@ -49,7 +36,7 @@ func checkSchema(ctx context.Context, db *sql.DB, path string) error {
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	if current != len(names) {
-		return &SchemaError{Path: path, Version: current, Want: len(names)}
+		return &store.SchemaError{Where: path, Version: current, Want: len(names)}
 	}
 	return nil
 }

@@ -26,8 +26,8 @@ func TestReadOnlyNeverCreatesOrMigrates(t *testing.T) {
 	ro := sqlite.Options{ReadOnly: true}
 
 	missing := filepath.Join(dir, "missing.db")
-	if _, err := sqlite.Open(ctx, missing, ro); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("no file: err = %v, want fs.ErrNotExist", err)
+	if _, err := sqlite.Open(ctx, missing, ro); !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, store.ErrNoStore) {
+		t.Errorf("no file: err = %v, want store.ErrNoStore and fs.ErrNotExist", err)
 	}
 	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a read-only open created %s: %v", missing, err)
@@ -87,8 +87,39 @@ func TestReadOnlyNeverCreatesOrMigrates(t *testing.T) {
 }
 
 func isSchemaError(err error, version int) bool {
-	e, ok := errors.AsType[*sqlite.SchemaError](err)
+	e, ok := errors.AsType[*store.SchemaError](err)
 	return ok && e.Version == version && e.Want > version
+}
+
+// A read-only open fails with the same errors as on PostgreSQL: a missing
+// file is store.ErrNoStore, an older or newer file a *store.SchemaError.
+func TestOpenErrorsAreTheStores(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ro := sqlite.Options{ReadOnly: true}
+	_, noStore := sqlite.Open(ctx, filepath.Join(t.TempDir(), "missing.db"), ro)
+
+	s, path := open(t, sqlite.Options{})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v int
+	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	openAt := func(version int) error {
+		if _, err := db.Exec(fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := sqlite.Open(ctx, path, ro)
+		return err
+	}
+	storetest.CheckOpenErrors(t, path, noStore, openAt(v-1), openAt(v+1))
 }
 
 // A read-only store leaves the WAL to the process that writes: closing it

@@ -83,10 +83,10 @@ type Options struct {
 	// Logger receives the writer's errors. Defaults to slog.Default().
 	Logger *slog.Logger
 
-	// ReadOnly opens an existing store for reading: Open fails, with an
-	// error matching fs.ErrNotExist, when there is no file at the path,
-	// and it neither creates nor migrates one (a schema this build does
-	// not read is a *SchemaError). Writes fail, and it never checkpoints:
+	// ReadOnly opens an existing store for reading: Open fails with
+	// store.ErrNoStore (also matching fs.ErrNotExist) when there is no
+	// file at the path, and it neither creates nor migrates one (a schema
+	// this build does not read is a *store.SchemaError). Writes fail, and it never checkpoints:
 	// a command reading the store of a busy serve must not wait for the
 	// WAL to drain. Defaults to false.
 	ReadOnly bool
