@@ -179,13 +179,14 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 		keyset, order = " < "+a.add(f.BeforeSeq), "DESC"
 	}
 	page := " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit))
-	if f.Delivery == store.DeliveryDead {
-		// TypeArms walks no type for dead: the type is one condition more.
+	if walked, ok := stateWalks[f.Delivery]; ok {
+		// TypeArms walks no type for dead or pending: the type is one
+		// condition more.
 		if _, pattern := store.TypePrefix(f.Type); f.Type != "" && !pattern {
 			where = append(where, "type = "+a.add(text(f.Type)))
 		}
 		return `SELECT ` + eventColumnsOf("events") + `, ARRAY(SELECT status FROM deliveries WHERE event_seq = events.seq) FROM ` +
-			deadEventsFrom(keyset, order, where) + " ORDER BY dead.event_seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit)), a, nil
+			stateEventsFrom(walked, keyset, order, where) + " ORDER BY walked.event_seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit)), a, nil
 	}
 	if keyset != "" {
 		where = append(where, "seq"+keyset)
@@ -253,36 +254,48 @@ func eventConditions(f store.EventFilter, a *args) ([]string, error) {
 		}
 		where = append(where, "dedupe_key = ANY("+a.add(keys)+"::text[])")
 	}
-	if f.Delivery != "" && f.Delivery != store.DeliveryDead {
+	if f.Delivery != "" {
 		cond, err := deliveryStateCondition(f.Delivery)
 		if err != nil {
 			return nil, err
 		}
-		where = append(where, cond)
+		if cond != "" {
+			where = append(where, cond)
+		}
 	}
 	return where, nil
 }
 
-// deadEventsFrom is the FROM clause of the events with a dead delivery
-// that match where, in seq order from keyset: driven by the small
-// deliveries_dead index, one event looked up by its key for each dead
-// one, so that a page costs the same however many events lie between the
-// dead ones. (Left to itself the planner walks the events and merges.)
-func deadEventsFrom(keyset, order string, where []string) string {
-	dead := "SELECT DISTINCT event_seq FROM deliveries WHERE status = 'dead'"
+// stateWalks are the conditions of the partial indexes that hold the
+// deliveries of a state by event_seq: deliveries_dead (migration 0003)
+// and deliveries_open (0005). A listing of that state walks its index.
+var stateWalks = map[string]string{
+	store.DeliveryDead:    "status = 'dead'",
+	store.DeliveryPending: "status IN ('pending', 'in_flight')",
+}
+
+// stateEventsFrom is the FROM clause of the events with a delivery that
+// matches walked, one of stateWalks, and that match where, in seq order
+// from keyset: driven by the small partial index, one event looked up by
+// its key for each delivery, so that a page costs the same however many
+// events lie between them. (Left to itself the planner walks the events
+// and merges.)
+func stateEventsFrom(walked, keyset, order string, where []string) string {
+	walk := "SELECT DISTINCT event_seq FROM deliveries WHERE " + walked
 	if keyset != "" {
-		dead += " AND event_seq" + keyset
+		walk += " AND event_seq" + keyset
 	}
-	match := "SELECT * FROM events WHERE events.seq = dead.event_seq"
+	match := "SELECT * FROM events WHERE events.seq = walked.event_seq"
 	for _, w := range where {
 		match += " AND " + w
 	}
 	// OFFSET 0 keeps the planner from flattening the lookup into a join.
-	return "(" + dead + " ORDER BY event_seq " + order + ") dead CROSS JOIN LATERAL (" + match + " OFFSET 0) events"
+	return "(" + walk + " ORDER BY event_seq " + order + ") walked CROSS JOIN LATERAL (" + match + " OFFSET 0) events"
 }
 
 // deliveryStateCondition selects the events whose deliveries sum up to
-// state, by store.DeliveryStateRule. The statuses are written out, not
+// state, by store.DeliveryStateRule, but for the deliveries
+// stateEventsFrom walks for dead and pending events, which it leaves out. The statuses are written out, not
 // bound, so that the planner can use the partial indexes they name.
 func deliveryStateCondition(state string) (string, error) {
 	with, without, ok := store.DeliveryStateRule(state)
@@ -290,6 +303,9 @@ func deliveryStateCondition(state string) (string, error) {
 		return "", fmt.Errorf("postgres: list events: delivery state %q: want one of %s", state, strings.Join(store.DeliveryStates(), ", "))
 	}
 	var conds []string
+	if _, walked := stateWalks[state]; walked {
+		with = nil // stateEventsFrom walks them
+	}
 	if len(with) > 0 {
 		conds = append(conds, "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND status IN ("+literals(with)+"))")
 	}

@@ -172,23 +172,26 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 			args = append(args, len(prefix), prefix)
 		}
 	}
-	order := "ASC"
-	switch {
-	case f.AfterSeq > 0:
-		where = append(where, "seq > ?")
-		args = append(args, f.AfterSeq)
-	case f.BeforeSeq > 0:
-		where = append(where, "seq < ?")
-		args = append(args, f.BeforeSeq)
-		order = "DESC"
-	}
-	page := " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit))
-	columns := `SELECT ` + eventColumns + `, ` + deliveryStatusesColumn + ` FROM events e`
-
 	if len(arms) == 1 {
 		where = append([]string{"type = ?"}, where...)
 		args = append([]any{arms[0]}, args...)
 	}
+	order, keyset, keyArgs := "ASC", "", []any(nil)
+	switch {
+	case f.AfterSeq > 0:
+		keyset, keyArgs = " > ?", []any{f.AfterSeq}
+	case f.BeforeSeq > 0:
+		keyset, keyArgs, order = " < ?", []any{f.BeforeSeq}, "DESC"
+	}
+	columns := `SELECT ` + eventColumns + `, ` + deliveryStatusesColumn + ` FROM events e`
+	if index, ok := stateIndexes[f.Delivery]; ok {
+		q, qArgs := stateDrivenSQL(index, keyset, order, pageLimit(f.Limit), where, args, keyArgs)
+		return q, qArgs, nil
+	}
+	if keyset != "" {
+		where, args = append(where, "seq"+keyset), append(args, keyArgs...)
+	}
+	page := " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit))
 	if len(arms) <= 1 {
 		q := columns
 		if len(where) > 0 {
@@ -256,15 +259,16 @@ func eventConditions(f store.EventFilter) ([]string, []any, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		where, args = append(where, cond), append(args, condArgs...)
+		if cond != "" {
+			where, args = append(where, cond), append(args, condArgs...)
+		}
 	}
 	return where, args, nil
 }
 
 // deliveryStateCondition selects the events whose deliveries sum up to
-// state (store.DeliveryStateRule). Dead and pending events are found
-// through deliveries_status, from the few rows in those statuses. The
-// other states are checked event by event, newest first, through the
+// state (store.DeliveryStateRule), but for the deliveries stateDrivenSQL
+// walks for dead and pending events, which it leaves out. The other states are checked event by event, newest first, through the
 // (event_seq, destination) index, so a page is found without reading
 // every delivery. The unary + keeps SQLite from preferring
 // deliveries_status there, which would read all succeeded deliveries for
@@ -285,8 +289,7 @@ func deliveryStateCondition(state string) (string, []any, error) {
 		return column + " IN (" + placeholders(len(statuses)) + ")"
 	}
 	switch state {
-	case store.DeliveryDead, store.DeliveryPending:
-		conds = append(conds, "seq IN (SELECT event_seq FROM deliveries INDEXED BY deliveries_status WHERE "+in("status", with)+")")
+	case store.DeliveryDead, store.DeliveryPending: // stateDrivenSQL walks their deliveries
 	case store.DeliveryNone:
 	default:
 		conds = append(conds, "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq AND "+in("+status", with)+")")
@@ -295,4 +298,35 @@ func deliveryStateCondition(state string) (string, []any, error) {
 		conds = append(conds, "NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq AND "+in("+status", without)+")")
 	}
 	return strings.Join(conds, " AND "), args, nil
+}
+
+// stateIndexes are the partial indexes (migration 0014) that hold the
+// deliveries of a state by event_seq, with the condition they index: a
+// listing of that state walks one in seq order.
+var stateIndexes = map[string][2]string{
+	store.DeliveryDead:    {"deliveries_dead", "status = 'dead'"},
+	store.DeliveryPending: {"deliveries_open", "status IN ('pending', 'in_flight')"},
+}
+
+// stateDrivenSQL lists the events with a delivery in index's state that
+// match where, in seq order from keyset: it walks the few deliveries index
+// holds, and looks up each one's event by its seq, so that a page costs
+// the same however many events lie between them. The condition is written
+// out, not bound, for SQLite to use the partial index. where holds no
+// condition on seq: keyset bounds the walk itself.
+func stateDrivenSQL(index [2]string, keyset, order string, limit int, where []string, args, keyArgs []any) (string, []any) {
+	walk := "SELECT DISTINCT event_seq FROM deliveries INDEXED BY " + index[0] + " WHERE " + index[1]
+	if keyset != "" {
+		walk += " AND event_seq" + keyset
+	}
+	// LIMIT -1 (none) keeps the walk's ORDER BY, which SQLite otherwise
+	// drops from a subquery in FROM when the outer query has none.
+	q := "SELECT " + eventColumns + ", " + deliveryStatusesColumn + " FROM (" + walk + " ORDER BY event_seq " + order + " LIMIT -1) d CROSS JOIN events e ON e.seq = d.event_seq"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	// No ORDER BY outside: SQLite would sort every event of the walk
+	// before the LIMIT. The CROSS JOIN keeps the walk the outer loop, a
+	// co-routine yielding in its own order (plan_test.go holds it there).
+	return q + " LIMIT " + strconv.Itoa(limit), append(keyArgs, args...)
 }

@@ -209,6 +209,42 @@ func testEventDeliveryStates(t *testing.T, factory Factory) {
 	if evs, err := s.ListEvents(ctx, store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64, Limit: 1}); err != nil || len(evs) != 1 || evs[0].ID != pending.ID {
 		t.Errorf("newest pending event: %v, %v; want %s", evs, err, pending.ID)
 	}
+	// More pending events, one with two pending deliveries: each listed
+	// once, in seq order both ways, and a page goes on from its keyset.
+	twice := appendWithDestinations(t, s, "s9", "app", "crm")
+	newest := appendWithDestinations(t, s, "s10", "app")
+	pendingIDs := []string{newest.ID, twice.ID, pending.ID, inFlight.ID}
+	for name, f := range map[string]store.EventFilter{
+		"newest first":    {Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64},
+		"oldest first":    {Delivery: store.DeliveryPending, AfterSeq: 1},
+		"before a seq":    {Delivery: store.DeliveryPending, BeforeSeq: twice.Seq},
+		"after a seq":     {Delivery: store.DeliveryPending, AfterSeq: pending.Seq},
+		"of a type first": {Delivery: store.DeliveryPending, Type: "message.delivered", BeforeSeq: math.MaxInt64, Limit: 2},
+	} {
+		evs, err := s.ListEvents(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ev := range evs {
+			got = append(got, ev.ID)
+		}
+		want := pendingIDs
+		switch name {
+		case "oldest first":
+			want = slices.Clone(want)
+			slices.Reverse(want)
+		case "before a seq":
+			want = want[2:]
+		case "after a seq":
+			want = []string{twice.ID, newest.ID}
+		case "of a type first":
+			want = want[:2]
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("pending events, %s = %v, want %v", name, got, want)
+		}
+	}
 	if _, err := s.ListEvents(ctx, store.EventFilter{Delivery: "lost"}); err == nil {
 		t.Error("an unknown delivery state listed events; want an error")
 	}
