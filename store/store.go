@@ -303,6 +303,10 @@ type EventFilter struct {
 	// or DeliveryNone for events without a delivery. Any other value is
 	// an error.
 	Delivery string
+	// AttentionOnly matches only the events marked for attention (whose
+	// Attention is not empty). The backends find them through an index
+	// of those alone.
+	AttentionOnly bool
 }
 
 // Route is what the store knows of one destination: enough to route an

@@ -40,7 +40,8 @@ const (
 )
 
 // scanBudget bounds how many events one List reads to fill a page when
-// the attention filter, which the store cannot apply, passes over most.
+// the filter of well-formed events (AttentionNone), which the store
+// cannot apply, passes over most.
 const scanBudget = 5000
 
 // Query selects events for a list, newest first.
@@ -114,7 +115,10 @@ func (in *Inspector) List(ctx context.Context, q Query) (Page, error) {
 	limit = min(limit, 10000)
 	f := q.Filter
 	f.AfterSeq, f.Limit = 0, limit
-	if q.Attention != AttentionAny {
+	switch q.Attention {
+	case AttentionOnly: // the store finds them through an index of them alone
+		f.AttentionOnly = true
+	case AttentionNone:
 		f.Limit = min(max(2*limit, 200), 10000)
 	}
 	var page Page

@@ -10,8 +10,9 @@ import (
 	"github.com/hooklatch/hooklatch/store/postgres/pgtest"
 )
 
-// Lookups and type patterns go through an index on a table large enough
-// (100,000 events, analyzed, 1 % of each message type) that the planner
+// Lookups, type patterns, delivery states and attention go through an
+// index on a table large enough (100,000 events, analyzed, 1 % of each
+// message type, 1 % dead, 1 % pending, 0.1 % marked for attention) that the planner
 // would rather read it whole, or walk it by seq, if no index served: a short id through events_id_tail, Sent's id
 // through the (dedupe_key, source) index, a type pattern as one backward
 // or forward walk of the (type, seq) index per type, merged by seq.
@@ -23,10 +24,10 @@ func TestEventLookupsUseTheirIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.pool.Exec(ctx, `INSERT INTO events (id, source, dedupe_key, type, subject, received_at, headers, body, body_sha256)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO events (id, source, dedupe_key, type, subject, received_at, headers, body, body_sha256, attention)
 SELECT gen_random_uuid()::text, CASE WHEN i % 10 = 0 THEN 'other' ELSE 'sent' END, 'event-id:evt_' || i,
        CASE i % 100 WHEN 0 THEN 'message.sent' WHEN 1 THEN 'message.delivered' WHEN 2 THEN 'message.bounced' ELSE 'template.approved' END,
-       'msg_' || (i / 4), now(), '{}', ''::bytea, sha256(i::text::bytea)
+       'msg_' || (i / 4), now(), '{}', ''::bytea, sha256(i::text::bytea), CASE WHEN i % 1000 = 3 THEN 'unknown type' ELSE '' END
 FROM generate_series(1, 100000) i`); err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +59,8 @@ FROM events`); err != nil {
 		"pending":             {store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64}, []string{"Index Only Scan Backward using deliveries_open"}},
 		"pending, older":      {store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: 50000}, []string{"Index Only Scan Backward using deliveries_open"}},
 		"pending, after":      {store.EventFilter{Delivery: store.DeliveryPending, AfterSeq: 50000}, []string{"Index Only Scan using deliveries_open"}},
+		"attention":           {store.EventFilter{AttentionOnly: true, BeforeSeq: math.MaxInt64}, []string{"Index Only Scan Backward using events_attention"}},
+		"attention and type":  {store.EventFilter{AttentionOnly: true, Type: "message.sent", AfterSeq: 50000}, []string{"Index Only Scan using events_attention"}},
 		"pattern and pending": {store.EventFilter{Type: "template.*", Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64}, []string{"deliveries_open"}},
 	} {
 		q, args, err := listEventsSQL(tc.f, types)

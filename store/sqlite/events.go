@@ -184,8 +184,8 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 		keyset, keyArgs, order = " < ?", []any{f.BeforeSeq}, "DESC"
 	}
 	columns := `SELECT ` + eventColumns + `, ` + deliveryStatusesColumn + ` FROM events e`
-	if index, ok := stateIndexes[f.Delivery]; ok {
-		q, qArgs := stateDrivenSQL(index, keyset, order, pageLimit(f.Limit), where, args, keyArgs)
+	if walk, key, ok := listingWalk(f); ok {
+		q, qArgs := walkedSQL(walk, key, keyset, order, pageLimit(f.Limit), where, args, keyArgs)
 		return q, qArgs, nil
 	}
 	if keyset != "" {
@@ -254,6 +254,9 @@ func eventConditions(f store.EventFilter) ([]string, []any, error) {
 			args = append(args, k)
 		}
 	}
+	if f.AttentionOnly {
+		where = append(where, "attention <> ''")
+	}
 	if f.Delivery != "" {
 		cond, condArgs, err := deliveryStateCondition(f.Delivery)
 		if err != nil {
@@ -267,7 +270,7 @@ func eventConditions(f store.EventFilter) ([]string, []any, error) {
 }
 
 // deliveryStateCondition selects the events whose deliveries sum up to
-// state (store.DeliveryStateRule), but for the deliveries stateDrivenSQL
+// state (store.DeliveryStateRule), but for the deliveries listingWalk
 // walks for dead and pending events, which it leaves out. The other states are checked event by event, newest first, through the
 // (event_seq, destination) index, so a page is found without reading
 // every delivery. The unary + keeps SQLite from preferring
@@ -289,7 +292,7 @@ func deliveryStateCondition(state string) (string, []any, error) {
 		return column + " IN (" + placeholders(len(statuses)) + ")"
 	}
 	switch state {
-	case store.DeliveryDead, store.DeliveryPending: // stateDrivenSQL walks their deliveries
+	case store.DeliveryDead, store.DeliveryPending: // listingWalk walks their deliveries
 	case store.DeliveryNone:
 	default:
 		conds = append(conds, "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq AND "+in("+status", with)+")")
@@ -300,28 +303,36 @@ func deliveryStateCondition(state string) (string, []any, error) {
 	return strings.Join(conds, " AND "), args, nil
 }
 
-// stateIndexes are the partial indexes (migration 0014) that hold the
-// deliveries of a state by event_seq, with the condition they index: a
-// listing of that state walks one in seq order.
-var stateIndexes = map[string][2]string{
-	store.DeliveryDead:    {"deliveries_dead", "status = 'dead'"},
-	store.DeliveryPending: {"deliveries_open", "status IN ('pending', 'in_flight')"},
+// listingWalk is the walk of a partial index (migration 0014) that drives
+// a listing by f, and the column of it that holds the events' seq: the
+// deliveries of a dead or pending event, or the events marked for
+// attention. ok is false when the listing walks the events instead. The
+// indexes' conditions are written out, not bound, for SQLite to use them.
+func listingWalk(f store.EventFilter) (walk, key string, ok bool) {
+	switch {
+	case f.Delivery == store.DeliveryDead:
+		return "SELECT DISTINCT event_seq FROM deliveries INDEXED BY deliveries_dead WHERE status = 'dead'", "event_seq", true
+	case f.Delivery == store.DeliveryPending:
+		return "SELECT DISTINCT event_seq FROM deliveries INDEXED BY deliveries_open WHERE status IN ('pending', 'in_flight')", "event_seq", true
+	case f.AttentionOnly:
+		return "SELECT seq AS event_seq FROM events INDEXED BY events_attention WHERE attention <> ''", "seq", true
+	}
+	return "", "", false
 }
 
-// stateDrivenSQL lists the events with a delivery in index's state that
-// match where, in seq order from keyset: it walks the few deliveries index
-// holds, and looks up each one's event by its seq, so that a page costs
-// the same however many events lie between them. The condition is written
-// out, not bound, for SQLite to use the partial index. where holds no
-// condition on seq: keyset bounds the walk itself.
-func stateDrivenSQL(index [2]string, keyset, order string, limit int, where []string, args, keyArgs []any) (string, []any) {
-	walk := "SELECT DISTINCT event_seq FROM deliveries INDEXED BY " + index[0] + " WHERE " + index[1]
+// walkedSQL lists the events walk yields that match where, in seq order
+// from keyset: it walks the few rows walk's index holds, and looks up
+// each one's event by its seq, so that a page costs the same however many
+// events lie between them. where holds no condition on seq: keyset bounds
+// the walk itself.
+func walkedSQL(walk, key, keyset, order string, limit int, where []string, args, keyArgs []any) (string, []any) {
 	if keyset != "" {
-		walk += " AND event_seq" + keyset
+		walk += " AND " + key + keyset
 	}
 	// LIMIT -1 (none) keeps the walk's ORDER BY, which SQLite otherwise
 	// drops from a subquery in FROM when the outer query has none.
-	q := "SELECT " + eventColumns + ", " + deliveryStatusesColumn + " FROM (" + walk + " ORDER BY event_seq " + order + " LIMIT -1) d CROSS JOIN events e ON e.seq = d.event_seq"
+	q := "SELECT " + eventColumns + ", " + deliveryStatusesColumn + " FROM (" + walk + " ORDER BY " + key + " " + order +
+		" LIMIT -1) d CROSS JOIN events e ON e.seq = d.event_seq"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}

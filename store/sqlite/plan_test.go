@@ -91,6 +91,11 @@ func TestEventListingsUseTheirIndexes(t *testing.T) {
 			[]string{"deliveries_dead (event_seq<?)"}, append(stateWalkForbids, "MERGE")},
 		"type pattern and succeeded": {store.EventFilter{Type: "message.*", Delivery: store.DeliverySucceeded, BeforeSeq: 1 << 62},
 			[]string{"MERGE (UNION ALL)", "INDEX events_type_seq (type=? AND seq<?)"}, []string{"SCAN events", "SCAN deliveries", "TEMP B-TREE"}},
+		"attention": {store.EventFilter{AttentionOnly: true, BeforeSeq: 1 << 62}, []string{"events_attention (seq<?)"}, stateWalkForbids},
+		"attention and type": {store.EventFilter{AttentionOnly: true, Type: "message.sent", AfterSeq: 5},
+			[]string{"events_attention (seq>?)"}, append(stateWalkForbids, "events_type_seq")},
+		"attention and type pattern": {store.EventFilter{AttentionOnly: true, Type: "message.*", BeforeSeq: 1 << 62},
+			[]string{"events_attention (seq<?)"}, append(stateWalkForbids, "events_type_seq", "MERGE")},
 		"subject": {store.EventFilter{Subject: "msg_1", BeforeSeq: 1 << 62}, []string{"events_subject_seq (subject=? AND seq<?)"}, []string{"SCAN events\n", "TEMP B-TREE"}},
 		// No index holds events by time: the newest are walked by seq, each
 		// tested against the window, until the page is full.
@@ -138,7 +143,7 @@ func TestEventListingsNeverSort(t *testing.T) {
 	for _, typ := range types {
 		for _, state := range states {
 			for _, order := range orders {
-				for m := range 1 << 5 { // every subset of the other filters
+				for m := range 1 << 6 { // every subset of the other filters
 					f := order
 					f.Type, f.Delivery = typ, state
 					if m&1 != 0 {
@@ -156,6 +161,7 @@ func TestEventListingsNeverSort(t *testing.T) {
 					if m&16 != 0 {
 						f.DedupeKeys = []string{"event-id:evt_1", "id:evt_1"}
 					}
+					f.AttentionOnly = m&32 != 0
 					q, args, err := listEventsSQL(f, patternTypes)
 					if err != nil {
 						t.Fatalf("%+v: %v", f, err)
@@ -184,6 +190,7 @@ func TestEveryEventIndexIsRead(t *testing.T) {
 		{IDSuffix: "3c4d5e6f", BeforeSeq: 1 << 62},
 		{DedupeKeys: []string{"event-id:evt_1"}, BeforeSeq: 1 << 62},
 		{Since: time.Unix(1, 0), Until: time.Unix(2, 0), BeforeSeq: 1 << 62},
+		{AttentionOnly: true, BeforeSeq: 1 << 62},
 	} {
 		q, args, err := listEventsSQL(f, nil)
 		if err != nil {
