@@ -53,8 +53,11 @@ func TestDispatchStatementsUseTheirIndexes(t *testing.T) {
 }
 
 // Listing events by delivery state reads few deliveries: dead and pending
-// ones from deliveries_status, the common states event by event through
-// the (event_seq, destination) index, newest first, stopping at the limit.
+// ones walk their partial index by event_seq (deliveries_dead,
+// deliveries_open), as the events marked for attention walk
+// events_attention, each walked row's event looked up by its seq; the
+// common states go event by event through the (event_seq, destination)
+// index, newest first. All stop at the limit.
 // Short ids and dedupe keys are found through an index: the last six
 // characters of the id, the (source, dedupe_key) index once per stored
 // source. A type pattern walks the (type, seq) index once per type it
