@@ -287,6 +287,10 @@ type EventFilter struct {
 	// BeforeSeq pages backward: only events with Seq < BeforeSeq, newest first.
 	// Ignored when AfterSeq is set.
 	BeforeSeq int64
+	// MinSeq, when set, matches only events with Seq >= MinSeq: with
+	// BeforeSeq, it bounds how far back a page walks, so that a filter the
+	// store tests event by event costs a bounded walk (see internal/inspect).
+	MinSeq int64
 	// Limit caps the result. Defaults to 100; at most 10000.
 	Limit int
 

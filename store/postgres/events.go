@@ -171,12 +171,15 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 	if len(arms) == 0 {
 		arms = []string{""}
 	}
-	order, keyset := "ASC", ""
+	order, keyset := "ASC", []string(nil)
 	switch {
 	case f.AfterSeq > 0:
-		keyset = " > " + a.add(f.AfterSeq)
+		keyset = []string{" > " + a.add(f.AfterSeq)}
 	case f.BeforeSeq > 0:
-		keyset, order = " < "+a.add(f.BeforeSeq), "DESC"
+		keyset, order = []string{" < " + a.add(f.BeforeSeq)}, "DESC"
+	}
+	if f.MinSeq > 0 {
+		keyset = append(keyset, " >= "+a.add(f.MinSeq))
 	}
 	page := " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit))
 	if walk, key, ok := listingWalk(f); ok {
@@ -187,8 +190,8 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 		return `SELECT ` + eventColumnsOf("events") + `, ARRAY(SELECT status FROM deliveries WHERE event_seq = events.seq) FROM ` +
 			walkedFrom(walk, key, keyset, order, where) + " ORDER BY walked.event_seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit)), a, nil
 	}
-	if keyset != "" {
-		where = append(where, "seq"+keyset)
+	for _, k := range keyset {
+		where = append(where, "seq"+k)
 	}
 
 	selects := make([]string, len(arms))
@@ -291,9 +294,9 @@ func listingWalk(f store.EventFilter) (walk, key string, ok bool) {
 // event looked up by its key for each row of it, so that a page costs the
 // same however many events lie between them. (Left to itself the planner
 // walks the events and merges.)
-func walkedFrom(walk, key, keyset, order string, where []string) string {
-	if keyset != "" {
-		walk += " AND " + key + keyset
+func walkedFrom(walk, key string, keyset []string, order string, where []string) string {
+	for _, k := range keyset {
+		walk += " AND " + key + k
 	}
 	match := "SELECT * FROM events WHERE events.seq = walked.event_seq"
 	for _, w := range where {

@@ -176,21 +176,25 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 		where = append([]string{"type = ?"}, where...)
 		args = append([]any{arms[0]}, args...)
 	}
-	order, keyset, keyArgs := "ASC", "", []any(nil)
+	order, keyset, keyArgs := "ASC", []string(nil), []any(nil)
 	switch {
 	case f.AfterSeq > 0:
-		keyset, keyArgs = " > ?", []any{f.AfterSeq}
+		keyset, keyArgs = []string{" > ?"}, []any{f.AfterSeq}
 	case f.BeforeSeq > 0:
-		keyset, keyArgs, order = " < ?", []any{f.BeforeSeq}, "DESC"
+		keyset, keyArgs, order = []string{" < ?"}, []any{f.BeforeSeq}, "DESC"
+	}
+	if f.MinSeq > 0 {
+		keyset, keyArgs = append(keyset, " >= ?"), append(keyArgs, f.MinSeq)
 	}
 	columns := `SELECT ` + eventColumns + `, ` + deliveryStatusesColumn + ` FROM events e`
 	if walk, key, ok := listingWalk(f); ok {
 		q, qArgs := walkedSQL(walk, key, keyset, order, pageLimit(f.Limit), where, args, keyArgs)
 		return q, qArgs, nil
 	}
-	if keyset != "" {
-		where, args = append(where, "seq"+keyset), append(args, keyArgs...)
+	for _, k := range keyset {
+		where = append(where, "seq"+k)
 	}
+	args = append(args, keyArgs...)
 	page := " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit))
 	if len(arms) <= 1 {
 		q := columns
@@ -325,9 +329,9 @@ func listingWalk(f store.EventFilter) (walk, key string, ok bool) {
 // each one's event by its seq, so that a page costs the same however many
 // events lie between them. where holds no condition on seq: keyset bounds
 // the walk itself.
-func walkedSQL(walk, key, keyset, order string, limit int, where []string, args, keyArgs []any) (string, []any) {
-	if keyset != "" {
-		walk += " AND " + key + keyset
+func walkedSQL(walk, key string, keyset []string, order string, limit int, where []string, args, keyArgs []any) (string, []any) {
+	for _, k := range keyset {
+		walk += " AND " + key + k
 	}
 	// LIMIT -1 (none) keeps the walk's ORDER BY, which SQLite otherwise
 	// drops from a subquery in FROM when the outer query has none.

@@ -104,6 +104,13 @@ func TestEventListingsUseTheirIndexes(t *testing.T) {
 		// tested against the window, until the page is full.
 		"since":       {store.EventFilter{Since: time.Unix(1, 0), BeforeSeq: 1 << 62}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid<?)"}, []string{"received_at", "TEMP B-TREE"}},
 		"since until": {store.EventFilter{Since: time.Unix(1, 0), Until: time.Unix(2, 0), BeforeSeq: 1 << 62}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid<?)"}, []string{"received_at", "TEMP B-TREE"}},
+		// A page of the events page walks down to a seq (internal/inspect).
+		"since until, down to a seq": {store.EventFilter{Since: time.Unix(1, 0), Until: time.Unix(2, 0), BeforeSeq: 1 << 62, MinSeq: 5},
+			[]string{"SEARCH e USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"}, []string{"received_at", "TEMP B-TREE"}},
+		"none, down to a seq": {store.EventFilter{Delivery: store.DeliveryNone, BeforeSeq: 1 << 62, MinSeq: 5},
+			[]string{"SEARCH e USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)", byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
+		"message.* and succeeded, down to a seq": {store.EventFilter{Type: "message.*", Delivery: store.DeliverySucceeded, BeforeSeq: 1 << 62, MinSeq: 5},
+			[]string{"MERGE (UNION ALL)", "INDEX events_type_seq (type=? AND seq>? AND seq<?)"}, []string{"SCAN events", "SCAN deliveries", "TEMP B-TREE"}},
 	} {
 		q, args, err := listEventsSQL(tc.f, patternTypes)
 		if err != nil {

@@ -202,6 +202,13 @@ func testEventDeliveryStates(t *testing.T, factory Factory) {
 	if evs, err := s.ListEvents(ctx, store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64, Limit: 1}); err != nil || len(evs) != 1 || evs[0].ID != pending.ID {
 		t.Errorf("newest pending event: %v, %v; want %s", evs, err, pending.ID)
 	}
+	// A walk down to a seq stops there, whether it walks events or types.
+	for _, typ := range []string{"", "message.sent", "message.*"} {
+		got := listedIDs(t, s, store.EventFilter{Delivery: store.DeliveryNone, Type: typ, BeforeSeq: math.MaxInt64, MinSeq: sent.Seq})
+		if !slices.Equal(got, []string{sent.ID}) {
+			t.Errorf("events of type %q without a delivery, down to seq %d = %v, want %v", typ, sent.Seq, got, []string{sent.ID})
+		}
+	}
 	// More pending events, one with two pending deliveries: each listed
 	// once, in seq order both ways, and a page goes on from its keyset.
 	twice := appendWithDestinations(t, s, "s9", "app", "crm")
@@ -213,6 +220,7 @@ func testEventDeliveryStates(t *testing.T, factory Factory) {
 		"before a seq":    {Delivery: store.DeliveryPending, BeforeSeq: twice.Seq},
 		"after a seq":     {Delivery: store.DeliveryPending, AfterSeq: pending.Seq},
 		"of a type first": {Delivery: store.DeliveryPending, Type: "message.delivered", BeforeSeq: math.MaxInt64, Limit: 2},
+		"down to a seq":   {Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64, MinSeq: twice.Seq},
 	} {
 		got := listedIDs(t, s, f)
 		want := pendingIDs
@@ -224,7 +232,7 @@ func testEventDeliveryStates(t *testing.T, factory Factory) {
 			want = want[2:]
 		case "after a seq":
 			want = []string{twice.ID, newest.ID}
-		case "of a type first":
+		case "of a type first", "down to a seq":
 			want = want[:2]
 		}
 		if !slices.Equal(got, want) {
