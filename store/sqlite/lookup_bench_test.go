@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,17 +34,7 @@ import (
 // dead, 1 % pending, the rest succeeded), 1 in 1,000 marked for
 // attention, 2.5 s apart (a million in a month).
 func BenchmarkLookupsAtSize(b *testing.B) {
-	n := 1_000_000
-	if v := os.Getenv("HOOKLATCH_BENCH_EVENTS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			b.Fatalf("HOOKLATCH_BENCH_EVENTS=%q: want a number of events", v)
-		}
-	}
-	path := os.Getenv("HOOKLATCH_BENCH_STORE")
-	if path == "" {
-		path = filepath.Join(os.TempDir(), fmt.Sprintf("hooklatch-lookups-%d.db", n))
-	}
+	path, n := benchStorePath(b)
 	if err := growStore(path, n); err != nil {
 		b.Fatal(err)
 	}
