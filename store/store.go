@@ -316,6 +316,10 @@ type EventFilter struct {
 	// BeforeSeq pages backward: only events with Seq < BeforeSeq, newest first.
 	// Ignored when AfterSeq is set.
 	BeforeSeq int64
+	// MinSeq, when set, matches only events with Seq >= MinSeq: with
+	// BeforeSeq, it bounds how far back a page walks, so that a filter the
+	// store tests event by event costs a bounded walk (see internal/inspect).
+	MinSeq int64
 	// Limit caps the result. Defaults to 100; at most 10000.
 	Limit int
 
@@ -332,6 +336,10 @@ type EventFilter struct {
 	// or DeliveryNone for events without a delivery. Any other value is
 	// an error.
 	Delivery string
+	// AttentionOnly matches only the events marked for attention (whose
+	// Attention is not empty). The backends find them through an index
+	// of those alone.
+	AttentionOnly bool
 }
 
 // Route is what the store knows of one destination: enough to route an

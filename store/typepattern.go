@@ -52,8 +52,8 @@ func PatternTypes(ctx context.Context, pattern string, stored func(context.Conte
 // stored types its pattern names. It returns nil when the listing tests
 // the type on each event it walks instead: no type filter, "*", a pattern
 // naming more than MaxTypeArms types, or a pattern with a delivery state
-// found from its few deliveries (dead, pending), which every walk would
-// read again.
+// found from its few deliveries (dead, pending) or with AttentionOnly,
+// found from its few events, which every walk would read again.
 func TypeArms(f EventFilter, types []string) []string {
 	prefix, pattern := TypePrefix(f.Type)
 	switch {
@@ -61,7 +61,7 @@ func TypeArms(f EventFilter, types []string) []string {
 		return nil
 	case !pattern:
 		return []string{f.Type}
-	case len(types) > MaxTypeArms, f.Delivery == DeliveryDead, f.Delivery == DeliveryPending:
+	case len(types) > MaxTypeArms, f.Delivery == DeliveryDead, f.Delivery == DeliveryPending, f.AttentionOnly:
 		return nil
 	}
 	return types

@@ -19,6 +19,7 @@ import (
 type Inspector struct {
 	store store.Store
 	now   func() time.Time
+	scan  int64 // scanBudget, but in tests
 }
 
 // New returns an Inspector on st. now defaults to time.Now.
@@ -26,7 +27,7 @@ func New(st store.Store, now func() time.Time) *Inspector {
 	if now == nil {
 		now = time.Now
 	}
-	return &Inspector{store: st, now: now}
+	return &Inspector{store: st, now: now, scan: scanBudget}
 }
 
 // Store returns the store the inspector reads.
@@ -39,8 +40,10 @@ const (
 	AttentionNone = "none" // well-formed events of known types
 )
 
-// scanBudget bounds how many events one List reads to fill a page when
-// the attention filter, which the store cannot apply, passes over most.
+// scanBudget bounds how many seqs one List walks down to fill a page when
+// the store tests its filter event by event (see Query.scans): a page then
+// costs the same however large the store, and ends with a cursor to go on
+// from where the walk stopped, full or not.
 const scanBudget = 5000
 
 // Query selects events for a list, newest first.
@@ -101,7 +104,23 @@ func (q Query) keeps(ev *store.Event) bool {
 	return true
 }
 
-// List returns a page of the events q selects, newest first.
+// scans reports whether the store finds q's events by testing each event
+// it walks, newest first, rather than through an index of them: a time
+// range, the delivery states most events are in or none is, the
+// well-formed events. Such a walk goes as far as the matches are apart,
+// the whole store when none matches, so List bounds it.
+func (q Query) scans() bool {
+	switch q.Filter.Delivery {
+	case store.DeliveryNone, store.DeliverySucceeded, store.DeliveryDiscarded:
+		return true
+	}
+	return !q.Filter.Since.IsZero() || !q.Filter.Until.IsZero() || q.Attention == AttentionNone
+}
+
+// List returns a page of the events q selects, newest first. When the
+// store tests q's filter event by event, the page walks at most
+// scanBudget seqs, and may hold fewer events than asked, or none, with a
+// cursor to go on.
 func (in *Inspector) List(ctx context.Context, q Query) (Page, error) {
 	if err := q.Validate(); err != nil {
 		return Page{}, err
@@ -113,13 +132,25 @@ func (in *Inspector) List(ctx context.Context, q Query) (Page, error) {
 	}
 	limit = min(limit, 10000)
 	f := q.Filter
-	f.AfterSeq, f.Limit = 0, limit
-	if q.Attention != AttentionAny {
-		f.Limit = min(max(2*limit, 200), 10000)
+	f.AfterSeq, f.MinSeq = 0, 0
+	f.AttentionOnly = q.Attention == AttentionOnly // the store finds them through an index of them alone
+	var oldest int64                               // where a bounded walk ends; 0 when unbounded
+	if q.scans() {
+		var err error
+		if oldest, before, err = in.seqRange(ctx, before); oldest == 0 || err != nil {
+			return Page{}, err
+		}
 	}
 	var page Page
-	for scanned := 0; ; {
-		f.BeforeSeq = before
+	for walked := int64(0); ; {
+		top := before
+		f.BeforeSeq, f.Limit = before, limit-len(page.Events)
+		if q.Attention == AttentionNone {
+			f.Limit = min(max(2*f.Limit, 200), 10000)
+		}
+		if oldest > 0 {
+			f.MinSeq = max(oldest, before-(in.scan-walked))
+		}
 		evs, err := in.store.ListEvents(ctx, f)
 		if err != nil {
 			return Page{}, err
@@ -134,18 +165,37 @@ func (in *Inspector) List(ctx context.Context, q Query) (Page, error) {
 				}
 			}
 		}
-		exhausted := len(evs) < f.Limit // the store has no older event
-		scanned += len(evs)
+		exhausted := len(evs) < f.Limit // nothing more from f.MinSeq up
+		if exhausted && oldest > 0 && !full {
+			before = f.MinSeq // walked down to there
+		}
+		end := exhausted && f.MinSeq <= oldest // the store has no older event
+		walked += top - before
 		switch {
-		case full && exhausted && before == evs[len(evs)-1].Seq:
+		case full && end && before == evs[len(evs)-1].Seq:
 			return page, nil
-		case full, !exhausted && scanned >= scanBudget:
+		case full, !end && oldest > 0 && walked >= in.scan:
 			page.Next = strconv.FormatInt(before, 10)
 			return page, nil
-		case exhausted:
+		case end:
 			return page, nil
 		}
 	}
+}
+
+// seqRange returns the seq of the oldest stored event, 0 when there is
+// none, and before brought down to just above the newest, so that a walk
+// down from it counts only seqs that were given out.
+func (in *Inspector) seqRange(ctx context.Context, before int64) (oldest, below int64, err error) {
+	first, err := in.store.ListEvents(ctx, store.EventFilter{Limit: 1})
+	if err != nil || len(first) == 0 {
+		return 0, 0, err
+	}
+	last, err := in.store.ListEvents(ctx, store.EventFilter{BeforeSeq: before, Limit: 1})
+	if err != nil || len(last) == 0 {
+		return 0, 0, err
+	}
+	return first[0].Seq, min(before, last[0].Seq+1), nil
 }
 
 // Each calls fn with the ids of every event q selects (q.Cursor and the

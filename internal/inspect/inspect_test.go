@@ -70,8 +70,13 @@ func setup(t *testing.T, n int) fixture {
 // the fixture's order) seen, and how many pages it took.
 func (fx fixture) pages(t *testing.T, q inspect.Query) (idx []int, pages int) {
 	t.Helper()
+	return pagesOf(t, fx.in, q)
+}
+
+func pagesOf(t *testing.T, in *inspect.Inspector, q inspect.Query) (idx []int, pages int) {
+	t.Helper()
 	for {
-		p, err := fx.in.List(context.Background(), q)
+		p, err := in.List(context.Background(), q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,6 +118,13 @@ func TestListPagesThroughEveryMatchOnce(t *testing.T) {
 			q := tc.q
 			q.Filter.Limit = 4
 			got, pages := fx.pages(t, q)
+			// Walking at most 3 seqs a page, where the store tests each
+			// event, finds the same events over more pages.
+			short := inspect.New(fx.st, nil)
+			inspect.SetScanBudget(short, 3)
+			if again, _ := pagesOf(t, short, q); fmt.Sprint(again) != fmt.Sprint(got) {
+				t.Errorf("walking 3 seqs a page listed %v, want %v", again, got)
+			}
 			var want []int
 			for i := 24; i >= 0; i-- {
 				if tc.want(i) {
@@ -200,4 +212,65 @@ func TestDetailHasEveryAttempt(t *testing.T) {
 	if d.Envelope == nil || d.Envelope.Field != "message" {
 		t.Fatalf("envelope %+v (%s)", d.Envelope, d.EnvelopeError)
 	}
+}
+
+// A page of a filter the store tests event by event (a time range, a
+// delivery state most events are in or none is, the well-formed events)
+// walks a bounded stretch of seqs, however far the matches are: each of
+// the store's walks is bounded below, and together they stay within the
+// budget. Filters the store finds through an index are not bounded.
+func TestListBoundsItsWalk(t *testing.T) {
+	t.Parallel()
+	fx := setup(t, 40)
+	rec := &recorder{Store: fx.st}
+	in := inspect.New(rec, nil)
+	inspect.SetScanBudget(in, 10)
+	for name, q := range map[string]inspect.Query{
+		"oldest seconds": {Filter: store.EventFilter{Until: fx.base.Add(2 * time.Second)}},
+		"none":           {Filter: store.EventFilter{Delivery: store.DeliveryNone}},
+		"succeeded":      {Filter: store.EventFilter{Delivery: store.DeliverySucceeded, Since: fx.base}},
+		"well-formed":    {Attention: inspect.AttentionNone, Filter: store.EventFilter{Type: "nothing.stored"}},
+	} {
+		q.Filter.Limit = 4
+		rec.filters = nil
+		p, err := in.List(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Next == "" {
+			t.Errorf("%s: a page that walked 10 of 40 seqs has no cursor to go on", name)
+		}
+		var walked int64
+		for _, f := range rec.filters {
+			if f.MinSeq == 0 && (f.Limit != 1 || f.Delivery != "") {
+				t.Errorf("%s: an unbounded walk %+v", name, f)
+			}
+			if f.MinSeq > 0 {
+				walked += f.BeforeSeq - f.MinSeq
+			}
+		}
+		if walked > 10 {
+			t.Errorf("%s: one page walked %d seqs, want at most 10", name, walked)
+		}
+	}
+	rec.filters = nil
+	if _, err := in.List(context.Background(), inspect.Query{Filter: store.EventFilter{Delivery: store.DeliveryDead}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rec.filters {
+		if f.MinSeq != 0 {
+			t.Errorf("the dead, found through their index, walked a bounded stretch: %+v", f)
+		}
+	}
+}
+
+// recorder is a store that notes the filters it lists events by.
+type recorder struct {
+	store.Store
+	filters []store.EventFilter
+}
+
+func (r *recorder) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Event, error) {
+	r.filters = append(r.filters, f)
+	return r.Store.ListEvents(ctx, f)
 }

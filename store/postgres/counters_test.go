@@ -187,6 +187,7 @@ func TestCountersFilledFromExistingRows(t *testing.T) {
 	_, err = s.Pool().Exec(ctx, `
 DROP TABLE counters; DROP FUNCTION count_events, count_deliveries, add_counts CASCADE;
 DROP INDEX deliveries_dead; DROP INDEX events_id_tail; -- 0004, also rolled back below
+DROP INDEX deliveries_open, events_attention; -- 0005, likewise
 DELETE FROM schema_migrations WHERE version >= 3;
 UPDATE deliveries SET status = 'dead' WHERE event_seq % 3 = 0`)
 	s.Close()

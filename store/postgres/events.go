@@ -171,24 +171,27 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 	if len(arms) == 0 {
 		arms = []string{""}
 	}
-	order, keyset := "ASC", ""
+	order, keyset := "ASC", []string(nil)
 	switch {
 	case f.AfterSeq > 0:
-		keyset = " > " + a.add(f.AfterSeq)
+		keyset = []string{" > " + a.add(f.AfterSeq)}
 	case f.BeforeSeq > 0:
-		keyset, order = " < "+a.add(f.BeforeSeq), "DESC"
+		keyset, order = []string{" < " + a.add(f.BeforeSeq)}, "DESC"
+	}
+	if f.MinSeq > 0 {
+		keyset = append(keyset, " >= "+a.add(f.MinSeq))
 	}
 	page := " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit))
-	if f.Delivery == store.DeliveryDead {
-		// TypeArms walks no type for dead: the type is one condition more.
+	if walk, key, ok := listingWalk(f); ok {
+		// TypeArms walks no type here: the type is one condition more.
 		if _, pattern := store.TypePrefix(f.Type); f.Type != "" && !pattern {
 			where = append(where, "type = "+a.add(text(f.Type)))
 		}
 		return `SELECT ` + eventColumnsOf("events") + `, ARRAY(SELECT status FROM deliveries WHERE event_seq = events.seq) FROM ` +
-			deadEventsFrom(keyset, order, where) + " ORDER BY dead.event_seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit)), a, nil
+			walkedFrom(walk, key, keyset, order, where) + " ORDER BY walked.event_seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit)), a, nil
 	}
-	if keyset != "" {
-		where = append(where, "seq"+keyset)
+	for _, k := range keyset {
+		where = append(where, "seq"+k)
 	}
 
 	selects := make([]string, len(arms))
@@ -253,36 +256,59 @@ func eventConditions(f store.EventFilter, a *args) ([]string, error) {
 		}
 		where = append(where, "dedupe_key = ANY("+a.add(keys)+"::text[])")
 	}
-	if f.Delivery != "" && f.Delivery != store.DeliveryDead {
+	if f.AttentionOnly {
+		where = append(where, "attention <> ''")
+	}
+	if f.Delivery != "" {
 		cond, err := deliveryStateCondition(f.Delivery)
 		if err != nil {
 			return nil, err
 		}
-		where = append(where, cond)
+		if cond != "" {
+			where = append(where, cond)
+		}
 	}
 	return where, nil
 }
 
-// deadEventsFrom is the FROM clause of the events with a dead delivery
-// that match where, in seq order from keyset: driven by the small
-// deliveries_dead index, one event looked up by its key for each dead
-// one, so that a page costs the same however many events lie between the
-// dead ones. (Left to itself the planner walks the events and merges.)
-func deadEventsFrom(keyset, order string, where []string) string {
-	dead := "SELECT DISTINCT event_seq FROM deliveries WHERE status = 'dead'"
-	if keyset != "" {
-		dead += " AND event_seq" + keyset
+// listingWalk is the walk of a partial index that drives a listing by
+// f, and the column of it that holds the events' seq: deliveries_dead
+// (migration 0003) or deliveries_open (0005) for a dead or pending event,
+// events_attention (0005) for the events marked for attention. ok is
+// false when the listing walks the events instead. The indexes'
+// conditions are written out, not bound, for the planner to use them.
+func listingWalk(f store.EventFilter) (walk, key string, ok bool) {
+	switch {
+	case f.Delivery == store.DeliveryDead:
+		return "SELECT DISTINCT event_seq FROM deliveries WHERE status = 'dead'", "event_seq", true
+	case f.Delivery == store.DeliveryPending:
+		return "SELECT DISTINCT event_seq FROM deliveries WHERE status IN ('pending', 'in_flight')", "event_seq", true
+	case f.AttentionOnly:
+		return "SELECT seq AS event_seq FROM events WHERE attention <> ''", "seq", true
 	}
-	match := "SELECT * FROM events WHERE events.seq = dead.event_seq"
+	return "", "", false
+}
+
+// walkedFrom is the FROM clause of the events walk yields that match
+// where, in seq order from keyset: driven by the small partial index, one
+// event looked up by its key for each row of it, so that a page costs the
+// same however many events lie between them. (Left to itself the planner
+// walks the events and merges.)
+func walkedFrom(walk, key string, keyset []string, order string, where []string) string {
+	for _, k := range keyset {
+		walk += " AND " + key + k
+	}
+	match := "SELECT * FROM events WHERE events.seq = walked.event_seq"
 	for _, w := range where {
 		match += " AND " + w
 	}
 	// OFFSET 0 keeps the planner from flattening the lookup into a join.
-	return "(" + dead + " ORDER BY event_seq " + order + ") dead CROSS JOIN LATERAL (" + match + " OFFSET 0) events"
+	return "(" + walk + " ORDER BY " + key + " " + order + ") walked CROSS JOIN LATERAL (" + match + " OFFSET 0) events"
 }
 
 // deliveryStateCondition selects the events whose deliveries sum up to
-// state, by store.DeliveryStateRule. The statuses are written out, not
+// state, by store.DeliveryStateRule, but for the deliveries
+// listingWalk walks for dead and pending events, which it leaves out. The statuses are written out, not
 // bound, so that the planner can use the partial indexes they name.
 func deliveryStateCondition(state string) (string, error) {
 	with, without, ok := store.DeliveryStateRule(state)
@@ -290,6 +316,9 @@ func deliveryStateCondition(state string) (string, error) {
 		return "", fmt.Errorf("postgres: list events: delivery state %q: want one of %s", state, strings.Join(store.DeliveryStates(), ", "))
 	}
 	var conds []string
+	if state == store.DeliveryDead || state == store.DeliveryPending {
+		with = nil // listingWalk walks them
+	}
 	if len(with) > 0 {
 		conds = append(conds, "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND status IN ("+literals(with)+"))")
 	}

@@ -29,8 +29,8 @@ import (
 // The events are those of the SQLite benchmark of the same name: a
 // message's sent, delivered and read events (9 in 10), a few failed,
 // received, template and contact events, 1 in 100 from a second source,
-// one delivery each (1 % dead, 1 % pending, the rest succeeded), 2.5 s
-// apart. The store is analyzed once grown.
+// one delivery each (1 % dead, 1 % pending, the rest succeeded), 1 in
+// 1,000 marked for attention, 2.5 s apart. The store is analyzed once grown.
 func BenchmarkLookupsAtSize(b *testing.B) {
 	ctx := context.Background()
 	n := 1_000_000
@@ -113,6 +113,13 @@ func BenchmarkLookupsAtSize(b *testing.B) {
 		{"none", store.EventFilter{Delivery: store.DeliveryNone, BeforeSeq: newest}},
 		{"message.* and dead", store.EventFilter{Type: "message.*", Delivery: store.DeliveryDead, BeforeSeq: newest}},
 		{"template.* and dead", store.EventFilter{Type: "template.*", Delivery: store.DeliveryDead, BeforeSeq: newest}},
+		{"dead, older", store.EventFilter{Delivery: store.DeliveryDead, BeforeSeq: mid}},
+		{"pending, older", store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: mid}},
+		{"pending, after", store.EventFilter{Delivery: store.DeliveryPending, AfterSeq: mid}},
+		{"message.* and pending", store.EventFilter{Type: "message.*", Delivery: store.DeliveryPending, BeforeSeq: newest}},
+		{"attention", store.EventFilter{AttentionOnly: true, BeforeSeq: newest}},
+		{"attention, older", store.EventFilter{AttentionOnly: true, BeforeSeq: mid}},
+		{"message.* and attention", store.EventFilter{Type: "message.*", AttentionOnly: true, BeforeSeq: newest}},
 	} {
 		c.f.Limit = 50
 		b.Run("list/"+c.name, func(b *testing.B) {
@@ -137,14 +144,14 @@ func growPostgres(ctx context.Context, server, schema string, n int) error {
 	defer conn.Close(ctx)
 	for _, q := range []string{
 		`SET search_path TO ` + pgx.Identifier{schema}.Sanitize(),
-		`INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, received_at, headers, body, body_sha256)
+		`INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, received_at, headers, body, body_sha256, attention)
 SELECT md5(i::text)::uuid::text, CASE WHEN i % 100 = 0 THEN 'second' ELSE 'sent' END, 'event-id:evt_' || i, 'message',
        CASE WHEN i % 200 = 0 THEN 'template.approved' WHEN i % 200 = 1 THEN 'template.rejected'
             WHEN i % 200 = 2 THEN 'contact.opt_out' WHEN i % 200 < 6 THEN 'message.failed'
             WHEN i % 200 < 12 THEN 'message.received'
             ELSE (ARRAY['message.sent', 'message.delivered', 'message.read'])[1 + i % 3] END,
        'message_id', 'msg_' || (i / 3), timestamptz '2026-01-01 00:00:00Z' + i * interval '2.5 seconds', '{}',
-       convert_to(repeat('x', 600), 'UTF8'), sha256(i::text::bytea)
+       convert_to(repeat('x', 600), 'UTF8'), sha256(i::text::bytea), CASE WHEN i % 1000 = 13 THEN 'unknown type' ELSE '' END
 FROM generate_series(1, $1::bigint) i ORDER BY i`,
 		`INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
 SELECT seq, id, 'app', CASE seq % 100 WHEN 7 THEN 'dead' WHEN 8 THEN 'pending' ELSE 'succeeded' END, now(), now(), now()

@@ -10,8 +10,9 @@ import (
 	"github.com/hooklatch/hooklatch/store/postgres/pgtest"
 )
 
-// Lookups and type patterns go through an index on a table large enough
-// (100,000 events, analyzed, 1 % of each message type) that the planner
+// Lookups, type patterns, delivery states and attention go through an
+// index on a table large enough (100,000 events, analyzed, 1 % of each
+// message type, 1 % dead, 1 % pending, 0.1 % marked for attention) that the planner
 // would rather read it whole, or walk it by seq, if no index served: a short id through events_id_tail, Sent's id
 // through the (dedupe_key, source) index, a type pattern as one backward
 // or forward walk of the (type, seq) index per type, merged by seq.
@@ -23,14 +24,20 @@ func TestEventLookupsUseTheirIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.pool.Exec(ctx, `INSERT INTO events (id, source, dedupe_key, type, subject, received_at, headers, body, body_sha256)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO events (id, source, dedupe_key, type, subject, received_at, headers, body, body_sha256, attention)
 SELECT gen_random_uuid()::text, CASE WHEN i % 10 = 0 THEN 'other' ELSE 'sent' END, 'event-id:evt_' || i,
        CASE i % 100 WHEN 0 THEN 'message.sent' WHEN 1 THEN 'message.delivered' WHEN 2 THEN 'message.bounced' ELSE 'template.approved' END,
-       'msg_' || (i / 4), now(), '{}', ''::bytea, sha256(i::text::bytea)
+       'msg_' || (i / 4), now(), '{}', ''::bytea, sha256(i::text::bytea), CASE WHEN i % 1000 = 3 THEN 'unknown type' ELSE '' END
 FROM generate_series(1, 100000) i`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.pool.Exec(ctx, `ANALYZE events`); err != nil {
+	// One delivery each: 1 % dead, 1 % pending, 1 % in flight.
+	if _, err := s.pool.Exec(ctx, `INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
+SELECT seq, id, 'app', CASE seq % 100 WHEN 5 THEN 'dead' WHEN 6 THEN 'pending' WHEN 7 THEN 'in_flight' ELSE 'succeeded' END, now(), now(), now()
+FROM events`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE events, deliveries`); err != nil {
 		t.Fatal(err)
 	}
 	types := []string{"message.bounced", "message.delivered", "message.sent"}
@@ -45,6 +52,16 @@ FROM generate_series(1, 100000) i`); err != nil {
 		"pattern, older":  {store.EventFilter{Type: "message.*", BeforeSeq: 50000, Limit: 50}, []string{"Merge Append", "Index Scan Backward using events_type_seq"}},
 		"pattern, after":  {store.EventFilter{Type: "message.*", AfterSeq: 50000, Limit: 50}, []string{"Merge Append", "Index Scan using events_type_seq"}},
 		"subject":         {store.EventFilter{Subject: "msg_7", BeforeSeq: math.MaxInt64}, []string{"events_subject_seq"}},
+		// A delivery state walks its few deliveries by event_seq, each
+		// one's event looked up by its key.
+		"dead":                {store.EventFilter{Delivery: store.DeliveryDead, BeforeSeq: math.MaxInt64}, []string{"Index Only Scan Backward using deliveries_dead"}},
+		"dead, after":         {store.EventFilter{Delivery: store.DeliveryDead, AfterSeq: 50000}, []string{"Index Only Scan using deliveries_dead"}},
+		"pending":             {store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64}, []string{"Index Only Scan Backward using deliveries_open"}},
+		"pending, older":      {store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: 50000}, []string{"Index Only Scan Backward using deliveries_open"}},
+		"pending, after":      {store.EventFilter{Delivery: store.DeliveryPending, AfterSeq: 50000}, []string{"Index Only Scan using deliveries_open"}},
+		"attention":           {store.EventFilter{AttentionOnly: true, BeforeSeq: math.MaxInt64}, []string{"Index Only Scan Backward using events_attention"}},
+		"attention and type":  {store.EventFilter{AttentionOnly: true, Type: "message.sent", AfterSeq: 50000}, []string{"Index Only Scan using events_attention"}},
+		"pattern and pending": {store.EventFilter{Type: "template.*", Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64}, []string{"deliveries_open"}},
 	} {
 		q, args, err := listEventsSQL(tc.f, types)
 		if err != nil {
@@ -71,8 +88,8 @@ FROM generate_series(1, 100000) i`); err != nil {
 				t.Errorf("%s does not use %s:\n%s", name, ix, plan)
 			}
 		}
-		if strings.Contains(plan, "Seq Scan on events") {
-			t.Errorf("%s reads every event:\n%s", name, plan)
+		if strings.Contains(plan, "Seq Scan on events") || strings.Contains(plan, "Seq Scan on deliveries") {
+			t.Errorf("%s reads every event or delivery:\n%s", name, plan)
 		}
 		// A lookup sorts the few events its key names; a listing sorts none.
 		if strings.Contains(plan, "Sort  (") && len(tc.f.DedupeKeys) == 0 && tc.f.IDSuffix == "" {

@@ -44,6 +44,9 @@
 //   - succeeded, dead, discarded: status alone; deliveries_status (status,
 //     id) lists them.
 //
+// Listing events by delivery state walks deliveries_dead or deliveries_open
+// (pending and in flight), partial indexes by event_seq, in seq order.
+//
 // Every attempt is a row of attempts pointing at its delivery's id. The
 // completions one writer batch holds record their attempts in multi-row
 // inserts, and move their deliveries on one statement each, only while

@@ -172,23 +172,30 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 			args = append(args, len(prefix), prefix)
 		}
 	}
-	order := "ASC"
-	switch {
-	case f.AfterSeq > 0:
-		where = append(where, "seq > ?")
-		args = append(args, f.AfterSeq)
-	case f.BeforeSeq > 0:
-		where = append(where, "seq < ?")
-		args = append(args, f.BeforeSeq)
-		order = "DESC"
-	}
-	page := " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit))
-	columns := `SELECT ` + eventColumns + `, ` + deliveryStatusesColumn + ` FROM events e`
-
 	if len(arms) == 1 {
 		where = append([]string{"type = ?"}, where...)
 		args = append([]any{arms[0]}, args...)
 	}
+	order, keyset, keyArgs := "ASC", []string(nil), []any(nil)
+	switch {
+	case f.AfterSeq > 0:
+		keyset, keyArgs = []string{" > ?"}, []any{f.AfterSeq}
+	case f.BeforeSeq > 0:
+		keyset, keyArgs, order = []string{" < ?"}, []any{f.BeforeSeq}, "DESC"
+	}
+	if f.MinSeq > 0 {
+		keyset, keyArgs = append(keyset, " >= ?"), append(keyArgs, f.MinSeq)
+	}
+	columns := `SELECT ` + eventColumns + `, ` + deliveryStatusesColumn + ` FROM events e`
+	if walk, key, ok := listingWalk(f); ok {
+		q, qArgs := walkedSQL(walk, key, keyset, order, pageLimit(f.Limit), where, args, keyArgs)
+		return q, qArgs, nil
+	}
+	for _, k := range keyset {
+		where = append(where, "seq"+k)
+	}
+	args = append(args, keyArgs...)
+	page := " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit))
 	if len(arms) <= 1 {
 		q := columns
 		if len(where) > 0 {
@@ -251,20 +258,24 @@ func eventConditions(f store.EventFilter) ([]string, []any, error) {
 			args = append(args, k)
 		}
 	}
+	if f.AttentionOnly {
+		where = append(where, "attention <> ''")
+	}
 	if f.Delivery != "" {
 		cond, condArgs, err := deliveryStateCondition(f.Delivery)
 		if err != nil {
 			return nil, nil, err
 		}
-		where, args = append(where, cond), append(args, condArgs...)
+		if cond != "" {
+			where, args = append(where, cond), append(args, condArgs...)
+		}
 	}
 	return where, args, nil
 }
 
 // deliveryStateCondition selects the events whose deliveries sum up to
-// state (store.DeliveryStateRule). Dead and pending events are found
-// through deliveries_status, from the few rows in those statuses. The
-// other states are checked event by event, newest first, through the
+// state (store.DeliveryStateRule), but for the deliveries listingWalk
+// walks for dead and pending events, which it leaves out. The other states are checked event by event, newest first, through the
 // (event_seq, destination) index, so a page is found without reading
 // every delivery. The unary + keeps SQLite from preferring
 // deliveries_status there, which would read all succeeded deliveries for
@@ -285,8 +296,7 @@ func deliveryStateCondition(state string) (string, []any, error) {
 		return column + " IN (" + placeholders(len(statuses)) + ")"
 	}
 	switch state {
-	case store.DeliveryDead, store.DeliveryPending:
-		conds = append(conds, "seq IN (SELECT event_seq FROM deliveries INDEXED BY deliveries_status WHERE "+in("status", with)+")")
+	case store.DeliveryDead, store.DeliveryPending: // listingWalk walks their deliveries
 	case store.DeliveryNone:
 	default:
 		conds = append(conds, "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq AND "+in("+status", with)+")")
@@ -295,4 +305,43 @@ func deliveryStateCondition(state string) (string, []any, error) {
 		conds = append(conds, "NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq AND "+in("+status", without)+")")
 	}
 	return strings.Join(conds, " AND "), args, nil
+}
+
+// listingWalk is the walk of a partial index (migration 0014) that drives
+// a listing by f, and the column of it that holds the events' seq: the
+// deliveries of a dead or pending event, or the events marked for
+// attention. ok is false when the listing walks the events instead. The
+// indexes' conditions are written out, not bound, for SQLite to use them.
+func listingWalk(f store.EventFilter) (walk, key string, ok bool) {
+	switch {
+	case f.Delivery == store.DeliveryDead:
+		return "SELECT DISTINCT event_seq FROM deliveries INDEXED BY deliveries_dead WHERE status = 'dead'", "event_seq", true
+	case f.Delivery == store.DeliveryPending:
+		return "SELECT DISTINCT event_seq FROM deliveries INDEXED BY deliveries_open WHERE status IN ('pending', 'in_flight')", "event_seq", true
+	case f.AttentionOnly:
+		return "SELECT seq AS event_seq FROM events INDEXED BY events_attention WHERE attention <> ''", "seq", true
+	}
+	return "", "", false
+}
+
+// walkedSQL lists the events walk yields that match where, in seq order
+// from keyset: it walks the few rows walk's index holds, and looks up
+// each one's event by its seq, so that a page costs the same however many
+// events lie between them. where holds no condition on seq: keyset bounds
+// the walk itself.
+func walkedSQL(walk, key string, keyset []string, order string, limit int, where []string, args, keyArgs []any) (string, []any) {
+	for _, k := range keyset {
+		walk += " AND " + key + k
+	}
+	// LIMIT -1 (none) keeps the walk's ORDER BY, which SQLite otherwise
+	// drops from a subquery in FROM when the outer query has none.
+	q := "SELECT " + eventColumns + ", " + deliveryStatusesColumn + " FROM (" + walk + " ORDER BY " + key + " " + order +
+		" LIMIT -1) d CROSS JOIN events e ON e.seq = d.event_seq"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	// No ORDER BY outside: SQLite would sort every event of the walk
+	// before the LIMIT. The CROSS JOIN keeps the walk the outer loop, a
+	// co-routine yielding in its own order (plan_test.go holds it there).
+	return q + " LIMIT " + strconv.Itoa(limit), append(keyArgs, args...)
 }

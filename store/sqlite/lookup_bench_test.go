@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,19 +31,10 @@ import (
 // The events are as real ingest leaves them: a message's sent, delivered
 // and read events (9 in 10 events), a few failed, received, template and
 // contact events, 1 in 100 from a second source, one delivery each (1 %
-// dead, 1 % pending, the rest succeeded), 2.5 s apart (a million in a month).
+// dead, 1 % pending, the rest succeeded), 1 in 1,000 marked for
+// attention, 2.5 s apart (a million in a month).
 func BenchmarkLookupsAtSize(b *testing.B) {
-	n := 1_000_000
-	if v := os.Getenv("HOOKLATCH_BENCH_EVENTS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil {
-			b.Fatalf("HOOKLATCH_BENCH_EVENTS=%q: want a number of events", v)
-		}
-	}
-	path := os.Getenv("HOOKLATCH_BENCH_STORE")
-	if path == "" {
-		path = filepath.Join(os.TempDir(), fmt.Sprintf("hooklatch-lookups-%d.db", n))
-	}
+	path, n := benchStorePath(b)
 	if err := growStore(path, n); err != nil {
 		b.Fatal(err)
 	}
@@ -101,6 +90,13 @@ func BenchmarkLookupsAtSize(b *testing.B) {
 		{"none", store.EventFilter{Delivery: store.DeliveryNone, BeforeSeq: int64(newest)}},
 		{"message.* and dead", store.EventFilter{Type: "message.*", Delivery: store.DeliveryDead, BeforeSeq: int64(newest)}},
 		{"template.* and dead", store.EventFilter{Type: "template.*", Delivery: store.DeliveryDead, BeforeSeq: int64(newest)}},
+		{"dead, older", store.EventFilter{Delivery: store.DeliveryDead, BeforeSeq: mid}},
+		{"pending, older", store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: mid}},
+		{"pending, after", store.EventFilter{Delivery: store.DeliveryPending, AfterSeq: mid}},
+		{"message.* and pending", store.EventFilter{Type: "message.*", Delivery: store.DeliveryPending, BeforeSeq: int64(newest)}},
+		{"attention", store.EventFilter{AttentionOnly: true, BeforeSeq: int64(newest)}},
+		{"attention, older", store.EventFilter{AttentionOnly: true, BeforeSeq: mid}},
+		{"message.* and attention", store.EventFilter{Type: "message.*", AttentionOnly: true, BeforeSeq: int64(newest)}},
 	}
 	for _, c := range lists {
 		c.f.Limit = 50
@@ -136,6 +132,14 @@ func benchDeliveryStatus(seq int64) string {
 		return store.DeliveryPending
 	}
 	return store.DeliverySucceeded
+}
+
+// benchAttention marks 1 in 1,000 events for attention.
+func benchAttention(seq int64) string {
+	if seq%1000 == 13 {
+		return "unknown type"
+	}
+	return ""
 }
 
 func benchSubject(seq int64) string { return fmt.Sprintf("msg_%d", seq/3) }
@@ -205,10 +209,10 @@ func growBatch(db *sql.DB, from, to int64, body string) error {
 	defer tx.Rollback()
 	for seq := from; seq < to; seq++ {
 		sum := sha256.Sum256([]byte(benchDedupeKey(seq)))
-		if _, err := tx.Exec(`INSERT INTO events (seq, id, source, dedupe_key, field, type, subject_kind, subject, received_at, headers, body, body_sha256)
-VALUES (?, ?, ?, ?, 'message', ?, 'message_id', ?, ?, '{}', ?, ?)`,
+		if _, err := tx.Exec(`INSERT INTO events (seq, id, source, dedupe_key, field, type, subject_kind, subject, received_at, headers, body, body_sha256, attention)
+VALUES (?, ?, ?, ?, 'message', ?, 'message_id', ?, ?, '{}', ?, ?, ?)`,
 			seq, benchEventID(seq), benchSource(seq), benchDedupeKey(seq), benchType(seq), benchSubject(seq),
-			benchReceivedAt(seq).UnixNano(), body, sum[:]); err != nil {
+			benchReceivedAt(seq).UnixNano(), body, sum[:], benchAttention(seq)); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(`INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)

@@ -53,8 +53,11 @@ func TestDispatchStatementsUseTheirIndexes(t *testing.T) {
 }
 
 // Listing events by delivery state reads few deliveries: dead and pending
-// ones from deliveries_status, the common states event by event through
-// the (event_seq, destination) index, newest first, stopping at the limit.
+// ones walk their partial index by event_seq (deliveries_dead,
+// deliveries_open), as the events marked for attention walk
+// events_attention, each walked row's event looked up by its seq; the
+// common states go event by event through the (event_seq, destination)
+// index, newest first. All stop at the limit.
 // Short ids and dedupe keys are found through an index: the last six
 // characters of the id, the (source, dedupe_key) index once per stored
 // source. A type pattern walks the (type, seq) index once per type it
@@ -70,13 +73,14 @@ func TestEventListingsUseTheirIndexes(t *testing.T) {
 		f           store.EventFilter
 		use, forbid []string
 	}{
-		"newest":    {store.EventFilter{BeforeSeq: 1 << 62}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
-		"dead":      {store.EventFilter{Delivery: store.DeliveryDead, BeforeSeq: 1 << 62}, []string{"deliveries_status"}, []string{"SCAN deliveries", "SCAN events", "TEMP B-TREE"}},
-		"pending":   {store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: 1 << 62}, []string{"deliveries_status", byEvent}, []string{"SCAN deliveries", "SCAN events", "TEMP B-TREE"}},
-		"succeeded": {store.EventFilter{Delivery: store.DeliverySucceeded, BeforeSeq: 1 << 62}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
-		"discarded": {store.EventFilter{Delivery: store.DeliveryDiscarded}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
-		"none":      {store.EventFilter{Delivery: store.DeliveryNone}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
-		"id suffix": {store.EventFilter{IDSuffix: "3c4d5e6f", BeforeSeq: 1 << 62}, []string{"events_id_tail (<expr>=?)"}, []string{"SCAN events", "sqlite_autoindex_events_1", "TEMP B-TREE"}},
+		"newest":           {store.EventFilter{BeforeSeq: 1 << 62}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
+		"dead":             {store.EventFilter{Delivery: store.DeliveryDead, BeforeSeq: 1 << 62}, []string{"deliveries_dead (event_seq<?)"}, stateWalkForbids},
+		"pending":          {store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: 1 << 62}, []string{"deliveries_open (event_seq<?)", byEvent}, stateWalkForbids},
+		"pending, forward": {store.EventFilter{Delivery: store.DeliveryPending, AfterSeq: 5}, []string{"deliveries_open (event_seq>?)", byEvent}, stateWalkForbids},
+		"succeeded":        {store.EventFilter{Delivery: store.DeliverySucceeded, BeforeSeq: 1 << 62}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
+		"discarded":        {store.EventFilter{Delivery: store.DeliveryDiscarded}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
+		"none":             {store.EventFilter{Delivery: store.DeliveryNone}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
+		"id suffix":        {store.EventFilter{IDSuffix: "3c4d5e6f", BeforeSeq: 1 << 62}, []string{"events_id_tail (<expr>=?)"}, []string{"SCAN events", "sqlite_autoindex_events_1", "TEMP B-TREE"}},
 		"dedupe": {store.EventFilter{DedupeKeys: []string{"event-id:evt_1", "id:evt_1"}, BeforeSeq: 1 << 62},
 			[]string{"sqlite_autoindex_events_2 (source=? AND dedupe_key=?)", "(source>?)"}, []string{"SCAN events", "TEMP B-TREE"}},
 		"type": {store.EventFilter{Type: "message.sent", BeforeSeq: 1 << 62}, []string{"events_type_seq (type=? AND seq<?)"}, []string{"SCAN events\n", "TEMP B-TREE"}},
@@ -87,14 +91,26 @@ func TestEventListingsUseTheirIndexes(t *testing.T) {
 		"type pattern and subject": {store.EventFilter{Type: "message.*", Subject: "msg_1", BeforeSeq: 1 << 62},
 			[]string{"MERGE (UNION ALL)", "events_subject_seq (subject=? AND seq<?)"}, []string{"SCAN events", "TEMP B-TREE"}},
 		"type pattern and dead": {store.EventFilter{Type: "message.*", Delivery: store.DeliveryDead, BeforeSeq: 1 << 62},
-			[]string{"deliveries_status"}, []string{"SCAN events", "SCAN deliveries", "TEMP B-TREE", "MERGE"}},
+			[]string{"deliveries_dead (event_seq<?)"}, append(stateWalkForbids, "MERGE")},
 		"type pattern and succeeded": {store.EventFilter{Type: "message.*", Delivery: store.DeliverySucceeded, BeforeSeq: 1 << 62},
 			[]string{"MERGE (UNION ALL)", "INDEX events_type_seq (type=? AND seq<?)"}, []string{"SCAN events", "SCAN deliveries", "TEMP B-TREE"}},
+		"attention": {store.EventFilter{AttentionOnly: true, BeforeSeq: 1 << 62}, []string{"events_attention (seq<?)"}, stateWalkForbids},
+		"attention and type": {store.EventFilter{AttentionOnly: true, Type: "message.sent", AfterSeq: 5},
+			[]string{"events_attention (seq>?)"}, append(stateWalkForbids, "events_type_seq")},
+		"attention and type pattern": {store.EventFilter{AttentionOnly: true, Type: "message.*", BeforeSeq: 1 << 62},
+			[]string{"events_attention (seq<?)"}, append(stateWalkForbids, "events_type_seq", "MERGE")},
 		"subject": {store.EventFilter{Subject: "msg_1", BeforeSeq: 1 << 62}, []string{"events_subject_seq (subject=? AND seq<?)"}, []string{"SCAN events\n", "TEMP B-TREE"}},
 		// No index holds events by time: the newest are walked by seq, each
 		// tested against the window, until the page is full.
 		"since":       {store.EventFilter{Since: time.Unix(1, 0), BeforeSeq: 1 << 62}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid<?)"}, []string{"received_at", "TEMP B-TREE"}},
 		"since until": {store.EventFilter{Since: time.Unix(1, 0), Until: time.Unix(2, 0), BeforeSeq: 1 << 62}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid<?)"}, []string{"received_at", "TEMP B-TREE"}},
+		// A page of the events page walks down to a seq (internal/inspect).
+		"since until, down to a seq": {store.EventFilter{Since: time.Unix(1, 0), Until: time.Unix(2, 0), BeforeSeq: 1 << 62, MinSeq: 5},
+			[]string{"SEARCH e USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"}, []string{"received_at", "TEMP B-TREE"}},
+		"none, down to a seq": {store.EventFilter{Delivery: store.DeliveryNone, BeforeSeq: 1 << 62, MinSeq: 5},
+			[]string{"SEARCH e USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)", byEvent}, []string{"SCAN deliveries", "deliveries_status", "TEMP B-TREE"}},
+		"message.* and succeeded, down to a seq": {store.EventFilter{Type: "message.*", Delivery: store.DeliverySucceeded, BeforeSeq: 1 << 62, MinSeq: 5},
+			[]string{"MERGE (UNION ALL)", "INDEX events_type_seq (type=? AND seq>? AND seq<?)"}, []string{"SCAN events", "SCAN deliveries", "TEMP B-TREE"}},
 	} {
 		q, args, err := listEventsSQL(tc.f, patternTypes)
 		if err != nil {
@@ -114,6 +130,11 @@ func TestEventListingsUseTheirIndexes(t *testing.T) {
 	}
 }
 
+// stateWalkForbids are what a listing by dead or pending must not do:
+// read every delivery in its state (deliveries_status, or a walk's rows
+// gathered before the page is taken from them), scan, or sort.
+var stateWalkForbids = []string{"SCAN deliveries", "SCAN events", "deliveries_status", "MATERIALIZE", "TEMP B-TREE", "LIST SUBQUERY"}
+
 // patternTypes are the stored types "message.*" is taken to name.
 var patternTypes = []string{"message.delivered", "message.sent"}
 
@@ -132,7 +153,7 @@ func TestEventListingsNeverSort(t *testing.T) {
 	for _, typ := range types {
 		for _, state := range states {
 			for _, order := range orders {
-				for m := range 1 << 5 { // every subset of the other filters
+				for m := range 1 << 6 { // every subset of the other filters
 					f := order
 					f.Type, f.Delivery = typ, state
 					if m&1 != 0 {
@@ -150,6 +171,7 @@ func TestEventListingsNeverSort(t *testing.T) {
 					if m&16 != 0 {
 						f.DedupeKeys = []string{"event-id:evt_1", "id:evt_1"}
 					}
+					f.AttentionOnly = m&32 != 0
 					q, args, err := listEventsSQL(f, patternTypes)
 					if err != nil {
 						t.Fatalf("%+v: %v", f, err)
@@ -178,6 +200,7 @@ func TestEveryEventIndexIsRead(t *testing.T) {
 		{IDSuffix: "3c4d5e6f", BeforeSeq: 1 << 62},
 		{DedupeKeys: []string{"event-id:evt_1"}, BeforeSeq: 1 << 62},
 		{Since: time.Unix(1, 0), Until: time.Unix(2, 0), BeforeSeq: 1 << 62},
+		{AttentionOnly: true, BeforeSeq: 1 << 62},
 	} {
 		q, args, err := listEventsSQL(f, nil)
 		if err != nil {

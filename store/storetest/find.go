@@ -99,14 +99,7 @@ func testFindEvent(t *testing.T, factory Factory) {
 		{store.EventFilter{DedupeKeys: []string{"event-id:evt_twice"}}, []string{twice1.ID, twice2.ID}},
 		{store.EventFilter{DedupeKeys: []string{"event-id:evt_a"}, IDSuffix: "00c3d4"}, nil},
 	} {
-		evs, err := s.ListEvents(ctx, tc.f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, ev := range evs {
-			got = append(got, ev.ID)
-		}
+		got := listedIDs(t, s, tc.f)
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("ListEvents(%+v) = %v, want %v", tc.f, got, tc.want)
 		}
@@ -209,7 +202,100 @@ func testEventDeliveryStates(t *testing.T, factory Factory) {
 	if evs, err := s.ListEvents(ctx, store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64, Limit: 1}); err != nil || len(evs) != 1 || evs[0].ID != pending.ID {
 		t.Errorf("newest pending event: %v, %v; want %s", evs, err, pending.ID)
 	}
+	// A walk down to a seq stops there, whether it walks events or types.
+	for _, typ := range []string{"", "message.sent", "message.*"} {
+		got := listedIDs(t, s, store.EventFilter{Delivery: store.DeliveryNone, Type: typ, BeforeSeq: math.MaxInt64, MinSeq: sent.Seq})
+		if !slices.Equal(got, []string{sent.ID}) {
+			t.Errorf("events of type %q without a delivery, down to seq %d = %v, want %v", typ, sent.Seq, got, []string{sent.ID})
+		}
+	}
+	// More pending events, one with two pending deliveries: each listed
+	// once, in seq order both ways, and a page goes on from its keyset.
+	twice := appendWithDestinations(t, s, "s9", "app", "crm")
+	newest := appendWithDestinations(t, s, "s10", "app")
+	pendingIDs := []string{newest.ID, twice.ID, pending.ID, inFlight.ID}
+	for name, f := range map[string]store.EventFilter{
+		"newest first":    {Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64},
+		"oldest first":    {Delivery: store.DeliveryPending, AfterSeq: 1},
+		"before a seq":    {Delivery: store.DeliveryPending, BeforeSeq: twice.Seq},
+		"after a seq":     {Delivery: store.DeliveryPending, AfterSeq: pending.Seq},
+		"of a type first": {Delivery: store.DeliveryPending, Type: "message.delivered", BeforeSeq: math.MaxInt64, Limit: 2},
+		"down to a seq":   {Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64, MinSeq: twice.Seq},
+	} {
+		got := listedIDs(t, s, f)
+		want := pendingIDs
+		switch name {
+		case "oldest first":
+			want = slices.Clone(want)
+			slices.Reverse(want)
+		case "before a seq":
+			want = want[2:]
+		case "after a seq":
+			want = []string{twice.ID, newest.ID}
+		case "of a type first", "down to a seq":
+			want = want[:2]
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("pending events, %s = %v, want %v", name, got, want)
+		}
+	}
 	if _, err := s.ListEvents(ctx, store.EventFilter{Delivery: "lost"}); err == nil {
 		t.Error("an unknown delivery state listed events; want an error")
 	}
+}
+
+// Listing only the events marked for attention finds exactly those, in
+// seq order both ways, with the other filters.
+func testAttentionOnly(t *testing.T, factory Factory) {
+	s, _ := open(t, factory)
+	var marked []*store.Event // oldest first
+	for i := range 9 {
+		ev := NewEvent("sent", fmt.Sprint("a", i))
+		if i%3 == 1 {
+			ev.Attention = "unknown type"
+			ev.Type = []string{"message.sent", "message.delivered", "message.sent"}[i/3]
+			marked = append(marked, ev)
+		}
+		mustAppend(t, s, ev)
+	}
+	ids := func(evs []*store.Event) (out []string) {
+		for _, ev := range evs {
+			out = append(out, ev.ID)
+		}
+		return out
+	}
+	newest := ids([]*store.Event{marked[2], marked[1], marked[0]})
+	for name, tc := range map[string]struct {
+		f    store.EventFilter
+		want []string
+	}{
+		"newest first": {store.EventFilter{BeforeSeq: math.MaxInt64}, newest},
+		"oldest first": {store.EventFilter{}, ids(marked)},
+		"before a seq": {store.EventFilter{BeforeSeq: marked[2].Seq}, newest[1:]},
+		"after a seq":  {store.EventFilter{AfterSeq: marked[0].Seq, Limit: 1}, newest[1:2]},
+		"of a type":    {store.EventFilter{Type: "message.sent", BeforeSeq: math.MaxInt64}, []string{marked[2].ID, marked[0].ID}},
+		"of a pattern": {store.EventFilter{Type: "message.*", BeforeSeq: math.MaxInt64, Limit: 2}, newest[:2]},
+		"undelivered":  {store.EventFilter{Delivery: store.DeliveryNone, BeforeSeq: math.MaxInt64}, newest},
+		"dead":         {store.EventFilter{Delivery: store.DeliveryDead, BeforeSeq: math.MaxInt64}, nil},
+	} {
+		tc.f.AttentionOnly = true
+		got := listedIDs(t, s, tc.f)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("events marked for attention, %s = %v, want %v", name, got, tc.want)
+		}
+	}
+}
+
+// listedIDs lists the ids of the events f selects.
+func listedIDs(t *testing.T, s store.Store, f store.EventFilter) []string {
+	t.Helper()
+	evs, err := s.ListEvents(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, ev := range evs {
+		ids = append(ids, ev.ID)
+	}
+	return ids
 }

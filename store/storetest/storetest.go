@@ -36,6 +36,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("ListOrderAndFilters", func(t *testing.T) { t.Parallel(); testListOrderAndFilters(t, factory) })
 	t.Run("FindEvent", func(t *testing.T) { t.Parallel(); testFindEvent(t, factory) })
 	t.Run("EventDeliveryStates", func(t *testing.T) { t.Parallel(); testEventDeliveryStates(t, factory) })
+	t.Run("AttentionOnly", func(t *testing.T) { t.Parallel(); testAttentionOnly(t, factory) })
 	t.Run("RejectionLimits", func(t *testing.T) { t.Parallel(); testRejectionLimits(t, factory) })
 	t.Run("RejectionRelease", func(t *testing.T) { t.Parallel(); testRejectionRelease(t, factory) })
 	t.Run("RejectionSamplesPerReason", func(t *testing.T) { t.Parallel(); testRejectionSamplesPerReason(t, factory) })
