@@ -196,19 +196,28 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 
 	selects := make([]string, len(arms))
 	for i, t := range arms {
-		cond := where
+		cond, armPage := where, page
 		if t != "" {
-			cond = append([]string{"type = " + a.add(text(t))}, where...)
+			// The type as a range of one, in (type, seq) order: only the
+			// (type, seq) index yields that order. With "type = $t" the
+			// planner may walk the events by seq instead and test each
+			// one's type, which reads as far back as the type's newest
+			// event lies: cheap while every type keeps arriving, the whole
+			// store for one that stopped.
+			p := a.add(text(t))
+			cond = append([]string{"type >= " + p + " AND type <= " + p}, where...)
+			armPage = " ORDER BY type " + order + ", seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit))
 		}
 		selects[i] = `SELECT ` + eventColumns + ` FROM events`
 		if len(cond) > 0 {
 			selects[i] += " WHERE " + strings.Join(cond, " AND ")
 		}
-		selects[i] = "(" + selects[i] + page + ")"
+		selects[i] = "(" + selects[i] + armPage + ")"
 	}
-	// Each arm ordered and limited on its own: the planner merges them
-	// (a Merge Append) and stops at the page's end. Without the arms'
-	// own LIMIT it appends every matching event, then sorts them.
+	// Each arm ordered and limited on its own, so that the page reads at
+	// most a page from each type: the arms' rows are then sorted by seq
+	// (a few hundred at most). Without the arms' own LIMIT it would
+	// append every matching event, then sort them.
 	inner := selects[0]
 	if len(selects) > 1 {
 		inner = "(" + strings.Join(selects, " UNION ALL ") + page + ")"
