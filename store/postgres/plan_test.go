@@ -67,22 +67,7 @@ FROM events`); err != nil {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		rows, err := s.pool.Query(ctx, "EXPLAIN "+q, args...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		var lines []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, line)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		plan := strings.Join(lines, "\n")
+		plan := explain(t, s, q, args)
 		for _, ix := range tc.use {
 			if !strings.Contains(plan, ix) {
 				t.Errorf("%s does not use %s:\n%s", name, ix, plan)
@@ -131,23 +116,30 @@ FROM generate_series(1, 100000) i`); err != nil {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var plan strings.Builder
-		rows, err := s.pool.Query(ctx, "EXPLAIN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan.WriteString(line + "\n")
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(plan.String(), "events_pkey") || !strings.Contains(plan.String(), "Index Scan Backward using events_type_seq") {
-			t.Errorf("%s walks the events by seq, not the (type, seq) index:\n%s", name, plan.String())
+		plan := explain(t, s, q, args)
+		if strings.Contains(plan, "events_pkey") || !strings.Contains(plan, "Index Scan Backward using events_type_seq") {
+			t.Errorf("%s walks the events by seq, not the (type, seq) index:\n%s", name, plan)
 		}
 	}
+}
+
+// explain returns the plan PostgreSQL makes for q, a line a node.
+func explain(t *testing.T, s *Store, q string, args []any) string {
+	t.Helper()
+	rows, err := s.pool.Query(context.Background(), "EXPLAIN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
 }

@@ -98,6 +98,16 @@ func (s *Store) countStatuses(ctx context.Context, tx *sql.Tx, to, where string,
 	if err != nil {
 		return fmt.Errorf("sqlite: count deliveries: %w", err)
 	}
+	if err := s.counts.leave(rows, to); err != nil {
+		return fmt.Errorf("sqlite: count deliveries: %w", err)
+	}
+	return nil
+}
+
+// leave notes, for each row of (destination, status, n) that rows holds,
+// that n deliveries leave status: for status to, or for none when to is
+// empty (they are deleted). It closes rows.
+func (c *counts) leave(rows *sql.Rows, to string) error {
 	defer rows.Close()
 	for rows.Next() {
 		var (
@@ -105,15 +115,18 @@ func (s *Store) countStatuses(ctx context.Context, tx *sql.Tx, to, where string,
 			n                   int64
 		)
 		if err := rows.Scan(&destination, &status, &n); err != nil {
-			return fmt.Errorf("sqlite: count deliveries: %w", err)
+			return err
 		}
 		if to == "" {
-			s.counts.add(destination, status, -n)
+			c.add(destination, status, -n)
 		} else {
-			s.counts.move(destination, status, to, n)
+			c.move(destination, status, to, n)
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
 }
 
 // readCounts reads the counters, and the size of the bounded rejection

@@ -296,21 +296,13 @@ func (s *Store) uncountPruned(ctx context.Context, tx *sql.Tx, list string) erro
 	c := &s.counts
 	c.events, c.duplicates, c.attention = c.events-events, c.duplicates-duplicates, c.attention-attention
 	rows, err = s.queryWriter(ctx, tx, countPrunedDeliveriesSQL, list)
+	if err == nil {
+		err = c.leave(rows, "")
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: count pruned deliveries: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			destination, status string
-			n                   int64
-		)
-		if err := rows.Scan(&destination, &status, &n); err != nil {
-			return fmt.Errorf("sqlite: count pruned deliveries: %w", err)
-		}
-		c.add(destination, status, -n)
-	}
-	return rows.Close()
+	return nil
 }
 
 // keepKeys keeps the keys of those of candidates that are still
