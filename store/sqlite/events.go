@@ -263,12 +263,12 @@ func eventConditions(f store.EventFilter) ([]string, []any, error) {
 
 // deliveryStateCondition selects the events whose deliveries sum up to
 // state (store.DeliveryStateRule). Dead and pending events are found
-// through deliveries_status, from the few rows in those statuses. The
+// through the partial indexes of those statuses (statusIndex), from the
+// few rows in them. The
 // other states are checked event by event, newest first, through the
 // (event_seq, destination) index, so a page is found without reading
-// every delivery. The unary + keeps SQLite from preferring
-// deliveries_status there, which would read all succeeded deliveries for
-// every event.
+// every delivery. The unary + keeps SQLite from preferring a partial
+// index by status there.
 func deliveryStateCondition(state string) (string, []any, error) {
 	with, without, ok := store.DeliveryStateRule(state)
 	if !ok {
@@ -286,7 +286,12 @@ func deliveryStateCondition(state string) (string, []any, error) {
 	}
 	switch state {
 	case store.DeliveryDead, store.DeliveryPending:
-		conds = append(conds, "seq IN (SELECT event_seq FROM deliveries INDEXED BY deliveries_status WHERE "+in("status", with)+")")
+		var arms []string
+		for _, st := range with {
+			cond, _ := statusCondition(st)
+			arms = append(arms, "SELECT event_seq FROM deliveries"+statusIndex[st]+" WHERE "+cond)
+		}
+		conds = append(conds, "seq IN ("+strings.Join(arms, " UNION ALL ")+")")
 	case store.DeliveryNone:
 	default:
 		conds = append(conds, "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq AND "+in("+status", with)+")")
