@@ -361,6 +361,12 @@ func TestDeliveriesByStatusUseTheirIndexes(t *testing.T) {
 			t.Errorf("moving %s does not go through deliveries_listed:\n%s", st, all)
 		}
 	}
+	for _, st := range []string{store.DeliveryDead, store.DeliverySucceeded} {
+		q, args, _ := listDeliveriesSQL(store.DeliveryFilter{EventID: "e", Status: st})
+		if all := queryPlan(t, s, q, args); !strings.Contains(all, "deliveries_event (event_seq=?)") || strings.Contains(all, "deliveries_listed") {
+			t.Errorf("listing an event's %s deliveries does not go by the event:\n%s", st, all)
+		}
+	}
 	q, args, _ := listDeliveriesSQL(store.DeliveryFilter{Status: store.DeliveryInFlight})
 	if all := queryPlan(t, s, q, args); !strings.Contains(all, "deliveries_in_flight") {
 		t.Errorf("listing in-flight deliveries does not read deliveries_in_flight:\n%s", all)
