@@ -45,7 +45,7 @@ VALUES (?1, COALESCE((SELECT MAX(attempt) FROM attempts WHERE delivery_id = ?1),
 )
 
 // The dispatcher's statements. Each names its partial index: without
-// statistics SQLite prefers deliveries_status, and then every claim and
+// statistics SQLite might prefer another index, and then every claim and
 // every NextDue scans and sorts all pending deliveries, so a backlog of
 // N deliveries costs O(N) per claim. INDEXED BY also makes a statement
 // fail, rather than slow down, should the index ever stop fitting it.
@@ -461,8 +461,49 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return time.Unix(0, at.Int64).UTC(), true, nil
 }
 
+// listedStatuses is the condition of deliveries_listed (migration 0015),
+// word for word: SQLite uses a partial index only for a statement that
+// names its condition.
+const listedStatuses = "status IN ('pending', 'dead', 'discarded')"
+
+// statusCondition selects the deliveries in status through an index, so
+// that a page of them costs the same however many deliveries are stored:
+// pending, dead and discarded through deliveries_listed, in flight through
+// deliveries_in_flight. Succeeded deliveries, most of them, are found by
+// walking the table in id order. It is false for a status no delivery is
+// ever in. The status is written into the statement, not bound: SQLite
+// picks a partial index when it prepares the statement, before binding.
+func statusCondition(status string) (string, bool) {
+	switch status {
+	case store.DeliveryPending, store.DeliveryDead, store.DeliveryDiscarded:
+		return "(" + listedStatuses + " AND status = '" + status + "')", true
+	case store.DeliveryInFlight, store.DeliverySucceeded:
+		return "status = '" + status + "'", true
+	}
+	return "", false
+}
+
+// statusIndex names the index ListDeliveries reads a status through:
+// without statistics SQLite might prefer walking the table in id order.
+var statusIndex = map[string]string{
+	store.DeliveryPending:   " INDEXED BY deliveries_listed",
+	store.DeliveryDead:      " INDEXED BY deliveries_listed",
+	store.DeliveryDiscarded: " INDEXED BY deliveries_listed",
+	store.DeliveryInFlight:  " INDEXED BY deliveries_in_flight",
+}
+
 // ListDeliveries implements store.Store.
 func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, error) {
+	q, args, ok := listDeliveriesSQL(f)
+	if !ok {
+		return nil, nil // no delivery is ever in f.Status
+	}
+	return s.listDeliveries(ctx, q, args)
+}
+
+// listDeliveriesSQL is the statement that lists the deliveries f selects;
+// false if f names a status no delivery is ever in.
+func listDeliveriesSQL(f store.DeliveryFilter) (string, []any, bool) {
 	var (
 		where []string
 		args  []any
@@ -473,7 +514,11 @@ func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]s
 		where, args = append(where, byEventSeq+" = ?)"), append(args, f.EventID)
 	}
 	if f.Status != "" {
-		where, args = append(where, "status = ?"), append(args, f.Status)
+		cond, ok := statusCondition(f.Status)
+		if !ok {
+			return "", nil, false
+		}
+		where = append(where, cond)
 	}
 	if f.Destination != "" {
 		where, args = append(where, "destination = ?"), append(args, f.Destination)
@@ -487,11 +532,16 @@ func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]s
 	}
 	limit = min(limit, 10000)
 	q := `SELECT ` + deliveryColumns + ` FROM deliveries`
+	if f.EventID != "" {
+		q += " INDEXED BY deliveries_event" // an event has a few, whatever their status
+	} else {
+		q += statusIndex[f.Status]
+	}
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY id LIMIT " + strconv.Itoa(limit)
-	return s.listDeliveries(ctx, q, args)
+	return q, args, true
 }
 
 func (s *Store) listDeliveries(ctx context.Context, q string, args []any) ([]store.Delivery, error) {
@@ -563,10 +613,19 @@ func selection(sel store.DeliverySelector) (string, []any, error) {
 		}
 	}
 	if len(sel.Statuses) > 0 {
-		where = append(where, "status IN ("+placeholders(len(sel.Statuses))+")")
+		var conds []string
 		for _, st := range sel.Statuses {
-			args = append(args, st)
+			if st == store.DeliveryInFlight {
+				continue // no move takes one: a worker holds its lease
+			}
+			if cond, ok := statusCondition(st); ok {
+				conds = append(conds, cond)
+			}
 		}
+		if len(conds) == 0 {
+			conds = append(conds, "false") // no delivery is ever in those
+		}
+		where = append(where, "("+strings.Join(conds, " OR ")+")")
 	}
 	if sel.Destination != "" {
 		where, args = append(where, "destination = ?"), append(args, sel.Destination)

@@ -41,8 +41,12 @@
 //   - in_flight: status = 'in_flight', lease_owner and lease_until set; the
 //     partial index deliveries_in_flight holds these by lease end, for
 //     lease expiry (and an owner's start, which releases them all).
-//   - succeeded, dead, discarded: status alone; deliveries_status (status,
-//     id) lists them.
+//   - succeeded, dead, discarded: status alone. The partial index
+//     deliveries_listed (status, id) holds the pending, dead and discarded
+//     ones, for listings and bulk moves by status; a succeeded delivery,
+//     the common end, is an entry of no index but (event_seq,
+//     destination), so that its claim and outcome rewrite no index entry
+//     for it but those of its passing states.
 //
 // Listing events by delivery state walks deliveries_dead or deliveries_open
 // (pending and in flight), partial indexes by event_seq, in seq order.

@@ -275,11 +275,12 @@ func eventConditions(f store.EventFilter) ([]string, []any, error) {
 
 // deliveryStateCondition selects the events whose deliveries sum up to
 // state (store.DeliveryStateRule), but for the deliveries listingWalk
-// walks for dead and pending events, which it leaves out. The other states are checked event by event, newest first, through the
+// walks for dead and pending events, which it leaves out. The other
+// states are checked event by event, newest first, through the
 // (event_seq, destination) index, so a page is found without reading
-// every delivery. The unary + keeps SQLite from preferring
-// deliveries_status there, which would read all succeeded deliveries for
-// every event.
+// every delivery. The unary + keeps SQLite from preferring a status
+// index there (deliveries_listed), which would read all the deliveries
+// in a status for every event.
 func deliveryStateCondition(state string) (string, []any, error) {
 	with, without, ok := store.DeliveryStateRule(state)
 	if !ok {
