@@ -49,6 +49,9 @@ type Load struct {
 	Progress io.Writer
 	// Name labels the result.
 	Name string
+	// Sent, when set, is told each request's event id and when Paced had
+	// it due, before it is sent.
+	Sent func(eventID string, due time.Time)
 }
 
 // Result is what one run measured.

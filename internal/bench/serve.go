@@ -148,13 +148,18 @@ func freeAddr() (string, error) {
 
 // Sink is an HTTP destination answering 200 to everything.
 func Sink() (url string, stop func(), err error) {
+	return serveHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	}))
+}
+
+// serveHTTP serves h on a free local port until stop.
+func serveHTTP(h http.Handler) (url string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-	}), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return "http://" + ln.Addr().String() + "/hook", func() { srv.Close() }, nil
 }

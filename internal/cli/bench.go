@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hooklatch/hooklatch/destination/httpdest"
 	"github.com/hooklatch/hooklatch/destination/logdest"
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/internal/bench"
@@ -44,6 +45,7 @@ type BenchOptions struct {
 	StoreOnly   bool   // in-process: store events, deliver them nowhere
 	Attack      string // hostile load beside valid webhooks sent at Rate
 	Rate        float64
+	OpenLoop    bool // --rate without --attack: valid webhooks at Rate, open loop
 }
 
 func newBenchCommand(env Env) *cobra.Command {
@@ -69,10 +71,17 @@ second, and prints how many of them were accepted:
                 byte of them every 2s
   trickle-many  4,200 connections do the same with bodies of 16,383 bytes
   slow          256 senders post 64 KiB bodies at 4 KiB/s, again and again
-  flood         64 senders post forged 1 MiB bodies as fast as answered`,
+  flood         64 senders post forged 1 MiB bodies as fast as answered
+
+With --rate alone it is open loop: a webhook is due every 1/rate seconds
+whatever the answers do, and latency counts from when it was due, so queueing
+is not hidden by sending less. The in-process serve then forwards each event
+over HTTP to a receiver bench starts, and bench also prints the time from due
+to the forwarded request's arrival (receipt-to-delivery).`,
 		Example: `  hooklatch bench --baseline
   hooklatch bench --url http://127.0.0.1:3000/webhooks/sent --secret whsec_... --connections 64
-  hooklatch bench --attack trickle --rate 50 --duration 60s`,
+  hooklatch bench --attack trickle --rate 50 --duration 60s
+  hooklatch bench --rate 2000 --baseline`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
@@ -101,6 +110,10 @@ second, and prints how many of them were accepted:
 			if opts.Attack != "" && (opts.Baseline || opts.Rate <= 0) {
 				return usageError("--attack sends valid webhooks at --rate (a positive number) beside the attack, and has no --baseline")
 			}
+			opts.OpenLoop = opts.Attack == "" && cmd.Flags().Changed("rate")
+			if opts.OpenLoop && opts.Rate <= 0 {
+				return usageError("--rate must be positive")
+			}
 			if opts.StoreOnly && opts.URL != "" {
 				return usageError("--store-only shapes the in-process server; with --url, configure the target itself")
 			}
@@ -122,7 +135,7 @@ second, and prints how many of them were accepted:
 	f.BoolVar(&opts.Baseline, "baseline", false, "also measure a bare net/http handler answering 200, and print the ratio")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the target run (go tool pprof) to this file")
 	f.StringVar(&opts.Attack, "attack", "", "send this hostile load beside valid webhooks at --rate: "+strings.Join(bench.AttackKinds, ", "))
-	f.Float64Var(&opts.Rate, "rate", 50, "with --attack: valid webhooks a second")
+	f.Float64Var(&opts.Rate, "rate", 50, "valid webhooks a second: alone, an open-loop run forwarding over HTTP; with --attack, sent beside it")
 	f.BoolVar(&opts.StoreOnly, "store-only", false, "in-process: store events without delivering them, to measure ingest alone (default: each event goes to the log destination, as with serve)")
 	addSecretFlags(cmd)
 	cmd.AddCommand(newBenchGrowthCommand(env))
@@ -149,6 +162,7 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 		Progress:    progress,
 	}
 	var results []bench.Result
+	arrivals := bench.NewArrivals()
 
 	if opts.Baseline {
 		url, stop, err := startBare()
@@ -157,7 +171,7 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 		}
 		load.URL, load.Name = url, "bare"
 		fmt.Fprintf(progress, "baseline: a bare net/http handler answering 200 at %s\n", url)
-		res, err := bench.Run(ctx, load)
+		res, err := send(ctx, load, opts)
 		stop()
 		if err != nil {
 			return err
@@ -183,7 +197,19 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 			StoreOnly: opts.StoreOnly,
 			Logger:    log.With("component", "serve"),
 		}
-		if !opts.StoreOnly {
+		if opts.OpenLoop && !opts.StoreOnly {
+			url, stop, err := arrivals.Start()
+			if err != nil {
+				return err
+			}
+			defer stop()
+			dest, err := httpdest.New(httpdest.Config{URL: url})
+			if err != nil {
+				return err
+			}
+			cfg.Routes = []dispatch.Route{{Name: "forward", Destination: dest}}
+			fmt.Fprintf(progress, "forwarding over HTTP to a receiver answering 200 at %s\n", url)
+		} else if !opts.StoreOnly {
 			// serve's default destination, logging each event as JSON as it
 			// would to a file, into nothing: its cost is measured, and its
 			// lines are not printed amid bench's own.
@@ -225,7 +251,10 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 			return err
 		}
 	}
-	res, err := bench.Run(ctx, load)
+	if opts.OpenLoop {
+		load.Sent = arrivals.Sent
+	}
+	res, err := send(ctx, load, opts)
 	if opts.CPUProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -234,10 +263,34 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 	}
 	results = append(results, res)
 	printBench(out, opts, results)
+	if opts.OpenLoop && opts.URL == "" && !opts.StoreOnly {
+		printDelivery(out, arrivals)
+	}
 	if res.OK() == 0 {
 		return failed(fmt.Errorf("no request to %s was answered 2xx", load.URL))
 	}
 	return nil
+}
+
+// send runs load closed loop, or open loop at opts.Rate with --rate.
+func send(ctx context.Context, load bench.Load, opts BenchOptions) (bench.Result, error) {
+	if opts.OpenLoop {
+		return bench.Paced(ctx, load, opts.Rate)
+	}
+	return bench.Run(ctx, load)
+}
+
+// printDelivery prints receipt-to-delivery latency, after waiting up to 10s
+// for the last forwarded events.
+func printDelivery(w io.Writer, a *bench.Arrivals) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, missing, _ := a.Result("", 0); missing == 0 {
+			break
+		}
+	}
+	d, missing, unmatched := a.Result("delivery", 0)
+	fmt.Fprintf(w, "\nreceipt-to-delivery (due to arrival at the receiver): %d delivered, p50 %s, p99 %s, p99.9 %s, max %s; %d not delivered, %d unmatched\n",
+		d.Requests, ms(d.P50), ms(d.P99), ms(d.P999), ms(d.Max), missing, unmatched)
 }
 
 // runAttack sends the attack and, once its connections are open, the valid
@@ -298,7 +351,11 @@ func startBare() (string, func(), error) {
 }
 
 func printBench(w io.Writer, opts BenchOptions, results []bench.Result) {
-	fmt.Fprintf(w, "\n%s, %s each, %s signatures, %s events\n\n", devtools.Count(opts.Connections, "connection", "connections"), opts.Duration, opts.Scheme, opts.Type)
+	load := devtools.Count(opts.Connections, "connection", "connections")
+	if opts.OpenLoop {
+		load = fmt.Sprintf("open loop at %.0f/s, latency from when each was due", opts.Rate)
+	}
+	fmt.Fprintf(w, "\n%s, %s each, %s signatures, %s events\n\n", load, opts.Duration, opts.Scheme, opts.Type)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\treq/s\tp50\tp99\tp99.9\tmax\t2xx\tother\terrors\t")
 	for _, r := range results {
@@ -310,7 +367,9 @@ func printBench(w io.Writer, opts BenchOptions, results []bench.Result) {
 			r.OK(), r.Requests-r.OK(), errs)
 	}
 	tw.Flush()
-	if len(results) == 2 && results[0].RPS() > 0 {
+	if len(results) == 2 && opts.OpenLoop {
+		fmt.Fprintf(w, "\n%s p99 %s vs the bare handler's %s at the same rate\n", results[1].Name, ms(results[1].P99), ms(results[0].P99))
+	} else if len(results) == 2 && results[0].RPS() > 0 {
 		b, t := results[0], results[1]
 		fmt.Fprintf(w, "\n%s reaches %.0f%% of the bare handler's req/s (%.2fx); p99 %s vs %s\n",
 			t.Name, 100*t.RPS()/b.RPS(), t.RPS()/b.RPS(), ms(t.P99), ms(b.P99))

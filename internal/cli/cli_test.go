@@ -448,6 +448,25 @@ func TestBenchInProcess(t *testing.T) {
 	}
 }
 
+// bench --rate is open loop and forwards over HTTP: every event sent is
+// answered and arrives at the receiver bench started, matched by event id.
+func TestBenchOpenLoopForwards(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs load for a second")
+	}
+	t.Parallel()
+	r := run(t, nil, "", "bench", "--rate", "100", "--duration", "1s", "--baseline")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"open loop at 100/s", "bare answers: 200×100", "hooklatch answers: 200×100",
+		"receipt-to-delivery", "100 delivered", "0 not delivered, 0 unmatched"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("bench output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
 // A config file names several destinations, each with its own types; the
 // flags still beat it, and a misspelt key is an error, not a default.
 func TestServeConfigFile(t *testing.T) {
