@@ -200,8 +200,8 @@ func engineConfig(cfg Config) (engine.Config, error) {
 	if cfg.Backend != nil && cfg.Store != "" {
 		return engine.Config{}, errors.New("Config.Store and Config.Backend both say where events are kept: set one")
 	}
-	if n := utf8.RuneCountInString(cfg.AdminToken); n > 0 && n < minAdminToken {
-		return engine.Config{}, fmt.Errorf("Config.AdminToken has %d characters: use at least %d", n, minAdminToken)
+	if n := utf8.RuneCountInString(cfg.AdminToken); n > 0 && n < engine.MinAdminTokenLength {
+		return engine.Config{}, fmt.Errorf("Config.AdminToken has %d characters: use at least %d", n, engine.MinAdminTokenLength)
 	}
 	if err := retention.Check(cfg.Retention, cfg.RetentionDead); err != nil {
 		return engine.Config{}, err
@@ -219,10 +219,6 @@ func engineConfig(cfg Config) (engine.Config, error) {
 		Logger: cfg.Logger,
 	}, nil
 }
-
-// minAdminToken is the fewest characters an admin token may have, as for
-// serve.
-const minAdminToken = 16
 
 // dispatchRoutes are the handlers as the dispatcher's routes. A typed
 // handler's route takes only the types it decodes (see Route.Types).
