@@ -104,8 +104,7 @@ type Config struct {
 	MinBodyRate int64
 	// Retention is how long events whose deliveries are all final are
 	// kept, at least 24h; RetentionDead, when set, how long events with a
-	// dead delivery are. Default: 30 days, and dead ones forever. A SQLite
-	// store does not prune yet, and keeps everything.
+	// dead delivery are. Default: 30 days, and dead ones forever.
 	Retention     time.Duration
 	RetentionDead time.Duration
 
