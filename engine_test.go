@@ -149,3 +149,15 @@ func TestRelayFailedStartLeavesNothingRunning(t *testing.T) {
 	}
 	st.Close()
 }
+
+// A relay's admin token is held to serve's minimum length.
+func TestRelayRefusesShortAdminToken(t *testing.T) {
+	_, err := hooklatch.New(hooklatch.Config{
+		Secrets: []string{secret}, Store: filepath.Join(t.TempDir(), "h.db"), Logger: slog.New(slog.DiscardHandler),
+		Admin: true, AdminToken: "short",
+		Handlers: []hooklatch.Route{{Name: "app", Handler: hooklatch.HandlerFunc(noop)}},
+	})
+	if err == nil || !strings.Contains(err.Error(), "Config.AdminToken has 5 characters: use at least 16") {
+		t.Fatalf("New = %v, want the admin token refused as too short", err)
+	}
+}

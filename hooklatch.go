@@ -104,8 +104,7 @@ type Config struct {
 	MinBodyRate int64
 	// Retention is how long events whose deliveries are all final are
 	// kept, at least 24h; RetentionDead, when set, how long events with a
-	// dead delivery are. Default: 30 days, and dead ones forever. A SQLite
-	// store does not prune yet, and keeps everything.
+	// dead delivery are. Default: 30 days, and dead ones forever.
 	Retention     time.Duration
 	RetentionDead time.Duration
 
@@ -200,8 +199,8 @@ func engineConfig(cfg Config) (engine.Config, error) {
 	if cfg.Backend != nil && cfg.Store != "" {
 		return engine.Config{}, errors.New("Config.Store and Config.Backend both say where events are kept: set one")
 	}
-	if n := utf8.RuneCountInString(cfg.AdminToken); n > 0 && n < minAdminToken {
-		return engine.Config{}, fmt.Errorf("Config.AdminToken has %d characters: use at least %d", n, minAdminToken)
+	if n := utf8.RuneCountInString(cfg.AdminToken); n > 0 && n < engine.MinAdminTokenLength {
+		return engine.Config{}, fmt.Errorf("Config.AdminToken has %d characters: use at least %d", n, engine.MinAdminTokenLength)
 	}
 	if err := retention.Check(cfg.Retention, cfg.RetentionDead); err != nil {
 		return engine.Config{}, err
@@ -219,10 +218,6 @@ func engineConfig(cfg Config) (engine.Config, error) {
 		Logger: cfg.Logger,
 	}, nil
 }
-
-// minAdminToken is the fewest characters an admin token may have, as for
-// serve.
-const minAdminToken = 16
 
 // dispatchRoutes are the handlers as the dispatcher's routes. A typed
 // handler's route takes only the types it decodes (see Route.Types).

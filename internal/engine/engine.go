@@ -97,6 +97,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// MinAdminTokenLength is the fewest characters an admin token may have,
+// for serve and the relay alike.
+const MinAdminTokenLength = 16
+
 // ErrConfig marks an error in the configuration, as opposed to one met
 // while starting (a store that cannot open, a port in use).
 var ErrConfig = errors.New("configuration")

@@ -139,7 +139,7 @@ type Server struct {
 }
 
 // MinAdminTokenLength is the fewest characters an admin token may have.
-const MinAdminTokenLength = 16
+const MinAdminTokenLength = engine.MinAdminTokenLength
 
 // ErrConfig marks an error in the configuration, as opposed to one met
 // while starting (a store that cannot open, a port in use).
