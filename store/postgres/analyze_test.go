@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/hooklatch/hooklatch/store/postgres/pgtest"
 )
 
 // reltuples is the planner's row estimate for table: -1 until it was
@@ -25,11 +23,7 @@ func reltuples(t *testing.T, s *Store, table string) float64 {
 func TestStatisticsKeptAndNoJIT(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, pgtest.URL(t), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openInternal(t)
 	// Empty, the tables are left unanalyzed: the planner goes by their
 	// size as they grow (see analyzeMigrated).
 	if n := reltuples(t, s, "events"); n >= 0 {
@@ -50,7 +44,7 @@ func TestStatisticsKeptAndNoJIT(t *testing.T) {
 	if autovacuum == "on" {
 		t.Skip("autovacuum is on on this server: it analyzes the tables, and the store leaves them to it")
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO events (id, source, dedupe_key, received_at, body, body_sha256)
+	_, err := s.pool.Exec(ctx, `INSERT INTO events (id, source, dedupe_key, received_at, body, body_sha256)
 SELECT 'a-' || i, 'sent', 'k-' || i, now(), '\x00', sha256(i::text::bytea) FROM generate_series(1, 1500) i`)
 	if err != nil {
 		t.Fatal(err)

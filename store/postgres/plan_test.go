@@ -10,6 +10,18 @@ import (
 	"github.com/hooklatch/hooklatch/store/postgres/pgtest"
 )
 
+// openInternal opens a store on a schema of its own, closed when the
+// test ends, for the tests that read its pool.
+func openInternal(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), pgtest.URL(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // Lookups, type patterns, delivery states and attention go through an
 // index on a table large enough (100,000 events, analyzed, 1 % of each
 // message type, 1 % dead, 1 % pending, 0.1 % marked for attention) that the planner
@@ -19,11 +31,7 @@ import (
 func TestEventLookupsUseTheirIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, pgtest.URL(t), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openInternal(t)
 	if _, err := s.pool.Exec(ctx, `INSERT INTO events (id, source, dedupe_key, type, subject, received_at, headers, body, body_sha256, attention)
 SELECT gen_random_uuid()::text, CASE WHEN i % 10 = 0 THEN 'other' ELSE 'sent' END, 'event-id:evt_' || i,
        CASE i % 100 WHEN 0 THEN 'message.sent' WHEN 1 THEN 'message.delivered' WHEN 2 THEN 'message.bounced' ELSE 'template.approved' END,
@@ -93,11 +101,7 @@ FROM events`); err != nil {
 func TestTypeWalkIgnoresWhereTheTypeLastArrived(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, pgtest.URL(t), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openInternal(t)
 	if _, err := s.pool.Exec(ctx, `INSERT INTO events (id, source, dedupe_key, type, subject, received_at, headers, body, body_sha256)
 SELECT gen_random_uuid()::text, 'sent', 'event-id:evt_' || i, CASE WHEN i <= 10000 THEN 'message.read' ELSE 'message.delivered' END,
        'msg_' || i, now(), '{}', ''::bytea, sha256(i::text::bytea)
