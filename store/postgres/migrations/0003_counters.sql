@@ -19,9 +19,13 @@ CREATE TABLE counters (
     discarded  bigint  NOT NULL DEFAULT 0
 );
 
--- add_counts adds one statement's changes to the calling transaction's
--- row: the one it already holds, else a free one (SKIP LOCKED), waiting
--- only when all 64 are held. A statement that changed nothing counted
+-- add_counts adds one statement's changes to the first row, from the one
+-- the transaction id picks, that no other transaction holds (SKIP LOCKED
+-- passes over rows others hold, never over the caller's own). Its later
+-- calls usually find the row it already holds; they take a second one
+-- only when a row before it in that order was freed meanwhile. It waits
+-- only when it holds none and all 64 are held, and a transaction that
+-- holds one never waits, so no two wait for each other. A statement that changed nothing counted
 -- (a claim that found nothing due) returns before touching any row.
 -- PL/pgSQL, so that its statement is planned once per session.
 CREATE FUNCTION add_counts(n_events bigint, n_duplicates bigint, n_attention bigint, n_pending bigint, n_in_flight bigint,
