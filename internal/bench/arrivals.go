@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/hooklatch/hooklatch/destination/httpdest"
 )
 
 // ForwardedEventID is the header hooklatch forwards the sender's
-// X-Webhook-Event-Id under (httpdest's X-Sent- names).
-const ForwardedEventID = "X-Sent-Webhook-Event-Id"
+// X-Webhook-Event-Id under.
+const ForwardedEventID = httpdest.SentHeaderPrefix + "Webhook-Event-Id"
 
 // Arrivals is a receiver for what serve forwards over HTTP: it answers 200
 // and measures, for each event, the time from when the load had it due

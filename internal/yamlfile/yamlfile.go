@@ -62,8 +62,8 @@ func knownKeys(n *yaml.Node, t reflect.Type) error {
 	}
 	switch {
 	case n.Kind == yaml.ScalarNode && t == reflect.TypeFor[time.Duration]():
-		if d, err := time.ParseDuration(n.Value); err != nil || d < 0 {
-			return fmt.Errorf("line %d: %q is not a duration such as 30s or 2m", n.Line, n.Value)
+		if _, err := Duration(n); err != nil {
+			return err
 		}
 	case n.Kind == yaml.SequenceNode && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array):
 		for _, item := range n.Content {
@@ -85,6 +85,16 @@ func knownKeys(n *yaml.Node, t reflect.Type) error {
 		}
 	}
 	return nil
+}
+
+// Duration reads n as a duration such as 30s, 2m or 1h, not negative,
+// with an error that names its line.
+func Duration(n *yaml.Node) (time.Duration, error) {
+	d, err := time.ParseDuration(n.Value)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("line %d: %q is not a duration such as 30s or 2m", n.Line, n.Value)
+	}
+	return d, nil
 }
 
 // yamlFields maps the keys a struct type reads to their fields' types.

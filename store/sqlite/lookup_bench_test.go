@@ -34,15 +34,7 @@ import (
 // dead, 1 % pending, the rest succeeded), 1 in 1,000 marked for
 // attention, 2.5 s apart (a million in a month).
 func BenchmarkLookupsAtSize(b *testing.B) {
-	path, n := benchStorePath(b)
-	if err := growStore(path, n); err != nil {
-		b.Fatal(err)
-	}
-	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s, n := openLookupStore(b)
 
 	mid := int64(n / 2)
 	midID, midKey := benchEventID(mid), benchDedupeKey(mid)

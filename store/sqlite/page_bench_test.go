@@ -21,15 +21,7 @@ import (
 //
 //	go test -run '^$' -bench PagesAtSize -benchtime 5x -timeout 30m ./store/sqlite
 func BenchmarkPagesAtSize(b *testing.B) {
-	path, n := benchStorePath(b)
-	if err := growStore(path, n); err != nil {
-		b.Fatal(err)
-	}
-	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s, n := openLookupStore(b)
 	in := inspect.New(s, nil)
 	mid, last := benchReceivedAt(int64(n/2)), benchReceivedAt(int64(n))
 	for _, c := range []struct {
@@ -53,6 +45,22 @@ func BenchmarkPagesAtSize(b *testing.B) {
 			}
 		})
 	}
+}
+
+// openLookupStore opens the store the benchmarks at size share, grown first
+// unless it already is, and how many events it holds; the store closes
+// when b ends.
+func openLookupStore(b *testing.B) (*sqlite.Store, int) {
+	path, n := benchStorePath(b)
+	if err := growStore(path, n); err != nil {
+		b.Fatal(err)
+	}
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s, n
 }
 
 // benchStorePath is where the benchmarks at size keep their grown store,
