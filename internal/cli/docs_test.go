@@ -333,3 +333,45 @@ func headingAnchors(text string) []string {
 	}
 	return anchors
 }
+
+// Every test, benchmark or example the README and the guides name as
+// evidence exists, so that a renamed test cannot leave a claim unbacked.
+func TestDocsNameOnlyTestsThatExist(t *testing.T) {
+	t.Parallel()
+	defined := map[string]bool{}
+	funcName := regexp.MustCompile(`(?m)^func (?:\([^)]*\) )?((?:Test|Benchmark|Example)\w+)\(`)
+	err := filepath.WalkDir("../..", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		for _, m := range funcName.FindAllStringSubmatch(string(src), -1) {
+			defined[m[1]] = true
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guides, err := filepath.Glob("../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := regexp.MustCompile(`\b(?:Test|Benchmark|Example)[A-Z]\w*`)
+	count := 0
+	for _, file := range append([]string{"../../README.md"}, guides...) {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range named.FindAllString(string(text), -1) {
+			count++
+			if !defined[name] {
+				t.Errorf("%s names %s, which no test file defines", file, name)
+			}
+		}
+	}
+	if count == 0 {
+		t.Error("the docs name no test")
+	}
+}
