@@ -16,6 +16,7 @@ import (
 	"github.com/hooklatch/hooklatch"
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/store"
 )
 
 // sendAsSent posts body to url signed as Sent signs it, and returns the
@@ -176,4 +177,84 @@ func ExampleConfig_adminAddr() {
 	fmt.Println("GET /v1/stats:", resp.Status, "events", stats.Totals.Events)
 	// Output:
 	// GET /v1/stats: 200 OK events 1
+}
+
+// A handler says what happens next by the error it returns: Permanent
+// sends the delivery to dead at once, without the retries a temporary
+// error gets; `hooklatch events retry` or the dashboard tries it again
+// once the cause is fixed.
+func ExamplePermanent() {
+	dir, _ := os.MkdirTemp("", "hooklatch-example")
+	defer os.RemoveAll(dir)
+	relay, err := hooklatch.New(hooklatch.Config{
+		Secrets: []string{secret},
+		Store:   filepath.Join(dir, "hooklatch.db"),
+		Logger:  slog.New(slog.DiscardHandler),
+		Handlers: []hooklatch.Route{{
+			Name: "orders",
+			Handler: hooklatch.OnMessage(func(ctx context.Context, ev *hooklatch.Event, m *event.MessageStatus) error {
+				return hooklatch.Permanent(fmt.Errorf("no order for message %s", m.MessageID))
+			}),
+		}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	url, stop := serve(relay)
+	defer stop()
+
+	fmt.Println("answered", sendAsSent(url, sampleStatus("m-404")))
+	ctx := context.Background()
+	var delivery store.Delivery
+	var attempts []store.Attempt
+	for len(attempts) == 0 {
+		time.Sleep(10 * time.Millisecond)
+		if ds, _ := relay.Store().ListDeliveries(ctx, store.DeliveryFilter{}); len(ds) == 1 {
+			delivery = ds[0]
+			attempts, _ = relay.Store().ListAttempts(ctx, delivery.ID)
+		}
+	}
+	fmt.Printf("delivery %s after %d attempt: %s\n", delivery.Status, len(attempts), attempts[0].Error)
+	// Output:
+	// answered 200
+	// delivery dead after 1 attempt: permanent: no order for message m-404
+}
+
+// With Config.Admin the application mounts the admin API, dashboard and
+// metrics on a server of its own (here at the root of a test server; keep
+// it off the public listener, or set AdminToken).
+func ExampleRelay_AdminHandler() {
+	dir, _ := os.MkdirTemp("", "hooklatch-example")
+	defer os.RemoveAll(dir)
+	relay, err := hooklatch.New(hooklatch.Config{
+		Secrets: []string{secret},
+		Store:   filepath.Join(dir, "hooklatch.db"),
+		Logger:  slog.New(slog.DiscardHandler),
+		Admin:   true,
+		Handlers: []hooklatch.Route{{Name: "app", Handler: hooklatch.HandlerFunc(
+			func(context.Context, *hooklatch.Event) error { return nil })}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	url, stop := serve(relay)
+	defer stop()
+	admin := httptest.NewServer(relay.AdminHandler()) // http.ListenAndServe("127.0.0.1:3001", relay.AdminHandler())
+	defer admin.Close()
+
+	sendAsSent(url, sampleStatus("m-1"))
+	for _, path := range []string{"/healthz", "/ui/"} {
+		resp, err := http.Get(admin.URL + path)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		resp.Body.Close()
+		fmt.Println("GET", path+":", resp.Status)
+	}
+	// Output:
+	// GET /healthz: 200 OK
+	// GET /ui/: 200 OK
 }

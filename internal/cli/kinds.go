@@ -17,10 +17,10 @@ import (
 )
 
 // kinds are the destination kinds serve offers, in the order help, errors
-// and the README's table list them. Adding a kind is its package, which
+// and the destinations guide's table list them. Adding a kind is its package, which
 // exports its destination.Kind, and a line here; everything else (the
 // --forward-to schemes and help, the config file's blocks, the names in
-// errors, the README's table) reads this list.
+// errors, the destinations guide's table) reads this list.
 var kinds = destination.MustRegistry(
 	httpdest.Kind,
 	execdest.Kind,

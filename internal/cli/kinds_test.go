@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -68,38 +67,18 @@ func serveConfig(t *testing.T, destinations string) result {
 }
 
 const (
-	kindsTableStart = "<!-- destination kinds: generated from internal/cli/kinds.go; go test ./internal/cli -run TestREADMEListsEveryDestinationKind -update -->\n"
+	kindsTableStart = "<!-- destination kinds: generated from internal/cli/kinds.go; go test ./internal/cli -run TestDocsListEveryDestinationKind -update -->\n"
 	kindsTableEnd   = "<!-- end of destination kinds -->\n"
 )
 
-// The README's table of destination kinds is the one the kinds give; -update
-// rewrites it.
-func TestREADMEListsEveryDestinationKind(t *testing.T) {
+// The destinations guide's table of kinds is the one the kinds give;
+// -update rewrites it.
+func TestDocsListEveryDestinationKind(t *testing.T) {
 	t.Parallel()
-	const path = "../../README.md"
-	readme, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, rest, ok := bytes.Cut(readme, []byte(kindsTableStart))
-	table, after, ok2 := bytes.Cut(rest, []byte(kindsTableEnd))
-	if !ok || !ok2 {
-		t.Fatalf("the README has no table of destination kinds between %q and %q", kindsTableStart, kindsTableEnd)
-	}
-	want := kindsTable(cli.Kinds)
-	if *update {
-		out := string(before) + kindsTableStart + want + kindsTableEnd + string(after)
-		if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if string(table) != want {
-		t.Errorf("the README's table of destination kinds is not the kinds' (run with -update):\n--- README\n%s--- kinds\n%s", table, want)
-	}
+	generatedSection(t, "../../docs/destinations.md", kindsTableStart, kindsTableEnd, kindsTable(cli.Kinds))
 }
 
-// kindsTable is the README's table of destination kinds.
+// kindsTable is the destinations guide's table of kinds.
 func kindsTable(r *destination.Registry) string {
 	var b strings.Builder
 	b.WriteString("| kind (its config file block) | the block's keys | `--forward-to` URLs | delivers to |\n|---|---|---|---|\n")

@@ -8,7 +8,7 @@ import (
 )
 
 // The default policy's 15 attempts are spread over 2.1 to 4.1 hours, as
-// the README and serve --help say: each wait is drawn from [d/2, d], d
+// docs/destinations.md and serve --help say: each wait is drawn from [d/2, d], d
 // doubling from 2s up to an hour.
 func TestDefaultScheduleSpan(t *testing.T) {
 	t.Parallel()

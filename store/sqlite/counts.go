@@ -19,7 +19,7 @@ import (
 // per destination and status it touched. A transaction that rolls back
 // leaves the counters as they were, as it leaves the rows. Go code rather
 // than triggers: a trigger costs a statement per event and per delivery on
-// the ingest path, the sums one per transaction (README, Measured).
+// the ingest path, the sums one per transaction (docs/performance.md).
 
 // deliveryKey is a counter of deliveries: one destination, one status.
 type deliveryKey struct{ destination, status string }
