@@ -319,7 +319,10 @@ func TestRejectionsThroughTheAdminAPI(t *testing.T) {
 	}
 	waitFor(t, "the rejection kept", func() bool {
 		r := run(t, s.remote, "", "rejections", "ls")
-		return r.code == 0 && strings.Contains(r.stdout, "no_match")
+		if r.code != 0 {
+			t.Fatalf("rejections ls: exit %d\n%s", r.code, r.stderr)
+		}
+		return strings.Contains(r.stdout, "no_match")
 	})
 	s.same(t, "rejections", "ls")
 	s.same(t, "rejections", "ls", "--json")
