@@ -177,7 +177,8 @@ func TestEventsThroughTheAdminAPIReadAsOnTheStore(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s := startRemoteServe(t, path, nil, v1Secret)
+	a := newApp(t) // bench.Grow's destination, which no grown delivery is due to yet
+	s := startRemoteServe(t, path, a, v1Secret)
 
 	all := listJSON(t, s.local, "--limit", "5000")
 	if len(all) < 1300 {
@@ -209,6 +210,31 @@ func TestEventsThroughTheAdminAPIReadAsOnTheStore(t *testing.T) {
 		if testing.Verbose() {
 			t.Logf("%s:\n%.300s", strings.Join(tc.args, " "), r.stdout)
 		}
+	}
+
+	// Retry by filter, on the store: exactly the dead of the range reach
+	// the app.
+	dead := listJSON(t, s.local, "--status", "dead", "--until", mid, "--limit", "5000")
+	if len(dead) == 0 {
+		t.Fatal("no dead event in the range: the grown mix changed")
+	}
+	r := run(t, s.local, "", "events", "retry", "--until", mid, "--yes")
+	if want := fmt.Sprintf("%d events match: received before ", len(dead)); r.code != 0 || !strings.HasPrefix(r.stdout, want) ||
+		!strings.HasSuffix(r.stdout, fmt.Sprintf("\n%d deliveries requeued\n", len(dead))) {
+		t.Fatalf("retry --until: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	waitFor(t, "the retried deliveries delivered", func() bool {
+		for _, ev := range dead {
+			if a.count(ev.ID) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.received) != len(dead) {
+		t.Errorf("the app received %d events, want the %d retried", len(a.received), len(dead))
 	}
 }
 
