@@ -232,9 +232,49 @@ func TestEventsThroughTheAdminAPIReadAsOnTheStore(t *testing.T) {
 		return true
 	})
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if len(a.received) != len(dead) {
 		t.Errorf("the app received %d events, want the %d retried", len(a.received), len(dead))
+	}
+	a.mu.Unlock()
+
+	// Replay of the whole range through the API, in batches of 500: every
+	// event of it reaches the app once more, none other.
+	waitFor(t, "the retried deliveries settled", func() bool {
+		settled := map[string]bool{}
+		for _, ev := range listJSON(t, s.remote, "--until", mid, "--limit", "5000") {
+			settled[ev.ID] = ev.Delivery == "succeeded"
+		}
+		for _, ev := range dead {
+			if !settled[ev.ID] {
+				return false
+			}
+		}
+		return true
+	})
+	inRange := listJSON(t, s.remote, "--until", mid, "--limit", "5000")
+	if len(inRange) <= 500 {
+		t.Fatalf("%d events in the range: not enough for two batches", len(inRange))
+	}
+	r = run(t, s.remote, "", "events", "replay", "--until", mid, "--yes")
+	if r.code != 0 || !strings.HasSuffix(r.stdout, fmt.Sprintf("\n%d deliveries requeued\n", len(inRange))) {
+		t.Fatalf("replay --until of %d events: exit %d\n%s%s", len(inRange), r.code, r.stdout, r.stderr)
+	}
+	before := map[string]int{}
+	for _, ev := range dead {
+		before[ev.ID] = 1
+	}
+	waitFor(t, "the replayed range delivered", func() bool {
+		for _, ev := range inRange {
+			if a.count(ev.ID) != before[ev.ID]+1 {
+				return false
+			}
+		}
+		return true
+	})
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.received) != len(inRange) {
+		t.Errorf("the app received %d events, want the %d of the range", len(a.received), len(inRange))
 	}
 }
 
@@ -313,7 +353,7 @@ func TestEventsReplayByTimeRangeThroughTheAdminAPI(t *testing.T) {
 			})
 
 			// Every name of an event shows it the same through the API.
-			for _, ref := range []string{ids[2], ids[2][len(ids[2])-8:], "evt_remote_2"} {
+			for _, ref := range []string{ids[2], ids[2][len(ids[2])-8:], "evt_remote_2", "event-id:evt_remote_2"} {
 				r := s.same(t, "events", "show", ref)
 				if r.code != 0 || !strings.Contains(r.stdout, "event "+ids[2]) || !strings.Contains(r.stdout, "2 attempts (1 counted against its budget)") {
 					t.Errorf("events show %s: exit %d\n%s%s", ref, r.code, r.stdout, r.stderr)
