@@ -367,6 +367,10 @@ func TestEventsReplayByTimeRangeThroughTheAdminAPI(t *testing.T) {
 				t.Errorf("replay of a known and an unknown id: exit %d %s", r.code, r.stderr)
 			}
 			s.same(t, "events", "ls", "--json")
+			// Every event has its delivery to forward already.
+			if r := s.same(t, "events", "backfill", "--to", "forward", "--from", ids[3]); r.code != 0 || r.stdout != "0 deliveries to forward created\n" {
+				t.Errorf("backfill --from: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
 		})
 	}
 }
