@@ -30,6 +30,7 @@ func (a *Admin) routes() {
 	m.HandleFunc("POST /v1/events/{id}/{action}", a.apiEventAction)
 	m.HandleFunc("POST /v1/deliveries/{id}/{action}", a.apiDeliveryAction)
 	m.HandleFunc("POST /v1/actions/{action}", a.apiBulkAction)
+	m.HandleFunc("POST /v1/actions/backfill", a.apiBackfill)
 	m.HandleFunc("GET /v1/rejections", a.apiRejections)
 	m.HandleFunc("GET /v1/rejections/{id}", a.apiRejection)
 	m.HandleFunc("POST /v1/rejections/release", a.apiRelease)
@@ -76,21 +77,11 @@ func (a *Admin) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// parseTime reads an RFC 3339 time, or a duration meaning that long ago.
+// parseTime is inspect.ParseTime, its error the caller's mistake.
 func parseTime(name, v string, now time.Time) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(v); err == nil {
-		return now.Add(-d), nil
-	}
-	t, err := time.Parse(time.RFC3339, v)
+	t, err := inspect.ParseTime(name, v, now)
 	if err != nil {
-		return time.Time{}, bad("%s %q: want an RFC 3339 time (2026-01-02T10:00:00Z) or a duration ago (1h)", name, v)
-	}
-	// Stores keep times as nanoseconds since 1970, which end in 2262.
-	if t.Year() < 1970 || t.Year() > 2200 {
-		return time.Time{}, bad("%s %q: want a time between 1970 and 2200", name, v)
+		return t, badRequest{err}
 	}
 	return t, nil
 }
@@ -307,6 +298,51 @@ func (a *Admin) apiBulkAction(w http.ResponseWriter, r *http.Request) {
 		t.Filter = &q
 	}
 	a.run(w, r, r.PathValue("action"), t)
+}
+
+// BackfillRequest is the body of POST /v1/actions/backfill.
+type BackfillRequest struct {
+	// Destination is a destination of the serve, by name. Required.
+	Destination string `json:"destination"`
+	// Filter selects the events; All, instead, every stored event.
+	Filter *FilterParams `json:"filter,omitempty"`
+	All    bool          `json:"all,omitempty"`
+}
+
+// apiBackfill gives the events a filter selects a delivery to a
+// destination that has none of them yet (inspect.Backfill).
+func (a *Admin) apiBackfill(w http.ResponseWriter, r *http.Request) {
+	var b BackfillRequest
+	if err := decode(r, &b); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if b.Destination == "" {
+		a.fail(w, r, bad(`name the destination to backfill ("destination": "forward")`))
+		return
+	}
+	empty := b.Filter == nil || b.Filter.empty()
+	if empty == !b.All {
+		a.fail(w, r, bad(`give a filter that says which events ("filter": {"since": "24h"}), or "all": true, not both`))
+		return
+	}
+	var q inspect.Query
+	if !empty {
+		var err error
+		if q, err = b.Filter.query(a.now()); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	n, err := a.in.Backfill(r.Context(), b.Destination, q)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if n > 0 {
+		a.cfg.Notify()
+	}
+	writeJSON(w, http.StatusOK, actionResult{"backfill", n})
 }
 
 func (a *Admin) apiRejections(w http.ResponseWriter, r *http.Request) {

@@ -24,19 +24,20 @@ func newEventsCommand(env Env) *cobra.Command {
 		Use:   "events",
 		Short: "List and inspect stored events; retry, replay or discard their deliveries",
 		Long: `events works on the store directly (a running serve picks the changes up
-within a second): list events, show one with its deliveries and every
-attempt, retry dead deliveries, replay an event to its destinations, or
-discard deliveries that should not be tried again.
+within a second), or with --admin-url through a running serve's admin API,
+from anywhere that reaches it: list events, show one with its deliveries
+and every attempt, retry dead deliveries, replay an event to its
+destinations, or discard deliveries that should not be tried again.
 
 An event is named by its id, the end of its id (at least six characters,
 such as the short id listen prints), or Sent's event id.`,
 	}
-	openStore := storeFlag(cmd, env)
+	open := backendFlags(cmd, env)
 
 	var (
-		f       store.EventFilter
-		since   time.Duration
-		jsonOut bool
+		f            store.EventFilter
+		since, until string
+		jsonOut      bool
 	)
 	states := strings.Join(store.DeliveryStates(), ", ")
 	ls := &cobra.Command{
@@ -47,21 +48,23 @@ dead when one is dead, else pending while one is still being tried, else
 succeeded; discarded when all were discarded, none when it has no delivery.
 --status dead lists the dead letters.`,
 		Example: `  hooklatch events ls --status dead
-  hooklatch events ls --type 'message.*' --since 1h --json`,
+  hooklatch events ls --type 'message.*' --since 1h --json
+  HOOKLATCH_ADMIN_TOKEN=... hooklatch events ls --admin-url http://10.0.0.5:3001`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.Delivery != "" && !slices.Contains(store.DeliveryStates(), f.Delivery) {
 				return usageError("--status %q: want one of %s", f.Delivery, states)
 			}
-			st, err := openStore(cmd, readStore)
+			var err error
+			if f.Since, f.Until, err = timeRange(since, until, time.Now()); err != nil {
+				return err
+			}
+			b, err := open(cmd, readStore)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			if since > 0 {
-				f.Since = time.Now().Add(-since)
-			}
-			evs, err := listEvents(cmd.Context(), inspect.New(st, nil), f)
+			defer b.Close()
+			evs, err := listEvents(cmd.Context(), b, f)
 			if err != nil {
 				return err
 			}
@@ -70,7 +73,7 @@ succeeded; discarded when all were discarded, none when it has no delivery.
 	}
 	ls.Flags().StringVar(&f.Type, "type", "", "only this type, or a prefix pattern such as message.*")
 	ls.Flags().StringVar(&f.Subject, "subject", "", "only events about this message, template or contact id")
-	ls.Flags().DurationVar(&since, "since", 0, "only events received within this long, e.g. 1h")
+	timeFlags(ls, &since, &until)
 	ls.Flags().StringVar(&f.Delivery, "status", "", "only events whose deliveries are in this state (the DELIVERY column): "+states)
 	ls.Flags().IntVar(&f.Limit, "limit", 50, "how many")
 	ls.Flags().BoolVar(&jsonOut, "json", false, "print JSON lines")
@@ -81,120 +84,89 @@ succeeded; discarded when all were discarded, none when it has no delivery.
 		Short: "Show an event, its body, its deliveries and their attempts",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			st, err := openStore(cmd, readStore)
+			b, err := open(cmd, readStore)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			evs, err := findEvents(cmd.Context(), st, a)
+			defer b.Close()
+			d, err := b.Detail(cmd.Context(), a[0])
 			if err != nil {
-				return err
-			}
-			d, err := inspect.New(st, nil).Detail(cmd.Context(), evs[0])
-			if err != nil {
-				return err
+				return findError(a[0], err)
 			}
 			if showJSON {
 				return printEventJSON(env.Stdout, d)
 			}
-			ev := d.Event
-			w := env.Stdout
-			fmt.Fprintf(w, "event %s  %s  %s=%s  status %s\n", ev.ID, ev.Type, ev.SubjectKind, ev.Subject, ev.Status)
-			fmt.Fprintf(w, "received %s (%s), dedupe key %s, %s\n", ev.ReceivedAt.Local().Format(time.RFC3339), ev.Scheme, ev.DedupeKey,
-				devtools.Count(int(ev.Duplicates), "duplicate", "duplicates"))
-			if ev.Attention != "" {
-				fmt.Fprintf(w, "attention: %s\n", ev.Attention)
-			}
-			fmt.Fprintf(w, "%s\n", ev.Body)
-			for _, tl := range d.Deliveries {
-				d, as := tl.Delivery, tl.Attempts
-				// The timeline counts every attempt of the delivery's life;
-				// the budget (d.Attempts) restarts with each retry or replay.
-				fmt.Fprintf(w, "\ndelivery %d to %s: %s, %s", d.ID, d.Destination, d.Status, devtools.Count(len(as), "attempt", "attempts"))
-				if len(as) != d.Attempts {
-					fmt.Fprintf(w, " (%d counted against its budget)", d.Attempts)
-				}
-				if d.Status == store.DeliveryPending {
-					fmt.Fprintf(w, ", next at %s", d.NextAttemptAt.Local().Format(time.RFC3339))
-				}
-				fmt.Fprintln(w)
-				for _, at := range as {
-					fmt.Fprintf(w, "  #%d %s  %-10s %4s  %8s  %s\n", at.Attempt, at.StartedAt.Local().Format(time.TimeOnly), at.Outcome,
-						statusCode(at.StatusCode), at.Duration.Round(time.Millisecond), oneLine([]byte(at.Error), 120))
-				}
-			}
-			return nil
+			return printEventDetail(env.Stdout, d)
 		},
 	}
 	show.Flags().BoolVar(&showJSON, "json", false, "print the event, its body, its deliveries and their attempts as one JSON object")
 
-	var (
-		destination string
-		deadOnly    bool
-	)
-	bulk := func(use, done, short, long, nothing string, run func(in *inspect.Inspector, cmd *cobra.Command, t inspect.Target) (int, error)) *cobra.Command {
-		c := &cobra.Command{
-			Use:   use,
-			Short: short,
-			Long:  long,
-			RunE: func(cmd *cobra.Command, a []string) error {
-				if len(a) == 0 && !deadOnly {
-					return usageError("name event ids, or pass --dead for every dead delivery")
-				}
-				st, err := openStore(cmd, changeStore)
-				if err != nil {
-					return err
-				}
-				defer st.Close()
-				evs, err := findEvents(cmd.Context(), st, a)
-				if err != nil {
-					return err
-				}
-				t := inspect.Target{Dead: deadOnly, Destination: destination}
-				for _, ev := range evs {
-					t.EventIDs = append(t.EventIDs, ev.ID)
-				}
-				n, err := run(inspect.New(st, nil), cmd, t)
-				if err != nil {
-					return err
-				}
-				line := devtools.Count(n, "delivery", "deliveries") + " " + done
-				if n == 0 && len(evs) > 0 {
-					line += ": " + devtools.Plural(len(evs), "the event has", "the events have") + " " + nothing
-				}
-				_, err = fmt.Fprintln(env.Stdout, line)
-				return err
-			},
-		}
-		c.Flags().StringVar(&destination, "destination", "", "only deliveries to this destination")
-		c.Flags().BoolVar(&deadOnly, "dead", false, "only dead deliveries (with no ids: every dead delivery)")
-		return c
-	}
-	retry := bulk("retry [EVENT_ID...]", "requeued", "Try dead deliveries again, with a fresh attempt budget",
-		"retry makes the dead deliveries of the named events (or, with --dead alone, every dead delivery) pending again, due now.",
-		"no dead delivery ('events replay' delivers an event again whatever happened to it)",
-		func(in *inspect.Inspector, cmd *cobra.Command, t inspect.Target) (int, error) {
-			return in.Retry(cmd.Context(), t)
-		})
-	replay := bulk("replay EVENT_ID...", "requeued", "Deliver events again to their destinations, whatever happened before",
-		"replay makes every delivery of the named events pending again, due now, including those that succeeded.",
-		"no delivery that can be requeued: none at all, or only ones being tried right now",
-		func(in *inspect.Inspector, cmd *cobra.Command, t inspect.Target) (int, error) {
-			return in.Replay(cmd.Context(), t)
-		})
-	discard := bulk("discard [EVENT_ID...]", "discarded", "Stop trying pending or dead deliveries",
-		"discard marks the pending or dead deliveries of the named events discarded: they are kept, never tried again.",
-		"no pending or dead delivery",
-		func(in *inspect.Inspector, cmd *cobra.Command, t inspect.Target) (int, error) {
-			return in.Discard(cmd.Context(), t)
-		})
-	cmd.AddCommand(ls, show, retry, replay, discard, backfillCommand(env, openStore))
+	cmd.AddCommand(ls, show,
+		actionCommand(env, open, actionRetry, "retry [EVENT_ID...]", "requeued", "Try dead deliveries again, with a fresh attempt budget",
+			"retry makes the dead deliveries of the named events (or, with --dead alone, every dead delivery) pending again, due now.",
+			"no dead delivery ('events replay' delivers an event again whatever happened to it)"),
+		actionCommand(env, open, actionReplay, "replay [EVENT_ID...]", "requeued", "Deliver events again to their destinations, whatever happened before",
+			"replay makes every delivery of the named events pending again, due now, including those that succeeded.",
+			"no delivery that can be requeued: none at all, or only ones being tried right now"),
+		actionCommand(env, open, actionDiscard, "discard [EVENT_ID...]", "discarded", "Stop trying pending or dead deliveries",
+			"discard marks the pending or dead deliveries of the named events discarded: they are kept, never tried again.",
+			"no pending or dead delivery"),
+		backfillCommand(env, open))
 	return cmd
+}
+
+// timeFlags adds --since and --until to c.
+func timeFlags(c *cobra.Command, since, until *string) {
+	c.Flags().StringVar(since, "since", "", "only events received at or after this time: RFC 3339 (2026-01-02T10:00:00Z) or a duration ago (1h)")
+	c.Flags().StringVar(until, "until", "", "only events received before this time: RFC 3339 or a duration ago")
+}
+
+// timeRange reads --since and --until as of now.
+func timeRange(since, until string, now time.Time) (from, to time.Time, err error) {
+	if from, err = inspect.ParseTime("--since", since, now); err != nil {
+		return from, to, usageError("%v", err)
+	}
+	if to, err = inspect.ParseTime("--until", until, now); err != nil {
+		return from, to, usageError("%v", err)
+	}
+	if !from.IsZero() && !to.IsZero() && !to.After(from) {
+		return from, to, usageError("--until %s is not after --since %s", until, since)
+	}
+	return from, to, nil
+}
+
+func printEventDetail(w io.Writer, d *inspect.Detail) error {
+	ev := d.Event
+	fmt.Fprintf(w, "event %s  %s  %s=%s  status %s\n", ev.ID, ev.Type, ev.SubjectKind, ev.Subject, ev.Status)
+	fmt.Fprintf(w, "received %s (%s), dedupe key %s, %s\n", ev.ReceivedAt.Local().Format(time.RFC3339), ev.Scheme, ev.DedupeKey,
+		devtools.Count(int(ev.Duplicates), "duplicate", "duplicates"))
+	if ev.Attention != "" {
+		fmt.Fprintf(w, "attention: %s\n", ev.Attention)
+	}
+	fmt.Fprintf(w, "%s\n", ev.Body)
+	for _, tl := range d.Deliveries {
+		d, as := tl.Delivery, tl.Attempts
+		// The timeline counts every attempt of the delivery's life;
+		// the budget (d.Attempts) restarts with each retry or replay.
+		fmt.Fprintf(w, "\ndelivery %d to %s: %s, %s", d.ID, d.Destination, d.Status, devtools.Count(len(as), "attempt", "attempts"))
+		if len(as) != d.Attempts {
+			fmt.Fprintf(w, " (%d counted against its budget)", d.Attempts)
+		}
+		if d.Status == store.DeliveryPending {
+			fmt.Fprintf(w, ", next at %s", d.NextAttemptAt.Local().Format(time.RFC3339))
+		}
+		fmt.Fprintln(w)
+		for _, at := range as {
+			fmt.Fprintf(w, "  #%d %s  %-10s %4s  %8s  %s\n", at.Attempt, at.StartedAt.Local().Format(time.TimeOnly), at.Outcome,
+				statusCode(at.StatusCode), at.Duration.Round(time.Millisecond), oneLine([]byte(at.Error), 120))
+		}
+	}
+	return nil
 }
 
 // backfillCommand is `events backfill`: events stored before a
 // destination existed (or wanted their type) delivered to it.
-func backfillCommand(env Env, openStore func(*cobra.Command, storeUse) (store.Store, error)) *cobra.Command {
+func backfillCommand(env Env, open func(*cobra.Command, storeUse) (backend, error)) *cobra.Command {
 	var (
 		to, from, typ string
 		since         time.Duration
@@ -225,23 +197,26 @@ says where to start.`,
 			if starts != 1 {
 				return usageError("say where to start with one of --since, --from or --all")
 			}
-			st, err := openStore(cmd, changeStore)
+			b, err := open(cmd, changeStore)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer b.Close()
 			q := inspect.Query{Filter: store.EventFilter{Type: typ}}
 			switch {
 			case since > 0:
 				q.Filter.Since = time.Now().Add(-since)
 			case from != "":
-				evs, err := findEvents(cmd.Context(), st, []string{from})
+				evs, err := findEvents(cmd.Context(), b, []string{from})
 				if err != nil {
 					return err
 				}
 				q.Filter.Since = evs[0].ReceivedAt
 			}
-			n, err := inspect.New(st, nil).Backfill(cmd.Context(), to, q)
+			n, err := b.Backfill(cmd.Context(), to, q)
+			if _, ok := errors.AsType[*ExitError](err); ok {
+				return err
+			}
 			if err != nil {
 				return failed(err)
 			}
@@ -259,7 +234,7 @@ says where to start.`,
 
 // listEvents returns the f.Limit newest events f selects, however many
 // of the store's pages (10,000 events at most each) that takes.
-func listEvents(ctx context.Context, in *inspect.Inspector, f store.EventFilter) ([]store.Event, error) {
+func listEvents(ctx context.Context, b backend, f store.EventFilter) ([]store.Event, error) {
 	want := f.Limit
 	q := inspect.Query{Filter: f}
 	var evs []store.Event
@@ -267,7 +242,7 @@ func listEvents(ctx context.Context, in *inspect.Inspector, f store.EventFilter)
 		if want > 0 {
 			q.Filter.Limit = want - len(evs)
 		}
-		page, err := in.List(ctx, q)
+		page, err := b.List(ctx, q)
 		if err != nil {
 			return nil, err
 		}
@@ -360,24 +335,4 @@ func printEventJSON(w io.Writer, d *inspect.Detail) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
-}
-
-// findEvents resolves each ref to its event (store.FindEvent), or fails
-// naming the first that names none or several.
-func findEvents(ctx context.Context, st store.Store, refs []string) ([]*store.Event, error) {
-	evs := make([]*store.Event, 0, len(refs))
-	for _, ref := range refs {
-		ev, err := store.FindEvent(ctx, st, ref)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, failed(fmt.Errorf("no event %s (name one by its id, the end of its id as listen prints it, or Sent's event id; 'hooklatch events ls' lists them)", strings.TrimSpace(ref)))
-		}
-		if amb, ok := errors.AsType[*store.AmbiguousError](err); ok {
-			return nil, failed(amb)
-		}
-		if err != nil {
-			return nil, err
-		}
-		evs = append(evs, ev)
-	}
-	return evs, nil
 }

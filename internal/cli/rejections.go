@@ -28,9 +28,12 @@ by reason. A sample of each reason is kept, with a diagnosis, in a bounded log
 (each reason drops its own oldest first, so a flood of one cannot evict the
 others); a large body is kept only in part, with its length and SHA-256.
 After fixing the cause (usually the secret), 'release' verifies the kept
-requests again with the current secrets and stores those that pass as events.`,
+requests again with the current secrets and stores those that pass as events.
+
+They work on the store directly, or with --admin-url through a running
+serve's admin API, from anywhere that reaches it.`,
 	}
-	openStore := storeFlag(cmd, env)
+	open := backendFlags(cmd, env)
 
 	var jsonOut bool
 	var limit int
@@ -39,12 +42,15 @@ requests again with the current secrets and stores those that pass as events.`,
 		Short: "Count rejections by reason, and list the kept ones, newest first",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := openStore(cmd, readStore)
+			if limit < 1 {
+				return usageError("--limit %d: want at least 1", limit)
+			}
+			b, err := open(cmd, readStore)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			rs, err := inspect.New(st, nil).Rejections(cmd.Context(), limit)
+			defer b.Close()
+			rs, err := b.Rejections(cmd.Context(), limit)
 			if err != nil {
 				return err
 			}
@@ -63,12 +69,12 @@ requests again with the current secrets and stores those that pass as events.`,
 			if err != nil {
 				return usageError("rejection id %q: want a number from 'hooklatch rejections ls'", a[0])
 			}
-			st, err := openStore(cmd, readStore)
+			b, err := open(cmd, readStore)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			r, err := inspect.New(st, nil).Rejection(cmd.Context(), id)
+			defer b.Close()
+			r, err := b.Rejection(cmd.Context(), id)
 			if errors.Is(err, store.ErrNotFound) {
 				return failed(fmt.Errorf("no rejection %d (it may have been dropped to stay within the log's caps)", id))
 			}
@@ -89,22 +95,16 @@ timestamp as of when the request arrived, and stores those that now pass as
 events, exactly as if they had been accepted then (a duplicate stays one event).
 Those that still fail stay in the log, and the diagnosis says why. A rejection
 whose body was kept only in part cannot be verified, so it is never released
-(--all passes over those).`,
+(--all passes over those).
+
+Through --admin-url, the serve verifies them with its own secrets: fix the
+secret in serve's configuration and restart it, then release.`,
 		Example: `  SENT_WEBHOOK_SECRET=whsec_new... hooklatch rejections release --all
   hooklatch rejections release 12 13 --secret whsec_...`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if all == (len(a) > 0) {
 				return usageError("name rejection ids, or pass --all")
 			}
-			secrets, err := secretsFrom(cmd.Flags(), env.Getenv)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd, changeStore)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
 			ids := make([]int64, 0, len(a))
 			for _, s := range a {
 				id, err := strconv.ParseInt(s, 10, 64)
@@ -113,7 +113,20 @@ whose body was kept only in part cannot be verified, so it is never released
 				}
 				ids = append(ids, id)
 			}
-			return RunRelease(cmd.Context(), env.Stdout, st, secrets, ids)
+			b, err := open(cmd, changeStore)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			var secrets []signature.Secret
+			if b.Remote() {
+				if cmd.Flags().Changed("secret") {
+					return usageError("--secret: through --admin-url, serve verifies with its own secrets (set them in its configuration and restart it)")
+				}
+			} else if secrets, err = secretsFrom(cmd.Flags(), env.Getenv); err != nil {
+				return err
+			}
+			return release(cmd.Context(), env.Stdout, b, secrets, ids)
 		},
 	}
 	release.Flags().BoolVar(&all, "all", false, "release every kept rejection not yet released")
@@ -127,7 +140,11 @@ whose body was kept only in part cannot be verified, so it is never released
 // empty) that verify with secrets. It fails when any still does not, or
 // when one named cannot be verified (its body was kept only in part).
 func RunRelease(ctx context.Context, out io.Writer, st store.Store, secrets []signature.Secret, ids []int64) error {
-	rep, err := inspect.New(st, nil).Release(ctx, secrets, ids)
+	return release(ctx, out, newStoreBackend(st), secrets, ids)
+}
+
+func release(ctx context.Context, out io.Writer, b backend, secrets []signature.Secret, ids []int64) error {
+	rep, err := b.Release(ctx, secrets, ids)
 	for _, o := range rep.Outcomes {
 		switch o.Result {
 		case inspect.AlreadyReleased:

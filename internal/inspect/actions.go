@@ -110,6 +110,12 @@ func (in *Inspector) act(ctx context.Context, t Target, do func(store.DeliverySe
 	return total, nil
 }
 
+// DestinationError is returned by Backfill when the destination named
+// is not one the store's serve delivers to, or the store does not say.
+type DestinationError struct{ msg string }
+
+func (e *DestinationError) Error() string { return e.msg }
+
 // Backfill gives every event q selects a delivery to destination, due
 // now, unless it has one already: how a destination added to the
 // configuration, or one that did not want an event type before, receives
@@ -133,9 +139,9 @@ func (in *Inspector) Backfill(ctx context.Context, destination string, q Query) 
 	}
 	switch {
 	case !recorded:
-		return 0, errors.New("no serve has recorded its destinations in this store yet: start serve with the new destination first")
+		return 0, &DestinationError{"no serve has recorded its destinations in this store yet: start serve with the new destination first"}
 	case len(names) == len(routes):
-		return 0, fmt.Errorf("no destination named %q: the serving process delivers to %s", destination, orNone(names))
+		return 0, &DestinationError{fmt.Sprintf("no destination named %q: the serving process delivers to %s", destination, orNone(names))}
 	}
 	return in.Each(ctx, q, func(ids []string) (int, error) {
 		return in.store.AddDeliveries(ctx, ids, destination, in.now())

@@ -83,6 +83,32 @@ func (q Query) Validate() error {
 	return nil
 }
 
+// CursorAt is the cursor of a page that starts with the event whose seq
+// is seq and goes on to older ones: a walk resumed from it leaves out
+// every event stored after that one.
+func CursorAt(seq int64) string { return strconv.FormatInt(seq+1, 10) }
+
+// ParseTime reads a time given as RFC 3339 or as a duration meaning that
+// long before now ("2h"); "" is the zero time. name is the setting's
+// name, for the error.
+func ParseTime(name, v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q: want an RFC 3339 time (2026-01-02T10:00:00Z) or a duration ago (1h)", name, v)
+	}
+	// Stores keep times as nanoseconds since 1970, which end in 2262.
+	if t.Year() < 1970 || t.Year() > 2200 {
+		return time.Time{}, fmt.Errorf("%s %q: want a time between 1970 and 2200", name, v)
+	}
+	return t, nil
+}
+
 func parseCursor(c string) (int64, error) {
 	if c == "" {
 		return math.MaxInt64, nil
@@ -203,18 +229,27 @@ func (in *Inspector) seqRange(ctx context.Context, before int64) (oldest, below 
 // returns: bulk actions over a filter run through it.
 func (in *Inspector) Each(ctx context.Context, q Query, fn func(ids []string) (int, error)) (int, error) {
 	q.Cursor, q.Filter.Limit = "", 500
+	return Walk(ctx, in.List, q, func(evs []store.Event) (int, error) {
+		ids := make([]string, len(evs))
+		for i, ev := range evs {
+			ids[i] = ev.ID
+		}
+		return fn(ids)
+	})
+}
+
+// Walk calls fn with each page list returns of the events q selects,
+// from q.Cursor on, newest first, and sums what fn returns. Pages with
+// no event (a bounded walk that found none) are passed over.
+func Walk(ctx context.Context, list func(context.Context, Query) (Page, error), q Query, fn func([]store.Event) (int, error)) (int, error) {
 	total := 0
 	for {
-		p, err := in.List(ctx, q)
+		p, err := list(ctx, q)
 		if err != nil {
 			return total, err
 		}
-		ids := make([]string, len(p.Events))
-		for i, ev := range p.Events {
-			ids[i] = ev.ID
-		}
-		if len(ids) > 0 {
-			n, err := fn(ids)
+		if len(p.Events) > 0 {
+			n, err := fn(p.Events)
 			total += n
 			if err != nil {
 				return total, err
@@ -246,6 +281,10 @@ func (in *Inspector) Find(ctx context.Context, refs []string) ([]*store.Event, e
 type Timeline struct {
 	store.Delivery
 	Attempts []store.Attempt `json:"attempts"`
+	// Counted is how many of the attempts count against the delivery's
+	// current budget, which restarts with each retry or replay: the
+	// delivery's own attempts field, which the attempt list hides in JSON.
+	Counted int `json:"attempts_counted"`
 }
 
 // Envelope is the parsed reading of an event's body.
@@ -305,7 +344,7 @@ func (in *Inspector) Detail(ctx context.Context, ev *store.Event) (*Detail, erro
 			as = []store.Attempt{}
 		}
 		ev.DeliveryCounts[dl.Status]++
-		d.Deliveries[i] = Timeline{dl, as}
+		d.Deliveries[i] = Timeline{dl, as, dl.Attempts}
 	}
 	d.State = ev.DeliveryState()
 	env, err := event.Parse(ev.Body)

@@ -554,3 +554,46 @@ func TestDashboardSessionAndBulkRetry(t *testing.T) {
 	}
 	waitFor(t, "both re-delivered", func() bool { return a.delivered.Load() == before+2 })
 }
+
+// Backfill gives the events a filter selects a delivery to a destination
+// that has none of them yet, once; a destination the serve lacks, or a
+// request that does not say which events, is the caller's mistake (400).
+func TestAdminAPIBackfill(t *testing.T) {
+	t.Parallel()
+	var delivered atomic.Int64
+	srv := start(t, server.Config{Routes: []dispatch.Route{
+		{Name: "reads", Types: []string{"message.read"}, Destination: destination.Func(func(context.Context, *destination.Delivery) error {
+			delivered.Add(1)
+			return nil
+		})},
+		{Name: "audit", Destination: destination.Func(func(context.Context, *destination.Delivery) error { return nil })},
+	}})
+	a := &apiServer{Server: srv, admin: "http://" + srv.AdminAddr(), secret: testSecrets(t)[0]}
+	for i := range 2 {
+		a.send(t, a.secret, messageBody("message.delivered", fmt.Sprintf("msg-%d", i)))
+	}
+	a.send(t, a.secret, messageBody("message.read", "msg-r"))
+	waitFor(t, "the read event delivered", func() bool { return delivered.Load() == 1 })
+
+	body := map[string]any{"destination": "reads", "filter": map[string]string{"type": "message.delivered"}}
+	var res touched
+	if code := a.call(t, "POST", "/v1/actions/backfill", body, &res); code != http.StatusOK || res.Touched != 2 || res.Action != "backfill" {
+		t.Fatalf("backfill: %d %+v, want 2 deliveries created", code, res)
+	}
+	waitFor(t, "the backfilled events delivered", func() bool { return delivered.Load() == 3 })
+	if code := a.call(t, "POST", "/v1/actions/backfill", map[string]any{"destination": "reads", "all": true}, &res); code != http.StatusOK || res.Touched != 0 {
+		t.Fatalf("a second backfill of every event: %d %+v, want none created", code, res)
+	}
+	for _, b := range []map[string]any{
+		{"destination": "elsewhere", "all": true},
+		{"all": true},
+		{"destination": "reads"},
+		{"destination": "reads", "filter": map[string]string{}},
+		{"destination": "reads", "all": true, "filter": map[string]string{"since": "1h"}},
+		{"destination": "reads", "filter": map[string]string{"since": "yesterday"}},
+	} {
+		if code := a.call(t, "POST", "/v1/actions/backfill", b, nil); code != http.StatusBadRequest {
+			t.Errorf("POST /v1/actions/backfill %v = %d, want 400", b, code)
+		}
+	}
+}
