@@ -235,7 +235,7 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 			if tp != nil {
 				defer stopTracing(tp, log)
 				cfg.TracerProvider = tp.TracerProvider()
-				fmt.Fprintf(progress, "tracing is on (%s): spans are exported over OTLP/HTTP\n", tp.Why)
+				fmt.Fprintf(progress, "tracing is on (%s): spans are exported over OTLP\n", tp.Why)
 			}
 		}
 		srv, err := server.New(ctx, cfg)

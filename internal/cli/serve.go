@@ -330,7 +330,7 @@ func startTracing(ctx context.Context, getenv func(string) string, log *slog.Log
 		return nil, &ExitError{Code: ExitUsage, Err: err}
 	}
 	if tp != nil && log != nil {
-		log.Info("tracing is on: spans are exported over OTLP/HTTP", "because", tp.Why)
+		log.Info("tracing is on: spans are exported over OTLP", "because", tp.Why)
 	}
 	return tp, nil
 }

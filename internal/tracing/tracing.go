@@ -6,8 +6,9 @@
 // FromEnv returns a nil *Provider, the receiver and the dispatcher are
 // given no TracerProvider, and they skip every tracing step: no span, no
 // header read, nothing stored. On, spans go through the official SDK's
-// batch processor to an OTLP/HTTP exporter, which the SDK configures from
-// the OTEL_EXPORTER_OTLP_* variables itself.
+// batch processor to an OTLP exporter (HTTP by default, gRPC when
+// OTEL_EXPORTER_OTLP_PROTOCOL=grpc), which the SDK configures from the
+// OTEL_EXPORTER_OTLP_* variables itself.
 package tracing
 
 import (
@@ -17,6 +18,7 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -62,12 +64,29 @@ func (p *Provider) TracerProvider() trace.TracerProvider { return p.sdk }
 // it once the server has stopped.
 func (p *Provider) Shutdown(ctx context.Context) error { return p.sdk.Shutdown(ctx) }
 
+// protocol is the OTLP protocol asked for: the traces' own variable when
+// set, else the general one; http/protobuf when neither is.
+func protocol(getenv func(string) string) (string, error) {
+	name := "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+	if strings.TrimSpace(getenv(name)) == "" {
+		name = "OTEL_EXPORTER_OTLP_PROTOCOL"
+	}
+	switch p := strings.TrimSpace(getenv(name)); p {
+	case "":
+		return "http/protobuf", nil
+	case "http/protobuf", "http/json", "grpc":
+		return p, nil
+	default:
+		return "", fmt.Errorf("%s=%s: hooklatch exports traces with OTLP over http/protobuf (the default), http/json or grpc", name, p)
+	}
+}
+
 // Enabled says whether the environment turns tracing on, and which
 // variable does: OTEL_TRACES_EXPORTER=otlp, or else
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT set.
 // OTEL_SDK_DISABLED=true and OTEL_TRACES_EXPORTER=none keep it off
 // whatever else is set. Any other exporter, or an OTLP protocol other than
-// http/protobuf or http/json, is an error: the operator asked for
+// http/protobuf, http/json or grpc, is an error: the operator asked for
 // something hooklatch does not do.
 func Enabled(getenv func(string) string) (why string, err error) {
 	if strings.EqualFold(strings.TrimSpace(getenv("OTEL_SDK_DISABLED")), "true") {
@@ -91,15 +110,8 @@ func Enabled(getenv func(string) string) (why string, err error) {
 	default:
 		return "", nil
 	}
-	// The traces' own protocol, when set, is the one that counts.
-	name := "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
-	if strings.TrimSpace(getenv(name)) == "" {
-		name = "OTEL_EXPORTER_OTLP_PROTOCOL"
-	}
-	switch p := strings.TrimSpace(getenv(name)); p {
-	case "", "http/protobuf", "http/json":
-	default:
-		return "", fmt.Errorf("%s=%s: hooklatch exports traces over OTLP/HTTP: use http/protobuf (the default) or http/json, with a collector's HTTP port (4318)", name, p)
+	if _, err := protocol(getenv); err != nil {
+		return "", err
 	}
 	return why, nil
 }
@@ -117,7 +129,13 @@ func FromEnv(ctx context.Context, getenv func(string) string, version string) (*
 	if err != nil || why == "" {
 		return nil, err
 	}
-	exp, err := otlptracehttp.New(ctx)
+	proto, _ := protocol(getenv)
+	var exp sdktrace.SpanExporter
+	if proto == "grpc" {
+		exp, err = otlptracegrpc.New(ctx)
+	} else {
+		exp, err = otlptracehttp.New(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("tracing (%s): %w", why, err)
 	}
