@@ -38,6 +38,37 @@ type Delivery struct {
 	Attempt int
 	// Event is the stored event, with its raw body.
 	Event *store.Event
+	// TraceParent is the W3C traceparent of this attempt's span, for the
+	// destination to pass on with the event (an HTTP header, a message's
+	// MetaTraceParent): empty when tracing is off, and then nothing is
+	// passed on.
+	TraceParent string
+}
+
+// Target says what a destination sends to, for the span of each attempt
+// (see Traced).
+type Target struct {
+	// System is a broker's messaging system ("redis", "nats", "rabbitmq",
+	// "kafka"): each attempt is then a PRODUCER span following
+	// OpenTelemetry's messaging conventions. Empty for an HTTP endpoint.
+	System string
+	// Destination is what a broker destination publishes to: the stream,
+	// subject, topic or queue (messaging.destination.name).
+	Destination string
+	// Method and URL describe an HTTP endpoint: each attempt is then a
+	// CLIENT span following the HTTP conventions. URL has neither
+	// credentials nor query, which may carry secrets.
+	Method, URL string
+	// ServerAddress and ServerPort name the server, when known.
+	ServerAddress string
+	ServerPort    int
+}
+
+// Traced is implemented by destinations that say what they send to, for
+// traces. The span of an attempt on any other destination is an INTERNAL
+// one, named after its route.
+type Traced interface {
+	TraceTarget() Target
 }
 
 // Destination delivers events.

@@ -29,6 +29,12 @@ const (
 	MetaDeliveryID = "hooklatch-delivery-id"
 )
 
+// MetaTraceParent is the W3C traceparent a message carries while tracing
+// is on (Delivery.TraceParent): the context of the attempt's PRODUCER span,
+// in the trace of the webhook's receipt. It is not among MetadataNames: a
+// message sent while tracing is off has none.
+const MetaTraceParent = "traceparent"
+
 // MetadataNames lists the metadata names in the order Metadata returns them.
 var MetadataNames = [...]string{MetaEventID, MetaEventType, MetaSubject, MetaReceivedAt, MetaAttempt, MetaDeliveryID}
 

@@ -104,6 +104,12 @@ type Event struct {
 	// Body is the raw request body.
 	Body []byte `json:"-"`
 
+	// TraceParent is the event's creation context for tracing: the W3C
+	// traceparent of the span that stored it, each delivery attempt's span
+	// linking to it. Empty when tracing was off as it arrived, and for a
+	// duplicate, whose own is not kept.
+	TraceParent string `json:"trace_parent,omitempty"`
+
 	// Duplicates counts the deliveries of the same dedupe key that arrived
 	// after this one. Maintained by the store.
 	Duplicates int64 `json:"duplicates"`

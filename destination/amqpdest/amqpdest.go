@@ -165,6 +165,12 @@ func New(cfg Config) (*Destination, error) {
 	}, nil
 }
 
+// TraceTarget implements destination.Traced.
+func (d *Destination) TraceTarget() destination.Target {
+	// The default exchange routes by queue name: the key is where it goes.
+	return publish.Target("rabbitmq", cmp.Or(d.exchange, d.key), d.url)
+}
+
 // Deliver publishes the event's raw body, persistent and mandatory, with
 // its ID as message_id and its metadata as headers
 // (destination.MetadataNames), and succeeds once the broker confirms it.
@@ -185,6 +191,7 @@ func (d *Destination) Deliver(ctx context.Context, dl *destination.Delivery) err
 	for _, f := range destination.Metadata(dl) {
 		headers[f.Name] = f.Value
 	}
+	publish.AddTraceParent(dl, func(name, value string) { headers[name] = value })
 	msg := amqp.Publishing{
 		Headers:      headers,
 		ContentType:  cmp.Or(ev.Headers["content-type"], defaultContentType),

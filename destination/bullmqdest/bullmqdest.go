@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hooklatch/hooklatch/destination"
+	"github.com/hooklatch/hooklatch/destination/internal/publish"
 	"github.com/hooklatch/hooklatch/destination/internal/workerpayload"
 	"github.com/hooklatch/hooklatch/destination/internal/workerurl"
 )
@@ -156,6 +157,11 @@ type data struct {
 	Event     json.RawMessage    `json:"event"`
 	Hooklatch workerpayload.Meta `json:"hooklatch"`
 	workerpayload.Raw
+}
+
+// TraceTarget implements destination.Traced: BullMQ's queue on Redis.
+func (d *Destination) TraceTarget() destination.Target {
+	return publish.Target("redis", d.cfg.Queue, d.cfg.RedisURL)
 }
 
 // Deliver adds d.Event to the queue as a job named after the event type,

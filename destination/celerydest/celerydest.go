@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hooklatch/hooklatch/destination"
+	"github.com/hooklatch/hooklatch/destination/internal/publish"
 	"github.com/hooklatch/hooklatch/destination/internal/workerpayload"
 )
 
@@ -169,7 +170,19 @@ func (d *Destination) message(dl *destination.Delivery) (*message, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &message{id: id, queue: d.cfg.Queue, headers: d.headers(id, meta, len(dl.Event.Body)), body: body}, nil
+	h := d.headers(id, meta, len(dl.Event.Body))
+	publish.AddTraceParent(dl, func(name, value string) { h[name] = value })
+	return &message{id: id, queue: d.cfg.Queue, headers: h, body: body}, nil
+}
+
+// TraceTarget implements destination.Traced: the broker's system and the
+// queue.
+func (d *Destination) TraceTarget() destination.Target {
+	system := "rabbitmq"
+	if strings.HasPrefix(strings.ToLower(d.cfg.BrokerURL), "redis") {
+		system = "redis"
+	}
+	return publish.Target(system, d.cfg.Queue, d.cfg.BrokerURL)
 }
 
 // headers are protocol 2's task headers, laid out as celery.app.amqp's

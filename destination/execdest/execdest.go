@@ -27,6 +27,10 @@ const (
 	EnvDeliveryID  = "HOOKLATCH_DELIVERY_ID"
 	EnvAttempt     = "HOOKLATCH_ATTEMPT"
 	EnvDedupeKey   = "HOOKLATCH_DEDUPE_KEY"
+	// EnvTraceParent is set while tracing is on, to the W3C traceparent
+	// of the attempt's span (destination.Delivery.TraceParent), the name
+	// OpenTelemetry gives the environment carrier.
+	EnvTraceParent = "TRACEPARENT"
 )
 
 // Exit statuses with a meaning of their own, from sysexits.h.
@@ -226,8 +230,11 @@ func (d *Destination) judge(ctx context.Context, cmd *exec.Cmd, err error, outpu
 // last of duplicate keys, so these win over Config.Env.
 func (d *Destination) environ(dl *destination.Delivery) []string {
 	ev := dl.Event
-	env := make([]string, len(d.env), len(d.env)+7)
+	env := make([]string, len(d.env), len(d.env)+8)
 	copy(env, d.env)
+	if dl.TraceParent != "" {
+		env = append(env, EnvTraceParent+"="+dl.TraceParent)
+	}
 	return append(env,
 		EnvEventID+"="+noNUL(ev.ID),
 		EnvEventType+"="+noNUL(ev.Type),

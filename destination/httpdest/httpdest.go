@@ -203,6 +203,22 @@ func New(cfg Config) (*Destination, error) {
 	return d, nil
 }
 
+// TraceTarget implements destination.Traced: each attempt is an HTTP
+// CLIENT span for a POST to the URL, named without its query.
+func (d *Destination) TraceTarget() destination.Target {
+	t := destination.Target{Method: http.MethodPost, URL: d.url}
+	if u, err := url.Parse(d.url); err == nil {
+		u.RawQuery, u.ForceQuery, u.Fragment = "", false, ""
+		t.URL = u.String()
+		t.ServerAddress = u.Hostname()
+		t.ServerPort, _ = strconv.Atoi(u.Port())
+		if t.ServerPort == 0 {
+			t.ServerPort = map[string]int{"http": 80, "https": 443}[u.Scheme]
+		}
+	}
+	return t
+}
+
 // Deliver POSTs the event's raw body and classifies the answer: 2xx
 // succeeds; 408, 429, 5xx, timeouts and connection errors are temporary
 // (429 and 503 honour Retry-After); 3xx and other 4xx are permanent.
@@ -256,6 +272,9 @@ func (d *Destination) requestHeader(dl *destination.Delivery) http.Header {
 	h[HeaderAttempt] = vals.add(strconv.Itoa(dl.Attempt))
 	if ev.Type != "" {
 		h[HeaderEventType] = vals.add(ev.Type)
+	}
+	if dl.TraceParent != "" {
+		h["Traceparent"] = vals.add(dl.TraceParent)
 	}
 	scheme := d.scheme
 	if scheme == SchemeAsReceived {

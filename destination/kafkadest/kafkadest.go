@@ -125,6 +125,11 @@ func New(cfg Config) (*Destination, error) {
 	return d, nil
 }
 
+// TraceTarget implements destination.Traced.
+func (d *Destination) TraceTarget() destination.Target {
+	return publish.Target("kafka", d.topic, strings.Join(d.seeds, ","))
+}
+
 // Deliver produces the event's raw body as the record's value, keyed by
 // the event's subject (the message or template it is about, so that one
 // message's statuses stay in order on one partition; the event's ID when
@@ -153,6 +158,9 @@ func (d *Destination) Deliver(ctx context.Context, dl *destination.Delivery) err
 	for _, f := range meta {
 		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: f.Name, Value: []byte(f.Value)})
 	}
+	publish.AddTraceParent(dl, func(name, value string) {
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: name, Value: []byte(value)})
+	})
 	done := make(chan error, 1) // the callback never waits
 	client.Produce(ctx, rec, func(_ *kgo.Record, err error) { done <- err })
 	select {

@@ -161,6 +161,11 @@ func New(cfg Config) (*Destination, error) {
 	}, nil
 }
 
+// TraceTarget implements destination.Traced.
+func (d *Destination) TraceTarget() destination.Target {
+	return publish.Target("nats", d.subject, d.url)
+}
+
 // Deliver publishes the event's raw body on the subject, its metadata as
 // headers (destination.MetadataNames) and its ID as Nats-Msg-Id, and
 // succeeds once the stream acknowledges it. A retry of an event the stream
@@ -180,6 +185,7 @@ func (d *Destination) Deliver(ctx context.Context, dl *destination.Delivery) err
 	for _, f := range destination.Metadata(dl) {
 		msg.Header[f.Name] = []string{f.Value}
 	}
+	publish.AddTraceParent(dl, func(name, value string) { msg.Header[name] = []string{value} })
 	opts := []jetstream.PublishOpt{jetstream.WithMsgID(dl.Event.ID)}
 	if d.stream != "" {
 		opts = append(opts, jetstream.WithExpectStream(d.stream))

@@ -177,6 +177,11 @@ redis.call('SET', KEYS[2], id, 'PX', ARGV[1])
 return {1, id}
 `)
 
+// TraceTarget implements destination.Traced.
+func (d *Destination) TraceTarget() destination.Target {
+	return publish.Target("redis", d.stream, d.client.Options().Addr)
+}
+
 // Deliver appends the event to the stream: its raw body under FieldBody
 // and its metadata under destination.MetadataNames. It succeeds once Redis
 // answers that the entry is in the stream, appended now or by an earlier
@@ -194,6 +199,7 @@ func (d *Destination) Deliver(ctx context.Context, dl *destination.Delivery) err
 	for _, f := range meta {
 		args = append(args, f.Name, f.Value)
 	}
+	publish.AddTraceParent(dl, func(name, value string) { args = append(args, name, value) })
 	keys := []string{d.stream, SeenKeyPrefix + "{" + d.stream + "}:" + dl.Event.ID}
 	res, err := appendScript.Run(ctx, d.client, keys, args...).Slice()
 	if err != nil {

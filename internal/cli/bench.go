@@ -46,6 +46,9 @@ type BenchOptions struct {
 	Attack      string // hostile load beside valid webhooks sent at Rate
 	Rate        float64
 	OpenLoop    bool // --rate without --attack: valid webhooks at Rate, open loop
+	// Getenv reads the OTEL_* variables that turn tracing on in the
+	// in-process server, as for serve. Defaults to none: tracing is off.
+	Getenv func(string) string
 }
 
 func newBenchCommand(env Env) *cobra.Command {
@@ -121,6 +124,7 @@ to the forwarded request's arrival (receipt-to-delivery).`,
 			if err != nil {
 				return err
 			}
+			opts.Getenv = env.Getenv
 			return RunBench(cmd.Context(), env.Stdout, env.Stderr, log, opts)
 		},
 	}
@@ -221,6 +225,17 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 			defer debug.SetGCPercent(debug.SetGCPercent(defaultGCPercent))
 			if os.Getenv("GOMEMLIMIT") == "" {
 				defer debug.SetMemoryLimit(debug.SetMemoryLimit(receiver.DefaultMemoryBudgetBytes + 64<<20))
+			}
+		}
+		if opts.Getenv != nil {
+			tp, err := startTracing(ctx, opts.Getenv, nil)
+			if err != nil {
+				return err
+			}
+			if tp != nil {
+				defer stopTracing(tp, log)
+				cfg.TracerProvider = tp.TracerProvider()
+				fmt.Fprintf(progress, "tracing is on (%s): spans are exported over OTLP\n", tp.Why)
 			}
 		}
 		srv, err := server.New(ctx, cfg)

@@ -18,6 +18,7 @@ import (
 	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/internal/retention"
 	"github.com/hooklatch/hooklatch/internal/server"
+	"github.com/hooklatch/hooklatch/internal/tracing"
 	"github.com/hooklatch/hooklatch/signature"
 )
 
@@ -29,6 +30,9 @@ type ServeOptions struct {
 	// soft memory limit (SetMemoryLimit).
 	GCPercent   int
 	MemoryLimit int64
+	// Getenv reads the OTEL_* variables that turn tracing on (see
+	// internal/tracing). Defaults to none: tracing is off.
+	Getenv func(string) string
 }
 
 // defaultGCPercent lets the heap grow to five times what is live between
@@ -93,6 +97,7 @@ config file (--config), else its default.`,
 			return err
 		}
 		opts.Server.Logger = log
+		opts.Getenv = env.Getenv
 		return RunServe(cmd.Context(), opts)
 	}
 	return cmd
@@ -296,6 +301,16 @@ func RunServe(ctx context.Context, opts ServeOptions) error {
 	if opts.MemoryLimit > 0 {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(opts.MemoryLimit))
 	}
+	if opts.Getenv != nil {
+		tp, err := startTracing(ctx, opts.Getenv, opts.Server.Logger)
+		if err != nil {
+			return err
+		}
+		if tp != nil {
+			defer stopTracing(tp, opts.Server.Logger)
+			opts.Server.TracerProvider = tp.TracerProvider()
+		}
+	}
 	srv, err := server.New(ctx, opts.Server)
 	if errors.Is(err, server.ErrConfig) {
 		return &ExitError{Code: ExitUsage, Err: err}
@@ -304,4 +319,27 @@ func RunServe(ctx context.Context, opts ServeOptions) error {
 		return err
 	}
 	return srv.Run(ctx)
+}
+
+// startTracing builds the tracer provider the OTEL_* variables ask for, or
+// returns nil when they leave tracing off. Variables hooklatch cannot honour
+// are a usage error.
+func startTracing(ctx context.Context, getenv func(string) string, log *slog.Logger) (*tracing.Provider, error) {
+	tp, err := tracing.FromEnv(ctx, getenv, Version)
+	if err != nil {
+		return nil, &ExitError{Code: ExitUsage, Err: err}
+	}
+	if tp != nil && log != nil {
+		log.Info("tracing is on: spans are exported over OTLP", "because", tp.Why)
+	}
+	return tp, nil
+}
+
+// stopTracing exports the spans still buffered, for at most 5s.
+func stopTracing(tp *tracing.Provider, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tp.Shutdown(ctx); err != nil && log != nil {
+		log.Warn("tracing: the last spans could not be exported", "err", err)
+	}
 }

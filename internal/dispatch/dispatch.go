@@ -17,10 +17,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/internal/clock"
 	"github.com/hooklatch/hooklatch/internal/outage"
+	"github.com/hooklatch/hooklatch/internal/tracing"
 	"github.com/hooklatch/hooklatch/store"
 )
 
@@ -85,6 +87,11 @@ type Config struct {
 	OnAttempt func(Attempted)
 	// Metrics defaults to unregistered metrics.
 	Metrics *Metrics
+	// TracerProvider, when set, traces every attempt: a span linked to the
+	// event's creation context (store.Event.TraceParent), whose traceparent
+	// the destination passes on (destination.Delivery.TraceParent).
+	// Defaults to none: no span, and nothing passed on.
+	TracerProvider trace.TracerProvider
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
@@ -109,6 +116,7 @@ type Attempted struct {
 // Dispatcher runs deliveries.
 type Dispatcher struct {
 	cfg    Config
+	tracer trace.Tracer // nil: tracing is off
 	routes map[string]*route
 	wake   chan struct{}
 	store  *outage.Log // claims and records the store refused
@@ -118,6 +126,7 @@ type route struct {
 	Route
 	slots    chan struct{}
 	failures *outage.Log
+	shape    spanShape // how its attempts are traced, while tracing is on
 }
 
 // New validates cfg and returns a Dispatcher; Run starts it.
@@ -173,6 +182,12 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	for _, r := range d.routes {
 		r.failures = newFailureLog(r.Name, cfg)
+	}
+	if cfg.TracerProvider != nil {
+		d.tracer = cfg.TracerProvider.Tracer(tracing.Name)
+		for _, r := range d.routes {
+			r.shape = shapeOf(&r.Route)
+		}
 	}
 	d.store = newStoreLog(cfg)
 	d.cfg = cfg
@@ -383,14 +398,22 @@ func (d *Dispatcher) attempt(ctx context.Context, r *route, c store.Claim, attem
 	ctx, cancel := context.WithTimeout(ctx, r.Policy.Timeout)
 	defer cancel()
 	start := d.cfg.Clock.Now()
+	dl := &destination.Delivery{ID: c.Delivery.ID, Attempt: attempt, Event: c.Event}
+	var span trace.Span
+	if d.tracer != nil {
+		ctx, span = d.startAttempt(ctx, r, dl)
+	}
 	t0 := time.Now()
-	err := deliver(ctx, r.Destination, &destination.Delivery{ID: c.Delivery.ID, Attempt: attempt, Event: c.Event})
+	err := deliver(ctx, r.Destination, dl)
 	elapsed := time.Since(t0)
 	if err != nil && ctx.Err() == context.DeadlineExceeded && !errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("timed out after %s: %w", r.Policy.Timeout, err)
 	}
 
 	o := destination.Classify(err)
+	if span != nil {
+		endAttempt(span, r, o)
+	}
 	comp := store.Completion{
 		DeliveryID:   c.Delivery.ID,
 		Owner:        d.cfg.Owner,

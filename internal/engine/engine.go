@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hooklatch/hooklatch/internal/admin"
 	"github.com/hooklatch/hooklatch/internal/clock"
@@ -92,6 +93,11 @@ type Config struct {
 	Admin           bool
 	AdminToken      string
 	AdminSessionTTL time.Duration
+
+	// TracerProvider, when set, traces each webhook's receipt and each
+	// delivery attempt (see receiver.Config and dispatch.Config). Defaults
+	// to none: tracing is off and costs nothing.
+	TracerProvider trace.TracerProvider
 
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -177,7 +183,7 @@ func (e *Engine) build(ctx context.Context, verifier *signature.Verifier) error 
 	if !cfg.StoreOnly {
 		disp, err := dispatch.New(dispatch.Config{
 			Store: e.store, Routes: cfg.Routes, Clock: cfg.Clock, Lease: cfg.Lease,
-			Metrics: dispMetrics, OnAttempt: cfg.OnAttempt, Logger: cfg.Logger,
+			Metrics: dispMetrics, OnAttempt: cfg.OnAttempt, TracerProvider: cfg.TracerProvider, Logger: cfg.Logger,
 		})
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrConfig, err)
@@ -193,7 +199,7 @@ func (e *Engine) build(ctx context.Context, verifier *signature.Verifier) error 
 		Store: e.store, Verifier: verifier, Secrets: cfg.Secrets, Tolerance: cfg.Tolerance,
 		MaxBodyBytes: cfg.MaxBodyBytes, RejectionLimits: cfg.RejectionLimits, AnswerWithin: cfg.AnswerWithin,
 		MemoryBudgetBytes: cfg.MemoryBudgetBytes, RejectionBodyMaxBytes: cfg.RejectionBodyMaxBytes, MinBodyRate: cfg.MinBodyRate,
-		Metrics: rcvMetrics, Logger: cfg.Logger,
+		Metrics: rcvMetrics, TracerProvider: cfg.TracerProvider, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)

@@ -19,8 +19,10 @@ import (
 
 	"github.com/dustin/go-humanize"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hooklatch/hooklatch/event"
+	"github.com/hooklatch/hooklatch/internal/tracing"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
 )
@@ -138,6 +140,12 @@ type Config struct {
 	// and return. Defaults to none.
 	Observe func(Observation)
 
+	// TracerProvider, when set, traces each webhook: a SERVER span that
+	// continues the sender's traceparent, and a child span for the store
+	// append whose context is stored with the event (Event.TraceParent).
+	// Defaults to none: no span, no header read, nothing stored.
+	TracerProvider trace.TracerProvider
+
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 
@@ -254,6 +262,7 @@ type Observation struct {
 // Receiver is the webhook endpoint, an http.Handler.
 type Receiver struct {
 	cfg        Config
+	tracer     trace.Tracer // nil: tracing is off
 	retryAfter string
 	budget     *budget
 	bodies     *bodyPool
@@ -282,6 +291,9 @@ func New(cfg Config) (*Receiver, error) {
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	if cfg.TracerProvider != nil {
+		r.tracer = cfg.TracerProvider.Tracer(tracing.Name)
+	}
 	cfg.Metrics.held.Store(&r.budget.used)
 	go r.recordRejections()
 	return r, nil
@@ -304,8 +316,15 @@ func (r *Receiver) Close() error {
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	start := time.Now()
 	obs := Observation{At: start}
+	var span trace.Span
+	if r.tracer != nil {
+		req, span = r.startServer(req, start)
+	}
 	var b body
 	o := r.serve(w, req, start, &obs, &b)
+	if span != nil {
+		endServer(span, o, &obs)
+	}
 	took := time.Since(start)
 	r.cfg.Metrics.observe(o, took)
 	if r.cfg.Observe != nil {
@@ -357,7 +376,14 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request, body []byte,
 	// half-closes or hangs up after a complete request must not turn a
 	// stored event into a 503. Only the answer bound ends the wait.
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(req.Context()), obs.At.Add(r.cfg.AnswerWithin))
+	var span trace.Span
+	if r.tracer != nil {
+		ctx, span = r.startAppend(ctx, ev)
+	}
 	ar, err := r.cfg.Store.Append(ctx, ev)
+	if span != nil {
+		endAppend(span, ev, ar, err)
+	}
 	cancel()
 	obs.Event, obs.Result, obs.Err = ev, ar, err
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/hooklatch/hooklatch/destination/logdest"
 	"github.com/hooklatch/hooklatch/internal/clock"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
@@ -116,6 +118,10 @@ type Config struct {
 	// OnAttempt, when set, is told about every delivery attempt once it is
 	// recorded (see dispatch.Config.OnAttempt). Defaults to none.
 	OnAttempt func(dispatch.Attempted)
+	// TracerProvider, when set, traces each webhook and each delivery
+	// attempt (see engine.Config). Defaults to none: tracing is off.
+	TracerProvider trace.TracerProvider
+
 	// OnStart, when set, is called once Start has bound the listeners and
 	// started serving, before Start returns. Defaults to none.
 	OnStart func(*Server)
@@ -254,7 +260,7 @@ func engineConfig(cfg Config) engine.Config {
 		Routes: cfg.Routes, StoreOnly: cfg.StoreOnly, Lease: cfg.Lease, Clock: cfg.Clock, OnAttempt: cfg.OnAttempt,
 		Retention: cfg.Retention, RetentionDead: cfg.RetentionDead,
 		Admin: cfg.AdminAddr != "off", AdminToken: cfg.AdminToken, AdminSessionTTL: cfg.AdminSessionTTL,
-		Logger: cfg.Logger,
+		TracerProvider: cfg.TracerProvider, Logger: cfg.Logger,
 	}
 }
 

@@ -153,20 +153,21 @@ func cutOff(err error) bool {
 }
 
 // appendSQL inserts a batch of events and their deliveries in one
-// statement. A row that conflicts with a stored event (or an earlier row
+// statement. The creation contexts ($18) are NULL, not an array, while
+// tracing is off: unnest pads the missing column with NULLs. A row that conflicts with a stored event (or an earlier row
 // of the batch) by id, dedupe key or body is skipped, and only the events
 // inserted are returned.
 const appendSQL = `
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                         $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bytea[])
+                         $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bytea[], $18::text[])
            WITH ORDINALITY AS t (id, source, dedupe_key, field, type, subject_kind, subject, status,
-                                 occurred_at, received_at, scheme, attention, headers, body, body_sha256, ord)
+                                 occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent, ord)
 ), ins AS (
     INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
-                        occurred_at, received_at, scheme, attention, headers, body, body_sha256)
+                        occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent)
     SELECT id, source, dedupe_key, field, type, subject_kind, subject, status,
-           occurred_at, received_at, scheme, attention, headers, body, body_sha256
+           occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent
       FROM input
      WHERE NOT EXISTS (SELECT 1 FROM pruned_keys p
                         WHERE p.source = input.source AND (p.dedupe_key = input.dedupe_key OR p.body_sha256 = input.body_sha256))
@@ -217,6 +218,7 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
 		schemes, attention, headers                                  = make([]string, n), make([]string, n), make([]string, n)
 		bodies, sums                                                 = make([][]byte, n), make([][]byte, n)
 		destEvents, destNames                                        []string
+		parents                                                      []*string // nil unless one has a creation context
 	)
 	for i, r := range rows {
 		ev := r.ev
@@ -231,9 +233,16 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
 		for _, d := range ev.Destinations {
 			destEvents, destNames = append(destEvents, ids[i]), append(destNames, text(d))
 		}
+		if ev.TraceParent != "" {
+			if parents == nil {
+				parents = make([]*string, n)
+			}
+			p := text(ev.TraceParent)
+			parents[i] = &p
+		}
 	}
 	res, err := s.writes.Query(ctx, appendSQL, ids, sources, keys, fields, types, kinds, subjects, statuses,
-		occurred, received, schemes, attention, headers, bodies, sums, destEvents, destNames)
+		occurred, received, schemes, attention, headers, bodies, sums, destEvents, destNames, parents)
 	if err != nil {
 		return fmt.Errorf("postgres: append: %w", err)
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 const eventColumns = `seq, id, source, dedupe_key, field, type, subject_kind, subject, status,
-	occurred_at, received_at, scheme, attention, headers, duplicates`
+	occurred_at, received_at, scheme, attention, headers, duplicates, trace_parent`
 
 // eventColumnsOf is eventColumns of the table named alias.
 func eventColumnsOf(alias string) string {
@@ -31,17 +31,19 @@ type eventRow struct {
 	ev                 store.Event
 	occurred, received pgtype.Timestamptz
 	headers            string
+	traceParent        pgtype.Text
 }
 
 func (r *eventRow) dest() []any {
 	ev := &r.ev
 	return []any{&ev.Seq, &ev.ID, &ev.Source, &ev.DedupeKey, &ev.Field, &ev.Type, &ev.SubjectKind,
-		&ev.Subject, &ev.Status, &r.occurred, &r.received, &ev.Scheme, &ev.Attention, &r.headers, &ev.Duplicates}
+		&ev.Subject, &ev.Status, &r.occurred, &r.received, &ev.Scheme, &ev.Attention, &r.headers, &ev.Duplicates, &r.traceParent}
 }
 
 func (r *eventRow) event() (*store.Event, error) {
 	ev := &r.ev
 	ev.OccurredAt, ev.ReceivedAt = fromTS(r.occurred), fromTS(r.received)
+	ev.TraceParent = r.traceParent.String
 	if err := json.Unmarshal([]byte(r.headers), &ev.Headers); err != nil {
 		return nil, fmt.Errorf("postgres: decode headers of event %s: %w", ev.ID, err)
 	}

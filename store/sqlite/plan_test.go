@@ -292,7 +292,7 @@ func TestRejectionPruneReadsOnlyItsIndex(t *testing.T) {
 func TestRetentionStatementsUseTheirIndexes(t *testing.T) {
 	t.Parallel()
 	s := openPlans(t)
-	appendArgs := make([]any, 17)
+	appendArgs := make([]any, 18)
 	for i := range appendArgs {
 		appendArgs[i] = []byte("x")
 	}

@@ -696,7 +696,7 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 	res, err := stmt.ExecContext(ctx,
 		ev.ID, ev.Source, ev.DedupeKey, ev.Field, ev.Type, ev.SubjectKind, ev.Subject, ev.Status,
 		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body, r.bodySum[:],
-		r.keyDigest, r.bodyDigest)
+		r.keyDigest, r.bodyDigest, nullable(ev.TraceParent))
 	if err != nil {
 		return fmt.Errorf("sqlite: append: %w", err)
 	}
@@ -718,14 +718,22 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 
 // appendSQL inserts an event, unless it is a stored event's duplicate (the
 // unique indexes) or a pruned one's (its digests, ?16 and ?17, are kept:
-// retention.go).
+// retention.go). ?18 is the creation context, NULL while tracing is off.
 const appendSQL = `
 INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
-                    occurred_at, received_at, scheme, attention, headers, body, body_sha256)
-SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15
+                    occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?18
  WHERE NOT EXISTS (SELECT 1 FROM kept_keys WHERE key_digest = ?16)
    AND NOT EXISTS (SELECT 1 FROM kept_keys WHERE body_digest = ?17)
 ON CONFLICT DO NOTHING`
+
+// nullable is s, or NULL when s is empty.
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
 
 // countDuplicateSQL counts a duplicate on the first event it matches, by
 // dedupe key or by body, through the two unique indexes that refused it,

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -136,4 +138,30 @@ func CheckQuery(raw string, own map[string]string, library []string, anyLibrary 
 		}
 	}
 	return nil
+}
+
+// Target describes a broker destination for traces (destination.Traced):
+// its messaging system, what it publishes to, and the server of addr, a
+// URL or a host:port (the first of a comma-separated list).
+func Target(system, dest, addr string) destination.Target {
+	t := destination.Target{System: system, Destination: dest}
+	addr, _, _ = strings.Cut(addr, ",")
+	if u, err := url.Parse(addr); err == nil && u.Host != "" {
+		addr = u.Host
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	t.ServerAddress = host
+	t.ServerPort, _ = strconv.Atoi(port)
+	return t
+}
+
+// AddTraceParent adds dl's traceparent to a message's metadata with add,
+// when tracing is on: see destination.MetaTraceParent.
+func AddTraceParent(dl *destination.Delivery, add func(name, value string)) {
+	if dl.TraceParent != "" {
+		add(destination.MetaTraceParent, dl.TraceParent)
+	}
 }

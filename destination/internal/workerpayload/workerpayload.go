@@ -28,6 +28,9 @@ type Meta struct {
 	// Attention is non-empty for an event hooklatch found odd
 	// ("unparseable: …"); such events are forwarded all the same.
 	Attention string `json:"attention,omitempty"`
+	// TraceParent is the W3C traceparent of the attempt's span while
+	// tracing is on (destination.Delivery.TraceParent); absent otherwise.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // MetaOf returns the metadata for d.
@@ -42,6 +45,7 @@ func MetaOf(d *destination.Delivery) Meta {
 		Attempt:     d.Attempt,
 		DeliveryID:  strconv.FormatInt(d.ID, 10),
 		Attention:   e.Attention,
+		TraceParent: d.TraceParent,
 	}
 }
 

@@ -1,0 +1,6 @@
+-- An event's creation context for tracing: the W3C traceparent of the span
+-- that stored it, written only while tracing is on (NULL otherwise, and in
+-- rows written before this column existed). Each delivery attempt's span
+-- links to it. A nullable column with no default is added without a
+-- rewrite of the table.
+ALTER TABLE events ADD COLUMN trace_parent text;
