@@ -188,6 +188,7 @@ func TestCountersFilledFromExistingRows(t *testing.T) {
 DROP TABLE counters; DROP FUNCTION count_events, count_deliveries, add_counts CASCADE;
 DROP INDEX deliveries_dead; DROP INDEX events_id_tail; -- 0004, also rolled back below
 DROP INDEX deliveries_open, events_attention; -- 0005, likewise
+DROP TABLE minutes; -- 0007, likewise
 DELETE FROM schema_migrations WHERE version >= 3;
 UPDATE deliveries SET status = 'dead' WHERE event_seq % 3 = 0`)
 	s.Close()
