@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -38,16 +39,23 @@ func (p FilterParams) fields() [][2]string {
 	return out
 }
 
+// bulkCountCap is as far as a confirmation counts: past it, the page says
+// "more than", and the walk through the store stops.
+const bulkCountCap = 10000
+
+var errCounted = errors.New("counted enough")
+
 // bulkData is the confirmation page.
 type bulkData struct {
-	Action string // retry or replay
-	Filter FilterParams
+	Action string      // retry or replay
 	Fields [][2]string // the filter, as the form's hidden fields
 	Events int         // how many events the action would touch
+	More   bool        // more than Events: the count stopped there
 	Back   string      // the filtered events page
 }
 
-// bulkAction refuses the actions the events page offers on its filter.
+// bulkAction refuses any action but those the events page offers on its
+// filter.
 func bulkAction(action string) error {
 	if action != "replay" && action != "retry" {
 		return bad("no bulk action %q on a filter: replay or retry", action)
@@ -80,12 +88,19 @@ func (u *ui) bulkConfirm(w http.ResponseWriter, r *http.Request) {
 	if action == "retry" && q.Filter.Delivery == "" {
 		q.Filter.Delivery = store.DeliveryDead // what Retry narrows it to
 	}
-	n, err := u.a.in.Each(r.Context(), q, func(ids []string) (int, error) { return len(ids), nil })
-	if err != nil {
+	n := 0
+	_, err = u.a.in.Each(r.Context(), q, func(ids []string) (int, error) {
+		if n > bulkCountCap {
+			return 0, errCounted // enough to say "more than"
+		}
+		n += len(ids)
+		return len(ids), nil
+	})
+	if err != nil && !errors.Is(err, errCounted) {
 		u.fail(w, r, err)
 		return
 	}
-	d := bulkData{Action: action, Filter: f, Fields: f.fields(), Events: n, Back: back}
+	d := bulkData{Action: action, Fields: f.fields(), Events: min(n, bulkCountCap), More: n > bulkCountCap, Back: back}
 	u.render(w, r, http.StatusOK, "bulk", page{Title: "Confirm: " + action + " by filter", Nav: "events", Data: d})
 }
 

@@ -44,12 +44,13 @@ type series struct {
 const (
 	chartMinutes = 60
 	chartW       = 960
-	chartH       = 260
+	chartH       = 280
 	plotLeft     = 64
 	plotRight    = chartW - 16
-	plotTop      = 44
+	plotTop      = 64
 	plotBottom   = chartH - 48
-	legendWidth  = 150 // per series
+	legendLeft   = plotLeft + 96 // after "this minute:"
+	legendWidth  = 180           // per series
 )
 
 // newCharts lays the last hour's minutes out, a point a minute, zero where
@@ -71,7 +72,7 @@ func newCharts(minutes []Minute, now time.Time) charts {
 		latencyMax = max(latencyMax, m.AckP99, m.AckP50)
 	}
 	whole := func(v float64) string { return strconv.FormatInt(int64(v), 10) }
-	ms := func(v float64) string { return decimal(v) + " ms" }
+	ms := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) + " ms" }
 	count := func(f func(Minute) int64) func(Minute) float64 {
 		return func(m Minute) float64 { return float64(f(m)) }
 	}
@@ -112,7 +113,7 @@ func newChart(id, title, yLabel string, start time.Time, slots []Minute, top flo
 			c.XTicks = append(c.XTicks, tick{x(i), t.Format("15:04")})
 		}
 	}
-	legend := float64(plotRight - legendWidth*len(lines))
+	legend := float64(legendLeft)
 	for k, l := range lines {
 		var b strings.Builder
 		for i, m := range slots {

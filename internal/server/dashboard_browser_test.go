@@ -199,6 +199,8 @@ func screenshots(t *testing.T, ctx context.Context, dir string, a *apiServer, id
 		{"dashboard-events.png", "/ui/events", "table.events"},
 		{"dashboard-event.png", "/ui/events/" + id, ".timeline"},
 		{"dashboard-dead.png", "/ui/dead", "table.events"},
+		{"dashboard-events-filtered.png", "/ui/events?type=message.read", "#bulk-actions"},
+		{"dashboard-bulk-confirm.png", "/ui/actions/replay?type=message.read", "#bulk-confirm"},
 		{"dashboard-rejections.png", "/ui/rejections", "table"},
 	}
 	for _, s := range shots {
