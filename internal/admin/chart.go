@@ -149,7 +149,8 @@ func niceScale(hi float64, integer bool) (top, step float64) {
 	if integer {
 		step = max(step, 1)
 	}
-	return math.Ceil(hi/step-1e-9) * step, step
+	top = math.Ceil(hi/step-1e-9) * step
+	return math.Round(top*1e9) / 1e9, step // 0.3, not 0.30000000000000004
 }
 
 // decimal writes v with at most three decimals and no trailing zeros.
