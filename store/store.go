@@ -365,6 +365,24 @@ type Stats struct {
 	Deliveries map[string]int64 `json:"deliveries"` // by status
 }
 
+// MinuteStats is what the receiver and the dispatcher did in one minute,
+// as the admin's sampler counts it from their counters: the per-minute
+// history the dashboard charts, kept across restarts.
+type MinuteStats struct {
+	Start      time.Time // the minute, truncated
+	Received   int64     // accepted, attention included
+	Duplicates int64     // acknowledged, not stored again
+	Rejected   int64     // failed verification
+	Refused    int64     // answered 503
+	Delivered  int64     // attempts that succeeded
+	Failed     int64     // attempts that failed
+	Dead       int64     // attempts that left their delivery dead
+	// AckBuckets counts the minute's answers per bucket of the
+	// receiver's latency histogram (not cumulative), in the order of its
+	// bounds.
+	AckBuckets []int64
+}
+
 // Store is the seam every backend implements. Every method takes a context
 // and returns this package's types, never a driver's.
 type Store interface {
@@ -455,6 +473,16 @@ type Store interface {
 
 	// Stats counts what is stored.
 	Stats(ctx context.Context) (Stats, error)
+
+	// AddMinutes adds each minute's counts to those stored for the same
+	// minute (several processes sharing a store add up; AckBuckets add
+	// bucket by bucket), and deletes the minutes that start before
+	// keepFrom: the history stays as long as its readers show.
+	AddMinutes(ctx context.Context, minutes []MinuteStats, keepFrom time.Time) error
+
+	// Minutes returns the stored minutes that start at since or later,
+	// oldest first.
+	Minutes(ctx context.Context, since time.Time) ([]MinuteStats, error)
 
 	// Ready returns nil when the store can take writes.
 	Ready(ctx context.Context) error

@@ -104,29 +104,67 @@ func New(cfg Config) (*Admin, error) {
 	return a, nil
 }
 
-// Run samples the counters every second and the queue every ten, and
-// feeds the live stream, until ctx is done.
+// Run samples the counters every second and the queue every ten (every
+// two while someone watches the live stream, which is then sent the
+// overview's numbers), writes the per-minute history to the store once a
+// minute, and feeds the live stream, until ctx is done. It then writes
+// the minute under way, so that a restart loses none of it.
 func (a *Admin) Run(ctx context.Context) {
 	tailDone := make(chan struct{})
 	go func() { a.tail.run(ctx); close(tailDone) }()
 	defer func() { <-tailDone }()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var flushed time.Time // the minute of the last flush
 	for i := 0; ; i++ {
 		now := a.now()
 		a.stats.sample(ctx, now)
-		if i%10 == 0 {
-			if q, err := readQueue(ctx, a.cfg.Store, now); err == nil {
+		if minute := now.Truncate(time.Minute); !minute.Equal(flushed) {
+			flushed = minute // tried again next minute when it fails
+			if err := a.stats.flush(ctx, now, false); err != nil && ctx.Err() == nil {
+				a.cfg.Logger.Warn("admin: the per-minute history is not in the store; trying again in a minute", "err", err)
+			}
+		}
+		watched := a.tail.hub.active()
+		if i%10 == 0 || watched && i%2 == 0 {
+			q, totals, err := readQueue(ctx, a.cfg.Store, now)
+			switch {
+			case err == nil:
 				a.stats.setQueue(q)
-			} else if ctx.Err() == nil {
+				if watched {
+					a.tail.hub.publish("stats", a.statsNote(q, totals, now))
+				}
+			case ctx.Err() == nil:
 				a.cfg.Logger.Warn("admin: could not read the queue's state", "err", err)
 			}
 		}
 		select {
 		case <-ctx.Done():
+			a.finalFlush(ctx)
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// statsNote is the overview's numbers now, for the live stream.
+func (a *Admin) statsNote(q Queue, totals store.Stats, now time.Time) StatsNote {
+	n := StatsNote{Queue: q, Totals: totals, ReceiverUnavailableSecs: a.stats.unavailable(now).Seconds()}
+	if ms := a.stats.report(now); len(ms) > 0 {
+		n.Minute = &ms[len(ms)-1]
+	}
+	return n
+}
+
+// finalFlush counts what happened since the last sample and writes the
+// minute under way to the store, on a context of its own: ctx is done.
+func (a *Admin) finalFlush(ctx context.Context) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	now := a.now()
+	a.stats.sample(fctx, now)
+	if err := a.stats.flush(fctx, now, true); err != nil {
+		a.cfg.Logger.Warn("admin: the last minutes' counts could not be written to the store, and are lost", "err", err)
 	}
 }
 

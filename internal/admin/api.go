@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -272,12 +273,22 @@ func (a *Admin) apiBulkAction(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	t, err := a.bulkTarget(r.Context(), b)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.run(w, r, r.PathValue("action"), t)
+}
+
+// bulkTarget is what a bulk action acts on: the API's, and the
+// dashboard's on a filtered list of events.
+func (a *Admin) bulkTarget(ctx context.Context, b BulkAction) (inspect.Target, error) {
 	t := inspect.Target{DeliveryIDs: b.DeliveryIDs, Dead: b.Dead, Destination: b.Destination}
 	if len(b.EventIDs) > 0 {
-		evs, err := a.in.Find(r.Context(), b.EventIDs)
+		evs, err := a.in.Find(ctx, b.EventIDs)
 		if err != nil {
-			a.fail(w, r, err)
-			return
+			return t, err
 		}
 		for _, ev := range evs {
 			t.EventIDs = append(t.EventIDs, ev.ID)
@@ -287,17 +298,15 @@ func (a *Admin) apiBulkAction(w http.ResponseWriter, r *http.Request) {
 		// A filter that matches everything would touch every delivery ever
 		// made: it must say something.
 		if b.Filter.empty() {
-			a.fail(w, r, bad("an empty filter would select every event: give type, subject, delivery, attention, since or until"))
-			return
+			return t, bad("an empty filter would select every event: give type, subject, delivery, attention, since or until")
 		}
 		q, err := b.Filter.query(a.now())
 		if err != nil {
-			a.fail(w, r, err)
-			return
+			return t, err
 		}
 		t.Filter = &q
 	}
-	a.run(w, r, r.PathValue("action"), t)
+	return t, nil
 }
 
 // BackfillRequest is the body of POST /v1/actions/backfill.
@@ -446,16 +455,12 @@ type statsReport struct {
 
 func (a *Admin) statsReport(r *http.Request) (statsReport, error) {
 	now := a.now()
-	q, err := readQueue(r.Context(), a.cfg.Store, now)
+	q, totals, err := readQueue(r.Context(), a.cfg.Store, now)
 	if err != nil {
 		return statsReport{}, err
 	}
 	a.stats.setQueue(q) // the gauges may as well be as fresh
-	totals, err := a.cfg.Store.Stats(r.Context())
-	if err != nil {
-		return statsReport{}, err
-	}
-	return statsReport{Minutes: a.stats.report(), Queue: q, Totals: totals,
+	return statsReport{Minutes: a.stats.report(now), Queue: q, Totals: totals,
 		ReceiverUnavailableSecs: a.stats.unavailable(now).Seconds(), SenderRetryHorizonSeconds: SenderRetryHorizon.Seconds()}, nil
 }
 

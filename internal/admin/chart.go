@@ -1,38 +1,61 @@
 package admin
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// chart is the overview's per-minute chart, drawn on the server as inline
-// SVG: numbers only reach the page, so there is nothing to escape.
+// charts are the overview's two per-minute charts over the last hour.
+type charts struct {
+	Counts, Latency chart
+}
+
+// chart is one per-minute chart, drawn on the server as inline SVG with
+// its title, axes (ticks and units) and legend: numbers and our own words
+// only reach the page, and html/template escapes them anyway.
 type chart struct {
-	Width, Height int
-	Counts        []series // received, delivered, failed
-	Latency       []series // ack p50, p99
-	CountMax      int64
-	LatencyMax    float64
-	From, To      string // the first and last minute's clock time
+	ID, Title string
+	YLabel    string // the unit of the vertical axis
+	XLabel    string
+	Width     int
+	Height    int
+	// The plot area's edges, in the viewBox's units.
+	Left, Right, Top, Bottom float64
+	TickEnd                  float64 // where the time ticks end, below the plot
+	YTicks, XTicks           []tick
+	Series                   []series
+}
+
+type tick struct {
+	Pos   float64 // y for the vertical axis, x for the horizontal
+	Label string
 }
 
 type series struct {
-	Name   string
-	Class  string
-	Points string // SVG polyline points
-	Last   string // the latest value, for the legend
+	Name    string
+	Class   string
+	Points  string  // SVG polyline points
+	Last    string  // the latest minute's value, for the legend
+	LegendX float64 // where its legend entry starts
 }
 
 const (
 	chartMinutes = 60
-	chartW       = 720
-	chartH       = 160
+	chartW       = 960
+	chartH       = 280
+	plotLeft     = 64
+	plotRight    = chartW - 16
+	plotTop      = 64
+	plotBottom   = chartH - 48
+	legendLeft   = plotLeft + 96 // after "this minute:"
+	legendWidth  = 180           // per series
 )
 
-// newChart lays the last hour's minutes out, a point a minute, zero where
+// newCharts lays the last hour's minutes out, a point a minute, zero where
 // nothing was sampled.
-func newChart(minutes []Minute, now time.Time) chart {
+func newCharts(minutes []Minute, now time.Time) charts {
 	end := now.Truncate(time.Minute)
 	start := end.Add(-(chartMinutes - 1) * time.Minute)
 	byStart := map[time.Time]Minute{}
@@ -40,42 +63,97 @@ func newChart(minutes []Minute, now time.Time) chart {
 		byStart[m.Start] = m
 	}
 	slots := make([]Minute, chartMinutes)
-	c := chart{Width: chartW, Height: chartH, From: start.Local().Format("15:04"), To: end.Local().Format("15:04")}
+	var countMax int64
+	var latencyMax float64
 	for i := range slots {
 		slots[i] = byStart[start.Add(time.Duration(i)*time.Minute)]
 		m := slots[i]
-		c.CountMax = max(c.CountMax, m.Received, m.Delivered, m.Failed)
-		c.LatencyMax = max(c.LatencyMax, m.AckP99, m.AckP50)
+		countMax = max(countMax, m.Received, m.Delivered, m.Failed)
+		latencyMax = max(latencyMax, m.AckP99, m.AckP50)
 	}
-	count := func(name, class string, f func(Minute) int64) series {
-		return line(name, class, slots, func(m Minute) float64 { return float64(f(m)) }, float64(max(c.CountMax, 1)), func(v float64) string {
-			return strconv.FormatInt(int64(v), 10)
-		})
-	}
-	c.Counts = []series{
-		count("received", "received", func(m Minute) int64 { return m.Received }),
-		count("delivered", "delivered", func(m Minute) int64 { return m.Delivered }),
-		count("failed", "failed", func(m Minute) int64 { return m.Failed }),
-	}
+	whole := func(v float64) string { return strconv.FormatInt(int64(v), 10) }
 	ms := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) + " ms" }
-	top := max(c.LatencyMax, 0.001)
-	c.Latency = []series{
-		line("ack p50", "p50", slots, func(m Minute) float64 { return m.AckP50 }, top, ms),
-		line("ack p99", "p99", slots, func(m Minute) float64 { return m.AckP99 }, top, ms),
+	count := func(f func(Minute) int64) func(Minute) float64 {
+		return func(m Minute) float64 { return float64(f(m)) }
+	}
+	return charts{
+		Counts: newChart("chart-counts", "Webhooks received and delivery attempts, per minute", "webhooks or attempts a minute",
+			start, slots, float64(countMax), true, []line{
+				{"received", "received", count(func(m Minute) int64 { return m.Received }), whole},
+				{"delivered", "delivered", count(func(m Minute) int64 { return m.Delivered }), whole},
+				{"failed", "failed", count(func(m Minute) int64 { return m.Failed }), whole},
+			}),
+		Latency: newChart("chart-latency", "Acknowledgement latency, per minute (answers to Sent)", "milliseconds (ms)",
+			start, slots, latencyMax, false, []line{
+				{"ack p50", "p50", func(m Minute) float64 { return m.AckP50 }, ms},
+				{"ack p99", "p99", func(m Minute) float64 { return m.AckP99 }, ms},
+			}),
+	}
+}
+
+// line is one series to draw: its name, its CSS class, its value in a
+// minute and how the legend writes it.
+type line struct {
+	name, class string
+	value       func(Minute) float64
+	label       func(float64) string
+}
+
+func newChart(id, title, yLabel string, start time.Time, slots []Minute, top float64, integer bool, lines []line) chart {
+	c := chart{ID: id, Title: title, YLabel: yLabel, XLabel: "time (minutes, local clock)", Width: chartW, Height: chartH,
+		Left: plotLeft, Right: plotRight, Top: plotTop, Bottom: plotBottom, TickEnd: plotBottom + 5}
+	top, step := niceScale(top, integer)
+	y := func(v float64) float64 { return plotBottom - v/top*(plotBottom-plotTop) }
+	x := func(i int) float64 { return plotLeft + float64(i)*(plotRight-plotLeft)/float64(len(slots)-1) }
+	for v := 0.0; v <= top+step/2; v += step {
+		c.YTicks = append(c.YTicks, tick{y(v), decimal(v)})
+	}
+	for i := range slots {
+		if t := start.Add(time.Duration(i) * time.Minute).Local(); t.Minute()%10 == 0 {
+			c.XTicks = append(c.XTicks, tick{x(i), t.Format("15:04")})
+		}
+	}
+	legend := float64(legendLeft)
+	for k, l := range lines {
+		var b strings.Builder
+		for i, m := range slots {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(strconv.FormatFloat(x(i), 'f', 1, 64) + "," + strconv.FormatFloat(y(l.value(m)), 'f', 1, 64))
+		}
+		c.Series = append(c.Series, series{Name: l.name, Class: l.class, Points: b.String(),
+			Last: l.label(l.value(slots[len(slots)-1])), LegendX: legend + float64(k*legendWidth)})
 	}
 	return c
 }
 
-func line(name, class string, slots []Minute, value func(Minute) float64, top float64, label func(float64) string) series {
-	var b strings.Builder
-	step := float64(chartW) / float64(len(slots)-1)
-	for i, m := range slots {
-		x := float64(i) * step
-		y := float64(chartH) - value(m)/top*float64(chartH-10)
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(strconv.FormatFloat(x, 'f', 1, 64) + "," + strconv.FormatFloat(y, 'f', 1, 64))
+// niceScale returns the top of a vertical axis that shows max, and the
+// step between its ticks: 1, 2, 2.5 or 5 times a power of ten, about four
+// ticks; whole numbers only when integer.
+func niceScale(hi float64, integer bool) (top, step float64) {
+	if hi <= 0 {
+		hi = 1
 	}
-	return series{Name: name, Class: class, Points: b.String(), Last: label(value(slots[len(slots)-1]))}
+	raw := hi / 4
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		step = m * mag
+		if integer && step != math.Trunc(step) {
+			continue
+		}
+		if step >= raw {
+			break
+		}
+	}
+	if integer {
+		step = max(step, 1)
+	}
+	top = math.Ceil(hi/step-1e-9) * step
+	return math.Round(top*1e9) / 1e9, step // 0.3, not 0.30000000000000004
+}
+
+// decimal writes v with at most three decimals and no trailing zeros.
+func decimal(v float64) string {
+	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
 }

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -20,7 +21,8 @@ import (
 // seconds): an outage longer than this loses events upstream.
 const SenderRetryHorizon = 127 * time.Second
 
-// keptMinutes is how many minutes of stats are kept.
+// keptMinutes is how many minutes of stats are kept, in memory and in
+// the store.
 const keptMinutes = 60
 
 // Minute is what happened in one minute.
@@ -39,7 +41,17 @@ type Minute struct {
 	AckP90 float64 `json:"ack_p90_ms"`
 	AckP99 float64 `json:"ack_p99_ms"`
 
-	ack []float64 // answers per histogram bucket (not cumulative)
+	ack []int64 // answers per histogram bucket (not cumulative)
+}
+
+func (m Minute) stored() store.MinuteStats {
+	return store.MinuteStats{Start: m.Start, Received: m.Received, Duplicates: m.Duplicates, Rejected: m.Rejected,
+		Refused: m.Refused, Delivered: m.Delivered, Failed: m.Failed, Dead: m.Dead, AckBuckets: slices.Clone(m.ack)}
+}
+
+func fromStored(m store.MinuteStats) Minute {
+	return Minute{Start: m.Start, Received: m.Received, Duplicates: m.Duplicates, Rejected: m.Rejected,
+		Refused: m.Refused, Delivered: m.Delivered, Failed: m.Failed, Dead: m.Dead, ack: m.AckBuckets}
 }
 
 // Queue is the state of the deliveries now.
@@ -70,8 +82,13 @@ type stats struct {
 	ready  func(context.Context) error
 	bounds []float64 // the ack histogram's upper bounds
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// minutes are this process's, not yet written to the store: the
+	// current one, and any whose write failed. history is what the store
+	// holds (on PostgreSQL, summed over every instance), read once a
+	// minute; report adds the two up.
 	minutes []Minute
+	history []Minute
 	prev    counts
 	started bool
 	queue   Queue
@@ -158,7 +175,7 @@ func (s *stats) sample(ctx context.Context, now time.Time) {
 	s.prev = c
 	start := now.Truncate(time.Minute)
 	if n := len(s.minutes); n == 0 || !s.minutes[n-1].Start.Equal(start) {
-		s.minutes = append(s.minutes, Minute{Start: start, ack: make([]float64, len(s.bounds))})
+		s.minutes = append(s.minutes, Minute{Start: start, ack: make([]int64, len(s.bounds))})
 		if len(s.minutes) > keptMinutes {
 			s.minutes = slices.Delete(s.minutes, 0, len(s.minutes)-keptMinutes)
 		}
@@ -174,7 +191,7 @@ func (s *stats) sample(ctx context.Context, now time.Time) {
 	below := 0.0
 	for i := range min(len(c.ack), len(p.ack), len(m.ack)) {
 		in := c.ack[i] - p.ack[i]
-		m.ack[i] += in - below
+		m.ack[i] += int64(in - below)
 		below = in
 	}
 	s.outage.observe(now, c.received+c.duplicates, c.refused, func() error {
@@ -187,17 +204,91 @@ func (s *stats) sample(ctx context.Context, now time.Time) {
 	})
 }
 
-// report returns the kept minutes, oldest first, with their percentiles.
-func (s *stats) report() []Minute {
+// report returns the kept minutes, oldest first, with their percentiles:
+// those the store holds plus this process's not yet written.
+func (s *stats) report(now time.Time) []Minute {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Minute, len(s.minutes))
-	for i, m := range s.minutes {
-		m.AckP50, m.AckP90, m.AckP99 = percentile(s.bounds, m.ack, .5), percentile(s.bounds, m.ack, .9), percentile(s.bounds, m.ack, .99)
+	from := now.Truncate(time.Minute).Add(-(keptMinutes - 1) * time.Minute)
+	byStart := map[time.Time]*store.MinuteStats{}
+	var starts []time.Time
+	for _, ms := range [][]Minute{s.history, s.minutes} {
+		for _, m := range ms {
+			if m.Start.Before(from) {
+				continue
+			}
+			if sum, ok := byStart[m.Start]; ok {
+				sum.Add(m.stored())
+				continue
+			}
+			st := m.stored()
+			byStart[m.Start] = &st
+			starts = append(starts, m.Start)
+		}
+	}
+	slices.SortFunc(starts, time.Time.Compare)
+	out := make([]Minute, len(starts))
+	for i, start := range starts {
+		m := fromStored(*byStart[start])
+		perBucket := make([]float64, len(m.ack))
+		for j, n := range m.ack {
+			perBucket[j] = float64(n)
+		}
+		if len(perBucket) == len(s.bounds) {
+			m.AckP50, m.AckP90, m.AckP99 = percentile(s.bounds, perBucket, .5), percentile(s.bounds, perBucket, .9), percentile(s.bounds, perBucket, .99)
+		}
 		m.ack = nil
 		out[i] = m
 	}
 	return out
+}
+
+// flush writes this process's minutes that have ended by now (every one,
+// the current too, when final) to the store, adding them to what the
+// store holds, and reads the store's history back. It runs once a minute
+// on the sampler's goroutine, never on a request's path. A minute whose
+// write failed stays in memory and is tried again at the next flush.
+func (s *stats) flush(ctx context.Context, now time.Time, final bool) error {
+	current := now.Truncate(time.Minute)
+	keepFrom := current.Add(-(keptMinutes - 1) * time.Minute)
+	s.mu.Lock()
+	var ended []store.MinuteStats
+	for _, m := range s.minutes {
+		if final || m.Start.Before(current) {
+			ended = append(ended, m.stored())
+		}
+	}
+	s.mu.Unlock()
+	if len(ended) > 0 {
+		if err := s.st.AddMinutes(ctx, ended, keepFrom); err != nil {
+			return fmt.Errorf("writing the per-minute history: %w", err)
+		}
+		s.mu.Lock()
+		s.minutes = slices.DeleteFunc(s.minutes, func(m Minute) bool {
+			return slices.ContainsFunc(ended, func(e store.MinuteStats) bool { return e.Start.Equal(m.Start) })
+		})
+		// Until the history is read back, it holds what was just written.
+		for _, e := range ended {
+			s.history = append(s.history, fromStored(e))
+		}
+		s.history = slices.DeleteFunc(s.history, func(m Minute) bool { return m.Start.Before(keepFrom) })
+		s.mu.Unlock()
+	}
+	if final {
+		return nil
+	}
+	stored, err := s.st.Minutes(ctx, keepFrom)
+	if err != nil {
+		return fmt.Errorf("reading the per-minute history: %w", err)
+	}
+	history := make([]Minute, len(stored))
+	for i, m := range stored {
+		history[i] = fromStored(m)
+	}
+	s.mu.Lock()
+	s.history = history
+	s.mu.Unlock()
+	return nil
 }
 
 // percentile estimates the q-quantile, in milliseconds, of the answers
@@ -222,29 +313,30 @@ func percentile(bounds, perBucket []float64, q float64) float64 {
 	return math.Round(lower*1e6) / 1e3 // past the last bound
 }
 
-// readQueue reads the deliveries' state from the store.
-func readQueue(ctx context.Context, st store.Store, now time.Time) (Queue, error) {
+// readQueue reads the deliveries' state, and the counts it comes from,
+// from the store: counters, and the oldest thousand pending deliveries.
+func readQueue(ctx context.Context, st store.Store, now time.Time) (Queue, store.Stats, error) {
 	ss, err := st.Stats(ctx)
 	if err != nil {
-		return Queue{}, err
+		return Queue{}, ss, err
 	}
 	q := Queue{Pending: ss.Deliveries[store.DeliveryPending], InFlight: ss.Deliveries[store.DeliveryInFlight], Dead: ss.Deliveries[store.DeliveryDead]}
 	q.Depth = q.Pending + q.InFlight
 	if q.Pending == 0 {
-		return q, nil
+		return q, ss, nil
 	}
 	// The oldest ids are the longest-waiting; a thousand of them is enough
 	// to find the one most overdue.
 	ds, err := st.ListDeliveries(ctx, store.DeliveryFilter{Status: store.DeliveryPending, Limit: 1000})
 	if err != nil {
-		return Queue{}, err
+		return Queue{}, ss, err
 	}
 	for _, d := range ds {
 		if late := now.Sub(d.NextAttemptAt).Seconds(); late > q.OldestPendingSeconds {
 			q.OldestPendingSeconds = late
 		}
 	}
-	return q, nil
+	return q, ss, nil
 }
 
 func (s *stats) setQueue(q Queue) {

@@ -11,7 +11,8 @@ const heartbeat = 15 * time.Second
 
 // apiStream is GET /v1/stream: Server-Sent Events named "event" (an event
 // stored), "attempt" (a delivery attempt recorded), "rejection" (a request
-// rejected and kept), and "gap" (this client missed some messages: reload
+// rejected and kept), "stats" (the overview's numbers, every two
+// seconds), and "gap" (this client missed some messages: reload
 // what it shows).
 func (a *Admin) apiStream(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)

@@ -39,6 +39,16 @@ type AttemptNote struct {
 	NextAttemptAt  time.Time `json:"next_attempt_at,omitzero"`
 }
 
+// StatsNote is the live stream's "stats" message, sent every two seconds
+// while anyone watches: the overview's numbers (as GET /v1/stats has
+// them) and the latest minute.
+type StatsNote struct {
+	Queue                   Queue       `json:"queue"`
+	Totals                  store.Stats `json:"totals"`
+	ReceiverUnavailableSecs float64     `json:"receiver_unavailable_seconds"`
+	Minute                  *Minute     `json:"minute,omitempty"`
+}
+
 // RejectionNote is the live stream's "rejection" message.
 type RejectionNote struct {
 	ID         int64     `json:"id"`

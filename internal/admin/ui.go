@@ -76,7 +76,7 @@ var funcs = template.FuncMap{
 
 func newUI(a *Admin) (*ui, error) {
 	u := &ui{a: a, pages: map[string]*template.Template{}}
-	for _, name := range []string{"overview", "events", "event", "dead", "rejections", "rejection", "login"} {
+	for _, name := range []string{"overview", "events", "event", "dead", "rejections", "rejection", "login", "bulk"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(uiFiles, "ui/layout.html", "ui/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("dashboard template %s: %w", name, err)
@@ -90,10 +90,13 @@ func newUI(a *Admin) (*ui, error) {
 	m := a.mux
 	m.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", http.FileServerFS(static)))
 	m.HandleFunc("GET /ui/{$}", u.overview)
+	m.HandleFunc("GET /ui/charts", u.charts)
 	m.HandleFunc("GET /ui/events", u.events)
 	m.HandleFunc("GET /ui/events/{id}", u.event)
 	m.HandleFunc("POST /ui/events/{id}/{action}", u.eventAction)
 	m.HandleFunc("POST /ui/deliveries/{id}/{action}", u.deliveryAction)
+	m.HandleFunc("GET /ui/actions/{action}", u.bulkConfirm)
+	m.HandleFunc("POST /ui/actions/{action}", u.bulkDo)
 	m.HandleFunc("GET /ui/dead", u.dead)
 	m.HandleFunc("POST /ui/dead/{action}", u.deadAction)
 	m.HandleFunc("GET /ui/rejections", u.rejections)
@@ -120,15 +123,7 @@ type page struct {
 }
 
 func (u *ui) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
-	h := w.Header()
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	// Not no-referrer: with it, a browser sends "Origin: null" on the
-	// dashboard's own form posts, which the origin check must refuse.
-	h.Set("Referrer-Policy", "same-origin")
+	setPageHeaders(w.Header())
 	p.Token = u.a.cfg.Token != ""
 	if p.Notice == "" {
 		p.Notice = notice(r.URL.Query())
@@ -141,6 +136,18 @@ func (u *ui) render(w http.ResponseWriter, r *http.Request, status int, name str
 	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// setPageHeaders sets the headers every dashboard page has.
+func setPageHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	// Not no-referrer: with it, a browser sends "Origin: null" on the
+	// dashboard's own form posts, which the origin check must refuse.
+	h.Set("Referrer-Policy", "same-origin")
 }
 
 // notice words what the last action did from the redirect's query: codes
@@ -184,10 +191,10 @@ func (u *ui) fail(w http.ResponseWriter, r *http.Request, err error) {
 	u.render(w, r, status, "overview", page{Title: "Error", Error: msg})
 }
 
-// overviewData is the front page: the queue, the chart, the live tail.
+// overviewData is the front page: the queue, the charts, the live tail.
 type overviewData struct {
-	Stats statsReport
-	Chart chart
+	Stats  statsReport
+	Charts charts
 }
 
 func (u *ui) overview(w http.ResponseWriter, r *http.Request) {
@@ -197,7 +204,22 @@ func (u *ui) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u.render(w, r, http.StatusOK, "overview", page{Title: "Overview", Nav: "overview",
-		Data: overviewData{Stats: rep, Chart: newChart(rep.Minutes, u.a.now())}})
+		Data: overviewData{Stats: rep, Charts: newCharts(rep.Minutes, u.a.now())}})
+}
+
+// charts is the overview's charts alone, as HTML: the page's script
+// fetches them again when the live stream says the minutes changed. They
+// come from memory: no store is read.
+func (u *ui) charts(w http.ResponseWriter, r *http.Request) {
+	now := u.a.now()
+	var buf bytes.Buffer
+	if err := u.pages["overview"].ExecuteTemplate(&buf, "charts", newCharts(u.a.stats.report(now), now)); err != nil {
+		u.a.cfg.Logger.Error("dashboard: rendering", "page", "charts", "err", err)
+		http.Error(w, "the charts could not be rendered; the log says why", http.StatusInternalServerError)
+		return
+	}
+	setPageHeaders(w.Header())
+	w.Write(buf.Bytes())
 }
 
 type eventsData struct {
@@ -205,6 +227,9 @@ type eventsData struct {
 	States []string
 	Page   eventPage
 	Next   string // the next page's URL
+	// Bulk is the filter, as the bulk actions' hidden fields; none when
+	// the filter selects every event.
+	Bulk [][2]string
 }
 
 func (u *ui) events(w http.ResponseWriter, r *http.Request) {
@@ -225,6 +250,9 @@ func (u *ui) list(w http.ResponseWriter, r *http.Request, name, title string) {
 		return
 	}
 	d := eventsData{Filter: filterFromQuery(r.URL.Query()), States: store.DeliveryStates(), Page: p}
+	if name == "events" {
+		d.Bulk = d.Filter.fields()
+	}
 	if p.Next != "" {
 		q := r.URL.Query()
 		q.Set("cursor", p.Next)

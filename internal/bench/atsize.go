@@ -45,7 +45,8 @@ type Sample struct {
 // SentID is the event id Sent sent for the sample.
 func (s Sample) SentID() string { return strings.TrimPrefix(s.DedupeKey, "event-id:") }
 
-// Ops are the reads measured at each size: every dashboard page, every
+// Ops are the reads measured at each size: every dashboard page (the
+// bulk actions' confirmations with three filters), every
 // list and lookup of the admin API, /v1/stats, and the events and
 // rejections commands with each filter and each kind of id. A type
 // pattern that no stored event matches (email.*) is the worst case of a
@@ -66,7 +67,7 @@ func Ops(s Sample) []Op {
 		{"page mid-store", "cursor=" + mid},
 	}
 	var ops []Op
-	ops = append(ops, Op{Name: "/ui/", Path: "/ui/"})
+	ops = append(ops, Op{Name: "/ui/", Path: "/ui/"}, Op{Name: "/ui/charts", Path: "/ui/charts"})
 	for _, f := range filters {
 		ops = append(ops, Op{Name: strings.TrimSpace("/ui/events " + f.name), Path: "/ui/events?" + f.query})
 	}
@@ -74,6 +75,10 @@ func Ops(s Sample) []Op {
 		Op{Name: "/ui/events/{id}", Path: "/ui/events/" + s.ID},
 		Op{Name: "/ui/events/{short id}", Path: "/ui/events/" + short},
 		Op{Name: "/ui/dead", Path: "/ui/dead"},
+		// The bulk actions' confirmations count what the filter selects.
+		Op{Name: "/ui/actions/{action} replay type exact", Path: "/ui/actions/replay?type=message.delivered"},
+		Op{Name: "/ui/actions/{action} retry type message.*", Path: "/ui/actions/retry?type=" + url.QueryEscape("message.*")},
+		Op{Name: "/ui/actions/{action} replay since 1h", Path: "/ui/actions/replay?since=1h"},
 		Op{Name: "/ui/rejections", Path: "/ui/rejections"},
 		Op{Name: "/ui/rejections/{id}", Path: "/ui/rejections/" + strconv.FormatInt(s.RejectionID, 10)},
 		Op{Name: "/v1/stats", Path: "/v1/stats"},

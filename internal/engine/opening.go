@@ -291,3 +291,11 @@ var (
 	_ dispatch.WorkListener = (*opening)(nil)
 	_ retention.Pruner      = (*opening)(nil)
 )
+
+func (o *opening) AddMinutes(ctx context.Context, minutes []store.MinuteStats, keepFrom time.Time) error {
+	return o.do(func(st store.Store) error { return st.AddMinutes(ctx, minutes, keepFrom) })
+}
+
+func (o *opening) Minutes(ctx context.Context, since time.Time) ([]store.MinuteStats, error) {
+	return call(o, func(st store.Store) ([]store.MinuteStats, error) { return st.Minutes(ctx, since) })
+}

@@ -83,6 +83,11 @@ func TestDashboardInABrowser(t *testing.T) {
 	if title := value(t, ctx, chromedp.Title()); title != "Overview · hooklatch" {
 		t.Fatalf("after logging in: %q", title)
 	}
+	// A mark on this page: a reload would wipe it.
+	received := value(t, ctx, chromedp.Evaluate[string](`window.sameOverview = true; document.querySelector("#chart-counts polyline.received").getAttribute("points")`))
+	if events, dead := value(t, ctx, chromedp.Text(chromedp.CSS("#events-total"))), value(t, ctx, chromedp.Text(chromedp.CSS("#dead-count"))); events != "0" || dead != "0" {
+		t.Fatalf("a fresh overview shows %s events, %s dead", events, dead)
+	}
 
 	const script = `<script>document.title='injected'</script><img src=x onerror="document.title='injected'">`
 	body := fmt.Sprintf(`{"field":"message","sub_type":"message.received","timestamp":"2026-01-02T10:00:00Z",`+
@@ -95,6 +100,15 @@ func TestDashboardInABrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#tail tr.received[data-event=%q]`, id))),
 		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#tail tr.permanent[data-event=%q]`, id))),
 	)
+	do(t, ctx, "the overview's tiles and chart follow, without a reload",
+		chromedp.WaitVisible(`//b[@id="events-total" and text()="1"]`),
+		chromedp.WaitVisible(`//div[contains(@class, "alarm")]//b[@id="dead-count" and text()="1"]`),
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector("#chart-counts polyline.received").getAttribute("points") !== %q`, received),
+			chromedp.WithPollingInterval(100*time.Millisecond)),
+	)
+	if same := value(t, ctx, chromedp.Evaluate[bool](`window.sameOverview === true`)); !same {
+		t.Fatal("the overview was reloaded to show the new numbers")
+	}
 
 	do(t, ctx, "the detail page", chromedp.Navigate(admin+"/ui/events/"+id), chromedp.WaitVisible(chromedp.CSS(".timeline li.attempt")))
 	timeline := value(t, ctx, chromedp.Text(chromedp.CSS(".timeline")))
@@ -185,6 +199,8 @@ func screenshots(t *testing.T, ctx context.Context, dir string, a *apiServer, id
 		{"dashboard-events.png", "/ui/events", "table.events"},
 		{"dashboard-event.png", "/ui/events/" + id, ".timeline"},
 		{"dashboard-dead.png", "/ui/dead", "table.events"},
+		{"dashboard-events-filtered.png", "/ui/events?type=message.read", "#bulk-actions"},
+		{"dashboard-bulk-confirm.png", "/ui/actions/replay?type=message.read", "#bulk-confirm"},
 		{"dashboard-rejections.png", "/ui/rejections", "table"},
 	}
 	for _, s := range shots {

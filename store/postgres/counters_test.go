@@ -189,6 +189,7 @@ DROP TABLE counters; DROP FUNCTION count_events, count_deliveries, add_counts CA
 DROP INDEX deliveries_dead; DROP INDEX events_id_tail; -- 0004, also rolled back below
 DROP INDEX deliveries_open, events_attention; -- 0005, likewise
 ALTER TABLE events DROP COLUMN trace_parent; -- 0006, likewise
+DROP TABLE minutes; -- 0007, likewise
 DELETE FROM schema_migrations WHERE version >= 3;
 UPDATE deliveries SET status = 'dead' WHERE event_seq % 3 = 0`)
 	s.Close()

@@ -53,6 +53,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("AttemptsNumberedForLife", func(t *testing.T) { t.Parallel(); testAttemptsNumberedForLife(t, factory) })
 	t.Run("StatsAfterMixedWorkload", func(t *testing.T) { t.Parallel(); testStatsAfterMixedWorkload(t, factory) })
 	t.Run("CreationContext", func(t *testing.T) { t.Parallel(); testCreationContext(t, factory) })
+	t.Run("Minutes", func(t *testing.T) { t.Parallel(); testMinutes(t, factory) })
 }
 
 // NewEvent returns a plausible event with a fresh id and the given dedupe key.

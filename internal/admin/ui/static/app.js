@@ -1,6 +1,7 @@
-// The dashboard's only script: the live tail on the overview page, and a
-// confirmation before the buttons that touch many deliveries. Everything
-// it shows goes in through textContent, never as HTML.
+// The dashboard's only script: the overview's live tiles, charts and tail,
+// and a confirmation before the buttons that touch many deliveries.
+// Everything it shows goes in through textContent, never as HTML; the
+// charts come drawn from the server (/ui/charts), parsed, not run.
 "use strict";
 
 document.addEventListener("click", (e) => {
@@ -41,6 +42,45 @@ document.addEventListener("click", (e) => {
     while (body.rows.length > keep) body.deleteRow(-1);
   }
 
+  // The tiles name the number they show by its path in the "stats"
+  // message (data-stat="queue.depth"); data-alarm marks a tile red while
+  // its number is above zero.
+  function lookup(v, path) {
+    return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), v);
+  }
+  function updateTiles(v) {
+    for (const el of document.querySelectorAll("[data-stat]")) {
+      const n = lookup(v, el.dataset.stat);
+      if (typeof n !== "number") continue;
+      const text = String(el.dataset.round ? Math.round(n) : n);
+      if (el.textContent !== text) el.textContent = text;
+    }
+    for (const el of document.querySelectorAll("[data-alarm]")) {
+      el.classList.toggle("alarm", lookup(v, el.dataset.alarm) > 0);
+    }
+  }
+
+  // The charts are drawn on the server: fetch them again, one fetch at a
+  // time, when the latest minute changed.
+  let lastMinute = null, fetching = false, again = false;
+  function refreshCharts() {
+    const old = document.getElementById("charts");
+    if (!old) return;
+    if (fetching) { again = true; return; }
+    fetching = true;
+    fetch("/ui/charts", { credentials: "same-origin", cache: "no-store" })
+      .then((r) => (r.ok ? r.text() : Promise.reject(new Error(r.status))))
+      .then((html) => {
+        const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("charts");
+        if (fresh) document.getElementById("charts").replaceWith(document.adoptNode(fresh));
+      })
+      .catch(() => {})
+      .finally(() => {
+        fetching = false;
+        if (again) { again = false; refreshCharts(); }
+      });
+  }
+
   const es = new EventSource("/v1/stream");
   es.onopen = () => { state.textContent = "live"; };
   es.onerror = () => { state.textContent = "reconnecting…"; };
@@ -57,6 +97,15 @@ document.addEventListener("click", (e) => {
   es.addEventListener("rejection", (m) => {
     const v = JSON.parse(m.data);
     add(v.received_at, "rejected", "", v.reason + " from " + v.remote_addr, "rejected");
+  });
+  es.addEventListener("stats", (m) => {
+    const v = JSON.parse(m.data);
+    updateTiles(v);
+    const minute = JSON.stringify(v.minute || null);
+    if (minute !== lastMinute) {
+      lastMinute = minute;
+      refreshCharts();
+    }
   });
   es.addEventListener("gap", (m) => {
     const v = JSON.parse(m.data);
