@@ -83,6 +83,11 @@ type Config struct {
 	// recorded, with what the dispatcher decided. It runs on the attempt's
 	// worker, so it must not block. Defaults to none.
 	OnAttempt func(Attempted)
+	// FailureLogEvery is how often, at most, a destination whose attempts
+	// keep failing is summarised in the log (the first failure is logged
+	// at once, the recovery when it comes). Defaults to
+	// DefaultFailureLogEvery.
+	FailureLogEvery time.Duration
 	// Metrics defaults to unregistered metrics.
 	Metrics *Metrics
 	// Logger defaults to slog.Default().
@@ -118,6 +123,7 @@ type route struct {
 	Route
 	slots    chan struct{}
 	failures *outage.Log
+	retrying retrying // deliveries waiting for a retry after a failure
 }
 
 // New validates cfg and returns a Dispatcher; Run starts it.
@@ -165,6 +171,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
+	if cfg.FailureLogEvery <= 0 {
+		cfg.FailureLogEvery = DefaultFailureLogEvery
+	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
 	}
@@ -172,7 +181,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		cfg.Logger = slog.Default()
 	}
 	for _, r := range d.routes {
-		r.failures = newFailureLog(r.Name, cfg)
+		r.failures = newFailureLog(r, cfg)
 	}
 	d.store = newStoreLog(cfg)
 	d.cfg = cfg
@@ -353,7 +362,7 @@ func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
 		r.slots <- struct{}{}
 		completion, derr = d.attempt(ctx, r, c, attempt)
 		<-r.slots
-		r.noteAttempt(completion, derr)
+		r.noteAttempt(c, completion, derr)
 	}
 	completion.Now = d.cfg.Clock.Now()
 
