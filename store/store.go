@@ -331,10 +331,11 @@ type EventFilter struct {
 	// DedupeKeys matches the events with any of these dedupe keys, in any
 	// source.
 	DedupeKeys []string
-	// Delivery matches the events whose DeliveryState is this:
-	// DeliveryDead, DeliveryPending, DeliverySucceeded, DeliveryDiscarded,
-	// or DeliveryNone for events without a delivery. Any other value is
-	// an error.
+	// Delivery matches the events that have at least one delivery in this
+	// state, whatever their other deliveries are: DeliveryDead,
+	// DeliveryPending (pending or in flight), DeliverySucceeded,
+	// DeliveryDiscarded; or DeliveryNone for events without a delivery
+	// (see DeliveryStateRule). Any other value is an error.
 	Delivery string
 	// AttentionOnly matches only the events marked for attention (whose
 	// Attention is not empty). The backends find them through an index

@@ -320,27 +320,9 @@ func printEvents(w io.Writer, evs []store.Event, jsonOut bool) error {
 	fmt.Fprintln(tw, "ID\tRECEIVED\tTYPE\tSUBJECT\tSTATUS\tDELIVERY\tDUPS\tNOTE")
 	for _, ev := range evs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", ev.ID, ev.ReceivedAt.Local().Format(time.DateTime), ev.Type, ev.Subject, ev.Status,
-			deliveryText(&ev), ev.Duplicates, ev.Attention)
+			ev.DeliveryText(), ev.Duplicates, ev.Attention)
 	}
 	return tw.Flush()
-}
-
-// deliveryText is the DELIVERY column: the state, and how many of the
-// deliveries are in it when there are several ("dead (1 of 2)").
-func deliveryText(ev *store.Event) string {
-	state := ev.DeliveryState()
-	with, _, _ := store.DeliveryStateRule(state)
-	n, total := 0, 0
-	for status, c := range ev.DeliveryCounts {
-		total += c
-		if slices.Contains(with, status) {
-			n += c
-		}
-	}
-	if total <= 1 {
-		return state
-	}
-	return fmt.Sprintf("%s (%d of %d)", state, n, total)
 }
 
 // shownEvent is `events show --json`: the event with its body (as JSON
