@@ -195,6 +195,14 @@ type ClaimParams struct {
 type Claim struct {
 	Delivery Delivery
 	Event    *Event
+	// Attempt is the number the attempt made under this claim gets when
+	// it is recorded (Attempt.Attempt): one more than the attempts
+	// recorded for the delivery over its whole life, retries, replays,
+	// snoozes and lost attempts included. It is what the destination is
+	// told (the Hooklatch-Attempt header), so that it matches what
+	// `events show` lists; Delivery.Attempts, the attempts spent of the
+	// current budget, restarts at a replay.
+	Attempt int
 }
 
 // Completion records how an attempt went and what happens next.

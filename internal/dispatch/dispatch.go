@@ -104,6 +104,11 @@ type Attempted struct {
 	// is next due, and the attempt (number, duration, outcome, status
 	// code, answer, error).
 	Completion store.Completion
+	// Spent counts the attempts of the delivery's current budget, this
+	// one included: Policy.MaxAttempts bounds it, and a replay restarts
+	// it. Completion.Attempt.Attempt numbers the attempt over the
+	// delivery's whole life.
+	Spent int
 	// Err is what the destination returned; nil on success.
 	Err error
 	// RecordErr is why the attempt could not be recorded, if it could not:
@@ -338,7 +343,10 @@ func (d *Dispatcher) sleep(ctx context.Context, waitForSlots bool, freed <-chan 
 	}
 }
 
-// run makes one attempt and records it.
+// run makes one attempt and records it. attempt counts the attempts of
+// the delivery's current budget (Policy.MaxAttempts bounds it); the
+// destination is told the attempt's number over the delivery's whole
+// life (store.Claim.Attempt), as the store records it.
 func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
 	dl := c.Delivery
 	attempt := dl.Attempts + 1
@@ -372,7 +380,7 @@ func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
 	err := d.cfg.Store.Complete(recordCtx, completion)
 	d.cfg.Metrics.observe(dl.Destination, completion)
 	if d.cfg.OnAttempt != nil {
-		d.cfg.OnAttempt(Attempted{Route: dl.Destination, Event: c.Event, Completion: completion, Err: derr, RecordErr: err})
+		d.cfg.OnAttempt(Attempted{Route: dl.Destination, Event: c.Event, Completion: completion, Spent: attempt, Err: derr, RecordErr: err})
 	}
 	switch {
 	case errors.Is(err, store.ErrLeaseLost):
@@ -392,8 +400,9 @@ func (d *Dispatcher) attempt(ctx context.Context, r *route, c store.Claim, attem
 	ctx, cancel := context.WithTimeout(ctx, r.Policy.Timeout)
 	defer cancel()
 	start := d.cfg.Clock.Now()
+	number := max(c.Attempt, attempt) // attempt, from a store that does not number its claims
 	t0 := time.Now()
-	err := deliver(ctx, r.Destination, &destination.Delivery{ID: c.Delivery.ID, Attempt: attempt, Event: c.Event})
+	err := deliver(ctx, r.Destination, &destination.Delivery{ID: c.Delivery.ID, Attempt: number, Event: c.Event})
 	elapsed := time.Since(t0)
 	if err != nil && ctx.Err() == context.DeadlineExceeded && !errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("timed out after %s: %w", r.Policy.Timeout, err)
@@ -405,7 +414,7 @@ func (d *Dispatcher) attempt(ctx context.Context, r *route, c store.Claim, attem
 		Owner:        d.cfg.Owner,
 		SpendAttempt: true,
 		Attempt: store.Attempt{
-			Attempt: attempt, StartedAt: start, Duration: elapsed,
+			Attempt: number, StartedAt: start, Duration: elapsed,
 			StatusCode: o.Result.StatusCode, Response: o.Result.Response,
 		},
 	}
