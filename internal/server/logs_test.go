@@ -82,6 +82,7 @@ func (c constantRetry) NextRetry(int, error) time.Duration { return time.Duratio
 // next attempt is due; then summaries, with the deliveries waiting and
 // the last error, never a line per attempt; and one info line when the
 // app is back, saying how long it was down and how many attempts failed.
+// No line holds the secret the app's URL carries.
 func TestFailingAppIsLoggedWhenItStartsLastsAndRecovers(t *testing.T) {
 	t.Parallel()
 	var down atomic.Bool
@@ -94,7 +95,8 @@ func TestFailingAppIsLoggedWhenItStartsLastsAndRecovers(t *testing.T) {
 		}
 	}))
 	defer app.Close()
-	dest, err := httpdest.New(httpdest.Config{URL: app.URL + "/hooks"})
+	const secret = "s3cr3t-in-the-url"
+	dest, err := httpdest.New(httpdest.Config{URL: app.URL + "/hooks?token=" + secret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +155,9 @@ func TestFailingAppIsLoggedWhenItStartsLastsAndRecovers(t *testing.T) {
 		if strings.Contains(l.Msg, "failed; until one succeeds") {
 			started++
 		}
+	}
+	if strings.Contains(logs.String(), secret) {
+		t.Errorf("the log holds the secret of the app's URL:\n%s", logs.String())
 	}
 	if started != 1 {
 		t.Errorf("%d warnings opening the outage, want 1\n%s", started, logs.String())
