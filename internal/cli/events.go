@@ -42,10 +42,12 @@ such as the short id listen prints), or Sent's event id.`,
 	ls := &cobra.Command{
 		Use:   "ls",
 		Short: "List events, newest first, with the state of their deliveries",
-		Long: `ls lists events, newest first. DELIVERY sums up each event's deliveries:
-dead when one is dead, else pending while one is still being tried, else
-succeeded; discarded when all were discarded, none when it has no delivery.
---status dead lists the dead letters.`,
+		Long: `ls lists events, newest first. DELIVERY says where each event's
+deliveries are: the state of its only one (dead, pending, succeeded,
+discarded; none when it has none), or for several how many are in each
+state, the state that sums the event up first: "1 of 3 deliveries dead,
+2 succeeded". --status S lists the events with a delivery in state S,
+whatever their others are: --status dead lists the dead letters.`,
 		Example: `  hooklatch events ls --status dead
   hooklatch events ls --type 'message.*' --since 1h --json`,
 		Args: args(cobra.NoArgs),
@@ -71,7 +73,7 @@ succeeded; discarded when all were discarded, none when it has no delivery.
 	ls.Flags().StringVar(&f.Type, "type", "", "only this type, or a prefix pattern such as message.*")
 	ls.Flags().StringVar(&f.Subject, "subject", "", "only events about this message, template or contact id")
 	ls.Flags().DurationVar(&since, "since", 0, "only events received within this long, e.g. 1h")
-	ls.Flags().StringVar(&f.Delivery, "status", "", "only events whose deliveries are in this state (the DELIVERY column): "+states)
+	ls.Flags().StringVar(&f.Delivery, "status", "", "only events with a delivery in this state, whatever their others: "+states)
 	ls.Flags().IntVar(&f.Limit, "limit", 50, "how many")
 	ls.Flags().BoolVar(&jsonOut, "json", false, "print JSON lines")
 
