@@ -34,7 +34,10 @@ type Delivery struct {
 	// ID identifies the delivery (the event × destination pair) across
 	// attempts.
 	ID int64
-	// Attempt counts from 1.
+	// Attempt numbers this attempt among all those of the delivery, from
+	// 1: retries, replays and snoozes included, as `events show` lists
+	// them. A replay goes on from the last number; it does not restart
+	// at 1.
 	Attempt int
 	// Event is the stored event, with its raw body.
 	Event *store.Event

@@ -22,7 +22,8 @@ const (
 	// MetaReceivedAt is when hooklatch stored the event, in RFC 3339 with
 	// nanoseconds, UTC.
 	MetaReceivedAt = "hooklatch-received-at"
-	// MetaAttempt counts the attempts of this delivery from 1.
+	// MetaAttempt numbers the attempt among all those of the delivery,
+	// from 1, replays included (destination.Delivery.Attempt).
 	MetaAttempt = "hooklatch-attempt"
 	// MetaDeliveryID identifies the delivery (this event to this
 	// destination), in decimal: an opaque whole number, up to 2^63-1.

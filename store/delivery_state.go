@@ -1,6 +1,10 @@
 package store
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // DeliveryNone is the DeliveryState of an event that has no delivery: it
 // was stored while nothing was to deliver it.
@@ -34,15 +38,47 @@ func (e *Event) DeliveryState() string {
 	return DeliveryNone
 }
 
-// DeliveryStateRule says which events have the DeliveryState state: those
-// with at least one delivery in a status of with (none at all when with is
-// empty) and none in a status of without. ok is false for a word that is
-// not a state. Backends build EventFilter.Delivery from it, so that every
-// backend sums up alike.
+// DeliveryText says where the event's deliveries are in words that count
+// deliveries, not attempts: the state alone for one delivery or none
+// ("dead", "none"), else how many of them are in each state, the state
+// that sums the event up first: "1 of 3 deliveries dead, 2 succeeded".
+func (e *Event) DeliveryText() string {
+	total := 0
+	for _, n := range e.DeliveryCounts {
+		total += n
+	}
+	if total <= 1 {
+		return e.DeliveryState()
+	}
+	var parts []string
+	for _, s := range deliveryStates {
+		n := 0
+		for _, st := range s.statuses {
+			n += e.DeliveryCounts[st]
+		}
+		switch {
+		case n == 0:
+		case parts == nil:
+			parts = append(parts, fmt.Sprintf("%d of %d deliveries %s", n, total, s.state))
+		default:
+			parts = append(parts, fmt.Sprintf("%d %s", n, s.state))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// DeliveryStateRule says which events EventFilter.Delivery matches for
+// state: those with at least one delivery in a status of with, whatever
+// their other deliveries are (an event with one discarded delivery of
+// three is found by DeliveryDiscarded, as by the states of the other two);
+// for DeliveryNone, with is empty and without holds every status: the
+// events that have no delivery. ok is false for a word that is not a
+// state. Backends build EventFilter.Delivery from it, so that every
+// backend matches alike.
 func DeliveryStateRule(state string) (with, without []string, ok bool) {
 	for _, s := range deliveryStates {
 		if s.state == state {
-			return slices.Clone(s.statuses), without, true
+			return slices.Clone(s.statuses), nil, true
 		}
 		without = append(without, s.statuses...)
 	}

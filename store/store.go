@@ -201,6 +201,14 @@ type ClaimParams struct {
 type Claim struct {
 	Delivery Delivery
 	Event    *Event
+	// Attempt is the number the attempt made under this claim gets when
+	// it is recorded (Attempt.Attempt): one more than the attempts
+	// recorded for the delivery over its whole life, retries, replays,
+	// snoozes and lost attempts included. It is what the destination is
+	// told (the Hooklatch-Attempt header), so that it matches what
+	// `events show` lists; Delivery.Attempts, the attempts spent of the
+	// current budget, restarts at a replay.
+	Attempt int
 }
 
 // Completion records how an attempt went and what happens next.
@@ -337,10 +345,11 @@ type EventFilter struct {
 	// DedupeKeys matches the events with any of these dedupe keys, in any
 	// source.
 	DedupeKeys []string
-	// Delivery matches the events whose DeliveryState is this:
-	// DeliveryDead, DeliveryPending, DeliverySucceeded, DeliveryDiscarded,
-	// or DeliveryNone for events without a delivery. Any other value is
-	// an error.
+	// Delivery matches the events that have at least one delivery in this
+	// state, whatever their other deliveries are: DeliveryDead,
+	// DeliveryPending (pending or in flight), DeliverySucceeded,
+	// DeliveryDiscarded; or DeliveryNone for events without a delivery
+	// (see DeliveryStateRule). Any other value is an error.
 	Delivery string
 	// AttentionOnly matches only the events marked for attention (whose
 	// Attention is not empty). The backends find them through an index

@@ -1,6 +1,10 @@
 package amqpdest
 
-import "github.com/hooklatch/hooklatch/destination"
+import (
+	"strconv"
+
+	"github.com/hooklatch/hooklatch/destination"
+)
 
 // Kind describes the amqp destination to the front ends.
 var Kind = destination.Kind{
@@ -27,4 +31,10 @@ type Block struct {
 	RoutingKey   string `yaml:"routing_key"`
 	ExchangeType string `yaml:"exchange_type"`
 	Queue        string `yaml:"queue"`
+}
+
+// Describe implements destination.Describer: where it delivers, without
+// secrets.
+func (d *Destination) Describe() (kind, target string) {
+	return Kind.Name, destination.RedactURL(d.display) + " exchange " + strconv.Quote(d.exchange) + " key " + strconv.Quote(d.key)
 }

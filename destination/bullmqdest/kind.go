@@ -19,3 +19,9 @@ var Kind = destination.Kind{
 }
 
 var fromURL = destination.URLBuilder(ParseURL, nil, New)
+
+// Describe implements destination.Describer: where it delivers, without
+// secrets.
+func (d *Destination) Describe() (kind, target string) {
+	return Kind.Name, destination.RedactURL(d.cfg.RedisURL) + " queue " + d.cfg.Queue
+}

@@ -20,3 +20,9 @@ type Block struct {
 	Env     []string `yaml:"env"`
 	Dir     string   `yaml:"dir"`
 }
+
+// Describe implements destination.Describer: where it delivers, without
+// secrets.
+func (d *Destination) Describe() (kind, target string) {
+	return Kind.Name, d.args[0] // not its arguments, which may hold secrets
+}

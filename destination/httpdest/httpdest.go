@@ -166,7 +166,7 @@ func New(cfg Config) (*Destination, error) {
 		pass, _ := u.User.Password()
 		header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pass)))
 	}
-	display := u.Redacted()
+	display := destination.RedactURL(u.String()) // neither password nor ?token=… in messages and logs
 	u.User = nil
 
 	d := &Destination{

@@ -86,3 +86,9 @@ func splitPort(s string) (port, rest string) {
 	}
 	return s[:i], s[i:]
 }
+
+// Describe implements destination.Describer: where it delivers, without
+// secrets.
+func (d *Destination) Describe() (kind, target string) {
+	return Kind.Name, destination.RedactURL(d.display)
+}

@@ -23,3 +23,9 @@ type Block struct {
 	URL   string `yaml:"url"` // kafka://host:9092[,host:9092…]
 	Topic string `yaml:"topic"`
 }
+
+// Describe implements destination.Describer: where it delivers, without
+// secrets.
+func (d *Destination) Describe() (kind, target string) {
+	return Kind.Name, d.display + " topic " + d.topic
+}

@@ -12,3 +12,9 @@ var Kind = destination.Kind{
 		return New(s.Logger), nil
 	},
 }
+
+// Describe implements destination.Describer: where it delivers, without
+// secrets.
+func (l *logDestination) Describe() (kind, target string) {
+	return Kind.Name, ""
+}

@@ -30,3 +30,9 @@ type Block struct {
 	Stream       string        `yaml:"stream"`
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
 }
+
+// Describe implements destination.Describer: where it delivers, without
+// secrets.
+func (d *Destination) Describe() (kind, target string) {
+	return Kind.Name, d.display + " subject " + d.subject
+}

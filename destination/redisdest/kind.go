@@ -30,3 +30,9 @@ type Block struct {
 	MaxLen       int64         `yaml:"maxlen"`
 	DedupeWindow time.Duration `yaml:"dedupe_window"`
 }
+
+// Describe implements destination.Describer: where it delivers, without
+// secrets.
+func (d *Destination) Describe() (kind, target string) {
+	return Kind.Name, destination.RedactURL(d.display) + " stream " + d.stream
+}

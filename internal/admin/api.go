@@ -119,10 +119,13 @@ func (p FilterParams) query(now time.Time) (inspect.Query, error) {
 	return q, nil
 }
 
-// listedEvent is an event in a list, with its delivery state.
+// listedEvent is an event in a list, with its delivery state: the word
+// that sums it up, and the text that counts its deliveries in each state
+// ("1 of 3 deliveries dead, 2 succeeded").
 type listedEvent struct {
 	store.Event
-	Delivery string `json:"delivery"`
+	Delivery     string `json:"delivery"`
+	DeliveryText string `json:"delivery_text"`
 }
 
 type eventPage struct {
@@ -153,7 +156,7 @@ func (a *Admin) listEvents(r *http.Request) (eventPage, inspect.Query, error) {
 	}
 	out := eventPage{Events: make([]listedEvent, len(p.Events)), Next: p.Next}
 	for i, ev := range p.Events {
-		out.Events[i] = listedEvent{ev, ev.DeliveryState()}
+		out.Events[i] = listedEvent{ev, ev.DeliveryState(), ev.DeliveryText()}
 	}
 	return out, q, nil
 }
@@ -170,7 +173,8 @@ func (a *Admin) apiEvents(w http.ResponseWriter, r *http.Request) {
 // eventDetail is GET /v1/events/{id}.
 type eventDetail struct {
 	*store.Event
-	Delivery string `json:"delivery"`
+	Delivery     string `json:"delivery"`
+	DeliveryText string `json:"delivery_text"`
 	// Body is the raw body when it is JSON; BodyText is it as text
 	// whatever it is, and BodyBase64 byte for byte.
 	Body          json.RawMessage    `json:"body,omitempty"`
@@ -182,7 +186,7 @@ type eventDetail struct {
 }
 
 func newEventDetail(d *inspect.Detail) eventDetail {
-	out := eventDetail{Event: d.Event, Delivery: d.State, BodyText: string(d.Event.Body), BodyBase64: d.Event.Body,
+	out := eventDetail{Event: d.Event, Delivery: d.State, DeliveryText: d.Event.DeliveryText(), BodyText: string(d.Event.Body), BodyBase64: d.Event.Body,
 		Envelope: d.Envelope, EnvelopeError: d.EnvelopeError, Deliveries: d.Deliveries}
 	if json.Valid(d.Event.Body) {
 		out.Body = d.Event.Body

@@ -43,10 +43,12 @@ such as the short id listen prints), or Sent's event id.`,
 	ls := &cobra.Command{
 		Use:   "ls",
 		Short: "List events, newest first, with the state of their deliveries",
-		Long: `ls lists events, newest first. DELIVERY sums up each event's deliveries:
-dead when one is dead, else pending while one is still being tried, else
-succeeded; discarded when all were discarded, none when it has no delivery.
---status dead lists the dead letters.`,
+		Long: `ls lists events, newest first. DELIVERY says where each event's
+deliveries are: the state of its only one (dead, pending, succeeded,
+discarded; none when it has none), or for several how many are in each
+state, the state that sums the event up first: "1 of 3 deliveries dead,
+2 succeeded". --status S lists the events with a delivery in state S,
+whatever their others are: --status dead lists the dead letters.`,
 		Example: `  hooklatch events ls --status dead
   hooklatch events ls --type 'message.*' --since 1h --json
   HOOKLATCH_ADMIN_TOKEN=... hooklatch events ls --admin-url http://10.0.0.5:3001`,
@@ -74,7 +76,7 @@ succeeded; discarded when all were discarded, none when it has no delivery.
 	ls.Flags().StringVar(&f.Type, "type", "", "only this type, or a prefix pattern such as message.*")
 	ls.Flags().StringVar(&f.Subject, "subject", "", "only events about this message, template or contact id")
 	timeFlags(ls, &since, &until)
-	ls.Flags().StringVar(&f.Delivery, "status", "", "only events whose deliveries are in this state (the DELIVERY column): "+states)
+	ls.Flags().StringVar(&f.Delivery, "status", "", "only events with a delivery in this state, whatever their others: "+states)
 	ls.Flags().IntVar(&f.Limit, "limit", 50, "how many")
 	ls.Flags().BoolVar(&jsonOut, "json", false, "print JSON lines")
 
@@ -295,27 +297,9 @@ func printEvents(w io.Writer, evs []store.Event, jsonOut bool) error {
 	fmt.Fprintln(tw, "ID\tRECEIVED\tTYPE\tSUBJECT\tSTATUS\tDELIVERY\tDUPS\tNOTE")
 	for _, ev := range evs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", ev.ID, ev.ReceivedAt.Local().Format(time.DateTime), ev.Type, ev.Subject, ev.Status,
-			deliveryText(&ev), ev.Duplicates, ev.Attention)
+			ev.DeliveryText(), ev.Duplicates, ev.Attention)
 	}
 	return tw.Flush()
-}
-
-// deliveryText is the DELIVERY column: the state, and how many of the
-// deliveries are in it when there are several ("dead (1 of 2)").
-func deliveryText(ev *store.Event) string {
-	state := ev.DeliveryState()
-	with, _, _ := store.DeliveryStateRule(state)
-	n, total := 0, 0
-	for status, c := range ev.DeliveryCounts {
-		total += c
-		if slices.Contains(with, status) {
-			n += c
-		}
-	}
-	if total <= 1 {
-		return state
-	}
-	return fmt.Sprintf("%s (%d of %d)", state, n, total)
 }
 
 // shownEvent is `events show --json`: the event with its body (as JSON

@@ -154,8 +154,11 @@ func TestEventsTakeShortIDs(t *testing.T) {
 	}
 }
 
-// events ls says what became of each event's deliveries, and --status
-// finds the dead letters.
+// events ls says what became of each event's deliveries, counting
+// deliveries in words that cannot be read as attempts, and --status finds
+// the events with a delivery in that state, whatever their others are:
+// the dead letters, and once one of two deliveries is discarded, the
+// event among the discarded as among the succeeded.
 func TestEventsListByDeliveryState(t *testing.T) {
 	t.Parallel()
 	s := seedStore(t)
@@ -167,7 +170,7 @@ func TestEventsListByDeliveryState(t *testing.T) {
 	if len(lines) != 4 || !strings.Contains(lines[0], "DELIVERY") {
 		t.Fatalf("events ls:\n%s", r.stdout)
 	}
-	for i, want := range []struct{ id, state string }{{s.waiting.ID, " pending "}, {s.ok.ID, " succeeded "}, {s.dead.ID, " dead (1 of 2) "}} {
+	for i, want := range []struct{ id, state string }{{s.waiting.ID, " pending "}, {s.ok.ID, " succeeded "}, {s.dead.ID, " 1 of 2 deliveries dead, 1 succeeded "}} {
 		if !strings.HasPrefix(lines[i+1], want.id) || !strings.Contains(lines[i+1], want.state) {
 			t.Errorf("line %d = %q, want %s with%q", i+1, lines[i+1], want.id, want.state)
 		}
@@ -181,6 +184,19 @@ func TestEventsListByDeliveryState(t *testing.T) {
 	var got struct{ ID, Delivery string }
 	if err := json.Unmarshal([]byte(r.stdout), &got); r.code != 0 || err != nil || got.ID != s.waiting.ID || got.Delivery != "pending" {
 		t.Errorf("ls --status pending --json: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	r = run(t, s.vars, "", "events", "ls", "--status", "succeeded")
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); r.code != 0 || len(lines) != 3 ||
+		!strings.HasPrefix(lines[1], s.ok.ID) || !strings.HasPrefix(lines[2], s.dead.ID) {
+		t.Errorf("ls --status succeeded: exit %d, want the delivered event and the one with a dead delivery beside a delivered one\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r = run(t, s.vars, "", "events", "discard", s.dead.ID); r.code != 0 {
+		t.Fatalf("discard: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, s.vars, "", "events", "ls", "--status", "discarded")
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); r.code != 0 || len(lines) != 2 ||
+		!strings.HasPrefix(lines[1], s.dead.ID) || !strings.Contains(lines[1], " 1 of 2 deliveries succeeded, 1 discarded ") {
+		t.Errorf("ls --status discarded after one of two deliveries was discarded: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = run(t, s.vars, "", "events", "ls", "--status", "lost")
 	if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "dead, pending, succeeded") {

@@ -147,7 +147,8 @@ type listenItem struct {
 	body    []byte
 
 	// A forwarding attempt: what the dispatcher recorded and decided.
-	done store.Completion
+	done  store.Completion
+	spent int // attempts of the current budget, this one included
 }
 
 // maxDiagnoseBody is the largest rejected body the printer diagnoses:
@@ -365,7 +366,7 @@ func (l *Listener) onAttempt(a dispatch.Attempted) {
 	default:
 		l.counts.failed.Add(1)
 	}
-	l.enqueue(listenItem{forward: true, at: a.Completion.Attempt.StartedAt, event: bareEvent(a.Event), done: a.Completion, err: a.Err})
+	l.enqueue(listenItem{forward: true, at: a.Completion.Attempt.StartedAt, event: bareEvent(a.Event), done: a.Completion, spent: a.Spent, err: a.Err})
 }
 
 // prepareReplays requeues what cfg.Replay and cfg.ReplayFailed name,

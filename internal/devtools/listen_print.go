@@ -274,12 +274,12 @@ func (p *listenPrinter) forward(it listenItem) {
 	case a.Outcome == store.OutcomePermanent:
 		b.WriteString(s.red(answer) + ", dead: this answer is not retried; " + replay)
 	case done.Status == store.DeliveryDead:
-		b.WriteString(s.red(answer) + fmt.Sprintf(", dead after %s; %s", Count(a.Attempt, "attempt", "attempts"), replay))
+		b.WriteString(s.red(answer) + fmt.Sprintf(", dead after %s; %s", Count(it.spent, "attempt", "attempts"), replay))
 	case a.Outcome == store.OutcomeSnoozed:
 		b.WriteString(s.yellow(answer) + ", snoozed for " + shortDuration(done.NextAttemptAt.Sub(done.Now).Round(100*time.Millisecond)))
 	default:
 		b.WriteString(s.yellow(answer) + fmt.Sprintf(", will retry in %s (attempt %d of %d)",
-			shortDuration(done.NextAttemptAt.Sub(done.Now).Round(100*time.Millisecond)), a.Attempt, p.l.policy.MaxAttempts))
+			shortDuration(done.NextAttemptAt.Sub(done.Now).Round(100*time.Millisecond)), it.spent, p.l.policy.MaxAttempts))
 	}
 	if done.Status != store.DeliverySucceeded && a.Response != "" {
 		b.WriteString(": " + clipString(a.Response, 80))

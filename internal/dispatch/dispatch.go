@@ -85,6 +85,11 @@ type Config struct {
 	// recorded, with what the dispatcher decided. It runs on the attempt's
 	// worker, so it must not block. Defaults to none.
 	OnAttempt func(Attempted)
+	// FailureLogEvery is how often, at most, a destination whose attempts
+	// keep failing is summarised in the log (the first failure is logged
+	// at once, the recovery when it comes). Defaults to
+	// DefaultFailureLogEvery.
+	FailureLogEvery time.Duration
 	// Metrics defaults to unregistered metrics.
 	Metrics *Metrics
 	// TracerProvider, when set, traces every attempt: a span linked to the
@@ -106,6 +111,11 @@ type Attempted struct {
 	// is next due, and the attempt (number, duration, outcome, status
 	// code, answer, error).
 	Completion store.Completion
+	// Spent counts the attempts of the delivery's current budget, this
+	// one included: Policy.MaxAttempts bounds it, and a replay restarts
+	// it. Completion.Attempt.Attempt numbers the attempt over the
+	// delivery's whole life.
+	Spent int
 	// Err is what the destination returned; nil on success.
 	Err error
 	// RecordErr is why the attempt could not be recorded, if it could not:
@@ -127,6 +137,7 @@ type route struct {
 	slots    chan struct{}
 	failures *outage.Log
 	shape    spanShape // how its attempts are traced, while tracing is on
+	retrying retrying  // deliveries waiting for a retry after a failure
 }
 
 // New validates cfg and returns a Dispatcher; Run starts it.
@@ -174,6 +185,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
+	if cfg.FailureLogEvery <= 0 {
+		cfg.FailureLogEvery = DefaultFailureLogEvery
+	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
 	}
@@ -181,7 +195,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		cfg.Logger = slog.Default()
 	}
 	for _, r := range d.routes {
-		r.failures = newFailureLog(r.Name, cfg)
+		r.failures = newFailureLog(r, cfg)
 	}
 	if cfg.TracerProvider != nil {
 		d.tracer = cfg.TracerProvider.Tracer(tracing.Name)
@@ -344,7 +358,10 @@ func (d *Dispatcher) sleep(ctx context.Context, waitForSlots bool, freed <-chan 
 	}
 }
 
-// run makes one attempt and records it.
+// run makes one attempt and records it. attempt counts the attempts of
+// the delivery's current budget (Policy.MaxAttempts bounds it); the
+// destination is told the attempt's number over the delivery's whole
+// life (store.Claim.Attempt), as the store records it.
 func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
 	dl := c.Delivery
 	attempt := dl.Attempts + 1
@@ -368,7 +385,7 @@ func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
 		r.slots <- struct{}{}
 		completion, derr = d.attempt(ctx, r, c, attempt)
 		<-r.slots
-		r.noteAttempt(completion, derr)
+		r.noteAttempt(c, completion, derr)
 	}
 	completion.Now = d.cfg.Clock.Now()
 
@@ -378,7 +395,7 @@ func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
 	err := d.cfg.Store.Complete(recordCtx, completion)
 	d.cfg.Metrics.observe(dl.Destination, completion)
 	if d.cfg.OnAttempt != nil {
-		d.cfg.OnAttempt(Attempted{Route: dl.Destination, Event: c.Event, Completion: completion, Err: derr, RecordErr: err})
+		d.cfg.OnAttempt(Attempted{Route: dl.Destination, Event: c.Event, Completion: completion, Spent: attempt, Err: derr, RecordErr: err})
 	}
 	switch {
 	case errors.Is(err, store.ErrLeaseLost):
@@ -398,7 +415,8 @@ func (d *Dispatcher) attempt(ctx context.Context, r *route, c store.Claim, attem
 	ctx, cancel := context.WithTimeout(ctx, r.Policy.Timeout)
 	defer cancel()
 	start := d.cfg.Clock.Now()
-	dl := &destination.Delivery{ID: c.Delivery.ID, Attempt: attempt, Event: c.Event}
+	number := max(c.Attempt, attempt) // attempt, from a store that does not number its claims
+	dl := &destination.Delivery{ID: c.Delivery.ID, Attempt: number, Event: c.Event}
 	var span trace.Span
 	if d.tracer != nil {
 		ctx, span = d.startAttempt(ctx, r, dl)
@@ -419,7 +437,7 @@ func (d *Dispatcher) attempt(ctx context.Context, r *route, c store.Claim, attem
 		Owner:        d.cfg.Owner,
 		SpendAttempt: true,
 		Attempt: store.Attempt{
-			Attempt: attempt, StartedAt: start, Duration: elapsed,
+			Attempt: number, StartedAt: start, Duration: elapsed,
 			StatusCode: o.Result.StatusCode, Response: o.Result.Response,
 		},
 	}

@@ -72,7 +72,7 @@ func TestFailingDestinationIsLoggedWhenItStartsAndEnds(t *testing.T) {
 			started = append(started, l)
 		case strings.Contains(l.Msg, "still fail"):
 			summaries = append(summaries, l)
-		case strings.Contains(l.Msg, "succeed again"):
+		case strings.Contains(l.Msg, "recovered"):
 			ended = append(ended, l)
 		default:
 			t.Errorf("unexpected line %s", s)

@@ -80,6 +80,9 @@ type Config struct {
 	Lease     time.Duration
 	Clock     clock.Clock
 	OnAttempt func(dispatch.Attempted)
+	// FailureLogEvery bounds how often a failing destination is
+	// summarised (see dispatch.Config).
+	FailureLogEvery time.Duration
 
 	// Retention and RetentionDead bound how long events are kept (see
 	// retention.Config); a store that cannot prune keeps everything.
@@ -183,7 +186,7 @@ func (e *Engine) build(ctx context.Context, verifier *signature.Verifier) error 
 	if !cfg.StoreOnly {
 		disp, err := dispatch.New(dispatch.Config{
 			Store: e.store, Routes: cfg.Routes, Clock: cfg.Clock, Lease: cfg.Lease,
-			Metrics: dispMetrics, OnAttempt: cfg.OnAttempt, TracerProvider: cfg.TracerProvider, Logger: cfg.Logger,
+			Metrics: dispMetrics, OnAttempt: cfg.OnAttempt, FailureLogEvery: cfg.FailureLogEvery, TracerProvider: cfg.TracerProvider, Logger: cfg.Logger,
 		})
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrConfig, err)

@@ -34,6 +34,11 @@ type Config struct {
 	Failures string
 	// Attrs are added to every line, such as "destination", "app".
 	Attrs []any
+	// SummaryAttrs, when set, gives attributes added to each summary, such
+	// as how much work waits meanwhile. It is called with the Log's lock
+	// held, at most once a summary, so it must be cheap and must not call
+	// the Log. Defaults to none.
+	SummaryAttrs func() []any
 	// Every is the least time between two summaries. Defaults to 10s.
 	Every time.Duration
 	// Quiet is how long without a failure it takes for a success to end
@@ -80,9 +85,10 @@ func New(cfg Config) *Log {
 	return &Log{cfg: cfg}
 }
 
-// Fail counts one failure: the first of an outage is logged at once, the
-// others in the next summary due.
-func (l *Log) Fail(err error) {
+// Fail counts one failure: the first of an outage is logged at once, with
+// attrs (such as which request or delivery failed), the others in the next
+// summary due.
+func (l *Log) Fail(err error, attrs ...any) {
 	now := l.cfg.NowFunc()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -92,7 +98,7 @@ func (l *Log) Fail(err error) {
 	if !l.failing.Load() {
 		l.started, l.logged, l.total = now, now, 1
 		l.failing.Store(true)
-		l.cfg.Logger.Warn(l.cfg.Started, append(l.attrs(), "err", err)...)
+		l.cfg.Logger.Warn(l.cfg.Started, append(append(l.attrs(), attrs...), "err", err)...)
 		return
 	}
 	l.since++
@@ -117,7 +123,8 @@ func (l *Log) OK() {
 		return
 	}
 	l.failing.Store(false)
-	lasted := time.Unix(0, l.lastFail.Load()).Sub(l.started).Round(time.Millisecond)
+	// From the first failure to the success that ends the outage.
+	lasted := now.Sub(l.started).Round(time.Millisecond)
 	l.cfg.Logger.Info(fmt.Sprintf("%s after %s; %d %s in all", l.cfg.Ended, lasted, l.total, l.cfg.Failures),
 		append(l.attrs(), "lasted", lasted.String(), "failures_total", l.total, "last_err", l.err)...)
 	l.since, l.total, l.err = 0, 0, nil
@@ -137,8 +144,12 @@ func (l *Log) Flush() {
 func (l *Log) summary(now time.Time) {
 	window := now.Sub(l.logged).Round(time.Second)
 	failingFor := now.Sub(l.started).Round(time.Second)
+	attrs := append(l.attrs(), "failures", l.since, "failures_total", l.total, "failing_for", failingFor.String())
+	if l.cfg.SummaryAttrs != nil {
+		attrs = append(attrs, l.cfg.SummaryAttrs()...)
+	}
 	l.cfg.Logger.Warn(fmt.Sprintf("%s: %d %s in the last %s, %d in all over %s", l.cfg.Lasting, l.since, l.cfg.Failures, window, l.total, failingFor),
-		append(l.attrs(), "failures", l.since, "failures_total", l.total, "failing_for", failingFor.String(), "err", l.err)...)
+		append(attrs, "err", l.err)...)
 	l.logged, l.since = now, 0
 }
 

@@ -94,7 +94,7 @@ func TestStoreOutageIsLoggedInAFewLines(t *testing.T) {
 	if first.Level != "WARN" || first.Err != errOutage.Error() || !strings.Contains(first.Msg, "503") {
 		t.Errorf("first line = %+v, want a warning saying 503, with the error", first)
 	}
-	if last.Level != "INFO" || last.FailuresTotal != refused || !strings.Contains(last.Msg, "takes events again after 1m39.99s") {
+	if last.Level != "INFO" || last.FailuresTotal != refused || !strings.Contains(last.Msg, "takes events again after 1m42s") {
 		t.Errorf("last line = %+v, want info that %d requests were refused over the outage", last, refused)
 	}
 	counted := int64(1) // the first line's

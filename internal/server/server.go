@@ -17,6 +17,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/destination/logdest"
 	"github.com/hooklatch/hooklatch/internal/clock"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
@@ -98,6 +99,10 @@ type Config struct {
 	Lease time.Duration
 	// Clock drives the dispatcher. Defaults to the real clock.
 	Clock clock.Clock
+	// FailureLogEvery is how often, at most, a destination whose attempts
+	// keep failing is summarised in the log. Defaults to
+	// dispatch.DefaultFailureLogEvery (1m).
+	FailureLogEvery time.Duration
 
 	// Retention is how long events whose deliveries are final are kept
 	// (see internal/retention); at least 24h. Defaults to 30 days. A
@@ -258,7 +263,7 @@ func engineConfig(cfg Config) engine.Config {
 		RejectionBodyMaxBytes: cfg.RejectionBodyMaxBytes, RejectionLimits: cfg.RejectionLimits,
 		AnswerWithin: cfg.AnswerWithin, Observe: cfg.Observe,
 		Routes: cfg.Routes, StoreOnly: cfg.StoreOnly, Lease: cfg.Lease, Clock: cfg.Clock, OnAttempt: cfg.OnAttempt,
-		Retention: cfg.Retention, RetentionDead: cfg.RetentionDead,
+		FailureLogEvery: cfg.FailureLogEvery, Retention: cfg.Retention, RetentionDead: cfg.RetentionDead,
 		Admin: cfg.AdminAddr != "off", AdminToken: cfg.AdminToken, AdminSessionTTL: cfg.AdminSessionTTL,
 		TracerProvider: cfg.TracerProvider, Logger: cfg.Logger,
 	}
@@ -281,7 +286,8 @@ func (s *Server) Start() error {
 	s.cancelRun, s.runDone = cancel, make(chan struct{})
 	go func() { s.engine.Run(ctx); close(s.runDone) }()
 	s.cfg.Logger.Info("hooklatch is receiving webhooks",
-		"url", s.URL(), "store", storeopen.Redact(s.cfg.Store), "admin", s.AdminAddr())
+		"url", s.URL(), "store", storeopen.Redact(s.cfg.Store), "destinations", destinationsText(s.cfg.Routes),
+		"dashboard", s.DashboardURL(), "admin", s.AdminAddr())
 	if s.cfg.OnStart != nil {
 		s.cfg.OnStart(s)
 	}
@@ -326,6 +332,33 @@ func displayAddr(a net.Addr) string {
 // URL is where webhooks are posted, as a person would type it
 // (localhost for an unspecified address).
 func (s *Server) URL() string { return "http://" + displayAddr(s.publicLn.Addr()) + s.cfg.Path }
+
+// DashboardURL is where the dashboard is, as a person would type it, or
+// "off" when the admin listener is.
+func (s *Server) DashboardURL() string {
+	if s.adminLn == nil {
+		return "off"
+	}
+	return "http://" + displayAddr(s.adminLn.Addr()) + "/ui/"
+}
+
+// destinationsText names each route's destination for the start-up line:
+// its name, kind and target, without secrets ("app: http
+// https://app.example/hooks?token=xxxxx").
+func destinationsText(routes []dispatch.Route) string {
+	if len(routes) == 0 {
+		return "none: events are stored, not delivered"
+	}
+	parts := make([]string, len(routes))
+	for i, r := range routes {
+		kind, target := destination.Describe(r.Destination)
+		parts[i] = r.Name + ": " + kind
+		if target != "" {
+			parts[i] += " " + destination.RedactURL(target)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
 
 // Addr is the webhook listener's bound address.
 func (s *Server) Addr() string { return s.publicLn.Addr().String() }

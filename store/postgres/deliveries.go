@@ -83,7 +83,7 @@ WITH due AS (
     UPDATE deliveries d SET status = 'in_flight', lease_owner = $3, lease_until = $4, updated_at = $1
       FROM due WHERE d.id = due.id
     RETURNING d.id, d.event_seq, d.event_id, d.destination, d.status, d.attempts, d.next_attempt_at,
-              d.lease_owner, d.lease_until, d.last_error, d.created_at, d.updated_at
+              d.lease_owner, d.lease_until, d.last_error, d.created_at, d.updated_at, d.recorded
 )
 SELECT claimed.*, ` + eventColumnsOf("e") + `, e.body
   FROM claimed JOIN events e ON e.seq = claimed.event_seq`
@@ -115,10 +115,11 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 	events := map[int64]*store.Event{}
 	for rows.Next() {
 		var (
-			d  deliveryRow
-			ev eventRow
+			d        deliveryRow
+			ev       eventRow
+			recorded int
 		)
-		if err := rows.Scan(append(append(d.dest(), ev.dest()...), &ev.ev.Body)...); err != nil {
+		if err := rows.Scan(append(append(append(d.dest(), &recorded), ev.dest()...), &ev.ev.Body)...); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("postgres: claim: %w", err)
 		}
@@ -133,7 +134,7 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 			}
 			events[e.Seq] = e
 		}
-		claims = append(claims, store.Claim{Delivery: d.delivery(), Event: e})
+		claims = append(claims, store.Claim{Delivery: d.delivery(), Event: e, Attempt: recorded + 1})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

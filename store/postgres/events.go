@@ -317,26 +317,24 @@ func walkedFrom(walk, key string, keyset []string, order string, where []string)
 	return "(" + walk + " ORDER BY " + key + " " + order + ") walked CROSS JOIN LATERAL (" + match + " OFFSET 0) events"
 }
 
-// deliveryStateCondition selects the events whose deliveries sum up to
-// state, by store.DeliveryStateRule, but for the deliveries
-// listingWalk walks for dead and pending events, which it leaves out. The statuses are written out, not
-// bound, so that the planner can use the partial indexes they name.
+// deliveryStateCondition selects the events that have a delivery in
+// state, or none for DeliveryNone (store.DeliveryStateRule), but for the
+// deliveries listingWalk walks for dead and pending events, which it
+// leaves out. The statuses are written out, not bound, so that the
+// planner can use the partial indexes they name.
 func deliveryStateCondition(state string) (string, error) {
 	with, without, ok := store.DeliveryStateRule(state)
 	if !ok {
 		return "", fmt.Errorf("postgres: list events: delivery state %q: want one of %s", state, strings.Join(store.DeliveryStates(), ", "))
 	}
-	var conds []string
-	if state == store.DeliveryDead || state == store.DeliveryPending {
-		with = nil // listingWalk walks them
+	switch {
+	case state == store.DeliveryDead || state == store.DeliveryPending: // listingWalk walks them
+		return "", nil
+	case len(with) > 0:
+		return "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND status IN (" + literals(with) + "))", nil
+	default:
+		return "NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND status IN (" + literals(without) + "))", nil
 	}
-	if len(with) > 0 {
-		conds = append(conds, "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND status IN ("+literals(with)+"))")
-	}
-	if len(without) > 0 {
-		conds = append(conds, "NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND status IN ("+literals(without)+"))")
-	}
-	return strings.Join(conds, " AND "), nil
 }
 
 // literals writes words as a list of SQL string literals.

@@ -255,6 +255,20 @@ func Redact(location string) string {
 	if err != nil {
 		return "the store URL"
 	}
+	// libpq also takes the password as a parameter (?password=…,
+	// ?sslpassword=…).
+	if q := u.Query(); u.RawQuery != "" {
+		masked := false
+		for name := range q {
+			if strings.Contains(strings.ToLower(name), "password") {
+				q.Set(name, "xxxxx")
+				masked = true
+			}
+		}
+		if masked {
+			u.RawQuery = q.Encode()
+		}
+	}
 	return u.Redacted()
 }
 

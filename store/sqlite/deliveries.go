@@ -17,13 +17,15 @@ import (
 const deliveryColumns = `id, event_seq, event_id, destination, status, attempts, next_attempt_at,
 	lease_owner, lease_until, last_error, created_at, updated_at`
 
-func scanDelivery(row scanner) (store.Delivery, error) {
+// scanDelivery reads deliveryColumns, then into more the columns that
+// follow them.
+func scanDelivery(row scanner, more ...any) (store.Delivery, error) {
 	var (
 		d                         store.Delivery
 		next, lease, created, upd int64
 	)
-	err := row.Scan(&d.ID, &d.EventSeq, &d.EventID, &d.Destination, &d.Status, &d.Attempts, &next,
-		&d.LeaseOwner, &lease, &d.LastError, &created, &upd)
+	err := row.Scan(append([]any{&d.ID, &d.EventSeq, &d.EventID, &d.Destination, &d.Status, &d.Attempts, &next,
+		&d.LeaseOwner, &lease, &d.LastError, &created, &upd}, more...)...)
 	d.NextAttemptAt, d.LeaseUntil = fromUnixNano(next), fromUnixNano(lease)
 	d.CreatedAt, d.UpdatedAt = fromUnixNano(created), fromUnixNano(upd)
 	return d, err
@@ -69,7 +71,8 @@ UPDATE deliveries SET status = 'in_flight', lease_owner = ?, lease_until = ?, up
  WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_pending
                WHERE status = 'pending' AND next_attempt_at <= ?
                ORDER BY next_attempt_at, id LIMIT ?)
-RETURNING ` + deliveryColumns
+RETURNING ` + deliveryColumns + `,
+          (SELECT COALESCE(MAX(attempt), 0) FROM attempts WHERE delivery_id = deliveries.id)`
 	// nextDueSQL finds when the dispatcher next has work.
 	nextDueSQL = `
 SELECT MIN(t) FROM (
@@ -98,12 +101,13 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 			return fmt.Errorf("sqlite: claim: %w", err)
 		}
 		for rows.Next() {
-			d, err := scanDelivery(rows)
+			var recorded int
+			d, err := scanDelivery(rows, &recorded)
 			if err != nil {
 				rows.Close()
 				return fmt.Errorf("sqlite: claim: %w", err)
 			}
-			claims = append(claims, store.Claim{Delivery: d})
+			claims = append(claims, store.Claim{Delivery: d, Attempt: recorded + 1})
 			s.counts.move(d.Destination, store.DeliveryPending, store.DeliveryInFlight, 1)
 		}
 		if err := rows.Close(); err != nil {

@@ -273,14 +273,14 @@ func eventConditions(f store.EventFilter) ([]string, []any, error) {
 	return where, args, nil
 }
 
-// deliveryStateCondition selects the events whose deliveries sum up to
-// state (store.DeliveryStateRule), but for the deliveries listingWalk
-// walks for dead and pending events, which it leaves out. The other
-// states are checked event by event, newest first, through the
-// (event_seq, destination) index, so a page is found without reading
-// every delivery. The unary + keeps SQLite from preferring a status
-// index there (deliveries_listed), which would read all the deliveries
-// in a status for every event.
+// deliveryStateCondition selects the events that have a delivery in
+// state, or none for DeliveryNone (store.DeliveryStateRule), but for the
+// deliveries listingWalk walks for dead and pending events, which it
+// leaves out. The other states are checked event by event, newest first,
+// through the (event_seq, destination) index, so a page is found without
+// reading every delivery. The unary + keeps SQLite from preferring a
+// status index there (deliveries_listed), which would read all the
+// deliveries in a status for every event.
 func deliveryStateCondition(state string) (string, []any, error) {
 	with, without, ok := store.DeliveryStateRule(state)
 	if !ok {
@@ -299,11 +299,9 @@ func deliveryStateCondition(state string) (string, []any, error) {
 	switch state {
 	case store.DeliveryDead, store.DeliveryPending: // listingWalk walks their deliveries
 	case store.DeliveryNone:
+		conds = append(conds, "NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq AND "+in("+status", without)+")")
 	default:
 		conds = append(conds, "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq AND "+in("+status", with)+")")
-	}
-	if len(without) > 0 {
-		conds = append(conds, "NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq AND "+in("+status", without)+")")
 	}
 	return strings.Join(conds, " AND "), args, nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -1102,19 +1103,22 @@ func testRoutes(t *testing.T, factory Factory) {
 
 // Attempts are numbered across the delivery's life: a retry or replay
 // gives it a fresh budget, not a fresh count, and the number the
-// completion carries (the budget's) does not matter.
+// completion carries (the budget's) does not matter. Each claim says the
+// number its attempt will get, which the destination is told.
 func testAttemptsNumberedForLife(t *testing.T, factory Factory) {
 	ctx := context.Background()
 	s, _ := open(t, factory)
 	appendWithDestinations(t, s, "life", "app")
 
 	now := t0
+	var numbered []int // what each claim said
 	try := func(status, outcome string) {
 		t.Helper()
 		got := claim(t, s, "w1", now, 10)
 		if len(got) != 1 {
 			t.Fatalf("claimed %d deliveries at %v, want 1", len(got), now)
 		}
+		numbered = append(numbered, got[0].Attempt)
 		err := s.Complete(ctx, store.Completion{DeliveryID: got[0].Delivery.ID, Owner: "w1", Status: status,
 			NextAttemptAt: now, SpendAttempt: true, Now: now,
 			Attempt: store.Attempt{Attempt: 1, StartedAt: now, Outcome: outcome}})
@@ -1137,6 +1141,7 @@ func testAttemptsNumberedForLife(t *testing.T, factory Factory) {
 	if len(lost) != 1 {
 		t.Fatal("replayed delivery not claimed")
 	}
+	numbered = append(numbered, lost[0].Attempt)
 	now = now.Add(time.Hour)
 	try(store.DeliverySucceeded, store.OutcomeSucceeded)
 
@@ -1152,6 +1157,9 @@ func testAttemptsNumberedForLife(t *testing.T, factory Factory) {
 	want := []string{"#1 temporary", "#2 dead", "#3 succeeded", "#4 lease_expired", "#5 succeeded"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("attempts = %v, want %v", got, want)
+	}
+	if want := []int{1, 2, 3, 4, 5}; !slices.Equal(numbered, want) {
+		t.Errorf("claims numbered their attempts %v, want %v as they are recorded", numbered, want)
 	}
 	if d := delivery(t, s, d.ID); d.Status != store.DeliverySucceeded || d.Attempts != 2 {
 		t.Errorf("delivery after its replay = %s with %d attempts spent since, want succeeded with 2 (the lost one and the last)", d.Status, d.Attempts)
