@@ -105,13 +105,6 @@ func (f *Files) Reload() error {
 	return f.reload("asked to reload")
 }
 
-// Leaf is the certificate being served.
-func (f *Files) Leaf() *x509.Certificate {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.cert.Leaf
-}
-
 // reload loads the pair in place of the current one; f.mu is held.
 func (f *Files) reload(why string) error {
 	cert, err := f.load()
