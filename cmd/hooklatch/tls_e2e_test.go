@@ -23,34 +23,52 @@ import (
 	"github.com/hooklatch/hooklatch/store/sqlite"
 )
 
+// tlsServe is a running `hooklatch serve` whose logs are read while it
+// runs.
+type tlsServe struct {
+	cmd  *exec.Cmd
+	logs *logtest.Buffer
+	done chan struct{} // closed once it has exited, with err
+	err  error
+}
+
+// stop ends it with SIGTERM and returns how it exited.
+func (s *tlsServe) stop() error {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	<-s.done
+	return s.err
+}
+
 // startTLSServe starts `hooklatch serve` with args and waits until it
-// answers /healthz over HTTPS to client; its logs are read while it runs.
-func startTLSServe(t *testing.T, secret, storePath string, client *http.Client, healthz string, args ...string) (*exec.Cmd, *logtest.Buffer) {
+// answers healthz to client.
+func startTLSServe(t *testing.T, secret, storePath string, client *http.Client, healthz string, args ...string) *tlsServe {
 	t.Helper()
 	args = append([]string{"serve", "--store", storePath, "--admin-addr", "off", "--log-format", "json", "--log-level", "info"}, args...)
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "SENT_WEBHOOK_SECRET="+secret)
-	logs := &logtest.Buffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
+	s := &tlsServe{cmd: exec.Command(binary, args...), logs: &logtest.Buffer{}, done: make(chan struct{})}
+	s.cmd.Env = append(os.Environ(), "SENT_WEBHOOK_SECRET="+secret)
+	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	})
+	go func() { s.err = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() { s.stop() })
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := client.Get(healthz)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return cmd, logs
+				return s
 			}
 			err = fmt.Errorf("answered %d", resp.StatusCode)
 		}
+		select {
+		case <-s.done:
+			t.Fatalf("hooklatch serve exited (%v) before answering %s\n%s", s.err, healthz, s.logs.String())
+		default:
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("hooklatch serve did not answer %s: %v\n%s", healthz, err, logs.String())
+			t.Fatalf("hooklatch serve did not answer %s: %v\n%s", healthz, err, s.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -120,11 +138,12 @@ func TestServeHTTPSWithRotatedCertificate(t *testing.T) {
 
 	rawSecret, secret := newSecret(t)
 	storePath := filepath.Join(dir, "hooklatch.db")
-	addr, redirectAddr := freeAddr(t), freeAddr(t)
+	addr, redirectAddr, adminAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: ca.ClientConfig()},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	cmd, logs := startTLSServe(t, rawSecret, storePath, client, "https://"+addr+"/healthz",
-		"--addr", addr, "--tls-cert", certFile, "--tls-key", keyFile, "--http-redirect-addr", redirectAddr)
+	srv := startTLSServe(t, rawSecret, storePath, client, "https://"+addr+"/healthz",
+		"--addr", addr, "--tls-cert", certFile, "--tls-key", keyFile, "--http-redirect-addr", redirectAddr,
+		"--admin-addr", adminAddr, "--admin-tls")
 
 	resp, err := client.Get("https://" + addr + "/healthz")
 	if err != nil {
@@ -140,9 +159,16 @@ func TestServeHTTPSWithRotatedCertificate(t *testing.T) {
 		t.Error("a TLS 1.1 client was served; want TLS 1.2 or later only")
 	}
 	if a, ok := post(client, "https://"+addr+"/webhooks/sent", secret, "evt_https_1"); !ok {
-		t.Fatalf("a signed webhook over HTTPS was not answered 2xx\n%s", logs.String())
+		t.Fatalf("a signed webhook over HTTPS was not answered 2xx\n%s", srv.logs.String())
 	} else {
 		storedEvent(t, storePath, a.EventID)
+	}
+
+	// --admin-tls: the admin listener has the same certificate.
+	if resp, err := client.Get("https://" + adminAddr + "/healthz"); err != nil {
+		t.Errorf("admin /healthz over HTTPS: %v", err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusOK {
+		t.Errorf("admin /healthz over HTTPS: %d", resp.StatusCode)
 	}
 
 	// The plain HTTP listener redirects browsers, and refuses webhooks.
@@ -161,7 +187,7 @@ func TestServeHTTPSWithRotatedCertificate(t *testing.T) {
 
 	// Rotated in place: a new connection gets the new certificate.
 	write(2)
-	waitForSerial(t, addr, ca.Pool(), 2, logs)
+	waitForSerial(t, addr, ca.Pool(), 2, srv.logs)
 
 	// Rotated with the modification times put back: only SIGHUP shows it.
 	certInfo, _ := os.Stat(certFile)
@@ -169,21 +195,21 @@ func TestServeHTTPSWithRotatedCertificate(t *testing.T) {
 	write(3)
 	os.Chtimes(certFile, certInfo.ModTime(), certInfo.ModTime())
 	os.Chtimes(keyFile, keyInfo.ModTime(), keyInfo.ModTime())
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitForSerial(t, addr, ca.Pool(), 3, logs)
+	waitForSerial(t, addr, ca.Pool(), 3, srv.logs)
 
 	// A certificate whose key is not the new key's: logged, the old kept.
 	c4, _ := ca.Issue(t, 4, "127.0.0.1")
 	certtest.WriteFile(t, certFile, pad(c4, 2048))
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(logs.String(), "the new certificate cannot be loaded") {
+	for !strings.Contains(srv.logs.String(), "the new certificate cannot be loaded") {
 		if time.Now().After(deadline) {
-			t.Fatalf("a mismatched pair was not logged\n%s", logs.String())
+			t.Fatalf("a mismatched pair was not logged\n%s", srv.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -191,7 +217,7 @@ func TestServeHTTPSWithRotatedCertificate(t *testing.T) {
 		t.Errorf("after a bad pair, serial %d was served; want the previous, 3", got)
 	}
 	if a, ok := post(client, "https://"+addr+"/webhooks/sent", secret, "evt_https_2"); !ok {
-		t.Fatalf("a webhook after the bad pair was not answered 2xx\n%s", logs.String())
+		t.Fatalf("a webhook after the bad pair was not answered 2xx\n%s", srv.logs.String())
 	} else {
 		storedEvent(t, storePath, a.EventID)
 	}
@@ -328,14 +354,14 @@ func TestServeACMECertificateFromPebble(t *testing.T) {
 	os.MkdirAll(filepath.Dir(storePath), 0o700)
 	args := []string{"--addr", addr, "--tls-domain", domain, "--acme-directory", "https://" + pebbleAddr + "/dir",
 		"--acme-ca-root", caFile, "--http-redirect-addr", redirectAddr}
-	cmd, logs := startTLSServe(t, rawSecret, storePath, client, url+"/healthz", args...)
+	srv := startTLSServe(t, rawSecret, storePath, client, url+"/healthz", args...)
 
 	leaf := servedCertificate(t, addr, domain, roots)
 	if !slices.Contains(leaf.DNSNames, domain) || !strings.Contains(leaf.Issuer.CommonName, "Pebble") {
 		t.Errorf("served a certificate for %v issued by %q; want one for %s from Pebble", leaf.DNSNames, leaf.Issuer, domain)
 	}
 	if a, ok := post(client, url+"/webhooks/sent", secret, "evt_acme_1"); !ok {
-		t.Fatalf("a signed webhook over HTTPS was not answered 2xx\n%s", logs.String())
+		t.Fatalf("a signed webhook over HTTPS was not answered 2xx\n%s", srv.logs.String())
 	} else {
 		storedEvent(t, storePath, a.EventID)
 	}
@@ -344,9 +370,8 @@ func TestServeACMECertificateFromPebble(t *testing.T) {
 	}
 
 	// Restarted, serve serves the cached certificate: no new order.
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("serve exited with %v\n%s", err, logs.String())
+	if err := srv.stop(); err != nil {
+		t.Fatalf("serve exited with %v\n%s", err, srv.logs.String())
 	}
 	orders := strings.Count(pebbleLog.String(), "Issued certificate serial")
 	startTLSServe(t, rawSecret, storePath, client, url+"/healthz", args...)

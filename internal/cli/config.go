@@ -32,6 +32,7 @@ type ConfigFile struct {
 	ACMECache          string              `yaml:"acme_cache"`
 	ACMECARoot         string              `yaml:"acme_ca_root"`
 	HTTPRedirectAddr   string              `yaml:"http_redirect_addr"`
+	AdminTLS           bool                `yaml:"admin_tls"`
 	Store              string              `yaml:"store"`
 	AdminAddr          string              `yaml:"admin_addr"`
 	AdminSessionTTL    string              `yaml:"admin_session_ttl"`
@@ -153,6 +154,9 @@ func (cf *ConfigFile) values() map[string]string {
 		"admin-session-ttl": cf.AdminSessionTTL, "answer-within": cf.AnswerWithin,
 		"tls-cert": cf.TLSCert, "tls-key": cf.TLSKey, "acme-directory": cf.ACMEDirectory, "acme-email": cf.ACMEEmail,
 		"acme-cache": cf.ACMECache, "acme-ca-root": cf.ACMECARoot, "http-redirect-addr": cf.HTTPRedirectAddr,
+	}
+	if cf.AdminTLS {
+		v["admin-tls"] = "true"
 	}
 	if cf.RejectionsMax > 0 {
 		v["rejections-max"] = strconv.Itoa(cf.RejectionsMax)

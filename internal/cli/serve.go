@@ -69,6 +69,7 @@ config file (--config), else its default.`,
 	f.String("acme-email", "", "an email address the ACME CA may send notices to (default none) ($HOOKLATCH_ACME_EMAIL)")
 	f.String("acme-cache", "", "directory where certificates and the ACME account key are kept (default: acme next to a SQLite store) ($HOOKLATCH_ACME_CACHE)")
 	f.String("acme-ca-root", "", "PEM file of CA certificates to trust for the ACME directory's own HTTPS besides the system's, for a private CA ($HOOKLATCH_ACME_CA_ROOT)")
+	f.Bool("admin-tls", false, "serve the admin listener over HTTPS too, with the webhook listener's certificate (default plain HTTP, meant for loopback) ($HOOKLATCH_ADMIN_TLS)")
 	f.String("http-redirect-addr", "", "also listen for plain HTTP here, such as :80: GET and HEAD are redirected to HTTPS, the ACME CA's HTTP-01 challenges answered (default off) ($HOOKLATCH_HTTP_REDIRECT_ADDR)")
 	f.String("store", "hooklatch.db", storeHelp)
 	f.String("admin-addr", "127.0.0.1:3001", `admin listener for /healthz, /readyz and /metrics, or "off" ($HOOKLATCH_ADMIN_ADDR)`)
@@ -147,6 +148,9 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 			ACMECache: get("acme-cache", "HOOKLATCH_ACME_CACHE"), ACMECARoot: get("acme-ca-root", "HOOKLATCH_ACME_CA_ROOT"),
 			RedirectAddr: get("http-redirect-addr", "HOOKLATCH_HTTP_REDIRECT_ADDR"),
 		},
+	}
+	if cfg.TLS.Admin, err = strconv.ParseBool(get("admin-tls", "HOOKLATCH_ADMIN_TLS")); err != nil {
+		return ServeOptions{}, usageError("--admin-tls: want true or false")
 	}
 	if s := get("scheme", "HOOKLATCH_SCHEME"); s != "" {
 		scheme, err := parseScheme(s)

@@ -261,7 +261,7 @@ http_redirect_addr: ":80"
 		t.Fatal(err)
 	}
 	files := filepath.Join(dir, "files.yaml")
-	if err := os.WriteFile(files, []byte("tls_cert: /etc/hooklatch/cert.pem\ntls_key: /etc/hooklatch/key.pem\n"), 0o644); err != nil {
+	if err := os.WriteFile(files, []byte("tls_cert: /etc/hooklatch/cert.pem\ntls_key: /etc/hooklatch/key.pem\nadmin_tls: true\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	acme := server.TLSConfig{Domains: []string{"hooks.example.com", "b.example.com"}, ACMEDirectory: "https://ca.example/dir",
@@ -274,7 +274,8 @@ http_redirect_addr: ":80"
 	}{
 		{"default", nil, nil, server.TLSConfig{}},
 		{"config file", []string{"--config", config}, nil, acme},
-		{"files in the config file", []string{"--config", files}, nil, server.TLSConfig{CertFile: "/etc/hooklatch/cert.pem", KeyFile: "/etc/hooklatch/key.pem"}},
+		{"files in the config file", []string{"--config", files}, nil, server.TLSConfig{CertFile: "/etc/hooklatch/cert.pem", KeyFile: "/etc/hooklatch/key.pem", Admin: true}},
+		{"flag beats the file's admin_tls", []string{"--config", files, "--admin-tls=false"}, nil, server.TLSConfig{CertFile: "/etc/hooklatch/cert.pem", KeyFile: "/etc/hooklatch/key.pem"}},
 		{"environment beats the file", []string{"--config", config},
 			map[string]string{"HOOKLATCH_TLS_DOMAIN": "c.example.com, d.example.com", "HOOKLATCH_ACME_EMAIL": "x@example.com"},
 			func() server.TLSConfig {
@@ -289,8 +290,8 @@ http_redirect_addr: ":80"
 				c.Domains, c.ACMECache = []string{"e.example.com", "f.example.com", "g.example.com"}, "/srv/acme"
 				return c
 			}()},
-		{"files from the environment", nil, map[string]string{"HOOKLATCH_TLS_CERT": "/c.pem", "HOOKLATCH_TLS_KEY": "/k.pem", "HOOKLATCH_HTTP_REDIRECT_ADDR": ":8080"},
-			server.TLSConfig{CertFile: "/c.pem", KeyFile: "/k.pem", RedirectAddr: ":8080"}},
+		{"files from the environment", nil, map[string]string{"HOOKLATCH_TLS_CERT": "/c.pem", "HOOKLATCH_TLS_KEY": "/k.pem", "HOOKLATCH_HTTP_REDIRECT_ADDR": ":8080", "HOOKLATCH_ADMIN_TLS": "1"},
+			server.TLSConfig{CertFile: "/c.pem", KeyFile: "/k.pem", RedirectAddr: ":8080", Admin: true}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -46,6 +46,7 @@ func TestServeTLSUsageErrors(t *testing.T) {
 		{"CA root not PEM", []string{"--tls-domain", "hooks.example.com", "--acme-ca-root", notPEM}, "no PEM certificate"},
 		{"ACME settings without a domain", []string{"--acme-email", "ops@example.com"}, "go with --tls-domain"},
 		{"ACME settings with files", []string{"--tls-cert", cert, "--tls-key", key, "--acme-directory", "https://ca.example/dir"}, "not with certificate files"},
+		{"admin TLS without a certificate", []string{"--admin-tls"}, "--admin-tls"},
 		{"redirect without TLS", []string{"--http-redirect-addr", "127.0.0.1:0"}, "--http-redirect-addr"},
 		{"PostgreSQL store without a cache", []string{"--tls-domain", "hooks.example.com", "--store", "postgres://127.0.0.1:1/x"}, "--acme-cache"},
 	} {

@@ -265,6 +265,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		}
 		s.admin.RegisterOnShutdown(eng.EndStreams)
+		switch {
+		case certs != nil && cfg.TLS.Admin:
+			s.admin.TLSConfig = certs.tlsConfig()
+		case certs != nil && !isLoopback(cfg.AdminAddr):
+			cfg.Logger.Warn("the admin listener speaks plain HTTP on a network: the admin token crosses it in the clear; add --admin-tls", "admin_addr", cfg.AdminAddr)
+		}
 	}
 	return s, nil
 }

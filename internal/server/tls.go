@@ -39,6 +39,11 @@ type TLSConfig struct {
 	// Defaults to none.
 	ACMECARoot string
 
+	// Admin serves the admin listener over HTTPS too, with the same
+	// certificate. Defaults to plain HTTP: the admin listener is meant for
+	// loopback.
+	Admin bool
+
 	// RedirectAddr, when set, is a plain HTTP listener that sends GET and
 	// HEAD requests to the same URL over HTTPS and, with Domains, answers
 	// the CA's HTTP-01 challenges. Defaults to none.
@@ -64,6 +69,9 @@ func (c *TLSConfig) check(store string) error {
 		}
 		if c.RedirectAddr != "" {
 			return errors.New("--http-redirect-addr redirects to HTTPS: give --tls-cert and --tls-key, or --tls-domain")
+		}
+		if c.Admin {
+			return errors.New("--admin-tls serves the admin listener with the webhook listener's certificate: give --tls-cert and --tls-key, or --tls-domain")
 		}
 		return nil
 	case files && (c.ACMEDirectory != "" || c.ACMEEmail != "" || c.ACMECache != "" || c.ACMECARoot != ""):
