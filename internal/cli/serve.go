@@ -54,7 +54,9 @@ and are kept in a bounded rejection log (see 'hooklatch rejections').
 Each setting comes from its flag, else its environment variable, else the
 config file (--config), else its default.`,
 		Example: `  SENT_WEBHOOK_SECRET=whsec_... hooklatch serve
-  hooklatch serve --addr :8080 --store /var/lib/hooklatch/events.db`,
+  hooklatch serve --addr :8080 --store /var/lib/hooklatch/events.db
+  hooklatch serve --addr :443 --tls-domain hooks.example.com --store /var/lib/hooklatch/events.db
+  hooklatch serve --addr :443 --tls-cert fullchain.pem --tls-key privkey.pem`,
 		Args: args(cobra.NoArgs),
 	}
 	f := cmd.Flags()

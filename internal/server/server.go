@@ -248,6 +248,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if certs != nil {
 		s.public.TLSConfig = certs.tlsConfig()
 		s.public.Protocols = http1Only()
+		s.public.ErrorLog = quietHandshakes(cfg.Logger)
 		if cfg.TLS.RedirectAddr != "" {
 			s.redirect = &http.Server{
 				Handler:           certs.redirectHandler(),

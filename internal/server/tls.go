@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 
 	"github.com/hooklatch/hooklatch/internal/certificate"
 	"github.com/hooklatch/hooklatch/internal/storeopen"
@@ -177,4 +179,24 @@ func (c *certs) redirectHandler() http.Handler {
 		return c.acme.HTTPHandler(redirect)
 	}
 	return redirect
+}
+
+// quietHandshakes is the HTTPS listener's error log: a failed TLS
+// handshake, which scanners, port checks and clients asking for another
+// name cause all day on a public port, is logged at debug level; anything
+// else as a warning.
+func quietHandshakes(logger *slog.Logger) *log.Logger {
+	return log.New(handshakeWriter{logger}, "", 0)
+}
+
+type handshakeWriter struct{ logger *slog.Logger }
+
+func (w handshakeWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	level := slog.LevelWarn
+	if strings.HasPrefix(msg, "http: TLS handshake error") {
+		level = slog.LevelDebug
+	}
+	w.logger.Log(context.Background(), level, msg)
+	return len(p), nil
 }
