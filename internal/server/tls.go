@@ -138,7 +138,12 @@ func http1Only() *http.Protocols {
 }
 
 // bound is told the HTTPS listener's address, before anything serves.
-func (c *certs) bound(addr net.Addr) { _, c.port, _ = net.SplitHostPort(addr.String()) }
+func (c *certs) bound(addr net.Addr) {
+	_, c.port, _ = net.SplitHostPort(addr.String())
+	if c.acme != nil && c.port != "443" {
+		c.logger.Warn("the ACME CA validates a domain by connecting to its port 443 (or 80 with --http-redirect-addr :80): forward that port to this listener", "addr", addr.String())
+	}
+}
 
 // started is told once the HTTPS listener serves; with an ACME CA, it
 // gets the certificates ready in the background.
