@@ -14,7 +14,17 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args[1:], cli.OSEnv())
+	env := cli.OSEnv()
+	env.Hangup = hangup
+	code := cli.Main(ctx, os.Args[1:], env)
 	stop()
 	os.Exit(code)
+}
+
+// hangup subscribes to SIGHUP, with which serve reloads its certificate
+// files.
+func hangup() (<-chan os.Signal, func()) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGHUP)
+	return c, func() { signal.Stop(c) }
 }

@@ -36,6 +36,10 @@ type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// Hangup, when set, subscribes to SIGHUP until stop is called: serve
+	// reloads its certificate files on each. Only a serve with certificate
+	// files subscribes, so SIGHUP ends any other command as it always has.
+	Hangup func() (c <-chan os.Signal, stop func())
 }
 
 // OSEnv is the process's own environment.

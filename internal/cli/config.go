@@ -24,6 +24,15 @@ import (
 type ConfigFile struct {
 	Addr               string              `yaml:"addr"`
 	Path               string              `yaml:"path"`
+	TLSCert            string              `yaml:"tls_cert"`
+	TLSKey             string              `yaml:"tls_key"`
+	TLSDomain          stringList          `yaml:"tls_domain"` // a list, or one string of comma-separated domains
+	ACMEDirectory      string              `yaml:"acme_directory"`
+	ACMEEmail          string              `yaml:"acme_email"`
+	ACMECache          string              `yaml:"acme_cache"`
+	ACMECARoot         string              `yaml:"acme_ca_root"`
+	HTTPRedirectAddr   string              `yaml:"http_redirect_addr"`
+	AdminTLS           bool                `yaml:"admin_tls"`
 	Store              string              `yaml:"store"`
 	AdminAddr          string              `yaml:"admin_addr"`
 	AdminSessionTTL    string              `yaml:"admin_session_ttl"`
@@ -96,6 +105,18 @@ func (d *DestinationConfig) UnmarshalYAML(n *yaml.Node) error {
 	return yamlfile.DecodeNode(&own, (*entry)(d))
 }
 
+// stringList reads a list of strings, or one string.
+type stringList []string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*l = stringList{n.Value}
+		return nil
+	}
+	return yamlfile.DecodeNode(n, (*[]string)(l))
+}
+
 // Duration reads "30s", "2m", "1h".
 type Duration time.Duration
 
@@ -131,6 +152,11 @@ func (cf *ConfigFile) values() map[string]string {
 		"lease": cf.Lease, "rejections-max-bytes": cf.RejectionsMaxBytes, "wal-max": cf.WALMax,
 		"rejection-body-max": cf.RejectionBodyMax, "memory-budget": cf.MemoryBudget, "min-body-rate": cf.MinBodyRate, "gc-percent": cf.GCPercent,
 		"admin-session-ttl": cf.AdminSessionTTL, "answer-within": cf.AnswerWithin,
+		"tls-cert": cf.TLSCert, "tls-key": cf.TLSKey, "acme-directory": cf.ACMEDirectory, "acme-email": cf.ACMEEmail,
+		"acme-cache": cf.ACMECache, "acme-ca-root": cf.ACMECARoot, "http-redirect-addr": cf.HTTPRedirectAddr,
+	}
+	if cf.AdminTLS {
+		v["admin-tls"] = "true"
 	}
 	if cf.RejectionsMax > 0 {
 		v["rejections-max"] = strconv.Itoa(cf.RejectionsMax)

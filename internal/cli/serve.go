@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -33,6 +34,9 @@ type ServeOptions struct {
 	// Getenv reads the OTEL_* variables that turn tracing on (see
 	// internal/tracing). Defaults to none: tracing is off.
 	Getenv func(string) string
+	// Reload, when set, loads the certificate files again on each value
+	// (SIGHUP).
+	Reload <-chan os.Signal
 }
 
 // defaultGCPercent lets the heap grow to five times what is live between
@@ -54,7 +58,9 @@ and are kept in a bounded rejection log (see 'hooklatch rejections').
 Each setting comes from its flag, else its environment variable, else the
 config file (--config), else its default.`,
 		Example: `  SENT_WEBHOOK_SECRET=whsec_... hooklatch serve
-  hooklatch serve --addr :8080 --store /var/lib/hooklatch/events.db`,
+  hooklatch serve --addr :8080 --store /var/lib/hooklatch/events.db
+  hooklatch serve --addr :443 --tls-domain hooks.example.com --store /var/lib/hooklatch/events.db
+  hooklatch serve --addr :443 --tls-cert fullchain.pem --tls-key privkey.pem`,
 		Args: args(cobra.NoArgs),
 	}
 	f := cmd.Flags()
@@ -62,6 +68,15 @@ config file (--config), else its default.`,
 	addSecretFlags(cmd)
 	f.String("addr", ":3000", "webhook listen address: every interface by default, since Sent must reach it ($HOOKLATCH_ADDR)")
 	f.String("path", "/webhooks/sent", "webhook path ($HOOKLATCH_PATH)")
+	f.String("tls-cert", "", "serve HTTPS with this PEM certificate (leaf first, then intermediates), reloaded when the file changes and on SIGHUP ($HOOKLATCH_TLS_CERT)")
+	f.String("tls-key", "", "the PEM private key of --tls-cert ($HOOKLATCH_TLS_KEY)")
+	f.StringSlice("tls-domain", nil, "serve HTTPS with certificates obtained and renewed from an ACME CA for these domains, repeatable or comma-separated; the CA must reach this listener on port 443 ($HOOKLATCH_TLS_DOMAIN)")
+	f.String("acme-directory", "", "the ACME CA's directory URL (default Let's Encrypt's) ($HOOKLATCH_ACME_DIRECTORY)")
+	f.String("acme-email", "", "an email address the ACME CA may send notices to (default none) ($HOOKLATCH_ACME_EMAIL)")
+	f.String("acme-cache", "", "directory where certificates and the ACME account key are kept (default: acme next to a SQLite store) ($HOOKLATCH_ACME_CACHE)")
+	f.String("acme-ca-root", "", "PEM file of CA certificates to trust for the ACME directory's own HTTPS besides the system's, for a private CA ($HOOKLATCH_ACME_CA_ROOT)")
+	f.Bool("admin-tls", false, "serve the admin listener over HTTPS too, with the webhook listener's certificate (default plain HTTP, meant for loopback) ($HOOKLATCH_ADMIN_TLS)")
+	f.String("http-redirect-addr", "", "also listen for plain HTTP here, such as :80: GET and HEAD are redirected to HTTPS, the ACME CA's HTTP-01 challenges answered (default off) ($HOOKLATCH_HTTP_REDIRECT_ADDR)")
 	f.String("store", "hooklatch.db", storeHelp)
 	f.String("admin-addr", "127.0.0.1:3001", `admin listener for /healthz, /readyz and /metrics, or "off" ($HOOKLATCH_ADMIN_ADDR)`)
 	f.Duration("admin-session-ttl", admin.DefaultSessionTTL, "how long a dashboard session lasts after logging in with HOOKLATCH_ADMIN_TOKEN ($HOOKLATCH_ADMIN_SESSION_TTL)")
@@ -98,6 +113,11 @@ config file (--config), else its default.`,
 		}
 		opts.Server.Logger = log
 		opts.Getenv = env.Getenv
+		if opts.Server.TLS.CertFile != "" && env.Hangup != nil {
+			hangups, stop := env.Hangup()
+			defer stop()
+			opts.Reload = hangups
+		}
 		return RunServe(cmd.Context(), opts)
 	}
 	return cmd
@@ -128,6 +148,16 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 		AdminAddr:  get("admin-addr", "HOOKLATCH_ADMIN_ADDR"),
 		AdminToken: env.Getenv("HOOKLATCH_ADMIN_TOKEN"),
 		Secrets:    secrets,
+		TLS: server.TLSConfig{
+			CertFile: get("tls-cert", "HOOKLATCH_TLS_CERT"), KeyFile: get("tls-key", "HOOKLATCH_TLS_KEY"),
+			Domains:       tlsDomains(cmd, env, file),
+			ACMEDirectory: get("acme-directory", "HOOKLATCH_ACME_DIRECTORY"), ACMEEmail: get("acme-email", "HOOKLATCH_ACME_EMAIL"),
+			ACMECache: get("acme-cache", "HOOKLATCH_ACME_CACHE"), ACMECARoot: get("acme-ca-root", "HOOKLATCH_ACME_CA_ROOT"),
+			RedirectAddr: get("http-redirect-addr", "HOOKLATCH_HTTP_REDIRECT_ADDR"),
+		},
+	}
+	if cfg.TLS.Admin, err = strconv.ParseBool(get("admin-tls", "HOOKLATCH_ADMIN_TLS")); err != nil {
+		return ServeOptions{}, usageError("--admin-tls: want true or false")
 	}
 	if s := get("scheme", "HOOKLATCH_SCHEME"); s != "" {
 		scheme, err := parseScheme(s)
@@ -239,6 +269,28 @@ func retentionSettings(get func(string, ...string) string) (keep, dead time.Dura
 	return keep, dead, nil
 }
 
+// tlsDomains are the domains of --tls-domain, else those of
+// $HOOKLATCH_TLS_DOMAIN, else the config file's tls_domain; each a comma
+// list.
+func tlsDomains(cmd *cobra.Command, env Env, file *ConfigFile) []string {
+	raw := []string(file.TLSDomain)
+	if v := env.Getenv("HOOKLATCH_TLS_DOMAIN"); v != "" {
+		raw = []string{v}
+	}
+	if f := cmd.Flags().Lookup("tls-domain"); f.Changed {
+		raw, _ = cmd.Flags().GetStringSlice("tls-domain")
+	}
+	var domains []string
+	for _, r := range raw {
+		for d := range strings.SplitSeq(r, ",") {
+			if d = strings.TrimSpace(d); d != "" {
+				domains = append(domains, d)
+			}
+		}
+	}
+	return domains
+}
+
 // forwardTargets are the destinations of --forward-to, one a flag, else
 // those of $HOOKLATCH_FORWARD_TO, separated by spaces.
 func forwardTargets(cmd *cobra.Command, env Env) []string {
@@ -317,6 +369,20 @@ func RunServe(ctx context.Context, opts ServeOptions) error {
 	}
 	if err != nil {
 		return err
+	}
+	if opts.Reload != nil {
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-opts.Reload:
+					srv.ReloadCertificate() // a failure is logged, and the old certificate kept
+				}
+			}
+		}()
 	}
 	return srv.Run(ctx)
 }

@@ -7,11 +7,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hooklatch/hooklatch/destination"
+	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/store"
 )
 
@@ -240,4 +242,66 @@ func resolveServeArgs(t *testing.T, args []string, vars map[string]string) (Serv
 		t.Fatal(err)
 	}
 	return resolveServe(cmd, env, slog.New(slog.DiscardHandler))
+}
+
+// The certificate settings are settings like the others: flag, then
+// environment, then config file (keys with underscores); --tls-domain
+// takes a list from each.
+func TestServeTLSSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	config := filepath.Join(dir, "hooklatch.yaml")
+	if err := os.WriteFile(config, []byte(`tls_domain: [hooks.example.com, "b.example.com"]
+acme_directory: https://ca.example/dir
+acme_email: ops@example.com
+acme_cache: /var/lib/hooklatch/acme
+acme_ca_root: /etc/hooklatch/ca.pem
+http_redirect_addr: ":80"
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files := filepath.Join(dir, "files.yaml")
+	if err := os.WriteFile(files, []byte("tls_cert: /etc/hooklatch/cert.pem\ntls_key: /etc/hooklatch/key.pem\nadmin_tls: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	acme := server.TLSConfig{Domains: []string{"hooks.example.com", "b.example.com"}, ACMEDirectory: "https://ca.example/dir",
+		ACMEEmail: "ops@example.com", ACMECache: "/var/lib/hooklatch/acme", ACMECARoot: "/etc/hooklatch/ca.pem", RedirectAddr: ":80"}
+	for _, c := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want server.TLSConfig
+	}{
+		{"default", nil, nil, server.TLSConfig{}},
+		{"config file", []string{"--config", config}, nil, acme},
+		{"files in the config file", []string{"--config", files}, nil, server.TLSConfig{CertFile: "/etc/hooklatch/cert.pem", KeyFile: "/etc/hooklatch/key.pem", Admin: true}},
+		{"flag beats the file's admin_tls", []string{"--config", files, "--admin-tls=false"}, nil, server.TLSConfig{CertFile: "/etc/hooklatch/cert.pem", KeyFile: "/etc/hooklatch/key.pem"}},
+		{"environment beats the file", []string{"--config", config},
+			map[string]string{"HOOKLATCH_TLS_DOMAIN": "c.example.com, d.example.com", "HOOKLATCH_ACME_EMAIL": "x@example.com"},
+			func() server.TLSConfig {
+				c := acme
+				c.Domains, c.ACMEEmail = []string{"c.example.com", "d.example.com"}, "x@example.com"
+				return c
+			}()},
+		{"flags beat the environment", []string{"--config", config, "--tls-domain", "e.example.com,f.example.com", "--tls-domain", "g.example.com", "--acme-cache", "/srv/acme"},
+			map[string]string{"HOOKLATCH_TLS_DOMAIN": "c.example.com"},
+			func() server.TLSConfig {
+				c := acme
+				c.Domains, c.ACMECache = []string{"e.example.com", "f.example.com", "g.example.com"}, "/srv/acme"
+				return c
+			}()},
+		{"files from the environment", nil, map[string]string{"HOOKLATCH_TLS_CERT": "/c.pem", "HOOKLATCH_TLS_KEY": "/k.pem", "HOOKLATCH_HTTP_REDIRECT_ADDR": ":8080", "HOOKLATCH_ADMIN_TLS": "1"},
+			server.TLSConfig{CertFile: "/c.pem", KeyFile: "/k.pem", RedirectAddr: ":8080", Admin: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			opts, err := resolveServeArgs(t, c.args, c.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := opts.Server.TLS; !reflect.DeepEqual(got, c.want) {
+				t.Errorf("TLS settings\n got %+v\nwant %+v", got, c.want)
+			}
+		})
+	}
 }

@@ -38,6 +38,9 @@ type Config struct {
 	Addr string
 	// Path is where webhooks are posted. Defaults to "/webhooks/sent".
 	Path string
+	// TLS, when it names certificate files or domains, makes the webhook
+	// listener speak HTTPS. Defaults to plain HTTP.
+	TLS TLSConfig
 	// AdminAddr is the admin listener's address (health, metrics, API).
 	// Defaults to "127.0.0.1:3001". "off" disables it.
 	AdminAddr string
@@ -144,6 +147,9 @@ type Server struct {
 
 	public, admin     *http.Server
 	publicLn, adminLn net.Listener
+	certs             *certs // nil for plain HTTP
+	redirect          *http.Server
+	redirectLn        net.Listener
 
 	errc chan error
 	wg   sync.WaitGroup
@@ -191,6 +197,9 @@ func (c *Config) check() error {
 	if c.Store == "" {
 		c.Store = "hooklatch.db"
 	}
+	if err := c.TLS.check(c.Store); err != nil {
+		return err
+	}
 	if c.StoreOnly && len(c.Routes) > 0 {
 		return errors.New("StoreOnly delivers nowhere: it cannot have routes")
 	}
@@ -227,11 +236,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	certs, err := newCerts(cfg.TLS, cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	eng, err := engine.New(ctx, engineConfig(cfg))
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, engine: eng, errc: make(chan error, 2)}
+	s := &Server{cfg: cfg, engine: eng, certs: certs, errc: make(chan error, 3)}
 	public := http.NewServeMux()
 	public.Handle(cfg.Path, eng.Receiver()) // the receiver answers 405 to other methods
 	eng.Health(public)
@@ -243,6 +256,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
+	if certs != nil {
+		s.public.TLSConfig = certs.tlsConfig()
+		s.public.Protocols = http1Only()
+		s.public.ErrorLog = quietHandshakes(cfg.Logger)
+		if cfg.TLS.RedirectAddr != "" {
+			s.redirect = &http.Server{
+				Handler:           certs.redirectHandler(),
+				ReadHeaderTimeout: 10 * time.Second,
+				ReadTimeout:       10 * time.Second,
+				WriteTimeout:      10 * time.Second,
+				ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+			}
+		}
+	}
 	if h := eng.AdminHandler(); h != nil {
 		s.admin = &http.Server{
 			Handler:           h,
@@ -250,6 +277,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		}
 		s.admin.RegisterOnShutdown(eng.EndStreams)
+		switch {
+		case certs != nil && cfg.TLS.Admin:
+			s.admin.TLSConfig = certs.tlsConfig()
+		case certs != nil && !isLoopback(cfg.AdminAddr):
+			cfg.Logger.Warn("the admin listener speaks plain HTTP on a network: the admin token crosses it in the clear; add --admin-tls", "admin_addr", cfg.AdminAddr)
+		}
 	}
 	return s, nil
 }
@@ -281,10 +314,16 @@ func (s *Server) Start() error {
 	if s.admin != nil {
 		s.serve(s.admin, s.adminLn)
 	}
+	if s.redirect != nil {
+		s.serve(s.redirect, s.redirectLn)
+	}
 	s.serve(s.public, s.publicLn)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancelRun, s.runDone = cancel, make(chan struct{})
 	go func() { s.engine.Run(ctx); close(s.runDone) }()
+	if s.certs != nil {
+		s.certs.started(ctx)
+	}
 	s.cfg.Logger.Info("hooklatch is receiving webhooks",
 		"url", s.URL(), "store", storeopen.Redact(s.cfg.Store), "destinations", destinationsText(s.cfg.Routes),
 		"dashboard", s.DashboardURL(), "admin", s.AdminAddr())
@@ -309,13 +348,33 @@ func (s *Server) listen() error {
 		}
 		s.adminLn = aln
 	}
+	if s.redirect != nil {
+		rln, err := net.Listen("tcp", s.cfg.TLS.RedirectAddr)
+		if err != nil {
+			ln.Close()
+			if s.adminLn != nil {
+				s.adminLn.Close()
+			}
+			return fmt.Errorf("HTTP redirect listener: %w", err)
+		}
+		s.redirectLn = rln
+	}
 	s.publicLn = ln
+	if s.certs != nil {
+		s.certs.bound(ln.Addr())
+	}
 	return nil
 }
 
 func (s *Server) serve(srv *http.Server, ln net.Listener) {
 	s.wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if srv.TLSConfig != nil {
+			err = srv.ServeTLS(ln, "", "") // the certificates come from TLSConfig
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.errc <- err
 		}
 	})
@@ -330,8 +389,32 @@ func displayAddr(a net.Addr) string {
 }
 
 // URL is where webhooks are posted, as a person would type it
-// (localhost for an unspecified address).
-func (s *Server) URL() string { return "http://" + displayAddr(s.publicLn.Addr()) + s.cfg.Path }
+// (localhost for an unspecified address, the first domain for automatic
+// certificates).
+func (s *Server) URL() string {
+	if s.certs == nil {
+		return "http://" + displayAddr(s.publicLn.Addr()) + s.cfg.Path
+	}
+	host := displayAddr(s.publicLn.Addr())
+	if len(s.cfg.TLS.Domains) > 0 {
+		host = s.cfg.TLS.Domains[0]
+		if _, port, _ := net.SplitHostPort(s.publicLn.Addr().String()); port != "443" {
+			host = net.JoinHostPort(host, port)
+		}
+	}
+	return "https://" + host + s.cfg.Path
+}
+
+// ReloadCertificate loads the certificate files again (on SIGHUP). When
+// the new pair cannot be loaded, the old one is kept and the error
+// returned. Certificates from an ACME CA renew by themselves: for them,
+// and for plain HTTP, it does nothing.
+func (s *Server) ReloadCertificate() error {
+	if s.certs == nil {
+		return nil
+	}
+	return s.certs.reload()
+}
 
 // DashboardURL is where the dashboard is, as a person would type it, or
 // "off" when the admin listener is.
@@ -400,6 +483,11 @@ func (s *Server) Shutdown() error {
 	if s.admin != nil {
 		if err := s.admin.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("admin listener: %w", err))
+		}
+	}
+	if s.redirect != nil {
+		if err := s.redirect.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("HTTP redirect listener: %w", err))
 		}
 	}
 	s.wg.Wait()
