@@ -438,16 +438,20 @@ func TestDeliveryWritesBuildNoTemporaryTable(t *testing.T) {
 		}
 		return found
 	}
-	complete := make([]any, 0, completeArgs)
-	for range completeArgs {
-		complete = append(complete, 1)
+	ones := func(n int) []any {
+		args := make([]any, n)
+		for i := range args {
+			args[i] = 1
+		}
+		return args
 	}
 	for name, tc := range map[string]struct {
 		q    string
 		args []any
 	}{
-		"insert":          {insertDeliverySQL, []any{1, "e", "app", 1}},
-		"complete":        {completeRowsSQL(1), complete},
+		"insert":          {insertDeliveriesSQL(1), ones(deliveryArgs)},
+		"insert 8":        {insertDeliveriesSQL(8), ones(8 * deliveryArgs)},
+		"complete":        {completeRowsSQL(1), ones(completeArgs)},
 		"release expired": {releaseExpiredSQL, []any{1, 1, 1}},
 		"discard":         {`UPDATE deliveries SET status = 'discarded', updated_at = 1 WHERE id = 1`, nil},
 		"requeue":         {`UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = 1, updated_at = 1 WHERE id = 1`, nil},
