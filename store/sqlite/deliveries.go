@@ -339,8 +339,17 @@ func (s *Store) completeDistinct(ctx context.Context, tx *sql.Tx, reqs []*writeR
 }
 
 // completeRowsSQL moves on rows distinct deliveries, each while its
-// completion's owner holds its lease, and returns those it moved.
+// completion's owner holds its lease, and returns those it moved. One is
+// a plain UPDATE: joining a table of values costs two temporary tables
+// (10-11 µs of CPU against 14-15 for one row; 6-7 a row for eight).
 func completeRowsSQL(rows int) string {
+	if rows == 1 {
+		return `
+UPDATE deliveries SET status = ?3, attempts = attempts + ?4, next_attempt_at = ?5,
+       lease_owner = '', lease_until = 0, last_error = ?6, updated_at = ?7
+ WHERE id = ?1 AND status = 'in_flight' AND lease_owner = ?2
+RETURNING id, destination, status`
+	}
 	var b strings.Builder
 	b.WriteString(`WITH c (id, owner, status, spend, next_attempt_at, last_error, now) AS (VALUES `)
 	for i := range rows {
