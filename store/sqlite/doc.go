@@ -51,10 +51,15 @@
 // Listing events by delivery state walks deliveries_dead or deliveries_open
 // (pending and in flight), partial indexes by event_seq, in seq order.
 //
-// Every attempt is a row of attempts pointing at its delivery's id. The
-// completions one writer batch holds record their attempts in multi-row
-// inserts, and move their deliveries on one statement each, only while
-// their owner still holds the lease (else store.ErrLeaseLost).
+// The appends one writer batch holds insert their events one by one, then
+// their deliveries together, in multi-row inserts. Every attempt is a row
+// of attempts pointing at its delivery's id. The completions one writer
+// batch holds record their attempts in multi-row inserts, and move their
+// deliveries on in multi-row statements too, only while their owner still
+// holds the lease (else store.ErrLeaseLost). No partial index's condition
+// is an IN list of three or more values: SQLite would build a temporary
+// b-tree to evaluate it at every run of every statement that writes a
+// delivery.
 //
 // After a crash, the next owner (Options.Exclusive) makes what was in
 // flight pending again at once, recording each lost attempt: only the

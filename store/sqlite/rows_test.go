@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -374,5 +375,81 @@ VALUES (64, 1, 'evt_1', 'app', 'dead', 1, 0, 0, 0)`) // (1 << 6) | 0
 	added, err := s.ListDeliveries(ctx, store.DeliveryFilter{Destination: "archive"})
 	if err != nil || len(added) != 1 || added[0].ID <= 384 {
 		t.Errorf("a delivery added after the migration = %+v, %v; want one id above every old one (384)", added, err)
+	}
+}
+
+// The appends one transaction holds insert their deliveries together, one
+// per destination an event names (a name twice is one delivery), none for
+// a duplicate; the counters agree with the rows.
+func TestAppendsInsertTheirDeliveriesTogether(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := open(t, sqlite.Options{})
+	destsOf := func(i int) []string {
+		switch i % 4 {
+		case 0:
+			return []string{"app"}
+		case 1:
+			return []string{"app", "logs", "app"}
+		case 2:
+			return nil
+		}
+		return []string{"logs", "audit"}
+	}
+	const n = 400
+	events := make([]*store.Event, n)
+	duplicate := make([]bool, n)
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := w; i < n; i += 16 {
+				// Every fifth event repeats the one before it: a duplicate.
+				key := fmt.Sprint("k", i-min(i%5, 1))
+				ev := storetest.NewEvent("sent", key)
+				ev.ReceivedAt, ev.Destinations = rowsT0, destsOf(i)
+				res, err := s.Append(ctx, ev)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				events[i], duplicate[i] = ev, res.Duplicate
+			}
+		})
+	}
+	wg.Wait()
+	want := map[string]int64{}
+	for i, ev := range events {
+		ds, err := s.ListDeliveries(ctx, store.DeliveryFilter{EventID: ev.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, d := range ds {
+			if d.EventSeq != ev.Seq || d.Status != store.DeliveryPending {
+				t.Errorf("event %d (seq %d): delivery %+v", i, ev.Seq, d)
+			}
+			got = append(got, d.Destination)
+		}
+		slices.Sort(got)
+		var wantDests []string
+		if !duplicate[i] {
+			for _, dest := range destsOf(i) {
+				if !slices.Contains(wantDests, dest) {
+					wantDests = append(wantDests, dest)
+					want[store.DeliveryPending]++
+				}
+			}
+		}
+		slices.Sort(wantDests)
+		if !slices.Equal(got, wantDests) {
+			t.Errorf("event %d (seq %d) has deliveries to %v, want %v", i, ev.Seq, got, wantDests)
+		}
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(st.Deliveries) != fmt.Sprint(want) {
+		t.Errorf("Stats counts %v, the appends made %v", st.Deliveries, want)
 	}
 }

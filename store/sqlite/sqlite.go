@@ -135,8 +135,7 @@ type Store struct {
 	appendStmt *sql.Stmt
 	// Prepared once on the writer's connection: re-parsing SQL for every
 	// write costs more than the write.
-	deliveryStmt *sql.Stmt
-	stmts        map[string]*sql.Stmt // the writer's other statements (writerStatements)
+	stmts map[string]*sql.Stmt // the writer's other statements (writerStatements)
 	// Prepared on the read pool: database/sql prepares them once per
 	// connection.
 	eventRangeStmt *sql.Stmt
@@ -331,16 +330,6 @@ func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
 	}
 
-	prepared := make([]*sql.Stmt, 0, 1)
-	for _, q := range []string{insertDeliverySQL} {
-		stmt, err := writeDB.PrepareContext(ctx, q)
-		if err != nil {
-			writeDB.Close()
-			return nil, fmt.Errorf("sqlite: prepare: %w", err)
-		}
-		prepared = append(prepared, stmt)
-	}
-
 	stmts := map[string]*sql.Stmt{}
 	for _, q := range writerStatements {
 		stmt, err := writeDB.PrepareContext(ctx, q)
@@ -382,7 +371,6 @@ func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
 		readDB:          readDB,
 		checkpointDB:    checkpointDB,
 		appendStmt:      appendStmt,
-		deliveryStmt:    prepared[0],
 		stmts:           stmts,
 		eventRangeStmt:  readStmts[0],
 		counts:          newCounts(),
@@ -654,11 +642,22 @@ func (s *Store) runTx(batch []*writeReq) error {
 	}
 	s.counts.reset()
 	stmt := tx.StmtContext(ctx, s.appendStmt)
+	var deliveries []newDelivery
 	for i := 0; i < len(batch); i++ {
 		r := batch[i]
 		switch {
 		case r.ev != nil:
-			err = s.appendOne(ctx, tx, stmt, r)
+			// A run of appends inserts its events, then all their
+			// deliveries together.
+			deliveries = deliveries[:0]
+			j := i
+			for ; j < len(batch) && batch[j].ev != nil && err == nil; j++ {
+				deliveries, err = s.appendOne(ctx, tx, stmt, batch[j], deliveries)
+			}
+			if err == nil {
+				err = s.insertDeliveries(ctx, tx, deliveries)
+			}
+			i = j - 1
 		case r.completion != nil:
 			j := i + 1
 			for j < len(batch) && batch[j].completion != nil {
@@ -684,7 +683,9 @@ func (s *Store) runTx(batch []*writeReq) error {
 	return nil
 }
 
-func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *writeReq) error {
+// appendOne inserts r's event, unless it is a duplicate, and adds its
+// deliveries to those its run of appends inserts.
+func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *writeReq, deliveries []newDelivery) ([]newDelivery, error) {
 	ev := r.ev
 	body := ev.Body
 	if body == nil {
@@ -698,22 +699,22 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body, r.bodySum[:],
 		r.keyDigest, r.bodyDigest, nullable(ev.TraceParent))
 	if err != nil {
-		return fmt.Errorf("sqlite: append: %w", err)
+		return deliveries, fmt.Errorf("sqlite: append: %w", err)
 	}
 	inserted, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("sqlite: append: %w", err)
+		return deliveries, fmt.Errorf("sqlite: append: %w", err)
 	}
 	if inserted == 1 {
 		if r.res.Seq, err = res.LastInsertId(); err != nil {
-			return fmt.Errorf("sqlite: append: %w", err)
+			return deliveries, fmt.Errorf("sqlite: append: %w", err)
 		}
 		r.res.EventID = ev.ID
 		s.counts.event(ev.Attention != "")
-		return s.insertDeliveries(ctx, tx, ev, r.res.Seq)
+		return newDeliveries(deliveries, ev, r.res.Seq), nil
 	}
 	r.res.Duplicate = true
-	return s.countDuplicate(ctx, tx, r)
+	return deliveries, s.countDuplicate(ctx, tx, r)
 }
 
 // appendSQL inserts an event, unless it is a stored event's duplicate (the
@@ -816,7 +817,7 @@ func (s *Store) releaseInFlight(ctx context.Context) error {
 // release closes whatever Open has opened, and drops the owner's lock.
 func (s *Store) release() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.appendStmt, s.deliveryStmt, s.eventRangeStmt} {
+	for _, stmt := range []*sql.Stmt{s.appendStmt, s.eventRangeStmt} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}
