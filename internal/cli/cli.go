@@ -23,11 +23,8 @@ import (
 	"github.com/hooklatch/hooklatch/store"
 )
 
-// Version is set at build time with -ldflags "-X …/internal/cli.Version=v1.2.3".
-var Version = "dev"
-
 // userAgent says which hooklatch sent a request.
-func userAgent() string { return "hooklatch/" + Version }
+func userAgent() string { return "hooklatch/" + readBuildInfo().Short() }
 
 // Env is the command's environment: streams and variables, so tests can
 // run commands without touching the process's own.
@@ -130,7 +127,7 @@ answers in milliseconds, and delivers it onward with retries. It also produces,
 watches and grades webhook traffic on a laptop.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       readBuildInfo().Short(),
 	}
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
@@ -149,6 +146,7 @@ watches and grades webhook traffic on a laptop.`,
 		newListenCommand(env),
 		newCheckCommand(env),
 		newTokenCommand(env),
+		newHealthcheckCommand(env),
 	)
 	return root
 }
@@ -287,16 +285,4 @@ func secretError(what string, err error) error {
 
 func addSecretFlags(cmd *cobra.Command) {
 	cmd.Flags().String("secret", "", "signing secrets, comma-separated: one, or several while rotating (default $SENT_WEBHOOK_SECRET, then $SENT_DM_WEBHOOK_SECRET)")
-}
-
-func newVersionCommand(env Env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(env.Stdout, "hooklatch", Version)
-			return err
-		},
-	}
 }

@@ -13,3 +13,6 @@ func ConfigFileSettings() map[string]bool {
 	}
 	return settings
 }
+
+// UserAgent is what hooklatch's requests say in their User-Agent header.
+var UserAgent = userAgent

@@ -92,8 +92,8 @@ func TestSendRetriesUntilTheHandlerRecovers(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if ua, _ := agent.Load().(string); ua != "hooklatch/"+cli.Version {
-		t.Errorf("User-Agent %q, want hooklatch/%s", ua, cli.Version)
+	if ua, _ := agent.Load().(string); ua != cli.UserAgent() || !strings.HasPrefix(ua, "hooklatch/") {
+		t.Errorf("User-Agent %q, want %s", ua, cli.UserAgent())
 	}
 	for _, want := range []string{"retry in 1s", "answered: database is down", "retry in 2s", "200 OK", "1 delivery: 1 delivered"} {
 		if !strings.Contains(r.stdout, want) {
