@@ -8,9 +8,10 @@ var Kinds = kinds
 // config file hands them to serve, for the configuration reference.
 func ConfigFileSettings() map[string]bool {
 	settings := map[string]bool{}
-	for name := range (&ConfigFile{RejectionsMax: 1}).values() {
+	for name := range (&ConfigFile{RejectionsMax: 1, AdminTLS: true}).values() {
 		settings[name] = true
 	}
+	settings["tls-domain"] = true // a list, read by tlsDomains
 	return settings
 }
 
