@@ -26,6 +26,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/signature"
@@ -895,8 +898,9 @@ func TestMemoryBudgetMustHoldTheLargestBody(t *testing.T) {
 	r.Close()
 }
 
-// benchReceiver is a receiver on a fresh store with the v1 fixture secret.
-func benchReceiver(b *testing.B) (*receiver.Receiver, []signature.Secret) {
+// benchReceiver is a receiver on a fresh store with the v1 fixture secret,
+// traced by tp when it is not nil.
+func benchReceiver(b *testing.B, tp ...trace.TracerProvider) (*receiver.Receiver, []signature.Secret) {
 	b.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "hooklatch.db"), sqlite.Options{})
 	if err != nil {
@@ -905,7 +909,11 @@ func benchReceiver(b *testing.B) (*receiver.Receiver, []signature.Secret) {
 	b.Cleanup(func() { st.Close() })
 	secrets, _ := signature.ParseSecrets(v1Secret)
 	v, _ := signature.NewVerifier(signature.Config{Secrets: secrets})
-	rcv, err := receiver.New(receiver.Config{Store: st, Verifier: v, Secrets: secrets, Logger: slog.New(slog.DiscardHandler)})
+	cfg := receiver.Config{Store: st, Verifier: v, Secrets: secrets, Logger: slog.New(slog.DiscardHandler)}
+	if len(tp) > 0 {
+		cfg.TracerProvider = tp[0]
+	}
+	rcv, err := receiver.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -915,6 +923,21 @@ func benchReceiver(b *testing.B) (*receiver.Receiver, []signature.Secret) {
 
 func BenchmarkServeHTTP(b *testing.B) {
 	rcv, secrets := benchReceiver(b)
+	benchServe(b, rcv, secrets, "")
+}
+
+// BenchmarkServeHTTPTraced is BenchmarkServeHTTP with tracing on: every
+// request sampled, continuing a sender's traceparent, its spans batched
+// to an exporter that drops them. What tracing costs the ack path itself.
+func BenchmarkServeHTTPTraced(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	b.Cleanup(func() { tp.Shutdown(context.Background()) })
+	rcv, secrets := benchReceiver(b, tp)
+	benchServe(b, rcv, secrets, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+}
+
+// benchServe posts the fixture, signed, with traceparent unless it is empty.
+func benchServe(b *testing.B, rcv *receiver.Receiver, secrets []signature.Secret, traceparent string) {
 	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sent", "f1.json"))
 	if err != nil {
 		b.Fatal(err)
@@ -927,6 +950,9 @@ func BenchmarkServeHTTP(b *testing.B) {
 				req.Header[k] = v
 			}
 			req.Header.Set(signature.HeaderEventID, fmt.Sprintf("%p-%d", pb, i))
+			if traceparent != "" {
+				req.Header.Set("Traceparent", traceparent)
+			}
 			rec := httptest.NewRecorder()
 			rcv.ServeHTTP(rec, req)
 			if rec.Code != http.StatusOK {
