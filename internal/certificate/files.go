@@ -24,8 +24,9 @@ type FilesConfig struct {
 	CertFile string
 	// KeyFile holds the certificate's private key in PEM. Required.
 	KeyFile string
-	// CheckEvery is how often, at most, a handshake looks at the files'
-	// sizes and modification times, and reloads them when either changed.
+	// CheckEvery is how often, at most, a handshake looks at the files
+	// (which file the name leads to, its size and modification time), and
+	// reloads them when either changed.
 	// Defaults to DefaultCheckEvery.
 	CheckEvery time.Duration
 	// NowFunc defaults to time.Now.
@@ -47,12 +48,23 @@ type Files struct {
 	checked time.Time
 }
 
-// stamp is what a look at the files sees: a change to either is a reason
-// to load them again.
+// stamp is what a look at the files sees: a change to either (another
+// file renamed over it, another size or modification time) is a reason to
+// load them again.
 type stamp struct {
-	certSize, keySize int64
-	certMod, keyMod   time.Time
-	err               string // why the files could not be looked at
+	cert, key os.FileInfo
+	err       string // why the files could not be looked at
+}
+
+func (s stamp) same(o stamp) bool {
+	return s.err == o.err && sameFile(s.cert, o.cert) && sameFile(s.key, o.key)
+}
+
+func sameFile(a, b os.FileInfo) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
 // LoadFiles loads the pair: a pair that cannot be loaded at the start is
@@ -87,7 +99,7 @@ func (f *Files) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	defer f.mu.Unlock()
 	if now := f.cfg.NowFunc(); now.Sub(f.checked) >= f.cfg.CheckEvery {
 		f.checked = now
-		if s := f.look(); s != f.seen {
+		if s := f.look(); !s.same(f.seen) {
 			f.seen = s
 			f.reload("the files changed")
 		}
@@ -129,19 +141,15 @@ func (f *Files) load() (*tls.Certificate, error) {
 }
 
 func (f *Files) look() stamp {
-	var s stamp
 	ci, err := os.Stat(f.cfg.CertFile)
 	if err != nil {
-		s.err = err.Error()
-		return s
+		return stamp{err: err.Error()}
 	}
 	ki, err := os.Stat(f.cfg.KeyFile)
 	if err != nil {
-		s.err = err.Error()
-		return s
+		return stamp{err: err.Error()}
 	}
-	s.certSize, s.certMod, s.keySize, s.keyMod = ci.Size(), ci.ModTime(), ki.Size(), ki.ModTime()
-	return s
+	return stamp{cert: ci, key: ki}
 }
 
 func serial(c *x509.Certificate) string {
