@@ -94,6 +94,9 @@ func startServe(t *testing.T, secret, storePath, addr string, extra ...string) (
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// A test that stops early (t.Fatal) leaves no serve running; after a
+	// serve that already exited, Kill only reports so.
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	return cmd, logs
 }
 
