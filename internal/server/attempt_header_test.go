@@ -3,7 +3,6 @@ package server_test
 import (
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -14,7 +13,6 @@ import (
 	"github.com/hooklatch/hooklatch/destination/httpdest"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/server"
-	"github.com/hooklatch/hooklatch/store/postgres/pgtest"
 )
 
 // The Hooklatch-Attempt header numbers an attempt as `events show` lists
@@ -22,10 +20,7 @@ import (
 // on SQLite and on PostgreSQL.
 func TestAttemptHeaderMatchesTheListedAttempt(t *testing.T) {
 	t.Parallel()
-	for name, location := range map[string]func(t *testing.T) string{
-		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "h.db") },
-		"postgres": func(t *testing.T) string { return pgtest.URL(t) },
-	} {
+	for name, location := range storeLocations {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var (

@@ -18,6 +18,7 @@ import (
 	"github.com/hooklatch/hooklatch/internal/logtest"
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/store/postgres/pgtest"
 )
 
 // logLine is a line of serve's JSON log, with the attributes these tests
@@ -82,9 +83,25 @@ func (c constantRetry) NextRetry(int, error) time.Duration { return time.Duratio
 // next attempt is due; then summaries, with the deliveries waiting and
 // the last error, never a line per attempt; and one info line when the
 // app is back, saying how long it was down and how many attempts failed.
-// No line holds the secret the app's URL carries.
+// No line holds the secret the app's URL carries. Alike on SQLite and
+// PostgreSQL.
 func TestFailingAppIsLoggedWhenItStartsLastsAndRecovers(t *testing.T) {
 	t.Parallel()
+	for name, location := range storeLocations {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testFailingAppIsLogged(t, location(t))
+		})
+	}
+}
+
+// storeLocations give a test a fresh store of each backend.
+var storeLocations = map[string]func(t *testing.T) string{
+	"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "h.db") },
+	"postgres": func(t *testing.T) string { return pgtest.URL(t) },
+}
+
+func testFailingAppIsLogged(t *testing.T, location string) {
 	var down atomic.Bool
 	down.Store(true)
 	var calls atomic.Int32
@@ -102,7 +119,7 @@ func TestFailingAppIsLoggedWhenItStartsLastsAndRecovers(t *testing.T) {
 	}
 	var logs logtest.Buffer
 	srv, err := server.New(context.Background(), server.Config{
-		Addr: "127.0.0.1:0", AdminAddr: "off", Store: filepath.Join(t.TempDir(), "h.db"), Secrets: testSecrets(t),
+		Addr: "127.0.0.1:0", AdminAddr: "off", Store: location, Secrets: testSecrets(t),
 		// Retries further apart than the second of quiet that ends an
 		// outage, summaries closer.
 		Routes:          []dispatch.Route{{Name: "app", Destination: dest, Policy: dispatch.Policy{Retry: constantRetry(1100 * time.Millisecond)}}},
