@@ -59,6 +59,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
@@ -124,6 +126,13 @@ type Config struct {
 	// (or a dashboard login) by all of the admin but /healthz; at least 16
 	// characters.
 	AdminToken string
+
+	// TracerProvider, when set, traces the relay as serve traces with the
+	// OTEL_* variables (docs/tracing.md): a server span for each webhook,
+	// continuing the sender's traceparent, the store append, and a span for
+	// each handler call, which the handler's ctx carries. The application
+	// owns it and shuts it down. Defaults to none: nothing is traced.
+	TracerProvider trace.TracerProvider
 
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -215,7 +224,7 @@ func engineConfig(cfg Config) (engine.Config, error) {
 		AnswerWithin: cfg.AnswerWithin, MinBodyRate: cfg.MinBodyRate,
 		Routes: routes, Retention: cfg.Retention, RetentionDead: cfg.RetentionDead,
 		Admin: cfg.Admin || cfg.AdminAddr != "", AdminToken: cfg.AdminToken,
-		Logger: cfg.Logger,
+		TracerProvider: cfg.TracerProvider, Logger: cfg.Logger,
 	}, nil
 }
 

@@ -22,7 +22,8 @@ import (
 
 const secret = "whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY="
 
-func post(t *testing.T, url string, body []byte) {
+// signedRequest is a webhook request for body, signed as Sent signs it.
+func signedRequest(t *testing.T, url string, body []byte) *http.Request {
 	t.Helper()
 	s, err := signature.ParseSecret(secret)
 	if err != nil {
@@ -32,6 +33,17 @@ func post(t *testing.T, url string, body []byte) {
 	for k, v := range signature.Sign(signature.V1, s, body, signature.SignOptions{}) {
 		req.Header[k] = v
 	}
+	return req
+}
+
+func post(t *testing.T, url string, body []byte) {
+	t.Helper()
+	sendRequest(t, signedRequest(t, url, body))
+}
+
+// sendRequest sends a webhook request and wants 200.
+func sendRequest(t *testing.T, req *http.Request) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
