@@ -36,9 +36,9 @@ type tick struct {
 type series struct {
 	Name    string
 	Class   string
-	Points  string  // SVG polyline points
-	Last    string  // the latest minute's value, for the legend
-	LegendX float64 // where its legend entry starts
+	Lines   []string // SVG polyline points, one a run of minutes with a value
+	Last    string   // the latest minute's value, for the legend
+	LegendX float64  // where its legend entry starts
 }
 
 const (
@@ -53,8 +53,9 @@ const (
 	legendWidth  = 180           // per series
 )
 
-// newCharts lays the last hour's minutes out, a point a minute, zero where
-// nothing was sampled.
+// newCharts lays the last hour's minutes out, a point a minute: zero where
+// nothing was counted, and no point at all for a latency where no request
+// was answered (a gap, not a latency of 0 ms).
 func newCharts(minutes []Minute, now time.Time) charts {
 	end := now.Truncate(time.Minute)
 	start := end.Add(-(chartMinutes - 1) * time.Minute)
@@ -73,29 +74,32 @@ func newCharts(minutes []Minute, now time.Time) charts {
 	}
 	whole := func(v float64) string { return strconv.FormatInt(int64(v), 10) }
 	ms := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) + " ms" }
+	answered := func(m Minute) bool { return m.AckP99 > 0 } // the percentiles are zero without answers
 	count := func(f func(Minute) int64) func(Minute) float64 {
 		return func(m Minute) float64 { return float64(f(m)) }
 	}
 	return charts{
 		Counts: newChart("chart-counts", "Webhooks received and delivery attempts, per minute", "webhooks or attempts a minute",
 			start, slots, float64(countMax), true, []line{
-				{"received", "received", count(func(m Minute) int64 { return m.Received }), whole},
-				{"delivered", "delivered", count(func(m Minute) int64 { return m.Delivered }), whole},
-				{"failed", "failed", count(func(m Minute) int64 { return m.Failed }), whole},
+				{"received", "received", count(func(m Minute) int64 { return m.Received }), nil, whole},
+				{"delivered", "delivered", count(func(m Minute) int64 { return m.Delivered }), nil, whole},
+				{"failed", "failed", count(func(m Minute) int64 { return m.Failed }), nil, whole},
 			}),
 		Latency: newChart("chart-latency", "Acknowledgement latency, per minute (answers to Sent)", "milliseconds (ms)",
 			start, slots, latencyMax, false, []line{
-				{"ack p50", "p50", func(m Minute) float64 { return m.AckP50 }, ms},
-				{"ack p99", "p99", func(m Minute) float64 { return m.AckP99 }, ms},
+				{"ack p50", "p50", func(m Minute) float64 { return m.AckP50 }, answered, ms},
+				{"ack p99", "p99", func(m Minute) float64 { return m.AckP99 }, answered, ms},
 			}),
 	}
 }
 
 // line is one series to draw: its name, its CSS class, its value in a
-// minute and how the legend writes it.
+// minute, whether a minute has one (nil: every minute has), and how the
+// legend writes it.
 type line struct {
 	name, class string
 	value       func(Minute) float64
+	has         func(Minute) bool
 	label       func(float64) string
 }
 
@@ -115,15 +119,30 @@ func newChart(id, title, yLabel string, start time.Time, slots []Minute, top flo
 	}
 	legend := float64(legendLeft)
 	for k, l := range lines {
-		var b strings.Builder
-		for i, m := range slots {
-			if i > 0 {
-				b.WriteByte(' ')
+		has := func(m Minute) bool { return l.has == nil || l.has(m) }
+		s := series{Name: l.name, Class: l.class, Last: "none", LegendX: legend + float64(k*legendWidth)}
+		var run []string
+		end := func() {
+			if len(run) == 1 {
+				run = append(run, run[0]) // a lone minute: a dot, with the line's round caps
 			}
-			b.WriteString(strconv.FormatFloat(x(i), 'f', 1, 64) + "," + strconv.FormatFloat(y(l.value(m)), 'f', 1, 64))
+			if len(run) > 0 {
+				s.Lines = append(s.Lines, strings.Join(run, " "))
+			}
+			run = run[:0]
 		}
-		c.Series = append(c.Series, series{Name: l.name, Class: l.class, Points: b.String(),
-			Last: l.label(l.value(slots[len(slots)-1])), LegendX: legend + float64(k*legendWidth)})
+		for i, m := range slots {
+			if !has(m) {
+				end()
+				continue
+			}
+			run = append(run, strconv.FormatFloat(x(i), 'f', 1, 64)+","+strconv.FormatFloat(y(l.value(m)), 'f', 1, 64))
+		}
+		end()
+		if last := slots[len(slots)-1]; has(last) {
+			s.Last = l.label(l.value(last))
+		}
+		c.Series = append(c.Series, s)
 	}
 	return c
 }
