@@ -46,7 +46,7 @@ const (
 	chartW       = 960
 	chartH       = 280
 	plotLeft     = 64
-	plotRight    = chartW - 16
+	plotRight    = chartW - 28 // room for the last time tick's label
 	plotTop      = 64
 	plotBottom   = chartH - 48
 	legendLeft   = plotLeft + 96 // after "this minute:"
@@ -121,10 +121,15 @@ func newChart(id, title, yLabel string, start time.Time, slots []Minute, top flo
 	for k, l := range lines {
 		has := func(m Minute) bool { return l.has == nil || l.has(m) }
 		s := series{Name: l.name, Class: l.class, Last: "none", LegendX: legend + float64(k*legendWidth)}
+		point := func(x, y float64) string {
+			return strconv.FormatFloat(x, 'f', 1, 64) + "," + strconv.FormatFloat(y, 'f', 1, 64)
+		}
 		var run []string
+		lone := 0 // the slot of a run's only minute
 		end := func() {
-			if len(run) == 1 {
-				run = append(run, run[0]) // a lone minute: a dot, with the line's round caps
+			if len(run) == 1 { // a lone minute: a short dash, where a line would need two
+				at, v := x(lone), y(l.value(slots[lone]))
+				run = []string{point(at-3, v), point(at+3, v)}
 			}
 			if len(run) > 0 {
 				s.Lines = append(s.Lines, strings.Join(run, " "))
@@ -136,7 +141,10 @@ func newChart(id, title, yLabel string, start time.Time, slots []Minute, top flo
 				end()
 				continue
 			}
-			run = append(run, strconv.FormatFloat(x(i), 'f', 1, 64)+","+strconv.FormatFloat(y(l.value(m)), 'f', 1, 64))
+			if len(run) == 0 {
+				lone = i
+			}
+			run = append(run, point(x(i), y(l.value(m))))
 		}
 		end()
 		if last := slots[len(slots)-1]; has(last) {

@@ -36,7 +36,7 @@ func TestNiceScaleRoundsTheAxis(t *testing.T) {
 }
 
 // A minute without answers has no latency: the latency lines break there
-// (a lone answered minute is a dot) and the legend says none, while the
+// (a lone answered minute is a short dash) and the legend says none, while the
 // counts go on at zero.
 func TestLatencyChartLeavesGapsWhereNothingWasAnswered(t *testing.T) {
 	t.Parallel()
@@ -49,8 +49,9 @@ func TestLatencyChartLeavesGapsWhereNothingWasAnswered(t *testing.T) {
 	for _, s := range c.Latency.Series {
 		if len(s.Lines) != 3 {
 			t.Errorf("%s: %d lines, want 3 (minutes 40-39, 20, 1 ago): %q", s.Name, len(s.Lines), s.Lines)
-		} else if pts := strings.Fields(s.Lines[1]); len(pts) != 2 || pts[0] != pts[1] {
-			t.Errorf("%s: the lone minute is drawn as %q, want one point twice (a dot)", s.Name, s.Lines[1])
+		} else if pts := strings.Fields(s.Lines[1]); len(pts) != 2 || pts[0] == pts[1] ||
+			strings.SplitN(pts[0], ",", 2)[1] != strings.SplitN(pts[1], ",", 2)[1] {
+			t.Errorf("%s: the lone minute is drawn as %q, want a short level dash", s.Name, s.Lines[1])
 		}
 		if s.Last != "none" {
 			t.Errorf("%s: this minute reads %q with no answer in it, want none", s.Name, s.Last)
