@@ -67,25 +67,20 @@ func (e *Event) DeliveryText() string {
 	return strings.Join(parts, ", ")
 }
 
-// DeliveryStateRule says which events EventFilter.Delivery matches for
-// state: those with at least one delivery in a status of with, whatever
+// DeliveryStateStatuses says which events EventFilter.Delivery matches
+// for state: those with at least one delivery in one of statuses, whatever
 // their other deliveries are (an event with one discarded delivery of
-// three is found by DeliveryDiscarded, as by the states of the other two);
-// for DeliveryNone, with is empty and without holds every status: the
-// events that have no delivery. ok is false for a word that is not a
-// state. Backends build EventFilter.Delivery from it, so that every
-// backend matches alike.
-func DeliveryStateRule(state string) (with, without []string, ok bool) {
+// three is found by DeliveryDiscarded, as by the states of the other two).
+// For DeliveryNone statuses is empty: the events with no delivery at all.
+// ok is false for a word that is not a state. Backends build
+// EventFilter.Delivery from it, so that every backend matches alike.
+func DeliveryStateStatuses(state string) (statuses []string, ok bool) {
 	for _, s := range deliveryStates {
 		if s.state == state {
-			return slices.Clone(s.statuses), nil, true
+			return slices.Clone(s.statuses), true
 		}
-		without = append(without, s.statuses...)
 	}
-	if state == DeliveryNone {
-		return nil, without, true
-	}
-	return nil, nil, false
+	return nil, state == DeliveryNone
 }
 
 // DeliveryStates lists the words DeliveryState returns, for messages and

@@ -349,7 +349,7 @@ type EventFilter struct {
 	// state, whatever their other deliveries are: DeliveryDead,
 	// DeliveryPending (pending or in flight), DeliverySucceeded,
 	// DeliveryDiscarded; or DeliveryNone for events without a delivery
-	// (see DeliveryStateRule). Any other value is an error.
+	// (see DeliveryStateStatuses). Any other value is an error.
 	Delivery string
 	// AttentionOnly matches only the events marked for attention (whose
 	// Attention is not empty). The backends find them through an index

@@ -318,22 +318,22 @@ func walkedFrom(walk, key string, keyset []string, order string, where []string)
 }
 
 // deliveryStateCondition selects the events that have a delivery in
-// state, or none for DeliveryNone (store.DeliveryStateRule), but for the
+// state, or none for DeliveryNone (store.DeliveryStateStatuses), but for the
 // deliveries listingWalk walks for dead and pending events, which it
 // leaves out. The statuses are written out, not bound, so that the
 // planner can use the partial indexes they name.
 func deliveryStateCondition(state string) (string, error) {
-	with, without, ok := store.DeliveryStateRule(state)
+	statuses, ok := store.DeliveryStateStatuses(state)
 	if !ok {
 		return "", fmt.Errorf("postgres: list events: delivery state %q: want one of %s", state, strings.Join(store.DeliveryStates(), ", "))
 	}
-	switch {
-	case state == store.DeliveryDead || state == store.DeliveryPending: // listingWalk walks them
+	switch state {
+	case store.DeliveryDead, store.DeliveryPending: // listingWalk walks them
 		return "", nil
-	case len(with) > 0:
-		return "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND status IN (" + literals(with) + "))", nil
+	case store.DeliveryNone:
+		return "NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq)", nil
 	default:
-		return "NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND status IN (" + literals(without) + "))", nil
+		return "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq AND status IN (" + literals(statuses) + "))", nil
 	}
 }
 

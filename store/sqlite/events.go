@@ -274,7 +274,7 @@ func eventConditions(f store.EventFilter) ([]string, []any, error) {
 }
 
 // deliveryStateCondition selects the events that have a delivery in
-// state, or none for DeliveryNone (store.DeliveryStateRule), but for the
+// state, or none for DeliveryNone (store.DeliveryStateStatuses), but for the
 // deliveries listingWalk walks for dead and pending events, which it
 // leaves out. The other states are checked event by event, newest first,
 // through the (event_seq, destination) index, so a page is found without
@@ -282,28 +282,21 @@ func eventConditions(f store.EventFilter) ([]string, []any, error) {
 // status index there (deliveries_listed), which would read all the
 // deliveries in a status for every event.
 func deliveryStateCondition(state string) (string, []any, error) {
-	with, without, ok := store.DeliveryStateRule(state)
+	statuses, ok := store.DeliveryStateStatuses(state)
 	if !ok {
 		return "", nil, fmt.Errorf("sqlite: list events: delivery state %q: want one of %s", state, strings.Join(store.DeliveryStates(), ", "))
 	}
-	var (
-		conds []string
-		args  []any
-	)
-	in := func(column string, statuses []string) string {
-		for _, st := range statuses {
-			args = append(args, st)
-		}
-		return column + " IN (" + placeholders(len(statuses)) + ")"
-	}
 	switch state {
 	case store.DeliveryDead, store.DeliveryPending: // listingWalk walks their deliveries
+		return "", nil, nil
 	case store.DeliveryNone:
-		conds = append(conds, "NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq AND "+in("+status", without)+")")
-	default:
-		conds = append(conds, "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq AND "+in("+status", with)+")")
+		return "NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq)", nil, nil
 	}
-	return strings.Join(conds, " AND "), args, nil
+	args := make([]any, len(statuses))
+	for i, st := range statuses {
+		args[i] = st
+	}
+	return "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq AND +status IN (" + placeholders(len(statuses)) + "))", args, nil
 }
 
 // listingWalk is the walk of a partial index (migration 0014) that drives
