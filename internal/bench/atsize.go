@@ -62,6 +62,9 @@ func Ops(s Sample) []Op {
 		{"subject", "subject=" + url.QueryEscape(s.Subject)},
 		{"delivery dead", "delivery=dead"},
 		{"delivery pending", "delivery=pending"},
+		{"delivery succeeded", "delivery=succeeded"},
+		{"delivery discarded (none stored)", "delivery=discarded"},
+		{"delivery none (none stored)", "delivery=none"},
 		{"attention", "attention=only"},
 		{"since 1h", "since=1h"},
 		{"page mid-store", "cursor=" + mid},
@@ -105,6 +108,8 @@ func Ops(s Sample) []Op {
 		Op{Name: "events ls --subject", Args: []string{"events", "ls", "--subject", s.Subject}},
 		Op{Name: "events ls --status dead", Args: []string{"events", "ls", "--status", "dead"}},
 		Op{Name: "events ls --status pending", Args: []string{"events", "ls", "--status", "pending"}},
+		Op{Name: "events ls --status discarded (none stored)", Args: []string{"events", "ls", "--status", "discarded"}},
+		Op{Name: "events ls --status none (none stored)", Args: []string{"events", "ls", "--status", "none"}},
 		Op{Name: "events ls --since 1h", Args: []string{"events", "ls", "--since", "1h"}},
 		Op{Name: "rejections ls", Args: []string{"rejections", "ls"}},
 	)
