@@ -69,7 +69,7 @@ func (s *session) watch(confirms <-chan amqp.Confirmation, returns <-chan amqp.R
 			}
 		case c, ok := <-confirms:
 			if !ok {
-				s.fail(errConnectionLost)
+				s.fail(closedWith(chClosed, connClosed))
 				return
 			}
 			s.resolve(c)
@@ -81,6 +81,24 @@ func (s *session) watch(confirms <-chan amqp.Confirmation, returns <-chan amqp.R
 			return
 		}
 	}
+}
+
+// closedWith is why the confirmations stopped. The client tells the close
+// listeners (buffered here) before it closes the confirmations, so the
+// broker's reason, such as a missing exchange's 404, is already waiting;
+// the select above may still see the confirmations end first.
+func closedWith(chClosed, connClosed <-chan *amqp.Error) error {
+	select {
+	case e := <-chClosed:
+		return closeError(e)
+	default:
+	}
+	select {
+	case e := <-connClosed:
+		return closeError(e)
+	default:
+	}
+	return errConnectionLost
 }
 
 func closeError(e *amqp.Error) error {
