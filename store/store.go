@@ -119,6 +119,15 @@ type Event struct {
 	// read back.
 	Destinations []string `json:"-"`
 
+	// Rank is the event's place in its subject's lifecycle
+	// (event.LifecycleRank of SubjectKind and Status). Set by the store.
+	Rank int `json:"rank"`
+
+	// Stale says a later state of the event's subject (event.Position.After)
+	// had already been stored when this event arrived: it was out of order
+	// on arrival. Set by the store; false for an event with no subject.
+	Stale bool `json:"stale"`
+
 	// DeliveryCounts counts the event's deliveries by status
 	// (DeliveryPending, DeliveryDead, …); DeliveryState sums them up.
 	// Filled by ListEvents; nil when the event has no delivery.
@@ -209,6 +218,13 @@ type Claim struct {
 	// `events show` lists; Delivery.Attempts, the attempts spent of the
 	// current budget, restarts at a replay.
 	Attempt int
+	// Stale says that, when the delivery was claimed, the event's subject
+	// had a later state than the event's own (event.Position.After): an
+	// app that applies statuses can drop this one. SubjectStatus is that
+	// latest state's status (the event's own status when it is the
+	// latest); both are zero for an event with no subject.
+	Stale         bool
+	SubjectStatus string
 }
 
 // Completion records how an attempt went and what happens next.
