@@ -11,11 +11,11 @@ type SubjectState struct {
 	Kind    string `json:"kind"`    // "message_id", "template_id", …
 	Subject string `json:"subject"` // the subject's id
 
-	Status     string    `json:"status"`                // the latest state's status
-	Rank       int       `json:"rank"`                  // its lifecycle rank
-	EventID    string    `json:"event_id"`              // the event that set it
+	Status     string    `json:"status"`               // the latest state's status
+	Rank       int       `json:"rank"`                 // its lifecycle rank
+	EventID    string    `json:"event_id"`             // the event that set it
 	OccurredAt time.Time `json:"occurred_at,omitzero"` // when it was reached, per the envelope
-	ReceivedAt time.Time `json:"received_at"`           // when that event was stored
+	ReceivedAt time.Time `json:"received_at"`          // when that event was stored
 
 	// Events counts the subject's events stored (duplicates not included).
 	Events int64 `json:"events"`
