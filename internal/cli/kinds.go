@@ -14,6 +14,7 @@ import (
 	"github.com/hooklatch/hooklatch/destination/logdest"
 	"github.com/hooklatch/hooklatch/destination/natsdest"
 	"github.com/hooklatch/hooklatch/destination/redisdest"
+	"github.com/hooklatch/hooklatch/destination/sqsdest"
 )
 
 // kinds are the destination kinds serve offers, in the order help, errors
@@ -30,6 +31,7 @@ var kinds = destination.MustRegistry(
 	natsdest.Kind,
 	amqpdest.Kind,
 	kafkadest.Kind,
+	sqsdest.Kind,
 	celerydest.Kind,
 	bullmqdest.Kind,
 )
