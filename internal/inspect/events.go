@@ -137,7 +137,7 @@ func (q Query) keeps(ev *store.Event) bool {
 // the whole store when none matches, so List bounds it.
 func (q Query) scans() bool {
 	switch q.Filter.Delivery {
-	case store.DeliveryNone, store.DeliverySucceeded, store.DeliveryDiscarded:
+	case store.DeliveryNone, store.DeliverySucceeded:
 		return true
 	}
 	return !q.Filter.Since.IsZero() || !q.Filter.Until.IsZero() || q.Attention == AttentionNone

@@ -54,9 +54,9 @@ func TestDispatchStatementsUseTheirIndexes(t *testing.T) {
 	}
 }
 
-// Listing events by delivery state reads few deliveries: dead and pending
-// ones walk their partial index by event_seq (deliveries_dead,
-// deliveries_open), as the events marked for attention walk
+// Listing events by delivery state reads few deliveries: dead, pending and
+// discarded ones walk their partial index by event_seq (deliveries_dead,
+// deliveries_open, deliveries_discarded), as the events marked for attention walk
 // events_attention, each walked row's event looked up by its seq; the
 // common states go event by event through the (event_seq, destination)
 // index, newest first. All stop at the limit.
@@ -75,14 +75,15 @@ func TestEventListingsUseTheirIndexes(t *testing.T) {
 		f           store.EventFilter
 		use, forbid []string
 	}{
-		"newest":           {store.EventFilter{BeforeSeq: 1 << 62}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_listed", "TEMP B-TREE"}},
-		"dead":             {store.EventFilter{Delivery: store.DeliveryDead, BeforeSeq: 1 << 62}, []string{"deliveries_dead (event_seq<?)"}, stateWalkForbids},
-		"pending":          {store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: 1 << 62}, []string{"deliveries_open (event_seq<?)", byEvent}, stateWalkForbids},
-		"pending, forward": {store.EventFilter{Delivery: store.DeliveryPending, AfterSeq: 5}, []string{"deliveries_open (event_seq>?)", byEvent}, stateWalkForbids},
-		"succeeded":        {store.EventFilter{Delivery: store.DeliverySucceeded, BeforeSeq: 1 << 62}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_listed", "TEMP B-TREE"}},
-		"discarded":        {store.EventFilter{Delivery: store.DeliveryDiscarded}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_listed", "TEMP B-TREE"}},
-		"none":             {store.EventFilter{Delivery: store.DeliveryNone}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_listed", "TEMP B-TREE"}},
-		"id suffix":        {store.EventFilter{IDSuffix: "3c4d5e6f", BeforeSeq: 1 << 62}, []string{"events_id_tail (<expr>=?)"}, []string{"SCAN events", "sqlite_autoindex_events_1", "TEMP B-TREE"}},
+		"newest":             {store.EventFilter{BeforeSeq: 1 << 62}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_listed", "TEMP B-TREE"}},
+		"dead":               {store.EventFilter{Delivery: store.DeliveryDead, BeforeSeq: 1 << 62}, []string{"deliveries_dead (event_seq<?)"}, stateWalkForbids},
+		"pending":            {store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: 1 << 62}, []string{"deliveries_open (event_seq<?)", byEvent}, stateWalkForbids},
+		"pending, forward":   {store.EventFilter{Delivery: store.DeliveryPending, AfterSeq: 5}, []string{"deliveries_open (event_seq>?)", byEvent}, stateWalkForbids},
+		"succeeded":          {store.EventFilter{Delivery: store.DeliverySucceeded, BeforeSeq: 1 << 62}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_listed", "TEMP B-TREE"}},
+		"discarded":          {store.EventFilter{Delivery: store.DeliveryDiscarded, BeforeSeq: 1 << 62}, []string{"deliveries_discarded (event_seq<?)"}, stateWalkForbids},
+		"discarded, forward": {store.EventFilter{Delivery: store.DeliveryDiscarded, AfterSeq: 5}, []string{"deliveries_discarded (event_seq>?)"}, stateWalkForbids},
+		"none":               {store.EventFilter{Delivery: store.DeliveryNone}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_listed", "TEMP B-TREE"}},
+		"id suffix":          {store.EventFilter{IDSuffix: "3c4d5e6f", BeforeSeq: 1 << 62}, []string{"events_id_tail (<expr>=?)"}, []string{"SCAN events", "sqlite_autoindex_events_1", "TEMP B-TREE"}},
 		"dedupe": {store.EventFilter{DedupeKeys: []string{"event-id:evt_1", "id:evt_1"}, BeforeSeq: 1 << 62},
 			[]string{"sqlite_autoindex_events_2 (source=? AND dedupe_key=?)", "(source>?)"}, []string{"SCAN events", "TEMP B-TREE"}},
 		"type": {store.EventFilter{Type: "message.sent", BeforeSeq: 1 << 62}, []string{"events_type_seq (type=? AND seq<?)"}, []string{"SCAN events\n", "TEMP B-TREE"}},
