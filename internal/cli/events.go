@@ -60,7 +60,7 @@ that goes on from there.`,
   HOOKLATCH_ADMIN_TOKEN=... hooklatch events ls --admin-url http://10.0.0.5:3001`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.Delivery != "" && !slices.Contains(store.DeliveryStates(), f.Delivery) {
+			if f.Delivery != "" && !slices.Contains(store.DeliveryStates(), string(f.Delivery)) {
 				return usageError("--status %q: want one of %s", f.Delivery, states)
 			}
 			var err error
@@ -86,7 +86,7 @@ that goes on from there.`,
 	ls.Flags().StringVar(&f.Type, "type", "", "only this type, or a prefix pattern such as message.*")
 	ls.Flags().StringVar(&f.Subject, "subject", "", "only events about this message, template or contact id")
 	timeFlags(ls, &since, &until)
-	ls.Flags().StringVar(&f.Delivery, "status", "", "only events with a delivery in this state, whatever their others: "+states)
+	ls.Flags().StringVar((*string)(&f.Delivery), "status", "", "only events with a delivery in this state, whatever their others: "+states)
 	ls.Flags().IntVar(&f.Limit, "limit", 50, "how many")
 	ls.Flags().StringVar(&cursor, "cursor", "", "go on from where an earlier ls stopped searching (it prints the cursor)")
 	ls.Flags().BoolVar(&jsonOut, "json", false, "print JSON lines")
@@ -299,7 +299,7 @@ func writeJSONLines[T any](w io.Writer, items []T) error {
 // state.
 type listedEvent struct {
 	*store.Event
-	Delivery string `json:"delivery"`
+	Delivery store.DeliveryStatus `json:"delivery"`
 }
 
 func printEvents(w io.Writer, evs []store.Event, jsonOut bool) error {
@@ -327,9 +327,9 @@ func printEvents(w io.Writer, evs []store.Event, jsonOut bool) error {
 // when it is JSON, else as text), and its deliveries with their attempts.
 type shownEvent struct {
 	*store.Event
-	Body       any                `json:"body"`
-	Delivery   string             `json:"delivery"`
-	Deliveries []inspect.Timeline `json:"deliveries"`
+	Body       any                  `json:"body"`
+	Delivery   store.DeliveryStatus `json:"delivery"`
+	Deliveries []inspect.Timeline   `json:"deliveries"`
 }
 
 func printEventJSON(w io.Writer, d *inspect.Detail) error {

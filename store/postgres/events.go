@@ -102,9 +102,9 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Ev
 			return nil, fmt.Errorf("postgres: list events: %w", err)
 		}
 		if len(statuses) > 0 {
-			r.ev.DeliveryCounts = map[string]int{}
+			r.ev.DeliveryCounts = map[store.DeliveryStatus]int{}
 			for _, st := range statuses {
-				r.ev.DeliveryCounts[st]++
+				r.ev.DeliveryCounts[store.DeliveryStatus(st)]++
 			}
 		}
 		ev, err := r.event()
@@ -325,7 +325,7 @@ func walkedFrom(walk, key string, keyset []string, order string, where []string)
 // deliveries listingWalk walks for dead, pending and discarded events, which it
 // leaves out. The statuses are written out, not bound, so that the
 // planner can use the partial indexes they name.
-func deliveryStateCondition(state string) (string, error) {
+func deliveryStateCondition(state store.DeliveryStatus) (string, error) {
 	statuses, ok := store.DeliveryStateStatuses(state)
 	if !ok {
 		return "", fmt.Errorf("postgres: list events: delivery state %q: want one of %s", state, strings.Join(store.DeliveryStates(), ", "))
@@ -341,10 +341,10 @@ func deliveryStateCondition(state string) (string, error) {
 }
 
 // literals writes words as a list of SQL string literals.
-func literals(words []string) string {
+func literals[W ~string](words []W) string {
 	quoted := make([]string, len(words))
 	for i, w := range words {
-		quoted[i] = "'" + strings.ReplaceAll(w, "'", "''") + "'"
+		quoted[i] = "'" + strings.ReplaceAll(string(w), "'", "''") + "'"
 	}
 	return strings.Join(quoted, ", ")
 }

@@ -66,9 +66,9 @@ func scanListedEvent(row scanner) (*store.Event, error) {
 		return nil, err
 	}
 	if statuses.Valid {
-		r.ev.DeliveryCounts = map[string]int{}
+		r.ev.DeliveryCounts = map[store.DeliveryStatus]int{}
 		for st := range strings.SplitSeq(statuses.String, ",") {
-			r.ev.DeliveryCounts[st]++
+			r.ev.DeliveryCounts[store.DeliveryStatus(st)]++
 		}
 	}
 	return r.event()
@@ -281,7 +281,7 @@ func eventConditions(f store.EventFilter) ([]string, []any, error) {
 // reading every delivery. The unary + keeps SQLite from preferring a
 // status index there (deliveries_listed), which would read all the
 // deliveries in a status for every event.
-func deliveryStateCondition(state string) (string, []any, error) {
+func deliveryStateCondition(state store.DeliveryStatus) (string, []any, error) {
 	statuses, ok := store.DeliveryStateStatuses(state)
 	if !ok {
 		return "", nil, fmt.Errorf("sqlite: list events: delivery state %q: want one of %s", state, strings.Join(store.DeliveryStates(), ", "))

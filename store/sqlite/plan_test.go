@@ -158,7 +158,7 @@ func TestEventListingsNeverSort(t *testing.T) {
 			for _, order := range orders {
 				for m := range 1 << 6 { // every subset of the other filters
 					f := order
-					f.Type, f.Delivery = typ, state
+					f.Type, f.Delivery = typ, store.DeliveryStatus(state)
 					if m&1 != 0 {
 						f.Subject = "msg_1"
 					}
@@ -369,7 +369,7 @@ func TestDeliveriesByStatusUseTheirIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for _, st := range []string{store.DeliveryPending, store.DeliveryDead, store.DeliveryDiscarded} {
+	for _, st := range []store.DeliveryStatus{store.DeliveryPending, store.DeliveryDead, store.DeliveryDiscarded} {
 		q, args, ok := listDeliveriesSQL(store.DeliveryFilter{Status: st, Destination: "app", AfterID: 5})
 		if !ok {
 			t.Fatalf("%s: no statement", st)
@@ -378,7 +378,7 @@ func TestDeliveriesByStatusUseTheirIndexes(t *testing.T) {
 		if !strings.Contains(all, "deliveries_listed (status=? AND id>?)") || strings.Contains(all, "TEMP B-TREE") {
 			t.Errorf("listing %s does not walk deliveries_listed in id order:\n%s", st, all)
 		}
-		where, args, err := selection(store.DeliverySelector{Statuses: []string{st}})
+		where, args, err := selection(store.DeliverySelector{Statuses: []store.DeliveryStatus{st}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -387,7 +387,7 @@ func TestDeliveriesByStatusUseTheirIndexes(t *testing.T) {
 			t.Errorf("moving %s does not go through deliveries_listed:\n%s", st, all)
 		}
 	}
-	for _, st := range []string{store.DeliveryDead, store.DeliverySucceeded} {
+	for _, st := range []store.DeliveryStatus{store.DeliveryDead, store.DeliverySucceeded} {
 		q, args, _ := listDeliveriesSQL(store.DeliveryFilter{EventID: "e", Status: st})
 		if all := queryPlan(t, s, q, args); !strings.Contains(all, "deliveries_event (event_seq=?)") || strings.Contains(all, "deliveries_listed") {
 			t.Errorf("listing an event's %s deliveries does not go by the event:\n%s", st, all)
