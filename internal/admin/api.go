@@ -105,7 +105,7 @@ func filterFromQuery(v url.Values) FilterParams {
 }
 
 func (p FilterParams) query(now time.Time) (inspect.Query, error) {
-	q := inspect.Query{Filter: store.EventFilter{Type: p.Type, Subject: p.Subject, Delivery: p.Delivery}, Attention: p.Attention}
+	q := inspect.Query{Filter: store.EventFilter{Type: p.Type, Subject: p.Subject, Delivery: store.DeliveryStatus(p.Delivery)}, Attention: p.Attention}
 	var err error
 	if q.Filter.Since, err = parseTime("since", p.Since, now); err != nil {
 		return q, err
@@ -124,8 +124,8 @@ func (p FilterParams) query(now time.Time) (inspect.Query, error) {
 // ("1 of 3 deliveries dead, 2 succeeded").
 type listedEvent struct {
 	store.Event
-	Delivery     string `json:"delivery"`
-	DeliveryText string `json:"delivery_text"`
+	Delivery     store.DeliveryStatus `json:"delivery"`
+	DeliveryText string               `json:"delivery_text"`
 }
 
 type eventPage struct {
@@ -173,8 +173,8 @@ func (a *Admin) apiEvents(w http.ResponseWriter, r *http.Request) {
 // eventDetail is GET /v1/events/{id}.
 type eventDetail struct {
 	*store.Event
-	Delivery     string `json:"delivery"`
-	DeliveryText string `json:"delivery_text"`
+	Delivery     store.DeliveryStatus `json:"delivery"`
+	DeliveryText string               `json:"delivery_text"`
 	// Body is the raw body when it is JSON; BodyText is it as text
 	// whatever it is, and BodyBase64 byte for byte.
 	Body          json.RawMessage    `json:"body,omitempty"`

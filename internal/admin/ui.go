@@ -62,9 +62,11 @@ var funcs = template.FuncMap{
 		}
 		return strconv.Itoa(c)
 	},
-	"canRetry":   func(status string) bool { return status == store.DeliveryDead },
-	"canDiscard": func(status string) bool { return status == store.DeliveryPending || status == store.DeliveryDead },
-	"canReplay":  func(status string) bool { return status != store.DeliveryInFlight },
+	"canRetry": func(status store.DeliveryStatus) bool { return status == store.DeliveryDead },
+	"canDiscard": func(status store.DeliveryStatus) bool {
+		return status == store.DeliveryPending || status == store.DeliveryDead
+	},
+	"canReplay": func(status store.DeliveryStatus) bool { return status != store.DeliveryInFlight },
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -238,7 +240,7 @@ func (u *ui) events(w http.ResponseWriter, r *http.Request) {
 
 func (u *ui) dead(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	q.Set("delivery", store.DeliveryDead)
+	q.Set("delivery", string(store.DeliveryDead))
 	r.URL.RawQuery = q.Encode()
 	u.list(w, r, "dead", "Dead letters")
 }

@@ -161,7 +161,7 @@ func filterParams(q inspect.Query) url.Values {
 	f := q.Filter
 	set("type", f.Type)
 	set("subject", f.Subject)
-	set("delivery", f.Delivery)
+	set("delivery", string(f.Delivery))
 	set("attention", q.Attention)
 	if !f.Since.IsZero() {
 		v.Set("since", f.Since.UTC().Format(time.RFC3339Nano))
@@ -197,11 +197,11 @@ func (b *remoteBackend) List(ctx context.Context, q inspect.Query) (inspect.Page
 // remoteDetail is the answer of GET /v1/events/{id}.
 type remoteDetail struct {
 	store.Event
-	Delivery      string             `json:"delivery"`
-	BodyBase64    []byte             `json:"body_base64"`
-	Envelope      *inspect.Envelope  `json:"envelope"`
-	EnvelopeError string             `json:"envelope_error"`
-	Deliveries    []inspect.Timeline `json:"deliveries"`
+	Delivery      store.DeliveryStatus `json:"delivery"`
+	BodyBase64    []byte               `json:"body_base64"`
+	Envelope      *inspect.Envelope    `json:"envelope"`
+	EnvelopeError string               `json:"envelope_error"`
+	Deliveries    []inspect.Timeline   `json:"deliveries"`
 }
 
 func (b *remoteBackend) Detail(ctx context.Context, ref string) (*inspect.Detail, error) {

@@ -43,7 +43,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 func (m *Metrics) observe(dest string, c store.Completion) {
-	m.Attempts.WithLabelValues(dest, c.Attempt.Outcome).Inc()
+	m.Attempts.WithLabelValues(dest, string(c.Attempt.Outcome)).Inc()
 	m.AttemptSeconds.WithLabelValues(dest).Observe(c.Attempt.Duration.Seconds())
 	if c.Status == store.DeliveryDead {
 		m.DeadDeliveries.WithLabelValues(dest).Inc()

@@ -177,9 +177,9 @@ func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]s
 		// Written out, not bound: a plan kept for any status walks every
 		// delivery by id to find a page of a rare one (0.5 s at two
 		// million deliveries for the queue sampler's 1,000 pending).
-		where = append(where, "status = "+literals([]string{f.Status}))
+		where = append(where, "status = "+literals([]store.DeliveryStatus{f.Status}))
 	default:
-		where = append(where, "status = "+a.add(f.Status))
+		where = append(where, "status = "+a.add(string(f.Status)))
 	}
 	if f.Destination != "" {
 		where = append(where, "destination = "+a.add(f.Destination))

@@ -39,9 +39,10 @@ SELECT gen_random_uuid()::text, CASE WHEN i % 10 = 0 THEN 'other' ELSE 'sent' EN
 FROM generate_series(1, 100000) i`); err != nil {
 		t.Fatal(err)
 	}
-	// One delivery each: 1 % dead, 1 % pending, 1 % in flight.
+	// One delivery each: 1 % dead, 1 % pending, 1 % in flight, 0.1 % discarded.
 	if _, err := s.pool.Exec(ctx, `INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
-SELECT seq, id, 'app', CASE seq % 100 WHEN 5 THEN 'dead' WHEN 6 THEN 'pending' WHEN 7 THEN 'in_flight' ELSE 'succeeded' END, now(), now(), now()
+SELECT seq, id, 'app', CASE WHEN seq % 1000 = 8 THEN 'discarded' WHEN seq % 100 = 5 THEN 'dead' WHEN seq % 100 = 6 THEN 'pending'
+       WHEN seq % 100 = 7 THEN 'in_flight' ELSE 'succeeded' END, now(), now(), now()
 FROM events`); err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +68,8 @@ FROM events`); err != nil {
 		"pending":             {store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64}, []string{"Index Only Scan Backward using deliveries_open"}},
 		"pending, older":      {store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: 50000}, []string{"Index Only Scan Backward using deliveries_open"}},
 		"pending, after":      {store.EventFilter{Delivery: store.DeliveryPending, AfterSeq: 50000}, []string{"Index Only Scan using deliveries_open"}},
+		"discarded":           {store.EventFilter{Delivery: store.DeliveryDiscarded, BeforeSeq: math.MaxInt64}, []string{"Index Only Scan Backward using deliveries_discarded"}},
+		"discarded, after":    {store.EventFilter{Delivery: store.DeliveryDiscarded, AfterSeq: 50000}, []string{"Index Only Scan using deliveries_discarded"}},
 		"attention":           {store.EventFilter{AttentionOnly: true, BeforeSeq: math.MaxInt64}, []string{"Index Only Scan Backward using events_attention"}},
 		"attention and type":  {store.EventFilter{AttentionOnly: true, Type: "message.sent", AfterSeq: 50000}, []string{"Index Only Scan using events_attention"}},
 		"pattern and pending": {store.EventFilter{Type: "template.*", Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64}, []string{"deliveries_open"}},

@@ -329,8 +329,9 @@ func (s *Store) completeDistinct(ctx context.Context, tx *sql.Tx, reqs []*writeR
 		defer rows.Close()
 		for rows.Next() {
 			var (
-				id                  int64
-				destination, status string
+				id          int64
+				destination string
+				status      store.DeliveryStatus
 			)
 			if err := rows.Scan(&id, &destination, &status); err != nil {
 				return fmt.Errorf("sqlite: complete: %w", err)
@@ -543,19 +544,19 @@ const listedStatuses = "(status = 'pending' OR status = 'dead' OR status = 'disc
 // walking the table in id order. It is false for a status no delivery is
 // ever in. The status is written into the statement, not bound: SQLite
 // picks a partial index when it prepares the statement, before binding.
-func statusCondition(status string) (string, bool) {
+func statusCondition(status store.DeliveryStatus) (string, bool) {
 	switch status {
 	case store.DeliveryPending, store.DeliveryDead, store.DeliveryDiscarded:
-		return "(" + listedStatuses + " AND status = '" + status + "')", true
+		return "(" + listedStatuses + " AND status = '" + string(status) + "')", true
 	case store.DeliveryInFlight, store.DeliverySucceeded:
-		return "status = '" + status + "'", true
+		return "status = '" + string(status) + "'", true
 	}
 	return "", false
 }
 
 // statusIndex names the index ListDeliveries reads a status through:
 // without statistics SQLite might prefer walking the table in id order.
-var statusIndex = map[string]string{
+var statusIndex = map[store.DeliveryStatus]string{
 	store.DeliveryPending:   " INDEXED BY deliveries_listed",
 	store.DeliveryDead:      " INDEXED BY deliveries_listed",
 	store.DeliveryDiscarded: " INDEXED BY deliveries_listed",
@@ -727,7 +728,7 @@ func (s *Store) Discard(ctx context.Context, sel store.DeliverySelector, now tim
 // moveSelected runs update (its SET arguments set) on the deliveries that
 // match where, in one transaction with the counters, and returns how many
 // it changed.
-func (s *Store) moveSelected(ctx context.Context, to, where string, args []any, update string, set ...any) (int, error) {
+func (s *Store) moveSelected(ctx context.Context, to store.DeliveryStatus, where string, args []any, update string, set ...any) (int, error) {
 	var n int64
 	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := s.countStatuses(ctx, tx, to, where, args); err != nil {
