@@ -3,7 +3,6 @@ package hooklatch_test
 import (
 	"context"
 	"log/slog"
-	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -63,16 +62,13 @@ func TestHandlersSeeStaleness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(relay.Handler())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { relay.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done; srv.Close(); relay.Close() }()
+	url, stop := serve(relay)
+	defer stop()
 
 	for _, typ := range []string{"message.read", "message.sent"} {
 		body, _ := event.Sample(typ, event.SampleOptions{})
 		body, _ = event.Set(body, "payload.message_id", "m-1")
-		post(t, srv.URL, body)
+		post(t, url, body)
 	}
 	want := map[string]string{
 		"plain message.read": "latest READ", "plain message.sent": "stale READ",
