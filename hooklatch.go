@@ -340,8 +340,10 @@ type Event struct {
 //
 // Later follows Sent's lifecycle, then the envelope's timestamp, then
 // receipt (docs/ordering.md). It is decided when the delivery is claimed,
-// each attempt anew: a retry of an event can become stale. False for an
-// event with no subject.
+// each attempt anew: a retry of an event can become stale. Not stale is not
+// last: two deliveries of one subject running at once can still finish in
+// either order, so an app that must never go back also makes its write
+// conditional (event.StatusRank). False for an event with no subject.
 func (ev *Event) Stale() bool { return ev.stale }
 
 // Latest is the status of the event's subject's latest state when the event
