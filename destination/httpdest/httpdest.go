@@ -26,6 +26,15 @@ const (
 	HeaderDeliveryID = "Hooklatch-Delivery-Id"
 	HeaderAttempt    = "Hooklatch-Attempt"
 	HeaderEventType  = "Hooklatch-Event-Type"
+	// HeaderStale is "true" when a later state of the event's subject had
+	// already been received when the delivery was claimed, else "false"
+	// (always "false" for an event with no subject): an app that applies
+	// statuses drops a stale one.
+	HeaderStale = "Hooklatch-Stale"
+	// HeaderSubjectStatus is the status of the subject's latest state when
+	// the delivery was claimed; absent, like Hooklatch-Event-Type, when
+	// the event has no subject.
+	HeaderSubjectStatus = "Hooklatch-Subject-Status"
 )
 
 // Standard Webhooks names of hooklatch's own signature, sent alongside
@@ -252,7 +261,7 @@ func (d *Destination) Deliver(ctx context.Context, dl *destination.Delivery) err
 func (d *Destination) requestHeader(dl *destination.Delivery) http.Header {
 	ev := dl.Event
 	h := make(http.Header, len(d.header)+16)
-	vals := make(headerValues, 0, 14)     // one allocation for the values
+	vals := make(headerValues, 0, 17)     // one allocation for the values
 	h["User-Agent"] = vals.add(userAgent) // Config.Headers may replace it
 	for k, v := range d.header {
 		h[k] = v
@@ -272,6 +281,10 @@ func (d *Destination) requestHeader(dl *destination.Delivery) http.Header {
 	h[HeaderAttempt] = vals.add(strconv.Itoa(dl.Attempt))
 	if ev.Type != "" {
 		h[HeaderEventType] = vals.add(ev.Type)
+	}
+	h[HeaderStale] = vals.add(strconv.FormatBool(dl.Stale))
+	if dl.SubjectStatus != "" {
+		h[HeaderSubjectStatus] = vals.add(dl.SubjectStatus)
 	}
 	if dl.TraceParent != "" {
 		h["Traceparent"] = vals.add(dl.TraceParent)

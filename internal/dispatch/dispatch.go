@@ -416,7 +416,7 @@ func (d *Dispatcher) attempt(ctx context.Context, r *route, c store.Claim, attem
 	defer cancel()
 	start := d.cfg.Clock.Now()
 	number := max(c.Attempt, attempt) // attempt, from a store that does not number its claims
-	dl := &destination.Delivery{ID: c.Delivery.ID, Attempt: number, Event: c.Event}
+	dl := &destination.Delivery{ID: c.Delivery.ID, Attempt: number, Event: c.Event, Stale: c.Stale, SubjectStatus: c.SubjectStatus}
 	var span trace.Span
 	if d.tracer != nil {
 		ctx, span = d.startAttempt(ctx, r, dl)
