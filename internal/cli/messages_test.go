@@ -54,6 +54,8 @@ func TestErrorsNameNoGoIdentifiers(t *testing.T) {
 		{"exec env", serve("--config", dest(`  - {name: app, exec: {command: [sh], env: [NOVALUE]}}`)), `destinations[0] (app): exec.env: "NOVALUE" is not KEY=value`},
 		{"two names", serve("--config", dest("  - {name: app, log: {}}\n  - {name: app, log: {}}")), `destinations[1] (app): destinations[0] has that name already`},
 		{"type pattern", serve("--config", dest(`  - {name: app, types: ["[x"], log: {}}`)), `destinations[0] (app): types: "[x" is not a type or pattern`},
+		{"filter", serve("--config", dest(`  - {name: alerts, filter: 'payload.channel == "whatsapp" &&', log: {}}`)), "destinations[0] (alerts): filter: 1:32: unexpected token EOF\n  payload.channel == \"whatsapp\" &&\n                                 ^"},
+		{"forward-filter", serve("--forward-to", "8080", "--forward-filter", `paylod.channel == "sms"`), `--forward-filter: 1:1: unknown name paylod`},
 		{"forward-to", serve("--forward-to", "ftp://x/y"), `--forward-to "ftp://x/y": want an http or https URL`},
 		{"forward-types", serve("--forward-to", "8080", "--forward-types", "[x"), `--forward-types: "[x" is not a type or pattern`},
 		{"listen forward-to", []string{"listen", "--secret", v1Secret, "--forward-to", "ftp://x/y"}, `--forward-to "ftp://x/y": want an http or https URL`},
