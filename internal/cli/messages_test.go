@@ -61,7 +61,7 @@ func TestErrorsNameNoGoIdentifiers(t *testing.T) {
 		{"listen forward-to", []string{"listen", "--secret", v1Secret, "--forward-to", "ftp://x/y"}, `--forward-to "ftp://x/y": want an http or https URL`},
 		{"bad scheme", []string{"sign", f1, "--secret", v1Secret, "--scheme", "v3"}, `--scheme: "v3": want v1 or legacy`},
 		{"bad secret", []string{"sign", f1, "--secret", "whsec_!!"}, `signing secret: list item 1: whsec_ secret is not valid base64`},
-		{"bad forward secret", serve("--forward-to", "8080", "--forward-secret", "whsec_!!"), `--forward-secret: whsec_ secret is not valid base64`},
+		{"bad forward secret", serve("--forward-to", "8080", "--forward-secret", "whsec_YWJj whsec_!!"), `--forward-secret: list item 2: whsec_ secret is not valid base64`},
 		{"missing argument", []string{"events", "show"}, `hooklatch: events show takes EVENT_ID, got nothing`},
 		{"extra argument", []string{"events", "ls", "x"}, `hooklatch: events ls takes no arguments, got x`},
 		{"trigger to", []string{"trigger", "message.sent", "--secret", v1Secret, "--to", "ftp://x/y"}, `--to "ftp://x/y": want an http or https URL`},

@@ -85,7 +85,7 @@ config file (--config), else its default.`,
 	f.String("max-body", "1MiB", "largest body accepted; larger gets 413 ($HOOKLATCH_MAX_BODY)")
 	f.String("config", "", "YAML config file: the settings below and several destinations ($HOOKLATCH_CONFIG)")
 	f.StringArray("forward-to", nil, forwardToHelp())
-	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret ($HOOKLATCH_FORWARD_SECRET)")
+	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret; several, separated by spaces or commas, while the app rotates: a v1 request carries a signature for each ($HOOKLATCH_FORWARD_SECRET)")
 	f.String("forward-scheme", "v1", "how --forward-secret signs: v1, legacy, or as-received (each event in the scheme it arrived with) ($HOOKLATCH_FORWARD_SCHEME)")
 	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")
 	f.String("forward-filter", "", `forward only the events this expression passes, such as 'payload.channel == "whatsapp"'; see docs/filters.md (default all) ($HOOKLATCH_FORWARD_FILTER)`)
@@ -320,11 +320,11 @@ func forwardRoute(to, secret, scheme, types string, timeout time.Duration) (disp
 		if !kind.Signs {
 			return dispatch.Route{}, usageError("--forward-secret signs HTTP requests: %s is a %s URL, whose messages are not signed", to, kind.Name)
 		}
-		s, err := signature.ParseSecret(secret)
+		s, err := signature.ParseSecretList(secret)
 		if err != nil {
 			return dispatch.Route{}, secretError("--forward-secret", err)
 		}
-		settings.Secret = s
+		settings.Secrets = s
 	}
 	dest, err := kind.FromURL(to, settings)
 	if err != nil {
