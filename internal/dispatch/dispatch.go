@@ -135,8 +135,11 @@ type Dispatcher struct {
 	tracer trace.Tracer // nil: tracing is off
 	routes map[string]*route
 	order  []*route // routes in configuration order
-	wake   chan struct{}
-	store  *outage.Log // claims and records the store refused
+	// payload: some route's filter reads the payload, so routing an event
+	// decodes its body.
+	payload bool
+	wake    chan struct{}
+	store   *outage.Log // claims and records the store refused
 }
 
 type route struct {
@@ -179,6 +182,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		longest = max(longest, r.Policy.Timeout)
 		d.routes[r.Name] = &route{Route: r, slots: make(chan struct{}, r.Policy.Concurrency)}
 		d.order = append(d.order, d.routes[r.Name])
+		d.payload = d.payload || (r.Filter != nil && r.Filter.ReadsPayload())
 	}
 	if cfg.Owner == "" {
 		host, _ := os.Hostname()
@@ -243,7 +247,7 @@ func (d *Dispatcher) Destinations(ev *store.Event) []string {
 		}
 		if r.Filter != nil {
 			if vars == nil {
-				vars = filter.VarsOf(ev)
+				vars = filter.VarsOf(ev, d.payload)
 			}
 			ok, err := r.Filter.Match(vars)
 			switch {

@@ -33,6 +33,7 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
@@ -41,8 +42,9 @@ import (
 
 // Filter is one compiled expression. It is safe for concurrent use.
 type Filter struct {
-	src  string
-	prog *vm.Program
+	src     string
+	prog    *vm.Program
+	payload bool // the expression reads payload
 }
 
 // declared are the variables with their types, for the compile-time check.
@@ -88,8 +90,24 @@ func Compile(src string) (*Filter, error) {
 		}
 		return nil, fmt.Errorf("the filter must give true or false: %w", err)
 	}
-	return &Filter{src: src, prog: prog}, nil
+	node := prog.Node()
+	var v readsPayload
+	ast.Walk(&node, &v)
+	return &Filter{src: src, prog: prog, payload: bool(v)}, nil
 }
+
+// readsPayload is an ast.Visitor that notes the variable payload.
+type readsPayload bool
+
+func (v *readsPayload) Visit(n *ast.Node) {
+	if id, ok := (*n).(*ast.IdentifierNode); ok && id.Value == "payload" {
+		*v = true
+	}
+}
+
+// ReadsPayload reports whether the expression reads payload: VarsOf
+// need not decode the body for a filter that does not.
+func (f *Filter) ReadsPayload() bool { return f.payload }
 
 // String returns the expression as written.
 func (f *Filter) String() string { return f.src }
@@ -98,31 +116,42 @@ func (f *Filter) String() string { return f.src }
 // and pass them to each destination's filter.
 type Vars map[string]any
 
-// VarsOf returns the variables of ev (see the package doc). It decodes the
-// body's payload.
-func VarsOf(ev *store.Event) Vars {
+// VarsOf returns the variables of ev (see the package doc). With payload
+// it decodes the body's payload; without, payload is left empty.
+func VarsOf(ev *store.Event, payload bool) Vars {
+	vars := Vars{
+		"payload": emptyPayload, "field": ev.Field, "type": ev.Type,
+		"subject": ev.Subject, "status": ev.Status, "headers": ev.Headers,
+	}
+	if ev.Headers == nil {
+		vars["headers"] = map[string]string{}
+	}
+	if payload {
+		vars["payload"] = payloadOf(ev.Body)
+	}
+	return vars
+}
+
+// emptyPayload is the payload of an event that has none; never written.
+var emptyPayload = map[string]any{}
+
+// payloadOf decodes the payload object of body, else its value object;
+// empty when there is neither.
+func payloadOf(body []byte) map[string]any {
 	var env struct {
 		Payload map[string]any `json:"payload"`
 		Value   map[string]any `json:"value"`
 	}
 	// A body that is not JSON, or whose payload is not an object, leaves
 	// payload empty; the event's Attention says what is wrong with it.
-	_ = json.Unmarshal(ev.Body, &env)
-	payload := env.Payload
-	if payload == nil {
-		payload = env.Value
+	_ = json.Unmarshal(body, &env)
+	switch {
+	case env.Payload != nil:
+		return env.Payload
+	case env.Value != nil:
+		return env.Value
 	}
-	if payload == nil {
-		payload = map[string]any{}
-	}
-	headers := ev.Headers
-	if headers == nil {
-		headers = map[string]string{}
-	}
-	return Vars{
-		"payload": payload, "field": ev.Field, "type": ev.Type,
-		"subject": ev.Subject, "status": ev.Status, "headers": headers,
-	}
+	return map[string]any{}
 }
 
 // Match reports whether the event of vars passes the filter. An error

@@ -48,7 +48,7 @@ func TestVariables(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := f.Match(filter.VarsOf(ev)); err != nil || got != want {
+		if got, err := f.Match(filter.VarsOf(ev, true)); err != nil || got != want {
 			t.Errorf("%s = %v, %v; want %v", src, got, err, want)
 		}
 	}
@@ -57,7 +57,7 @@ func TestVariables(t *testing.T) {
 // A body that is not JSON has an empty payload: a comparison is false, an
 // ordering an error.
 func TestBodyThatIsNotJSON(t *testing.T) {
-	vars := filter.VarsOf(&store.Event{Body: []byte("not json")})
+	vars := filter.VarsOf(&store.Event{Body: []byte("not json")}, true)
 	eq, _ := filter.Compile(`payload.channel == "sms"`)
 	if ok, err := eq.Match(vars); ok || err != nil {
 		t.Errorf("== on no payload = %v, %v; want false", ok, err)
@@ -76,10 +76,10 @@ func BenchmarkMatch(b *testing.B) {
 	}
 	b.Run("vars", func(b *testing.B) {
 		for b.Loop() {
-			filter.VarsOf(ev)
+			filter.VarsOf(ev, true)
 		}
 	})
-	vars := filter.VarsOf(ev)
+	vars := filter.VarsOf(ev, true)
 	b.Run("match", func(b *testing.B) {
 		for b.Loop() {
 			if ok, err := f.Match(vars); !ok || err != nil {
@@ -87,4 +87,23 @@ func BenchmarkMatch(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Routing decodes an event's body only for a filter that reads payload.
+func TestReadsPayload(t *testing.T) {
+	for src, want := range map[string]bool{
+		`payload.channel == "sms"`:                     true,
+		`type == "message.failed" && len(payload) > 0`: true,
+		`status in ["FAILED"] && headers["x"] == "y"`:  false,
+		`type startsWith "message." && subject != "x"`: false,
+		`let p = payload; p.channel == "sms" || false`: true,
+	} {
+		f, err := filter.Compile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.ReadsPayload() != want {
+			t.Errorf("%s: ReadsPayload = %v, want %v", src, !want, want)
+		}
+	}
 }
