@@ -22,7 +22,7 @@
 //
 // A key the payload lacks reads as nil, so payload.channel == "whatsapp" is
 // simply false for an event without a channel; comparing nil with < or >,
-// or reading a key of nil, is an evaluation error (write payload.n ?? 0 > 3,
+// or reading a key of nil, is an evaluation error (write (payload.n ?? 0) > 3,
 // or payload?.a?.b).
 package filter
 
