@@ -268,6 +268,26 @@ func (d *Dispatcher) Destinations(ev *store.Event) []string {
 	return out
 }
 
+// FilteredOut returns the names of the routes whose types take ev but
+// whose filter, as configured now, keeps it out: what a page about the
+// event says, read when it is shown. It counts and logs nothing.
+func (d *Dispatcher) FilteredOut(ev *store.Event) []string {
+	var out []string
+	var vars filter.Vars
+	for _, r := range d.order {
+		if r.Filter == nil || !r.Matches(ev.Type) {
+			continue
+		}
+		if vars == nil {
+			vars = filter.VarsOf(ev, d.payload)
+		}
+		if ok, err := r.Filter.Match(vars); err == nil && !ok {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}
+
 // Routes returns the dispatcher's routes, in order.
 func (d *Dispatcher) Routes() []Route { return slices.Clone(d.cfg.Routes) }
 

@@ -286,6 +286,12 @@ func (e *Engine) buildAdmin(rcvMetrics *receiver.Metrics, dispMetrics *dispatch.
 				e.dispatch.Notify()
 			}
 		},
+		FilteredOut: func(ev *store.Event) []string {
+			if e.dispatch == nil {
+				return nil
+			}
+			return e.dispatch.FilteredOut(ev)
+		},
 		NowFunc: e.now,
 		Logger:  cfg.Logger,
 	})

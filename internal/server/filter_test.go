@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -74,5 +76,19 @@ func TestFilteredEventsAreNotDelivered(t *testing.T) {
 	mu.Unlock()
 	if _, body := get(t, "http://"+srv.AdminAddr()+"/metrics"); !strings.Contains(body, `hooklatch_events_filtered_total{destination="alerts"} 1`) {
 		t.Errorf("/metrics does not count the SENT event as filtered")
+	}
+	// The event's API and page say so, judged as they are read.
+	admin := "http://" + srv.AdminAddr()
+	for id, want := range map[string]string{sent: "[alerts]", failed: "[]"} {
+		_, body := get(t, admin+"/v1/events/"+id)
+		var d struct {
+			FilteredOut []string `json:"filtered_out"`
+		}
+		if err := json.Unmarshal([]byte(body), &d); err != nil || fmt.Sprint(d.FilteredOut) != want {
+			t.Errorf("/v1/events/%s: filtered_out %v (%v), want %s", id, d.FilteredOut, err, want)
+		}
+	}
+	if _, body := get(t, admin+"/ui/events/"+sent); !strings.Contains(body, `<dd id="filtered-out">filtered out by alerts</dd>`) {
+		t.Errorf("the event page does not say it was filtered out by alerts")
 	}
 }
