@@ -88,7 +88,7 @@ func TestFilteredEventsAreNotDelivered(t *testing.T) {
 			t.Errorf("/v1/events/%s: filtered_out %v (%v), want %s", id, d.FilteredOut, err, want)
 		}
 	}
-	if _, body := get(t, admin+"/ui/events/"+sent); !strings.Contains(body, `<dd id="filtered-out">filtered out by alerts</dd>`) {
+	if _, body := get(t, admin+"/ui/events/"+sent); !strings.Contains(body, `<dt>Filtered out by</dt><dd id="filtered-out">alerts</dd>`) {
 		t.Errorf("the event page does not say it was filtered out by alerts")
 	}
 }
