@@ -215,6 +215,11 @@ func ExamplePermanent() {
 			attempts, _ = relay.Store().ListAttempts(ctx, delivery.ID)
 		}
 	}
+	// The attempt and the delivery's new status are stored together: read
+	// the status again, as the one read before the attempt may predate it.
+	if ds, _ := relay.Store().ListDeliveries(ctx, store.DeliveryFilter{}); len(ds) == 1 {
+		delivery = ds[0]
+	}
 	fmt.Printf("delivery %s after %d attempt: %s\n", delivery.Status, len(attempts), attempts[0].Error)
 	// Output:
 	// answered 200

@@ -36,3 +36,28 @@ type Block struct {
 func (d *Destination) Describe() (kind, target string) {
 	return Kind.Name, destination.RedactURL(d.display) + " stream " + d.stream
 }
+
+// ListKind describes the redis-list destination to the front ends.
+var ListKind = destination.Kind{
+	Name:    "redis-list",
+	Summary: "a Redis list (LPUSH, for a BRPOP worker)",
+	Schemes: []string{"redis+list", "rediss+list"},
+	Example: "redis+list://host:6379/0?key=NAME",
+	Params:  map[string]string{"URL": "", "Key": "key", "Push": "push", "DedupeWindow": "dedupe_window"},
+	Block:   func() any { return new(ListBlock) },
+	New: func(b any, s destination.Settings) (destination.Destination, error) {
+		block := b.(*ListBlock)
+		cfg := ListConfig{URL: block.URL, Key: block.Key, Push: block.Push, DedupeWindow: block.DedupeWindow, Timeout: s.Timeout}
+		return destination.Built(NewList(cfg))
+	},
+	FromURL: destination.URLBuilder(ParseListURL, func(c *ListConfig, s destination.Settings) { c.Timeout = s.Timeout }, NewList),
+}
+
+// ListBlock is the redis-list: block of a config file; its keys are the
+// query parameters of a redis+list:// URL, and its url is a redis:// one.
+type ListBlock struct {
+	URL          string        `yaml:"url"`
+	Key          string        `yaml:"key"`
+	Push         string        `yaml:"push"`
+	DedupeWindow time.Duration `yaml:"dedupe_window"`
+}

@@ -70,13 +70,9 @@ type Config struct {
 // Destination appends events to a Redis stream. It is safe for concurrent
 // use; Close it when done.
 type Destination struct {
-	client  *redis.Client
-	stream  string
-	display string // the URL with its password redacted
-	maxLen  string
-	window  string // DedupeWindow in milliseconds
-	timeout time.Duration
-	gate    *publish.Gate
+	conn
+	stream string
+	maxLen string
 }
 
 var _ destination.Destination = (*Destination)(nil)
@@ -118,43 +114,81 @@ func ParseURL(raw string) (Config, error) {
 // not connect: the first delivery does, so a Redis that is down at start is
 // a temporary failure, retried, like any other.
 func New(cfg Config) (*Destination, error) {
-	if strings.TrimSpace(cfg.URL) == "" {
-		return nil, configError("URL", "required")
-	}
-	if p := publish.CheckQuery(cfg.URL, queryFields, nil, true); p != nil {
-		return nil, configError(p.Field, "%w", p.Err)
-	}
-	opts, err := redis.ParseURL(strings.TrimSpace(cfg.URL))
+	c, err := connect(cfg.URL, queryFields, "want stream, maxlen, dedupe_window", func() error {
+		switch {
+		case cfg.Stream == "":
+			return configError("Stream", "required: the stream events are appended to")
+		case cfg.MaxLen < 0:
+			return configError("MaxLen", "negative (%d)", cfg.MaxLen)
+		}
+		return nil
+	}, cfg.DedupeWindow, cfg.Timeout, cfg.MaxInFlight)
 	if err != nil {
-		return nil, configError("URL", "%s", urlProblem(err))
+		return nil, err
+	}
+	return &Destination{conn: c, stream: cfg.Stream, maxLen: strconv.FormatInt(cfg.MaxLen, 10)}, nil
+}
+
+// conn is what a stream and a list destination share: the client and the
+// bounds of each attempt.
+type conn struct {
+	client  *redis.Client
+	display string // the URL with its password redacted
+	window  string // the dedupe window in milliseconds
+	timeout time.Duration
+	gate    *publish.Gate
+}
+
+// connect checks the settings both kinds share, then the kind's own with
+// check, and builds their client; own names the kind's query parameters,
+// and want lists them for an unknown one. It does not connect: the first delivery does, so a Redis
+// that is down at start is a temporary failure, retried, like any other.
+func connect(rawURL string, own map[string]string, want string, check func() error, window, timeout time.Duration, maxInFlight int) (conn, error) {
+	if strings.TrimSpace(rawURL) == "" {
+		return conn{}, configError("URL", "required")
+	}
+	if p := publish.CheckQuery(rawURL, own, nil, true); p != nil {
+		return conn{}, configError(p.Field, "%w", p.Err)
+	}
+	opts, err := redis.ParseURL(strings.TrimSpace(rawURL))
+	if err != nil {
+		return conn{}, configError("URL", "%s", urlProblem(err, want))
+	}
+	if err := check(); err != nil {
+		return conn{}, err
 	}
 	switch {
-	case cfg.Stream == "":
-		return nil, configError("Stream", "required: the stream events are appended to")
-	case cfg.MaxLen < 0:
-		return nil, configError("MaxLen", "negative (%d)", cfg.MaxLen)
-	case cfg.DedupeWindow < 0:
-		return nil, configError("DedupeWindow", "negative (%s)", cfg.DedupeWindow)
-	case cfg.Timeout < 0:
-		return nil, configError("Timeout", "negative (%s)", cfg.Timeout)
-	case cfg.MaxInFlight < 0:
-		return nil, configError("MaxInFlight", "negative (%d)", cfg.MaxInFlight)
+	case window < 0:
+		return conn{}, configError("DedupeWindow", "negative (%s)", window)
+	case timeout < 0:
+		return conn{}, configError("Timeout", "negative (%s)", timeout)
+	case maxInFlight < 0:
+		return conn{}, configError("MaxInFlight", "negative (%d)", maxInFlight)
 	}
 	// Deadlines come from each attempt's context.
 	opts.ContextTimeoutEnabled = true
-	d := &Destination{
-		stream:  cfg.Stream,
-		display: redactedURL(cfg.URL),
-		maxLen:  strconv.FormatInt(cfg.MaxLen, 10),
-		window:  strconv.FormatInt(cmp.Or(cfg.DedupeWindow, defaultDedupeWindow).Milliseconds(), 10),
-		timeout: cmp.Or(cfg.Timeout, defaultTimeout),
-		gate:    publish.NewGate(cmp.Or(cfg.MaxInFlight, defaultMaxInFlight)),
-	}
 	if opts.PoolSize == 0 { // the URL's pool_size, if any, stands
-		opts.PoolSize = min(cmp.Or(cfg.MaxInFlight, defaultMaxInFlight), 64)
+		opts.PoolSize = min(cmp.Or(maxInFlight, defaultMaxInFlight), 64)
 	}
-	d.client = redis.NewClient(opts)
-	return d, nil
+	return conn{
+		client:  redis.NewClient(opts),
+		display: redactedURL(rawURL),
+		window:  strconv.FormatInt(cmp.Or(window, defaultDedupeWindow).Milliseconds(), 10),
+		timeout: cmp.Or(timeout, defaultTimeout),
+		gate:    publish.NewGate(cmp.Or(maxInFlight, defaultMaxInFlight)),
+	}, nil
+}
+
+// Close waits for the commands in flight, then closes the connections.
+// Deliver fails after Close. Closing twice is harmless.
+func (c *conn) Close() error {
+	if !c.gate.Close() {
+		return nil
+	}
+	if err := c.client.Close(); err != nil {
+		return fmt.Errorf("redisdest: closing %s: %w", c.display, err)
+	}
+	return nil
 }
 
 // appendScript appends an event unless the stream holds it already, in one
@@ -203,7 +237,7 @@ func (d *Destination) Deliver(ctx context.Context, dl *destination.Delivery) err
 	keys := []string{d.stream, SeenKeyPrefix + "{" + d.stream + "}:" + dl.Event.ID}
 	res, err := appendScript.Run(ctx, d.client, keys, args...).Slice()
 	if err != nil {
-		return d.judge(ctx, err)
+		return judge(ctx, "XADD "+d.stream+" on "+d.display, err)
 	}
 	added, id := parseReply(res)
 	if added {
@@ -222,14 +256,14 @@ func parseReply(res []any) (added bool, id string) {
 }
 
 // permanentPrefixes are the Redis errors retrying cannot fix: the key
-// holds something other than a stream, or the user may not append to it.
+// holds something other than a stream or a list, or the user may not append to it.
 var permanentPrefixes = []string{"WRONGTYPE", "NOPERM", "WRONGPASS", "NOAUTH"}
 
-// judge classifies a failed append: what Redis refused for good is
-// permanent; anything else (no connection, a timeout, OOM, LOADING) is
-// temporary.
-func (d *Destination) judge(ctx context.Context, err error) error {
-	err = fmt.Errorf("XADD %s on %s: %w", d.stream, d.display, publish.Explain(ctx, err))
+// judge classifies a failed command, named by op: what Redis refused for
+// good is permanent; anything else (no connection, a timeout, OOM,
+// LOADING) is temporary.
+func judge(ctx context.Context, op string, err error) error {
+	err = fmt.Errorf("%s: %w", op, publish.Explain(ctx, err))
 	for _, p := range permanentPrefixes {
 		if redis.HasErrorPrefix(err, p) {
 			return destination.Permanent(err)
@@ -238,23 +272,12 @@ func (d *Destination) judge(ctx context.Context, err error) error {
 	return err
 }
 
-// Close waits for the appends in flight, then closes the connections.
-// Deliver fails after Close. Closing twice is harmless.
-func (d *Destination) Close() error {
-	if !d.gate.Close() {
-		return nil
-	}
-	if err := d.client.Close(); err != nil {
-		return fmt.Errorf("redisdest: closing %s: %w", d.display, err)
-	}
-	return nil
-}
-
-// urlProblem rewords go-redis's objections to a URL.
-func urlProblem(err error) string {
+// urlProblem rewords go-redis's objections to a URL; want lists the
+// kind's own query parameters.
+func urlProblem(err error, want string) string {
 	msg := err.Error()
 	if rest, ok := strings.CutPrefix(msg, "redis: unexpected option: "); ok {
-		return "unknown query parameter " + rest + ": want stream, maxlen, dedupe_window, or a go-redis option such as dial_timeout or pool_size"
+		return "unknown query parameter " + rest + ": " + want + ", or a go-redis option such as dial_timeout or pool_size"
 	}
 	return strings.TrimPrefix(msg, "redis: ")
 }

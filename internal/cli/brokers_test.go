@@ -304,6 +304,8 @@ func TestConfigFileBrokerErrors(t *testing.T) {
 		{"amqp bad exchange type", "amqp: {url: \"amqp://127.0.0.1:5672/\", exchange: x, routing_key: k, exchange_type: fan}", "amqp.exchange_type: \"fan\""},
 		{"kafka bad topic", "kafka: {url: \"kafka://127.0.0.1:9092\", topic: \"a b\"}", "kafka.topic: \"a b\""},
 		{"redis stream in the url", "redis: {url: \"redis://127.0.0.1:6379/0?stream=s\"}", "redis.stream: set it here, not as stream= in the URL"},
+		{"redis-list key in the url", "redis-list: {url: \"redis://127.0.0.1:6379/0?key=q\"}", "redis-list.key: set it here, not as key= in the URL"},
+		{"redis-list bad push", "redis-list: {url: redis://127.0.0.1:6379/0, key: q, push: up}", "redis-list.push: \"up\": want lpush or rpush"},
 		{"nats stream in the url", "nats: {url: \"nats://127.0.0.1:4222?stream=S\", subject: s}", "nats.stream: set it here, not as stream= in the URL"},
 		{"amqp exchange in the url", "amqp: {url: \"amqp://127.0.0.1:5672/?exchange=x\", routing_key: k}", "amqp.exchange: set it here, not as exchange= in the URL"},
 		{"amqp unknown in the url", "amqp: {url: \"amqp://127.0.0.1:5672/?exhange=x\", routing_key: k}", "amqp.url: unknown query parameter exhange"},

@@ -26,6 +26,7 @@ var kinds = destination.MustRegistry(
 	execdest.Kind,
 	logdest.Kind,
 	redisdest.Kind,
+	redisdest.ListKind,
 	natsdest.Kind,
 	amqpdest.Kind,
 	kafkadest.Kind,

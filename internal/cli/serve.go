@@ -113,6 +113,7 @@ config file (--config), else its default.`,
 			return err
 		}
 		opts.Server.Logger = log
+		quietRedisClient(log)
 		opts.Getenv = env.Getenv
 		if opts.Server.TLS.CertFile != "" && env.Hangup != nil {
 			hangups, stop := env.Hangup()
