@@ -40,7 +40,11 @@
 //	X-Webhook-Signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">
 //
 // and the same three values under the Standard Webhooks names Webhook-Id,
-// Webhook-Timestamp and Webhook-Signature.
+// Webhook-Timestamp and Webhook-Signature. With several secrets (Secrets,
+// while the app rotates its own), the signature header lists one signature
+// a secret, space-separated as Standard Webhooks does ("v1,<sig1> v1,<sig2>"),
+// so an app holding any one of them verifies; the legacy scheme, which has
+// room for one, signs with the first.
 //
 // The signature covers the ID, the timestamp and the body, as Sent's and
 // every Standard Webhooks library's does: not the other headers.

@@ -223,16 +223,7 @@ func TestDeliverSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	type received struct {
-		header http.Header
-		body   []byte
-	}
-	got := make(chan received, 2)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		got <- received{r.Header, body}
-	}))
-	t.Cleanup(srv.Close)
+	srv, got := recordingApp(t)
 	dest := newDest(t, httpdest.Config{URL: srv.URL, Secret: secret, NowFunc: func() time.Time { return now }})
 
 	dl := destinationtest.NewDelivery(1)

@@ -183,19 +183,30 @@ type eventDetail struct {
 	Envelope      *inspect.Envelope  `json:"envelope,omitempty"`
 	EnvelopeError string             `json:"envelope_error,omitempty"`
 	Deliveries    []inspect.Timeline `json:"deliveries"`
+	FilteredOut   []string           `json:"filtered_out,omitempty"`
 }
 
 func newEventDetail(d *inspect.Detail) eventDetail {
 	out := eventDetail{Event: d.Event, Delivery: d.State, DeliveryText: d.Event.DeliveryText(), BodyText: string(d.Event.Body), BodyBase64: d.Event.Body,
-		Envelope: d.Envelope, EnvelopeError: d.EnvelopeError, Deliveries: d.Deliveries}
+		Envelope: d.Envelope, EnvelopeError: d.EnvelopeError, Deliveries: d.Deliveries, FilteredOut: d.FilteredOut}
 	if json.Valid(d.Event.Body) {
 		out.Body = d.Event.Body
 	}
 	return out
 }
 
+// event is the detail of the event ref names, with the destinations its
+// content is filtered out of.
+func (a *Admin) event(ctx context.Context, ref string) (*inspect.Detail, error) {
+	d, err := a.in.Event(ctx, ref)
+	if err == nil && a.cfg.FilteredOut != nil {
+		d.FilteredOut = a.cfg.FilteredOut(d.Event)
+	}
+	return d, err
+}
+
 func (a *Admin) apiEvent(w http.ResponseWriter, r *http.Request) {
-	d, err := a.in.Event(r.Context(), r.PathValue("id"))
+	d, err := a.event(r.Context(), r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
 		return

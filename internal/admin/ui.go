@@ -275,7 +275,7 @@ type shownEvent struct {
 }
 
 func (u *ui) event(w http.ResponseWriter, r *http.Request) {
-	d, err := u.a.in.Event(r.Context(), r.PathValue("id"))
+	d, err := u.a.event(r.Context(), r.PathValue("id"))
 	if err != nil {
 		u.fail(w, r, err)
 		return

@@ -156,6 +156,9 @@ func printEventDetail(w io.Writer, d *inspect.Detail) error {
 	if ev.Attention != "" {
 		fmt.Fprintf(w, "attention: %s\n", ev.Attention)
 	}
+	if len(d.FilteredOut) > 0 {
+		fmt.Fprintf(w, "filtered out by %s\n", strings.Join(d.FilteredOut, ", "))
+	}
 	fmt.Fprintf(w, "%s\n", ev.Body)
 	for _, tl := range d.Deliveries {
 		d, as := tl.Delivery, tl.Attempts
@@ -330,10 +333,13 @@ type shownEvent struct {
 	Body       any                  `json:"body"`
 	Delivery   store.DeliveryStatus `json:"delivery"`
 	Deliveries []inspect.Timeline   `json:"deliveries"`
+	// FilteredOut: through --admin-url, the destinations whose filter
+	// keeps the event out.
+	FilteredOut []string `json:"filtered_out,omitempty"`
 }
 
 func printEventJSON(w io.Writer, d *inspect.Detail) error {
-	out := shownEvent{Event: d.Event, Body: string(d.Event.Body), Delivery: d.State, Deliveries: d.Deliveries}
+	out := shownEvent{Event: d.Event, Body: string(d.Event.Body), Delivery: d.State, Deliveries: d.Deliveries, FilteredOut: d.FilteredOut}
 	if json.Valid(d.Event.Body) {
 		out.Body = json.RawMessage(d.Event.Body)
 	}

@@ -202,6 +202,7 @@ type remoteDetail struct {
 	Envelope      *inspect.Envelope    `json:"envelope"`
 	EnvelopeError string               `json:"envelope_error"`
 	Deliveries    []inspect.Timeline   `json:"deliveries"`
+	FilteredOut   []string             `json:"filtered_out"`
 }
 
 func (b *remoteBackend) Detail(ctx context.Context, ref string) (*inspect.Detail, error) {
@@ -216,7 +217,8 @@ func (b *remoteBackend) Detail(ctx context.Context, ref string) (*inspect.Detail
 	for i := range d.Deliveries {
 		d.Deliveries[i].Delivery.Attempts = d.Deliveries[i].Counted
 	}
-	return &inspect.Detail{Event: &d.Event, Envelope: d.Envelope, EnvelopeError: d.EnvelopeError, State: d.Delivery, Deliveries: d.Deliveries}, nil
+	return &inspect.Detail{Event: &d.Event, Envelope: d.Envelope, EnvelopeError: d.EnvelopeError, State: d.Delivery, Deliveries: d.Deliveries,
+		FilteredOut: d.FilteredOut}, nil
 }
 
 func (b *remoteBackend) Find(ctx context.Context, refs []string) ([]*store.Event, error) {

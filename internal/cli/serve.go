@@ -85,9 +85,10 @@ config file (--config), else its default.`,
 	f.String("max-body", "1MiB", "largest body accepted; larger gets 413 ($HOOKLATCH_MAX_BODY)")
 	f.String("config", "", "YAML config file: the settings below and several destinations ($HOOKLATCH_CONFIG)")
 	f.StringArray("forward-to", nil, forwardToHelp())
-	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret ($HOOKLATCH_FORWARD_SECRET)")
+	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret; several, separated by spaces or commas, while the app rotates: a v1 request carries a signature for each ($HOOKLATCH_FORWARD_SECRET)")
 	f.String("forward-scheme", "v1", "how --forward-secret signs: v1, legacy, or as-received (each event in the scheme it arrived with) ($HOOKLATCH_FORWARD_SCHEME)")
 	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")
+	f.String("forward-filter", "", `forward only the events this expression passes, such as 'payload.channel == "whatsapp"'; see docs/filters.md (default all) ($HOOKLATCH_FORWARD_FILTER)`)
 	f.Duration("forward-timeout", 30*time.Second, "how long one forwarding attempt may take ($HOOKLATCH_FORWARD_TIMEOUT)")
 	f.Int("forward-attempts", 15, "attempts before a delivery is dead; each wait is drawn from half to all of 2s, 4s, 8s … up to an hour, so 15 span 2.1 to 4.1 hours ($HOOKLATCH_FORWARD_ATTEMPTS)")
 	f.Duration("retention", retention.DefaultRetention, "keep events whose deliveries are final this long, at least 24h; their dedupe keys are kept a period more ($HOOKLATCH_RETENTION)")
@@ -223,6 +224,10 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 		if err != nil || timeout <= 0 {
 			return ServeOptions{}, usageError("--forward-timeout: want a positive duration such as 10s")
 		}
+		filter, err := compileFilter("--forward-filter", get("forward-filter", "HOOKLATCH_FORWARD_FILTER"))
+		if err != nil {
+			return ServeOptions{}, err
+		}
 		cfg.Routes = nil
 		for i, url := range targets {
 			route, err := forwardRoute(url, get("forward-secret", "HOOKLATCH_FORWARD_SECRET"), get("forward-scheme", "HOOKLATCH_FORWARD_SCHEME"),
@@ -230,6 +235,7 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 			if err != nil {
 				return ServeOptions{}, err
 			}
+			route.Filter = filter
 			if route.Policy.MaxAttempts, err = strconv.Atoi(get("forward-attempts", "HOOKLATCH_FORWARD_ATTEMPTS")); err != nil || route.Policy.MaxAttempts <= 0 {
 				return ServeOptions{}, usageError("--forward-attempts: want a positive whole number")
 			}
@@ -315,11 +321,11 @@ func forwardRoute(to, secret, scheme, types string, timeout time.Duration) (disp
 		if !kind.Signs {
 			return dispatch.Route{}, usageError("--forward-secret signs HTTP requests: %s is a %s URL, whose messages are not signed", to, kind.Name)
 		}
-		s, err := signature.ParseSecret(secret)
+		s, err := signature.ParseSecretList(secret)
 		if err != nil {
 			return dispatch.Route{}, secretError("--forward-secret", err)
 		}
-		settings.Secret = s
+		settings.Secrets = s
 	}
 	dest, err := kind.FromURL(to, settings)
 	if err != nil {

@@ -315,6 +315,10 @@ type Detail struct {
 	// State sums up the deliveries (store.Event.DeliveryState).
 	State      store.DeliveryStatus
 	Deliveries []Timeline
+	// FilteredOut names the destinations whose types take the event but
+	// whose filter keeps it out, judged by the filters configured when
+	// the detail is read; empty where they are not known.
+	FilteredOut []string
 }
 
 // Event returns the detail of the one event ref names (see
