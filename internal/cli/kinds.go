@@ -8,6 +8,7 @@ import (
 	"github.com/hooklatch/hooklatch/destination/amqpdest"
 	"github.com/hooklatch/hooklatch/destination/bullmqdest"
 	"github.com/hooklatch/hooklatch/destination/celerydest"
+	"github.com/hooklatch/hooklatch/destination/cloudtasksdest"
 	"github.com/hooklatch/hooklatch/destination/execdest"
 	"github.com/hooklatch/hooklatch/destination/httpdest"
 	"github.com/hooklatch/hooklatch/destination/kafkadest"
@@ -32,6 +33,7 @@ var kinds = destination.MustRegistry(
 	amqpdest.Kind,
 	kafkadest.Kind,
 	sqsdest.Kind,
+	cloudtasksdest.Kind,
 	celerydest.Kind,
 	bullmqdest.Kind,
 )
