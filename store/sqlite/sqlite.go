@@ -14,9 +14,11 @@ import (
 	"path"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/store"
 
 	msqlite "modernc.org/sqlite"
@@ -177,6 +179,7 @@ type writeReq struct {
 	bodySum [32]byte // SHA-256 of ev.Body, likewise
 	// keyDigest and bodyDigest are what kept keys match ev by (keptDigests).
 	keyDigest, bodyDigest []byte
+	rank                  int // ev's lifecycle rank (event.LifecycleRank)
 	fn                    func(ctx context.Context, tx *sql.Tx) error
 	// completion, when set, is recorded by the writer together with the
 	// other completions of its batch (completions.go); lost reports that
@@ -557,7 +560,8 @@ func (s *Store) wait(ctx context.Context, r *writeReq, enqueue func() error) err
 func (s *Store) Append(ctx context.Context, ev *store.Event) (store.AppendResult, error) {
 	// Everything that can happen before the writer does: it is the one
 	// goroutine every append waits on.
-	r := &writeReq{ev: ev, headers: headersJSON(ev.Headers), bodySum: sha256.Sum256(ev.Body)}
+	r := &writeReq{ev: ev, headers: headersJSON(ev.Headers), bodySum: sha256.Sum256(ev.Body),
+		rank: event.LifecycleRank(ev.SubjectKind, ev.Status)}
 	r.keyDigest, r.bodyDigest = keptDigests(ev.Source, ev.DedupeKey, r.bodySum[:])
 	if err := s.write(ctx, r); err != nil {
 		return store.AppendResult{}, err
@@ -697,7 +701,7 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 	res, err := stmt.ExecContext(ctx,
 		ev.ID, ev.Source, ev.DedupeKey, ev.Field, ev.Type, ev.SubjectKind, ev.Subject, ev.Status,
 		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body, r.bodySum[:],
-		r.keyDigest, r.bodyDigest, nullable(ev.TraceParent))
+		r.keyDigest, r.bodyDigest, nullable(ev.TraceParent), r.rank)
 	if err != nil {
 		return deliveries, fmt.Errorf("sqlite: append: %w", err)
 	}
@@ -711,6 +715,12 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 		}
 		r.res.EventID = ev.ID
 		s.counts.event(ev.Attention != "")
+		if ev.Subject != "" {
+			if _, err := s.execWriter(ctx, tx, subjectSQL, ev.Source, ev.Subject, ev.SubjectKind, ev.Status, r.rank,
+				r.res.Seq, ev.ID, unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt)); err != nil {
+				return deliveries, fmt.Errorf("sqlite: append: subject: %w", err)
+			}
+		}
 		return newDeliveries(deliveries, ev, r.res.Seq), nil
 	}
 	r.res.Duplicate = true
@@ -719,14 +729,40 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 
 // appendSQL inserts an event, unless it is a stored event's duplicate (the
 // unique indexes) or a pruned one's (its digests, ?16 and ?17, are kept:
-// retention.go). ?18 is the creation context, NULL while tracing is off.
+// retention.go). ?18 is the creation context, NULL while tracing is off;
+// ?19 the event's lifecycle rank. The event is stale when its subject's
+// latest state is later (event.Position.After): as the new event is the
+// last received, that is a higher rank, or the same rank reached later.
 const appendSQL = `
 INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
-                    occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent)
-SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?18
+                    occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent, rank, stale)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?18, ?19,
+       EXISTS (SELECT 1 FROM subjects WHERE source = ?2 AND subject = ?7 AND (rank > ?19 OR rank = ?19 AND occurred_at > ?9))
  WHERE NOT EXISTS (SELECT 1 FROM kept_keys WHERE key_digest = ?16)
    AND NOT EXISTS (SELECT 1 FROM kept_keys WHERE body_digest = ?17)
 ON CONFLICT DO NOTHING`
+
+// subjectSQL records a new event (?6, ?7) of subject ?2 of source ?1:
+// it counts it, and makes it the subject's latest state when its
+// position (rank, occurred_at, seq) is after the stored one's
+// (event.Position.After; an absent occurred_at is 0, earlier than any).
+// The primary key finds the row.
+var subjectSQL = `
+INSERT INTO subjects (source, subject, kind, status, rank, event_seq, event_id, occurred_at, received_at, events, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?9)
+ON CONFLICT (source, subject) DO UPDATE SET events = events + 1` + laterState(
+	"(excluded.rank, excluded.occurred_at, excluded.event_seq) > (rank, occurred_at, event_seq)",
+	"kind", "status", "rank", "event_seq", "event_id", "occurred_at", "received_at", "updated_at")
+
+// laterState sets each of columns to the new row's (excluded) when later
+// holds: every right-hand side reads the row as it was.
+func laterState(later string, columns ...string) string {
+	var b strings.Builder
+	for _, c := range columns {
+		b.WriteString(",\n    " + c + " = CASE WHEN " + later + " THEN excluded." + c + " ELSE " + c + " END")
+	}
+	return b.String()
+}
 
 // nullable is s, or NULL when s is empty.
 func nullable(s string) any {
