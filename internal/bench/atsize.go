@@ -77,6 +77,7 @@ func Ops(s Sample) []Op {
 	ops = append(ops,
 		Op{Name: "/ui/events/{id}", Path: "/ui/events/" + s.ID},
 		Op{Name: "/ui/events/{short id}", Path: "/ui/events/" + short},
+		Op{Name: "/ui/subjects/{subject}", Path: "/ui/subjects/" + url.PathEscape(s.Subject)},
 		Op{Name: "/ui/dead", Path: "/ui/dead"},
 		// The bulk actions' confirmations count what the filter selects.
 		Op{Name: "/ui/actions/{action} replay type exact", Path: "/ui/actions/replay?type=message.delivered"},

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -76,5 +77,49 @@ func TestSubjectsShowOutOfOrder(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /v1/subjects/msg-unknown: %s, want 404", resp.Status)
+	}
+}
+
+// The dashboard's subject page shows the lifecycle as received, the
+// events that arrived out of order marked, and every event's page links
+// to it.
+func TestSubjectsDashboardPage(t *testing.T) {
+	t.Parallel()
+	s := startRemoteServe(t, filepath.Join(t.TempDir(), "h.db"), nil, v1Secret)
+	s.sendStatus(t, "e-read", "msg-2", "READ", 3)
+	s.sendStatus(t, "e-delivered", "msg-2", "DELIVERED", 2)
+	get := func(path string) string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, s.adminURL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s\n%s", path, resp.Status, body)
+		}
+		return string(body)
+	}
+	page := get("/ui/subjects/msg-2")
+	read, delivered := strings.Index(page, "<b>READ</b>"), strings.Index(page, "<b>DELIVERED</b>")
+	if !strings.Contains(page, `<b id="subject-status">READ</b>`) || read < 0 || delivered < read ||
+		strings.Count(page, "out of order</span>") != 1 || !strings.Contains(page, `<li class="arrival stale">`) {
+		t.Errorf("the subject page does not show READ as the latest, then DELIVERED received out of order:\n%s", page)
+	}
+	var d struct {
+		Events []struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(get("/v1/subjects/msg-2")), &d); err != nil || len(d.Events) != 2 {
+		t.Fatalf("GET /v1/subjects/msg-2: %v %+v", err, d)
+	}
+	if ev := get("/ui/events/" + d.Events[0].ID); !strings.Contains(ev, `href="/ui/subjects/msg-2?source=sent"`) ||
+		!strings.Contains(ev, "arrived out of order") {
+		t.Errorf("the page of the DELIVERED received after READ does not link its subject or say it came out of order:\n%s", ev)
 	}
 }
