@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hooklatch/hooklatch/event"
@@ -143,6 +144,9 @@ type Store struct {
 	eventRangeStmt *sql.Stmt
 
 	wal walLog // the writer goroutine's own
+	// framesTotal counts the frames the writer appended to the log over
+	// the Store's life: what its writes cost the disk (benchmarks).
+	framesTotal atomic.Int64
 
 	counts counts // the writer goroutine's own: the open transaction's changes to the counters
 
