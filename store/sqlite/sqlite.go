@@ -649,7 +649,7 @@ func (s *Store) runTx(batch []*writeReq) error {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	s.counts.reset()
-	stmt := tx.StmtContext(ctx, s.appendStmt)
+	stmts := appendStmts{event: tx.StmtContext(ctx, s.appendStmt), subject: tx.StmtContext(ctx, s.stmts[subjectSQL])}
 	var deliveries []newDelivery
 	for i := 0; i < len(batch); i++ {
 		r := batch[i]
@@ -660,7 +660,7 @@ func (s *Store) runTx(batch []*writeReq) error {
 			deliveries = deliveries[:0]
 			j := i
 			for ; j < len(batch) && batch[j].ev != nil && err == nil; j++ {
-				deliveries, err = s.appendOne(ctx, tx, stmt, batch[j], deliveries)
+				deliveries, err = s.appendOne(ctx, tx, stmts, batch[j], deliveries)
 			}
 			if err == nil {
 				err = s.insertDeliveries(ctx, tx, deliveries)
@@ -693,7 +693,11 @@ func (s *Store) runTx(batch []*writeReq) error {
 
 // appendOne inserts r's event, unless it is a duplicate, and adds its
 // deliveries to those its run of appends inserts.
-func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *writeReq, deliveries []newDelivery) ([]newDelivery, error) {
+// appendStmts are the append's statements, bound to a batch's
+// transaction once: binding costs as much as running them.
+type appendStmts struct{ event, subject *sql.Stmt }
+
+func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmts appendStmts, r *writeReq, deliveries []newDelivery) ([]newDelivery, error) {
 	ev := r.ev
 	body := ev.Body
 	if body == nil {
@@ -702,7 +706,7 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 	// The common case, a new event, is a plain insert: no RETURNING to
 	// materialise. A duplicate, by dedupe key or by body, inserts nothing
 	// and is counted on the first event it matches.
-	res, err := stmt.ExecContext(ctx,
+	res, err := stmts.event.ExecContext(ctx,
 		ev.ID, ev.Source, ev.DedupeKey, ev.Field, ev.Type, ev.SubjectKind, ev.Subject, ev.Status,
 		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body, r.bodySum[:],
 		r.keyDigest, r.bodyDigest, nullable(ev.TraceParent), r.rank)
@@ -720,7 +724,7 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 		r.res.EventID = ev.ID
 		s.counts.event(ev.Attention != "")
 		if ev.Subject != "" {
-			if _, err := s.execWriter(ctx, tx, subjectSQL, ev.Source, ev.Subject, ev.SubjectKind, ev.Status, r.rank,
+			if _, err := stmts.subject.ExecContext(ctx, ev.Source, ev.Subject, ev.SubjectKind, ev.Status, r.rank,
 				r.res.Seq, ev.ID, unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt)); err != nil {
 				return deliveries, fmt.Errorf("sqlite: append: subject: %w", err)
 			}
