@@ -505,6 +505,11 @@ type Store interface {
 	// when none ever were.
 	Routes(ctx context.Context) (routes []Route, recorded bool, err error)
 
+	// Subject returns the latest state of subject, of events received on
+	// source, or ErrNotFound when the store has none (no event of it, or
+	// all of them pruned). Its events are ListEvents' with that Subject.
+	Subject(ctx context.Context, source, subject string) (*SubjectState, error)
+
 	// Stats counts what is stored.
 	Stats(ctx context.Context) (Stats, error)
 

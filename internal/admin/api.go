@@ -36,6 +36,7 @@ func (a *Admin) routes() {
 	m.HandleFunc("GET /v1/rejections/{id}", a.apiRejection)
 	m.HandleFunc("POST /v1/rejections/release", a.apiRelease)
 	m.HandleFunc("POST /v1/rejections/{id}/release", a.apiReleaseOne)
+	m.HandleFunc("GET /v1/subjects/{subject}", a.apiSubject)
 	m.HandleFunc("GET /v1/stats", a.apiStats)
 	m.HandleFunc("GET /v1/stream", a.apiStream)
 	m.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
@@ -212,6 +213,17 @@ func (a *Admin) apiEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, newEventDetail(d))
+}
+
+// apiSubject answers a subject's latest state and its events, newest
+// first; ?source= names the source (Sent's by default).
+func (a *Admin) apiSubject(w http.ResponseWriter, r *http.Request) {
+	d, err := a.in.Subject(r.Context(), r.URL.Query().Get("source"), r.PathValue("subject"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
 }
 
 // actionResult answers every action.

@@ -221,6 +221,21 @@ func (b *remoteBackend) Detail(ctx context.Context, ref string) (*inspect.Detail
 		FilteredOut: d.FilteredOut}, nil
 }
 
+func (b *remoteBackend) Subject(ctx context.Context, source, subject string) (*inspect.SubjectDetail, error) {
+	if strings.TrimSpace(subject) == "" {
+		return nil, fmt.Errorf("%w: empty subject id", store.ErrNotFound)
+	}
+	var q url.Values
+	if source != "" {
+		q = url.Values{"source": {source}}
+	}
+	var d inspect.SubjectDetail
+	if err := b.call(ctx, http.MethodGet, "/v1/subjects/"+url.PathEscape(subject), q, nil, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
 func (b *remoteBackend) Find(ctx context.Context, refs []string) ([]*store.Event, error) {
 	evs := make([]*store.Event, 0, len(refs))
 	for _, ref := range refs {

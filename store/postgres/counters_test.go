@@ -191,6 +191,7 @@ DROP INDEX deliveries_open, events_attention; -- 0005, likewise
 ALTER TABLE events DROP COLUMN trace_parent; -- 0006, likewise
 DROP TABLE minutes; -- 0007, likewise
 DROP INDEX deliveries_discarded; -- 0008, likewise
+DROP TABLE subjects; ALTER TABLE events DROP COLUMN rank, DROP COLUMN stale; -- 0009, likewise
 DELETE FROM schema_migrations WHERE version >= 3;
 UPDATE deliveries SET status = 'dead' WHERE event_seq % 3 = 0`)
 	s.Close()

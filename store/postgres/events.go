@@ -15,7 +15,7 @@ import (
 )
 
 const eventColumns = `seq, id, source, dedupe_key, field, type, subject_kind, subject, status,
-	occurred_at, received_at, scheme, attention, headers, duplicates, trace_parent`
+	occurred_at, received_at, scheme, attention, headers, duplicates, trace_parent, rank, stale`
 
 // eventColumnsOf is eventColumns of the table named alias.
 func eventColumnsOf(alias string) string {
@@ -37,7 +37,7 @@ type eventRow struct {
 func (r *eventRow) dest() []any {
 	ev := &r.ev
 	return []any{&ev.Seq, &ev.ID, &ev.Source, &ev.DedupeKey, &ev.Field, &ev.Type, &ev.SubjectKind,
-		&ev.Subject, &ev.Status, &r.occurred, &r.received, &ev.Scheme, &ev.Attention, &r.headers, &ev.Duplicates, &r.traceParent}
+		&ev.Subject, &ev.Status, &r.occurred, &r.received, &ev.Scheme, &ev.Attention, &r.headers, &ev.Duplicates, &r.traceParent, &ev.Rank, &ev.Stale}
 }
 
 func (r *eventRow) event() (*store.Event, error) {

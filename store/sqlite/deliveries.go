@@ -116,6 +116,9 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 	if err := s.loadClaimed(ctx, claims); err != nil {
 		return nil, err
 	}
+	if err := s.fillStaleness(ctx, claims); err != nil {
+		return nil, err
+	}
 	// Oldest due first (the UPDATE's RETURNING order is not guaranteed).
 	slices.SortFunc(claims, func(a, b store.Claim) int {
 		if c := a.Delivery.NextAttemptAt.Compare(b.Delivery.NextAttemptAt); c != 0 {
@@ -203,7 +206,8 @@ func (s *Store) writerStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt
 var writerStatements = append([]string{
 	claimSQL, expiredAttemptsSQL, releaseExpiredSQL, insertAttemptSQL,
 	countEventsSQL, countDeliveriesSQL, countPrunedEventsSQL, countPrunedDeliveriesSQL,
-	countDuplicateSQL, keptKeySQL, victimsSQL, keepKeysSQL, pruneAttemptsSQL, pruneEventsSQL, pruneKeysSQL,
+	countDuplicateSQL, subjectSQL, keptKeySQL, victimsSQL, keepKeysSQL, pruneAttemptsSQL, pruneEventsSQL, pruneKeysSQL,
+	pruneSubjectsSQL, dropSubjectsSQL,
 }, func() (qs []string) {
 	for _, n := range chunkSizes {
 		qs = append(qs, insertAttemptsSQLs[n], completeRowsSQLs[n], insertDeliveriesSQLs[n])

@@ -12,7 +12,7 @@ import (
 )
 
 const eventColumns = `seq, id, source, dedupe_key, field, type, subject_kind, subject, status,
-	occurred_at, received_at, scheme, attention, headers, duplicates, ifnull(trace_parent, '')`
+	occurred_at, received_at, scheme, attention, headers, duplicates, ifnull(trace_parent, ''), rank, stale`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -26,7 +26,7 @@ type eventRow struct {
 func (r *eventRow) dest() []any {
 	ev := &r.ev
 	return []any{&ev.Seq, &ev.ID, &ev.Source, &ev.DedupeKey, &ev.Field, &ev.Type, &ev.SubjectKind,
-		&ev.Subject, &ev.Status, &r.occurred, &r.received, &ev.Scheme, &ev.Attention, &r.headers, &ev.Duplicates, &ev.TraceParent}
+		&ev.Subject, &ev.Status, &r.occurred, &r.received, &ev.Scheme, &ev.Attention, &r.headers, &ev.Duplicates, &ev.TraceParent, &ev.Rank, &ev.Stale}
 }
 
 func (r *eventRow) event() (*store.Event, error) {

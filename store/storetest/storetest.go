@@ -55,6 +55,11 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("StatsAfterMixedWorkload", func(t *testing.T) { t.Parallel(); testStatsAfterMixedWorkload(t, factory) })
 	t.Run("CreationContext", func(t *testing.T) { t.Parallel(); testCreationContext(t, factory) })
 	t.Run("Minutes", func(t *testing.T) { t.Parallel(); testMinutes(t, factory) })
+	t.Run("SubjectLatestState", func(t *testing.T) { t.Parallel(); testSubjectLatestState(t, factory) })
+	t.Run("SubjectTies", func(t *testing.T) { t.Parallel(); testSubjectTies(t, factory) })
+	t.Run("SubjectClaims", func(t *testing.T) { t.Parallel(); testSubjectClaims(t, factory) })
+	t.Run("SubjectRetention", func(t *testing.T) { t.Parallel(); testSubjectRetention(t, factory) })
+	t.Run("SubjectsConcurrent", func(t *testing.T) { t.Parallel(); testSubjectsConcurrent(t, factory) })
 }
 
 // NewEvent returns a plausible event with a fresh id and the given dedupe key.
