@@ -320,11 +320,10 @@ func ExampleEvent_Stale() {
 	slices.Sort(lines)
 	fmt.Println(strings.Join(lines, "\n"))
 	fmt.Println("message m-1 is", status["m-1"])
-	// It prints (an Output: check once the stores fill store.Claim.Stale):
-	//
-	//	message.read answered 200
-	//	message.sent answered 200
-	//	applied READ
-	//	dropped SENT: message m-1 is already READ
-	//	message m-1 is READ
+	// Output:
+	// message.read answered 200
+	// message.sent answered 200
+	// applied READ
+	// dropped SENT: message m-1 is already READ
+	// message m-1 is READ
 }
