@@ -205,6 +205,15 @@ func (d *Destination) Deliver(ctx context.Context, dl *destination.Delivery) err
 	case status.Code(err) == codes.AlreadyExists:
 		return destination.WithResult(nil, destination.Result{Response: "task " + name + " already created by an earlier attempt"})
 	case err != nil:
+		if status.Code(err) == codes.DeadlineExceeded {
+			// gRPC's own timer for the deadline can fire a moment before
+			// the context's: wait for it, so that the error says the
+			// attempt ran out of time.
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
 		return judge(ctx, d.cfg.Queue, err)
 	}
 	return destination.WithResult(nil, destination.Result{Response: "created task " + task.GetName()})
