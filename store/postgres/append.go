@@ -219,6 +219,8 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
 		bodies, sums                                                 = make([][]byte, n), make([][]byte, n)
 		destEvents, destNames                                        []string
 		parents                                                      []*string // nil unless one has a creation context
+		ordered                                                      = s.orderedNow()
+		order                                                        orderBatch
 	)
 	for i, r := range rows {
 		ev := r.ev
@@ -233,6 +235,7 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
 		for _, d := range ev.Destinations {
 			destEvents, destNames = append(destEvents, ids[i]), append(destNames, text(d))
 		}
+		order.add(ordered, ev)
 		if ev.TraceParent != "" {
 			if parents == nil {
 				parents = make([]*string, n)
@@ -241,19 +244,42 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
 			parents[i] = &p
 		}
 	}
-	res, err := s.writes.Query(ctx, appendSQL, ids, sources, keys, fields, types, kinds, subjects, statuses,
-		occurred, received, schemes, attention, headers, bodies, sums, destEvents, destNames, parents)
-	if err != nil {
-		return fmt.Errorf("postgres: append: %w", err)
-	}
+	appendArgs := []any{ids, sources, keys, fields, types, kinds, subjects, statuses,
+		occurred, received, schemes, attention, headers, bodies, sums, destEvents, destNames, parents}
 	inserted := map[string]int64{}
 	var (
 		id  string
 		seq int64
 	)
-	_, err = pgx.ForEachRow(res, []any{&id, &seq}, func() error { inserted[id] = seq; return nil })
-	if err != nil {
-		return fmt.Errorf("postgres: append: %w", err)
+	if len(order.keys) == 0 {
+		res, err := s.writes.Query(ctx, appendSQL, appendArgs...)
+		if err != nil {
+			return fmt.Errorf("postgres: append: %w", err)
+		}
+		if _, err = pgx.ForEachRow(res, []any{&id, &seq}, func() error { inserted[id] = seq; return nil }); err != nil {
+			return fmt.Errorf("postgres: append: %w", err)
+		}
+	} else {
+		// Deliveries to a destination that orders by subject are ordered
+		// in the append's transaction (a batch is one): none is ever
+		// claimable out of turn.
+		b := &pgx.Batch{}
+		b.Queue(appendSQL, appendArgs...)
+		b.Queue(orderSQL, order.args()...)
+		results := s.writes.SendBatch(ctx, b)
+		res, err := results.Query()
+		if err == nil {
+			_, err = pgx.ForEachRow(res, []any{&id, &seq}, func() error { inserted[id] = seq; return nil })
+		}
+		if err == nil {
+			_, err = results.Exec()
+		}
+		if cerr := results.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: append: %w", err)
+		}
 	}
 
 	var dups []*appendReq

@@ -55,6 +55,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("StatsAfterMixedWorkload", func(t *testing.T) { t.Parallel(); testStatsAfterMixedWorkload(t, factory) })
 	t.Run("CreationContext", func(t *testing.T) { t.Parallel(); testCreationContext(t, factory) })
 	t.Run("Minutes", func(t *testing.T) { t.Parallel(); testMinutes(t, factory) })
+	RunOrder(t, factory)
 }
 
 // NewEvent returns a plausible event with a fresh id and the given dedupe key.
