@@ -12,3 +12,14 @@ func OrderKey(ev *Event) (key string, rank int) {
 	}
 	return ev.SubjectKind + ":" + ev.Subject, event.LifecycleRank(ev.SubjectKind, ev.Status)
 }
+
+// OrderedRoutes names the routes that order by subject (OrderSubject).
+func OrderedRoutes(routes []Route) map[string]bool {
+	ordered := map[string]bool{}
+	for _, r := range routes {
+		if r.Order == OrderSubject {
+			ordered[r.Name] = true
+		}
+	}
+	return ordered
+}

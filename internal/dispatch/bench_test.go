@@ -46,15 +46,23 @@ func benchDispatch(b *testing.B, dest destination.Destination, concurrency int) 
 	}
 	wg.Wait()
 
-	var calls, recorded atomic.Int64
+	var calls atomic.Int64
 	counted := destination.Func(func(ctx context.Context, dl *destination.Delivery) error {
 		err := dest.Deliver(ctx, dl)
 		calls.Add(1)
 		return err
 	})
+	runDispatch(b, st, []dispatch.Route{{Name: "dest", Destination: counted, Policy: dispatch.Policy{Concurrency: concurrency}}})
+}
+
+// runDispatch measures how long a dispatcher takes to deliver the b.N
+// deliveries st holds to routes.
+func runDispatch(b *testing.B, st store.Store, routes []dispatch.Route) {
+	ctx := context.Background()
+	var recorded atomic.Int64
 	d, err := dispatch.New(dispatch.Config{
 		Store:  st,
-		Routes: []dispatch.Route{{Name: "dest", Destination: counted, Policy: dispatch.Policy{Concurrency: concurrency}}},
+		Routes: routes,
 		Logger: slog.New(slog.DiscardHandler),
 		// Counted once recorded: the store has the outcome.
 		OnAttempt: func(a dispatch.Attempted) {

@@ -63,17 +63,6 @@ func (s *Store) orderedNow() map[string]bool {
 	return nil
 }
 
-// orderedOf names the routes that order by subject.
-func orderedOf(routes []store.Route) map[string]bool {
-	ordered := map[string]bool{}
-	for _, r := range routes {
-		if r.Order == store.OrderSubject {
-			ordered[r.Name] = true
-		}
-	}
-	return ordered
-}
-
 // loadOrdered reads which recorded routes order by subject. Instances
 // sharing a schema are expected to share their routes: each orders what
 // it appends by the routes it recorded (or found, when it records none).
@@ -82,7 +71,7 @@ func (s *Store) loadOrdered(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ordered := orderedOf(routes)
+	ordered := store.OrderedRoutes(routes)
 	s.ordered.Store(&ordered)
 	return nil
 }

@@ -41,7 +41,7 @@ func (s *Store) SetRoutes(ctx context.Context, routes []store.Route) error {
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("postgres: set routes: %w", err)
 	}
-	ordered := orderedOf(routes)
+	ordered := store.OrderedRoutes(routes)
 	s.ordered.Store(&ordered)
 	return nil
 }

@@ -22,7 +22,7 @@ func (s *Store) SetRoutes(ctx context.Context, routes []store.Route) error {
 			return fmt.Errorf("sqlite: encode route %s: %w", r.Name, err)
 		}
 	}
-	ordered := orderedOf(routes)
+	ordered := store.OrderedRoutes(routes)
 	return s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM routes`); err != nil {
 			return fmt.Errorf("sqlite: set routes: %w", err)
@@ -74,22 +74,11 @@ func (s *Store) Routes(ctx context.Context) ([]store.Route, bool, error) {
 	return out, recorded > 0, rows.Err()
 }
 
-// orderedOf names the routes that order by subject.
-func orderedOf(routes []store.Route) map[string]bool {
-	ordered := map[string]bool{}
-	for _, r := range routes {
-		if r.Order == store.OrderSubject {
-			ordered[r.Name] = true
-		}
-	}
-	return ordered
-}
-
 // orderedRoutes reads which recorded routes order by subject.
 func (s *Store) orderedRoutes(ctx context.Context) (map[string]bool, error) {
 	routes, _, err := s.Routes(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return orderedOf(routes), nil
+	return store.OrderedRoutes(routes), nil
 }
