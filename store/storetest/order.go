@@ -13,8 +13,8 @@ import (
 )
 
 // The destinations of the ordering tests: fifo orders by subject, par
-// does not.
-var orderedRoutes = []store.Route{{Name: "fifo", Order: store.OrderSubject}, {Name: "par"}}
+// does not. Stores given to CheckOrderedClaims record them.
+var OrderedRoutes = []store.Route{{Name: "fifo", Order: store.OrderSubject}, {Name: "par"}}
 
 // RunOrder runs the tests of store.OrderSubject (Run runs them too).
 func RunOrder(t *testing.T, factory Factory) {
@@ -31,7 +31,7 @@ func RunOrder(t *testing.T, factory Factory) {
 func openOrdered(t *testing.T, factory Factory) store.Store {
 	t.Helper()
 	s, _ := open(t, factory)
-	if err := s.SetRoutes(context.Background(), orderedRoutes); err != nil {
+	if err := s.SetRoutes(context.Background(), OrderedRoutes); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -273,11 +273,20 @@ func testOrderAdded(t *testing.T, factory Factory) {
 // the ordered destination, and each subject's deliveries, all stored
 // before the first claim, are claimed in rank order.
 func testOrderConcurrent(t *testing.T, factory Factory) {
+	CheckOrderedClaims(t, []store.Store{openOrdered(t, factory)}, 40)
+}
+
+// CheckOrderedClaims appends the four statuses of each of subjects
+// messages, shuffled, from 24 goroutines spread over instances (stores
+// that share one location, whose routes order "fifo" by subject: see
+// RunOrder), then claims and completes them from 9 claimers spread over
+// them likewise. It fails t when two deliveries of one subject are claimed
+// at once, or when a subject's are not claimed in lifecycle order. A
+// backend that several processes share tests them with several instances.
+func CheckOrderedClaims(t *testing.T, instances []store.Store, subjects int) {
+	t.Helper()
 	ctx := context.Background()
-	s := openOrdered(t, factory)
 	statuses := []string{"QUEUED", "SENT", "DELIVERED", "READ"}
-	const subjects = 40
-	r := rand.New(rand.NewPCG(1, 2))
 	var evs []*store.Event
 	for i := range subjects {
 		for _, st := range statuses {
@@ -286,12 +295,12 @@ func testOrderConcurrent(t *testing.T, factory Factory) {
 			evs = append(evs, ev)
 		}
 	}
-	r.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+	rand.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
 	var wg sync.WaitGroup
-	for w := range 8 {
+	for w := range 24 {
 		wg.Go(func() {
-			for i := w; i < len(evs); i += 8 {
-				if _, err := s.Append(ctx, evs[i]); err != nil {
+			for i := w; i < len(evs); i += 24 {
+				if _, err := instances[i%len(instances)].Append(ctx, evs[i]); err != nil {
 					t.Error(err)
 				}
 			}
@@ -305,17 +314,17 @@ func testOrderConcurrent(t *testing.T, factory Factory) {
 		order    = map[string][]string{}
 		done     int
 	)
-	for w := range 6 {
+	for w := range 9 {
+		s := instances[w%len(instances)]
 		owner := fmt.Sprint("w", w)
 		wg.Go(func() {
-			for idle := 0; idle < 200; {
-				got, err := s.Claim(ctx, store.ClaimParams{Owner: owner, Now: t0.Add(time.Second), Lease: time.Hour, Limit: 5})
+			for idle := 0; idle < 500; {
+				got, err := s.Claim(ctx, store.ClaimParams{Owner: owner, Now: t0.Add(time.Second), Lease: time.Hour, Limit: 4})
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				mu.Lock()
-				finished := done == len(evs)
 				for _, c := range got {
 					if inFlight[c.Event.Subject] {
 						t.Errorf("subject %s claimed twice at once", c.Event.Subject)
@@ -323,13 +332,14 @@ func testOrderConcurrent(t *testing.T, factory Factory) {
 					inFlight[c.Event.Subject] = true
 					order[c.Event.Subject] = append(order[c.Event.Subject], c.Event.Status)
 				}
+				finished := done == len(evs)
 				mu.Unlock()
 				if finished {
 					return
 				}
 				if len(got) == 0 {
 					idle++
-					time.Sleep(time.Millisecond)
+					time.Sleep(2 * time.Millisecond)
 					continue
 				}
 				for _, c := range got {
@@ -350,7 +360,7 @@ func testOrderConcurrent(t *testing.T, factory Factory) {
 	}
 	for subject, got := range order {
 		if !slices.Equal(got, statuses) {
-			t.Errorf("subject %s delivered %v, want %v", subject, got, statuses)
+			t.Errorf("subject %s claimed %v, want %v", subject, got, statuses)
 		}
 	}
 }
