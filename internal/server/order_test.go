@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -177,6 +178,19 @@ func testOrderedDelivery(t *testing.T, location string) {
 	if got := app.received("m-retry"); !slices.Equal(got, lifecycle[:1]) {
 		t.Errorf("m-retry, failing at QUEUED: received %v, want only SCHEDULED", got)
 	}
+	// The failing message is a held subject, in the API and on the
+	// dashboard.
+	a := &apiServer{Server: srv, admin: "http://" + srv.AdminAddr()}
+	waitFor(t, "the held subject counted", func() bool {
+		var stats struct {
+			Totals store.Stats `json:"totals"`
+		}
+		a.call(t, "GET", "/v1/stats", nil, &stats)
+		return stats.Totals.HeldSubjects["app"] == 1
+	})
+	if code, page := getPage(t, a.admin+"/ui/"); code != http.StatusOK || !strings.Contains(page, "held subjects (app)") {
+		t.Errorf("GET /ui/: %d, want the held subjects of app:\n%.2000s", code, page)
+	}
 	app.setFail("m-retry", 0)
 	waitFor(t, "the failing message delivered once it succeeds", func() bool { return done("m-retry") })
 
@@ -194,4 +208,16 @@ func testOrderedDelivery(t *testing.T, location string) {
 			t.Errorf("%s received %v, want %v", s, got, want)
 		}
 	}
+}
+
+// getPage GETs url and returns its status and body.
+func getPage(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
