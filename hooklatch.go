@@ -155,6 +155,12 @@ type Route struct {
 	Timeout time.Duration
 	// Concurrency bounds the attempts running at once. Defaults to 16.
 	Concurrency int
+	// Order is how the handler takes the events of one subject (one
+	// message, one template): "" (the default) runs them in parallel as
+	// they come; "subject" runs them one at a time, in lifecycle order
+	// when they are all there, a retry holding back only its subject's
+	// later events (docs/ordering.md).
+	Order string
 }
 
 // Relay is a running receiver and dispatcher over one store, with
@@ -245,6 +251,7 @@ func dispatchRoutes(handlers []Route) ([]dispatch.Route, error) {
 			Types:       types,
 			Destination: adapt(h.Handler),
 			Policy:      dispatch.Policy{MaxAttempts: h.MaxAttempts, Timeout: h.Timeout, Concurrency: h.Concurrency},
+			Order:       h.Order,
 		}
 	}
 	return routes, nil

@@ -19,6 +19,20 @@
 // DeliveryFilter.AfterID), lookups go through an index, and counts come
 // from counters the writers keep, not from counting rows.
 //
+// A destination may ask for FIFO per subject (OrderSubject): the
+// events of one subject delivered one at a time, lowest lifecycle
+// position first. The store learns which destinations do from the routes
+// the serving process records (SetRoutes, Route.Order), the one place it
+// already learns of destinations: no claim or append parameter changes,
+// and a backend keeps the set in memory, read again when it opens. The
+// order is kept by the store, not the dispatcher: a delivery of an
+// ordered destination carries its subject and position, every pending
+// delivery of a subject but its head is held out of what Claim reads,
+// and the head is picked again in the transaction that changes any of the
+// subject's deliveries. So any number of dispatchers, on any number of
+// instances, claim as they always do. Deliveries created while a
+// destination was unordered stay unordered.
+//
 // Errors that mean the same on every backend are this package's
 // variables (ErrNotFound, ErrBusy, ErrClosed, ErrLeaseLost, ErrNoStore,
 // …) or types (SchemaError), so a caller maps each to one answer

@@ -388,7 +388,27 @@ type EventFilter struct {
 type Route struct {
 	Name  string   `json:"name"`
 	Types []string `json:"types,omitempty"` // exact types or "message.*" patterns; empty: every type
+	// Order is how the destination takes the events of one subject:
+	// OrderNone (in parallel) or OrderSubject (one at a time, see
+	// OrderSubject). The store orders the deliveries it creates for the
+	// destination while the route says so.
+	Order string `json:"order,omitempty"`
 }
+
+// Orders a destination can take the events of one subject in (Route.Order).
+const (
+	// OrderNone delivers every delivery as soon as it is due, in
+	// parallel. The default.
+	OrderNone = ""
+	// OrderSubject delivers the events of one subject one at a time:
+	// no two deliveries of a subject to the destination are in flight at
+	// once, and the next one is the subject's pending delivery lowest by
+	// event.Position (lifecycle rank, then occurred_at, then receipt). A
+	// delivery waiting for a retry holds back its subject's later ones,
+	// and no other subject's; a dead or discarded one releases its
+	// subject. Events with no subject are not ordered.
+	OrderSubject = "subject"
+)
 
 // Stats are counts for health pages and tests.
 type Stats struct {
@@ -397,7 +417,17 @@ type Stats struct {
 	Attention  int64                    `json:"attention"`
 	Rejections int64                    `json:"rejections"`
 	Deliveries map[DeliveryStatus]int64 `json:"deliveries"` // by status
+	// HeldSubjects counts, for each destination with OrderSubject, its
+	// subjects whose next delivery waits for a retry after a failed
+	// attempt, holding back the subject's later deliveries. Counted
+	// through an index of those alone, up to MaxHeldCount: at least
+	// that many when it says so.
+	HeldSubjects map[string]int64 `json:"held_subjects,omitempty"`
 }
+
+// MaxHeldCount bounds each count of Stats.HeldSubjects, so that Stats
+// costs the same whatever the store holds.
+const MaxHeldCount = 10000
 
 // MinuteStats is what the receiver and the dispatcher did in one minute,
 // as the admin's sampler counts it from their counters: the per-minute

@@ -65,6 +65,9 @@ type DestinationConfig struct {
 	Concurrency int      `yaml:"concurrency"`
 	Backoff     Duration `yaml:"backoff"`
 	MaxBackoff  Duration `yaml:"max_backoff"`
+	// Order is "subject" for FIFO per subject (docs/ordering.md), as the
+	// URL parameter ?order=subject asks too; empty or "none": in parallel.
+	Order string `yaml:"order"`
 
 	// Blocks are the kind blocks the entry sets, as their kinds read them.
 	Blocks []KindBlock `yaml:"-"`
@@ -194,6 +197,10 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 			d.Timeout = Duration(dispatch.DefaultTimeout)
 		}
 		b := d.Blocks[0]
+		order, err := routeOrder(d.Order, cutBlockOrder(b.Block))
+		if err != nil {
+			return nil, usageError("%s: %v", where, err)
+		}
 		dest, err := b.Kind.New(b.Block, destination.Settings{Timeout: time.Duration(d.Timeout), Logger: log})
 		if err != nil {
 			return nil, settingError(where+": ", err, func(field string) string { return fileKey(b.Kind, field) })
@@ -201,7 +208,7 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 		out = append(out, dispatch.Route{Name: d.Name, Types: d.Types, Filter: filter, Destination: dest, Policy: dispatch.Policy{
 			MaxAttempts: d.MaxAttempts, Timeout: time.Duration(d.Timeout), Concurrency: d.Concurrency,
 			Retry: dispatch.Backoff{Initial: time.Duration(d.Backoff), Max: time.Duration(d.MaxBackoff)},
-		}})
+		}, Order: order})
 	}
 	return out, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/internal/tracing"
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/store"
 )
 
 // ServeOptions are the settings of `hooklatch serve`, resolved.
@@ -312,6 +313,7 @@ func forwardTargets(cmd *cobra.Command, env Env) []string {
 // scheme names; timeout bounds each attempt, in the policy and in the
 // destination alike.
 func forwardRoute(to, secret, scheme, types string, timeout time.Duration) (dispatch.Route, error) {
+	to, ordered := cutOrder(to)
 	kind, ok := kinds.ForURL(to)
 	if !ok {
 		return dispatch.Route{}, usageError("--forward-to %q: want a URL of one of %s", to, kindNames())
@@ -331,7 +333,11 @@ func forwardRoute(to, secret, scheme, types string, timeout time.Duration) (disp
 	if err != nil {
 		return dispatch.Route{}, settingError("", err, func(field string) string { return flagName(kind, field) })
 	}
-	return typedRoute(dispatch.Route{Name: "forward", Destination: dest, Policy: dispatch.Policy{Timeout: timeout}}, types)
+	route := dispatch.Route{Name: "forward", Destination: dest, Policy: dispatch.Policy{Timeout: timeout}}
+	if ordered {
+		route.Order = store.OrderSubject
+	}
+	return typedRoute(route, types)
 }
 
 // typedRoute gives route the event types of --forward-types.

@@ -44,6 +44,12 @@ type Route struct {
 	Filter *filter.Filter
 	// Policy defaults as documented on Policy.
 	Policy Policy
+	// Order is how the destination takes the events of one subject:
+	// store.OrderNone (in parallel) or store.OrderSubject (one at a time,
+	// lowest lifecycle position first). The store keeps the order; the
+	// dispatcher only records it with the routes (RecordRoutes). Defaults
+	// to store.OrderNone.
+	Order string
 }
 
 // Matches reports whether the route wants events of type typ.
@@ -178,6 +184,9 @@ func New(cfg Config) (*Dispatcher, error) {
 				return nil, fmt.Errorf("dispatch: route %q: type pattern %q: %w", r.Name, p, err)
 			}
 		}
+		if r.Order != store.OrderNone && r.Order != store.OrderSubject {
+			return nil, fmt.Errorf("dispatch: route %q: order %q: want %q or none", r.Name, r.Order, store.OrderSubject)
+		}
 		r.Policy = r.Policy.withDefaults()
 		longest = max(longest, r.Policy.Timeout)
 		d.routes[r.Name] = &route{Route: r, slots: make(chan struct{}, r.Policy.Concurrency)}
@@ -297,7 +306,7 @@ func (d *Dispatcher) Routes() []Route { return slices.Clone(d.cfg.Routes) }
 func RecordRoutes(ctx context.Context, st store.Store, routes []Route) error {
 	rs := make([]store.Route, len(routes))
 	for i, r := range routes {
-		rs[i] = store.Route{Name: r.Name, Types: r.Types}
+		rs[i] = store.Route{Name: r.Name, Types: r.Types, Order: r.Order}
 	}
 	return st.SetRoutes(ctx, rs)
 }
@@ -307,7 +316,7 @@ func RecordRoutes(ctx context.Context, st store.Store, routes []Route) error {
 func StoredRoutes(rs []store.Route) []Route {
 	out := make([]Route, len(rs))
 	for i, r := range rs {
-		out[i] = Route{Name: r.Name, Types: r.Types}
+		out[i] = Route{Name: r.Name, Types: r.Types, Order: r.Order}
 	}
 	return out
 }

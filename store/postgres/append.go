@@ -230,6 +230,8 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
 		parents                                                      []*string // nil unless one has a creation context
 		ranks                                                        = make([]int32, n)
 		withSubject                                                  bool
+		ordered                                                      = s.orderedNow()
+		order                                                        orderBatch
 	)
 	for i, r := range rows {
 		ev := r.ev
@@ -246,6 +248,7 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
 		for _, d := range ev.Destinations {
 			destEvents, destNames = append(destEvents, ids[i]), append(destNames, text(d))
 		}
+		order.add(ordered, ev) // only events with a subject are ordered
 		if ev.TraceParent != "" {
 			if parents == nil {
 				parents = make([]*string, n)
@@ -267,7 +270,7 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
 		}
 		return s.countDuplicates(ctx, s.writes, duplicatesOf(rows))
 	}
-	return s.writeSubjectBatch(ctx, rows, ids, sources, subjects, appendArgs)
+	return s.writeSubjectBatch(ctx, rows, ids, sources, subjects, appendArgs, &order)
 }
 
 // answerInserted reads appendSQL's rows into the results of rows (whose

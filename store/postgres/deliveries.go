@@ -77,7 +77,7 @@ SELECT id, recorded, started_at, (EXTRACT(EPOCH FROM ($1 - started_at)) * 1e9)::
 var claimSQL = `
 WITH due AS (
     SELECT id FROM deliveries
-     WHERE status = 'pending' AND next_attempt_at <= $1
+     WHERE status = 'pending' AND NOT held AND next_attempt_at <= $1
      ORDER BY next_attempt_at, id LIMIT $2
        FOR UPDATE SKIP LOCKED
 ), claimed AS (
@@ -167,7 +167,7 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var at pgtype.Timestamptz
 	err := s.pool.QueryRow(ctx, `
-SELECT LEAST((SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'),
+SELECT LEAST((SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' AND NOT held),
              (SELECT MIN(lease_until) FROM deliveries WHERE status = 'in_flight'))`).Scan(&at)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("postgres: next due: %w", err)
@@ -294,9 +294,18 @@ func (s *Store) AddDeliveries(ctx context.Context, eventIDs []string, destinatio
 	if len(eventIDs) == 0 {
 		return 0, store.ErrNoSelection
 	}
-	n, err := s.update(ctx, `INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
+	const insert = `INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
 SELECT seq, id, $1, 'pending', $2, $2, $2 FROM events WHERE id = ANY($3::text[]) ORDER BY seq
-ON CONFLICT (event_seq, destination) DO NOTHING`, args{text(destination), now, eventIDs})
+ON CONFLICT (event_seq, destination) DO NOTHING`
+	var (
+		n   int
+		err error
+	)
+	if s.orderedNow()[destination] {
+		n, err = s.addOrdered(ctx, insert, destination, now, eventIDs)
+	} else {
+		n, err = s.update(ctx, insert, args{text(destination), now, eventIDs})
+	}
 	if n > 0 {
 		s.announce()
 	}
@@ -323,4 +332,24 @@ func (s *Store) update(ctx context.Context, q string, a args) (int, error) {
 		return 0, fmt.Errorf("postgres: %w", err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// addOrdered runs insert, AddDeliveries' statement, for a destination
+// that orders by subject, and orders what it added in its transaction.
+func (s *Store) addOrdered(ctx context.Context, insert, destination string, now time.Time, eventIDs []string) (int, error) {
+	if s.isClosed() {
+		return 0, store.ErrClosed
+	}
+	n := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, insert, text(destination), now, eventIDs)
+		if err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+		if n = int(tag.RowsAffected()); n == 0 {
+			return nil
+		}
+		return orderAdded(ctx, tx, destination, eventIDs)
+	})
+	return n, err
 }

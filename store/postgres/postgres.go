@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -139,6 +140,10 @@ type Store struct {
 
 	pruneMu    sync.Mutex
 	pruneAfter int64 // the seq the next Prune goes on after
+
+	// ordered names the destinations that order by subject, as this
+	// store last recorded or read the routes (store.OrderSubject).
+	ordered atomic.Pointer[map[string]bool]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -187,6 +192,11 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		completions: make(chan *completeReq, opts.QueueSize),
 		work:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
+	}
+	if err := s.loadOrdered(ctx); err != nil {
+		pool.Close()
+		writes.Close()
+		return nil, err
 	}
 	for range opts.Writers {
 		s.wg.Go(s.writeLoop)
@@ -451,6 +461,9 @@ SELECT COALESCE(SUM(events), 0)::bigint, COALESCE(SUM(duplicates), 0)::bigint, C
 		if n != 0 {
 			st.Deliveries[status] = n
 		}
+	}
+	if st.HeldSubjects, err = s.heldSubjects(ctx); err != nil {
+		return st, fmt.Errorf("postgres: stats: %w", err)
 	}
 	return st, nil
 }

@@ -34,13 +34,15 @@ func (s *Store) SetRoutes(ctx context.Context, routes []store.Route) error {
 		if err != nil {
 			return fmt.Errorf("postgres: encode route %s: %w", r.Name, err)
 		}
-		b.Queue(`INSERT INTO routes (position, name, types) VALUES ($1, $2, $3)`, i, text(r.Name), string(encoded))
+		b.Queue(`INSERT INTO routes (position, name, types, ordering) VALUES ($1, $2, $3, $4)`, i, text(r.Name), string(encoded), text(r.Order))
 	}
 	b.Queue(`INSERT INTO meta (key, value) VALUES ('routes_recorded', '1') ON CONFLICT (key) DO NOTHING`)
 	// A batch runs as one transaction: no reader sees the routes half replaced.
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("postgres: set routes: %w", err)
 	}
+	ordered := store.OrderedRoutes(routes)
+	s.ordered.Store(&ordered)
 	return nil
 }
 
@@ -50,7 +52,7 @@ func (s *Store) Routes(ctx context.Context) ([]store.Route, bool, error) {
 	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'routes_recorded')`).Scan(&recorded); err != nil {
 		return nil, false, fmt.Errorf("postgres: routes: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT name, types FROM routes ORDER BY position`)
+	rows, err := s.pool.Query(ctx, `SELECT name, types, ordering FROM routes ORDER BY position`)
 	if err != nil {
 		return nil, false, fmt.Errorf("postgres: routes: %w", err)
 	}
@@ -61,7 +63,7 @@ func (s *Store) Routes(ctx context.Context) ([]store.Route, bool, error) {
 			r     store.Route
 			types string
 		)
-		if err := rows.Scan(&r.Name, &types); err != nil {
+		if err := rows.Scan(&r.Name, &types, &r.Order); err != nil {
 			return nil, false, fmt.Errorf("postgres: routes: %w", err)
 		}
 		if err := json.Unmarshal([]byte(types), &r.Types); err != nil {

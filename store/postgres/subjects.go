@@ -70,7 +70,7 @@ const markStaleSQL = `UPDATE events SET stale = true WHERE seq = ANY($1::bigint[
 // writeSubjectBatch writes a batch with events of subjects in one
 // transaction: the subjects' locks, the events (appendArgs), the stale
 // flags appendSQL could not see, the duplicates and the subjects' states.
-func (s *Store) writeSubjectBatch(ctx context.Context, rows []*appendReq, ids, sources, subjects []string, appendArgs []any) error {
+func (s *Store) writeSubjectBatch(ctx context.Context, rows []*appendReq, ids, sources, subjects []string, appendArgs []any, order *orderBatch) error {
 	tx, err := s.writes.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: append: %w", err)
@@ -79,6 +79,11 @@ func (s *Store) writeSubjectBatch(ctx context.Context, rows []*appendReq, ids, s
 	b := &pgx.Batch{}
 	b.Queue(lockSubjectsSQL, sources, subjects, s.schema)
 	b.Queue(appendSQL, appendArgs...)
+	if len(order.keys) > 0 {
+		// Deliveries to a destination that orders by subject are ordered
+		// in the append's transaction: none is ever claimable out of turn.
+		b.Queue(orderSQL, order.args()...)
+	}
 	results := tx.SendBatch(ctx, b)
 	if _, err := results.Exec(); err != nil {
 		results.Close()
@@ -87,6 +92,9 @@ func (s *Store) writeSubjectBatch(ctx context.Context, rows []*appendReq, ids, s
 	res, err := results.Query()
 	if err == nil {
 		err = answerInserted(res, rows, ids)
+	}
+	if err == nil && len(order.keys) > 0 {
+		_, err = results.Exec()
 	}
 	if err == nil {
 		err = results.Close()

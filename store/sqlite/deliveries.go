@@ -62,14 +62,14 @@ RETURNING destination`
 	claimSQL = `
 UPDATE deliveries SET status = 'in_flight', lease_owner = ?, lease_until = ?, updated_at = ?
  WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_pending
-               WHERE status = 'pending' AND next_attempt_at <= ?
+               WHERE status = 'pending' AND held = 0 AND next_attempt_at <= ?
                ORDER BY next_attempt_at, id LIMIT ?)
 RETURNING ` + deliveryColumns + `,
           (SELECT COALESCE(MAX(attempt), 0) FROM attempts WHERE delivery_id = deliveries.id)`
 	// nextDueSQL finds when the dispatcher next has work.
 	nextDueSQL = `
 SELECT MIN(t) FROM (
-    SELECT MIN(next_attempt_at) AS t FROM deliveries INDEXED BY deliveries_pending WHERE status = 'pending'
+    SELECT MIN(next_attempt_at) AS t FROM deliveries INDEXED BY deliveries_pending WHERE status = 'pending' AND held = 0
     UNION ALL
     SELECT MIN(lease_until) FROM deliveries INDEXED BY deliveries_in_flight WHERE status = 'in_flight')`
 )
@@ -204,7 +204,7 @@ func (s *Store) writerStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt
 
 // writerStatements are prepared on the writer's connection at Open.
 var writerStatements = append([]string{
-	claimSQL, expiredAttemptsSQL, releaseExpiredSQL, insertAttemptSQL,
+	claimSQL, expiredAttemptsSQL, releaseExpiredSQL, insertAttemptSQL, orderSQL,
 	countEventsSQL, countDeliveriesSQL, countPrunedEventsSQL, countPrunedDeliveriesSQL,
 	countDuplicateSQL, subjectSQL, keptKeySQL, victimsSQL, keepKeysSQL, pruneAttemptsSQL, pruneEventsSQL, pruneKeysSQL,
 	pruneSubjectsSQL, dropSubjectsSQL,
@@ -458,25 +458,56 @@ func insertAttemptsSQL(rows int) string {
 }
 
 // newDelivery is a delivery an append creates: its event's seq, id and
-// arrival, and its destination.
+// arrival, and its destination; for a destination that orders by subject,
+// the event's subject and position (store.OrderKey).
 type newDelivery struct {
 	seq         int64
 	eventID     string
 	destination string
 	at          int64
+
+	orderKey   string // empty: not ordered
+	orderRank  int
+	occurredAt int64
 }
 
 // newDeliveries lists ev's deliveries, one per destination it names, to
 // be inserted once the appends of its run are (insertDeliveries).
-func newDeliveries(to []newDelivery, ev *store.Event, seq int64) []newDelivery {
+// Writer goroutine only (it reads s.ordered).
+func (s *Store) newDeliveries(to []newDelivery, ev *store.Event, seq int64) []newDelivery {
 	at := unixNano(ev.ReceivedAt)
 	for i, dest := range ev.Destinations {
 		if slices.Contains(ev.Destinations[:i], dest) {
 			continue // one delivery per destination
 		}
-		to = append(to, newDelivery{seq: seq, eventID: ev.ID, destination: dest, at: at})
+		d := newDelivery{seq: seq, eventID: ev.ID, destination: dest, at: at}
+		if s.ordered[dest] {
+			d.orderKey, d.orderRank = store.OrderKey(ev)
+			d.occurredAt = unixNano(ev.OccurredAt)
+		}
+		to = append(to, d)
 	}
 	return to
+}
+
+// orderSQL orders a delivery just created: it gives it its subject and
+// position, held, and the trigger deliveries_subject_next (migration
+// 0019) picks its subject's head again.
+const orderSQL = `UPDATE deliveries SET order_key = ?, order_rank = ?, order_at = ?, held = 1
+ WHERE event_seq = ? AND destination = ? AND order_key = '' AND status = 'pending'`
+
+// orderDeliveries orders those of ds, just inserted, whose destination
+// orders by subject.
+func (s *Store) orderDeliveries(ctx context.Context, tx *sql.Tx, ds []newDelivery) error {
+	for _, d := range ds {
+		if d.orderKey == "" {
+			continue
+		}
+		if _, err := s.execWriter(ctx, tx, orderSQL, d.orderKey, d.orderRank, d.occurredAt, d.seq, d.destination); err != nil {
+			return fmt.Errorf("sqlite: order delivery: %w", err)
+		}
+	}
+	return nil
 }
 
 // insertDeliveries creates deliveries, pending and due at once, in the
@@ -498,7 +529,7 @@ func (s *Store) insertDeliveries(ctx context.Context, tx *sql.Tx, ds []newDelive
 		for _, d := range chunk {
 			s.counts.add(d.destination, store.DeliveryPending, 1)
 		}
-		return nil
+		return s.orderDeliveries(ctx, tx, chunk)
 	})
 }
 
@@ -781,7 +812,10 @@ ON CONFLICT DO NOTHING`, args...)
 				return err
 			}
 			s.counts.add(destination, store.DeliveryPending, added)
-			return nil
+			if added == 0 || !s.ordered[destination] {
+				return nil
+			}
+			return s.orderAdded(ctx, tx, destination, chunk)
 		})
 		if err != nil {
 			// added is the writer's until it has answered.
@@ -805,4 +839,35 @@ func scanOne(rows *sql.Rows, dest ...any) error {
 		return err
 	}
 	return rows.Close()
+}
+
+// orderAdded orders the pending deliveries to destination, which orders
+// by subject, of the events named, as an append would have.
+func (s *Store) orderAdded(ctx context.Context, tx *sql.Tx, destination string, eventIDs []string) error {
+	args := make([]any, len(eventIDs))
+	for i, id := range eventIDs {
+		args[i] = id
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT seq, subject_kind, subject, status, occurred_at FROM events WHERE id IN (`+placeholders(len(eventIDs))+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: order added deliveries: %w", err)
+	}
+	var ds []newDelivery
+	for rows.Next() {
+		var (
+			ev       store.Event
+			occurred int64
+		)
+		if err := rows.Scan(&ev.Seq, &ev.SubjectKind, &ev.Subject, &ev.Status, &occurred); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlite: order added deliveries: %w", err)
+		}
+		d := newDelivery{seq: ev.Seq, destination: destination, occurredAt: occurred}
+		d.orderKey, d.orderRank = store.OrderKey(&ev)
+		ds = append(ds, d)
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("sqlite: order added deliveries: %w", err)
+	}
+	return s.orderDeliveries(ctx, tx, ds)
 }

@@ -150,6 +150,11 @@ type Store struct {
 
 	counts counts // the writer goroutine's own: the open transaction's changes to the counters
 
+	// ordered names the destinations that order by subject, as the
+	// routes last recorded say (store.OrderSubject). The writer
+	// goroutine's own once Open has read it.
+	ordered map[string]bool
+
 	pruneMu    sync.Mutex
 	pruneFrom  int64      // the seq after which the next prune batch looks (retention.go)
 	pruneChunk pruneChunk // the size of the next retention transaction
@@ -242,6 +247,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.lock = lock
+	if s.ordered, err = s.orderedRoutes(ctx); err != nil {
+		s.release()
+		return nil, err
+	}
 	if lock != nil {
 		if err := s.releaseInFlight(ctx); err != nil {
 			s.release()
@@ -729,7 +738,7 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmts appendStmts, r 
 				return deliveries, fmt.Errorf("sqlite: append: subject: %w", err)
 			}
 		}
-		return newDeliveries(deliveries, ev, r.res.Seq), nil
+		return s.newDeliveries(deliveries, ev, r.res.Seq), nil
 	}
 	r.res.Duplicate = true
 	return deliveries, s.countDuplicate(ctx, tx, r)
@@ -887,7 +896,39 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	if err != nil {
 		return st, fmt.Errorf("sqlite: stats: %w", err)
 	}
+	if st.HeldSubjects, err = s.heldSubjects(ctx); err != nil {
+		return st, fmt.Errorf("sqlite: stats: %w", err)
+	}
 	return st, nil
+}
+
+// heldSubjectsSQL counts a destination's held subjects (store.Stats) through
+// the index of those alone, up to store.MaxHeldCount.
+const heldSubjectsSQL = `SELECT COUNT(*) FROM (SELECT 1 FROM deliveries INDEXED BY deliveries_subject_retrying
+ WHERE destination = ? AND order_key <> '' AND held = 0 AND status = 'pending' AND attempts > 0 LIMIT ?)`
+
+// heldSubjects counts the held subjects of each destination that orders by
+// subject; nil when none does.
+func (s *Store) heldSubjects(ctx context.Context) (map[string]int64, error) {
+	routes, _, err := s.Routes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var held map[string]int64
+	for _, r := range routes {
+		if r.Order != store.OrderSubject {
+			continue
+		}
+		var n int64
+		if err := s.readDB.QueryRowContext(ctx, heldSubjectsSQL, r.Name, store.MaxHeldCount).Scan(&n); err != nil {
+			return nil, err
+		}
+		if held == nil {
+			held = map[string]int64{}
+		}
+		held[r.Name] = n
+	}
+	return held, nil
 }
 
 func unixNano(t time.Time) int64 {
