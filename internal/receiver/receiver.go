@@ -546,14 +546,16 @@ func NewEvent(id, source, scheme string, h http.Header, body []byte, receivedAt 
 	return ev
 }
 
-// keptHeaders are the request headers stored with an event: Sent's own and
-// the few that help tracing. Names are lower-case.
+// keptHeaders are the request headers stored with an event: Sent's own
+// (under Sent's, Standard Webhooks' or Svix's names) and the few that help
+// tracing. Names are lower-case.
 func keptHeaders(h http.Header) map[string]string {
 	out := make(map[string]string, 6)
 	for name, values := range h {
 		lower := strings.ToLower(name)
 		switch {
 		case strings.HasPrefix(lower, "x-webhook-"),
+			strings.HasPrefix(lower, "webhook-"), strings.HasPrefix(lower, "svix-"),
 			lower == "content-type", lower == "user-agent",
 			lower == "x-request-id", lower == "traceparent":
 			out[lower] = strings.Join(values, ", ")
