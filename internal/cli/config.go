@@ -50,6 +50,7 @@ type ConfigFile struct {
 	GCPercent          string              `yaml:"gc_percent"`
 	AnswerWithin       string              `yaml:"answer_within"`
 	Destinations       []DestinationConfig `yaml:"destinations"`
+	Sources            []SourceConfig      `yaml:"sources"`
 }
 
 // DestinationConfig is one destination in the config file: exactly one

@@ -138,11 +138,16 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 	values := file.values()
 	get := func(name string, envs ...string) string { return settingFrom(f, name, values, env.Getenv, envs...) }
 
-	secrets, err := secretsFromFile(f, values, env.Getenv)
+	endpoints, sent, err := file.fileSources(env.Getenv)
+	if err != nil {
+		return ServeOptions{}, err
+	}
+	secrets, err := serveSecrets(f, values, env.Getenv, sent, len(endpoints) > 0)
 	if err != nil {
 		return ServeOptions{}, err
 	}
 	cfg := server.Config{
+		Sources:    endpoints,
 		Addr:       get("addr", "HOOKLATCH_ADDR"),
 		Path:       get("path", "HOOKLATCH_PATH"),
 		Store:      get("store", storeEnv...),
@@ -156,6 +161,9 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 			ACMECache: get("acme-cache", "HOOKLATCH_ACME_CACHE"), ACMECARoot: get("acme-ca-root", "HOOKLATCH_ACME_CA_ROOT"),
 			RedirectAddr: get("http-redirect-addr", "HOOKLATCH_HTTP_REDIRECT_ADDR"),
 		},
+	}
+	if sent != nil {
+		cfg.Path, cfg.SentSource = sent.Path, sent.Name
 	}
 	if cfg.TLS.Admin, err = strconv.ParseBool(get("admin-tls", "HOOKLATCH_ADMIN_TLS")); err != nil {
 		return ServeOptions{}, usageError("--admin-tls: want true or false")

@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/hooklatch/hooklatch/internal/receiver"
+	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/source"
+)
+
+// SourceConfig is one source in the config file's sources: list: a
+// provider's webhooks at a path of their own. Its secrets are the file's
+// secrets: plus those in its environment variable, so that the file need
+// not hold them.
+type SourceConfig struct {
+	Name     string `yaml:"name"`
+	Provider string `yaml:"provider"`
+	// Path defaults to /webhooks/<name>.
+	Path    string   `yaml:"path"`
+	Secrets []string `yaml:"secrets"`
+	// SecretEnv names the environment variable of comma-separated secrets.
+	// Defaults to HOOKLATCH_SOURCE_<NAME>_SECRET (upper case, - as _).
+	SecretEnv   string   `yaml:"secret_env"`
+	Tolerance   Duration `yaml:"tolerance"`
+	VerifyToken string   `yaml:"verify_token"` // meta
+	PublicURL   string   `yaml:"public_url"`   // twilio
+	HMAC        struct {
+		Header          string `yaml:"header"`
+		Algorithm       string `yaml:"algorithm"`
+		Encoding        string `yaml:"encoding"`
+		Prefix          string `yaml:"prefix"`
+		Template        string `yaml:"template"`
+		TimestampHeader string `yaml:"timestamp_header"`
+		IDHeader        string `yaml:"id_header"`
+		TypeHeader      string `yaml:"type_header"`
+	} `yaml:"hmac"`
+}
+
+// sentProvider is Sent's own provider name: its source is the receiver's
+// default, verified by package signature.
+const sentProvider = "sent"
+
+// secretEnv is the environment variable a source's secrets are read from.
+func (s *SourceConfig) secretEnv() string {
+	if s.SecretEnv != "" {
+		return s.SecretEnv
+	}
+	return "HOOKLATCH_SOURCE_" + strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToUpper(s.Name)) + "_SECRET"
+}
+
+// secrets are the file's secrets, then the environment's.
+func (s *SourceConfig) secrets(getenv func(string) string) []string {
+	out := append([]string(nil), s.Secrets...)
+	for _, v := range strings.Split(getenv(s.secretEnv()), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// fileSources builds the file's sources. Sent's entry, if any, is returned
+// apart: it configures the receiver's own endpoint.
+func (cf *ConfigFile) fileSources(getenv func(string) string) (eps []receiver.Endpoint, sent *SourceConfig, err error) {
+	named, paths := map[string]int{}, map[string]int{}
+	for i := range cf.Sources {
+		s := &cf.Sources[i]
+		where := fmt.Sprintf("sources[%d] (%s)", i, s.Name)
+		if s.Name == "" {
+			return nil, nil, usageError("%s: every source needs a name", where)
+		}
+		if j, taken := named[s.Name]; taken {
+			return nil, nil, usageError("%s: sources[%d] has that name already: give each its own", where, j)
+		}
+		named[s.Name] = i
+		if s.Path == "" {
+			s.Path = "/webhooks/" + s.Name
+		}
+		if !strings.HasPrefix(s.Path, "/") {
+			return nil, nil, usageError("%s: path %q must start with /", where, s.Path)
+		}
+		if j, taken := paths[s.Path]; taken {
+			return nil, nil, usageError("%s: sources[%d] is at %s already: give each its own path", where, j, s.Path)
+		}
+		paths[s.Path] = i
+		if s.Provider == sentProvider {
+			if sent != nil {
+				return nil, nil, usageError("%s: one sent source only: give it every secret", where)
+			}
+			sent = s
+			continue
+		}
+		secrets := s.secrets(getenv)
+		if len(secrets) == 0 {
+			return nil, nil, usageError("%s: no secret: list it under secrets: or set %s", where, s.secretEnv())
+		}
+		src, err := source.New(source.Settings{
+			Name: s.Name, Provider: s.Provider, Secrets: secrets, Tolerance: time.Duration(s.Tolerance),
+			VerifyToken: s.VerifyToken, PublicURL: s.PublicURL, HMAC: source.HMACSettings(s.HMAC),
+		})
+		if err != nil {
+			return nil, nil, usageError("%s: %v", where, err)
+		}
+		eps = append(eps, receiver.Endpoint{Name: s.Name, Path: s.Path, Source: src})
+	}
+	return eps, sent, nil
+}
+
+// sentSecrets are the secrets of the file's sent source.
+func sentSecrets(s *SourceConfig, getenv func(string) string) ([]signature.Secret, error) {
+	raw := strings.Join(s.secrets(getenv), ",")
+	if raw == "" {
+		return nil, nil
+	}
+	secrets, err := signature.ParseSecrets(raw)
+	if err != nil {
+		return nil, secretError("sources ("+s.Name+") secret", err)
+	}
+	return secrets, nil
+}
+
+// serveSecrets are Sent's secrets: --secret or its environment, else the
+// file's sent source's. With other sources and none of these, serve
+// receives theirs only.
+func serveSecrets(f *pflag.FlagSet, values map[string]string, getenv func(string) string, sent *SourceConfig, others bool) ([]signature.Secret, error) {
+	if raw := settingFrom(f, "secret", values, getenv, "SENT_WEBHOOK_SECRET", "SENT_DM_WEBHOOK_SECRET"); strings.TrimSpace(raw) != "" || sent == nil && !others {
+		return secretsFromFile(f, values, getenv)
+	}
+	if sent == nil {
+		return nil, nil
+	}
+	secrets, err := sentSecrets(sent, getenv)
+	if err == nil && len(secrets) == 0 {
+		err = usageError("sources (%s): no secret: list it under secrets:, set %s or SENT_WEBHOOK_SECRET", sent.Name, sent.secretEnv())
+	}
+	return secrets, err
+}

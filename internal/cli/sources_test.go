@@ -1,0 +1,116 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hooklatch/hooklatch/internal/cli"
+	"github.com/hooklatch/hooklatch/internal/providertest"
+	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/sqlite"
+)
+
+// TestServeReceivesConfiguredSources: serve with a sources: list receives
+// Sent at its source's path and Stripe at its own, the Stripe secret read
+// from the source's environment variable, and stores each event under its
+// source; a misconfigured source is a usage error naming it.
+func TestServeReceivesConfiguredSources(t *testing.T) {
+	t.Parallel()
+	const stripeSecret = "whsec_cli_payments_secret"
+	body := `{"id":"evt_cli_1","object":"event","type":"checkout.session.completed","data":{"object":{"id":"cs_1"}}}`
+	var signed struct{ Header string }
+	providertest.Run(t, `
+import { readFileSync } from "node:fs";
+import Stripe from "stripe";
+const inp = JSON.parse(readFileSync(0, "utf8"));
+const header = new Stripe("sk_test_unused").webhooks.generateTestHeaderString({ payload: inp.body, secret: inp.secret });
+process.stdout.write(JSON.stringify({ header }));
+`, map[string]string{"body": body, "secret": stripeSecret}, &signed)
+
+	dir := t.TempDir()
+	storePath := filepath.Join(dir, "h.db")
+	config := filepath.Join(dir, "hooklatch.yaml")
+	os.WriteFile(config, []byte(`
+store: `+storePath+`
+admin_addr: "off"
+sources:
+  - name: sent
+    provider: sent
+    secrets: [`+v1Secret+`]
+  - name: payments
+    provider: stripe
+    path: /hooks/stripe
+`), 0o644)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	vars := map[string]string{"HOOKLATCH_SOURCE_PAYMENTS_SECRET": stripeSecret}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	go func() {
+		var o, e bytes.Buffer
+		code := cli.Main(ctx, []string{"serve", "--config", config, "--log-level", "error", "--addr", addr},
+			cli.Env{Stdin: strings.NewReader(""), Stdout: &o, Stderr: &e, Getenv: func(k string) string { return vars[k] }})
+		done <- result{code, o.String(), e.String()}
+	}()
+	for {
+		if r := run(t, map[string]string{"SENT_WEBHOOK_SECRET": v1Secret}, "", "trigger", "--to", "http://"+addr+"/webhooks/sent", "message.delivered"); r.code == 0 {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("serve exited %d: %s", r.code, r.stderr)
+		case <-time.After(20 * time.Millisecond): // not listening yet
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/hooks/stripe", strings.NewReader(body))
+	req.Header.Set("Stripe-Signature", signed.Header)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("stripe: %d", resp.StatusCode)
+	}
+	cancel()
+	if r := <-done; r.code != 0 {
+		t.Fatalf("serve exited %d: %s", r.code, r.stderr)
+	}
+
+	st, err := sqlite.Open(context.Background(), storePath, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	page, err := st.ListEvents(context.Background(), store.EventFilter{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := map[string]string{}
+	for _, ev := range page {
+		sources[ev.Source] = ev.Type
+	}
+	if sources["sent"] != "message.delivered" || sources["payments"] != "checkout.session.completed" || len(sources) != 2 {
+		t.Errorf("stored events by source: %v", sources)
+	}
+
+	os.WriteFile(config, []byte("admin_addr: \"off\"\nsources:\n  - name: shop\n    provider: shopfy\n    secrets: [x]\n"), 0o644)
+	if r := run(t, nil, "", "serve", "--config", config); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "sources[0] (shop)") || !strings.Contains(r.stderr, "shopfy") {
+		t.Errorf("unknown provider: exit %d, %s", r.code, r.stderr)
+	}
+	os.WriteFile(config, []byte("admin_addr: \"off\"\nsources:\n  - name: shop\n    provider: shopify\n"), 0o644)
+	if r := run(t, nil, "", "serve", "--config", config); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "HOOKLATCH_SOURCE_SHOP_SECRET") {
+		t.Errorf("no secret: exit %d, %s", r.code, r.stderr)
+	}
+}
