@@ -183,3 +183,21 @@ func TestHandshakes(t *testing.T) {
 		t.Errorf("meta, wrong token: %v %d", ok, a.Status)
 	}
 }
+
+// TestDiagnosisFindsTheRewrittenBody: a body re-serialised or given a
+// final newline on the way is named as such, not as another secret.
+func TestDiagnosisFindsTheRewrittenBody(t *testing.T) {
+	t.Parallel()
+	signedBody := `{"ref":"refs/heads/main","after":"6113728f"}`
+	h := map[string]string{"X-Hub-Signature-256": "sha256=" + mac(sha256.New, githubSecret, signedBody, false)}
+	src := build(t, source.Settings{Provider: "github", Secrets: []string{githubSecret}}, now)
+	for _, c := range []struct{ body, cause string }{
+		{"{\n  \"ref\": \"refs/heads/main\",\n  \"after\": \"6113728f\"\n}", signature.CauseBodyReformatted},
+		{signedBody + "\n", signature.CauseTrailingNewline},
+	} {
+		d := src.Diagnose(post(h, c.body).Header, "", []byte(c.body), now)
+		if d.OK || len(d.Findings) != 1 || d.Findings[0].Cause != c.cause {
+			t.Errorf("%q: %s", c.body, d)
+		}
+	}
+}
