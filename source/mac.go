@@ -40,6 +40,16 @@ type mac struct {
 	identify func(h http.Header, body []byte) Verified
 	// timestampHeader names the signed timestamp in messages.
 	timestampHeader string
+	// variants, when set, are the provider's own likely mistakes: signed
+	// contents to try when no secret matched, each with its finding. url is
+	// the request's URL as it arrived.
+	variants func(req *http.Request, url, ts string, body []byte) []variant
+}
+
+// variant is a signed content that a mistake would have made.
+type variant struct {
+	cause, message string
+	content        []byte
 }
 
 // maxSignatures bounds the signatures of one header that are checked.
@@ -151,7 +161,7 @@ func (m *mac) Diagnose(h http.Header, url string, body []byte, now time.Time) si
 	}
 	d.Findings = append(d.Findings, c.finding(err, h, now))
 	if errors.Is(err, signature.ErrNoMatch) {
-		d.Findings = c.noMatch(req, body, d.Findings)
+		d.Findings = c.noMatch(req, url, body, d.Findings)
 	}
 	return d
 }
@@ -182,7 +192,7 @@ func (m *mac) finding(err error, h http.Header, now time.Time) signature.Finding
 
 // noMatch tries the usual changes to the body; one that makes the
 // signature match replaces the general finding.
-func (m *mac) noMatch(req *http.Request, body []byte, fs []signature.Finding) []signature.Finding {
+func (m *mac) noMatch(req *http.Request, url string, body []byte, fs []signature.Finding) []signature.Finding {
 	sigs, ts, err := m.parse(req.Header)
 	if err != nil {
 		return fs
@@ -213,6 +223,13 @@ func (m *mac) noMatch(req *http.Request, body []byte, fs []signature.Finding) []
 		}
 		if _, ok := m.match(m.content(req, ts, v.body), decoded); ok {
 			return []signature.Finding{{Cause: v.cause, Message: v.message}}
+		}
+	}
+	if m.variants != nil {
+		for _, v := range m.variants(req, url, ts, body) {
+			if _, ok := m.match(v.content, decoded); ok {
+				return []signature.Finding{{Cause: v.cause, Message: v.message}}
+			}
 		}
 	}
 	return fs

@@ -294,21 +294,20 @@ func newTwilio(s Settings) (Source, error) {
 			if u == "" {
 				u = RequestURL(req)
 			}
-			form, _ := url.ParseQuery(string(body))
-			names := make([]string, 0, len(form))
-			for k := range form {
-				names = append(names, k)
+			return twilioContent(u, body)
+		},
+		variants: func(req *http.Request, arrived, _ string, body []byte) []variant {
+			signed := public
+			if signed == "" {
+				signed = RequestURL(req)
 			}
-			sort.Strings(names)
-			b := []byte(u)
-			for _, k := range names {
-				vals := form[k]
-				sort.Strings(vals)
-				for _, v := range vals {
-					b = append(append(b, k...), v...)
-				}
+			var out []variant
+			for _, u := range urlCandidates(signed, arrived) {
+				out = append(out, variant{CauseWrongURL, fmt.Sprintf(
+					"the signature matches the URL %s, not %s: Twilio signs the URL configured in its console; set "+
+						"public_url to it (behind a proxy the request's own URL differs)", u, signed), twilioContent(u, body)})
 			}
-			return b
+			return out
 		},
 		identify: func(_ http.Header, body []byte) Verified {
 			form, _ := url.ParseQuery(string(body))
@@ -324,6 +323,56 @@ func newTwilio(s Settings) (Source, error) {
 			return v
 		},
 	}, nil
+}
+
+// CauseWrongURL is the diagnosis of a Twilio signature made over another
+// URL than the one checked.
+const CauseWrongURL = "wrong_url"
+
+// twilioContent is what Twilio signs: the URL, then each form parameter
+// sorted by name, name then value.
+func twilioContent(u string, body []byte) []byte {
+	form, _ := url.ParseQuery(string(body))
+	names := make([]string, 0, len(form))
+	for k := range form {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	b := []byte(u)
+	for _, k := range names {
+		vals := form[k]
+		sort.Strings(vals)
+		for _, v := range vals {
+			b = append(append(b, k...), v...)
+		}
+	}
+	return b
+}
+
+// urlCandidates are the URLs a signer may have used instead of signed: the
+// URL the request arrived at, and each with the other scheme.
+func urlCandidates(signed, arrived string) []string {
+	seen := map[string]bool{signed: true}
+	var out []string
+	for _, u := range []string{arrived, signed} {
+		for _, c := range []string{u, swapScheme(u)} {
+			if c != "" && !seen[c] {
+				seen[c] = true
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func swapScheme(u string) string {
+	if rest, ok := strings.CutPrefix(u, "https://"); ok {
+		return "http://" + rest
+	}
+	if rest, ok := strings.CutPrefix(u, "http://"); ok {
+		return "https://" + rest
+	}
+	return ""
 }
 
 // RequestURL is the URL a request was posted to, as its sender saw it

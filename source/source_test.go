@@ -210,3 +210,36 @@ func hasCause(d signature.Diagnosis, cause string) bool {
 	}
 	return false
 }
+
+// TestTwilioWrongURLIsDiagnosed: a Twilio request checked against another
+// URL than the one Twilio signed (public_url with the wrong scheme, or
+// pointing elsewhere while the request arrived at the signed URL) is
+// diagnosed as such, not as another secret.
+func TestTwilioWrongURLIsDiagnosed(t *testing.T) {
+	t.Parallel()
+	fresh, _, _ := signAll(t)
+	var c providerCase
+	var h http.Header
+	for i, pc := range providerCases {
+		if pc.name == "twilio" {
+			c, h = pc, fresh[i]
+		}
+	}
+	for _, public := range []string{strings.Replace(twilioURL, "https://", "http://", 1), "https://proxy.internal/sms"} {
+		s := c.settings
+		s.Name, s.PublicURL = "sms", public
+		src, err := source.New(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, twilioURL, strings.NewReader(c.job.Body))
+		req.Header = h.Clone()
+		if _, err := src.Verify(req, []byte(c.job.Body)); !errors.Is(err, signature.ErrNoMatch) {
+			t.Fatalf("public_url %s: Verify = %v", public, err)
+		}
+		d := src.Diagnose(req.Header, twilioURL, []byte(c.job.Body), now)
+		if len(d.Findings) != 1 || d.Findings[0].Cause != source.CauseWrongURL || !strings.Contains(d.Findings[0].Message, twilioURL) {
+			t.Errorf("public_url %s: %s", public, d)
+		}
+	}
+}
