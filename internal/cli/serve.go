@@ -85,6 +85,7 @@ config file (--config), else its default.`,
 	f.String("max-body", "1MiB", "largest body accepted; larger gets 413 ($HOOKLATCH_MAX_BODY)")
 	f.String("config", "", "YAML config file: the settings below and several destinations ($HOOKLATCH_CONFIG)")
 	f.StringArray("forward-to", nil, forwardToHelp())
+	f.StringArray("source", nil, "receive another provider's webhooks too, at /webhooks/NAME: NAME=PROVIDER (stripe, github, standard-webhooks, shopify, slack; more settings in the config file's sources:), its secrets in $HOOKLATCH_SOURCE_<NAME>_SECRET; repeat for several; replaces the config file's sources")
 	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret ($HOOKLATCH_FORWARD_SECRET)")
 	f.String("forward-scheme", "v1", "how --forward-secret signs: v1, legacy, or as-received (each event in the scheme it arrived with) ($HOOKLATCH_FORWARD_SCHEME)")
 	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")
@@ -138,6 +139,9 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 	values := file.values()
 	get := func(name string, envs ...string) string { return settingFrom(f, name, values, env.Getenv, envs...) }
 
+	if err := sourceFlags(cmd, file); err != nil {
+		return ServeOptions{}, err
+	}
 	endpoints, sent, err := file.fileSources(env.Getenv)
 	if err != nil {
 		return ServeOptions{}, err

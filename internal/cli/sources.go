@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/hooklatch/hooklatch/internal/receiver"
@@ -138,4 +139,26 @@ func serveSecrets(f *pflag.FlagSet, values map[string]string, getenv func(string
 		err = usageError("sources (%s): no secret: list it under secrets:, set %s or SENT_WEBHOOK_SECRET", sent.Name, sent.secretEnv())
 	}
 	return secrets, err
+}
+
+// sourceFlags puts the sources of --source in the file's place: like every
+// flag, it beats the file.
+func sourceFlags(cmd *cobra.Command, file *ConfigFile) error {
+	f := cmd.Flags().Lookup("source")
+	if f == nil || !f.Changed {
+		return nil
+	}
+	values, _ := cmd.Flags().GetStringArray("source")
+	file.Sources = nil
+	for _, v := range values {
+		name, provider, ok := strings.Cut(v, "=")
+		if !ok {
+			name, provider = v, v
+		}
+		if name = strings.TrimSpace(name); name == "" || strings.ContainsAny(name, "/ ") {
+			return usageError("--source %q: want NAME=PROVIDER, such as payments=stripe", v)
+		}
+		file.Sources = append(file.Sources, SourceConfig{Name: name, Provider: strings.TrimSpace(provider)})
+	}
+	return nil
 }

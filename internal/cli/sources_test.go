@@ -113,4 +113,12 @@ sources:
 	if r := run(t, nil, "", "serve", "--config", config); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "HOOKLATCH_SOURCE_SHOP_SECRET") {
 		t.Errorf("no secret: exit %d, %s", r.code, r.stderr)
 	}
+	// --source replaces the file's sources.
+	if r := run(t, nil, "", "serve", "--config", config, "--source", "payments=stripe"); r.code != cli.ExitUsage ||
+		!strings.Contains(r.stderr, "HOOKLATCH_SOURCE_PAYMENTS_SECRET") || strings.Contains(r.stderr, "shop") {
+		t.Errorf("--source without a secret: exit %d, %s", r.code, r.stderr)
+	}
+	if r := run(t, nil, "", "serve", "--source", "/x=stripe"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "NAME=PROVIDER") {
+		t.Errorf("--source with a bad name: exit %d, %s", r.code, r.stderr)
+	}
 }
