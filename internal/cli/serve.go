@@ -167,7 +167,10 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 		},
 	}
 	if sent != nil {
-		cfg.Path, cfg.SentSource = sent.Path, sent.Name
+		cfg.SentSource = sent.Name
+		if !f.Changed("path") && env.Getenv("HOOKLATCH_PATH") == "" { // a flag beats the file
+			cfg.Path = sent.Path
+		}
 	}
 	if cfg.TLS.Admin, err = strconv.ParseBool(get("admin-tls", "HOOKLATCH_ADMIN_TLS")); err != nil {
 		return ServeOptions{}, usageError("--admin-tls: want true or false")
