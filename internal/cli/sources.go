@@ -162,3 +162,15 @@ func sourceFlags(cmd *cobra.Command, file *ConfigFile) error {
 	}
 	return nil
 }
+
+// secretTexts are the secrets of --secret or its environment as given, for
+// a provider whose secrets are not Sent's.
+func secretTexts(f *pflag.FlagSet, getenv func(string) string) []string {
+	var out []string
+	for _, v := range strings.Split(settingFrom(f, "secret", nil, getenv, "SENT_WEBHOOK_SECRET", "SENT_DM_WEBHOOK_SECRET"), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -122,3 +122,37 @@ sources:
 		t.Errorf("--source with a bad name: exit %d, %s", r.code, r.stderr)
 	}
 }
+
+// TestVerifyWithAProvider: verify --provider checks a request signed by
+// the provider's official library (stripe, @octokit/webhooks-methods) by
+// that provider's rules, and explains a mismatch with its diagnosis.
+func TestVerifyWithAProvider(t *testing.T) {
+	t.Parallel()
+	body := `{"id":"evt_verify_1","object":"event","type":"invoice.paid"}`
+	var signed struct{ Stripe, GitHub string }
+	providertest.Run(t, `
+import { readFileSync } from "node:fs";
+import Stripe from "stripe";
+import { sign } from "@octokit/webhooks-methods";
+const inp = JSON.parse(readFileSync(0, "utf8"));
+process.stdout.write(JSON.stringify({
+  Stripe: new Stripe("sk_test_unused").webhooks.generateTestHeaderString({ payload: inp.body, secret: "whsec_verify", timestamp: 1761905442 }),
+  GitHub: await sign("gh-secret", inp.body),
+}));
+`, map[string]string{"body": body}, &signed)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "body.json")
+	os.WriteFile(file, []byte(body), 0o644)
+	r := run(t, nil, "", "verify", "--provider", "stripe", "--secret", "whsec_verify", "--now", "1761905500", file, "-H", "Stripe-Signature: "+signed.Stripe)
+	if r.code != 0 || !strings.Contains(r.stdout, "OK: stripe signature verified") || !strings.Contains(r.stdout, `"evt_verify_1"`) {
+		t.Errorf("stripe: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, nil, "", "verify", "--provider", "stripe", "--secret", "whsec_verify", "--now", "1761906000", file, "-H", "Stripe-Signature: "+signed.Stripe)
+	if r.code != cli.ExitFailed || !strings.Contains(r.stdout, "stale_timestamp") {
+		t.Errorf("stripe, ten minutes late: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, map[string]string{"SENT_WEBHOOK_SECRET": "another"}, "", "verify", "--provider", "github", file, "-H", "X-Hub-Signature-256: "+signed.GitHub)
+	if r.code != cli.ExitFailed || !strings.Contains(r.stdout, "no_secret_matched") {
+		t.Errorf("github, another secret: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
