@@ -141,8 +141,10 @@ func newGitHub(s Settings) (Source, error) {
 }
 
 // newShopify: X-Shopify-Hmac-Sha256, the base64 of an HMAC-SHA256 of the
-// body keyed with the app's client secret. X-Shopify-Webhook-Id is the
-// same on every retry; X-Shopify-Topic is the type.
+// body keyed with the app's client secret. The identity is
+// X-Shopify-Event-Id, which Shopify's "Ignore duplicate webhooks" names as
+// the duplicate check, else X-Shopify-Webhook-Id, the same on every retry;
+// X-Shopify-Topic is the type.
 func newShopify(s Settings) (Source, error) {
 	if err := requireSecrets(s); err != nil {
 		return nil, err
@@ -152,7 +154,11 @@ func newShopify(s Settings) (Source, error) {
 		provider: "shopify", header: header, newHash: sha256.New, keys: textKeys(s.Secrets), secrets: s.Secrets, base64: true,
 		tolerance: s.Tolerance, now: s.NowFunc, parse: prefixed(header, ""), content: bodyOnly,
 		identify: func(h http.Header, _ []byte) Verified {
-			return Verified{EventID: h.Get("X-Shopify-Webhook-Id"), Type: h.Get("X-Shopify-Topic")}
+			id := h.Get("X-Shopify-Event-Id")
+			if id == "" {
+				id = h.Get("X-Shopify-Webhook-Id")
+			}
+			return Verified{EventID: id, Type: h.Get("X-Shopify-Topic")}
 		},
 	}, nil
 }

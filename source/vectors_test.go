@@ -96,8 +96,9 @@ func TestPublishedVectors(t *testing.T) {
 			headers: map[string]string{
 				"X-Shopify-Hmac-Sha256": mac(sha256.New, "shpss_0123456789abcdef", shopifyBody, true),
 				"X-Shopify-Topic":       "orders/create", "X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+				"X-Shopify-Event-Id":    "98880550-7158-44d4-b7cd-2c97c8a091b5",
 			},
-			body: shopifyBody, want: source.Verified{EventID: "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", Type: "orders/create"},
+			body: shopifyBody, want: source.Verified{EventID: "98880550-7158-44d4-b7cd-2c97c8a091b5", Type: "orders/create"},
 		},
 		{
 			name: "meta", settings: source.Settings{Provider: "meta", Secrets: []string{"app-secret-123"}, VerifyToken: "tok"}, at: now,
