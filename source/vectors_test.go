@@ -96,7 +96,7 @@ func TestPublishedVectors(t *testing.T) {
 			headers: map[string]string{
 				"X-Shopify-Hmac-Sha256": mac(sha256.New, "shpss_0123456789abcdef", shopifyBody, true),
 				"X-Shopify-Topic":       "orders/create", "X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
-				"X-Shopify-Event-Id":    "98880550-7158-44d4-b7cd-2c97c8a091b5",
+				"X-Shopify-Event-Id": "98880550-7158-44d4-b7cd-2c97c8a091b5",
 			},
 			body: shopifyBody, want: source.Verified{EventID: "98880550-7158-44d4-b7cd-2c97c8a091b5", Type: "orders/create"},
 		},
