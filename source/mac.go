@@ -29,6 +29,7 @@ type mac struct {
 	secrets   []string
 	base64    bool // the signature's encoding: base64, else hex
 	tolerance time.Duration
+	pastOnly  bool // only a timestamp older than the tolerance is refused, not one ahead
 	now       func() time.Time
 
 	// parse reads the signatures (encoded, prefix removed) and the signed
@@ -133,7 +134,7 @@ func (m *mac) checkTime(ts string) (time.Time, error) {
 	switch age := now.Sub(at); {
 	case age > m.tolerance:
 		return at, &signature.VerifyError{Reason: signature.ErrStaleTimestamp, Detail: fmt.Sprintf("%ds old, tolerance %ds", int64(age/time.Second), int64(m.tolerance/time.Second))}
-	case age < -m.tolerance:
+	case age < -m.tolerance && !m.pastOnly:
 		return at, &signature.VerifyError{Reason: signature.ErrFutureTimestamp, Detail: fmt.Sprintf("%ds ahead, tolerance %ds", int64(-age/time.Second), int64(m.tolerance/time.Second))}
 	}
 	return at, nil

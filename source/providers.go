@@ -69,15 +69,16 @@ func (s *standard) Diagnose(h http.Header, _ string, body []byte, now time.Time)
 }
 
 // newStripe: Stripe-Signature "t=<unix>,v1=<hex>[,v1=…]", an HMAC-SHA256
-// keyed with the whsec_ secret's text over "<t>.<body>", 300 s tolerance
-// (stripe-node's webhooks.js). The event's id and type are the body's.
+// keyed with the whsec_ secret's text over "<t>.<body>", refused when t is
+// more than 300 s old, not when it is ahead (stripe-node's Webhooks.js,
+// validateComputedSignature). The event's id and type are the body's.
 func newStripe(s Settings) (Source, error) {
 	if err := requireSecrets(s); err != nil {
 		return nil, err
 	}
 	const header = "Stripe-Signature"
 	return &mac{
-		provider: "stripe", header: header, timestampHeader: "the t= timestamp of " + header,
+		provider: "stripe", header: header, timestampHeader: "the t= timestamp of " + header, pastOnly: true,
 		newHash: sha256.New, keys: textKeys(s.Secrets), secrets: s.Secrets, tolerance: s.Tolerance, now: s.NowFunc,
 		parse: func(h http.Header) ([]string, string, error) {
 			v := h.Get(header)

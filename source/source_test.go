@@ -243,3 +243,27 @@ func TestTwilioWrongURLIsDiagnosed(t *testing.T) {
 		}
 	}
 }
+
+// TestStripeRefusesOnlyOldTimestamps: as stripe-node, a Stripe timestamp
+// is refused when older than the tolerance, not when ahead of this clock.
+func TestStripeRefusesOnlyOldTimestamps(t *testing.T) {
+	t.Parallel()
+	fresh, _, _ := signAll(t)
+	for i, c := range providerCases {
+		if c.name != "stripe" {
+			continue
+		}
+		s := c.settings
+		s.Name = "payments"
+		s.NowFunc = func() time.Time { return now.Add(-10 * time.Minute) } // this clock is behind
+		src, err := source.New(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/payments", strings.NewReader(c.job.Body))
+		req.Header = fresh[i].Clone()
+		if _, err := src.Verify(req, []byte(c.job.Body)); err != nil {
+			t.Errorf("signed ten minutes ahead of this clock: %v", err)
+		}
+	}
+}
