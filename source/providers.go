@@ -165,8 +165,10 @@ func newShopify(s Settings) (Source, error) {
 }
 
 // slack: X-Slack-Signature "v0=<hex>", an HMAC-SHA256 keyed with the
-// signing secret over "v0:<X-Slack-Request-Timestamp>:<body>", 5 minutes'
-// tolerance. The url_verification request is answered with its challenge.
+// signing secret over "v0:<X-Slack-Request-Timestamp>:<body>", refused when
+// the timestamp is over 5 minutes old, not when ahead (verifySlackRequest in
+// @slack/bolt). The url_verification request is answered with its
+// challenge.
 type slack struct{ *mac }
 
 func newSlack(s Settings) (Source, error) {
@@ -176,7 +178,7 @@ func newSlack(s Settings) (Source, error) {
 	const header, tsHeader = "X-Slack-Signature", "X-Slack-Request-Timestamp"
 	sigs := prefixed(header, "v0=")
 	return slack{&mac{
-		provider: "slack", header: header, timestampHeader: tsHeader, newHash: sha256.New, keys: textKeys(s.Secrets), secrets: s.Secrets,
+		provider: "slack", header: header, timestampHeader: tsHeader, pastOnly: true, newHash: sha256.New, keys: textKeys(s.Secrets), secrets: s.Secrets,
 		tolerance: s.Tolerance, now: s.NowFunc,
 		parse: func(h http.Header) ([]string, string, error) {
 			v, _, err := sigs(h)

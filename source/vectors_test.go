@@ -160,6 +160,11 @@ func TestPublishedVectors(t *testing.T) {
 		if !hasCause(d, signature.CauseStaleTimestamp) {
 			t.Errorf("diagnosis: %s", d)
 		}
+		// As @slack/bolt, a timestamp ahead of this clock is not refused.
+		behind := build(t, source.Settings{Provider: "slack", Secrets: []string{slackSecret}}, slackAt.Add(-6*time.Minute))
+		if _, err := behind.Verify(post(h, slackBody), []byte(slackBody)); err != nil {
+			t.Errorf("six minutes ahead: %v", err)
+		}
 	})
 }
 
