@@ -37,6 +37,12 @@ type mac struct {
 	parse func(h http.Header) (sigs []string, ts string, err error)
 	// content is what the provider signs.
 	content func(req *http.Request, ts string, body []byte) []byte
+	// contents, when set, are the contents any of which the signature may
+	// cover (Twilio's URL with and without its port), tried in order in
+	// place of content.
+	contents func(req *http.Request, ts string, body []byte) [][]byte
+	// hashFor, when set, picks the hash a request says it was signed with.
+	hashFor func(h http.Header) (func() hash.Hash, error)
 	// identify names the event of a verified request.
 	identify func(h http.Header, body []byte) Verified
 	// timestampHeader names the signed timestamp in messages.
@@ -81,13 +87,37 @@ func (m *mac) Verify(req *http.Request, body []byte) (Verified, error) {
 	if len(decoded) == 0 {
 		return Verified{}, &signature.VerifyError{Reason: signature.ErrMalformed, Detail: m.header + " holds no signature in the expected encoding"}
 	}
-	i, ok := m.match(m.content(req, ts, body), decoded)
+	c := m
+	if m.hashFor != nil {
+		h, err := m.hashFor(req.Header)
+		if err != nil {
+			return Verified{}, err
+		}
+		c = &mac{}
+		*c = *m
+		c.newHash = h
+	}
+	i, ok := c.matchAny(req, ts, body, decoded)
 	if !ok {
 		return Verified{}, &signature.VerifyError{Reason: signature.ErrNoMatch, Detail: fmt.Sprintf("%d %s signature(s) checked against %d secret(s)", len(decoded), m.provider, len(m.keys))}
 	}
 	v := m.identify(req.Header, body)
 	v.SecretIndex, v.Timestamp = i, at
 	return v, nil
+}
+
+// matchAny is match over the provider's content, or over each of its
+// contents.
+func (m *mac) matchAny(req *http.Request, ts string, body []byte, sigs [][]byte) (int, bool) {
+	if m.contents == nil {
+		return m.match(m.content(req, ts, body), sigs)
+	}
+	for _, c := range m.contents(req, ts, body) {
+		if i, ok := m.match(c, sigs); ok {
+			return i, true
+		}
+	}
+	return -1, false
 }
 
 // match is the index of the first key whose HMAC of content is one of

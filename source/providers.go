@@ -10,6 +10,7 @@ import (
 	"hash"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -285,9 +286,12 @@ func (m meta) Handshake(req *http.Request, _ []byte) (Answer, bool) {
 	return Answer{Status: http.StatusOK, ContentType: "text/plain; charset=utf-8", Body: []byte(q.Get("hub.challenge"))}, true
 }
 
-// newTwilio: X-Twilio-Signature, the base64 of an HMAC-SHA1 keyed with the
-// auth token over the URL Twilio posted to followed by each form parameter,
-// sorted by name, as name then value (twilio's webhooks.js). The URL is
+// newTwilio: X-Twilio-Signature, the base64 of an HMAC keyed with the auth
+// token over the URL Twilio posted to followed by each form parameter,
+// sorted by name, as name then value (its values deduplicated and sorted);
+// the URL is checked with and without its port. The HMAC is SHA-1, or
+// SHA-256 when X-Twilio-Webhooks-Signature-Settings says
+// algorithm=HMAC_SHA256 (twilio's lib/webhooks/webhooks.js). The URL is
 // Settings.PublicURL when set, else the request's own.
 func newTwilio(s Settings) (Source, error) {
 	if err := requireSecrets(s); err != nil {
@@ -295,21 +299,38 @@ func newTwilio(s Settings) (Source, error) {
 	}
 	const header = "X-Twilio-Signature"
 	public := s.PublicURL
+	signedURL := func(req *http.Request) string {
+		if public != "" {
+			return public
+		}
+		return RequestURL(req)
+	}
 	return &mac{
 		provider: "twilio", header: header, newHash: sha1.New, keys: textKeys(s.Secrets), secrets: s.Secrets, base64: true,
 		tolerance: s.Tolerance, now: s.NowFunc, parse: prefixed(header, ""),
-		content: func(req *http.Request, _ string, body []byte) []byte {
-			u := public
-			if u == "" {
-				u = RequestURL(req)
+		hashFor: func(h http.Header) (func() hash.Hash, error) {
+			switch alg := twilioAlgorithm(h.Get("X-Twilio-Webhooks-Signature-Settings")); strings.ToUpper(alg) {
+			case "HMAC_SHA1":
+				return sha1.New, nil
+			case "HMAC_SHA256":
+				return sha256.New, nil
+			default:
+				return nil, &signature.VerifyError{Reason: signature.ErrUnknownScheme, Detail: fmt.Sprintf("Twilio signature algorithm %q", alg)}
 			}
-			return twilioContent(u, body)
+		},
+		content: func(req *http.Request, _ string, body []byte) []byte {
+			return twilioContent(signedURL(req), body)
+		},
+		contents: func(req *http.Request, _ string, body []byte) [][]byte {
+			u := signedURL(req)
+			out := [][]byte{twilioContent(removePort(u), body)}
+			if with := addPort(u); with != removePort(u) {
+				out = append(out, twilioContent(with, body))
+			}
+			return out
 		},
 		variants: func(req *http.Request, arrived, _ string, body []byte) []variant {
-			signed := public
-			if signed == "" {
-				signed = RequestURL(req)
-			}
+			signed := signedURL(req)
 			var out []variant
 			for _, u := range urlCandidates(signed, arrived) {
 				out = append(out, variant{CauseWrongURL, fmt.Sprintf(
@@ -339,7 +360,8 @@ func newTwilio(s Settings) (Source, error) {
 const CauseWrongURL = "wrong_url"
 
 // twilioContent is what Twilio signs: the URL, then each form parameter
-// sorted by name, name then value.
+// sorted by name, name then value, a repeated parameter's values
+// deduplicated and sorted.
 func twilioContent(u string, body []byte) []byte {
 	form, _ := url.ParseQuery(string(body))
 	names := make([]string, 0, len(form))
@@ -349,13 +371,67 @@ func twilioContent(u string, body []byte) []byte {
 	sort.Strings(names)
 	b := []byte(u)
 	for _, k := range names {
-		vals := form[k]
-		sort.Strings(vals)
+		vals := slices.Compact(slices.Sorted(slices.Values(form[k])))
 		for _, v := range vals {
 			b = append(append(b, k...), v...)
 		}
 	}
 	return b
+}
+
+// twilioAlgorithm is the algorithm= of X-Twilio-Webhooks-Signature-Settings;
+// HMAC_SHA1 without one.
+func twilioAlgorithm(settings string) string {
+	for part := range strings.SplitSeq(settings, ",") {
+		if k, v, ok := strings.Cut(part, "="); ok && strings.TrimSpace(k) == "algorithm" && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "HMAC_SHA1"
+}
+
+// splitURL splits a URL's scheme and authority from the rest without
+// normalising it: Twilio signs the exact characters.
+func splitURL(u string) (scheme, host, port, rest string, ok bool) {
+	i := strings.Index(u, "://")
+	if i <= 0 {
+		return "", "", "", "", false
+	}
+	scheme, after := u[:i+3], u[i+3:]
+	end := strings.IndexAny(after, "/?#")
+	if end < 0 {
+		end = len(after)
+	}
+	authority, rest := after[:end], after[end:]
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		scheme, authority = scheme+authority[:at+1], authority[at+1:]
+	}
+	host = authority
+	if c := strings.Index(authority[strings.LastIndex(authority, "]")+1:], ":"); c >= 0 {
+		c += strings.LastIndex(authority, "]") + 1
+		host, port = authority[:c], authority[c:]
+	}
+	return scheme, host, port, rest, true
+}
+
+func removePort(u string) string {
+	scheme, host, _, rest, ok := splitURL(u)
+	if !ok {
+		return u
+	}
+	return scheme + host + rest
+}
+
+func addPort(u string) string {
+	scheme, host, port, rest, ok := splitURL(u)
+	if !ok || port != "" {
+		return u
+	}
+	port = ":80"
+	if strings.HasPrefix(strings.ToLower(scheme), "https://") {
+		port = ":443"
+	}
+	return scheme + host + port + rest
 }
 
 // urlCandidates are the URLs a signer may have used instead of signed: the

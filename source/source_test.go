@@ -50,7 +50,9 @@ for (const j of jobs) {
     break;
   case "twilio": {
     const params = Object.fromEntries(new URLSearchParams(j.body));
-    out.push({ "x-twilio-signature": twilio.getExpectedTwilioSignature(j.secret, j.url, params) });
+    const h = { "x-twilio-signature": twilio.getExpectedTwilioSignature(j.secret, j.url, params, j.algorithm || undefined) };
+    if (j.algorithm) h["x-twilio-webhooks-signature-settings"] = "key=webhooks_sharedkey_1,algorithm=" + j.algorithm;
+    out.push(h);
     break;
   }
   }
@@ -66,6 +68,8 @@ type job struct {
 	Unix   int64  `json:"unix"`
 	ID     string `json:"id"`
 	URL    string `json:"url"`
+	// Algorithm is Twilio's: HMAC_SHA1 when empty, or HMAC_SHA256.
+	Algorithm string `json:"algorithm,omitempty"`
 }
 
 const twilioURL = "https://hooks.example.com/webhooks/sms?tenant=7"
@@ -109,6 +113,16 @@ var providerCases = []providerCase{
 		job: job{Lib: "twilio", Secret: "12345abcdef67890", URL: twilioURL,
 			Body: "MessageSid=SM1234567890abcdef&MessageStatus=delivered&To=%2B15005550006&From=%2B15005550001&AccountSid=AC123"},
 		want: source.Verified{Type: "message.delivered", Subject: "SM1234567890abcdef"},
+	},
+	{
+		// Signed with SHA-256 over the URL without its port; public_url
+		// names the port, which twilio's validateRequest tries both ways.
+		name: "twilio-sha256",
+		settings: source.Settings{Provider: "twilio", Secrets: []string{"12345abcdef67890"},
+			PublicURL: strings.Replace(twilioURL, "example.com/", "example.com:443/", 1)},
+		job: job{Lib: "twilio", Secret: "12345abcdef67890", URL: twilioURL, Algorithm: "HMAC_SHA256",
+			Body: "CallSid=CA42&CallStatus=completed&AccountSid=AC123"},
+		want: source.Verified{Type: "call.completed", Subject: "CA42"},
 	},
 }
 
