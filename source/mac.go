@@ -120,6 +120,12 @@ func (m *mac) matchAny(req *http.Request, ts string, body []byte, sigs [][]byte)
 	return -1, false
 }
 
+func (m *mac) VerifyAt(req *http.Request, body []byte, now time.Time) (Verified, error) {
+	c := *m
+	c.now = func() time.Time { return now }
+	return c.Verify(req, body)
+}
+
 // match is the index of the first key whose HMAC of content is one of
 // sigs, each compared in constant time.
 func (m *mac) match(content []byte, sigs [][]byte) (int, bool) {

@@ -65,6 +65,15 @@ func (s *standard) Verify(req *http.Request, body []byte) (Verified, error) {
 	return Verified{SecretIndex: res.SecretIndex, EventID: res.WebhookID, Type: f.Type, Timestamp: res.Timestamp}, nil
 }
 
+func (s *standard) VerifyAt(req *http.Request, body []byte, now time.Time) (Verified, error) {
+	v, err := signature.NewVerifier(signature.Config{Secrets: s.secrets, Tolerance: s.tolerance, Schemes: []signature.Scheme{signature.V1},
+		NowFunc: func() time.Time { return now }})
+	if err != nil {
+		return Verified{}, err
+	}
+	return (&standard{v: v, secrets: s.secrets, tolerance: s.tolerance}).Verify(req, body)
+}
+
 func (s *standard) Diagnose(h http.Header, _ string, body []byte, now time.Time) signature.Diagnosis {
 	return signature.Diagnose(h, body, s.secrets, now, s.tolerance)
 }

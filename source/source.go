@@ -38,6 +38,10 @@ type Source interface {
 	// does Sent's.
 	Verify(req *http.Request, body []byte) (Verified, error)
 
+	// VerifyAt is Verify judging the timestamp as of now: how a rejection
+	// is verified again, as of when it arrived.
+	VerifyAt(req *http.Request, body []byte, now time.Time) (Verified, error)
+
 	// Diagnose explains a rejected request, off the request path. url is
 	// the request's URL as it arrived (Twilio signs the public URL).
 	Diagnose(h http.Header, url string, body []byte, now time.Time) signature.Diagnosis

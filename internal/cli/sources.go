@@ -174,3 +174,25 @@ func secretTexts(f *pflag.FlagSet, getenv func(string) string) []string {
 	}
 	return out
 }
+
+// releaseSources reads serve's config file for a local release: its
+// sources verify their rejections, and Sent's secrets are those serve
+// would use.
+func releaseSources(f *pflag.FlagSet, b backend, path string, getenv func(string) string) ([]signature.Secret, error) {
+	file, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	eps, sent, err := file.fileSources(getenv)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := serveSecrets(f, file.values(), getenv, sent, len(eps) > 0)
+	if err != nil {
+		return nil, err
+	}
+	if sb, ok := b.(*storeBackend); ok {
+		sb.in.WithSources(receiver.SourcesByName(eps))
+	}
+	return secrets, nil
+}

@@ -48,45 +48,12 @@ sources:
     provider: stripe
     path: /hooks/stripe
 `), 0o644)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	vars := map[string]string{"HOOKLATCH_SOURCE_PAYMENTS_SECRET": stripeSecret}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan result, 1)
-	go func() {
-		var o, e bytes.Buffer
-		code := cli.Main(ctx, []string{"serve", "--config", config, "--log-level", "error", "--addr", addr},
-			cli.Env{Stdin: strings.NewReader(""), Stdout: &o, Stderr: &e, Getenv: func(k string) string { return vars[k] }})
-		done <- result{code, o.String(), e.String()}
-	}()
-	for {
-		if r := run(t, map[string]string{"SENT_WEBHOOK_SECRET": v1Secret}, "", "trigger", "--to", "http://"+addr+"/webhooks/sent", "message.delivered"); r.code == 0 {
-			break
-		}
-		select {
-		case r := <-done:
-			t.Fatalf("serve exited %d: %s", r.code, r.stderr)
-		case <-time.After(20 * time.Millisecond): // not listening yet
-		}
+	addr, stop := serveSources(t, config, vars)
+	if code := postStripe(t, "http://"+addr+"/hooks/stripe", body, signed.Header); code != http.StatusOK {
+		t.Errorf("stripe: %d", code)
 	}
-	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/hooks/stripe", strings.NewReader(body))
-	req.Header.Set("Stripe-Signature", signed.Header)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("stripe: %d", resp.StatusCode)
-	}
-	cancel()
-	if r := <-done; r.code != 0 {
-		t.Fatalf("serve exited %d: %s", r.code, r.stderr)
-	}
+	stop()
 
 	st, err := sqlite.Open(context.Background(), storePath, sqlite.Options{})
 	if err != nil {
@@ -155,4 +122,99 @@ process.stdout.write(JSON.stringify({
 	if r.code != cli.ExitFailed || !strings.Contains(r.stdout, "no_secret_matched") {
 		t.Errorf("github, another secret: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// serveSources runs serve with config and the environment vars until stop,
+// once Sent's endpoint at /webhooks/sent answers.
+func serveSources(t *testing.T, config string, vars map[string]string) (addr string, stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	go func() {
+		var o, e bytes.Buffer
+		code := cli.Main(ctx, []string{"serve", "--config", config, "--log-level", "error", "--addr", addr},
+			cli.Env{Stdin: strings.NewReader(""), Stdout: &o, Stderr: &e, Getenv: func(k string) string { return vars[k] }})
+		done <- result{code, o.String(), e.String()}
+	}()
+	for {
+		if r := run(t, map[string]string{"SENT_WEBHOOK_SECRET": v1Secret}, "", "trigger", "--to", "http://"+addr+"/webhooks/sent", "message.delivered"); r.code == 0 {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("serve exited %d: %s", r.code, r.stderr)
+		case <-time.After(20 * time.Millisecond): // not listening yet
+		}
+	}
+	return addr, func() {
+		cancel()
+		if r := <-done; r.code != 0 {
+			t.Fatalf("serve exited %d: %s", r.code, r.stderr)
+		}
+	}
+}
+
+// TestReleaseASourcesRejection: a Stripe request refused while serve held
+// the wrong secret is released once the secret is fixed, verified by the
+// source as of its arrival and stored under its source; released again,
+// it is reported as released already.
+func TestReleaseASourcesRejection(t *testing.T) {
+	t.Parallel()
+	body := `{"id":"evt_release_1","object":"event","type":"invoice.paid","data":{"object":{"id":"in_9"}}}`
+	var signed struct{ Header string }
+	providertest.Run(t, `
+import { readFileSync } from "node:fs";
+import Stripe from "stripe";
+const inp = JSON.parse(readFileSync(0, "utf8"));
+process.stdout.write(JSON.stringify({ header: new Stripe("sk_test_unused").webhooks.generateTestHeaderString({ payload: inp.body, secret: "whsec_right" }) }));
+`, map[string]string{"body": body}, &signed)
+	dir := t.TempDir()
+	storePath := filepath.Join(dir, "h.db")
+	config := filepath.Join(dir, "hooklatch.yaml")
+	os.WriteFile(config, []byte("store: "+storePath+"\nadmin_addr: \"off\"\nsecret: "+v1Secret+"\nsources:\n  - name: payments\n    provider: stripe\n"), 0o644)
+	addr, stop := serveSources(t, config, map[string]string{"HOOKLATCH_SOURCE_PAYMENTS_SECRET": "whsec_wrong"})
+	if code := postStripe(t, "http://"+addr+"/webhooks/payments", body, signed.Header); code != http.StatusUnauthorized {
+		t.Fatalf("with the wrong secret: %d", code)
+	}
+	stop()
+
+	fixed := map[string]string{"HOOKLATCH_SOURCE_PAYMENTS_SECRET": "whsec_right", "HOOKLATCH_STORE": storePath}
+	r := run(t, fixed, "", "rejections", "release", "--all", "--config", config)
+	if r.code != 0 || !strings.Contains(r.stdout, "1 released") {
+		t.Fatalf("release: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	st, err := sqlite.Open(context.Background(), storePath, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := st.ListEvents(context.Background(), store.EventFilter{Type: "invoice.paid", Limit: 10})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 1 || page[0].Source != "payments" || page[0].DedupeKey != "event-id:evt_release_1" || page[0].Scheme != "stripe" {
+		t.Fatalf("released events: %+v", page)
+	}
+	if r := run(t, fixed, "", "rejections", "release", "--all", "--config", config); r.code != 0 || !strings.Contains(r.stdout, "0 released") {
+		t.Errorf("released again: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// postStripe posts body with its Stripe-Signature and returns the status.
+func postStripe(t *testing.T, url, body, signature string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Stripe-Signature", signature)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -293,6 +293,7 @@ func (e *Engine) buildAdmin(rcvMetrics *receiver.Metrics, dispMetrics *dispatch.
 				e.dispatch.Notify()
 			}
 		},
+		Sources: receiver.SourcesByName(cfg.Endpoints),
 		NowFunc: e.now,
 		Logger:  cfg.Logger,
 	})

@@ -282,6 +282,19 @@ type Endpoint struct {
 	Source source.Source
 }
 
+// SourcesByName are the endpoints' sources by name: how a rejection of one
+// is verified again.
+func SourcesByName(eps []Endpoint) map[string]source.Source {
+	if len(eps) == 0 {
+		return nil
+	}
+	m := make(map[string]source.Source, len(eps))
+	for _, ep := range eps {
+		m[ep.Name] = ep.Source
+	}
+	return m
+}
+
 // Receiver is the webhook endpoint, an http.Handler.
 type Receiver struct {
 	cfg        Config
