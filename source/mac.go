@@ -47,6 +47,11 @@ type mac struct {
 	identify func(h http.Header, body []byte) Verified
 	// timestampHeader names the signed timestamp in messages.
 	timestampHeader string
+	// header builds the headers that carry sig (encoded) and ts ("" when
+	// the provider signs no timestamp), for Sign.
+	headers func(sig, ts string) http.Header
+	// stamped says the provider signs a timestamp.
+	stamped bool
 	// variants, when set, are the provider's own likely mistakes: signed
 	// contents to try when no secret matched, each with its finding. url is
 	// the request's URL as it arrived.
@@ -118,6 +123,27 @@ func (m *mac) matchAny(req *http.Request, ts string, body []byte, sigs [][]byte)
 		}
 	}
 	return -1, false
+}
+
+// Sign signs as the provider does, with the first secret.
+func (m *mac) Sign(url string, body []byte, at time.Time, _ string) (http.Header, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	var ts string
+	if m.stamped {
+		ts = strconv.FormatInt(at.Unix(), 10)
+	}
+	h := hmac.New(m.newHash, m.keys[0])
+	h.Write(m.content(req, ts, body))
+	var sig string
+	if m.base64 {
+		sig = base64.StdEncoding.EncodeToString(h.Sum(nil))
+	} else {
+		sig = hex.EncodeToString(h.Sum(nil))
+	}
+	return m.headers(sig, ts), nil
 }
 
 func (m *mac) VerifyAt(req *http.Request, body []byte, now time.Time) (Verified, error) {

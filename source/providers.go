@@ -65,6 +65,18 @@ func (s *standard) Verify(req *http.Request, body []byte) (Verified, error) {
 	return Verified{SecretIndex: res.SecretIndex, EventID: res.WebhookID, Type: f.Type, Timestamp: res.Timestamp}, nil
 }
 
+// Sign signs as Standard Webhooks does, under the specification's header
+// names.
+func (s *standard) Sign(_ string, body []byte, at time.Time, id string) (http.Header, error) {
+	sent := signature.Sign(signature.V1, s.secrets[0], body, signature.SignOptions{WebhookID: id, Timestamp: at})
+	names := signature.HeaderFamilies[1]
+	h := http.Header{}
+	h.Set(names.ID, sent.Get(signature.HeaderID))
+	h.Set(names.Timestamp, sent.Get(signature.HeaderTimestamp))
+	h.Set(names.Signature, sent.Get(signature.HeaderSignature))
+	return h, nil
+}
+
 func (s *standard) VerifyAt(req *http.Request, body []byte, now time.Time) (Verified, error) {
 	v, err := signature.NewVerifier(signature.Config{Secrets: s.secrets, Tolerance: s.tolerance, Schemes: []signature.Scheme{signature.V1},
 		NowFunc: func() time.Time { return now }})
@@ -88,7 +100,8 @@ func newStripe(s Settings) (Source, error) {
 	}
 	const header = "Stripe-Signature"
 	return &mac{
-		provider: "stripe", header: header, timestampHeader: "the t= timestamp of " + header, pastOnly: true,
+		provider: "stripe", header: header, timestampHeader: "the t= timestamp of " + header, pastOnly: true, stamped: true,
+		headers: func(sig, ts string) http.Header { return header1(header, "t="+ts+",v1="+sig) },
 		newHash: sha256.New, keys: textKeys(s.Secrets), secrets: s.Secrets, tolerance: s.Tolerance, now: s.NowFunc,
 		parse: func(h http.Header) ([]string, string, error) {
 			v := h.Get(header)
@@ -144,6 +157,7 @@ func newGitHub(s Settings) (Source, error) {
 	const header = "X-Hub-Signature-256"
 	return &mac{
 		provider: "github", header: header, newHash: sha256.New, keys: textKeys(s.Secrets), secrets: s.Secrets,
+		headers:   func(sig, _ string) http.Header { return header1(header, "sha256="+sig) },
 		tolerance: s.Tolerance, now: s.NowFunc, parse: prefixed(header, "sha256="), content: bodyOnly,
 		identify: func(h http.Header, body []byte) Verified {
 			return Verified{Type: h.Get("X-GitHub-Event")}
@@ -163,6 +177,7 @@ func newShopify(s Settings) (Source, error) {
 	const header = "X-Shopify-Hmac-Sha256"
 	return &mac{
 		provider: "shopify", header: header, newHash: sha256.New, keys: textKeys(s.Secrets), secrets: s.Secrets, base64: true,
+		headers:   func(sig, _ string) http.Header { return header1(header, sig) },
 		tolerance: s.Tolerance, now: s.NowFunc, parse: prefixed(header, ""), content: bodyOnly,
 		identify: func(h http.Header, _ []byte) Verified {
 			id := h.Get("X-Shopify-Event-Id")
@@ -188,7 +203,12 @@ func newSlack(s Settings) (Source, error) {
 	const header, tsHeader = "X-Slack-Signature", "X-Slack-Request-Timestamp"
 	sigs := prefixed(header, "v0=")
 	return slack{&mac{
-		provider: "slack", header: header, timestampHeader: tsHeader, pastOnly: true, newHash: sha256.New, keys: textKeys(s.Secrets), secrets: s.Secrets,
+		provider: "slack", header: header, timestampHeader: tsHeader, pastOnly: true, stamped: true,
+		headers: func(sig, ts string) http.Header {
+			h := header1(header, "v0="+sig)
+			h.Set(tsHeader, ts)
+			return h
+		}, newHash: sha256.New, keys: textKeys(s.Secrets), secrets: s.Secrets,
 		tolerance: s.Tolerance, now: s.NowFunc,
 		parse: func(h http.Header) ([]string, string, error) {
 			v, _, err := sigs(h)
@@ -257,6 +277,7 @@ func newMeta(s Settings) (Source, error) {
 	const header = "X-Hub-Signature-256"
 	return meta{&mac{
 		provider: "meta", header: header, newHash: sha256.New, keys: textKeys(s.Secrets), secrets: s.Secrets,
+		headers:   func(sig, _ string) http.Header { return header1(header, "sha256="+sig) },
 		tolerance: s.Tolerance, now: s.NowFunc, parse: prefixed(header, "sha256="), content: bodyOnly,
 		identify: func(_ http.Header, body []byte) Verified {
 			var e struct {
@@ -316,6 +337,7 @@ func newTwilio(s Settings) (Source, error) {
 	}
 	return &mac{
 		provider: "twilio", header: header, newHash: sha1.New, keys: textKeys(s.Secrets), secrets: s.Secrets, base64: true,
+		headers:   func(sig, _ string) http.Header { return header1(header, sig) },
 		tolerance: s.Tolerance, now: s.NowFunc, parse: prefixed(header, ""),
 		hashFor: func(h http.Header) (func() hash.Hash, error) {
 			switch alg := twilioAlgorithm(h.Get("X-Twilio-Webhooks-Signature-Settings")); strings.ToUpper(alg) {
@@ -362,6 +384,13 @@ func newTwilio(s Settings) (Source, error) {
 			return v
 		},
 	}, nil
+}
+
+// header1 is a header of one value.
+func header1(name, value string) http.Header {
+	h := http.Header{}
+	h.Set(name, value)
+	return h
 }
 
 // CauseWrongURL is the diagnosis of a Twilio signature made over another
@@ -533,6 +562,14 @@ func newHMAC(s Settings) (Source, error) {
 	sigs := prefixed(header, c.Prefix)
 	return &mac{
 		provider: "hmac", header: header, timestampHeader: tsHeader, newHash: newHash, keys: textKeys(s.Secrets), secrets: s.Secrets,
+		stamped: tsHeader != "",
+		headers: func(sig, ts string) http.Header {
+			h := header1(header, c.Prefix+sig)
+			if tsHeader != "" {
+				h.Set(tsHeader, ts)
+			}
+			return h
+		},
 		base64: b64, tolerance: s.Tolerance, now: s.NowFunc,
 		parse: func(h http.Header) ([]string, string, error) {
 			v, _, err := sigs(h)

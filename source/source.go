@@ -56,6 +56,14 @@ type Handshaker interface {
 	Handshake(req *http.Request, body []byte) (Answer, bool)
 }
 
+// Signer is a Source that can sign as its provider does, for dev tools
+// and tests: the headers the provider would send with body posted to url
+// at at, signed with the first secret. id names the message where the
+// provider sends one (Standard Webhooks' webhook-id).
+type Signer interface {
+	Sign(url string, body []byte, at time.Time, id string) (http.Header, error)
+}
+
 // Answer is a handshake's reply.
 type Answer struct {
 	Status      int

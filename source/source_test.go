@@ -281,3 +281,84 @@ func TestStripeRefusesOnlyOldTimestamps(t *testing.T) {
 		}
 	}
 }
+
+// officialVerify checks headers that Sign made with each provider's
+// official library, and prints whether it accepted them.
+const officialVerify = `
+import { readFileSync } from "node:fs";
+import { Webhook as Standard } from "standardwebhooks";
+import Stripe from "stripe";
+import { verify as octokitVerify } from "@octokit/webhooks-methods";
+import twilio from "twilio";
+const jobs = JSON.parse(readFileSync(0, "utf8"));
+const out = [];
+for (const j of jobs) {
+  const h = j.headers;
+  try {
+    switch (j.lib) {
+    case "standardwebhooks":
+      new Standard(j.secret).verify(j.body, h);
+      out.push(true);
+      break;
+    case "stripe":
+      new Stripe("sk_test_unused").webhooks.constructEvent(j.body, h["stripe-signature"], j.secret, 1e9);
+      out.push(true);
+      break;
+    case "octokit":
+      out.push(await octokitVerify(j.secret, j.body, h["x-hub-signature-256"]));
+      break;
+    case "twilio":
+      out.push(twilio.validateRequest(j.secret, h["x-twilio-signature"], j.url, Object.fromEntries(new URLSearchParams(j.body))));
+      break;
+    }
+  } catch (e) {
+    out.push(String(e));
+  }
+}
+process.stdout.write(JSON.stringify(out));
+`
+
+// TestOfficialLibrariesVerifyOurSignatures: what Sign makes for each
+// provider is accepted by that provider's own library, so that `sign
+// --provider` produces requests a provider's SDK would take.
+func TestOfficialLibrariesVerifyOurSignatures(t *testing.T) {
+	t.Parallel()
+	type verifyJob struct {
+		Lib     string            `json:"lib"`
+		Secret  string            `json:"secret"`
+		Body    string            `json:"body"`
+		URL     string            `json:"url"`
+		Headers map[string]string `json:"headers"`
+	}
+	var jobs []verifyJob
+	for _, c := range providerCases {
+		if c.job.Algorithm != "" {
+			continue // Sign uses Twilio's default algorithm
+		}
+		c.settings.Name = c.name
+		src, err := source.New(c.settings)
+		if err != nil {
+			t.Fatal(err)
+		}
+		url := c.job.URL
+		if url == "" {
+			url = "https://hooks.example.com/webhooks/" + c.name
+		}
+		h, err := src.(source.Signer).Sign(url, []byte(c.job.Body), time.Now(), "msg_signed_by_hooklatch")
+		if err != nil {
+			t.Fatal(err)
+		}
+		headers := map[string]string{}
+		for k := range h {
+			headers[strings.ToLower(k)] = h.Get(k)
+		}
+		jobs = append(jobs, verifyJob{Lib: c.job.Lib, Secret: c.job.Secret, Body: c.job.Body, URL: url, Headers: headers})
+	}
+	var out []any
+	providertest.Run(t, officialVerify, jobs, &out)
+	for i, j := range jobs {
+		if out[i] != true {
+			t.Errorf("%s refused what Sign made (%v): %v", j.Lib, j.Headers, out[i])
+		}
+	}
+}

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -195,4 +197,35 @@ func releaseSources(f *pflag.FlagSet, b backend, path string, getenv func(string
 		sb.in.WithSources(receiver.SourcesByName(eps))
 	}
 	return secrets, nil
+}
+
+// signAs signs body as opts.Provider does, with a Content-Type that
+// provider sends (a form for Twilio, JSON otherwise).
+func signAs(opts SignOptions, body []byte) (http.Header, error) {
+	src, err := source.New(source.Settings{Name: opts.Provider, Provider: opts.Provider, Secrets: []string{opts.SecretText}, VerifyToken: "unused"})
+	if err != nil {
+		return nil, usageError("--provider: %v", err)
+	}
+	signer, ok := src.(source.Signer)
+	if !ok {
+		return nil, usageError("--provider %s: cannot sign", opts.Provider)
+	}
+	at := opts.Timestamp
+	if at.IsZero() {
+		at = time.Now()
+	}
+	id := opts.WebhookID
+	if id == "" {
+		id = "msg_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	}
+	h, err := signer.Sign(opts.URL, body, at, id)
+	if err != nil {
+		return nil, usageError("--url: %v", err)
+	}
+	if opts.Provider == "twilio" {
+		h.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		h.Set("Content-Type", "application/json")
+	}
+	return h, nil
 }

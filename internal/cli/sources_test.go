@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"os"
@@ -217,4 +218,36 @@ func postStripe(t *testing.T, url, body, signature string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// TestSignWithAProvider: sign --provider stripe prints headers that
+// stripe's own constructEvent accepts, and that verify --provider checks.
+func TestSignWithAProvider(t *testing.T) {
+	t.Parallel()
+	body := `{"id":"evt_sign_1","object":"event","type":"customer.created"}`
+	file := filepath.Join(t.TempDir(), "body.json")
+	os.WriteFile(file, []byte(body), 0o644)
+	r := run(t, nil, "", "sign", "--provider", "stripe", "--secret", "whsec_sign", "--format", "json", file)
+	if r.code != 0 {
+		t.Fatalf("sign: exit %d: %s", r.code, r.stderr)
+	}
+	var h map[string]string
+	if err := json.Unmarshal([]byte(r.stdout), &h); err != nil || h["Stripe-Signature"] == "" {
+		t.Fatalf("sign printed %q: %v", r.stdout, err)
+	}
+	var out struct{ Type string }
+	providertest.Run(t, `
+import { readFileSync } from "node:fs";
+import Stripe from "stripe";
+const inp = JSON.parse(readFileSync(0, "utf8"));
+const ev = new Stripe("sk_test_unused").webhooks.constructEvent(inp.body, inp.header, "whsec_sign");
+process.stdout.write(JSON.stringify({ Type: ev.type }));
+`, map[string]string{"body": body, "header": h["Stripe-Signature"]}, &out)
+	if out.Type != "customer.created" {
+		t.Errorf("stripe's constructEvent read type %q", out.Type)
+	}
+	r = run(t, nil, "", "verify", "--provider", "stripe", "--secret", "whsec_sign", file, "-H", "Stripe-Signature: "+h["Stripe-Signature"])
+	if r.code != 0 {
+		t.Errorf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
