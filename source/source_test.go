@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,12 +12,6 @@ import (
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/source"
 )
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	providertest.Cleanup()
-	os.Exit(code)
-}
 
 // now is the signing time of every request.
 var now = time.Unix(1761905442, 0)

@@ -1,18 +1,22 @@
 // Package providertest signs test requests with webhook providers' own
 // official libraries, from npm, run on Node.js: a request a provider's
 // library signs is the evidence that a source verifies what the provider
-// sends. The packages are installed once per test binary into a temporary
-// folder (npm and node must be on PATH; a test fails without them when
-// HOOKLATCH_REQUIRE_SERVICES=1 and is skipped otherwise).
+// sends. The packages are installed once into the user's cache folder
+// (npm and node must be on PATH; a test fails without them when
+// HOOKLATCH_REQUIRE_SERVICES=1 and is skipped otherwise), and reused by
+// later runs until Packages change.
 package providertest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -33,7 +37,10 @@ var (
 	installErr  error
 )
 
-// dir installs Packages once and returns the folder.
+// dir installs Packages once and returns the folder: a folder of the
+// user's cache named after Packages, made by installing into a temporary
+// folder and renaming it, so that test binaries running at once never see
+// a half-made one.
 func dir(t testing.TB) string {
 	t.Helper()
 	for _, tool := range []string{"node", "npm"} {
@@ -44,29 +51,43 @@ func dir(t testing.TB) string {
 			t.Skipf("%s is not on PATH: the providers' official libraries run on Node.js", tool)
 		}
 	}
-	installOnce.Do(func() {
-		installDir, installErr = os.MkdirTemp("", "hooklatch-providers-")
-		if installErr != nil {
-			return
-		}
-		cmd := exec.Command("npm", append([]string{"install", "--no-audit", "--no-fund", "--silent"}, Packages...)...)
-		cmd.Dir = installDir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			installErr = fmt.Errorf("npm install %v: %v\n%s", Packages, err, out)
-		}
-	})
+	installOnce.Do(func() { installDir, installErr = install() })
 	if installErr != nil {
 		t.Fatal(installErr)
 	}
 	return installDir
 }
 
-// Cleanup removes the installed packages; call it from TestMain after the
-// tests ran.
-func Cleanup() {
-	if installDir != "" {
-		_ = os.RemoveAll(installDir)
+func install() (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
 	}
+	sum := sha256.Sum256([]byte(strings.Join(Packages, " ")))
+	final := filepath.Join(cache, "hooklatch", "providertest-"+hex.EncodeToString(sum[:6]))
+	if _, err := os.Stat(filepath.Join(final, "node_modules")); err == nil {
+		return final, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(final), "installing-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp) // gone once renamed; left behind by a failure
+	cmd := exec.Command("npm", append([]string{"install", "--no-audit", "--no-fund", "--silent"}, Packages...)...)
+	cmd.Dir = tmp
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("npm install %v: %v\n%s", Packages, err, out)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		if _, serr := os.Stat(filepath.Join(final, "node_modules")); serr != nil {
+			return "", err
+		}
+		// Another test binary installed it first: use theirs.
+	}
+	return final, nil
 }
 
 // Run runs script, an ES module, with in as JSON on its standard input,

@@ -247,8 +247,10 @@ type Observation struct {
 	// "duplicate", "attention" (accepted, but odd: see Event.Attention),
 	// "rejected" (signature), "too_large", "bad_method", "bad_request",
 	// "over_budget" (503: the memory budget could not hold the body),
-	// "too_slow" (408: the body arrived slower than Config.MinBodyRate) or
-	// "unavailable" (the store could not take the event).
+	// "too_slow" (408: the body arrived slower than Config.MinBodyRate),
+	// "unavailable" (the store could not take the event), "handshake" (a
+	// provider's endpoint check, answered with its own status) or
+	// "not_found" (no source at this path).
 	Outcome string
 	// StatusCode is the HTTP status answered.
 	StatusCode int
@@ -376,7 +378,11 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.cfg.Metrics.observe(o, took)
 	if r.cfg.Observe != nil {
 		obs.Method = req.Method
+		status := obs.StatusCode // a handshake's, the provider's
 		obs.Outcome, obs.StatusCode = outcomes[o].label, outcomes[o].status
+		if o == outcomeHandshake {
+			obs.StatusCode = status
+		}
 		r.cfg.Observe(obs)
 	}
 	r.budget.release(b.held)
@@ -437,6 +443,7 @@ func (r *Receiver) serveSource(w http.ResponseWriter, req *http.Request, start t
 	hs, _ := ep.Source.(source.Handshaker)
 	if hs != nil && req.Method == http.MethodGet {
 		if a, ok := hs.Handshake(req, nil); ok {
+			obs.StatusCode = a.Status
 			return handshake(w, a)
 		}
 	}
@@ -456,6 +463,7 @@ func (r *Receiver) serveSource(w http.ResponseWriter, req *http.Request, start t
 	}
 	if hs != nil {
 		if a, ok := hs.Handshake(req, b.buf); ok {
+			obs.StatusCode = a.Status
 			return handshake(w, a)
 		}
 	}

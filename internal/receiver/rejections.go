@@ -223,6 +223,9 @@ func (r *Receiver) recordRound(last bool) {
 		for reason, t := range tallies {
 			counts = append(counts, *t)
 			r.logs.counted(reason, t.Count, t.FirstAt)
+			if reason != t.Reason { // another provider's source: its key names it too
+				r.logs.get(reason).source, r.logs.get(reason).reason = t.Source, t.Reason
+			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := r.cfg.Store.CountRejections(ctx, counts)
@@ -338,6 +341,7 @@ type rejectionLogs struct {
 }
 
 type reasonLog struct {
+	source, reason         string // another provider's source and its reason; "" for Sent's
 	rejected, kept, failed int64
 	since                  time.Time // the first rejection not yet logged
 	logged                 time.Time // the last line
@@ -389,6 +393,9 @@ func (l *rejectionLogs) flush(log *slog.Logger, now time.Time, all bool) {
 		}
 		msg += fmt.Sprintf("; kept %d %s", rl.kept, plural(rl.kept, "sample", "samples"))
 		attrs := []any{"reason", reason, "rejected", rl.rejected, "kept", rl.kept}
+		if rl.source != "" {
+			attrs = append(attrs[:0], "source", rl.source, "reason", rl.reason, "rejected", rl.rejected, "kept", rl.kept)
+		}
 		if rl.last != nil {
 			attrs = append(attrs, "last_rejection_id", rl.last.ID, "detail", rl.last.Detail, "remote_addr", rl.last.RemoteAddr)
 		}
@@ -397,7 +404,7 @@ func (l *rejectionLogs) flush(log *slog.Logger, now time.Time, all bool) {
 			attrs = append(attrs, "not_kept", rl.failed, "err", rl.err)
 		}
 		log.Warn(msg, attrs...)
-		*rl = reasonLog{logged: now}
+		*rl = reasonLog{source: rl.source, reason: rl.reason, logged: now}
 	}
 }
 
