@@ -11,6 +11,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/hooklatch/hooklatch"
@@ -262,4 +265,65 @@ func ExampleRelay_AdminHandler() {
 	// Output:
 	// GET /healthz: 200 OK
 	// GET /ui/: 200 OK
+}
+
+// An app that keeps each message's status drops a stale update with one
+// if: Sent may retry a message's SENT after its READ has arrived, and
+// applying it would move the message back. Here SENT arrives second; the
+// handler keeps READ.
+func ExampleEvent_Stale() {
+	dir, _ := os.MkdirTemp("", "hooklatch-example")
+	defer os.RemoveAll(dir)
+	var (
+		mu     sync.Mutex
+		status = map[string]string{} // the app's own table: message id → status
+		lines  []string
+	)
+	relay, err := hooklatch.New(hooklatch.Config{
+		Secrets: []string{secret},
+		Store:   filepath.Join(dir, "hooklatch.db"),
+		Logger:  slog.New(slog.DiscardHandler),
+		Handlers: []hooklatch.Route{{
+			Name: "statuses",
+			Handler: hooklatch.OnMessage(func(ctx context.Context, ev *hooklatch.Event, m *event.MessageStatus) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if ev.Stale() {
+					lines = append(lines, fmt.Sprintf("dropped %s: message %s is already %s", m.MessageStatus, m.MessageID, ev.Latest()))
+					return nil
+				}
+				status[m.MessageID] = m.MessageStatus
+				lines = append(lines, fmt.Sprintf("applied %s", m.MessageStatus))
+				return nil
+			}),
+		}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	url, stop := serve(relay)
+	defer stop()
+
+	for _, typ := range []string{"message.read", "message.sent"} { // READ, then a late SENT
+		body, _ := event.Sample(typ, event.SampleOptions{})
+		body, _ = event.Set(body, "payload.message_id", "m-1")
+		fmt.Println(typ, "answered", sendAsSent(url, body))
+	}
+	for done := false; !done; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		done = len(lines) == 2
+		mu.Unlock()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(lines)
+	fmt.Println(strings.Join(lines, "\n"))
+	fmt.Println("message m-1 is", status["m-1"])
+	// Output:
+	// message.read answered 200
+	// message.sent answered 200
+	// applied READ
+	// dropped SENT: message m-1 is already READ
+	// message m-1 is READ
 }

@@ -324,7 +324,33 @@ type Event struct {
 	// for attention. Such an event has no Type, so only a route without
 	// Types receives it; a typed handler (OnMessage …) never does.
 	Envelope *event.Envelope
+
+	stale  bool
+	latest string
 }
+
+// Stale reports whether a later state of the event's subject had already
+// been received when the event was handed to the handler: a message's
+// SENT that arrives after its DELIVERED (Sent retried it) is stale, and an
+// app that keeps each message's status drops it with one if:
+//
+//	if ev.Stale() {
+//		return nil // a later status is already applied, or on its way
+//	}
+//
+// Later follows Sent's lifecycle, then the envelope's timestamp, then
+// receipt (docs/ordering.md). It is decided when the delivery is claimed,
+// each attempt anew: a retry of an event can become stale. Not stale is not
+// last: two deliveries of one subject running at once can still finish in
+// either order, so an app that must never go back also makes its write
+// conditional (event.StatusRank). False for an event with no subject.
+func (ev *Event) Stale() bool { return ev.stale }
+
+// Latest is the status of the event's subject's latest state when the event
+// was handed to the handler: the event's own status when it is the latest,
+// the later one that makes it stale otherwise ("DELIVERED", "READ" …).
+// Empty for an event with no subject.
+func (ev *Event) Latest() string { return ev.latest }
 
 // Handler runs events. Its error decides what happens next: nil is done,
 // Permanent(err) is dead at once, Snooze(d) tries again after d without
@@ -349,7 +375,7 @@ func adapt(h Handler) destination.Destination {
 	return destination.Func(func(ctx context.Context, d *destination.Delivery) error {
 		ev := &Event{
 			ID: d.Event.ID, Type: d.Event.Type, Subject: d.Event.Subject, Attempt: d.Attempt, DeliveryID: d.ID,
-			ReceivedAt: d.Event.ReceivedAt, Body: d.Event.Body,
+			ReceivedAt: d.Event.ReceivedAt, Body: d.Event.Body, stale: d.Stale, latest: d.SubjectStatus,
 		}
 		if env, err := event.Parse(d.Event.Body); err == nil {
 			ev.Envelope = env

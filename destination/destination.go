@@ -46,6 +46,16 @@ type Delivery struct {
 	// MetaTraceParent): empty when tracing is off, and then nothing is
 	// passed on.
 	TraceParent string
+	// Stale says that, when the delivery was claimed, a later state of the
+	// event's subject had already been received (store.Claim.Stale): an
+	// app that applies statuses drops this one. False for an event with no
+	// subject.
+	Stale bool
+	// SubjectStatus is the status of the subject's latest state when the
+	// delivery was claimed: the event's own status when it is the latest,
+	// the later one that makes it stale otherwise. Empty for an event with
+	// no subject.
+	SubjectStatus string
 }
 
 // Target says what a destination sends to, for the span of each attempt

@@ -40,7 +40,7 @@ type Kind struct {
 	// of a Registry is the fallback.
 	Fallback bool
 
-	// Signs says the kind signs what it sends with Settings.Secret; a
+	// Signs says the kind signs what it sends with Settings.Secrets; a
 	// front end refuses a secret for the kinds that do not.
 	Signs bool
 
@@ -73,9 +73,9 @@ type Settings struct {
 	Timeout time.Duration
 	// Logger is where a kind that logs writes.
 	Logger *slog.Logger
-	// Secret, for a kind that Signs, signs what it sends; zero sends
-	// unsigned.
-	Secret signature.Secret
+	// Secrets, for a kind that Signs, sign what it sends, each (several
+	// while the receiving app rotates its secret); none sends unsigned.
+	Secrets []signature.Secret
 	// Scheme is how a kind that Signs signs; empty for its default.
 	Scheme signature.Scheme
 }

@@ -28,6 +28,15 @@ const (
 	// MetaDeliveryID identifies the delivery (this event to this
 	// destination), in decimal: an opaque whole number, up to 2^63-1.
 	MetaDeliveryID = "hooklatch-delivery-id"
+	// MetaStale is "true" when a later state of the event's subject had
+	// already been received when the delivery was claimed
+	// (Delivery.Stale), else "false": always "false" for an event with no
+	// subject.
+	MetaStale = "hooklatch-stale"
+	// MetaSubjectStatus is the status of the subject's latest state when
+	// the delivery was claimed (Delivery.SubjectStatus); empty when the
+	// event has no subject.
+	MetaSubjectStatus = "hooklatch-subject-status"
 )
 
 // MetaTraceParent is the W3C traceparent a message carries while tracing
@@ -37,7 +46,8 @@ const (
 const MetaTraceParent = "traceparent"
 
 // MetadataNames lists the metadata names in the order Metadata returns them.
-var MetadataNames = [...]string{MetaEventID, MetaEventType, MetaSubject, MetaReceivedAt, MetaAttempt, MetaDeliveryID}
+var MetadataNames = [...]string{MetaEventID, MetaEventType, MetaSubject, MetaReceivedAt, MetaAttempt, MetaDeliveryID,
+	MetaStale, MetaSubjectStatus}
 
 // Field is one metadata name and its value.
 type Field struct{ Name, Value string }
@@ -53,5 +63,7 @@ func Metadata(d *Delivery) [len(MetadataNames)]Field {
 		{MetaReceivedAt, ev.ReceivedAt.UTC().Format(time.RFC3339Nano)},
 		{MetaAttempt, strconv.Itoa(d.Attempt)},
 		{MetaDeliveryID, strconv.FormatInt(d.ID, 10)},
+		{MetaStale, strconv.FormatBool(d.Stale)},
+		{MetaSubjectStatus, d.SubjectStatus},
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -88,8 +89,20 @@ func parseSecret(s string) (Secret, string) {
 // a rotation. Items are trimmed and empty items skipped; at least one secret
 // is required. Order is kept: Result.SecretIndex indexes this slice.
 func ParseSecrets(list string) ([]Secret, error) {
+	return parseList(strings.Split(list, ","))
+}
+
+// ParseSecretList is ParseSecrets for a list separated by commas, white
+// space or both, as Standard Webhooks writes several signatures: the
+// secrets hooklatch signs what it forwards with (a secret in such a list
+// holds neither).
+func ParseSecretList(list string) ([]Secret, error) {
+	return parseList(strings.FieldsFunc(list, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }))
+}
+
+func parseList(items []string) ([]Secret, error) {
 	var secrets []Secret
-	for i, item := range strings.Split(list, ",") {
+	for i, item := range items {
 		if strings.TrimSpace(item) == "" {
 			continue
 		}

@@ -114,6 +114,35 @@ func TestParseSecrets(t *testing.T) {
 	}
 }
 
+// The secrets hooklatch signs with are a list separated by commas, white
+// space or both: a comma list is not read as one secret, which gave a
+// misleading base64 error.
+func TestParseSecretList(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int{
+		"whsec_YWJj":                       1,
+		"whsec_YWJj,whsec_ZGVm":            2,
+		"whsec_YWJj whsec_ZGVm":            2,
+		" whsec_YWJj ,\twhsec_ZGVm\n, ":    2,
+		"whsec_YWJj whsec_ZGVm,whsec_Z2hp": 3,
+	} {
+		got, err := ParseSecretList(in)
+		if err != nil || len(got) != want {
+			t.Errorf("ParseSecretList(%q) = %d secrets, %v; want %d", in, len(got), err, want)
+		}
+	}
+	for in, wantErr := range map[string]string{
+		"":                      "no secret in list",
+		" , ":                   "no secret in list",
+		"whsec_YWJj whsec_!!!":  "list item 2: whsec_ secret is not valid base64",
+		"whsec_YWJj,,whsec_!!!": "list item 2: whsec_ secret is not valid base64",
+	} {
+		if _, err := ParseSecretList(in); !errors.Is(err, ErrInvalidSecret) || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("ParseSecretList(%q) error = %v, want %q", in, err, wantErr)
+		}
+	}
+}
+
 // TestSecretNeverPrints formats a Secret every way a log line might.
 func TestSecretNeverPrints(t *testing.T) {
 	t.Parallel()

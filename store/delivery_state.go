@@ -7,27 +7,27 @@ import (
 )
 
 // DeliveryNone is the DeliveryState of an event that has no delivery: it
-// was stored while nothing was to deliver it.
-const DeliveryNone = "none"
+// was stored while nothing was to deliver it. No delivery has it.
+const DeliveryNone DeliveryStatus = "none"
 
 // deliveryStates are the states an event's deliveries sum up to, first
 // the one that wins: a dead delivery needs a person whatever the others
 // did, and one still being tried means the event is not done.
 var deliveryStates = []struct {
-	state    string
-	statuses []string
+	state    DeliveryStatus
+	statuses []DeliveryStatus
 }{
-	{DeliveryDead, []string{DeliveryDead}},
-	{DeliveryPending, []string{DeliveryPending, DeliveryInFlight}},
-	{DeliverySucceeded, []string{DeliverySucceeded}},
-	{DeliveryDiscarded, []string{DeliveryDiscarded}},
+	{DeliveryDead, []DeliveryStatus{DeliveryDead}},
+	{DeliveryPending, []DeliveryStatus{DeliveryPending, DeliveryInFlight}},
+	{DeliverySucceeded, []DeliveryStatus{DeliverySucceeded}},
+	{DeliveryDiscarded, []DeliveryStatus{DeliveryDiscarded}},
 }
 
 // DeliveryState sums up the event's deliveries in one word: DeliveryDead
 // when any is dead; else DeliveryPending when any is pending or in flight;
 // else DeliverySucceeded when any succeeded; else DeliveryDiscarded; and
 // DeliveryNone when it has none. It reads DeliveryCounts.
-func (e *Event) DeliveryState() string {
+func (e *Event) DeliveryState() DeliveryStatus {
 	for _, s := range deliveryStates {
 		for _, st := range s.statuses {
 			if e.DeliveryCounts[st] > 0 {
@@ -48,7 +48,7 @@ func (e *Event) DeliveryText() string {
 		total += n
 	}
 	if total <= 1 {
-		return e.DeliveryState()
+		return string(e.DeliveryState())
 	}
 	var parts []string
 	for _, s := range deliveryStates {
@@ -74,7 +74,7 @@ func (e *Event) DeliveryText() string {
 // For DeliveryNone statuses is empty: the events with no delivery at all.
 // ok is false for a word that is not a state. Backends build
 // EventFilter.Delivery from it, so that every backend matches alike.
-func DeliveryStateStatuses(state string) (statuses []string, ok bool) {
+func DeliveryStateStatuses(state DeliveryStatus) (statuses []DeliveryStatus, ok bool) {
 	for _, s := range deliveryStates {
 		if s.state == state {
 			return slices.Clone(s.statuses), true
@@ -88,7 +88,7 @@ func DeliveryStateStatuses(state string) (statuses []string, ok bool) {
 func DeliveryStates() []string {
 	out := make([]string, 0, len(deliveryStates)+1)
 	for _, s := range deliveryStates {
-		out = append(out, s.state)
+		out = append(out, string(s.state))
 	}
-	return append(out, DeliveryNone)
+	return append(out, string(DeliveryNone))
 }

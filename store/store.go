@@ -131,7 +131,7 @@ type Event struct {
 	// DeliveryCounts counts the event's deliveries by status
 	// (DeliveryPending, DeliveryDead, …); DeliveryState sums them up.
 	// Filled by ListEvents; nil when the event has no delivery.
-	DeliveryCounts map[string]int `json:"delivery_counts,omitempty"`
+	DeliveryCounts map[DeliveryStatus]int `json:"delivery_counts,omitempty"`
 }
 
 // Delivery statuses. A delivery's life:
@@ -146,39 +146,48 @@ type Event struct {
 // An in_flight delivery whose lease expires (its worker died) is claimed
 // again; the lost attempt is recorded and counted.
 const (
-	DeliveryPending   = "pending"
-	DeliveryInFlight  = "in_flight"
-	DeliverySucceeded = "succeeded"
-	DeliveryDead      = "dead"
-	DeliveryDiscarded = "discarded"
+	DeliveryPending   DeliveryStatus = "pending"
+	DeliveryInFlight  DeliveryStatus = "in_flight"
+	DeliverySucceeded DeliveryStatus = "succeeded"
+	DeliveryDead      DeliveryStatus = "dead"
+	DeliveryDiscarded DeliveryStatus = "discarded"
 )
+
+// DeliveryStatus is where one delivery is in its life: one of the
+// Delivery constants above, as the stores keep it. The same words, with
+// DeliveryNone, name the states an event's deliveries sum up to
+// (Event.DeliveryState, EventFilter.Delivery).
+type DeliveryStatus string
 
 // Delivery is one event going to one destination.
 type Delivery struct {
-	ID            int64     `json:"id"`
-	EventSeq      int64     `json:"event_seq"`
-	EventID       string    `json:"event_id"`
-	Destination   string    `json:"destination"`
-	Status        string    `json:"status"`
-	Attempts      int       `json:"attempts"` // spent; snoozes do not count
-	NextAttemptAt time.Time `json:"next_attempt_at"`
-	LeaseOwner    string    `json:"lease_owner,omitempty"`
-	LeaseUntil    time.Time `json:"lease_until,omitzero"`
-	LastError     string    `json:"last_error,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ID            int64          `json:"id"`
+	EventSeq      int64          `json:"event_seq"`
+	EventID       string         `json:"event_id"`
+	Destination   string         `json:"destination"`
+	Status        DeliveryStatus `json:"status"`
+	Attempts      int            `json:"attempts"` // spent; snoozes do not count
+	NextAttemptAt time.Time      `json:"next_attempt_at"`
+	LeaseOwner    string         `json:"lease_owner,omitempty"`
+	LeaseUntil    time.Time      `json:"lease_until,omitzero"`
+	LastError     string         `json:"last_error,omitempty"`
+	CreatedAt     time.Time      `json:"created_at"`
+	UpdatedAt     time.Time      `json:"updated_at"`
 }
+
+// AttemptOutcome is how one attempt went: one of the Outcome constants.
+type AttemptOutcome string
 
 // Attempt outcomes recorded besides the destination's own.
 const (
-	OutcomeSucceeded    = "succeeded"
-	OutcomeTemporary    = "temporary"
-	OutcomePermanent    = "permanent"
-	OutcomeSnoozed      = "snoozed"
-	OutcomeLeaseExpired = "lease_expired"
+	OutcomeSucceeded    AttemptOutcome = "succeeded"
+	OutcomeTemporary    AttemptOutcome = "temporary"
+	OutcomePermanent    AttemptOutcome = "permanent"
+	OutcomeSnoozed      AttemptOutcome = "snoozed"
+	OutcomeLeaseExpired AttemptOutcome = "lease_expired"
 	// OutcomeDead is a temporary failure, or an attempt lost with its
 	// worker, that spent the delivery's last attempt: it made it dead.
-	OutcomeDead = "dead"
+	OutcomeDead AttemptOutcome = "dead"
 )
 
 // Attempt is one try of a delivery, for its timeline.
@@ -189,13 +198,13 @@ type Attempt struct {
 	// 3 …, retries and replays included (Delivery.Attempts restarts with a
 	// fresh budget; this does not). Assigned by the store when the attempt
 	// is recorded.
-	Attempt    int           `json:"attempt"`
-	StartedAt  time.Time     `json:"started_at"`
-	Duration   time.Duration `json:"duration_ns"`
-	Outcome    string        `json:"outcome"`
-	StatusCode int           `json:"status_code,omitempty"`
-	Error      string        `json:"error,omitempty"`
-	Response   string        `json:"response,omitempty"`
+	Attempt    int            `json:"attempt"`
+	StartedAt  time.Time      `json:"started_at"`
+	Duration   time.Duration  `json:"duration_ns"`
+	Outcome    AttemptOutcome `json:"outcome"`
+	StatusCode int            `json:"status_code,omitempty"`
+	Error      string         `json:"error,omitempty"`
+	Response   string         `json:"response,omitempty"`
 }
 
 // ClaimParams says who claims how much work, when.
@@ -230,11 +239,11 @@ type Claim struct {
 // Completion records how an attempt went and what happens next.
 type Completion struct {
 	DeliveryID    int64
-	Owner         string    // must still hold the lease, else ErrLeaseLost
-	Status        string    // DeliveryPending (try again), DeliverySucceeded or DeliveryDead
-	NextAttemptAt time.Time // with DeliveryPending
-	SpendAttempt  bool      // false for a snooze
-	Attempt       Attempt   // recorded whatever happens to the status
+	Owner         string         // must still hold the lease, else ErrLeaseLost
+	Status        DeliveryStatus // DeliveryPending (try again), DeliverySucceeded or DeliveryDead
+	NextAttemptAt time.Time      // with DeliveryPending
+	SpendAttempt  bool           // false for a snooze
+	Attempt       Attempt        // recorded whatever happens to the status
 	Now           time.Time
 }
 
@@ -244,14 +253,14 @@ type Completion struct {
 type DeliverySelector struct {
 	IDs         []int64
 	EventIDs    []string
-	Statuses    []string // e.g. []string{DeliveryDead}
-	Destination string   // narrows any of the above
+	Statuses    []DeliveryStatus // e.g. []DeliveryStatus{DeliveryDead}
+	Destination string           // narrows any of the above
 }
 
 // DeliveryFilter selects deliveries to list. Zero fields match everything.
 type DeliveryFilter struct {
 	EventID     string
-	Status      string
+	Status      DeliveryStatus
 	Destination string
 	AfterID     int64 // pages forward by id
 	Limit       int   // Defaults to 100; at most 10000
@@ -366,7 +375,7 @@ type EventFilter struct {
 	// DeliveryPending (pending or in flight), DeliverySucceeded,
 	// DeliveryDiscarded; or DeliveryNone for events without a delivery
 	// (see DeliveryStateStatuses). Any other value is an error.
-	Delivery string
+	Delivery DeliveryStatus
 	// AttentionOnly matches only the events marked for attention (whose
 	// Attention is not empty). The backends find them through an index
 	// of those alone.
@@ -383,11 +392,11 @@ type Route struct {
 
 // Stats are counts for health pages and tests.
 type Stats struct {
-	Events     int64            `json:"events"`
-	Duplicates int64            `json:"duplicates"`
-	Attention  int64            `json:"attention"`
-	Rejections int64            `json:"rejections"`
-	Deliveries map[string]int64 `json:"deliveries"` // by status
+	Events     int64                    `json:"events"`
+	Duplicates int64                    `json:"duplicates"`
+	Attention  int64                    `json:"attention"`
+	Rejections int64                    `json:"rejections"`
+	Deliveries map[DeliveryStatus]int64 `json:"deliveries"` // by status
 }
 
 // MinuteStats is what the receiver and the dispatcher did in one minute,
@@ -495,6 +504,11 @@ type Store interface {
 	// Routes returns the routes last recorded, in order; recorded is false
 	// when none ever were.
 	Routes(ctx context.Context) (routes []Route, recorded bool, err error)
+
+	// Subject returns the latest state of subject, of events received on
+	// source, or ErrNotFound when the store has none (no event of it, or
+	// all of them pruned). Its events are ListEvents' with that Subject.
+	Subject(ctx context.Context, source, subject string) (*SubjectState, error)
 
 	// Stats counts what is stored.
 	Stats(ctx context.Context) (Stats, error)

@@ -391,7 +391,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func deliveryStatus(t *testing.T, storePath, eventID string) string {
+func deliveryStatus(t *testing.T, storePath, eventID string) store.DeliveryStatus {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), storePath, sqlite.Options{})
 	if err != nil {

@@ -214,6 +214,10 @@ func (d *Destination) headers(id string, meta workerpayload.Meta, bodyLen int) m
 		"hooklatch-received-at": meta.ReceivedAt,
 		"hooklatch-attempt":     int64(meta.Attempt),
 		"hooklatch-delivery-id": meta.DeliveryID,
+		// As text, as on every broker: a header consumer reads "true" or
+		// "false"; the task's keyword argument carries a boolean.
+		"hooklatch-stale":          strconv.FormatBool(meta.Stale),
+		"hooklatch-subject-status": meta.SubjectStatus,
 	}
 }
 

@@ -28,14 +28,15 @@
 //     JSON);
 //   - kwargs is {"hooklatch": {...}, "raw_body": "..."}: hooklatch's
 //     metadata (event_id, event_type, subject, subject_kind, received_at,
-//     attempt, delivery_id as a string, attention when hooklatch found the
-//     event odd) and the body exactly as Sent sent it (when a body is not
+//     attempt, delivery_id as a string, stale and subject_status (see
+//     docs/ordering.md), attention when hooklatch found the event odd) and the body exactly as Sent sent it (when a body is not
 //     UTF-8, raw_body is None and raw_body_base64 carries it);
 //   - embed has no callbacks, errbacks, chain or chord.
 //
 // The headers also carry hooklatch-event-id, hooklatch-event-type,
-// hooklatch-subject, hooklatch-received-at, hooklatch-attempt and
-// hooklatch-delivery-id, the names they have on every broker.
+// hooklatch-subject, hooklatch-received-at, hooklatch-attempt,
+// hooklatch-delivery-id, hooklatch-stale ("true" or "false") and
+// hooklatch-subject-status, the names they have on every broker.
 //
 // The task id is TaskID: a UUIDv5 of the event and the destination's
 // delivery, the same on every attempt.

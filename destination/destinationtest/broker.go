@@ -53,6 +53,9 @@ type BrokerHarness struct {
 //
 //   - metadata arrives beside the body, under destination.MetadataNames,
 //     with a delivery ID above 2^62 kept exact;
+//   - hooklatch-stale and hooklatch-subject-status say "true" and the
+//     later status for a stale delivery, "false" and the event's own for
+//     the latest, "false" and empty for an event with no subject;
 //   - a broker that is down is a temporary failure, and once it is back the
 //     retry is delivered;
 //   - a retry after the broker stored a message but its confirmation was
@@ -77,6 +80,7 @@ func RunBroker(t *testing.T, h BrokerHarness) {
 	b := &brokerSuite{h: h}
 	t.Run("Conformance", func(t *testing.T) { Run(t, b.harness()) })
 	t.Run("MetadataArrives", b.metadata)
+	t.Run("StaleMetadataArrives", b.staleMetadata)
 	t.Run("BrokerDownIsTemporaryThenDelivered", b.down)
 	t.Run("RetryAfterLostConfirmation", b.lostConfirmation)
 	t.Run("OutageMidStreamLosesNothing", b.outage)
@@ -123,6 +127,33 @@ func (b *brokerSuite) metadata(t *testing.T) {
 	for _, f := range destination.Metadata(dl) {
 		if v, ok := rc.Metadata[f.Name]; !ok || v != f.Value {
 			t.Errorf("metadata %s = %q (present %v), want %q", f.Name, v, ok, f.Value)
+		}
+	}
+}
+
+func (b *brokerSuite) staleMetadata(t *testing.T) {
+	t.Parallel()
+	dest, obs := b.h.New(t, b.h.Addr)
+	stale := NewDelivery(210)
+	stale.Stale, stale.SubjectStatus = true, "READ"
+	latest := NewDelivery(211)
+	noSubject := NewDelivery(212)
+	noSubject.Event.SubjectKind, noSubject.Event.Subject, noSubject.SubjectStatus = "", "", ""
+	want := map[string][2]string{ // event ID: hooklatch-stale, hooklatch-subject-status
+		stale.Event.ID:     {"true", "READ"},
+		latest.Event.ID:    {"false", "DELIVERED"},
+		noSubject.Event.ID: {"false", ""},
+	}
+	for _, dl := range []*destination.Delivery{stale, latest, noSubject} {
+		deliverOK(t, dest, dl)
+	}
+	got := waitFor(t, obs, stale.Event.ID, latest.Event.ID, noSubject.Event.ID)
+	for id, w := range want {
+		md := got[id][0].Metadata
+		for i, name := range []string{destination.MetaStale, destination.MetaSubjectStatus} {
+			if v, ok := md[name]; !ok || v != w[i] {
+				t.Errorf("event %s: metadata %s = %q (present %v), want %q", id, name, v, ok, w[i])
+			}
 		}
 	}
 }

@@ -163,6 +163,8 @@ func NewDelivery(n int) *destination.Delivery {
 	return &destination.Delivery{
 		ID:      int64(1000 + n),
 		Attempt: 1,
+		// Its own status is its subject's latest: not stale.
+		SubjectStatus: "DELIVERED",
 		Event: &store.Event{
 			ID:          id,
 			Seq:         int64(n + 1),

@@ -43,7 +43,9 @@
 //
 // A broker destination (Redis, NATS, RabbitMQ, Kafka) passes RunBroker,
 // which runs Run and then what a broker owes on top: metadata by the names
-// of destination.MetadataNames, a broker that is down or cut off mid-stream
+// of destination.MetadataNames (hooklatch-stale and
+// hooklatch-subject-status for a stale delivery, the latest one and one
+// with no subject among them), a broker that is down or cut off mid-stream
 // losing no acknowledged event, a retry after a lost confirmation that the
 // broker drops where it dedupes, and a Close that waits for confirmations.
 // The harness builds a destination that dials a given address and an

@@ -12,8 +12,11 @@
 //   - the event's raw body on stdin, byte for byte, as Sent sent it;
 //   - the environment of hooklatch, then Config.Env, then
 //     HOOKLATCH_EVENT_ID, HOOKLATCH_EVENT_TYPE, HOOKLATCH_SUBJECT_KIND,
-//     HOOKLATCH_SUBJECT, HOOKLATCH_DELIVERY_ID, HOOKLATCH_ATTEMPT and
-//     HOOKLATCH_DEDUPE_KEY;
+//     HOOKLATCH_SUBJECT, HOOKLATCH_DELIVERY_ID, HOOKLATCH_ATTEMPT,
+//     HOOKLATCH_DEDUPE_KEY, HOOKLATCH_STALE ("true" when a later state of
+//     the subject had already been received, else "false") and
+//     HOOKLATCH_SUBJECT_STATUS (the subject's latest status; empty for an
+//     event with no subject);
 //   - stdout and stderr together kept, the last MaxOutputBytes of them, as
 //     the attempt's response.
 //

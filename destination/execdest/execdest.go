@@ -27,6 +27,13 @@ const (
 	EnvDeliveryID  = "HOOKLATCH_DELIVERY_ID"
 	EnvAttempt     = "HOOKLATCH_ATTEMPT"
 	EnvDedupeKey   = "HOOKLATCH_DEDUPE_KEY"
+	// EnvStale is "true" when a later state of the event's subject had
+	// already been received when the delivery was claimed, else "false"
+	// (always for an event with no subject).
+	EnvStale = "HOOKLATCH_STALE"
+	// EnvSubjectStatus is the status of the subject's latest state then;
+	// empty for an event with no subject.
+	EnvSubjectStatus = "HOOKLATCH_SUBJECT_STATUS"
 	// EnvTraceParent is set while tracing is on, to the W3C traceparent
 	// of the attempt's span (destination.Delivery.TraceParent), the name
 	// OpenTelemetry gives the environment carrier.
@@ -230,7 +237,7 @@ func (d *Destination) judge(ctx context.Context, cmd *exec.Cmd, err error, outpu
 // last of duplicate keys, so these win over Config.Env.
 func (d *Destination) environ(dl *destination.Delivery) []string {
 	ev := dl.Event
-	env := make([]string, len(d.env), len(d.env)+8)
+	env := make([]string, len(d.env), len(d.env)+10)
 	copy(env, d.env)
 	if dl.TraceParent != "" {
 		env = append(env, EnvTraceParent+"="+dl.TraceParent)
@@ -243,6 +250,8 @@ func (d *Destination) environ(dl *destination.Delivery) []string {
 		EnvDeliveryID+"="+strconv.FormatInt(dl.ID, 10),
 		EnvAttempt+"="+strconv.Itoa(dl.Attempt),
 		EnvDedupeKey+"="+noNUL(ev.DedupeKey),
+		EnvStale+"="+strconv.FormatBool(dl.Stale),
+		EnvSubjectStatus+"="+noNUL(dl.SubjectStatus),
 	)
 }
 

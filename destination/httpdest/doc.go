@@ -22,6 +22,13 @@
 //	Hooklatch-Delivery-Id: the delivery's ID (this event to this destination)
 //	Hooklatch-Attempt:     1, 2, …
 //	Hooklatch-Event-Type:  message.delivered, …
+//	Hooklatch-Stale:       true when a later state of the event's subject had
+//	                       already been received, else false
+//	Hooklatch-Subject-Status: that subject's latest status (DELIVERED, …)
+//
+// An event with no subject (no message_id, template_id …) has
+// Hooklatch-Stale false and no Hooklatch-Subject-Status, as an event with
+// no type has no Hooklatch-Event-Type. See docs/ordering.md.
 //
 // With Config.Secret set, the request also carries a signature in Sent's
 // current scheme, so the app verifies forwarded events with the code it
@@ -33,7 +40,19 @@
 //	X-Webhook-Signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">
 //
 // and the same three values under the Standard Webhooks names Webhook-Id,
-// Webhook-Timestamp and Webhook-Signature.
+// Webhook-Timestamp and Webhook-Signature. With several secrets (Secrets,
+// while the app rotates its own), the signature header lists one signature
+// a secret, space-separated as Standard Webhooks does ("v1,<sig1> v1,<sig2>"),
+// so an app holding any one of them verifies; the legacy scheme, which has
+// room for one, signs with the first.
+//
+// The signature covers the ID, the timestamp and the body, as Sent's and
+// every Standard Webhooks library's does: not the other headers.
+// Hooklatch-Stale and Hooklatch-Subject-Status are as trustworthy as the
+// connection they arrive on (keep hooklatch and the app on a private
+// network or behind TLS). An app that must not rely on them reads the
+// status and timestamp from the signed body and compares them with what it
+// has stored.
 //
 // # The answer
 //

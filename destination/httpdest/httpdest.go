@@ -26,6 +26,15 @@ const (
 	HeaderDeliveryID = "Hooklatch-Delivery-Id"
 	HeaderAttempt    = "Hooklatch-Attempt"
 	HeaderEventType  = "Hooklatch-Event-Type"
+	// HeaderStale is "true" when a later state of the event's subject had
+	// already been received when the delivery was claimed, else "false"
+	// (always "false" for an event with no subject): an app that applies
+	// statuses drops a stale one.
+	HeaderStale = "Hooklatch-Stale"
+	// HeaderSubjectStatus is the status of the subject's latest state when
+	// the delivery was claimed; absent, like Hooklatch-Event-Type, when
+	// the event has no subject.
+	HeaderSubjectStatus = "Hooklatch-Subject-Status"
 )
 
 // Standard Webhooks names of hooklatch's own signature, sent alongside
@@ -79,6 +88,11 @@ type Config struct {
 	// them unsigned.
 	Secret signature.Secret
 
+	// Secrets are more secrets to sign with after Secret, for an app that
+	// rotates its own: a v1 request carries one signature a secret, space-
+	// separated; a legacy one is signed with the first secret alone.
+	Secrets []signature.Secret
+
 	// Scheme is how Secret signs: signature.V1 (X-Webhook-Id, a fresh
 	// X-Webhook-Timestamp and "v1,<base64>", plus the same in Webhook-*),
 	// signature.Legacy ("sha256=<hex>" over the body, as Sent's older
@@ -131,8 +145,8 @@ type Destination struct {
 	url      string // without user info, for requests
 	display  string // password redacted, for messages
 	do       func(*http.Request) (*http.Response, error)
-	key      []byte // v1 HMAC key; nil when unsigned
-	legacy   []byte // legacy HMAC key; nil when unsigned
+	keys     [][]byte // v1 HMAC keys, one a secret; none when unsigned
+	legacy   []byte   // legacy HMAC key of the first secret; nil when unsigned
 	scheme   signature.Scheme
 	timeout  time.Duration
 	header   http.Header // the static headers
@@ -193,8 +207,14 @@ func New(cfg Config) (*Destination, error) {
 	default:
 		return nil, configError("Scheme", "%q: want %s, %s or %s", cfg.Scheme, signature.V1, signature.Legacy, SchemeAsReceived)
 	}
-	if cfg.Secret.Fingerprint() != "" {
-		d.key, d.legacy = cfg.Secret.V1Key(), cfg.Secret.LegacyKey()
+	for _, s := range append([]signature.Secret{cfg.Secret}, cfg.Secrets...) {
+		if s.Fingerprint() == "" {
+			continue // the zero Secret: none
+		}
+		if d.legacy == nil {
+			d.legacy = s.LegacyKey()
+		}
+		d.keys = append(d.keys, s.V1Key())
 	}
 	if d.now == nil {
 		d.now = time.Now
@@ -252,7 +272,7 @@ func (d *Destination) Deliver(ctx context.Context, dl *destination.Delivery) err
 func (d *Destination) requestHeader(dl *destination.Delivery) http.Header {
 	ev := dl.Event
 	h := make(http.Header, len(d.header)+16)
-	vals := make(headerValues, 0, 14)     // one allocation for the values
+	vals := make(headerValues, 0, 17)     // one allocation for the values
 	h["User-Agent"] = vals.add(userAgent) // Config.Headers may replace it
 	for k, v := range d.header {
 		h[k] = v
@@ -273,6 +293,10 @@ func (d *Destination) requestHeader(dl *destination.Delivery) http.Header {
 	if ev.Type != "" {
 		h[HeaderEventType] = vals.add(ev.Type)
 	}
+	h[HeaderStale] = vals.add(strconv.FormatBool(dl.Stale))
+	if dl.SubjectStatus != "" {
+		h[HeaderSubjectStatus] = vals.add(dl.SubjectStatus)
+	}
 	if dl.TraceParent != "" {
 		h["Traceparent"] = vals.add(dl.TraceParent)
 	}
@@ -281,18 +305,28 @@ func (d *Destination) requestHeader(dl *destination.Delivery) http.Header {
 		scheme = signature.Scheme(ev.Scheme)
 	}
 	switch {
-	case d.key == nil:
+	case d.keys == nil:
 	case scheme == signature.Legacy:
 		h[signature.HeaderSignature] = vals.add(signature.SignLegacy(d.legacy, ev.Body))
 	default:
 		// The event ID is the webhook ID: stable across attempts, so the
 		// receiving app can deduplicate on it.
 		unix := d.now().Unix()
-		id, ts, sig := vals.add(ev.ID), vals.add(strconv.FormatInt(unix, 10)), vals.add(signature.SignV1(d.key, ev.ID, unix, ev.Body))
+		id, ts, sig := vals.add(ev.ID), vals.add(strconv.FormatInt(unix, 10)), vals.add(d.signV1(ev.ID, unix, ev.Body))
 		h[signature.HeaderID], h[signature.HeaderTimestamp], h[signature.HeaderSignature] = id, ts, sig
 		h[HeaderStandardID], h[HeaderStandardTimestamp], h[HeaderStandardSignature] = id, ts, sig
 	}
 	return h
+}
+
+// signV1 is the v1 signature header of a request: one signature a secret,
+// space-separated.
+func (d *Destination) signV1(id string, unix int64, body []byte) string {
+	sig := signature.SignV1(d.keys[0], id, unix, body)
+	for _, k := range d.keys[1:] {
+		sig += " " + signature.SignV1(k, id, unix, body)
+	}
+	return sig
 }
 
 // headerValues hands out one-element header values from a shared array.

@@ -223,16 +223,7 @@ func TestDeliverSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	type received struct {
-		header http.Header
-		body   []byte
-	}
-	got := make(chan received, 2)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		got <- received{r.Header, body}
-	}))
-	t.Cleanup(srv.Close)
+	srv, got := recordingApp(t)
 	dest := newDest(t, httpdest.Config{URL: srv.URL, Secret: secret, NowFunc: func() time.Time { return now }})
 
 	dl := destinationtest.NewDelivery(1)
@@ -555,5 +546,50 @@ func TestDeliverBasicAuthFromURL(t *testing.T) {
 	err := destination.Classify(dest.Deliver(t.Context(), destinationtest.NewDelivery(2))).Err
 	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "hook:xxxxx@") {
 		t.Fatalf("err = %v, want the URL with its password redacted", err)
+	}
+}
+
+// Each request says whether its event was stale when it was claimed and
+// its subject's latest status; an event with no subject is not stale and
+// has no subject status header at all.
+func TestDeliverStaleHeaders(t *testing.T) {
+	t.Parallel()
+	noSubject := destinationtest.NewDelivery(3)
+	noSubject.Event.SubjectKind, noSubject.Event.Subject, noSubject.SubjectStatus = "", "", ""
+	stale := destinationtest.NewDelivery(1)
+	stale.Stale, stale.SubjectStatus = true, "READ"
+	fresh := destinationtest.NewDelivery(2)
+	fresh.SubjectStatus = "DELIVERED"
+	tests := []struct {
+		name       string
+		dl         *destination.Delivery
+		wantStale  string
+		wantStatus []string // the header's values; nil when absent
+	}{
+		{"stale", stale, "true", []string{"READ"}},
+		{"latest", fresh, "false", []string{"DELIVERED"}},
+		{"no subject", noSubject, "false", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := make(chan http.Header, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				got <- r.Header
+			}))
+			t.Cleanup(srv.Close)
+			dest := newDest(t, httpdest.Config{URL: srv.URL})
+			if o := destination.Classify(dest.Deliver(t.Context(), tt.dl)); o.Class != destination.Succeeded {
+				t.Fatalf("outcome %s (%v), want succeeded", o.Class, o.Err)
+			}
+			h := <-got
+			if g := h.Values("Hooklatch-Stale"); len(g) != 1 || g[0] != tt.wantStale {
+				t.Errorf("Hooklatch-Stale: %q, want [%q]", g, tt.wantStale)
+			}
+			if g := h.Values("Hooklatch-Subject-Status"); fmt.Sprint(g) != fmt.Sprint(tt.wantStatus) {
+				t.Errorf("Hooklatch-Subject-Status: %q, want %q", g, tt.wantStatus)
+			}
+		})
 	}
 }

@@ -27,8 +27,8 @@ var Kind = destination.Kind{
 			return nil, err
 		}
 		cfg := Config{URL: u, Headers: block.Headers, Timeout: s.Timeout, Scheme: signature.Scheme(block.Scheme)}
-		if block.Secret != "" {
-			if cfg.Secret, err = signature.ParseSecret(block.Secret); err != nil {
+		if strings.TrimSpace(block.Secret) != "" {
+			if cfg.Secrets, err = signature.ParseSecretList(block.Secret); err != nil {
 				return nil, configError("Secret", "%s", strings.TrimPrefix(err.Error(), signature.ErrInvalidSecret.Error()+": "))
 			}
 		}
@@ -39,14 +39,14 @@ var Kind = destination.Kind{
 		if err != nil {
 			return nil, err
 		}
-		return destination.Built(New(Config{URL: u, Timeout: s.Timeout, Secret: s.Secret, Scheme: s.Scheme}))
+		return destination.Built(New(Config{URL: u, Timeout: s.Timeout, Secrets: s.Secrets, Scheme: s.Scheme}))
 	},
 }
 
 // Block is the http: block of a config file.
 type Block struct {
 	URL     string            `yaml:"url"`
-	Secret  string            `yaml:"secret"`
+	Secret  string            `yaml:"secret"` // one, or several separated by spaces or commas while the app rotates
 	Scheme  string            `yaml:"scheme"` // v1 (default), legacy or as-received
 	Headers map[string]string `yaml:"headers"`
 }

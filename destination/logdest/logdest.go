@@ -24,7 +24,7 @@ func New(logger *slog.Logger) destination.Destination {
 // Deliver implements destination.Destination. It always succeeds.
 func (l *logDestination) Deliver(ctx context.Context, d *destination.Delivery) error {
 	ev := d.Event
-	attrs := make([]slog.Attr, 0, 9)
+	attrs := make([]slog.Attr, 0, 11)
 	attrs = append(attrs,
 		slog.String("event_id", ev.ID),
 		slog.String("type", ev.Type),
@@ -34,7 +34,11 @@ func (l *logDestination) Deliver(ctx context.Context, d *destination.Delivery) e
 		slog.String("source", ev.Source),
 		slog.Int("attempt", d.Attempt),
 		slog.String("dedupe_key", ev.DedupeKey),
+		slog.Bool("stale", d.Stale),
 	)
+	if d.SubjectStatus != "" {
+		attrs = append(attrs, slog.String("subject_status", d.SubjectStatus))
+	}
 	if ev.Attention != "" {
 		attrs = append(attrs, slog.String("attention", ev.Attention))
 	}

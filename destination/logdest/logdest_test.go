@@ -39,6 +39,9 @@ func TestDeliverLogsOneLine(t *testing.T) {
 	withAttention := destinationtest.NewDelivery(2)
 	withAttention.Event.Attention = "unknown type: message.teleported"
 	withAttention.Attempt = 3
+	withAttention.Stale, withAttention.SubjectStatus = true, "READ"
+	noSubject := destinationtest.NewDelivery(3)
+	noSubject.Event.SubjectKind, noSubject.Event.Subject, noSubject.SubjectStatus = "", "", ""
 
 	tests := []struct {
 		name string
@@ -53,6 +56,7 @@ func TestDeliverLogsOneLine(t *testing.T) {
 				"event_id": "0199f1a2-7b3c-7d4e-8f5a-000000000001", "type": "message.delivered",
 				"subject_kind": "message_id", "subject": "8ba7b830-9dad-11d1-80b4-000000000001",
 				"status": "DELIVERED", "source": "sent", "attempt": float64(1), "dedupe_key": "evt_000001",
+				"stale": false, "subject_status": "DELIVERED",
 			},
 		},
 		{
@@ -64,6 +68,18 @@ func TestDeliverLogsOneLine(t *testing.T) {
 				"subject_kind": "message_id", "subject": "8ba7b830-9dad-11d1-80b4-000000000002",
 				"status": "DELIVERED", "source": "sent", "attempt": float64(3), "dedupe_key": "evt_000002",
 				"attention": "unknown type: message.teleported",
+				"stale":     true, "subject_status": "READ",
+			},
+		},
+		{
+			name: "no subject",
+			dl:   noSubject,
+			want: map[string]any{
+				"level": "INFO", "msg": "event",
+				"event_id": "0199f1a2-7b3c-7d4e-8f5a-000000000003", "type": "message.delivered",
+				"subject_kind": "", "subject": "",
+				"status": "DELIVERED", "source": "sent", "attempt": float64(1), "dedupe_key": "evt_000003",
+				"stale": false,
 			},
 		},
 	}

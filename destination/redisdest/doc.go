@@ -16,6 +16,10 @@
 //	hooklatch-received-at   when hooklatch stored it, RFC 3339, UTC
 //	hooklatch-attempt       1, 2, …
 //	hooklatch-delivery-id   this event to this destination, a decimal number
+//	hooklatch-stale         true when a later state of the subject had already
+//	                        been received, else false (see docs/ordering.md)
+//	hooklatch-subject-status
+//	                        the subject's latest status then; empty without one
 //
 // the same metadata, under the same names, that every broker destination
 // sends (destination.MetadataNames).

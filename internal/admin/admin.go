@@ -39,6 +39,9 @@ type Config struct {
 	// Ready probes whether the store takes writes, for the outage gauge
 	// while no webhook arrives. Defaults to none.
 	Ready func(context.Context) error
+	// FilteredOut names the destinations whose filter keeps an event out,
+	// for the event's page and API. Defaults to none.
+	FilteredOut func(*store.Event) []string
 	// Notify wakes the dispatcher after an action made deliveries due.
 	// Defaults to none: the dispatcher polls.
 	Notify func()

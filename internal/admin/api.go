@@ -36,6 +36,7 @@ func (a *Admin) routes() {
 	m.HandleFunc("GET /v1/rejections/{id}", a.apiRejection)
 	m.HandleFunc("POST /v1/rejections/release", a.apiRelease)
 	m.HandleFunc("POST /v1/rejections/{id}/release", a.apiReleaseOne)
+	m.HandleFunc("GET /v1/subjects/{subject}", a.apiSubject)
 	m.HandleFunc("GET /v1/stats", a.apiStats)
 	m.HandleFunc("GET /v1/stream", a.apiStream)
 	m.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
@@ -105,7 +106,7 @@ func filterFromQuery(v url.Values) FilterParams {
 }
 
 func (p FilterParams) query(now time.Time) (inspect.Query, error) {
-	q := inspect.Query{Filter: store.EventFilter{Type: p.Type, Subject: p.Subject, Delivery: p.Delivery}, Attention: p.Attention}
+	q := inspect.Query{Filter: store.EventFilter{Type: p.Type, Subject: p.Subject, Delivery: store.DeliveryStatus(p.Delivery)}, Attention: p.Attention}
 	var err error
 	if q.Filter.Since, err = parseTime("since", p.Since, now); err != nil {
 		return q, err
@@ -124,8 +125,8 @@ func (p FilterParams) query(now time.Time) (inspect.Query, error) {
 // ("1 of 3 deliveries dead, 2 succeeded").
 type listedEvent struct {
 	store.Event
-	Delivery     string `json:"delivery"`
-	DeliveryText string `json:"delivery_text"`
+	Delivery     store.DeliveryStatus `json:"delivery"`
+	DeliveryText string               `json:"delivery_text"`
 }
 
 type eventPage struct {
@@ -173,8 +174,8 @@ func (a *Admin) apiEvents(w http.ResponseWriter, r *http.Request) {
 // eventDetail is GET /v1/events/{id}.
 type eventDetail struct {
 	*store.Event
-	Delivery     string `json:"delivery"`
-	DeliveryText string `json:"delivery_text"`
+	Delivery     store.DeliveryStatus `json:"delivery"`
+	DeliveryText string               `json:"delivery_text"`
 	// Body is the raw body when it is JSON; BodyText is it as text
 	// whatever it is, and BodyBase64 byte for byte.
 	Body          json.RawMessage    `json:"body,omitempty"`
@@ -183,24 +184,46 @@ type eventDetail struct {
 	Envelope      *inspect.Envelope  `json:"envelope,omitempty"`
 	EnvelopeError string             `json:"envelope_error,omitempty"`
 	Deliveries    []inspect.Timeline `json:"deliveries"`
+	FilteredOut   []string           `json:"filtered_out,omitempty"`
 }
 
 func newEventDetail(d *inspect.Detail) eventDetail {
 	out := eventDetail{Event: d.Event, Delivery: d.State, DeliveryText: d.Event.DeliveryText(), BodyText: string(d.Event.Body), BodyBase64: d.Event.Body,
-		Envelope: d.Envelope, EnvelopeError: d.EnvelopeError, Deliveries: d.Deliveries}
+		Envelope: d.Envelope, EnvelopeError: d.EnvelopeError, Deliveries: d.Deliveries, FilteredOut: d.FilteredOut}
 	if json.Valid(d.Event.Body) {
 		out.Body = d.Event.Body
 	}
 	return out
 }
 
+// event is the detail of the event ref names, with the destinations its
+// content is filtered out of.
+func (a *Admin) event(ctx context.Context, ref string) (*inspect.Detail, error) {
+	d, err := a.in.Event(ctx, ref)
+	if err == nil && a.cfg.FilteredOut != nil {
+		d.FilteredOut = a.cfg.FilteredOut(d.Event)
+	}
+	return d, err
+}
+
 func (a *Admin) apiEvent(w http.ResponseWriter, r *http.Request) {
-	d, err := a.in.Event(r.Context(), r.PathValue("id"))
+	d, err := a.event(r.Context(), r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, newEventDetail(d))
+}
+
+// apiSubject answers a subject's latest state and its events, newest
+// first; ?source= names the source (Sent's by default).
+func (a *Admin) apiSubject(w http.ResponseWriter, r *http.Request) {
+	d, err := a.in.Subject(r.Context(), r.URL.Query().Get("source"), r.PathValue("subject"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
 }
 
 // actionResult answers every action.

@@ -152,9 +152,9 @@ func (s *stats) read() counts {
 		}
 	}
 	if d := s.disp; d != nil {
-		c.delivered = sumVec(d.Attempts, "outcome", func(o string) bool { return o == store.OutcomeSucceeded })
+		c.delivered = sumVec(d.Attempts, "outcome", func(o string) bool { return store.AttemptOutcome(o) == store.OutcomeSucceeded })
 		c.failed = sumVec(d.Attempts, "outcome", func(o string) bool {
-			return o != store.OutcomeSucceeded && o != store.OutcomeSnoozed
+			return store.AttemptOutcome(o) != store.OutcomeSucceeded && store.AttemptOutcome(o) != store.OutcomeSnoozed
 		})
 		c.dead = sumVec(d.DeadDeliveries, "destination", func(string) bool { return true })
 	}

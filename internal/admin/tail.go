@@ -26,17 +26,17 @@ type EventNote struct {
 // AttemptNote is the live stream's "attempt" message: one delivery
 // attempt as recorded.
 type AttemptNote struct {
-	EventID        string    `json:"event_id"`
-	DeliveryID     int64     `json:"delivery_id"`
-	Destination    string    `json:"destination"`
-	Attempt        int       `json:"attempt"`
-	StartedAt      time.Time `json:"started_at"`
-	DurationMillis float64   `json:"duration_ms"`
-	Outcome        string    `json:"outcome"`
-	StatusCode     int       `json:"status_code,omitempty"`
-	Error          string    `json:"error,omitempty"`
-	DeliveryStatus string    `json:"delivery_status"`
-	NextAttemptAt  time.Time `json:"next_attempt_at,omitzero"`
+	EventID        string               `json:"event_id"`
+	DeliveryID     int64                `json:"delivery_id"`
+	Destination    string               `json:"destination"`
+	Attempt        int                  `json:"attempt"`
+	StartedAt      time.Time            `json:"started_at"`
+	DurationMillis float64              `json:"duration_ms"`
+	Outcome        store.AttemptOutcome `json:"outcome"`
+	StatusCode     int                  `json:"status_code,omitempty"`
+	Error          string               `json:"error,omitempty"`
+	DeliveryStatus store.DeliveryStatus `json:"delivery_status"`
+	NextAttemptAt  time.Time            `json:"next_attempt_at,omitzero"`
 }
 
 // StatsNote is the live stream's "stats" message, sent every two seconds

@@ -62,9 +62,12 @@ var funcs = template.FuncMap{
 		}
 		return strconv.Itoa(c)
 	},
-	"canRetry":   func(status string) bool { return status == store.DeliveryDead },
-	"canDiscard": func(status string) bool { return status == store.DeliveryPending || status == store.DeliveryDead },
-	"canReplay":  func(status string) bool { return status != store.DeliveryInFlight },
+	"pathEscape": url.PathEscape,
+	"canRetry":   func(status store.DeliveryStatus) bool { return status == store.DeliveryDead },
+	"canDiscard": func(status store.DeliveryStatus) bool {
+		return status == store.DeliveryPending || status == store.DeliveryDead
+	},
+	"canReplay": func(status store.DeliveryStatus) bool { return status != store.DeliveryInFlight },
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -76,7 +79,7 @@ var funcs = template.FuncMap{
 
 func newUI(a *Admin) (*ui, error) {
 	u := &ui{a: a, pages: map[string]*template.Template{}}
-	for _, name := range []string{"overview", "events", "event", "dead", "rejections", "rejection", "login", "bulk"} {
+	for _, name := range []string{"overview", "events", "event", "subject", "dead", "rejections", "rejection", "login", "bulk"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(uiFiles, "ui/layout.html", "ui/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("dashboard template %s: %w", name, err)
@@ -93,6 +96,7 @@ func newUI(a *Admin) (*ui, error) {
 	m.HandleFunc("GET /ui/charts", u.charts)
 	m.HandleFunc("GET /ui/events", u.events)
 	m.HandleFunc("GET /ui/events/{id}", u.event)
+	m.HandleFunc("GET /ui/subjects/{subject}", u.subject)
 	m.HandleFunc("POST /ui/events/{id}/{action}", u.eventAction)
 	m.HandleFunc("POST /ui/deliveries/{id}/{action}", u.deliveryAction)
 	m.HandleFunc("GET /ui/actions/{action}", u.bulkConfirm)
@@ -238,7 +242,7 @@ func (u *ui) events(w http.ResponseWriter, r *http.Request) {
 
 func (u *ui) dead(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	q.Set("delivery", store.DeliveryDead)
+	q.Set("delivery", string(store.DeliveryDead))
 	r.URL.RawQuery = q.Encode()
 	u.list(w, r, "dead", "Dead letters")
 }
@@ -273,7 +277,7 @@ type shownEvent struct {
 }
 
 func (u *ui) event(w http.ResponseWriter, r *http.Request) {
-	d, err := u.a.in.Event(r.Context(), r.PathValue("id"))
+	d, err := u.a.event(r.Context(), r.PathValue("id"))
 	if err != nil {
 		u.fail(w, r, err)
 		return
@@ -288,6 +292,26 @@ func (u *ui) event(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.SortFunc(s.Headers, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
 	u.render(w, r, http.StatusOK, "event", page{Title: "Event " + d.Event.ID, Nav: "events", Data: s})
+}
+
+// shownSubject is the subject page's data: its state, and its events in
+// the order they were received.
+type shownSubject struct {
+	D        *inspect.SubjectDetail
+	Received []store.Event
+}
+
+// subject shows a subject's latest state and its lifecycle as received,
+// the events that arrived out of order marked.
+func (u *ui) subject(w http.ResponseWriter, r *http.Request) {
+	d, err := u.a.in.Subject(r.Context(), r.URL.Query().Get("source"), r.PathValue("subject"))
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	s := shownSubject{D: d, Received: slices.Clone(d.Events)}
+	slices.Reverse(s.Received) // oldest first: the order they came in
+	u.render(w, r, http.StatusOK, "subject", page{Title: "Subject " + d.State.Subject, Nav: "events", Data: s})
 }
 
 // done redirects to back, saying what the action did.

@@ -77,6 +77,7 @@ func Ops(s Sample) []Op {
 	ops = append(ops,
 		Op{Name: "/ui/events/{id}", Path: "/ui/events/" + s.ID},
 		Op{Name: "/ui/events/{short id}", Path: "/ui/events/" + short},
+		Op{Name: "/ui/subjects/{subject}", Path: "/ui/subjects/" + url.PathEscape(s.Subject)},
 		Op{Name: "/ui/dead", Path: "/ui/dead"},
 		// The bulk actions' confirmations count what the filter selects.
 		Op{Name: "/ui/actions/{action} replay type exact", Path: "/ui/actions/replay?type=message.delivered"},
@@ -94,6 +95,7 @@ func Ops(s Sample) []Op {
 		Op{Name: "/v1/events/{short id}", Path: "/v1/events/" + short},
 		Op{Name: "/v1/events/{Sent's id}", Path: "/v1/events/" + url.PathEscape(s.SentID())},
 		Op{Name: "/v1/events/{dedupe key}", Path: "/v1/events/" + url.PathEscape(s.DedupeKey)},
+		Op{Name: "/v1/subjects/{subject}", Path: "/v1/subjects/" + url.PathEscape(s.Subject)},
 		Op{Name: "/v1/rejections", Path: "/v1/rejections"},
 		Op{Name: "/v1/rejections/{id}", Path: "/v1/rejections/" + strconv.FormatInt(s.RejectionID, 10)},
 		Op{Name: "/metrics", Path: "/metrics"},
@@ -111,6 +113,7 @@ func Ops(s Sample) []Op {
 		Op{Name: "events ls --status discarded (none stored)", Args: []string{"events", "ls", "--status", "discarded"}},
 		Op{Name: "events ls --status none (none stored)", Args: []string{"events", "ls", "--status", "none"}},
 		Op{Name: "events ls --since 1h", Args: []string{"events", "ls", "--since", "1h"}},
+		Op{Name: "subjects show", Args: []string{"subjects", "show", s.Subject}},
 		Op{Name: "rejections ls", Args: []string{"rejections", "ls"}},
 	)
 	return ops

@@ -83,7 +83,7 @@ time: events stored meanwhile are left out.`,
 			if status != "" && !slices.Contains(store.DeliveryStates(), status) {
 				return usageError("--status %q: want one of %s", status, strings.Join(store.DeliveryStates(), ", "))
 			}
-			q := inspect.Query{Filter: store.EventFilter{Type: typ, Delivery: status}}
+			q := inspect.Query{Filter: store.EventFilter{Type: typ, Delivery: store.DeliveryStatus(status)}}
 			var err error
 			if q.Filter.Since, q.Filter.Until, err = timeRange(since, until, time.Now()); err != nil {
 				return err
@@ -191,7 +191,7 @@ func describeFilter(f store.EventFilter) string {
 		parts = append(parts, "type "+f.Type)
 	}
 	if f.Delivery != "" {
-		parts = append(parts, "deliveries "+f.Delivery)
+		parts = append(parts, "deliveries "+string(f.Delivery))
 	}
 	return "match: " + strings.Join(parts, ", ")
 }

@@ -42,6 +42,9 @@ type backend interface {
 	// empty) again and stores those that pass: locally with secrets, on
 	// a serve with the serve's own.
 	Release(ctx context.Context, secrets []signature.Secret, ids []int64) (inspect.ReleaseReport, error)
+	// Subject is a subject's latest state and its events, newest first
+	// (inspect.Inspector.Subject).
+	Subject(ctx context.Context, source, subject string) (*inspect.SubjectDetail, error)
 	// Remote reports whether the backend is a serve's admin API.
 	Remote() bool
 	Close() error
@@ -68,6 +71,10 @@ func newStoreBackend(st store.Store) *storeBackend {
 
 func (b *storeBackend) List(ctx context.Context, q inspect.Query) (inspect.Page, error) {
 	return b.in.List(ctx, q)
+}
+
+func (b *storeBackend) Subject(ctx context.Context, source, subject string) (*inspect.SubjectDetail, error) {
+	return b.in.Subject(ctx, source, subject)
 }
 
 func (b *storeBackend) Find(ctx context.Context, refs []string) ([]*store.Event, error) {

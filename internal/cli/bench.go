@@ -43,6 +43,7 @@ type BenchOptions struct {
 	Baseline    bool
 	CPUProfile  string // write a CPU profile of the target run here
 	StoreOnly   bool   // in-process: store events, deliver them nowhere
+	Filter      string // in-process: the destination's content filter
 	Attack      string // hostile load beside valid webhooks sent at Rate
 	Rate        float64
 	OpenLoop    bool // --rate without --attack: valid webhooks at Rate, open loop
@@ -117,8 +118,11 @@ to the forwarded request's arrival (receipt-to-delivery).`,
 			if opts.OpenLoop && opts.Rate <= 0 {
 				return usageError("--rate must be positive")
 			}
-			if opts.StoreOnly && opts.URL != "" {
-				return usageError("--store-only shapes the in-process server; with --url, configure the target itself")
+			if (opts.StoreOnly || opts.Filter != "") && opts.URL != "" {
+				return usageError("--store-only and --filter shape the in-process server; with --url, configure the target itself")
+			}
+			if opts.StoreOnly && opts.Filter != "" {
+				return usageError("--filter filters what the destination is sent: with --store-only there is none")
 			}
 			log, err := logger()
 			if err != nil {
@@ -140,6 +144,7 @@ to the forwarded request's arrival (receipt-to-delivery).`,
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the target run (go tool pprof) to this file")
 	f.StringVar(&opts.Attack, "attack", "", "send this hostile load beside valid webhooks at --rate: "+strings.Join(bench.AttackKinds, ", "))
 	f.Float64Var(&opts.Rate, "rate", 50, "valid webhooks a second: alone, an open-loop run forwarding over HTTP; with --attack, sent beside it")
+	f.StringVar(&opts.Filter, "filter", "", "in-process: give the destination this content filter (see docs/filters.md), to measure what it costs the acknowledgement")
 	f.BoolVar(&opts.StoreOnly, "store-only", false, "in-process: store events without delivering them, to measure ingest alone (default: each event goes to the log destination, as with serve)")
 	addSecretFlags(cmd)
 	cmd.AddCommand(newBenchGrowthCommand(env))
@@ -201,6 +206,10 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 			StoreOnly: opts.StoreOnly,
 			Logger:    log.With("component", "serve"),
 		}
+		filter, err := compileFilter("--filter", opts.Filter)
+		if err != nil {
+			return err
+		}
 		if opts.OpenLoop && !opts.StoreOnly {
 			url, stop, err := arrivals.Start()
 			if err != nil {
@@ -211,13 +220,13 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 			if err != nil {
 				return err
 			}
-			cfg.Routes = []dispatch.Route{{Name: "forward", Destination: dest}}
+			cfg.Routes = []dispatch.Route{{Name: "forward", Destination: dest, Filter: filter}}
 			fmt.Fprintf(progress, "forwarding over HTTP to a receiver answering 200 at %s\n", url)
 		} else if !opts.StoreOnly {
 			// serve's default destination, logging each event as JSON as it
 			// would to a file, into nothing: its cost is measured, and its
 			// lines are not printed amid bench's own.
-			cfg.Routes = []dispatch.Route{{Name: "log", Destination: logdest.New(slog.New(slog.NewJSONHandler(io.Discard, nil)))}}
+			cfg.Routes = []dispatch.Route{{Name: "log", Destination: logdest.New(slog.New(slog.NewJSONHandler(io.Discard, nil))), Filter: filter}}
 		}
 		// The collector as serve tunes it, for this run only: the bare
 		// handler runs with the Go runtime's defaults.

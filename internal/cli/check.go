@@ -51,7 +51,9 @@ and grades each answer:
   unknown-type                 a signed event of a type nobody knows yet: 2xx
   large-body                   a 256 KiB event: 2xx
   burst                        --burst concurrent events: all 2xx within --deadline
-  out-of-order                 one message's READ, QUEUED, DELIVERED, SENT: all 2xx
+  out-of-order                 one message's DELIVERED, QUEUED, READ, SENT: all 2xx,
+                               the late QUEUED and SENT too; names the message, since
+                               answers cannot show whether the app ends on READ
 
 Each case prints PASS, FAIL or WARN with a reason, and advice for what failed.
 The exit status is 1 when a case failed, 3 when the handler cannot be reached.`,

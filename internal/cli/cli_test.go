@@ -545,7 +545,7 @@ func TestEventsShowCountsEveryAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	attempt := func(status, outcome string) {
+	attempt := func(status store.DeliveryStatus, outcome store.AttemptOutcome) {
 		t.Helper()
 		now = now.Add(time.Minute)
 		cs, err := st.Claim(ctx, store.ClaimParams{Owner: "w", Now: now, Lease: time.Second})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
+	"github.com/hooklatch/hooklatch/internal/filter"
 	"github.com/hooklatch/hooklatch/internal/yamlfile"
 )
 
@@ -59,6 +60,7 @@ type ConfigFile struct {
 type DestinationConfig struct {
 	Name        string   `yaml:"name"`
 	Types       []string `yaml:"types"`
+	Filter      string   `yaml:"filter"` // an expression over the event's content: see docs/filters.md
 	MaxAttempts int      `yaml:"max_attempts"`
 	Timeout     Duration `yaml:"timeout"`
 	Concurrency int      `yaml:"concurrency"`
@@ -181,6 +183,10 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 		if err := checkTypes(where+": types", d.Types); err != nil {
 			return nil, err
 		}
+		filter, err := compileFilter(where+": filter", d.Filter)
+		if err != nil {
+			return nil, err
+		}
 		if len(d.Blocks) != 1 {
 			return nil, usageError("%s: give exactly one of %s", where, kindNames())
 		}
@@ -193,7 +199,7 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 		if err != nil {
 			return nil, settingError(where+": ", err, func(field string) string { return fileKey(b.Kind, field) })
 		}
-		out = append(out, dispatch.Route{Name: d.Name, Types: d.Types, Destination: dest, Policy: dispatch.Policy{
+		out = append(out, dispatch.Route{Name: d.Name, Types: d.Types, Filter: filter, Destination: dest, Policy: dispatch.Policy{
 			MaxAttempts: d.MaxAttempts, Timeout: time.Duration(d.Timeout), Concurrency: d.Concurrency,
 			Retry: dispatch.Backoff{Initial: time.Duration(d.Backoff), Max: time.Duration(d.MaxBackoff)},
 		}})
@@ -210,6 +216,19 @@ func checkTypes(what string, patterns []string) error {
 		}
 	}
 	return nil
+}
+
+// compileFilter compiles a destination's filter (none when src is empty),
+// refusing a mistake in the terms of the setting that gave it.
+func compileFilter(what, src string) (*filter.Filter, error) {
+	if src == "" {
+		return nil, nil
+	}
+	f, err := filter.Compile(src)
+	if err != nil {
+		return nil, usageError("%s: %v", what, err)
+	}
+	return f, nil
 }
 
 // settingError is a usage error for a destination's objection to its

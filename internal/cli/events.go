@@ -37,6 +37,7 @@ such as the short id listen prints), or Sent's event id.`,
 	var (
 		f            store.EventFilter
 		since, until string
+		cursor       string
 		jsonOut      bool
 	)
 	states := strings.Join(store.DeliveryStates(), ", ")
@@ -48,13 +49,18 @@ deliveries are: the state of its only one (dead, pending, succeeded,
 discarded; none when it has none), or for several how many are in each
 state, the state that sums the event up first: "1 of 3 deliveries dead,
 2 succeeded". --status S lists the events with a delivery in state S,
-whatever their others are: --status dead lists the dead letters.`,
+whatever their others are: --status dead lists the dead letters.
+
+A filter checked event by event (--since, --until, --status succeeded or
+none) searches a bounded stretch of the store at a time: when a stretch
+ends before --limit events are found, ls says so and prints the --cursor
+that goes on from there.`,
 		Example: `  hooklatch events ls --status dead
   hooklatch events ls --type 'message.*' --since 1h --json
   HOOKLATCH_ADMIN_TOKEN=... hooklatch events ls --admin-url http://10.0.0.5:3001`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.Delivery != "" && !slices.Contains(store.DeliveryStates(), f.Delivery) {
+			if f.Delivery != "" && !slices.Contains(store.DeliveryStates(), string(f.Delivery)) {
 				return usageError("--status %q: want one of %s", f.Delivery, states)
 			}
 			var err error
@@ -66,18 +72,23 @@ whatever their others are: --status dead lists the dead letters.`,
 				return err
 			}
 			defer b.Close()
-			evs, err := listEvents(cmd.Context(), b, f)
+			evs, next, err := listEvents(cmd.Context(), b, f, cursor)
 			if err != nil {
 				return err
 			}
-			return printEvents(env.Stdout, evs, jsonOut)
+			if err := printEvents(env.Stdout, evs, jsonOut); err != nil || next == "" {
+				return err
+			}
+			_, err = fmt.Fprintf(env.Stderr, "older events not searched yet: go on with --cursor %s\n", next)
+			return err
 		},
 	}
 	ls.Flags().StringVar(&f.Type, "type", "", "only this type, or a prefix pattern such as message.*")
 	ls.Flags().StringVar(&f.Subject, "subject", "", "only events about this message, template or contact id")
 	timeFlags(ls, &since, &until)
-	ls.Flags().StringVar(&f.Delivery, "status", "", "only events with a delivery in this state, whatever their others: "+states)
+	ls.Flags().StringVar((*string)(&f.Delivery), "status", "", "only events with a delivery in this state, whatever their others: "+states)
 	ls.Flags().IntVar(&f.Limit, "limit", 50, "how many")
+	ls.Flags().StringVar(&cursor, "cursor", "", "go on from where an earlier ls stopped searching (it prints the cursor)")
 	ls.Flags().BoolVar(&jsonOut, "json", false, "print JSON lines")
 
 	var showJSON bool
@@ -144,6 +155,9 @@ func printEventDetail(w io.Writer, d *inspect.Detail) error {
 		devtools.Count(int(ev.Duplicates), "duplicate", "duplicates"))
 	if ev.Attention != "" {
 		fmt.Fprintf(w, "attention: %s\n", ev.Attention)
+	}
+	if len(d.FilteredOut) > 0 {
+		fmt.Fprintf(w, "filtered out by %s\n", strings.Join(d.FilteredOut, ", "))
 	}
 	fmt.Fprintf(w, "%s\n", ev.Body)
 	for _, tl := range d.Deliveries {
@@ -234,23 +248,33 @@ says where to start.`,
 	return c
 }
 
-// listEvents returns the f.Limit newest events f selects, however many
-// of the store's pages (10,000 events at most each) that takes.
-func listEvents(ctx context.Context, b backend, f store.EventFilter) ([]store.Event, error) {
+// listEvents returns the f.Limit newest events f selects from cursor on,
+// however many pages that takes, and the cursor to go on from when it
+// stopped short. A filter the store tests event by event (a time range,
+// succeeded or none) searches a bounded stretch of the store per page
+// (inspect.List): listEvents stops after a stretch that did not fill its
+// page, so that its cost does not grow with the store.
+func listEvents(ctx context.Context, b backend, f store.EventFilter, cursor string) ([]store.Event, string, error) {
 	want := f.Limit
-	q := inspect.Query{Filter: f}
+	q := inspect.Query{Filter: f, Cursor: cursor}
 	var evs []store.Event
 	for {
 		if want > 0 {
-			q.Filter.Limit = want - len(evs)
+			// A page the admin API gives whole, so that a shorter one is
+			// a stretch that ended short.
+			q.Filter.Limit = min(want-len(evs), apiPageMax)
 		}
+		asked := q.Filter.Limit
 		page, err := b.List(ctx, q)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		evs = append(evs, page.Events...)
 		if page.Next == "" || len(evs) >= want {
-			return evs, nil
+			return evs, "", nil
+		}
+		if len(page.Events) < asked {
+			return evs, page.Next, nil
 		}
 		q.Cursor = page.Next
 	}
@@ -278,7 +302,7 @@ func writeJSONLines[T any](w io.Writer, items []T) error {
 // state.
 type listedEvent struct {
 	*store.Event
-	Delivery string `json:"delivery"`
+	Delivery store.DeliveryStatus `json:"delivery"`
 }
 
 func printEvents(w io.Writer, evs []store.Event, jsonOut bool) error {
@@ -306,13 +330,16 @@ func printEvents(w io.Writer, evs []store.Event, jsonOut bool) error {
 // when it is JSON, else as text), and its deliveries with their attempts.
 type shownEvent struct {
 	*store.Event
-	Body       any                `json:"body"`
-	Delivery   string             `json:"delivery"`
-	Deliveries []inspect.Timeline `json:"deliveries"`
+	Body       any                  `json:"body"`
+	Delivery   store.DeliveryStatus `json:"delivery"`
+	Deliveries []inspect.Timeline   `json:"deliveries"`
+	// FilteredOut: through --admin-url, the destinations whose filter
+	// keeps the event out.
+	FilteredOut []string `json:"filtered_out,omitempty"`
 }
 
 func printEventJSON(w io.Writer, d *inspect.Detail) error {
-	out := shownEvent{Event: d.Event, Body: string(d.Event.Body), Delivery: d.State, Deliveries: d.Deliveries}
+	out := shownEvent{Event: d.Event, Body: string(d.Event.Body), Delivery: d.State, Deliveries: d.Deliveries, FilteredOut: d.FilteredOut}
 	if json.Valid(d.Event.Body) {
 		out.Body = json.RawMessage(d.Event.Body)
 	}

@@ -8,12 +8,14 @@ import (
 	"github.com/hooklatch/hooklatch/destination/amqpdest"
 	"github.com/hooklatch/hooklatch/destination/bullmqdest"
 	"github.com/hooklatch/hooklatch/destination/celerydest"
+	"github.com/hooklatch/hooklatch/destination/cloudtasksdest"
 	"github.com/hooklatch/hooklatch/destination/execdest"
 	"github.com/hooklatch/hooklatch/destination/httpdest"
 	"github.com/hooklatch/hooklatch/destination/kafkadest"
 	"github.com/hooklatch/hooklatch/destination/logdest"
 	"github.com/hooklatch/hooklatch/destination/natsdest"
 	"github.com/hooklatch/hooklatch/destination/redisdest"
+	"github.com/hooklatch/hooklatch/destination/sqsdest"
 )
 
 // kinds are the destination kinds serve offers, in the order help, errors
@@ -30,6 +32,8 @@ var kinds = destination.MustRegistry(
 	natsdest.Kind,
 	amqpdest.Kind,
 	kafkadest.Kind,
+	sqsdest.Kind,
+	cloudtasksdest.Kind,
 	celerydest.Kind,
 	bullmqdest.Kind,
 )

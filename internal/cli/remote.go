@@ -161,7 +161,7 @@ func filterParams(q inspect.Query) url.Values {
 	f := q.Filter
 	set("type", f.Type)
 	set("subject", f.Subject)
-	set("delivery", f.Delivery)
+	set("delivery", string(f.Delivery))
 	set("attention", q.Attention)
 	if !f.Since.IsZero() {
 		v.Set("since", f.Since.UTC().Format(time.RFC3339Nano))
@@ -197,11 +197,12 @@ func (b *remoteBackend) List(ctx context.Context, q inspect.Query) (inspect.Page
 // remoteDetail is the answer of GET /v1/events/{id}.
 type remoteDetail struct {
 	store.Event
-	Delivery      string             `json:"delivery"`
-	BodyBase64    []byte             `json:"body_base64"`
-	Envelope      *inspect.Envelope  `json:"envelope"`
-	EnvelopeError string             `json:"envelope_error"`
-	Deliveries    []inspect.Timeline `json:"deliveries"`
+	Delivery      store.DeliveryStatus `json:"delivery"`
+	BodyBase64    []byte               `json:"body_base64"`
+	Envelope      *inspect.Envelope    `json:"envelope"`
+	EnvelopeError string               `json:"envelope_error"`
+	Deliveries    []inspect.Timeline   `json:"deliveries"`
+	FilteredOut   []string             `json:"filtered_out"`
 }
 
 func (b *remoteBackend) Detail(ctx context.Context, ref string) (*inspect.Detail, error) {
@@ -216,7 +217,23 @@ func (b *remoteBackend) Detail(ctx context.Context, ref string) (*inspect.Detail
 	for i := range d.Deliveries {
 		d.Deliveries[i].Delivery.Attempts = d.Deliveries[i].Counted
 	}
-	return &inspect.Detail{Event: &d.Event, Envelope: d.Envelope, EnvelopeError: d.EnvelopeError, State: d.Delivery, Deliveries: d.Deliveries}, nil
+	return &inspect.Detail{Event: &d.Event, Envelope: d.Envelope, EnvelopeError: d.EnvelopeError, State: d.Delivery, Deliveries: d.Deliveries,
+		FilteredOut: d.FilteredOut}, nil
+}
+
+func (b *remoteBackend) Subject(ctx context.Context, source, subject string) (*inspect.SubjectDetail, error) {
+	if strings.TrimSpace(subject) == "" {
+		return nil, fmt.Errorf("%w: empty subject id", store.ErrNotFound)
+	}
+	var q url.Values
+	if source != "" {
+		q = url.Values{"source": {source}}
+	}
+	var d inspect.SubjectDetail
+	if err := b.call(ctx, http.MethodGet, "/v1/subjects/"+url.PathEscape(subject), q, nil, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
 }
 
 func (b *remoteBackend) Find(ctx context.Context, refs []string) ([]*store.Event, error) {

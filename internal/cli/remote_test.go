@@ -99,11 +99,18 @@ func startRemoteServe(t *testing.T, location string, a *app, secrets string) *re
 // and returns the status and the id serve gave the event.
 func (s *remoteServe) send(t *testing.T, secret, sentID string) (int, string) {
 	t.Helper()
+	body := fmt.Appendf(nil, `{"field":"message","sub_type":"message.delivered","timestamp":"2026-01-02T10:00:00Z","payload":{"message_id":"msg-%s","message_status":"DELIVERED"}}`, sentID)
+	return s.post(t, secret, sentID, body)
+}
+
+// post posts body signed with secret, Sent's id for it sentID, and
+// returns the status and the id serve gave the event.
+func (s *remoteServe) post(t *testing.T, secret, sentID string, body []byte) (int, string) {
+	t.Helper()
 	ss, err := signature.ParseSecrets(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := fmt.Appendf(nil, `{"field":"message","sub_type":"message.delivered","timestamp":"2026-01-02T10:00:00Z","payload":{"message_id":"msg-%s","message_status":"DELIVERED"}}`, sentID)
 	req, err := http.NewRequest(http.MethodPost, "http://"+s.srv.Addr()+"/webhooks/sent", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

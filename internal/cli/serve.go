@@ -86,9 +86,10 @@ config file (--config), else its default.`,
 	f.String("config", "", "YAML config file: the settings below and several destinations ($HOOKLATCH_CONFIG)")
 	f.StringArray("forward-to", nil, forwardToHelp())
 	f.StringArray("source", nil, "receive another provider's webhooks too, at /webhooks/NAME: NAME=PROVIDER (stripe, github, standard-webhooks, shopify, slack; more settings in the config file's sources:), its secrets in $HOOKLATCH_SOURCE_<NAME>_SECRET; repeat for several; replaces the config file's sources")
-	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret ($HOOKLATCH_FORWARD_SECRET)")
+	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret; several, separated by spaces or commas, while the app rotates: a v1 request carries a signature for each ($HOOKLATCH_FORWARD_SECRET)")
 	f.String("forward-scheme", "v1", "how --forward-secret signs: v1, legacy, or as-received (each event in the scheme it arrived with) ($HOOKLATCH_FORWARD_SCHEME)")
 	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")
+	f.String("forward-filter", "", `forward only the events this expression passes, such as 'payload.channel == "whatsapp"'; see docs/filters.md (default all) ($HOOKLATCH_FORWARD_FILTER)`)
 	f.Duration("forward-timeout", 30*time.Second, "how long one forwarding attempt may take ($HOOKLATCH_FORWARD_TIMEOUT)")
 	f.Int("forward-attempts", 15, "attempts before a delivery is dead; each wait is drawn from half to all of 2s, 4s, 8s … up to an hour, so 15 span 2.1 to 4.1 hours ($HOOKLATCH_FORWARD_ATTEMPTS)")
 	f.Duration("retention", retention.DefaultRetention, "keep events whose deliveries are final this long, at least 24h; their dedupe keys are kept a period more ($HOOKLATCH_RETENTION)")
@@ -238,6 +239,10 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 		if err != nil || timeout <= 0 {
 			return ServeOptions{}, usageError("--forward-timeout: want a positive duration such as 10s")
 		}
+		filter, err := compileFilter("--forward-filter", get("forward-filter", "HOOKLATCH_FORWARD_FILTER"))
+		if err != nil {
+			return ServeOptions{}, err
+		}
 		cfg.Routes = nil
 		for i, url := range targets {
 			route, err := forwardRoute(url, get("forward-secret", "HOOKLATCH_FORWARD_SECRET"), get("forward-scheme", "HOOKLATCH_FORWARD_SCHEME"),
@@ -245,6 +250,7 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 			if err != nil {
 				return ServeOptions{}, err
 			}
+			route.Filter = filter
 			if route.Policy.MaxAttempts, err = strconv.Atoi(get("forward-attempts", "HOOKLATCH_FORWARD_ATTEMPTS")); err != nil || route.Policy.MaxAttempts <= 0 {
 				return ServeOptions{}, usageError("--forward-attempts: want a positive whole number")
 			}
@@ -330,11 +336,11 @@ func forwardRoute(to, secret, scheme, types string, timeout time.Duration) (disp
 		if !kind.Signs {
 			return dispatch.Route{}, usageError("--forward-secret signs HTTP requests: %s is a %s URL, whose messages are not signed", to, kind.Name)
 		}
-		s, err := signature.ParseSecret(secret)
+		s, err := signature.ParseSecretList(secret)
 		if err != nil {
 			return dispatch.Route{}, secretError("--forward-secret", err)
 		}
-		settings.Secret = s
+		settings.Secrets = s
 	}
 	dest, err := kind.FromURL(to, settings)
 	if err != nil {

@@ -696,24 +696,75 @@ func (r *checkRun) burst(ctx context.Context) Result {
 	return Result{Verdict: VerdictPass, Reason: fmt.Sprintf("%d of %d concurrent deliveries acknowledged within %s: %s", len(answers), len(answers), r.Deadline, timing)}
 }
 
-// outOfOrderStatuses is one message's lifecycle in the order the
-// out-of-order case delivers it.
-var outOfOrderStatuses = []string{"READ", "QUEUED", "DELIVERED", "SENT"}
+// outOfOrderLifecycle is the message's lifecycle as it happened, and
+// outOfOrderArrival the order the out-of-order case delivers it in, as
+// indexes into it: DELIVERED, then a late QUEUED, READ, then a late SENT.
+// Each late one is stale on arrival: a later status of its message has
+// already been delivered.
+var (
+	outOfOrderLifecycle = []string{"QUEUED", "SENT", "DELIVERED", "READ"}
+	outOfOrderArrival   = []int{2, 0, 3, 1}
+)
 
+// outOfOrder sends one message's statuses out of order. It sees answers
+// only, never the app's data, so it grades what answers show: that every
+// status is acknowledged, and whether the handler refuses exactly the late
+// ones (it keeps each message's status and refuses to go back, which Sent
+// takes for a failed delivery and retries). Whether the app ends on READ
+// it cannot see; the result names the message, to look up.
 func (r *checkRun) outOfOrder(ctx context.Context) Result {
-	reqs, err := Lifecycle(outOfOrderStatuses, Samples{Legacy: r.scheme == signature.Legacy, NowFunc: r.NowFunc})
+	happened, err := Lifecycle(outOfOrderLifecycle, Samples{Legacy: r.scheme == signature.Legacy, NowFunc: r.NowFunc})
 	if err != nil {
 		return broken(err)
 	}
+	env, err := event.Parse(happened[0].Body)
+	if err != nil {
+		return broken(err)
+	}
+	messageID := env.Subject().ID
 	signer := r.signer(r.scheme)
-	order := strings.Join(outOfOrderStatuses, ", ")
-	for i, req := range reqs {
+	var (
+		sent                  []string
+		lateOK, lateRefused   []string // statuses that arrived after a later one
+		freshOK, freshRefused []string
+		refusal               Answer // the first answer that was not a 2xx
+		highest               = -1
+	)
+	for _, i := range outOfOrderArrival {
+		req, status := happened[i], outOfOrderLifecycle[i]
+		sent = append(sent, status)
 		a := r.post(ctx, signer.Header(req, r.NowFunc()), req.Body)
-		if !a.OK() {
-			return Result{Verdict: VerdictFail,
-				Reason: fmt.Sprintf("%s to %s, status %d of one message's %s", r.answerText(a), outOfOrderStatuses[i], i+1, order),
-				Advice: r.validAdvice(a, "Sent does not guarantee order: answer 2xx to every status, and keep the most advanced one per message (a late SENT does not undo READ)")}
+		late := i < highest
+		highest = max(highest, i)
+		switch {
+		case a.OK() && late:
+			lateOK = append(lateOK, status)
+		case a.OK():
+			freshOK = append(freshOK, status)
+		case late:
+			lateRefused = append(lateRefused, status)
+		default:
+			freshRefused = append(freshRefused, status)
+		}
+		if !a.OK() && refusal.StatusCode == 0 && refusal.Err == nil {
+			refusal = a
 		}
 	}
-	return Result{Verdict: VerdictPass, Reason: fmt.Sprintf("2xx to each of one message's statuses sent as %s", order)}
+	order := strings.Join(sent, ", ")
+	final := outOfOrderLifecycle[len(outOfOrderLifecycle)-1]
+	switch {
+	case len(freshRefused) == 0 && len(lateRefused) == 0:
+		return Result{Verdict: VerdictPass, Reason: fmt.Sprintf(
+			"2xx to each of message %s's statuses sent as %s (%s late); answers cannot show whether the app ends on %s: look the message up in its data",
+			messageID, order, strings.Join(lateOK, " and "), final)}
+	case len(freshRefused) == 0:
+		return Result{Verdict: VerdictFail,
+			Reason: fmt.Sprintf("%s to %s, each sent after a later status of its message; 2xx to %s",
+				r.answerText(refusal), strings.Join(lateRefused, " and "), strings.Join(freshOK, " and ")),
+			Advice: r.validAdvice(refusal, "the handler refuses a status older than the one it stored: keep ignoring it, but answer 2xx, "+
+				"since Sent retries a refused delivery and ten consecutive failures disable the endpoint")}
+	}
+	return Result{Verdict: VerdictFail,
+		Reason: fmt.Sprintf("%s to %s, of one message's %s", r.answerText(refusal), strings.Join(append(freshRefused, lateRefused...), " and "), order),
+		Advice: r.validAdvice(refusal, "Sent does not guarantee order: answer 2xx to every status, and keep the most advanced one per message (a late SENT does not undo READ)")}
 }

@@ -350,12 +350,12 @@ type listenRecord struct {
 	Attention   string `json:"attention,omitempty"`
 
 	// A forwarding attempt: the app's answer and what comes next.
-	Attempt       int        `json:"attempt,omitempty"`
-	Delivery      string     `json:"delivery,omitempty"` // succeeded, pending (will retry) or dead
-	AppStatus     int        `json:"app_status,omitempty"`
-	DurationMS    float64    `json:"duration_ms,omitempty"`
-	Error         string     `json:"error,omitempty"`
-	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	Attempt       int                  `json:"attempt,omitempty"`
+	Delivery      store.DeliveryStatus `json:"delivery,omitempty"` // succeeded, pending (will retry) or dead
+	AppStatus     int                  `json:"app_status,omitempty"`
+	DurationMS    float64              `json:"duration_ms,omitempty"`
+	Error         string               `json:"error,omitempty"`
+	NextAttemptAt *time.Time           `json:"next_attempt_at,omitempty"`
 
 	// Lines not printed because the output fell behind (kind "dropped").
 	Dropped int64 `json:"dropped,omitempty"`

@@ -235,18 +235,27 @@ func (s Samples) sampleOptions(typeName string) event.SampleOptions {
 
 // Lifecycle builds the status events of one outbound message, in the order
 // given: statuses such as QUEUED, SENT, DELIVERED, READ, each a
-// message.<status> event with the same message id.
+// message.<status> event with the same message id. The given order is the
+// order they happened in: each envelope's timestamp is a second after the
+// one before, the last one now, so that shuffled they still say when each
+// status was reached.
 func Lifecycle(statuses []string, s Samples) ([]*Request, error) {
 	if len(statuses) == 0 {
 		return nil, errors.New("lifecycle: name at least one status")
 	}
+	now := time.Now()
+	if s.NowFunc != nil {
+		now = s.NowFunc()
+	}
 	messageID := uuid.NewString()
 	var out []*Request
-	for _, st := range statuses {
+	for i, st := range statuses {
 		name := "message." + strings.ToLower(strings.TrimSpace(st))
 		if t, ok := event.LookupType(name); !ok || t.Field != "message" {
 			return nil, fmt.Errorf("lifecycle: %q is not a message status (want QUEUED, SENT, DELIVERED, READ, FAILED, …)", st)
 		}
+		at := now.Add(time.Duration(i-len(statuses)+1) * time.Second)
+		s.NowFunc = func() time.Time { return at }
 		body, err := event.Sample(name, s.sampleOptions(name))
 		if err != nil {
 			return nil, err

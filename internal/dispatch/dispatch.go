@@ -17,10 +17,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/internal/clock"
+	"github.com/hooklatch/hooklatch/internal/filter"
 	"github.com/hooklatch/hooklatch/internal/outage"
 	"github.com/hooklatch/hooklatch/internal/tracing"
 	"github.com/hooklatch/hooklatch/store"
@@ -36,6 +38,10 @@ type Route struct {
 	// Types are the event types it wants: exact names or patterns such as
 	// "message.*". Defaults to every type.
 	Types []string
+	// Filter, when set, narrows Types down to the events whose content it
+	// passes; an event it cannot judge (an evaluation error) is delivered.
+	// Defaults to none: every event of Types.
+	Filter *filter.Filter
 	// Policy defaults as documented on Policy.
 	Policy Policy
 }
@@ -128,8 +134,12 @@ type Dispatcher struct {
 	cfg    Config
 	tracer trace.Tracer // nil: tracing is off
 	routes map[string]*route
-	wake   chan struct{}
-	store  *outage.Log // claims and records the store refused
+	order  []*route // routes in configuration order
+	// payload: some route's filter reads the payload, so routing an event
+	// decodes its body.
+	payload bool
+	wake    chan struct{}
+	store   *outage.Log // claims and records the store refused
 }
 
 type route struct {
@@ -138,6 +148,12 @@ type route struct {
 	failures *outage.Log
 	shape    spanShape // how its attempts are traced, while tracing is on
 	retrying retrying  // deliveries waiting for a retry after a failure
+
+	// With a Filter: the events it kept out, and the events it could not
+	// judge, counted and logged.
+	filtered    prometheus.Counter
+	filterFails prometheus.Counter
+	filterLog   *outage.Log
 }
 
 // New validates cfg and returns a Dispatcher; Run starts it.
@@ -165,6 +181,8 @@ func New(cfg Config) (*Dispatcher, error) {
 		r.Policy = r.Policy.withDefaults()
 		longest = max(longest, r.Policy.Timeout)
 		d.routes[r.Name] = &route{Route: r, slots: make(chan struct{}, r.Policy.Concurrency)}
+		d.order = append(d.order, d.routes[r.Name])
+		d.payload = d.payload || (r.Filter != nil && r.Filter.ReadsPayload())
 	}
 	if cfg.Owner == "" {
 		host, _ := os.Hostname()
@@ -196,6 +214,11 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	for _, r := range d.routes {
 		r.failures = newFailureLog(r, cfg)
+		if r.Filter != nil {
+			r.filtered = cfg.Metrics.EventsFiltered.WithLabelValues(r.Name)
+			r.filterFails = cfg.Metrics.FilterErrors.WithLabelValues(r.Name)
+			r.filterLog = newFilterLog(r, cfg)
+		}
 	}
 	if cfg.TracerProvider != nil {
 		d.tracer = cfg.TracerProvider.Tracer(tracing.Name)
@@ -208,9 +231,62 @@ func New(cfg Config) (*Dispatcher, error) {
 	return d, nil
 }
 
-// Destinations returns the names of the routes that want an event of type
-// typ, in configuration order: what the receiver stores with the event.
-func (d *Dispatcher) Destinations(typ string) []string { return Destinations(d.cfg.Routes, typ) }
+// Destinations returns the names of the routes that want ev, in
+// configuration order: what the receiver stores with the event. A route
+// wants the events of its Types that its Filter, if it has one, passes;
+// the event's variables are built once, and only for a route with a
+// Filter. An event a filter keeps out is counted
+// (hooklatch_events_filtered_total); one it cannot judge is delivered, and
+// the error counted (hooklatch_filter_errors_total) and logged.
+func (d *Dispatcher) Destinations(ev *store.Event) []string {
+	var out []string
+	var vars filter.Vars
+	for _, r := range d.order {
+		if !r.Matches(ev.Type) {
+			continue
+		}
+		if r.Filter != nil {
+			if vars == nil {
+				vars = filter.VarsOf(ev, d.payload)
+			}
+			ok, err := r.Filter.Match(vars)
+			switch {
+			case err != nil:
+				r.filterFails.Inc()
+				r.filterLog.Fail(fmt.Errorf("event %s: %w", ev.ID, err))
+				ok = true
+			default:
+				r.filterLog.OK()
+			}
+			if !ok {
+				r.filtered.Inc()
+				continue
+			}
+		}
+		out = append(out, r.Name)
+	}
+	return out
+}
+
+// FilteredOut returns the names of the routes whose types take ev but
+// whose filter, as configured now, keeps it out: what a page about the
+// event says, read when it is shown. It counts and logs nothing.
+func (d *Dispatcher) FilteredOut(ev *store.Event) []string {
+	var out []string
+	var vars filter.Vars
+	for _, r := range d.order {
+		if r.Filter == nil || !r.Matches(ev.Type) {
+			continue
+		}
+		if vars == nil {
+			vars = filter.VarsOf(ev, d.payload)
+		}
+		if ok, err := r.Filter.Match(vars); err == nil && !ok {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}
 
 // Routes returns the dispatcher's routes, in order.
 func (d *Dispatcher) Routes() []Route { return slices.Clone(d.cfg.Routes) }
@@ -416,7 +492,7 @@ func (d *Dispatcher) attempt(ctx context.Context, r *route, c store.Claim, attem
 	defer cancel()
 	start := d.cfg.Clock.Now()
 	number := max(c.Attempt, attempt) // attempt, from a store that does not number its claims
-	dl := &destination.Delivery{ID: c.Delivery.ID, Attempt: number, Event: c.Event}
+	dl := &destination.Delivery{ID: c.Delivery.ID, Attempt: number, Event: c.Event, Stale: c.Stale, SubjectStatus: c.SubjectStatus}
 	var span trace.Span
 	if d.tracer != nil {
 		ctx, span = d.startAttempt(ctx, r, dl)

@@ -73,7 +73,7 @@ func (h *harness) append(t *testing.T, key, typ string) *store.Event {
 	ev := storetest.NewEvent("sent", key)
 	ev.Type = typ
 	ev.ReceivedAt = h.clock.Now()
-	ev.Destinations = h.disp.Destinations(typ)
+	ev.Destinations = h.disp.Destinations(ev)
 	if _, err := h.store.Append(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func (h *harness) deliveries(t *testing.T, eventID string) []store.Delivery {
 	return ds
 }
 
-func (h *harness) statusIs(t *testing.T, eventID, status string) func() bool {
+func (h *harness) statusIs(t *testing.T, eventID string, status store.DeliveryStatus) func() bool {
 	return func() bool {
 		ds := h.deliveries(t, eventID)
 		return len(ds) == 1 && ds[0].Status == status
@@ -129,7 +129,7 @@ func (h *harness) attempts(t *testing.T, eventID string) []store.Attempt {
 func outcomes(as []store.Attempt) string {
 	s := ""
 	for _, a := range as {
-		s += a.Outcome + " "
+		s += string(a.Outcome) + " "
 	}
 	return s
 }
@@ -190,7 +190,7 @@ func TestAttemptsExhaustedIsDead(t *testing.T) {
 		t.Errorf("attempts = %+v", as)
 	}
 	// Each failure is labelled for what it caused: the last one, death.
-	for i, want := range []string{store.OutcomeTemporary, store.OutcomeTemporary, store.OutcomeDead} {
+	for i, want := range []store.AttemptOutcome{store.OutcomeTemporary, store.OutcomeTemporary, store.OutcomeDead} {
 		if i < len(as) && as[i].Outcome != want {
 			t.Errorf("attempt #%d outcome = %s, want %s", as[i].Attempt, as[i].Outcome, want)
 		}
@@ -271,7 +271,7 @@ func TestRoutesFilterByType(t *testing.T) {
 		{Name: "messages", Types: []string{"message.*"}, Destination: destination.Func(func(context.Context, *destination.Delivery) error { msgs.Add(1); return nil })},
 		{Name: "all", Destination: destination.Func(func(context.Context, *destination.Delivery) error { all.Add(1); return nil })},
 	})
-	if got := fmt.Sprint(h.disp.Destinations("template.approved")); got != "[all]" {
+	if got := fmt.Sprint(h.disp.Destinations(&store.Event{Type: "template.approved"})); got != "[all]" {
 		t.Errorf("template.approved goes to %s", got)
 	}
 	h.append(t, "a", "message.sent")
@@ -347,7 +347,7 @@ func TestRetryOfDeadDelivery(t *testing.T) {
 	ev := h.append(t, "k", "message.read")
 	h.drive(t, "dead", h.statusIs(t, ev.ID, store.DeliveryDead))
 	healthy.Store(true)
-	n, err := h.store.Requeue(context.Background(), store.DeliverySelector{Statuses: []string{store.DeliveryDead}}, h.clock.Now())
+	n, err := h.store.Requeue(context.Background(), store.DeliverySelector{Statuses: []store.DeliveryStatus{store.DeliveryDead}}, h.clock.Now())
 	if err != nil || n != 1 {
 		t.Fatalf("requeue = %d, %v", n, err)
 	}

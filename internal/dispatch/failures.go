@@ -136,3 +136,20 @@ func newStoreLog(cfg Config) *outage.Log {
 		NowFunc:  cfg.Clock.Now,
 	})
 }
+
+// newFilterLog logs the events the filter of r could not judge, which are
+// delivered all the same: a warning at the first, a summary at most every
+// FailureLogEvery while they go on.
+func newFilterLog(r *route, cfg Config) *outage.Log {
+	return outage.New(outage.Config{
+		Started: fmt.Sprintf("dispatch: the filter of %s could not judge an event, which is delivered to it all the same; until it judges one, such events are summarised at most every %s",
+			r.Name, cfg.FailureLogEvery),
+		Lasting:  fmt.Sprintf("dispatch: the filter of %s still cannot judge events", r.Name),
+		Ended:    fmt.Sprintf("dispatch: the filter of %s judges events again", r.Name),
+		Failures: "events delivered unjudged",
+		Attrs:    []any{"destination", r.Name, "filter", r.Filter.String()},
+		Every:    cfg.FailureLogEvery,
+		Logger:   cfg.Logger,
+		NowFunc:  cfg.Clock.Now,
+	})
+}

@@ -12,6 +12,8 @@ type Metrics struct {
 	AttemptSeconds *prometheus.HistogramVec
 	InFlight       prometheus.Gauge
 	DeadDeliveries *prometheus.CounterVec
+	EventsFiltered *prometheus.CounterVec
+	FilterErrors   *prometheus.CounterVec
 }
 
 // NewMetrics makes the collectors and registers them with reg, unless reg
@@ -35,15 +37,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "hooklatch_deliveries_dead_total",
 			Help: "Deliveries that became dead, by destination.",
 		}, []string{"destination"}),
+		EventsFiltered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hooklatch_events_filtered_total",
+			Help: "Events of a destination's types that its filter kept out, by destination.",
+		}, []string{"destination"}),
+		FilterErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hooklatch_filter_errors_total",
+			Help: "Events a destination's filter could not judge, and so delivered, by destination.",
+		}, []string{"destination"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Attempts, m.AttemptSeconds, m.InFlight, m.DeadDeliveries)
+		reg.MustRegister(m.Attempts, m.AttemptSeconds, m.InFlight, m.DeadDeliveries, m.EventsFiltered, m.FilterErrors)
 	}
 	return m
 }
 
 func (m *Metrics) observe(dest string, c store.Completion) {
-	m.Attempts.WithLabelValues(dest, c.Attempt.Outcome).Inc()
+	m.Attempts.WithLabelValues(dest, string(c.Attempt.Outcome)).Inc()
 	m.AttemptSeconds.WithLabelValues(dest).Observe(c.Attempt.Duration.Seconds())
 	if c.Status == store.DeliveryDead {
 		m.DeadDeliveries.WithLabelValues(dest).Inc()

@@ -189,7 +189,7 @@ func (e *Engine) build(ctx context.Context, verifier *signature.Verifier) error 
 		}
 		onAccept = e.admin.OnAccept
 	}
-	var route func(string) []string
+	var route func(*store.Event) []string
 	if !cfg.StoreOnly {
 		disp, err := dispatch.New(dispatch.Config{
 			Store: e.store, Routes: cfg.Routes, Clock: cfg.Clock, Lease: cfg.Lease,
@@ -294,6 +294,12 @@ func (e *Engine) buildAdmin(rcvMetrics *receiver.Metrics, dispMetrics *dispatch.
 			}
 		},
 		Sources: receiver.SourcesByName(cfg.Endpoints),
+		FilteredOut: func(ev *store.Event) []string {
+			if e.dispatch == nil {
+				return nil
+			}
+			return e.dispatch.FilteredOut(ev)
+		},
 		NowFunc: e.now,
 		Logger:  cfg.Logger,
 	})

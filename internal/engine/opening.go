@@ -261,6 +261,10 @@ func (o *opening) Routes(ctx context.Context) (routes []store.Route, recorded bo
 	return st.Routes(ctx)
 }
 
+func (o *opening) Subject(ctx context.Context, source, subject string) (*store.SubjectState, error) {
+	return call(o, func(st store.Store) (*store.SubjectState, error) { return st.Subject(ctx, source, subject) })
+}
+
 func (o *opening) Stats(ctx context.Context) (store.Stats, error) {
 	return call(o, func(st store.Store) (store.Stats, error) { return st.Stats(ctx) })
 }

@@ -40,7 +40,7 @@ func (in *Inspector) Retry(ctx context.Context, t Target) (int, error) {
 		t.Filter = &f
 	}
 	return in.act(ctx, t, func(sel store.DeliverySelector) (int, error) {
-		sel.Statuses = []string{store.DeliveryDead}
+		sel.Statuses = []store.DeliveryStatus{store.DeliveryDead}
 		return in.store.Requeue(ctx, sel, in.now())
 	})
 }
@@ -62,7 +62,7 @@ func (in *Inspector) Replay(ctx context.Context, t Target) (int, error) {
 func (in *Inspector) Discard(ctx context.Context, t Target) (int, error) {
 	return in.act(ctx, t, func(sel store.DeliverySelector) (int, error) {
 		if t.Dead {
-			sel.Statuses = []string{store.DeliveryDead}
+			sel.Statuses = []store.DeliveryStatus{store.DeliveryDead}
 		}
 		return in.store.Discard(ctx, sel, in.now())
 	})
@@ -88,7 +88,7 @@ func (in *Inspector) act(ctx context.Context, t Target, do func(store.DeliverySe
 		sels = append(sels, store.DeliverySelector{EventIDs: t.EventIDs})
 	}
 	if t.Dead && len(sels) == 0 && t.Filter == nil {
-		sels = append(sels, store.DeliverySelector{Statuses: []string{store.DeliveryDead}})
+		sels = append(sels, store.DeliverySelector{Statuses: []store.DeliveryStatus{store.DeliveryDead}})
 	}
 	for _, sel := range sels {
 		sel.Destination = t.Destination

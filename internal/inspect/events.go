@@ -76,7 +76,7 @@ type Page struct {
 
 // Validate says what is wrong with q, in the words of its filters.
 func (q Query) Validate() error {
-	if d := q.Filter.Delivery; d != "" && !slices.Contains(store.DeliveryStates(), d) {
+	if d := q.Filter.Delivery; d != "" && !slices.Contains(store.DeliveryStates(), string(d)) {
 		return fmt.Errorf("delivery status %q: want one of %s", d, strings.Join(store.DeliveryStates(), ", "))
 	}
 	switch q.Attention {
@@ -147,7 +147,7 @@ func (q Query) keeps(ev *store.Event) bool {
 // the whole store when none matches, so List bounds it.
 func (q Query) scans() bool {
 	switch q.Filter.Delivery {
-	case store.DeliveryNone, store.DeliverySucceeded, store.DeliveryDiscarded:
+	case store.DeliveryNone, store.DeliverySucceeded:
 		return true
 	}
 	return !q.Filter.Since.IsZero() || !q.Filter.Until.IsZero() || q.Attention == AttentionNone
@@ -323,8 +323,12 @@ type Detail struct {
 	Envelope      *Envelope
 	EnvelopeError string
 	// State sums up the deliveries (store.Event.DeliveryState).
-	State      string
+	State      store.DeliveryStatus
 	Deliveries []Timeline
+	// FilteredOut names the destinations whose types take the event but
+	// whose filter keeps it out, judged by the filters configured when
+	// the detail is read; empty where they are not known.
+	FilteredOut []string
 }
 
 // Event returns the detail of the one event ref names (see
@@ -344,7 +348,7 @@ func (in *Inspector) Detail(ctx context.Context, ev *store.Event) (*Detail, erro
 		return nil, err
 	}
 	d := &Detail{Event: ev, Deliveries: make([]Timeline, len(ds))}
-	ev.DeliveryCounts = map[string]int{}
+	ev.DeliveryCounts = map[store.DeliveryStatus]int{}
 	for i, dl := range ds {
 		as, err := in.store.ListAttempts(ctx, dl.ID)
 		if err != nil {

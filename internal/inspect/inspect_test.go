@@ -179,8 +179,8 @@ func TestActionsCountWhatTheyTouch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{store.DeliveryPending: 8, store.DeliveryDiscarded: 2}
-	got := map[string]int{}
+	want := map[store.DeliveryStatus]int{store.DeliveryPending: 8, store.DeliveryDiscarded: 2}
+	got := map[store.DeliveryStatus]int{}
 	for _, d := range ds {
 		got[d.Status]++
 	}

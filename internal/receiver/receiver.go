@@ -133,9 +133,10 @@ type Config struct {
 	// not registered anywhere.
 	Metrics *Metrics
 
-	// RouteFunc names the destinations of an event of type typ; Append
-	// creates their deliveries with the event. Defaults to none.
-	RouteFunc func(typ string) []string
+	// RouteFunc names the destinations of an event (by its type, and its
+	// content for a destination with a filter); Append creates their
+	// deliveries with the event. Defaults to none.
+	RouteFunc func(ev *store.Event) []string
 
 	// OnAccept, when set, is called after a new (non-duplicate) event was
 	// stored, after the answer was decided; it must not block.
@@ -469,7 +470,7 @@ func (r *Receiver) serveSource(w http.ResponseWriter, req *http.Request, start t
 	}
 	ev := SourceEvent(r.cfg.NewIDFunc(), ep.Name, ep.Source.Provider(), req.Header, b.buf, v, r.cfg.NowFunc().UTC())
 	if r.cfg.RouteFunc != nil {
-		ev.Destinations = r.cfg.RouteFunc(ev.Type)
+		ev.Destinations = r.cfg.RouteFunc(ev)
 	}
 	return r.append(w, req, ev, obs)
 }
@@ -623,7 +624,7 @@ func (r *Receiver) overBudget(w http.ResponseWriter) outcome {
 func (r *Receiver) newEvent(h http.Header, body []byte, res signature.Result, now time.Time) *store.Event {
 	ev := NewEvent(r.cfg.NewIDFunc(), r.cfg.Source, string(res.Scheme), h, body, now)
 	if r.cfg.RouteFunc != nil {
-		ev.Destinations = r.cfg.RouteFunc(ev.Type)
+		ev.Destinations = r.cfg.RouteFunc(ev)
 	}
 	return ev
 }

@@ -68,7 +68,7 @@ func testPrune(t *testing.T, s prunable) {
 		}
 		return ev
 	}
-	finish := func(at time.Time, status map[string]string) {
+	finish := func(at time.Time, status map[string]store.DeliveryStatus) {
 		t.Helper()
 		claims, err := s.Claim(ctx, store.ClaimParams{Owner: "w", Now: at, Lease: time.Minute})
 		if err != nil {
@@ -88,14 +88,14 @@ func testPrune(t *testing.T, s prunable) {
 	done := add("old-done", old, "app")
 	bare := add("old-bare", old)
 	dead := add("old-dead", old, "app")
-	finish(old, map[string]string{done.ID: store.DeliverySucceeded, dead.ID: store.DeliveryDead})
+	finish(old, map[string]store.DeliveryStatus{done.ID: store.DeliverySucceeded, dead.ID: store.DeliveryDead})
 	inFlight := add("old-in-flight", old, "app") // claimed, its outcome never recorded
 	if claims, err := s.Claim(ctx, store.ClaimParams{Owner: "w", Now: old, Lease: 60 * day}); err != nil || len(claims) != 1 {
 		t.Fatalf("claim = %d, %v; want the one left in flight", len(claims), err)
 	}
 	pending := add("old-pending", old, "app") // due again
 	recent := add("recent", now.Add(-day), "app")
-	finish(now.Add(-day), map[string]string{recent.ID: store.DeliverySucceeded, pending.ID: store.DeliverySucceeded})
+	finish(now.Add(-day), map[string]store.DeliveryStatus{recent.ID: store.DeliverySucceeded, pending.ID: store.DeliverySucceeded})
 	if _, err := s.Requeue(ctx, store.DeliverySelector{EventIDs: []string{pending.ID}}, old); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hooklatch/hooklatch/destination/httpdest"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
+	"github.com/hooklatch/hooklatch/internal/filter"
 	"github.com/hooklatch/hooklatch/internal/logtest"
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/signature"
@@ -185,12 +186,16 @@ func testFailingAppIsLogged(t *testing.T, location string) {
 }
 
 // The start-up line says where webhooks are received, where they are
-// kept, where each destination delivers (without the secrets of its URL)
-// and where the dashboard is.
+// kept, where each destination delivers (without the secrets of its URL,
+// and its filter, if any) and where the dashboard is.
 func TestStartupLineNamesStoreDestinationsAndDashboard(t *testing.T) {
 	t.Parallel()
 	const secret = "s3cr3t-t0ken"
 	dest, err := httpdest.New(httpdest.Config{URL: "http://hooklatch:" + secret + "-pw@127.0.0.1:9/hooks?token=" + secret + "&v=2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	only, err := filter.Compile(`status == "FAILED"`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +204,7 @@ func TestStartupLineNamesStoreDestinationsAndDashboard(t *testing.T) {
 		store := filepath.Join(t.TempDir(), "h.db")
 		srv, err := server.New(context.Background(), server.Config{
 			Addr: "127.0.0.1:0", AdminAddr: admin, Store: store, Secrets: testSecrets(t),
-			Routes: []dispatch.Route{{Name: "app", Destination: dest}},
+			Routes: []dispatch.Route{{Name: "app", Destination: dest}, {Name: "failed", Destination: dest, Filter: only}},
 			Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		})
 		if err != nil {
@@ -218,7 +223,8 @@ func TestStartupLineNamesStoreDestinationsAndDashboard(t *testing.T) {
 			wantDashboard = "http://" + srv.AdminAddr() + "/ui/"
 		}
 		if line.Store != store || line.Dashboard != wantDashboard ||
-			line.Destinations != "app: http http://hooklatch:xxxxx@127.0.0.1:9/hooks?token=xxxxx&v=2" {
+			line.Destinations != "app: http http://hooklatch:xxxxx@127.0.0.1:9/hooks?token=xxxxx&v=2; "+
+				`failed: http http://hooklatch:xxxxx@127.0.0.1:9/hooks?token=xxxxx&v=2, filter status == "FAILED"` {
 			t.Errorf("start-up line = %s\nwant the store %s, the destination without its secrets and the dashboard %s", line.Raw, store, wantDashboard)
 		}
 	}

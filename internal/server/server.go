@@ -439,8 +439,8 @@ func (s *Server) DashboardURL() string {
 }
 
 // destinationsText names each route's destination for the start-up line:
-// its name, kind and target, without secrets ("app: http
-// https://app.example/hooks?token=xxxxx").
+// its name, kind and target, without secrets, and its filter ("app: http
+// https://app.example/hooks?token=xxxxx, filter status == \"FAILED\"").
 func destinationsText(routes []dispatch.Route) string {
 	if len(routes) == 0 {
 		return "none: events are stored, not delivered"
@@ -451,6 +451,9 @@ func destinationsText(routes []dispatch.Route) string {
 		parts[i] = r.Name + ": " + kind
 		if target != "" {
 			parts[i] += " " + destination.RedactURL(target)
+		}
+		if r.Filter != nil {
+			parts[i] += ", filter " + r.Filter.String()
 		}
 	}
 	return strings.Join(parts, "; ")

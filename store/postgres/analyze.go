@@ -26,7 +26,7 @@ import (
 const analyzeEvery = time.Minute
 
 // analyzedTables are the tables whose statistics the plans depend on.
-var analyzedTables = []string{"events", "deliveries", "attempts", "pruned_keys", "rejections", "counters"}
+var analyzedTables = []string{"events", "deliveries", "attempts", "pruned_keys", "rejections", "counters", "subjects"}
 
 // staleTablesSQL names the tables that need a VACUUM (dead rows over a
 // fifth of the rows, and at least a thousand) or an ANALYZE (changed by

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/store"
 )
 
@@ -26,9 +27,10 @@ type appendReq struct {
 	headers string   // ev.Headers as JSON, encoded by the caller, not the writer
 	bodySum [32]byte // SHA-256 of ev.Body, likewise
 
-	res  store.AppendResult
-	err  error
-	done chan struct{}
+	res   store.AppendResult
+	stale bool // the stored event was stale on arrival
+	err   error
+	done  chan struct{}
 }
 
 // Append implements store.Store.
@@ -156,31 +158,38 @@ func cutOff(err error) bool {
 // statement. The creation contexts ($18) are NULL, not an array, while
 // tracing is off: unnest pads the missing column with NULLs. A row that conflicts with a stored event (or an earlier row
 // of the batch) by id, dedupe key or body is skipped, and only the events
-// inserted are returned.
+// inserted are returned. $19 are the events' lifecycle ranks; an event is
+// stale when its subject's stored latest state is later (a higher rank,
+// or the same reached later: the new event is received last), found by
+// the subject's primary key. Later events of the same subject in the
+// batch are the writer's to compare (subjectBatch).
 const appendSQL = `
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                         $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bytea[], $18::text[])
+                         $9::timestamptz[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::bytea[], $18::text[],
+                         $19::int[])
            WITH ORDINALITY AS t (id, source, dedupe_key, field, type, subject_kind, subject, status,
-                                 occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent, ord)
+                                 occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent, rank, ord)
 ), ins AS (
     INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
-                        occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent)
+                        occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent, rank, stale)
     SELECT id, source, dedupe_key, field, type, subject_kind, subject, status,
-           occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent
+           occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent, rank,
+           EXISTS (SELECT 1 FROM subjects s WHERE s.source = input.source AND s.subject = input.subject
+                      AND (s.rank, COALESCE(s.occurred_at, '-infinity')) > (input.rank, COALESCE(input.occurred_at, '-infinity')))
       FROM input
      WHERE NOT EXISTS (SELECT 1 FROM pruned_keys p
                         WHERE p.source = input.source AND (p.dedupe_key = input.dedupe_key OR p.body_sha256 = input.body_sha256))
      ORDER BY ord
     ON CONFLICT DO NOTHING
-    RETURNING seq, id, received_at
+    RETURNING seq, id, received_at, stale
 ), dl AS (
     INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
     SELECT ins.seq, ins.id, d.destination, 'pending', ins.received_at, ins.received_at, ins.received_at
       FROM ins JOIN unnest($16::text[], $17::text[]) WITH ORDINALITY AS d (event_id, destination, ord) ON d.event_id = ins.id
      ORDER BY ins.seq, d.ord
 )
-SELECT id, seq FROM ins`
+SELECT id, seq, stale FROM ins`
 
 // countDuplicateSQL counts a duplicate on the first event it matches, by
 // dedupe key or by body, and names that event: a stored one (through the
@@ -219,6 +228,8 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
 		bodies, sums                                                 = make([][]byte, n), make([][]byte, n)
 		destEvents, destNames                                        []string
 		parents                                                      []*string // nil unless one has a creation context
+		ranks                                                        = make([]int32, n)
+		withSubject                                                  bool
 	)
 	for i, r := range rows {
 		ev := r.ev
@@ -227,6 +238,8 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
 		occurred[i], received[i] = ts(ev.OccurredAt), ev.ReceivedAt
 		schemes[i], attention[i], headers[i] = text(ev.Scheme), text(ev.Attention), r.headers
 		bodies[i], sums[i] = ev.Body, r.bodySum[:]
+		ranks[i], withSubject = int32(event.LifecycleRank(ev.SubjectKind, ev.Status)), withSubject || ev.Subject != ""
+		r.res, r.stale = store.AppendResult{}, false // a batch written again starts over
 		if bodies[i] == nil {
 			bodies[i] = []byte{} // nil would be NULL
 		}
@@ -241,43 +254,74 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
 			parents[i] = &p
 		}
 	}
-	res, err := s.writes.Query(ctx, appendSQL, ids, sources, keys, fields, types, kinds, subjects, statuses,
-		occurred, received, schemes, attention, headers, bodies, sums, destEvents, destNames, parents)
-	if err != nil {
-		return fmt.Errorf("postgres: append: %w", err)
+	appendArgs := []any{ids, sources, keys, fields, types, kinds, subjects, statuses,
+		occurred, received, schemes, attention, headers, bodies, sums, destEvents, destNames, parents, ranks}
+	if !withSubject {
+		// No subject state to keep: one statement, its own transaction.
+		res, err := s.writes.Query(ctx, appendSQL, appendArgs...)
+		if err != nil {
+			return fmt.Errorf("postgres: append: %w", err)
+		}
+		if err := answerInserted(res, rows, ids); err != nil {
+			return err
+		}
+		return s.countDuplicates(ctx, s.writes, duplicatesOf(rows))
 	}
-	inserted := map[string]int64{}
-	var (
-		id  string
-		seq int64
-	)
-	_, err = pgx.ForEachRow(res, []any{&id, &seq}, func() error { inserted[id] = seq; return nil })
-	if err != nil {
-		return fmt.Errorf("postgres: append: %w", err)
-	}
+	return s.writeSubjectBatch(ctx, rows, ids, sources, subjects, appendArgs)
+}
 
-	var dups []*appendReq
+// answerInserted reads appendSQL's rows into the results of rows (whose
+// ids are ids): the inserted events' seqs and whether they were stale.
+func answerInserted(res pgx.Rows, rows []*appendReq, ids []string) error {
+	type inserted struct {
+		seq   int64
+		stale bool
+	}
+	got := map[string]inserted{}
+	var (
+		id string
+		in inserted
+	)
+	_, err := pgx.ForEachRow(res, []any{&id, &in.seq, &in.stale}, func() error { got[id] = in; return nil })
+	if err != nil {
+		return fmt.Errorf("postgres: append: %w", err)
+	}
 	for i, r := range rows {
-		if seq, ok := inserted[ids[i]]; ok {
-			r.res = store.AppendResult{EventID: r.ev.ID, Seq: seq}
-		} else {
+		if in, ok := got[ids[i]]; ok {
+			r.res, r.stale = store.AppendResult{EventID: r.ev.ID, Seq: in.seq}, in.stale
+		}
+	}
+	return nil
+}
+
+// duplicatesOf returns those of rows that inserted nothing.
+func duplicatesOf(rows []*appendReq) []*appendReq {
+	var dups []*appendReq
+	for _, r := range rows {
+		if r.res.Seq == 0 {
 			dups = append(dups, r)
 		}
 	}
-	if len(dups) == 0 {
-		return nil
-	}
-	return s.countDuplicates(ctx, dups)
+	return dups
+}
+
+// sender is what a batch of statements goes through: the pool, or a
+// transaction.
+type sender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // countDuplicates counts each duplicate on the event it matches and
 // answers it with that event, in one round trip.
-func (s *Store) countDuplicates(ctx context.Context, dups []*appendReq) error {
+func (s *Store) countDuplicates(ctx context.Context, via sender, dups []*appendReq) error {
+	if len(dups) == 0 {
+		return nil
+	}
 	b := &pgx.Batch{}
 	for _, r := range dups {
 		b.Queue(countDuplicateSQL, r.ev.ReceivedAt, text(r.ev.Source), text(r.ev.DedupeKey), r.bodySum[:], text(r.ev.ID))
 	}
-	results := s.writes.SendBatch(ctx, b)
+	results := via.SendBatch(ctx, b)
 	defer results.Close()
 	for _, r := range dups {
 		err := results.QueryRow().Scan(&r.res.Seq, &r.res.EventID)

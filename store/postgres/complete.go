@@ -184,7 +184,7 @@ func (s *Store) writeCompletions(ctx context.Context, batch []*completeReq) erro
 	)
 	for i, r := range batch {
 		c, a := r.c, r.c.Attempt
-		ids[i], owners[i], statuses[i] = c.DeliveryID, c.Owner, c.Status
+		ids[i], owners[i], statuses[i] = c.DeliveryID, c.Owner, string(c.Status)
 		if c.SpendAttempt {
 			spend[i] = 1
 		}
@@ -193,7 +193,7 @@ func (s *Store) writeCompletions(ctx context.Context, batch []*completeReq) erro
 			next[i] = c.Now
 		}
 		lastErrors[i], errs[i] = text(a.Error), text(a.Error)
-		started[i], durations[i], outcomes[i], codes[i], responses[i] = a.StartedAt, int64(a.Duration), a.Outcome, int32(a.StatusCode), text(a.Response)
+		started[i], durations[i], outcomes[i], codes[i], responses[i] = a.StartedAt, int64(a.Duration), string(a.Outcome), int32(a.StatusCode), text(a.Response)
 		r.found, r.owned = false, false
 		byID[c.DeliveryID] = r
 	}

@@ -31,10 +31,10 @@ SELECT (SELECT COUNT(*) FROM events), (SELECT COALESCE(SUM(duplicates), 0)::bigi
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	st.Deliveries = map[string]int64{}
+	st.Deliveries = map[store.DeliveryStatus]int64{}
 	for rows.Next() {
 		var (
-			status string
+			status store.DeliveryStatus
 			n      int64
 		)
 		if err := rows.Scan(&status, &n); err != nil {
@@ -95,7 +95,7 @@ func TestStatsCountersUnderConcurrentInstances(t *testing.T) {
 					return
 				}
 				for n, c := range claims {
-					status := []string{store.DeliverySucceeded, store.DeliveryDead, store.DeliveryPending}[n%3]
+					status := []store.DeliveryStatus{store.DeliverySucceeded, store.DeliveryDead, store.DeliveryPending}[n%3]
 					err := s.Complete(ctx, store.Completion{DeliveryID: c.Delivery.ID, Owner: fmt.Sprint("inst-", i), Status: status,
 						SpendAttempt: true, Now: time.Now(), Attempt: store.Attempt{StartedAt: time.Now(), Outcome: "ok"}})
 					if err != nil {
@@ -132,7 +132,7 @@ func TestStatsCountersUnderConcurrentInstances(t *testing.T) {
 	for i := range evs {
 		ids[i] = evs[i].ID
 	}
-	if _, err := s.Requeue(ctx, store.DeliverySelector{Statuses: []string{store.DeliveryDead}, Destination: "log"}, now); err != nil {
+	if _, err := s.Requeue(ctx, store.DeliverySelector{Statuses: []store.DeliveryStatus{store.DeliveryDead}, Destination: "log"}, now); err != nil {
 		t.Fatal(err)
 	}
 	checkStats(t, s, "after a requeue")
@@ -190,6 +190,8 @@ DROP INDEX deliveries_dead; DROP INDEX events_id_tail; -- 0004, also rolled back
 DROP INDEX deliveries_open, events_attention; -- 0005, likewise
 ALTER TABLE events DROP COLUMN trace_parent; -- 0006, likewise
 DROP TABLE minutes; -- 0007, likewise
+DROP INDEX deliveries_discarded; -- 0008, likewise
+DROP TABLE subjects; ALTER TABLE events DROP COLUMN rank, DROP COLUMN stale; -- 0009, likewise
 DELETE FROM schema_migrations WHERE version >= 3;
 UPDATE deliveries SET status = 'dead' WHERE event_seq % 3 = 0`)
 	s.Close()
@@ -250,7 +252,7 @@ func TestPruneGoesOnPastKeptEvents(t *testing.T) {
 	if n := prune(); n != 30 {
 		t.Fatalf("pruned %d events, want the 30 done with", n)
 	}
-	if _, err := s.Discard(ctx, store.DeliverySelector{Statuses: []string{store.DeliveryDead}}, now); err != nil {
+	if _, err := s.Discard(ctx, store.DeliverySelector{Statuses: []store.DeliveryStatus{store.DeliveryDead}}, now); err != nil {
 		t.Fatal(err)
 	}
 	if n := prune(); n != 30 {

@@ -15,7 +15,7 @@ import (
 )
 
 const eventColumns = `seq, id, source, dedupe_key, field, type, subject_kind, subject, status,
-	occurred_at, received_at, scheme, attention, headers, duplicates, trace_parent`
+	occurred_at, received_at, scheme, attention, headers, duplicates, trace_parent, rank, stale`
 
 // eventColumnsOf is eventColumns of the table named alias.
 func eventColumnsOf(alias string) string {
@@ -37,7 +37,7 @@ type eventRow struct {
 func (r *eventRow) dest() []any {
 	ev := &r.ev
 	return []any{&ev.Seq, &ev.ID, &ev.Source, &ev.DedupeKey, &ev.Field, &ev.Type, &ev.SubjectKind,
-		&ev.Subject, &ev.Status, &r.occurred, &r.received, &ev.Scheme, &ev.Attention, &r.headers, &ev.Duplicates, &r.traceParent}
+		&ev.Subject, &ev.Status, &r.occurred, &r.received, &ev.Scheme, &ev.Attention, &r.headers, &ev.Duplicates, &r.traceParent, &ev.Rank, &ev.Stale}
 }
 
 func (r *eventRow) event() (*store.Event, error) {
@@ -102,9 +102,9 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Ev
 			return nil, fmt.Errorf("postgres: list events: %w", err)
 		}
 		if len(statuses) > 0 {
-			r.ev.DeliveryCounts = map[string]int{}
+			r.ev.DeliveryCounts = map[store.DeliveryStatus]int{}
 			for _, st := range statuses {
-				r.ev.DeliveryCounts[st]++
+				r.ev.DeliveryCounts[store.DeliveryStatus(st)]++
 			}
 		}
 		ev, err := r.event()
@@ -284,7 +284,8 @@ func eventConditions(f store.EventFilter, a *args) ([]string, error) {
 
 // listingWalk is the walk of a partial index that drives a listing by
 // f, and the column of it that holds the events' seq: deliveries_dead
-// (migration 0003) or deliveries_open (0005) for a dead or pending event,
+// (migration 0003), deliveries_open (0005) or deliveries_discarded (0008)
+// for a dead, pending or discarded event,
 // events_attention (0005) for the events marked for attention. ok is
 // false when the listing walks the events instead. The indexes'
 // conditions are written out, not bound, for the planner to use them.
@@ -294,6 +295,8 @@ func listingWalk(f store.EventFilter) (walk, key string, ok bool) {
 		return "SELECT DISTINCT event_seq FROM deliveries WHERE status = 'dead'", "event_seq", true
 	case f.Delivery == store.DeliveryPending:
 		return "SELECT DISTINCT event_seq FROM deliveries WHERE status IN ('pending', 'in_flight')", "event_seq", true
+	case f.Delivery == store.DeliveryDiscarded:
+		return "SELECT DISTINCT event_seq FROM deliveries WHERE status = 'discarded'", "event_seq", true
 	case f.AttentionOnly:
 		return "SELECT seq AS event_seq FROM events WHERE attention <> ''", "seq", true
 	}
@@ -319,16 +322,16 @@ func walkedFrom(walk, key string, keyset []string, order string, where []string)
 
 // deliveryStateCondition selects the events that have a delivery in
 // state, or none for DeliveryNone (store.DeliveryStateStatuses), but for the
-// deliveries listingWalk walks for dead and pending events, which it
+// deliveries listingWalk walks for dead, pending and discarded events, which it
 // leaves out. The statuses are written out, not bound, so that the
 // planner can use the partial indexes they name.
-func deliveryStateCondition(state string) (string, error) {
+func deliveryStateCondition(state store.DeliveryStatus) (string, error) {
 	statuses, ok := store.DeliveryStateStatuses(state)
 	if !ok {
 		return "", fmt.Errorf("postgres: list events: delivery state %q: want one of %s", state, strings.Join(store.DeliveryStates(), ", "))
 	}
 	switch state {
-	case store.DeliveryDead, store.DeliveryPending: // listingWalk walks them
+	case store.DeliveryDead, store.DeliveryPending, store.DeliveryDiscarded: // listingWalk walks them
 		return "", nil
 	case store.DeliveryNone:
 		return "NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = events.seq)", nil
@@ -338,10 +341,10 @@ func deliveryStateCondition(state string) (string, error) {
 }
 
 // literals writes words as a list of SQL string literals.
-func literals(words []string) string {
+func literals[W ~string](words []W) string {
 	quoted := make([]string, len(words))
 	for i, w := range words {
-		quoted[i] = "'" + strings.ReplaceAll(w, "'", "''") + "'"
+		quoted[i] = "'" + strings.ReplaceAll(string(w), "'", "''") + "'"
 	}
 	return strings.Join(quoted, ", ")
 }

@@ -5,6 +5,9 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/hooklatch/hooklatch/store"
 	"github.com/hooklatch/hooklatch/store/postgres/pgtest"
@@ -39,9 +42,10 @@ SELECT gen_random_uuid()::text, CASE WHEN i % 10 = 0 THEN 'other' ELSE 'sent' EN
 FROM generate_series(1, 100000) i`); err != nil {
 		t.Fatal(err)
 	}
-	// One delivery each: 1 % dead, 1 % pending, 1 % in flight.
+	// One delivery each: 1 % dead, 1 % pending, 1 % in flight, 0.1 % discarded.
 	if _, err := s.pool.Exec(ctx, `INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
-SELECT seq, id, 'app', CASE seq % 100 WHEN 5 THEN 'dead' WHEN 6 THEN 'pending' WHEN 7 THEN 'in_flight' ELSE 'succeeded' END, now(), now(), now()
+SELECT seq, id, 'app', CASE WHEN seq % 1000 = 8 THEN 'discarded' WHEN seq % 100 = 5 THEN 'dead' WHEN seq % 100 = 6 THEN 'pending'
+       WHEN seq % 100 = 7 THEN 'in_flight' ELSE 'succeeded' END, now(), now(), now()
 FROM events`); err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +71,8 @@ FROM events`); err != nil {
 		"pending":             {store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64}, []string{"Index Only Scan Backward using deliveries_open"}},
 		"pending, older":      {store.EventFilter{Delivery: store.DeliveryPending, BeforeSeq: 50000}, []string{"Index Only Scan Backward using deliveries_open"}},
 		"pending, after":      {store.EventFilter{Delivery: store.DeliveryPending, AfterSeq: 50000}, []string{"Index Only Scan using deliveries_open"}},
+		"discarded":           {store.EventFilter{Delivery: store.DeliveryDiscarded, BeforeSeq: math.MaxInt64}, []string{"Index Only Scan Backward using deliveries_discarded"}},
+		"discarded, after":    {store.EventFilter{Delivery: store.DeliveryDiscarded, AfterSeq: 50000}, []string{"Index Only Scan using deliveries_discarded"}},
 		"attention":           {store.EventFilter{AttentionOnly: true, BeforeSeq: math.MaxInt64}, []string{"Index Only Scan Backward using events_attention"}},
 		"attention and type":  {store.EventFilter{AttentionOnly: true, Type: "message.sent", AfterSeq: 50000}, []string{"Index Only Scan using events_attention"}},
 		"pattern and pending": {store.EventFilter{Type: "template.*", Delivery: store.DeliveryPending, BeforeSeq: math.MaxInt64}, []string{"deliveries_open"}},
@@ -146,4 +152,51 @@ func explain(t *testing.T, s *Store, q string, args []any) string {
 		t.Fatal(err)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Every statement that keeps or reads subjects' states finds a subject by
+// its primary key, in a store large enough (100,000 events of 25,000
+// subjects, analyzed) that the planner would rather read the table whole
+// if no index served: the append's stale check, the states' upsert, a
+// claim's, retention's and a subject's read.
+func TestSubjectStatementsUseTheirKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openInternal(t)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO events (id, source, dedupe_key, type, subject_kind, subject, status, received_at, headers, body, body_sha256)
+SELECT gen_random_uuid()::text, 'sent', 'event-id:evt_' || i, 'message.sent', 'message_id', 'msg_' || (i / 4), 'SENT', now(), '{}', ''::bytea, sha256(i::text::bytea)
+FROM generate_series(1, 100000) i;
+INSERT INTO subjects (source, subject, kind, status, rank, event_seq, event_id, received_at, events, updated_at)
+SELECT 'sent', subject, 'message_id', 'SENT', 5, MAX(seq), MAX(id), now(), COUNT(*), now() FROM events GROUP BY subject;
+INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
+SELECT seq, id, 'app', CASE WHEN seq % 100 = 5 THEN 'pending' ELSE 'succeeded' END, now(), now(), now() FROM events;
+ANALYZE events, subjects, deliveries`); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	one := func(v string) []string { return []string{v} }
+	appendArgs := []any{one("e-new"), one("sent"), one("k-new"), one("message"), one("message.sent"), one("message_id"), one("msg_7"), one("SENT"),
+		[]pgtype.Timestamptz{ts(now)}, []time.Time{now}, one("v1"), one(""), one("{}"), [][]byte{{}}, [][]byte{{1}}, []string(nil), []string(nil),
+		[]*string(nil), []int32{5}}
+	upsertArgs := (&subjectStates{sources: one("sent"), subjects: one("msg_7"), kinds: one("message_id"), statuses: one("SENT"), ids: one("e-new"),
+		ranks: []int32{5}, seqs: []int64{100001}, events: []int64{1}, occurred: []pgtype.Timestamptz{ts(now)}, received: []time.Time{now}}).args()
+	for name, tc := range map[string]struct {
+		q    string
+		args []any
+	}{
+		"append":  {appendSQL, appendArgs},
+		"upsert":  {upsertSubjectsSQL, upsertArgs},
+		"claim":   {claimSQL, []any{now, 100, "w", now.Add(time.Minute)}},
+		"prune":   {pruneEventsSQL, []any{now, pgtype.Timestamptz{}, 100, 0, 400}},
+		"subject": {`SELECT * FROM subjects WHERE source = $1 AND subject = $2`, []any{"sent", "msg_7"}},
+		"stale":   {markStaleSQL, []any{[]int64{5, 6}}},
+	} {
+		plan := explain(t, s, tc.q, tc.args)
+		if strings.Contains(plan, "Seq Scan on subjects") || strings.Contains(plan, "Seq Scan on events") {
+			t.Errorf("%s reads every subject or event:\n%s", name, plan)
+		}
+		if name != "stale" && !strings.Contains(plan, "subjects_pkey") {
+			t.Errorf("%s does not find its subjects by their key:\n%s", name, plan)
+		}
+	}
 }

@@ -443,8 +443,8 @@ SELECT COALESCE(SUM(events), 0)::bigint, COALESCE(SUM(duplicates), 0)::bigint, C
 	if err != nil {
 		return st, fmt.Errorf("postgres: stats: %w", err)
 	}
-	st.Deliveries = map[string]int64{}
-	for status, n := range map[string]int64{
+	st.Deliveries = map[store.DeliveryStatus]int64{}
+	for status, n := range map[store.DeliveryStatus]int64{
 		store.DeliveryPending: pending, store.DeliveryInFlight: inFlight, store.DeliverySucceeded: succeeded,
 		store.DeliveryDead: dead, store.DeliveryDiscarded: discarded,
 	} {

@@ -496,3 +496,15 @@ func TestConcurrentSetRoutes(t *testing.T) {
 		}
 	}
 }
+
+// Two instances on one schema append the events of the same subjects at
+// once: every subject still ends on its latest state, and every event's
+// stale flag matches the events of its subject stored before it.
+func TestSubjectsAcrossInstances(t *testing.T) {
+	t.Parallel()
+	u := pgtest.URL(t)
+	a, b := open(t, u, postgres.Options{}), open(t, u, postgres.Options{})
+	tr := storetest.NewSubjectTraffic(2000)
+	tr.Append(t, a, b)
+	tr.Check(t, a)
+}

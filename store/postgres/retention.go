@@ -17,7 +17,8 @@ import (
 // that are done with: no delivery pending or in flight, and no dead one
 // unless the event was received before $2 (NULL: dead ones are kept).
 // Their deliveries and attempts go with them; their dedupe keys are kept
-// in pruned_keys. Rows another pruner holds are skipped. It returns how
+// in pruned_keys, and their subjects' counts lose them (a subject left
+// with none is deleted). Rows another pruner holds are skipped. It returns how
 // many it deleted, the seq to go on after, and whether it met the edge.
 const pruneEventsSQL = `
 WITH examined AS (
@@ -27,7 +28,7 @@ WITH examined AS (
 ), candidates AS (
     SELECT x.seq FROM examined x, edge WHERE edge.seq IS NULL OR x.seq < edge.seq
 ), victims AS (
-    SELECT e.seq, e.id, e.source, e.dedupe_key, e.body_sha256, e.received_at
+    SELECT e.seq, e.id, e.source, e.dedupe_key, e.body_sha256, e.received_at, e.subject
       FROM events e JOIN candidates c ON c.seq = e.seq
      WHERE NOT EXISTS (SELECT 1 FROM deliveries d
                         WHERE d.event_seq = e.seq
@@ -41,6 +42,21 @@ WITH examined AS (
     ON CONFLICT DO NOTHING
 ), gone AS (
     DELETE FROM events e USING victims v WHERE e.seq = v.seq RETURNING e.seq
+), pruned_subjects AS (
+    SELECT source, subject, COUNT(*) AS n FROM victims WHERE subject <> '' GROUP BY source, subject
+), counted AS (
+    -- The subjects' rows, locked in key order as the appends lock them,
+    -- as they are now: an append may have counted more events since.
+    SELECT s.source, s.subject, s.events, p.n
+      FROM pruned_subjects p JOIN subjects s ON s.source = p.source AND s.subject = p.subject
+     ORDER BY s.source, s.subject
+       FOR UPDATE OF s
+), emptied AS (
+    DELETE FROM subjects s USING counted c
+     WHERE s.source = c.source AND s.subject = c.subject AND c.events <= c.n
+), lessened AS (
+    UPDATE subjects s SET events = s.events - c.n FROM counted c
+     WHERE s.source = c.source AND s.subject = c.subject AND c.events > c.n
 )
 SELECT (SELECT COUNT(*) FROM gone),
        -- After the last victim when the batch is full, else after every candidate.

@@ -22,7 +22,10 @@ import (
 // the ingest path, the sums one per transaction (docs/performance.md).
 
 // deliveryKey is a counter of deliveries: one destination, one status.
-type deliveryKey struct{ destination, status string }
+type deliveryKey struct {
+	destination string
+	status      store.DeliveryStatus
+}
 
 // counts are the open transaction's changes to the counters.
 type counts struct {
@@ -47,7 +50,7 @@ func (c *counts) event(attention bool) {
 
 // add notes n deliveries to destination that entered status (n < 0: left
 // it).
-func (c *counts) add(destination, status string, n int64) {
+func (c *counts) add(destination string, status store.DeliveryStatus, n int64) {
 	if n != 0 {
 		c.deliveries[deliveryKey{destination, status}] += n
 	}
@@ -55,7 +58,7 @@ func (c *counts) add(destination, status string, n int64) {
 
 // move notes n deliveries to destination that went from one status to
 // another.
-func (c *counts) move(destination, from, to string, n int64) {
+func (c *counts) move(destination string, from, to store.DeliveryStatus, n int64) {
 	if from != to {
 		c.add(destination, from, -n)
 		c.add(destination, to, n)
@@ -93,7 +96,7 @@ func (s *Store) flushCounts(ctx context.Context, tx *sql.Tx) error {
 
 // countStatuses notes that the deliveries matching where (a condition on
 // deliveries, with args) are about to leave their statuses for to.
-func (s *Store) countStatuses(ctx context.Context, tx *sql.Tx, to, where string, args []any) error {
+func (s *Store) countStatuses(ctx context.Context, tx *sql.Tx, to store.DeliveryStatus, where string, args []any) error {
 	rows, err := tx.QueryContext(ctx, statusCountsSQL+where+` GROUP BY destination, status`, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: count deliveries: %w", err)
@@ -107,12 +110,13 @@ func (s *Store) countStatuses(ctx context.Context, tx *sql.Tx, to, where string,
 // leave notes, for each row of (destination, status, n) that rows holds,
 // that n deliveries leave status: for status to, or for none when to is
 // empty (they are deleted). It closes rows.
-func (c *counts) leave(rows *sql.Rows, to string) error {
+func (c *counts) leave(rows *sql.Rows, to store.DeliveryStatus) error {
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			destination, status string
-			n                   int64
+			destination string
+			status      store.DeliveryStatus
+			n           int64
 		)
 		if err := rows.Scan(&destination, &status, &n); err != nil {
 			return err
@@ -138,7 +142,7 @@ func readCounts(ctx context.Context, db *sql.DB) (store.Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	st.Deliveries = map[string]int64{}
+	st.Deliveries = map[store.DeliveryStatus]int64{}
 	rows, err := db.QueryContext(ctx, `SELECT status, SUM(n) FROM delivery_counts GROUP BY status HAVING SUM(n) != 0`)
 	if err != nil {
 		return st, err
@@ -146,7 +150,7 @@ func readCounts(ctx context.Context, db *sql.DB) (store.Stats, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			status string
+			status store.DeliveryStatus
 			n      int64
 		)
 		if err := rows.Scan(&status, &n); err != nil {

@@ -116,6 +116,9 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 	if err := s.loadClaimed(ctx, claims); err != nil {
 		return nil, err
 	}
+	if err := s.fillStaleness(ctx, claims); err != nil {
+		return nil, err
+	}
 	// Oldest due first (the UPDATE's RETURNING order is not guaranteed).
 	slices.SortFunc(claims, func(a, b store.Claim) int {
 		if c := a.Delivery.NextAttemptAt.Compare(b.Delivery.NextAttemptAt); c != 0 {
@@ -203,7 +206,8 @@ func (s *Store) writerStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt
 var writerStatements = append([]string{
 	claimSQL, expiredAttemptsSQL, releaseExpiredSQL, insertAttemptSQL,
 	countEventsSQL, countDeliveriesSQL, countPrunedEventsSQL, countPrunedDeliveriesSQL,
-	countDuplicateSQL, keptKeySQL, victimsSQL, keepKeysSQL, pruneAttemptsSQL, pruneEventsSQL, pruneKeysSQL,
+	countDuplicateSQL, subjectSQL, keptKeySQL, victimsSQL, keepKeysSQL, pruneAttemptsSQL, pruneEventsSQL, pruneKeysSQL,
+	pruneSubjectsSQL, dropSubjectsSQL,
 }, func() (qs []string) {
 	for _, n := range chunkSizes {
 		qs = append(qs, insertAttemptsSQLs[n], completeRowsSQLs[n], insertDeliveriesSQLs[n])
@@ -329,8 +333,9 @@ func (s *Store) completeDistinct(ctx context.Context, tx *sql.Tx, reqs []*writeR
 		defer rows.Close()
 		for rows.Next() {
 			var (
-				id                  int64
-				destination, status string
+				id          int64
+				destination string
+				status      store.DeliveryStatus
 			)
 			if err := rows.Scan(&id, &destination, &status); err != nil {
 				return fmt.Errorf("sqlite: complete: %w", err)
@@ -543,19 +548,19 @@ const listedStatuses = "(status = 'pending' OR status = 'dead' OR status = 'disc
 // walking the table in id order. It is false for a status no delivery is
 // ever in. The status is written into the statement, not bound: SQLite
 // picks a partial index when it prepares the statement, before binding.
-func statusCondition(status string) (string, bool) {
+func statusCondition(status store.DeliveryStatus) (string, bool) {
 	switch status {
 	case store.DeliveryPending, store.DeliveryDead, store.DeliveryDiscarded:
-		return "(" + listedStatuses + " AND status = '" + status + "')", true
+		return "(" + listedStatuses + " AND status = '" + string(status) + "')", true
 	case store.DeliveryInFlight, store.DeliverySucceeded:
-		return "status = '" + status + "'", true
+		return "status = '" + string(status) + "'", true
 	}
 	return "", false
 }
 
 // statusIndex names the index ListDeliveries reads a status through:
 // without statistics SQLite might prefer walking the table in id order.
-var statusIndex = map[string]string{
+var statusIndex = map[store.DeliveryStatus]string{
 	store.DeliveryPending:   " INDEXED BY deliveries_listed",
 	store.DeliveryDead:      " INDEXED BY deliveries_listed",
 	store.DeliveryDiscarded: " INDEXED BY deliveries_listed",
@@ -727,7 +732,7 @@ func (s *Store) Discard(ctx context.Context, sel store.DeliverySelector, now tim
 // moveSelected runs update (its SET arguments set) on the deliveries that
 // match where, in one transaction with the counters, and returns how many
 // it changed.
-func (s *Store) moveSelected(ctx context.Context, to, where string, args []any, update string, set ...any) (int, error) {
+func (s *Store) moveSelected(ctx context.Context, to store.DeliveryStatus, where string, args []any, update string, set ...any) (int, error) {
 	var n int64
 	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := s.countStatuses(ctx, tx, to, where, args); err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 const eventColumns = `seq, id, source, dedupe_key, field, type, subject_kind, subject, status,
-	occurred_at, received_at, scheme, attention, headers, duplicates, ifnull(trace_parent, '')`
+	occurred_at, received_at, scheme, attention, headers, duplicates, ifnull(trace_parent, ''), rank, stale`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -26,7 +26,7 @@ type eventRow struct {
 func (r *eventRow) dest() []any {
 	ev := &r.ev
 	return []any{&ev.Seq, &ev.ID, &ev.Source, &ev.DedupeKey, &ev.Field, &ev.Type, &ev.SubjectKind,
-		&ev.Subject, &ev.Status, &r.occurred, &r.received, &ev.Scheme, &ev.Attention, &r.headers, &ev.Duplicates, &ev.TraceParent}
+		&ev.Subject, &ev.Status, &r.occurred, &r.received, &ev.Scheme, &ev.Attention, &r.headers, &ev.Duplicates, &ev.TraceParent, &ev.Rank, &ev.Stale}
 }
 
 func (r *eventRow) event() (*store.Event, error) {
@@ -66,9 +66,9 @@ func scanListedEvent(row scanner) (*store.Event, error) {
 		return nil, err
 	}
 	if statuses.Valid {
-		r.ev.DeliveryCounts = map[string]int{}
+		r.ev.DeliveryCounts = map[store.DeliveryStatus]int{}
 		for st := range strings.SplitSeq(statuses.String, ",") {
-			r.ev.DeliveryCounts[st]++
+			r.ev.DeliveryCounts[store.DeliveryStatus(st)]++
 		}
 	}
 	return r.event()
@@ -275,19 +275,19 @@ func eventConditions(f store.EventFilter) ([]string, []any, error) {
 
 // deliveryStateCondition selects the events that have a delivery in
 // state, or none for DeliveryNone (store.DeliveryStateStatuses), but for the
-// deliveries listingWalk walks for dead and pending events, which it
+// deliveries listingWalk walks for dead, pending and discarded events, which it
 // leaves out. The other states are checked event by event, newest first,
 // through the (event_seq, destination) index, so a page is found without
 // reading every delivery. The unary + keeps SQLite from preferring a
 // status index there (deliveries_listed), which would read all the
 // deliveries in a status for every event.
-func deliveryStateCondition(state string) (string, []any, error) {
+func deliveryStateCondition(state store.DeliveryStatus) (string, []any, error) {
 	statuses, ok := store.DeliveryStateStatuses(state)
 	if !ok {
 		return "", nil, fmt.Errorf("sqlite: list events: delivery state %q: want one of %s", state, strings.Join(store.DeliveryStates(), ", "))
 	}
 	switch state {
-	case store.DeliveryDead, store.DeliveryPending: // listingWalk walks their deliveries
+	case store.DeliveryDead, store.DeliveryPending, store.DeliveryDiscarded: // listingWalk walks their deliveries
 		return "", nil, nil
 	case store.DeliveryNone:
 		return "NOT EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq)", nil, nil
@@ -299,9 +299,9 @@ func deliveryStateCondition(state string) (string, []any, error) {
 	return "EXISTS (SELECT 1 FROM deliveries WHERE event_seq = e.seq AND +status IN (" + placeholders(len(statuses)) + "))", args, nil
 }
 
-// listingWalk is the walk of a partial index (migration 0014) that drives
-// a listing by f, and the column of it that holds the events' seq: the
-// deliveries of a dead or pending event, or the events marked for
+// listingWalk is the walk of a partial index (migrations 0014, 0019) that
+// drives a listing by f, and the column of it that holds the events' seq:
+// the deliveries of a dead, pending or discarded event, or the events marked for
 // attention. ok is false when the listing walks the events instead. The
 // indexes' conditions are written out, not bound, for SQLite to use them.
 func listingWalk(f store.EventFilter) (walk, key string, ok bool) {
@@ -310,6 +310,8 @@ func listingWalk(f store.EventFilter) (walk, key string, ok bool) {
 		return "SELECT DISTINCT event_seq FROM deliveries INDEXED BY deliveries_dead WHERE status = 'dead'", "event_seq", true
 	case f.Delivery == store.DeliveryPending:
 		return "SELECT DISTINCT event_seq FROM deliveries INDEXED BY deliveries_open WHERE status IN ('pending', 'in_flight')", "event_seq", true
+	case f.Delivery == store.DeliveryDiscarded:
+		return "SELECT DISTINCT event_seq FROM deliveries INDEXED BY deliveries_discarded WHERE status = 'discarded'", "event_seq", true
 	case f.AttentionOnly:
 		return "SELECT seq AS event_seq FROM events INDEXED BY events_attention WHERE attention <> ''", "seq", true
 	}

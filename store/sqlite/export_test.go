@@ -6,3 +6,7 @@ func WithWriterPragmas(opts Options, pragmas ...string) Options {
 	opts.writerPragmas = pragmas
 	return opts
 }
+
+// FramesWritten returns the frames s's writer appended to the write-ahead
+// log since it opened.
+func FramesWritten(s *Store) int64 { return s.framesTotal.Load() }

@@ -116,7 +116,7 @@ func benchDedupeKey(seq int64) string { return fmt.Sprintf("event-id:evt_%d", se
 
 // benchDeliveryStatus is the status of an event's delivery: 1 in 100
 // dead, 1 in 100 pending, the rest succeeded.
-func benchDeliveryStatus(seq int64) string {
+func benchDeliveryStatus(seq int64) store.DeliveryStatus {
 	switch seq % 100 {
 	case 7:
 		return store.DeliveryDead

@@ -77,6 +77,15 @@ SELECT a.id FROM json_each(?1) j JOIN deliveries d ON d.event_seq = j.value JOIN
   FROM events WHERE seq IN (SELECT value FROM json_each(?1))`
 	countPrunedDeliveriesSQL = `SELECT d.destination, d.status, COUNT(*)
   FROM json_each(?1) j JOIN deliveries d ON d.event_seq = j.value GROUP BY d.destination, d.status`
+	// pruneSubjectsSQL takes the events of the JSON array ?1, about to be
+	// pruned, off their subjects' counts, and dropSubjectsSQL deletes the
+	// subjects left with none: each subject found by its primary key.
+	pruneSubjectsSQL = `UPDATE subjects SET events = events - g.n
+  FROM (SELECT source, subject, COUNT(*) AS n FROM events
+         WHERE seq IN (SELECT value FROM json_each(?1)) AND subject <> '' GROUP BY source, subject) g
+ WHERE subjects.source = g.source AND subjects.subject = g.subject`
+	dropSubjectsSQL = `DELETE FROM subjects WHERE (source, subject) IN (
+SELECT source, subject FROM events WHERE seq IN (SELECT value FROM json_each(?1)) AND subject <> '') AND events <= 0`
 	// pruneKeysSQL deletes the kept keys of events received before ?1
 	// among the ?2 kept longest, in seq order: one kept out of that order
 	// waits for those before it.
@@ -274,6 +283,12 @@ func (s *Store) pruneEvents(ctx context.Context, tx *sql.Tx, candidates []int64,
 	}
 	if err := s.uncountPruned(ctx, tx, list); err != nil {
 		return 0, err
+	}
+	if _, err := s.execWriter(ctx, tx, pruneSubjectsSQL, list); err != nil {
+		return 0, fmt.Errorf("sqlite: prune subjects: %w", err)
+	}
+	if _, err := s.execWriter(ctx, tx, dropSubjectsSQL, list); err != nil {
+		return 0, fmt.Errorf("sqlite: prune subjects: %w", err)
 	}
 	res, err := s.execWriter(ctx, tx, pruneEventsSQL, list)
 	if err != nil {

@@ -32,7 +32,7 @@ func appendAt(t *testing.T, s store.Store, key string, at time.Time, dests ...st
 }
 
 // completeAll claims every delivery due at at and records status for it.
-func completeAll(t *testing.T, s store.Store, at time.Time, status string) int {
+func completeAll(t *testing.T, s store.Store, at time.Time, status store.DeliveryStatus) int {
 	t.Helper()
 	ctx := context.Background()
 	claims, err := s.Claim(ctx, store.ClaimParams{Owner: "w", Now: at, Lease: time.Minute, Limit: 1000})

@@ -36,7 +36,7 @@ func claimAll(t *testing.T, s store.Store, owner string, now time.Time) []store.
 	return cs
 }
 
-func complete(t *testing.T, s store.Store, c store.Claim, status string, next time.Time) {
+func complete(t *testing.T, s store.Store, c store.Claim, status store.DeliveryStatus, next time.Time) {
 	t.Helper()
 	outcome := store.OutcomeSucceeded
 	if status != store.DeliverySucceeded {
@@ -111,7 +111,7 @@ func TestFailureDoesNotHoldBackLaterEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byStatus := map[string]int{}
+	byStatus := map[store.DeliveryStatus]int{}
 	for _, d := range ds {
 		byStatus[d.Status]++
 		if d.EventID == evs[0].ID && (d.Status != store.DeliveryPending || !d.NextAttemptAt.Equal(retryAt) || d.Attempts != 1) {
@@ -258,7 +258,7 @@ func TestStatsCountsEveryDelivery(t *testing.T) {
 	}
 	check := func(when string) {
 		t.Helper()
-		want := map[string]int64{}
+		want := map[store.DeliveryStatus]int64{}
 		for after := int64(0); ; {
 			ds, err := s.ListDeliveries(ctx, store.DeliveryFilter{AfterID: after, Limit: 7})
 			if err != nil {
@@ -345,11 +345,11 @@ VALUES (64, 1, 'evt_1', 'app', 'dead', 1, 0, 0, 0)`) // (1 << 6) | 0
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
+	got := map[string]store.DeliveryStatus{}
 	for _, d := range ds {
 		got[fmt.Sprint(d.EventID, " ", d.Destination, " ", d.ID)] = d.Status
 	}
-	want := map[string]string{
+	want := map[string]store.DeliveryStatus{
 		"evt_1 app 64": "dead", "evt_2 app 128": "succeeded", "evt_2 logs 129": "pending", "evt_3 app 192": "succeeded",
 		"evt_4 app 256": "succeeded", "evt_5 app 320": "pending", "evt_6 app 384": "pending",
 	}
@@ -417,7 +417,7 @@ func TestAppendsInsertTheirDeliveriesTogether(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	want := map[string]int64{}
+	want := map[store.DeliveryStatus]int64{}
 	for i, ev := range events {
 		ds, err := s.ListDeliveries(ctx, store.DeliveryFilter{EventID: ev.ID})
 		if err != nil {

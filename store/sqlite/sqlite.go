@@ -14,9 +14,12 @@ import (
 	"path"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/store"
 
 	msqlite "modernc.org/sqlite"
@@ -141,6 +144,9 @@ type Store struct {
 	eventRangeStmt *sql.Stmt
 
 	wal walLog // the writer goroutine's own
+	// framesTotal counts the frames the writer appended to the log over
+	// the Store's life: what its writes cost the disk (benchmarks).
+	framesTotal atomic.Int64
 
 	counts counts // the writer goroutine's own: the open transaction's changes to the counters
 
@@ -177,6 +183,7 @@ type writeReq struct {
 	bodySum [32]byte // SHA-256 of ev.Body, likewise
 	// keyDigest and bodyDigest are what kept keys match ev by (keptDigests).
 	keyDigest, bodyDigest []byte
+	rank                  int // ev's lifecycle rank (event.LifecycleRank)
 	fn                    func(ctx context.Context, tx *sql.Tx) error
 	// completion, when set, is recorded by the writer together with the
 	// other completions of its batch (completions.go); lost reports that
@@ -557,7 +564,8 @@ func (s *Store) wait(ctx context.Context, r *writeReq, enqueue func() error) err
 func (s *Store) Append(ctx context.Context, ev *store.Event) (store.AppendResult, error) {
 	// Everything that can happen before the writer does: it is the one
 	// goroutine every append waits on.
-	r := &writeReq{ev: ev, headers: headersJSON(ev.Headers), bodySum: sha256.Sum256(ev.Body)}
+	r := &writeReq{ev: ev, headers: headersJSON(ev.Headers), bodySum: sha256.Sum256(ev.Body),
+		rank: event.LifecycleRank(ev.SubjectKind, ev.Status)}
 	r.keyDigest, r.bodyDigest = keptDigests(ev.Source, ev.DedupeKey, r.bodySum[:])
 	if err := s.write(ctx, r); err != nil {
 		return store.AppendResult{}, err
@@ -641,7 +649,7 @@ func (s *Store) runTx(batch []*writeReq) error {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	s.counts.reset()
-	stmt := tx.StmtContext(ctx, s.appendStmt)
+	stmts := appendStmts{event: tx.StmtContext(ctx, s.appendStmt), subject: tx.StmtContext(ctx, s.stmts[subjectSQL])}
 	var deliveries []newDelivery
 	for i := 0; i < len(batch); i++ {
 		r := batch[i]
@@ -652,7 +660,7 @@ func (s *Store) runTx(batch []*writeReq) error {
 			deliveries = deliveries[:0]
 			j := i
 			for ; j < len(batch) && batch[j].ev != nil && err == nil; j++ {
-				deliveries, err = s.appendOne(ctx, tx, stmt, batch[j], deliveries)
+				deliveries, err = s.appendOne(ctx, tx, stmts, batch[j], deliveries)
 			}
 			if err == nil {
 				err = s.insertDeliveries(ctx, tx, deliveries)
@@ -685,7 +693,11 @@ func (s *Store) runTx(batch []*writeReq) error {
 
 // appendOne inserts r's event, unless it is a duplicate, and adds its
 // deliveries to those its run of appends inserts.
-func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *writeReq, deliveries []newDelivery) ([]newDelivery, error) {
+// appendStmts are the append's statements, bound to a batch's
+// transaction once: binding costs as much as running them.
+type appendStmts struct{ event, subject *sql.Stmt }
+
+func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmts appendStmts, r *writeReq, deliveries []newDelivery) ([]newDelivery, error) {
 	ev := r.ev
 	body := ev.Body
 	if body == nil {
@@ -694,10 +706,10 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 	// The common case, a new event, is a plain insert: no RETURNING to
 	// materialise. A duplicate, by dedupe key or by body, inserts nothing
 	// and is counted on the first event it matches.
-	res, err := stmt.ExecContext(ctx,
+	res, err := stmts.event.ExecContext(ctx,
 		ev.ID, ev.Source, ev.DedupeKey, ev.Field, ev.Type, ev.SubjectKind, ev.Subject, ev.Status,
 		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body, r.bodySum[:],
-		r.keyDigest, r.bodyDigest, nullable(ev.TraceParent))
+		r.keyDigest, r.bodyDigest, nullable(ev.TraceParent), r.rank)
 	if err != nil {
 		return deliveries, fmt.Errorf("sqlite: append: %w", err)
 	}
@@ -711,6 +723,12 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 		}
 		r.res.EventID = ev.ID
 		s.counts.event(ev.Attention != "")
+		if ev.Subject != "" {
+			if _, err := stmts.subject.ExecContext(ctx, ev.Source, ev.Subject, ev.SubjectKind, ev.Status, r.rank,
+				r.res.Seq, ev.ID, unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt)); err != nil {
+				return deliveries, fmt.Errorf("sqlite: append: subject: %w", err)
+			}
+		}
 		return newDeliveries(deliveries, ev, r.res.Seq), nil
 	}
 	r.res.Duplicate = true
@@ -719,14 +737,40 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 
 // appendSQL inserts an event, unless it is a stored event's duplicate (the
 // unique indexes) or a pruned one's (its digests, ?16 and ?17, are kept:
-// retention.go). ?18 is the creation context, NULL while tracing is off.
+// retention.go). ?18 is the creation context, NULL while tracing is off;
+// ?19 the event's lifecycle rank. The event is stale when its subject's
+// latest state is later (event.Position.After): as the new event is the
+// last received, that is a higher rank, or the same rank reached later.
 const appendSQL = `
 INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
-                    occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent)
-SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?18
+                    occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent, rank, stale)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?18, ?19,
+       EXISTS (SELECT 1 FROM subjects WHERE source = ?2 AND subject = ?7 AND (rank > ?19 OR rank = ?19 AND occurred_at > ?9))
  WHERE NOT EXISTS (SELECT 1 FROM kept_keys WHERE key_digest = ?16)
    AND NOT EXISTS (SELECT 1 FROM kept_keys WHERE body_digest = ?17)
 ON CONFLICT DO NOTHING`
+
+// subjectSQL records a new event (?6, ?7) of subject ?2 of source ?1:
+// it counts it, and makes it the subject's latest state when its
+// position (rank, occurred_at, seq) is after the stored one's
+// (event.Position.After; an absent occurred_at is 0, earlier than any).
+// The primary key finds the row.
+var subjectSQL = `
+INSERT INTO subjects (source, subject, kind, status, rank, event_seq, event_id, occurred_at, received_at, events, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?9)
+ON CONFLICT (source, subject) DO UPDATE SET events = events + 1` + laterState(
+	"(excluded.rank, excluded.occurred_at, excluded.event_seq) > (rank, occurred_at, event_seq)",
+	"kind", "status", "rank", "event_seq", "event_id", "occurred_at", "received_at", "updated_at")
+
+// laterState sets each of columns to the new row's (excluded) when later
+// holds: every right-hand side reads the row as it was.
+func laterState(later string, columns ...string) string {
+	var b strings.Builder
+	for _, c := range columns {
+		b.WriteString(",\n    " + c + " = CASE WHEN " + later + " THEN excluded." + c + " ELSE " + c + " END")
+	}
+	return b.String()
+}
 
 // nullable is s, or NULL when s is empty.
 func nullable(s string) any {

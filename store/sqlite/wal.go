@@ -247,6 +247,7 @@ func (s *Store) afterBatch() int64 {
 		return 0
 	}
 	w.frames += n
+	s.framesTotal.Add(n)
 	w.dirty = w.dirty || n > 0
 	switch {
 	case w.frames >= w.limit && !time.Now().Before(w.retryAt):

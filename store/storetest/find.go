@@ -126,7 +126,7 @@ func testEventDeliveryStates(t *testing.T, factory Factory) {
 	discarded := appendWithDestinations(t, s, "s4", "app")
 	okAndDiscarded := appendWithDestinations(t, s, "s5", "app", "logs")
 	oneOfThreeDiscarded := appendWithDestinations(t, s, "s5b", "app", "logs", "crm")
-	outcome := map[string]string{
+	outcome := map[string]store.DeliveryStatus{
 		oneOfThreeDiscarded.ID + "app": store.DeliverySucceeded, oneOfThreeDiscarded.ID + "logs": store.DeliverySucceeded,
 		oneOfThreeDiscarded.ID + "crm": store.DeliveryDead,
 		succeeded.ID + "app":           store.DeliverySucceeded,
@@ -145,7 +145,7 @@ func testEventDeliveryStates(t *testing.T, factory Factory) {
 		}
 	}
 	for _, ev := range []*store.Event{discarded, okAndDiscarded, oneOfThreeDiscarded} {
-		if n, err := s.Discard(ctx, store.DeliverySelector{EventIDs: []string{ev.ID}, Statuses: []string{store.DeliveryDead}}, t0); err != nil || n != 1 {
+		if n, err := s.Discard(ctx, store.DeliverySelector{EventIDs: []string{ev.ID}, Statuses: []store.DeliveryStatus{store.DeliveryDead}}, t0); err != nil || n != 1 {
 			t.Fatalf("discard: %d, %v", n, err)
 		}
 	}
@@ -157,16 +157,16 @@ func testEventDeliveryStates(t *testing.T, factory Factory) {
 
 	want := []struct {
 		ev     *store.Event
-		counts map[string]int
-		state  string
+		counts map[store.DeliveryStatus]int
+		state  store.DeliveryStatus
 	}{
-		{succeeded, map[string]int{store.DeliverySucceeded: 1}, store.DeliverySucceeded},
-		{deadAndOK, map[string]int{store.DeliveryDead: 1, store.DeliverySucceeded: 1}, store.DeliveryDead},
-		{inFlight, map[string]int{store.DeliveryInFlight: 1}, store.DeliveryPending},
-		{discarded, map[string]int{store.DeliveryDiscarded: 1}, store.DeliveryDiscarded},
-		{okAndDiscarded, map[string]int{store.DeliverySucceeded: 1, store.DeliveryDiscarded: 1}, store.DeliverySucceeded},
-		{oneOfThreeDiscarded, map[string]int{store.DeliverySucceeded: 2, store.DeliveryDiscarded: 1}, store.DeliverySucceeded},
-		{pending, map[string]int{store.DeliveryPending: 1}, store.DeliveryPending},
+		{succeeded, map[store.DeliveryStatus]int{store.DeliverySucceeded: 1}, store.DeliverySucceeded},
+		{deadAndOK, map[store.DeliveryStatus]int{store.DeliveryDead: 1, store.DeliverySucceeded: 1}, store.DeliveryDead},
+		{inFlight, map[store.DeliveryStatus]int{store.DeliveryInFlight: 1}, store.DeliveryPending},
+		{discarded, map[store.DeliveryStatus]int{store.DeliveryDiscarded: 1}, store.DeliveryDiscarded},
+		{okAndDiscarded, map[store.DeliveryStatus]int{store.DeliverySucceeded: 1, store.DeliveryDiscarded: 1}, store.DeliverySucceeded},
+		{oneOfThreeDiscarded, map[store.DeliveryStatus]int{store.DeliverySucceeded: 2, store.DeliveryDiscarded: 1}, store.DeliverySucceeded},
+		{pending, map[store.DeliveryStatus]int{store.DeliveryPending: 1}, store.DeliveryPending},
 		{undelivered, nil, store.DeliveryNone},
 		{sent, nil, store.DeliveryNone},
 	}
@@ -184,14 +184,15 @@ func testEventDeliveryStates(t *testing.T, factory Factory) {
 		}
 	}
 
-	foundBy := map[string][]*store.Event{ // oldest first
+	foundBy := map[store.DeliveryStatus][]*store.Event{ // oldest first
 		store.DeliveryDead:      {deadAndOK},
 		store.DeliveryPending:   {inFlight, pending},
 		store.DeliverySucceeded: {succeeded, deadAndOK, okAndDiscarded, oneOfThreeDiscarded},
 		store.DeliveryDiscarded: {discarded, okAndDiscarded, oneOfThreeDiscarded},
 		store.DeliveryNone:      {undelivered, sent},
 	}
-	for _, state := range store.DeliveryStates() {
+	for _, word := range store.DeliveryStates() {
+		state := store.DeliveryStatus(word)
 		var wantIDs []string
 		for _, ev := range foundBy[state] {
 			wantIDs = append([]string{ev.ID}, wantIDs...) // newest first

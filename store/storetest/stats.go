@@ -28,7 +28,7 @@ func testStatsAfterMixedWorkload(t *testing.T, factory Factory) {
 		mustAppend(t, s, ev)
 		return ev
 	}
-	check := func(when string, events, duplicates, attention int64, deliveries map[string]int64) {
+	check := func(when string, events, duplicates, attention int64, deliveries map[store.DeliveryStatus]int64) {
 		t.Helper()
 		st, err := s.Stats(ctx)
 		if err != nil {
@@ -40,7 +40,7 @@ func testStatsAfterMixedWorkload(t *testing.T, factory Factory) {
 			t.Errorf("%s: Stats says\n%s\nwant\n%s", when, got, want)
 		}
 	}
-	check("empty", 0, 0, 0, map[string]int64{})
+	check("empty", 0, 0, 0, map[store.DeliveryStatus]int64{})
 
 	ev1 := add("s1", "", "a", "b")
 	ev2 := add("s2", "", "a")
@@ -70,7 +70,7 @@ func testStatsAfterMixedWorkload(t *testing.T, factory Factory) {
 		t.Fatalf("no claim of %s to %s", ev.DedupeKey, dest)
 		return store.Claim{}
 	}
-	finish := func(c store.Claim, status string, next, now time.Time) {
+	finish := func(c store.Claim, status store.DeliveryStatus, next, now time.Time) {
 		t.Helper()
 		err := s.Complete(ctx, store.Completion{DeliveryID: c.Delivery.ID, Owner: c.Delivery.LeaseOwner, Status: status,
 			NextAttemptAt: next, SpendAttempt: true, Now: now, Attempt: store.Attempt{StartedAt: now, Outcome: store.OutcomeSucceeded}})
@@ -109,7 +109,7 @@ func testStatsAfterMixedWorkload(t *testing.T, factory Factory) {
 	// s4 to b and s1 to c stay in flight.
 	add("s8", "needs a look", "a") // the newest: pending
 
-	check("after the workload", 8, 3, 3, map[string]int64{
+	check("after the workload", 8, 3, 3, map[store.DeliveryStatus]int64{
 		store.DeliverySucceeded: 4, // s1 to a, s3 to a, s2 to a, s5 to c
 		store.DeliveryPending:   2, // s1 to b, s8 to a
 		store.DeliveryInFlight:  2, // s4 to b, s1 to c
@@ -128,7 +128,7 @@ func testStatsAfterMixedWorkload(t *testing.T, factory Factory) {
 		t.Fatal("s3 again after its prune: not a duplicate")
 	}
 	mustAppend(t, s, NewEvent("sent", "s1"))
-	check("after the prune", 3, 3, 1, map[string]int64{
+	check("after the prune", 3, 3, 1, map[store.DeliveryStatus]int64{
 		store.DeliverySucceeded: 1, // s1 to a
 		store.DeliveryPending:   2, // s1 to b, s8 to a
 		store.DeliveryInFlight:  2, // s4 to b, s1 to c

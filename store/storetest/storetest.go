@@ -55,6 +55,11 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("StatsAfterMixedWorkload", func(t *testing.T) { t.Parallel(); testStatsAfterMixedWorkload(t, factory) })
 	t.Run("CreationContext", func(t *testing.T) { t.Parallel(); testCreationContext(t, factory) })
 	t.Run("Minutes", func(t *testing.T) { t.Parallel(); testMinutes(t, factory) })
+	t.Run("SubjectLatestState", func(t *testing.T) { t.Parallel(); testSubjectLatestState(t, factory) })
+	t.Run("SubjectTies", func(t *testing.T) { t.Parallel(); testSubjectTies(t, factory) })
+	t.Run("SubjectClaims", func(t *testing.T) { t.Parallel(); testSubjectClaims(t, factory) })
+	t.Run("SubjectRetention", func(t *testing.T) { t.Parallel(); testSubjectRetention(t, factory) })
+	t.Run("SubjectsConcurrent", func(t *testing.T) { t.Parallel(); testSubjectsConcurrent(t, factory) })
 }
 
 // NewEvent returns a plausible event with a fresh id and the given dedupe key.
@@ -896,7 +901,7 @@ func testClaimCompleteRetry(t *testing.T, factory Factory) {
 	}
 	outcomes := ""
 	for _, a := range attempts {
-		outcomes += a.Outcome + " "
+		outcomes += string(a.Outcome) + " "
 	}
 	if len(attempts) != 3 || outcomes != "temporary snoozed succeeded " || attempts[0].StatusCode != 503 || attempts[0].Response != "busy" || attempts[0].Duration != 20*time.Millisecond {
 		t.Errorf("attempts = %+v", attempts)
@@ -993,7 +998,7 @@ func testRequeueAndDiscard(t *testing.T, factory Factory) {
 	if len(got) != 3 {
 		t.Fatal("not claimed")
 	}
-	status := map[string]string{a.ID: store.DeliveryDead, b.ID: store.DeliverySucceeded, c.ID: store.DeliveryDead}
+	status := map[string]store.DeliveryStatus{a.ID: store.DeliveryDead, b.ID: store.DeliverySucceeded, c.ID: store.DeliveryDead}
 	ids := map[string]int64{}
 	for _, cl := range got {
 		ids[cl.Event.ID] = cl.Delivery.ID
@@ -1007,7 +1012,7 @@ func testRequeueAndDiscard(t *testing.T, factory Factory) {
 	}
 	later := t0.Add(time.Hour)
 	// Retry every dead delivery.
-	n, err := s.Requeue(ctx, store.DeliverySelector{Statuses: []string{store.DeliveryDead}}, later)
+	n, err := s.Requeue(ctx, store.DeliverySelector{Statuses: []store.DeliveryStatus{store.DeliveryDead}}, later)
 	if err != nil || n != 2 {
 		t.Fatalf("requeue dead = %d, %v; want 2", n, err)
 	}
@@ -1112,7 +1117,7 @@ func testAttemptsNumberedForLife(t *testing.T, factory Factory) {
 
 	now := t0
 	var numbered []int // what each claim said
-	try := func(status, outcome string) {
+	try := func(status store.DeliveryStatus, outcome store.AttemptOutcome) {
 		t.Helper()
 		got := claim(t, s, "w1", now, 10)
 		if len(got) != 1 {
@@ -1129,11 +1134,11 @@ func testAttemptsNumberedForLife(t *testing.T, factory Factory) {
 	}
 	try(store.DeliveryPending, store.OutcomeTemporary)
 	try(store.DeliveryDead, store.OutcomeDead)
-	if n, err := s.Requeue(ctx, store.DeliverySelector{Statuses: []string{store.DeliveryDead}}, now); err != nil || n != 1 {
+	if n, err := s.Requeue(ctx, store.DeliverySelector{Statuses: []store.DeliveryStatus{store.DeliveryDead}}, now); err != nil || n != 1 {
 		t.Fatalf("requeue = %d, %v", n, err)
 	}
 	try(store.DeliverySucceeded, store.OutcomeSucceeded)
-	if n, err := s.Requeue(ctx, store.DeliverySelector{Statuses: []string{store.DeliverySucceeded}}, now); err != nil || n != 1 {
+	if n, err := s.Requeue(ctx, store.DeliverySelector{Statuses: []store.DeliveryStatus{store.DeliverySucceeded}}, now); err != nil || n != 1 {
 		t.Fatalf("replay = %d, %v", n, err)
 	}
 	// This one's worker dies: the lost attempt is numbered on too.

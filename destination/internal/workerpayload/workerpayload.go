@@ -25,6 +25,13 @@ type Meta struct {
 	Attempt     int    `json:"attempt"`
 	// DeliveryID is a string: it can exceed what a JavaScript number holds.
 	DeliveryID string `json:"delivery_id"`
+	// Stale is true when a later state of the event's subject had already
+	// been received when the delivery was claimed (hooklatch-stale on the
+	// brokers); false for an event with no subject.
+	Stale bool `json:"stale"`
+	// SubjectStatus is the status of the subject's latest state then
+	// (hooklatch-subject-status); empty for an event with no subject.
+	SubjectStatus string `json:"subject_status"`
 	// Attention is non-empty for an event hooklatch found odd
 	// ("unparseable: …"); such events are forwarded all the same.
 	Attention string `json:"attention,omitempty"`
@@ -37,15 +44,17 @@ type Meta struct {
 func MetaOf(d *destination.Delivery) Meta {
 	e := d.Event
 	return Meta{
-		EventID:     e.ID,
-		EventType:   e.Type,
-		Subject:     e.Subject,
-		SubjectKind: e.SubjectKind,
-		ReceivedAt:  e.ReceivedAt.UTC().Format(time.RFC3339Nano),
-		Attempt:     d.Attempt,
-		DeliveryID:  strconv.FormatInt(d.ID, 10),
-		Attention:   e.Attention,
-		TraceParent: d.TraceParent,
+		EventID:       e.ID,
+		EventType:     e.Type,
+		Subject:       e.Subject,
+		SubjectKind:   e.SubjectKind,
+		ReceivedAt:    e.ReceivedAt.UTC().Format(time.RFC3339Nano),
+		Attempt:       d.Attempt,
+		DeliveryID:    strconv.FormatInt(d.ID, 10),
+		Stale:         d.Stale,
+		SubjectStatus: d.SubjectStatus,
+		Attention:     e.Attention,
+		TraceParent:   d.TraceParent,
 	}
 }
 

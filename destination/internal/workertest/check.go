@@ -35,7 +35,7 @@ func CheckPayload(t testing.TB, p Payload, dl *destination.Delivery) {
 	for key, want := range map[string]any{
 		"event_id": dl.Event.ID, "event_type": dl.Event.Type, "subject": dl.Event.Subject,
 		"delivery_id": fmt.Sprint(dl.ID), "received_at": dl.Event.ReceivedAt.Format(time.RFC3339Nano),
-		"attempt": float64(dl.Attempt),
+		"attempt": float64(dl.Attempt), "stale": dl.Stale, "subject_status": dl.SubjectStatus,
 	} {
 		if p.Meta[key] != want {
 			t.Errorf("event %s: hooklatch.%s = %v, want %v", dl.Event.ID, key, p.Meta[key], want)

@@ -1,0 +1,72 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/hooklatch/hooklatch/store"
+)
+
+// A subject's latest state is kept by the append (subjectSQL): this file
+// reads it, and fills in the staleness of claimed deliveries from it.
+
+// subjectStateSQL reads one subject's latest state by its primary key.
+const subjectStateSQL = `SELECT source, kind, subject, status, rank, event_id, occurred_at, received_at, events, updated_at
+  FROM subjects WHERE source = ? AND subject = ?`
+
+// Subject implements store.Store.
+func (s *Store) Subject(ctx context.Context, source, subject string) (*store.SubjectState, error) {
+	var (
+		st                      store.SubjectState
+		occurred, received, upd int64
+	)
+	err := s.readDB.QueryRowContext(ctx, subjectStateSQL, source, subject).Scan(&st.Source, &st.Kind, &st.Subject,
+		&st.Status, &st.Rank, &st.EventID, &occurred, &received, &st.Events, &upd)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: subject: %w", err)
+	}
+	st.OccurredAt, st.ReceivedAt, st.UpdatedAt = fromUnixNano(occurred), fromUnixNano(received), fromUnixNano(upd)
+	return &st, nil
+}
+
+// claimedSubjectsSQL reads the latest states of the subjects in the JSON
+// array ?1 of [source, subject] pairs, each by the primary key.
+const claimedSubjectsSQL = `SELECT s.source, s.subject, s.status, s.rank, s.occurred_at, s.event_seq
+  FROM json_each(?1) j CROSS JOIN subjects s ON s.source = j.value ->> 0 AND s.subject = j.value ->> 1`
+
+// fillStaleness sets each claim's Stale and SubjectStatus from its
+// subject's latest state as it is now.
+func (s *Store) fillStaleness(ctx context.Context, claims []store.Claim) error {
+	keys := store.ClaimSubjects(claims)
+	if len(keys) == 0 {
+		return nil
+	}
+	rows, err := s.readDB.QueryContext(ctx, claimedSubjectsSQL, keys.JSON())
+	if err != nil {
+		return fmt.Errorf("sqlite: read claimed subjects: %w", err)
+	}
+	defer rows.Close()
+	latest := map[store.SubjectKey]store.Latest{}
+	for rows.Next() {
+		var (
+			k        store.SubjectKey
+			l        store.Latest
+			occurred int64
+		)
+		if err := rows.Scan(&k.Source, &k.Subject, &l.Status, &l.Position.Rank, &occurred, &l.Position.Received); err != nil {
+			return fmt.Errorf("sqlite: read claimed subjects: %w", err)
+		}
+		l.Position.OccurredAt = fromUnixNano(occurred)
+		latest[k] = l
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: read claimed subjects: %w", err)
+	}
+	store.FillStaleness(claims, latest)
+	return nil
+}
