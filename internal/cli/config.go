@@ -66,6 +66,7 @@ type DestinationConfig struct {
 	Concurrency int      `yaml:"concurrency"`
 	Backoff     Duration `yaml:"backoff"`
 	MaxBackoff  Duration `yaml:"max_backoff"`
+	Sources     []string `yaml:"sources"`
 
 	// Blocks are the kind blocks the entry sets, as their kinds read them.
 	Blocks []KindBlock `yaml:"-"`
@@ -199,7 +200,7 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 		if err != nil {
 			return nil, settingError(where+": ", err, func(field string) string { return fileKey(b.Kind, field) })
 		}
-		out = append(out, dispatch.Route{Name: d.Name, Types: d.Types, Filter: filter, Destination: dest, Policy: dispatch.Policy{
+		out = append(out, dispatch.Route{Name: d.Name, Types: d.Types, Filter: filter, Sources: d.Sources, Destination: dest, Policy: dispatch.Policy{
 			MaxAttempts: d.MaxAttempts, Timeout: time.Duration(d.Timeout), Concurrency: d.Concurrency,
 			Retry: dispatch.Backoff{Initial: time.Duration(d.Backoff), Max: time.Duration(d.MaxBackoff)},
 		}})

@@ -233,6 +233,9 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 	if cfg.Routes, err = file.routes(log); err != nil {
 		return ServeOptions{}, err
 	}
+	if err := checkRouteSources(cfg.Routes, cfg.SentSource, len(secrets) > 0, endpoints); err != nil {
+		return ServeOptions{}, err
+	}
 	// --forward-to, like every flag, beats the file: it replaces the file's destinations.
 	if targets := forwardTargets(cmd, env); len(targets) > 0 {
 		timeout, err := time.ParseDuration(get("forward-timeout", "HOOKLATCH_FORWARD_TIMEOUT"))

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/source"
@@ -228,4 +229,30 @@ func signAs(opts SignOptions, body []byte) (http.Header, error) {
 		h.Set("Content-Type", "application/json")
 	}
 	return h, nil
+}
+
+// checkRouteSources refuses a destination's sources: entry that names no
+// source serve receives, so that a typo never leaves it without events.
+func checkRouteSources(routes []dispatch.Route, sentName string, sent bool, eps []receiver.Endpoint) error {
+	if sentName == "" {
+		sentName = sentProvider
+	}
+	known := map[string]bool{}
+	names := []string{}
+	if sent {
+		known[sentName] = true
+		names = append(names, sentName)
+	}
+	for _, ep := range eps {
+		known[ep.Name] = true
+		names = append(names, ep.Name)
+	}
+	for i, r := range routes {
+		for _, s := range r.Sources {
+			if !known[s] {
+				return usageError("destinations[%d] (%s): sources: %q is not a source serve receives (%s)", i, r.Name, s, strings.Join(names, ", "))
+			}
+		}
+	}
+	return nil
 }

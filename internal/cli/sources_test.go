@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -48,6 +49,12 @@ sources:
   - name: payments
     provider: stripe
     path: /hooks/stripe
+destinations:
+  - name: billing
+    sources: [payments]
+    log: {}
+  - name: everything
+    log: {}
 `), 0o644)
 	vars := map[string]string{"HOOKLATCH_SOURCE_PAYMENTS_SECRET": stripeSecret}
 	addr, stop := serveSources(t, config, vars)
@@ -72,6 +79,24 @@ sources:
 	if sources["sent"] != "message.delivered" || sources["payments"] != "checkout.session.completed" || len(sources) != 2 {
 		t.Errorf("stored events by source: %v", sources)
 	}
+	// The destination that names a source takes its events only.
+	for _, ev := range page {
+		ds, err := st.ListDeliveries(context.Background(), store.DeliveryFilter{EventID: ev.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, d := range ds {
+			names = append(names, d.Destination)
+		}
+		want := "[everything]"
+		if ev.Source == "payments" {
+			want = "[billing everything]"
+		}
+		if got := fmt.Sprint(names); got != want {
+			t.Errorf("the %s event went to %s, want %s", ev.Source, got, want)
+		}
+	}
 
 	os.WriteFile(config, []byte("admin_addr: \"off\"\nsources:\n  - name: shop\n    provider: shopfy\n    secrets: [x]\n"), 0o644)
 	if r := run(t, nil, "", "serve", "--config", config); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "sources[0] (shop)") || !strings.Contains(r.stderr, "shopfy") {
@@ -80,6 +105,10 @@ sources:
 	os.WriteFile(config, []byte("admin_addr: \"off\"\nsources:\n  - name: shop\n    provider: shopify\n"), 0o644)
 	if r := run(t, nil, "", "serve", "--config", config); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "HOOKLATCH_SOURCE_SHOP_SECRET") {
 		t.Errorf("no secret: exit %d, %s", r.code, r.stderr)
+	}
+	os.WriteFile(config, []byte("admin_addr: \"off\"\nsecret: "+v1Secret+"\ndestinations:\n  - {name: billing, sources: [paymnets], log: {}}\n"), 0o644)
+	if r := run(t, nil, "", "serve", "--config", config); r.code != cli.ExitUsage || !strings.Contains(r.stderr, `"paymnets" is not a source`) {
+		t.Errorf("a destination's unknown source: exit %d, %s", r.code, r.stderr)
 	}
 	// --source replaces the file's sources.
 	if r := run(t, nil, "", "serve", "--config", config, "--source", "payments=stripe"); r.code != cli.ExitUsage ||
