@@ -39,6 +39,17 @@ func DedupeKey(h http.Header, body []byte, env *Envelope) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
+// ProviderDedupeKey is the key of an event from another provider than
+// Sent: "event-id:<v>" for the provider's event id, the same on every
+// retry, else "sha256:<hex>" of the body.
+func ProviderDedupeKey(eventID string, body []byte) string {
+	if v := strings.TrimSpace(eventID); v != "" {
+		return boundedKey("event-id", v)
+	}
+	sum := sha256.Sum256(body)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
 func boundedKey(prefix, v string) string {
 	if len(v) <= maxKeyValue && printableASCII(v) {
 		return prefix + ":" + v

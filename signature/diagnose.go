@@ -122,6 +122,11 @@ func Diagnose(h http.Header, body []byte, secrets []Secret, now time.Time, toler
 		tolerance = DefaultTolerance
 	}
 	d := &diagnoser{h: h, body: body, now: now, tolerance: tolerance}
+	// A signature under another naming whose id and timestamp are under
+	// Sent's was renamed on the way: diagnosed as Sent's, which says so.
+	if _, d.names = signatureHeaders(h); h.Get(d.names.ID) == "" && h.Get(d.names.Timestamp) == "" {
+		d.names = &HeaderFamilies[0]
+	}
 	for i := range secrets {
 		if !secrets[i].isZero() && len(d.secrets) < maxDiagnoseSecrets {
 			d.secrets = append(d.secrets, indexedSecret{index: i, Secret: secrets[i]})
@@ -145,6 +150,7 @@ type diagnoser struct {
 	now       time.Time
 	tolerance time.Duration
 	secrets   []indexedSecret
+	names     *HeaderNames // the naming of the signature header present
 
 	verifyErr error
 	scheme    Scheme
@@ -246,6 +252,21 @@ var (
 	altTimestampHeaders = []string{"Webhook-Timestamp", "Svix-Timestamp"}
 )
 
+// alts are the other names to look for a header under: not those of the
+// naming the signature was found under, which are the right ones.
+func (d *diagnoser) alts(names []string) []string {
+	if d.names == &HeaderFamilies[0] {
+		return names
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if n != d.names.Signature && n != d.names.ID && n != d.names.Timestamp {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // find returns a header's values and, when they were found only under a
 // non-canonical key or another name, the finding that says so.
 func (d *diagnoser) find(name string, alts []string, cause string) ([]string, *Finding) {
@@ -276,7 +297,7 @@ type target struct {
 }
 
 func (d *diagnoser) detectScheme() Scheme {
-	values, _ := d.lookup(HeaderSignature)
+	values, _ := d.lookup(d.names.Signature)
 	for _, val := range values {
 		for tok := range tokens(clip(val, maxHeaderLen)) {
 			switch {
@@ -293,20 +314,20 @@ func (d *diagnoser) detectScheme() Scheme {
 // readSignature parses the signature header into targets. It returns false
 // when there is nothing to check.
 func (d *diagnoser) readSignature() bool {
-	values, f := d.find(HeaderSignature, altSignatureHeaders, CauseMissingSignature)
+	values, f := d.find(d.names.Signature, d.alts(altSignatureHeaders), CauseMissingSignature)
 	if f != nil {
 		d.certain = append(d.certain, *f)
 	}
 	if len(values) == 0 {
 		d.certain = append(d.certain, Finding{CauseMissingSignature, fmt.Sprintf(
-			"no %s header: the request did not come from Sent, or a proxy dropped the header", HeaderSignature)})
+			"no %s header: the request did not come from Sent, or a proxy dropped the header", d.names.Signature)})
 		return false
 	}
 	n := 0
 	for _, val := range values {
 		if len(val) > maxHeaderLen {
 			d.certain = append(d.certain, Finding{CauseMalformedSignature, fmt.Sprintf(
-				"%s is %d bytes, over the %d-byte limit", HeaderSignature, len(val), maxHeaderLen)})
+				"%s is %d bytes, over the %d-byte limit", d.names.Signature, len(val), maxHeaderLen)})
 			val = val[:maxHeaderLen]
 		}
 		for tok := range tokens(val) {
@@ -330,7 +351,7 @@ func (d *diagnoser) readSignature() bool {
 		d.scheme = d.detectScheme()
 		switch {
 		case n == 0:
-			d.certain = append(d.certain, Finding{CauseMissingSignature, HeaderSignature + " is empty"})
+			d.certain = append(d.certain, Finding{CauseMissingSignature, d.names.Signature + " is empty"})
 		case d.scheme != "":
 			d.certain = append(d.certain, Finding{CauseMalformedSignature, fmt.Sprintf(
 				"the %s signature does not decode to 32 bytes (v1 wants base64, legacy 64 hex digits): "+
@@ -394,14 +415,14 @@ func decodeAnyHex(dst *[sha256.Size]byte, s string) (ok, upper bool) {
 // readV1Headers checks X-Webhook-Id and X-Webhook-Timestamp when the
 // signature is v1.
 func (d *diagnoser) readV1Headers() {
-	v, f := d.find(HeaderID, altIDHeaders, CauseMissingID)
+	v, f := d.find(d.names.ID, d.alts(altIDHeaders), CauseMissingID)
 	if len(v) > 0 {
 		d.id = v[0]
 	}
 	if f != nil {
 		d.v1Header = append(d.v1Header, *f)
 	}
-	v, f = d.find(HeaderTimestamp, altTimestampHeaders, CauseMissingTimestamp)
+	v, f = d.find(d.names.Timestamp, d.alts(altTimestampHeaders), CauseMissingTimestamp)
 	if len(v) > 0 {
 		d.ts, d.hasTS = v[0], f == nil
 	}
@@ -416,13 +437,13 @@ func (d *diagnoser) v1Findings() []Finding {
 	switch {
 	case d.id == "":
 		fs = append(fs, Finding{CauseMissingID, fmt.Sprintf(
-			"no %s header: v1 signs \"{id}.{timestamp}.{body}\" and cannot be checked without it", HeaderID)})
+			"no %s header: v1 signs \"{id}.{timestamp}.{body}\" and cannot be checked without it", d.names.ID)})
 	case len(d.id) > maxIDLen:
-		fs = append(fs, Finding{CauseMissingID, fmt.Sprintf("%s is %d bytes, over the %d-byte limit", HeaderID, len(d.id), maxIDLen)})
+		fs = append(fs, Finding{CauseMissingID, fmt.Sprintf("%s is %d bytes, over the %d-byte limit", d.names.ID, len(d.id), maxIDLen)})
 	}
 	if d.ts == "" {
 		return append(fs, Finding{CauseMissingTimestamp, fmt.Sprintf(
-			"no %s header: v1 signs \"{id}.{timestamp}.{body}\" and cannot be checked without it", HeaderTimestamp)})
+			"no %s header: v1 signs \"{id}.{timestamp}.{body}\" and cannot be checked without it", d.names.Timestamp)})
 	}
 	if !d.hasTS {
 		return fs
@@ -430,7 +451,7 @@ func (d *diagnoser) v1Findings() []Finding {
 	unix, ok := parseUnix(d.ts)
 	if !ok {
 		return append(fs, Finding{CauseMalformedTimestamp, fmt.Sprintf("%s %q is not Unix seconds%s",
-			HeaderTimestamp, clip(d.ts, 40), timestampHint(d.ts))})
+			d.names.Timestamp, clip(d.ts, 40), timestampHint(d.ts))})
 	}
 	if d.tolerance < 0 {
 		return fs
@@ -438,7 +459,7 @@ func (d *diagnoser) v1Findings() []Finding {
 	if len(d.ts) >= 13 {
 		if ms := d.now.Sub(time.UnixMilli(unix)); ms < d.tolerance && ms > -d.tolerance {
 			return append(fs, Finding{CauseTimestampMillis, fmt.Sprintf(
-				"%s has %d digits and is close to now in milliseconds: send Unix seconds", HeaderTimestamp, len(d.ts))})
+				"%s has %d digits and is close to now in milliseconds: send Unix seconds", d.names.Timestamp, len(d.ts))})
 		}
 	}
 	ts := time.Unix(unix, 0)
@@ -449,12 +470,12 @@ func (d *diagnoser) v1Findings() []Finding {
 		fs = append(fs, Finding{CauseStaleTimestamp, fmt.Sprintf(
 			"%s is %ds old, tolerance %ds: the delivery was held or replayed (Sent re-signs retries with a fresh "+
 				"timestamp), or this host's clock is ahead of the sender's by at least %ds — check NTP",
-			HeaderTimestamp, secs, tol, secs-tol)})
+			d.names.Timestamp, secs, tol, secs-tol)})
 	case age < -d.tolerance:
 		fs = append(fs, Finding{CauseFutureTimestamp, fmt.Sprintf(
 			"%s is %ds in the future, tolerance %ds: the sender's clock is ahead of this host's (or this host's "+
 				"is behind) by at least %ds — check NTP",
-			HeaderTimestamp, -secs, tol, -secs-tol)})
+			d.names.Timestamp, -secs, tol, -secs-tol)})
 	}
 	return fs
 }

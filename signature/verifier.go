@@ -124,11 +124,11 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 // the request path, to find out why a delivery failed.
 func (v *Verifier) Verify(h http.Header, body []byte) (Result, error) {
 	res := Result{SecretIndex: -1}
-	values := h[HeaderSignature]
+	values, names := signatureHeaders(h)
 	var sawV1, sawLegacy, sawAny bool
 	for _, val := range values {
 		if len(val) > maxHeaderLen {
-			return res, verifyErr(ErrMalformed, "%s is %d bytes, limit %d", HeaderSignature, len(val), maxHeaderLen)
+			return res, verifyErr(ErrMalformed, "%s is %d bytes, limit %d", names.Signature, len(val), maxHeaderLen)
 		}
 		for tok := range tokens(val) {
 			sawAny = true
@@ -145,7 +145,7 @@ func (v *Verifier) Verify(h http.Header, body []byte) (Result, error) {
 		return res, &VerifyError{Reason: ErrMissingSignature, Detail: "no " + HeaderSignature + " header"}
 	case sawV1 && v.allowV1:
 		res.Scheme = V1
-		return v.verifyV1(h, values, body, res)
+		return v.verifyV1(h, names, values, body, res)
 	case sawLegacy && v.allowLegacy:
 		res.Scheme = Legacy
 		return v.verifyLegacy(values, body, res)
@@ -159,28 +159,55 @@ func (v *Verifier) Verify(h http.Header, body []byte) (Result, error) {
 	return res, &VerifyError{Reason: ErrUnknownScheme, Detail: `want "v1,<base64>" or "sha256=<hex>"`}
 }
 
+// HeaderNames are one naming of the v1 headers. The scheme is the same
+// under each: Sent's X-Webhook-*, the Standard Webhooks specification's
+// webhook-* and Svix's svix-* (net/http canonicalises them to
+// Webhook-Signature and Svix-Signature).
+type HeaderNames struct{ Signature, ID, Timestamp string }
+
+// HeaderFamilies are the namings Verify reads, in the order it looks for
+// the signature header: Sent's first, then Standard Webhooks', then Svix's.
+// The ID and timestamp are read under the naming of the signature found.
+var HeaderFamilies = [...]HeaderNames{
+	{HeaderSignature, HeaderID, HeaderTimestamp},
+	{"Webhook-Signature", "Webhook-Id", "Webhook-Timestamp"},
+	{"Svix-Signature", "Svix-Id", "Svix-Timestamp"},
+}
+
+// signatureHeaders returns the values of the first signature header of
+// HeaderFamilies that is present, and its naming; Sent's naming when none
+// is.
+func signatureHeaders(h http.Header) ([]string, *HeaderNames) {
+	for i := range HeaderFamilies {
+		if v := h[HeaderFamilies[i].Signature]; len(v) > 0 {
+			return v, &HeaderFamilies[i]
+		}
+	}
+	return nil, &HeaderFamilies[0]
+}
+
 const (
 	v1Prefix     = "v1,"
 	legacyPrefix = "sha256="
 )
 
-func (v *Verifier) verifyV1(h http.Header, values []string, body []byte, res Result) (Result, error) {
-	id := h.Get(HeaderID)
+func (v *Verifier) verifyV1(h http.Header, names *HeaderNames, values []string, body []byte, res Result) (Result, error) {
+	id := h.Get(names.ID)
 	switch {
 	case id == "":
-		return res, &VerifyError{Reason: ErrMalformed, Detail: "v1 signature without " + HeaderID}
+		return res, &VerifyError{Reason: ErrMalformed, Detail: "v1 signature without " + names.ID}
 	case len(id) > maxIDLen:
-		return res, verifyErr(ErrMalformed, "%s is %d bytes, limit %d", HeaderID, len(id), maxIDLen)
+		return res, verifyErr(ErrMalformed, "%s is %d bytes, limit %d", names.ID, len(id), maxIDLen)
 	}
 	res.WebhookID = id
 
-	ts := h.Get(HeaderTimestamp)
+	ts := h.Get(names.Timestamp)
 	if ts == "" {
-		return res, &VerifyError{Reason: ErrMissingTimestamp, Detail: "v1 signature without " + HeaderTimestamp}
+		return res, &VerifyError{Reason: ErrMissingTimestamp, Detail: "v1 signature without " + names.Timestamp}
 	}
 	unix, ok := parseUnix(ts)
 	if !ok {
-		return res, &VerifyError{Reason: ErrMalformed, Detail: HeaderTimestamp + " is not Unix seconds"}
+		return res, &VerifyError{Reason: ErrMalformed, Detail: names.Timestamp + " is not Unix seconds"}
 	}
 	res.Timestamp = time.Unix(unix, 0)
 	if err := checkTimestamp(res.Timestamp, v.now(), v.tolerance); err != nil {

@@ -555,3 +555,36 @@ func TestSignatureBound(t *testing.T) {
 		})
 	}
 }
+
+// TestStandardHeaderNames: the Standard Webhooks and Svix namings of the v1
+// headers verify as Sent's, and their failures name the headers sent.
+func TestStandardHeaderNames(t *testing.T) {
+	t.Parallel()
+	fx := setup(t)
+	key := fx.v1Secret.V1Key()
+	rename := func(h http.Header, names HeaderNames) http.Header {
+		out := http.Header{}
+		out.Set(names.Signature, h.Get(HeaderSignature))
+		out.Set(names.ID, h.Get(HeaderID))
+		out.Set(names.Timestamp, h.Get(HeaderTimestamp))
+		return out
+	}
+	for _, names := range HeaderFamilies[1:] {
+		t.Run(names.Signature, func(t *testing.T) {
+			t.Parallel()
+			v := fx.verifier(t, nil)
+			res, err := v.Verify(rename(fx.v1Header(), names), fx.body)
+			if err != nil || res.Scheme != V1 || res.WebhookID != fx.vec.V1.ID {
+				t.Fatalf("Verify = %+v, %v", res, err)
+			}
+			stale := rename(fx.signV1(key, fixtureUnix-360, fx.body), names)
+			if _, err := v.Verify(stale, fx.body); !errors.Is(err, ErrStaleTimestamp) {
+				t.Fatalf("stale: %v", err)
+			}
+			d := Diagnose(stale, fx.body, []Secret{fx.v1Secret}, time.Unix(fixtureUnix, 0), 0)
+			if d.OK || len(d.Findings) == 0 || d.Findings[0].Cause != CauseStaleTimestamp || !strings.Contains(d.Findings[0].Message, names.Timestamp) {
+				t.Fatalf("diagnosis of a stale request: %s", d)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/hooklatch/hooklatch/internal/inspect"
 	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/source"
 	"github.com/hooklatch/hooklatch/store"
 )
 
@@ -49,6 +50,9 @@ type Config struct {
 	// StoreFiles names the store's files for hooklatch_store_file_bytes,
 	// by label ("db", "wal"). Defaults to none.
 	StoreFiles map[string]string
+	// Sources are other providers' sources by name: a release verifies
+	// their rejections with them. Defaults to none.
+	Sources map[string]source.Source
 	// NowFunc defaults to time.Now.
 	NowFunc func() time.Time
 	// Logger defaults to slog.Default().
@@ -87,7 +91,7 @@ func New(cfg Config) (*Admin, error) {
 	}
 	a := &Admin{
 		cfg:   cfg,
-		in:    inspect.New(cfg.Store, cfg.NowFunc),
+		in:    inspect.New(cfg.Store, cfg.NowFunc).WithSources(cfg.Sources),
 		tail:  newTail(cfg.Store, cfg.Logger),
 		stats: newStats(cfg.Receiver, cfg.Dispatch, cfg.Store, cfg.Ready),
 		now:   cfg.NowFunc,

@@ -51,6 +51,7 @@ type ConfigFile struct {
 	GCPercent          string              `yaml:"gc_percent"`
 	AnswerWithin       string              `yaml:"answer_within"`
 	Destinations       []DestinationConfig `yaml:"destinations"`
+	Sources            []SourceConfig      `yaml:"sources"`
 }
 
 // DestinationConfig is one destination in the config file: exactly one
@@ -67,7 +68,8 @@ type DestinationConfig struct {
 	MaxBackoff  Duration `yaml:"max_backoff"`
 	// Order is "subject" for FIFO per subject (docs/ordering.md), as the
 	// URL parameter ?order=subject asks too; empty or "none": in parallel.
-	Order string `yaml:"order"`
+	Order   string   `yaml:"order"`
+	Sources []string `yaml:"sources"`
 
 	// Blocks are the kind blocks the entry sets, as their kinds read them.
 	Blocks []KindBlock `yaml:"-"`
@@ -205,7 +207,7 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 		if err != nil {
 			return nil, settingError(where+": ", err, func(field string) string { return fileKey(b.Kind, field) })
 		}
-		out = append(out, dispatch.Route{Name: d.Name, Types: d.Types, Filter: filter, Destination: dest, Policy: dispatch.Policy{
+		out = append(out, dispatch.Route{Name: d.Name, Types: d.Types, Filter: filter, Sources: d.Sources, Destination: dest, Policy: dispatch.Policy{
 			MaxAttempts: d.MaxAttempts, Timeout: time.Duration(d.Timeout), Concurrency: d.Concurrency,
 			Retry: dispatch.Backoff{Initial: time.Duration(d.Backoff), Max: time.Duration(d.MaxBackoff)},
 		}, Order: order})

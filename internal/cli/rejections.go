@@ -87,6 +87,7 @@ serve's admin API, from anywhere that reaches it.`,
 	show.Flags().BoolVar(&jsonOut, "json", false, "print JSON, with the body base64-encoded")
 
 	var all bool
+	var configPath string
 	release := &cobra.Command{
 		Use:   "release [ID...]",
 		Short: "Verify kept rejections again with the current secrets and store those that pass",
@@ -97,10 +98,14 @@ Those that still fail stay in the log, and the diagnosis says why. A rejection
 whose body was kept only in part cannot be verified, so it is never released
 (--all passes over those).
 
+Rejections of other providers' sources are verified by their source as
+serve's config file (--config) describes it, with its secrets.
+
 Through --admin-url, the serve verifies them with its own secrets: fix the
 secret in serve's configuration and restart it, then release.`,
 		Example: `  SENT_WEBHOOK_SECRET=whsec_new... hooklatch rejections release --all
-  hooklatch rejections release 12 13 --secret whsec_...`,
+  hooklatch rejections release 12 13 --secret whsec_...
+  HOOKLATCH_SOURCE_PAYMENTS_SECRET=whsec_new... hooklatch rejections release --all --config hooklatch.yaml`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if all == (len(a) > 0) {
 				return usageError("name rejection ids, or pass --all")
@@ -119,17 +124,25 @@ secret in serve's configuration and restart it, then release.`,
 			}
 			defer b.Close()
 			var secrets []signature.Secret
-			if b.Remote() {
-				if cmd.Flags().Changed("secret") {
-					return usageError("--secret: through --admin-url, serve verifies with its own secrets (set them in its configuration and restart it)")
+			switch {
+			case b.Remote():
+				if cmd.Flags().Changed("secret") || configPath != "" {
+					return usageError("--secret, --config: through --admin-url, serve verifies with its own secrets (set them in its configuration and restart it)")
 				}
-			} else if secrets, err = secretsFrom(cmd.Flags(), env.Getenv); err != nil {
-				return err
+			case configPath != "":
+				if secrets, err = releaseSources(cmd.Flags(), b, configPath, env.Getenv); err != nil {
+					return err
+				}
+			default:
+				if secrets, err = secretsFrom(cmd.Flags(), env.Getenv); err != nil {
+					return err
+				}
 			}
 			return release(cmd.Context(), env.Stdout, b, secrets, ids)
 		},
 	}
 	release.Flags().BoolVar(&all, "all", false, "release every kept rejection not yet released")
+	release.Flags().StringVar(&configPath, "config", "", "serve's config file: its sources verify their rejections, and its secret Sent's")
 	addSecretFlags(release)
 
 	cmd.AddCommand(ls, show, release)

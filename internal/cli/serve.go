@@ -86,6 +86,7 @@ config file (--config), else its default.`,
 	f.String("max-body", "1MiB", "largest body accepted; larger gets 413 ($HOOKLATCH_MAX_BODY)")
 	f.String("config", "", "YAML config file: the settings below and several destinations ($HOOKLATCH_CONFIG)")
 	f.StringArray("forward-to", nil, forwardToHelp())
+	f.StringArray("source", nil, "receive another provider's webhooks too, at /webhooks/NAME: NAME=PROVIDER (stripe, github, standard-webhooks, shopify, slack; more settings in the config file's sources:), its secrets in $HOOKLATCH_SOURCE_<NAME>_SECRET; repeat for several; replaces the config file's sources")
 	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret; several, separated by spaces or commas, while the app rotates: a v1 request carries a signature for each ($HOOKLATCH_FORWARD_SECRET)")
 	f.String("forward-scheme", "v1", "how --forward-secret signs: v1, legacy, or as-received (each event in the scheme it arrived with) ($HOOKLATCH_FORWARD_SCHEME)")
 	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")
@@ -140,11 +141,19 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 	values := file.values()
 	get := func(name string, envs ...string) string { return settingFrom(f, name, values, env.Getenv, envs...) }
 
-	secrets, err := secretsFromFile(f, values, env.Getenv)
+	if err := sourceFlags(cmd, file); err != nil {
+		return ServeOptions{}, err
+	}
+	endpoints, sent, err := file.fileSources(env.Getenv)
+	if err != nil {
+		return ServeOptions{}, err
+	}
+	secrets, err := serveSecrets(f, values, env.Getenv, sent, len(endpoints) > 0)
 	if err != nil {
 		return ServeOptions{}, err
 	}
 	cfg := server.Config{
+		Sources:    endpoints,
 		Addr:       get("addr", "HOOKLATCH_ADDR"),
 		Path:       get("path", "HOOKLATCH_PATH"),
 		Store:      get("store", storeEnv...),
@@ -158,6 +167,12 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 			ACMECache: get("acme-cache", "HOOKLATCH_ACME_CACHE"), ACMECARoot: get("acme-ca-root", "HOOKLATCH_ACME_CA_ROOT"),
 			RedirectAddr: get("http-redirect-addr", "HOOKLATCH_HTTP_REDIRECT_ADDR"),
 		},
+	}
+	if sent != nil {
+		cfg.SentSource = sent.Name
+		if !f.Changed("path") && env.Getenv("HOOKLATCH_PATH") == "" { // a flag beats the file
+			cfg.Path = sent.Path
+		}
 	}
 	if cfg.TLS.Admin, err = strconv.ParseBool(get("admin-tls", "HOOKLATCH_ADMIN_TLS")); err != nil {
 		return ServeOptions{}, usageError("--admin-tls: want true or false")
@@ -217,6 +232,9 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 		opts.MemoryLimit = max(cfg.MemoryBudgetBytes, receiver.DefaultMemoryBudgetBytes) + 64<<20
 	}
 	if cfg.Routes, err = file.routes(log); err != nil {
+		return ServeOptions{}, err
+	}
+	if err := checkRouteSources(cfg.Routes, cfg.SentSource, len(secrets) > 0, endpoints); err != nil {
 		return ServeOptions{}, err
 	}
 	// --forward-to, like every flag, beats the file: it replaces the file's destinations.

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/source"
 )
 
 // SignOptions are the settings of `hooklatch sign`.
@@ -23,7 +24,11 @@ type SignOptions struct {
 	WebhookID string
 	Timestamp time.Time
 	Format    string // headers, json or curl
-	URL       string // for curl
+	URL       string // for curl, and the URL Twilio signs
+	// Provider, when set and not "sent", signs as that provider does
+	// (package source) with SecretText.
+	Provider   string
+	SecretText string
 }
 
 func newSignCommand(env Env) *cobra.Command {
@@ -48,11 +53,19 @@ X-Webhook-Signature (v1,<base64>) for the v1 scheme, or X-Webhook-Signature
 			if opts.Scheme, err = parseScheme(scheme); err != nil {
 				return usageError("--scheme: %v", err)
 			}
-			secrets, err := secretsFrom(cmd.Flags(), env.Getenv)
-			if err != nil {
-				return err
+			if opts.Provider != "" && opts.Provider != sentProvider {
+				texts := secretTexts(cmd.Flags(), env.Getenv)
+				if len(texts) == 0 {
+					return usageError("no signing secret: pass --secret or set SENT_WEBHOOK_SECRET to the %s secret", opts.Provider)
+				}
+				opts.SecretText = texts[0]
+			} else {
+				secrets, err := secretsFrom(cmd.Flags(), env.Getenv)
+				if err != nil {
+					return err
+				}
+				opts.Secret = secrets[0]
 			}
-			opts.Secret = secrets[0]
 			opts.WebhookID = webhookIDFlags
 			if unix != 0 {
 				opts.Timestamp = time.Unix(unix, 0)
@@ -69,7 +82,8 @@ X-Webhook-Signature (v1,<base64>) for the v1 scheme, or X-Webhook-Signature
 	cmd.Flags().StringVar(&webhookIDFlags, "webhook-id", "", "X-Webhook-Id to sign with (v1; default a random UUID)")
 	cmd.Flags().Int64Var(&unix, "timestamp", 0, "X-Webhook-Timestamp, Unix seconds (v1; default now)")
 	cmd.Flags().StringVar(&opts.Format, "format", "headers", "output: headers, json or curl")
-	cmd.Flags().StringVar(&opts.URL, "url", "http://localhost:3000/webhooks/sent", "target URL for --format curl")
+	cmd.Flags().StringVar(&opts.URL, "url", "http://localhost:3000/webhooks/sent", "target URL for --format curl (with --provider twilio, the URL signed)")
+	cmd.Flags().StringVar(&opts.Provider, "provider", "", "sign as another provider does: "+strings.Join(source.Providers(), ", ")+" (default sent; hmac needs serve's config file)")
 	return cmd
 }
 
@@ -91,8 +105,16 @@ func readBody(stdin io.Reader, args []string) ([]byte, error) {
 
 // RunSign prints the signing headers for body.
 func RunSign(w io.Writer, body []byte, opts SignOptions) error {
-	h := signature.Sign(opts.Scheme, opts.Secret, body, signature.SignOptions{WebhookID: opts.WebhookID, Timestamp: opts.Timestamp})
-	h.Set("Content-Type", "application/json")
+	var h http.Header
+	if opts.Provider != "" && opts.Provider != sentProvider {
+		var err error
+		if h, err = signAs(opts, body); err != nil {
+			return err
+		}
+	} else {
+		h = signature.Sign(opts.Scheme, opts.Secret, body, signature.SignOptions{WebhookID: opts.WebhookID, Timestamp: opts.Timestamp})
+		h.Set("Content-Type", "application/json")
+	}
 	switch opts.Format {
 	case "headers":
 		writeHeaders(w, h)

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/source"
 )
 
 // VerifyOptions are the settings of `hooklatch verify`.
@@ -24,6 +25,12 @@ type VerifyOptions struct {
 	Now       time.Time
 	Header    http.Header
 	Body      []byte
+	// Provider, when set and not "sent", checks with that provider's
+	// source (package source) instead of Sent's scheme, with SecretTexts;
+	// URL is where the request was posted (Twilio signs it).
+	Provider    string
+	SecretTexts []string
+	URL         string
 }
 
 func newVerifyCommand(env Env) *cobra.Command {
@@ -33,6 +40,8 @@ func newVerifyCommand(env Env) *cobra.Command {
 		scheme    string
 		tolerance time.Duration
 		now       int64
+		provider  string
+		url       string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify [FILE]",
@@ -47,11 +56,16 @@ timestamp, …) and exits 1.`,
   hooklatch trigger message.delivered --print > req.http && hooklatch verify --request req.http`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			secrets, err := secretsFrom(cmd.Flags(), env.Getenv)
-			if err != nil {
+			opts := VerifyOptions{Tolerance: tolerance, Now: time.Now(), Provider: provider, URL: url}
+			var err error
+			if provider != "" && provider != sentProvider {
+				opts.SecretTexts = secretTexts(cmd.Flags(), env.Getenv)
+				if len(opts.SecretTexts) == 0 {
+					return usageError("no signing secret: pass --secret or set SENT_WEBHOOK_SECRET to the %s secret", provider)
+				}
+			} else if opts.Secrets, err = secretsFrom(cmd.Flags(), env.Getenv); err != nil {
 				return err
 			}
-			opts := VerifyOptions{Secrets: secrets, Tolerance: tolerance, Now: time.Now()}
 			if now != 0 {
 				opts.Now = time.Unix(now, 0)
 			}
@@ -87,6 +101,8 @@ timestamp, …) and exits 1.`,
 	cmd.Flags().StringVar(&scheme, "scheme", "", "accept only this scheme, v1 or legacy (default both)")
 	cmd.Flags().DurationVar(&tolerance, "tolerance", signature.DefaultTolerance, "v1 timestamp tolerance")
 	cmd.Flags().Int64Var(&now, "now", 0, "judge the timestamp as of these Unix seconds (default now)")
+	cmd.Flags().StringVar(&provider, "provider", "", "check with another provider's rules: "+strings.Join(source.Providers(), ", ")+" (default sent; hmac needs serve's config file)")
+	cmd.Flags().StringVar(&url, "url", "", "with --provider twilio: the URL Twilio posted to, which it signs")
 	return cmd
 }
 
@@ -140,6 +156,9 @@ func readRequest(stdin io.Reader, name string) (http.Header, []byte, error) {
 // RunVerify verifies and prints the verdict; a failure returns an error
 // with exit status 1 after printing the diagnosis.
 func RunVerify(w io.Writer, opts VerifyOptions) error {
+	if opts.Provider != "" && opts.Provider != sentProvider {
+		return runVerifySource(w, opts)
+	}
 	v, err := signature.NewVerifier(signature.Config{
 		Secrets:   opts.Secrets,
 		Schemes:   opts.Schemes,
@@ -161,6 +180,35 @@ func RunVerify(w io.Writer, opts VerifyOptions) error {
 	fmt.Fprintf(w, "FAILED: %v\n", err)
 	d := signature.Diagnose(opts.Header, opts.Body, opts.Secrets, opts.Now, opts.Tolerance)
 	fmt.Fprintln(w, d.String())
+	return failed(fmt.Errorf("signature not valid (%s)", signature.ReasonCode(err)))
+}
+
+// runVerifySource is RunVerify for another provider than Sent.
+func runVerifySource(w io.Writer, opts VerifyOptions) error {
+	src, err := source.New(source.Settings{
+		Name: opts.Provider, Provider: opts.Provider, Secrets: opts.SecretTexts, Tolerance: opts.Tolerance,
+		NowFunc: func() time.Time { return opts.Now }, PublicURL: opts.URL, VerifyToken: "unused",
+	})
+	if err != nil {
+		return usageError("--provider: %v", err)
+	}
+	target := opts.URL
+	if target == "" {
+		target = "http://localhost/"
+	}
+	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader(opts.Body))
+	if err != nil {
+		return usageError("--url: %v", err)
+	}
+	req.Header = opts.Header
+	v, err := src.Verify(req, opts.Body)
+	if err == nil {
+		fmt.Fprintf(w, "OK: %s signature verified with secret %d of %d\n", opts.Provider, v.SecretIndex+1, len(opts.SecretTexts))
+		fmt.Fprintf(w, "event id %q, type %q\n", v.EventID, v.Type)
+		return nil
+	}
+	fmt.Fprintf(w, "FAILED: %v\n", err)
+	fmt.Fprintln(w, src.Diagnose(opts.Header, target, opts.Body, opts.Now).String())
 	return failed(fmt.Errorf("signature not valid (%s)", signature.ReasonCode(err)))
 }
 

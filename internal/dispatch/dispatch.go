@@ -42,6 +42,9 @@ type Route struct {
 	// passes; an event it cannot judge (an evaluation error) is delivered.
 	// Defaults to none: every event of Types.
 	Filter *filter.Filter
+	// Sources are the sources it wants events from, by name ("sent",
+	// "payments"). Defaults to every source.
+	Sources []string
 	// Policy defaults as documented on Policy.
 	Policy Policy
 	// Order is how the destination takes the events of one subject:
@@ -50,6 +53,11 @@ type Route struct {
 	// dispatcher only records it with the routes (RecordRoutes). Defaults
 	// to store.OrderNone.
 	Order string
+}
+
+// From reports whether the route wants events of the source named source.
+func (r *Route) From(source string) bool {
+	return len(r.Sources) == 0 || slices.Contains(r.Sources, source)
 }
 
 // Matches reports whether the route wants events of type typ.
@@ -242,7 +250,8 @@ func New(cfg Config) (*Dispatcher, error) {
 
 // Destinations returns the names of the routes that want ev, in
 // configuration order: what the receiver stores with the event. A route
-// wants the events of its Types that its Filter, if it has one, passes;
+// wants the events of its Sources and Types that its Filter, if it has
+// one, passes;
 // the event's variables are built once, and only for a route with a
 // Filter. An event a filter keeps out is counted
 // (hooklatch_events_filtered_total); one it cannot judge is delivered, and
@@ -251,7 +260,7 @@ func (d *Dispatcher) Destinations(ev *store.Event) []string {
 	var out []string
 	var vars filter.Vars
 	for _, r := range d.order {
-		if !r.Matches(ev.Type) {
+		if !r.Matches(ev.Type) || !r.From(ev.Source) {
 			continue
 		}
 		if r.Filter != nil {
@@ -284,7 +293,7 @@ func (d *Dispatcher) FilteredOut(ev *store.Event) []string {
 	var out []string
 	var vars filter.Vars
 	for _, r := range d.order {
-		if r.Filter == nil || !r.Matches(ev.Type) {
+		if r.Filter == nil || !r.Matches(ev.Type) || !r.From(ev.Source) {
 			continue
 		}
 		if vars == nil {

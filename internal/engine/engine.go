@@ -57,10 +57,15 @@ type Config struct {
 	// answers 503 with Retry-After).
 	WaitForStore bool
 
-	// Secrets verify signatures. Required.
+	// Secrets verify Sent's signatures. Required, unless Endpoints are
+	// set: then without secrets Sent's endpoint is not served.
 	Secrets   []signature.Secret
 	Schemes   []signature.Scheme
 	Tolerance time.Duration
+	// SentSource names Sent's source in the store. Defaults to "sent".
+	SentSource string
+	// Endpoints are other providers' sources (see receiver.Config).
+	Endpoints []receiver.Endpoint
 
 	MaxBodyBytes          int64
 	MemoryBudgetBytes     int64
@@ -148,9 +153,11 @@ func New(ctx context.Context, cfg Config) (_ *Engine, err error) {
 			}
 		}
 	}()
-	verifier, err := signature.NewVerifier(signature.Config{Secrets: cfg.Secrets, Tolerance: cfg.Tolerance, Schemes: cfg.Schemes})
-	if err != nil {
-		return nil, err
+	var verifier *signature.Verifier
+	if len(cfg.Secrets) > 0 || len(cfg.Endpoints) == 0 {
+		if verifier, err = signature.NewVerifier(signature.Config{Secrets: cfg.Secrets, Tolerance: cfg.Tolerance, Schemes: cfg.Schemes}); err != nil {
+			return nil, err
+		}
 	}
 	if err := e.openStore(ctx); err != nil {
 		return nil, err
@@ -199,7 +206,7 @@ func (e *Engine) build(ctx context.Context, verifier *signature.Verifier) error 
 	}
 	rcv, err := receiver.New(receiver.Config{
 		RouteFunc: route, OnAccept: onAccept, Observe: cfg.Observe,
-		Store: e.store, Verifier: verifier, Secrets: cfg.Secrets, Tolerance: cfg.Tolerance,
+		Store: e.store, Verifier: verifier, Secrets: cfg.Secrets, Tolerance: cfg.Tolerance, Source: cfg.SentSource, Endpoints: cfg.Endpoints,
 		MaxBodyBytes: cfg.MaxBodyBytes, RejectionLimits: cfg.RejectionLimits, AnswerWithin: cfg.AnswerWithin,
 		MemoryBudgetBytes: cfg.MemoryBudgetBytes, RejectionBodyMaxBytes: cfg.RejectionBodyMaxBytes, MinBodyRate: cfg.MinBodyRate,
 		Metrics: rcvMetrics, TracerProvider: cfg.TracerProvider, Logger: cfg.Logger,
@@ -286,6 +293,7 @@ func (e *Engine) buildAdmin(rcvMetrics *receiver.Metrics, dispMetrics *dispatch.
 				e.dispatch.Notify()
 			}
 		},
+		Sources: receiver.SourcesByName(cfg.Endpoints),
 		FilteredOut: func(ev *store.Event) []string {
 			if e.dispatch == nil {
 				return nil

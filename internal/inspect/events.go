@@ -12,14 +12,16 @@ import (
 	"time"
 
 	"github.com/hooklatch/hooklatch/event"
+	"github.com/hooklatch/hooklatch/source"
 	"github.com/hooklatch/hooklatch/store"
 )
 
 // Inspector reads and acts on one store.
 type Inspector struct {
-	store store.Store
-	now   func() time.Time
-	scan  int64 // scanBudget, but in tests
+	store   store.Store
+	now     func() time.Time
+	scan    int64                    // scanBudget, but in tests
+	sources map[string]source.Source // other providers' sources, by name, for Release
 }
 
 // New returns an Inspector on st. now defaults to time.Now.
@@ -28,6 +30,14 @@ func New(st store.Store, now func() time.Time) *Inspector {
 		now = time.Now
 	}
 	return &Inspector{store: st, now: now, scan: scanBudget}
+}
+
+// WithSources has Release verify the rejections of other providers'
+// sources with their Source (by source name); those of any other source
+// are verified as Sent's. It returns in.
+func (in *Inspector) WithSources(sources map[string]source.Source) *Inspector {
+	in.sources = sources
+	return in
 }
 
 // Store returns the store the inspector reads.

@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/source"
 	"github.com/hooklatch/hooklatch/store"
 )
 
@@ -164,6 +166,9 @@ func (in *Inspector) releaseOne(ctx context.Context, secrets []signature.Secret,
 	for k, v := range r.Headers {
 		h.Set(k, v)
 	}
+	if src := in.sources[r.Source]; src != nil {
+		return in.releaseFromSource(ctx, src, routes, r, h)
+	}
 	verifier, err := signature.NewVerifier(signature.Config{
 		Secrets: secrets,
 		NowFunc: func() time.Time { return r.ReceivedAt },
@@ -187,6 +192,39 @@ func (in *Inspector) releaseOne(ctx context.Context, secrets []signature.Secret,
 		return o, fmt.Errorf("rejection %d: %w", id, err)
 	}
 	o.Result, o.EventID, o.SecretIndex, o.Scheme = Released, ar.EventID, res.SecretIndex, string(res.Scheme)
+	if ar.Duplicate {
+		o.Result = ReleasedAsDup
+	}
+	return o, nil
+}
+
+// releaseFromSource is releaseOne for a rejection of another provider's
+// source: verified by its Source as of its arrival, stored as the receiver
+// would have stored it. Its URL was not kept: a Twilio source needs its
+// public_url.
+func (in *Inspector) releaseFromSource(ctx context.Context, src source.Source, routes []dispatch.Route, r *store.Rejection, h http.Header) (ReleaseOutcome, error) {
+	o := ReleaseOutcome{ID: r.ID}
+	req, err := http.NewRequest(http.MethodPost, "http://localhost/", bytes.NewReader(r.Body))
+	if err != nil {
+		return o, err
+	}
+	req.Header = h
+	v, err := src.VerifyAt(req, r.Body, r.ReceivedAt)
+	if err != nil {
+		d := src.Diagnose(h, "", r.Body, r.ReceivedAt)
+		o.Result, o.Reason, o.Diagnosis = StillFailing, signature.ReasonCode(err), d.String()
+		return o, nil
+	}
+	ev := receiver.SourceEvent(uuid.Must(uuid.NewV7()).String(), r.Source, src.Provider(), h, r.Body, v, r.ReceivedAt)
+	ev.Destinations = dispatch.Destinations(routes, ev.Type)
+	ar, err := in.store.Append(ctx, ev)
+	if err != nil {
+		return o, fmt.Errorf("rejection %d: store: %w", r.ID, err)
+	}
+	if err := in.store.MarkRejectionReleased(ctx, r.ID, ar.EventID, in.now().UTC()); err != nil {
+		return o, fmt.Errorf("rejection %d: %w", r.ID, err)
+	}
+	o.Result, o.EventID, o.SecretIndex, o.Scheme = Released, ar.EventID, v.SecretIndex, src.Provider()
 	if ar.Duplicate {
 		o.Result = ReleasedAsDup
 	}

@@ -24,6 +24,8 @@ const (
 	outcomeOverBudget
 	outcomeTooSlow
 	outcomeUnavailable
+	outcomeHandshake
+	outcomeNotFound
 	numOutcomes
 )
 
@@ -42,6 +44,8 @@ var outcomes = [numOutcomes]struct {
 	outcomeOverBudget:  {"over_budget", http.StatusServiceUnavailable},
 	outcomeTooSlow:     {"too_slow", http.StatusRequestTimeout},
 	outcomeUnavailable: {"unavailable", http.StatusServiceUnavailable},
+	outcomeHandshake:   {"handshake", http.StatusOK}, // the status is the provider's
+	outcomeNotFound:    {"not_found", http.StatusNotFound},
 }
 
 func answer(w http.ResponseWriter, o outcome, body string) outcome {

@@ -24,6 +24,7 @@ import (
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/internal/tracing"
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/source"
 	"github.com/hooklatch/hooklatch/store"
 )
 
@@ -44,12 +45,19 @@ type Config struct {
 	// Store keeps accepted events and rejections. Required.
 	Store store.Store
 
-	// Verifier checks signatures. Required.
+	// Verifier checks Sent's signatures. Required, unless Endpoints are
+	// set: then without one, Sent's endpoint is not served.
 	Verifier *signature.Verifier
 
 	// Secrets are the verifier's secrets, used to diagnose rejections off
-	// the request path. Required.
+	// the request path. Required with Verifier.
 	Secrets []signature.Secret
+
+	// Endpoints are the sources of other providers, each at its own path:
+	// a request to one of these paths is verified by its Source and its
+	// event stored under its name; any other path is Sent's. Defaults to
+	// none: the receiver is Sent's endpoint alone.
+	Endpoints []Endpoint
 
 	// Tolerance is the verifier's timestamp tolerance, for the diagnosis.
 	// Defaults to signature.DefaultTolerance.
@@ -161,10 +169,15 @@ func (c *Config) validate() error {
 	switch {
 	case c.Store == nil:
 		return errors.New("receiver: Config.Store is required")
-	case c.Verifier == nil:
+	case c.Verifier == nil && len(c.Endpoints) == 0:
 		return errors.New("receiver: Config.Verifier is required")
-	case len(c.Secrets) == 0:
+	case c.Verifier != nil && len(c.Secrets) == 0:
 		return errors.New("receiver: Config.Secrets is required")
+	}
+	for i, ep := range c.Endpoints {
+		if ep.Name == "" || ep.Path == "" || ep.Source == nil {
+			return fmt.Errorf("receiver: Config.Endpoints[%d] needs a Name, a Path and a Source", i)
+		}
 	}
 	if c.Tolerance == 0 {
 		c.Tolerance = signature.DefaultTolerance
@@ -235,8 +248,10 @@ type Observation struct {
 	// "duplicate", "attention" (accepted, but odd: see Event.Attention),
 	// "rejected" (signature), "too_large", "bad_method", "bad_request",
 	// "over_budget" (503: the memory budget could not hold the body),
-	// "too_slow" (408: the body arrived slower than Config.MinBodyRate) or
-	// "unavailable" (the store could not take the event).
+	// "too_slow" (408: the body arrived slower than Config.MinBodyRate),
+	// "unavailable" (the store could not take the event), "handshake" (a
+	// provider's endpoint check, answered with its own status) or
+	// "not_found" (no source at this path).
 	Outcome string
 	// StatusCode is the HTTP status answered.
 	StatusCode int
@@ -260,10 +275,34 @@ type Observation struct {
 	Body   []byte
 }
 
+// Endpoint is one source of another provider than Sent.
+type Endpoint struct {
+	// Name names the source in the store. Required.
+	Name string
+	// Path is the URL path its provider posts to. Required.
+	Path string
+	// Source verifies its requests and names their events. Required.
+	Source source.Source
+}
+
+// SourcesByName are the endpoints' sources by name: how a rejection of one
+// is verified again.
+func SourcesByName(eps []Endpoint) map[string]source.Source {
+	if len(eps) == 0 {
+		return nil
+	}
+	m := make(map[string]source.Source, len(eps))
+	for _, ep := range eps {
+		m[ep.Name] = ep.Source
+	}
+	return m
+}
+
 // Receiver is the webhook endpoint, an http.Handler.
 type Receiver struct {
 	cfg        Config
-	tracer     trace.Tracer // nil: tracing is off
+	endpoints  map[string]*Endpoint // by path; nil when there are none
+	tracer     trace.Tracer         // nil: tracing is off
 	retryAfter string
 	budget     *budget
 	bodies     *bodyPool
@@ -294,6 +333,16 @@ func New(cfg Config) (*Receiver, error) {
 	}
 	if cfg.TracerProvider != nil {
 		r.tracer = cfg.TracerProvider.Tracer(tracing.Name)
+	}
+	for i := range cfg.Endpoints {
+		if r.endpoints == nil {
+			r.endpoints = map[string]*Endpoint{}
+		}
+		ep := &cfg.Endpoints[i]
+		if _, dup := r.endpoints[ep.Path]; dup {
+			return nil, fmt.Errorf("receiver: two sources at %s", ep.Path)
+		}
+		r.endpoints[ep.Path] = ep
 	}
 	cfg.Metrics.held.Store(&r.budget.used)
 	go r.recordRejections()
@@ -330,14 +379,19 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.cfg.Metrics.observe(o, took)
 	if r.cfg.Observe != nil {
 		obs.Method = req.Method
+		status := obs.StatusCode // a handshake's, the provider's
 		obs.Outcome, obs.StatusCode = outcomes[o].label, outcomes[o].status
+		if o == outcomeHandshake {
+			obs.StatusCode = status
+		}
 		r.cfg.Observe(obs)
 	}
 	r.budget.release(b.held)
 	// An event's body is the store's now, and a rejected one the
 	// observer's; any other is free.
 	switch {
-	case o == outcomeRejected && r.cfg.Observe == nil, o == outcomeTooLarge, o == outcomeBadRequest, o == outcomeOverBudget, o == outcomeTooSlow:
+	case o == outcomeRejected && r.cfg.Observe == nil, o == outcomeTooLarge, o == outcomeBadRequest, o == outcomeOverBudget, o == outcomeTooSlow,
+		o == outcomeHandshake, o == outcomeNotFound:
 		r.bodies.put(b.buf)
 	}
 }
@@ -351,6 +405,14 @@ type body struct {
 
 // serve answers the request and notes in obs what it found.
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request, start time.Time, obs *Observation, b *body) outcome {
+	if r.endpoints != nil {
+		if ep := r.endpoints[req.URL.Path]; ep != nil {
+			return r.serveSource(w, req, start, obs, b, ep)
+		}
+		if r.cfg.Verifier == nil {
+			return answer(w, outcomeNotFound, `{"error":"not_found","detail":"no source at this path"}`)
+		}
+	}
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return answer(w, outcomeBadMethod, `{"error":"method_not_allowed","detail":"webhooks are delivered with POST"}`)
@@ -367,12 +429,64 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request, body []byte,
 	if err != nil {
 		reason := signature.ReasonCode(err)
 		obs.Reason, obs.Err, obs.Header, obs.Body = reason, err, req.Header, body
-		r.reject(req, body, err, reason)
+		r.reject(req, nil, body, err, reason)
 		return answer(w, outcomeRejected, `{"error":"invalid_signature","reason":"`+reason+`"}`)
 	}
 
 	now := r.cfg.NowFunc().UTC()
-	ev := r.newEvent(req.Header, body, res, now)
+	return r.append(w, req, r.newEvent(req.Header, body, res, now), obs)
+}
+
+// serveSource answers a request to another provider's endpoint: its
+// handshake, or its event verified by its Source and appended as Sent's
+// are.
+func (r *Receiver) serveSource(w http.ResponseWriter, req *http.Request, start time.Time, obs *Observation, b *body, ep *Endpoint) outcome {
+	hs, _ := ep.Source.(source.Handshaker)
+	if hs != nil && req.Method == http.MethodGet {
+		if a, ok := hs.Handshake(req, nil); ok {
+			obs.StatusCode = a.Status
+			return handshake(w, a)
+		}
+	}
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return answer(w, outcomeBadMethod, `{"error":"method_not_allowed","detail":"webhooks are delivered with POST"}`)
+	}
+	if o := r.readBody(w, req, start, b); o != outcomeOK {
+		return o
+	}
+	v, err := ep.Source.Verify(req, b.buf)
+	if err != nil {
+		reason := signature.ReasonCode(err)
+		obs.Reason, obs.Err, obs.Header, obs.Body = reason, err, req.Header, b.buf
+		r.reject(req, ep, b.buf, err, reason)
+		return answer(w, outcomeRejected, `{"error":"invalid_signature","reason":"`+reason+`"}`)
+	}
+	if hs != nil {
+		if a, ok := hs.Handshake(req, b.buf); ok {
+			obs.StatusCode = a.Status
+			return handshake(w, a)
+		}
+	}
+	ev := SourceEvent(r.cfg.NewIDFunc(), ep.Name, ep.Source.Provider(), req.Header, b.buf, v, r.cfg.NowFunc().UTC())
+	if r.cfg.RouteFunc != nil {
+		ev.Destinations = r.cfg.RouteFunc(ev)
+	}
+	return r.append(w, req, ev, obs)
+}
+
+// handshake writes a provider's handshake answer.
+func handshake(w http.ResponseWriter, a source.Answer) outcome {
+	w.Header().Set("Content-Type", a.ContentType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(a.Status)
+	w.Write(a.Body)
+	return outcomeHandshake
+}
+
+// append stores a verified request's event and answers with what the store
+// did.
+func (r *Receiver) append(w http.ResponseWriter, req *http.Request, ev *store.Event, obs *Observation) outcome {
 	// The store decides the outcome, not the connection: a sender that
 	// half-closes or hangs up after a complete request must not turn a
 	// stored event into a 503. Only the answer bound ends the wait.
@@ -547,14 +661,35 @@ func NewEvent(id, source, scheme string, h http.Header, body []byte, receivedAt 
 	return ev
 }
 
-// keptHeaders are the request headers stored with an event: Sent's own and
-// the few that help tracing. Names are lower-case.
+// SourceEvent builds the event stored for a request another provider's
+// Source verified. Its identity is the provider's event id, else the
+// body's hash; its scheme is the provider's name. Every header but
+// credentials is kept: a provider's headers say what its event is.
+func SourceEvent(id, name, provider string, h http.Header, body []byte, v source.Verified, receivedAt time.Time) *store.Event {
+	return &store.Event{
+		ID:         id,
+		Source:     name,
+		ReceivedAt: receivedAt,
+		Scheme:     provider,
+		Headers:    rejectionHeaders(h),
+		Body:       body,
+		DedupeKey:  event.ProviderDedupeKey(v.EventID, body),
+		Type:       v.Type,
+		Subject:    v.Subject,
+		OccurredAt: v.Timestamp,
+	}
+}
+
+// keptHeaders are the request headers stored with an event: Sent's own
+// (under Sent's, Standard Webhooks' or Svix's names) and the few that help
+// tracing. Names are lower-case.
 func keptHeaders(h http.Header) map[string]string {
 	out := make(map[string]string, 6)
 	for name, values := range h {
 		lower := strings.ToLower(name)
 		switch {
 		case strings.HasPrefix(lower, "x-webhook-"),
+			strings.HasPrefix(lower, "webhook-"), strings.HasPrefix(lower, "svix-"),
 			lower == "content-type", lower == "user-agent",
 			lower == "x-request-id", lower == "traceparent":
 			out[lower] = strings.Join(values, ", ")

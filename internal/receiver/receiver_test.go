@@ -64,6 +64,7 @@ type options struct {
 	minRate   int64
 	grace     time.Duration
 	observe   func(receiver.Observation)
+	endpoints []receiver.Endpoint
 }
 
 // backend is a store the receiver is tested on.
@@ -124,7 +125,7 @@ func (b backend) setup(t *testing.T, o options) *fixture {
 	rcv, err := receiver.New(receiver.Config{
 		Store: st, Verifier: v, Secrets: secrets, NowFunc: o.nowFunc, Logger: o.logger, Observe: o.observe,
 		MaxBodyBytes: o.maxBody, MemoryBudgetBytes: o.budget, RejectionLimits: o.limits, Metrics: m,
-		SlowBodyAfter: o.slowAfter, MinBodyRate: o.minRate, BodyGrace: o.grace,
+		SlowBodyAfter: o.slowAfter, MinBodyRate: o.minRate, BodyGrace: o.grace, Endpoints: o.endpoints,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/source"
 	"github.com/hooklatch/hooklatch/store"
 )
 
@@ -30,6 +31,9 @@ type rejected struct {
 	sha256    [sha256.Size]byte
 	err       error
 	reason    string
+	key       string    // the reason, for Sent; the source and reason for another
+	ep        *Endpoint // nil for Sent
+	url       string    // the request's URL as it arrived
 }
 
 // waiting is what the recorder has yet to do: every rejection counted
@@ -59,20 +63,26 @@ func newWaiting(perReason int) *waiting {
 // note counts a rejection of reason and says whether a sample of it may be
 // made; if so, put or cancel must follow.
 func (w *waiting) note(source, reason string, at time.Time) (sample bool) {
+	return w.noteAs(source, reason, reason, at)
+}
+
+// noteAs is note with the key the rejection is counted and sampled under:
+// the reason for Sent's endpoint, the source and the reason for another.
+func (w *waiting) noteAs(source, reason, key string, at time.Time) (sample bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	t := w.tallies[reason]
+	t := w.tallies[key]
 	if t == nil {
 		t = &store.RejectionCount{Source: source, Reason: reason, FirstAt: at}
-		w.tallies[reason] = t
+		w.tallies[key] = t
 	}
 	t.Count++
 	t.LastAt = at
-	if w.closed || w.slots[reason] >= w.perReason {
+	if w.closed || w.slots[key] >= w.perReason {
 		w.nudge()
 		return false
 	}
-	w.slots[reason]++
+	w.slots[key]++
 	return true
 }
 
@@ -80,7 +90,7 @@ func (w *waiting) note(source, reason string, at time.Time) (sample bool) {
 func (w *waiting) put(j *rejected) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.samples[j.reason] = append(w.samples[j.reason], j)
+	w.samples[j.key] = append(w.samples[j.key], j)
 	w.nudge()
 }
 
@@ -145,10 +155,14 @@ func (w *waiting) close() {
 // reason has room, keeps a sample of it for the recorder: its headers, the
 // first Config.RejectionBodyMaxBytes of its body (held against the memory
 // budget), and the whole body's length and hash. It never waits.
-func (r *Receiver) reject(req *http.Request, body []byte, err error, reason string) {
+func (r *Receiver) reject(req *http.Request, ep *Endpoint, body []byte, err error, reason string) {
 	r.cfg.Metrics.Rejections.WithLabelValues(reason).Inc()
 	at := r.cfg.NowFunc().UTC()
-	if !r.waiting.note(r.cfg.Source, reason, at) {
+	name, key := r.cfg.Source, reason
+	if ep != nil {
+		name, key = ep.Name, ep.Name+": "+reason
+	}
+	if !r.waiting.noteAs(name, reason, key, at) {
 		r.cfg.Metrics.RejectionsNotKept.Inc()
 		return
 	}
@@ -157,7 +171,7 @@ func (r *Receiver) reject(req *http.Request, body []byte, err error, reason stri
 	// use the room kept for small bodies, so that a flood of large bodies
 	// in flight does not stop another reason's samples.
 	if !r.budget.reserve(kept, sizeClass(kept)) {
-		r.waiting.cancel(reason)
+		r.waiting.cancel(key)
 		r.cfg.Metrics.RejectionsNotKept.Inc()
 		return
 	}
@@ -170,6 +184,9 @@ func (r *Receiver) reject(req *http.Request, body []byte, err error, reason stri
 		sha256:    sha256.Sum256(body),
 		err:       err,
 		reason:    reason,
+		key:       key,
+		ep:        ep,
+		url:       source.RequestURL(req),
 	})
 }
 
@@ -206,6 +223,9 @@ func (r *Receiver) recordRound(last bool) {
 		for reason, t := range tallies {
 			counts = append(counts, *t)
 			r.logs.counted(reason, t.Count, t.FirstAt)
+			if reason != t.Reason { // another provider's source: its key names it too
+				r.logs.get(reason).source, r.logs.get(reason).reason = t.Source, t.Reason
+			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := r.cfg.Store.CountRejections(ctx, counts)
@@ -239,13 +259,21 @@ func (r *Receiver) countErr(err error, tallies map[string]*store.RejectionCount,
 func (r *Receiver) keep(j *rejected) {
 	truncated := int64(len(j.body)) < j.bodyBytes
 	var d signature.Diagnosis
-	if truncated {
+	name := r.cfg.Source
+	switch {
+	case j.ep != nil:
+		name = j.ep.Name
+		d = j.ep.Source.Diagnose(j.header, j.url, j.body, j.at)
+		if truncated {
+			d = signature.Diagnosis{Scheme: d.Scheme, Findings: []signature.Finding{keptInPart(j)}}
+		}
+	case truncated:
 		d = diagnoseHeaders(j, r.cfg.Secrets, r.cfg.Tolerance)
-	} else {
+	default:
 		d = signature.Diagnose(j.header, j.body, r.cfg.Secrets, j.at, r.cfg.Tolerance)
 	}
 	rej := &store.Rejection{
-		Source:     r.cfg.Source,
+		Source:     name,
 		ReceivedAt: j.at,
 		RemoteAddr: j.remote,
 		Reason:     j.reason,
@@ -264,7 +292,7 @@ func (r *Receiver) keep(j *rejected) {
 	if err != nil {
 		r.cfg.Metrics.RejectionsNotKept.Inc()
 	}
-	r.logs.kept(rej, err)
+	r.logs.kept(j.key, rej, err)
 }
 
 // headerCauses are Diagnose's findings that hold whatever the body.
@@ -287,17 +315,22 @@ var headerCauses = map[string]bool{
 // the clock are.
 func diagnoseHeaders(j *rejected, secrets []signature.Secret, tolerance time.Duration) signature.Diagnosis {
 	full := signature.Diagnose(j.header, nil, secrets, j.at, tolerance)
-	d := signature.Diagnosis{Scheme: full.Scheme, Findings: []signature.Finding{{
-		Cause: "body_kept_in_part",
-		Message: fmt.Sprintf("only the first %s of the %s body were kept: the signature cannot be checked against "+
-			"them, so only the headers and the clock were", humanize.IBytes(uint64(len(j.body))), humanize.IBytes(uint64(j.bodyBytes))),
-	}}}
+	d := signature.Diagnosis{Scheme: full.Scheme, Findings: []signature.Finding{keptInPart(j)}}
 	for _, f := range full.Findings {
 		if headerCauses[f.Cause] {
 			d.Findings = append(d.Findings, f)
 		}
 	}
 	return d
+}
+
+// keptInPart is the finding of a rejection whose body was kept in part.
+func keptInPart(j *rejected) signature.Finding {
+	return signature.Finding{
+		Cause: "body_kept_in_part",
+		Message: fmt.Sprintf("only the first %s of the %s body were kept: the signature cannot be checked against "+
+			"them, so only the headers and the clock were", humanize.IBytes(uint64(len(j.body))), humanize.IBytes(uint64(j.bodyBytes))),
+	}
 }
 
 // rejectionLogs rate-limits the recorder's log lines: at most one per
@@ -308,6 +341,7 @@ type rejectionLogs struct {
 }
 
 type reasonLog struct {
+	source, reason         string // another provider's source and its reason; "" for Sent's
 	rejected, kept, failed int64
 	since                  time.Time // the first rejection not yet logged
 	logged                 time.Time // the last line
@@ -335,8 +369,8 @@ func (l *rejectionLogs) counted(reason string, n int64, first time.Time) {
 	rl.rejected += n
 }
 
-func (l *rejectionLogs) kept(rej *store.Rejection, err error) {
-	rl := l.get(rej.Reason)
+func (l *rejectionLogs) kept(key string, rej *store.Rejection, err error) {
+	rl := l.get(key)
 	if err != nil {
 		rl.failed++
 		rl.err = err
@@ -359,6 +393,9 @@ func (l *rejectionLogs) flush(log *slog.Logger, now time.Time, all bool) {
 		}
 		msg += fmt.Sprintf("; kept %d %s", rl.kept, plural(rl.kept, "sample", "samples"))
 		attrs := []any{"reason", reason, "rejected", rl.rejected, "kept", rl.kept}
+		if rl.source != "" {
+			attrs = append(attrs[:0], "source", rl.source, "reason", rl.reason, "rejected", rl.rejected, "kept", rl.kept)
+		}
 		if rl.last != nil {
 			attrs = append(attrs, "last_rejection_id", rl.last.ID, "detail", rl.last.Detail, "remote_addr", rl.last.RemoteAddr)
 		}
@@ -367,7 +404,7 @@ func (l *rejectionLogs) flush(log *slog.Logger, now time.Time, all bool) {
 			attrs = append(attrs, "not_kept", rl.failed, "err", rl.err)
 		}
 		log.Warn(msg, attrs...)
-		*rl = reasonLog{logged: now}
+		*rl = reasonLog{source: rl.source, reason: rl.reason, logged: now}
 	}
 }
 

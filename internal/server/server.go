@@ -38,6 +38,11 @@ type Config struct {
 	Addr string
 	// Path is where webhooks are posted. Defaults to "/webhooks/sent".
 	Path string
+	// SentSource names Sent's source in the store. Defaults to "sent".
+	SentSource string
+	// Sources are other providers' sources, each at its own path, received
+	// with the same guarantees as Sent's. Defaults to none.
+	Sources []receiver.Endpoint
 	// TLS, when it names certificate files or domains, makes the webhook
 	// listener speak HTTPS. Defaults to plain HTTP.
 	TLS TLSConfig
@@ -170,7 +175,7 @@ func (c *Config) validate() error {
 }
 
 func (c *Config) check() error {
-	if len(c.Secrets) == 0 {
+	if len(c.Secrets) == 0 && len(c.Sources) == 0 {
 		return errors.New("no signing secret: set SENT_WEBHOOK_SECRET or pass --secret (the whsec_… value from Sent's dashboard)")
 	}
 	if c.Addr == "" {
@@ -246,7 +251,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, engine: eng, certs: certs, errc: make(chan error, 3)}
 	public := http.NewServeMux()
-	public.Handle(cfg.Path, eng.Receiver()) // the receiver answers 405 to other methods
+	if len(cfg.Secrets) > 0 {
+		public.Handle(cfg.Path, eng.Receiver()) // the receiver answers 405 to other methods
+	}
+	for _, ep := range cfg.Sources {
+		if ep.Path == cfg.Path && len(cfg.Secrets) > 0 {
+			return nil, fmt.Errorf("%w: source %s is at %s, Sent's path: give it another", ErrConfig, ep.Name, ep.Path)
+		}
+		public.Handle(ep.Path, eng.Receiver()) // the receiver routes by path
+	}
 	eng.Health(public)
 	s.public = &http.Server{
 		Handler:           public,
@@ -291,7 +304,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 func engineConfig(cfg Config) engine.Config {
 	return engine.Config{
 		Store: cfg.Store, SQLite: cfg.StoreOptions, Postgres: cfg.PostgresOptions, WaitForStore: true,
-		Secrets: cfg.Secrets, Schemes: cfg.Schemes, Tolerance: cfg.Tolerance,
+		Secrets: cfg.Secrets, Schemes: cfg.Schemes, Tolerance: cfg.Tolerance, SentSource: cfg.SentSource, Endpoints: cfg.Sources,
 		MaxBodyBytes: cfg.MaxBodyBytes, MemoryBudgetBytes: cfg.MemoryBudgetBytes, MinBodyRate: cfg.MinBodyRate,
 		RejectionBodyMaxBytes: cfg.RejectionBodyMaxBytes, RejectionLimits: cfg.RejectionLimits,
 		AnswerWithin: cfg.AnswerWithin, Observe: cfg.Observe,

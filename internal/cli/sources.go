@@ -1,0 +1,258 @@
+package cli
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/hooklatch/hooklatch/internal/dispatch"
+	"github.com/hooklatch/hooklatch/internal/receiver"
+	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/source"
+)
+
+// SourceConfig is one source in the config file's sources: list: a
+// provider's webhooks at a path of their own. Its secrets are the file's
+// secrets: plus those in its environment variable, so that the file need
+// not hold them.
+type SourceConfig struct {
+	Name     string `yaml:"name"`
+	Provider string `yaml:"provider"`
+	// Path defaults to /webhooks/<name>.
+	Path    string   `yaml:"path"`
+	Secrets []string `yaml:"secrets"`
+	// SecretEnv names the environment variable of comma-separated secrets.
+	// Defaults to HOOKLATCH_SOURCE_<NAME>_SECRET (upper case, - as _).
+	SecretEnv   string   `yaml:"secret_env"`
+	Tolerance   Duration `yaml:"tolerance"`
+	VerifyToken string   `yaml:"verify_token"` // meta
+	PublicURL   string   `yaml:"public_url"`   // twilio
+	HMAC        struct {
+		Header          string `yaml:"header"`
+		Algorithm       string `yaml:"algorithm"`
+		Encoding        string `yaml:"encoding"`
+		Prefix          string `yaml:"prefix"`
+		Template        string `yaml:"template"`
+		TimestampHeader string `yaml:"timestamp_header"`
+		IDHeader        string `yaml:"id_header"`
+		TypeHeader      string `yaml:"type_header"`
+	} `yaml:"hmac"`
+}
+
+// sentProvider is Sent's own provider name: its source is the receiver's
+// default, verified by package signature.
+const sentProvider = "sent"
+
+// secretEnv is the environment variable a source's secrets are read from.
+func (s *SourceConfig) secretEnv() string {
+	if s.SecretEnv != "" {
+		return s.SecretEnv
+	}
+	return "HOOKLATCH_SOURCE_" + strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToUpper(s.Name)) + "_SECRET"
+}
+
+// secrets are the file's secrets, then the environment's.
+func (s *SourceConfig) secrets(getenv func(string) string) []string {
+	out := append([]string(nil), s.Secrets...)
+	for _, v := range strings.Split(getenv(s.secretEnv()), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// fileSources builds the file's sources. Sent's entry, if any, is returned
+// apart: it configures the receiver's own endpoint.
+func (cf *ConfigFile) fileSources(getenv func(string) string) (eps []receiver.Endpoint, sent *SourceConfig, err error) {
+	named, paths := map[string]int{}, map[string]int{}
+	for i := range cf.Sources {
+		s := &cf.Sources[i]
+		where := fmt.Sprintf("sources[%d] (%s)", i, s.Name)
+		if s.Name == "" {
+			return nil, nil, usageError("%s: every source needs a name", where)
+		}
+		if j, taken := named[s.Name]; taken {
+			return nil, nil, usageError("%s: sources[%d] has that name already: give each its own", where, j)
+		}
+		named[s.Name] = i
+		if s.Path == "" {
+			s.Path = "/webhooks/" + s.Name
+		}
+		if !strings.HasPrefix(s.Path, "/") {
+			return nil, nil, usageError("%s: path %q must start with /", where, s.Path)
+		}
+		if j, taken := paths[s.Path]; taken {
+			return nil, nil, usageError("%s: sources[%d] is at %s already: give each its own path", where, j, s.Path)
+		}
+		paths[s.Path] = i
+		if s.Provider == sentProvider {
+			if sent != nil {
+				return nil, nil, usageError("%s: one sent source only: give it every secret", where)
+			}
+			sent = s
+			continue
+		}
+		secrets := s.secrets(getenv)
+		if len(secrets) == 0 {
+			return nil, nil, usageError("%s: no secret: list it under secrets: or set %s", where, s.secretEnv())
+		}
+		src, err := source.New(source.Settings{
+			Name: s.Name, Provider: s.Provider, Secrets: secrets, Tolerance: time.Duration(s.Tolerance),
+			VerifyToken: s.VerifyToken, PublicURL: s.PublicURL, HMAC: source.HMACSettings(s.HMAC),
+		})
+		if err != nil {
+			return nil, nil, usageError("%s: %v", where, err)
+		}
+		eps = append(eps, receiver.Endpoint{Name: s.Name, Path: s.Path, Source: src})
+	}
+	return eps, sent, nil
+}
+
+// sentSecrets are the secrets of the file's sent source.
+func sentSecrets(s *SourceConfig, getenv func(string) string) ([]signature.Secret, error) {
+	raw := strings.Join(s.secrets(getenv), ",")
+	if raw == "" {
+		return nil, nil
+	}
+	secrets, err := signature.ParseSecrets(raw)
+	if err != nil {
+		return nil, secretError("sources ("+s.Name+") secret", err)
+	}
+	return secrets, nil
+}
+
+// serveSecrets are Sent's secrets: --secret or its environment, else the
+// file's sent source's. With other sources and none of these, serve
+// receives theirs only.
+func serveSecrets(f *pflag.FlagSet, values map[string]string, getenv func(string) string, sent *SourceConfig, others bool) ([]signature.Secret, error) {
+	if raw := settingFrom(f, "secret", values, getenv, "SENT_WEBHOOK_SECRET", "SENT_DM_WEBHOOK_SECRET"); strings.TrimSpace(raw) != "" || sent == nil && !others {
+		return secretsFromFile(f, values, getenv)
+	}
+	if sent == nil {
+		return nil, nil
+	}
+	secrets, err := sentSecrets(sent, getenv)
+	if err == nil && len(secrets) == 0 {
+		err = usageError("sources (%s): no secret: list it under secrets:, set %s or SENT_WEBHOOK_SECRET", sent.Name, sent.secretEnv())
+	}
+	return secrets, err
+}
+
+// sourceFlags puts the sources of --source in the file's place: like every
+// flag, it beats the file.
+func sourceFlags(cmd *cobra.Command, file *ConfigFile) error {
+	f := cmd.Flags().Lookup("source")
+	if f == nil || !f.Changed {
+		return nil
+	}
+	values, _ := cmd.Flags().GetStringArray("source")
+	file.Sources = nil
+	for _, v := range values {
+		name, provider, ok := strings.Cut(v, "=")
+		if !ok {
+			name, provider = v, v
+		}
+		if name = strings.TrimSpace(name); name == "" || strings.ContainsAny(name, "/ ") {
+			return usageError("--source %q: want NAME=PROVIDER, such as payments=stripe", v)
+		}
+		file.Sources = append(file.Sources, SourceConfig{Name: name, Provider: strings.TrimSpace(provider)})
+	}
+	return nil
+}
+
+// secretTexts are the secrets of --secret or its environment as given, for
+// a provider whose secrets are not Sent's.
+func secretTexts(f *pflag.FlagSet, getenv func(string) string) []string {
+	var out []string
+	for _, v := range strings.Split(settingFrom(f, "secret", nil, getenv, "SENT_WEBHOOK_SECRET", "SENT_DM_WEBHOOK_SECRET"), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// releaseSources reads serve's config file for a local release: its
+// sources verify their rejections, and Sent's secrets are those serve
+// would use.
+func releaseSources(f *pflag.FlagSet, b backend, path string, getenv func(string) string) ([]signature.Secret, error) {
+	file, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	eps, sent, err := file.fileSources(getenv)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := serveSecrets(f, file.values(), getenv, sent, len(eps) > 0)
+	if err != nil {
+		return nil, err
+	}
+	if sb, ok := b.(*storeBackend); ok {
+		sb.in.WithSources(receiver.SourcesByName(eps))
+	}
+	return secrets, nil
+}
+
+// signAs signs body as opts.Provider does, with a Content-Type that
+// provider sends (a form for Twilio, JSON otherwise).
+func signAs(opts SignOptions, body []byte) (http.Header, error) {
+	src, err := source.New(source.Settings{Name: opts.Provider, Provider: opts.Provider, Secrets: []string{opts.SecretText}, VerifyToken: "unused"})
+	if err != nil {
+		return nil, usageError("--provider: %v", err)
+	}
+	signer, ok := src.(source.Signer)
+	if !ok {
+		return nil, usageError("--provider %s: cannot sign", opts.Provider)
+	}
+	at := opts.Timestamp
+	if at.IsZero() {
+		at = time.Now()
+	}
+	id := opts.WebhookID
+	if id == "" {
+		id = "msg_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	}
+	h, err := signer.Sign(opts.URL, body, at, id)
+	if err != nil {
+		return nil, usageError("--url: %v", err)
+	}
+	if opts.Provider == "twilio" {
+		h.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		h.Set("Content-Type", "application/json")
+	}
+	return h, nil
+}
+
+// checkRouteSources refuses a destination's sources: entry that names no
+// source serve receives, so that a typo never leaves it without events.
+func checkRouteSources(routes []dispatch.Route, sentName string, sent bool, eps []receiver.Endpoint) error {
+	if sentName == "" {
+		sentName = sentProvider
+	}
+	known := map[string]bool{}
+	names := []string{}
+	if sent {
+		known[sentName] = true
+		names = append(names, sentName)
+	}
+	for _, ep := range eps {
+		known[ep.Name] = true
+		names = append(names, ep.Name)
+	}
+	for i, r := range routes {
+		for _, s := range r.Sources {
+			if !known[s] {
+				return usageError("destinations[%d] (%s): sources: %q is not a source serve receives (%s)", i, r.Name, s, strings.Join(names, ", "))
+			}
+		}
+	}
+	return nil
+}
