@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hooklatch/hooklatch/destination/httpdest"
+	"github.com/hooklatch/hooklatch/destination/redisdest"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/filter"
 	"github.com/hooklatch/hooklatch/internal/logtest"
@@ -199,12 +200,19 @@ func TestStartupLineNamesStoreDestinationsAndDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A target that is a URL and words: the words stay as they are.
+	stream, err := redisdest.New(redisdest.Config{URL: "redis://:" + secret + "@127.0.0.1:9/0", Stream: "sent events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
 	for _, admin := range []string{"127.0.0.1:0", "off"} {
 		var logs logtest.Buffer
 		store := filepath.Join(t.TempDir(), "h.db")
 		srv, err := server.New(context.Background(), server.Config{
 			Addr: "127.0.0.1:0", AdminAddr: admin, Store: store, Secrets: testSecrets(t),
-			Routes: []dispatch.Route{{Name: "app", Destination: dest}, {Name: "failed", Destination: dest, Filter: only}},
+			Routes: []dispatch.Route{{Name: "app", Destination: dest}, {Name: "failed", Destination: dest, Filter: only},
+				{Name: "workers", Destination: stream}},
 			Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		})
 		if err != nil {
@@ -224,7 +232,8 @@ func TestStartupLineNamesStoreDestinationsAndDashboard(t *testing.T) {
 		}
 		if line.Store != store || line.Dashboard != wantDashboard ||
 			line.Destinations != "app: http http://hooklatch:xxxxx@127.0.0.1:9/hooks?token=xxxxx&v=2; "+
-				`failed: http http://hooklatch:xxxxx@127.0.0.1:9/hooks?token=xxxxx&v=2, filter status == "FAILED"` {
+				`failed: http http://hooklatch:xxxxx@127.0.0.1:9/hooks?token=xxxxx&v=2, filter status == "FAILED"; `+
+				"workers: redis redis://:xxxxx@127.0.0.1:9/0 stream sent events" {
 			t.Errorf("start-up line = %s\nwant the store %s, the destination without its secrets and the dashboard %s", line.Raw, store, wantDashboard)
 		}
 	}

@@ -450,7 +450,11 @@ func destinationsText(routes []dispatch.Route) string {
 		kind, target := destination.Describe(r.Destination)
 		parts[i] = r.Name + ": " + kind
 		if target != "" {
-			parts[i] += " " + destination.RedactURL(target)
+			// A target is a URL, then words ("redis://h:6379/0 stream
+			// events"): only the URL is one to redact, and redacting the
+			// whole would escape the spaces.
+			u, rest, _ := strings.Cut(target, " ")
+			parts[i] += " " + strings.TrimSpace(destination.RedactURL(u)+" "+rest)
 		}
 		if r.Filter != nil {
 			parts[i] += ", filter " + r.Filter.String()
