@@ -449,7 +449,11 @@ func TestHangingHTTPDestinationTimesOutThenRetries(t *testing.T) {
 	ev := h.append(t, "hang", "message.delivered")
 	h.drive(t, "success", h.statusIs(t, ev.ID, store.DeliverySucceeded))
 	as := h.attempts(t, ev.ID)
-	if outcomes(as) != "temporary succeeded " || as[1].StatusCode != 200 {
+	// On a loaded machine an answer can take longer than the 100ms
+	// timeout too, so more than one attempt may time out before one
+	// succeeds.
+	if o := outcomes(as); !strings.HasPrefix(o, "temporary ") || strings.Trim(strings.ReplaceAll(o, "temporary ", ""), " ") != "succeeded" ||
+		as[len(as)-1].StatusCode != 200 {
 		t.Fatalf("attempts = %+v", as)
 	}
 	// The timeout is what ended the first attempt: its error says so. (Not
