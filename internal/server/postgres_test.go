@@ -410,9 +410,12 @@ kill:
 }
 
 // waitUntil polls cond until it holds, for at most thirty seconds.
+// waitUntil polls cond for up to 90s: under the race detector on a
+// loaded CI machine the connection-cut test once needed more than 30s to
+// record its last completions after the cuts ended.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if cond() {
 			return
 		}
