@@ -409,7 +409,6 @@ kill:
 	})
 }
 
-// waitUntil polls cond until it holds, for at most thirty seconds.
 // waitUntil polls cond for up to 90s: under the race detector on a
 // loaded CI machine the connection-cut test once needed more than 30s to
 // record its last completions after the cuts ended.
