@@ -155,9 +155,8 @@ type Route struct {
 	Timeout time.Duration
 	// Concurrency bounds the attempts running at once. Defaults to 16.
 	Concurrency int
-	// Rate bounds how often attempts start, in this process: "50/s",
-	// "600/m". A Retry-After from the handler holds all of the route's
-	// attempts, whatever its Rate (docs/destinations.md). Defaults to none.
+	// Rate bounds how often attempts start, in this process: "50/s" or
+	// "600/m", evenly spaced (docs/destinations.md). Defaults to none.
 	Rate string
 	// Order is how the handler takes the events of one subject (one
 	// message, one template): "" (the default) runs them in parallel as
