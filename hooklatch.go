@@ -155,6 +155,9 @@ type Route struct {
 	Timeout time.Duration
 	// Concurrency bounds the attempts running at once. Defaults to 16.
 	Concurrency int
+	// Rate bounds how often attempts start, in this process: "50/s" or
+	// "600/m", evenly spaced (docs/destinations.md). Defaults to none.
+	Rate string
 	// Order is how the handler takes the events of one subject (one
 	// message, one template): "" (the default) runs them in parallel as
 	// they come; "subject" runs them one at a time, in lifecycle order
@@ -246,11 +249,15 @@ func dispatchRoutes(handlers []Route) ([]dispatch.Route, error) {
 		if err != nil {
 			return nil, err
 		}
+		rate, err := dispatch.ParseRate(h.Rate)
+		if err != nil {
+			return nil, fmt.Errorf("handler %q: %w", h.Name, err)
+		}
 		routes[i] = dispatch.Route{
 			Name:        h.Name,
 			Types:       types,
 			Destination: adapt(h.Handler),
-			Policy:      dispatch.Policy{MaxAttempts: h.MaxAttempts, Timeout: h.Timeout, Concurrency: h.Concurrency},
+			Policy:      dispatch.Policy{MaxAttempts: h.MaxAttempts, Timeout: h.Timeout, Concurrency: h.Concurrency, Rate: rate},
 			Order:       h.Order,
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,6 +131,9 @@ func TestNewNeedsSecretsAndHandlers(t *testing.T) {
 	}
 	if _, err := hooklatch.New(hooklatch.Config{Secrets: []string{"whsec_!!"}, Handlers: []hooklatch.Route{{Name: "a", Handler: h}}}); err == nil {
 		t.Error("New with a malformed secret succeeded")
+	}
+	if _, err := hooklatch.New(hooklatch.Config{Secrets: []string{secret}, Handlers: []hooklatch.Route{{Name: "a", Handler: h, Rate: "fast"}}}); err == nil || !strings.Contains(err.Error(), `handler "a": rate "fast"`) {
+		t.Errorf("New with rate fast: %v", err)
 	}
 }
 

@@ -64,8 +64,10 @@ type DestinationConfig struct {
 	MaxAttempts int      `yaml:"max_attempts"`
 	Timeout     Duration `yaml:"timeout"`
 	Concurrency int      `yaml:"concurrency"`
-	Backoff     Duration `yaml:"backoff"`
-	MaxBackoff  Duration `yaml:"max_backoff"`
+	// Rate limits the attempts: "50/s" or "600/m" (docs/destinations.md).
+	Rate       string   `yaml:"rate"`
+	Backoff    Duration `yaml:"backoff"`
+	MaxBackoff Duration `yaml:"max_backoff"`
 	// Order is "subject" for FIFO per subject (docs/ordering.md), as the
 	// URL parameter ?order=subject asks too; empty or "none": in parallel.
 	Order   string   `yaml:"order"`
@@ -199,18 +201,23 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 			d.Timeout = Duration(dispatch.DefaultTimeout)
 		}
 		b := d.Blocks[0]
-		order, err := routeOrder(d.Order, cutBlockOrder(b.Block))
+		params := cutBlockParams(b.Block)
+		order, err := routeOrder(d.Order, params.ordered)
 		if err != nil {
+			return nil, usageError("%s: %v", where, err)
+		}
+		policy := dispatch.Policy{
+			MaxAttempts: d.MaxAttempts, Timeout: time.Duration(d.Timeout),
+			Retry: dispatch.Backoff{Initial: time.Duration(d.Backoff), Max: time.Duration(d.MaxBackoff)},
+		}
+		if err := routeLimits(&policy, d.Rate, d.Concurrency, params); err != nil {
 			return nil, usageError("%s: %v", where, err)
 		}
 		dest, err := b.Kind.New(b.Block, destination.Settings{Timeout: time.Duration(d.Timeout), Logger: log})
 		if err != nil {
 			return nil, settingError(where+": ", err, func(field string) string { return fileKey(b.Kind, field) })
 		}
-		out = append(out, dispatch.Route{Name: d.Name, Types: d.Types, Filter: filter, Sources: d.Sources, Destination: dest, Policy: dispatch.Policy{
-			MaxAttempts: d.MaxAttempts, Timeout: time.Duration(d.Timeout), Concurrency: d.Concurrency,
-			Retry: dispatch.Backoff{Initial: time.Duration(d.Backoff), Max: time.Duration(d.MaxBackoff)},
-		}, Order: order})
+		out = append(out, dispatch.Route{Name: d.Name, Types: d.Types, Filter: filter, Sources: d.Sources, Destination: dest, Policy: policy, Order: order})
 	}
 	return out, nil
 }

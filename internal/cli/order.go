@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"net/url"
 	"reflect"
 	"strings"
 
@@ -11,27 +12,54 @@ import (
 // kind, for FIFO per subject: ?order=subject.
 const orderParam = "order=" + store.OrderSubject
 
+// destParams are what any kind's URL may ask of hooklatch itself rather
+// than of the kind: ?order=subject, ?rate=50/s, ?concurrency=4. They are
+// read here, for every kind, and never reach a kind: an HTTP app's own
+// parameters, an order=asc among them, pass through untouched.
+type destParams struct {
+	ordered     bool   // order=subject
+	rate        string // rate=50/s, as written
+	concurrency string // concurrency=4, as written
+}
+
 // cutOrder removes orderParam from raw's query, before the kind reads the
-// URL, and says whether it was there. It is read here, for every kind,
-// and never reaches a kind: an HTTP app's own parameters, an order=asc
-// among them, pass through untouched.
+// URL, and says whether it was there.
 func cutOrder(raw string) (string, bool) {
+	rest, p := cutParams(raw)
+	return rest, p.ordered
+}
+
+// cutParams removes hooklatch's own parameters (destParams) from raw's
+// query, before the kind reads the URL, and returns them.
+func cutParams(raw string) (string, destParams) {
+	var p destParams
 	base, query, ok := strings.Cut(raw, "?")
 	if !ok {
-		return raw, false
+		return raw, p
 	}
 	query, fragment, hasFragment := strings.Cut(query, "#")
 	var kept []string
 	found := false
-	for p := range strings.SplitSeq(query, "&") {
-		if p == orderParam {
-			found = true
+	for q := range strings.SplitSeq(query, "&") {
+		key, value, _ := strings.Cut(q, "=")
+		if v, err := url.QueryUnescape(value); err == nil {
+			value = v
+		}
+		switch {
+		case q == orderParam:
+			p.ordered = true
+		case key == "rate":
+			p.rate = value
+		case key == "concurrency":
+			p.concurrency = value
+		default:
+			kept = append(kept, q)
 			continue
 		}
-		kept = append(kept, p)
+		found = true
 	}
 	if !found {
-		return raw, false
+		return raw, p
 	}
 	out := base
 	if len(kept) > 0 {
@@ -40,23 +68,23 @@ func cutOrder(raw string) (string, bool) {
 	if hasFragment {
 		out += "#" + fragment
 	}
-	return out, true
+	return out, p
 }
 
-// cutBlockOrder cuts orderParam from the URL a kind's config block sets
-// (its URL field), and says whether it was there.
-func cutBlockOrder(block any) bool {
+// cutBlockParams cuts hooklatch's own parameters from the URL a kind's
+// config block sets (its URL field), and returns them.
+func cutBlockParams(block any) destParams {
 	v := reflect.ValueOf(block)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return false
+		return destParams{}
 	}
 	f := v.Elem().FieldByName("URL")
 	if !f.IsValid() || f.Kind() != reflect.String || !f.CanSet() {
-		return false
+		return destParams{}
 	}
-	rest, found := cutOrder(f.String())
+	rest, p := cutParams(f.String())
 	f.SetString(rest)
-	return found
+	return p
 }
 
 // routeOrder is the order a destination asks for, from its config entry's

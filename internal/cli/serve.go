@@ -331,7 +331,7 @@ func forwardTargets(cmd *cobra.Command, env Env) []string {
 // scheme names; timeout bounds each attempt, in the policy and in the
 // destination alike.
 func forwardRoute(to, secret, scheme, types string, timeout time.Duration) (dispatch.Route, error) {
-	to, ordered := cutOrder(to)
+	to, params := cutParams(to)
 	kind, ok := kinds.ForURL(to)
 	if !ok {
 		return dispatch.Route{}, usageError("--forward-to %q: want a URL of one of %s", to, kindNames())
@@ -352,7 +352,10 @@ func forwardRoute(to, secret, scheme, types string, timeout time.Duration) (disp
 		return dispatch.Route{}, settingError("", err, func(field string) string { return flagName(kind, field) })
 	}
 	route := dispatch.Route{Name: "forward", Destination: dest, Policy: dispatch.Policy{Timeout: timeout}}
-	if ordered {
+	if err := routeLimits(&route.Policy, "", 0, params); err != nil {
+		return dispatch.Route{}, usageError("--forward-to %q: %v", to, err)
+	}
+	if params.ordered {
 		route.Order = store.OrderSubject
 	}
 	return typedRoute(route, types)

@@ -159,6 +159,7 @@ type Dispatcher struct {
 type route struct {
 	Route
 	slots    chan struct{}
+	limit    *limiter // Policy.Rate and Retry-After holds (limit.go)
 	failures *outage.Log
 	shape    spanShape // how its attempts are traced, while tracing is on
 	retrying retrying  // deliveries waiting for a retry after a failure
@@ -197,7 +198,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		}
 		r.Policy = r.Policy.withDefaults()
 		longest = max(longest, r.Policy.Timeout)
-		d.routes[r.Name] = &route{Route: r, slots: make(chan struct{}, r.Policy.Concurrency)}
+		d.routes[r.Name] = &route{Route: r, slots: make(chan struct{}, r.Policy.Concurrency), limit: newLimiter(r.Policy.Rate)}
 		d.order = append(d.order, d.routes[r.Name])
 		d.payload = d.payload || (r.Filter != nil && r.Filter.ReadsPayload())
 	}
@@ -477,7 +478,7 @@ func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
 			Error: fmt.Sprintf("no attempt left (%d allowed): the last was lost with its worker", r.Policy.MaxAttempts)}
 	default:
 		r.slots <- struct{}{}
-		completion, derr = d.attempt(ctx, r, c, attempt)
+		completion, derr = d.limited(ctx, r, c, attempt)
 		<-r.slots
 		r.noteAttempt(c, completion, derr)
 	}

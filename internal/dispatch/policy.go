@@ -58,6 +58,9 @@ type Policy struct {
 	// Concurrency bounds the attempts in flight to this destination.
 	// Defaults to 16.
 	Concurrency int
+	// Rate bounds how often attempts to this destination start, in this
+	// process (limit.go). Defaults to none.
+	Rate Rate
 }
 
 func (p Policy) withDefaults() Policy {
