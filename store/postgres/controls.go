@@ -59,7 +59,7 @@ SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM deliveries
   FROM (SELECT 1) one LEFT JOIN LATERAL (
         SELECT next_attempt_at, last_error FROM deliveries
          WHERE destination = $1 AND status = 'pending' AND NOT held
-         ORDER BY next_attempt_at, id LIMIT 1) first ON true`
+         ORDER BY destination, next_attempt_at, id LIMIT 1) first ON true`
 
 // Backlog implements store.Store. On PostgreSQL, Pending leaves out the
 // deliveries held behind another of their subject.
