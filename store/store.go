@@ -213,6 +213,22 @@ type ClaimParams struct {
 	Now   time.Time     // due at or before Now
 	Lease time.Duration // how long the claim holds; Required
 	Limit int           // at most this many; Defaults to 100
+	// Destinations, when not nil, limits the claim to deliveries to
+	// these destinations (each taken oldest due first, through an index
+	// per destination): how a dispatcher leaves a paused destination's
+	// deliveries waiting. Defaults to every destination.
+	Destinations []string
+}
+
+// Backlog is what waits for one destination: its pending deliveries.
+type Backlog struct {
+	// Pending counts them, up to MaxHeldCount when AtLeast says so.
+	Pending int64 `json:"pending"`
+	AtLeast bool  `json:"at_least,omitempty"`
+	// Oldest is when the first of them is due (zero when none is);
+	// LastError is the error of its last attempt, if it had one.
+	Oldest    time.Time `json:"oldest,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
 }
 
 // Claim is a claimed delivery with its event (and body).
@@ -534,6 +550,20 @@ type Store interface {
 	// Routes returns the routes last recorded, in order; recorded is false
 	// when none ever were.
 	Routes(ctx context.Context) (routes []Route, recorded bool, err error)
+
+	// SetPaused pauses or resumes a destination, for every process that
+	// shares the store: a paused destination's deliveries are created and
+	// stay pending, and a dispatcher claims none of them.
+	SetPaused(ctx context.Context, destination string, paused bool, at time.Time) error
+
+	// Paused returns the paused destinations and when each was paused.
+	// It reads a table of one row per destination ever paused.
+	Paused(ctx context.Context) (map[string]time.Time, error)
+
+	// Backlog says what waits for destination, through an index of the
+	// pending deliveries by destination: its cost does not grow with the
+	// number stored beyond MaxHeldCount.
+	Backlog(ctx context.Context, destination string) (Backlog, error)
 
 	// Subject returns the latest state of subject, of events received on
 	// source, or ErrNotFound when the store has none (no event of it, or

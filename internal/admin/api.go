@@ -37,6 +37,8 @@ func (a *Admin) routes() {
 	m.HandleFunc("POST /v1/rejections/release", a.apiRelease)
 	m.HandleFunc("POST /v1/rejections/{id}/release", a.apiReleaseOne)
 	m.HandleFunc("GET /v1/subjects/{subject}", a.apiSubject)
+	m.HandleFunc("GET /v1/destinations", a.apiDestinations)
+	m.HandleFunc("POST /v1/destinations/{name}/{action}", a.apiDestinationAction)
 	m.HandleFunc("GET /v1/stats", a.apiStats)
 	m.HandleFunc("GET /v1/stream", a.apiStream)
 	m.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
@@ -498,4 +500,34 @@ func (a *Admin) apiStats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
+}
+
+func (a *Admin) apiDestinations(w http.ResponseWriter, r *http.Request) {
+	ds, err := a.in.Destinations(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"destinations": ds})
+}
+
+// apiDestinationAction pauses or resumes a destination: POST
+// /v1/destinations/{name}/pause or /resume. A resume wakes the dispatcher.
+func (a *Admin) apiDestinationAction(w http.ResponseWriter, r *http.Request) {
+	var paused bool
+	switch r.PathValue("action") {
+	case "pause":
+		paused = true
+	case "resume":
+	default:
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no action %q: pause or resume", r.PathValue("action")))
+		return
+	}
+	d, err := a.in.Pause(r.Context(), r.PathValue("name"), paused)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.cfg.Notify()
+	writeJSON(w, http.StatusOK, d)
 }

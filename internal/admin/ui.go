@@ -101,6 +101,7 @@ func newUI(a *Admin) (*ui, error) {
 	m.HandleFunc("POST /ui/deliveries/{id}/{action}", u.deliveryAction)
 	m.HandleFunc("GET /ui/actions/{action}", u.bulkConfirm)
 	m.HandleFunc("POST /ui/actions/{action}", u.bulkDo)
+	m.HandleFunc("POST /ui/destinations/{name}/{action}", u.destinationAction)
 	m.HandleFunc("GET /ui/dead", u.dead)
 	m.HandleFunc("POST /ui/dead/{action}", u.deadAction)
 	m.HandleFunc("GET /ui/rejections", u.rejections)
@@ -172,6 +173,10 @@ func notice(v url.Values) string {
 		return fmt.Sprintf("%d %s requeued for a replay.", n, things)
 	case "discard":
 		return fmt.Sprintf("%d %s discarded.", n, things)
+	case "pause":
+		return fmt.Sprintf("%s paused: %d %s waiting; nothing is attempted until it is resumed.", v.Get("destination"), n, things)
+	case "resume":
+		return fmt.Sprintf("%s resumed: delivering its %d waiting %s, oldest first.", v.Get("destination"), n, things)
 	case "release":
 		failing, _ := strconv.Atoi(v.Get("failing"))
 		return fmt.Sprintf("%d released, %d still failing verification.", n, failing)
@@ -197,8 +202,9 @@ func (u *ui) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // overviewData is the front page: the queue, the charts, the live tail.
 type overviewData struct {
-	Stats  statsReport
-	Charts charts
+	Stats        statsReport
+	Charts       charts
+	Destinations []inspect.Destination
 }
 
 func (u *ui) overview(w http.ResponseWriter, r *http.Request) {
@@ -207,8 +213,29 @@ func (u *ui) overview(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, err)
 		return
 	}
+	ds, err := u.a.in.Destinations(r.Context())
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
 	u.render(w, r, http.StatusOK, "overview", page{Title: "Overview", Nav: "overview",
-		Data: overviewData{Stats: rep, Charts: newCharts(rep.Minutes, u.a.now())}})
+		Data: overviewData{Stats: rep, Charts: newCharts(rep.Minutes, u.a.now()), Destinations: ds}})
+}
+
+// destinationAction is the overview's pause and resume buttons.
+func (u *ui) destinationAction(w http.ResponseWriter, r *http.Request) {
+	action := r.PathValue("action")
+	if action != "pause" && action != "resume" {
+		u.fail(w, r, bad("no action %q: pause or resume", action))
+		return
+	}
+	d, err := u.a.in.Pause(r.Context(), r.PathValue("name"), action == "pause")
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	u.a.cfg.Notify()
+	http.Redirect(w, r, "/ui/?"+url.Values{"done": {action}, "n": {strconv.FormatInt(d.Pending, 10)}, "destination": {d.Name}}.Encode(), http.StatusSeeOther)
 }
 
 // charts is the overview's charts alone, as HTML: the page's script

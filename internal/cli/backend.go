@@ -45,6 +45,10 @@ type backend interface {
 	// Subject is a subject's latest state and its events, newest first
 	// (inspect.Inspector.Subject).
 	Subject(ctx context.Context, source, subject string) (*inspect.SubjectDetail, error)
+	// Destinations and Pause are inspect.Inspector's: the destinations'
+	// states and backlogs, and a pause or a resume.
+	Destinations(ctx context.Context) ([]inspect.Destination, error)
+	Pause(ctx context.Context, destination string, paused bool) (inspect.Destination, error)
 	// Remote reports whether the backend is a serve's admin API.
 	Remote() bool
 	Close() error
@@ -67,6 +71,14 @@ var _ backend = (*storeBackend)(nil)
 
 func newStoreBackend(st store.Store) *storeBackend {
 	return &storeBackend{st: st, in: inspect.New(st, nil)}
+}
+
+func (b *storeBackend) Destinations(ctx context.Context) ([]inspect.Destination, error) {
+	return b.in.Destinations(ctx)
+}
+
+func (b *storeBackend) Pause(ctx context.Context, destination string, paused bool) (inspect.Destination, error) {
+	return b.in.Pause(ctx, destination, paused)
 }
 
 func (b *storeBackend) List(ctx context.Context, q inspect.Query) (inspect.Page, error) {

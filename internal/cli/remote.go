@@ -292,6 +292,29 @@ func (b *remoteBackend) Backfill(ctx context.Context, destination string, q insp
 	return res.Touched, err
 }
 
+func (b *remoteBackend) Destinations(ctx context.Context) ([]inspect.Destination, error) {
+	var res struct {
+		Destinations []inspect.Destination `json:"destinations"`
+	}
+	err := b.call(ctx, http.MethodGet, "/v1/destinations", nil, nil, &res)
+	return res.Destinations, err
+}
+
+func (b *remoteBackend) Pause(ctx context.Context, destination string, paused bool) (inspect.Destination, error) {
+	action := "resume"
+	if paused {
+		action = "pause"
+	}
+	var d inspect.Destination
+	err := b.call(ctx, http.MethodPost, "/v1/destinations/"+url.PathEscape(destination)+"/"+action, nil, nil, &d)
+	// A destination the serve does not have fails the command, as on the
+	// store itself.
+	if ee, ok := errors.AsType[*ExitError](err); ok && ee.Code == ExitUsage && errors.As(err, new(*apiError)) {
+		ee.Code = ExitFailed
+	}
+	return d, err
+}
+
 func (b *remoteBackend) Rejections(ctx context.Context, limit int) (inspect.Rejections, error) {
 	var rs inspect.Rejections
 	err := b.call(ctx, http.MethodGet, "/v1/rejections", url.Values{"limit": {strconv.Itoa(limit)}}, nil, &rs)

@@ -57,6 +57,9 @@ func Count(n int, one, many string) string {
 	return strconv.Itoa(n) + " " + Plural(n, one, many)
 }
 
+// ClipString folds s onto one line of at most n bytes.
+func ClipString(s string, n int) string { return clipString(s, n) }
+
 // clipString folds s onto one line of at most n bytes.
 func clipString(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")

@@ -154,6 +154,7 @@ type Dispatcher struct {
 	payload bool
 	wake    chan struct{}
 	store   *outage.Log // claims and records the store refused
+	pauses  pauses      // Run's own
 }
 
 type route struct {
@@ -367,7 +368,10 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		inFlight = make(chan struct{}, d.cfg.MaxInFlight)
 		freed    = make(chan struct{}, 1)
 	)
+	woken := true
 	for ctx.Err() == nil {
+		d.refreshPauses(ctx, woken)
+		woken = false
 		free := cap(inFlight) - len(inFlight)
 		claimed := 0
 		// Under load, claim in batches: a claim is a write transaction, and
@@ -399,7 +403,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				continue // there may be more due right now
 			}
 		}
-		d.sleep(ctx, free < batchFloor(cap(inFlight)) && free != cap(inFlight), freed)
+		woken = d.sleep(ctx, free < batchFloor(cap(inFlight)) && free != cap(inFlight), freed)
 	}
 
 	done := make(chan struct{})
@@ -426,6 +430,7 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]store.Claim, error
 	defer cancel()
 	return d.cfg.Store.Claim(cctx, store.ClaimParams{
 		Owner: d.cfg.Owner, Now: d.cfg.Clock.Now(), Lease: d.cfg.Lease, Limit: limit,
+		Destinations: d.pauses.claimable,
 	})
 }
 
@@ -434,23 +439,27 @@ func batchFloor(slots int) int { return max(slots/8, 1) }
 
 // sleep waits until the next delivery is due (unless waitForSlots: too few
 // slots are free to claim, so only a freed slot matters), a wake-up, a
-// freed slot, IdlePoll, or ctx's end.
-func (d *Dispatcher) sleep(ctx context.Context, waitForSlots bool, freed <-chan struct{}) {
+// freed slot, IdlePoll, or ctx's end. It reports a wake-up. While a
+// destination is paused, its backlog is due and NextDue would say so:
+// then only wake-ups, freed slots and IdlePoll end the sleep.
+func (d *Dispatcher) sleep(ctx context.Context, waitForSlots bool, freed <-chan struct{}) bool {
 	wait := d.cfg.IdlePoll
-	if !waitForSlots {
+	if !waitForSlots && d.pauses.claimable == nil {
 		if at, ok, err := d.cfg.Store.NextDue(ctx); err == nil && ok {
 			wait = min(wait, max(at.Sub(d.cfg.Clock.Now()), 0))
 		}
 	}
 	if wait == 0 {
-		return
+		return false
 	}
 	select {
 	case <-ctx.Done():
 	case <-d.wake:
+		return true
 	case <-freed:
 	case <-d.cfg.Clock.After(wait):
 	}
+	return false
 }
 
 // run makes one attempt and records it. attempt counts the attempts of

@@ -14,6 +14,9 @@ type Metrics struct {
 	DeadDeliveries *prometheus.CounterVec
 	EventsFiltered *prometheus.CounterVec
 	FilterErrors   *prometheus.CounterVec
+	// DestinationState is each destination's state as this dispatcher
+	// sees it: 0 delivering, 1 paused.
+	DestinationState *prometheus.GaugeVec
 }
 
 // NewMetrics makes the collectors and registers them with reg, unless reg
@@ -45,9 +48,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "hooklatch_filter_errors_total",
 			Help: "Events a destination's filter could not judge, and so delivered, by destination.",
 		}, []string{"destination"}),
+		DestinationState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hooklatch_destination_state",
+			Help: "Each destination's state: 0 delivering, 1 paused (hooklatch destinations pause).",
+		}, []string{"destination"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Attempts, m.AttemptSeconds, m.InFlight, m.DeadDeliveries, m.EventsFiltered, m.FilterErrors)
+		reg.MustRegister(m.Attempts, m.AttemptSeconds, m.InFlight, m.DeadDeliveries, m.EventsFiltered, m.FilterErrors, m.DestinationState)
 	}
 	return m
 }

@@ -261,6 +261,18 @@ func (o *opening) Routes(ctx context.Context) (routes []store.Route, recorded bo
 	return st.Routes(ctx)
 }
 
+func (o *opening) SetPaused(ctx context.Context, destination string, paused bool, at time.Time) error {
+	return o.do(func(st store.Store) error { return st.SetPaused(ctx, destination, paused, at) })
+}
+
+func (o *opening) Paused(ctx context.Context) (map[string]time.Time, error) {
+	return call(o, func(st store.Store) (map[string]time.Time, error) { return st.Paused(ctx) })
+}
+
+func (o *opening) Backlog(ctx context.Context, destination string) (store.Backlog, error) {
+	return call(o, func(st store.Store) (store.Backlog, error) { return st.Backlog(ctx, destination) })
+}
+
 func (o *opening) Subject(ctx context.Context, source, subject string) (*store.SubjectState, error) {
 	return call(o, func(st store.Store) (*store.SubjectState, error) { return st.Subject(ctx, source, subject) })
 }

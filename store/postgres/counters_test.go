@@ -192,6 +192,7 @@ ALTER TABLE events DROP COLUMN trace_parent; -- 0006, likewise
 DROP TABLE minutes; -- 0007, likewise
 DROP INDEX deliveries_discarded; -- 0008, likewise
 DROP TABLE subjects; ALTER TABLE events DROP COLUMN rank, DROP COLUMN stale; -- 0009, likewise
+DROP TABLE destination_controls; DROP INDEX deliveries_pending_destination; -- 0011, likewise
 DROP TRIGGER deliveries_ordered ON deliveries; DROP FUNCTION order_subjects; -- 0010, likewise
 DROP INDEX deliveries_subject_queue, deliveries_subject_head, deliveries_subject_retrying, deliveries_pending;
 ALTER TABLE deliveries DROP COLUMN order_key, DROP COLUMN order_rank, DROP COLUMN order_at, DROP COLUMN held;

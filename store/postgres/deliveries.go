@@ -74,12 +74,26 @@ SELECT id, recorded, started_at, (EXTRACT(EPOCH FROM ($1 - started_at)) * 1e9)::
 
 // claimSQL leases the deliveries due first that no other claimer is
 // taking at this moment, and returns them with their events.
-var claimSQL = `
-WITH due AS (
+var claimSQL = claimDue(`
     SELECT id FROM deliveries
      WHERE status = 'pending' AND NOT held AND next_attempt_at <= $1
      ORDER BY next_attempt_at, id LIMIT $2
-       FOR UPDATE SKIP LOCKED
+       FOR UPDATE SKIP LOCKED`)
+
+// claimSomeSQL is claimSQL for the destinations named in $5, each walked
+// through its own range of deliveries_pending_destination, so that a
+// paused destination's backlog costs the claim nothing.
+var claimSomeSQL = claimDue(`
+    SELECT x.id FROM unnest($5::text[]) AS r(name),
+           LATERAL (SELECT id, next_attempt_at FROM deliveries
+                     WHERE destination = r.name AND status = 'pending' AND NOT held AND next_attempt_at <= $1
+                     ORDER BY next_attempt_at, id LIMIT $2
+                       FOR UPDATE SKIP LOCKED) x
+     ORDER BY x.next_attempt_at, x.id LIMIT $2`)
+
+func claimDue(due string) string {
+	return `
+WITH due AS (` + due + `
 ), claimed AS (
     UPDATE deliveries d SET status = 'in_flight', lease_owner = $3, lease_until = $4, updated_at = $1
       FROM due WHERE d.id = due.id
@@ -89,6 +103,7 @@ WITH due AS (
 SELECT claimed.*, ` + eventColumnsOf("e") + `, e.body, s.status, s.rank, s.occurred_at, s.event_seq
   FROM claimed JOIN events e ON e.seq = claimed.event_seq
   LEFT JOIN subjects s ON s.source = e.source AND s.subject = e.subject`
+}
 
 // Claim implements store.Store. Several instances claim at once without
 // waiting for each other: each skips the rows another holds.
@@ -103,7 +118,11 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 	// commit together.
 	b := &pgx.Batch{}
 	b.Queue(releaseExpiredSQL, p.Now, 1000)
-	b.Queue(claimSQL, p.Now, p.Limit, p.Owner, p.Now.Add(p.Lease))
+	if p.Destinations == nil {
+		b.Queue(claimSQL, p.Now, p.Limit, p.Owner, p.Now.Add(p.Lease))
+	} else {
+		b.Queue(claimSomeSQL, p.Now, p.Limit, p.Owner, p.Now.Add(p.Lease), p.Destinations)
+	}
 	results := s.pool.SendBatch(ctx, b)
 	defer results.Close()
 	if _, err := results.Exec(); err != nil {

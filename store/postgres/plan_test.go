@@ -200,3 +200,35 @@ ANALYZE events, subjects, deliveries`); err != nil {
 		}
 	}
 }
+
+// While a destination is paused, its backlog costs the claims of the
+// others nothing: with 100,000 deliveries waiting for a paused destination
+// (analyzed), a claim of the other walks deliveries_pending_destination,
+// and a destination's backlog (backlogSQL: count, then the oldest) is read
+// through it too.
+func TestPausedBacklogIsNotScanned(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openInternal(t)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO events (id, source, dedupe_key, type, received_at, headers, body, body_sha256)
+SELECT gen_random_uuid()::text, 'sent', 'event-id:evt_' || i, 'message.sent', now(), '{}', ''::bytea, sha256(i::text::bytea)
+FROM generate_series(1, 100000) i;
+INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
+SELECT seq, id, CASE WHEN seq % 1000 = 5 THEN 'app' ELSE 'paused' END, 'pending', now() - interval '1 hour', now(), now() FROM events;
+ANALYZE events, deliveries`); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for name, tc := range map[string]struct {
+		q    string
+		args []any
+	}{
+		"claim of the others": {claimSomeSQL, []any{now, 100, "w", now.Add(time.Minute), []string{"app"}}},
+		"backlog":             {backlogSQL, []any{"app", store.MaxHeldCount}},
+	} {
+		plan := explain(t, s, tc.q, tc.args)
+		if strings.Contains(plan, "Seq Scan on deliveries") || !strings.Contains(plan, "deliveries_pending_destination") {
+			t.Errorf("%s does not walk deliveries_pending_destination:\n%s", name, plan)
+		}
+	}
+}

@@ -66,6 +66,19 @@ UPDATE deliveries SET status = 'in_flight', lease_owner = ?, lease_until = ?, up
                ORDER BY next_attempt_at, id LIMIT ?)
 RETURNING ` + deliveryColumns + `,
           (SELECT COALESCE(MAX(attempt), 0) FROM attempts WHERE delivery_id = deliveries.id)`
+	// claimSomeSQL is claimSQL for the destinations named (claimSomeSQL
+	// takes the statement for n of them), each walked through its own
+	// index range, so that a paused destination's backlog costs the claim
+	// nothing.
+	claimSomeHead = `
+UPDATE deliveries SET status = 'in_flight', lease_owner = ?1, lease_until = ?2, updated_at = ?3
+ WHERE id IN (SELECT id FROM (`
+	claimSomeArm = `SELECT * FROM (SELECT id, next_attempt_at FROM deliveries INDEXED BY deliveries_pending_destination
+               WHERE destination = ?%d AND status = 'pending' AND held = 0 AND next_attempt_at <= ?3
+               ORDER BY next_attempt_at LIMIT ?4)`
+	claimSomeTail = `) ORDER BY next_attempt_at, id LIMIT ?4)
+RETURNING ` + deliveryColumns + `,
+          (SELECT COALESCE(MAX(attempt), 0) FROM attempts WHERE delivery_id = deliveries.id)`
 	// nextDueSQL finds when the dispatcher next has work.
 	nextDueSQL = `
 SELECT MIN(t) FROM (
@@ -73,6 +86,21 @@ SELECT MIN(t) FROM (
     UNION ALL
     SELECT MIN(lease_until) FROM deliveries INDEXED BY deliveries_in_flight WHERE status = 'in_flight')`
 )
+
+// claimSomeSQL is the claim of the deliveries to n destinations, bound
+// after claimSQL's owner, lease end, now and limit.
+func claimSomeSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(claimSomeHead)
+	for i := range n {
+		if i > 0 {
+			b.WriteString("\n UNION ALL ")
+		}
+		fmt.Fprintf(&b, claimSomeArm, 5+i)
+	}
+	b.WriteString(claimSomeTail)
+	return b.String()
+}
 
 // Claim implements store.Store.
 func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, error) {
@@ -89,7 +117,22 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 		if _, err := s.releaseLeases(ctx, tx, p.Now, now); err != nil {
 			return err
 		}
-		rows, err := s.queryWriter(ctx, tx, claimSQL, p.Owner, unixNano(p.Now.Add(p.Lease)), now, now, p.Limit)
+		if p.Destinations != nil && len(p.Destinations) == 0 {
+			return nil // every destination paused
+		}
+		var (
+			rows *sql.Rows
+			err  error
+		)
+		if p.Destinations == nil {
+			rows, err = s.queryWriter(ctx, tx, claimSQL, p.Owner, unixNano(p.Now.Add(p.Lease)), now, now, p.Limit)
+		} else {
+			args := []any{p.Owner, unixNano(p.Now.Add(p.Lease)), now, p.Limit}
+			for _, d := range p.Destinations {
+				args = append(args, d)
+			}
+			rows, err = s.queryWriter(ctx, tx, claimSomeSQL(len(p.Destinations)), args...)
+		}
 		if err != nil {
 			return fmt.Errorf("sqlite: claim: %w", err)
 		}

@@ -60,6 +60,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("SubjectClaims", func(t *testing.T) { t.Parallel(); testSubjectClaims(t, factory) })
 	t.Run("SubjectRetention", func(t *testing.T) { t.Parallel(); testSubjectRetention(t, factory) })
 	t.Run("SubjectsConcurrent", func(t *testing.T) { t.Parallel(); testSubjectsConcurrent(t, factory) })
+	t.Run("PauseHoldsAcrossReopen", func(t *testing.T) { t.Parallel(); testPauseHoldsAcrossReopen(t, factory) })
 	RunOrder(t, factory)
 }
 

@@ -1,0 +1,85 @@
+package inspect
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hooklatch/hooklatch/store"
+)
+
+// Destination is one destination's state and what waits for it.
+type Destination struct {
+	Name string `json:"name"`
+	// State is "paused" or "delivering".
+	State       string    `json:"state"`
+	PausedSince time.Time `json:"paused_since,omitzero"`
+	store.Backlog
+}
+
+// Destination states.
+const (
+	StateDelivering = "delivering"
+	StatePaused     = "paused"
+)
+
+// Destinations lists the destinations the serving process records, in
+// its order, each with its state and backlog.
+func (in *Inspector) Destinations(ctx context.Context) ([]Destination, error) {
+	routes, _, err := in.store.Routes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	paused, err := in.store.Paused(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Destination, 0, len(routes))
+	for _, r := range routes {
+		b, err := in.store.Backlog(ctx, r.Name)
+		if err != nil {
+			return nil, err
+		}
+		d := Destination{Name: r.Name, State: StateDelivering, Backlog: b}
+		if at, ok := paused[r.Name]; ok {
+			d.State, d.PausedSince = StatePaused, at
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Pause pauses destination (paused) or resumes it, for every process
+// sharing the store, and returns its state afterwards. destination must
+// be one the serving process records as a route.
+func (in *Inspector) Pause(ctx context.Context, destination string, paused bool) (Destination, error) {
+	routes, recorded, err := in.store.Routes(ctx)
+	if err != nil {
+		return Destination{}, err
+	}
+	var names []string
+	known := false
+	for _, r := range routes {
+		names = append(names, r.Name)
+		known = known || r.Name == destination
+	}
+	switch {
+	case !recorded:
+		return Destination{}, &DestinationError{"no serve has recorded its destinations in this store yet: start serve first"}
+	case !known:
+		return Destination{}, &DestinationError{fmt.Sprintf("no destination named %q: the serving process delivers to %s", destination, orNone(names))}
+	}
+	if err := in.store.SetPaused(ctx, destination, paused, in.now()); err != nil {
+		return Destination{}, err
+	}
+	all, err := in.Destinations(ctx)
+	if err != nil {
+		return Destination{}, err
+	}
+	for _, d := range all {
+		if d.Name == destination {
+			return d, nil
+		}
+	}
+	return Destination{Name: destination}, nil
+}
