@@ -174,6 +174,13 @@ func TestAdminAPIFiltersAndPages(t *testing.T) {
 	if a.call(t, "GET", "/v1/events?subject=msg-3", nil, &p); len(p.Events) != 1 || p.Events[0].ID != ids[3] {
 		t.Fatalf("subject filter: %+v", p.Events)
 	}
+	// Every event here came in on Sent's endpoint: none on another source.
+	if a.call(t, "GET", "/v1/events?source=sent", nil, &p); len(p.Events) != 7 {
+		t.Fatalf("source=sent: %d events, want the 7", len(p.Events))
+	}
+	if a.call(t, "GET", "/v1/events?source=payments", nil, &p); len(p.Events) != 0 {
+		t.Fatalf("source=payments: %+v, want none", p.Events)
+	}
 	if a.call(t, "GET", "/v1/events?attention=only", nil, &p); len(p.Events) != 1 || p.Events[0].ID != oddID {
 		t.Fatalf("attention filter: %+v", p.Events)
 	}
