@@ -503,7 +503,7 @@ func TestMetricsExposeQueueStoreAndOutage(t *testing.T) {
 		"hooklatch_sender_retry_horizon_seconds 127\n",
 		`hooklatch_delivery_latency_seconds_count{destination="app"} 1` + "\n",
 		`hooklatch_delivery_attempts_total{destination="app",outcome="permanent"} 1` + "\n",
-		`hooklatch_webhook_requests_total{outcome="accepted"} 2` + "\n",
+		`hooklatch_webhook_requests_total{outcome="accepted",source="sent"} 2` + "\n",
 		"hooklatch_webhook_ack_seconds_count 2\n",
 	} {
 		if !strings.Contains(text, want) {
