@@ -67,7 +67,7 @@ type Metrics struct {
 	RejectionsNotKept prometheus.Counter
 	MemoryBytes       prometheus.GaugeFunc // held against the memory budget
 
-	held      atomic.Pointer[atomic.Int64]
+	held atomic.Pointer[atomic.Int64]
 }
 
 // NewMetrics makes the collectors and registers them with reg, unless reg

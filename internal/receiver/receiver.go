@@ -300,16 +300,16 @@ func SourcesByName(eps []Endpoint) map[string]source.Source {
 
 // Receiver is the webhook endpoint, an http.Handler.
 type Receiver struct {
-	cfg        Config
-	endpoints  map[string]*Endpoint // by path; nil when there are none
+	cfg       Config
+	endpoints map[string]*Endpoint // by path; nil when there are none
 	// counts are the request counters of Config.Source (sent), of each
 	// endpoint by path, and of a path no source serves.
 	counts, unserved *outcomeCounts
 	endpointCounts   map[string]*outcomeCounts
-	tracer     trace.Tracer         // nil: tracing is off
-	retryAfter string
-	budget     *budget
-	bodies     *bodyPool
+	tracer           trace.Tracer // nil: tracing is off
+	retryAfter       string
+	budget           *budget
+	bodies           *bodyPool
 
 	waiting    *waiting
 	stopOnce   sync.Once
