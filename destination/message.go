@@ -37,6 +37,9 @@ const (
 	// the delivery was claimed (Delivery.SubjectStatus); empty when the
 	// event has no subject.
 	MetaSubjectStatus = "hooklatch-subject-status"
+	// MetaSource names the source the event came in on: "sent" by
+	// default, else the name of a configured source (such as payments).
+	MetaSource = "hooklatch-source"
 )
 
 // MetaTraceParent is the W3C traceparent a message carries while tracing
@@ -47,7 +50,7 @@ const MetaTraceParent = "traceparent"
 
 // MetadataNames lists the metadata names in the order Metadata returns them.
 var MetadataNames = [...]string{MetaEventID, MetaEventType, MetaSubject, MetaReceivedAt, MetaAttempt, MetaDeliveryID,
-	MetaStale, MetaSubjectStatus}
+	MetaStale, MetaSubjectStatus, MetaSource}
 
 // Field is one metadata name and its value.
 type Field struct{ Name, Value string }
@@ -65,5 +68,6 @@ func Metadata(d *Delivery) [len(MetadataNames)]Field {
 		{MetaDeliveryID, strconv.FormatInt(d.ID, 10)},
 		{MetaStale, strconv.FormatBool(d.Stale)},
 		{MetaSubjectStatus, d.SubjectStatus},
+		{MetaSource, ev.Source},
 	}
 }

@@ -14,9 +14,9 @@ func TestMetadata(t *testing.T) {
 	t.Parallel()
 	paris := time.FixedZone("CET", 3600)
 	d := &destination.Delivery{ID: 1<<63 - 1, Attempt: 12, Event: &store.Event{
-		ID: "e1", Type: "message.read", ReceivedAt: time.Date(2025, 10, 31, 11, 10, 43, 5000, paris),
+		ID: "e1", Type: "message.read", Source: "payments", ReceivedAt: time.Date(2025, 10, 31, 11, 10, 43, 5000, paris),
 	}}
-	want := []string{"e1", "message.read", "", "2025-10-31T10:10:43.000005Z", "12", "9223372036854775807", "false", ""}
+	want := []string{"e1", "message.read", "", "2025-10-31T10:10:43.000005Z", "12", "9223372036854775807", "false", "", "payments"}
 	for i, f := range destination.Metadata(d) {
 		if f.Name != destination.MetadataNames[i] || f.Value != want[i] {
 			t.Errorf("field %d = %s: %q, want %s: %q", i, f.Name, f.Value, destination.MetadataNames[i], want[i])

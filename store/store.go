@@ -363,9 +363,12 @@ type EventFilter struct {
 	// Type is an exact type, or a prefix ending in "*" ("message.*"):
 	// see TypesMatching.
 	Type    string
-	Subject string    // subject id
-	Since   time.Time // received at or after
-	Until   time.Time // received before
+	Subject string // subject id
+	// Source matches the events of one source ("sent", "payments", …),
+	// through the (source, seq) index.
+	Source string
+	Since  time.Time // received at or after
+	Until  time.Time // received before
 	// AfterSeq pages forward: only events with Seq > AfterSeq, oldest first.
 	AfterSeq int64
 	// BeforeSeq pages backward: only events with Seq < BeforeSeq, newest first.

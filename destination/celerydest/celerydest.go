@@ -218,6 +218,7 @@ func (d *Destination) headers(id string, meta workerpayload.Meta, bodyLen int) m
 		// "false"; the task's keyword argument carries a boolean.
 		"hooklatch-stale":          strconv.FormatBool(meta.Stale),
 		"hooklatch-subject-status": meta.SubjectStatus,
+		"hooklatch-source":         meta.Source,
 	}
 }
 

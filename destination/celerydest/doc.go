@@ -29,14 +29,15 @@
 //   - kwargs is {"hooklatch": {...}, "raw_body": "..."}: hooklatch's
 //     metadata (event_id, event_type, subject, subject_kind, received_at,
 //     attempt, delivery_id as a string, stale and subject_status (see
-//     docs/ordering.md), attention when hooklatch found the event odd) and the body exactly as Sent sent it (when a body is not
+//     docs/ordering.md), source (the source it came in on), attention when hooklatch found the event odd) and the body exactly as Sent sent it (when a body is not
 //     UTF-8, raw_body is None and raw_body_base64 carries it);
 //   - embed has no callbacks, errbacks, chain or chord.
 //
 // The headers also carry hooklatch-event-id, hooklatch-event-type,
 // hooklatch-subject, hooklatch-received-at, hooklatch-attempt,
-// hooklatch-delivery-id, hooklatch-stale ("true" or "false") and
-// hooklatch-subject-status, the names they have on every broker.
+// hooklatch-delivery-id, hooklatch-stale ("true" or "false"),
+// hooklatch-subject-status and hooklatch-source, the names they have on
+// every broker.
 //
 // The task id is TaskID: a UUIDv5 of the event and the destination's
 // delivery, the same on every attempt.

@@ -30,7 +30,8 @@ out = open(os.environ["OUT"], "a", buffering=1)
 def process_event(self, event, hooklatch, raw_body, **extra):
     out.write(json.dumps({"task_id": self.request.id, "event": event, "hooklatch": hooklatch,
                           "raw_body": raw_body, "extra": extra,
-                          "header_event_id": getattr(self.request, "hooklatch-event-id", None)}) + "\n")
+                          "header_event_id": getattr(self.request, "hooklatch-event-id", None),
+                          "header_source": getattr(self.request, "hooklatch-source", None)}) + "\n")
 `
 
 // broker is one of the transports a Celery app runs on.
@@ -233,6 +234,9 @@ func checkTask(t *testing.T, g map[string]any, dl *destination.Delivery) {
 	workertest.CheckPayload(t, workertest.Payload{Event: g["event"], Meta: meta, RawBody: g["raw_body"]}, dl)
 	if g["header_event_id"] != dl.Event.ID {
 		t.Errorf("event %s: header hooklatch-event-id = %v", dl.Event.ID, g["header_event_id"])
+	}
+	if g["header_source"] != dl.Event.Source {
+		t.Errorf("event %s: header hooklatch-source = %v, want %q", dl.Event.ID, g["header_source"], dl.Event.Source)
 	}
 	if extra, _ := g["extra"].(map[string]any); len(extra) != 0 {
 		t.Errorf("event %s: unexpected keyword arguments %v", dl.Event.ID, extra)

@@ -51,7 +51,8 @@ type BrokerHarness struct {
 // RunBroker runs Run against the broker kind h describes, then the checks
 // a broker destination owes on top of it:
 //
-//   - metadata arrives beside the body, under destination.MetadataNames,
+//   - metadata arrives beside the body, under destination.MetadataNames
+//     (hooklatch-source among them, naming the event's source),
 //     with a delivery ID above 2^62 kept exact;
 //   - hooklatch-stale and hooklatch-subject-status say "true" and the
 //     later status for a stale delivery, "false" and the event's own for
@@ -117,7 +118,8 @@ func (b *brokerSuite) metadata(t *testing.T) {
 	dest, obs := b.h.New(t, b.h.Addr)
 	dl := NewDelivery(200)
 	dl.Attempt = 3
-	dl.ID = 1<<62 + 200 // delivery IDs are opaque and may be large
+	dl.ID = 1<<62 + 200          // delivery IDs are opaque and may be large
+	dl.Event.Source = "payments" // a configured source, not the default
 	deliverOK(t, dest, dl)
 	got := waitFor(t, obs, dl.Event.ID)
 	rc := got[dl.Event.ID][0]
@@ -128,6 +130,10 @@ func (b *brokerSuite) metadata(t *testing.T) {
 		if v, ok := rc.Metadata[f.Name]; !ok || v != f.Value {
 			t.Errorf("metadata %s = %q (present %v), want %q", f.Name, v, ok, f.Value)
 		}
+	}
+	// Spelled out, so that a list that lost the name still fails here.
+	if v := rc.Metadata["hooklatch-source"]; v != "payments" {
+		t.Errorf("metadata hooklatch-source = %q, want the event's source %q", v, "payments")
 	}
 }
 

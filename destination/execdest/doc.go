@@ -16,7 +16,8 @@
 //     HOOKLATCH_DEDUPE_KEY, HOOKLATCH_STALE ("true" when a later state of
 //     the subject had already been received, else "false") and
 //     HOOKLATCH_SUBJECT_STATUS (the subject's latest status; empty for an
-//     event with no subject);
+//     event with no subject) and HOOKLATCH_SOURCE (the source it came in
+//     on: sent, or a configured source's name);
 //   - stdout and stderr together kept, the last MaxOutputBytes of them, as
 //     the attempt's response.
 //

@@ -34,6 +34,8 @@ const (
 	// EnvSubjectStatus is the status of the subject's latest state then;
 	// empty for an event with no subject.
 	EnvSubjectStatus = "HOOKLATCH_SUBJECT_STATUS"
+	// EnvSource names the source the event came in on ("sent" by default).
+	EnvSource = "HOOKLATCH_SOURCE"
 	// EnvTraceParent is set while tracing is on, to the W3C traceparent
 	// of the attempt's span (destination.Delivery.TraceParent), the name
 	// OpenTelemetry gives the environment carrier.
@@ -237,7 +239,7 @@ func (d *Destination) judge(ctx context.Context, cmd *exec.Cmd, err error, outpu
 // last of duplicate keys, so these win over Config.Env.
 func (d *Destination) environ(dl *destination.Delivery) []string {
 	ev := dl.Event
-	env := make([]string, len(d.env), len(d.env)+10)
+	env := make([]string, len(d.env), len(d.env)+11)
 	copy(env, d.env)
 	if dl.TraceParent != "" {
 		env = append(env, EnvTraceParent+"="+dl.TraceParent)
@@ -252,6 +254,7 @@ func (d *Destination) environ(dl *destination.Delivery) []string {
 		EnvDedupeKey+"="+noNUL(ev.DedupeKey),
 		EnvStale+"="+strconv.FormatBool(dl.Stale),
 		EnvSubjectStatus+"="+noNUL(dl.SubjectStatus),
+		EnvSource+"="+noNUL(ev.Source),
 	)
 }
 

@@ -229,7 +229,7 @@ func TestDeliverEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	dest := newDest(t, execdest.Config{
 		Command: []string{"sh", "-c", `cat >/dev/null
-for v in HOOKLATCH_EVENT_ID HOOKLATCH_EVENT_TYPE HOOKLATCH_SUBJECT_KIND HOOKLATCH_SUBJECT HOOKLATCH_DELIVERY_ID HOOKLATCH_ATTEMPT HOOKLATCH_DEDUPE_KEY HOOKLATCH_STALE HOOKLATCH_SUBJECT_STATUS EXTRA; do
+for v in HOOKLATCH_EVENT_ID HOOKLATCH_EVENT_TYPE HOOKLATCH_SUBJECT_KIND HOOKLATCH_SUBJECT HOOKLATCH_DELIVERY_ID HOOKLATCH_ATTEMPT HOOKLATCH_DEDUPE_KEY HOOKLATCH_STALE HOOKLATCH_SUBJECT_STATUS HOOKLATCH_SOURCE EXTRA; do
 	eval "printf '%s=%s\n' $v \"\$$v\""
 done
 printf 'pwd=%s\n' "$(pwd -P)"`},
@@ -239,6 +239,7 @@ printf 'pwd=%s\n' "$(pwd -P)"`},
 	dl := destinationtest.NewDelivery(7)
 	dl.Attempt = 4
 	dl.Stale, dl.SubjectStatus = true, "READ"
+	dl.Event.Source = "payments"
 	o := destination.Classify(dest.Deliver(t.Context(), dl))
 	if o.Err != nil {
 		t.Fatal(o.Err)
@@ -257,6 +258,7 @@ printf 'pwd=%s\n' "$(pwd -P)"`},
 		"HOOKLATCH_DEDUPE_KEY=" + dl.Event.DedupeKey,
 		"HOOKLATCH_STALE=true",
 		"HOOKLATCH_SUBJECT_STATUS=READ",
+		"HOOKLATCH_SOURCE=payments",
 		"EXTRA=from config",
 		"pwd=" + realDir,
 	}, "\n") + "\n"

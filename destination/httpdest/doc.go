@@ -25,6 +25,8 @@
 //	Hooklatch-Stale:       true when a later state of the event's subject had
 //	                       already been received, else false
 //	Hooklatch-Subject-Status: that subject's latest status (DELIVERED, …)
+//	Hooklatch-Source:      the source it came in on: sent, or a configured
+//	                       source's name (payments, …)
 //
 // An event with no subject (no message_id, template_id …) has
 // Hooklatch-Stale false and no Hooklatch-Subject-Status, as an event with

@@ -35,6 +35,9 @@ const (
 	// the delivery was claimed; absent, like Hooklatch-Event-Type, when
 	// the event has no subject.
 	HeaderSubjectStatus = "Hooklatch-Subject-Status"
+	// HeaderSource names the source the event came in on: "sent" by
+	// default, else a configured source's name (such as payments).
+	HeaderSource = "Hooklatch-Source"
 )
 
 // Standard Webhooks names of hooklatch's own signature, sent alongside
@@ -272,7 +275,7 @@ func (d *Destination) Deliver(ctx context.Context, dl *destination.Delivery) err
 func (d *Destination) requestHeader(dl *destination.Delivery) http.Header {
 	ev := dl.Event
 	h := make(http.Header, len(d.header)+16)
-	vals := make(headerValues, 0, 17)     // one allocation for the values
+	vals := make(headerValues, 0, 18)     // one allocation for the values
 	h["User-Agent"] = vals.add(userAgent) // Config.Headers may replace it
 	for k, v := range d.header {
 		h[k] = v
@@ -296,6 +299,9 @@ func (d *Destination) requestHeader(dl *destination.Delivery) http.Header {
 	h[HeaderStale] = vals.add(strconv.FormatBool(dl.Stale))
 	if dl.SubjectStatus != "" {
 		h[HeaderSubjectStatus] = vals.add(dl.SubjectStatus)
+	}
+	if ev.Source != "" {
+		h[HeaderSource] = vals.add(ev.Source)
 	}
 	if dl.TraceParent != "" {
 		h["Traceparent"] = vals.add(dl.TraceParent)

@@ -593,3 +593,27 @@ func TestDeliverStaleHeaders(t *testing.T) {
 		})
 	}
 }
+
+// Each request names the source its event came in on, Sent's and a
+// configured source's alike.
+func TestDeliverNamesTheSource(t *testing.T) {
+	t.Parallel()
+	for _, source := range []string{"sent", "payments"} {
+		got := make(chan http.Header, 1)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			got <- r.Header
+		}))
+		dest := newDest(t, httpdest.Config{URL: srv.URL})
+		dl := destinationtest.NewDelivery(1)
+		dl.Event.Source = source
+		o := destination.Classify(dest.Deliver(t.Context(), dl))
+		srv.Close()
+		if o.Class != destination.Succeeded {
+			t.Fatalf("outcome %s (%v), want succeeded", o.Class, o.Err)
+		}
+		if g := (<-got).Values(httpdest.HeaderSource); len(g) != 1 || g[0] != source {
+			t.Errorf("Hooklatch-Source: %q, want [%q]", g, source)
+		}
+	}
+}

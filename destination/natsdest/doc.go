@@ -21,6 +21,7 @@
 //	                        been received, else false (see docs/ordering.md)
 //	hooklatch-subject-status
 //	                        the subject's latest status then; empty without one
+//	hooklatch-source        the source it came in on: sent, or a configured source
 //
 // the same metadata, under the same names, that every broker destination
 // sends (destination.MetadataNames).

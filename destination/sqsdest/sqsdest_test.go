@@ -311,3 +311,34 @@ func TestParseURL(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// A message with every metadata value set and a traceparent carries them
+// all, its source among them, within SQS's 10 attributes a message.
+func TestEveryAttributeFits(t *testing.T) {
+	t.Parallel()
+	addr, c := server(t)
+	q := newQueue(t, c, false)
+	rec := receive(t, c, q)
+	dl := destinationtest.NewDelivery(9)
+	dl.Stale, dl.SubjectStatus, dl.Event.Source = true, "READ", "payments"
+	dl.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	if err := destination.Classify(newDest(t, q, addr).Deliver(t.Context(), dl)).Err; err != nil {
+		t.Fatal(err)
+	}
+	got, err := rec.Received(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := got[0].Metadata
+	if len(md) > 10 {
+		t.Errorf("%d attributes, SQS takes at most 10: %v", len(md), md)
+	}
+	for _, f := range destination.Metadata(dl) {
+		if md[f.Name] != f.Value || f.Value == "" {
+			t.Errorf("attribute %s = %q, want %q", f.Name, md[f.Name], f.Value)
+		}
+	}
+	if md["hooklatch-source"] != "payments" || md[destination.MetaTraceParent] != dl.TraceParent {
+		t.Errorf("hooklatch-source %q, traceparent %q; want payments, %s", md["hooklatch-source"], md[destination.MetaTraceParent], dl.TraceParent)
+	}
+}

@@ -94,6 +94,7 @@ func parseTime(name, v string, now time.Time) (time.Time, error) {
 type FilterParams struct {
 	Type      string `json:"type,omitempty"`
 	Subject   string `json:"subject,omitempty"`
+	Source    string `json:"source,omitempty"`
 	Delivery  string `json:"delivery,omitempty"`
 	Attention string `json:"attention,omitempty"`
 	Since     string `json:"since,omitempty"`
@@ -103,12 +104,12 @@ type FilterParams struct {
 func (p FilterParams) empty() bool { return p == FilterParams{} }
 
 func filterFromQuery(v url.Values) FilterParams {
-	return FilterParams{Type: v.Get("type"), Subject: v.Get("subject"), Delivery: v.Get("delivery"),
+	return FilterParams{Type: v.Get("type"), Subject: v.Get("subject"), Source: v.Get("source"), Delivery: v.Get("delivery"),
 		Attention: v.Get("attention"), Since: v.Get("since"), Until: v.Get("until")}
 }
 
 func (p FilterParams) query(now time.Time) (inspect.Query, error) {
-	q := inspect.Query{Filter: store.EventFilter{Type: p.Type, Subject: p.Subject, Delivery: store.DeliveryStatus(p.Delivery)}, Attention: p.Attention}
+	q := inspect.Query{Filter: store.EventFilter{Type: p.Type, Subject: p.Subject, Source: p.Source, Delivery: store.DeliveryStatus(p.Delivery)}, Attention: p.Attention}
 	var err error
 	if q.Filter.Since, err = parseTime("since", p.Since, now); err != nil {
 		return q, err

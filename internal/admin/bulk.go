@@ -20,7 +20,7 @@ import (
 // values is the filter as query parameters, the empty ones left out.
 func (p FilterParams) values() url.Values {
 	v := url.Values{}
-	for _, kv := range [][2]string{{"type", p.Type}, {"subject", p.Subject}, {"delivery", p.Delivery},
+	for _, kv := range [][2]string{{"type", p.Type}, {"subject", p.Subject}, {"source", p.Source}, {"delivery", p.Delivery},
 		{"attention", p.Attention}, {"since", p.Since}, {"until", p.Until}} {
 		if kv[1] != "" {
 			v.Set(kv[0], kv[1])

@@ -108,14 +108,6 @@ func newStats(rcv *receiver.Metrics, disp *dispatch.Metrics, st store.Store, rea
 	return s
 }
 
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	if c.Write(&m) != nil {
-		return 0
-	}
-	return m.GetCounter().GetValue()
-}
-
 // sumVec adds up the children of a counter vector whose label named key
 // passes keep.
 func sumVec(c prometheus.Collector, key string, keep func(string) bool) float64 {
@@ -139,7 +131,7 @@ func sumVec(c prometheus.Collector, key string, keep func(string) bool) float64 
 func (s *stats) read() counts {
 	var c counts
 	if r := s.rcv; r != nil {
-		out := func(o string) float64 { return counterValue(r.Requests.WithLabelValues(o)) }
+		out := func(o string) float64 { return sumVec(r.Requests, "outcome", func(v string) bool { return v == o }) }
 		c.received = out("accepted") + out("attention")
 		c.duplicates = out("duplicate")
 		c.rejected = out("rejected")

@@ -60,6 +60,7 @@ func Ops(s Sample) []Op {
 		{"type message.*", "type=" + url.QueryEscape("message.*")},
 		{"type email.* (none stored)", "type=" + url.QueryEscape("email.*")},
 		{"subject", "subject=" + url.QueryEscape(s.Subject)},
+		{"source payments (none stored)", "source=payments"},
 		{"delivery dead", "delivery=dead"},
 		{"delivery pending", "delivery=pending"},
 		{"delivery succeeded", "delivery=succeeded"},

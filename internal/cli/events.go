@@ -85,6 +85,7 @@ that goes on from there.`,
 	}
 	ls.Flags().StringVar(&f.Type, "type", "", "only this type, or a prefix pattern such as message.*")
 	ls.Flags().StringVar(&f.Subject, "subject", "", "only events about this message, template or contact id")
+	ls.Flags().StringVar(&f.Source, "source", "", "only events received on this source (sent, or a configured source's name)")
 	timeFlags(ls, &since, &until)
 	ls.Flags().StringVar((*string)(&f.Delivery), "status", "", "only events with a delivery in this state, whatever their others: "+states)
 	ls.Flags().IntVar(&f.Limit, "limit", 50, "how many")

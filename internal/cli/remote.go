@@ -161,6 +161,7 @@ func filterParams(q inspect.Query) url.Values {
 	f := q.Filter
 	set("type", f.Type)
 	set("subject", f.Subject)
+	set("source", f.Source)
 	set("delivery", string(f.Delivery))
 	set("attention", q.Attention)
 	if !f.Since.IsZero() {

@@ -204,6 +204,7 @@ func TestEventsThroughTheAdminAPIReadAsOnTheStore(t *testing.T) {
 		{[]string{"events", "ls", "--status", "succeeded", "--json", "--limit", "1100"}, 0, 1100},
 		{[]string{"events", "ls", "--type", "message.*", "--since", mid}, 0, 51},
 		{[]string{"events", "ls", "--until", mid, "--limit", "20"}, 0, 21},
+		{[]string{"events", "ls", "--source", "sent", "--limit", "20"}, 0, 21},
 		{[]string{"events", "ls", "--status", "lost"}, cli.ExitUsage, 0},
 		{[]string{"events", "retry", "--status", "dead", "--until", mid, "--dry-run"}, 0, 2},
 		{[]string{"events", "replay", "--type", "template.*", "--dry-run"}, 0, 2},
@@ -217,6 +218,11 @@ func TestEventsThroughTheAdminAPIReadAsOnTheStore(t *testing.T) {
 		if testing.Verbose() {
 			t.Logf("%s:\n%.300s", strings.Join(tc.args, " "), r.stdout)
 		}
+	}
+
+	// The grown events all came in on Sent's endpoint: another source has none.
+	if r := s.same(t, "events", "ls", "--source", "payments"); r.code != 0 || r.stdout != "no events\n" {
+		t.Errorf("events ls --source payments: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
 	// Retry by filter, on the store: exactly the dead of the range reach

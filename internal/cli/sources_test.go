@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/hooklatch/hooklatch/internal/cli"
 	"github.com/hooklatch/hooklatch/internal/providertest"
+	"github.com/hooklatch/hooklatch/source"
 	"github.com/hooklatch/hooklatch/store"
 	"github.com/hooklatch/hooklatch/store/sqlite"
 )
@@ -278,5 +281,45 @@ process.stdout.write(JSON.stringify({ Type: ev.type }));
 	r = run(t, nil, "", "verify", "--provider", "stripe", "--secret", "whsec_sign", file, "-H", "Stripe-Signature: "+h["Stripe-Signature"])
 	if r.code != 0 {
 		t.Errorf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// trigger --provider sends that provider's samples signed as it signs: a
+// receiver verifying with the provider's rules accepts each, as its type;
+// Twilio's signature covers the --to URL.
+func TestTriggerWithAProvider(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ provider, secret, typ, wantType string }{
+		{"stripe", "whsec_trigger", "invoice.paid", "invoice.paid"},
+		{"github", "gh-trigger", "push", "push"},
+		{"twilio", "auth-trigger", "message.received", "message.received"},
+	} {
+		var got []string
+		var src source.Source
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			v, err := src.Verify(r, body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusUnauthorized)
+				return
+			}
+			got = append(got, v.Type)
+		}))
+		var err error
+		src, err = source.New(source.Settings{Name: tc.provider, Provider: tc.provider, Secrets: []string{tc.secret}, PublicURL: srv.URL + "/hook"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, nil, "", "trigger", "--provider", tc.provider, "--secret", tc.secret, "--count", "2", tc.typ, "--to", srv.URL+"/hook")
+		srv.Close()
+		if r.code != 0 || len(got) != 2 || got[0] != tc.wantType {
+			t.Errorf("%s: exit %d, verified types %v\n%s%s", tc.provider, r.code, got, r.stdout, r.stderr)
+		}
+	}
+	if r := run(t, nil, "", "trigger", "--provider", "stripe", "--list"); r.code != 0 || !strings.Contains(r.stdout, "invoice.paid\n") {
+		t.Errorf("--list: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, nil, "", "trigger", "--provider", "stripe", "--secret", "whsec_x", "charge.teleported", "--print"); r.code != cli.ExitUsage {
+		t.Errorf("an unknown sample: exit %d, want a usage error\n%s", r.code, r.stderr)
 	}
 }

@@ -30,6 +30,10 @@ type TriggerOptions struct {
 	Format   string // http or curl, with Print
 	To       string
 	Timeout  time.Duration
+	// Provider, when set and not "sent", sends that provider's samples
+	// (devtools.ProviderSamples) signed as it signs, with SecretText.
+	Provider   string
+	SecretText string
 }
 
 func newTriggerCommand(env Env) *cobra.Command {
@@ -51,6 +55,9 @@ request (--print) or sends it (--to URL) and prints the answer and its latency.
   hooklatch trigger --file body.json --scheme legacy --to http://localhost:8080/hook`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if list {
+				if opts.Provider != "" && opts.Provider != sentProvider {
+					return printProviderTypes(env.Stdout, opts.Provider)
+				}
 				return printTypes(env.Stdout)
 			}
 			var err error
@@ -72,6 +79,14 @@ request (--print) or sends it (--to URL) and prints the answer and its latency.
 			if opts.Count < 1 {
 				return usageError("--count must be at least 1")
 			}
+			if opts.Provider != "" && opts.Provider != sentProvider {
+				texts := secretTexts(cmd.Flags(), env.Getenv)
+				if len(texts) == 0 {
+					return usageError("no signing secret: pass --secret or set SENT_WEBHOOK_SECRET to the %s secret", opts.Provider)
+				}
+				opts.SecretText = texts[0]
+				return RunTrigger(cmd.Context(), env.Stdout, opts)
+			}
 			secrets, err := secretsFrom(cmd.Flags(), env.Getenv)
 			if err != nil {
 				return err
@@ -91,7 +106,8 @@ request (--print) or sends it (--to URL) and prints the answer and its latency.
 	f.StringVar(&opts.Format, "format", "http", "with --print: http (a raw HTTP request) or curl")
 	f.StringVar(&opts.To, "to", "", "send to this URL")
 	f.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "with --to: how long to wait for each answer")
-	f.BoolVar(&list, "list", false, "list the event types")
+	f.BoolVar(&list, "list", false, "list the event types (with --provider, that provider's samples)")
+	f.StringVar(&opts.Provider, "provider", "", "send another provider's samples, signed as it signs: stripe, github, shopify, slack, meta, twilio or standard-webhooks (default sent)")
 	return cmd
 }
 
@@ -109,6 +125,44 @@ type triggered struct {
 	name   string
 	header http.Header
 	body   []byte
+}
+
+func printProviderTypes(w io.Writer, provider string) error {
+	types := devtools.ProviderSampleTypes(provider)
+	if types == nil {
+		_, err := devtools.ProviderSamples(provider, nil, 1, time.Now())
+		return usageError("--provider: %v", err)
+	}
+	for _, t := range types {
+		fmt.Fprintln(w, t)
+	}
+	return nil
+}
+
+// buildProviderTriggered makes opts.Provider's samples, signed as it signs
+// for url (the URL Twilio signs).
+func buildProviderTriggered(opts TriggerOptions, url string) ([]triggered, error) {
+	if opts.File != "" || len(opts.Sets) > 0 || opts.Envelope != "" {
+		return nil, usageError("--provider %s: --file, --set and --envelope are for Sent's events", opts.Provider)
+	}
+	now := time.Now()
+	reqs, err := devtools.ProviderSamples(opts.Provider, opts.Types, opts.Count, now)
+	if err != nil {
+		return nil, usageError("%w", err)
+	}
+	out := make([]triggered, len(reqs))
+	for i, r := range reqs {
+		h, err := signAs(SignOptions{Provider: opts.Provider, SecretText: opts.SecretText, URL: url, Timestamp: now}, r.Body)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range r.Header {
+			h.Set(k, v)
+		}
+		h.Set("User-Agent", userAgent())
+		out[i] = triggered{name: r.Name, header: h, body: r.Body}
+	}
+	return out, nil
 }
 
 // buildTriggered makes the signed requests opts asks for.
@@ -134,12 +188,24 @@ func buildTriggered(opts TriggerOptions) ([]triggered, error) {
 
 // RunTrigger prints or sends the requests.
 func RunTrigger(ctx context.Context, w io.Writer, opts TriggerOptions) error {
-	reqs, err := buildTriggered(opts)
+	url := "http://localhost:3000/webhooks/sent"
+	if opts.Provider != "" {
+		url = "http://localhost:3000/webhooks/" + opts.Provider
+	}
+	if opts.To != "" {
+		url = opts.To
+	}
+	var reqs []triggered
+	var err error
+	if opts.Provider != "" && opts.Provider != sentProvider {
+		reqs, err = buildProviderTriggered(opts, url)
+	} else {
+		reqs, err = buildTriggered(opts)
+	}
 	if err != nil {
 		return err
 	}
 	if opts.Print {
-		url := "http://localhost:3000/webhooks/sent"
 		for i, r := range reqs {
 			if i > 0 {
 				fmt.Fprintln(w)

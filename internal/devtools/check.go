@@ -311,6 +311,10 @@ type checkRun struct {
 	client    *http.Client
 	scheme    signature.Scheme // the scheme of every case but accepts-*
 	webhookID string
+	// legacyOnly is set once accepts-v1 finds a handler that refuses a
+	// v1-signed event but accepts the same event signed legacy: the
+	// other cases then sign legacy, grading what it implements.
+	legacyOnly bool
 
 	answered atomic.Bool // some request got an HTTP answer
 	mu       sync.Mutex
@@ -428,6 +432,11 @@ func (r *checkRun) accepts(ctx context.Context, scheme signature.Scheme) Result 
 	a := r.post(ctx, r.signer(scheme).Header(req, r.NowFunc()), req.Body)
 	what := fmt.Sprintf("a valid %s event signed %s", req.Type, scheme)
 	switch {
+	case !a.OK() && scheme == signature.V1 && r.acceptsOnlyLegacy(ctx, a, req):
+		r.legacyOnly, r.scheme = true, signature.Legacy
+		return Result{Verdict: VerdictFail,
+			Reason: fmt.Sprintf("%s to %s, yet the same event signed legacy (sha256=) was accepted: this handler verifies legacy signatures only", r.answerText(a), what),
+			Advice: AdviceLegacyOnly}
 	case !a.OK():
 		advice := r.validAdvice(a, adviceRetried)
 		if (a.StatusCode == http.StatusUnauthorized || a.StatusCode == http.StatusForbidden) && len(r.Schemes) > 1 {
@@ -448,6 +457,23 @@ func (r *checkRun) accepts(ctx context.Context, scheme signature.Scheme) Result 
 			Advice: "acknowledge as soon as the event is stored and do the work afterwards, so that a busy moment stays within the deadline"}
 	}
 	return Result{Verdict: VerdictPass, Reason: fmt.Sprintf("%s in %s to %s", a.Status, latency(a.Took), what)}
+}
+
+// AdviceLegacyOnly is what check says, once, of a handler that verifies
+// only legacy sha256= signatures, as the handlers of Sent's guide do.
+const AdviceLegacyOnly = "Sent signs every delivery v1 today, so this handler will refuse real deliveries: " +
+	"verify X-Webhook-Signature: v1,<base64 HMAC-SHA256 of {X-Webhook-Id}.{X-Webhook-Timestamp}.{body}> " +
+	"(any Standard Webhooks library does), keeping sha256= for legacy endpoints if you like. " +
+	"The other cases are graded on legacy signatures, what the handler implements"
+
+// acceptsOnlyLegacy reports whether a handler that refused (with 401 or
+// 403) a v1-signed req accepts the same event signed legacy, when the run
+// grades both schemes.
+func (r *checkRun) acceptsOnlyLegacy(ctx context.Context, refused Answer, req *Request) bool {
+	if (refused.StatusCode != http.StatusUnauthorized && refused.StatusCode != http.StatusForbidden) || !slices.Contains(r.Schemes, signature.Legacy) {
+		return false
+	}
+	return r.post(ctx, r.signer(signature.Legacy).Header(req, r.NowFunc()), req.Body).OK()
 }
 
 // rejects grades the answer to a request that must be refused: what
@@ -511,6 +537,9 @@ func (r *checkRun) rejectsTampered(ctx context.Context) Result {
 }
 
 func (r *checkRun) rejectsStale(ctx context.Context) Result {
+	if r.legacyOnly {
+		return Result{Verdict: VerdictSkip, Reason: "the handler verifies legacy signatures only, which sign no timestamp"}
+	}
 	if r.scheme != signature.V1 {
 		return Result{Verdict: VerdictSkip, Reason: "the legacy scheme signs no timestamp"}
 	}

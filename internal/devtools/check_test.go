@@ -43,6 +43,7 @@ const (
 	slowAck                // works before answering
 	notIdempotent          // 500 to an event id it has seen
 	smallBodyLimit         // 413 above 64 KiB
+	guideLegacyOnly        // verifies only legacy sha256= signatures, as the handlers of Sent's guide
 )
 
 // bugHandler is a webhook handler written as a developer would: it
@@ -100,6 +101,11 @@ func (h *bugHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		verify = false
 	case optionalSignature:
 		verify = r.Header.Get(signature.HeaderSignature) != ""
+	case guideLegacyOnly:
+		if !strings.HasPrefix(r.Header.Get(signature.HeaderSignature), "sha256=") {
+			http.Error(w, "invalid signature", http.StatusUnauthorized)
+			return
+		}
 	case verifiesCompact:
 		var b bytes.Buffer
 		if json.Compact(&b, body) == nil {
@@ -248,6 +254,37 @@ func TestCheckLegacyOnly(t *testing.T) {
 	want := []string{devtools.CaseRejectsBadSignature, devtools.CaseRejectsMissing, devtools.CaseRejectsTampered, devtools.CaseRejectsReserialised}
 	if got := rep.Failed(); !slices.Equal(got, want) {
 		t.Errorf("legacy, a handler that never verifies: failed\n got %v\nwant %v", got, want)
+	}
+}
+
+// A handler written from Sent's guide verifies legacy sha256= signatures
+// only: check says so once, on accepts-v1, in plain words, and grades the
+// rest on legacy signatures instead of failing every case signed v1.
+func TestCheckGradesALegacyOnlyHandler(t *testing.T) {
+	t.Parallel()
+	h := newBugHandler(t, guideLegacyOnly, 0)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	rep := runCheck(t, devtools.Check{URL: srv.URL, Secret: checkSecrets(t), Burst: checkBurst})
+	if got := rep.Failed(); !slices.Equal(got, []string{devtools.CaseAcceptsV1}) {
+		t.Errorf("failed %v, want only %s", got, devtools.CaseAcceptsV1)
+	}
+	said := 0
+	for _, res := range rep.Results {
+		if strings.Contains(res.Advice, "will refuse real deliveries") {
+			said++
+		}
+		switch {
+		case res.Case == devtools.CaseAcceptsV1 && (res.Advice != devtools.AdviceLegacyOnly || !strings.Contains(res.Reason, "legacy signatures only")):
+			t.Errorf("%s: %s; advice %q", res.Case, res.Reason, res.Advice)
+		case res.Case == devtools.CaseRejectsStale && res.Verdict != devtools.VerdictSkip:
+			t.Errorf("%s: %s %s, want skipped: legacy signs no timestamp", res.Case, res.Verdict, res.Reason)
+		case res.Case != devtools.CaseAcceptsV1 && res.Case != devtools.CaseRejectsStale && res.Verdict != devtools.VerdictPass:
+			t.Errorf("%s: %s %s, want a pass on legacy signatures", res.Case, res.Verdict, res.Reason)
+		}
+	}
+	if said != 1 {
+		t.Errorf("said %d times that the handler will refuse real deliveries, want once", said)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hooklatch/hooklatch/destination/httpdest"
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/signature"
 	"github.com/hooklatch/hooklatch/store"
@@ -46,6 +47,9 @@ type listenPrinter struct {
 	ring    []string        // the same ids, oldest first, to forget them
 	last    string          // the event of the last event line
 	drops   int64           // drops already reported
+	// hintedLegacy is set once the hint to --forward-scheme legacy is
+	// printed: once a run.
+	hintedLegacy bool
 }
 
 // print prints the queue until stop, then what is left in it.
@@ -284,8 +288,33 @@ func (p *listenPrinter) forward(it listenItem) {
 	if done.Status != store.DeliverySucceeded && a.Response != "" {
 		b.WriteString(": " + clipString(a.Response, 80))
 	}
+	if !p.hintedLegacy && p.refusedV1(ev, a.StatusCode) {
+		p.hintedLegacy = true
+		b.WriteString("\n" + listenIndent + "  " + HintForwardLegacy)
+	}
 	fmt.Fprintln(p.w, b.String())
 	p.last = ev.ID
+}
+
+// HintForwardLegacy is what listen says, once, when the app refuses an
+// event it forwarded signed v1.
+const HintForwardLegacy = "hint: your app refused an event signed v1. A handler written from Sent's guide verifies " +
+	"legacy sha256= signatures only; Sent signs v1 today, so it will refuse real deliveries too. " +
+	"Verify v1 (see hooklatch check), or meanwhile forward in legacy with --forward-scheme legacy"
+
+// refusedV1 reports whether the app answered 401 or 403 to ev forwarded
+// signed v1.
+func (p *listenPrinter) refusedV1(ev *store.Event, status int) bool {
+	if status != http.StatusUnauthorized && status != http.StatusForbidden || p.l.cfg.ForwardSecret.Fingerprint() == "" {
+		return false
+	}
+	switch p.l.cfg.ForwardScheme {
+	case signature.V1:
+		return true
+	case "", httpdest.SchemeAsReceived:
+		return ev.Scheme == string(signature.V1)
+	}
+	return false
 }
 
 // forwardProblem says briefly why the app gave no answer.

@@ -363,6 +363,34 @@ func TestListenForwardsToALegacyApp(t *testing.T) {
 	}
 }
 
+// An app written from Sent's guide, which verifies legacy signatures only,
+// refuses the v1 events listen forwards as received: listen names
+// --forward-scheme legacy in its hint, once however many are refused.
+func TestListenHintsTheLegacyForwardScheme(t *testing.T) {
+	t.Parallel()
+	app := newListenAppFor(t, signature.Legacy, 200)
+	cfg := listenForwarding(app.URL, 1)
+	cfg.ForwardSecret = listenSecret(t)
+	run := startListener(t, cfg)
+	var last int
+	for range 2 {
+		r := listenSample(t, Samples{Types: []string{"message.delivered"}})
+		_, id := listenPost(t, run.l.URL(), Signer{Scheme: signature.V1, Secret: listenSecret(t)}, r, time.Now())
+		i := run.out.waitFor(t, 0, shortEventID(id), "new")
+		last = run.out.waitFor(t, i+1, "→ ", "401")
+	}
+	hints := 0
+	lines := run.out.lines()
+	for _, line := range lines[:min(last+2, len(lines))] {
+		if strings.Contains(line, "--forward-scheme legacy") {
+			hints++
+		}
+	}
+	if hints != 1 {
+		t.Errorf("%d lines name --forward-scheme legacy, want 1:\n%s", hints, strings.Join(run.out.lines(), "\n"))
+	}
+}
+
 func TestListenForwardsAndPrintsTheAnswers(t *testing.T) {
 	t.Parallel()
 	app := newListenApp(t, 500, 200)

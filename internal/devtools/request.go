@@ -198,7 +198,13 @@ func (s Samples) Build() ([]*Request, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, NewRequest(name, body))
+			r := NewRequest(name, body)
+			if env, err := event.Parse(body); err == nil && file == nil && env.ID != "" {
+				// A gen1 sample's own id is its Sent event id: the
+				// header carries the same, so either finds the event.
+				r.EventID = env.ID
+			}
+			out = append(out, r)
 		}
 	}
 	return out, nil

@@ -612,3 +612,30 @@ func dedupe(s []string) map[string]bool {
 	}
 	return m
 }
+
+// A gen1 sample carries one Sent event id: the body's id is the
+// X-Webhook-Event-Id it is sent with, so either finds the stored event.
+func TestGen1SamplesCarryOneEventID(t *testing.T) {
+	t.Parallel()
+	reqs, err := Samples{Types: []string{"message.delivered"}, Envelope: "gen1", Count: 2}.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := signature.ParseSecrets("whsec_c2VudC1maXh0dXJlLXNpZ25pbmcta2V5LTAxMjM0NTY=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reqs {
+		env, err := event.Parse(r.Body)
+		if err != nil || env.ID == "" {
+			t.Fatalf("gen1 sample without an id: %v %s", err, r.Body)
+		}
+		h := Signer{Scheme: signature.V1, Secret: secrets[0]}.Header(r, time.Now())
+		if r.EventID != env.ID || h.Get(signature.HeaderEventID) != env.ID {
+			t.Errorf("body id %s, request's event id %s, header %s: want one id", env.ID, r.EventID, h.Get(signature.HeaderEventID))
+		}
+	}
+	if reqs[0].EventID == reqs[1].EventID {
+		t.Errorf("two samples share the event id %s", reqs[0].EventID)
+	}
+}

@@ -67,8 +67,7 @@ type Metrics struct {
 	RejectionsNotKept prometheus.Counter
 	MemoryBytes       prometheus.GaugeFunc // held against the memory budget
 
-	byOutcome [numOutcomes]prometheus.Counter
-	held      atomic.Pointer[atomic.Int64]
+	held atomic.Pointer[atomic.Int64]
 }
 
 // NewMetrics makes the collectors and registers them with reg, unless reg
@@ -77,8 +76,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hooklatch_webhook_requests_total",
-			Help: "Webhook requests answered, by outcome.",
-		}, []string{"outcome"}),
+			Help: "Webhook requests answered, by source (the endpoint's name; empty for a path no source serves) and outcome.",
+		}, []string{"source", "outcome"}),
 		AckSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "hooklatch_webhook_ack_seconds",
 			Help:    "Time from reading a webhook request to answering it.",
@@ -94,8 +93,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		Rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hooklatch_webhook_rejections_total",
-			Help: "Webhook requests that failed verification, by reason, whether kept in the rejection log or not.",
-		}, []string{"reason"}),
+			Help: "Webhook requests that failed verification, by source and reason, whether kept in the rejection log or not.",
+		}, []string{"source", "reason"}),
 	}
 	m.MemoryBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hooklatch_webhook_memory_bytes",
@@ -106,18 +105,29 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 		return 0
 	})
-	for o := outcomeAccepted; o < numOutcomes; o++ {
-		m.byOutcome[o] = m.Requests.WithLabelValues(outcomes[o].label)
-	}
 	if reg != nil {
 		reg.MustRegister(m.Requests, m.AckSeconds, m.Rejections, m.RejectionsDropped, m.RejectionsNotKept, m.MemoryBytes)
 	}
 	return m
 }
 
-func (m *Metrics) observe(o outcome, d time.Duration) {
-	if c := m.byOutcome[o]; c != nil {
-		c.Inc()
+// outcomeCounts are one source's request counters, by outcome: made once
+// per source a receiver serves, so that the source label's values are
+// the configured sources' names and counting a request looks nothing up.
+type outcomeCounts [numOutcomes]prometheus.Counter
+
+// countsFor returns source's request counters.
+func (m *Metrics) countsFor(source string) *outcomeCounts {
+	var c outcomeCounts
+	for o := outcomeAccepted; o < numOutcomes; o++ {
+		c[o] = m.Requests.WithLabelValues(source, outcomes[o].label)
+	}
+	return &c
+}
+
+func (m *Metrics) observe(c *outcomeCounts, o outcome, d time.Duration) {
+	if n := c[o]; n != nil {
+		n.Inc()
 	}
 	m.AckSeconds.Observe(d.Seconds())
 }

@@ -300,12 +300,16 @@ func SourcesByName(eps []Endpoint) map[string]source.Source {
 
 // Receiver is the webhook endpoint, an http.Handler.
 type Receiver struct {
-	cfg        Config
-	endpoints  map[string]*Endpoint // by path; nil when there are none
-	tracer     trace.Tracer         // nil: tracing is off
-	retryAfter string
-	budget     *budget
-	bodies     *bodyPool
+	cfg       Config
+	endpoints map[string]*Endpoint // by path; nil when there are none
+	// counts are the request counters of Config.Source (sent), of each
+	// endpoint by path, and of a path no source serves.
+	counts, unserved *outcomeCounts
+	endpointCounts   map[string]*outcomeCounts
+	tracer           trace.Tracer // nil: tracing is off
+	retryAfter       string
+	budget           *budget
+	bodies           *bodyPool
 
 	waiting    *waiting
 	stopOnce   sync.Once
@@ -343,7 +347,12 @@ func New(cfg Config) (*Receiver, error) {
 			return nil, fmt.Errorf("receiver: two sources at %s", ep.Path)
 		}
 		r.endpoints[ep.Path] = ep
+		if r.endpointCounts == nil {
+			r.endpointCounts = map[string]*outcomeCounts{}
+		}
+		r.endpointCounts[ep.Path] = cfg.Metrics.countsFor(ep.Name)
 	}
+	r.counts, r.unserved = cfg.Metrics.countsFor(cfg.Source), cfg.Metrics.countsFor("")
 	cfg.Metrics.held.Store(&r.budget.used)
 	go r.recordRejections()
 	return r, nil
@@ -376,7 +385,15 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		endServer(span, o, &obs)
 	}
 	took := time.Since(start)
-	r.cfg.Metrics.observe(o, took)
+	counts := r.counts
+	if r.endpoints != nil {
+		if c := r.endpointCounts[req.URL.Path]; c != nil {
+			counts = c
+		} else if r.cfg.Verifier == nil {
+			counts = r.unserved
+		}
+	}
+	r.cfg.Metrics.observe(counts, o, took)
 	if r.cfg.Observe != nil {
 		obs.Method = req.Method
 		status := obs.StatusCode // a handshake's, the provider's

@@ -245,7 +245,7 @@ func TestDuplicateIsAcknowledgedOnce(t *testing.T) {
 		if st.Events != 1 || st.Duplicates != 1 {
 			t.Errorf("stats = %+v, want 1 event and 1 duplicate", st)
 		}
-		if n := testutil.ToFloat64(f.metrics.Requests.WithLabelValues("duplicate")); n != 1 {
+		if n := testutil.ToFloat64(f.metrics.Requests.WithLabelValues("sent", "duplicate")); n != 1 {
 			t.Errorf("duplicate counter = %v, want 1", n)
 		}
 
@@ -505,7 +505,7 @@ func TestOverBudgetIs503WhileValidEventsAreAccepted(t *testing.T) {
 		if code, a, _ := f.do(t, withBody(f.signed(signature.V1, f2), bytes.NewReader(f2), -1)); code != http.StatusOK || a.Status != "accepted" {
 			t.Errorf("valid chunked event during the flood: %d %+v, want 200 accepted", code, a)
 		}
-		if n := testutil.ToFloat64(f.metrics.Requests.WithLabelValues("over_budget")); n != 2 {
+		if n := testutil.ToFloat64(f.metrics.Requests.WithLabelValues("sent", "over_budget")); n != 2 {
 			t.Errorf("over_budget counter = %v, want 2", n)
 		}
 		// A small rejection is still answered, and kept as a sample.
@@ -665,7 +665,7 @@ func TestRejectionFloodKeepsOtherReasonsAndCountsAll(t *testing.T) {
 			t.Errorf("counts = %v, want %v", got, want)
 		}
 		for reason, n := range want {
-			if m := testutil.ToFloat64(f.metrics.Rejections.WithLabelValues(reason)); m != float64(n) {
+			if m := testutil.ToFloat64(f.metrics.Rejections.WithLabelValues("sent", reason)); m != float64(n) {
 				t.Errorf("rejections metric for %s = %v, want %d", reason, m, n)
 			}
 		}
@@ -1098,7 +1098,7 @@ func TestTrickledBodyIsCut(t *testing.T) {
 		t.Fatalf("trickled body: %+v, want 408 closing the connection", resp)
 	}
 	t.Logf("cut after %v (grace 200ms + 65,000 bytes at 64 KiB/s)", time.Since(start).Round(time.Millisecond))
-	if n := testutil.ToFloat64(f.metrics.Requests.WithLabelValues("too_slow")); n != 1 {
+	if n := testutil.ToFloat64(f.metrics.Requests.WithLabelValues("sent", "too_slow")); n != 1 {
 		t.Errorf("too_slow counter = %v, want 1", n)
 	}
 

@@ -156,12 +156,12 @@ func (w *waiting) close() {
 // first Config.RejectionBodyMaxBytes of its body (held against the memory
 // budget), and the whole body's length and hash. It never waits.
 func (r *Receiver) reject(req *http.Request, ep *Endpoint, body []byte, err error, reason string) {
-	r.cfg.Metrics.Rejections.WithLabelValues(reason).Inc()
 	at := r.cfg.NowFunc().UTC()
 	name, key := r.cfg.Source, reason
 	if ep != nil {
 		name, key = ep.Name, ep.Name+": "+reason
 	}
+	r.cfg.Metrics.Rejections.WithLabelValues(name, reason).Inc()
 	if !r.waiting.noteAs(name, reason, key, at) {
 		r.cfg.Metrics.RejectionsNotKept.Inc()
 		return

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/hooklatch/hooklatch/internal/providertest"
 	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/signature"
@@ -139,6 +142,25 @@ func TestSourcesKeepEveryGuarantee(t *testing.T) {
 		f.rcv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444", nil))
 		if rec.Code != http.StatusOK || rec.Body.String() != "1158201444" {
 			t.Errorf("meta subscription: %d %s", rec.Code, rec.Body)
+		}
+
+		// Counted by source: each configured source's name, Sent's, nothing else.
+		for _, c := range []struct {
+			vec           *prometheus.CounterVec
+			source, label string
+		}{
+			{f.metrics.Requests, "payments", "accepted"}, {f.metrics.Requests, "payments", "duplicate"},
+			{f.metrics.Requests, "payments", "rejected"}, {f.metrics.Requests, "code", "accepted"},
+			{f.metrics.Requests, "code", "duplicate"}, {f.metrics.Requests, "code-mirror", "accepted"},
+			{f.metrics.Requests, "sent", "accepted"}, {f.metrics.Requests, "chat", "handshake"},
+			{f.metrics.Requests, "whatsapp", "handshake"}, {f.metrics.Rejections, "payments", "no_match"},
+		} {
+			if n := testutil.ToFloat64(c.vec.WithLabelValues(c.source, c.label)); n != 1 {
+				t.Errorf("source %q, %s: counted %v, want 1", c.source, c.label, n)
+			}
+		}
+		if n := testutil.ToFloat64(f.metrics.Rejections.WithLabelValues("sent", "no_match")); n != 0 {
+			t.Errorf("Sent's endpoint counted %v rejections, want 0: payments' was counted as Sent's", n)
 		}
 
 		f.rcv.Close() // drains the rejection queue

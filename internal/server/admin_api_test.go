@@ -174,6 +174,13 @@ func TestAdminAPIFiltersAndPages(t *testing.T) {
 	if a.call(t, "GET", "/v1/events?subject=msg-3", nil, &p); len(p.Events) != 1 || p.Events[0].ID != ids[3] {
 		t.Fatalf("subject filter: %+v", p.Events)
 	}
+	// Every event here came in on Sent's endpoint: none on another source.
+	if a.call(t, "GET", "/v1/events?source=sent", nil, &p); len(p.Events) != 7 {
+		t.Fatalf("source=sent: %d events, want the 7", len(p.Events))
+	}
+	if a.call(t, "GET", "/v1/events?source=payments", nil, &p); len(p.Events) != 0 {
+		t.Fatalf("source=payments: %+v, want none", p.Events)
+	}
 	if a.call(t, "GET", "/v1/events?attention=only", nil, &p); len(p.Events) != 1 || p.Events[0].ID != oddID {
 		t.Fatalf("attention filter: %+v", p.Events)
 	}
@@ -496,7 +503,7 @@ func TestMetricsExposeQueueStoreAndOutage(t *testing.T) {
 		"hooklatch_sender_retry_horizon_seconds 127\n",
 		`hooklatch_delivery_latency_seconds_count{destination="app"} 1` + "\n",
 		`hooklatch_delivery_attempts_total{destination="app",outcome="permanent"} 1` + "\n",
-		`hooklatch_webhook_requests_total{outcome="accepted"} 2` + "\n",
+		`hooklatch_webhook_requests_total{outcome="accepted",source="sent"} 2` + "\n",
 		"hooklatch_webhook_ack_seconds_count 2\n",
 	} {
 		if !strings.Contains(text, want) {

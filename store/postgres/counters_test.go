@@ -198,6 +198,7 @@ DROP INDEX deliveries_subject_queue, deliveries_subject_head, deliveries_subject
 ALTER TABLE deliveries DROP COLUMN order_key, DROP COLUMN order_rank, DROP COLUMN order_at, DROP COLUMN held;
 CREATE INDEX deliveries_pending ON deliveries (next_attempt_at, id) WHERE status = 'pending';
 ALTER TABLE routes DROP COLUMN ordering;
+DROP INDEX events_source_seq; -- 0012, likewise
 DELETE FROM schema_migrations WHERE version >= 3;
 UPDATE deliveries SET status = 'dead' WHERE event_seq % 3 = 0`)
 	s.Close()

@@ -244,6 +244,9 @@ func eventConditions(f store.EventFilter, a *args) ([]string, error) {
 	if f.Subject != "" {
 		where = append(where, "subject = "+a.add(text(f.Subject)))
 	}
+	if f.Source != "" {
+		where = append(where, "source = "+a.add(text(f.Source)))
+	}
 	if !f.Since.IsZero() {
 		where = append(where, "received_at >= "+a.add(f.Since))
 	}

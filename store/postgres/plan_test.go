@@ -64,6 +64,8 @@ FROM events`); err != nil {
 		"pattern, older":  {store.EventFilter{Type: "message.*", BeforeSeq: 50000, Limit: 50}, []string{"Append", "Index Scan Backward using events_type_seq"}},
 		"pattern, after":  {store.EventFilter{Type: "message.*", AfterSeq: 50000, Limit: 50}, []string{"Append", "Index Scan using events_type_seq"}},
 		"subject":         {store.EventFilter{Subject: "msg_7", BeforeSeq: math.MaxInt64}, []string{"events_subject_seq"}},
+		"source":          {store.EventFilter{Source: "payments", BeforeSeq: math.MaxInt64, Limit: 50}, []string{"Index Scan Backward using events_source_seq"}},
+		"source, after":   {store.EventFilter{Source: "payments", AfterSeq: 50000, Limit: 50}, []string{"Index Scan using events_source_seq"}},
 		// A delivery state walks its few deliveries by event_seq, each
 		// one's event looked up by its key.
 		"dead":                {store.EventFilter{Delivery: store.DeliveryDead, BeforeSeq: math.MaxInt64}, []string{"Index Only Scan Backward using deliveries_dead"}},

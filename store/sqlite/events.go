@@ -233,6 +233,10 @@ func eventConditions(f store.EventFilter) ([]string, []any, error) {
 		where = append(where, "subject = ?")
 		args = append(args, f.Subject)
 	}
+	if f.Source != "" {
+		where = append(where, "source = ?")
+		args = append(args, f.Source)
+	}
 	if !f.Since.IsZero() {
 		where = append(where, "received_at >= ?")
 		args = append(args, f.Since.UnixNano())

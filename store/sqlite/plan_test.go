@@ -106,7 +106,9 @@ func TestEventListingsUseTheirIndexes(t *testing.T) {
 			[]string{"events_attention (seq>?)"}, append(stateWalkForbids, "events_type_seq")},
 		"attention and type pattern": {store.EventFilter{AttentionOnly: true, Type: "message.*", BeforeSeq: 1 << 62},
 			[]string{"events_attention (seq<?)"}, append(stateWalkForbids, "events_type_seq", "MERGE")},
-		"subject": {store.EventFilter{Subject: "msg_1", BeforeSeq: 1 << 62}, []string{"events_subject_seq (subject=? AND seq<?)"}, []string{"SCAN events\n", "TEMP B-TREE"}},
+		"subject":         {store.EventFilter{Subject: "msg_1", BeforeSeq: 1 << 62}, []string{"events_subject_seq (subject=? AND seq<?)"}, []string{"SCAN events\n", "TEMP B-TREE"}},
+		"source":          {store.EventFilter{Source: "payments", BeforeSeq: 1 << 62}, []string{"events_source_seq (source=? AND seq<?)"}, []string{"SCAN events\n", "TEMP B-TREE"}},
+		"source, forward": {store.EventFilter{Source: "payments", AfterSeq: 5}, []string{"events_source_seq (source=? AND seq>?)"}, []string{"SCAN events\n", "TEMP B-TREE"}},
 		// No index holds events by time: the newest are walked by seq, each
 		// tested against the window, until the page is full.
 		"since":       {store.EventFilter{Since: time.Unix(1, 0), BeforeSeq: 1 << 62}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid<?)"}, []string{"received_at", "TEMP B-TREE"}},
@@ -204,6 +206,7 @@ func TestEveryEventIndexIsRead(t *testing.T) {
 		{BeforeSeq: 1 << 62},
 		{Type: "message.sent", BeforeSeq: 1 << 62},
 		{Subject: "msg_1", BeforeSeq: 1 << 62},
+		{Source: "payments", BeforeSeq: 1 << 62},
 		{IDSuffix: "3c4d5e6f", BeforeSeq: 1 << 62},
 		{DedupeKeys: []string{"event-id:evt_1"}, BeforeSeq: 1 << 62},
 		{Since: time.Unix(1, 0), Until: time.Unix(2, 0), BeforeSeq: 1 << 62},

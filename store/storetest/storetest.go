@@ -357,7 +357,11 @@ func testListOrderAndFilters(t *testing.T, factory Factory) {
 	types := []string{"message.sent", "message.delivered", "template.approved", "contact.opt_out"}
 	var all []*store.Event
 	for i := range 20 {
-		ev := NewEvent("sent", fmt.Sprintf("e%02d", i))
+		source := "sent"
+		if i%3 == 0 {
+			source = "payments"
+		}
+		ev := NewEvent(source, fmt.Sprintf("e%02d", i))
 		ev.Type = types[i%len(types)]
 		ev.Subject = fmt.Sprintf("subj-%d", i%5)
 		ev.ReceivedAt = base.Add(time.Duration(i) * time.Minute)
@@ -401,6 +405,10 @@ func testListOrderAndFilters(t *testing.T, factory Factory) {
 	if len(page1) != 7 || len(page2) != 7 || page2[0].ID != all[7].ID {
 		t.Errorf("forward paging: %v then %v", seqs(page1), seqs(page2))
 	}
+	// A source's newest first, paged back as the events page does.
+	if got := list(store.EventFilter{Source: "payments", BeforeSeq: all[15].Seq, Limit: 2}); len(got) != 2 || got[0].ID != all[12].ID || got[1].ID != all[9].ID {
+		t.Errorf("payments before %d: %v, want %s then %s", all[15].Seq, got, all[12].ID, all[9].ID)
+	}
 	back := list(store.EventFilter{BeforeSeq: all[10].Seq, Limit: 3})
 	if len(back) != 3 || back[0].ID != all[9].ID || back[2].ID != all[7].ID {
 		t.Errorf("backward paging from %d: %v", all[10].Seq, seqs(back))
@@ -414,6 +422,10 @@ func testListOrderAndFilters(t *testing.T, factory Factory) {
 		{"type", store.EventFilter{Type: "message.sent"}, func(_ int, ev *store.Event) bool { return ev.Type == "message.sent" }},
 		{"type prefix", store.EventFilter{Type: "message.*"}, func(_ int, ev *store.Event) bool { return strings.HasPrefix(ev.Type, "message.") }},
 		{"subject", store.EventFilter{Subject: "subj-3"}, func(_ int, ev *store.Event) bool { return ev.Subject == "subj-3" }},
+		{"source", store.EventFilter{Source: "payments"}, func(i int, _ *store.Event) bool { return i%3 == 0 }},
+		{"source and type", store.EventFilter{Source: "payments", Type: "message.*"}, func(i int, ev *store.Event) bool {
+			return i%3 == 0 && strings.HasPrefix(ev.Type, "message.")
+		}},
 		{"since/until", store.EventFilter{Since: base.Add(5 * time.Minute), Until: base.Add(9 * time.Minute)}, func(i int, _ *store.Event) bool { return i >= 5 && i < 9 }},
 	} {
 		var want []string

@@ -32,6 +32,9 @@ type Meta struct {
 	// SubjectStatus is the status of the subject's latest state then
 	// (hooklatch-subject-status); empty for an event with no subject.
 	SubjectStatus string `json:"subject_status"`
+	// Source names the source the event came in on (hooklatch-source):
+	// "sent" by default, else a configured source's name.
+	Source string `json:"source"`
 	// Attention is non-empty for an event hooklatch found odd
 	// ("unparseable: …"); such events are forwarded all the same.
 	Attention string `json:"attention,omitempty"`
@@ -53,6 +56,7 @@ func MetaOf(d *destination.Delivery) Meta {
 		DeliveryID:    strconv.FormatInt(d.ID, 10),
 		Stale:         d.Stale,
 		SubjectStatus: d.SubjectStatus,
+		Source:        e.Source,
 		Attention:     e.Attention,
 		TraceParent:   d.TraceParent,
 	}

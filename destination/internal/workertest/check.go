@@ -36,6 +36,7 @@ func CheckPayload(t testing.TB, p Payload, dl *destination.Delivery) {
 		"event_id": dl.Event.ID, "event_type": dl.Event.Type, "subject": dl.Event.Subject,
 		"delivery_id": fmt.Sprint(dl.ID), "received_at": dl.Event.ReceivedAt.Format(time.RFC3339Nano),
 		"attempt": float64(dl.Attempt), "stale": dl.Stale, "subject_status": dl.SubjectStatus,
+		"source": dl.Event.Source,
 	} {
 		if p.Meta[key] != want {
 			t.Errorf("event %s: hooklatch.%s = %v, want %v", dl.Event.ID, key, p.Meta[key], want)
