@@ -87,6 +87,7 @@ func Ops(s Sample) []Op {
 		Op{Name: "/ui/rejections", Path: "/ui/rejections"},
 		Op{Name: "/ui/rejections/{id}", Path: "/ui/rejections/" + strconv.FormatInt(s.RejectionID, 10)},
 		Op{Name: "/v1/stats", Path: "/v1/stats"},
+		Op{Name: "/v1/destinations", Path: "/v1/destinations"},
 	)
 	for _, f := range filters {
 		ops = append(ops, Op{Name: strings.TrimSpace("/v1/events " + f.name), Path: "/v1/events?" + f.query})
