@@ -125,6 +125,7 @@ func (g *grower) append(ctx context.Context, m *mixer) error {
 func (g *grower) settle(ctx context.Context, appendersDone func()) error {
 	done := make(chan struct{})
 	go func() { appendersDone(); close(done) }()
+	appended := false // every append finished before the claim below began
 	for {
 		claims, err := g.st.Claim(ctx, store.ClaimParams{Owner: "growth", Now: time.Now(), Lease: 10 * time.Minute, Limit: 1000})
 		if err != nil {
@@ -136,9 +137,14 @@ func (g *grower) settle(ctx context.Context, appendersDone func()) error {
 		if len(claims) > 0 {
 			continue
 		}
+		if appended {
+			return nil
+		}
 		select {
 		case <-done:
-			return nil
+			// The last appends may have committed after the empty claim
+			// above: claim once more.
+			appended = true
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
