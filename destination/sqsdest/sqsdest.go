@@ -11,7 +11,7 @@
 // attributes (String) are the metadata every broker destination sends,
 // under the same names (destination.MetadataNames), and traceparent while
 // tracing is on. SQS takes at most 10 attributes a message; hooklatch
-// sends at most 10 (the nine of MetadataNames and traceparent).
+// sends at most 10 (9 names and traceparent): a new metadata name must drop one here.
 //
 // # FIFO queues
 //
