@@ -164,6 +164,7 @@ type route struct {
 	failures *outage.Log
 	shape    spanShape // how its attempts are traced, while tracing is on
 	retrying retrying  // deliveries waiting for a retry after a failure
+	breaker  breaker   // consecutive failures; open: only probes (breaker.go)
 
 	// With a Filter: the events it kept out, and the events it could not
 	// judge, counted and logged.
@@ -200,6 +201,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		r.Policy = r.Policy.withDefaults()
 		longest = max(longest, r.Policy.Timeout)
 		d.routes[r.Name] = &route{Route: r, slots: make(chan struct{}, r.Policy.Concurrency), limit: newLimiter(r.Policy.Rate)}
+		d.routes[r.Name].breaker.threshold = max(r.Policy.BreakerFailures, 0)
 		d.order = append(d.order, d.routes[r.Name])
 		d.payload = d.payload || (r.Filter != nil && r.Filter.ReadsPayload())
 	}
@@ -378,6 +380,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		// one per freed slot would cost as much as the deliveries.
 		if free > 0 && (free >= batchFloor(cap(inFlight)) || free == cap(inFlight)) {
 			claims, err := d.claim(ctx, free)
+			if err == nil && len(claims) < free {
+				claims = append(claims, d.probes(ctx)...)
+			}
 			if err != nil && ctx.Err() == nil {
 				d.store.Fail(fmt.Errorf("claim: %w", err))
 			} else if err == nil {
@@ -422,16 +427,25 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // ctx: a claim committed after its caller stopped waiting would strand its
 // deliveries until their leases expire (a shutdown between the commit and
 // the answer). Claims are quick, and every one returned is run.
-func (d *Dispatcher) claim(ctx context.Context, limit int) ([]store.Claim, error) {
+func (d *Dispatcher) claim(ctx context.Context, limit int) ([]probeClaim, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	return d.cfg.Store.Claim(cctx, store.ClaimParams{
+	dests := d.claimable()
+	if dests != nil && len(dests) == 0 {
+		return nil, nil
+	}
+	cs, err := d.cfg.Store.Claim(cctx, store.ClaimParams{
 		Owner: d.cfg.Owner, Now: d.cfg.Clock.Now(), Lease: d.cfg.Lease, Limit: limit,
-		Destinations: d.pauses.claimable,
+		Destinations: dests,
 	})
+	out := make([]probeClaim, len(cs))
+	for i, c := range cs {
+		out[i] = probeClaim{Claim: c}
+	}
+	return out, err
 }
 
 // batchFloor is how many free slots make a claim worth its transaction.
@@ -444,10 +458,15 @@ func batchFloor(slots int) int { return max(slots/8, 1) }
 // then only wake-ups, freed slots and IdlePoll end the sleep.
 func (d *Dispatcher) sleep(ctx context.Context, waitForSlots bool, freed <-chan struct{}) bool {
 	wait := d.cfg.IdlePoll
-	if !waitForSlots && d.pauses.claimable == nil {
+	open, probe := d.anyOpen()
+	if !waitForSlots && d.pauses.claimable == nil && !open {
 		if at, ok, err := d.cfg.Store.NextDue(ctx); err == nil && ok {
 			wait = min(wait, max(at.Sub(d.cfg.Clock.Now()), 0))
 		}
+	}
+	if !probe.IsZero() {
+		// An open breaker's probe is due then.
+		wait = min(wait, max(probe.Sub(d.cfg.Clock.Now()), 0))
 	}
 	if wait == 0 {
 		return false
@@ -466,7 +485,8 @@ func (d *Dispatcher) sleep(ctx context.Context, waitForSlots bool, freed <-chan 
 // the delivery's current budget (Policy.MaxAttempts bounds it); the
 // destination is told the attempt's number over the delivery's whole
 // life (store.Claim.Attempt), as the store records it.
-func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
+func (d *Dispatcher) run(ctx context.Context, pc probeClaim) {
+	c := pc.Claim
 	dl := c.Delivery
 	attempt := dl.Attempts + 1
 	now := d.cfg.Clock.Now()
@@ -489,7 +509,11 @@ func (d *Dispatcher) run(ctx context.Context, c store.Claim) {
 		r.slots <- struct{}{}
 		completion, derr = d.limited(ctx, r, c, attempt)
 		<-r.slots
+		d.noteBreaker(r, &completion, pc.probe)
 		r.noteAttempt(c, completion, derr)
+	}
+	if pc.probe && ok {
+		r.breaker.noProbe(now) // a probe that made no attempt
 	}
 	completion.Now = d.cfg.Clock.Now()
 

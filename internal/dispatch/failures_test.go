@@ -37,7 +37,8 @@ func TestFailingDestinationIsLoggedWhenItStartsAndEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs logtest.Buffer
-	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest, Policy: dispatch.Policy{Retry: exact}}},
+	// Without the breaker: it would stop the failures at ten (breaker_test.go).
+	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest, Policy: dispatch.Policy{Retry: exact, BreakerFailures: -1}}},
 		func(c *dispatch.Config) { c.Logger = slog.New(slog.NewJSONHandler(&logs, nil)) })
 	var ids []string
 	for i := range events {

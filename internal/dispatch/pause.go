@@ -56,8 +56,11 @@ func (d *Dispatcher) refreshPauses(ctx context.Context, force bool) {
 			}
 		}
 		state := 0.0
-		if p {
+		switch {
+		case p:
 			state = 1
+		case r.breaker.isOpen():
+			state = 2
 		}
 		d.cfg.Metrics.DestinationState.WithLabelValues(r.Name).Set(state)
 	}

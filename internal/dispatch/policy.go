@@ -61,6 +61,10 @@ type Policy struct {
 	// Rate bounds how often attempts to this destination start, in this
 	// process (limit.go). Defaults to none.
 	Rate Rate
+	// BreakerFailures is how many consecutive failed attempts open the
+	// destination's circuit breaker in this process (breaker.go); below
+	// zero, it has none. Defaults to DefaultBreakerFailures.
+	BreakerFailures int
 }
 
 func (p Policy) withDefaults() Policy {
@@ -75,6 +79,9 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.Concurrency <= 0 {
 		p.Concurrency = 16
+	}
+	if p.BreakerFailures == 0 {
+		p.BreakerFailures = DefaultBreakerFailures
 	}
 	return p
 }

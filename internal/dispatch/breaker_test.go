@@ -1,0 +1,98 @@
+package dispatch_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hooklatch/hooklatch/destination"
+	"github.com/hooklatch/hooklatch/internal/dispatch"
+	"github.com/hooklatch/hooklatch/store"
+)
+
+// An app down for six simulated hours: with the breaker, no delivery
+// dies of the outage, probes go one at a time with growing gaps, and
+// every event is delivered once the app is back.
+func TestBreakerHoldsDeliveriesThroughALongOutage(t *testing.T) {
+	t.Parallel()
+	const events = 20
+	outage := 6 * time.Hour
+	var (
+		mu      sync.Mutex
+		running int
+		most    int // attempts in flight at once, once the breaker opened
+		starts  []time.Time
+		h       *harness
+		opened  bool
+	)
+	dest := destination.Func(func(ctx context.Context, d *destination.Delivery) error {
+		mu.Lock()
+		now := h.clock.Now()
+		running++
+		down := now.Before(t0.Add(outage))
+		if opened && down {
+			most = max(most, running)
+		}
+		if down {
+			starts = append(starts, now)
+		}
+		mu.Unlock()
+		time.Sleep(time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		if down {
+			return errors.New("503 from the app")
+		}
+		return nil
+	})
+	h = setup(t, []dispatch.Route{{Name: "app", Destination: dest, Policy: dispatch.Policy{Retry: exact}}},
+		func(c *dispatch.Config) { c.IdlePoll = time.Minute })
+	var ids []string
+	for i := range events {
+		ids = append(ids, h.append(t, fmt.Sprintf("k%d", i), "message.delivered").ID)
+	}
+	// The first claim takes every event; their failures open the breaker.
+	h.drive(t, "the first attempts", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(starts) >= 10 {
+			opened = true
+		}
+		return opened
+	})
+	h.drive(t, "every delivery", func() bool {
+		for _, id := range ids {
+			if !h.statusIs(t, id, store.DeliverySucceeded)() {
+				return false
+			}
+		}
+		return true
+	})
+	for _, id := range ids {
+		if d := h.deliveries(t, id)[0]; d.Attempts >= 15 {
+			t.Errorf("delivery of %s spent %d attempts", id, d.Attempts)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most > 1 {
+		t.Errorf("%d probes ran at once", most)
+	}
+	probes := starts[10:]
+	t.Logf("%d probes in %s", len(probes), outage)
+	if len(probes) < 5 || len(probes) > 200 {
+		t.Fatalf("%d probes in %s", len(probes), outage)
+	}
+	// Gaps grow from a second towards the cap (5 min). The harness may
+	// jump the clock to the idle poll before a probe's end is noted, so
+	// the check is on the first gap and the mean of the last ten.
+	first := probes[1].Sub(probes[0])
+	late := probes[len(probes)-1].Sub(probes[len(probes)-11]) / 10
+	if first > time.Minute || late < 3*time.Minute {
+		t.Errorf("probe gaps: first %s, mean of the last ten %s; want them growing to about 5m", first, late)
+	}
+}
