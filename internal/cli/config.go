@@ -65,9 +65,13 @@ type DestinationConfig struct {
 	Timeout     Duration `yaml:"timeout"`
 	Concurrency int      `yaml:"concurrency"`
 	// Rate limits the attempts: "50/s" or "600/m" (docs/destinations.md).
-	Rate       string   `yaml:"rate"`
-	Backoff    Duration `yaml:"backoff"`
-	MaxBackoff Duration `yaml:"max_backoff"`
+	Rate string `yaml:"rate"`
+	// BreakerFailures is how many consecutive failed attempts open the
+	// destination's circuit breaker (docs/controls.md); 0 turns it off,
+	// absent: dispatch.DefaultBreakerFailures.
+	BreakerFailures *int     `yaml:"breaker_failures"`
+	Backoff         Duration `yaml:"backoff"`
+	MaxBackoff      Duration `yaml:"max_backoff"`
 	// Order is "subject" for FIFO per subject (docs/ordering.md), as the
 	// URL parameter ?order=subject asks too; empty or "none": in parallel.
 	Order   string   `yaml:"order"`
@@ -209,6 +213,11 @@ func (cf *ConfigFile) routes(log *slog.Logger) ([]dispatch.Route, error) {
 		policy := dispatch.Policy{
 			MaxAttempts: d.MaxAttempts, Timeout: time.Duration(d.Timeout),
 			Retry: dispatch.Backoff{Initial: time.Duration(d.Backoff), Max: time.Duration(d.MaxBackoff)},
+		}
+		if d.BreakerFailures != nil {
+			if policy.BreakerFailures, err = breakerFailures(*d.BreakerFailures); err != nil {
+				return nil, usageError("%s: breaker_failures: %v", where, err)
+			}
 		}
 		if err := routeLimits(&policy, d.Rate, d.Concurrency, params); err != nil {
 			return nil, usageError("%s: %v", where, err)

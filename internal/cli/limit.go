@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/hooklatch/hooklatch/internal/dispatch"
@@ -37,4 +38,16 @@ func routeLimits(p *dispatch.Policy, rateKey string, concKey int, fromURL destPa
 		return usageError("concurrency %d: want a count of deliveries in flight at once", p.Concurrency)
 	}
 	return nil
+}
+
+// breakerFailures reads a breaker_failures setting as a Policy's: 0 turns
+// the breaker off.
+func breakerFailures(n int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, fmt.Errorf("%d: want a count of consecutive failures, 0 for no breaker", n)
+	case n == 0:
+		return -1, nil
+	}
+	return n, nil
 }

@@ -92,6 +92,7 @@ config file (--config), else its default.`,
 	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")
 	f.String("forward-filter", "", `forward only the events this expression passes, such as 'payload.channel == "whatsapp"'; see docs/filters.md (default all) ($HOOKLATCH_FORWARD_FILTER)`)
 	f.Duration("forward-timeout", 30*time.Second, "how long one forwarding attempt may take ($HOOKLATCH_FORWARD_TIMEOUT)")
+	f.Int("forward-breaker-failures", dispatch.DefaultBreakerFailures, "consecutive failed attempts that open the destination's circuit breaker: its deliveries then wait, spending no attempt, while one probe at a time tests it; 0 turns it off ($HOOKLATCH_FORWARD_BREAKER_FAILURES)")
 	f.Int("forward-attempts", 15, "attempts before a delivery is dead; each wait is drawn from half to all of 2s, 4s, 8s … up to an hour, so 15 span 2.1 to 4.1 hours ($HOOKLATCH_FORWARD_ATTEMPTS)")
 	f.Duration("retention", retention.DefaultRetention, "keep events whose deliveries are final this long, at least 24h; their dedupe keys are kept a period more ($HOOKLATCH_RETENTION)")
 	f.Duration("retention-dead", 0, "also prune events with a dead delivery after this long, at least 24h (default: keep them until retried or discarded) ($HOOKLATCH_RETENTION_DEAD)")
@@ -257,6 +258,13 @@ func resolveServe(cmd *cobra.Command, env Env, log *slog.Logger) (ServeOptions, 
 			route.Filter = filter
 			if route.Policy.MaxAttempts, err = strconv.Atoi(get("forward-attempts", "HOOKLATCH_FORWARD_ATTEMPTS")); err != nil || route.Policy.MaxAttempts <= 0 {
 				return ServeOptions{}, usageError("--forward-attempts: want a positive whole number")
+			}
+			n, err := strconv.Atoi(get("forward-breaker-failures", "HOOKLATCH_FORWARD_BREAKER_FAILURES"))
+			if err == nil {
+				route.Policy.BreakerFailures, err = breakerFailures(n)
+			}
+			if err != nil {
+				return ServeOptions{}, usageError("--forward-breaker-failures: want a whole number, 0 for no breaker")
 			}
 			if i > 0 {
 				route.Name = "forward-" + strconv.Itoa(i+1) // the store knows each by its place

@@ -50,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"destination"}),
 		DestinationState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "hooklatch_destination_state",
-			Help: "Each destination's state: 0 delivering, 1 paused (hooklatch destinations pause).",
+			Help: "Each destination's state: 0 delivering, 1 paused (hooklatch destinations pause), 2 circuit breaker open.",
 		}, []string{"destination"}),
 	}
 	if reg != nil {
