@@ -53,6 +53,9 @@ type Config struct {
 	// Sources are other providers' sources by name: a release verifies
 	// their rejections with them. Defaults to none.
 	Sources map[string]source.Source
+	// OpenBreakers reports the destinations whose circuit breaker is open
+	// in this process, and since when. Defaults to none.
+	OpenBreakers func() map[string]time.Time
 	// NowFunc defaults to time.Now.
 	NowFunc func() time.Time
 	// Logger defaults to slog.Default().
@@ -91,7 +94,7 @@ func New(cfg Config) (*Admin, error) {
 	}
 	a := &Admin{
 		cfg:   cfg,
-		in:    inspect.New(cfg.Store, cfg.NowFunc).WithSources(cfg.Sources),
+		in:    inspect.New(cfg.Store, cfg.NowFunc).WithSources(cfg.Sources).WithBreakers(cfg.OpenBreakers),
 		tail:  newTail(cfg.Store, cfg.Logger),
 		stats: newStats(cfg.Receiver, cfg.Dispatch, cfg.Store, cfg.Ready),
 		now:   cfg.NowFunc,

@@ -103,6 +103,9 @@ func printDestinations(w io.Writer, ds []inspect.Destination, now time.Time) err
 	fmt.Fprintln(tw, "NAME\tSTATE\tBACKLOG\tOLDEST WAITING\tLAST ERROR")
 	for _, d := range ds {
 		state := d.State
+		if !d.OpenSince.IsZero() {
+			state = "breaker open since " + d.OpenSince.Local().Format(time.RFC3339)
+		}
 		if !d.PausedSince.IsZero() {
 			state += " since " + d.PausedSince.Local().Format(time.RFC3339)
 		}

@@ -82,6 +82,20 @@ func (d *Dispatcher) anyOpen() (open bool, next time.Time) {
 	return open, next
 }
 
+// OpenBreakers returns the destinations whose circuit breaker is open in
+// this process, and since when.
+func (d *Dispatcher) OpenBreakers() map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, r := range d.order {
+		r.breaker.mu.Lock()
+		if r.breaker.open {
+			out[r.Name] = r.breaker.since
+		}
+		r.breaker.mu.Unlock()
+	}
+	return out
+}
+
 // claimable names the destinations a claim may take: those not paused
 // and whose breaker is closed. nil: every destination.
 func (d *Dispatcher) claimable() []string {

@@ -300,6 +300,12 @@ func (e *Engine) buildAdmin(rcvMetrics *receiver.Metrics, dispMetrics *dispatch.
 			}
 			return e.dispatch.FilteredOut(ev)
 		},
+		OpenBreakers: func() map[string]time.Time {
+			if e.dispatch == nil {
+				return nil
+			}
+			return e.dispatch.OpenBreakers()
+		},
 		NowFunc: e.now,
 		Logger:  cfg.Logger,
 	})

@@ -11,9 +11,11 @@ import (
 // Destination is one destination's state and what waits for it.
 type Destination struct {
 	Name string `json:"name"`
-	// State is "paused" or "delivering".
+	// State is "paused", "open" (the serving process's circuit breaker
+	// for it is open) or "delivering".
 	State       string    `json:"state"`
 	PausedSince time.Time `json:"paused_since,omitzero"`
+	OpenSince   time.Time `json:"open_since,omitzero"`
 	store.Backlog
 }
 
@@ -21,7 +23,16 @@ type Destination struct {
 const (
 	StateDelivering = "delivering"
 	StatePaused     = "paused"
+	StateOpen       = "open"
 )
+
+// WithBreakers has Destinations show the destinations whose circuit
+// breaker open reports open (by name, since when): the serving
+// process's own, kept in its memory. It returns in.
+func (in *Inspector) WithBreakers(open func() map[string]time.Time) *Inspector {
+	in.breakers = open
+	return in
+}
 
 // Destinations lists the destinations the serving process records, in
 // its order, each with its state and backlog.
@@ -34,6 +45,10 @@ func (in *Inspector) Destinations(ctx context.Context) ([]Destination, error) {
 	if err != nil {
 		return nil, err
 	}
+	var open map[string]time.Time
+	if in.breakers != nil {
+		open = in.breakers()
+	}
 	out := make([]Destination, 0, len(routes))
 	for _, r := range routes {
 		b, err := in.store.Backlog(ctx, r.Name)
@@ -43,6 +58,8 @@ func (in *Inspector) Destinations(ctx context.Context) ([]Destination, error) {
 		d := Destination{Name: r.Name, State: StateDelivering, Backlog: b}
 		if at, ok := paused[r.Name]; ok {
 			d.State, d.PausedSince = StatePaused, at
+		} else if at, ok := open[r.Name]; ok {
+			d.State, d.OpenSince = StateOpen, at
 		}
 		out = append(out, d)
 	}

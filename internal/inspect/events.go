@@ -22,6 +22,8 @@ type Inspector struct {
 	now     func() time.Time
 	scan    int64                    // scanBudget, but in tests
 	sources map[string]source.Source // other providers' sources, by name, for Release
+	// breakers reports the open circuit breakers; nil: none known
+	breakers func() map[string]time.Time
 }
 
 // New returns an Inspector on st. now defaults to time.Now.
