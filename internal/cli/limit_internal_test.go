@@ -126,3 +126,28 @@ func TestConcurrencyParameterBoundsTheApp(t *testing.T) {
 		t.Errorf("the app had %d requests in flight at once, with concurrency=2", p)
 	}
 }
+
+// breaker_failures in a config file entry: absent is the default, 0 turns
+// the breaker off (a Policy's -1), a negative count is an error.
+func TestConfigFileBreakerFailures(t *testing.T) {
+	t.Parallel()
+	entry := func(n *int) *ConfigFile {
+		return &ConfigFile{Destinations: []DestinationConfig{{Name: "app", BreakerFailures: n,
+			Blocks: []KindBlock{{Kind: httpdest.Kind, Block: &httpdest.Block{URL: "http://127.0.0.1:1/"}}}}}}
+	}
+	ptr := func(n int) *int { return &n }
+	for _, tc := range []struct {
+		n    *int
+		want int
+	}{{nil, 0}, {ptr(0), -1}, {ptr(3), 3}} {
+		routes, err := entry(tc.n).routes(nil)
+		if err != nil {
+			t.Errorf("breaker_failures %v: %v", tc.n, err)
+		} else if got := routes[0].Policy.BreakerFailures; got != tc.want {
+			t.Errorf("breaker_failures %v: policy %d, want %d", tc.n, got, tc.want)
+		}
+	}
+	if _, err := entry(ptr(-1)).routes(nil); err == nil || !strings.Contains(err.Error(), "breaker_failures") {
+		t.Errorf("breaker_failures: -1: %v", err)
+	}
+}
