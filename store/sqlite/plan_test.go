@@ -318,15 +318,22 @@ func TestRetentionStatementsUseTheirIndexes(t *testing.T) {
 		"old keys": {pruneKeysSQL, []any{1, 10}, []string{"SCAN kept_keys\n"}},
 		"kept key": {keptKeySQL, []any{[]byte("k"), []byte("b")}, []string{"kept_keys_key (key_digest=?)", "kept_keys_body (body_digest=?)"}},
 		"append": {appendSQL, appendArgs, []string{"COVERING INDEX kept_keys_key (key_digest=?)", "COVERING INDEX kept_keys_body (body_digest=?)",
-			"SEARCH subjects USING PRIMARY KEY (source=? AND subject=?)"}},
-		// A subject's latest state: kept by the append, counted down and
-		// deleted by retention, read by a claim and by its page, each by
-		// its primary key.
-		"subject":          {subjectSQL, []any{"s", "m", "k", "SENT", 5, 1, "e", 1, 1}, nil},
-		"prune subjects":   {pruneSubjectsSQL, []any{"[1,2]"}, []string{"SEARCH events USING INTEGER PRIMARY KEY (rowid=?)", "SEARCH subjects USING PRIMARY KEY (source=? AND subject=?)"}},
-		"drop subjects":    {dropSubjectsSQL, []any{"[1,2]"}, []string{"SEARCH events USING INTEGER PRIMARY KEY (rowid=?)", "SEARCH subjects USING PRIMARY KEY (source=? AND subject=?)"}},
-		"claimed subjects": {claimedSubjectsSQL, []any{`[["s","m"]]`}, []string{"SEARCH s USING PRIMARY KEY (source=? AND subject=?)"}},
-		"subject state":    {subjectStateSQL, []any{"s", "m"}, []string{"SEARCH subjects USING PRIMARY KEY (source=? AND subject=?)"}},
+			"SEARCH subjects USING INTEGER PRIMARY KEY (rowid=?)", "SEARCH events USING INDEX events_subject_seq (subject=?)"}},
+		// A subject's latest state: kept by the append, counted down,
+		// deleted and moved to its next first event by retention, read by
+		// a claim and by its page, each by its key, the subject's first
+		// event, found through the events' (subject, seq) index.
+		"subject": {subjectSQL, []any{"s", "m", "k", "SENT", 5, 1, "e", 1, 1}, []string{"SEARCH events USING INDEX events_subject_seq (subject=?)"}},
+		"prune subjects": {pruneSubjectsSQL, []any{"[1,2]"}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid=?)",
+			"SEARCH events USING INDEX events_subject_seq (subject=?)", "SEARCH subjects USING INTEGER PRIMARY KEY (rowid=?)"}},
+		"drop subjects": {dropSubjectsSQL, []any{"[1,2]"}, []string{"SEARCH subjects USING INTEGER PRIMARY KEY (rowid=?)",
+			"SEARCH events USING INDEX events_subject_seq (subject=?)"}},
+		"rekey subjects": {rekeySubjectsSQL, []any{"[1,2]"}, []string{"SEARCH subjects USING INTEGER PRIMARY KEY (rowid=?)",
+			"SEARCH events USING INDEX events_subject_seq (subject=?)"}},
+		"claimed subjects": {claimedSubjectsSQL, []any{`[["s","m"]]`}, []string{"SEARCH s USING INTEGER PRIMARY KEY (rowid=?)",
+			"SEARCH events USING INDEX events_subject_seq (subject=?)"}},
+		"subject state": {subjectStateSQL, []any{"s", "m"}, []string{"SEARCH subjects USING INTEGER PRIMARY KEY (rowid=?)",
+			"SEARCH events USING INDEX events_subject_seq (subject=?)"}},
 	} {
 		all := queryPlan(t, s, tc.q, tc.args) + "\n"
 		for _, bad := range []string{"SCAN events", "SCAN e\n", "SCAN deliveries", "SCAN d\n", "deliveries_listed", "SCAN attempts", "SCAN a\n", "TEMP B-TREE",

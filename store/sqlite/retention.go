@@ -67,7 +67,7 @@ const keepKeysSQL = `INSERT INTO kept_keys (seq, id, received_at, key_digest, bo
 // pruneAttemptsSQL deletes the attempts of the deliveries of the events in
 // the JSON array ?1, through the indexes by event and by delivery;
 // pruneEventsSQL deletes the events, and their deliveries with them.
-const (
+var (
 	pruneAttemptsSQL = `DELETE FROM attempts WHERE id IN (
 SELECT a.id FROM json_each(?1) j JOIN deliveries d ON d.event_seq = j.value JOIN attempts a ON a.delivery_id = d.id)`
 	pruneEventsSQL = `DELETE FROM events WHERE seq IN (SELECT value FROM json_each(?1))`
@@ -78,14 +78,21 @@ SELECT a.id FROM json_each(?1) j JOIN deliveries d ON d.event_seq = j.value JOIN
 	countPrunedDeliveriesSQL = `SELECT d.destination, d.status, COUNT(*)
   FROM json_each(?1) j JOIN deliveries d ON d.event_seq = j.value GROUP BY d.destination, d.status`
 	// pruneSubjectsSQL takes the events of the JSON array ?1, about to be
-	// pruned, off their subjects' counts, and dropSubjectsSQL deletes the
-	// subjects left with none: each subject found by its primary key.
-	pruneSubjectsSQL = `UPDATE subjects SET events = events - g.n
-  FROM (SELECT source, subject, COUNT(*) AS n FROM events
-         WHERE seq IN (SELECT value FROM json_each(?1)) AND subject <> '' GROUP BY source, subject) g
- WHERE subjects.source = g.source AND subjects.subject = g.subject`
-	dropSubjectsSQL = `DELETE FROM subjects WHERE (source, subject) IN (
-SELECT source, subject FROM events WHERE seq IN (SELECT value FROM json_each(?1)) AND subject <> '') AND events <= 0`
+	// pruned, off their subjects' counts, each subject found by its first
+	// event; a subject keeps a count of at least one while its first event
+	// stays (its count can be short: events stored before the subjects
+	// table were never counted). Once the events are gone,
+	// dropSubjectsSQL deletes the subjects whose first event was pruned
+	// and that have none left, and rekeySubjectsSQL moves the others' key
+	// to their new first event.
+	pruneSubjectsSQL = `UPDATE subjects SET events = max(events - g.n, 1)
+  FROM (SELECT (` + firstEventSQL("e.source", "e.subject") + `) AS first, COUNT(*) AS n FROM events e
+         WHERE e.seq IN (SELECT value FROM json_each(?1)) AND e.subject <> '' GROUP BY e.source, e.subject) g
+ WHERE subjects.first_seq = g.first`
+	dropSubjectsSQL = `DELETE FROM subjects WHERE first_seq IN (SELECT value FROM json_each(?1))
+   AND NOT EXISTS (SELECT 1 FROM events INDEXED BY events_subject_seq WHERE subject = subjects.subject AND source = subjects.source)`
+	rekeySubjectsSQL = `UPDATE subjects SET first_seq = (` + firstEventSQL("subjects.source", "subjects.subject") + `)
+ WHERE first_seq IN (SELECT value FROM json_each(?1))`
 	// pruneKeysSQL deletes the kept keys of events received before ?1
 	// among the ?2 kept longest, in seq order: one kept out of that order
 	// waits for those before it.
@@ -287,12 +294,14 @@ func (s *Store) pruneEvents(ctx context.Context, tx *sql.Tx, candidates []int64,
 	if _, err := s.execWriter(ctx, tx, pruneSubjectsSQL, list); err != nil {
 		return 0, fmt.Errorf("sqlite: prune subjects: %w", err)
 	}
-	if _, err := s.execWriter(ctx, tx, dropSubjectsSQL, list); err != nil {
-		return 0, fmt.Errorf("sqlite: prune subjects: %w", err)
-	}
 	res, err := s.execWriter(ctx, tx, pruneEventsSQL, list)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: prune events: %w", err)
+	}
+	for _, q := range []string{dropSubjectsSQL, rekeySubjectsSQL} {
+		if _, err := s.execWriter(ctx, tx, q, list); err != nil {
+			return 0, fmt.Errorf("sqlite: prune subjects: %w", err)
+		}
 	}
 	return res.RowsAffected()
 }

@@ -750,26 +750,40 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmts appendStmts, r 
 // ?19 the event's lifecycle rank. The event is stale when its subject's
 // latest state is later (event.Position.After): as the new event is the
 // last received, that is a higher rank, or the same rank reached later.
-const appendSQL = `
+var appendSQL = `
 INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
                     occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent, rank, stale)
 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?18, ?19,
-       EXISTS (SELECT 1 FROM subjects WHERE source = ?2 AND subject = ?7 AND (rank > ?19 OR rank = ?19 AND occurred_at > ?9))
+       ?7 <> '' AND EXISTS (SELECT 1 FROM subjects WHERE first_seq = (` + firstEventSQL("?2", "?7") + `)
+                             AND (rank > ?19 OR rank = ?19 AND occurred_at > ?9))
  WHERE NOT EXISTS (SELECT 1 FROM kept_keys WHERE key_digest = ?16)
    AND NOT EXISTS (SELECT 1 FROM kept_keys WHERE body_digest = ?17)
 ON CONFLICT DO NOTHING`
 
-// subjectSQL records a new event (?6, ?7) of subject ?2 of source ?1:
-// it counts it, and makes it the subject's latest state when its
-// position (rank, occurred_at, seq) is after the stored one's
+// subjectSQL records a new event (?6, ?7) of subject ?2 of source ?1,
+// already inserted: it counts it, and makes it the subject's latest state
+// when its position (rank, occurred_at, seq) is after the stored one's
 // (event.Position.After; an absent occurred_at is 0, earlier than any).
-// The primary key finds the row.
+// The row's key is the subject's first event (firstEventSQL): the new
+// event itself when it is the first, so a new subject is added at the
+// table's end.
 var subjectSQL = `
-INSERT INTO subjects (source, subject, kind, status, rank, event_seq, event_id, occurred_at, received_at, events, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?9)
-ON CONFLICT (source, subject) DO UPDATE SET events = events + 1` + laterState(
+INSERT INTO subjects (first_seq, source, subject, kind, status, rank, event_seq, event_id, occurred_at, received_at, events, updated_at)
+VALUES ((` + firstEventSQL("?1", "?2") + `), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?9)
+ON CONFLICT (first_seq) DO UPDATE SET events = events + 1` + laterState(
 	"(excluded.rank, excluded.occurred_at, excluded.event_seq) > (rank, occurred_at, event_seq)",
 	"kind", "status", "rank", "event_seq", "event_id", "occurred_at", "received_at", "updated_at")
+
+// firstEventSQL is a query for the seq of the first stored event of
+// subject subject of source source (SQL expressions), the key of the
+// subject's row in subjects: the first entry of the events' (subject, seq)
+// index whose event is of that source, usually the first one read. The
+// index is named: ordered by seq, the (source, seq) one looks as good to
+// the planner, and would read every event of the source before the
+// subject's first.
+func firstEventSQL(source, subject string) string {
+	return "SELECT seq FROM events INDEXED BY events_subject_seq WHERE subject = " + subject + " AND source = " + source + " ORDER BY seq LIMIT 1"
+}
 
 // laterState sets each of columns to the new row's (excluded) when later
 // holds: every right-hand side reads the row as it was.

@@ -259,3 +259,68 @@ func oldSchema(t *testing.T, path string, n int) *sql.DB {
 	}
 	return db
 }
+
+// A store written while subjects were keyed by name keeps every subject's
+// state when its table is keyed by the subject's first event instead
+// (migration 0024): the states are read back, and the next event of a
+// subject is counted on its state, stale when it is.
+func TestMigrationKeysSubjectsByFirstEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hooklatch.db")
+	db := oldSchema(t, path, 23)
+	for _, q := range []string{
+		`INSERT INTO events (seq, id, source, dedupe_key, subject, status, received_at, body, body_sha256) VALUES
+		   (5, 'e5', 'sent', 'k5', 'm1', 'SENT', 1, x'', x'05'),
+		   (7, 'e7', 'other', 'k7', 'm1', 'SENT', 1, x'', x'07'),
+		   (9, 'e9', 'sent', 'k9', 'm1', 'DELIVERED', 2, x'', x'09'),
+		   (11, 'e11', 'sent', 'k11', 'm2', 'READ', 3, x'', x'0b')`,
+		`INSERT INTO subjects (source, subject, kind, status, rank, event_seq, event_id, occurred_at, received_at, events, updated_at) VALUES
+		   ('sent', 'm1', 'message_id', 'DELIVERED', 6, 9, 'e9', 0, 2, 2, 2),
+		   ('other', 'm1', 'message_id', 'SENT', 5, 7, 'e7', 0, 1, 1, 1),
+		   ('sent', 'm2', 'message_id', 'READ', 7, 11, 'e11', 0, 3, 1, 3),
+		   ('sent', 'gone', 'message_id', 'READ', 7, 3, 'e3', 0, 3, 1, 3)`,
+		`PRAGMA user_version = 23`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("open an older store: %v", err)
+	}
+	defer s.Close()
+	for _, want := range []struct {
+		source, subject, status string
+		events                  int64
+	}{{"sent", "m1", "DELIVERED", 2}, {"other", "m1", "SENT", 1}, {"sent", "m2", "READ", 1}} {
+		st, err := s.Subject(ctx, want.source, want.subject)
+		if err != nil {
+			t.Fatalf("Subject(%s, %s): %v", want.source, want.subject, err)
+		}
+		if st.Status != want.status || st.Events != want.events {
+			t.Errorf("Subject(%s, %s) = %s with %d events, want %s with %d", want.source, want.subject, st.Status, st.Events, want.status, want.events)
+		}
+	}
+	if _, err := s.Subject(ctx, "sent", "gone"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a state without events: %v, want not found", err)
+	}
+	late := storetest.NewEvent("sent", "late")
+	late.SubjectKind, late.Subject, late.Status = "message_id", "m1", "SENT"
+	if _, err := s.Append(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetEvent(ctx, late.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Stale {
+		t.Error("a SENT after the migrated DELIVERED is not stale")
+	}
+	if st, err := s.Subject(ctx, "sent", "m1"); err != nil || st.Events != 3 || st.Status != "DELIVERED" {
+		t.Errorf("Subject(sent, m1) after one more event = %+v, %v; want DELIVERED with 3", st, err)
+	}
+}

@@ -12,9 +12,10 @@ import (
 // A subject's latest state is kept by the append (subjectSQL): this file
 // reads it, and fills in the staleness of claimed deliveries from it.
 
-// subjectStateSQL reads one subject's latest state by its primary key.
-const subjectStateSQL = `SELECT source, kind, subject, status, rank, event_id, occurred_at, received_at, events, updated_at
-  FROM subjects WHERE source = ? AND subject = ?`
+// subjectStateSQL reads the latest state of subject ?2 of source ?1, by
+// its first event (firstEventSQL).
+var subjectStateSQL = `SELECT source, kind, subject, status, rank, event_id, occurred_at, received_at, events, updated_at
+  FROM subjects WHERE first_seq = (` + firstEventSQL("?1", "?2") + `)`
 
 // Subject implements store.Store.
 func (s *Store) Subject(ctx context.Context, source, subject string) (*store.SubjectState, error) {
@@ -35,9 +36,9 @@ func (s *Store) Subject(ctx context.Context, source, subject string) (*store.Sub
 }
 
 // claimedSubjectsSQL reads the latest states of the subjects in the JSON
-// array ?1 of [source, subject] pairs, each by the primary key.
-const claimedSubjectsSQL = `SELECT s.source, s.subject, s.status, s.rank, s.occurred_at, s.event_seq
-  FROM json_each(?1) j CROSS JOIN subjects s ON s.source = j.value ->> 0 AND s.subject = j.value ->> 1`
+// array ?1 of [source, subject] pairs, each by its first event.
+var claimedSubjectsSQL = `SELECT s.source, s.subject, s.status, s.rank, s.occurred_at, s.event_seq
+  FROM json_each(?1) j CROSS JOIN subjects s ON s.first_seq = (` + firstEventSQL("j.value ->> 0", "j.value ->> 1") + `)`
 
 // fillStaleness sets each claim's Stale and SubjectStatus from its
 // subject's latest state as it is now.

@@ -212,7 +212,12 @@ func testSubjectRetention(t *testing.T, factory Factory) {
 	halfGone := subjectEvent("sent", "m6", "SENT", t0)
 	kept := subjectEvent("sent", "m6", "DELIVERED", t0.Add(time.Minute))
 	kept.Destinations = []string{"app"} // pending: kept
-	for _, ev := range []*store.Event{gone, goneToo, halfGone, kept} {
+	// m7's first event stays (pending) while its later, latest one goes:
+	// the state and the count stay with the first.
+	firstKept := subjectEvent("sent", "m7", "SENT", t0)
+	firstKept.Destinations = []string{"app"}
+	latestGone := subjectEvent("sent", "m7", "DELIVERED", t0.Add(time.Minute))
+	for _, ev := range []*store.Event{gone, goneToo, halfGone, kept, firstKept, latestGone} {
 		ev.ReceivedAt = old
 		mustAppend(t, s, ev)
 	}
@@ -231,6 +236,25 @@ func testSubjectRetention(t *testing.T, factory Factory) {
 		t.Errorf("Subject(m5) with its events pruned: %v, want ErrNotFound", err)
 	}
 	checkLatest(t, s, kept, 1)
+	if st := mustSubject(t, s, "sent", "m7"); st.Status != "DELIVERED" || st.Events != 1 {
+		t.Errorf("m7 after its latest event was pruned: %s with %d events, want DELIVERED with 1", st.Status, st.Events)
+	}
+	// The subjects whose states outlived some of their events go on: a
+	// new event of each is counted on the same state, and a stale one is
+	// known to be.
+	read := subjectEvent("sent", "m6", "READ", t0.Add(2*time.Minute))
+	mustAppend(t, s, read)
+	checkLatest(t, s, read, 2)
+	late := subjectEvent("sent", "m7", "SENT", t0.Add(30*time.Second))
+	mustAppend(t, s, late)
+	checkStale(t, s, late, true)
+	if st := mustSubject(t, s, "sent", "m7"); st.Status != "DELIVERED" || st.Events != 2 {
+		t.Errorf("m7 after one more event: %s with %d events, want DELIVERED with 2", st.Status, st.Events)
+	}
+	// And a subject whose events were all pruned starts again.
+	again := subjectEvent("sent", "m5", "READ", t0.Add(3*time.Minute))
+	mustAppend(t, s, again)
+	checkLatest(t, s, again, 1)
 }
 
 // SubjectTraffic is the goal, out of order under concurrency:
