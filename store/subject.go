@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // SubjectState is the latest state of one subject (a message, a template,
 // …): the event of its subject that is latest by the lifecycle order
@@ -21,4 +24,13 @@ type SubjectState struct {
 	Events int64 `json:"events"`
 	// UpdatedAt is when the latest state last changed.
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// SubjectBackfiller is a store that gives the events it stored before it
+// kept subjects' states theirs, in the background (retention runs it).
+type SubjectBackfiller interface {
+	// BackfillSubjects fills in up to limit such events, oldest first,
+	// as the append would have: their ranks, stale flags and their
+	// subjects' states and counts. done says none is left.
+	BackfillSubjects(ctx context.Context, limit int) (events int64, done bool, err error)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hooklatch/hooklatch/internal/clock"
+	"github.com/hooklatch/hooklatch/store"
 )
 
 // MinRetention is the shortest retention accepted: shorter would prune
@@ -91,7 +92,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // Retainer prunes one store.
-type Retainer struct{ cfg Config }
+type Retainer struct {
+	cfg        Config
+	backfilled bool // the store has no event left without its subject's state
+}
 
 // Check validates the retention settings, in the command line's words.
 func Check(retention, retentionDead time.Duration) error {
@@ -151,8 +155,13 @@ func (r *Retainer) Run(ctx context.Context) {
 }
 
 // Prune makes one pass: batch after batch until nothing is left to
-// prune, and returns how many events and kept keys it pruned.
+// prune, and returns how many events and kept keys it pruned. Until the
+// store has filled in the subjects' states of the events it stored before
+// it kept them (store.SubjectBackfiller), the pass does that first.
 func (r *Retainer) Prune(ctx context.Context) (events, keys int64, err error) {
+	if err := r.backfill(ctx); err != nil {
+		return 0, 0, err
+	}
 	now := r.cfg.Clock.Now()
 	before, keysBefore := now.Add(-r.cfg.Retention), now.Add(-2*r.cfg.Retention)
 	var deadBefore time.Time
@@ -186,4 +195,34 @@ func (r *Retainer) Prune(ctx context.Context) (events, keys int64, err error) {
 		r.cfg.Logger.Info("retention: pruned", "events", events, "dedupe_keys", keys)
 	}
 	return events, keys, ctx.Err()
+}
+
+// backfill has the store fill in the subjects' states of its events
+// stored before it kept them, batch after batch with the pass's pauses,
+// once: a store that has none left says so at its first call.
+func (r *Retainer) backfill(ctx context.Context) error {
+	b, ok := r.cfg.Store.(store.SubjectBackfiller)
+	if !ok || r.backfilled {
+		return nil
+	}
+	var total int64
+	for ctx.Err() == nil {
+		n, done, err := b.BackfillSubjects(ctx, r.cfg.Batch)
+		total += n
+		if err != nil {
+			return fmt.Errorf("retention: fill in subjects' states: %w", err)
+		}
+		if done {
+			r.backfilled = true
+			if total > 0 {
+				r.cfg.Logger.Info("subjects: the states of the events stored before this version kept them are filled in", "events", total)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(r.cfg.Pause):
+		}
+	}
+	return ctx.Err()
 }

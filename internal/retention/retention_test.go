@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -172,5 +173,47 @@ func TestRetentionBelowADayRefused(t *testing.T) {
 	}
 	if err := retention.Check(24*time.Hour, 0); err != nil {
 		t.Errorf("24h refused: %v", err)
+	}
+}
+
+// backfilling records the calls a pass makes to a store that has
+// subjects' states to fill in before it prunes.
+type backfilling struct {
+	left  int // batches the backfill has left
+	calls []string
+}
+
+func (b *backfilling) Prune(context.Context, time.Time, time.Time, time.Time, int) (int64, int64, error) {
+	b.calls = append(b.calls, "prune")
+	return 0, 0, nil
+}
+
+func (b *backfilling) OldestEvent(context.Context) (time.Time, bool, error) { return time.Time{}, false, nil }
+
+func (b *backfilling) BackfillSubjects(_ context.Context, limit int) (int64, bool, error) {
+	b.calls = append(b.calls, "backfill")
+	if b.left == 0 {
+		return 0, true, nil
+	}
+	b.left--
+	return int64(limit), b.left == 0, nil
+}
+
+// A pass fills in the subjects' states before it prunes, batch after
+// batch until the store says it is done, and never asks again.
+func TestPassFillsInSubjectsFirst(t *testing.T) {
+	b := &backfilling{left: 3}
+	r, err := retention.New(retention.Config{Store: b, Pause: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, _, err := r.Prune(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"backfill", "backfill", "backfill", "prune", "prune"}
+	if !slices.Equal(b.calls, want) {
+		t.Errorf("calls %v, want %v", b.calls, want)
 	}
 }

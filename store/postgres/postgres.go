@@ -139,7 +139,8 @@ type Store struct {
 	stop chan struct{} // closed by Close, for the loops that only wait
 
 	pruneMu    sync.Mutex
-	pruneAfter int64 // the seq the next Prune goes on after
+	pruneAfter int64       // the seq the next Prune goes on after
+	backfilled atomic.Bool // no event is left without its subject's state (backfill.go)
 
 	// ordered names the destinations that order by subject, as this
 	// store last recorded or read the routes (store.OrderSubject).

@@ -332,6 +332,11 @@ func TestRetentionStatementsUseTheirIndexes(t *testing.T) {
 			"SEARCH events USING INDEX events_subject_seq (subject=?)"}},
 		"claimed subjects": {claimedSubjectsSQL, []any{`[["s","m"]]`}, []string{"SEARCH s USING INTEGER PRIMARY KEY (rowid=?)",
 			"SEARCH events USING INDEX events_subject_seq (subject=?)"}},
+		// The backfill of older events walks a stretch of seqs, and
+		// compares each with its subject's earlier events.
+		"backfill events": {backfillEventsSQL, []any{1, 500}, []string{"SEARCH events USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"}},
+		"backfill rank": {backfillRankSQL, []any{5, 7, "m", "s", 1}, []string{"SEARCH events USING INTEGER PRIMARY KEY (rowid=?)",
+			"SEARCH p USING INDEX events_subject_seq (subject=? AND seq<?)"}},
 		"subject state": {subjectStateSQL, []any{"s", "m"}, []string{"SEARCH subjects USING INTEGER PRIMARY KEY (rowid=?)",
 			"SEARCH events USING INDEX events_subject_seq (subject=?)"}},
 	} {

@@ -156,8 +156,9 @@ type Store struct {
 	ordered map[string]bool
 
 	pruneMu    sync.Mutex
-	pruneFrom  int64      // the seq after which the next prune batch looks (retention.go)
-	pruneChunk pruneChunk // the size of the next retention transaction
+	pruneFrom  int64       // the seq after which the next prune batch looks (retention.go)
+	pruneChunk pruneChunk  // the size of the next retention transaction
+	backfilled atomic.Bool // no event is left without its subject's state (backfill.go)
 
 	mu     sync.RWMutex // guards closed against sends on queue
 	closed bool

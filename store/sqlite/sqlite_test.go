@@ -324,3 +324,82 @@ func TestMigrationKeysSubjectsByFirstEvent(t *testing.T) {
 		t.Errorf("Subject(sent, m1) after one more event = %+v, %v; want DELIVERED with 3", st, err)
 	}
 }
+
+// The events a store kept before it kept subjects' states get theirs in
+// the background (BackfillSubjects), as the append would have given
+// them: a message whose events all predate the upgrade has its latest
+// state, an out-of-order one among them is stale, and an event that
+// arrived after the upgrade but before the backfill is counted with them.
+func TestBackfillSubjectsOfOlderEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hooklatch.db")
+	db := oldSchema(t, path, 19)
+	for _, q := range []string{
+		`INSERT INTO events (seq, id, source, dedupe_key, subject_kind, subject, status, occurred_at, received_at, body, body_sha256) VALUES
+		   (1, 'e1', 'sent', 'k1', 'message_id', 'm1', 'DELIVERED', 20, 1, x'', x'01'),
+		   (2, 'e2', 'sent', 'k2', 'message_id', 'm1', 'SENT', 10, 2, x'', x'02'),
+		   (3, 'e3', 'sent', 'k3', '', '', '', 0, 3, x'', x'03'),
+		   (4, 'e4', 'sent', 'k4', 'message_id', 'm2', 'READ', 30, 4, x'', x'04'),
+		   (5, 'e5', 'sent', 'k5', 'message_id', 'm1', 'QUEUED', 5, 5, x'', x'05')`,
+		`PRAGMA user_version = 19`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("open an older store: %v", err)
+	}
+	defer s.Close()
+	if _, err := s.Subject(ctx, "sent", "m2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Subject(m2) before the backfill: %v, want not found", err)
+	}
+	// An event after the upgrade, before the backfill: its state is its
+	// own until the older ones are counted.
+	read := storetest.NewEvent("sent", "after")
+	read.SubjectKind, read.Subject, read.Status, read.OccurredAt = "message_id", "m1", "READ", time.Unix(0, 40)
+	if _, err := s.Append(ctx, read); err != nil {
+		t.Fatal(err)
+	}
+	var calls int
+	for done := false; !done; calls++ {
+		if calls == 10 {
+			t.Fatal("the backfill never ended")
+		}
+		if _, done, err = s.BackfillSubjects(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 3 {
+		t.Errorf("backfilled 5 seqs 2 at a time in %d calls, want 3", calls)
+	}
+	for _, want := range []struct {
+		subject, status, eventID string
+		events                   int64
+	}{{"m1", "READ", read.ID, 4}, {"m2", "READ", "e4", 1}} {
+		st, err := s.Subject(ctx, "sent", want.subject)
+		if err != nil {
+			t.Fatalf("Subject(%s): %v", want.subject, err)
+		}
+		if st.Status != want.status || st.EventID != want.eventID || st.Events != want.events {
+			t.Errorf("Subject(%s) = %s by %s with %d events, want %s by %s with %d", want.subject, st.Status, st.EventID, st.Events,
+				want.status, want.eventID, want.events)
+		}
+	}
+	for id, stale := range map[string]bool{"e1": false, "e2": true, "e4": false, "e5": true} {
+		ev, err := s.GetEvent(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Stale != stale || ev.Rank == 0 {
+			t.Errorf("%s (%s): stale %v rank %d, want stale %v and a rank", id, ev.Status, ev.Stale, ev.Rank, stale)
+		}
+	}
+	if n, done, err := s.BackfillSubjects(ctx, 2); n != 0 || !done || err != nil {
+		t.Errorf("BackfillSubjects once done = %d, %v, %v; want 0, done", n, done, err)
+	}
+}

@@ -28,5 +28,14 @@ SELECT f.first_seq, s.source, s.subject, s.kind, s.status, s.rank, s.event_seq, 
                (SELECT e.seq FROM events e INDEXED BY events_subject_seq WHERE e.subject = s2.subject AND e.source = s2.source ORDER BY e.seq LIMIT 1) AS first_seq
           FROM subjects s2) f ON f.source = s.source AND f.subject = s.subject
  WHERE f.first_seq IS NOT NULL;
+-- The events stored before subjects had states (before migration 0020)
+-- get theirs in the background, oldest first (BackfillSubjects): from the
+-- first event to the last stored now, when no state exists yet. A store
+-- that kept states already (a development build between 0020 and 0023)
+-- is not backfilled: its earlier events could not be told from counted
+-- ones.
+INSERT INTO meta (key, value)
+SELECT 'subjects_backfill', json_object('next', 0, 'end', MAX(seq)) FROM events
+ WHERE NOT EXISTS (SELECT 1 FROM subjects_by_first) HAVING MAX(seq) IS NOT NULL;
 DROP TABLE subjects;
 ALTER TABLE subjects_by_first RENAME TO subjects;
