@@ -188,7 +188,9 @@ func (b *backfilling) Prune(context.Context, time.Time, time.Time, time.Time, in
 	return 0, 0, nil
 }
 
-func (b *backfilling) OldestEvent(context.Context) (time.Time, bool, error) { return time.Time{}, false, nil }
+func (b *backfilling) OldestEvent(context.Context) (time.Time, bool, error) {
+	return time.Time{}, false, nil
+}
 
 func (b *backfilling) BackfillSubjects(_ context.Context, limit int) (int64, bool, error) {
 	b.calls = append(b.calls, "backfill")
