@@ -199,6 +199,7 @@ ALTER TABLE deliveries DROP COLUMN order_key, DROP COLUMN order_rank, DROP COLUM
 CREATE INDEX deliveries_pending ON deliveries (next_attempt_at, id) WHERE status = 'pending';
 ALTER TABLE routes DROP COLUMN ordering;
 DROP INDEX events_source_seq; -- 0012, likewise
+ALTER TABLE routes DROP COLUMN sources, DROP COLUMN filter; -- 0014, likewise
 DELETE FROM schema_migrations WHERE version >= 3;
 UPDATE deliveries SET status = 'dead' WHERE event_seq % 3 = 0`)
 	s.Close()
