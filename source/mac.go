@@ -41,6 +41,10 @@ type mac struct {
 	// cover (Twilio's URL with and without its port), tried in order in
 	// place of content.
 	contents func(req *http.Request, ts string, body []byte) [][]byte
+	// checkBody, when set, holds the body to what the matched signature
+	// covers when the signed content does not hold the body itself
+	// (Twilio's bodySHA256).
+	checkBody func(req *http.Request, body []byte) error
 	// hashFor, when set, picks the hash a request says it was signed with.
 	hashFor func(h http.Header) (func() hash.Hash, error)
 	// identify names the event of a verified request.
@@ -105,6 +109,11 @@ func (m *mac) Verify(req *http.Request, body []byte) (Verified, error) {
 	i, ok := c.matchAny(req, ts, body, decoded)
 	if !ok {
 		return Verified{}, &signature.VerifyError{Reason: signature.ErrNoMatch, Detail: fmt.Sprintf("%d %s signature(s) checked against %d secret(s)", len(decoded), m.provider, len(m.keys))}
+	}
+	if m.checkBody != nil {
+		if err := m.checkBody(req, body); err != nil {
+			return Verified{}, err
+		}
 	}
 	v := m.identify(req.Header, body)
 	v.SecretIndex, v.Timestamp = i, at
@@ -220,6 +229,10 @@ func (m *mac) Diagnose(h http.Header, url string, body []byte, now time.Time) si
 	_, err := c.Verify(req, body)
 	if err == nil {
 		d.OK = true
+		return d
+	}
+	if be := (*bodyHashError)(nil); errors.As(err, &be) {
+		d.Findings = be.findings(body)
 		return d
 	}
 	d.Findings = append(d.Findings, c.finding(err, h, now))
