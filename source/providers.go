@@ -169,22 +169,39 @@ func newGitHub(s Settings) (Source, error) {
 // body keyed with the app's client secret. The identity is
 // X-Shopify-Event-Id, which Shopify's "Ignore duplicate webhooks" names as
 // the duplicate check, else X-Shopify-Webhook-Id, the same on every retry;
-// X-Shopify-Topic is the type.
+// X-Shopify-Topic is the type. Shopify's Events webhooks name the same
+// headers without X- (Shopify-Hmac-Sha256 …); @shopify/shopify-api's
+// webhooks.validate takes both.
 func newShopify(s Settings) (Source, error) {
 	if err := requireSecrets(s); err != nil {
 		return nil, err
 	}
-	const header = "X-Shopify-Hmac-Sha256"
+	const header, eventsHeader = "X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256"
+	// first is the value of the first of names the request has.
+	first := func(h http.Header, names ...string) string {
+		for _, n := range names {
+			if v := h.Get(n); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	webhooks, events := prefixed(header, ""), prefixed(eventsHeader, "")
 	return &mac{
 		provider: "shopify", header: header, newHash: sha256.New, keys: textKeys(s.Secrets), secrets: s.Secrets, base64: true,
 		headers:   func(sig, _ string) http.Header { return header1(header, sig) },
-		tolerance: s.Tolerance, now: s.NowFunc, parse: prefixed(header, ""), content: bodyOnly,
-		identify: func(h http.Header, _ []byte) Verified {
-			id := h.Get("X-Shopify-Event-Id")
-			if id == "" {
-				id = h.Get("X-Shopify-Webhook-Id")
+		tolerance: s.Tolerance, now: s.NowFunc, content: bodyOnly,
+		parse: func(h http.Header) ([]string, string, error) {
+			if h.Get(header) == "" && h.Get(eventsHeader) != "" {
+				return events(h)
 			}
-			return Verified{EventID: id, Type: h.Get("X-Shopify-Topic")}
+			return webhooks(h)
+		},
+		identify: func(h http.Header, _ []byte) Verified {
+			return Verified{
+				EventID: first(h, "X-Shopify-Event-Id", "X-Shopify-Webhook-Id", "Shopify-Webhook-Id"),
+				Type:    first(h, "X-Shopify-Topic", "Shopify-Topic"),
+			}
 		},
 	}, nil
 }

@@ -28,10 +28,17 @@ import { Webhook as Standard } from "standardwebhooks";
 import Stripe from "stripe";
 import { sign as octokitSign } from "@octokit/webhooks-methods";
 import twilio from "twilio";
+import { createSHA256HMAC, HashFormat } from "@shopify/shopify-api/runtime";
 const jobs = JSON.parse(readFileSync(0, "utf8"));
 const out = [];
 for (const j of jobs) {
   switch (j.lib) {
+  case "shopify": { // the HMAC @shopify/shopify-api's webhooks.validate computes
+    const p = j.events ? "shopify-" : "x-shopify-"; // its Events and Webhooks header names
+    out.push({ [p + "hmac-sha256"]: await createSHA256HMAC(j.secret, j.body, HashFormat.Base64), [p + "topic"]: "orders/create",
+      [p + "webhook-id"]: j.id, [p + "shop-domain"]: "shop.myshopify.com", [p + "api-version"]: "2025-10" });
+    break;
+  }
   case "standardwebhooks": {
     const sig = new Standard(j.secret).sign(j.id, new Date(j.unix * 1000), j.body);
     out.push({ "webhook-id": j.id, "webhook-timestamp": String(j.unix), "webhook-signature": sig });
@@ -74,6 +81,9 @@ type job struct {
 	Algorithm string `json:"algorithm,omitempty"`
 	// JSON signs a Twilio JSON body: through its bodySHA256 in the URL.
 	JSON bool `json:"json,omitempty"`
+	// Events names Shopify's headers as its Events webhooks do
+	// (shopify-hmac-sha256 …), not as its Webhooks (x-shopify-…).
+	Events bool `json:"events,omitempty"`
 }
 
 const twilioURL = "https://hooks.example.com/webhooks/sms?tenant=7"
@@ -127,6 +137,20 @@ var providerCases = []providerCase{
 		job: job{Lib: "twilio", Secret: "12345abcdef67890", URL: twilioURL, Algorithm: "HMAC_SHA256",
 			Body: "CallSid=CA42&CallStatus=completed&AccountSid=AC123"},
 		want: source.Verified{Type: "call.completed", Subject: "CA42"},
+	},
+	{
+		name:     "shopify",
+		settings: source.Settings{Provider: "shopify", Secrets: []string{"shpss_2f6b1c0d9e8a7f3b"}},
+		job: job{Lib: "shopify", Secret: "shpss_2f6b1c0d9e8a7f3b", ID: "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+			Body: `{"id":820982911946154508,"email":"jon@example.com","total_price":"403.00"}`},
+		want: source.Verified{EventID: "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", Type: "orders/create"},
+	},
+	{
+		name:     "shopify-events",
+		settings: source.Settings{Provider: "shopify", Secrets: []string{"shpss_2f6b1c0d9e8a7f3b"}},
+		job: job{Lib: "shopify", Secret: "shpss_2f6b1c0d9e8a7f3b", ID: "2c6ab2bb-50a8-4a5e-9b5b-2d6b1d3b0f11", Events: true,
+			Body: `{"id":820982911946154508,"email":"jon@example.com","total_price":"403.00"}`},
+		want: source.Verified{EventID: "2c6ab2bb-50a8-4a5e-9b5b-2d6b1d3b0f11", Type: "orders/create"},
 	},
 	{
 		// A JSON body: Twilio adds its hash to the URL as bodySHA256 and
@@ -307,12 +331,24 @@ import { Webhook as Standard } from "standardwebhooks";
 import Stripe from "stripe";
 import { verify as octokitVerify } from "@octokit/webhooks-methods";
 import twilio from "twilio";
+import "@shopify/shopify-api/adapters/web-api";
+import { shopifyApi, ApiVersion, LogSeverity } from "@shopify/shopify-api";
 const jobs = JSON.parse(readFileSync(0, "utf8"));
 const out = [];
 for (const j of jobs) {
   const h = j.headers;
   try {
     switch (j.lib) {
+    case "shopify": {
+      const shopify = shopifyApi({ apiKey: "unused", apiSecretKey: j.secret, hostName: "hooks.example.com", apiVersion: ApiVersion.October25,
+        isEmbeddedApp: false, logger: { level: LogSeverity.Error, log: () => {} } });
+      // The headers every Shopify webhook has beside the signature.
+      const headers = { "x-shopify-topic": "orders/create", "x-shopify-shop-domain": "shop.myshopify.com",
+        "x-shopify-api-version": "2025-10", "x-shopify-webhook-id": "w-1", ...h };
+      const r = await shopify.webhooks.validate({ rawBody: j.body, rawRequest: new Request(j.url, { method: "POST", headers, body: j.body }) });
+      out.push(r.valid || r.reason);
+      break;
+    }
     case "standardwebhooks":
       new Standard(j.secret).verify(j.body, h);
       out.push(true);
