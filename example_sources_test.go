@@ -1,11 +1,9 @@
 package hooklatch_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,16 +19,7 @@ import (
 func sendAsStripe(url, secret string, body []byte) int {
 	stripe, _ := source.New(source.Settings{Name: "stripe", Provider: "stripe", Secrets: []string{secret}})
 	h, _ := stripe.(source.Signer).Sign(url, body, time.Now(), "")
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	for k, v := range h {
-		req.Header[k] = v
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return postWith(url, body, h)
 }
 
 // A relay that receives Stripe's webhooks beside Sent's: each handler

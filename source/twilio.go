@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -86,23 +85,9 @@ func checkTwilioBody(u string, body []byte) error {
 // findings says what changed the body: the usual changes tried against
 // the hash Twilio signed, else the plain fact.
 func (e *bodyHashError) findings(body []byte) []signature.Finding {
-	variants := []struct {
-		cause, message string
-		body           []byte
-	}{
-		{signature.CauseTrailingNewline, "the URL's bodySHA256 is the hash of the body without its final newline: something added one on the way", bytes.TrimSuffix(body, []byte("\n"))},
-		{signature.CauseTrailingNewline, "the URL's bodySHA256 is the hash of the body with a final newline: something stripped it on the way", append(bytes.Clone(body), '\n')},
-	}
-	var compact bytes.Buffer
-	if json.Compact(&compact, body) == nil {
-		variants = append(variants, struct {
-			cause, message string
-			body           []byte
-		}{signature.CauseBodyReformatted, "the URL's bodySHA256 is the hash of the body without its white space: it was re-serialised on the way", compact.Bytes()})
-	}
-	for _, v := range variants {
-		if !bytes.Equal(v.body, body) && bodyHash(v.body) == e.want {
-			return []signature.Finding{{Cause: v.cause, Message: v.message}}
+	for _, r := range rewrites(body) {
+		if bodyHash(r.body) == e.want {
+			return []signature.Finding{{Cause: r.cause, Message: "the URL's " + bodyHashParam + " is the hash of the body " + r.what}}
 		}
 	}
 	return []signature.Finding{{Cause: signature.CauseNoSecretMatched, Message: "the signature of the URL matches, but the body's SHA-256 is not the " +
