@@ -32,6 +32,15 @@
 // Sent envelope, which has no Type and so reaches only routes without
 // Types.
 //
+// # Other providers
+//
+// Config.Sources receives other providers' webhooks (Stripe, GitHub,
+// Shopify, Slack, Meta, Twilio, Standard Webhooks, a generic HMAC) beside
+// Sent's, each at its own path of the same Handler, with the same
+// guarantees. A Route takes the events of its Sources ("sent" for Sent's)
+// and, with a Filter, only those whose content passes it, as a
+// destination's sources: and filter: do in serve's config file.
+//
 // # Exactly-once effects
 //
 // Delivery is at least once. For effects in your own database that must
