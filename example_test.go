@@ -26,8 +26,14 @@ import (
 // status of the answer.
 func sendAsSent(url string, body []byte) int {
 	s, _ := signature.ParseSecret(secret)
+	return postWith(url, body, signature.Sign(signature.V1, s, body, signature.SignOptions{}))
+}
+
+// postWith posts body to url with the headers h, and returns the status
+// of the answer.
+func postWith(url string, body []byte, h http.Header) int {
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	for k, v := range signature.Sign(signature.V1, s, body, signature.SignOptions{}) {
+	for k, v := range h {
 		req.Header[k] = v
 	}
 	resp, err := http.DefaultClient.Do(req)

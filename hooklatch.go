@@ -32,6 +32,15 @@
 // Sent envelope, which has no Type and so reaches only routes without
 // Types.
 //
+// # Other providers
+//
+// Config.Sources receives other providers' webhooks (Stripe, GitHub,
+// Shopify, Slack, Meta, Twilio, Standard Webhooks, a generic HMAC) beside
+// Sent's, each at its own path of the same Handler, with the same
+// guarantees. A Route takes the events of its Sources ("sent" for Sent's)
+// and, with a Filter, only those whose content passes it, as a
+// destination's sources: and filter: do in serve's config file.
+//
 // # Exactly-once effects
 //
 // Delivery is at least once. For effects in your own database that must
@@ -54,8 +63,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -65,16 +77,26 @@ import (
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/engine"
+	"github.com/hooklatch/hooklatch/internal/filter"
+	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/internal/retention"
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/source"
 	"github.com/hooklatch/hooklatch/store"
 )
 
 // Config configures a Relay.
 type Config struct {
 	// Secrets are Sent's signing secrets (whsec_…); several while rotating.
-	// Required.
+	// Required, unless Sources are set: then without secrets the relay
+	// receives their webhooks alone.
 	Secrets []string
+	// Sources are other providers' webhooks the relay receives beside
+	// Sent's, each at a path of its own, verified by its provider's rules
+	// and stored under its name, with the same guarantees (see Source and
+	// docs/sources.md). A Route takes them all unless its Sources say
+	// which. Defaults to none: the relay receives Sent's webhooks alone.
+	Sources []Source
 	// Store is where events are kept: a SQLite file path, or a
 	// postgres:// URL for several instances on one database (its schema=
 	// parameter names the installation's schema; default "hooklatch").
@@ -138,6 +160,39 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Source is another provider's webhooks, received by the relay's Handler
+// at Path: the config file's sources: entry, in Go. The provider's rules
+// (headers, signed content, timestamp tolerance, event id and type) are
+// package source's.
+type Source struct {
+	// Name names the source in the store and in Route.Sources, as
+	// "payments". Required, unique, and not Sent's name ("sent").
+	Name string
+	// Provider is one of source.Providers(): "stripe", "github",
+	// "standard-webhooks", "shopify", "slack", "meta", "twilio", "hmac".
+	// Required.
+	Provider string
+	// Path is the URL path the provider posts to, as the request reaches
+	// the relay's Handler (mount the Handler where it sees the full path,
+	// not under http.StripPrefix). Defaults to "/webhooks/" + Name.
+	Path string
+	// Secrets are the provider's signing secrets, the newest first while
+	// a rotation settles. Required.
+	Secrets []string
+	// Tolerance is how far a signed timestamp may be from now. Defaults
+	// to the provider's (5 minutes for those that sign one).
+	Tolerance time.Duration
+	// VerifyToken is the verify token of a "meta" source, for its
+	// hub.challenge handshake.
+	VerifyToken string
+	// PublicURL is the URL a "twilio" source's provider posts to, as
+	// configured there: Twilio signs it, and behind a proxy it differs
+	// from the request's.
+	PublicURL string
+	// HMAC configures an "hmac" source.
+	HMAC source.HMACSettings
+}
+
 // Route is one handler, the event types it wants and its retry budget.
 type Route struct {
 	// Name identifies the handler's deliveries in the store. Required.
@@ -149,6 +204,18 @@ type Route struct {
 	// decodes, and default to those; wrapped in a Handler of yours it is
 	// no longer seen as typed, and skips (nil) what it cannot decode.
 	Types []string
+	// Sources names the sources the handler takes events from: "sent"
+	// for Sent's webhooks, or a Config.Sources Name. Defaults to every
+	// source the relay receives.
+	Sources []string
+	// Filter, when set, narrows Types and Sources down to the events whose
+	// content passes it: an expression such as
+	// `payload.channel == "whatsapp" && status in ["FAILED", "BLOCKED"]`
+	// over payload, field, type, subject, status and headers, with the
+	// meaning of a destination's filter: in the config file
+	// (docs/filters.md). An event it cannot judge (an evaluation error) is
+	// delivered. Defaults to none.
+	Filter string
 	// MaxAttempts before the delivery is dead. Defaults to 15.
 	MaxAttempts int
 	// Timeout bounds one attempt. Defaults to 30s.
@@ -208,8 +275,12 @@ func engineConfig(cfg Config) (engine.Config, error) {
 		}
 		secrets = append(secrets, parsed...)
 	}
-	if len(secrets) == 0 {
+	if len(secrets) == 0 && len(cfg.Sources) == 0 {
 		return engine.Config{}, errors.New("Config.Secrets is required (the whsec_… value from Sent's dashboard)")
+	}
+	endpoints, err := sourceEndpoints(cfg.Sources)
+	if err != nil {
+		return engine.Config{}, err
 	}
 	if cfg.Store == "" {
 		cfg.Store = cfg.StorePath
@@ -223,12 +294,19 @@ func engineConfig(cfg Config) (engine.Config, error) {
 	if err := retention.Check(cfg.Retention, cfg.RetentionDead); err != nil {
 		return engine.Config{}, err
 	}
-	routes, err := dispatchRoutes(cfg.Handlers)
+	known := map[string]bool{}
+	if len(secrets) > 0 {
+		known[sentSource] = true
+	}
+	for _, ep := range endpoints {
+		known[ep.Name] = true
+	}
+	routes, err := dispatchRoutes(cfg.Handlers, known)
 	if err != nil {
 		return engine.Config{}, err
 	}
 	return engine.Config{
-		Store: cfg.Store, Backend: cfg.Backend,
+		Store: cfg.Store, Backend: cfg.Backend, Endpoints: endpoints,
 		Secrets: secrets, Tolerance: cfg.Tolerance, MaxBodyBytes: cfg.MaxBodyBytes,
 		AnswerWithin: cfg.AnswerWithin, MinBodyRate: cfg.MinBodyRate,
 		Routes: routes, Retention: cfg.Retention, RetentionDead: cfg.RetentionDead,
@@ -237,9 +315,40 @@ func engineConfig(cfg Config) (engine.Config, error) {
 	}, nil
 }
 
+// sentSource is the name of Sent's source in the store.
+const sentSource = "sent"
+
+// sourceEndpoints are the sources as the receiver's endpoints.
+func sourceEndpoints(sources []Source) ([]receiver.Endpoint, error) {
+	var eps []receiver.Endpoint
+	for _, s := range sources {
+		switch {
+		case s.Name == sentSource || s.Provider == sentSource:
+			return nil, fmt.Errorf("source %q: Sent's webhooks are Config.Secrets' source, %q, at any path no other source has", s.Name, sentSource)
+		case s.Path == "":
+			s.Path = "/webhooks/" + s.Name
+		}
+		src, err := source.New(source.Settings{
+			Name: s.Name, Provider: s.Provider, Secrets: s.Secrets, Tolerance: s.Tolerance,
+			VerifyToken: s.VerifyToken, PublicURL: s.PublicURL, HMAC: s.HMAC,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("source %q: %w", s.Name, err)
+		}
+		for _, ep := range eps {
+			if ep.Name == s.Name || ep.Path == s.Path {
+				return nil, fmt.Errorf("source %q: source %q has that name or path (%s) already", s.Name, ep.Name, s.Path)
+			}
+		}
+		eps = append(eps, receiver.Endpoint{Name: s.Name, Path: s.Path, Source: src})
+	}
+	return eps, nil
+}
+
 // dispatchRoutes are the handlers as the dispatcher's routes. A typed
-// handler's route takes only the types it decodes (see Route.Types).
-func dispatchRoutes(handlers []Route) ([]dispatch.Route, error) {
+// handler's route takes only the types it decodes (see Route.Types). A
+// route's Sources must be among those known.
+func dispatchRoutes(handlers []Route, known map[string]bool) ([]dispatch.Route, error) {
 	routes := make([]dispatch.Route, len(handlers))
 	for i, h := range handlers {
 		if h.Handler == nil {
@@ -253,9 +362,22 @@ func dispatchRoutes(handlers []Route) ([]dispatch.Route, error) {
 		if err != nil {
 			return nil, fmt.Errorf("handler %q: %w", h.Name, err)
 		}
+		for _, s := range h.Sources {
+			if !known[s] {
+				return nil, fmt.Errorf("handler %q: Sources: %q is not a source the relay receives (%s)", h.Name, s, strings.Join(slices.Sorted(maps.Keys(known)), ", "))
+			}
+		}
+		var f *filter.Filter
+		if h.Filter != "" {
+			if f, err = filter.Compile(h.Filter); err != nil {
+				return nil, fmt.Errorf("handler %q: Filter: %w", h.Name, err)
+			}
+		}
 		routes[i] = dispatch.Route{
 			Name:        h.Name,
 			Types:       types,
+			Sources:     h.Sources,
+			Filter:      f,
 			Destination: adapt(h.Handler),
 			Policy:      dispatch.Policy{MaxAttempts: h.MaxAttempts, Timeout: h.Timeout, Concurrency: h.Concurrency, Rate: rate},
 			Order:       h.Order,
@@ -264,7 +386,9 @@ func dispatchRoutes(handlers []Route) ([]dispatch.Route, error) {
 	return routes, nil
 }
 
-// Handler is the http.Handler to mount where Sent posts webhooks.
+// Handler is the http.Handler to mount where Sent posts webhooks, and
+// where each of Config.Sources' providers posts (its Path): a request to a
+// source's Path is that source's, any other Sent's.
 func (r *Relay) Handler() http.Handler { return r.engine.Receiver() }
 
 // AdminHandler serves the admin API (/v1/), the dashboard (/ui/), the
@@ -324,7 +448,10 @@ func (r *Relay) Close() error {
 
 // Event is what a handler receives.
 type Event struct {
-	ID         string
+	ID string
+	// Source names where the event came from: "sent", or a
+	// Config.Sources Name.
+	Source     string
 	Type       string // canonical: "message.delivered"
 	Subject    string // message, template or contact id
 	Attempt    int    // 1 on the first try
@@ -388,7 +515,7 @@ func Snooze(d time.Duration) error { return destination.Snooze(d) }
 func adapt(h Handler) destination.Destination {
 	return destination.Func(func(ctx context.Context, d *destination.Delivery) error {
 		ev := &Event{
-			ID: d.Event.ID, Type: d.Event.Type, Subject: d.Event.Subject, Attempt: d.Attempt, DeliveryID: d.ID,
+			ID: d.Event.ID, Source: d.Event.Source, Type: d.Event.Type, Subject: d.Event.Subject, Attempt: d.Attempt, DeliveryID: d.ID,
 			ReceivedAt: d.Event.ReceivedAt, Body: d.Event.Body, stale: d.Stale, latest: d.SubjectStatus,
 		}
 		if env, err := event.Parse(d.Event.Body); err == nil {

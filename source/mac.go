@@ -41,6 +41,10 @@ type mac struct {
 	// cover (Twilio's URL with and without its port), tried in order in
 	// place of content.
 	contents func(req *http.Request, ts string, body []byte) [][]byte
+	// checkBody, when set, holds the body to what the matched signature
+	// covers when the signed content does not hold the body itself
+	// (Twilio's bodySHA256).
+	checkBody func(req *http.Request, body []byte) error
 	// hashFor, when set, picks the hash a request says it was signed with.
 	hashFor func(h http.Header) (func() hash.Hash, error)
 	// identify names the event of a verified request.
@@ -105,6 +109,11 @@ func (m *mac) Verify(req *http.Request, body []byte) (Verified, error) {
 	i, ok := c.matchAny(req, ts, body, decoded)
 	if !ok {
 		return Verified{}, &signature.VerifyError{Reason: signature.ErrNoMatch, Detail: fmt.Sprintf("%d %s signature(s) checked against %d secret(s)", len(decoded), m.provider, len(m.keys))}
+	}
+	if m.checkBody != nil {
+		if err := m.checkBody(req, body); err != nil {
+			return Verified{}, err
+		}
 	}
 	v := m.identify(req.Header, body)
 	v.SecretIndex, v.Timestamp = i, at
@@ -222,6 +231,10 @@ func (m *mac) Diagnose(h http.Header, url string, body []byte, now time.Time) si
 		d.OK = true
 		return d
 	}
+	if be := (*bodyHashError)(nil); errors.As(err, &be) {
+		d.Findings = be.findings(body)
+		return d
+	}
 	d.Findings = append(d.Findings, c.finding(err, h, now))
 	if errors.Is(err, signature.ErrNoMatch) {
 		d.Findings = c.noMatch(req, url, body, d.Findings)
@@ -266,26 +279,9 @@ func (m *mac) noMatch(req *http.Request, url string, body []byte, fs []signature
 			decoded = append(decoded, d)
 		}
 	}
-	variants := []struct {
-		cause, message string
-		body           []byte
-	}{
-		{signature.CauseTrailingNewline, "the signature matches the body without its final newline: something added one on the way", bytes.TrimSuffix(body, []byte("\n"))},
-		{signature.CauseTrailingNewline, "the signature matches the body with a final newline: something stripped it on the way", append(bytes.Clone(body), '\n')},
-	}
-	var compact bytes.Buffer
-	if json.Compact(&compact, body) == nil && !bytes.Equal(compact.Bytes(), body) {
-		variants = append(variants, struct {
-			cause, message string
-			body           []byte
-		}{signature.CauseBodyReformatted, "the signature matches the body without its white space: it was re-serialised on the way", compact.Bytes()})
-	}
-	for _, v := range variants {
-		if bytes.Equal(v.body, body) {
-			continue
-		}
-		if _, ok := m.match(m.content(req, ts, v.body), decoded); ok {
-			return []signature.Finding{{Cause: v.cause, Message: v.message}}
+	for _, r := range rewrites(body) {
+		if _, ok := m.match(m.content(req, ts, r.body), decoded); ok {
+			return []signature.Finding{{Cause: r.cause, Message: "the signature matches the body " + r.what}}
 		}
 	}
 	if m.variants != nil {
@@ -296,6 +292,33 @@ func (m *mac) noMatch(req *http.Request, url string, body []byte, fs []signature
 		}
 	}
 	return fs
+}
+
+// rewrite is a body as a usual change on the way would have left it.
+type rewrite struct {
+	cause, what string // what: "without its final newline: …"
+	body        []byte
+}
+
+// rewrites are the bodies that the usual changes on the way (a final
+// newline added or stripped, JSON re-serialised with white space) would
+// have made from the one signed, if body is what they made of it.
+func rewrites(body []byte) []rewrite {
+	rs := []rewrite{
+		{signature.CauseTrailingNewline, "without its final newline: something added one on the way", bytes.TrimSuffix(body, []byte("\n"))},
+		{signature.CauseTrailingNewline, "with a final newline: something stripped it on the way", append(bytes.Clone(body), '\n')},
+	}
+	var compact bytes.Buffer
+	if json.Compact(&compact, body) == nil {
+		rs = append(rs, rewrite{signature.CauseBodyReformatted, "without its white space: it was re-serialised on the way", compact.Bytes()})
+	}
+	out := rs[:0]
+	for _, r := range rs {
+		if !bytes.Equal(r.body, body) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // fingerprints names secrets without showing them: the first 8 hex digits

@@ -169,22 +169,39 @@ func newGitHub(s Settings) (Source, error) {
 // body keyed with the app's client secret. The identity is
 // X-Shopify-Event-Id, which Shopify's "Ignore duplicate webhooks" names as
 // the duplicate check, else X-Shopify-Webhook-Id, the same on every retry;
-// X-Shopify-Topic is the type.
+// X-Shopify-Topic is the type. Shopify's Events webhooks name the same
+// headers without X- (Shopify-Hmac-Sha256 …); @shopify/shopify-api's
+// webhooks.validate takes both.
 func newShopify(s Settings) (Source, error) {
 	if err := requireSecrets(s); err != nil {
 		return nil, err
 	}
-	const header = "X-Shopify-Hmac-Sha256"
+	const header, eventsHeader = "X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256"
+	// first is the value of the first of names the request has.
+	first := func(h http.Header, names ...string) string {
+		for _, n := range names {
+			if v := h.Get(n); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	webhooks, events := prefixed(header, ""), prefixed(eventsHeader, "")
 	return &mac{
 		provider: "shopify", header: header, newHash: sha256.New, keys: textKeys(s.Secrets), secrets: s.Secrets, base64: true,
 		headers:   func(sig, _ string) http.Header { return header1(header, sig) },
-		tolerance: s.Tolerance, now: s.NowFunc, parse: prefixed(header, ""), content: bodyOnly,
-		identify: func(h http.Header, _ []byte) Verified {
-			id := h.Get("X-Shopify-Event-Id")
-			if id == "" {
-				id = h.Get("X-Shopify-Webhook-Id")
+		tolerance: s.Tolerance, now: s.NowFunc, content: bodyOnly,
+		parse: func(h http.Header) ([]string, string, error) {
+			if h.Get(header) == "" && h.Get(eventsHeader) != "" {
+				return events(h)
 			}
-			return Verified{EventID: id, Type: h.Get("X-Shopify-Topic")}
+			return webhooks(h)
+		},
+		identify: func(h http.Header, _ []byte) Verified {
+			return Verified{
+				EventID: first(h, "X-Shopify-Event-Id", "X-Shopify-Webhook-Id", "Shopify-Webhook-Id"),
+				Type:    first(h, "X-Shopify-Topic", "Shopify-Topic"),
+			}
 		},
 	}, nil
 }
@@ -322,18 +339,32 @@ func (m meta) Handshake(req *http.Request, _ []byte) (Answer, bool) {
 // the URL is checked with and without its port. The HMAC is SHA-1, or
 // SHA-256 when X-Twilio-Webhooks-Signature-Settings says
 // algorithm=HMAC_SHA256 (twilio's lib/webhooks/webhooks.js). The URL is
-// Settings.PublicURL when set, else the request's own.
+// Settings.PublicURL when set, else the request's own. A JSON body is
+// signed through its hash in the URL instead (twilio.go).
 func newTwilio(s Settings) (Source, error) {
 	if err := requireSecrets(s); err != nil {
 		return nil, err
 	}
 	const header = "X-Twilio-Signature"
 	public := s.PublicURL
-	signedURL := func(req *http.Request) string {
-		if public != "" {
-			return public
+	// signedURL is the URL Twilio signed: with a JSON body, with the
+	// bodySHA256 it added.
+	signedURL := func(req *http.Request, body []byte) string {
+		u := public
+		if u == "" {
+			u = RequestURL(req)
 		}
-		return RequestURL(req)
+		if twilioJSON(req, public, body) {
+			u = withBodyHash(u, req, body)
+		}
+		return u
+	}
+	// signed is what Twilio signs for a request at u.
+	signed := func(req *http.Request, u string, body []byte) []byte {
+		if twilioJSON(req, public, body) {
+			return []byte(withBodyHash(u, req, body))
+		}
+		return twilioContent(u, body)
 	}
 	return &mac{
 		provider: "twilio", header: header, newHash: sha1.New, keys: textKeys(s.Secrets), secrets: s.Secrets, base64: true,
@@ -350,27 +381,36 @@ func newTwilio(s Settings) (Source, error) {
 			}
 		},
 		content: func(req *http.Request, _ string, body []byte) []byte {
-			return twilioContent(signedURL(req), body)
+			return signed(req, signedURL(req, body), body)
 		},
 		contents: func(req *http.Request, _ string, body []byte) [][]byte {
-			u := signedURL(req)
-			out := [][]byte{twilioContent(removePort(u), body)}
+			u := signedURL(req, body)
+			out := [][]byte{signed(req, removePort(u), body)}
 			if with := addPort(u); with != removePort(u) {
-				out = append(out, twilioContent(with, body))
+				out = append(out, signed(req, with, body))
 			}
 			return out
 		},
+		checkBody: func(req *http.Request, body []byte) error {
+			if !twilioJSON(req, public, body) {
+				return nil
+			}
+			return checkTwilioBody(signedURL(req, body), body)
+		},
 		variants: func(req *http.Request, arrived, _ string, body []byte) []variant {
-			signed := signedURL(req)
+			u := signedURL(req, body)
 			var out []variant
-			for _, u := range urlCandidates(signed, arrived) {
+			for _, c := range urlCandidates(u, arrived) {
 				out = append(out, variant{CauseWrongURL, fmt.Sprintf(
 					"the signature matches the URL %s, not %s: Twilio signs the URL configured in its console; set "+
-						"public_url to it (behind a proxy the request's own URL differs)", u, signed), twilioContent(u, body)})
+						"public_url to it (behind a proxy the request's own URL differs)", c, u), signed(req, c, body)})
 			}
 			return out
 		},
 		identify: func(_ http.Header, body []byte) Verified {
+			if f := readJSON(body); f.Type != "" || f.ID != "" {
+				return Verified{EventID: f.ID, Type: f.Type}
+			}
 			form, _ := url.ParseQuery(string(body))
 			v := Verified{Subject: form.Get("MessageSid")}
 			switch {

@@ -1,6 +1,10 @@
 package source_test
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -24,10 +28,17 @@ import { Webhook as Standard } from "standardwebhooks";
 import Stripe from "stripe";
 import { sign as octokitSign } from "@octokit/webhooks-methods";
 import twilio from "twilio";
+import { createSHA256HMAC, HashFormat } from "@shopify/shopify-api/runtime";
 const jobs = JSON.parse(readFileSync(0, "utf8"));
 const out = [];
 for (const j of jobs) {
   switch (j.lib) {
+  case "shopify": { // the HMAC @shopify/shopify-api's webhooks.validate computes
+    const p = j.events ? "shopify-" : "x-shopify-"; // its Events and Webhooks header names
+    out.push({ [p + "hmac-sha256"]: await createSHA256HMAC(j.secret, j.body, HashFormat.Base64), [p + "topic"]: "orders/create",
+      [p + "webhook-id"]: j.id, [p + "shop-domain"]: "shop.myshopify.com", [p + "api-version"]: "2025-10" });
+    break;
+  }
   case "standardwebhooks": {
     const sig = new Standard(j.secret).sign(j.id, new Date(j.unix * 1000), j.body);
     out.push({ "webhook-id": j.id, "webhook-timestamp": String(j.unix), "webhook-signature": sig });
@@ -42,6 +53,11 @@ for (const j of jobs) {
     out.push({ "x-hub-signature-256": await octokitSign(j.secret, j.body), "x-github-event": "push", "x-github-delivery": j.id });
     break;
   case "twilio": {
+    if (j.json) { // signed over the URL with the body's hash, and no parameters
+      const u = j.url + (j.url.includes("?") ? "&" : "?") + "bodySHA256=" + twilio.getExpectedBodyHash(j.body);
+      out.push({ "x-twilio-signature": twilio.getExpectedTwilioSignature(j.secret, u, {}, j.algorithm || undefined), "x-signed-url": u });
+      break;
+    }
     const params = Object.fromEntries(new URLSearchParams(j.body));
     const h = { "x-twilio-signature": twilio.getExpectedTwilioSignature(j.secret, j.url, params, j.algorithm || undefined) };
     if (j.algorithm) h["x-twilio-webhooks-signature-settings"] = "key=webhooks_sharedkey_1,algorithm=" + j.algorithm;
@@ -63,6 +79,11 @@ type job struct {
 	URL    string `json:"url"`
 	// Algorithm is Twilio's: HMAC_SHA1 when empty, or HMAC_SHA256.
 	Algorithm string `json:"algorithm,omitempty"`
+	// JSON signs a Twilio JSON body: through its bodySHA256 in the URL.
+	JSON bool `json:"json,omitempty"`
+	// Events names Shopify's headers as its Events webhooks do
+	// (shopify-hmac-sha256 …), not as its Webhooks (x-shopify-…).
+	Events bool `json:"events,omitempty"`
 }
 
 const twilioURL = "https://hooks.example.com/webhooks/sms?tenant=7"
@@ -117,6 +138,31 @@ var providerCases = []providerCase{
 			Body: "CallSid=CA42&CallStatus=completed&AccountSid=AC123"},
 		want: source.Verified{Type: "call.completed", Subject: "CA42"},
 	},
+	{
+		name:     "shopify",
+		settings: source.Settings{Provider: "shopify", Secrets: []string{"shpss_2f6b1c0d9e8a7f3b"}},
+		job: job{Lib: "shopify", Secret: "shpss_2f6b1c0d9e8a7f3b", ID: "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+			Body: `{"id":820982911946154508,"email":"jon@example.com","total_price":"403.00"}`},
+		want: source.Verified{EventID: "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", Type: "orders/create"},
+	},
+	{
+		name:     "shopify-events",
+		settings: source.Settings{Provider: "shopify", Secrets: []string{"shpss_2f6b1c0d9e8a7f3b"}},
+		job: job{Lib: "shopify", Secret: "shpss_2f6b1c0d9e8a7f3b", ID: "2c6ab2bb-50a8-4a5e-9b5b-2d6b1d3b0f11", Events: true,
+			Body: `{"id":820982911946154508,"email":"jon@example.com","total_price":"403.00"}`},
+		want: source.Verified{EventID: "2c6ab2bb-50a8-4a5e-9b5b-2d6b1d3b0f11", Type: "orders/create"},
+	},
+	{
+		// A JSON body: Twilio adds its hash to the URL as bodySHA256 and
+		// signs the URL alone (validateRequestWithBody). The request here
+		// is at the URL without it, as a released rejection is: the hash
+		// is the body's.
+		name:     "twilio-json",
+		settings: source.Settings{Provider: "twilio", Secrets: []string{"12345abcdef67890"}, PublicURL: twilioURL},
+		job: job{Lib: "twilio", Secret: "12345abcdef67890", URL: twilioURL, JSON: true,
+			Body: `{"id":"EV0123","type":"com.twilio.messaging.message.delivered","data":{"messageSid":"SM42"}}`},
+		want: source.Verified{EventID: "EV0123", Type: "com.twilio.messaging.message.delivered"},
+	},
 }
 
 // signAll signs every case's request, as sent at now, at now minus 10
@@ -142,7 +188,9 @@ func signAll(t *testing.T) (fresh, stale, wrong []http.Header) {
 	header := func(m map[string]string) http.Header {
 		h := http.Header{}
 		for k, v := range m {
-			h.Set(k, v)
+			if k != "x-signed-url" { // what the library signed, not a header
+				h.Set(k, v)
+			}
 		}
 		return h
 	}
@@ -283,12 +331,24 @@ import { Webhook as Standard } from "standardwebhooks";
 import Stripe from "stripe";
 import { verify as octokitVerify } from "@octokit/webhooks-methods";
 import twilio from "twilio";
+import "@shopify/shopify-api/adapters/web-api";
+import { shopifyApi, ApiVersion, LogSeverity } from "@shopify/shopify-api";
 const jobs = JSON.parse(readFileSync(0, "utf8"));
 const out = [];
 for (const j of jobs) {
   const h = j.headers;
   try {
     switch (j.lib) {
+    case "shopify": {
+      const shopify = shopifyApi({ apiKey: "unused", apiSecretKey: j.secret, hostName: "hooks.example.com", apiVersion: ApiVersion.October25,
+        isEmbeddedApp: false, logger: { level: LogSeverity.Error, log: () => {} } });
+      // The headers every Shopify webhook has beside the signature.
+      const headers = { "x-shopify-topic": "orders/create", "x-shopify-shop-domain": "shop.myshopify.com",
+        "x-shopify-api-version": "2025-10", "x-shopify-webhook-id": "w-1", ...h };
+      const r = await shopify.webhooks.validate({ rawBody: j.body, rawRequest: new Request(j.url, { method: "POST", headers, body: j.body }) });
+      out.push(r.valid || r.reason);
+      break;
+    }
     case "standardwebhooks":
       new Standard(j.secret).verify(j.body, h);
       out.push(true);
@@ -301,6 +361,10 @@ for (const j of jobs) {
       out.push(await octokitVerify(j.secret, j.body, h["x-hub-signature-256"]));
       break;
     case "twilio":
+      if (j.url.includes("bodySHA256")) {
+        out.push(twilio.validateRequestWithBody(j.secret, h["x-twilio-signature"], j.url, j.body));
+        break;
+      }
       out.push(twilio.validateRequest(j.secret, h["x-twilio-signature"], j.url, Object.fromEntries(new URLSearchParams(j.body))));
       break;
     }
@@ -337,6 +401,10 @@ func TestOfficialLibrariesVerifyOurSignatures(t *testing.T) {
 		if url == "" {
 			url = "https://hooks.example.com/webhooks/" + c.name
 		}
+		if c.job.JSON { // Twilio posts a JSON body to the URL with its hash
+			sum := sha256.Sum256([]byte(c.job.Body))
+			url += "&bodySHA256=" + hex.EncodeToString(sum[:])
+		}
 		h, err := src.(source.Signer).Sign(url, []byte(c.job.Body), time.Now(), "msg_signed_by_hooklatch")
 		if err != nil {
 			t.Fatal(err)
@@ -353,5 +421,59 @@ func TestOfficialLibrariesVerifyOurSignatures(t *testing.T) {
 		if out[i] != true {
 			t.Errorf("%s refused what Sign made (%v): %v", j.Lib, j.Headers, out[i])
 		}
+	}
+}
+
+// TestTwilioJSONBody: a JSON-bodied Twilio webhook, signed by twilio's own
+// library over the URL with the body's bodySHA256, is accepted at that URL
+// with or without public_url, and as a released rejection (its URL not
+// kept); the body changed on the way is refused though the URL's signature
+// matches, and the diagnosis says how it changed.
+func TestTwilioJSONBody(t *testing.T) {
+	t.Parallel()
+	body := `{"id":"EV0123","type":"com.twilio.messaging.message.delivered"}`
+	var out []map[string]string
+	providertest.Run(t, officialSign, []job{{Lib: "twilio", Secret: "12345abcdef67890", URL: twilioURL, JSON: true, Body: body}}, &out)
+	sig, signedURL := out[0]["x-twilio-signature"], out[0]["x-signed-url"]
+	if !strings.Contains(signedURL, "&bodySHA256=") {
+		t.Fatalf("twilio signed %q: want the URL with its bodySHA256", signedURL)
+	}
+	verify := func(public, at, body string) (source.Verified, error, signature.Diagnosis) {
+		t.Helper()
+		src, err := source.New(source.Settings{Name: "twilio", Provider: "twilio", Secrets: []string{"12345abcdef67890"}, PublicURL: public})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, at, strings.NewReader(body))
+		req.Header.Set("X-Twilio-Signature", sig)
+		req.Header.Set("Content-Type", "application/json")
+		v, err := src.VerifyAt(req, []byte(body), now)
+		return v, err, src.Diagnose(req.Header, at, []byte(body), now)
+	}
+	want := source.Verified{EventID: "EV0123", Type: "com.twilio.messaging.message.delivered"}
+	for _, c := range []struct{ name, public, at string }{
+		{"at the signed URL", "", signedURL},
+		{"with public_url", twilioURL, signedURL},
+		{"released", twilioURL, "http://localhost/"},
+	} {
+		if v, err, _ := verify(c.public, c.at, body); err != nil || v != want {
+			t.Errorf("%s: Verify = %+v, %v; want %+v", c.name, v, err, want)
+		}
+	}
+	changed := strings.Replace(body, "EV0123", "EV0124", 1)
+	_, err, d := verify(twilioURL, signedURL, changed)
+	if !errors.Is(err, signature.ErrNoMatch) || !strings.Contains(err.Error(), "bodySHA256") || !hasCause(d, signature.CauseNoSecretMatched) || !strings.Contains(d.String(), "bodySHA256") {
+		t.Errorf("one byte changed: %v\n%s", err, d)
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, []byte(body), "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	_, err, d = verify(twilioURL, signedURL, pretty.String())
+	if !errors.Is(err, signature.ErrNoMatch) || !hasCause(d, signature.CauseBodyReformatted) {
+		t.Errorf("re-serialised: %v\n%s", err, d)
+	}
+	if _, err, _ := verify(twilioURL, signedURL+"0", body); !errors.Is(err, signature.ErrNoMatch) {
+		t.Errorf("another bodySHA256 in the URL: %v, want no match", err)
 	}
 }

@@ -402,11 +402,17 @@ type EventFilter struct {
 }
 
 // Route is what the store knows of one destination: enough to route an
-// event added outside the receiver (a released rejection) exactly as the
-// receiver would have.
+// event added or requeued outside the receiver (a released rejection, a
+// backfill, a replay) exactly as the receiver would have.
 type Route struct {
 	Name  string   `json:"name"`
 	Types []string `json:"types,omitempty"` // exact types or "message.*" patterns; empty: every type
+	// Sources names the sources the destination takes events from; empty:
+	// every source.
+	Sources []string `json:"sources,omitempty"`
+	// Filter is the destination's content filter as written (see
+	// internal/filter); empty: none.
+	Filter string `json:"filter,omitempty"`
 	// Order is how the destination takes the events of one subject:
 	// OrderNone (in parallel) or OrderSubject (one at a time, see
 	// OrderSubject). The store orders the deliveries it creates for the

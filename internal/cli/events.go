@@ -120,7 +120,8 @@ that goes on from there.`,
 			"retry makes the dead deliveries of the named events (or, with --dead alone, every dead delivery) pending again, due now.",
 			"no dead delivery ('events replay' delivers an event again whatever happened to it)"),
 		actionCommand(env, open, actionReplay, "replay [EVENT_ID...]", "requeued", "Deliver events again to their destinations, whatever happened before",
-			"replay makes every delivery of the named events pending again, due now, including those that succeeded.",
+			"replay makes every delivery of the named events pending again, due now, including those that succeeded,\n"+
+				"to the destinations that want them as serve routes them now (their types, sources and filter).",
 			"no delivery that can be requeued: none at all, or only ones being tried right now"),
 		actionCommand(env, open, actionDiscard, "discard [EVENT_ID...]", "discarded", "Stop trying pending or dead deliveries",
 			"discard marks the pending or dead deliveries of the named events discarded: they are kept, never tried again.",
@@ -194,10 +195,11 @@ func backfillCommand(env Env, open func(*cobra.Command, storeUse) (backend, erro
 		Short: "Deliver events stored before a destination was added to it",
 		Long: `backfill gives the events stored before a destination was configured (or
 before it wanted their type) a delivery to it, due now: serve delivers them
-with retries like any other. Events that already have a delivery to it are
-left as they are ('events replay' delivers those again). --to names a
-destination of the serve that keeps the store; --since, --from or --all
-says where to start.`,
+with retries like any other. Only the events the destination wants, as serve
+routes them (its types, sources and filter), get one. Events that already
+have a delivery to it are left as they are ('events replay' delivers those
+again). --to names a destination of the serve that keeps the store; --since,
+--from or --all says where to start.`,
 		Example: `  hooklatch events backfill --to forward --since 24h
   hooklatch events backfill --to forward --from 3c4d5e6f --type 'message.*'`,
 		Args: args(cobra.NoArgs),

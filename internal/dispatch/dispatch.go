@@ -148,13 +148,12 @@ type Dispatcher struct {
 	cfg    Config
 	tracer trace.Tracer // nil: tracing is off
 	routes map[string]*route
-	order  []*route // routes in configuration order
-	// payload: some route's filter reads the payload, so routing an event
-	// decodes its body.
-	payload bool
-	wake    chan struct{}
-	store   *outage.Log // claims and records the store refused
-	pauses  pauses      // Run's own
+	order  []*route  // routes in configuration order
+	router *Router   // cfg.Routes, in order
+	judge  judgeFunc // d.judged, bound once
+	wake   chan struct{}
+	store  *outage.Log // claims and records the store refused
+	pauses pauses      // Run's own
 }
 
 type route struct {
@@ -203,7 +202,6 @@ func New(cfg Config) (*Dispatcher, error) {
 		d.routes[r.Name] = &route{Route: r, slots: make(chan struct{}, r.Policy.Concurrency), limit: newLimiter(r.Policy.Rate)}
 		d.routes[r.Name].breaker.threshold = max(r.Policy.BreakerFailures, 0)
 		d.order = append(d.order, d.routes[r.Name])
-		d.payload = d.payload || (r.Filter != nil && r.Filter.ReadsPayload())
 	}
 	if cfg.Owner == "" {
 		host, _ := os.Hostname()
@@ -249,65 +247,24 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	d.store = newStoreLog(cfg)
 	d.cfg = cfg
+	d.router, d.judge = NewRouter(cfg.Routes), d.judged
 	return d, nil
 }
 
 // Destinations returns the names of the routes that want ev, in
-// configuration order: what the receiver stores with the event. A route
-// wants the events of its Sources and Types that its Filter, if it has
-// one, passes;
-// the event's variables are built once, and only for a route with a
-// Filter. An event a filter keeps out is counted
+// configuration order (Router.Route): what the receiver stores with the
+// event. An event a filter keeps out is counted
 // (hooklatch_events_filtered_total); one it cannot judge is delivered, and
 // the error counted (hooklatch_filter_errors_total) and logged.
 func (d *Dispatcher) Destinations(ev *store.Event) []string {
-	var out []string
-	var vars filter.Vars
-	for _, r := range d.order {
-		if !r.Matches(ev.Type) || !r.From(ev.Source) {
-			continue
-		}
-		if r.Filter != nil {
-			if vars == nil {
-				vars = filter.VarsOf(ev, d.payload)
-			}
-			ok, err := r.Filter.Match(vars)
-			switch {
-			case err != nil:
-				r.filterFails.Inc()
-				r.filterLog.Fail(fmt.Errorf("event %s: %w", ev.ID, err))
-				ok = true
-			default:
-				r.filterLog.OK()
-			}
-			if !ok {
-				r.filtered.Inc()
-				continue
-			}
-		}
-		out = append(out, r.Name)
-	}
-	return out
+	return d.router.route(ev, d.judge).To
 }
 
-// FilteredOut returns the names of the routes whose types take ev but
-// whose filter, as configured now, keeps it out: what a page about the
-// event says, read when it is shown. It counts and logs nothing.
+// FilteredOut returns the names of the routes whose sources and types
+// take ev but whose filter, as configured now, keeps it out: what a page
+// about the event says, read when it is shown. It counts and logs nothing.
 func (d *Dispatcher) FilteredOut(ev *store.Event) []string {
-	var out []string
-	var vars filter.Vars
-	for _, r := range d.order {
-		if r.Filter == nil || !r.Matches(ev.Type) || !r.From(ev.Source) {
-			continue
-		}
-		if vars == nil {
-			vars = filter.VarsOf(ev, d.payload)
-		}
-		if ok, err := r.Filter.Match(vars); err == nil && !ok {
-			out = append(out, r.Name)
-		}
-	}
-	return out
+	return d.router.Route(ev).FilteredOut
 }
 
 // Routes returns the dispatcher's routes, in order.
@@ -319,32 +276,12 @@ func (d *Dispatcher) Routes() []Route { return slices.Clone(d.cfg.Routes) }
 func RecordRoutes(ctx context.Context, st store.Store, routes []Route) error {
 	rs := make([]store.Route, len(routes))
 	for i, r := range routes {
-		rs[i] = store.Route{Name: r.Name, Types: r.Types, Order: r.Order}
-	}
-	return st.SetRoutes(ctx, rs)
-}
-
-// StoredRoutes are routes as RecordRoutes kept them, without their
-// destinations: enough for Destinations.
-func StoredRoutes(rs []store.Route) []Route {
-	out := make([]Route, len(rs))
-	for i, r := range rs {
-		out[i] = Route{Name: r.Name, Types: r.Types, Order: r.Order}
-	}
-	return out
-}
-
-// Destinations returns the names of the routes that want an event of type
-// typ, in order. An event whose type is unknown ("") goes only to routes
-// that take every type.
-func Destinations(routes []Route, typ string) []string {
-	var out []string
-	for i := range routes {
-		if routes[i].Matches(typ) {
-			out = append(out, routes[i].Name)
+		rs[i] = store.Route{Name: r.Name, Types: r.Types, Sources: r.Sources, Order: r.Order}
+		if r.Filter != nil {
+			rs[i].Filter = r.Filter.String()
 		}
 	}
-	return out
+	return st.SetRoutes(ctx, rs)
 }
 
 // Notify wakes the dispatcher: new work may be due. It never blocks.

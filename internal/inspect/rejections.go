@@ -122,16 +122,16 @@ func (in *Inspector) Release(ctx context.Context, secrets []signature.Secret, id
 		}
 		slices.Sort(ids) // oldest first, as they arrived
 	}
-	recorded, known, err := in.store.Routes(ctx)
+	routes, known, err := in.routes(ctx)
 	if err != nil {
 		return rep, err
 	}
 	if !known {
 		return rep, ErrNoRoutes
 	}
-	routes := dispatch.StoredRoutes(recorded)
+	rt := dispatch.NewRouter(routes)
 	for _, id := range ids {
-		o, err := in.releaseOne(ctx, secrets, routes, id)
+		o, err := in.releaseOne(ctx, secrets, rt, id)
 		if err != nil {
 			return rep, err
 		}
@@ -148,7 +148,7 @@ func (in *Inspector) Release(ctx context.Context, secrets []signature.Secret, id
 	return rep, nil
 }
 
-func (in *Inspector) releaseOne(ctx context.Context, secrets []signature.Secret, routes []dispatch.Route, id int64) (ReleaseOutcome, error) {
+func (in *Inspector) releaseOne(ctx context.Context, secrets []signature.Secret, rt *dispatch.Router, id int64) (ReleaseOutcome, error) {
 	o := ReleaseOutcome{ID: id}
 	r, err := in.store.GetRejection(ctx, id)
 	if err != nil {
@@ -167,7 +167,7 @@ func (in *Inspector) releaseOne(ctx context.Context, secrets []signature.Secret,
 		h.Set(k, v)
 	}
 	if src := in.sources[r.Source]; src != nil {
-		return in.releaseFromSource(ctx, src, routes, r, h)
+		return in.releaseFromSource(ctx, src, rt, r, h)
 	}
 	verifier, err := signature.NewVerifier(signature.Config{
 		Secrets: secrets,
@@ -183,7 +183,7 @@ func (in *Inspector) releaseOne(ctx context.Context, secrets []signature.Secret,
 		return o, nil
 	}
 	ev := receiver.NewEvent(uuid.Must(uuid.NewV7()).String(), r.Source, string(res.Scheme), h, r.Body, r.ReceivedAt)
-	ev.Destinations = dispatch.Destinations(routes, ev.Type)
+	ev.Destinations = rt.Route(ev).To
 	ar, err := in.store.Append(ctx, ev)
 	if err != nil {
 		return o, fmt.Errorf("rejection %d: store: %w", id, err)
@@ -202,7 +202,7 @@ func (in *Inspector) releaseOne(ctx context.Context, secrets []signature.Secret,
 // source: verified by its Source as of its arrival, stored as the receiver
 // would have stored it. Its URL was not kept: a Twilio source needs its
 // public_url.
-func (in *Inspector) releaseFromSource(ctx context.Context, src source.Source, routes []dispatch.Route, r *store.Rejection, h http.Header) (ReleaseOutcome, error) {
+func (in *Inspector) releaseFromSource(ctx context.Context, src source.Source, rt *dispatch.Router, r *store.Rejection, h http.Header) (ReleaseOutcome, error) {
 	o := ReleaseOutcome{ID: r.ID}
 	req, err := http.NewRequest(http.MethodPost, "http://localhost/", bytes.NewReader(r.Body))
 	if err != nil {
@@ -216,7 +216,7 @@ func (in *Inspector) releaseFromSource(ctx context.Context, src source.Source, r
 		return o, nil
 	}
 	ev := receiver.SourceEvent(uuid.Must(uuid.NewV7()).String(), r.Source, src.Provider(), h, r.Body, v, r.ReceivedAt)
-	ev.Destinations = dispatch.Destinations(routes, ev.Type)
+	ev.Destinations = rt.Route(ev).To
 	ar, err := in.store.Append(ctx, ev)
 	if err != nil {
 		return o, fmt.Errorf("rejection %d: store: %w", r.ID, err)

@@ -29,6 +29,7 @@ var Packages = []string{
 	"stripe@23.2.0",
 	"@octokit/webhooks-methods@6.0.0",
 	"twilio@6.3.1",
+	"@shopify/shopify-api@15.0.0",
 }
 
 var (

@@ -20,6 +20,7 @@ import (
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/store/storetest"
 )
 
 // apiServer is a running serve with one destination, "app", that fails
@@ -562,9 +563,10 @@ func TestDashboardSessionAndBulkRetry(t *testing.T) {
 	waitFor(t, "both re-delivered", func() bool { return a.delivered.Load() == before+2 })
 }
 
-// Backfill gives the events a filter selects a delivery to a destination
-// that has none of them yet, once; a destination the serve lacks, or a
-// request that does not say which events, is the caller's mistake (400).
+// Backfill gives the events a filter selects, that the destination wants
+// as the receiver routes, a delivery to it if they have none yet, once;
+// a destination the serve lacks, or a request that does not say which
+// events, is the caller's mistake (400).
 func TestAdminAPIBackfill(t *testing.T) {
 	t.Parallel()
 	var delivered atomic.Int64
@@ -581,9 +583,21 @@ func TestAdminAPIBackfill(t *testing.T) {
 	}
 	a.send(t, a.secret, messageBody("message.read", "msg-r"))
 	waitFor(t, "the read event delivered", func() bool { return delivered.Load() == 1 })
+	// Two read events stored before reads was configured: no delivery.
+	for i := range 2 {
+		ev := storetest.NewEvent("sent", fmt.Sprintf("before-%d", i))
+		ev.Type = "message.read"
+		if _, err := srv.Store().Append(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
 
-	body := map[string]any{"destination": "reads", "filter": map[string]string{"type": "message.delivered"}}
 	var res touched
+	body := map[string]any{"destination": "reads", "filter": map[string]string{"type": "message.delivered"}}
+	if code := a.call(t, "POST", "/v1/actions/backfill", body, &res); code != http.StatusOK || res.Touched != 0 || res.Action != "backfill" {
+		t.Fatalf("backfill of a type reads does not take: %d %+v, want none created", code, res)
+	}
+	body = map[string]any{"destination": "reads", "filter": map[string]string{"type": "message.read"}}
 	if code := a.call(t, "POST", "/v1/actions/backfill", body, &res); code != http.StatusOK || res.Touched != 2 || res.Action != "backfill" {
 		t.Fatalf("backfill: %d %+v, want 2 deliveries created", code, res)
 	}

@@ -26,15 +26,16 @@ func (s *Store) SetRoutes(ctx context.Context, routes []store.Route) error {
 	b.Queue(routesLockSQL, s.schema)
 	b.Queue(`DELETE FROM routes`)
 	for i, r := range routes {
-		types := r.Types
-		if types == nil {
-			types = []string{}
-		}
-		encoded, err := json.Marshal(types)
+		types, err := encodeList(r.Types)
 		if err != nil {
 			return fmt.Errorf("postgres: encode route %s: %w", r.Name, err)
 		}
-		b.Queue(`INSERT INTO routes (position, name, types, ordering) VALUES ($1, $2, $3, $4)`, i, text(r.Name), string(encoded), text(r.Order))
+		sources, err := encodeList(r.Sources)
+		if err != nil {
+			return fmt.Errorf("postgres: encode route %s: %w", r.Name, err)
+		}
+		b.Queue(`INSERT INTO routes (position, name, types, ordering, sources, filter) VALUES ($1, $2, $3, $4, $5, $6)`,
+			i, text(r.Name), types, text(r.Order), sources, text(r.Filter))
 	}
 	b.Queue(`INSERT INTO meta (key, value) VALUES ('routes_recorded', '1') ON CONFLICT (key) DO NOTHING`)
 	// A batch runs as one transaction: no reader sees the routes half replaced.
@@ -52,7 +53,7 @@ func (s *Store) Routes(ctx context.Context) ([]store.Route, bool, error) {
 	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'routes_recorded')`).Scan(&recorded); err != nil {
 		return nil, false, fmt.Errorf("postgres: routes: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT name, types, ordering FROM routes ORDER BY position`)
+	rows, err := s.pool.Query(ctx, `SELECT name, types, ordering, sources, filter FROM routes ORDER BY position`)
 	if err != nil {
 		return nil, false, fmt.Errorf("postgres: routes: %w", err)
 	}
@@ -60,19 +61,38 @@ func (s *Store) Routes(ctx context.Context) ([]store.Route, bool, error) {
 	var out []store.Route
 	for rows.Next() {
 		var (
-			r     store.Route
-			types string
+			r              store.Route
+			types, sources string
 		)
-		if err := rows.Scan(&r.Name, &types, &r.Order); err != nil {
+		if err := rows.Scan(&r.Name, &types, &r.Order, &sources, &r.Filter); err != nil {
 			return nil, false, fmt.Errorf("postgres: routes: %w", err)
 		}
-		if err := json.Unmarshal([]byte(types), &r.Types); err != nil {
-			return nil, false, fmt.Errorf("postgres: decode route %s: %w", r.Name, err)
+		var err error
+		if r.Types, err = decodeList(types); err == nil {
+			r.Sources, err = decodeList(sources)
 		}
-		if len(r.Types) == 0 {
-			r.Types = nil
+		if err != nil {
+			return nil, false, fmt.Errorf("postgres: decode route %s: %w", r.Name, err)
 		}
 		out = append(out, r)
 	}
 	return out, recorded, rows.Err()
+}
+
+// encodeList encodes a route's types or sources as a JSON array; nil: [].
+func encodeList(list []string) (string, error) {
+	if list == nil {
+		list = []string{}
+	}
+	b, err := json.Marshal(list)
+	return string(b), err
+}
+
+// decodeList decodes what encodeList encoded; []: nil.
+func decodeList(s string) ([]string, error) {
+	var list []string
+	if err := json.Unmarshal([]byte(s), &list); err != nil || len(list) == 0 {
+		return nil, err
+	}
+	return list, nil
 }

@@ -11,14 +11,13 @@ import (
 
 // SetRoutes implements store.Store.
 func (s *Store) SetRoutes(ctx context.Context, routes []store.Route) error {
-	encoded := make([][]byte, len(routes))
+	types, sources := make([][]byte, len(routes)), make([][]byte, len(routes))
 	for i, r := range routes {
-		types := r.Types
-		if types == nil {
-			types = []string{}
-		}
 		var err error
-		if encoded[i], err = json.Marshal(types); err != nil {
+		if types[i], err = encodeList(r.Types); err == nil {
+			sources[i], err = encodeList(r.Sources)
+		}
+		if err != nil {
 			return fmt.Errorf("sqlite: encode route %s: %w", r.Name, err)
 		}
 	}
@@ -28,7 +27,8 @@ func (s *Store) SetRoutes(ctx context.Context, routes []store.Route) error {
 			return fmt.Errorf("sqlite: set routes: %w", err)
 		}
 		for i, r := range routes {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO routes (position, name, types, ordering) VALUES (?, ?, ?, ?)`, i, r.Name, encoded[i], r.Order); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO routes (position, name, types, ordering, sources, filter) VALUES (?, ?, ?, ?, ?, ?)`,
+				i, r.Name, types[i], r.Order, sources[i], r.Filter); err != nil {
 				return fmt.Errorf("sqlite: set route %s: %w", r.Name, err)
 			}
 		}
@@ -49,7 +49,7 @@ func (s *Store) Routes(ctx context.Context) ([]store.Route, bool, error) {
 	if err := s.readDB.QueryRowContext(ctx, `SELECT COUNT(*) FROM meta WHERE key = 'routes_recorded'`).Scan(&recorded); err != nil {
 		return nil, false, fmt.Errorf("sqlite: routes: %w", err)
 	}
-	rows, err := s.readDB.QueryContext(ctx, `SELECT name, types, ordering FROM routes ORDER BY position`)
+	rows, err := s.readDB.QueryContext(ctx, `SELECT name, types, ordering, sources, filter FROM routes ORDER BY position`)
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlite: routes: %w", err)
 	}
@@ -57,21 +57,39 @@ func (s *Store) Routes(ctx context.Context) ([]store.Route, bool, error) {
 	var out []store.Route
 	for rows.Next() {
 		var (
-			r     store.Route
-			types []byte
+			r              store.Route
+			types, sources []byte
 		)
-		if err := rows.Scan(&r.Name, &types, &r.Order); err != nil {
+		if err := rows.Scan(&r.Name, &types, &r.Order, &sources, &r.Filter); err != nil {
 			return nil, false, fmt.Errorf("sqlite: routes: %w", err)
 		}
-		if err := json.Unmarshal(types, &r.Types); err != nil {
-			return nil, false, fmt.Errorf("sqlite: decode route %s: %w", r.Name, err)
+		var err error
+		if r.Types, err = decodeList(types); err == nil {
+			r.Sources, err = decodeList(sources)
 		}
-		if len(r.Types) == 0 {
-			r.Types = nil
+		if err != nil {
+			return nil, false, fmt.Errorf("sqlite: decode route %s: %w", r.Name, err)
 		}
 		out = append(out, r)
 	}
 	return out, recorded > 0, rows.Err()
+}
+
+// encodeList encodes a route's types or sources as a JSON array; nil: [].
+func encodeList(list []string) ([]byte, error) {
+	if list == nil {
+		list = []string{}
+	}
+	return json.Marshal(list)
+}
+
+// decodeList decodes what encodeList encoded; []: nil.
+func decodeList(b []byte) ([]string, error) {
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil || len(list) == 0 {
+		return nil, err
+	}
+	return list, nil
 }
 
 // orderedRoutes reads which recorded routes order by subject.

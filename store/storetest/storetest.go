@@ -1100,7 +1100,10 @@ func testRoutes(t *testing.T, factory Factory) {
 	if rs, recorded, err := s.Routes(ctx); err != nil || recorded || len(rs) != 0 {
 		t.Fatalf("routes of a new store = %v, %v, %v; want none, not recorded", rs, recorded, err)
 	}
-	want := []store.Route{{Name: "forward", Types: []string{"message.*", "template.approved"}}, {Name: "log"}}
+	want := []store.Route{
+		{Name: "forward", Types: []string{"message.*", "template.approved"}, Sources: []string{"sent", "payments"}, Filter: `status in ["FAILED"]`},
+		{Name: "log"},
+	}
 	if err := s.SetRoutes(ctx, want); err != nil {
 		t.Fatal(err)
 	}
