@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -22,15 +23,22 @@ func TestBackfillSubjectsOfOlderEvents(t *testing.T) {
 	u := pgtest.URL(t)
 	s := open(t, u, postgres.Options{})
 	// Events as a build before subjects stored them: no rank, no state;
-	// then migration 0013 again, as on that schema.
+	// then migration 0013's script, as on that schema.
 	_, err := s.Pool().Exec(ctx, `
 INSERT INTO events (id, source, dedupe_key, subject_kind, subject, status, occurred_at, received_at, body, body_sha256) VALUES
   ('e1', 'sent', 'k1', 'message_id', 'm1', 'DELIVERED', to_timestamp(20), to_timestamp(1), '', '\x01'),
   ('e2', 'sent', 'k2', 'message_id', 'm1', 'SENT', to_timestamp(10), to_timestamp(2), '', '\x02'),
   ('e3', 'sent', 'k3', '', '', '', NULL, to_timestamp(3), '', '\x03'),
   ('e4', 'sent', 'k4', 'message_id', 'm2', 'READ', to_timestamp(30), to_timestamp(4), '', '\x04'),
-  ('e5', 'sent', 'k5', 'message_id', 'm1', 'QUEUED', NULL, to_timestamp(5), '', '\x05');
-DELETE FROM schema_migrations WHERE version >= 13`)
+  ('e5', 'sent', 'k5', 'message_id', 'm1', 'QUEUED', NULL, to_timestamp(5), '', '\x05')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	migration, err := os.ReadFile("migrations/0013_subjects_backfill.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Pool().Exec(ctx, string(migration))
 	s.Close()
 	if err != nil {
 		t.Fatal(err)
