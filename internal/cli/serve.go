@@ -21,6 +21,7 @@ import (
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/internal/tracing"
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/source"
 	"github.com/hooklatch/hooklatch/store"
 )
 
@@ -86,7 +87,7 @@ config file (--config), else its default.`,
 	f.String("max-body", "1MiB", "largest body accepted; larger gets 413 ($HOOKLATCH_MAX_BODY)")
 	f.String("config", "", "YAML config file: the settings below and several destinations ($HOOKLATCH_CONFIG)")
 	f.StringArray("forward-to", nil, forwardToHelp())
-	f.StringArray("source", nil, "receive another provider's webhooks too, at /webhooks/NAME: NAME=PROVIDER (stripe, github, standard-webhooks, shopify, slack; more settings in the config file's sources:), its secrets in $HOOKLATCH_SOURCE_<NAME>_SECRET; repeat for several; replaces the config file's sources")
+	f.StringArray("source", nil, "receive another provider's webhooks too, at /webhooks/NAME: NAME=PROVIDER ("+strings.Join(source.Providers(), ", ")+"), then any of ,path= ,tolerance= ,public_url= (twilio) and for hmac ,header= ,algorithm= ,encoding= ,prefix= ,template= ,timestamp_header= ,id_header= ,type_header=; its secrets in $HOOKLATCH_SOURCE_<NAME>_SECRET, meta's verify token in $HOOKLATCH_SOURCE_<NAME>_VERIFY_TOKEN (never on the command line); repeat for several; replaces the config file's sources")
 	f.String("forward-secret", "", "sign forwarded requests with this whsec_ secret; several, separated by spaces or commas, while the app rotates: a v1 request carries a signature for each ($HOOKLATCH_FORWARD_SECRET)")
 	f.String("forward-scheme", "v1", "how --forward-secret signs: v1, legacy, or as-received (each event in the scheme it arrived with) ($HOOKLATCH_FORWARD_SCHEME)")
 	f.String("forward-types", "", "forward only these event types, comma-separated patterns such as message.* (default all) ($HOOKLATCH_FORWARD_TYPES)")

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,20 +29,27 @@ type SourceConfig struct {
 	Secrets []string `yaml:"secrets"`
 	// SecretEnv names the environment variable of comma-separated secrets.
 	// Defaults to HOOKLATCH_SOURCE_<NAME>_SECRET (upper case, - as _).
-	SecretEnv   string   `yaml:"secret_env"`
-	Tolerance   Duration `yaml:"tolerance"`
-	VerifyToken string   `yaml:"verify_token"` // meta
-	PublicURL   string   `yaml:"public_url"`   // twilio
-	HMAC        struct {
-		Header          string `yaml:"header"`
-		Algorithm       string `yaml:"algorithm"`
-		Encoding        string `yaml:"encoding"`
-		Prefix          string `yaml:"prefix"`
-		Template        string `yaml:"template"`
-		TimestampHeader string `yaml:"timestamp_header"`
-		IDHeader        string `yaml:"id_header"`
-		TypeHeader      string `yaml:"type_header"`
-	} `yaml:"hmac"`
+	SecretEnv   string     `yaml:"secret_env"`
+	Tolerance   Duration   `yaml:"tolerance"`
+	VerifyToken string     `yaml:"verify_token"` // meta
+	PublicURL   string     `yaml:"public_url"`   // twilio
+	HMAC        hmacConfig `yaml:"hmac"`
+
+	// flag is the --source value the source came from, for messages; ""
+	// for the file's.
+	flag string
+}
+
+// hmacConfig is a source's hmac: block, the generic provider's settings.
+type hmacConfig struct {
+	Header          string `yaml:"header"`
+	Algorithm       string `yaml:"algorithm"`
+	Encoding        string `yaml:"encoding"`
+	Prefix          string `yaml:"prefix"`
+	Template        string `yaml:"template"`
+	TimestampHeader string `yaml:"timestamp_header"`
+	IDHeader        string `yaml:"id_header"`
+	TypeHeader      string `yaml:"type_header"`
 }
 
 // sentProvider is Sent's own provider name: its source is the receiver's
@@ -53,7 +61,69 @@ func (s *SourceConfig) secretEnv() string {
 	if s.SecretEnv != "" {
 		return s.SecretEnv
 	}
-	return "HOOKLATCH_SOURCE_" + strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToUpper(s.Name)) + "_SECRET"
+	return s.env("SECRET")
+}
+
+// env is the source's environment variable of a setting:
+// HOOKLATCH_SOURCE_<NAME>_<SETTING>, the name upper case, - and . as _.
+func (s *SourceConfig) env(setting string) string {
+	return "HOOKLATCH_SOURCE_" + strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToUpper(s.Name)) + "_" + setting
+}
+
+// verifyToken is Meta's verify token: $HOOKLATCH_SOURCE_<NAME>_VERIFY_TOKEN,
+// else the file's verify_token.
+func (s *SourceConfig) verifyToken(getenv func(string) string) string {
+	if v := strings.TrimSpace(getenv(s.env("VERIFY_TOKEN"))); v != "" {
+		return v
+	}
+	return s.VerifyToken
+}
+
+// where names the source in messages: its --source value, or its place in
+// the file.
+func (s *SourceConfig) where(i int) string {
+	if s.flag != "" {
+		return fmt.Sprintf("--source %q", s.flag)
+	}
+	return fmt.Sprintf("sources[%d] (%s)", i, s.Name)
+}
+
+// key names a setting as the source was given it: a --source key or the
+// file's.
+func (s *SourceConfig) key(fileKey, flagKey string) string {
+	if s.flag != "" {
+		return flagKey
+	}
+	return fileKey
+}
+
+// checkSettings refuses a setting the provider does not read, so that a
+// typo or a copied block never passes for configuration, and names the
+// setting a provider needs when it is missing.
+func (s *SourceConfig) checkSettings(i int, getenv func(string) string) error {
+	if s.PublicURL != "" && s.Provider != "twilio" {
+		return usageError("%s: %s is Twilio's setting, not %s's", s.where(i), s.key("public_url:", "public_url="), s.Provider)
+	}
+	if s.VerifyToken != "" && s.Provider != "meta" {
+		return usageError("%s: verify_token: is Meta's setting, not %s's", s.where(i), s.Provider)
+	}
+	if s.HMAC != (hmacConfig{}) && s.Provider != "hmac" {
+		return usageError("%s: %s the generic hmac provider's settings, not %s's", s.where(i),
+			s.key("hmac: holds", "header=, algorithm=, encoding=, prefix=, template=, timestamp_header=, id_header= and type_header= are"), s.Provider)
+	}
+	switch s.Provider {
+	case "meta":
+		if s.verifyToken(getenv) == "" {
+			return usageError("%s: no verify token: set %s to the token typed into Meta's webhook settings (or verify_token: in the config file); Meta checks the endpoint with it before it sends events",
+				s.where(i), s.env("VERIFY_TOKEN"))
+		}
+	case "hmac":
+		if s.HMAC.Header == "" {
+			return usageError("%s: the hmac provider needs the header that carries the signature: %s", s.where(i),
+				s.key("add hmac: {header: X-Signature}", "add ,header=X-Signature"))
+		}
+	}
+	return nil
 }
 
 // secrets are the file's secrets, then the environment's.
@@ -73,12 +143,12 @@ func (cf *ConfigFile) fileSources(getenv func(string) string) (eps []receiver.En
 	named, paths := map[string]int{}, map[string]int{}
 	for i := range cf.Sources {
 		s := &cf.Sources[i]
-		where := fmt.Sprintf("sources[%d] (%s)", i, s.Name)
+		where := s.where(i)
 		if s.Name == "" {
 			return nil, nil, usageError("%s: every source needs a name", where)
 		}
 		if j, taken := named[s.Name]; taken {
-			return nil, nil, usageError("%s: sources[%d] has that name already: give each its own", where, j)
+			return nil, nil, usageError("%s: %s has that name already: give each its own", where, cf.Sources[j].where(j))
 		}
 		named[s.Name] = i
 		if s.Path == "" {
@@ -88,9 +158,14 @@ func (cf *ConfigFile) fileSources(getenv func(string) string) (eps []receiver.En
 			return nil, nil, usageError("%s: path %q must start with /", where, s.Path)
 		}
 		if j, taken := paths[s.Path]; taken {
-			return nil, nil, usageError("%s: sources[%d] is at %s already: give each its own path", where, j, s.Path)
+			return nil, nil, usageError("%s: %s is at %s already: give each its own path", where, cf.Sources[j].where(j), s.Path)
 		}
 		paths[s.Path] = i
+		if s.Provider == sentProvider || slices.Contains(source.Providers(), s.Provider) {
+			if err := s.checkSettings(i, getenv); err != nil {
+				return nil, nil, err
+			}
+		}
 		if s.Provider == sentProvider {
 			if sent != nil {
 				return nil, nil, usageError("%s: one sent source only: give it every secret", where)
@@ -104,7 +179,7 @@ func (cf *ConfigFile) fileSources(getenv func(string) string) (eps []receiver.En
 		}
 		src, err := source.New(source.Settings{
 			Name: s.Name, Provider: s.Provider, Secrets: secrets, Tolerance: time.Duration(s.Tolerance),
-			VerifyToken: s.VerifyToken, PublicURL: s.PublicURL, HMAC: source.HMACSettings(s.HMAC),
+			VerifyToken: s.verifyToken(getenv), PublicURL: s.PublicURL, HMAC: source.HMACSettings(s.HMAC),
 		})
 		if err != nil {
 			return nil, nil, usageError("%s: %v", where, err)
@@ -145,7 +220,9 @@ func serveSecrets(f *pflag.FlagSet, values map[string]string, getenv func(string
 }
 
 // sourceFlags puts the sources of --source in the file's place: like every
-// flag, it beats the file.
+// flag, it beats the file. Each value is NAME=PROVIDER, then any of
+// sourceFlagKeys as ,key=value; secrets and Meta's verify token are read
+// from the environment only (sourceEnv), never from the command line.
 func sourceFlags(cmd *cobra.Command, file *ConfigFile) error {
 	f := cmd.Flags().Lookup("source")
 	if f == nil || !f.Changed {
@@ -154,16 +231,92 @@ func sourceFlags(cmd *cobra.Command, file *ConfigFile) error {
 	values, _ := cmd.Flags().GetStringArray("source")
 	file.Sources = nil
 	for _, v := range values {
-		name, provider, ok := strings.Cut(v, "=")
-		if !ok {
-			name, provider = v, v
+		s, err := parseSourceFlag(v)
+		if err != nil {
+			return err
 		}
-		if name = strings.TrimSpace(name); name == "" || strings.ContainsAny(name, "/ ") {
-			return usageError("--source %q: want NAME=PROVIDER, such as payments=stripe", v)
-		}
-		file.Sources = append(file.Sources, SourceConfig{Name: name, Provider: strings.TrimSpace(provider)})
+		file.Sources = append(file.Sources, s)
 	}
 	return nil
+}
+
+// sourceFlagKeys are the settings --source takes after NAME=PROVIDER, in
+// the config file's words, with the provider each is for ("" for all).
+var sourceFlagKeys = []struct {
+	key, provider string
+	set           func(s *SourceConfig, v string) error
+}{
+	{"path", "", func(s *SourceConfig, v string) error { s.Path = v; return nil }},
+	{"tolerance", "", func(s *SourceConfig, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("want a duration such as 5m (negative: no timestamp check)")
+		}
+		s.Tolerance = Duration(d)
+		return nil
+	}},
+	{"secret_env", "", func(s *SourceConfig, v string) error { s.SecretEnv = v; return nil }},
+	{"public_url", "twilio", func(s *SourceConfig, v string) error { s.PublicURL = v; return nil }},
+	{"header", "hmac", func(s *SourceConfig, v string) error { s.HMAC.Header = v; return nil }},
+	{"algorithm", "hmac", func(s *SourceConfig, v string) error { s.HMAC.Algorithm = v; return nil }},
+	{"encoding", "hmac", func(s *SourceConfig, v string) error { s.HMAC.Encoding = v; return nil }},
+	{"prefix", "hmac", func(s *SourceConfig, v string) error { s.HMAC.Prefix = v; return nil }},
+	{"template", "hmac", func(s *SourceConfig, v string) error { s.HMAC.Template = v; return nil }},
+	{"timestamp_header", "hmac", func(s *SourceConfig, v string) error { s.HMAC.TimestampHeader = v; return nil }},
+	{"id_header", "hmac", func(s *SourceConfig, v string) error { s.HMAC.IDHeader = v; return nil }},
+	{"type_header", "hmac", func(s *SourceConfig, v string) error { s.HMAC.TypeHeader = v; return nil }},
+}
+
+// parseSourceFlag reads one --source value: NAME=PROVIDER[,key=value…].
+func parseSourceFlag(v string) (SourceConfig, error) {
+	parts := strings.Split(v, ",")
+	name, provider, ok := strings.Cut(parts[0], "=")
+	if !ok {
+		name, provider = parts[0], parts[0]
+	}
+	if name = strings.TrimSpace(name); name == "" || strings.ContainsAny(name, "/ ") {
+		return SourceConfig{}, usageError("--source %q: want NAME=PROVIDER[,key=value...], such as payments=stripe", v)
+	}
+	s := SourceConfig{Name: name, Provider: strings.TrimSpace(provider), flag: v}
+	seen := map[string]bool{}
+	for _, kv := range parts[1:] {
+		key, val, ok := strings.Cut(kv, "=")
+		key = strings.TrimSpace(key)
+		switch {
+		case key == "secret" || key == "secrets" || key == "verify_token":
+			return s, usageError("--source %q: %s is not taken on the command line, where the shell's history and other users see it: set %s",
+				v, key, s.env(map[bool]string{true: "VERIFY_TOKEN", false: "SECRET"}[key == "verify_token"]))
+		case !ok || key == "":
+			return s, usageError("--source %q: %q: want key=value after NAME=PROVIDER (keys: %s)", v, kv, sourceFlagKeyNames())
+		case seen[key]:
+			return s, usageError("--source %q: %s is given twice", v, key)
+		}
+		seen[key] = true
+		i := slices.IndexFunc(sourceFlagKeys, func(k struct {
+			key, provider string
+			set           func(s *SourceConfig, v string) error
+		}) bool {
+			return k.key == key
+		})
+		if i < 0 {
+			return s, usageError("--source %q: no setting %q (keys: %s)", v, key, sourceFlagKeyNames())
+		}
+		if err := sourceFlagKeys[i].set(&s, strings.TrimSpace(val)); err != nil {
+			return s, usageError("--source %q: %s: %v", v, key, err)
+		}
+	}
+	return s, nil
+}
+
+func sourceFlagKeyNames() string {
+	names := make([]string, len(sourceFlagKeys))
+	for i, k := range sourceFlagKeys {
+		names[i] = k.key
+		if k.provider != "" {
+			names[i] += " (" + k.provider + ")"
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // secretTexts are the secrets of --secret or its environment as given, for

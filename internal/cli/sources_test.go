@@ -161,6 +161,13 @@ process.stdout.write(JSON.stringify({
 // once Sent's endpoint at /webhooks/sent answers.
 func serveSources(t *testing.T, config string, vars map[string]string) (addr string, stop func()) {
 	t.Helper()
+	return serveArgs(t, vars, "--config", config)
+}
+
+// serveArgs runs serve with args and the environment vars until stop,
+// once Sent's endpoint at /webhooks/sent answers.
+func serveArgs(t *testing.T, vars map[string]string, args ...string) (addr string, stop func()) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +178,7 @@ func serveSources(t *testing.T, config string, vars map[string]string) (addr str
 	done := make(chan result, 1)
 	go func() {
 		var o, e bytes.Buffer
-		code := cli.Main(ctx, []string{"serve", "--config", config, "--log-level", "error", "--addr", addr},
+		code := cli.Main(ctx, append([]string{"serve", "--log-level", "error", "--addr", addr}, args...),
 			cli.Env{Stdin: strings.NewReader(""), Stdout: &o, Stderr: &e, Getenv: func(k string) string { return vars[k] }})
 		done <- result{code, o.String(), e.String()}
 	}()
