@@ -15,6 +15,7 @@ import (
 
 	"github.com/hooklatch/hooklatch/internal/devtools"
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/source"
 )
 
 // CheckOptions are the settings of `hooklatch check`.
@@ -27,12 +28,17 @@ type CheckOptions struct {
 	Burst    int
 	Only     []string // case names; all when empty
 	JUnit    string   // write a JUnit XML report to this file
+	// Provider, when set, grades a handler of another provider's webhooks,
+	// signed as Source says (see devtools.Check.Provider).
+	Provider string
+	Source   source.Settings
 }
 
 func newCheckCommand(env Env) *cobra.Command {
 	var (
-		opts   CheckOptions
-		scheme string
+		opts     CheckOptions
+		scheme   string
+		provider string
 	)
 	cmd := &cobra.Command{
 		Use:   "check URL",
@@ -56,10 +62,47 @@ and grades each answer:
                                answers cannot show whether the app ends on READ
 
 Each case prints PASS, FAIL or WARN with a reason, and advice for what failed.
-The exit status is 1 when a case failed, 3 when the handler cannot be reached.`,
+The exit status is 1 when a case failed, 3 when the handler cannot be reached.
+
+--provider grades a handler of another provider's webhooks instead: its
+samples (those of trigger --provider), signed as that provider signs them
+with --secret (or $SENT_WEBHOOK_SECRET, else $HOOKLATCH_SOURCE_<PROVIDER>_SECRET).
+Settings follow the provider's name as in serve's --source:
+--provider twilio,public_url=https://… (the URL Twilio signs; default the
+checked URL), --provider hmac,header=X-Signature,algorithm=sha512,… ; Meta's
+verify token comes from $HOOKLATCH_SOURCE_META_VERIFY_TOKEN. The cases:
+
+  accepts-<provider>           a valid sample: 2xx within --deadline (default the
+                               provider's: 3 s for slack, 10 s for github, else 5 s)
+  handshake                    slack: a signed url_verification answered with its
+                               challenge; meta: the hub.challenge GET echoed with the
+                               right verify token, refused with a wrong one; others SKIP
+  rejects-bad-signature        signed with another secret: 4xx (401)
+  rejects-missing-signature    the provider's signature headers removed: 4xx
+  rejects-tampered-body        one digit changed after signing: 4xx
+  rejects-stale-timestamp      signed 10 minutes ago: 4xx, where the provider signs a
+                               timestamp (stripe, slack, standard-webhooks, hmac with
+                               timestamp_header); SKIP for github, shopify, meta and
+                               twilio, whose requests carry none: nothing in them
+                               tells a replay from a first delivery
+  rejects-reserialised-json    as above; SKIP for twilio, which posts a form
+  duplicate                    the same event again, signed afresh: 2xx
+  unknown-type                 an event type nobody knows yet (in the body, or in
+                               X-GitHub-Event, X-Shopify-Topic): 2xx
+  large-body                   a 256 KiB event: 2xx
+  burst                        --burst concurrent events: all 2xx within --deadline
+
+check sees answers only. It cannot tell whether the app acted twice on a
+duplicate (make the work idempotent on the event's id), whether it stored what
+it acknowledged, or whether a refusal was for the right reason: a handler that
+refuses everything fails accepts-<provider>, which is why that case runs first.
+There is no out-of-order case for other providers: it follows one Sent message's
+statuses.`,
 		Example: `  hooklatch check http://localhost:8080/webhooks/sent
   hooklatch check http://localhost:8080/hook --scheme legacy --junit check.xml
-  hooklatch check http://localhost:8080/hook --only duplicate,out-of-order`,
+  hooklatch check http://localhost:8080/hook --only duplicate,out-of-order
+  hooklatch check http://localhost:8080/webhooks/stripe --provider stripe --secret whsec_...
+  HOOKLATCH_SOURCE_META_VERIFY_TOKEN=... hooklatch check https://app.test/wa --provider meta`,
 		Args: func(_ *cobra.Command, a []string) error {
 			if len(a) != 1 {
 				return usageError("name the one URL where your handler takes webhooks, e.g. hooklatch check http://localhost:8080/webhooks/sent")
@@ -72,6 +115,30 @@ The exit status is 1 when a case failed, 3 when the handler cannot be reached.`,
 				return usageError("URL %q: want an http:// or https:// URL", a[0])
 			}
 			opts.URL = a[0]
+			if provider != "" {
+				sc, settings, err := providerSettings(provider, cmd.Flags(), env.Getenv)
+				if err != nil {
+					return err
+				}
+				if sc != nil {
+					if cmd.Flags().Changed("scheme") {
+						return usageError("--scheme is Sent's: %s signs one way", sc.Provider)
+					}
+					if !cmd.Flags().Changed("deadline") {
+						opts.Deadline = 0 // the provider's
+					} else if opts.Deadline <= 0 {
+						return usageError("--deadline must be positive")
+					}
+					if opts.Timeout <= 0 {
+						return usageError("--timeout must be positive")
+					}
+					if opts.Burst < 1 {
+						return usageError("--burst must be at least 1")
+					}
+					opts.Provider, opts.Source = sc.Provider, settings
+					return RunCheck(cmd.Context(), env.Stdout, opts)
+				}
+			}
 			switch strings.ToLower(strings.TrimSpace(scheme)) {
 			case "both":
 				opts.Schemes = []signature.Scheme{signature.V1, signature.Legacy}
@@ -104,6 +171,7 @@ The exit status is 1 when a case failed, 3 when the handler cannot be reached.`,
 	f.IntVar(&opts.Burst, "burst", devtools.DefaultCheckBurst, "concurrent deliveries in the burst case")
 	f.StringVar(&opts.JUnit, "junit", "", "write a JUnit XML report to this file")
 	f.StringSliceVar(&opts.Only, "only", nil, "run only these cases, comma-separated")
+	f.StringVar(&provider, "provider", "", "grade a handler of another provider's webhooks: "+strings.Join(source.Providers(), ", ")+", then settings as in serve's --source (twilio,public_url=…; hmac,header=…) (default sent)")
 	return cmd
 }
 
@@ -118,6 +186,8 @@ func RunCheck(ctx context.Context, w io.Writer, opts CheckOptions) error {
 		Timeout:   opts.Timeout,
 		Burst:     opts.Burst,
 		Only:      opts.Only,
+		Provider:  opts.Provider,
+		Source:    opts.Source,
 		UserAgent: userAgent(),
 		OnResult:  func(res devtools.Result) { devtools.WriteResult(w, res) },
 	}

@@ -83,7 +83,7 @@ func (s *SourceConfig) verifyToken(getenv func(string) string) string {
 // the file.
 func (s *SourceConfig) where(i int) string {
 	if s.flag != "" {
-		return fmt.Sprintf("--source %q", s.flag)
+		return s.flag
 	}
 	return fmt.Sprintf("sources[%d] (%s)", i, s.Name)
 }
@@ -231,7 +231,7 @@ func sourceFlags(cmd *cobra.Command, file *ConfigFile) error {
 	values, _ := cmd.Flags().GetStringArray("source")
 	file.Sources = nil
 	for _, v := range values {
-		s, err := parseSourceFlag(v)
+		s, err := parseSourceFlag(fmt.Sprintf("--source %q", v), v)
 		if err != nil {
 			return err
 		}
@@ -268,28 +268,29 @@ var sourceFlagKeys = []struct {
 }
 
 // parseSourceFlag reads one --source value: NAME=PROVIDER[,key=value…].
-func parseSourceFlag(v string) (SourceConfig, error) {
+// label names it in messages.
+func parseSourceFlag(label, v string) (SourceConfig, error) {
 	parts := strings.Split(v, ",")
 	name, provider, ok := strings.Cut(parts[0], "=")
 	if !ok {
 		name, provider = parts[0], parts[0]
 	}
 	if name = strings.TrimSpace(name); name == "" || strings.ContainsAny(name, "/ ") {
-		return SourceConfig{}, usageError("--source %q: want NAME=PROVIDER[,key=value...], such as payments=stripe", v)
+		return SourceConfig{}, usageError("%s: want NAME=PROVIDER[,key=value...], such as payments=stripe", label)
 	}
-	s := SourceConfig{Name: name, Provider: strings.TrimSpace(provider), flag: v}
+	s := SourceConfig{Name: name, Provider: strings.TrimSpace(provider), flag: label}
 	seen := map[string]bool{}
 	for _, kv := range parts[1:] {
 		key, val, ok := strings.Cut(kv, "=")
 		key = strings.TrimSpace(key)
 		switch {
 		case key == "secret" || key == "secrets" || key == "verify_token":
-			return s, usageError("--source %q: %s is not taken on the command line, where the shell's history and other users see it: set %s",
-				v, key, s.env(map[bool]string{true: "VERIFY_TOKEN", false: "SECRET"}[key == "verify_token"]))
+			return s, usageError("%s: %s is not taken on the command line, where the shell's history and other users see it: set %s",
+				label, key, s.env(map[bool]string{true: "VERIFY_TOKEN", false: "SECRET"}[key == "verify_token"]))
 		case !ok || key == "":
-			return s, usageError("--source %q: %q: want key=value after NAME=PROVIDER (keys: %s)", v, kv, sourceFlagKeyNames())
+			return s, usageError("%s: %q: want key=value (keys: %s)", label, kv, sourceFlagKeyNames())
 		case seen[key]:
-			return s, usageError("--source %q: %s is given twice", v, key)
+			return s, usageError("%s: %s is given twice", label, key)
 		}
 		seen[key] = true
 		i := slices.IndexFunc(sourceFlagKeys, func(k struct {
@@ -299,10 +300,10 @@ func parseSourceFlag(v string) (SourceConfig, error) {
 			return k.key == key
 		})
 		if i < 0 {
-			return s, usageError("--source %q: no setting %q (keys: %s)", v, key, sourceFlagKeyNames())
+			return s, usageError("%s: no setting %q (keys: %s)", label, key, sourceFlagKeyNames())
 		}
 		if err := sourceFlagKeys[i].set(&s, strings.TrimSpace(val)); err != nil {
-			return s, usageError("--source %q: %s: %v", v, key, err)
+			return s, usageError("%s: %s: %v", label, key, err)
 		}
 	}
 	return s, nil
@@ -408,4 +409,38 @@ func checkRouteSources(routes []dispatch.Route, sentName string, sent bool, eps 
 		}
 	}
 	return nil
+}
+
+// providerSettings reads the --provider PROVIDER[,key=value…] of check and
+// listen: the keys of serve's --source, the secrets of --secret (else
+// $SENT_WEBHOOK_SECRET, else $HOOKLATCH_SOURCE_<PROVIDER>_SECRET), Meta's
+// verify token from $HOOKLATCH_SOURCE_<PROVIDER>_VERIFY_TOKEN. A nil
+// config means Sent's.
+func providerSettings(value string, f *pflag.FlagSet, getenv func(string) string) (*SourceConfig, source.Settings, error) {
+	provider, _, _ := strings.Cut(value, ",")
+	if provider = strings.TrimSpace(provider); provider == "" || provider == sentProvider && provider == value {
+		return nil, source.Settings{}, nil
+	}
+	label := fmt.Sprintf("--provider %q", value)
+	if !slices.Contains(source.Providers(), provider) {
+		return nil, source.Settings{}, usageError("%s: unknown provider %q (known: sent, %s)", label, provider, strings.Join(source.Providers(), ", "))
+	}
+	s, err := parseSourceFlag(label, provider+"="+value)
+	if err != nil {
+		return nil, source.Settings{}, err
+	}
+	if err := s.checkSettings(0, getenv); err != nil {
+		return nil, source.Settings{}, err
+	}
+	secrets := secretTexts(f, getenv)
+	if len(secrets) == 0 {
+		secrets = s.secrets(getenv)
+	}
+	if len(secrets) == 0 {
+		return nil, source.Settings{}, usageError("no %s signing secret: pass --secret, or set SENT_WEBHOOK_SECRET or %s", provider, s.secretEnv())
+	}
+	return &s, source.Settings{
+		Name: provider, Provider: provider, Secrets: secrets, Tolerance: time.Duration(s.Tolerance),
+		VerifyToken: s.verifyToken(getenv), PublicURL: s.PublicURL, HMAC: source.HMACSettings(s.HMAC),
+	}, nil
 }

@@ -2,6 +2,7 @@ package devtools
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/source"
 )
 
 // The cases of a Check, in the order they run.
@@ -102,6 +104,19 @@ type Check struct {
 	NowFunc func() time.Time
 	// UserAgent names the sender. Defaults to "hooklatch".
 	UserAgent string
+
+	// Provider, when set, grades a handler of another provider's webhooks
+	// instead of Sent's: a registered source provider (see
+	// source.Providers). Its requests are the provider's samples, signed
+	// as it signs them with Source's first secret, and the cases are
+	// ProviderCaseNames: no out-of-order case, a handshake case, and
+	// rejects-stale-timestamp only where the provider signs a timestamp.
+	// Secret and Schemes are then unused. Defaults to Sent's.
+	Provider string
+	// Source configures Provider's signing: Secrets (required; the first
+	// signs), VerifyToken (meta; required), PublicURL (twilio; defaults
+	// to URL), HMAC (hmac). Name and Provider are the check's own.
+	Source source.Settings
 }
 
 // Verdict grades one case.
@@ -208,6 +223,9 @@ func (c *Check) cases() []checkCase {
 		checkCase{CaseBurst, (*checkRun).burst},
 		checkCase{CaseOutOfOrder, (*checkRun).outOfOrder},
 	)
+	if c.Provider != "" {
+		all = c.providerCases()
+	}
 	if len(c.Only) == 0 {
 		return all
 	}
@@ -219,7 +237,7 @@ func (c Check) withDefaults() (Check, error) {
 	if c.URL == "" {
 		return c, fmt.Errorf("%w: the handler's URL is required", ErrCheckConfig)
 	}
-	if c.Secret.Fingerprint() == "" {
+	if c.Provider == "" && c.Secret.Fingerprint() == "" {
 		return c, fmt.Errorf("%w: the signing secret is required", ErrCheckConfig)
 	}
 	if len(c.Schemes) == 0 {
@@ -231,6 +249,12 @@ func (c Check) withDefaults() (Check, error) {
 		}
 	}
 	names := CaseNames()
+	if c.Provider != "" {
+		names = ProviderCaseNames(c.Provider)
+		if c.Deadline <= 0 {
+			c.Deadline = cmp.Or(providerDeadlines[c.Provider], DefaultCheckDeadline)
+		}
+	}
 	for _, name := range c.Only {
 		if !slices.Contains(names, name) {
 			return c, fmt.Errorf("%w: no case %q (the cases: %s)", ErrCheckConfig, name, strings.Join(names, ", "))
@@ -259,6 +283,12 @@ func (c *Check) Run(ctx context.Context) (Report, error) {
 	if err != nil {
 		return Report{URL: c.URL}, err
 	}
+	var prov *provider
+	if cfg.Provider != "" {
+		if prov, err = cfg.newProvider(); err != nil {
+			return Report{URL: c.URL}, err
+		}
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = cfg.Burst
 	defer transport.CloseIdleConnections()
@@ -277,6 +307,7 @@ func (c *Check) Run(ctx context.Context) (Report, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		scheme: primary,
+		prov:   prov,
 		// One endpoint id for the whole run, as Sent sends one per webhook.
 		webhookID: uuid.NewString(),
 	}
@@ -309,6 +340,7 @@ func (c *Check) Run(ctx context.Context) (Report, error) {
 type checkRun struct {
 	Check
 	client    *http.Client
+	prov      *provider        // another provider's signing, when Check.Provider is set
 	scheme    signature.Scheme // the scheme of every case but accepts-*
 	webhookID string
 	// legacyOnly is set once accepts-v1 finds a handler that refuses a
