@@ -136,6 +136,23 @@ type Config struct {
 	//
 	// Defaults to time.Now.
 	NowFunc func() time.Time
+
+	// Signer, when set, signs every attempt as another provider does, in
+	// place of Secret and Scheme (a source.Signer does: Stripe's, GitHub's,
+	// Slack's…), afresh each time, with the event's id as the message id
+	// and URL as the URL signed. The headers the provider sent beside its
+	// signature and that were stored with the event (X-GitHub-Event,
+	// X-Shopify-Topic…) go out under their own names, so that an app
+	// written for that provider reads them where it expects them.
+	//
+	// Defaults to none: hooklatch's own signature.
+	Signer Signer
+}
+
+// Signer signs a body as a provider does: the headers that provider would
+// send with body posted to url at at, with id as its message id.
+type Signer interface {
+	Sign(url string, body []byte, at time.Time, id string) (http.Header, error)
 }
 
 // SchemeAsReceived signs each event in the scheme it arrived with (its
@@ -157,6 +174,7 @@ type Destination struct {
 	bufs     sync.Pool // *[]byte of maxResp, for reading snippets
 	now      func() time.Time
 	deadline *timeoutError // the cause of an attempt's own timeout
+	signer   Signer
 }
 
 var _ destination.Destination = (*Destination)(nil)
@@ -222,6 +240,7 @@ func New(cfg Config) (*Destination, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
+	d.signer = cfg.Signer
 	d.deadline = &timeoutError{d.timeout}
 	return d, nil
 }
@@ -257,6 +276,11 @@ func (d *Destination) Deliver(ctx context.Context, dl *destination.Delivery) err
 		return destination.Permanent(fmt.Errorf("POST %s: %w", d.display, err))
 	}
 	req.Header = d.requestHeader(dl)
+	if d.signer != nil {
+		if err := d.signAsProvider(req.Header, dl.Event.ID, dl.Event.Headers, dl.Event.Body); err != nil {
+			return destination.Permanent(fmt.Errorf("POST %s: signing: %w", d.display, err))
+		}
+	}
 
 	resp, err := d.do(req)
 	if err != nil {
@@ -323,6 +347,37 @@ func (d *Destination) requestHeader(dl *destination.Delivery) http.Header {
 		h[HeaderStandardID], h[HeaderStandardTimestamp], h[HeaderStandardSignature] = id, ts, sig
 	}
 	return h
+}
+
+// notForwarded are stored request headers that never go out with a
+// provider's event: the transport's and the proxies' on the way in.
+var notForwarded = map[string]bool{
+	"host": true, "content-length": true, "transfer-encoding": true, "connection": true, "keep-alive": true,
+	"te": true, "upgrade": true, "accept-encoding": true, "user-agent": true, "forwarded": true,
+	"proxy-connection": true, "via": true,
+}
+
+// signAsProvider sets the provider's stored headers and its signature on
+// h, which holds hooklatch's own: those win over a stored header of the
+// same name.
+func (d *Destination) signAsProvider(h http.Header, id string, stored map[string]string, body []byte) error {
+	for name, v := range stored {
+		if notForwarded[name] || strings.HasPrefix(name, "x-forwarded-") || strings.HasPrefix(name, "proxy-") || strings.HasPrefix(name, "x-real-") {
+			continue
+		}
+		canon := http.CanonicalHeaderKey(name)
+		if _, own := h[canon]; !own {
+			h[canon] = []string{v}
+		}
+	}
+	signed, err := d.signer.Sign(d.url, body, d.now(), id)
+	if err != nil {
+		return err
+	}
+	for k, v := range signed {
+		h[k] = v
+	}
+	return nil
 }
 
 // signV1 is the v1 signature header of a request: one signature a secret,

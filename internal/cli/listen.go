@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/mattn/go-isatty"
@@ -13,8 +14,10 @@ import (
 
 	"github.com/hooklatch/hooklatch/destination/httpdest"
 	"github.com/hooklatch/hooklatch/internal/devtools"
+	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/source"
 )
 
 // ListenOptions are the settings of `hooklatch listen`, resolved.
@@ -45,6 +48,19 @@ prints is enough), and --replay-failed every delivery that is dead; listen then
 keeps listening. An event stored while listen was not forwarding gets its
 delivery when it is first replayed, retried like any other.
 
+--provider receives another provider's webhooks instead of Sent's, at
+/webhooks/<provider> unless --path says otherwise: stripe, github, slack (its
+url_verification answered), meta (its hub.challenge GET answered with
+$HOOKLATCH_SOURCE_META_VERIFY_TOKEN), shopify, twilio, standard-webhooks or
+hmac, with settings as in serve's --source (twilio,public_url=<the URL Twilio
+posts to, such as the tunnel's>; hmac,header=X-Signature,...). Its secret is
+--secret (or $SENT_WEBHOOK_SECRET, else $HOOKLATCH_SOURCE_<PROVIDER>_SECRET).
+Forwarded events are signed afresh as that provider signs, with that secret
+or --forward-secret, over the --forward-to URL, and carry the provider's own
+headers (X-GitHub-Event, X-Shopify-Topic...): an app written for the provider
+verifies them as it would the provider's. A rejection is diagnosed by the
+provider's rules.
+
 Colour is used in a terminal unless NO_COLOR is set; --color overrides.
 --json prints one JSON object per line instead, for jq and scripts.
 Ctrl-C stops it gracefully.`,
@@ -52,7 +68,9 @@ Ctrl-C stops it gracefully.`,
   hooklatch listen --forward-to localhost:8080/webhooks/sent
   hooklatch listen --forward-to http://localhost:8080/webhooks/sent --replay-failed
   hooklatch listen --forward-to http://localhost:8080/webhooks/sent --replay 3c4d5e6f
-  hooklatch listen --json | jq 'select(.outcome == "rejected") | .diagnosis'`,
+  hooklatch listen --json | jq 'select(.outcome == "rejected") | .diagnosis'
+  hooklatch listen --provider stripe --secret whsec_... --forward-to localhost:8080/webhooks/stripe
+  hooklatch listen --provider twilio,public_url=https://abc.ngrok.app/webhooks/twilio --forward-to :8080/sms`,
 		Args: args(cobra.NoArgs),
 	}
 	f := cmd.Flags()
@@ -63,7 +81,8 @@ Ctrl-C stops it gracefully.`,
 	f.String("store", devtools.DefaultListenStore, "store: a SQLite file path")
 	f.String("scheme", "", "accept only this signature scheme, legacy or v1 (default both)")
 	f.String("forward-to", "", "deliver every event to your app at this URL, with retries; host:port/path assumes http, a bare port localhost")
-	f.String("forward-secret", "", `sign forwarded events with this whsec_ secret, or "none" (default the first signing secret)`)
+	f.String("provider", "", "receive another provider's webhooks instead of Sent's: "+strings.Join(source.Providers(), ", ")+", then settings as in serve's --source (twilio,public_url=…; hmac,header=…) (default sent)")
+	f.String("forward-secret", "", `sign forwarded events with this whsec_ secret (with --provider, that provider's secret), or "none" (default the first signing secret)`)
 	f.String("forward-scheme", "as-received", "sign forwarded events as-received (in the scheme each arrived with), v1 or legacy")
 	f.Duration("forward-timeout", devtools.DefaultForwardTimeout, "how long one forwarding attempt may take")
 	f.Int("forward-attempts", devtools.DefaultForwardAttempts, "attempts before a forwarded event's delivery is dead")
@@ -94,6 +113,13 @@ Ctrl-C stops it gracefully.`,
 func resolveListen(cmd *cobra.Command, env Env) (ListenOptions, error) {
 	f := cmd.Flags()
 	str := func(name string) string { v, _ := f.GetString(name); return v }
+	sc, settings, err := providerSettings(str("provider"), f, env.Getenv)
+	if err != nil {
+		return ListenOptions{}, err
+	}
+	if sc != nil {
+		return resolveListenProvider(cmd, env, sc, settings)
+	}
 	secrets, err := secretsFrom(f, env.Getenv)
 	if err != nil {
 		return ListenOptions{}, err
@@ -115,8 +141,95 @@ func resolveListen(cmd *cobra.Command, env Env) (ListenOptions, error) {
 		}
 		cfg.Server.Schemes = []signature.Scheme{scheme}
 	}
-	if cfg.Color, err = colorFrom(str("color"), env); err != nil {
+	if err := listenOutputAndForwarding(cmd, env, &cfg); err != nil {
 		return ListenOptions{}, err
+	}
+	switch sc := signature.Scheme(str("forward-scheme")); sc {
+	case httpdest.SchemeAsReceived, signature.V1, signature.Legacy:
+		cfg.ForwardScheme = sc
+	default:
+		return ListenOptions{}, usageError("--forward-scheme %q: want as-received, v1 or legacy", sc)
+	}
+	switch fs := str("forward-secret"); fs {
+	case "none":
+	case "":
+		cfg.ForwardSecret = secrets[0]
+	default:
+		if cfg.ForwardSecret, err = signature.ParseSecret(fs); err != nil {
+			return ListenOptions{}, secretError("--forward-secret", err)
+		}
+	}
+	return ListenOptions{Listen: cfg}, nil
+}
+
+// resolveListenProvider resolves listen --provider: the provider's
+// requests verified at /webhooks/<provider> (or --path), and forwarded
+// signed as the provider signs, with its secret or --forward-secret.
+func resolveListenProvider(cmd *cobra.Command, env Env, sc *SourceConfig, settings source.Settings) (ListenOptions, error) {
+	f := cmd.Flags()
+	str := func(name string) string { v, _ := f.GetString(name); return v }
+	for _, name := range []string{"scheme", "forward-scheme"} {
+		if f.Changed(name) {
+			return ListenOptions{}, usageError("--%s is Sent's: %s signs one way", name, sc.Provider)
+		}
+	}
+	path := str("path")
+	switch {
+	case f.Changed("path") && sc.Path != "":
+		return ListenOptions{}, usageError("--path and --provider's path= name two paths: give one")
+	case sc.Path != "":
+		path = sc.Path
+	case !f.Changed("path"):
+		path = "/webhooks/" + sc.Provider
+	}
+	src, err := source.New(settings)
+	if err != nil {
+		return ListenOptions{}, usageError("--provider: %v", err)
+	}
+	cfg := devtools.ListenConfig{
+		Server: server.Config{
+			Addr:    str("addr"),
+			Path:    path,
+			Store:   str("store"),
+			Sources: []receiver.Endpoint{{Name: sc.Provider, Path: path, Source: src}},
+		},
+		ForwardTo: str("forward-to"),
+		Out:       env.Stdout,
+	}
+	if err := listenOutputAndForwarding(cmd, env, &cfg); err != nil {
+		return ListenOptions{}, err
+	}
+	if cfg.ForwardTo == "" || str("forward-secret") == "none" {
+		return ListenOptions{Listen: cfg}, nil
+	}
+	// The app checks the URL it is posted at (Twilio's), not the public
+	// one the provider posts to.
+	fwd := settings
+	fwd.PublicURL = ""
+	if fs := str("forward-secret"); fs != "" {
+		fwd.Secrets = []string{fs}
+	}
+	fwd.Secrets = slices.Clone(fwd.Secrets)
+	fsrc, err := source.New(fwd)
+	if err != nil {
+		return ListenOptions{}, usageError("--forward-secret: %v", err)
+	}
+	signer, ok := fsrc.(source.Signer)
+	if !ok {
+		return ListenOptions{}, usageError("--provider %s cannot sign forwarded events", sc.Provider)
+	}
+	cfg.ForwardSigner = signer
+	return ListenOptions{Listen: cfg}, nil
+}
+
+// listenOutputAndForwarding resolves listen's output and forwarding
+// settings, whichever provider it receives.
+func listenOutputAndForwarding(cmd *cobra.Command, env Env, cfg *devtools.ListenConfig) error {
+	f := cmd.Flags()
+	str := func(name string) string { v, _ := f.GetString(name); return v }
+	var err error
+	if cfg.Color, err = colorFrom(str("color"), env); err != nil {
+		return err
 	}
 	if cfg.JSON, _ = f.GetBool("json"); cfg.JSON {
 		cfg.Color, cfg.Status = false, env.Stderr
@@ -135,41 +248,26 @@ func resolveListen(cmd *cobra.Command, env Env) (ListenOptions, error) {
 	}
 	if cfg.ForwardTo != "" {
 		if cfg.ForwardTo, err = forwardURL("--forward-to", cfg.ForwardTo); err != nil {
-			return ListenOptions{}, err
+			return err
 		}
 	}
 	if cfg.ForwardTo == "" {
 		for _, name := range []string{"forward-secret", "forward-scheme", "forward-timeout", "forward-attempts"} {
 			if f.Changed(name) {
-				return ListenOptions{}, usageError("--%s applies to forwarded events: pass --forward-to URL too", name)
+				return usageError("--%s applies to forwarded events: pass --forward-to URL too", name)
 			}
 		}
 		if len(cfg.Replay) > 0 || cfg.ReplayFailed {
-			return ListenOptions{}, usageError("--replay and --replay-failed deliver stored events to your app: pass --forward-to URL too")
+			return usageError("--replay and --replay-failed deliver stored events to your app: pass --forward-to URL too")
 		}
 	}
 	if cfg.ForwardTimeout <= 0 {
-		return ListenOptions{}, usageError("--forward-timeout: want a positive duration such as 10s")
+		return usageError("--forward-timeout: want a positive duration such as 10s")
 	}
 	if cfg.ForwardAttempts <= 0 {
-		return ListenOptions{}, usageError("--forward-attempts: want a positive whole number")
+		return usageError("--forward-attempts: want a positive whole number")
 	}
-	switch sc := signature.Scheme(str("forward-scheme")); sc {
-	case httpdest.SchemeAsReceived, signature.V1, signature.Legacy:
-		cfg.ForwardScheme = sc
-	default:
-		return ListenOptions{}, usageError("--forward-scheme %q: want as-received, v1 or legacy", sc)
-	}
-	switch fs := str("forward-secret"); fs {
-	case "none":
-	case "":
-		cfg.ForwardSecret = secrets[0]
-	default:
-		if cfg.ForwardSecret, err = signature.ParseSecret(fs); err != nil {
-			return ListenOptions{}, secretError("--forward-secret", err)
-		}
-	}
-	return ListenOptions{Listen: cfg}, nil
+	return nil
 }
 
 // colorFrom decides whether to colour the output: always, never, or (auto)

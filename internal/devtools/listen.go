@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/internal/server"
 	"github.com/hooklatch/hooklatch/signature"
+	"github.com/hooklatch/hooklatch/source"
 	"github.com/hooklatch/hooklatch/store"
 )
 
@@ -58,6 +60,10 @@ type ListenConfig struct {
 	// scheme it arrived with, so an app written for either of Sent's
 	// schemes verifies it). Defaults to httpdest.SchemeAsReceived.
 	ForwardScheme signature.Scheme
+	// ForwardSigner, when set, signs forwarded events as another provider
+	// does (a source.Signer), in place of ForwardSecret and ForwardScheme:
+	// see httpdest.Config.Signer. Defaults to none.
+	ForwardSigner httpdest.Signer
 	// ForwardTimeout bounds one forwarding attempt. Defaults to
 	// DefaultForwardTimeout.
 	ForwardTimeout time.Duration
@@ -212,7 +218,7 @@ func NewListener(ctx context.Context, cfg ListenConfig) (*Listener, error) {
 		scfg.StoreOnly = true
 	} else {
 		app, err := httpdest.New(httpdest.Config{URL: cfg.ForwardTo, Secret: cfg.ForwardSecret,
-			Scheme: cmp.Or(cfg.ForwardScheme, httpdest.SchemeAsReceived), Timeout: cfg.ForwardTimeout})
+			Scheme: cmp.Or(cfg.ForwardScheme, httpdest.SchemeAsReceived), Timeout: cfg.ForwardTimeout, Signer: cfg.ForwardSigner})
 		if err != nil {
 			return nil, fmt.Errorf("%w: --forward-to: %w", ErrListenConfig, err)
 		}
@@ -282,8 +288,13 @@ func (l *Listener) writeBanner(w io.Writer) {
 		schemes = strings.Join(names, " and ") + " only"
 	}
 	n := len(l.cfg.Server.Secrets)
-	fmt.Fprintf(w, "%s receiving Sent webhooks\n", st.bold("hooklatch listen"))
-	fmt.Fprintf(w, "  listening   %s  (signatures: %s, %d %s)\n", l.url, schemes, n, Plural(n, "secret", "secrets"))
+	if src := l.source(); src != nil {
+		fmt.Fprintf(w, "%s receiving %s webhooks\n", st.bold("hooklatch listen"), src.Provider())
+		fmt.Fprintf(w, "  listening   %s  (signatures: %s's)\n", l.url, src.Provider())
+	} else {
+		fmt.Fprintf(w, "%s receiving Sent webhooks\n", st.bold("hooklatch listen"))
+		fmt.Fprintf(w, "  listening   %s  (signatures: %s, %d %s)\n", l.url, schemes, n, Plural(n, "secret", "secrets"))
+	}
 	fmt.Fprintf(w, "  store       %s  (every event is kept, so nothing is lost while your app is down)\n", l.cfg.Server.Store)
 	if l.cfg.ForwardTo != "" {
 		signed := "unsigned"
@@ -294,12 +305,38 @@ func (l *Listener) writeBanner(w io.Writer) {
 			}
 			signed = "signed " + how + " with secret fp " + fp
 		}
+		if src := l.source(); src != nil && l.cfg.ForwardSigner != nil {
+			signed = "signed as " + src.Provider() + " signs, afresh on every attempt"
+		}
 		fmt.Fprintf(w, "  forwarding  %s  (%s; %d %s, %s timeout each)\n", redactURL(l.cfg.ForwardTo), signed,
 			l.cfg.ForwardAttempts, Plural(l.cfg.ForwardAttempts, "attempt", "attempts"), shortDuration(l.cfg.ForwardTimeout))
 	} else {
 		fmt.Fprintf(w, "  forwarding  none: events are stored and printed (add --forward-to URL to send them to your app)\n")
 	}
+	if src := l.source(); src != nil {
+		if types := ProviderSampleTypes(src.Provider()); len(types) > 0 {
+			fmt.Fprintf(w, "  try         hooklatch trigger --provider %s %s --to %s\n", src.Provider(), types[0], l.url)
+		}
+		return
+	}
 	fmt.Fprintf(w, "  try         hooklatch trigger message.delivered --to %s\n", l.url)
+}
+
+// source is the provider a Listener receives instead of Sent: its one
+// source, when it has no Sent secret; nil for Sent.
+func (l *Listener) source() source.Source {
+	if len(l.cfg.Server.Secrets) == 0 && len(l.cfg.Server.Sources) == 1 {
+		return l.cfg.Server.Sources[0].Source
+	}
+	return nil
+}
+
+// diagnose explains a rejected request by the rules it was refused by.
+func (l *Listener) diagnose(it listenItem) signature.Diagnosis {
+	if src := l.source(); src != nil {
+		return src.Diagnose(http.Header(it.header), "", it.body, it.at)
+	}
+	return signature.Diagnose(it.header, it.body, l.cfg.Server.Secrets, it.at, l.cfg.Server.Tolerance)
 }
 
 // redactURL hides a password in a URL.

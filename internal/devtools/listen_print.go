@@ -208,7 +208,7 @@ func (p *listenPrinter) rejection(it listenItem) {
 	if it.header == nil {
 		return
 	}
-	d := signature.Diagnose(it.header, it.body, p.l.cfg.Server.Secrets, it.at, p.l.cfg.Server.Tolerance)
+	d := p.l.diagnose(it)
 	if len(d.Findings) > 0 {
 		fmt.Fprintln(p.w, s.dim(listenIndent+"↳ "+clipString(d.Findings[0].Message, 400)))
 	}
@@ -416,7 +416,7 @@ func (p *listenPrinter) record(it listenItem) {
 			r.Detail = it.err.Error()
 		}
 		if it.header != nil {
-			if d := signature.Diagnose(it.header, it.body, p.l.cfg.Server.Secrets, it.at, p.l.cfg.Server.Tolerance); len(d.Findings) > 0 {
+			if d := p.l.diagnose(it); len(d.Findings) > 0 {
 				r.Diagnosis = d.Findings[0].Message
 			}
 		}
