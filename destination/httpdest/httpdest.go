@@ -359,10 +359,16 @@ var notForwarded = map[string]bool{
 
 // signAsProvider sets the provider's stored headers and its signature on
 // h, which holds hooklatch's own: those win over a stored header of the
-// same name.
+// same name. No stored signature goes out.
 func (d *Destination) signAsProvider(h http.Header, id string, stored map[string]string, body []byte) error {
 	for name, v := range stored {
 		if notForwarded[name] || strings.HasPrefix(name, "x-forwarded-") || strings.HasPrefix(name, "proxy-") || strings.HasPrefix(name, "x-real-") {
+			continue
+		}
+		if strings.Contains(name, "signature") || strings.Contains(name, "hmac") {
+			// Made with the receiving secret over the first attempt (GitHub's
+			// SHA-1 X-Hub-Signature beside X-Hub-Signature-256): only the
+			// Signer's go out.
 			continue
 		}
 		canon := http.CanonicalHeaderKey(name)

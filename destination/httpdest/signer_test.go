@@ -16,7 +16,8 @@ import (
 // TestSignerSignsAsTheProvider: with a Signer, each attempt is signed as
 // the provider signs, over the destination's URL, and carries the
 // provider's stored headers under their names, but neither the transport's
-// nor the proxies' headers, and never in place of hooklatch's own.
+// nor the proxies' headers nor a stored signature, and never in place of
+// hooklatch's own.
 func TestSignerSignsAsTheProvider(t *testing.T) {
 	t.Parallel()
 	src, err := source.New(source.Settings{Name: "gh", Provider: "github", Secrets: []string{"app-secret"}})
@@ -36,7 +37,7 @@ func TestSignerSignsAsTheProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := &store.Event{ID: "01HX", Source: "gh", Scheme: "github", Body: []byte(`{"ref":"refs/heads/main"}`), Headers: map[string]string{
-		"x-github-event": "push", "x-github-delivery": "d-1", "x-hub-signature-256": "sha256=stale",
+		"x-github-event": "push", "x-github-delivery": "d-1", "x-hub-signature-256": "sha256=stale", "x-hub-signature": "sha1=stale",
 		"content-type": "application/json", "x-forwarded-for": "10.0.0.1", "via": "1.1 proxy", "content-length": "999",
 		"hooklatch-event-id": "spoofed",
 	}}
@@ -47,7 +48,7 @@ func TestSignerSignsAsTheProvider(t *testing.T) {
 	if verr != nil {
 		t.Errorf("the app could not verify: %v", verr)
 	}
-	for name, want := range map[string]string{"X-Github-Event": "push", "X-Github-Delivery": "d-1", "X-Forwarded-For": "", "Via": "",
+	for name, want := range map[string]string{"X-Github-Event": "push", "X-Github-Delivery": "d-1", "X-Forwarded-For": "", "Via": "", "X-Hub-Signature": "",
 		httpdest.HeaderEventID: "01HX", httpdest.HeaderSource: "gh"} {
 		if v := r.Header.Get(name); v != want {
 			t.Errorf("%s: %q, want %q", name, v, want)
