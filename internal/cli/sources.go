@@ -418,10 +418,13 @@ func checkRouteSources(routes []dispatch.Route, sentName string, sent bool, eps 
 // config means Sent's.
 func providerSettings(value string, f *pflag.FlagSet, getenv func(string) string) (*SourceConfig, source.Settings, error) {
 	provider, _, _ := strings.Cut(value, ",")
-	if provider = strings.TrimSpace(provider); provider == "" || provider == sentProvider && provider == value {
-		return nil, source.Settings{}, nil
-	}
 	label := fmt.Sprintf("--provider %q", value)
+	switch provider = strings.TrimSpace(provider); {
+	case provider == "" && value == "", provider == sentProvider && provider == value:
+		return nil, source.Settings{}, nil
+	case provider == sentProvider:
+		return nil, source.Settings{}, usageError("%s: sent takes no settings here: its flags are this command's own", label)
+	}
 	if !slices.Contains(source.Providers(), provider) {
 		return nil, source.Settings{}, usageError("%s: unknown provider %q (known: sent, %s)", label, provider, strings.Join(source.Providers(), ", "))
 	}

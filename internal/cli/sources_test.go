@@ -249,14 +249,7 @@ process.stdout.write(JSON.stringify({ header: new Stripe("sk_test_unused").webho
 // postStripe posts body with its Stripe-Signature and returns the status.
 func postStripe(t *testing.T, url, body, signature string) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	req.Header.Set("Stripe-Signature", signature)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return post(t, url, http.Header{"Stripe-Signature": {signature}}, body)
 }
 
 // TestSignWithAProvider: sign --provider stripe prints headers that

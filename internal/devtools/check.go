@@ -714,25 +714,8 @@ func (r *checkRun) burst(ctx context.Context) Result {
 	}
 	wg.Wait()
 
-	var late, notOK int
-	var other Answer // the first answer that was not a 2xx
-	took := make([]time.Duration, 0, len(answers))
-	for _, a := range answers {
-		took = append(took, a.Took)
-		switch {
-		case !a.OK():
-			notOK++
-			if other.StatusCode == 0 && other.Err == nil {
-				other = a
-			}
-		case a.Took > r.Deadline:
-			late++
-		}
-	}
-	slices.Sort(took)
-	slowest := took[len(took)-1]
-	p99 := took[(len(took)*99+99)/100-1]
-	timing := fmt.Sprintf("slowest %s, p99 %s", latency(slowest), latency(p99))
+	t := tallyBurst(answers, r.Deadline)
+	late, notOK, other, slowest, timing := t.late, t.notOK, t.other, t.slowest, t.timing
 	if bad := late + notOK; bad > 0 {
 		var parts []string
 		if late > 0 {
@@ -755,6 +738,35 @@ func (r *checkRun) burst(ctx context.Context) Result {
 			Advice: "acknowledge as soon as the event is stored and do the work afterwards, so that a larger burst stays within the deadline"}
 	}
 	return Result{Verdict: VerdictPass, Reason: fmt.Sprintf("%d of %d concurrent deliveries acknowledged within %s: %s", len(answers), len(answers), r.Deadline, timing)}
+}
+
+// burstTally sums up the answers to a burst.
+type burstTally struct {
+	late, notOK int           // 2xx past the deadline; not 2xx
+	other       Answer        // the first answer that was not a 2xx
+	slowest     time.Duration // of any answer
+	timing      string        // "slowest …, p99 …"
+}
+
+func tallyBurst(answers []Answer, deadline time.Duration) burstTally {
+	var t burstTally
+	took := make([]time.Duration, 0, len(answers))
+	for _, a := range answers {
+		took = append(took, a.Took)
+		switch {
+		case !a.OK():
+			t.notOK++
+			if t.other.StatusCode == 0 && t.other.Err == nil {
+				t.other = a
+			}
+		case a.Took > deadline:
+			t.late++
+		}
+	}
+	slices.Sort(took)
+	t.slowest = took[len(took)-1]
+	t.timing = fmt.Sprintf("slowest %s, p99 %s", latency(t.slowest), latency(took[(len(took)*99+99)/100-1]))
+	return t
 }
 
 // outOfOrderLifecycle is the message's lifecycle as it happened, and

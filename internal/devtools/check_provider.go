@@ -604,23 +604,8 @@ func (r *checkRun) provBurst(ctx context.Context) Result {
 		wg.Go(func() { answers[i] = r.post(ctx, h, q.body) })
 	}
 	wg.Wait()
-	var late, notOK int
-	var other Answer
-	took := make([]time.Duration, 0, len(answers))
-	for _, a := range answers {
-		took = append(took, a.Took)
-		switch {
-		case !a.OK():
-			notOK++
-			if other.StatusCode == 0 && other.Err == nil {
-				other = a
-			}
-		case a.Took > r.Deadline:
-			late++
-		}
-	}
-	slices.Sort(took)
-	timing := fmt.Sprintf("slowest %s, p99 %s", latency(took[len(took)-1]), latency(took[(len(took)*99+99)/100-1]))
+	t := tallyBurst(answers, r.Deadline)
+	late, notOK, other, timing := t.late, t.notOK, t.other, t.timing
 	if bad := late + notOK; bad > 0 {
 		reason := fmt.Sprintf("%d of %d concurrent deliveries not acknowledged within %s (%d late, %d not 2xx", bad, len(answers), r.Deadline, late, notOK)
 		advice := r.provSlowAdvice()
