@@ -29,10 +29,17 @@ import Stripe from "stripe";
 import { sign as octokitSign } from "@octokit/webhooks-methods";
 import twilio from "twilio";
 import { createSHA256HMAC, HashFormat } from "@shopify/shopify-api/runtime";
+import { createRequire } from "node:module";
+// The signature the WhatsApp SDK's webhook listener (build/api/webhooks.js)
+// expects; the package exports no path to it, so it is required by file.
+const { generateXHub256Sig } = createRequire(import.meta.url)("./node_modules/whatsapp/build/utils.js");
 const jobs = JSON.parse(readFileSync(0, "utf8"));
 const out = [];
 for (const j of jobs) {
   switch (j.lib) {
+  case "whatsapp":
+    out.push({ "x-hub-signature-256": "sha256=" + generateXHub256Sig(j.body, j.secret) });
+    break;
   case "shopify": { // the HMAC @shopify/shopify-api's webhooks.validate computes
     const p = j.events ? "shopify-" : "x-shopify-"; // its Events and Webhooks header names
     out.push({ [p + "hmac-sha256"]: await createSHA256HMAC(j.secret, j.body, HashFormat.Base64), [p + "topic"]: "orders/create",
@@ -151,6 +158,17 @@ var providerCases = []providerCase{
 		job: job{Lib: "shopify", Secret: "shpss_2f6b1c0d9e8a7f3b", ID: "2c6ab2bb-50a8-4a5e-9b5b-2d6b1d3b0f11", Events: true,
 			Body: `{"id":820982911946154508,"email":"jon@example.com","total_price":"403.00"}`},
 		want: source.Verified{EventID: "2c6ab2bb-50a8-4a5e-9b5b-2d6b1d3b0f11", Type: "orders/create"},
+	},
+	{
+		// Meta's WhatsApp SDK (npm whatsapp) signs nothing itself: its
+		// webhook listener compares X-Hub-Signature-256 with its
+		// generateXHub256Sig of the body as UTF-8, which signs here. A
+		// non-ASCII body shows the HMAC covers the bytes, not the text.
+		name:     "meta",
+		settings: source.Settings{Provider: "meta", Secrets: []string{"3f1b6c0a9d8e7f2a4b5c6d7e8f901234"}, VerifyToken: "meatyhamhock"},
+		job: job{Lib: "whatsapp", Secret: "3f1b6c0a9d8e7f2a4b5c6d7e8f901234",
+			Body: `{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":{"messaging_product":"whatsapp","messages":[{"from":"16315551181","id":"wamid.ABGGFlA5Fpa","type":"text","text":{"body":"Olá, 👋 ça va?"}}]},"field":"messages"}]}]}`},
+		want: source.Verified{Type: "whatsapp_business_account.messages", Subject: "102290129340398"},
 	},
 	{
 		// A JSON body: Twilio adds its hash to the URL as bodySHA256 and
@@ -333,12 +351,17 @@ import { verify as octokitVerify } from "@octokit/webhooks-methods";
 import twilio from "twilio";
 import "@shopify/shopify-api/adapters/web-api";
 import { shopifyApi, ApiVersion, LogSeverity } from "@shopify/shopify-api";
+import { createRequire } from "node:module";
+const { generateXHub256Sig } = createRequire(import.meta.url)("./node_modules/whatsapp/build/utils.js");
 const jobs = JSON.parse(readFileSync(0, "utf8"));
 const out = [];
 for (const j of jobs) {
   const h = j.headers;
   try {
     switch (j.lib) {
+    case "whatsapp": // as the SDK's webhook listener compares them
+      out.push(generateXHub256Sig(j.body, j.secret) == h["x-hub-signature-256"].replace("sha256=", ""));
+      break;
     case "shopify": {
       const shopify = shopifyApi({ apiKey: "unused", apiSecretKey: j.secret, hostName: "hooks.example.com", apiVersion: ApiVersion.October25,
         isEmbeddedApp: false, logger: { level: LogSeverity.Error, log: () => {} } });

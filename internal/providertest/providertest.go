@@ -30,6 +30,9 @@ var Packages = []string{
 	"@octokit/webhooks-methods@6.0.0",
 	"twilio@6.3.1",
 	"@shopify/shopify-api@15.0.0",
+	// Meta's WhatsApp Business Platform SDK (github.com/WhatsApp/WhatsApp-Nodejs-SDK);
+	// its one release, the later 1.0.0 of the name being an empty package.
+	"whatsapp@0.0.5-Alpha",
 }
 
 var (
