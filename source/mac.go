@@ -56,6 +56,9 @@ type mac struct {
 	headers func(sig, ts string) http.Header
 	// stamped says the provider signs a timestamp.
 	stamped bool
+	// postURL, when set, is the URL the provider posts body to when
+	// configured with u (Twilio's, with a JSON body's bodySHA256).
+	postURL func(u string, body []byte) string
 	// variants, when set, are the provider's own likely mistakes: signed
 	// contents to try when no secret matched, each with its finding. url is
 	// the request's URL as it arrived.
@@ -140,6 +143,9 @@ func (m *mac) Sign(url string, body []byte, at time.Time, _ string) (http.Header
 	if err != nil {
 		return nil, err
 	}
+	// The request as its sender saw it: RequestURL, which Twilio's
+	// content is made of, takes an https URL's scheme from here.
+	req.Header.Set("X-Forwarded-Proto", req.URL.Scheme)
 	var ts string
 	if m.stamped {
 		ts = strconv.FormatInt(at.Unix(), 10)
@@ -153,6 +159,15 @@ func (m *mac) Sign(url string, body []byte, at time.Time, _ string) (http.Header
 		sig = hex.EncodeToString(h.Sum(nil))
 	}
 	return m.headers(sig, ts), nil
+}
+
+// PostURL is the URL the provider posts body to when configured with u:
+// u, but for Twilio's JSON bodies.
+func (m *mac) PostURL(u string, body []byte) string {
+	if m.postURL == nil {
+		return u
+	}
+	return m.postURL(u, body)
 }
 
 func (m *mac) VerifyAt(req *http.Request, body []byte, now time.Time) (Verified, error) {

@@ -369,7 +369,7 @@ func newTwilio(s Settings) (Source, error) {
 	return &mac{
 		provider: "twilio", header: header, newHash: sha1.New, keys: textKeys(s.Secrets), secrets: s.Secrets, base64: true,
 		headers:   func(sig, _ string) http.Header { return header1(header, sig) },
-		tolerance: s.Tolerance, now: s.NowFunc, parse: prefixed(header, ""),
+		tolerance: s.Tolerance, now: s.NowFunc, parse: prefixed(header, ""), postURL: twilioPostURL,
 		hashFor: func(h http.Header) (func() hash.Hash, error) {
 			switch alg := twilioAlgorithm(h.Get("X-Twilio-Webhooks-Signature-Settings")); strings.ToUpper(alg) {
 			case "HMAC_SHA1":

@@ -2,8 +2,6 @@ package source_test
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -424,9 +422,10 @@ func TestOfficialLibrariesVerifyOurSignatures(t *testing.T) {
 		if url == "" {
 			url = "https://hooks.example.com/webhooks/" + c.name
 		}
-		if c.job.JSON { // Twilio posts a JSON body to the URL with its hash
-			sum := sha256.Sum256([]byte(c.job.Body))
-			url += "&bodySHA256=" + hex.EncodeToString(sum[:])
+		// Twilio posts a JSON body to the URL with its bodySHA256.
+		url = source.PostURL(src.(source.Signer), url, []byte(c.job.Body))
+		if c.job.JSON != strings.Contains(url, "bodySHA256=") {
+			t.Errorf("%s: PostURL = %s", c.name, url)
 		}
 		h, err := src.(source.Signer).Sign(url, []byte(c.job.Body), time.Now(), "msg_signed_by_hooklatch")
 		if err != nil {

@@ -27,8 +27,45 @@ func twilioJSON(req *http.Request, public string, body []byte) bool {
 	if strings.Contains(public, bodyHashParam) || req.URL.Query().Has(bodyHashParam) {
 		return true
 	}
+	return jsonBody(body)
+}
+
+// jsonBody reports whether body is a JSON object or array: a form body
+// never starts with { or [.
+func jsonBody(body []byte) bool {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	return len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[')
+}
+
+// URLSigner is a Signer whose provider signs part of a request in the URL
+// it posts to: Twilio posts a JSON body to the configured URL with the
+// body's bodySHA256 added, and twilio's validateRequestWithBody reads the
+// hash from there. PostURL is the URL the provider would post body to when
+// configured with url; Sign signs a request posted there.
+type URLSigner interface {
+	PostURL(url string, body []byte) string
+}
+
+// PostURL is the URL s's provider would post body to when configured with
+// url: url itself, but for a URLSigner's (Twilio's, for a JSON body).
+func PostURL(s Signer, url string, body []byte) string {
+	if u, ok := s.(URLSigner); ok {
+		return u.PostURL(url, body)
+	}
+	return url
+}
+
+// twilioPostURL is u with a JSON body's bodySHA256 added, as Twilio posts
+// it; a form body's URL is u.
+func twilioPostURL(u string, body []byte) string {
+	if !jsonBody(body) || strings.Contains(u, bodyHashParam) {
+		return u
+	}
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + bodyHashParam + "=" + bodyHash(body)
 }
 
 // withBodyHash is u with the bodySHA256 parameter Twilio added to it: the

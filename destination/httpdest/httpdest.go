@@ -155,6 +155,14 @@ type Signer interface {
 	Sign(url string, body []byte, at time.Time, id string) (http.Header, error)
 }
 
+// URLSigner is a Signer whose provider signs part of a request in its URL
+// (a source.URLSigner: Twilio posts a JSON body with its bodySHA256 in the
+// URL): each attempt goes to PostURL of the destination's URL, signed
+// there.
+type URLSigner interface {
+	PostURL(url string, body []byte) string
+}
+
 // SchemeAsReceived signs each event in the scheme it arrived with (its
 // store.Event.Scheme), so an app written for either of Sent's schemes
 // verifies what it would have got from Sent.
@@ -271,13 +279,17 @@ func (d *Destination) Deliver(ctx context.Context, dl *destination.Delivery) err
 	ctx, cancel := context.WithTimeoutCause(ctx, d.timeout, d.deadline)
 	defer cancel()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(dl.Event.Body))
+	to := d.url
+	if u, ok := d.signer.(URLSigner); ok {
+		to = u.PostURL(to, dl.Event.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, to, bytes.NewReader(dl.Event.Body))
 	if err != nil {
 		return destination.Permanent(fmt.Errorf("POST %s: %w", d.display, err))
 	}
 	req.Header = d.requestHeader(dl)
 	if d.signer != nil {
-		if err := d.signAsProvider(req.Header, dl.Event.ID, dl.Event.Headers, dl.Event.Body); err != nil {
+		if err := d.signAsProvider(req.Header, to, dl.Event.ID, dl.Event.Headers, dl.Event.Body); err != nil {
 			return destination.Permanent(fmt.Errorf("POST %s: signing: %w", d.display, err))
 		}
 	}
@@ -360,7 +372,7 @@ var notForwarded = map[string]bool{
 // signAsProvider sets the provider's stored headers and its signature on
 // h, which holds hooklatch's own: those win over a stored header of the
 // same name. No stored signature goes out.
-func (d *Destination) signAsProvider(h http.Header, id string, stored map[string]string, body []byte) error {
+func (d *Destination) signAsProvider(h http.Header, url, id string, stored map[string]string, body []byte) error {
 	for name, v := range stored {
 		if notForwarded[name] || strings.HasPrefix(name, "x-forwarded-") || strings.HasPrefix(name, "proxy-") || strings.HasPrefix(name, "x-real-") {
 			continue
@@ -376,7 +388,7 @@ func (d *Destination) signAsProvider(h http.Header, id string, stored map[string
 			h[canon] = []string{v}
 		}
 	}
-	signed, err := d.signer.Sign(d.url, body, d.now(), id)
+	signed, err := d.signer.Sign(url, body, d.now(), id)
 	if err != nil {
 		return err
 	}

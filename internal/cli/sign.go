@@ -106,9 +106,10 @@ func readBody(stdin io.Reader, args []string) ([]byte, error) {
 // RunSign prints the signing headers for body.
 func RunSign(w io.Writer, body []byte, opts SignOptions) error {
 	var h http.Header
+	url := opts.URL
 	if opts.Provider != "" && opts.Provider != sentProvider {
 		var err error
-		if h, err = signAs(opts, body); err != nil {
+		if h, url, err = signAs(opts, body); err != nil {
 			return err
 		}
 	} else {
@@ -126,7 +127,7 @@ func RunSign(w io.Writer, body []byte, opts SignOptions) error {
 		}
 		return json.NewEncoder(w).Encode(flat)
 	case "curl":
-		_, err := io.WriteString(w, curlCommand(opts.URL, h, body))
+		_, err := io.WriteString(w, curlCommand(url, h, body))
 		return err
 	}
 	return usageError("--format %q: want headers, json or curl", opts.Format)

@@ -355,15 +355,17 @@ func releaseSources(f *pflag.FlagSet, b backend, path string, getenv func(string
 }
 
 // signAs signs body as opts.Provider does, with a Content-Type that
-// provider sends (a form for Twilio, JSON otherwise).
-func signAs(opts SignOptions, body []byte) (http.Header, error) {
+// provider sends (a form for Twilio's form bodies, JSON otherwise), and
+// returns the URL the provider would post it to: opts.URL, but with a
+// JSON body's bodySHA256 for Twilio, which signs through it.
+func signAs(opts SignOptions, body []byte) (http.Header, string, error) {
 	src, err := source.New(source.Settings{Name: opts.Provider, Provider: opts.Provider, Secrets: []string{opts.SecretText}, VerifyToken: "unused"})
 	if err != nil {
-		return nil, usageError("--provider: %v", err)
+		return nil, "", usageError("--provider: %v", err)
 	}
 	signer, ok := src.(source.Signer)
 	if !ok {
-		return nil, usageError("--provider %s: cannot sign", opts.Provider)
+		return nil, "", usageError("--provider %s: cannot sign", opts.Provider)
 	}
 	at := opts.Timestamp
 	if at.IsZero() {
@@ -373,16 +375,17 @@ func signAs(opts SignOptions, body []byte) (http.Header, error) {
 	if id == "" {
 		id = "msg_" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	}
-	h, err := signer.Sign(opts.URL, body, at, id)
+	url := source.PostURL(signer, opts.URL, body)
+	h, err := signer.Sign(url, body, at, id)
 	if err != nil {
-		return nil, usageError("--url: %v", err)
+		return nil, "", usageError("--url: %v", err)
 	}
-	if opts.Provider == "twilio" {
+	if opts.Provider == "twilio" && url == opts.URL {
 		h.Set("Content-Type", "application/x-www-form-urlencoded")
 	} else {
 		h.Set("Content-Type", "application/json")
 	}
-	return h, nil
+	return h, url, nil
 }
 
 // checkRouteSources refuses a destination's sources: entry that names no

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -125,6 +126,7 @@ type triggered struct {
 	name   string
 	header http.Header
 	body   []byte
+	url    string // where it goes, when not the URL given (Twilio's JSON bodies add bodySHA256)
 }
 
 func printProviderTypes(w io.Writer, provider string) error {
@@ -152,7 +154,7 @@ func buildProviderTriggered(opts TriggerOptions, url string) ([]triggered, error
 	}
 	out := make([]triggered, len(reqs))
 	for i, r := range reqs {
-		h, err := signAs(SignOptions{Provider: opts.Provider, SecretText: opts.SecretText, URL: url, Timestamp: now}, r.Body)
+		h, to, err := signAs(SignOptions{Provider: opts.Provider, SecretText: opts.SecretText, URL: url, Timestamp: now}, r.Body)
 		if err != nil {
 			return nil, err
 		}
@@ -160,7 +162,7 @@ func buildProviderTriggered(opts TriggerOptions, url string) ([]triggered, error
 			h.Set(k, v)
 		}
 		h.Set("User-Agent", userAgent())
-		out[i] = triggered{name: r.Name, header: h, body: r.Body}
+		out[i] = triggered{name: r.Name, header: h, body: r.Body, url: to}
 	}
 	return out, nil
 }
@@ -212,9 +214,9 @@ func RunTrigger(ctx context.Context, w io.Writer, opts TriggerOptions) error {
 			}
 			switch opts.Format {
 			case "http":
-				fmt.Fprintln(w, httpRequest(url, r.header, r.body))
+				fmt.Fprintln(w, httpRequest(cmp.Or(r.url, url), r.header, r.body))
 			case "curl":
-				fmt.Fprint(w, curlCommand(url, r.header, r.body))
+				fmt.Fprint(w, curlCommand(cmp.Or(r.url, url), r.header, r.body))
 			default:
 				return usageError("--format %q: want http or curl", opts.Format)
 			}
@@ -225,7 +227,7 @@ func RunTrigger(ctx context.Context, w io.Writer, opts TriggerOptions) error {
 	client := &http.Client{Timeout: opts.Timeout}
 	var notOK int
 	for _, r := range reqs {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, opts.To, bytes.NewReader(r.body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, cmp.Or(r.url, opts.To), bytes.NewReader(r.body))
 		if err != nil {
 			return usageError("--to: %v", err)
 		}
