@@ -19,11 +19,12 @@ import (
 	"github.com/hooklatch/hooklatch/store"
 )
 
-// Page sizes of a filtered action: the count goes by the largest page the
-// admin API answers, the action by batches as large as the API's own bulk
+// A filtered action counts its events up to countCap, as the dashboard's
+// confirmation and the API's dry run do (their cost then stays the same
+// however many match), and acts by batches as large as the API's own bulk
 // action takes (inspect.Inspector.Each).
 const (
-	countCap    = 10000
+	countCap    = 1000
 	actionBatch = 500
 )
 
@@ -167,7 +168,7 @@ func countEvents(ctx context.Context, b backend, action string, q inspect.Query)
 }
 
 // countedEvents says how many events a count found: "3 events", "more
-// than 10,000 events", or "at least 12 events" when it stopped before the
+// than 1000 events", or "at least 12 events" when it stopped before the
 // oldest.
 func countedEvents(c inspect.Count) string {
 	n := devtools.Count(c.N, "event", "events")

@@ -255,7 +255,7 @@ type actionResult struct {
 }
 
 // Count asks the serve for the bulk action's dry run on q's filter,
-// which counts up to the serve's own limit (10,000): limit is ignored.
+// which counts up to the serve's own limit (1,000): limit is ignored.
 func (b *remoteBackend) Count(ctx context.Context, action string, q inspect.Query, _ int) (inspect.Count, error) {
 	var res struct {
 		Events  int  `json:"events"`

@@ -145,8 +145,9 @@ func (q Query) keeps(ev *store.Event) bool {
 // scans reports whether the store finds q's events by testing each event
 // it walks, newest first, rather than through an index of them: the end
 // of a time range (its start is a seq the walk stops at: floor), the
-// delivery states most events are in or none is, the well-formed events. Such a walk goes as far as the matches are apart,
-// the whole store when none matches, so List bounds it.
+// delivery states most events are in or none is, the well-formed events.
+// Such a walk goes as far as the matches are apart, the whole store when
+// none matches, so List bounds it.
 func (q Query) scans() bool {
 	switch q.Filter.Delivery {
 	case store.DeliveryNone, store.DeliverySucceeded:
