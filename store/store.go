@@ -491,6 +491,17 @@ type Store interface {
 	// default and with AfterSeq, descending with BeforeSeq.
 	ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
 
+	// CountEvents returns how many events ListEvents would return for f
+	// with f.Limit up to MaxCount (defaults to 100): the same walk, which
+	// stops at the limit, without reading the events.
+	CountEvents(ctx context.Context, f EventFilter) (int, error)
+
+	// SeqReceivedSince returns a seq that no event received at t or later
+	// lies below, one above the newest seq when none was (see
+	// SeqSinceFunc): where a walk of the events received since t, newest
+	// first, can stop.
+	SeqReceivedSince(ctx context.Context, t time.Time) (int64, error)
+
 	// AddRejection records a rejected request as a sample of its reason,
 	// within limits (see RejectionLimits: the oldest of a reason are
 	// dropped first), and says how many it dropped. It sets r.ID. A

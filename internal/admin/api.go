@@ -285,6 +285,20 @@ type BulkAction struct {
 	// Dead alone: every dead delivery.
 	Dead        bool   `json:"dead,omitempty"`
 	Destination string `json:"destination,omitempty"`
+	// DryRun, with a filter, does nothing but count the events the
+	// action would touch (up to bulkCountCap: dryRunResult).
+	DryRun bool `json:"dry_run,omitempty"`
+}
+
+// dryRunResult is the answer of a bulk action with dry_run: how many
+// events its filter selects. More: more than Events, the count stopped
+// there; Partial: at least Events, counted among the newest only.
+type dryRunResult struct {
+	Action  string `json:"action"`
+	DryRun  bool   `json:"dry_run"`
+	Events  int    `json:"events"`
+	More    bool   `json:"more,omitempty"`
+	Partial bool   `json:"partial,omitempty"`
 }
 
 // decode reads a small JSON body into v, refusing unknown fields.
@@ -308,7 +322,34 @@ func (a *Admin) apiBulkAction(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if b.DryRun {
+		a.dryRun(w, r, r.PathValue("action"), t)
+		return
+	}
 	a.run(w, r, r.PathValue("action"), t)
+}
+
+// dryRun counts the events of t's filter that action would touch: for
+// retry, those with a dead delivery (what Retry narrows the filter to).
+func (a *Admin) dryRun(w http.ResponseWriter, r *http.Request, action string, t inspect.Target) {
+	switch {
+	case action != "retry" && action != "replay" && action != "discard":
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no action %q: retry, replay or discard", action))
+		return
+	case t.Filter == nil || len(t.EventIDs) > 0 || len(t.DeliveryIDs) > 0 || t.Dead:
+		a.fail(w, r, bad("dry_run counts the events of a filter: give a filter alone"))
+		return
+	}
+	q := *t.Filter
+	if action == "retry" && q.Filter.Delivery == "" {
+		q.Filter.Delivery = store.DeliveryDead
+	}
+	c, err := a.in.Count(r.Context(), q, bulkCountCap)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, dryRunResult{Action: action, DryRun: true, Events: c.N, More: c.More, Partial: c.Partial})
 }
 
 // bulkTarget is what a bulk action acts on: the API's, and the

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -39,11 +38,12 @@ func (p FilterParams) fields() [][2]string {
 	return out
 }
 
-// bulkCountCap is as far as a confirmation counts: past it, the page says
-// "more than", and the walk through the store stops.
-const bulkCountCap = 10000
-
-var errCounted = errors.New("counted enough")
+// bulkCountCap is as far as a confirmation (and the API's dry run)
+// counts: past it, the page says "more than", and the count stops
+// (inspect.Inspector.Count). A count that tests each event it meets
+// (a type pattern among the dead) reads this many at most: 1,000 cost
+// 3 ms at 1 M events, 10,000 cost 40.
+const bulkCountCap = 1000
 
 // bulkData is the confirmation page.
 type bulkData struct {
@@ -51,7 +51,9 @@ type bulkData struct {
 	Fields [][2]string // the filter, as the form's hidden fields
 	Events int         // how many events the action would touch
 	More   bool        // more than Events: the count stopped there
-	Back   string      // the filtered events page
+	// Partial: at least Events, counted among the newest events only
+	Partial bool
+	Back    string // the filtered events page
 }
 
 // bulkAction refuses any action but those the events page offers on its
@@ -88,19 +90,12 @@ func (u *ui) bulkConfirm(w http.ResponseWriter, r *http.Request) {
 	if action == "retry" && q.Filter.Delivery == "" {
 		q.Filter.Delivery = store.DeliveryDead // what Retry narrows it to
 	}
-	n := 0
-	_, err = u.a.in.Each(r.Context(), q, func(ids []string) (int, error) {
-		if n > bulkCountCap {
-			return 0, errCounted // enough to say "more than"
-		}
-		n += len(ids)
-		return len(ids), nil
-	})
-	if err != nil && !errors.Is(err, errCounted) {
+	c, err := u.a.in.Count(r.Context(), q, bulkCountCap)
+	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	d := bulkData{Action: action, Fields: f.fields(), Events: min(n, bulkCountCap), More: n > bulkCountCap, Back: back}
+	d := bulkData{Action: action, Fields: f.fields(), Events: c.N, More: c.More, Partial: c.Partial, Back: back}
 	u.render(w, r, http.StatusOK, "bulk", page{Title: "Confirm: " + action + " by filter", Nav: "events", Data: d})
 }
 

@@ -19,11 +19,12 @@ import (
 	"github.com/hooklatch/hooklatch/store"
 )
 
-// Page sizes of a filtered action: the count goes by the largest page the
-// admin API answers, the action by batches as large as the API's own bulk
+// A filtered action counts its events up to countCap, as the dashboard's
+// confirmation and the API's dry run do (their cost then stays the same
+// however many match), and acts by batches as large as the API's own bulk
 // action takes (inspect.Inspector.Each).
 const (
-	countPage   = apiPageMax
+	countCap    = 1000
 	actionBatch = 500
 )
 
@@ -102,21 +103,26 @@ time: events stored meanwhile are left out.`,
 				return err
 			}
 			defer b.Close()
-			n, newest, err := countEvents(cmd.Context(), b, q)
+			c, newest, err := countEvents(cmd.Context(), b, action, q)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "%s %s\n", devtools.Count(n, "event", "events"), describeFilter(q.Filter))
-			if n == 0 {
+			n, counted := c.N, countedEvents(c)
+			fmt.Fprintf(env.Stdout, "%s %s\n", counted, describeFilter(q.Filter))
+			if n == 0 && !c.Partial {
 				_, err := fmt.Fprintf(env.Stdout, "nothing to %s\n", action)
 				return err
 			}
 			if dryRun {
-				_, err := fmt.Fprintf(env.Stdout, "dry run: nothing done; --yes to %s %s\n", action, devtools.Plural(n, "its deliveries", "their deliveries"))
+				many := n
+				if c.More || c.Partial {
+					many = 2
+				}
+				_, err := fmt.Fprintf(env.Stdout, "dry run: nothing done; --yes to %s %s\n", action, devtools.Plural(many, "its deliveries", "their deliveries"))
 				return err
 			}
 			if !yes {
-				if err := confirm(env, fmt.Sprintf("%s the deliveries of %s?", capitalize(action), devtools.Count(n, "event", "events")),
+				if err := confirm(env, fmt.Sprintf("%s the deliveries of %s?", capitalize(action), counted),
 					fmt.Sprintf("pass --yes to %s them, or --dry-run to only count them", action)); err != nil {
 					return err
 				}
@@ -148,15 +154,31 @@ func printActed(w io.Writer, n, events int, done, nothing string) error {
 	return err
 }
 
-// countEvents counts the events q selects, a page at a time, and returns
-// the seq of the newest.
-func countEvents(ctx context.Context, b backend, q inspect.Query) (n int, newest int64, err error) {
-	q.Filter.Limit, q.Cursor = countPage, ""
-	n, err = inspect.Walk(ctx, b.List, q, func(evs []store.Event) (int, error) {
-		newest = max(newest, evs[0].Seq)
-		return len(evs), nil
-	})
-	return n, newest, err
+// countEvents counts the events q selects, up to countCap, without
+// reading them (the store's index, or the serve's dry run), and returns
+// the seq of the newest event stored: the action leaves out those stored
+// after the count.
+func countEvents(ctx context.Context, b backend, action string, q inspect.Query) (inspect.Count, int64, error) {
+	p, err := b.List(ctx, inspect.Query{Filter: store.EventFilter{Limit: 1}})
+	if err != nil || len(p.Events) == 0 {
+		return inspect.Count{}, 0, err
+	}
+	c, err := b.Count(ctx, action, q, countCap)
+	return c, p.Events[0].Seq, err
+}
+
+// countedEvents says how many events a count found: "3 events", "more
+// than 1000 events", or "at least 12 events" when it stopped before the
+// oldest.
+func countedEvents(c inspect.Count) string {
+	n := devtools.Count(c.N, "event", "events")
+	switch {
+	case c.More:
+		n = "more than " + n
+	case c.Partial:
+		n = "at least " + n
+	}
+	return n
 }
 
 // actOnEach runs action on the deliveries t narrows of every event q

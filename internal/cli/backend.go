@@ -29,6 +29,10 @@ type backend interface {
 	// Detail is the event ref names with its body, its deliveries and
 	// their attempts.
 	Detail(ctx context.Context, ref string) (*inspect.Detail, error)
+	// Count counts the events q selects, up to limit, without reading
+	// them (inspect.Inspector.Count): on a serve, the bulk action's
+	// dry_run.
+	Count(ctx context.Context, action string, q inspect.Query, limit int) (inspect.Count, error)
 	// Act retries, replays or discards the deliveries t names by event
 	// ids, Dead and Destination, and returns how many it touched.
 	Act(ctx context.Context, action string, t inspect.Target) (int, error)
@@ -95,6 +99,10 @@ func (b *storeBackend) Find(ctx context.Context, refs []string) ([]*store.Event,
 
 func (b *storeBackend) Detail(ctx context.Context, ref string) (*inspect.Detail, error) {
 	return b.in.Event(ctx, ref)
+}
+
+func (b *storeBackend) Count(ctx context.Context, _ string, q inspect.Query, limit int) (inspect.Count, error) {
+	return b.in.Count(ctx, q, limit)
 }
 
 func (b *storeBackend) Act(ctx context.Context, action string, t inspect.Target) (int, error) {

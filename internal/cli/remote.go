@@ -254,6 +254,19 @@ type actionResult struct {
 	Touched int `json:"touched"`
 }
 
+// Count asks the serve for the bulk action's dry run on q's filter,
+// which counts up to the serve's own limit (1,000): limit is ignored.
+func (b *remoteBackend) Count(ctx context.Context, action string, q inspect.Query, _ int) (inspect.Count, error) {
+	var res struct {
+		Events  int  `json:"events"`
+		More    bool `json:"more"`
+		Partial bool `json:"partial"`
+	}
+	body := map[string]any{"filter": filterBody(q), "dry_run": true}
+	err := b.call(ctx, http.MethodPost, "/v1/actions/"+url.PathEscape(action), nil, body, &res)
+	return inspect.Count{N: res.Events, More: res.More, Partial: res.Partial}, err
+}
+
 func (b *remoteBackend) Act(ctx context.Context, action string, t inspect.Target) (int, error) {
 	body := map[string]any{}
 	if len(t.EventIDs) > 0 {

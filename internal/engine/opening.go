@@ -189,6 +189,14 @@ func (o *opening) ListEvents(ctx context.Context, f store.EventFilter) ([]store.
 	return call(o, func(st store.Store) ([]store.Event, error) { return st.ListEvents(ctx, f) })
 }
 
+func (o *opening) CountEvents(ctx context.Context, f store.EventFilter) (int, error) {
+	return call(o, func(st store.Store) (int, error) { return st.CountEvents(ctx, f) })
+}
+
+func (o *opening) SeqReceivedSince(ctx context.Context, t time.Time) (int64, error) {
+	return call(o, func(st store.Store) (int64, error) { return st.SeqReceivedSince(ctx, t) })
+}
+
 func (o *opening) AddRejection(ctx context.Context, r *store.Rejection, limits store.RejectionLimits) (int, error) {
 	return call(o, func(st store.Store) (int, error) { return st.AddRejection(ctx, r, limits) })
 }

@@ -143,16 +143,28 @@ func (q Query) keeps(ev *store.Event) bool {
 }
 
 // scans reports whether the store finds q's events by testing each event
-// it walks, newest first, rather than through an index of them: a time
-// range, the delivery states most events are in or none is, the
-// well-formed events. Such a walk goes as far as the matches are apart,
-// the whole store when none matches, so List bounds it.
+// it walks, newest first, rather than through an index of them: the end
+// of a time range (its start is a seq the walk stops at: floor), the
+// delivery states most events are in or none is, the well-formed events.
+// Such a walk goes as far as the matches are apart, the whole store when
+// none matches, so List bounds it.
 func (q Query) scans() bool {
 	switch q.Filter.Delivery {
 	case store.DeliveryNone, store.DeliverySucceeded:
 		return true
 	}
-	return !q.Filter.Since.IsZero() || !q.Filter.Until.IsZero() || q.Attention == AttentionNone
+	return !q.Filter.Until.IsZero() || q.Attention == AttentionNone
+}
+
+// floor returns the lowest seq a walk of q's events must reach: the one
+// below which no event received since q's Since lies
+// (store.SeqReceivedSince), 0 without Since. A time range is thus walked
+// from its start rather than to the oldest event.
+func (in *Inspector) floor(ctx context.Context, q Query) (int64, error) {
+	if q.Filter.Since.IsZero() {
+		return 0, nil
+	}
+	return in.store.SeqReceivedSince(ctx, q.Filter.Since)
 }
 
 // List returns a page of the events q selects, newest first. When the
@@ -170,24 +182,33 @@ func (in *Inspector) List(ctx context.Context, q Query) (Page, error) {
 	}
 	limit = min(limit, 10000)
 	f := q.Filter
-	f.AfterSeq, f.MinSeq = 0, 0
+	f.AfterSeq = 0
 	f.AttentionOnly = q.Attention == AttentionOnly // the store finds them through an index of them alone
-	var oldest int64                               // where a bounded walk ends; 0 when unbounded
-	if q.scans() {
-		var err error
+	bottom, err := in.floor(ctx, q)                // where the walk ends
+	if err != nil {
+		return Page{}, err
+	}
+	f.MinSeq = bottom
+	scanning := q.scans()
+	if scanning {
+		var oldest int64
 		if oldest, before, err = in.seqRange(ctx, before); oldest == 0 || err != nil {
 			return Page{}, err
 		}
+		bottom = max(bottom, oldest)
 	}
 	var page Page
+	if before <= bottom {
+		return page, nil
+	}
 	for walked := int64(0); ; {
 		top := before
 		f.BeforeSeq, f.Limit = before, limit-len(page.Events)
 		if q.Attention == AttentionNone {
 			f.Limit = min(max(2*f.Limit, 200), 10000)
 		}
-		if oldest > 0 {
-			f.MinSeq = max(oldest, before-(in.scan-walked))
+		if scanning {
+			f.MinSeq = max(bottom, before-(in.scan-walked))
 		}
 		evs, err := in.store.ListEvents(ctx, f)
 		if err != nil {
@@ -204,15 +225,15 @@ func (in *Inspector) List(ctx context.Context, q Query) (Page, error) {
 			}
 		}
 		exhausted := len(evs) < f.Limit // nothing more from f.MinSeq up
-		if exhausted && oldest > 0 && !full {
+		if exhausted && scanning && !full {
 			before = f.MinSeq // walked down to there
 		}
-		end := exhausted && f.MinSeq <= oldest // the store has no older event
+		end := exhausted && f.MinSeq <= bottom // nothing older to walk
 		walked += top - before
 		switch {
 		case full && end && before == evs[len(evs)-1].Seq:
 			return page, nil
-		case full, !end && oldest > 0 && walked >= in.scan:
+		case full, !end && scanning && walked >= in.scan:
 			page.Next = strconv.FormatInt(before, 10)
 			return page, nil
 		case end:
@@ -234,6 +255,88 @@ func (in *Inspector) seqRange(ctx context.Context, before int64) (oldest, below 
 		return 0, 0, err
 	}
 	return first[0].Seq, min(before, last[0].Seq+1), nil
+}
+
+// countScan bounds how many seqs Count walks down when the store tests
+// q's filter event by event (Query.scans): past it, the count says "at
+// least".
+const countScan = 4 * scanBudget
+
+// Count is how many events a filter selects, as far as Inspector.Count
+// counted them.
+type Count struct {
+	N int
+	// More is true when there are more than N: the count stopped at its
+	// limit.
+	More bool
+	// Partial is true when the count stopped before the oldest events,
+	// having walked as far as it may (countScan): there are at least N.
+	Partial bool
+}
+
+// Count counts the events q selects (q.Cursor and the page size
+// ignored), up to limit, without reading them: through the store's
+// index of them (store.CountEvents), from the newest down to where a
+// time range starts. When the store tests q's filter event by event, it
+// walks at most countScan seqs. Its cost is thus bounded by limit and
+// countScan, however large the store.
+func (in *Inspector) Count(ctx context.Context, q Query, limit int) (Count, error) {
+	if err := q.Validate(); err != nil {
+		return Count{}, err
+	}
+	limit = min(max(limit, 1), store.MaxCount-1)
+	f := q.Filter
+	f.AfterSeq, f.BeforeSeq, f.Limit = 0, math.MaxInt64, limit+1
+	f.AttentionOnly = q.Attention == AttentionOnly
+	bottom, err := in.floor(ctx, q)
+	if err != nil {
+		return Count{}, err
+	}
+	f.MinSeq = bottom
+	if !q.scans() {
+		n, err := in.store.CountEvents(ctx, f)
+		return Count{N: min(n, limit), More: n > limit}, err
+	}
+	oldest, top, err := in.seqRange(ctx, math.MaxInt64)
+	if oldest == 0 || err != nil {
+		return Count{}, err
+	}
+	bottom = max(bottom, oldest)
+	f.MinSeq = max(bottom, top-min(in.scan*countScan/scanBudget, countScan))
+	if q.Attention == AttentionNone {
+		// The store cannot tell the well-formed events: pages of them.
+		return in.countPages(ctx, q, limit, f.MinSeq, bottom)
+	}
+	n, err := in.store.CountEvents(ctx, f)
+	return Count{N: min(n, limit), More: n > limit, Partial: n <= limit && f.MinSeq > bottom}, err
+}
+
+// countPages counts the events q selects in pages, from the newest down
+// to seq low, stopping past limit.
+func (in *Inspector) countPages(ctx context.Context, q Query, limit int, low, bottom int64) (Count, error) {
+	q.Cursor, q.Filter.Limit = "", 1000
+	n := 0
+	for {
+		p, err := in.List(ctx, q)
+		if err != nil {
+			return Count{}, err
+		}
+		for _, ev := range p.Events {
+			if ev.Seq >= low {
+				n++
+			}
+		}
+		next, _ := parseCursor(p.Next)
+		switch {
+		case n > limit:
+			return Count{N: limit, More: true}, nil
+		case p.Next == "":
+			return Count{N: n}, nil
+		case next <= low:
+			return Count{N: n, Partial: low > bottom}, nil
+		}
+		q.Cursor = p.Next
+	}
 }
 
 // Each calls fn with the ids of every event q selects (q.Cursor and the

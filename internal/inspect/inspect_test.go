@@ -264,7 +264,8 @@ func TestListBoundsItsWalk(t *testing.T) {
 	}
 }
 
-// recorder is a store that notes the filters it lists events by.
+// recorder is a store that notes the filters it lists and counts events
+// by.
 type recorder struct {
 	store.Store
 	filters []store.EventFilter
@@ -273,4 +274,9 @@ type recorder struct {
 func (r *recorder) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Event, error) {
 	r.filters = append(r.filters, f)
 	return r.Store.ListEvents(ctx, f)
+}
+
+func (r *recorder) CountEvents(ctx context.Context, f store.EventFilter) (int, error) {
+	r.filters = append(r.filters, f)
+	return r.Store.CountEvents(ctx, f)
 }

@@ -246,6 +246,23 @@ func TestAdminAPIActions(t *testing.T) {
 	}
 	a.failing.Store(false)
 
+	// A dry run counts the events a filter's action would touch, and
+	// touches none.
+	var dry struct {
+		DryRun bool `json:"dry_run"`
+		Events int  `json:"events"`
+		More   bool `json:"more"`
+	}
+	for _, action := range []string{"retry", "replay", "discard"} {
+		code := a.call(t, "POST", "/v1/actions/"+action, map[string]any{"filter": map[string]string{"since": "1h", "type": "message.*"}, "dry_run": true}, &dry)
+		if code != http.StatusOK || !dry.DryRun || dry.Events != 3 || dry.More {
+			t.Fatalf("%s dry run: %d %+v, want 3 events", action, code, dry)
+		}
+	}
+	if got := a.event(t, ids[1]).Delivery; got != "dead" {
+		t.Fatalf("after the dry runs an event's delivery is %s, want it dead still", got)
+	}
+
 	// One delivery by id.
 	var res touched
 	if a.call(t, "POST", fmt.Sprintf("/v1/deliveries/%d/retry", dead.Deliveries[0].ID), nil, &res); res.Touched != 1 {
@@ -280,6 +297,7 @@ func TestAdminAPIActions(t *testing.T) {
 		{"/v1/actions/replay", map[string]any{}, http.StatusBadRequest},
 		{"/v1/actions/retry", map[string]any{"filter": map[string]string{"delivery": "lost"}}, http.StatusBadRequest},
 		{"/v1/actions/retry", map[string]any{"unknown": 1}, http.StatusBadRequest},
+		{"/v1/actions/retry", map[string]any{"dead": true, "dry_run": true}, http.StatusBadRequest},
 		{"/v1/actions/explode", map[string]any{"dead": true}, http.StatusNotFound},
 		{"/v1/events/none-such/retry", nil, http.StatusNotFound},
 	} {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -161,6 +162,26 @@ const idTail = "right(id, 6)"
 // index; several are one walk each, merged by seq (a Merge Append, which
 // reads only as far as the page needs).
 func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
+	return listingSQL(f, types, false, pageLimit(f.Limit))
+}
+
+// countingSQL is CountEvents' statement: the listing's walk, reading only
+// the seq of each event it finds (from the (type, seq) index alone where
+// it walks that), up to limit of them.
+func countingSQL(f store.EventFilter, types []string, limit int) (string, []any, error) {
+	q, a, err := listingSQL(f, types, true, limit)
+	return "SELECT count(*) FROM (" + q + ") listed", a, err
+}
+
+// listingSQL is the statement listing f's events, up to limit of them;
+// counting, only their seqs, in no order: the arms, each of one type, are
+// then read one after the other until limit, rather than each up to limit
+// and sorted.
+func listingSQL(f store.EventFilter, types []string, counting bool, limit int) (string, []any, error) {
+	armColumns, columns := eventColumns, eventColumnsOf("events")+`, ARRAY(SELECT status FROM deliveries WHERE event_seq = events.seq)`
+	if counting {
+		armColumns, columns = "seq", "events.seq"
+	}
 	var a args
 	where, err := eventConditions(f, &a)
 	if err != nil {
@@ -183,14 +204,14 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 	if f.MinSeq > 0 {
 		keyset = append(keyset, " >= "+a.add(f.MinSeq))
 	}
-	page := " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit))
+	page := " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(limit)
 	if walk, key, ok := listingWalk(f); ok {
 		// TypeArms walks no type here: the type is one condition more.
 		if _, pattern := store.TypePrefix(f.Type); f.Type != "" && !pattern {
 			where = append(where, "type = "+a.add(text(f.Type)))
 		}
-		return `SELECT ` + eventColumnsOf("events") + `, ARRAY(SELECT status FROM deliveries WHERE event_seq = events.seq) FROM ` +
-			walkedFrom(walk, key, keyset, order, where) + " ORDER BY walked.event_seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit)), a, nil
+		return `SELECT ` + columns + ` FROM ` +
+			walkedFrom(walk, key, keyset, order, where) + " ORDER BY walked.event_seq " + order + " LIMIT " + strconv.Itoa(limit), a, nil
 	}
 	for _, k := range keyset {
 		where = append(where, "seq"+k)
@@ -208,9 +229,9 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 			// store for one that stopped.
 			p := a.add(text(t))
 			cond = append([]string{"type >= " + p + " AND type <= " + p}, where...)
-			armPage = " ORDER BY type " + order + ", seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit))
+			armPage = " ORDER BY type " + order + ", seq " + order + " LIMIT " + strconv.Itoa(limit)
 		}
-		selects[i] = `SELECT ` + eventColumns + ` FROM events`
+		selects[i] = `SELECT ` + armColumns + ` FROM events`
 		if len(cond) > 0 {
 			selects[i] += " WHERE " + strings.Join(cond, " AND ")
 		}
@@ -220,12 +241,14 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 	// most a page from each type: the arms' rows are then sorted by seq
 	// (a few hundred at most). Without the arms' own LIMIT it would
 	// append every matching event, then sort them.
+	if counting {
+		return `SELECT seq FROM (` + strings.Join(selects, " UNION ALL ") + `) events LIMIT ` + strconv.Itoa(limit), a, nil
+	}
 	inner := selects[0]
 	if len(selects) > 1 {
 		inner = "(" + strings.Join(selects, " UNION ALL ") + page + ")"
 	}
-	q := `SELECT ` + eventColumnsOf("events") + `, ARRAY(SELECT status FROM deliveries WHERE event_seq = events.seq) FROM ` +
-		inner + ` events ORDER BY seq ` + order
+	q := `SELECT ` + columns + ` FROM ` + inner + ` events ORDER BY seq ` + order
 	return q, a, nil
 }
 
@@ -350,4 +373,52 @@ func literals[W ~string](words []W) string {
 		quoted[i] = "'" + strings.ReplaceAll(string(w), "'", "''") + "'"
 	}
 	return strings.Join(quoted, ", ")
+}
+
+// CountEvents implements store.Store.
+func (s *Store) CountEvents(ctx context.Context, f store.EventFilter) (int, error) {
+	types, none, err := store.PatternTypes(ctx, f.Type, s.storedTypes)
+	if none || err != nil {
+		return 0, err
+	}
+	q, args, err := countingSQL(f, types, store.CountLimit(f.Limit))
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count events: %w", err)
+	}
+	return n, nil
+}
+
+// receivedSinceSQL says whether one of the store.SinceWindow events from
+// seq $1 on was received at $2 or later: a walk of the primary key from
+// $1.
+var receivedSinceSQL = `SELECT EXISTS (SELECT 1 FROM (SELECT received_at FROM events WHERE seq >= $1 ORDER BY seq LIMIT ` +
+	strconv.Itoa(store.SinceWindow) + `) w WHERE received_at >= $2)`
+
+// seqBoundsSQL reads the oldest and the newest seq, each from one end of
+// the primary key.
+const seqBoundsSQL = `SELECT min(seq), max(seq) FROM events`
+
+// SeqReceivedSince implements store.Store, by bisecting seq
+// (store.SeqSince): no index holds events by time.
+func (s *Store) SeqReceivedSince(ctx context.Context, t time.Time) (int64, error) {
+	var first, last *int64
+	if err := s.pool.QueryRow(ctx, seqBoundsSQL).Scan(&first, &last); err != nil {
+		return 0, fmt.Errorf("postgres: events received since: %w", err)
+	}
+	if first == nil {
+		return 1, nil
+	}
+	seq, err := store.SeqSince(ctx, *first, *last, func(ctx context.Context, seq int64) (bool, error) {
+		var ok bool
+		err := s.pool.QueryRow(ctx, receivedSinceSQL, seq, t).Scan(&ok)
+		return ok, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: events received since: %w", err)
+	}
+	return seq, nil
 }

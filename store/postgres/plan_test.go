@@ -99,6 +99,40 @@ FROM events`); err != nil {
 			t.Errorf("%s sorts:\n%s", name, plan)
 		}
 	}
+	// A confirmation's count reads only the seqs of the listing's walk:
+	// a type from its (type, seq) index alone, never the events' rows; a
+	// time range from the seq it starts at, found by seeking the primary
+	// key.
+	for name, tc := range map[string]struct {
+		f   store.EventFilter
+		use string
+	}{
+		"count type":          {store.EventFilter{Type: "message.sent", BeforeSeq: math.MaxInt64}, "Index Only Scan Backward using events_type_seq"},
+		"count pattern":       {store.EventFilter{Type: "message.*", BeforeSeq: math.MaxInt64}, "Index Only Scan Backward using events_type_seq"},
+		"count dead":          {store.EventFilter{Delivery: store.DeliveryDead, BeforeSeq: math.MaxInt64}, "Index Only Scan Backward using deliveries_dead"},
+		"count since its seq": {store.EventFilter{Since: time.Unix(1, 0), MinSeq: 90000, BeforeSeq: math.MaxInt64}, "Index Scan Backward using events_pkey"},
+	} {
+		q, args, err := countingSQL(tc.f, types, 10001)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		plan := explain(t, s, q, args)
+		if !strings.Contains(plan, tc.use) || strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Sort  (") {
+			t.Errorf("%s does not use %s alone:\n%s", name, tc.use, plan)
+		}
+		if tc.f.Type != "" && strings.Contains(plan, " Index Scan") {
+			t.Errorf("%s reads the events' rows:\n%s", name, plan)
+		}
+	}
+	for name, q := range map[string]string{"since probe": receivedSinceSQL, "seq bounds": seqBoundsSQL} {
+		var args []any
+		if q == receivedSinceSQL {
+			args = []any{50000, time.Unix(1, 0)}
+		}
+		if plan := explain(t, s, q, args); !strings.Contains(plan, "events_pkey") || strings.Contains(plan, "Seq Scan") {
+			t.Errorf("%s does not seek the primary key:\n%s", name, plan)
+		}
+	}
 }
 
 // A type walks the (type, seq) index however far back its newest event

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hooklatch/hooklatch/store"
 )
@@ -161,6 +162,19 @@ const idTail = "substr(id, -6)"
 // index; several are one walk each, merged by seq (a MERGE (UNION ALL)
 // of co-routines, which reads only as far as the page needs).
 func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
+	return listingSQL(f, types, eventColumns+", "+deliveryStatusesColumn, pageLimit(f.Limit))
+}
+
+// countingSQL is CountEvents' statement: the listing's walk, reading
+// only the seq of each event it finds, up to limit of them.
+func countingSQL(f store.EventFilter, types []string, limit int) (string, []any, error) {
+	q, args, err := listingSQL(f, types, "e.seq", limit)
+	return "SELECT count(*) FROM (" + q + ")", args, err
+}
+
+// listingSQL is the statement listing f's events with columns, up to
+// limit of them.
+func listingSQL(f store.EventFilter, types []string, columns string, limit int) (string, []any, error) {
 	where, args, err := eventConditions(f)
 	if err != nil {
 		return "", nil, err
@@ -186,18 +200,18 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 	if f.MinSeq > 0 {
 		keyset, keyArgs = append(keyset, " >= ?"), append(keyArgs, f.MinSeq)
 	}
-	columns := `SELECT ` + eventColumns + `, ` + deliveryStatusesColumn + ` FROM events e`
 	if walk, key, ok := listingWalk(f); ok {
-		q, qArgs := walkedSQL(walk, key, keyset, order, pageLimit(f.Limit), where, args, keyArgs)
+		q, qArgs := walkedSQL(walk, key, keyset, order, columns, limit, where, args, keyArgs)
 		return q, qArgs, nil
 	}
 	for _, k := range keyset {
 		where = append(where, "seq"+k)
 	}
 	args = append(args, keyArgs...)
-	page := " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(pageLimit(f.Limit))
+	page := " ORDER BY seq " + order + " LIMIT " + strconv.Itoa(limit)
+	selected := `SELECT ` + columns + ` FROM events e`
 	if len(arms) <= 1 {
-		q := columns
+		q := selected
 		if len(where) > 0 {
 			q += " WHERE " + strings.Join(where, " AND ")
 		}
@@ -211,7 +225,7 @@ func listEventsSQL(f store.EventFilter, types []string) (string, []any, error) {
 		merged = append(merged, "SELECT seq FROM events e WHERE "+strings.Join(append([]string{"type = ?"}, where...), " AND "))
 		allArgs = append(append(allArgs, t), args...)
 	}
-	return columns + " WHERE seq IN (" + strings.Join(merged, " UNION ALL ") + page + ")" + page, allArgs, nil
+	return selected + " WHERE seq IN (" + strings.Join(merged, " UNION ALL ") + page + ")" + page, allArgs, nil
 }
 
 // pageLimit is a listing's LIMIT: 100 by default, at most 10000.
@@ -327,13 +341,13 @@ func listingWalk(f store.EventFilter) (walk, key string, ok bool) {
 // each one's event by its seq, so that a page costs the same however many
 // events lie between them. where holds no condition on seq: keyset bounds
 // the walk itself.
-func walkedSQL(walk, key string, keyset []string, order string, limit int, where []string, args, keyArgs []any) (string, []any) {
+func walkedSQL(walk, key string, keyset []string, order, columns string, limit int, where []string, args, keyArgs []any) (string, []any) {
 	for _, k := range keyset {
 		walk += " AND " + key + k
 	}
 	// LIMIT -1 (none) keeps the walk's ORDER BY, which SQLite otherwise
 	// drops from a subquery in FROM when the outer query has none.
-	q := "SELECT " + eventColumns + ", " + deliveryStatusesColumn + " FROM (" + walk + " ORDER BY " + key + " " + order +
+	q := "SELECT " + columns + " FROM (" + walk + " ORDER BY " + key + " " + order +
 		" LIMIT -1) d CROSS JOIN events e ON e.seq = d.event_seq"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -342,4 +356,53 @@ func walkedSQL(walk, key string, keyset []string, order string, limit int, where
 	// before the LIMIT. The CROSS JOIN keeps the walk the outer loop, a
 	// co-routine yielding in its own order (plan_test.go holds it there).
 	return q + " LIMIT " + strconv.Itoa(limit), append(keyArgs, args...)
+}
+
+// CountEvents implements store.Store.
+func (s *Store) CountEvents(ctx context.Context, f store.EventFilter) (int, error) {
+	types, none, err := store.PatternTypes(ctx, f.Type, s.storedTypes)
+	if none || err != nil {
+		return 0, err
+	}
+	q, args, err := countingSQL(f, types, store.CountLimit(f.Limit))
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := s.readDB.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count events: %w", err)
+	}
+	return n, nil
+}
+
+// receivedSinceSQL says whether one of the store.SinceWindow events from
+// seq ?1 on was received at ?2 or later: a walk of the rowid from ?1.
+var receivedSinceSQL = `SELECT EXISTS (SELECT 1 FROM (SELECT received_at FROM events WHERE seq >= ?1 ORDER BY seq LIMIT ` +
+	strconv.Itoa(store.SinceWindow) + `) WHERE received_at >= ?2)`
+
+// seqBoundsSQL reads the oldest and the newest seq: two subqueries, as
+// SQLite seeks a lone min() or max() by the rowid but reads every event
+// for both in one.
+const seqBoundsSQL = `SELECT (SELECT min(seq) FROM events), (SELECT max(seq) FROM events)`
+
+// SeqReceivedSince implements store.Store, by bisecting seq
+// (store.SeqSince): no index holds events by time.
+func (s *Store) SeqReceivedSince(ctx context.Context, t time.Time) (int64, error) {
+	var first, last sql.NullInt64
+	if err := s.readDB.QueryRowContext(ctx, seqBoundsSQL).Scan(&first, &last); err != nil {
+		return 0, fmt.Errorf("sqlite: events received since: %w", err)
+	}
+	if !first.Valid {
+		return 1, nil
+	}
+	at := t.UnixNano()
+	seq, err := store.SeqSince(ctx, first.Int64, last.Int64, func(ctx context.Context, seq int64) (bool, error) {
+		var ok bool
+		err := s.readDB.QueryRowContext(ctx, receivedSinceSQL, seq, at).Scan(&ok)
+		return ok, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: events received since: %w", err)
+	}
+	return seq, nil
 }

@@ -494,3 +494,52 @@ func TestDeliveryWritesBuildNoTemporaryTable(t *testing.T) {
 		}
 	}
 }
+
+// A confirmation counts the events a bulk action would touch: the count
+// reads only the seqs of the listing's walk, from the (type, seq) index
+// alone for a type, never the events' rows, and walks a time range from
+// the seq it starts at (found by bisecting seq by the rowid), not from
+// the oldest event.
+func TestEventCountsReadOnlyTheirIndexes(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "h.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for name, tc := range map[string]struct {
+		f           store.EventFilter
+		use, forbid []string
+	}{
+		"type": {store.EventFilter{Type: "message.sent", BeforeSeq: 1 << 62},
+			[]string{"COVERING INDEX events_type_seq (type=? AND seq<?)"}, []string{"SCAN events", "TEMP B-TREE", "deliveries"}},
+		"type pattern": {store.EventFilter{Type: "message.*", BeforeSeq: 1 << 62},
+			[]string{"MERGE (UNION ALL)", "COVERING INDEX events_type_seq (type=? AND seq<?)"}, []string{"SCAN events", "TEMP B-TREE", "deliveries_event"}},
+		"dead": {store.EventFilter{Delivery: store.DeliveryDead, BeforeSeq: 1 << 62},
+			[]string{"deliveries_dead (event_seq<?)"}, append(stateWalkForbids, "deliveries_event")},
+		"since, from its seq": {store.EventFilter{Since: time.Unix(1, 0), BeforeSeq: 1 << 62, MinSeq: 5},
+			[]string{"SEARCH e USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"}, []string{"SCAN e", "SCAN events", "TEMP B-TREE", "deliveries"}},
+	} {
+		q, args, err := countingSQL(tc.f, patternTypes, 10001)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		all := queryPlan(t, s, q, args) + "\n"
+		for _, ix := range tc.use {
+			if !strings.Contains(all, ix) {
+				t.Errorf("%s does not use %s:\n%s", name, ix, all)
+			}
+		}
+		for _, bad := range tc.forbid {
+			if strings.Contains(all, bad) {
+				t.Errorf("%s: %q in its plan:\n%s", name, strings.TrimSpace(bad), all)
+			}
+		}
+	}
+	plan := queryPlan(t, s, receivedSinceSQL, []any{5, 1})
+	if !strings.Contains(plan, "SEARCH events USING INTEGER PRIMARY KEY (rowid>?)") || strings.Contains(plan, "SCAN events") {
+		t.Errorf("a probe of the seq where a time range starts does not seek by seq:\n%s", plan)
+	}
+	if plan := queryPlan(t, s, seqBoundsSQL, nil); strings.Contains(plan, "SCAN events") {
+		t.Errorf("the oldest and newest seq are found by reading every event:\n%s", plan)
+	}
+}

@@ -35,6 +35,8 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("ConcurrentIdempotent", func(t *testing.T) { t.Parallel(); testConcurrentIdempotent(t, factory) })
 	t.Run("DurableAcrossReopen", func(t *testing.T) { t.Parallel(); testDurableAcrossReopen(t, factory) })
 	t.Run("ListOrderAndFilters", func(t *testing.T) { t.Parallel(); testListOrderAndFilters(t, factory) })
+	t.Run("CountEvents", func(t *testing.T) { t.Parallel(); testCountEvents(t, factory) })
+	t.Run("SeqReceivedSince", func(t *testing.T) { t.Parallel(); testSeqReceivedSince(t, factory) })
 	t.Run("FindEvent", func(t *testing.T) { t.Parallel(); testFindEvent(t, factory) })
 	t.Run("EventDeliveryStates", func(t *testing.T) { t.Parallel(); testEventDeliveryStates(t, factory) })
 	t.Run("AttentionOnly", func(t *testing.T) { t.Parallel(); testAttentionOnly(t, factory) })
