@@ -609,3 +609,50 @@ type Store interface {
 	// Close waits for writes in flight and releases the store.
 	Close() error
 }
+
+// SlotBooker is implemented by a store that several processes share
+// (PostgreSQL): it keeps each destination's rate limit and Retry-After
+// hold, so that they hold for the destination as a whole rather than per
+// process. A dispatcher books the slots of a claimed batch with one call.
+type SlotBooker interface {
+	// BookSlots books, for each request, up to Want starts of its
+	// destination, each Step after the previous (twice that while the
+	// destination is slowed after a hold), the first at Now or at the
+	// destination's next free slot or hold's end, whichever is latest, and
+	// none after Latest. Bookings are in the order of reqs.
+	BookSlots(ctx context.Context, now time.Time, reqs []SlotRequest) ([]SlotBooking, error)
+	// HoldDestination holds destination: nothing starts before until, and
+	// until slowUntil its slots are twice as far apart. A hold never
+	// shortens one already in force. Every process is woken to see it.
+	HoldDestination(ctx context.Context, destination string, until, slowUntil time.Time) error
+	// Holds returns the holds that end after now, with their slow-down.
+	Holds(ctx context.Context, now time.Time) (map[string]Hold, error)
+}
+
+// SlotRequest asks for Want slots of Destination, Step apart, none after
+// Latest.
+type SlotRequest struct {
+	Destination string
+	Want        int
+	Step        time.Duration
+	Latest      time.Time
+}
+
+// SlotBooking is what BookSlots booked: Booked starts (at most Want),
+// the first at First and the others Step apart. Next is the start of the
+// destination's next free slot after them: with Booked < Want, when the
+// deliveries left without one may come back.
+type SlotBooking struct {
+	First  time.Time
+	Step   time.Duration
+	Booked int
+	Next   time.Time
+	Hold   Hold
+}
+
+// Hold is a Retry-After hold on a destination: nothing starts before
+// Until; its slots are twice as far apart until SlowUntil.
+type Hold struct {
+	Until     time.Time
+	SlowUntil time.Time
+}
