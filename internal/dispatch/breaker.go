@@ -132,7 +132,7 @@ func (d *Dispatcher) probes(ctx context.Context) []probeClaim {
 			r.breaker.noProbe(now)
 			continue
 		}
-		out = append(out, probeClaim{cs[0], true})
+		out = append(out, probeClaim{Claim: cs[0], probe: true})
 	}
 	return out
 }
@@ -140,6 +140,11 @@ func (d *Dispatcher) probes(ctx context.Context) []probeClaim {
 type probeClaim struct {
 	store.Claim
 	probe bool
+	// booked: slot is the start booked in a store.SlotBooker for the
+	// delivery; over: it got none within half the lease, and slot is when
+	// the destination's next is free.
+	booked, over bool
+	slot         time.Time
 }
 
 // noteBreaker tells r's breaker what an attempt came to, and rewrites a

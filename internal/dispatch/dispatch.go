@@ -153,7 +153,10 @@ type Dispatcher struct {
 	judge  judgeFunc // d.judged, bound once
 	wake   chan struct{}
 	store  *outage.Log // claims and records the store refused
-	pauses pauses      // Run's own
+	// booker keeps the rate limits and holds when the store is shared by
+	// several processes (PostgreSQL); nil: this process's limiters.
+	booker store.SlotBooker
+	pauses pauses // Run's own
 }
 
 type route struct {
@@ -246,6 +249,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		}
 	}
 	d.store = newStoreLog(cfg)
+	d.booker, _ = cfg.Store.(store.SlotBooker)
 	d.cfg = cfg
 	d.router, d.judge = NewRouter(cfg.Routes), d.judged
 	return d, nil
@@ -320,6 +324,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			if err == nil && len(claims) < free {
 				claims = append(claims, d.probes(ctx)...)
 			}
+			d.book(ctx, claims)
 			if err != nil && ctx.Err() == nil {
 				d.store.Fail(fmt.Errorf("claim: %w", err))
 			} else if err == nil {
@@ -444,7 +449,7 @@ func (d *Dispatcher) run(ctx context.Context, pc probeClaim) {
 			Error: fmt.Sprintf("no attempt left (%d allowed): the last was lost with its worker", r.Policy.MaxAttempts)}
 	default:
 		r.slots <- struct{}{}
-		completion, derr = d.limited(ctx, r, c, attempt)
+		completion, derr = d.limited(ctx, r, pc, attempt)
 		<-r.slots
 		d.noteBreaker(r, &completion, pc.probe)
 		r.noteAttempt(c, completion, derr)

@@ -123,18 +123,56 @@ func (l *limiter) answered(now time.Time, err error) {
 	}
 }
 
-// limited waits for the route's next slot and makes the attempt. When
-// the slot is further away than half the lease, or the dispatcher shuts
-// down while waiting, the delivery is snoozed until its slot instead,
-// without spending an attempt.
-func (d *Dispatcher) limited(ctx context.Context, r *route, c store.Claim, attempt int) (store.Completion, error) {
+// held returns when the hold known to l ends, if it ends after now.
+func (l *limiter) held(now time.Time) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.holdUntil, l.holdUntil.After(now)
+}
+
+// hold takes in a hold another process put on the destination (read from
+// the store): it never shortens the one known.
+func (l *limiter) hold(h store.Hold) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if h.Until.After(l.holdUntil) {
+		l.holdUntil = h.Until
+	}
+	if h.SlowUntil.After(l.slowUntil) {
+		l.slowUntil = h.SlowUntil
+	}
+}
+
+// limited waits for the route's next slot and makes the attempt. The
+// slot is the one booked in the store with the delivery's batch (a
+// store.SlotBooker's, shared by every process), else this process's
+// limiter's. When the slot is further away than half the lease, a hold
+// is in force once it comes, or the dispatcher shuts down while waiting,
+// the delivery is snoozed until then instead, without spending an attempt.
+func (d *Dispatcher) limited(ctx context.Context, r *route, pc probeClaim, attempt int) (store.Completion, error) {
+	c := pc.Claim
 	now := d.cfg.Clock.Now()
-	wait, ok := r.limit.reserve(now, d.cfg.Lease/2)
+	var (
+		wait time.Duration
+		ok   bool
+	)
+	if pc.booked {
+		wait, ok = max(pc.slot.Sub(now), 0), !pc.over
+	} else {
+		wait, ok = r.limit.reserve(now, d.cfg.Lease/2)
+	}
 	if ok && wait > 0 {
 		select {
 		case <-d.cfg.Clock.After(wait):
 		case <-ctx.Done():
 			ok = false
+		}
+	}
+	if ok && d.booker != nil {
+		// Another process may have been told to hold since the slot was
+		// booked.
+		if until, held := r.limit.held(d.cfg.Clock.Now()); held {
+			ok, wait = false, until.Sub(now)
 		}
 	}
 	if !ok {
@@ -146,6 +184,94 @@ func (d *Dispatcher) limited(ctx context.Context, r *route, c store.Claim, attem
 		}, nil
 	}
 	comp, err := d.attempt(ctx, r, c, attempt)
-	r.limit.answered(d.cfg.Clock.Now(), err)
+	d.answered(ctx, r, err)
 	return comp, err
+}
+
+// answered tells r's limiter what the destination returned, and a store
+// shared by several processes the hold a Retry-After asked for, so that
+// every process holds the destination.
+func (d *Dispatcher) answered(ctx context.Context, r *route, err error) {
+	now := d.cfg.Clock.Now()
+	r.limit.answered(now, err)
+	var ra *destination.RetryAfterError
+	if d.booker == nil || !errors.As(err, &ra) || ra.After <= 0 {
+		return
+	}
+	until := now.Add(ra.After)
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := d.booker.HoldDestination(hctx, r.Name, until, until.Add(SlowFor)); err != nil {
+		d.store.Fail(fmt.Errorf("share the hold of %s: %w", r.Name, err))
+	}
+}
+
+// book books in the store the slots of the claimed deliveries of the
+// routes with a rate limit: one round trip for the batch, whatever the
+// number of routes and deliveries. A delivery beyond half the lease gets
+// no slot (over) and is snoozed until the destination's next free one.
+// If the store cannot book, the deliveries are paced by this process's
+// limiters, as on a store of one process.
+func (d *Dispatcher) book(ctx context.Context, claims []probeClaim) {
+	if d.booker == nil || len(claims) == 0 {
+		return
+	}
+	byRoute := map[string][]int{}
+	var reqs []store.SlotRequest
+	now := d.cfg.Clock.Now()
+	for i, c := range claims {
+		r, ok := d.routes[c.Delivery.Destination]
+		if !ok || r.limit.interval == 0 {
+			continue
+		}
+		if byRoute[r.Name] == nil {
+			reqs = append(reqs, store.SlotRequest{Destination: r.Name, Step: r.limit.interval, Latest: now.Add(d.cfg.Lease / 2)})
+		}
+		byRoute[r.Name] = append(byRoute[r.Name], i)
+	}
+	if len(reqs) == 0 {
+		return
+	}
+	for i := range reqs {
+		reqs[i].Want = len(byRoute[reqs[i].Destination])
+	}
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	bookings, err := d.booker.BookSlots(bctx, now, reqs)
+	if err != nil {
+		d.store.Fail(fmt.Errorf("book the slots of a batch: %w", err))
+		return
+	}
+	for i, req := range reqs {
+		b := bookings[i]
+		d.routes[req.Destination].limit.hold(b.Hold)
+		for k, ci := range byRoute[req.Destination] {
+			claims[ci].booked = true
+			if k < b.Booked {
+				claims[ci].slot = b.First.Add(time.Duration(k) * b.Step)
+			} else {
+				claims[ci].slot, claims[ci].over = b.Next, true
+			}
+		}
+	}
+}
+
+// refreshHolds takes in the holds other processes put on the
+// destinations, from a store shared by several.
+func (d *Dispatcher) refreshHolds(ctx context.Context) {
+	if d.booker == nil {
+		return
+	}
+	holds, err := d.booker.Holds(ctx, d.cfg.Clock.Now())
+	if err != nil {
+		if ctx.Err() == nil {
+			d.store.Fail(fmt.Errorf("read the destinations' holds: %w", err))
+		}
+		return
+	}
+	for name, h := range holds {
+		if r, ok := d.routes[name]; ok {
+			r.limit.hold(h)
+		}
+	}
 }

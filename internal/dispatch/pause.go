@@ -39,6 +39,7 @@ func (d *Dispatcher) refreshPauses(ctx context.Context, force bool) {
 		return
 	}
 	d.pauses.read = time.Now()
+	d.refreshHolds(ctx)
 	next := map[string]bool{}
 	var claimable []string
 	for _, r := range d.order {
