@@ -418,6 +418,11 @@ type Route struct {
 	// OrderSubject). The store orders the deliveries it creates for the
 	// destination while the route says so.
 	Order string `json:"order,omitempty"`
+	// Rate is the destination's rate limit ("50/s"), empty for none, and
+	// Concurrency how many attempts to it run at once in each process:
+	// recorded to be shown (destinations ls), not read by the store.
+	Rate        string `json:"rate,omitempty"`
+	Concurrency int    `json:"concurrency,omitempty"`
 }
 
 // Orders a destination can take the events of one subject in (Route.Order).

@@ -100,7 +100,7 @@ func printDestinations(w io.Writer, ds []inspect.Destination, now time.Time) err
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tBACKLOG\tOLDEST WAITING\tLAST ERROR")
+	fmt.Fprintln(tw, "NAME\tSTATE\tBACKLOG\tOLDEST WAITING\tRATE\tCONCURRENCY\tLAST ERROR")
 	for _, d := range ds {
 		state := d.State
 		if !d.OpenSince.IsZero() {
@@ -120,7 +120,14 @@ func printDestinations(w io.Writer, ds []inspect.Destination, now time.Time) err
 		if lastErr == "" {
 			lastErr = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Name, state, backlogCount(d), oldest, devtools.ClipString(lastErr, 60))
+		rate, concurrency := "none", "-"
+		if d.Rate != "" {
+			rate = d.Rate
+		}
+		if d.Concurrency > 0 {
+			concurrency = strconv.Itoa(d.Concurrency)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, state, backlogCount(d), oldest, rate, concurrency, devtools.ClipString(lastErr, 60))
 	}
 	return tw.Flush()
 }

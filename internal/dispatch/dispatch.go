@@ -280,9 +280,13 @@ func (d *Dispatcher) Routes() []Route { return slices.Clone(d.cfg.Routes) }
 func RecordRoutes(ctx context.Context, st store.Store, routes []Route) error {
 	rs := make([]store.Route, len(routes))
 	for i, r := range routes {
-		rs[i] = store.Route{Name: r.Name, Types: r.Types, Sources: r.Sources, Order: r.Order}
+		p := r.Policy.withDefaults()
+		rs[i] = store.Route{Name: r.Name, Types: r.Types, Sources: r.Sources, Order: r.Order, Concurrency: p.Concurrency}
 		if r.Filter != nil {
 			rs[i].Filter = r.Filter.String()
+		}
+		if p.Rate.Events > 0 {
+			rs[i].Rate = p.Rate.String()
 		}
 	}
 	return st.SetRoutes(ctx, rs)
