@@ -15,10 +15,13 @@ import (
 const DefaultBreakerFailures = 10
 
 // The wait before a probe of an open destination: probeFirst after it
-// opens, doubling after each failed probe up to probeMax.
+// opens, doubling after each failed probe up to probeMax. The cap bounds
+// how long a backlog waits once the app is back (a probe comes at most
+// probeMax after), at the cost of one request per probeMax per instance
+// to an app that is down (docs/controls.md).
 const (
 	probeFirst = time.Second
-	probeMax   = 5 * time.Minute
+	probeMax   = 15 * time.Second
 )
 
 // breaker is one destination's circuit breaker, in this process: after

@@ -30,6 +30,8 @@ type harness struct {
 	clock *clock.Manual
 	disp  *dispatch.Dispatcher
 	stop  func()
+	// patience bounds how long (real time) drive waits; 0: 20s.
+	patience time.Duration
 }
 
 // setup runs a dispatcher over a real SQLite store on a manual clock.
@@ -85,7 +87,11 @@ func (h *harness) append(t *testing.T, key, typ string) *store.Event {
 // holds: a retry due in an hour takes no time.
 func (h *harness) drive(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	patience := h.patience
+	if patience == 0 {
+		patience = 20 * time.Second
+	}
+	deadline := time.Now().Add(patience)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up waiting for %s at virtual %s", what, h.clock.Now().Sub(t0))
