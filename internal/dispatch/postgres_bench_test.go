@@ -20,10 +20,24 @@ import (
 // BenchmarkDispatchPostgres stores b.N events on one PostgreSQL schema,
 // then measures how long one, or three, instances (each its own store and
 // dispatcher, as separate serve processes have) take to deliver them all
-// to a no-op destination.
+// to a no-op destination: without a rate limit, and with one too high to
+// slow it (100000/s), which costs a booking of slots per claimed batch
+// where the store is shared.
 func BenchmarkDispatchPostgres(b *testing.B) {
-	for _, instances := range []int{1, 3} {
-		b.Run(fmt.Sprint("instances=", instances), func(b *testing.B) {
+	for _, rate := range []dispatch.Rate{{}, {Events: 100000, Per: time.Second}} {
+		for _, instances := range []int{1, 3} {
+			name := fmt.Sprint("instances=", instances)
+			if rate.Events > 0 {
+				name = fmt.Sprint("rate=", rate, "/", name)
+			}
+			benchDispatchPostgres(b, name, instances, rate)
+		}
+	}
+}
+
+func benchDispatchPostgres(b *testing.B, name string, instances int, rate dispatch.Rate) {
+	{
+		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
 			u := pgtest.URL(b)
 			stores := make([]*postgres.Store, instances)
@@ -58,7 +72,7 @@ func BenchmarkDispatchPostgres(b *testing.B) {
 			for _, st := range stores {
 				d, err := dispatch.New(dispatch.Config{
 					Store:  st,
-					Routes: []dispatch.Route{{Name: "dest", Destination: noop, Policy: dispatch.Policy{Concurrency: 256}}},
+					Routes: []dispatch.Route{{Name: "dest", Destination: noop, Policy: dispatch.Policy{Concurrency: 256, Rate: rate}}},
 					Logger: slog.New(slog.DiscardHandler),
 				})
 				if err != nil {
