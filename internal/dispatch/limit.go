@@ -123,6 +123,22 @@ func (l *limiter) answered(now time.Time, err error) {
 	}
 }
 
+// tolerance is how late a start may be for its slot: the spacing, up to
+// 20ms; unbounded without a rate limit (no slot to be late for).
+func (l *limiter) tolerance() time.Duration {
+	if l.interval == 0 {
+		return time.Duration(1<<63 - 1)
+	}
+	return min(l.interval, 20*time.Millisecond)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // held returns when the hold known to l ends, if it ends after now.
 func (l *limiter) held(now time.Time) (time.Time, bool) {
 	l.mu.Lock()
@@ -151,36 +167,59 @@ func (l *limiter) hold(h store.Hold) {
 // the delivery is snoozed until then instead, without spending an attempt.
 func (d *Dispatcher) limited(ctx context.Context, r *route, pc probeClaim, attempt int) (store.Completion, error) {
 	c := pc.Claim
-	now := d.cfg.Clock.Now()
+	now := d.cfg.Clock.Now() // the concurrency place is held from now
 	var (
+		at   time.Time
+		ok   = true
+		why  = "held by the destination's limit"
 		wait time.Duration
-		ok   bool
 	)
 	if pc.booked {
-		wait, ok = max(pc.slot.Sub(now), 0), !pc.over
+		at, ok = maxTime(pc.slot, now), !pc.over
 	} else {
 		wait, ok = r.limit.reserve(now, d.cfg.Lease/2)
+		at = now.Add(wait)
 	}
-	if ok && wait > 0 {
-		select {
-		case <-d.cfg.Clock.After(wait):
-		case <-ctx.Done():
-			ok = false
+	for tries := 0; ok; tries++ {
+		if w := at.Sub(d.cfg.Clock.Now()); w > 0 {
+			select {
+			case <-d.cfg.Clock.After(w):
+			case <-ctx.Done():
+				ok = false
+			}
 		}
+		// A worker that woke late (a loaded machine stalls timers) and
+		// started now could start together with the ones of the slots
+		// after its own: past the tolerance, its slot is lost. This
+		// process's limiter gives it another; a slot booked in the store is
+		// given back (the delivery is snoozed until now, no attempt spent).
+		late := d.cfg.Clock.Now().Sub(at)
+		if !ok || late <= r.limit.tolerance() || tries >= 3 {
+			break
+		}
+		if pc.booked {
+			ok, why = false, "woke late for its slot of the destination's limit"
+			at = d.cfg.Clock.Now()
+			break
+		}
+		t := d.cfg.Clock.Now()
+		wait, ok = r.limit.reserve(t, d.cfg.Lease/2)
+		at = t.Add(wait)
 	}
 	if ok && d.booker != nil {
 		// Another process may have been told to hold since the slot was
 		// booked.
 		if until, held := r.limit.held(d.cfg.Clock.Now()); held {
-			ok, wait = false, until.Sub(now)
+			ok, at = false, until
 		}
 	}
 	if !ok {
+		wait = max(at.Sub(now), 0)
 		return store.Completion{
 			DeliveryID: c.Delivery.ID, Owner: d.cfg.Owner, Status: store.DeliveryPending,
 			NextAttemptAt: now.Add(wait),
 			Attempt: store.Attempt{Attempt: max(c.Attempt, attempt), StartedAt: now, Outcome: store.OutcomeSnoozed,
-				Error: fmt.Sprintf("held by the destination's limit for %s", wait.Round(time.Millisecond))},
+				Error: fmt.Sprintf("%s for %s", why, wait.Round(time.Millisecond))},
 		}, nil
 	}
 	comp, err := d.attempt(ctx, r, c, attempt)
