@@ -123,13 +123,16 @@ func (l *limiter) answered(now time.Time, err error) {
 	}
 }
 
-// tolerance is how late a start may be for its slot: the spacing, up to
-// 20ms; unbounded without a rate limit (no slot to be late for).
+// tolerance is how late a start may be for its slot: the spacing, kept
+// within 2ms (a goroutine is often that late to wake, and at a high rate
+// a smaller one would give back most slots) and 20ms; unbounded without a
+// rate limit (no slot to be late for). A start within it lets at most
+// tolerance/spacing + 1 more than the rate into a window.
 func (l *limiter) tolerance() time.Duration {
 	if l.interval == 0 {
 		return time.Duration(1<<63 - 1)
 	}
-	return min(l.interval, 20*time.Millisecond)
+	return min(max(l.interval, 2*time.Millisecond), 20*time.Millisecond)
 }
 
 func maxTime(a, b time.Time) time.Time {
