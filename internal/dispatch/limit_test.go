@@ -136,3 +136,51 @@ func TestRetryAfterHoldsTheDestination(t *testing.T) {
 		t.Errorf("other destination's arrivals at %v, want one at +0", o)
 	}
 }
+
+// Workers that wake late for their slots (the clock jumps a second, as a
+// stalled machine's timers fire late) do not all start at once: each takes
+// a new slot, and the attempts stay a spacing apart.
+func TestLateWakeUpsKeepTheSpacing(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{arrivals: map[string][]time.Time{}}
+	app := httptest.NewServer(rec)
+	defer app.Close()
+	route := rec.route(t, "app", app.URL, dispatch.Policy{Rate: dispatch.Rate{Events: 10, Per: time.Second}})
+	h := setup(t, []dispatch.Route{route})
+	rec.mu.Lock()
+	rec.clock = h.clock
+	rec.mu.Unlock()
+	for i := range 10 {
+		h.append(t, fmt.Sprint("l", i), "app.sent")
+	}
+	// The first goes at once; the nine others wait for +100ms … +900ms.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		at, ok := h.clock.NextWaiter()
+		if len(rec.at("/app")) == 1 && ok && at.Equal(t0.Add(100*time.Millisecond)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the workers never waited for their slots (arrivals %v)", rec.at("/app"))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // let every worker reach its wait
+	h.clock.Set(t0.Add(time.Second))
+	// From there the clock moves in steps of 5ms, each after the workers
+	// had time to take their new slots, so that no other wake-up is late.
+	for len(rec.at("/app")) < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d arrivals", len(rec.at("/app")))
+		}
+		time.Sleep(5 * time.Millisecond)
+		h.clock.Advance(5 * time.Millisecond)
+	}
+	got := rec.at("/app")
+	slices.SortFunc(got, time.Time.Compare)
+	for i := 1; i < len(got); i++ {
+		if gap := got[i].Sub(got[i-1]); gap < 100*time.Millisecond-20*time.Millisecond {
+			t.Errorf("arrivals %d and %d only %s apart at 10/s (at +%s)", i, i+1, gap, got[i].Sub(t0))
+		}
+	}
+}
