@@ -126,13 +126,16 @@ func TestSharedRateLimitHoldsAcrossInstances(t *testing.T) {
 	pgtest.URL(t) // skips without PostgreSQL
 	t.Parallel()
 	app := &arrivals{}
-	sharedRun(t, 3, 200, dispatch.Rate{Events: 50, Per: time.Second}, app)
+	sharedRun(t, 3, 400, dispatch.Rate{Events: 100, Per: time.Second}, app)
 	got := app.times()
-	if most := busiest(got, time.Second); most > 52 {
-		t.Errorf("%d deliveries within one second at 50/s shared by three instances", most)
+	// The bound: at most 105 in a second at 100/s. The starts keep
+	// within 102 (docs/destinations.md); the rest is the requests' own
+	// jitter on their way to the app (53 at 50/s seen under -race).
+	if most := busiest(got, time.Second); most > 105 {
+		t.Errorf("%d deliveries within one second at 100/s shared by three instances", most)
 	}
-	if len(got) != 200 {
-		t.Errorf("%d requests for 200 deliveries", len(got))
+	if len(got) != 400 {
+		t.Errorf("%d requests for 400 deliveries", len(got))
 	}
 }
 
