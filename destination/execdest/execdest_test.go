@@ -360,10 +360,17 @@ func writeScript(t *testing.T, body string) string {
 	return writeFile(t, "script.sh", "#!/bin/sh\n"+body+"\n", 0o755)
 }
 
+// writeFile holds syscall.ForkLock while the file is open for writing: a
+// parallel test that forks in that moment would otherwise hand its child the
+// writable descriptor until the child's exec, and running the script then
+// fails with "text file busy" (ETXTBSY).
 func writeFile(t *testing.T, name, content string, mode os.FileMode) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+	syscall.ForkLock.Lock()
+	err := os.WriteFile(path, []byte(content), mode)
+	syscall.ForkLock.Unlock()
+	if err != nil {
 		t.Fatal(err)
 	}
 	return path
