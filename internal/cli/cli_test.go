@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -480,7 +481,10 @@ func TestServeConfigFile(t *testing.T) {
 	defer app.Close()
 	out := filepath.Join(dir, "exec-out")
 	script := filepath.Join(dir, "handle.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\ncat >> \""+out+"\"\necho >> \""+out+"\"\n"), 0o755); err != nil {
+	syscall.ForkLock.Lock() // no parallel test's child may hold it open for writing (ETXTBSY)
+	err := os.WriteFile(script, []byte("#!/bin/sh\ncat >> \""+out+"\"\necho >> \""+out+"\"\n"), 0o755)
+	syscall.ForkLock.Unlock()
+	if err != nil {
 		t.Fatal(err)
 	}
 	storePath := filepath.Join(dir, "h.db")
