@@ -74,7 +74,7 @@ X-Webhook-Signature (v1,<base64>) for the v1 scheme, or X-Webhook-Signature
 			if err != nil {
 				return err
 			}
-			return RunSign(env.Stdout, body, opts)
+			return RunSign(env.Stdout, env.Stderr, body, opts)
 		},
 	}
 	addSecretFlags(cmd)
@@ -103,8 +103,11 @@ func readBody(stdin io.Reader, args []string) ([]byte, error) {
 	return b, nil
 }
 
-// RunSign prints the signing headers for body.
-func RunSign(w io.Writer, body []byte, opts SignOptions) error {
+// RunSign prints the signing headers for body. When the provider signs a
+// URL other than --url (Twilio adds a JSON body's bodySHA256 to it), the
+// headers and json formats say on notes which URL to post to: the
+// signature holds only there.
+func RunSign(w, notes io.Writer, body []byte, opts SignOptions) error {
 	var h http.Header
 	url := opts.URL
 	if opts.Provider != "" && opts.Provider != sentProvider {
@@ -115,6 +118,9 @@ func RunSign(w io.Writer, body []byte, opts SignOptions) error {
 	} else {
 		h = signature.Sign(opts.Scheme, opts.Secret, body, signature.SignOptions{WebhookID: opts.WebhookID, Timestamp: opts.Timestamp})
 		h.Set("Content-Type", "application/json")
+	}
+	if url != opts.URL && opts.Format != "curl" {
+		fmt.Fprintf(notes, "post to %s: the signature covers that URL\n", url)
 	}
 	switch opts.Format {
 	case "headers":

@@ -284,6 +284,23 @@ process.stdout.write(JSON.stringify({ Type: ev.type }));
 	}
 }
 
+// sign --provider twilio for a JSON body says which URL the signature
+// covers (the URL with the body's bodySHA256), since headers alone cannot.
+func TestSignTwilioJSONNamesTheURL(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "body.json")
+	os.WriteFile(file, []byte(`{"MessageSid":"SM1"}`), 0o644)
+	for _, format := range []string{"headers", "json"} {
+		r := run(t, nil, "", "sign", "--provider", "twilio", "--secret", "tw_auth", "--url", "https://example.com/webhooks/twilio", "--format", format, file)
+		if r.code != 0 || !strings.Contains(r.stdout, "X-Twilio-Signature") {
+			t.Fatalf("%s: exit %d: %s%s", format, r.code, r.stdout, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "post to https://example.com/webhooks/twilio?bodySHA256=") {
+			t.Errorf("%s: stderr %q names no URL to post to", format, r.stderr)
+		}
+	}
+}
+
 // trigger --provider sends that provider's samples signed as it signs: a
 // receiver verifying with the provider's rules accepts each, as its type;
 // Twilio's signature covers the --to URL.
