@@ -119,14 +119,13 @@ func RunSign(w, notes io.Writer, body []byte, opts SignOptions) error {
 		h = signature.Sign(opts.Scheme, opts.Secret, body, signature.SignOptions{WebhookID: opts.WebhookID, Timestamp: opts.Timestamp})
 		h.Set("Content-Type", "application/json")
 	}
-	if url != opts.URL && opts.Format != "curl" {
-		fmt.Fprintf(notes, "post to %s: the signature covers that URL\n", url)
-	}
 	switch opts.Format {
 	case "headers":
+		notePostURL(notes, url, opts.URL)
 		writeHeaders(w, h)
 		return nil
 	case "json":
+		notePostURL(notes, url, opts.URL)
 		flat := map[string]string{}
 		for k := range h {
 			flat[k] = h.Get(k)
@@ -137,6 +136,14 @@ func RunSign(w, notes io.Writer, body []byte, opts SignOptions) error {
 		return err
 	}
 	return usageError("--format %q: want headers, json or curl", opts.Format)
+}
+
+// notePostURL says which URL to post to when the signature covers another
+// than --url: the headers alone cannot show it.
+func notePostURL(notes io.Writer, signed, given string) {
+	if signed != given {
+		fmt.Fprintf(notes, "post to %s: the signature covers that URL\n", signed)
+	}
 }
 
 // writeHeaders prints headers one per line, in a stable order.
