@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -42,6 +43,7 @@ type BenchOptions struct {
 	Type        string
 	Baseline    bool
 	CPUProfile  string // write a CPU profile of the target run here
+	Trace       string // write an execution trace of the target run here
 	StoreOnly   bool   // in-process: store events, deliver them nowhere
 	Filter      string // in-process: the destination's content filter
 	Attack      string // hostile load beside valid webhooks sent at Rate
@@ -142,6 +144,7 @@ to the forwarded request's arrival (receipt-to-delivery).`,
 	f.StringVar(&opts.Type, "type", "message.delivered", "event type of the posted sample")
 	f.BoolVar(&opts.Baseline, "baseline", false, "also measure a bare net/http handler answering 200, and print the ratio")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of the target run (go tool pprof) to this file")
+	f.StringVar(&opts.Trace, "trace", "", "write an execution trace of the target run (go tool trace: where requests wait) to this file")
 	f.StringVar(&opts.Attack, "attack", "", "send this hostile load beside valid webhooks at --rate: "+strings.Join(bench.AttackKinds, ", "))
 	f.Float64Var(&opts.Rate, "rate", 50, "valid webhooks a second: alone, an open-loop run forwarding over HTTP; with --attack, sent beside it")
 	f.StringVar(&opts.Filter, "filter", "", "in-process: give the destination this content filter (see docs/filters.md), to measure what it costs the acknowledgement")
@@ -275,12 +278,25 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 			return err
 		}
 	}
+	if opts.Trace != "" {
+		f, err := os.Create(opts.Trace)
+		if err != nil {
+			return usageError("--trace: %v", err)
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+	}
 	if opts.OpenLoop {
 		load.Sent = arrivals.Sent
 	}
 	res, err := send(ctx, load, opts)
 	if opts.CPUProfile != "" {
 		pprof.StopCPUProfile()
+	}
+	if opts.Trace != "" {
+		trace.Stop()
 	}
 	if err != nil {
 		return err
