@@ -76,7 +76,12 @@ UPDATE deliveries SET status = 'in_flight', lease_owner = ?1, lease_until = ?2, 
 	claimSomeArm = `SELECT * FROM (SELECT id, next_attempt_at FROM deliveries INDEXED BY deliveries_pending_destination
                WHERE destination = ?%d AND status = 'pending' AND held = 0 AND next_attempt_at <= ?3
                ORDER BY next_attempt_at LIMIT ?4)`
-	claimSomeTail = `) ORDER BY next_attempt_at, id LIMIT ?4)
+	//
+	// The compound's LIMIT is an expression, not the bare ?4: SQLite reads
+	// a bare bound LIMIT of a compound while it plans it, and then
+	// prepares the statement again whenever ?4 is bound anew, which is at
+	// every claim (a seventh of the process's CPU under load).
+	claimSomeTail = `) ORDER BY next_attempt_at, id LIMIT ?4 + 0)
 RETURNING ` + deliveryColumns + `,
           (SELECT COALESCE(MAX(attempt), 0) FROM attempts WHERE delivery_id = deliveries.id)`
 	// nextDueSQL finds when the dispatcher next has work.
@@ -86,6 +91,27 @@ SELECT MIN(t) FROM (
     UNION ALL
     SELECT MIN(lease_until) FROM deliveries INDEXED BY deliveries_in_flight WHERE status = 'in_flight')`
 )
+
+// claimSomeStmt returns claimSomeSQL(n) prepared on the writer's
+// connection. It is prepared on first use, outside the writer's
+// transaction (a statement prepared in one lasts only as long as it), and
+// kept: there is one for each number of destinations a claim has named.
+func (s *Store) claimSomeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	s.claimSomeMu.Lock()
+	defer s.claimSomeMu.Unlock()
+	if stmt, ok := s.claimSome[n]; ok {
+		return stmt, nil
+	}
+	stmt, err := s.writeDB.PrepareContext(ctx, claimSomeSQL(n))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: prepare claim: %w", err)
+	}
+	if s.claimSome == nil {
+		s.claimSome = map[int]*sql.Stmt{}
+	}
+	s.claimSome[n] = stmt
+	return stmt, nil
+}
 
 // claimSomeSQL is the claim of the deliveries to n destinations, bound
 // after claimSQL's owner, lease end, now and limit.
@@ -111,6 +137,13 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 		p.Limit = 100
 	}
 	now := unixNano(p.Now)
+	var some *sql.Stmt
+	if len(p.Destinations) > 0 {
+		var err error
+		if some, err = s.claimSomeStmt(ctx, len(p.Destinations)); err != nil {
+			return nil, err
+		}
+	}
 	var claims []store.Claim
 	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		claims = claims[:0]
@@ -131,7 +164,7 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 			for _, d := range p.Destinations {
 				args = append(args, d)
 			}
-			rows, err = s.queryWriter(ctx, tx, claimSomeSQL(len(p.Destinations)), args...)
+			rows, err = tx.StmtContext(ctx, some).QueryContext(ctx, args...)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: claim: %w", err)
@@ -598,7 +631,7 @@ func insertDeliveriesSQL(rows int) string {
 // NextDue implements store.Store.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var at sql.NullInt64
-	err := s.readDB.QueryRowContext(ctx, nextDueSQL).Scan(&at)
+	err := s.nextDueStmt.QueryRowContext(ctx).Scan(&at)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("sqlite: next due: %w", err)
 	}

@@ -139,9 +139,14 @@ type Store struct {
 	// Prepared once on the writer's connection: re-parsing SQL for every
 	// write costs more than the write.
 	stmts map[string]*sql.Stmt // the writer's other statements (writerStatements)
+	// claimSome holds the claims of some destinations, by how many
+	// (claimSomeStmt).
+	claimSomeMu sync.Mutex
+	claimSome   map[int]*sql.Stmt
 	// Prepared on the read pool: database/sql prepares them once per
-	// connection.
-	eventRangeStmt *sql.Stmt
+	// connection. The dispatcher runs the last two at every claim and
+	// every wait: parsing them each time cost more than running them.
+	eventRangeStmt, nextDueStmt, claimedSubjectsStmt *sql.Stmt
 
 	wal walLog // the writer goroutine's own
 	// framesTotal counts the frames the writer appended to the log over
@@ -365,8 +370,8 @@ func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
 	readDB.SetMaxOpenConns(opts.ReadConns)
 	readDB.SetMaxIdleConns(opts.ReadConns)
 
-	var readStmts [1]*sql.Stmt
-	for i, q := range []string{eventRangeSQL} {
+	var readStmts [3]*sql.Stmt
+	for i, q := range []string{eventRangeSQL, nextDueSQL, claimedSubjectsSQL} {
 		if readStmts[i], err = readDB.PrepareContext(ctx, q); err != nil {
 			writeDB.Close()
 			readDB.Close()
@@ -383,24 +388,26 @@ func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
 	checkpointDB.SetMaxOpenConns(1)
 
 	s := &Store{
-		opts:            opts,
-		writeDB:         writeDB,
-		readDB:          readDB,
-		checkpointDB:    checkpointDB,
-		appendStmt:      appendStmt,
-		stmts:           stmts,
-		eventRangeStmt:  readStmts[0],
-		counts:          newCounts(),
-		wal:             newWALLog(opts.MaxWALBytes, pageSize),
-		queue:           make(chan *writeReq, opts.QueueSize),
-		spare:           make(chan *writeReq, spareQueue),
-		pace:            sparePace{busy: true, start: time.Now()},
-		maxSpareWait:    maxSpareWait,
-		pruneChunk:      pruneChunk{size: 64},
-		done:            make(chan struct{}),
-		nudge:           make(chan struct{}, 1),
-		stopCheckpoints: make(chan struct{}),
-		checkpointsDone: make(chan struct{}),
+		opts:                opts,
+		writeDB:             writeDB,
+		readDB:              readDB,
+		checkpointDB:        checkpointDB,
+		appendStmt:          appendStmt,
+		stmts:               stmts,
+		eventRangeStmt:      readStmts[0],
+		nextDueStmt:         readStmts[1],
+		claimedSubjectsStmt: readStmts[2],
+		counts:              newCounts(),
+		wal:                 newWALLog(opts.MaxWALBytes, pageSize),
+		queue:               make(chan *writeReq, opts.QueueSize),
+		spare:               make(chan *writeReq, spareQueue),
+		pace:                sparePace{busy: true, start: time.Now()},
+		maxSpareWait:        maxSpareWait,
+		pruneChunk:          pruneChunk{size: 64},
+		done:                make(chan struct{}),
+		nudge:               make(chan struct{}, 1),
+		stopCheckpoints:     make(chan struct{}),
+		checkpointsDone:     make(chan struct{}),
 	}
 	return s, nil
 }
@@ -885,7 +892,7 @@ func (s *Store) releaseInFlight(ctx context.Context) error {
 // release closes whatever Open has opened, and drops the owner's lock.
 func (s *Store) release() error {
 	var errs []error
-	for _, stmt := range []*sql.Stmt{s.appendStmt, s.eventRangeStmt} {
+	for _, stmt := range []*sql.Stmt{s.appendStmt, s.eventRangeStmt, s.nextDueStmt, s.claimedSubjectsStmt} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())
 		}
@@ -893,6 +900,11 @@ func (s *Store) release() error {
 	for _, stmt := range s.stmts {
 		errs = append(errs, stmt.Close())
 	}
+	s.claimSomeMu.Lock()
+	for _, stmt := range s.claimSome {
+		errs = append(errs, stmt.Close())
+	}
+	s.claimSomeMu.Unlock()
 	for _, db := range []*sql.DB{s.readDB, s.checkpointDB, s.writeDB} {
 		if db != nil {
 			errs = append(errs, db.Close())

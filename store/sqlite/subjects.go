@@ -47,7 +47,7 @@ func (s *Store) fillStaleness(ctx context.Context, claims []store.Claim) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	rows, err := s.readDB.QueryContext(ctx, claimedSubjectsSQL, keys.JSON())
+	rows, err := s.claimedSubjectsStmt.QueryContext(ctx, keys.JSON())
 	if err != nil {
 		return fmt.Errorf("sqlite: read claimed subjects: %w", err)
 	}
