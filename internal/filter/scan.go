@@ -145,7 +145,11 @@ func (s *scanner) close() bool {
 func (s *scanner) string() bool {
 	s.simple = true
 	for s.i++; s.i < len(s.b); s.i++ {
-		switch c := s.b[s.i]; {
+		c := s.b[s.i]
+		if !special[c] {
+			continue
+		}
+		switch {
 		case c == '"':
 			s.i++
 			return true
@@ -153,7 +157,7 @@ func (s *scanner) string() bool {
 			return false
 		case c >= 0x80:
 			s.simple = false
-		case c == '\\':
+		default: // a backslash
 			s.simple = false
 			s.i++
 			if s.i == len(s.b) {
@@ -178,6 +182,15 @@ func (s *scanner) string() bool {
 	}
 	return false
 }
+
+// special are the bytes string stops at: the closing quote, a backslash,
+// control characters, and bytes of non-ASCII UTF-8 (or of none).
+var special = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || c == '"' || c == '\\' || c >= 0x80
+	}
+	return t
+}()
 
 // number reads the number at i: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func (s *scanner) number() bool {
