@@ -15,16 +15,18 @@ import (
 // says which filters keep an event out (Dispatcher.FilteredOut).
 type Router struct {
 	routes []Route
-	// payload: some route's filter reads the payload, so routing an
-	// event decodes its body.
-	payload bool
+	// reads is what the routes' filters read of the payload together:
+	// what routing an event decodes of its body.
+	reads filter.Reads
 }
 
 // NewRouter returns the Router of routes, in their order.
 func NewRouter(routes []Route) *Router {
 	rt := &Router{routes: routes}
 	for i := range routes {
-		rt.payload = rt.payload || (routes[i].Filter != nil && routes[i].Filter.ReadsPayload())
+		if routes[i].Filter != nil {
+			rt.reads = rt.reads.Union(routes[i].Filter.Reads())
+		}
 	}
 	return rt
 }
@@ -71,7 +73,7 @@ func (rt *Router) route(ev *store.Event, judged judgeFunc) Routing {
 		}
 		if r.Filter != nil {
 			if vars == nil {
-				vars = filter.VarsOf(ev, rt.payload)
+				vars = filter.VarsOf(ev, rt.reads)
 			}
 			ok, err := r.Filter.Match(vars)
 			if judged != nil {

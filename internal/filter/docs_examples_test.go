@@ -28,7 +28,7 @@ func TestDocsExamples(t *testing.T) {
 			t.Fatal(err)
 		}
 		for ev, want := range map[*store.Event]bool{sms: c.sms, bare: c.bare} {
-			if got, err := f.Match(filter.VarsOf(ev, true)); err != nil || got != want {
+			if got, err := f.Match(filter.VarsOf(ev, f.Reads())); err != nil || got != want {
 				t.Errorf("%s on %s = %v, %v; want %v", c.src, ev.Type, got, err, want)
 			}
 		}

@@ -27,13 +27,11 @@
 package filter
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
@@ -42,9 +40,9 @@ import (
 
 // Filter is one compiled expression. It is safe for concurrent use.
 type Filter struct {
-	src     string
-	prog    *vm.Program
-	payload bool // the expression reads payload
+	src   string
+	prog  *vm.Program
+	reads Reads // what the expression reads of payload
 }
 
 // declared are the variables with their types, for the compile-time check.
@@ -90,24 +88,17 @@ func Compile(src string) (*Filter, error) {
 		}
 		return nil, fmt.Errorf("the filter must give true or false: %w", err)
 	}
-	node := prog.Node()
-	var v readsPayload
-	ast.Walk(&node, &v)
-	return &Filter{src: src, prog: prog, payload: bool(v)}, nil
-}
-
-// readsPayload is an ast.Visitor that notes the variable payload.
-type readsPayload bool
-
-func (v *readsPayload) Visit(n *ast.Node) {
-	if id, ok := (*n).(*ast.IdentifierNode); ok && id.Value == "payload" {
-		*v = true
-	}
+	return &Filter{src: src, prog: prog, reads: readsOf(prog.Node())}, nil
 }
 
 // ReadsPayload reports whether the expression reads payload: VarsOf
 // need not decode the body for a filter that does not.
-func (f *Filter) ReadsPayload() bool { return f.payload }
+func (f *Filter) ReadsPayload() bool { return f.reads.Payload() }
+
+// Reads is what the expression reads of payload, for VarsOf: the
+// members it reads by name, or all of payload when it uses payload any
+// other way.
+func (f *Filter) Reads() Reads { return f.reads }
 
 // String returns the expression as written.
 func (f *Filter) String() string { return f.src }
@@ -116,9 +107,10 @@ func (f *Filter) String() string { return f.src }
 // and pass them to each destination's filter.
 type Vars map[string]any
 
-// VarsOf returns the variables of ev (see the package doc). With payload
-// it decodes the body's payload; without, payload is left empty.
-func VarsOf(ev *store.Event, payload bool) Vars {
+// VarsOf returns the variables of ev (see the package doc), with as much
+// of the payload decoded as reads reads: all of it, only the members it
+// names (the others are missing, so read nil), or none.
+func VarsOf(ev *store.Event, reads Reads) Vars {
 	vars := Vars{
 		"payload": emptyPayload, "field": ev.Field, "type": ev.Type,
 		"subject": ev.Subject, "status": ev.Status, "headers": ev.Headers,
@@ -126,33 +118,17 @@ func VarsOf(ev *store.Event, payload bool) Vars {
 	if ev.Headers == nil {
 		vars["headers"] = map[string]string{}
 	}
-	if payload {
+	switch {
+	case reads.all:
 		vars["payload"] = payloadOf(ev.Body)
+	case len(reads.members) > 0:
+		vars["payload"] = payloadMembers(ev.Body, reads.members)
 	}
 	return vars
 }
 
 // emptyPayload is the payload of an event that has none; never written.
 var emptyPayload = map[string]any{}
-
-// payloadOf decodes the payload object of body, else its value object;
-// empty when there is neither.
-func payloadOf(body []byte) map[string]any {
-	var env struct {
-		Payload map[string]any `json:"payload"`
-		Value   map[string]any `json:"value"`
-	}
-	// A body that is not JSON, or whose payload is not an object, leaves
-	// payload empty; the event's Attention says what is wrong with it.
-	_ = json.Unmarshal(body, &env)
-	switch {
-	case env.Payload != nil:
-		return env.Payload
-	case env.Value != nil:
-		return env.Value
-	}
-	return map[string]any{}
-}
 
 // Match reports whether the event of vars passes the filter. An error
 // (such as payload.count > 3 for a payload without count) says the filter

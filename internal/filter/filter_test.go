@@ -2,6 +2,7 @@ package filter_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,8 +49,10 @@ func TestVariables(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := f.Match(filter.VarsOf(ev, true)); err != nil || got != want {
-			t.Errorf("%s = %v, %v; want %v", src, got, err, want)
+		for _, reads := range []filter.Reads{f.Reads(), filter.ReadsAll} {
+			if got, err := f.Match(filter.VarsOf(ev, reads)); err != nil || got != want {
+				t.Errorf("%s (reads %v) = %v, %v; want %v", src, reads.Members(), got, err, want)
+			}
 		}
 	}
 }
@@ -57,14 +60,17 @@ func TestVariables(t *testing.T) {
 // A body that is not JSON has an empty payload: a comparison is false, an
 // ordering an error.
 func TestBodyThatIsNotJSON(t *testing.T) {
-	vars := filter.VarsOf(&store.Event{Body: []byte("not json")}, true)
+	ev := &store.Event{Body: []byte("not json")}
 	eq, _ := filter.Compile(`payload.channel == "sms"`)
-	if ok, err := eq.Match(vars); ok || err != nil {
-		t.Errorf("== on no payload = %v, %v; want false", ok, err)
-	}
 	gt, _ := filter.Compile(`payload.price > 0.01`)
-	if _, err := gt.Match(vars); err == nil {
-		t.Error("> on no payload: want an error")
+	for _, reads := range []filter.Reads{eq.Reads().Union(gt.Reads()), filter.ReadsAll} {
+		vars := filter.VarsOf(ev, reads)
+		if ok, err := eq.Match(vars); ok || err != nil {
+			t.Errorf("== on no payload = %v, %v; want false", ok, err)
+		}
+		if _, err := gt.Match(vars); err == nil {
+			t.Error("> on no payload: want an error")
+		}
 	}
 }
 
@@ -74,12 +80,19 @@ func BenchmarkMatch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// vars decodes only the members the filter reads; vars-all the whole
+	// payload, as a filter that uses payload otherwise does.
 	b.Run("vars", func(b *testing.B) {
 		for b.Loop() {
-			filter.VarsOf(ev, true)
+			filter.VarsOf(ev, f.Reads())
 		}
 	})
-	vars := filter.VarsOf(ev, true)
+	b.Run("vars-all", func(b *testing.B) {
+		for b.Loop() {
+			filter.VarsOf(ev, filter.ReadsAll)
+		}
+	})
+	vars := filter.VarsOf(ev, f.Reads())
 	b.Run("match", func(b *testing.B) {
 		for b.Loop() {
 			if ok, err := f.Match(vars); !ok || err != nil {
@@ -104,6 +117,41 @@ func TestReadsPayload(t *testing.T) {
 		}
 		if f.ReadsPayload() != want {
 			t.Errorf("%s: ReadsPayload = %v, want %v", src, !want, want)
+		}
+	}
+}
+
+// A filter that reads payload members by constant names needs only
+// those; one that uses payload any other way needs all of it.
+func TestReads(t *testing.T) {
+	for src, want := range map[string][]string{
+		`payload.channel == "sms"`:                              {"channel"},
+		`payload["channel"] == "sms" && payload.channel != "x"`: {"channel"},
+		`payload?.a?.b == nil && payload.a.c == 1`:              {"a"},
+		`payload.z == 1 || payload["a"] in ["x"]`:               {"a", "z"},
+		`payload["cha" + "nnel"] == "sms"`:                      {"channel"}, // folded to a constant
+		`all(payload.items ?? [], .ok) && payload.n > 1`:        {"items", "n"},
+		`status in ["FAILED"] && headers["x"] == "y"`:           nil,
+		`type == "message.failed" && len(payload) > 0`:          {"*"},
+		`payload[type] == "x"`:                                  {"*"},
+		`"channel" in payload`:                                  {"*"},
+		`let p = payload; p.channel == "sms"`:                   {"*"},
+		`payload.channel == "sms" && len(keys(payload)) > 1`:    {"*"},
+		`$env.payload.channel == "sms"`:                         {"*"},
+		`$env["payload"]["channel"] == "sms"`:                   {"*"},
+		`payload == {}`:                                         {"*"},
+	} {
+		f, err := filter.Compile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := f.Reads()
+		got := r.Members()
+		if r.All() {
+			got = []string{"*"}
+		}
+		if !slices.Equal(got, want) || r.Payload() != (want != nil) || f.ReadsPayload() != (want != nil) {
+			t.Errorf("%s reads %q (payload %v), want %q", src, got, r.Payload(), want)
 		}
 	}
 }
