@@ -13,9 +13,9 @@ import (
 func TestMetadata(t *testing.T) {
 	t.Parallel()
 	paris := time.FixedZone("CET", 3600)
-	d := &destination.Delivery{ID: 1<<63 - 1, Attempt: 12, Event: &store.Event{
+	d := &destination.Delivery{ID: 1<<63 - 1, Attempt: 12, Event: &store.Event{EventData: store.EventData{
 		ID: "e1", Type: "message.read", Source: "payments", ReceivedAt: time.Date(2025, 10, 31, 11, 10, 43, 5000, paris),
-	}}
+	}}}
 	want := []string{"e1", "message.read", "", "2025-10-31T10:10:43.000005Z", "12", "9223372036854775807", "false", "", "payments"}
 	for i, f := range destination.Metadata(d) {
 		if f.Name != destination.MetadataNames[i] || f.Value != want[i] {
@@ -39,7 +39,7 @@ func TestMetadataStale(t *testing.T) {
 		{"no subject", false, "", "false", ""},
 	}
 	for _, tt := range tests {
-		d := &destination.Delivery{ID: 1, Attempt: 1, Stale: tt.stale, SubjectStatus: tt.subjectStatus, Event: &store.Event{ID: "e1"}}
+		d := &destination.Delivery{ID: 1, Attempt: 1, Stale: tt.stale, SubjectStatus: tt.subjectStatus, Event: &store.Event{EventData: store.EventData{ID: "e1"}}}
 		got := map[string]string{}
 		for _, f := range destination.Metadata(d) {
 			got[f.Name] = f.Value

@@ -6,7 +6,7 @@ import "github.com/hooklatch/hooklatch/event"
 // destination are ordered by ("message_id:5f1c…"), and gives the event's
 // lifecycle rank (event.LifecycleRank). The key is empty for an event with
 // no subject: its deliveries are not ordered.
-func OrderKey(ev *Event) (key string, rank int) {
+func OrderKey(ev *EventData) (key string, rank int) {
 	if ev.Subject == "" {
 		return "", 0
 	}

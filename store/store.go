@@ -59,17 +59,14 @@ func (e *SchemaError) Error() string {
 	return fmt.Sprintf("store: %s was written by a newer hooklatch (schema version %d, this build reads %d): upgrade this hooklatch to read it", e.Where, e.Version, e.Want)
 }
 
-// Event is one accepted webhook: an immutable fact. The raw body is kept
-// byte for byte; everything else is derived from it and from the headers
-// when it was received.
-type Event struct {
+// EventData is one accepted webhook as it was received: an immutable
+// fact. The raw body is kept byte for byte; everything else is derived
+// from it and from the headers when it was received. It is what NewEvent
+// and Event have in common.
+type EventData struct {
 	// ID is the store-wide identifier, assigned by the caller (a UUIDv7, so
 	// ids sort by time).
 	ID string `json:"id"`
-
-	// Seq is the order in which the store accepted the event. Assigned by
-	// the store; zero before Append.
-	Seq int64 `json:"seq"`
 
 	// Source names the endpoint the event came in on ("sent" by default).
 	Source string `json:"source"`
@@ -109,15 +106,30 @@ type Event struct {
 	// linking to it. Empty when tracing was off as it arrived, and for a
 	// duplicate, whose own is not kept.
 	TraceParent string `json:"trace_parent,omitempty"`
+}
+
+// NewEvent is what Append takes: an event and the destinations it goes
+// to. Append does not change it.
+type NewEvent struct {
+	EventData
+
+	// Destinations names where the event goes. Append creates one pending
+	// delivery per name, due at ReceivedAt, in the event's transaction.
+	Destinations []string `json:"-"`
+}
+
+// Event is a stored event as read back: the event as received, and what
+// the store keeps about it.
+type Event struct {
+	EventData
+
+	// Seq is the order in which the store accepted the event. Assigned by
+	// the store (AppendResult.Seq).
+	Seq int64 `json:"seq"`
 
 	// Duplicates counts the deliveries of the same dedupe key that arrived
 	// after this one. Maintained by the store.
 	Duplicates int64 `json:"duplicates"`
-
-	// Destinations names where the event goes. Append creates one pending
-	// delivery per name, due at ReceivedAt, in the event's transaction. Not
-	// read back.
-	Destinations []string `json:"-"`
 
 	// Rank is the event's place in its subject's lifecycle
 	// (event.LifecycleRank of SubjectKind and Status). Set by the store.
@@ -485,9 +497,10 @@ type Store interface {
 	// from headers no signature covers, the body is the signed bytes, so a
 	// captured request replayed under a new key still meets its first
 	// event. A duplicate names the first event it matches (the lowest Seq).
-	// It returns only once the outcome is durable. It returns
+	// It returns only once the outcome is durable; the result says where
+	// the event went (AppendResult.Seq), ev is left as it was. It returns
 	// ErrBusy without waiting when the write queue is full.
-	Append(ctx context.Context, ev *Event) (AppendResult, error)
+	Append(ctx context.Context, ev *NewEvent) (AppendResult, error)
 
 	// GetEvent returns one event with its body, or ErrNotFound.
 	GetEvent(ctx context.Context, id string) (*Event, error)

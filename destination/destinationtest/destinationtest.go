@@ -165,9 +165,8 @@ func NewDelivery(n int) *destination.Delivery {
 		Attempt: 1,
 		// Its own status is its subject's latest: not stale.
 		SubjectStatus: "DELIVERED",
-		Event: &store.Event{
+		Event: &store.Event{Seq: int64(n + 1), EventData: store.EventData{
 			ID:          id,
-			Seq:         int64(n + 1),
 			Source:      "sent",
 			DedupeKey:   eventKey,
 			Field:       "message",
@@ -188,7 +187,7 @@ func NewDelivery(n int) *destination.Delivery {
 				"x-webhook-event-type": "message.delivered",
 			},
 			Body: []byte(body),
-		},
+		}},
 	}
 }
 

@@ -36,11 +36,11 @@ func TestSignerSignsAsTheProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := &store.Event{ID: "01HX", Source: "gh", Scheme: "github", Body: []byte(`{"ref":"refs/heads/main"}`), Headers: map[string]string{
+	ev := &store.Event{EventData: store.EventData{ID: "01HX", Source: "gh", Scheme: "github", Body: []byte(`{"ref":"refs/heads/main"}`), Headers: map[string]string{
 		"x-github-event": "push", "x-github-delivery": "d-1", "x-hub-signature-256": "sha256=stale", "x-hub-signature": "sha1=stale",
 		"content-type": "application/json", "x-forwarded-for": "10.0.0.1", "via": "1.1 proxy", "content-length": "999",
 		"hooklatch-event-id": "spoofed",
-	}}
+	}}}
 	if err := d.Deliver(context.Background(), &destination.Delivery{ID: 1, Attempt: 1, Event: ev}); destination.Classify(err).Class != destination.Succeeded {
 		t.Fatal(err)
 	}

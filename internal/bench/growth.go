@@ -230,7 +230,7 @@ type mixer struct {
 	secret   signature.Secret
 	types    []string
 	subjects []string // message ids seen before
-	last     *store.Event
+	last     *store.NewEvent
 }
 
 func newMixer(worker, seed uint64, secret signature.Secret) *mixer {
@@ -249,7 +249,7 @@ func newMixer(worker, seed uint64, secret signature.Secret) *mixer {
 
 // next is the next event to append: a duplicate of the last one now and
 // then, else a new one.
-func (m *mixer) next() *store.Event {
+func (m *mixer) next() *store.NewEvent {
 	draw := m.rng.IntN(1000)
 	if m.last != nil && draw < duplicatePerMille {
 		dup := *m.last
@@ -290,7 +290,7 @@ func (m *mixer) sample(typeName string) []byte {
 
 // build is the event the receiver stores for body, signed and sent as
 // Sent sends it.
-func (m *mixer) build(body []byte) *store.Event {
+func (m *mixer) build(body []byte) *store.NewEvent {
 	h := http.Header{}
 	for k, v := range signature.Sign(signature.V1, m.secret, body, signature.SignOptions{}) {
 		h[k] = v

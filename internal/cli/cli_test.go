@@ -543,8 +543,8 @@ func TestEventsShowCountsEveryAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := &store.Event{ID: "01a00000-0000-7000-8000-000000000001", Source: "sent", DedupeKey: "k", Type: "message.sent",
-		ReceivedAt: time.Now().UTC(), Body: []byte(`{}`), Destinations: []string{"app"}}
+	ev := &store.NewEvent{EventData: store.EventData{ID: "01a00000-0000-7000-8000-000000000001", Source: "sent", DedupeKey: "k", Type: "message.sent",
+		ReceivedAt: time.Now().UTC(), Body: []byte(`{}`)}, Destinations: []string{"app"}}
 	if _, err := st.Append(ctx, ev); err != nil {
 		t.Fatal(err)
 	}

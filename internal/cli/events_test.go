@@ -25,7 +25,7 @@ import (
 // tried), the first two with ids that end alike.
 type seeded struct {
 	path                 string
-	dead, ok, waiting    *store.Event
+	dead, ok, waiting    *store.NewEvent
 	vars                 map[string]string
 	deadApp, okDelivered int64
 }
@@ -41,7 +41,7 @@ func seedStore(t *testing.T) seeded {
 	}
 	defer st.Close()
 	at := time.Now().Add(-time.Minute).UTC()
-	add := func(key, id string, dests ...string) *store.Event {
+	add := func(key, id string, dests ...string) *store.NewEvent {
 		ev := storetest.NewEvent("sent", key)
 		if id != "" {
 			ev.ID = id

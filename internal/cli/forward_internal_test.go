@@ -60,7 +60,7 @@ func TestForwardShorthandsReachTheApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range []destination.Destination{route.Destination, routes[0].Destination} {
-		err := d.Deliver(context.Background(), &destination.Delivery{ID: 1, Attempt: 1, Event: &store.Event{ID: "e", Body: []byte("{}")}})
+		err := d.Deliver(context.Background(), &destination.Delivery{ID: 1, Attempt: 1, Event: &store.Event{EventData: store.EventData{ID: "e", Body: []byte("{}")}}})
 		if o := destination.Classify(err); o.Class != destination.Succeeded {
 			t.Fatalf("delivery: %v", err)
 		}

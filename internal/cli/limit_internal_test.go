@@ -106,7 +106,7 @@ func TestConcurrencyParameterBoundsTheApp(t *testing.T) {
 	}
 	for i := range 12 {
 		ev := storetest.NewEvent("sent", fmt.Sprint("c", i))
-		ev.Destinations = d.Destinations(ev)
+		ev.Destinations = d.Destinations(&ev.EventData)
 		if _, err := st.Append(context.Background(), ev); err != nil {
 			t.Fatal(err)
 		}

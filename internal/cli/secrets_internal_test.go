@@ -50,7 +50,7 @@ func TestForwardSecretsSignWithEach(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		ev := &store.Event{ID: "evt_1", Body: []byte(`{"field":"message"}`)}
+		ev := &store.Event{EventData: store.EventData{ID: "evt_1", Body: []byte(`{"field":"message"}`)}}
 		if err := destination.Classify(opts.Server.Routes[0].Destination.Deliver(context.Background(), &destination.Delivery{ID: 1, Attempt: 1, Event: ev})).Err; err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -32,7 +32,7 @@ func TestForwardTimeoutReachesTheDestination(t *testing.T) {
 	if route.Policy.Timeout != 150*time.Millisecond {
 		t.Errorf("policy timeout %s, want 150ms", route.Policy.Timeout)
 	}
-	err = route.Destination.Deliver(context.Background(), &destination.Delivery{ID: 1, Attempt: 1, Event: &store.Event{ID: "e", Body: []byte("{}")}})
+	err = route.Destination.Deliver(context.Background(), &destination.Delivery{ID: 1, Attempt: 1, Event: &store.Event{EventData: store.EventData{ID: "e", Body: []byte("{}")}}})
 	if err == nil || !strings.Contains(err.Error(), "no answer within 150ms") {
 		t.Errorf("Deliver to a hanging app: %v, want the 150ms timeout", err)
 	}

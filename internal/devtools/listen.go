@@ -367,7 +367,7 @@ func (l *Listener) observe(o receiver.Observation) {
 	it := listenItem{at: o.At, outcome: o.Outcome, status: o.StatusCode, result: o.Result,
 		reason: o.Reason, err: o.Err, method: o.Method}
 	if o.Event != nil {
-		it.event = bareEvent(o.Event)
+		it.event = bareEvent(&store.Event{EventData: o.Event.EventData})
 	}
 	if o.Outcome == "rejected" && len(o.Body) <= maxDiagnoseBody {
 		it.header, it.body = o.Header, o.Body
@@ -379,7 +379,7 @@ func (l *Listener) observe(o receiver.Observation) {
 // not hold them.
 func bareEvent(ev *store.Event) *store.Event {
 	e := *ev
-	e.Body, e.Headers, e.Destinations = nil, nil, nil
+	e.Body, e.Headers = nil, nil
 	return &e
 }
 

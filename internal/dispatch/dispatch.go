@@ -260,7 +260,7 @@ func New(cfg Config) (*Dispatcher, error) {
 // event. An event a filter keeps out is counted
 // (hooklatch_events_filtered_total); one it cannot judge is delivered, and
 // the error counted (hooklatch_filter_errors_total) and logged.
-func (d *Dispatcher) Destinations(ev *store.Event) []string {
+func (d *Dispatcher) Destinations(ev *store.EventData) []string {
 	return d.router.route(ev, d.judge).To
 }
 
@@ -268,7 +268,7 @@ func (d *Dispatcher) Destinations(ev *store.Event) []string {
 // take ev but whose filter, as configured now, keeps it out: what a page
 // about the event says, read when it is shown. It counts and logs nothing.
 func (d *Dispatcher) FilteredOut(ev *store.Event) []string {
-	return d.router.Route(ev).FilteredOut
+	return d.router.Route(&ev.EventData).FilteredOut
 }
 
 // Routes returns the dispatcher's routes, in order.

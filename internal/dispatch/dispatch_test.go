@@ -70,12 +70,12 @@ func setupAt(t *testing.T, path string, routes []dispatch.Route, tweak ...func(*
 // exact is a backoff without jitter: 2s, 4s, 8s, …
 var exact = dispatch.Backoff{Initial: 2 * time.Second, Max: time.Hour, RandFunc: func() float64 { return 0.999999999 }}
 
-func (h *harness) append(t *testing.T, key, typ string) *store.Event {
+func (h *harness) append(t *testing.T, key, typ string) *store.NewEvent {
 	t.Helper()
 	ev := storetest.NewEvent("sent", key)
 	ev.Type = typ
 	ev.ReceivedAt = h.clock.Now()
-	ev.Destinations = h.disp.Destinations(ev)
+	ev.Destinations = h.disp.Destinations(&ev.EventData)
 	if _, err := h.store.Append(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestRoutesFilterByType(t *testing.T) {
 		{Name: "messages", Types: []string{"message.*"}, Destination: destination.Func(func(context.Context, *destination.Delivery) error { msgs.Add(1); return nil })},
 		{Name: "all", Destination: destination.Func(func(context.Context, *destination.Delivery) error { all.Add(1); return nil })},
 	})
-	if got := fmt.Sprint(h.disp.Destinations(&store.Event{Type: "template.approved"})); got != "[all]" {
+	if got := fmt.Sprint(h.disp.Destinations(&store.EventData{Type: "template.approved"})); got != "[all]" {
 		t.Errorf("template.approved goes to %s", got)
 	}
 	h.append(t, "a", "message.sent")

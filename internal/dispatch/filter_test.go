@@ -22,7 +22,7 @@ import (
 
 // sentEvent is the event the receiver builds from a fixture of Sent's
 // (a whatsapp message, SENT), with its status in the body replaced.
-func sentEvent(t *testing.T, status string) *store.Event {
+func sentEvent(t *testing.T, status string) *store.NewEvent {
 	t.Helper()
 	raw, err := os.ReadFile("../../testdata/sent/f2.json")
 	if err != nil {
@@ -59,7 +59,7 @@ func TestRoutesFilterByContent(t *testing.T) {
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	})
 	cases := []struct {
-		ev   *store.Event
+		ev   *store.NewEvent
 		want string
 	}{
 		{sentEvent(t, "FAILED"), "[alerts counts all]"},
@@ -68,7 +68,7 @@ func TestRoutesFilterByContent(t *testing.T) {
 		{receiver.NewEvent("e-bad", "sent", "v1", nil, []byte("not json"), t0), "[counts all]"},
 	}
 	for _, c := range cases {
-		if got := fmt.Sprint(h.disp.Destinations(c.ev)); got != c.want {
+		if got := fmt.Sprint(h.disp.Destinations(&c.ev.EventData)); got != c.want {
 			t.Errorf("%s (%s) goes to %s, want %s", c.ev.ID, c.ev.Status, got, c.want)
 		}
 	}
@@ -119,7 +119,7 @@ func BenchmarkDestinations(b *testing.B) {
 		}
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				if len(d.Destinations(ev)) != 1 {
+				if len(d.Destinations(&ev.EventData)) != 1 {
 					b.Fatal("not routed")
 				}
 			}

@@ -101,7 +101,7 @@ func TestRetryAfterHoldsTheDestination(t *testing.T) {
 	rec.mu.Lock()
 	rec.clock = h.clock
 	rec.mu.Unlock()
-	var evs []*store.Event
+	var evs []*store.NewEvent
 	for i := range 4 {
 		evs = append(evs, h.append(t, fmt.Sprint("a", i), "app.sent"))
 	}

@@ -56,14 +56,14 @@ type Routing struct {
 
 // Route routes ev. The event's filter variables are built once, and only
 // when a route that takes its source and type has a Filter.
-func (rt *Router) Route(ev *store.Event) Routing { return rt.route(ev, nil) }
+func (rt *Router) Route(ev *store.EventData) Routing { return rt.route(ev, nil) }
 
 // judgeFunc is told of each filter's verdict on an event: the position of
 // its route, and the error when the filter could not judge it (the event
 // then goes to the route).
-type judgeFunc func(route int, ev *store.Event, passed bool, err error)
+type judgeFunc func(route int, ev *store.EventData, passed bool, err error)
 
-func (rt *Router) route(ev *store.Event, judged judgeFunc) Routing {
+func (rt *Router) route(ev *store.EventData, judged judgeFunc) Routing {
 	var out Routing
 	var vars filter.Vars
 	for i := range rt.routes {
@@ -91,7 +91,7 @@ func (rt *Router) route(ev *store.Event, judged judgeFunc) Routing {
 
 // judged counts and logs a filter's verdict on an event routed for the
 // receiver.
-func (d *Dispatcher) judged(i int, ev *store.Event, passed bool, err error) {
+func (d *Dispatcher) judged(i int, ev *store.EventData, passed bool, err error) {
 	r := d.order[i]
 	switch {
 	case err != nil:

@@ -26,7 +26,7 @@ func TestRoutesChooseSources(t *testing.T) {
 		{"sent", "template.approved", "[all]"},
 		{"code", "push", "[all]"},
 	} {
-		if got := fmt.Sprint(h.disp.Destinations(&store.Event{Source: c.source, Type: c.typ})); got != c.want {
+		if got := fmt.Sprint(h.disp.Destinations(&store.EventData{Source: c.source, Type: c.typ})); got != c.want {
 			t.Errorf("%s %s goes to %s, want %s", c.source, c.typ, got, c.want)
 		}
 	}

@@ -189,7 +189,7 @@ func (e *Engine) build(ctx context.Context, verifier *signature.Verifier) error 
 		}
 		onAccept = e.admin.OnAccept
 	}
-	var route func(*store.Event) []string
+	var route func(*store.EventData) []string
 	if !cfg.StoreOnly {
 		disp, err := dispatch.New(dispatch.Config{
 			Store: e.store, Routes: cfg.Routes, Clock: cfg.Clock, Lease: cfg.Lease,

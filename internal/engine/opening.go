@@ -177,7 +177,7 @@ func (o *opening) do(f func(store.Store) error) error {
 	return f(st)
 }
 
-func (o *opening) Append(ctx context.Context, ev *store.Event) (store.AppendResult, error) {
+func (o *opening) Append(ctx context.Context, ev *store.NewEvent) (store.AppendResult, error) {
 	return call(o, func(st store.Store) (store.AppendResult, error) { return st.Append(ctx, ev) })
 }
 

@@ -9,10 +9,10 @@ import (
 
 // The examples of docs/filters.md compile and mean what it says.
 func TestDocsExamples(t *testing.T) {
-	sms := &store.Event{Type: "message.failed", Status: "FAILED",
+	sms := &store.EventData{Type: "message.failed", Status: "FAILED",
 		Body:    []byte(`{"payload":{"channel":"sms","price":0.07}}`),
 		Headers: map[string]string{"x-request-id": "r1"}}
-	bare := &store.Event{Type: "template.approved", Body: []byte(`{"payload":{"category":"MARKETING"}}`)}
+	bare := &store.EventData{Type: "template.approved", Body: []byte(`{"payload":{"category":"MARKETING"}}`)}
 	for _, c := range []struct {
 		src       string
 		sms, bare bool
@@ -27,7 +27,7 @@ func TestDocsExamples(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for ev, want := range map[*store.Event]bool{sms: c.sms, bare: c.bare} {
+		for ev, want := range map[*store.EventData]bool{sms: c.sms, bare: c.bare} {
 			if got, err := f.Match(filter.VarsOf(ev, f.Reads())); err != nil || got != want {
 				t.Errorf("%s on %s = %v, %v; want %v", c.src, ev.Type, got, err, want)
 			}

@@ -111,7 +111,7 @@ type Vars map[string]any
 // VarsOf returns the variables of ev (see the package doc), with as much
 // of the payload decoded as reads reads: all of it, only the members it
 // names (the others are missing, so read nil), or none.
-func VarsOf(ev *store.Event, reads Reads) Vars {
+func VarsOf(ev *store.EventData, reads Reads) Vars {
 	vars := Vars{
 		"payload": emptyPayload, "field": ev.Field, "type": ev.Type,
 		"subject": ev.Subject, "status": ev.Status, "headers": ev.Headers,

@@ -32,7 +32,7 @@ func TestCompileErrorsNameThePosition(t *testing.T) {
 }
 
 func TestVariables(t *testing.T) {
-	ev := &store.Event{
+	ev := &store.EventData{
 		Body:  []byte(`{"field":"message","sub_type":"message.failed","payload":{"channel":"sms","message_status":"FAILED","price":0.02}}`),
 		Field: "message", Type: "message.failed", Subject: "m1", Status: "FAILED",
 		Headers: map[string]string{"x-webhook-id": "evt_1"},
@@ -60,7 +60,7 @@ func TestVariables(t *testing.T) {
 // A body that is not JSON has an empty payload: a comparison is false, an
 // ordering an error.
 func TestBodyThatIsNotJSON(t *testing.T) {
-	ev := &store.Event{Body: []byte("not json")}
+	ev := &store.EventData{Body: []byte("not json")}
 	eq, _ := filter.Compile(`payload.channel == "sms"`)
 	gt, _ := filter.Compile(`payload.price > 0.01`)
 	for _, reads := range []filter.Reads{eq.Reads().Union(gt.Reads()), filter.ReadsAll} {
@@ -75,7 +75,7 @@ func TestBodyThatIsNotJSON(t *testing.T) {
 }
 
 func BenchmarkMatch(b *testing.B) {
-	ev := &store.Event{Body: []byte(`{"field":"message","sub_type":"message.failed","timestamp":"2025-11-03T14:02:15Z","payload":{"account_id":"7ba7b820-9dad-11d1-80b4-00c04fd430c8","message_id":"c0a80164-1d2e-4b7c-8f90-5e6a7b8c9d01","message_status":"FAILED","channel":"whatsapp","inbound_number":"+4915123456789","outbound_number":"+14155550987","template_id":"9ba7b840-9dad-11d1-80b4-00c04fd430c8"}}`)}
+	ev := &store.EventData{Body: []byte(`{"field":"message","sub_type":"message.failed","timestamp":"2025-11-03T14:02:15Z","payload":{"account_id":"7ba7b820-9dad-11d1-80b4-00c04fd430c8","message_id":"c0a80164-1d2e-4b7c-8f90-5e6a7b8c9d01","message_status":"FAILED","channel":"whatsapp","inbound_number":"+4915123456789","outbound_number":"+14155550987","template_id":"9ba7b840-9dad-11d1-80b4-00c04fd430c8"}}`)}
 	f, err := filter.Compile(`payload.channel == "whatsapp" && payload.message_status in ["FAILED","BLOCKED"]`)
 	if err != nil {
 		b.Fatal(err)

@@ -177,7 +177,7 @@ func TestMembersMatchAsAll(t *testing.T) {
 		filters = append(filters, f)
 	}
 	for _, body := range testBodies(t) {
-		ev := &store.Event{Body: body, Type: "template.approved"}
+		ev := &store.EventData{Body: body, Type: "template.approved"}
 		all := VarsOf(ev, ReadsAll)
 		for _, f := range filters {
 			got, gerr := f.Match(VarsOf(ev, f.Reads()))

@@ -90,7 +90,7 @@ func (in *Inspector) Replay(ctx context.Context, t Target) (int, error) {
 		wanted := map[string][]string{} // destination: event ids
 		var order []string
 		for _, ev := range evs {
-			for _, to := range rt.Route(ev).To {
+			for _, to := range rt.Route(&ev.EventData).To {
 				if t.Destination != "" && to != t.Destination {
 					continue
 				}
@@ -165,7 +165,7 @@ func (in *Inspector) replayDeliveries(ctx context.Context, rt *dispatch.Router, 
 		if err != nil {
 			return 0, err
 		}
-		if slices.Contains(rt.Route(ev).To, ds[0].Destination) {
+		if slices.Contains(rt.Route(&ev.EventData).To, ds[0].Destination) {
 			ids = append(ids, id)
 		}
 	}
@@ -273,7 +273,7 @@ func (in *Inspector) Backfill(ctx context.Context, destination string, q Query) 
 		}
 		var ids []string
 		for _, ev := range evs {
-			if len(rt.Route(ev).To) > 0 {
+			if len(rt.Route(&ev.EventData).To) > 0 {
 				ids = append(ids, ev.ID)
 			}
 		}

@@ -42,10 +42,11 @@ func setup(t *testing.T, n int) fixture {
 		if i%2 == 1 {
 			ev.Type = "template.approved"
 		}
-		if _, err := st.Append(ctx, ev); err != nil {
+		res, err := st.Append(ctx, ev)
+		if err != nil {
 			t.Fatal(err)
 		}
-		fx.evs = append(fx.evs, ev)
+		fx.evs = append(fx.evs, storetest.Appended(ev, res))
 	}
 	claims, err := st.Claim(ctx, store.ClaimParams{Owner: "w", Now: fx.base.Add(time.Hour), Lease: time.Minute, Limit: n})
 	if err != nil || len(claims) != n {

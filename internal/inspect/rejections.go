@@ -183,7 +183,7 @@ func (in *Inspector) releaseOne(ctx context.Context, secrets []signature.Secret,
 		return o, nil
 	}
 	ev := receiver.NewEvent(uuid.Must(uuid.NewV7()).String(), r.Source, string(res.Scheme), h, r.Body, r.ReceivedAt)
-	ev.Destinations = rt.Route(ev).To
+	ev.Destinations = rt.Route(&ev.EventData).To
 	ar, err := in.store.Append(ctx, ev)
 	if err != nil {
 		return o, fmt.Errorf("rejection %d: store: %w", id, err)
@@ -216,7 +216,7 @@ func (in *Inspector) releaseFromSource(ctx context.Context, src source.Source, r
 		return o, nil
 	}
 	ev := receiver.SourceEvent(uuid.Must(uuid.NewV7()).String(), r.Source, src.Provider(), h, r.Body, v, r.ReceivedAt)
-	ev.Destinations = rt.Route(ev).To
+	ev.Destinations = rt.Route(&ev.EventData).To
 	ar, err := in.store.Append(ctx, ev)
 	if err != nil {
 		return o, fmt.Errorf("rejection %d: store: %w", r.ID, err)

@@ -41,7 +41,7 @@ func newOutages(cfg Config) outages {
 
 // storeFailed logs that an event could not be stored. The write is not
 // the connection's, so a sender that hung up changes nothing here.
-func (r *Receiver) storeFailed(ev *store.Event, err error) {
+func (r *Receiver) storeFailed(ev *store.NewEvent, err error) {
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("the store did not confirm event %s within the answer bound; it may still be stored: %w", ev.DedupeKey, err)
 	}

@@ -28,7 +28,7 @@ type failingStore struct {
 
 var errOutage = errors.New("database is unreachable")
 
-func (s *failingStore) Append(ctx context.Context, ev *store.Event) (store.AppendResult, error) {
+func (s *failingStore) Append(ctx context.Context, ev *store.NewEvent) (store.AppendResult, error) {
 	if s.failing.Load() {
 		return store.AppendResult{}, errOutage
 	}

@@ -136,7 +136,7 @@ type Config struct {
 	// RouteFunc names the destinations of an event (by its type, and its
 	// content for a destination with a filter); Append creates their
 	// deliveries with the event. Defaults to none.
-	RouteFunc func(ev *store.Event) []string
+	RouteFunc func(ev *store.EventData) []string
 
 	// OnAccept, when set, is called after a new (non-duplicate) event was
 	// stored, after the answer was decided; it must not block.
@@ -260,7 +260,7 @@ type Observation struct {
 	// request, which was not stored (Result.EventID names the stored one);
 	// for "unavailable" the one the store could not take. Nil when the
 	// request did not verify.
-	Event *store.Event
+	Event *store.NewEvent
 	// Result is what the store did with Event.
 	Result store.AppendResult
 	// Reason is the rejection's code (signature.ReasonCode), for "rejected".
@@ -487,7 +487,7 @@ func (r *Receiver) serveSource(w http.ResponseWriter, req *http.Request, start t
 	}
 	ev := SourceEvent(r.cfg.NewIDFunc(), ep.Name, ep.Source.Provider(), req.Header, b.buf, v, r.cfg.NowFunc().UTC())
 	if r.cfg.RouteFunc != nil {
-		ev.Destinations = r.cfg.RouteFunc(ev)
+		ev.Destinations = r.cfg.RouteFunc(&ev.EventData)
 	}
 	return r.append(w, req, ev, obs)
 }
@@ -503,7 +503,7 @@ func handshake(w http.ResponseWriter, a source.Answer) outcome {
 
 // append stores a verified request's event and answers with what the store
 // did.
-func (r *Receiver) append(w http.ResponseWriter, req *http.Request, ev *store.Event, obs *Observation) outcome {
+func (r *Receiver) append(w http.ResponseWriter, req *http.Request, ev *store.NewEvent, obs *Observation) outcome {
 	// The store decides the outcome, not the connection: a sender that
 	// half-closes or hangs up after a complete request must not turn a
 	// stored event into a 503. Only the answer bound ends the wait.
@@ -638,10 +638,10 @@ func (r *Receiver) overBudget(w http.ResponseWriter) outcome {
 }
 
 // newEvent builds the event to store.
-func (r *Receiver) newEvent(h http.Header, body []byte, res signature.Result, now time.Time) *store.Event {
+func (r *Receiver) newEvent(h http.Header, body []byte, res signature.Result, now time.Time) *store.NewEvent {
 	ev := NewEvent(r.cfg.NewIDFunc(), r.cfg.Source, string(res.Scheme), h, body, now)
 	if r.cfg.RouteFunc != nil {
-		ev.Destinations = r.cfg.RouteFunc(ev)
+		ev.Destinations = r.cfg.RouteFunc(&ev.EventData)
 	}
 	return ev
 }
@@ -650,15 +650,15 @@ func (r *Receiver) newEvent(h http.Header, body []byte, res signature.Result, no
 // does not parse, or an event type hooklatch does not know, gives an event
 // all the same, marked for attention: Sent cannot fix it by retrying, and
 // non-2xx answers count toward disabling the endpoint.
-func NewEvent(id, source, scheme string, h http.Header, body []byte, receivedAt time.Time) *store.Event {
-	ev := &store.Event{
+func NewEvent(id, source, scheme string, h http.Header, body []byte, receivedAt time.Time) *store.NewEvent {
+	ev := &store.NewEvent{EventData: store.EventData{
 		ID:         id,
 		Source:     source,
 		ReceivedAt: receivedAt,
 		Scheme:     scheme,
 		Headers:    keptHeaders(h),
 		Body:       body,
-	}
+	}}
 	env, err := event.Parse(body)
 	ev.DedupeKey = event.DedupeKey(h, body, env)
 	if err != nil {
@@ -682,8 +682,8 @@ func NewEvent(id, source, scheme string, h http.Header, body []byte, receivedAt 
 // Source verified. Its identity is the provider's event id, else the
 // body's hash; its scheme is the provider's name. Every header but
 // credentials is kept: a provider's headers say what its event is.
-func SourceEvent(id, name, provider string, h http.Header, body []byte, v source.Verified, receivedAt time.Time) *store.Event {
-	return &store.Event{
+func SourceEvent(id, name, provider string, h http.Header, body []byte, v source.Verified, receivedAt time.Time) *store.NewEvent {
+	return &store.NewEvent{EventData: store.EventData{
 		ID:         id,
 		Source:     name,
 		ReceivedAt: receivedAt,
@@ -694,7 +694,7 @@ func SourceEvent(id, name, provider string, h http.Header, body []byte, v source
 		Type:       v.Type,
 		Subject:    v.Subject,
 		OccurredAt: v.Timestamp,
-	}
+	}}
 }
 
 // keptHeaders are the request headers stored with an event: Sent's own

@@ -85,7 +85,7 @@ func endServer(span trace.Span, o outcome, obs *Observation) {
 // request's, and writes its context into ev as the event's creation
 // context: each delivery attempt links to it. Only called while tracing
 // is on.
-func (r *Receiver) startAppend(ctx context.Context, ev *store.Event) (context.Context, trace.Span) {
+func (r *Receiver) startAppend(ctx context.Context, ev *store.NewEvent) (context.Context, trace.Span) {
 	ctx, span := r.tracer.Start(ctx, "append", trace.WithSpanKind(trace.SpanKindInternal),
 		trace.WithAttributes(tracing.AttrEventID.String(ev.ID), tracing.AttrEventType.String(ev.Type),
 			tracing.AttrDestinations.StringSlice(ev.Destinations)))
@@ -94,7 +94,7 @@ func (r *Receiver) startAppend(ctx context.Context, ev *store.Event) (context.Co
 }
 
 // endAppend ends the append's span with what the store did.
-func endAppend(span trace.Span, ev *store.Event, ar store.AppendResult, err error) {
+func endAppend(span trace.Span, ev *store.NewEvent, ar store.AppendResult, err error) {
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "the event could not be stored")

@@ -60,7 +60,7 @@ func testPrune(t *testing.T, s prunable) {
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	old := now.Add(-40 * day)
 
-	add := func(key string, at time.Time, dests ...string) *store.Event {
+	add := func(key string, at time.Time, dests ...string) *store.NewEvent {
 		t.Helper()
 		ev := storetest.NewEvent("sent", key)
 		ev.ReceivedAt, ev.Destinations = at, dests
@@ -117,12 +117,12 @@ func testPrune(t *testing.T, s prunable) {
 	if err != nil || events != 2 {
 		t.Fatalf("prune = %d events, %v; want 2 (the done one and the one with no delivery)", events, err)
 	}
-	for _, ev := range []*store.Event{done, bare} {
+	for _, ev := range []*store.NewEvent{done, bare} {
 		if _, err := s.GetEvent(ctx, ev.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s kept past the retention: %v", ev.DedupeKey, err)
 		}
 	}
-	for _, ev := range []*store.Event{dead, pending, inFlight, recent} {
+	for _, ev := range []*store.NewEvent{dead, pending, inFlight, recent} {
 		if _, err := s.GetEvent(ctx, ev.ID); err != nil {
 			t.Errorf("%s pruned: %v", ev.DedupeKey, err)
 		}

@@ -29,7 +29,7 @@ func TestSQLiteRetentionPrunes(t *testing.T) {
 	old.ReceivedAt = now.Add(-40 * 24 * time.Hour)
 	recent := storetest.NewEvent("sent", "recent")
 	recent.ReceivedAt = now.Add(-time.Hour)
-	for _, ev := range []*store.Event{old, recent} {
+	for _, ev := range []*store.NewEvent{old, recent} {
 		if _, err := s.Append(ctx, ev); err != nil {
 			t.Fatal(err)
 		}

@@ -23,7 +23,7 @@ import (
 
 // appendReq is one append waiting for a writer.
 type appendReq struct {
-	ev      *store.Event
+	ev      *store.NewEvent
 	headers string   // ev.Headers as JSON, encoded by the caller, not the writer
 	bodySum [32]byte // SHA-256 of ev.Body, likewise
 
@@ -34,7 +34,7 @@ type appendReq struct {
 }
 
 // Append implements store.Store.
-func (s *Store) Append(ctx context.Context, ev *store.Event) (store.AppendResult, error) {
+func (s *Store) Append(ctx context.Context, ev *store.NewEvent) (store.AppendResult, error) {
 	headers, err := json.Marshal(ev.Headers)
 	if err != nil {
 		return store.AppendResult{}, fmt.Errorf("postgres: encode headers: %w", err)
@@ -53,7 +53,6 @@ func (s *Store) Append(ctx context.Context, ev *store.Event) (store.AppendResult
 	if r.err != nil {
 		return store.AppendResult{}, r.err
 	}
-	ev.Seq = r.res.Seq
 	return r.res, nil
 }
 

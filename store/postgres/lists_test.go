@@ -25,10 +25,11 @@ func TestDeadListPages(t *testing.T) {
 		ev := storetest.NewEvent("sent", fmt.Sprint("d-", i))
 		ev.Type = []string{"message.sent", "message.read"}[i%2]
 		ev.Destinations = []string{"a", "b"}
-		if _, err := s.Append(ctx, ev); err != nil {
+		res, err := s.Append(ctx, ev)
+		if err != nil {
 			t.Fatal(err)
 		}
-		all = append(all, ev)
+		all = append(all, storetest.Appended(ev, res))
 	}
 	seqs := func(evs []*store.Event) []int64 {
 		var out []int64

@@ -35,11 +35,11 @@ type orderBatch struct {
 
 // add lists the deliveries of ev to the destinations that order by
 // subject.
-func (b *orderBatch) add(ordered map[string]bool, ev *store.Event) {
+func (b *orderBatch) add(ordered map[string]bool, ev *store.NewEvent) {
 	if len(ordered) == 0 {
 		return
 	}
-	key, rank := store.OrderKey(ev)
+	key, rank := store.OrderKey(&ev.EventData)
 	if key == "" {
 		return
 	}
@@ -85,7 +85,7 @@ func orderAdded(ctx context.Context, tx pgx.Tx, destination string, eventIDs []s
 	}
 	var (
 		b  orderBatch
-		ev = store.Event{Destinations: []string{destination}}
+		ev = store.NewEvent{Destinations: []string{destination}}
 	)
 	_, err = pgx.ForEachRow(rows, []any{&ev.ID, &ev.SubjectKind, &ev.Subject, &ev.Status}, func() error {
 		b.add(map[string]bool{destination: true}, &ev)

@@ -215,7 +215,7 @@ func TestAppendOddText(t *testing.T) {
 	a := storetest.NewEvent("sent", "event-id:\xff\xfe")
 	a.Subject = "nul\x00inside"
 	b := storetest.NewEvent("sent", "event-id:\xff\xfd")
-	for _, ev := range []*store.Event{a, b} {
+	for _, ev := range []*store.NewEvent{a, b} {
 		res, err := s.Append(ctx, ev)
 		if err != nil || res.Duplicate {
 			t.Fatalf("append %q = %+v, %v", ev.DedupeKey, res, err)

@@ -550,7 +550,7 @@ type newDelivery struct {
 // newDeliveries lists ev's deliveries, one per destination it names, to
 // be inserted once the appends of its run are (insertDeliveries).
 // Writer goroutine only (it reads s.ordered).
-func (s *Store) newDeliveries(to []newDelivery, ev *store.Event, seq int64) []newDelivery {
+func (s *Store) newDeliveries(to []newDelivery, ev *store.NewEvent, seq int64) []newDelivery {
 	at := unixNano(ev.ReceivedAt)
 	for i, dest := range ev.Destinations {
 		if slices.Contains(ev.Destinations[:i], dest) {
@@ -558,7 +558,7 @@ func (s *Store) newDeliveries(to []newDelivery, ev *store.Event, seq int64) []ne
 		}
 		d := newDelivery{seq: seq, eventID: ev.ID, destination: dest, at: at}
 		if s.ordered[dest] {
-			d.orderKey, d.orderRank = store.OrderKey(ev)
+			d.orderKey, d.orderRank = store.OrderKey(&ev.EventData)
 			d.occurredAt = unixNano(ev.OccurredAt)
 		}
 		to = append(to, d)
@@ -939,7 +939,7 @@ func (s *Store) orderAdded(ctx context.Context, tx *sql.Tx, destination string, 
 			return fmt.Errorf("sqlite: order added deliveries: %w", err)
 		}
 		d := newDelivery{seq: ev.Seq, destination: destination, occurredAt: occurred}
-		d.orderKey, d.orderRank = store.OrderKey(&ev)
+		d.orderKey, d.orderRank = store.OrderKey(&ev.EventData)
 		ds = append(ds, d)
 	}
 	if err := rows.Close(); err != nil {

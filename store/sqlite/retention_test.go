@@ -25,10 +25,11 @@ func appendAt(t *testing.T, s store.Store, key string, at time.Time, dests ...st
 	t.Helper()
 	ev := storetest.NewEvent("sent", key)
 	ev.ReceivedAt, ev.Destinations = at, dests
-	if res, err := s.Append(context.Background(), ev); err != nil || res.Duplicate {
+	res, err := s.Append(context.Background(), ev)
+	if err != nil || res.Duplicate {
 		t.Fatalf("append %s = %+v, %v", key, res, err)
 	}
-	return ev
+	return storetest.Appended(ev, res)
 }
 
 // completeAll claims every delivery due at at and records status for it.
@@ -106,7 +107,7 @@ func TestKeptKeysHoldForEveryProcess(t *testing.T) {
 	byKey := storetest.NewEvent("sent", "gone")
 	byBody := storetest.NewEvent("sent", "forged")
 	byBody.Body = gone.Body
-	for _, ev := range []*store.Event{byKey, byBody} {
+	for _, ev := range []*store.NewEvent{byKey, byBody} {
 		if res, err := command.Append(ctx, ev); err != nil || !res.Duplicate || res.EventID != gone.ID {
 			t.Errorf("%s through another process = %+v, %v; want a duplicate of the pruned event", ev.DedupeKey, res, err)
 		}
@@ -288,7 +289,7 @@ func TestMigrationKeepsPrunedKeys(t *testing.T) {
 	byKey := storetest.NewEvent("sent", "gone")
 	byBody := storetest.NewEvent("sent", "forged")
 	byBody.Body = gone.Body
-	for _, ev := range []*store.Event{byKey, byBody} {
+	for _, ev := range []*store.NewEvent{byKey, byBody} {
 		if res, err := s.Append(ctx, ev); err != nil || !res.Duplicate || res.EventID != gone.ID {
 			t.Errorf("%s after the migration = %+v, %v; want a duplicate of the pruned event", ev.DedupeKey, res, err)
 		}

@@ -21,10 +21,11 @@ func appendFor(t *testing.T, s store.Store, key string, dests ...string) *store.
 	t.Helper()
 	ev := storetest.NewEvent("sent", key)
 	ev.ReceivedAt, ev.Destinations = rowsT0, dests
-	if _, err := s.Append(context.Background(), ev); err != nil {
+	res, err := s.Append(context.Background(), ev)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return ev
+	return storetest.Appended(ev, res)
 }
 
 func claimAll(t *testing.T, s store.Store, owner string, now time.Time) []store.Claim {
@@ -412,7 +413,7 @@ func TestAppendsInsertTheirDeliveriesTogether(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				events[i], duplicate[i] = ev, res.Duplicate
+				events[i], duplicate[i] = storetest.Appended(ev, res), res.Duplicate
 			}
 		})
 	}

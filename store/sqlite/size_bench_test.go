@@ -253,11 +253,11 @@ func ingest(b *testing.B, s store.Store, d time.Duration) (float64, time.Duratio
 			var mine []time.Duration
 			for time.Now().Before(end) {
 				fresh := uuid.NewString()
-				ev := &store.Event{
+				ev := &store.NewEvent{EventData: store.EventData{
 					ID: uuid.Must(uuid.NewV7()).String(), Source: "sent", DedupeKey: "event-id:" + rand.Text(),
 					Type: "message.delivered", Subject: fresh, ReceivedAt: time.Now(),
 					Body: bytes.Replace(sample, subject, []byte(fresh), 1),
-				}
+				}}
 				t := time.Now()
 				if _, err := s.Append(ctx, ev); err != nil {
 					b.Error(err)

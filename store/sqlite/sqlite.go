@@ -189,7 +189,7 @@ var _ store.Store = (*Store)(nil)
 // writeReq is one write waiting for the writer: an append or a function
 // run inside the batch's transaction.
 type writeReq struct {
-	ev      *store.Event
+	ev      *store.NewEvent
 	headers []byte   // ev.Headers as JSON, encoded by the caller, not the writer
 	bodySum [32]byte // SHA-256 of ev.Body, likewise
 	// keyDigest and bodyDigest are what kept keys match ev by (keptDigests).
@@ -578,7 +578,7 @@ func (s *Store) wait(ctx context.Context, r *writeReq, enqueue func() error) err
 }
 
 // Append implements store.Store.
-func (s *Store) Append(ctx context.Context, ev *store.Event) (store.AppendResult, error) {
+func (s *Store) Append(ctx context.Context, ev *store.NewEvent) (store.AppendResult, error) {
 	// Everything that can happen before the writer does: it is the one
 	// goroutine every append waits on.
 	r := &writeReq{ev: ev, headers: headersJSON(ev.Headers), bodySum: sha256.Sum256(ev.Body),
@@ -587,7 +587,6 @@ func (s *Store) Append(ctx context.Context, ev *store.Event) (store.AppendResult
 	if err := s.write(ctx, r); err != nil {
 		return store.AppendResult{}, err
 	}
-	ev.Seq = r.res.Seq
 	return r.res, nil
 }
 

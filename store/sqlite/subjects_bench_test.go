@@ -27,11 +27,11 @@ func BenchmarkAppendSubjects(b *testing.B) {
 	const subjectEvents = 20000
 	variants := []struct {
 		name  string
-		shape func(i int, ev *store.Event)
+		shape func(i int, ev *store.NewEvent)
 	}{
-		{"no subject", func(i int, ev *store.Event) { ev.SubjectKind, ev.Subject = "", "" }},
-		{"a subject each", func(i int, ev *store.Event) {}},
-		{"4 statuses per message", func(i int, ev *store.Event) {
+		{"no subject", func(i int, ev *store.NewEvent) { ev.SubjectKind, ev.Subject = "", "" }},
+		{"a subject each", func(i int, ev *store.NewEvent) {}},
+		{"4 statuses per message", func(i int, ev *store.NewEvent) {
 			ev.Subject = fmt.Sprintf("msg-%d", i/4)
 			ev.Status = []string{"QUEUED", "SENT", "DELIVERED", "READ"}[rand.IntN(4)]
 		}},
@@ -58,14 +58,14 @@ func BenchmarkAppendSubjects(b *testing.B) {
 // appendSubjects appends n events shaped by shape to a fresh store from
 // 64 writers, and returns the appends a second and the log frames per
 // event.
-func appendSubjects(b *testing.B, n int, shape func(i int, ev *store.Event)) (rate, frames float64) {
+func appendSubjects(b *testing.B, n int, shape func(i int, ev *store.NewEvent)) (rate, frames float64) {
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "h.db"), sqlite.Options{Exclusive: true})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	evs := make([]*store.Event, n)
+	evs := make([]*store.NewEvent, n)
 	for i := range evs {
 		evs[i] = storetest.NewEvent("sent", fmt.Sprintf("k-%d", i))
 		shape(i, evs[i])

@@ -82,8 +82,7 @@ func testSeqReceivedSince(t *testing.T, factory Factory) {
 		if i == 250 { // released late, received long before
 			ev.ReceivedAt = base.Add(-time.Hour)
 		}
-		mustAppend(t, s, ev)
-		all = append(all, ev)
+		all = append(all, Appended(ev, mustAppend(t, s, ev)))
 	}
 	newest := all[len(all)-1].Seq
 	for _, c := range []struct {

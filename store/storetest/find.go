@@ -28,7 +28,7 @@ func testFindEvent(t *testing.T, factory Factory) {
 	d.ID = "019a0000-0000-7000-8000-0000ffd4e5f6"
 	twice1 := NewEvent("sent", "event-id:evt_twice") // one Sent id in two sources
 	twice2 := NewEvent("zzz", "event-id:evt_twice")
-	for _, ev := range []*store.Event{a, b, c, d, twice1, twice2} {
+	for _, ev := range []*store.NewEvent{a, b, c, d, twice1, twice2} {
 		mustAppend(t, s, ev)
 	}
 
@@ -151,9 +151,9 @@ func testEventDeliveryStates(t *testing.T, factory Factory) {
 	}
 	pending := appendWithDestinations(t, s, "s6", "app")
 	undelivered := appendWithDestinations(t, s, "s7")
-	sent := NewEvent("sent", "s8") // a second type, so that "message.*" names two
-	sent.Type, sent.ReceivedAt = "message.sent", t0
-	mustAppend(t, s, sent)
+	s8 := NewEvent("sent", "s8") // a second type, so that "message.*" names two
+	s8.Type, s8.ReceivedAt = "message.sent", t0
+	sent := Appended(s8, mustAppend(t, s, s8))
 
 	want := []struct {
 		ev     *store.Event
@@ -266,9 +266,10 @@ func testAttentionOnly(t *testing.T, factory Factory) {
 		if i%3 == 1 {
 			ev.Attention = "unknown type"
 			ev.Type = []string{"message.sent", "message.delivered", "message.sent"}[i/3]
-			marked = append(marked, ev)
 		}
-		mustAppend(t, s, ev)
+		if res := mustAppend(t, s, ev); ev.Attention != "" {
+			marked = append(marked, Appended(ev, res))
+		}
 	}
 	ids := func(evs []*store.Event) (out []string) {
 		for _, ev := range evs {

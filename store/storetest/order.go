@@ -45,8 +45,7 @@ func appendStatus(t *testing.T, s store.Store, subject, status string, received 
 	ev.Subject, ev.Status, ev.Type = subject, status, "message."+status
 	ev.ReceivedAt = t0.Add(received)
 	ev.Destinations = []string{"fifo", "par"}
-	mustAppend(t, s, ev)
-	return ev
+	return Appended(ev, mustAppend(t, s, ev))
 }
 
 // claimed claims what is due at now for w and says it as
@@ -287,7 +286,7 @@ func CheckOrderedClaims(t *testing.T, instances []store.Store, subjects int) {
 	t.Helper()
 	ctx := context.Background()
 	statuses := []string{"QUEUED", "SENT", "DELIVERED", "READ"}
-	var evs []*store.Event
+	var evs []*store.NewEvent
 	for i := range subjects {
 		for _, st := range statuses {
 			ev := NewEvent("sent", fmt.Sprint("cc-", i, "-", st))

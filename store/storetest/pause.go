@@ -24,8 +24,7 @@ func testPauseHoldsAcrossReopen(t *testing.T, factory Factory) {
 		ev := NewEvent("sent", key)
 		ev.ReceivedAt = t0.Add(time.Duration(i) * time.Second)
 		ev.Destinations = []string{"app", "log"}
-		mustAppend(t, s, ev)
-		evs = append(evs, ev)
+		evs = append(evs, Appended(ev, mustAppend(t, s, ev)))
 	}
 	now := t0.Add(time.Minute)
 	got, err := s.Claim(ctx, store.ClaimParams{Owner: "w", Now: now, Lease: time.Minute, Limit: 10, Destinations: []string{"log"}})

@@ -25,8 +25,7 @@ func testStatsAfterMixedWorkload(t *testing.T, factory Factory) {
 		t.Helper()
 		ev := NewEvent("sent", key)
 		ev.ReceivedAt, ev.Attention, ev.Destinations = t0, attention, dests
-		mustAppend(t, s, ev)
-		return ev
+		return Appended(ev, mustAppend(t, s, ev))
 	}
 	check := func(when string, events, duplicates, attention int64, deliveries map[store.DeliveryStatus]int64) {
 		t.Helper()

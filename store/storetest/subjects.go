@@ -15,7 +15,7 @@ import (
 
 // subjectEvent returns an event of message subject reaching status at
 // occurred, under a key of its own.
-func subjectEvent(source, subject, status string, occurred time.Time) *store.Event {
+func subjectEvent(source, subject, status string, occurred time.Time) *store.NewEvent {
 	ev := NewEvent(source, fmt.Sprintf("%s-%s-%d", subject, status, occurred.UnixNano()))
 	ev.Subject, ev.Status, ev.OccurredAt = subject, status, occurred
 	ev.Type = "message." + status
@@ -33,7 +33,7 @@ func mustSubject(t *testing.T, s store.Store, source, subject string) *store.Sub
 
 // checkLatest checks that subject's latest state is ev's, with events
 // events counted.
-func checkLatest(t *testing.T, s store.Store, ev *store.Event, events int64) {
+func checkLatest(t *testing.T, s store.Store, ev *store.NewEvent, events int64) {
 	t.Helper()
 	st := mustSubject(t, s, ev.Source, ev.Subject)
 	want := store.SubjectState{Source: ev.Source, Kind: ev.SubjectKind, Subject: ev.Subject, Status: ev.Status,
@@ -45,7 +45,7 @@ func checkLatest(t *testing.T, s store.Store, ev *store.Event, events int64) {
 }
 
 // checkStale checks the rank and the stale flag every read returns for ev.
-func checkStale(t *testing.T, s store.Store, ev *store.Event, stale bool) {
+func checkStale(t *testing.T, s store.Store, ev *store.NewEvent, stale bool) {
 	t.Helper()
 	ctx := context.Background()
 	rank := event.LifecycleRank(ev.SubjectKind, ev.Status)
@@ -217,7 +217,7 @@ func testSubjectRetention(t *testing.T, factory Factory) {
 	firstKept := subjectEvent("sent", "m7", "SENT", t0)
 	firstKept.Destinations = []string{"app"}
 	latestGone := subjectEvent("sent", "m7", "DELIVERED", t0.Add(time.Minute))
-	for _, ev := range []*store.Event{gone, goneToo, halfGone, kept, firstKept, latestGone} {
+	for _, ev := range []*store.NewEvent{gone, goneToo, halfGone, kept, firstKept, latestGone} {
 		ev.ReceivedAt = old
 		mustAppend(t, s, ev)
 	}
@@ -263,7 +263,7 @@ func testSubjectRetention(t *testing.T, factory Factory) {
 // or several instances on the same data), some twice. Check with
 // CheckSubjectTraffic.
 type SubjectTraffic struct {
-	Events []*store.Event // each message's four, in no order
+	Events []*store.NewEvent // each message's four, in no order
 }
 
 // NewSubjectTraffic returns the traffic of messages messages.
@@ -284,10 +284,10 @@ func NewSubjectTraffic(messages int) *SubjectTraffic {
 // a duplicate.
 func (tr *SubjectTraffic) Append(t *testing.T, stores ...store.Store) {
 	t.Helper()
-	work := make([]*store.Event, len(tr.Events))
+	work := make([]*store.NewEvent, len(tr.Events))
 	copy(work, tr.Events)
 	rand.Shuffle(len(work), func(i, j int) { work[i], work[j] = work[j], work[i] })
-	queue := make(chan *store.Event, len(work))
+	queue := make(chan *store.NewEvent, len(work))
 	for _, ev := range work {
 		queue <- ev
 	}
