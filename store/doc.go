@@ -4,6 +4,13 @@
 // admin API, the CLI) speaks only this package's types; nothing above it
 // names a database.
 //
+// An event comes in three types, insert parameters apart from stored rows.
+// EventData is what an event is, as received; NewEvent, what Append takes,
+// is EventData and the destinations the event goes to; Event, what every
+// read returns, is EventData and what the store keeps about it (its Seq,
+// Duplicates, Rank, Stale, DeliveryCounts). Append leaves its argument as
+// it was: AppendResult says what became of it.
+//
 // Two backends implement Store, and they are the only ones meant to:
 // store/sqlite, one process writing one file, and store/postgres, any
 // number of processes sharing one schema. A third backend is welcome
