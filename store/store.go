@@ -230,6 +230,15 @@ type ClaimParams struct {
 	// per destination): how a dispatcher leaves a paused destination's
 	// deliveries waiting. Defaults to every destination.
 	Destinations []string
+	// Concurrency bounds the deliveries in flight of the destinations it
+	// names, over every claimer of the store together: the claim takes at
+	// most the bound minus those whose lease has not expired, this
+	// claimer's included. Claims of a bounded destination take their turn
+	// (one at a time over all processes), so that no two of them count
+	// the same places as free. It applies only to a claim that names its
+	// Destinations. Defaults to none: a destination absent from it is
+	// bounded only by Limit.
+	Concurrency map[string]int
 }
 
 // Backlog is what waits for one destination: its pending deliveries.
@@ -431,8 +440,9 @@ type Route struct {
 	// destination while the route says so.
 	Order string `json:"order,omitempty"`
 	// Rate is the destination's rate limit ("50/s"), empty for none, and
-	// Concurrency how many attempts to it run at once in each process:
-	// recorded to be shown (destinations ls), not read by the store.
+	// Concurrency how many attempts to it run at once (over every process
+	// when it was configured, else the default in each): recorded to be
+	// shown (destinations ls), not read by the store.
 	Rate        string `json:"rate,omitempty"`
 	Concurrency int    `json:"concurrency,omitempty"`
 }

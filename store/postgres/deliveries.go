@@ -91,6 +91,37 @@ var claimSomeSQL = claimDue(`
                        FOR UPDATE SKIP LOCKED) x
      ORDER BY x.next_attempt_at, x.id LIMIT $2`)
 
+// claimBoundedSQL is claimSomeSQL with a bound on each destination's
+// deliveries in flight ($6, matched to $5; 0: none): a bounded destination
+// gives at most its bound less those of its deliveries in flight whose
+// lease has not expired, counted up to the bound through deliveries_in_flight
+// (the deliveries in flight on the schema, which each instance's
+// MaxInFlight bounds: no index of their own, which every claim of every
+// destination would pay to keep). It runs after lockBoundedSQL, as a
+// statement of its own: under READ COMMITTED (PostgreSQL's default) its
+// snapshot, taken once the locks are held, sees every claim of those
+// destinations that committed before.
+var claimBoundedSQL = claimDue(`
+    SELECT x.id FROM unnest($5::text[], $6::int[]) AS r(name, bound),
+           LATERAL (SELECT id, next_attempt_at FROM deliveries
+                     WHERE destination = r.name AND status = 'pending' AND NOT held AND next_attempt_at <= $1
+                     ORDER BY next_attempt_at, id
+                     LIMIT CASE WHEN r.bound = 0 THEN $2 ELSE GREATEST(0, LEAST($2, r.bound - (
+                         SELECT count(*) FROM (SELECT FROM deliveries f
+                                                WHERE f.destination = r.name AND f.status = 'in_flight' AND f.lease_until > $1
+                                                LIMIT r.bound) busy))) END
+                       FOR UPDATE SKIP LOCKED) x
+     ORDER BY x.next_attempt_at, x.id LIMIT $2`)
+
+const (
+	// addSlotsSQL gives each bounded destination its destination_slots
+	// row, whose lock its claims take turns on.
+	addSlotsSQL = `INSERT INTO destination_slots (name) SELECT n FROM unnest($1::text[]) AS n ORDER BY n ON CONFLICT DO NOTHING`
+	// lockBoundedSQL takes the bounded destinations' rows, in name order
+	// (as BookSlots does), until the claim commits.
+	lockBoundedSQL = `SELECT name FROM destination_slots WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE`
+)
+
 func claimDue(due string) string {
 	return `
 WITH due AS (` + due + `
@@ -118,15 +149,28 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 	// commit together.
 	b := &pgx.Batch{}
 	b.Queue(releaseExpiredSQL, p.Now, 1000)
-	if p.Destinations == nil {
+	bounds, bounded := claimBounds(p)
+	switch {
+	case p.Destinations == nil:
 		b.Queue(claimSQL, p.Now, p.Limit, p.Owner, p.Now.Add(p.Lease))
-	} else {
+	case len(bounded) == 0:
 		b.Queue(claimSomeSQL, p.Now, p.Limit, p.Owner, p.Now.Add(p.Lease), p.Destinations)
+	default:
+		b.Queue(addSlotsSQL, bounded)
+		b.Queue(lockBoundedSQL, bounded)
+		b.Queue(claimBoundedSQL, p.Now, p.Limit, p.Owner, p.Now.Add(p.Lease), p.Destinations, bounds)
 	}
 	results := s.pool.SendBatch(ctx, b)
 	defer results.Close()
 	if _, err := results.Exec(); err != nil {
 		return nil, fmt.Errorf("postgres: release expired leases: %w", err)
+	}
+	if len(bounded) > 0 {
+		for range 2 {
+			if _, err := results.Exec(); err != nil {
+				return nil, fmt.Errorf("postgres: claim: lock the bounded destinations: %w", err)
+			}
+		}
 	}
 	rows, err := results.Query()
 	if err != nil {
@@ -180,6 +224,23 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 		return cmp.Or(a.Delivery.NextAttemptAt.Compare(b.Delivery.NextAttemptAt), cmp.Compare(a.Delivery.ID, b.Delivery.ID))
 	})
 	return claims, nil
+}
+
+// claimBounds returns p.Concurrency's bound of each of p.Destinations (0:
+// none), and the names of those bounded, sorted.
+func claimBounds(p store.ClaimParams) (bounds []int32, bounded []string) {
+	if len(p.Concurrency) == 0 || p.Destinations == nil {
+		return nil, nil
+	}
+	bounds = make([]int32, len(p.Destinations))
+	for i, name := range p.Destinations {
+		if n := p.Concurrency[name]; n > 0 {
+			bounds[i] = int32(min(n, 1<<31-1))
+			bounded = append(bounded, text(name))
+		}
+	}
+	slices.Sort(bounded)
+	return bounds, slices.Compact(bounded)
 }
 
 // NextDue implements store.Store.

@@ -268,3 +268,28 @@ ANALYZE events, deliveries`); err != nil {
 		}
 	}
 }
+
+// A claim of a destination with a concurrency bound counts its deliveries
+// in flight through an index, stopping at the bound: with 100,000
+// deliveries done and 20,000 in flight to 100 other destinations
+// (analyzed), it reads none of those done, and at worst those in flight.
+func TestBoundedClaimCountsThroughAnIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openInternal(t)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO events (id, source, dedupe_key, type, received_at, headers, body, body_sha256)
+SELECT gen_random_uuid()::text, 'sent', 'event-id:evt_' || i, 'message.sent', now(), '{}', ''::bytea, sha256(i::text::bytea)
+FROM generate_series(1, 120000) i;
+INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, lease_owner, lease_until, created_at, updated_at)
+SELECT seq, id, CASE WHEN seq % 6 = 0 THEN 'd' || (seq % 100) ELSE 'app' END,
+       CASE WHEN seq % 6 = 0 OR seq % 10000 = 1 THEN 'in_flight' WHEN seq % 100 = 1 THEN 'pending' ELSE 'succeeded' END,
+       now() - interval '1 hour', 'w', CASE WHEN seq % 6 = 0 OR seq % 10000 = 1 THEN now() + interval '1 hour' END, now(), now() FROM events;
+ANALYZE events, deliveries`); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	plan := explain(t, s, claimBoundedSQL, []any{now, 100, "w", now.Add(time.Minute), []string{"app"}, []int32{4}})
+	if strings.Contains(plan, "Seq Scan on deliveries") || !strings.Contains(plan, "deliveries_in_flight") {
+		t.Errorf("the bounded claim does not count through deliveries_in_flight:\n%s", plan)
+	}
+}

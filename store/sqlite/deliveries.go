@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,13 +70,14 @@ RETURNING ` + deliveryColumns + `,
 	// claimSomeSQL is claimSQL for the destinations named (claimSomeSQL
 	// takes the statement for n of them), each walked through its own
 	// index range, so that a paused destination's backlog costs the claim
-	// nothing.
+	// nothing, and each taking up to its own limit (its room under a
+	// concurrency bound, else the claim's).
 	claimSomeHead = `
 UPDATE deliveries SET status = 'in_flight', lease_owner = ?1, lease_until = ?2, updated_at = ?3
  WHERE id IN (SELECT id FROM (`
 	claimSomeArm = `SELECT * FROM (SELECT id, next_attempt_at FROM deliveries INDEXED BY deliveries_pending_destination
                WHERE destination = ?%d AND status = 'pending' AND held = 0 AND next_attempt_at <= ?3
-               ORDER BY next_attempt_at LIMIT ?4)`
+               ORDER BY next_attempt_at LIMIT ?%d)`
 	//
 	// The compound's LIMIT is an expression, not the bare ?4: SQLite reads
 	// a bare bound LIMIT of a compound while it plans it, and then
@@ -84,6 +86,9 @@ UPDATE deliveries SET status = 'in_flight', lease_owner = ?1, lease_until = ?2, 
 	claimSomeTail = `) ORDER BY next_attempt_at, id LIMIT ?4 + 0)
 RETURNING ` + deliveryColumns + `,
           (SELECT COALESCE(MAX(attempt), 0) FROM attempts WHERE delivery_id = deliveries.id)`
+	// inFlightToSQL counts a destination's deliveries in flight.
+	inFlightToSQL = `SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_in_flight
+ WHERE status = 'in_flight' AND lease_until > ? AND destination = ?`
 	// nextDueSQL finds when the dispatcher next has work.
 	nextDueSQL = `
 SELECT MIN(t) FROM (
@@ -114,7 +119,8 @@ func (s *Store) claimSomeStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 }
 
 // claimSomeSQL is the claim of the deliveries to n destinations, bound
-// after claimSQL's owner, lease end, now and limit.
+// after claimSQL's owner, lease end, now and limit, each destination
+// followed by its own limit.
 func claimSomeSQL(n int) string {
 	var b strings.Builder
 	b.WriteString(claimSomeHead)
@@ -122,7 +128,7 @@ func claimSomeSQL(n int) string {
 		if i > 0 {
 			b.WriteString("\n UNION ALL ")
 		}
-		fmt.Fprintf(&b, claimSomeArm, 5+i)
+		fmt.Fprintf(&b, claimSomeArm, 5+2*i, 6+2*i)
 	}
 	b.WriteString(claimSomeTail)
 	return b.String()
@@ -162,7 +168,11 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 		} else {
 			args := []any{p.Owner, unixNano(p.Now.Add(p.Lease)), now, p.Limit}
 			for _, d := range p.Destinations {
-				args = append(args, d)
+				room, err := s.room(ctx, tx, d, p.Concurrency[d], now)
+				if err != nil {
+					return err
+				}
+				args = append(args, d, min(room, p.Limit))
 			}
 			rows, err = tx.StmtContext(ctx, some).QueryContext(ctx, args...)
 		}
@@ -203,6 +213,32 @@ func (s *Store) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, 
 		return cmp.Compare(a.Delivery.ID, b.Delivery.ID)
 	})
 	return claims, nil
+}
+
+// room is how many deliveries to destination a claim may take under
+// bound (0: none), less those in flight: one process uses the store, so
+// its dispatcher bounds itself, but the claim keeps the contract. The
+// expired leases were released before; the walk is of the deliveries in
+// flight, as many as the process runs.
+func (s *Store) room(ctx context.Context, tx *sql.Tx, destination string, bound int, now int64) (int, error) {
+	if bound <= 0 {
+		return math.MaxInt, nil
+	}
+	rows, err := s.queryWriter(ctx, tx, inFlightToSQL, now, destination)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: claim: count in flight to %s: %w", destination, err)
+	}
+	defer rows.Close()
+	var busy int
+	for rows.Next() {
+		if err := rows.Scan(&busy); err != nil {
+			return 0, fmt.Errorf("sqlite: claim: count in flight to %s: %w", destination, err)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("sqlite: claim: count in flight to %s: %w", destination, err)
+	}
+	return max(bound-busy, 0), nil
 }
 
 // loadClaimed reads the claimed deliveries' events, with their bodies.
@@ -283,7 +319,7 @@ var writerStatements = append([]string{
 	claimSQL, expiredAttemptsSQL, releaseExpiredSQL, insertAttemptSQL, orderSQL,
 	countEventsSQL, countDeliveriesSQL, countPrunedEventsSQL, countPrunedDeliveriesSQL,
 	countDuplicateSQL, subjectSQL, keptKeySQL, victimsSQL, keepKeysSQL, pruneAttemptsSQL, pruneEventsSQL, pruneKeysSQL,
-	pruneSubjectsSQL, dropSubjectsSQL,
+	pruneSubjectsSQL, dropSubjectsSQL, inFlightToSQL,
 }, func() (qs []string) {
 	for _, n := range chunkSizes {
 		qs = append(qs, insertAttemptsSQLs[n], completeRowsSQLs[n], insertDeliveriesSQLs[n])

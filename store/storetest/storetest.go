@@ -51,6 +51,7 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("ClaimCompleteRetry", func(t *testing.T) { t.Parallel(); testClaimCompleteRetry(t, factory) })
 	t.Run("LeaseExpiry", func(t *testing.T) { t.Parallel(); testLeaseExpiry(t, factory) })
 	t.Run("ClaimConcurrentOnce", func(t *testing.T) { t.Parallel(); testClaimConcurrentOnce(t, factory) })
+	t.Run("ClaimConcurrencyBound", func(t *testing.T) { t.Parallel(); testClaimConcurrencyBound(t, factory) })
 	t.Run("RequeueAndDiscard", func(t *testing.T) { t.Parallel(); testRequeueAndDiscard(t, factory) })
 	t.Run("AddDeliveries", func(t *testing.T) { t.Parallel(); testAddDeliveries(t, factory) })
 	t.Run("Routes", func(t *testing.T) { t.Parallel(); testRoutes(t, factory) })
