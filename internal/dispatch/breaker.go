@@ -126,6 +126,7 @@ func (d *Dispatcher) probes(ctx context.Context) []probeClaim {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		cs, err := d.cfg.Store.Claim(cctx, store.ClaimParams{
 			Owner: d.cfg.Owner, Now: now, Lease: d.cfg.Lease, Limit: 1, Destinations: []string{r.Name},
+			Concurrency: d.bounds,
 		})
 		cancel()
 		if err != nil || len(cs) == 0 {

@@ -156,7 +156,12 @@ type Dispatcher struct {
 	// booker keeps the rate limits and holds when the store is shared by
 	// several processes (PostgreSQL); nil: this process's limiters.
 	booker store.SlotBooker
-	pauses pauses // Run's own
+	// bounds are the concurrency limits set explicitly (Policy.Concurrency),
+	// by route name, which every claim passes to the store to hold over
+	// every process sharing it; nil when no route has one.
+	bounds map[string]int
+	names  []string // every route's name, in order
+	pauses pauses   // Run's own
 }
 
 type route struct {
@@ -200,6 +205,13 @@ func New(cfg Config) (*Dispatcher, error) {
 		if r.Order != store.OrderNone && r.Order != store.OrderSubject {
 			return nil, fmt.Errorf("dispatch: route %q: order %q: want %q or none", r.Name, r.Order, store.OrderSubject)
 		}
+		if r.Policy.Concurrency > 0 {
+			if d.bounds == nil {
+				d.bounds = map[string]int{}
+			}
+			d.bounds[r.Name] = r.Policy.Concurrency
+		}
+		d.names = append(d.names, r.Name)
 		r.Policy = r.Policy.withDefaults()
 		longest = max(longest, r.Policy.Timeout)
 		d.routes[r.Name] = &route{Route: r, slots: make(chan struct{}, r.Policy.Concurrency), limit: newLimiter(r.Policy.Rate)}
@@ -383,9 +395,15 @@ func (d *Dispatcher) claim(ctx context.Context, limit int) ([]probeClaim, error)
 	if dests != nil && len(dests) == 0 {
 		return nil, nil
 	}
+	if dests == nil && d.bounds != nil {
+		// A bound applies to a claim that names its destinations, each
+		// walked on its own: a bounded destination's backlog, waiting for
+		// places, costs the claims of the others nothing.
+		dests = d.names
+	}
 	cs, err := d.cfg.Store.Claim(cctx, store.ClaimParams{
 		Owner: d.cfg.Owner, Now: d.cfg.Clock.Now(), Lease: d.cfg.Lease, Limit: limit,
-		Destinations: dests,
+		Destinations: dests, Concurrency: d.bounds,
 	})
 	out := make([]probeClaim, len(cs))
 	for i, c := range cs {
@@ -406,7 +424,11 @@ func (d *Dispatcher) sleep(ctx context.Context, waitForSlots bool, freed <-chan 
 	wait := d.cfg.IdlePoll
 	open, probe := d.anyOpen()
 	if !waitForSlots && d.pauses.claimable == nil && !open {
-		if at, ok, err := d.cfg.Store.NextDue(ctx); err == nil && ok {
+		// A bounded destination's backlog is due while its places are all
+		// taken: then only a place this process frees, a wake-up or
+		// IdlePoll ends the sleep (another process's freed places are seen
+		// within IdlePoll).
+		if at, ok, err := d.cfg.Store.NextDue(ctx); err == nil && ok && (d.bounds == nil || at.After(d.cfg.Clock.Now())) {
 			wait = min(wait, max(at.Sub(d.cfg.Clock.Now()), 0))
 		}
 	}

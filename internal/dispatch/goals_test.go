@@ -128,7 +128,7 @@ func TestGoalRateLimit100(t *testing.T) {
 	})
 	t.Run("postgres-3", func(t *testing.T) {
 		app := &arrivals{}
-		sharedRun(t, 3, n, rate, app)
+		sharedRun(t, 3, n, dispatch.Policy{Rate: rate}, app)
 		got := app.times()
 		t.Logf("three PostgreSQL instances, %d deliveries at 100/s: %s; busiest 1s window %d", len(got), summary(perSecond(got)), busiest(got, time.Second))
 	})

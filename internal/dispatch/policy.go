@@ -55,8 +55,12 @@ type Policy struct {
 	Retry RetryPolicy
 	// Timeout bounds one attempt. Defaults to 30s.
 	Timeout time.Duration
-	// Concurrency bounds the attempts in flight to this destination.
-	// Defaults to 16.
+	// Concurrency bounds the attempts in flight to this destination. Set,
+	// it bounds them over every process sharing the store (PostgreSQL)
+	// together: a process claims a delivery of the destination only while
+	// fewer than Concurrency of its deliveries are in flight in all of
+	// them (store.ClaimParams.Concurrency). Defaults to 16 in each
+	// process, not shared: several instances then add up their 16s.
 	Concurrency int
 	// Rate bounds how often attempts to this destination start, in this
 	// process (limit.go). Defaults to none.

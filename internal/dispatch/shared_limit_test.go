@@ -60,10 +60,10 @@ func busiest(at []time.Time, w time.Duration) int {
 
 // sharedRun stores n events for one destination "app" on a fresh
 // PostgreSQL schema, then delivers them to app with instances
-// dispatchers (each its own store, as separate serve processes have) at
-// rate, until every delivery succeeded. Each dispatcher claims at most 16
-// at a time, so that all of them take part.
-func sharedRun(t *testing.T, instances, n int, rate dispatch.Rate, app http.Handler) {
+// dispatchers (each its own store, as separate serve processes have)
+// under policy, until every delivery succeeded. Each dispatcher claims at
+// most 16 at a time, so that all of them take part.
+func sharedRun(t *testing.T, instances, n int, policy dispatch.Policy, app http.Handler) {
 	t.Helper()
 	ctx := context.Background()
 	u := pgtest.URL(t)
@@ -94,7 +94,7 @@ func sharedRun(t *testing.T, instances, n int, rate dispatch.Rate, app http.Hand
 	for _, st := range stores {
 		d, err := dispatch.New(dispatch.Config{
 			Store: st, MaxInFlight: 16,
-			Routes: []dispatch.Route{{Name: "app", Destination: dest, Policy: dispatch.Policy{Rate: rate}}},
+			Routes: []dispatch.Route{{Name: "app", Destination: dest, Policy: policy}},
 			Logger: slog.New(slog.DiscardHandler),
 		})
 		if err != nil {
@@ -126,7 +126,7 @@ func TestSharedRateLimitHoldsAcrossInstances(t *testing.T) {
 	pgtest.URL(t) // skips without PostgreSQL
 	t.Parallel()
 	app := &arrivals{}
-	sharedRun(t, 3, 400, dispatch.Rate{Events: 100, Per: time.Second}, app)
+	sharedRun(t, 3, 400, dispatch.Policy{Rate: dispatch.Rate{Events: 100, Per: time.Second}}, app)
 	got := app.times()
 	// The bound: at most 105 in a second at 100/s. The starts keep
 	// within 102 (docs/destinations.md); the rest is the requests' own
@@ -155,7 +155,7 @@ func TestSharedRetryAfterHoldsEveryInstance(t *testing.T) {
 		w.WriteHeader(http.StatusTooManyRequests)
 		return true
 	}}
-	sharedRun(t, 3, 300, dispatch.Rate{Events: 100, Per: time.Second}, app)
+	sharedRun(t, 3, 300, dispatch.Policy{Rate: dispatch.Rate{Events: 100, Per: time.Second}}, app)
 	app.mu.Lock()
 	from, until := answeredAt.Add(1100*time.Millisecond), answeredAt.Add(3*time.Second)
 	app.mu.Unlock()
@@ -167,5 +167,51 @@ func TestSharedRetryAfterHoldsEveryInstance(t *testing.T) {
 	}
 	if during > 0 {
 		t.Errorf("%d requests between 1.1s and 3s after a Retry-After: 3", during)
+	}
+}
+
+// overlaps is an app that takes a while over each request and notes the
+// most requests it had in flight at once.
+type overlaps struct {
+	mu             sync.Mutex
+	now, most, all int
+	first, last    time.Time
+	takes          time.Duration
+}
+
+func (o *overlaps) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	o.mu.Lock()
+	o.now++
+	o.all++
+	o.most = max(o.most, o.now)
+	if o.first.IsZero() {
+		o.first = time.Now()
+	}
+	o.mu.Unlock()
+	time.Sleep(o.takes)
+	o.mu.Lock()
+	o.now--
+	o.last = time.Now()
+	o.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+// Three instances on one PostgreSQL share a destination's concurrency set
+// explicitly: the app, 20 ms a request, never has more than 4 requests in
+// flight at once, where each instance bounding itself would let 12 in.
+func TestSharedConcurrencyHoldsAcrossInstances(t *testing.T) {
+	pgtest.URL(t)
+	t.Parallel()
+	app := &overlaps{takes: 20 * time.Millisecond}
+	sharedRun(t, 3, 240, dispatch.Policy{Concurrency: 4}, app)
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	// 240 × 20 ms over 4 places take 1.2 s at the least.
+	t.Logf("%d requests in %s, at most %d in flight at once", app.all, app.last.Sub(app.first).Round(time.Millisecond), app.most)
+	if app.most > 4 {
+		t.Errorf("%d requests in flight at once with concurrency 4 shared by three instances", app.most)
+	}
+	if app.all != 240 {
+		t.Errorf("%d requests for 240 deliveries", app.all)
 	}
 }
