@@ -20,9 +20,11 @@ import (
 // BenchmarkDispatchPostgres stores b.N events on one PostgreSQL schema,
 // then measures how long one, or three, instances (each its own store and
 // dispatcher, as separate serve processes have) take to deliver them all
-// to a no-op destination: without a rate limit, and with one too high to
-// slow it (100000/s), which costs a booking of slots per claimed batch
-// where the store is shared.
+// to a no-op destination: with a concurrency of 256 set (shared by the
+// instances, a bound each claim keeps in the store) and no rate limit;
+// with a rate too high to slow it (100000/s) as well, which costs a
+// booking of slots per claimed batch; and with neither set
+// (concurrency=default: 16 in each instance, nothing shared).
 func BenchmarkDispatchPostgres(b *testing.B) {
 	for _, rate := range []dispatch.Rate{{}, {Events: 100000, Per: time.Second}} {
 		for _, instances := range []int{1, 3} {
@@ -30,12 +32,15 @@ func BenchmarkDispatchPostgres(b *testing.B) {
 			if rate.Events > 0 {
 				name = fmt.Sprint("rate=", rate, "/", name)
 			}
-			benchDispatchPostgres(b, name, instances, rate)
+			benchDispatchPostgres(b, name, instances, dispatch.Policy{Concurrency: 256, Rate: rate})
 		}
+	}
+	for _, instances := range []int{1, 3} {
+		benchDispatchPostgres(b, fmt.Sprint("concurrency=default/instances=", instances), instances, dispatch.Policy{})
 	}
 }
 
-func benchDispatchPostgres(b *testing.B, name string, instances int, rate dispatch.Rate) {
+func benchDispatchPostgres(b *testing.B, name string, instances int, policy dispatch.Policy) {
 	{
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
@@ -72,7 +77,7 @@ func benchDispatchPostgres(b *testing.B, name string, instances int, rate dispat
 			for _, st := range stores {
 				d, err := dispatch.New(dispatch.Config{
 					Store:  st,
-					Routes: []dispatch.Route{{Name: "dest", Destination: noop, Policy: dispatch.Policy{Concurrency: 256, Rate: rate}}},
+					Routes: []dispatch.Route{{Name: "dest", Destination: noop, Policy: policy}},
 					Logger: slog.New(slog.DiscardHandler),
 				})
 				if err != nil {
