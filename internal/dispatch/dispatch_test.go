@@ -397,6 +397,52 @@ func TestConcurrencyIsBounded(t *testing.T) {
 	}
 }
 
+// claimCounter counts the claims made of its store.
+type claimCounter struct {
+	store.Store
+	n *atomic.Int64
+}
+
+func (c claimCounter) Claim(ctx context.Context, p store.ClaimParams) ([]store.Claim, error) {
+	c.n.Add(1)
+	return c.Store.Claim(ctx, p)
+}
+
+// A destination whose concurrency is set and whose places are all taken,
+// its backlog due, does not make the dispatcher claim in a loop: it
+// sleeps until a place is freed, a wake-up or IdlePoll (on the manual
+// clock, which only the test moves). There is no signal of a loop that
+// does not start: the claims are counted over a fifth of a second of real
+// time, in which a loop makes hundreds.
+func TestFullConcurrencyWaitsForAPlace(t *testing.T) {
+	t.Parallel()
+	var (
+		started = make(chan struct{}, 4)
+		release = make(chan struct{})
+		done    atomic.Int32
+		claims  atomic.Int64
+	)
+	dest := destination.Func(func(ctx context.Context, d *destination.Delivery) error {
+		started <- struct{}{}
+		<-release
+		done.Add(1)
+		return nil
+	})
+	h := setup(t, []dispatch.Route{{Name: "app", Destination: dest, Policy: dispatch.Policy{Concurrency: 1}}},
+		func(c *dispatch.Config) { c.Store = claimCounter{Store: c.Store, n: &claims} })
+	for i := range 3 {
+		h.append(t, fmt.Sprint("f", i), "message.sent")
+	}
+	<-started
+	before := claims.Load()
+	time.Sleep(200 * time.Millisecond)
+	if n := claims.Load() - before; n > 3 {
+		t.Errorf("%d claims in 200 ms while the one place was taken", n)
+	}
+	close(release)
+	h.drive(t, "all delivered", func() bool { return done.Load() == 3 })
+}
+
 // Shutting down lets an attempt in flight finish and be recorded.
 func TestRunDrainsOnShutdown(t *testing.T) {
 	t.Parallel()
