@@ -220,7 +220,9 @@ type Route struct {
 	MaxAttempts int
 	// Timeout bounds one attempt. Defaults to 30s.
 	Timeout time.Duration
-	// Concurrency bounds the attempts running at once. Defaults to 16.
+	// Concurrency bounds the attempts running at once: set, over every
+	// process sharing a PostgreSQL store together (docs/destinations.md).
+	// Defaults to 16 in each process.
 	Concurrency int
 	// Rate bounds how often attempts start, in this process: "50/s" or
 	// "600/m", evenly spaced (docs/destinations.md). Defaults to none.
