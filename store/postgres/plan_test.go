@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -246,9 +247,7 @@ func TestPausedBacklogIsNotScanned(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := openInternal(t)
-	if _, err := s.pool.Exec(ctx, `INSERT INTO events (id, source, dedupe_key, type, received_at, headers, body, body_sha256)
-SELECT gen_random_uuid()::text, 'sent', 'event-id:evt_' || i, 'message.sent', now(), '{}', ''::bytea, sha256(i::text::bytea)
-FROM generate_series(1, 100000) i;
+	if _, err := s.pool.Exec(ctx, insertEventsSQL(100000)+`
 INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
 SELECT seq, id, CASE WHEN seq % 1000 = 5 THEN 'app' ELSE 'paused' END, 'pending', now() - interval '1 hour', now(), now() FROM events;
 ANALYZE events, deliveries`); err != nil {
@@ -277,9 +276,7 @@ func TestBoundedClaimCountsThroughAnIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := openInternal(t)
-	if _, err := s.pool.Exec(ctx, `INSERT INTO events (id, source, dedupe_key, type, received_at, headers, body, body_sha256)
-SELECT gen_random_uuid()::text, 'sent', 'event-id:evt_' || i, 'message.sent', now(), '{}', ''::bytea, sha256(i::text::bytea)
-FROM generate_series(1, 120000) i;
+	if _, err := s.pool.Exec(ctx, insertEventsSQL(120000)+`
 INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, lease_owner, lease_until, created_at, updated_at)
 SELECT seq, id, CASE WHEN seq % 6 = 0 THEN 'd' || (seq % 100) ELSE 'app' END,
        CASE WHEN seq % 6 = 0 OR seq % 10000 = 1 THEN 'in_flight' WHEN seq % 100 = 1 THEN 'pending' ELSE 'succeeded' END,
@@ -292,4 +289,11 @@ ANALYZE events, deliveries`); err != nil {
 	if strings.Contains(plan, "Seq Scan on deliveries") || !strings.Contains(plan, "deliveries_in_flight") {
 		t.Errorf("the bounded claim does not count through deliveries_in_flight:\n%s", plan)
 	}
+}
+
+// insertEventsSQL stores n events without a subject, received now.
+func insertEventsSQL(n int) string {
+	return fmt.Sprintf(`INSERT INTO events (id, source, dedupe_key, type, received_at, headers, body, body_sha256)
+SELECT gen_random_uuid()::text, 'sent', 'event-id:evt_' || i, 'message.sent', now(), '{}', ''::bytea, sha256(i::text::bytea)
+FROM generate_series(1, %d) i;`, n)
 }
