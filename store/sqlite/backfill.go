@@ -94,7 +94,7 @@ func backfillStretch(ctx context.Context, tx *sql.Tx, from, to int64, last bool)
 		if _, err := tx.ExecContext(ctx, backfillRankSQL, rank, o.seq, o.subj, o.source, o.occurred); err != nil {
 			return 0, fmt.Errorf("sqlite: backfill subjects: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, subjectSQL, o.source, o.subj, o.kind, o.stat, rank, o.seq, o.id, o.occurred, o.received); err != nil {
+		if _, err := tx.ExecContext(ctx, subjectsSQLs[1], o.source, o.subj, o.kind, o.stat, rank, o.seq, o.id, o.occurred, o.received); err != nil {
 			return 0, fmt.Errorf("sqlite: backfill subjects: %w", err)
 		}
 	}

@@ -318,11 +318,11 @@ func (s *Store) writerStmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt
 var writerStatements = append([]string{
 	claimSQL, expiredAttemptsSQL, releaseExpiredSQL, insertAttemptSQL, orderSQL,
 	countEventsSQL, countDeliveriesSQL, countPrunedEventsSQL, countPrunedDeliveriesSQL,
-	countDuplicateSQL, subjectSQL, keptKeySQL, victimsSQL, keepKeysSQL, pruneAttemptsSQL, pruneEventsSQL, pruneKeysSQL,
+	countDuplicateSQL, markStaleSQL, keptKeySQL, victimsSQL, keepKeysSQL, pruneAttemptsSQL, pruneEventsSQL, pruneKeysSQL,
 	pruneSubjectsSQL, dropSubjectsSQL, inFlightToSQL,
 }, func() (qs []string) {
 	for _, n := range chunkSizes {
-		qs = append(qs, insertAttemptsSQLs[n], completeRowsSQLs[n], insertDeliveriesSQLs[n])
+		qs = append(qs, insertAttemptsSQLs[n], completeRowsSQLs[n], insertDeliveriesSQLs[n], subjectsSQLs[n])
 	}
 	return qs
 }()...)

@@ -307,24 +307,29 @@ func TestRetentionStatementsUseTheirIndexes(t *testing.T) {
 	for i := range appendArgs {
 		appendArgs[i] = []byte("x")
 	}
+	var subjectsArgs []any
+	for range 32 {
+		subjectsArgs = append(subjectsArgs, "s", "m", "k", "SENT", 5, 1, "e", 1, 1)
+	}
 	for name, tc := range map[string]struct {
 		q     string
 		args  []any
 		index []string
 	}{
-		"scan":     {pruneScanSQL, []any{0, 1, 1}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid>?)", "SEARCH d USING INDEX deliveries_event (event_seq=?)"}},
-		"victims":  {victimsSQL, []any{"[1,2]", 1, 1}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid=?)", "SEARCH d USING INDEX deliveries_event (event_seq=?)"}},
-		"attempts": {pruneAttemptsSQL, []any{"[1,2]"}, []string{"deliveries_event (event_seq=?)", "attempts_delivery (delivery_id=?)"}},
-		"events":   {pruneEventsSQL, []any{"[1,2]"}, []string{"SEARCH events USING INTEGER PRIMARY KEY (rowid=?)"}},
-		"old keys": {pruneKeysSQL, []any{1, 10}, []string{"SCAN kept_keys\n"}},
-		"kept key": {keptKeySQL, []any{[]byte("k"), []byte("b")}, []string{"kept_keys_key (key_digest=?)", "kept_keys_body (body_digest=?)"}},
-		"append": {appendSQL, appendArgs, []string{"COVERING INDEX kept_keys_key (key_digest=?)", "COVERING INDEX kept_keys_body (body_digest=?)",
-			"SEARCH subjects USING INTEGER PRIMARY KEY (rowid=?)", "SEARCH events USING INDEX events_subject_seq (subject=?)"}},
+		"scan":       {pruneScanSQL, []any{0, 1, 1}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid>?)", "SEARCH d USING INDEX deliveries_event (event_seq=?)"}},
+		"victims":    {victimsSQL, []any{"[1,2]", 1, 1}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid=?)", "SEARCH d USING INDEX deliveries_event (event_seq=?)"}},
+		"attempts":   {pruneAttemptsSQL, []any{"[1,2]"}, []string{"deliveries_event (event_seq=?)", "attempts_delivery (delivery_id=?)"}},
+		"events":     {pruneEventsSQL, []any{"[1,2]"}, []string{"SEARCH events USING INTEGER PRIMARY KEY (rowid=?)"}},
+		"old keys":   {pruneKeysSQL, []any{1, 10}, []string{"SCAN kept_keys\n"}},
+		"kept key":   {keptKeySQL, []any{[]byte("k"), []byte("b")}, []string{"kept_keys_key (key_digest=?)", "kept_keys_body (body_digest=?)"}},
+		"append":     {appendSQL, appendArgs, []string{"COVERING INDEX kept_keys_key (key_digest=?)", "COVERING INDEX kept_keys_body (body_digest=?)"}},
+		"mark stale": {markStaleSQL, []any{"[1,2]"}, []string{"SEARCH events USING INTEGER PRIMARY KEY (rowid=?)"}},
 		// A subject's latest state: kept by the append, counted down,
 		// deleted and moved to its next first event by retention, read by
 		// a claim and by its page, each by its key, the subject's first
 		// event, found through the events' (subject, seq) index.
-		"subject": {subjectSQL, []any{"s", "m", "k", "SENT", 5, 1, "e", 1, 1}, []string{"SEARCH events USING INDEX events_subject_seq (subject=?)"}},
+		"subject":  {subjectsSQLs[1], []any{"s", "m", "k", "SENT", 5, 1, "e", 1, 1}, []string{"SEARCH events USING INDEX events_subject_seq (subject=?)"}},
+		"subjects": {subjectsSQLs[32], subjectsArgs, []string{"SEARCH events USING INDEX events_subject_seq (subject=?)"}},
 		"prune subjects": {pruneSubjectsSQL, []any{"[1,2]"}, []string{"SEARCH e USING INTEGER PRIMARY KEY (rowid=?)",
 			"SEARCH events USING INDEX events_subject_seq (subject=?)", "SEARCH subjects USING INTEGER PRIMARY KEY (rowid=?)"}},
 		"drop subjects": {dropSubjectsSQL, []any{"[1,2]"}, []string{"SEARCH subjects USING INTEGER PRIMARY KEY (rowid=?)",

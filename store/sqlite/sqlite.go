@@ -154,6 +154,9 @@ type Store struct {
 	framesTotal atomic.Int64
 
 	counts counts // the writer goroutine's own: the open transaction's changes to the counters
+	// runSubjects is the writer goroutine's own: the events with a
+	// subject of the run of appends it is inserting (recordSubjects).
+	runSubjects []*writeReq
 
 	// ordered names the destinations that order by subject, as the
 	// routes last recorded say (store.OrderSubject). The writer
@@ -579,15 +582,21 @@ func (s *Store) wait(ctx context.Context, r *writeReq, enqueue func() error) err
 
 // Append implements store.Store.
 func (s *Store) Append(ctx context.Context, ev *store.NewEvent) (store.AppendResult, error) {
-	// Everything that can happen before the writer does: it is the one
-	// goroutine every append waits on.
-	r := &writeReq{ev: ev, headers: headersJSON(ev.Headers), bodySum: sha256.Sum256(ev.Body),
-		rank: event.LifecycleRank(ev.SubjectKind, ev.Status)}
-	r.keyDigest, r.bodyDigest = keptDigests(ev.Source, ev.DedupeKey, r.bodySum[:])
+	r := newAppend(ev)
 	if err := s.write(ctx, r); err != nil {
 		return store.AppendResult{}, err
 	}
 	return r.res, nil
+}
+
+// newAppend is the write that appends ev, with everything that can be
+// done before the writer does: it is the one goroutine every append waits
+// on.
+func newAppend(ev *store.NewEvent) *writeReq {
+	r := &writeReq{ev: ev, headers: headersJSON(ev.Headers), bodySum: sha256.Sum256(ev.Body),
+		rank: event.LifecycleRank(ev.SubjectKind, ev.Status)}
+	r.keyDigest, r.bodyDigest = keptDigests(ev.Source, ev.DedupeKey, r.bodySum[:])
+	return r
 }
 
 func (s *Store) writeLoop() {
@@ -665,18 +674,23 @@ func (s *Store) runTx(batch []*writeReq) error {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	s.counts.reset()
-	stmts := appendStmts{event: tx.StmtContext(ctx, s.appendStmt), subject: tx.StmtContext(ctx, s.stmts[subjectSQL])}
+	appendStmt := tx.StmtContext(ctx, s.appendStmt)
 	var deliveries []newDelivery
 	for i := 0; i < len(batch); i++ {
 		r := batch[i]
 		switch {
 		case r.ev != nil:
-			// A run of appends inserts its events, then all their
-			// deliveries together.
+			// A run of appends inserts its events, then their subjects'
+			// states and all their deliveries together.
 			deliveries = deliveries[:0]
+			clear(s.runSubjects)
+			s.runSubjects = s.runSubjects[:0]
 			j := i
 			for ; j < len(batch) && batch[j].ev != nil && err == nil; j++ {
-				deliveries, err = s.appendOne(ctx, tx, stmts, batch[j], deliveries)
+				deliveries, err = s.appendOne(ctx, tx, appendStmt, batch[j], deliveries)
+			}
+			if err == nil {
+				err = s.recordSubjects(ctx, tx)
 			}
 			if err == nil {
 				err = s.insertDeliveries(ctx, tx, deliveries)
@@ -707,13 +721,11 @@ func (s *Store) runTx(batch []*writeReq) error {
 	return nil
 }
 
-// appendOne inserts r's event, unless it is a duplicate, and adds its
-// deliveries to those its run of appends inserts.
-// appendStmts are the append's statements, bound to a batch's
-// transaction once: binding costs as much as running them.
-type appendStmts struct{ event, subject *sql.Stmt }
-
-func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmts appendStmts, r *writeReq, deliveries []newDelivery) ([]newDelivery, error) {
+// appendOne inserts r's event with stmt (appendSQL, bound to the batch's
+// transaction once: binding costs as much as running it), unless it is a
+// duplicate, and adds its deliveries to those its run of appends inserts
+// and, when it has a subject, the event to the run's (runSubjects).
+func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *writeReq, deliveries []newDelivery) ([]newDelivery, error) {
 	ev := r.ev
 	body := ev.Body
 	if body == nil {
@@ -722,7 +734,7 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmts appendStmts, r 
 	// The common case, a new event, is a plain insert: no RETURNING to
 	// materialise. A duplicate, by dedupe key or by body, inserts nothing
 	// and is counted on the first event it matches.
-	res, err := stmts.event.ExecContext(ctx,
+	res, err := stmt.ExecContext(ctx,
 		ev.ID, ev.Source, ev.DedupeKey, ev.Field, ev.Type, ev.SubjectKind, ev.Subject, ev.Status,
 		unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt), ev.Scheme, ev.Attention, r.headers, body, r.bodySum[:],
 		r.keyDigest, r.bodyDigest, nullable(ev.TraceParent), r.rank)
@@ -740,10 +752,7 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmts appendStmts, r 
 		r.res.EventID = ev.ID
 		s.counts.event(ev.Attention != "")
 		if ev.Subject != "" {
-			if _, err := stmts.subject.ExecContext(ctx, ev.Source, ev.Subject, ev.SubjectKind, ev.Status, r.rank,
-				r.res.Seq, ev.ID, unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt)); err != nil {
-				return deliveries, fmt.Errorf("sqlite: append: subject: %w", err)
-			}
+			s.runSubjects = append(s.runSubjects, r)
 		}
 		return s.newDeliveries(deliveries, ev, r.res.Seq), nil
 	}
@@ -754,32 +763,58 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmts appendStmts, r 
 // appendSQL inserts an event, unless it is a stored event's duplicate (the
 // unique indexes) or a pruned one's (its digests, ?16 and ?17, are kept:
 // retention.go). ?18 is the creation context, NULL while tracing is off;
-// ?19 the event's lifecycle rank. The event is stale when its subject's
-// latest state is later (event.Position.After): as the new event is the
-// last received, that is a higher rank, or the same rank reached later.
+// ?19 the event's lifecycle rank. Whether the event is stale is found
+// when its run of appends records its subjects' states (recordSubjects):
+// reading its subject's state here read the events table, which made
+// SQLite copy every inserted row through a temporary table first.
 var appendSQL = `
 INSERT INTO events (id, source, dedupe_key, field, type, subject_kind, subject, status,
-                    occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent, rank, stale)
-SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?18, ?19,
-       ?7 <> '' AND EXISTS (SELECT 1 FROM subjects WHERE first_seq = (` + firstEventSQL("?2", "?7") + `)
-                             AND (rank > ?19 OR rank = ?19 AND occurred_at > ?9))
+                    occurred_at, received_at, scheme, attention, headers, body, body_sha256, trace_parent, rank)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?18, ?19
  WHERE NOT EXISTS (SELECT 1 FROM kept_keys WHERE key_digest = ?16)
    AND NOT EXISTS (SELECT 1 FROM kept_keys WHERE body_digest = ?17)
 ON CONFLICT DO NOTHING`
 
-// subjectSQL records a new event (?6, ?7) of subject ?2 of source ?1,
-// already inserted: it counts it, and makes it the subject's latest state
-// when its position (rank, occurred_at, seq) is after the stored one's
-// (event.Position.After; an absent occurred_at is 0, earlier than any).
-// The row's key is the subject's first event (firstEventSQL): the new
-// event itself when it is the first, so a new subject is added at the
-// table's end.
-var subjectSQL = `
+// subjectsSQL records rows new events, already inserted, in their
+// order, each as subjectArgs arguments: source, subject, kind, status,
+// rank, seq, event id, occurred_at, received_at. It counts each on its
+// subject, and makes it the subject's latest state when its position
+// (rank, occurred_at, seq) is after the stored one's
+// (event.Position.After; an absent occurred_at is 0, earlier than any),
+// the rows before it in the statement included. A row's key is its
+// subject's first event (firstEventSQL): the new event itself when it is
+// the first, so a new subject is added at the table's end. It returns the
+// event_seq of each row it changed, as the row was made: an event whose
+// seq is not among them was stale, its subject's state already later.
+// The parameters are anonymous: the driver looks each numbered one up by
+// name, in a list as long as the statement's, which made binding 32 rows
+// cost more than running them.
+func subjectsSQL(rows int) string {
+	var b strings.Builder
+	b.WriteString(`
 INSERT INTO subjects (first_seq, source, subject, kind, status, rank, event_seq, event_id, occurred_at, received_at, events, updated_at)
-VALUES ((` + firstEventSQL("?1", "?2") + `), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?9)
+SELECT (` + firstEventSQL("v.column1", "v.column2") + `),
+       v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, v.column9, 1, v.column9
+  FROM (VALUES `)
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?" + strings.Repeat(", ?", subjectArgs-1) + ")")
+	}
+	// WHERE true: an upsert's SELECT needs a clause before ON CONFLICT.
+	b.WriteString(`) v WHERE true
 ON CONFLICT (first_seq) DO UPDATE SET events = events + 1` + laterState(
-	"(excluded.rank, excluded.occurred_at, excluded.event_seq) > (rank, occurred_at, event_seq)",
-	"kind", "status", "rank", "event_seq", "event_id", "occurred_at", "received_at", "updated_at")
+		"(excluded.rank, excluded.occurred_at, excluded.event_seq) > (rank, occurred_at, event_seq)",
+		"kind", "status", "rank", "event_seq", "event_id", "occurred_at", "received_at", "updated_at") + `
+RETURNING event_seq`)
+	return b.String()
+}
+
+// subjectArgs is how many arguments each row of subjectsSQL takes.
+const subjectArgs = 9
+
+var subjectsSQLs = newMultiRow(subjectsSQL)
 
 // firstEventSQL is a query for the seq of the first stored event of
 // subject subject of source source (SQL expressions), the key of the

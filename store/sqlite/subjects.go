@@ -9,8 +9,62 @@ import (
 	"github.com/hooklatch/hooklatch/store"
 )
 
-// A subject's latest state is kept by the append (subjectSQL): this file
-// reads it, and fills in the staleness of claimed deliveries from it.
+// A subject's latest state is kept by the append: a run of appends records
+// its events' states together once it has inserted them (recordSubjects,
+// subjectsSQL). This file also reads them, and fills in the staleness of
+// claimed deliveries from them.
+
+// recordSubjects records the states of the run of appends' events with a
+// subject, in their order, in multi-row statements prepared once (one
+// statement per event cost more to bind and run than its lookups), and
+// marks stale those whose subject's state was later when they arrived:
+// the state stored before the run, or an event of the run before them.
+func (s *Store) recordSubjects(ctx context.Context, tx *sql.Tx) error {
+	reqs := s.runSubjects
+	var stale []int64
+	err := inChunks(len(reqs), func(from, size int) error {
+		chunk := reqs[from : from+size]
+		args := make([]any, 0, size*subjectArgs)
+		for _, r := range chunk {
+			ev := r.ev
+			args = append(args, ev.Source, ev.Subject, ev.SubjectKind, ev.Status, r.rank,
+				r.res.Seq, ev.ID, unixNano(ev.OccurredAt), unixNano(ev.ReceivedAt))
+		}
+		rows, err := s.queryWriter(ctx, tx, subjectsSQLs[size], args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		// The seqs of the events that became their subject's state.
+		latest := make(map[int64]bool, size)
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				return err
+			}
+			latest[seq] = true
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range chunk {
+			if !latest[r.res.Seq] {
+				stale = append(stale, r.res.Seq)
+			}
+		}
+		return nil
+	})
+	if err == nil && len(stale) > 0 {
+		_, err = s.execWriter(ctx, tx, markStaleSQL, seqsJSON(stale))
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: append: subjects: %w", err)
+	}
+	return nil
+}
+
+// markStaleSQL marks stale the events of the JSON array ?1 of seqs.
+const markStaleSQL = `UPDATE events SET stale = 1 WHERE seq IN (SELECT value FROM json_each(?1))`
 
 // subjectStateSQL reads the latest state of subject ?2 of source ?1, by
 // its first event (firstEventSQL).
