@@ -683,7 +683,6 @@ func (s *Store) runTx(batch []*writeReq) error {
 			// A run of appends inserts its events, then their subjects'
 			// states and all their deliveries together.
 			deliveries = deliveries[:0]
-			clear(s.runSubjects)
 			s.runSubjects = s.runSubjects[:0]
 			j := i
 			for ; j < len(batch) && batch[j].ev != nil && err == nil; j++ {
@@ -692,6 +691,7 @@ func (s *Store) runTx(batch []*writeReq) error {
 			if err == nil {
 				err = s.recordSubjects(ctx, tx)
 			}
+			clear(s.runSubjects) // keeps no event's body past its run
 			if err == nil {
 				err = s.insertDeliveries(ctx, tx, deliveries)
 			}
