@@ -10,10 +10,11 @@ import (
 	"github.com/hooklatch/hooklatch/store/storetest"
 )
 
-// BenchmarkClaim claims one delivery at a time from a backlog, as the
-// dispatcher does: of every destination (destinations=all, no pause
-// anywhere) and of the ones named (destinations=named, the claim while a
-// destination is paused, and the one serve makes).
+// BenchmarkClaim claims one or two deliveries at a time from a backlog,
+// the limit changing from claim to claim as the dispatcher's free places
+// do: of every destination (destinations=all) and of the ones named
+// (destinations=named: while a destination is paused or has a concurrency
+// limit set).
 func BenchmarkClaim(b *testing.B) {
 	for _, named := range []bool{false, true} {
 		name := "destinations=all"
@@ -23,7 +24,7 @@ func BenchmarkClaim(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			s, _ := openBench(b)
 			ctx := context.Background()
-			for i := range b.N {
+			for i := range 2 * b.N {
 				ev := storetest.NewEvent("sent", fmt.Sprint("k", i))
 				ev.Destinations = []string{"app", "log"}
 				if _, err := s.Append(ctx, ev); err != nil {
@@ -35,10 +36,11 @@ func BenchmarkClaim(b *testing.B) {
 				p.Destinations = []string{"app"}
 			}
 			b.ResetTimer()
-			for range b.N {
+			for i := range b.N {
 				p.Now = time.Now()
+				p.Limit = 1 + i%2
 				cl, err := s.Claim(ctx, p)
-				if err != nil || len(cl) != 1 {
+				if err != nil || len(cl) != p.Limit {
 					b.Fatal(len(cl), err)
 				}
 			}

@@ -97,7 +97,7 @@ SELECT a.id FROM json_each(?1) j JOIN deliveries d ON d.event_seq = j.value JOIN
 	// among the ?2 kept longest, in seq order: one kept out of that order
 	// waits for those before it.
 	pruneKeysSQL = `DELETE FROM kept_keys WHERE seq IN (
-SELECT seq FROM (SELECT seq, received_at FROM kept_keys ORDER BY seq LIMIT ?2) WHERE received_at < ?1)`
+SELECT seq FROM (SELECT seq, received_at FROM kept_keys ORDER BY seq LIMIT ?2 + 0) WHERE received_at < ?1)` // + 0: see claimSQL
 	// keptKeySQL finds the first pruned event a request matches.
 	keptKeySQL = `SELECT seq, id FROM (
     SELECT seq, id FROM kept_keys WHERE key_digest = ?1
