@@ -1,5 +1,10 @@
 package filter
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // maxDepth is encoding/json's limit on nesting: a body whose arrays and
 // objects nest deeper is not valid to json.Valid and json.Unmarshal.
 const maxDepth = 10000
@@ -145,6 +150,16 @@ func (s *scanner) close() bool {
 func (s *scanner) string() bool {
 	s.simple = true
 	for s.i++; s.i < len(s.b); s.i++ {
+		for s.i+8 <= len(s.b) {
+			if m := specials8(binary.LittleEndian.Uint64(s.b[s.i:])); m != 0 {
+				s.i += bits.TrailingZeros64(m) / 8 // the first special byte
+				break
+			}
+			s.i += 8
+		}
+		if s.i == len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		if !special[c] {
 			continue
@@ -181,6 +196,20 @@ func (s *scanner) string() bool {
 		}
 	}
 	return false
+}
+
+// specials8 marks the special bytes among the eight of w (little-endian):
+// quotes, backslashes, control characters and bytes of 0x80 and above,
+// all eight tested at once (the zero-byte tests of "Bit Twiddling Hacks").
+// It is 0 when there is none, and its lowest set bit is the high bit of
+// the first one; bits above that one may be set for plain bytes.
+func specials8(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := w^(ones*'"'), w^(ones*'\\')
+	zeroQuote := (quote - ones) &^ quote
+	zeroBackslash := (backslash - ones) &^ backslash
+	below20 := (w - ones*0x20) &^ w
+	return (zeroQuote | zeroBackslash | below20 | w) & highs
 }
 
 // special are the bytes string stops at: the closing quote, a backslash,
