@@ -342,6 +342,14 @@ func TestServeRetriesALostRedisAnswerWithoutDuplicates(t *testing.T) {
 	url, stop := startCLIServe(t, []string{"serve", "--secret", v1Secret, "--store", path, "--admin-addr", "off", "--log-level", "error",
 		"--forward-timeout", "1s", "--forward-to", destinationtest.Via(t, raw, proxy.Addr()) + "?stream=" + stream}, "message.queued")
 	waitUntil(t, "the first event reaches the stream", func() bool { return xlen() == 1 })
+	// And its answer reached serve, so that serve keeps a connection that
+	// works: an answer later than the 1 s timeout closes the connection,
+	// and one opened while replies are dropped never finishes its
+	// handshake, so the second event would never reach the stream.
+	waitUntil(t, "the first delivery succeeds", func() bool {
+		r := run(t, nil, "", "events", "ls", "--store", path, "--status", "succeeded", "--json")
+		return r.code == 0 && strings.Count(r.stdout, "\n") == 1
+	})
 
 	proxy.DropReplies()
 	if r := run(t, map[string]string{"SENT_WEBHOOK_SECRET": v1Secret}, "", "trigger", "message.delivered", "--to", url); r.code != 0 {
