@@ -268,36 +268,21 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 	if opts.Attack != "" {
 		return runAttack(ctx, out, progress, opts, load)
 	}
-	if opts.CPUProfile != "" {
-		f, err := os.Create(opts.CPUProfile)
-		if err != nil {
-			return usageError("--cpuprofile: %v", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopProfile, err := record(opts.CPUProfile, "--cpuprofile", pprof.StartCPUProfile, pprof.StopCPUProfile)
+	if err != nil {
+		return err
 	}
-	if opts.Trace != "" {
-		f, err := os.Create(opts.Trace)
-		if err != nil {
-			return usageError("--trace: %v", err)
-		}
-		defer f.Close()
-		if err := trace.Start(f); err != nil {
-			return err
-		}
+	stopTrace, err := record(opts.Trace, "--trace", trace.Start, trace.Stop)
+	if err != nil {
+		stopProfile()
+		return err
 	}
 	if opts.OpenLoop {
 		load.Sent = arrivals.Sent
 	}
 	res, err := send(ctx, load, opts)
-	if opts.CPUProfile != "" {
-		pprof.StopCPUProfile()
-	}
-	if opts.Trace != "" {
-		trace.Stop()
-	}
+	stopTrace()
+	stopProfile()
 	if err != nil {
 		return err
 	}
@@ -310,6 +295,24 @@ func RunBench(ctx context.Context, out, progress io.Writer, log *slog.Logger, op
 		return failed(fmt.Errorf("no request to %s was answered 2xx", load.URL))
 	}
 	return nil
+}
+
+// record starts writing a recording of the process (a CPU profile, an
+// execution trace) to the file path, named by flag in errors, and returns
+// what ends it and closes the file. An empty path records nothing.
+func record(path, flag string, start func(io.Writer) error, stop func()) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, usageError("%s: %v", flag, err)
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { stop(); f.Close() }, nil
 }
 
 // send runs load closed loop, or open loop at opts.Rate with --rate.

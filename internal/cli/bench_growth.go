@@ -194,17 +194,11 @@ func (g *growth) grow(ctx context.Context, count, size int64) (bench.GrowResult,
 		}
 	}
 	fmt.Fprintf(g.prog, "growing %s from %d to %d events\n", postgres.Redact(g.opts.Store), count, size)
-	if g.opts.CPUProfile != "" {
-		f, err := os.Create(g.opts.CPUProfile)
-		if err != nil {
-			return bench.GrowResult{}, usageError("--cpuprofile: %v", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return bench.GrowResult{}, err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := record(g.opts.CPUProfile, "--cpuprofile", pprof.StartCPUProfile, pprof.StopCPUProfile)
+	if err != nil {
+		return bench.GrowResult{}, err
 	}
+	defer stopProfile()
 	res, err := bench.Grow(ctx, st, size-count, g.secret, g.prog)
 	if err != nil {
 		return res, err
