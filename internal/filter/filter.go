@@ -92,10 +92,6 @@ func Compile(src string) (*Filter, error) {
 	return &Filter{src: src, prog: prog, reads: readsOf(prog.Node())}, nil
 }
 
-// ReadsPayload reports whether the expression reads payload: VarsOf
-// need not decode the body for a filter that does not.
-func (f *Filter) ReadsPayload() bool { return f.reads.Payload() }
-
 // Reads is what the expression reads of payload, for VarsOf: the
 // members it reads by name, or all of payload when it uses payload any
 // other way.

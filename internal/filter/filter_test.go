@@ -115,8 +115,8 @@ func TestReadsPayload(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f.ReadsPayload() != want {
-			t.Errorf("%s: ReadsPayload = %v, want %v", src, !want, want)
+		if f.Reads().Payload() != want {
+			t.Errorf("%s: Reads().Payload() = %v, want %v", src, !want, want)
 		}
 	}
 }
@@ -150,7 +150,7 @@ func TestReads(t *testing.T) {
 		if r.All() {
 			got = []string{"*"}
 		}
-		if !slices.Equal(got, want) || r.Payload() != (want != nil) || f.ReadsPayload() != (want != nil) {
+		if !slices.Equal(got, want) || r.Payload() != (want != nil) {
 			t.Errorf("%s reads %q (payload %v), want %q", src, got, r.Payload(), want)
 		}
 	}

@@ -88,17 +88,8 @@ func (s *scanner) object(member func(key []byte) bool) bool {
 		if s.i == len(s.b) || !member(key) {
 			return false
 		}
-		s.space()
-		if s.i == len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			return s.close()
-		default:
-			return false
+		if more, ok := s.next('}'); !more {
+			return ok
 		}
 	}
 }
@@ -116,19 +107,27 @@ func (s *scanner) array() bool {
 		if !s.value() {
 			return false
 		}
-		s.space()
-		if s.i == len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			return s.close()
-		default:
-			return false
+		if more, ok := s.next(']'); !more {
+			return ok
 		}
 	}
+}
+
+// next reads what follows a member or an element: a comma, after which
+// more follows, or end, which closes the object or array. ok is false
+// when neither is there, or the close is not valid.
+func (s *scanner) next(end byte) (more, ok bool) {
+	s.space()
+	switch {
+	case s.i == len(s.b):
+		return false, false
+	case s.b[s.i] == ',':
+		s.i++
+		return true, true
+	case s.b[s.i] == end:
+		return false, s.close()
+	}
+	return false, false
 }
 
 // open enters the array or object at i, within maxDepth.
