@@ -226,18 +226,12 @@ func (s *Store) room(ctx context.Context, tx *sql.Tx, destination string, bound 
 	if bound <= 0 {
 		return math.MaxInt, nil
 	}
-	rows, err := s.queryWriter(ctx, tx, inFlightToSQL, now, destination)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: claim: count in flight to %s: %w", destination, err)
-	}
-	defer rows.Close()
+	stmt, err := s.writerStmt(ctx, tx, inFlightToSQL)
 	var busy int
-	for rows.Next() {
-		if err := rows.Scan(&busy); err != nil {
-			return 0, fmt.Errorf("sqlite: claim: count in flight to %s: %w", destination, err)
-		}
+	if err == nil {
+		err = stmt.QueryRowContext(ctx, now, destination).Scan(&busy)
 	}
-	if err := rows.Close(); err != nil {
+	if err != nil {
 		return 0, fmt.Errorf("sqlite: claim: count in flight to %s: %w", destination, err)
 	}
 	return max(bound-busy, 0), nil
