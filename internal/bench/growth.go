@@ -253,7 +253,7 @@ func (m *mixer) next() *store.NewEvent {
 	draw := m.rng.IntN(1000)
 	if m.last != nil && draw < duplicatePerMille {
 		dup := *m.last
-		dup.ID = newID()
+		dup.ID = store.NewEventIDFor(dup.Body)
 		return &dup
 	}
 	var body []byte
@@ -298,12 +298,10 @@ func (m *mixer) build(body []byte) *store.NewEvent {
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", "Sent-Webhooks/1.0")
 	h.Set(event.HeaderEventID, uuid.NewString())
-	ev := receiver.NewEvent(newID(), "sent", string(signature.V1), h, body, time.Now())
+	ev := receiver.NewEvent(store.NewEventIDFor(body), "sent", string(signature.V1), h, body, time.Now())
 	ev.Destinations = []string{GrowthDestination}
 	return ev
 }
-
-func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // growthRejections are kept rejections for the dashboard's rejections
 // page, as a store that met a misconfigured sender holds them.

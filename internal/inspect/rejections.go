@@ -9,8 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/internal/receiver"
 	"github.com/hooklatch/hooklatch/signature"
@@ -182,7 +180,7 @@ func (in *Inspector) releaseOne(ctx context.Context, secrets []signature.Secret,
 		o.Result, o.Reason, o.Diagnosis = StillFailing, signature.ReasonCode(err), d.String()
 		return o, nil
 	}
-	ev := receiver.NewEvent(uuid.Must(uuid.NewV7()).String(), r.Source, string(res.Scheme), h, r.Body, r.ReceivedAt)
+	ev := receiver.NewEvent(store.NewEventIDFor(r.Body), r.Source, string(res.Scheme), h, r.Body, r.ReceivedAt)
 	ev.Destinations = rt.Route(&ev.EventData).To
 	ar, err := in.store.Append(ctx, ev)
 	if err != nil {
@@ -215,7 +213,7 @@ func (in *Inspector) releaseFromSource(ctx context.Context, src source.Source, r
 		o.Result, o.Reason, o.Diagnosis = StillFailing, signature.ReasonCode(err), d.String()
 		return o, nil
 	}
-	ev := receiver.SourceEvent(uuid.Must(uuid.NewV7()).String(), r.Source, src.Provider(), h, r.Body, v, r.ReceivedAt)
+	ev := receiver.SourceEvent(store.NewEventIDFor(r.Body), r.Source, src.Provider(), h, r.Body, v, r.ReceivedAt)
 	ev.Destinations = rt.Route(&ev.EventData).To
 	ar, err := in.store.Append(ctx, ev)
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
-	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hooklatch/hooklatch/event"
@@ -161,8 +160,10 @@ type Config struct {
 	// NowFunc defaults to time.Now.
 	NowFunc func() time.Time
 
-	// NewIDFunc makes event ids. Defaults to UUIDv7 strings.
-	NewIDFunc func() string
+	// NewIDFunc makes the id of an event with body body. Defaults to
+	// store.NewEventIDFor: a UUIDv7 ending with the body's hash, which
+	// the store finds short ids through.
+	NewIDFunc func(body []byte) string
 }
 
 func (c *Config) validate() error {
@@ -231,7 +232,7 @@ func (c *Config) validate() error {
 		c.NowFunc = time.Now
 	}
 	if c.NewIDFunc == nil {
-		c.NewIDFunc = func() string { return uuid.Must(uuid.NewV7()).String() }
+		c.NewIDFunc = store.NewEventIDFor
 	}
 	return nil
 }
@@ -485,7 +486,7 @@ func (r *Receiver) serveSource(w http.ResponseWriter, req *http.Request, start t
 			return handshake(w, a)
 		}
 	}
-	ev := SourceEvent(r.cfg.NewIDFunc(), ep.Name, ep.Source.Provider(), req.Header, b.buf, v, r.cfg.NowFunc().UTC())
+	ev := SourceEvent(r.cfg.NewIDFunc(b.buf), ep.Name, ep.Source.Provider(), req.Header, b.buf, v, r.cfg.NowFunc().UTC())
 	if r.cfg.RouteFunc != nil {
 		ev.Destinations = r.cfg.RouteFunc(&ev.EventData)
 	}
@@ -639,7 +640,7 @@ func (r *Receiver) overBudget(w http.ResponseWriter) outcome {
 
 // newEvent builds the event to store.
 func (r *Receiver) newEvent(h http.Header, body []byte, res signature.Result, now time.Time) *store.NewEvent {
-	ev := NewEvent(r.cfg.NewIDFunc(), r.cfg.Source, string(res.Scheme), h, body, now)
+	ev := NewEvent(r.cfg.NewIDFunc(body), r.cfg.Source, string(res.Scheme), h, body, now)
 	if r.cfg.RouteFunc != nil {
 		ev.Destinations = r.cfg.RouteFunc(&ev.EventData)
 	}

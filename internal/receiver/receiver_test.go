@@ -209,6 +209,11 @@ func TestAcceptsBothSchemes(t *testing.T) {
 				if !bytes.Equal(ev.Body, body) {
 					t.Error("stored body differs from the posted bytes")
 				}
+				// The id ends with the body's hash, which the store finds
+				// short ids through (store.NewEventID).
+				if sum := sha256.Sum256(body); !strings.HasSuffix(ev.ID, fmt.Sprintf("%02x%02x%02x", sum[2], sum[1], sum[0])) {
+					t.Errorf("event id %s does not end with its body's hash %x", ev.ID, sum[:3])
+				}
 				if ev.Type != c.typ || ev.Subject != c.subject || ev.Scheme != string(c.scheme) || !ev.ReceivedAt.Equal(now) {
 					t.Errorf("stored event = type %q subject %q scheme %q received %v", ev.Type, ev.Subject, ev.Scheme, ev.ReceivedAt)
 				}

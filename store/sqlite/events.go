@@ -149,9 +149,14 @@ func (s *Store) storedTypes(ctx context.Context) ([]string, error) {
 }
 
 // idTail is the expression events_id_tail (migration 0012) indexes: the
-// last store.MinIDSuffix characters of an event's id. SQLite uses the
-// index only for this very text.
-const idTail = "substr(id, -6)"
+// last store.MinIDSuffix characters of an event's id. idTailIndexed is
+// the condition of the events it holds since migration 0027: those whose
+// id does not end with their body's hash (store.NewEventID). SQLite uses
+// the index only for this very text.
+const (
+	idTail        = "substr(id, -6)"
+	idTailIndexed = idTail + " IS NOT lower(hex(substr(body_sha256, 3, 1)) || hex(substr(body_sha256, 2, 1)) || hex(substr(body_sha256, 1, 1)))"
+)
 
 // listEventsSQL is ListEvents' statement. types are the stored types a
 // pattern in f.Type names (see store.TypesMatching); unused for an exact
@@ -264,9 +269,23 @@ func eventConditions(f store.EventFilter) ([]string, []any, error) {
 		if len(suffix) < store.MinIDSuffix {
 			return nil, nil, fmt.Errorf("sqlite: list events: id suffix %q: give at least %d characters of the id", f.IDSuffix, store.MinIDSuffix)
 		}
-		// events_id_tail finds the few events sharing the last six.
-		where = append(where, "seq IN (SELECT seq FROM events WHERE "+idTail+" = ? AND substr(id, ?) = ?)")
+		// events_id_tail finds the few events sharing the last six whose
+		// id was not made from their body's hash; the (source,
+		// body_sha256) index, probed once per stored source, those
+		// whose id was (store.BodyHashRange).
+		q := "SELECT seq FROM events WHERE " + idTail + " = ? AND " + idTailIndexed + " AND substr(id, ?) = ?"
 		args = append(args, string(suffix[len(suffix)-store.MinIDSuffix:]), -len(suffix), f.IDSuffix)
+		if lo, hi, ok := store.BodyHashRange(f.IDSuffix); ok {
+			q += " UNION ALL SELECT k.seq FROM (" + skipScan("source") + ") s JOIN events k ON k.source = s.v AND k.body_sha256 >= ?"
+			args = append(args, lo)
+			if hi != nil {
+				q += " AND k.body_sha256 < ?"
+				args = append(args, hi)
+			}
+			q += " WHERE substr(k.id, ?) = ?"
+			args = append(args, -len(suffix), f.IDSuffix)
+		}
+		where = append(where, "seq IN ("+q+")")
 	}
 	if len(f.DedupeKeys) > 0 {
 		// The (source, dedupe_key) index, probed once per stored source.

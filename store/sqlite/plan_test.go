@@ -66,8 +66,9 @@ func TestDispatchStatementsUseTheirIndexes(t *testing.T) {
 // common states go event by event through the (event_seq, destination)
 // index, newest first. All stop at the limit.
 // Short ids and dedupe keys are found through an index: the last six
-// characters of the id, the (source, dedupe_key) index once per stored
-// source. A type pattern walks the (type, seq) index once per type it
+// characters of an id not made from its body's hash, the (source,
+// body_sha256) index once per stored source for one that was, the
+// (source, dedupe_key) index once per stored source. A type pattern walks the (type, seq) index once per type it
 // names, merged in seq order.
 func TestEventListingsUseTheirIndexes(t *testing.T) {
 	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "h.db"), Options{})
@@ -88,7 +89,11 @@ func TestEventListingsUseTheirIndexes(t *testing.T) {
 		"discarded":          {store.EventFilter{Delivery: store.DeliveryDiscarded, BeforeSeq: 1 << 62}, []string{"deliveries_discarded (event_seq<?)"}, stateWalkForbids},
 		"discarded, forward": {store.EventFilter{Delivery: store.DeliveryDiscarded, AfterSeq: 5}, []string{"deliveries_discarded (event_seq>?)"}, stateWalkForbids},
 		"none":               {store.EventFilter{Delivery: store.DeliveryNone}, []string{byEvent}, []string{"SCAN deliveries", "deliveries_listed", "TEMP B-TREE"}},
-		"id suffix":          {store.EventFilter{IDSuffix: "3c4d5e6f", BeforeSeq: 1 << 62}, []string{"events_id_tail (<expr>=?)"}, []string{"SCAN events", "sqlite_autoindex_events_1", "TEMP B-TREE"}},
+		"id suffix": {store.EventFilter{IDSuffix: "3c4d5e6f", BeforeSeq: 1 << 62},
+			[]string{"events_id_tail (<expr>=?)", "events_source_body (source=? AND body_sha256>? AND body_sha256<?)"}, []string{"SCAN events", "sqlite_autoindex_events_1", "TEMP B-TREE"}},
+		"id suffix, last range": {store.EventFilter{IDSuffix: "ffffff", BeforeSeq: 1 << 62},
+			[]string{"events_id_tail (<expr>=?)", "events_source_body (source=? AND body_sha256>?)"}, []string{"SCAN events", "sqlite_autoindex_events_1", "TEMP B-TREE"}},
+		"id suffix, not hex": {store.EventFilter{IDSuffix: "3C4D5E6F", BeforeSeq: 1 << 62}, []string{"events_id_tail (<expr>=?)"}, []string{"SCAN events", "events_source_body", "TEMP B-TREE"}},
 		"dedupe": {store.EventFilter{DedupeKeys: []string{"event-id:evt_1", "id:evt_1"}, BeforeSeq: 1 << 62},
 			[]string{"sqlite_autoindex_events_2 (source=? AND dedupe_key=?)", "(source>?)"}, []string{"SCAN events", "TEMP B-TREE"}},
 		"type": {store.EventFilter{Type: "message.sent", BeforeSeq: 1 << 62}, []string{"events_type_seq (type=? AND seq<?)"}, []string{"SCAN events\n", "TEMP B-TREE"}},

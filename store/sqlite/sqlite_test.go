@@ -215,13 +215,7 @@ func TestMigrationHashesOldBodies(t *testing.T) {
 	if _, err := db.ExecContext(ctx, "PRAGMA user_version = 2"); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
-
-	s, err := sqlite.Open(ctx, path, sqlite.Options{})
-	if err != nil {
-		t.Fatalf("open an older store: %v", err)
-	}
-	defer s.Close()
+	s := openOlder(t, db, path)
 	for body, want := range map[string]string{`{"n":1}`: "old-1", `{"n":2}`: "old-2"} {
 		ev := storetest.NewEvent("sent", "event-id:new-"+want)
 		ev.Body = []byte(body)
@@ -238,6 +232,19 @@ func TestMigrationHashesOldBodies(t *testing.T) {
 // oldSchema creates at path the schema of the first n migrations, as a
 // store written by an older build has it, and returns the file opened
 // behind the store's back.
+// openOlder closes db, the older store at path, and opens it as this
+// build does, migrating it.
+func openOlder(t *testing.T, db *sql.DB, path string) *sqlite.Store {
+	t.Helper()
+	db.Close()
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("open an older store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func oldSchema(t *testing.T, path string, n int) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", path)
@@ -286,13 +293,7 @@ func TestMigrationKeysSubjectsByFirstEvent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db.Close()
-
-	s, err := sqlite.Open(ctx, path, sqlite.Options{})
-	if err != nil {
-		t.Fatalf("open an older store: %v", err)
-	}
-	defer s.Close()
+	s := openOlder(t, db, path)
 	for _, want := range []struct {
 		source, subject, status string
 		events                  int64
@@ -348,13 +349,7 @@ func TestBackfillSubjectsOfOlderEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db.Close()
-
-	s, err := sqlite.Open(ctx, path, sqlite.Options{})
-	if err != nil {
-		t.Fatalf("open an older store: %v", err)
-	}
-	defer s.Close()
+	s := openOlder(t, db, path)
 	if _, err := s.Subject(ctx, "sent", "m2"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Subject(m2) before the backfill: %v, want not found", err)
 	}
@@ -370,6 +365,7 @@ func TestBackfillSubjectsOfOlderEvents(t *testing.T) {
 		if calls == 10 {
 			t.Fatal("the backfill never ended")
 		}
+		var err error
 		if _, done, err = s.BackfillSubjects(ctx, 2); err != nil {
 			t.Fatal(err)
 		}
@@ -401,5 +397,56 @@ func TestBackfillSubjectsOfOlderEvents(t *testing.T) {
 	}
 	if n, done, err := s.BackfillSubjects(ctx, 2); n != 0 || !done || err != nil {
 		t.Errorf("BackfillSubjects once done = %d, %v, %v; want 0, done", n, done, err)
+	}
+}
+
+// Short ids made from the body's hash (store.NewEventID) cost the append
+// no entry in the index of id ends; other ids still get one. A store
+// whose index held every id (before migration 0027) keeps finding its
+// events by short id once migrated, including one stored without a hash.
+func TestShortIDsMadeFromTheBodyHashAreNotIndexedTwice(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hooklatch.db")
+	db := oldSchema(t, path, 26)
+	if _, err := db.ExecContext(ctx, `INSERT INTO events (seq, id, source, dedupe_key, received_at, body, body_sha256) VALUES
+		   (1, '019a0000-0000-7000-8000-00000000a1b2', 'sent', 'k1', 1, x'7b7d', x'01'),
+		   (2, '019a0000-0000-7000-8000-00000000c3d4', 'sent', 'k2', 1, x'7b7d', NULL);
+		PRAGMA user_version = 26`); err != nil {
+		t.Fatal(err)
+	}
+	s := openOlder(t, db, path)
+	var ids []string
+	for i := range 10 {
+		ev := storetest.NewEvent("sent", fmt.Sprintf("hashed-%d", i))
+		ev.ID = store.NewEventIDFor(ev.Body)
+		ids = append(ids, ev.ID)
+		if _, err := s.Append(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := storetest.NewEvent("sent", "random") // a random end
+	if _, err := s.Append(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, other.ID, "019a0000-0000-7000-8000-00000000a1b2", "019a0000-0000-7000-8000-00000000c3d4")
+	for _, id := range ids {
+		if ev, err := store.FindEvent(ctx, s, id[len(id)-8:]); err != nil || ev.ID != id {
+			t.Errorf("FindEvent(%s) = %v, %v; want %s", id[len(id)-8:], ev, err, id)
+		}
+	}
+	s.Close()
+
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var entries int
+	if err := db.QueryRow(`SELECT sum(ncell) FROM dbstat WHERE name = 'events_id_tail' AND pagetype = 'leaf'`).Scan(&entries); err != nil {
+		t.Fatal(err)
+	}
+	if entries != 3 {
+		t.Errorf("events_id_tail holds %d entries, want 3: the two older events and the one with a random id", entries)
 	}
 }

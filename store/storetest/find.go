@@ -105,10 +105,60 @@ func testFindEvent(t *testing.T, factory Factory) {
 		}
 	}
 
+	testFindEventByHashedID(t, s)
+
 	// The index holds the last MinIDSuffix characters: fewer name too
 	// many events to find through it.
 	if _, err := s.ListEvents(ctx, store.EventFilter{IDSuffix: "b2c3"}); err == nil {
 		t.Errorf("an id suffix of 4 characters listed events; want an error asking for %d", store.MinIDSuffix)
+	}
+}
+
+// Ids made from their body's hash (store.NewEventID) are found by
+// every end as other ids are, and beside them: an id made otherwise that
+// ends as a made one does, and an event with the same body in another
+// source, share its short id.
+func testFindEventByHashedID(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	h := NewEvent("sent", "event-id:evt_hashed")
+	h.ID = store.NewEventIDFor(h.Body)
+	again := NewEvent("other", "event-id:evt_hashed") // the same body, in another source
+	again.ID = store.NewEventIDFor(again.Body)
+	// Their ends differ before the hash, whatever the random bits drew.
+	h.ID, again.ID = h.ID[:19]+"8888"+h.ID[23:], again.ID[:19]+"9999"+again.ID[23:]
+	lone := NewEvent("sent", "event-id:evt_lone")
+	lone.ID = store.NewEventIDFor(lone.Body)
+	alike := NewEvent("sent", "event-id:evt_alike") // ends as lone does, made otherwise
+	alike.ID = "019a0000-0000-7000-8000-0000ee" + lone.ID[len(lone.ID)-6:]
+	for _, ev := range []*store.NewEvent{h, again, lone, alike} {
+		mustAppend(t, s, ev)
+	}
+	if h.ID[len(h.ID)-12:] != again.ID[len(again.ID)-12:] {
+		t.Fatalf("ids %s and %s of one body end differently", h.ID, again.ID)
+	}
+	for _, n := range []int{8, 9, 12, 13, 20, len(lone.ID)} {
+		ref := lone.ID[len(lone.ID)-n:]
+		if ev, err := store.FindEvent(ctx, s, ref); err != nil || ev.ID != lone.ID {
+			t.Errorf("FindEvent(%q) = %v, %v; want %s", ref, ev, err, lone.ID)
+		}
+	}
+	for _, tc := range []struct {
+		suffix string
+		want   []string
+	}{
+		{lone.ID[len(lone.ID)-6:], []string{lone.ID, alike.ID}},
+		{lone.ID[len(lone.ID)-7:], []string{lone.ID}},
+		{alike.ID[len(alike.ID)-8:], []string{alike.ID}},
+		{h.ID[len(h.ID)-12:], []string{h.ID, again.ID}},
+		{h.ID[len(h.ID)-17:], []string{h.ID}},
+		{again.ID[len(again.ID)-17:], []string{again.ID}},
+	} {
+		if got := listedIDs(t, s, store.EventFilter{IDSuffix: tc.suffix}); !slices.Equal(got, tc.want) {
+			t.Errorf("ListEvents(IDSuffix %q) = %v, want %v", tc.suffix, got, tc.want)
+		}
+	}
+	if _, err := store.FindEvent(ctx, s, h.ID[len(h.ID)-8:]); !errors.As(err, new(*store.AmbiguousError)) {
+		t.Errorf("a short id of one body in two sources: err = %v, want *store.AmbiguousError", err)
 	}
 }
 
