@@ -149,9 +149,14 @@ func (a *args) add(v any) string {
 }
 
 // idTail is the expression events_id_tail (migration 0004) indexes: the
-// last store.MinIDSuffix characters of an event's id. The planner uses
-// the index only for this very expression.
-const idTail = "right(id, 6)"
+// last store.MinIDSuffix characters of an event's id. idTailIndexed is
+// the condition of the events it holds since migration 0016: those whose
+// id does not end with their body's hash (store.NewEventID). The planner
+// uses the index only for this very text.
+const (
+	idTail        = "right(id, 6)"
+	idTailIndexed = idTail + " IS DISTINCT FROM encode(substring(body_sha256 FROM 3 FOR 1) || substring(body_sha256 FROM 2 FOR 1) || substring(body_sha256 FROM 1 FOR 1), 'hex')"
+)
 
 // listEventsSQL is ListEvents' statement. types are the stored types a
 // pattern in f.Type names (see store.TypesMatching); unused for an exact
@@ -281,9 +286,20 @@ func eventConditions(f store.EventFilter, a *args) ([]string, error) {
 		if len(suffix) < store.MinIDSuffix {
 			return nil, fmt.Errorf("postgres: list events: id suffix %q: give at least %d characters of the id", f.IDSuffix, store.MinIDSuffix)
 		}
-		// events_id_tail finds the few events sharing the last six.
-		where = append(where, idTail+" = "+a.add(string(suffix[len(suffix)-store.MinIDSuffix:]))+
-			" AND right(id, "+a.add(len(suffix))+") = "+a.add(string(suffix)))
+		// events_id_tail finds the few events sharing the last six whose
+		// id was not made from their body's hash; events_body, those
+		// whose id was (store.BodyHashRange).
+		n, whole := a.add(len(suffix)), a.add(string(suffix))
+		q := "SELECT seq FROM events WHERE " + idTail + " = " + a.add(string(suffix[len(suffix)-store.MinIDSuffix:])) +
+			" AND " + idTailIndexed + " AND right(id, " + n + ") = " + whole
+		if lo, hi, ok := store.BodyHashRange(f.IDSuffix); ok {
+			q += " UNION ALL SELECT seq FROM events WHERE body_sha256 >= " + a.add(lo)
+			if hi != nil {
+				q += " AND body_sha256 < " + a.add(hi)
+			}
+			q += " AND right(id, " + n + ") = " + whole
+		}
+		where = append(where, "seq IN ("+q+")")
 	}
 	if len(f.DedupeKeys) > 0 {
 		// The (dedupe_key, source) index: no source is given.

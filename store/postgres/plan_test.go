@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/hooklatch/hooklatch/store"
@@ -29,7 +30,7 @@ func openInternal(t *testing.T) *Store {
 // Lookups, type patterns, delivery states and attention go through an
 // index on a table large enough (100,000 events, analyzed, 1 % of each
 // message type, 1 % dead, 1 % pending, 0.1 % marked for attention) that the planner
-// would rather read it whole, or walk it by seq, if no index served: a short id through events_id_tail, Sent's id
+// would rather read it whole, or walk it by seq, if no index served: a short id through events_id_tail and events_body, Sent's id
 // through the (dedupe_key, source) index, a type pattern as one backward
 // or forward walk of the (type, seq) index per type, merged by seq.
 func TestEventLookupsUseTheirIndexes(t *testing.T) {
@@ -58,7 +59,8 @@ FROM events`); err != nil {
 		f   store.EventFilter
 		use []string
 	}{
-		"short id":        {store.EventFilter{IDSuffix: "3c4d5e6f", BeforeSeq: math.MaxInt64}, []string{"events_id_tail"}},
+		"short id":        {store.EventFilter{IDSuffix: "3c4d5e6f", BeforeSeq: math.MaxInt64}, []string{"events_id_tail", "events_body"}},
+		"short id, last":  {store.EventFilter{IDSuffix: "ffffff", BeforeSeq: math.MaxInt64}, []string{"events_id_tail", "events_body"}},
 		"sent id":         {store.EventFilter{DedupeKeys: []string{"event-id:evt_7", "id:evt_7"}, BeforeSeq: math.MaxInt64}, []string{"events_dedupe_key"}},
 		"type":            {store.EventFilter{Type: "message.sent", BeforeSeq: math.MaxInt64, Limit: 50}, []string{"Index Scan Backward using events_type_seq"}},
 		"pattern, newest": {store.EventFilter{Type: "message.*", BeforeSeq: math.MaxInt64, Limit: 50}, []string{"Append", "Index Scan Backward using events_type_seq"}},
@@ -296,4 +298,37 @@ func insertEventsSQL(n int) string {
 	return fmt.Sprintf(`INSERT INTO events (id, source, dedupe_key, type, received_at, headers, body, body_sha256)
 SELECT gen_random_uuid()::text, 'sent', 'event-id:evt_' || i, 'message.sent', now(), '{}', ''::bytea, sha256(i::text::bytea)
 FROM generate_series(1, %d) i;`, n)
+}
+
+// events_id_tail holds just the events whose id does not end with their
+// body's hash: an id store.NewEventID made is left out, so the append
+// writes no entry for it, and a random one is kept.
+func TestShortIDIndexLeavesOutIDsMadeFromTheBodyHash(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openInternal(t)
+	var want []string
+	for i := range 20 {
+		ev := &store.NewEvent{EventData: store.EventData{Source: "sent", DedupeKey: fmt.Sprintf("k%d", i),
+			ReceivedAt: time.Now(), Body: fmt.Appendf(nil, `{"n":%d}`, i)}}
+		ev.ID = store.NewEventIDFor(ev.Body)
+		if i%5 == 0 {
+			ev.ID = fmt.Sprintf("019a0000-0000-7000-8000-%012d", i) // made otherwise
+			want = append(want, ev.ID)
+		}
+		if _, err := s.Append(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := s.pool.Query(ctx, "SELECT id FROM events WHERE "+idTailIndexed+" ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("events_id_tail holds %v, want only the ids made otherwise %v", got, want)
+	}
 }
