@@ -502,6 +502,17 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if current > len(names) {
 		return fmt.Errorf("database schema version %d is newer than this build knows (%d): upgrade hooklatch", current, len(names))
 	}
+	if current < len(names) {
+		// A migration may build an index over every event: its sort
+		// spills to temporary files, as it did before the writer kept
+		// its temporary storage in memory (for its statement journals),
+		// rather than hold a large store's keys in memory. The writer's
+		// pool is one connection, so both statements reach it.
+		if _, err := db.ExecContext(ctx, "PRAGMA temp_store = FILE"); err != nil {
+			return err
+		}
+		defer db.ExecContext(ctx, "PRAGMA temp_store = MEMORY")
+	}
 	for i := current; i < len(names); i++ {
 		script, err := migrations.ReadFile(names[i])
 		if err != nil {
