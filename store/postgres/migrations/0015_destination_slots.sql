@@ -11,7 +11,8 @@ CREATE TABLE destination_slots (
     hold_until  timestamptz NOT NULL DEFAULT 'epoch',
     slow_until  timestamptz NOT NULL DEFAULT 'epoch'
 );
--- A route's rate limit ("50/s", '' for none) and concurrency (per
--- instance), as the serving processes were configured: what
+-- A route's rate limit ("50/s", '' for none) and concurrency (one that
+-- was configured holds over every instance, the default of 0 is each
+-- instance's own), as the serving processes were configured: what
 -- `destinations ls` shows.
 ALTER TABLE routes ADD COLUMN rate text NOT NULL DEFAULT '', ADD COLUMN concurrency integer NOT NULL DEFAULT 0;
