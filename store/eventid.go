@@ -56,10 +56,7 @@ func BodyHashRange(suffix string) (lo, hi []byte, ok bool) {
 			return nil, nil, false
 		}
 	}
-	b, err := hex.DecodeString(tail)
-	if err != nil {
-		return nil, nil, false
-	}
+	b, _ := hex.DecodeString(tail) // hex digits, in pairs: checked above
 	// The id ends with the hash's first bytes, last one first.
 	lo = make([]byte, len(b))
 	for i := range b {

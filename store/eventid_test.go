@@ -70,3 +70,15 @@ func TestBodyHashRange(t *testing.T) {
 		}
 	}
 }
+
+// BodySum is the body's hash the caller gave, else the one it computes.
+func TestBodySum(t *testing.T) {
+	ev := &NewEvent{EventData: EventData{Body: []byte(`{"n":1}`)}}
+	if got, want := ev.BodySum(), sha256.Sum256(ev.Body); got != want {
+		t.Errorf("BodySum() = %x, want the body's hash %x", got, want)
+	}
+	ev.BodySHA256 = sha256.Sum256([]byte("given"))
+	if got := ev.BodySum(); got != ev.BodySHA256 {
+		t.Errorf("BodySum() = %x, want the hash given, %x", got, ev.BodySHA256)
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -64,8 +65,9 @@ func (e *SchemaError) Error() string {
 // from it and from the headers when it was received. It is what NewEvent
 // and Event have in common.
 type EventData struct {
-	// ID is the store-wide identifier, assigned by the caller (a UUIDv7, so
-	// ids sort by time).
+	// ID is the store-wide identifier, assigned by the caller: a UUIDv7,
+	// so ids sort by time, made by NewEventID, so that the store finds its
+	// short id through the body's hash.
 	ID string `json:"id"`
 
 	// Source names the endpoint the event came in on ("sent" by default).
@@ -116,6 +118,19 @@ type NewEvent struct {
 	// Destinations names where the event goes. Append creates one pending
 	// delivery per name, due at ReceivedAt, in the event's transaction.
 	Destinations []string `json:"-"`
+
+	// BodySHA256 is the SHA-256 of Body when the caller has it already,
+	// as the receiver does, which made ID from it (NewEventID); zero, and
+	// Append computes it (BodySum).
+	BodySHA256 [sha256.Size]byte `json:"-"`
+}
+
+// BodySum is the SHA-256 of ev's body: BodySHA256, else computed.
+func (ev *NewEvent) BodySum() [sha256.Size]byte {
+	if ev.BodySHA256 != ([sha256.Size]byte{}) {
+		return ev.BodySHA256
+	}
+	return sha256.Sum256(ev.Body)
 }
 
 // Event is a stored event as read back: the event as received, and what

@@ -6,6 +6,7 @@ package receiver
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -160,10 +161,10 @@ type Config struct {
 	// NowFunc defaults to time.Now.
 	NowFunc func() time.Time
 
-	// NewIDFunc makes the id of an event with body body. Defaults to
-	// store.NewEventIDFor: a UUIDv7 ending with the body's hash, which
-	// the store finds short ids through.
-	NewIDFunc func(body []byte) string
+	// NewIDFunc makes the id of an event whose body's SHA-256 is bodySum.
+	// Defaults to store.NewEventID: a UUIDv7 ending with the body's hash,
+	// which the store finds short ids through.
+	NewIDFunc func(bodySum [sha256.Size]byte) string
 }
 
 func (c *Config) validate() error {
@@ -232,7 +233,7 @@ func (c *Config) validate() error {
 		c.NowFunc = time.Now
 	}
 	if c.NewIDFunc == nil {
-		c.NewIDFunc = store.NewEventIDFor
+		c.NewIDFunc = store.NewEventID
 	}
 	return nil
 }
@@ -486,7 +487,9 @@ func (r *Receiver) serveSource(w http.ResponseWriter, req *http.Request, start t
 			return handshake(w, a)
 		}
 	}
-	ev := SourceEvent(r.cfg.NewIDFunc(b.buf), ep.Name, ep.Source.Provider(), req.Header, b.buf, v, r.cfg.NowFunc().UTC())
+	sum := sha256.Sum256(b.buf) // hashed once: the id, and the store's dedupe by body
+	ev := SourceEvent(r.cfg.NewIDFunc(sum), ep.Name, ep.Source.Provider(), req.Header, b.buf, v, r.cfg.NowFunc().UTC())
+	ev.BodySHA256 = sum
 	if r.cfg.RouteFunc != nil {
 		ev.Destinations = r.cfg.RouteFunc(&ev.EventData)
 	}
@@ -640,7 +643,9 @@ func (r *Receiver) overBudget(w http.ResponseWriter) outcome {
 
 // newEvent builds the event to store.
 func (r *Receiver) newEvent(h http.Header, body []byte, res signature.Result, now time.Time) *store.NewEvent {
-	ev := NewEvent(r.cfg.NewIDFunc(body), r.cfg.Source, string(res.Scheme), h, body, now)
+	sum := sha256.Sum256(body) // hashed once: the id, and the store's dedupe by body
+	ev := NewEvent(r.cfg.NewIDFunc(sum), r.cfg.Source, string(res.Scheme), h, body, now)
+	ev.BodySHA256 = sum
 	if r.cfg.RouteFunc != nil {
 		ev.Destinations = r.cfg.RouteFunc(&ev.EventData)
 	}

@@ -3,7 +3,6 @@ package postgres
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,7 +38,7 @@ func (s *Store) Append(ctx context.Context, ev *store.NewEvent) (store.AppendRes
 	if err != nil {
 		return store.AppendResult{}, fmt.Errorf("postgres: encode headers: %w", err)
 	}
-	r := &appendReq{ev: ev, headers: string(headers), bodySum: sha256.Sum256(ev.Body), done: make(chan struct{})}
+	r := &appendReq{ev: ev, headers: string(headers), bodySum: ev.BodySum(), done: make(chan struct{})}
 	if err := s.enqueue(r); err != nil {
 		return store.AppendResult{}, err
 	}

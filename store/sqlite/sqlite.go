@@ -612,7 +612,7 @@ func (s *Store) Append(ctx context.Context, ev *store.NewEvent) (store.AppendRes
 // done before the writer does: it is the one goroutine every append waits
 // on.
 func newAppend(ev *store.NewEvent) *writeReq {
-	r := &writeReq{ev: ev, headers: headersJSON(ev.Headers), bodySum: sha256.Sum256(ev.Body),
+	r := &writeReq{ev: ev, headers: headersJSON(ev.Headers), bodySum: ev.BodySum(),
 		rank: event.LifecycleRank(ev.SubjectKind, ev.Status)}
 	r.keyDigest, r.bodyDigest = keptDigests(ev.Source, ev.DedupeKey, r.bodySum[:])
 	return r
