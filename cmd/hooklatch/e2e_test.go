@@ -70,6 +70,23 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// freeAddrs returns n loopback addresses free now and distinct from each
+// other: each is held until all are chosen, so that the system cannot
+// hand one port out twice, as successive freeAddr calls may.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs[i] = ln.Addr().String()
+	}
+	return addrs
+}
+
 // serve starts `hooklatch serve` and waits until it answers /healthz.
 func serve(t *testing.T, secret, storePath, addr string, extra ...string) *exec.Cmd {
 	t.Helper()

@@ -312,10 +312,13 @@ func TestServeACMECertificateFromPebble(t *testing.T) {
 	for name, data := range map[string][]byte{"api-cert.pem": apiCert, "api-key.pem": apiKey, "pebble-api-ca.pem": apiCA.PEM} {
 		certtest.WriteFile(t, filepath.Join(dir, name), data)
 	}
-	addr, redirectAddr := freeAddr(t), freeAddr(t)
+	// Six ports for three processes: one taken twice makes one of them
+	// fail to listen, and another answer in its place.
+	addrs := freeAddrs(t, 6)
+	addr, redirectAddr := addrs[0], addrs[1]
 	_, tlsPort, _ := net.SplitHostPort(addr)
 	_, httpPort, _ := net.SplitHostPort(redirectAddr)
-	pebbleAddr, pebbleMgmt, dnsAddr, dnsMgmt := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
+	pebbleAddr, pebbleMgmt, dnsAddr, dnsMgmt := addrs[2], addrs[3], addrs[4], addrs[5]
 	config := fmt.Sprintf(`{"pebble": {"listenAddress": %q, "managementListenAddress": %q,
 		"certificate": %q, "privateKey": %q, "httpPort": %s, "tlsPort": %s,
 		"ocspResponderURL": "", "externalAccountBindingRequired": false}}`,
