@@ -483,7 +483,9 @@ func (d *Dispatcher) run(ctx context.Context, pc probeClaim) {
 	if pc.probe && ok {
 		r.breaker.noProbe(now) // a probe that made no attempt
 	}
-	completion.Now = d.cfg.Clock.Now()
+	if completion.Now.IsZero() { // no attempt was made, or it set none
+		completion.Now = d.cfg.Clock.Now()
+	}
 
 	// Recording must not be cut short by shutdown.
 	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -540,7 +542,10 @@ func (d *Dispatcher) attempt(ctx context.Context, r *route, c store.Claim, attem
 	if o.Err != nil {
 		comp.Attempt.Error = o.Err.Error()
 	}
+	// One reading of the clock for the outcome: its time (Completion.Now)
+	// and the next attempt's, counted from it.
 	now := d.cfg.Clock.Now()
+	comp.Now = now
 	switch o.Class {
 	case destination.Succeeded:
 		comp.Status, comp.Attempt.Outcome = store.DeliverySucceeded, store.OutcomeSucceeded
