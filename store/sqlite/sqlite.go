@@ -671,7 +671,10 @@ func (s *Store) commit(batch []*writeReq) {
 	if err != nil && len(batch) > 1 {
 		s.opts.Logger.Warn("sqlite: batch failed, retrying its writes one by one", "writes", len(batch), "err", err)
 		for _, r := range batch {
-			r.res, r.err = store.AppendResult{}, s.runTx([]*writeReq{r})
+			// What the failed batch set is forgotten before the retry
+			// sets it again.
+			r.res = store.AppendResult{}
+			r.err = s.runTx([]*writeReq{r})
 			close(r.done)
 		}
 		return

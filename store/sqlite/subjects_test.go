@@ -83,7 +83,7 @@ func recordOf(t *testing.T, s *Store, evs []*store.NewEvent) subjectRecord {
 // the same events appended one transaction each, whether the state that
 // is later was stored before the run or is an event of the run. A batch
 // that fails is rolled back and retried one write at a time: nothing of
-// the failed run is left counted.
+// the failed run is left counted, and each append answers as if alone.
 func TestRunRecordsSubjectsAsOneByOne(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -142,8 +142,14 @@ func TestRunRecordsSubjectsAsOneByOne(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			s, evs := open(t), subjectEvents()
-			for _, b := range batches(appends(evs)) {
+			rs := appends(evs)
+			for _, b := range batches(rs) {
 				run(s, b)
+			}
+			for i, r := range rs {
+				if r.err != nil || r.res.EventID != evs[i].ID || r.res.Seq == 0 {
+					t.Errorf("append %d: %+v, %v", i, r.res, r.err)
+				}
 			}
 			if got := recordOf(t, s, evs); !equal(got.stale, byOne.stale) || !equal(got.subjects, byOne.subjects) {
 				t.Errorf("got %+v\nwant %+v", got, byOne)
