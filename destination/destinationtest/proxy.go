@@ -127,12 +127,15 @@ func (p *Proxy) serve(ln net.Listener) {
 			if err != nil {
 				return
 			}
-			go p.handle(client)
+			go p.handle(ln, client)
 		}
 	}()
 }
 
-func (p *Proxy) handle(client net.Conn) {
+// handle forwards client, accepted on ln, unless the proxy was cut since
+// (ln is no longer the one it listens on): a connection accepted just
+// before a Cut, and registered after it, would otherwise outlive it.
+func (p *Proxy) handle(ln net.Listener, client net.Conn) {
 	broker, err := net.Dial("tcp", p.target)
 	if err != nil {
 		_ = client.Close()
@@ -140,7 +143,7 @@ func (p *Proxy) handle(client net.Conn) {
 	}
 	c := &proxyConn{client: client, broker: broker}
 	p.mu.Lock()
-	if p.closed {
+	if p.closed || p.ln != ln {
 		p.mu.Unlock()
 		_ = client.Close()
 		_ = broker.Close()
