@@ -329,6 +329,10 @@ type AppendResult struct {
 	// same dedupe key or the same body was already stored; nothing new was
 	// written but its duplicate count.
 	Duplicate bool
+	// Handed is true when the append created deliveries and claimed every
+	// one of them in its own transaction, for the dispatcher that asked
+	// (AppendClaimer): none waits for a claim, so nobody need be woken.
+	Handed bool
 }
 
 // Rejection is a request that failed verification, kept so an operator can
@@ -651,6 +655,42 @@ type Store interface {
 
 	// Close waits for writes in flight and releases the store.
 	Close() error
+}
+
+// AppendClaimer is implemented by a store that can claim a delivery in
+// the transaction that creates it (SQLite, whose one process owns the
+// store): the dispatcher of that process, while it has a free place for
+// the delivery, takes it there and then, and is handed the claim once the
+// append has committed. That saves a claim's transaction and its index
+// changes for every delivery that finds the dispatcher idle, and the wait
+// for it between the acknowledgement and the attempt.
+type AppendClaimer interface {
+	// ClaimOnAppend makes later appends offer their deliveries to h; nil
+	// stops it. Appends already under way may still use the one before.
+	ClaimOnAppend(h *AppendClaims)
+}
+
+// AppendClaims is what a dispatcher gives AppendClaimer.ClaimOnAppend.
+type AppendClaims struct {
+	// Owner and Lease are the claims' lease, as ClaimParams's, and Now
+	// the dispatcher's clock, which the lease counts from.
+	Owner string
+	Lease time.Duration
+	Now   func() time.Time
+	// Take reports whether the dispatcher has a place for a new delivery
+	// to destination now, and takes it. It runs on the store's writer, in
+	// the append's transaction: it must be quick and never block.
+	Take func(destination string) bool
+	// Untake gives back a place Take gave, for a delivery whose
+	// transaction rolled back.
+	Untake func(destination string)
+	// Claimed is handed the claims of a transaction once it has
+	// committed, each of a delivery Take gave a place for, with its event
+	// and Attempt 1. The store cannot take them back: a dispatcher that no
+	// longer runs them leaves them in flight until their lease expires or
+	// the store is closed (which makes them pending again). It must not
+	// block.
+	Claimed func([]Claim)
 }
 
 // SlotBooker is implemented by a store that several processes share

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -162,6 +163,9 @@ type Dispatcher struct {
 	bounds map[string]int
 	names  []string // every route's name, in order
 	pauses pauses   // Run's own
+	// dirty says the store may hold due deliveries Run has not claimed
+	// (handoff.go).
+	dirty atomic.Bool
 }
 
 type route struct {
@@ -172,6 +176,10 @@ type route struct {
 	shape    spanShape // how its attempts are traced, while tracing is on
 	retrying retrying  // deliveries waiting for a retry after a failure
 	breaker  breaker   // consecutive failures; open: only probes (breaker.go)
+	// handable: appends may claim its deliveries (handoff.go), unless it
+	// is paused, as Run last read the pauses.
+	handable bool
+	paused   atomic.Bool
 
 	// With a Filter: the events it kept out, and the events it could not
 	// judge, counted and logged.
@@ -264,6 +272,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	d.booker, _ = cfg.Store.(store.SlotBooker)
 	d.cfg = cfg
 	d.router, d.judge = NewRouter(cfg.Routes), d.judged
+	for _, r := range d.routes {
+		r.handable = d.handable(r)
+	}
 	return d, nil
 }
 
@@ -306,6 +317,7 @@ func RecordRoutes(ctx context.Context, st store.Store, routes []Route) error {
 
 // Notify wakes the dispatcher: new work may be due. It never blocks.
 func (d *Dispatcher) Notify() {
+	d.dirty.Store(true)
 	select {
 	case d.wake <- struct{}{}:
 	default:
@@ -322,21 +334,27 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 	defer d.listen(ctx)()
 
-	var (
-		wg       sync.WaitGroup
-		inFlight = make(chan struct{}, d.cfg.MaxInFlight)
-		freed    = make(chan struct{}, 1)
-	)
+	var wg sync.WaitGroup
+	h := &handoff{ctx: attemptCtx, inFlight: make(chan struct{}, d.cfg.MaxInFlight), freed: make(chan struct{}, 1), wg: &wg}
+	inFlight := h.inFlight
+	d.dirty.Store(true)
+	if c, ok := d.cfg.Store.(store.AppendClaimer); ok {
+		c.ClaimOnAppend(d.appendClaims(h))
+	}
 	woken := true
 	for ctx.Err() == nil {
 		d.refreshPauses(ctx, woken)
 		woken = false
 		free := cap(inFlight) - len(inFlight)
-		claimed := 0
 		// Under load, claim in batches: a claim is a write transaction, and
-		// one per freed slot would cost as much as the deliveries.
-		if free > 0 && (free >= batchFloor(cap(inFlight)) || free == cap(inFlight)) {
+		// one per freed slot would cost as much as the deliveries. And
+		// claim only what may be due: a delivery handed over by its append
+		// and done needs none (handoff.go).
+		if free > 0 && (free >= batchFloor(cap(inFlight)) || free == cap(inFlight)) && d.dirty.Swap(false) {
 			claims, err := d.claim(ctx, free)
+			if err != nil || len(claims) == free {
+				d.dirty.Store(true) // there may be more due
+			}
 			if err == nil && len(claims) < free {
 				claims = append(claims, d.probes(ctx)...)
 			}
@@ -346,28 +364,18 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			} else if err == nil {
 				d.store.OK()
 			}
-			claimed = len(claims)
+			d.cfg.Metrics.Claimed.WithLabelValues("claim").Add(float64(len(claims)))
 			for _, c := range claims {
 				inFlight <- struct{}{}
-				d.cfg.Metrics.InFlight.Inc()
-				wg.Go(func() {
-					defer func() {
-						<-inFlight
-						d.cfg.Metrics.InFlight.Dec()
-						select {
-						case freed <- struct{}{}:
-						default:
-						}
-					}()
-					d.run(attemptCtx, c)
-				})
+				d.start(h, c)
 			}
-			if claimed == free {
+			if len(claims) == free {
 				continue // there may be more due right now
 			}
 		}
-		woken = d.sleep(ctx, free < batchFloor(cap(inFlight)) && free != cap(inFlight), freed)
+		woken = d.sleep(ctx, free < batchFloor(cap(inFlight)) && free != cap(inFlight), h.freed)
 	}
+	d.stop(h)
 
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -437,23 +445,29 @@ func (d *Dispatcher) sleep(ctx context.Context, waitForSlots bool, freed <-chan 
 		wait = min(wait, max(probe.Sub(d.cfg.Clock.Now()), 0))
 	}
 	if wait == 0 {
+		d.dirty.Store(true)
 		return false
 	}
 	select {
 	case <-ctx.Done():
 	case <-d.wake:
+		d.dirty.Store(true)
 		return true
 	case <-freed:
 	case <-d.cfg.Clock.After(wait):
+		// A retry or a probe is due, or IdlePoll has passed: work another
+		// process added or freed is seen then.
+		d.dirty.Store(true)
 	}
 	return false
 }
 
-// run makes one attempt and records it. attempt counts the attempts of
+// run makes one attempt and records it, and returns the delivery's status
+// as recorded ("" when it could not be). attempt counts the attempts of
 // the delivery's current budget (Policy.MaxAttempts bounds it); the
 // destination is told the attempt's number over the delivery's whole
 // life (store.Claim.Attempt), as the store records it.
-func (d *Dispatcher) run(ctx context.Context, pc probeClaim) {
+func (d *Dispatcher) run(ctx context.Context, pc probeClaim) store.DeliveryStatus {
 	c := pc.Claim
 	dl := c.Delivery
 	attempt := dl.Attempts + 1
@@ -506,6 +520,10 @@ func (d *Dispatcher) run(ctx context.Context, pc probeClaim) {
 		d.cfg.Logger.Warn("dispatch: delivery is dead", "delivery_id", dl.ID, "event_id", dl.EventID,
 			"destination", dl.Destination, "attempts", attempt, "err", completion.Attempt.Error)
 	}
+	if err != nil {
+		return ""
+	}
+	return completion.Status
 }
 
 // attempt runs the destination and classifies what it returned.

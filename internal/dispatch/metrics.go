@@ -11,6 +11,9 @@ type Metrics struct {
 	Attempts       *prometheus.CounterVec
 	AttemptSeconds *prometheus.HistogramVec
 	InFlight       prometheus.Gauge
+	// Claimed counts deliveries claimed, by how: "claim", a claim of
+	// due deliveries; "append", by the append that created them.
+	Claimed        *prometheus.CounterVec
 	DeadDeliveries *prometheus.CounterVec
 	EventsFiltered *prometheus.CounterVec
 	FilterErrors   *prometheus.CounterVec
@@ -36,6 +39,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "hooklatch_deliveries_in_flight",
 			Help: "Delivery attempts running now.",
 		}),
+		Claimed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hooklatch_deliveries_claimed_total",
+			Help: "Deliveries claimed for an attempt, by how: claim (due deliveries claimed from the store) or append (claimed in the transaction that stored their event, while the dispatcher had room).",
+		}, []string{"by"}),
 		DeadDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hooklatch_deliveries_dead_total",
 			Help: "Deliveries that became dead, by destination.",
@@ -54,7 +61,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"destination"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Attempts, m.AttemptSeconds, m.InFlight, m.DeadDeliveries, m.EventsFiltered, m.FilterErrors, m.DestinationState)
+		reg.MustRegister(m.Attempts, m.AttemptSeconds, m.InFlight, m.Claimed, m.DeadDeliveries, m.EventsFiltered, m.FilterErrors, m.DestinationState)
 	}
 	return m
 }

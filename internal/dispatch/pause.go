@@ -44,6 +44,7 @@ func (d *Dispatcher) refreshPauses(ctx context.Context, force bool) {
 	var claimable []string
 	for _, r := range d.order {
 		_, p := paused[r.Name]
+		r.paused.Store(p)
 		if p {
 			next[r.Name] = true
 		} else {

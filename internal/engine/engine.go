@@ -199,7 +199,14 @@ func (e *Engine) build(ctx context.Context, verifier *signature.Verifier) error 
 			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 		e.dispatch = disp
-		route, onAccept = disp.Destinations, bothAccept(func(store.AppendResult) { disp.Notify() }, onAccept)
+		// An append that claimed every delivery it made has handed them to
+		// the dispatcher already (store.AppendClaimer), and a duplicate
+		// made none: nothing to wake the dispatcher for.
+		route, onAccept = disp.Destinations, bothAccept(func(res store.AppendResult) {
+			if !res.Handed && !res.Duplicate {
+				disp.Notify()
+			}
+		}, onAccept)
 	}
 	if err := e.recordRoutes(ctx); err != nil {
 		return err

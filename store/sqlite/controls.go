@@ -19,6 +19,15 @@ ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, changed_at = excluded
 		if err != nil {
 			return fmt.Errorf("sqlite: set paused %s: %w", destination, err)
 		}
+		// From the next statement on, appends take no delivery to it
+		// (handoff.go). A resume whose transaction then fails leaves
+		// appends free to take them while the dispatcher, which reads
+		// the pauses stored, still holds them back.
+		if paused {
+			s.pausedNow[destination] = true
+		} else {
+			delete(s.pausedNow, destination)
+		}
 		return nil
 	})
 }

@@ -318,7 +318,7 @@ var writerStatements = append([]string{
 	pruneSubjectsSQL, dropSubjectsSQL, inFlightToSQL,
 }, func() (qs []string) {
 	for _, n := range chunkSizes {
-		qs = append(qs, insertAttemptsSQLs[n], completeRowsSQLs[n], insertDeliveriesSQLs[n], subjectsSQLs[n])
+		qs = append(qs, insertAttemptsSQLs[n], completeRowsSQLs[n], insertDeliveriesSQLs[n], insertHandedSQLs[n], subjectsSQLs[n])
 	}
 	return qs
 }()...)
@@ -579,10 +579,12 @@ type newDelivery struct {
 	occurredAt int64
 }
 
-// newDeliveries lists ev's deliveries, one per destination it names, to
-// be inserted once the appends of its run are (insertDeliveries).
-// Writer goroutine only (it reads s.ordered).
-func (s *Store) newDeliveries(to []newDelivery, ev *store.NewEvent, seq int64) []newDelivery {
+// newDeliveries lists the deliveries of r's event, one per destination
+// it names, to be inserted once the appends of its run are: pending
+// (insertDeliveries), or in flight when the dispatcher takes them
+// (handoff.go). Writer goroutine only (it reads s.ordered).
+func (s *Store) newDeliveries(to []newDelivery, r *writeReq, seq int64) []newDelivery {
+	ev := r.ev
 	at := unixNano(ev.ReceivedAt)
 	for i, dest := range ev.Destinations {
 		if slices.Contains(ev.Destinations[:i], dest) {
@@ -593,6 +595,10 @@ func (s *Store) newDeliveries(to []newDelivery, ev *store.NewEvent, seq int64) [
 			d.orderKey, d.orderRank = store.OrderKey(&ev.EventData)
 			d.occurredAt = unixNano(ev.OccurredAt)
 		}
+		if s.take(r, d) {
+			continue
+		}
+		r.leftPending = true
 		to = append(to, d)
 	}
 	return to

@@ -10,8 +10,12 @@
 // # Deliveries
 //
 // Every delivery is one row of the deliveries table, and nothing else:
-// Append inserts one row per destination, pending, in the transaction that
-// stores the event, so an acknowledged event has its deliveries. Every
+// Append inserts one row per destination in the transaction that stores
+// the event, so an acknowledged event has its deliveries. The row is
+// pending, or in flight when the dispatcher of this process has a free
+// place for it and nothing due waits (store.AppendClaimer, handoff.go):
+// then the append claims it, leased as a claim would, and hands the claim
+// to the dispatcher once committed. Every
 // read (claims, listings, an event's delivery counts, retention) reads
 // those rows. The table makes delivery ids (INTEGER PRIMARY KEY
 // AUTOINCREMENT: each above every id before it, none used twice), and
@@ -32,6 +36,7 @@
 //	    └── Complete: permanent, or attempts spent ────▶ dead
 //
 //	pending, dead ── Discard ──▶ discarded
+//	Append, while the dispatcher has a free place ──▶ in_flight
 //
 // Where each state lives:
 //

@@ -158,6 +158,18 @@ type Store struct {
 	// subject of the run of appends it is inserting (recordSubjects).
 	runSubjects []*writeReq
 
+	// onAppend is the dispatcher that claims deliveries as appends create
+	// them (handoff.go); nil: none does. txHook is the one the writer's
+	// open transaction uses, handing the deliveries it took for it, and
+	// inserted how many of those are inserted. The writer goroutine's own.
+	onAppend atomic.Pointer[store.AppendClaims]
+	txHook   *store.AppendClaims
+	handing  []handed
+	inserted int
+	// pausedNow names the destinations paused, as this process's writes
+	// left them (SetPaused): appends take no delivery to them.
+	pausedNow map[string]bool
+
 	// ordered names the destinations that order by subject, as the
 	// routes last recorded say (store.OrderSubject). The writer
 	// goroutine's own once Open has read it.
@@ -197,7 +209,10 @@ type writeReq struct {
 	bodySum [32]byte // SHA-256 of ev.Body, likewise
 	// keyDigest and bodyDigest are what kept keys match ev by (keptDigests).
 	keyDigest, bodyDigest []byte
-	rank                  int // ev's lifecycle rank (event.LifecycleRank)
+	rank                  int  // ev's lifecycle rank (event.LifecycleRank)
+	stale                 bool // ev was stale on arrival (recordSubjects)
+	handedTo              int  // how many of ev's deliveries its transaction took (handoff.go)
+	leftPending           bool // and whether it left one pending
 	fn                    func(ctx context.Context, tx *sql.Tx) error
 	// completion, when set, is recorded by the writer together with the
 	// other completions of its batch (completions.go); lost reports that
@@ -259,6 +274,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if s.ordered, err = s.orderedRoutes(ctx); err != nil {
 		s.release()
 		return nil, err
+	}
+	paused, err := s.Paused(ctx)
+	if err != nil {
+		s.release()
+		return nil, err
+	}
+	for name := range paused {
+		s.pausedNow[name] = true
 	}
 	if lock != nil {
 		if err := s.releaseInFlight(ctx); err != nil {
@@ -400,6 +423,7 @@ func openFile(ctx context.Context, path string, opts Options) (*Store, error) {
 
 	s := &Store{
 		opts:                opts,
+		pausedNow:           map[string]bool{},
 		writeDB:             writeDB,
 		readDB:              readDB,
 		checkpointDB:        checkpointDB,
@@ -687,7 +711,22 @@ func (s *Store) commit(batch []*writeReq) {
 	}
 }
 
+// runTx runs batch in one transaction; once it has committed, it hands
+// the deliveries it took to the dispatcher, and if it fails it gives
+// their places back.
 func (s *Store) runTx(batch []*writeReq) error {
+	s.txHook = s.onAppend.Load()
+	err := s.runBatch(batch)
+	if err != nil {
+		s.untake()
+	} else {
+		s.handOff()
+	}
+	s.txHook = nil
+	return err
+}
+
+func (s *Store) runBatch(batch []*writeReq) error {
 	// The transaction is not bound to any one request's context: a request
 	// whose client went away must not abort the others' commit.
 	ctx := context.Background()
@@ -716,6 +755,12 @@ func (s *Store) runTx(batch []*writeReq) error {
 			clear(s.runSubjects) // keeps no event's body past its run
 			if err == nil {
 				err = s.insertDeliveries(ctx, tx, deliveries)
+			}
+			if err == nil {
+				err = s.insertHanded(ctx, tx)
+			}
+			for _, r := range batch[i:j] {
+				r.res.Handed = r.handedTo > 0 && !r.leftPending
 			}
 			i = j - 1
 		case r.completion != nil:
@@ -749,6 +794,7 @@ func (s *Store) runTx(batch []*writeReq) error {
 // and, when it has a subject, the event to the run's (runSubjects).
 func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *writeReq, deliveries []newDelivery) ([]newDelivery, error) {
 	ev := r.ev
+	r.stale, r.handedTo, r.leftPending = false, 0, false
 	body := ev.Body
 	if body == nil {
 		body = []byte{}
@@ -776,7 +822,7 @@ func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *wr
 		if ev.Subject != "" {
 			s.runSubjects = append(s.runSubjects, r)
 		}
-		return s.newDeliveries(deliveries, ev, r.res.Seq), nil
+		return s.newDeliveries(deliveries, r, r.res.Seq), nil
 	}
 	r.res.Duplicate = true
 	return deliveries, s.countDuplicate(ctx, tx, r)

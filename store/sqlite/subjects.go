@@ -49,6 +49,7 @@ func (s *Store) recordSubjects(ctx context.Context, tx *sql.Tx) error {
 		}
 		for _, r := range chunk {
 			if !latest[r.res.Seq] {
+				r.stale = true
 				stale = append(stale, r.res.Seq)
 			}
 		}

@@ -1,0 +1,117 @@
+package dispatch
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hooklatch/hooklatch/store"
+)
+
+// Deliveries claimed by their appends (store.AppendClaimer, SQLite).
+//
+// While Run has a free place and knows of no due delivery it has not
+// claimed (dirty is false), an append inserts each delivery to a
+// destination that takes them so (handable) already claimed, and hands the
+// claim over once it has committed: the delivery skips a claim's
+// transaction, and its attempt starts as soon as its event is stored.
+// Anything that may leave a due delivery unclaimed sets dirty: a place
+// refused, a wake-up (an append that left a delivery pending, a replay, a
+// resume), a timer (a retry due, IdlePoll, a probe), an attempt whose end
+// may make others due (any but a success to a destination that takes
+// handed deliveries), a claim that filled every place. Run claims only
+// while dirty, so a success handed back needs no claim at all, and clears
+// it when a claim comes back short: everything due was claimed.
+
+// handoff is Run's state that appends reach, through the store's writer.
+type handoff struct {
+	ctx      context.Context // the attempts'
+	inFlight chan struct{}   // Run's places
+	freed    chan struct{}   // Run's wake-up when a place frees
+	wg       *sync.WaitGroup
+
+	mu      sync.Mutex // guards wg.Go against stopped
+	stopped atomic.Bool
+}
+
+// handable says whether appends may claim r's deliveries: r keeps no
+// order, no rate and no concurrency shared with other processes, so a
+// claim made at once is the claim the dispatcher would make. Pauses and
+// an open breaker are checked at each take.
+func (d *Dispatcher) handable(r *route) bool {
+	return r.Order == store.OrderNone && r.Policy.Rate.Events == 0 && d.bounds[r.Name] == 0 && d.booker == nil
+}
+
+// appendClaims is what the dispatcher gives the store while Run runs.
+func (d *Dispatcher) appendClaims(h *handoff) *store.AppendClaims {
+	return &store.AppendClaims{
+		Owner: d.cfg.Owner, Lease: d.cfg.Lease, Now: d.cfg.Clock.Now,
+		Take: func(destination string) bool {
+			r := d.routes[destination]
+			if r == nil || !r.handable || h.stopped.Load() || d.dirty.Load() || r.paused.Load() || r.breaker.isOpen() {
+				return false
+			}
+			select {
+			case h.inFlight <- struct{}{}:
+				return true
+			default:
+				// Full: this delivery waits as pending, and is claimed
+				// with the others once places free.
+				d.dirty.Store(true)
+				return false
+			}
+		},
+		Untake: func(string) { <-h.inFlight },
+		Claimed: func(claims []store.Claim) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if h.stopped.Load() {
+				// Run has stopped waiting for attempts: these stay in flight
+				// until their lease expires or the store closes.
+				for range claims {
+					<-h.inFlight
+				}
+				d.cfg.Logger.Info("dispatch: deliveries claimed as the dispatcher stopped; due again once the store closes or their lease expires",
+					"deliveries", len(claims))
+				return
+			}
+			d.cfg.Metrics.Claimed.WithLabelValues("append").Add(float64(len(claims)))
+			for _, c := range claims {
+				d.start(h, probeClaim{Claim: c})
+			}
+		},
+	}
+}
+
+// start runs pc on a worker, in a place of h.inFlight already taken.
+func (d *Dispatcher) start(h *handoff, pc probeClaim) {
+	d.cfg.Metrics.InFlight.Inc()
+	h.wg.Go(func() {
+		clean := false
+		defer func() {
+			if !clean {
+				d.dirty.Store(true)
+			}
+			<-h.inFlight
+			d.cfg.Metrics.InFlight.Dec()
+			select {
+			case h.freed <- struct{}{}:
+			default:
+			}
+		}()
+		st := d.run(h.ctx, pc)
+		r := d.routes[pc.Delivery.Destination]
+		clean = st == store.DeliverySucceeded && r != nil && r.handable && !pc.probe
+	})
+}
+
+// stop makes appends claim no more for h, and Claimed run no more; once it
+// returns, h.wg gets no new attempt.
+func (d *Dispatcher) stop(h *handoff) {
+	if c, ok := d.cfg.Store.(store.AppendClaimer); ok {
+		c.ClaimOnAppend(nil)
+	}
+	h.mu.Lock()
+	h.stopped.Store(true)
+	h.mu.Unlock()
+}
