@@ -688,8 +688,8 @@ type AppendClaims struct {
 	// committed, each of a delivery Take gave a place for, with its event
 	// and Attempt 1. The store cannot take them back: a dispatcher that no
 	// longer runs them leaves them in flight until their lease expires or
-	// the store is closed (which makes them pending again). It must not
-	// block.
+	// the store's owner next opens it (which makes them pending again at
+	// once). It must not block.
 	Claimed func([]Claim)
 }
 

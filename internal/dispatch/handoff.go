@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hooklatch/hooklatch/store"
 )
@@ -21,7 +22,9 @@ import (
 // may make others due (any but a success to a destination that takes
 // handed deliveries), a claim that filled every place. Run claims only
 // while dirty, so a success handed back needs no claim at all, and clears
-// it when a claim comes back short: everything due was claimed.
+// it when a claim comes back short: everything due was claimed. Stopping,
+// Run refuses further places and waits for the claims of those given, so
+// that, as with its own claims, every claim committed is run.
 
 // handoff is Run's state that appends reach, through the store's writer.
 type handoff struct {
@@ -30,9 +33,19 @@ type handoff struct {
 	freed    chan struct{}   // Run's wake-up when a place frees
 	wg       *sync.WaitGroup
 
+	// closing makes Take refuse; taken counts the places Take gave whose
+	// claims have not come (or been given back) yet, which stop waits
+	// for, so that a claim committed as Run stops is run.
+	closing atomic.Bool
+	taken   atomic.Int64
+
 	mu      sync.Mutex // guards wg.Go against stopped
 	stopped atomic.Bool
 }
+
+// handOverWait bounds how long a stopping Run waits for the claims of
+// appends already under way: their transaction is committing.
+const handOverWait = 5 * time.Second
 
 // handable says whether appends may claim r's deliveries: r keeps no
 // order, no rate and no concurrency shared with other processes, so a
@@ -48,30 +61,43 @@ func (d *Dispatcher) appendClaims(h *handoff) *store.AppendClaims {
 		Owner: d.cfg.Owner, Lease: d.cfg.Lease, Now: d.cfg.Clock.Now,
 		Take: func(destination string) bool {
 			r := d.routes[destination]
-			if r == nil || !r.handable || h.stopped.Load() || d.dirty.Load() || r.paused.Load() || r.breaker.isOpen() {
+			if r == nil || !r.handable || d.dirty.Load() || r.paused.Load() || r.breaker.isOpen() {
+				return false
+			}
+			// Counted before closing is read: stop, which sets closing
+			// before it reads the count, either waits for this place or
+			// makes it refused.
+			h.taken.Add(1)
+			if h.closing.Load() {
+				h.taken.Add(-1)
 				return false
 			}
 			select {
 			case h.inFlight <- struct{}{}:
 				return true
 			default:
+				h.taken.Add(-1)
 				// Full: this delivery waits as pending, and is claimed
 				// with the others once places free.
 				d.dirty.Store(true)
 				return false
 			}
 		},
-		Untake: func(string) { <-h.inFlight },
+		Untake: func(string) {
+			<-h.inFlight
+			h.taken.Add(-1)
+		},
 		Claimed: func(claims []store.Claim) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
+			defer h.taken.Add(-int64(len(claims)))
 			if h.stopped.Load() {
 				// Run has stopped waiting for attempts: these stay in flight
-				// until their lease expires or the store closes.
+				// until their lease expires or the store is next opened.
 				for range claims {
 					<-h.inFlight
 				}
-				d.cfg.Logger.Info("dispatch: deliveries claimed as the dispatcher stopped; due again once the store closes or their lease expires",
+				d.cfg.Logger.Warn("dispatch: deliveries claimed as the dispatcher stopped; due again when their lease expires or the store is next opened",
 					"deliveries", len(claims))
 				return
 			}
@@ -105,11 +131,16 @@ func (d *Dispatcher) start(h *handoff, pc probeClaim) {
 	})
 }
 
-// stop makes appends claim no more for h, and Claimed run no more; once it
-// returns, h.wg gets no new attempt.
+// stop makes appends claim no more for h, waits (up to handOverWait) for
+// the claims of the places already given, and makes Claimed run no more;
+// once it returns, h.wg gets no new attempt.
 func (d *Dispatcher) stop(h *handoff) {
+	h.closing.Store(true)
 	if c, ok := d.cfg.Store.(store.AppendClaimer); ok {
 		c.ClaimOnAppend(nil)
+	}
+	for deadline := time.Now().Add(handOverWait); h.taken.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
 	}
 	h.mu.Lock()
 	h.stopped.Store(true)

@@ -3,6 +3,8 @@ package dispatch_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/hooklatch/hooklatch/destination"
 	"github.com/hooklatch/hooklatch/internal/dispatch"
 	"github.com/hooklatch/hooklatch/store"
+	"github.com/hooklatch/hooklatch/store/sqlite"
 	"github.com/hooklatch/hooklatch/store/storetest"
 )
 
@@ -127,5 +130,69 @@ func TestOnlyPlainDestinationsAreHandedOver(t *testing.T) {
 	})
 	if a, c := testutil.ToFloat64(metrics.Claimed.WithLabelValues("append")), testutil.ToFloat64(metrics.Claimed.WithLabelValues("claim")); a != 1 || c != 3 {
 		t.Errorf("claimed %v by append and %v by claim, want 1 and 3", a, c)
+	}
+}
+
+// Stopping while appends hand deliveries over leaves none of them in
+// flight: every claim an append committed is run before Run returns, and
+// appends after that leave theirs pending.
+func TestStopRunsWhatAppendsHandedOver(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var delivered atomic.Int64
+	dest := destination.Func(func(ctx context.Context, d *destination.Delivery) error {
+		time.Sleep(time.Millisecond)
+		delivered.Add(1)
+		return nil
+	})
+	d, err := dispatch.New(dispatch.Config{Store: st, Routes: []dispatch.Route{{Name: "app", Destination: dest}},
+		Owner: "test", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { d.Run(runCtx); close(done) }()
+
+	var (
+		wg     sync.WaitGroup
+		handed atomic.Int64
+	)
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 150 {
+				ev := storetest.NewEvent("sent", fmt.Sprint("s", w, "-", i))
+				ev.Destinations = d.Destinations(&ev.EventData)
+				res, err := st.Append(ctx, ev)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if res.Handed {
+					handed.Add(1)
+				} else {
+					d.Notify()
+				}
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	<-done
+	wg.Wait()
+	if handed.Load() == 0 {
+		t.Fatal("no append handed its delivery over: the test tests nothing")
+	}
+	left, err := st.ListDeliveries(ctx, store.DeliveryFilter{Status: store.DeliveryInFlight})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("%d deliveries left in flight after Run returned (%d handed over, %d delivered)", len(left), handed.Load(), delivered.Load())
 	}
 }
