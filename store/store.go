@@ -459,11 +459,13 @@ type Route struct {
 	// destination while the route says so.
 	Order string `json:"order,omitempty"`
 	// Rate is the destination's rate limit ("50/s"), empty for none, and
-	// Concurrency how many attempts to it run at once (over every process
-	// when it was configured, else the default in each): recorded to be
-	// shown (destinations ls), not read by the store.
-	Rate        string `json:"rate,omitempty"`
-	Concurrency int    `json:"concurrency,omitempty"`
+	// Concurrency how many attempts to it run at once: over every process
+	// sharing the store when it was configured (ConcurrencyShared), else
+	// the default, in each. Recorded to be shown (destinations ls), not
+	// read by the store.
+	Rate              string `json:"rate,omitempty"`
+	Concurrency       int    `json:"concurrency,omitempty"`
+	ConcurrencyShared bool   `json:"concurrency_shared,omitempty"`
 }
 
 // Orders a destination can take the events of one subject in (Route.Order).

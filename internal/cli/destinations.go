@@ -125,7 +125,10 @@ func printDestinations(w io.Writer, ds []inspect.Destination, now time.Time) err
 			rate = d.Rate
 		}
 		if d.Concurrency > 0 {
-			concurrency = strconv.Itoa(d.Concurrency)
+			concurrency = strconv.Itoa(d.Concurrency) + " per instance"
+			if d.ConcurrencyShared {
+				concurrency = strconv.Itoa(d.Concurrency) + " shared"
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, state, backlogCount(d), oldest, rate, concurrency, devtools.ClipString(lastErr, 60))
 	}

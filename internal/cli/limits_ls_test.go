@@ -13,7 +13,9 @@ import (
 )
 
 // destinations ls on the store shows each destination's rate limit and
-// concurrency as the serving process recorded them.
+// concurrency as the serving process recorded them: a concurrency that
+// was configured holds over every instance (shared), the default is each
+// instance's own.
 func TestDestinationsListShowsLimits(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -39,7 +41,7 @@ func TestDestinationsListShowsLimits(t *testing.T) {
 	if !strings.Contains(lines[0], "RATE") || !strings.Contains(lines[0], "CONCURRENCY") {
 		t.Errorf("no rate or concurrency column:\n%s", r.stdout)
 	}
-	for _, want := range [][]string{{"app", "50/s", "4"}, {"log", "none", "16"}} {
+	for _, want := range [][]string{{"app", "50/s", "4 shared"}, {"log", "none", "16 per instance"}} {
 		found := false
 		for _, l := range lines {
 			f := strings.Fields(l)
@@ -55,7 +57,8 @@ func TestDestinationsListShowsLimits(t *testing.T) {
 		}
 	}
 	r = run(t, map[string]string{"HOOKLATCH_STORE": path}, "", "destinations", "ls", "--json")
-	if !strings.Contains(r.stdout, `"rate": "50/s"`) || !strings.Contains(r.stdout, `"concurrency": 4`) {
+	if !strings.Contains(r.stdout, `"rate": "50/s"`) || !strings.Contains(r.stdout, `"concurrency": 4,`) ||
+		!strings.Contains(r.stdout, `"concurrency_shared": true`) || strings.Count(r.stdout, `"concurrency_shared"`) != 1 {
 		t.Errorf("--json: %s", r.stdout)
 	}
 }

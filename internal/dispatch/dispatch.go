@@ -304,7 +304,8 @@ func RecordRoutes(ctx context.Context, st store.Store, routes []Route) error {
 	rs := make([]store.Route, len(routes))
 	for i, r := range routes {
 		p := r.Policy.withDefaults()
-		rs[i] = store.Route{Name: r.Name, Types: r.Types, Sources: r.Sources, Order: r.Order, Concurrency: p.Concurrency}
+		rs[i] = store.Route{Name: r.Name, Types: r.Types, Sources: r.Sources, Order: r.Order,
+			Concurrency: p.Concurrency, ConcurrencyShared: r.Policy.Concurrency > 0}
 		if r.Filter != nil {
 			rs[i].Filter = r.Filter.String()
 		}

@@ -17,11 +17,13 @@ type Destination struct {
 	PausedSince time.Time `json:"paused_since,omitzero"`
 	OpenSince   time.Time `json:"open_since,omitzero"`
 	// Rate is its rate limit ("50/s"; empty: none), for the destination
-	// as a whole, and Concurrency how many attempts to it run at once in
-	// each serving process, as the serving process records them (0: not
-	// recorded, by a serve older than these).
-	Rate        string `json:"rate,omitempty"`
-	Concurrency int    `json:"concurrency,omitempty"`
+	// as a whole, and Concurrency how many attempts to it run at once, as
+	// the serving process records them (0: not recorded, by a serve
+	// older than these): in all serving processes together when it was
+	// configured (ConcurrencyShared), else the default, in each.
+	Rate              string `json:"rate,omitempty"`
+	Concurrency       int    `json:"concurrency,omitempty"`
+	ConcurrencyShared bool   `json:"concurrency_shared,omitempty"`
 	store.Backlog
 }
 
@@ -61,7 +63,7 @@ func (in *Inspector) Destinations(ctx context.Context) ([]Destination, error) {
 		if err != nil {
 			return nil, err
 		}
-		d := Destination{Name: r.Name, State: StateDelivering, Rate: r.Rate, Concurrency: r.Concurrency, Backlog: b}
+		d := Destination{Name: r.Name, State: StateDelivering, Rate: r.Rate, Concurrency: r.Concurrency, ConcurrencyShared: r.ConcurrencyShared, Backlog: b}
 		if at, ok := paused[r.Name]; ok {
 			d.State, d.PausedSince = StatePaused, at
 		} else if at, ok := open[r.Name]; ok {

@@ -8,7 +8,8 @@ import (
 )
 
 // The overview lists the destinations with a button each: Pause holds the
-// destination (the API then reads it paused), Resume lets it deliver.
+// destination (the API then reads it paused), Resume lets it deliver. It
+// says whose their concurrency is.
 func TestDashboardPausesAndResumesADestination(t *testing.T) {
 	t.Parallel()
 	a := startAPI(t, "")
@@ -29,6 +30,10 @@ func TestDashboardPausesAndResumesADestination(t *testing.T) {
 	}
 	if page := overview(); !strings.Contains(page, `action="/ui/destinations/app/pause"`) {
 		t.Fatalf("the overview has no pause button for app:\n%s", page)
+	}
+	// Its concurrency is the default: each serving process's own.
+	if page := overview(); !strings.Contains(page, "<td>16 per instance</td>") {
+		t.Errorf("the overview does not say app's concurrency is the default, per instance:\n%s", page)
 	}
 	resp := do("POST", "/ui/destinations/app/pause")
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/ui/?") || !strings.Contains(loc, "done=pause") {

@@ -202,6 +202,7 @@ DROP INDEX events_source_seq; -- 0012, likewise
 DELETE FROM meta WHERE key = 'subjects_backfill'; -- 0013, likewise
 ALTER TABLE routes DROP COLUMN sources, DROP COLUMN filter; -- 0014, likewise
 DROP TABLE destination_slots; ALTER TABLE routes DROP COLUMN rate, DROP COLUMN concurrency; -- 0015, likewise
+ALTER TABLE routes DROP COLUMN concurrency_shared; -- 0017, likewise
 DELETE FROM schema_migrations WHERE version >= 3;
 UPDATE deliveries SET status = 'dead' WHERE event_seq % 3 = 0`)
 	s.Close()

@@ -34,8 +34,8 @@ func (s *Store) SetRoutes(ctx context.Context, routes []store.Route) error {
 		if err != nil {
 			return fmt.Errorf("postgres: encode route %s: %w", r.Name, err)
 		}
-		b.Queue(`INSERT INTO routes (position, name, types, ordering, sources, filter, rate, concurrency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			i, text(r.Name), types, text(r.Order), sources, text(r.Filter), text(r.Rate), r.Concurrency)
+		b.Queue(`INSERT INTO routes (position, name, types, ordering, sources, filter, rate, concurrency, concurrency_shared) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			i, text(r.Name), types, text(r.Order), sources, text(r.Filter), text(r.Rate), r.Concurrency, r.ConcurrencyShared)
 	}
 	b.Queue(`INSERT INTO meta (key, value) VALUES ('routes_recorded', '1') ON CONFLICT (key) DO NOTHING`)
 	// A batch runs as one transaction: no reader sees the routes half replaced.
@@ -53,7 +53,7 @@ func (s *Store) Routes(ctx context.Context) ([]store.Route, bool, error) {
 	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'routes_recorded')`).Scan(&recorded); err != nil {
 		return nil, false, fmt.Errorf("postgres: routes: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT name, types, ordering, sources, filter, rate, concurrency FROM routes ORDER BY position`)
+	rows, err := s.pool.Query(ctx, `SELECT name, types, ordering, sources, filter, rate, concurrency, concurrency_shared FROM routes ORDER BY position`)
 	if err != nil {
 		return nil, false, fmt.Errorf("postgres: routes: %w", err)
 	}
@@ -64,7 +64,7 @@ func (s *Store) Routes(ctx context.Context) ([]store.Route, bool, error) {
 			r              store.Route
 			types, sources string
 		)
-		if err := rows.Scan(&r.Name, &types, &r.Order, &sources, &r.Filter, &r.Rate, &r.Concurrency); err != nil {
+		if err := rows.Scan(&r.Name, &types, &r.Order, &sources, &r.Filter, &r.Rate, &r.Concurrency, &r.ConcurrencyShared); err != nil {
 			return nil, false, fmt.Errorf("postgres: routes: %w", err)
 		}
 		var err error

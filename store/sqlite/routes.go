@@ -27,8 +27,8 @@ func (s *Store) SetRoutes(ctx context.Context, routes []store.Route) error {
 			return fmt.Errorf("sqlite: set routes: %w", err)
 		}
 		for i, r := range routes {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO routes (position, name, types, ordering, sources, filter, rate, concurrency) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-				i, r.Name, types[i], r.Order, sources[i], r.Filter, r.Rate, r.Concurrency); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO routes (position, name, types, ordering, sources, filter, rate, concurrency, concurrency_shared) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				i, r.Name, types[i], r.Order, sources[i], r.Filter, r.Rate, r.Concurrency, r.ConcurrencyShared); err != nil {
 				return fmt.Errorf("sqlite: set route %s: %w", r.Name, err)
 			}
 		}
@@ -49,7 +49,7 @@ func (s *Store) Routes(ctx context.Context) ([]store.Route, bool, error) {
 	if err := s.readDB.QueryRowContext(ctx, `SELECT COUNT(*) FROM meta WHERE key = 'routes_recorded'`).Scan(&recorded); err != nil {
 		return nil, false, fmt.Errorf("sqlite: routes: %w", err)
 	}
-	rows, err := s.readDB.QueryContext(ctx, `SELECT name, types, ordering, sources, filter, rate, concurrency FROM routes ORDER BY position`)
+	rows, err := s.readDB.QueryContext(ctx, `SELECT name, types, ordering, sources, filter, rate, concurrency, concurrency_shared FROM routes ORDER BY position`)
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlite: routes: %w", err)
 	}
@@ -60,7 +60,7 @@ func (s *Store) Routes(ctx context.Context) ([]store.Route, bool, error) {
 			r              store.Route
 			types, sources []byte
 		)
-		if err := rows.Scan(&r.Name, &types, &r.Order, &sources, &r.Filter, &r.Rate, &r.Concurrency); err != nil {
+		if err := rows.Scan(&r.Name, &types, &r.Order, &sources, &r.Filter, &r.Rate, &r.Concurrency, &r.ConcurrencyShared); err != nil {
 			return nil, false, fmt.Errorf("sqlite: routes: %w", err)
 		}
 		var err error

@@ -1114,7 +1114,7 @@ func testRoutes(t *testing.T, factory Factory) {
 		t.Fatalf("routes of a new store = %v, %v, %v; want none, not recorded", rs, recorded, err)
 	}
 	want := []store.Route{
-		{Name: "forward", Types: []string{"message.*", "template.approved"}, Sources: []string{"sent", "payments"}, Filter: `status in ["FAILED"]`, Rate: "50/s", Concurrency: 4},
+		{Name: "forward", Types: []string{"message.*", "template.approved"}, Sources: []string{"sent", "payments"}, Filter: `status in ["FAILED"]`, Rate: "50/s", Concurrency: 4, ConcurrencyShared: true},
 		{Name: "log", Concurrency: 16},
 	}
 	if err := s.SetRoutes(ctx, want); err != nil {
