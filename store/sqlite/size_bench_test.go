@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -340,3 +342,64 @@ var walBounds = flag.String("wal-mb", "", "with IngestAtSize: MaxWALBytes to com
 
 var writerPragmas = flag.String("pragmas", "cache_size(-2000);cache_size(-16000);cache_size(-65536);cache_size(-262144)",
 	"with IngestAtSize: the writer's settings to compare, semicolon-separated")
+
+// BenchmarkFramesByTree appends, from 64 goroutines for -ingest-run, to a
+// fresh store and to a copy of the grown one, with checkpoints held off,
+// then reads each one's write-ahead log: how many frames (pages written)
+// each table and index cost per event, which is where the grown store's
+// appends lose to the fresh store's in BenchmarkIngestAtSize:
+//
+//	HOOKLATCH_GROWN_STORE=/var/tmp/grown.db go test -run '^$' -bench FramesByTree -benchtime 1x -ingest-run 4s ./store/sqlite
+func BenchmarkFramesByTree(b *testing.B) {
+	ctx := context.Background()
+	grown := copyStore(b, grownStore(b, grownEvents, grownOld))
+	fresh := filepath.Join(b.TempDir(), "fresh.db")
+	// No checkpoint may start the log over while it is read: one an hour,
+	// and a bound far above what the run writes.
+	opts := sqlite.Options{CheckpointInterval: time.Hour, MaxWALBytes: 64 << 30}
+	perEvent := map[string]map[string]float64{}
+	for _, v := range []struct{ name, path string }{{"fresh", fresh}, {"grown", grown}} {
+		s, err := sqlite.Open(ctx, v.path, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, skip, err := sqlite.FramesByTree(s, v.path, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		before, err := s.Stats(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ingest(b, s, *ingestRun)
+		after, err := s.Stats(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		frames, _, err := sqlite.FramesByTree(s, v.path, skip)
+		s.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		events := float64(after.Events - before.Events)
+		var total int64
+		for tree, n := range frames {
+			if perEvent[tree] == nil {
+				perEvent[tree] = map[string]float64{}
+			}
+			perEvent[tree][v.name] = float64(n) / events
+			total += n
+		}
+		b.ReportMetric(float64(total)/events, v.name+"-frames/event")
+		b.Logf("%s: %.0f events, %d frames", v.name, events, total)
+	}
+	trees := slices.Collect(maps.Keys(perEvent))
+	slices.SortFunc(trees, func(x, y string) int { return cmp.Compare(perEvent[y]["grown"], perEvent[x]["grown"]) })
+	var table strings.Builder
+	fmt.Fprintf(&table, "%-34s %8s %8s  (frames per event)\n", "table or index", "fresh", "grown")
+	for _, t := range trees {
+		fmt.Fprintf(&table, "%-34s %8.3f %8.3f\n", t, perEvent[t]["fresh"], perEvent[t]["grown"])
+	}
+	// Printed, not logged: the benchmark's log is cut short.
+	fmt.Print(table.String())
+}
