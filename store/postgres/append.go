@@ -118,9 +118,12 @@ func (s *Store) commit(batch []*appendReq) {
 	if err != nil && len(batch) > 1 && isServerError(err) && !cutOff(err) {
 		s.opts.Logger.Warn("postgres: batch refused, retrying its appends one by one", "appends", len(batch), "err", err)
 		for _, r := range batch {
-			r.res, r.err = store.AppendResult{}, s.writeBatch(ctx, []*appendReq{r})
+			// writeBatch starts each answer over: resetting it here, in
+			// the same assignment, would wipe what it set.
+			r.err = s.writeBatch(ctx, []*appendReq{r})
 			close(r.done)
 		}
+		s.signalWork(batch) // the appends stored: other instances are woken
 		return
 	}
 	if err != nil {
