@@ -31,9 +31,10 @@ func WriterPragma(s *Store, name string) (string, error) {
 // FramesByTree reads the write-ahead log of the store s opened at path and
 // counts the frames past its first skip by the b-tree their page belongs
 // to now (a table's or an index's name, from dbstat; "other" for a page
-// no b-tree holds, such as a free one). It also returns how many valid
-// frames the log holds. Only meaningful while no checkpoint has started
-// the log over since skip was taken.
+// no b-tree holds, such as a free one), and "(commits)" the frames that
+// ended a transaction. It also returns how many valid frames the log
+// holds. Only meaningful while no checkpoint has started the log over
+// since skip was taken.
 func FramesByTree(s *Store, path string, skip int64) (map[string]int64, int64, error) {
 	wal, err := os.ReadFile(path + "-wal")
 	if err != nil {
@@ -44,12 +45,18 @@ func FramesByTree(s *Store, path string, skip int64) (map[string]int64, int64, e
 	}
 	pageSize := int(binary.BigEndian.Uint32(wal[8:12]))
 	salts := wal[16:24]
-	var pages []uint32
+	var (
+		pages   []uint32
+		commits int64
+	)
 	for off := 32; off+24+pageSize <= len(wal); off += 24 + pageSize {
 		if !bytes.Equal(wal[off+8:off+16], salts) {
 			break
 		}
 		pages = append(pages, binary.BigEndian.Uint32(wal[off:off+4]))
+		if int64(len(pages)) > skip && binary.BigEndian.Uint32(wal[off+4:off+8]) != 0 {
+			commits++ // the frame gives the database's size: the last of a commit
+		}
 	}
 	owner := map[uint32]string{}
 	rows, err := s.readDB.Query(`SELECT name, pageno FROM dbstat`)
@@ -70,7 +77,7 @@ func FramesByTree(s *Store, path string, skip int64) (map[string]int64, int64, e
 	if err := rows.Err(); err != nil {
 		return nil, 0, err
 	}
-	out := map[string]int64{}
+	out := map[string]int64{"(commits)": commits}
 	for i, p := range pages {
 		if int64(i) < skip {
 			continue
