@@ -77,7 +77,10 @@ func TestListenCommandWithAProvider(t *testing.T) {
 					"--forward-to", app.URL + "/hook", "--forward-secret", fwdSecret}, env)
 			}()
 			url := out.waitFor(t, regexp.MustCompile(`listening +(http://\S+/webhooks/`+regexp.QuoteMeta(tc.provider)+`)`), exited)
-			if !strings.Contains(out.String(), "receiving "+tc.provider+" webhooks") || !strings.Contains(out.String(), "signed as "+tc.provider+" signs") {
+			// The banner's lines are written one at a time: the forwarding
+			// line may come after the listening one is seen.
+			out.waitFor(t, regexp.MustCompile(`signed as `+regexp.QuoteMeta(tc.provider)+` signs`), exited)
+			if !strings.Contains(out.String(), "receiving "+tc.provider+" webhooks") {
 				t.Errorf("banner:\n%s", out)
 			}
 
