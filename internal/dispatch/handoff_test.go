@@ -160,12 +160,18 @@ func TestStopRunsWhatAppendsHandedOver(t *testing.T) {
 	go func() { d.Run(runCtx); close(done) }()
 
 	var (
-		wg     sync.WaitGroup
-		handed atomic.Int64
+		wg       sync.WaitGroup
+		handed   atomic.Int64
+		appended = make(chan struct{})
 	)
 	for w := range 4 {
 		wg.Go(func() {
-			for i := range 150 {
+			for i := 0; ; i++ {
+				select {
+				case <-appended:
+					return
+				default:
+				}
 				ev := storetest.NewEvent("sent", fmt.Sprint("s", w, "-", i))
 				ev.Destinations = d.Destinations(&ev.EventData)
 				res, err := st.Append(ctx, ev)
@@ -181,13 +187,18 @@ func TestStopRunsWhatAppendsHandedOver(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Stop while appends hand deliveries over, and go on appending a
+	// little after.
+	for deadline := time.Now().Add(20 * time.Second); handed.Load() < 20; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d appends handed their delivery over in 20 s: the test tests nothing", handed.Load())
+		}
+	}
 	cancel()
 	<-done
+	time.Sleep(20 * time.Millisecond)
+	close(appended)
 	wg.Wait()
-	if handed.Load() == 0 {
-		t.Fatal("no append handed its delivery over: the test tests nothing")
-	}
 	left, err := st.ListDeliveries(ctx, store.DeliveryFilter{Status: store.DeliveryInFlight})
 	if err != nil {
 		t.Fatal(err)

@@ -513,6 +513,12 @@ func TestMetricsExposeQueueStoreAndOutage(t *testing.T) {
 	a.failing.Store(false)
 	_, ok := a.send(t, a.secret, messageBody("message.delivered", "msg-ok"))
 	waitFor(t, "a delivered one", func() bool { return a.event(t, ok).Delivery == "succeeded" })
+	// The dispatcher observes an attempt once the store has recorded it:
+	// the delivery reads succeeded a moment before its latency is counted.
+	waitFor(t, "the delivered one's latency", func() bool {
+		_, text := get(t, a.admin+"/metrics")
+		return strings.Contains(text, `hooklatch_delivery_latency_seconds_count{destination="app"} 1`+"\n")
+	})
 	a.call(t, "GET", "/v1/stats", nil, nil) // refreshes the sampled gauges
 	_, text := get(t, a.admin+"/metrics")
 	for _, want := range []string{
