@@ -31,24 +31,21 @@ func WriterPragma(s *Store, name string) (string, error) {
 // FramesByTree reads the write-ahead log of the store s opened at path and
 // counts the frames past its first skip by the b-tree their page belongs
 // to now (a table's or an index's name, from dbstat; "other" for a page
-// no b-tree holds, such as a free one), and "(commits)" the frames that
-// ended a transaction. It also returns how many valid frames the log
-// holds. Only meaningful while no checkpoint has started the log over
-// since skip was taken.
-func FramesByTree(s *Store, path string, skip int64) (map[string]int64, int64, error) {
+// no b-tree holds, such as a free one), and the commits among them (the
+// frames that end a transaction). It also returns how many valid frames
+// the log holds. Only meaningful while no checkpoint has started the log
+// over since skip was taken.
+func FramesByTree(s *Store, path string, skip int64) (byTree map[string]int64, commits, frames int64, err error) {
 	wal, err := os.ReadFile(path + "-wal")
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	if len(wal) < 32 {
-		return map[string]int64{}, 0, nil
+		return map[string]int64{}, 0, 0, nil
 	}
 	pageSize := int(binary.BigEndian.Uint32(wal[8:12]))
 	salts := wal[16:24]
-	var (
-		pages   []uint32
-		commits int64
-	)
+	var pages []uint32
 	for off := 32; off+24+pageSize <= len(wal); off += 24 + pageSize {
 		if !bytes.Equal(wal[off+8:off+16], salts) {
 			break
@@ -61,7 +58,7 @@ func FramesByTree(s *Store, path string, skip int64) (map[string]int64, int64, e
 	owner := map[uint32]string{}
 	rows, err := s.readDB.Query(`SELECT name, pageno FROM dbstat`)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -70,14 +67,14 @@ func FramesByTree(s *Store, path string, skip int64) (map[string]int64, int64, e
 			page uint32
 		)
 		if err := rows.Scan(&name, &page); err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		owner[page] = name
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
-	out := map[string]int64{"(commits)": commits}
+	out := map[string]int64{}
 	for i, p := range pages {
 		if int64(i) < skip {
 			continue
@@ -88,5 +85,5 @@ func FramesByTree(s *Store, path string, skip int64) (map[string]int64, int64, e
 		}
 		out[name]++
 	}
-	return out, int64(len(pages)), nil
+	return out, commits, int64(len(pages)), nil
 }
