@@ -34,11 +34,10 @@ type appendReq struct {
 
 // Append implements store.Store.
 func (s *Store) Append(ctx context.Context, ev *store.NewEvent) (store.AppendResult, error) {
-	headers, err := json.Marshal(ev.Headers)
+	r, err := newAppendReq(ev)
 	if err != nil {
-		return store.AppendResult{}, fmt.Errorf("postgres: encode headers: %w", err)
+		return store.AppendResult{}, err
 	}
-	r := &appendReq{ev: ev, headers: string(headers), bodySum: ev.BodySum(), done: make(chan struct{})}
 	if err := s.enqueue(r); err != nil {
 		return store.AppendResult{}, err
 	}
@@ -53,6 +52,16 @@ func (s *Store) Append(ctx context.Context, ev *store.NewEvent) (store.AppendRes
 		return store.AppendResult{}, r.err
 	}
 	return r.res, nil
+}
+
+// newAppendReq is the write that appends ev, with what the caller can do
+// before the writer does.
+func newAppendReq(ev *store.NewEvent) (*appendReq, error) {
+	headers, err := json.Marshal(ev.Headers)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: encode headers: %w", err)
+	}
+	return &appendReq{ev: ev, headers: string(headers), bodySum: ev.BodySum(), done: make(chan struct{})}, nil
 }
 
 // enqueue hands r to the writers, or fails at once when the queue is full

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 
 	"github.com/hooklatch/hooklatch/store"
@@ -26,7 +25,7 @@ func TestRefusedBatchAnswersEachAppendAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := storetest.NewEvent("sent", "k-stored")
-	evs := []*storetestEvent{
+	evs := []*retried{
 		{ev: storetest.NewEvent("sent", "k-a")},
 		{ev: storetest.NewEvent("sent", "bad"), refused: true},
 		{ev: again, duplicateOf: stored.ID},
@@ -34,11 +33,11 @@ func TestRefusedBatchAnswersEachAppendAgain(t *testing.T) {
 	}
 	var batch []*appendReq
 	for _, e := range evs {
-		headers, err := json.Marshal(e.ev.Headers)
+		r, err := newAppendReq(e.ev)
 		if err != nil {
 			t.Fatal(err)
 		}
-		batch = append(batch, &appendReq{ev: e.ev, headers: string(headers), bodySum: e.ev.BodySum(), done: make(chan struct{})})
+		batch = append(batch, r)
 	}
 	s.commit(batch) // as the writer does, with the four in one batch
 	for i, r := range batch {
@@ -60,7 +59,7 @@ func TestRefusedBatchAnswersEachAppendAgain(t *testing.T) {
 	}
 }
 
-type storetestEvent struct {
+type retried struct {
 	ev          *store.NewEvent
 	refused     bool
 	duplicateOf string

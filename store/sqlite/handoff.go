@@ -45,7 +45,7 @@ func (s *Store) take(r *writeReq, d newDelivery) bool {
 		return false
 	}
 	s.handing = append(s.handing, handed{req: r, d: d})
-	r.handedTo++
+	r.tookOne = true
 	return true
 }
 
@@ -124,7 +124,6 @@ var insertHandedSQLs = newMultiRow(insertHandedSQL)
 // back.
 func (s *Store) untake() {
 	for _, h := range s.handing {
-		h.req.handedTo = 0
 		s.txHook.Untake(h.d.destination)
 	}
 	s.handing, s.inserted = s.handing[:0], 0

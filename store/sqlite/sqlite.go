@@ -211,8 +211,8 @@ type writeReq struct {
 	keyDigest, bodyDigest []byte
 	rank                  int  // ev's lifecycle rank (event.LifecycleRank)
 	stale                 bool // ev was stale on arrival (recordSubjects)
-	handedTo              int  // how many of ev's deliveries its transaction took (handoff.go)
-	leftPending           bool // and whether it left one pending
+	tookOne               bool // its transaction took one of ev's deliveries (handoff.go)
+	leftPending           bool // and left another pending
 	fn                    func(ctx context.Context, tx *sql.Tx) error
 	// completion, when set, is recorded by the writer together with the
 	// other completions of its batch (completions.go); lost reports that
@@ -760,7 +760,7 @@ func (s *Store) runBatch(batch []*writeReq) error {
 				err = s.insertHanded(ctx, tx)
 			}
 			for _, r := range batch[i:j] {
-				r.res.Handed = r.handedTo > 0 && !r.leftPending
+				r.res.Handed = r.tookOne && !r.leftPending
 			}
 			i = j - 1
 		case r.completion != nil:
@@ -794,7 +794,7 @@ func (s *Store) runBatch(batch []*writeReq) error {
 // and, when it has a subject, the event to the run's (runSubjects).
 func (s *Store) appendOne(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *writeReq, deliveries []newDelivery) ([]newDelivery, error) {
 	ev := r.ev
-	r.stale, r.handedTo, r.leftPending = false, 0, false
+	r.stale, r.tookOne, r.leftPending = false, false, false
 	body := ev.Body
 	if body == nil {
 		body = []byte{}
