@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -660,10 +662,10 @@ type Store interface {
 }
 
 // AppendClaimer is implemented by a store that can claim a delivery in
-// the transaction that creates it (SQLite, whose one process owns the
-// store): the dispatcher of that process, while it has a free place for
-// the delivery, takes it there and then, and is handed the claim once the
-// append has committed. That saves a claim's transaction and its index
+// the transaction that creates it (SQLite and PostgreSQL): the dispatcher
+// of the process that appends, while it has a free place for the
+// delivery, takes it there and then, leased to itself, and is handed the
+// claim once the append has committed. That saves a claim's transaction and its index
 // changes for every delivery that finds the dispatcher idle, and the wait
 // for it between the acknowledgement and the attempt.
 type AppendClaimer interface {
@@ -693,6 +695,20 @@ type AppendClaims struct {
 	// the store's owner next opens it (which makes them pending again at
 	// once). It must not block.
 	Claimed func([]Claim)
+}
+
+// HandedEvent is the event of a claim an append hands over: data, stored
+// at seq with its lifecycle rank and stale flag, as a claim would read it
+// back. The headers and body are copied: the appended event's memory is
+// its caller's.
+func HandedEvent(data EventData, seq int64, rank int, stale bool) *Event {
+	ev := &Event{EventData: data, Seq: seq, Rank: rank, Stale: stale}
+	ev.Headers = maps.Clone(ev.Headers)
+	ev.Body = slices.Clone(ev.Body)
+	if ev.Body == nil {
+		ev.Body = []byte{}
+	}
+	return ev
 }
 
 // SlotBooker is implemented by a store that several processes share

@@ -9,7 +9,8 @@ import (
 	"github.com/hooklatch/hooklatch/store"
 )
 
-// Deliveries claimed by their appends (store.AppendClaimer, SQLite).
+// Deliveries claimed by their appends (store.AppendClaimer: SQLite and
+// PostgreSQL).
 //
 // While Run has a free place and knows of no due delivery it has not
 // claimed (dirty is false), an append inserts each delivery to a
@@ -48,11 +49,13 @@ type handoff struct {
 const handOverWait = 5 * time.Second
 
 // handable says whether appends may claim r's deliveries: r keeps no
-// order, no rate and no concurrency shared with other processes, so a
-// claim made at once is the claim the dispatcher would make. Pauses and
-// an open breaker are checked at each take.
+// order, no rate and no concurrency bound, so a claim made at once is the
+// claim the dispatcher would make. Pauses and an open breaker are checked
+// at each take; a Retry-After hold, this process's or one another
+// process shared (SlotBooker), delays a handed delivery's start as it
+// does a claimed one's.
 func (d *Dispatcher) handable(r *route) bool {
-	return r.Order == store.OrderNone && r.Policy.Rate.Events == 0 && d.bounds[r.Name] == 0 && d.booker == nil
+	return r.Order == store.OrderNone && r.Policy.Rate.Events == 0 && d.bounds[r.Name] == 0
 }
 
 // appendClaims is what the dispatcher gives the store while Run runs.

@@ -28,6 +28,7 @@ type appendReq struct {
 
 	res   store.AppendResult
 	stale bool // the stored event was stale on arrival
+	rank  int  // its lifecycle rank
 	err   error
 	done  chan struct{}
 }
@@ -172,7 +173,10 @@ func cutOff(err error) bool {
 // stale when its subject's stored latest state is later (a higher rank,
 // or the same reached later: the new event is received last), found by
 // the subject's primary key. Later events of the same subject in the
-// batch are the writer's to compare (subjectBatch).
+// batch are the writer's to compare (subjectBatch). $20 says which
+// deliveries are inserted in flight, leased to $21 until $22, for the
+// dispatcher that took them (handoff.go); NULL, none. Those are returned
+// too, as rows with a delivery id.
 const appendSQL = `
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
@@ -194,12 +198,16 @@ WITH input AS (
     ON CONFLICT DO NOTHING
     RETURNING seq, id, received_at, stale
 ), dl AS (
-    INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, created_at, updated_at)
-    SELECT ins.seq, ins.id, d.destination, 'pending', ins.received_at, ins.received_at, ins.received_at
-      FROM ins JOIN unnest($16::text[], $17::text[]) WITH ORDINALITY AS d (event_id, destination, ord) ON d.event_id = ins.id
+    INSERT INTO deliveries (event_seq, event_id, destination, status, next_attempt_at, lease_owner, lease_until, created_at, updated_at)
+    SELECT ins.seq, ins.id, d.destination, CASE WHEN d.handed THEN 'in_flight' ELSE 'pending' END, ins.received_at,
+           CASE WHEN d.handed THEN $21 ELSE '' END, CASE WHEN d.handed THEN $22::timestamptz END, ins.received_at, ins.received_at
+      FROM ins JOIN unnest($16::text[], $17::text[], $20::bool[]) WITH ORDINALITY AS d (event_id, destination, handed, ord) ON d.event_id = ins.id
      ORDER BY ins.seq, d.ord
+    RETURNING id, event_id, destination, status
 )
-SELECT id, seq, stale FROM ins`
+SELECT id, seq, stale, NULL::bigint, NULL::text FROM ins
+UNION ALL
+SELECT event_id, 0, false, id, destination FROM dl WHERE status = 'in_flight'`
 
 // countDuplicateSQL counts a duplicate on the first event it matches, by
 // dedupe key or by body, and names that event: a stored one (through the
@@ -250,7 +258,8 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
 		occurred[i], received[i] = ts(ev.OccurredAt), ev.ReceivedAt
 		schemes[i], attention[i], headers[i] = text(ev.Scheme), text(ev.Attention), r.headers
 		bodies[i], sums[i] = ev.Body, r.bodySum[:]
-		ranks[i], withSubject = int32(event.LifecycleRank(ev.SubjectKind, ev.Status)), withSubject || ev.Subject != ""
+		r.rank = event.LifecycleRank(ev.SubjectKind, ev.Status)
+		ranks[i], withSubject = int32(r.rank), withSubject || ev.Subject != ""
 		r.res, r.stale = store.AppendResult{}, false // a batch written again starts over
 		if bodies[i] == nil {
 			bodies[i] = []byte{} // nil would be NULL
@@ -267,35 +276,49 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
 			parents[i] = &p
 		}
 	}
-	appendArgs := []any{ids, sources, keys, fields, types, kinds, subjects, statuses,
-		occurred, received, schemes, attention, headers, bodies, sums, destEvents, destNames, parents, ranks}
+	hs := s.take(rows, ordered)
+	committed := false
+	defer func() { s.settle(hs, committed) }()
+	appendArgs := append([]any{ids, sources, keys, fields, types, kinds, subjects, statuses,
+		occurred, received, schemes, attention, headers, bodies, sums, destEvents, destNames, parents, ranks}, hs.args()...)
 	if !withSubject {
 		// No subject state to keep: one statement, its own transaction.
 		res, err := s.writes.Query(ctx, appendSQL, appendArgs...)
 		if err != nil {
 			return fmt.Errorf("postgres: append: %w", err)
 		}
-		if err := answerInserted(res, rows, ids); err != nil {
+		if err := answerInserted(res, rows, ids, hs); err != nil {
 			return err
 		}
+		committed = true
 		return s.countDuplicates(ctx, s.writes, duplicatesOf(rows))
 	}
-	return s.writeSubjectBatch(ctx, rows, ids, sources, subjects, appendArgs, &order)
+	return s.writeSubjectBatch(ctx, rows, ids, sources, subjects, appendArgs, &order, hs, &committed)
 }
 
 // answerInserted reads appendSQL's rows into the results of rows (whose
-// ids are ids): the inserted events' seqs and whether they were stale.
-func answerInserted(res pgx.Rows, rows []*appendReq, ids []string) error {
+// ids are ids): the inserted events' seqs and whether they were stale,
+// and the ids of the deliveries inserted in flight for hs.
+func answerInserted(res pgx.Rows, rows []*appendReq, ids []string, hs *handing) error {
 	type inserted struct {
 		seq   int64
 		stale bool
 	}
 	got := map[string]inserted{}
 	var (
-		id string
-		in inserted
+		id          string
+		in          inserted
+		delivery    pgtype.Int8
+		destination pgtype.Text
 	)
-	_, err := pgx.ForEachRow(res, []any{&id, &in.seq, &in.stale}, func() error { got[id] = in; return nil })
+	_, err := pgx.ForEachRow(res, []any{&id, &in.seq, &in.stale, &delivery, &destination}, func() error {
+		if delivery.Valid {
+			hs.inserted(id, destination.String, delivery.Int64)
+		} else {
+			got[id] = in
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("postgres: append: %w", err)
 	}

@@ -24,7 +24,7 @@ func workChannel(schema string) string {
 // stored an event that has somewhere to go.
 func (s *Store) signalWork(batch []*appendReq) {
 	for _, r := range batch {
-		if r.err == nil && !r.res.Duplicate && len(r.ev.Destinations) > 0 {
+		if r.err == nil && !r.res.Duplicate && !r.res.Handed && len(r.ev.Destinations) > 0 {
 			s.announce()
 			return
 		}

@@ -217,6 +217,7 @@ ANALYZE events, subjects, deliveries`); err != nil {
 	appendArgs := []any{one("e-new"), one("sent"), one("k-new"), one("message"), one("message.sent"), one("message_id"), one("msg_7"), one("SENT"),
 		[]pgtype.Timestamptz{ts(now)}, []time.Time{now}, one("v1"), one(""), one("{}"), [][]byte{{}}, [][]byte{{1}}, []string(nil), []string(nil),
 		[]*string(nil), []int32{5}}
+	appendArgs = append(appendArgs, (*handing)(nil).args()...)
 	upsertArgs := (&subjectStates{sources: one("sent"), subjects: one("msg_7"), kinds: one("message_id"), statuses: one("SENT"), ids: one("e-new"),
 		ranks: []int32{5}, seqs: []int64{100001}, events: []int64{1}, occurred: []pgtype.Timestamptz{ts(now)}, received: []time.Time{now}}).args()
 	for name, tc := range map[string]struct {

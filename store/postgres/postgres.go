@@ -16,6 +16,9 @@
 // unique indexes, so it holds across instances. Deliveries are claimed
 // with FOR UPDATE SKIP LOCKED under a lease that names the claiming
 // instance, and new work is announced with NOTIFY (see ListenForWork).
+// While an instance's dispatcher has a free place, its appends insert
+// their deliveries already claimed by it and hand them over once
+// committed (store.AppendClaimer, handoff.go): no claim, and no NOTIFY.
 package postgres
 
 import (
@@ -145,6 +148,10 @@ type Store struct {
 	// ordered names the destinations that order by subject, as this
 	// store last recorded or read the routes (store.OrderSubject).
 	ordered atomic.Pointer[map[string]bool]
+
+	// onAppend is the dispatcher's, while it takes deliveries as their
+	// appends create them (handoff.go).
+	onAppend atomic.Pointer[store.AppendClaims]
 }
 
 var _ store.Store = (*Store)(nil)

@@ -70,7 +70,8 @@ const markStaleSQL = `UPDATE events SET stale = true WHERE seq = ANY($1::bigint[
 // writeSubjectBatch writes a batch with events of subjects in one
 // transaction: the subjects' locks, the events (appendArgs), the stale
 // flags appendSQL could not see, the duplicates and the subjects' states.
-func (s *Store) writeSubjectBatch(ctx context.Context, rows []*appendReq, ids, sources, subjects []string, appendArgs []any, order *orderBatch) error {
+func (s *Store) writeSubjectBatch(ctx context.Context, rows []*appendReq, ids, sources, subjects []string, appendArgs []any, order *orderBatch,
+	hs *handing, committed *bool) error {
 	tx, err := s.writes.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: append: %w", err)
@@ -91,7 +92,7 @@ func (s *Store) writeSubjectBatch(ctx context.Context, rows []*appendReq, ids, s
 	}
 	res, err := results.Query()
 	if err == nil {
-		err = answerInserted(res, rows, ids)
+		err = answerInserted(res, rows, ids, hs)
 	}
 	if err == nil && len(order.keys) > 0 {
 		_, err = results.Exec()
@@ -120,6 +121,7 @@ func (s *Store) writeSubjectBatch(ctx context.Context, rows []*appendReq, ids, s
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("postgres: append: commit: %w", err)
 	}
+	*committed = true
 	return nil
 }
 

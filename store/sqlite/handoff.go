@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -142,7 +141,7 @@ func (s *Store) handOff() {
 	for i, hd := range s.handing {
 		ev := events[hd.req]
 		if ev == nil {
-			ev = handedEvent(hd.req)
+			ev = store.HandedEvent(hd.req.ev.EventData, hd.req.res.Seq, hd.req.rank, hd.req.stale)
 			events[hd.req] = ev
 		}
 		subjects = subjects || ev.Subject != ""
@@ -167,16 +166,4 @@ func (s *Store) handOff() {
 		}
 		h.Claimed(claims)
 	}()
-}
-
-// handedEvent is r's event as a claim reads it: the event's own memory
-// is its caller's, so what the claim keeps is copied.
-func handedEvent(r *writeReq) *store.Event {
-	ev := &store.Event{EventData: r.ev.EventData, Seq: r.res.Seq, Rank: r.rank, Stale: r.stale}
-	ev.Headers = maps.Clone(ev.Headers)
-	ev.Body = slices.Clone(ev.Body)
-	if ev.Body == nil {
-		ev.Body = []byte{}
-	}
-	return ev
 }

@@ -6,76 +6,12 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hooklatch/hooklatch/store"
 	"github.com/hooklatch/hooklatch/store/storetest"
 )
-
-// places is a dispatcher's side of store.AppendClaims in tests: free
-// places for the destinations in takes, the destinations asked, and the
-// claims handed over.
-type places struct {
-	mu      sync.Mutex
-	free    int
-	takes   map[string]bool
-	asked   []string
-	untaken int
-	claims  chan []store.Claim
-}
-
-func newPlaces(free int, takes ...string) *places {
-	p := &places{free: free, takes: map[string]bool{}, claims: make(chan []store.Claim, 100)}
-	for _, d := range takes {
-		p.takes[d] = true
-	}
-	return p
-}
-
-func (p *places) hook(owner string, now time.Time) *store.AppendClaims {
-	return &store.AppendClaims{
-		Owner: owner, Lease: time.Minute, Now: func() time.Time { return now },
-		Take: func(dest string) bool {
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			p.asked = append(p.asked, dest)
-			if !p.takes[dest] || p.free == 0 {
-				return false
-			}
-			p.free--
-			return true
-		},
-		Untake: func(string) {
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			p.free++
-			p.untaken++
-		},
-		Claimed: func(cs []store.Claim) { p.claims <- cs },
-	}
-}
-
-// handed waits for n claims.
-func (p *places) handed(t *testing.T, n int) []store.Claim {
-	t.Helper()
-	var out []store.Claim
-	for len(out) < n {
-		select {
-		case cs := <-p.claims:
-			out = append(out, cs...)
-		case <-time.After(5 * time.Second):
-			t.Fatalf("handed %d claims, want %d", len(out), n)
-		}
-	}
-	select {
-	case cs := <-p.claims:
-		t.Fatalf("handed %d more claims than %d", len(cs), n)
-	case <-time.After(50 * time.Millisecond):
-	}
-	return out
-}
 
 // An append claims, in its transaction, the deliveries the dispatcher has
 // places for, and hands the claims over once committed: each is the
@@ -94,8 +30,8 @@ func TestAppendsClaimWhatTheDispatcherTakes(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	p := newPlaces(3, "fast", "ordered", "paused")
-	s.ClaimOnAppend(p.hook("me", now))
+	p := storetest.NewPlaces(3, "fast", "ordered", "paused")
+	s.ClaimOnAppend(p.Hook("me", now))
 
 	var evs []*store.NewEvent
 	for i := range 4 {
@@ -115,11 +51,11 @@ func TestAppendsClaimWhatTheDispatcherTakes(t *testing.T) {
 		}
 	}
 	// Asked once per delivery, never for an ordered or paused one.
-	if want := []string{"fast", "slow", "fast", "slow", "fast", "fast", "slow", "fast", "slow"}; !slices.Equal(p.asked, want) {
-		t.Errorf("asked %v, want %v", p.asked, want)
+	if want := []string{"fast", "slow", "fast", "slow", "fast", "fast", "slow", "fast", "slow"}; !slices.Equal(p.Asked, want) {
+		t.Errorf("asked %v, want %v", p.Asked, want)
 	}
 
-	claims := p.handed(t, 3)
+	claims := p.Handed(t, 3)
 	byEvent := map[string]store.Claim{}
 	for _, c := range claims {
 		byEvent[c.Delivery.EventID] = c
@@ -198,13 +134,13 @@ func TestAppendsClaimWhatTheDispatcherTakes(t *testing.T) {
 
 	// Stopped: appends claim nothing more.
 	s.ClaimOnAppend(nil)
-	p.free = 10
+	p.Free = 10
 	late := storetest.NewEvent("sent", "k-late")
 	late.Destinations = []string{"fast"}
 	if res, err := s.Append(ctx, late); err != nil || res.Handed {
 		t.Fatalf("append after stopping: %+v, %v", res, err)
 	}
-	p.handed(t, 0)
+	p.Handed(t, 0)
 }
 
 // A transaction that rolls back gives back the places its appends took;
@@ -213,8 +149,8 @@ func TestAppendsClaimWhatTheDispatcherTakes(t *testing.T) {
 func TestHandedPlacesGivenBackOnRollback(t *testing.T) {
 	t.Parallel()
 	s := openPlans(t)
-	p := newPlaces(10, "fast")
-	s.ClaimOnAppend(p.hook("me", time.Now()))
+	p := storetest.NewPlaces(10, "fast")
+	s.ClaimOnAppend(p.Hook("me", time.Now()))
 	var batch []*writeReq
 	for i := range 3 {
 		ev := storetest.NewEvent("sent", "k-"+string(rune('a'+i)))
@@ -229,9 +165,9 @@ func TestHandedPlacesGivenBackOnRollback(t *testing.T) {
 	}
 	s.commit(batch) // as the writer does; none is running, as nothing was queued
 
-	claims := p.handed(t, 3)
-	if p.untaken != 2 || p.free != 7 {
-		t.Errorf("untaken %d, free %d: want 2 given back, 3 taken", p.untaken, p.free)
+	claims := p.Handed(t, 3)
+	if p.Untaken != 2 || p.Free != 7 {
+		t.Errorf("untaken %d, free %d: want 2 given back, 3 taken", p.Untaken, p.Free)
 	}
 	for _, r := range batch {
 		if r.ev != nil && (r.err != nil || !r.res.Handed || r.res.EventID != r.ev.ID || r.res.Seq == 0) {
@@ -254,8 +190,8 @@ func TestHandedPlacesGivenBackOnRollback(t *testing.T) {
 func TestHandedClaimsKnowTheirSubjectsState(t *testing.T) {
 	t.Parallel()
 	s := openPlans(t)
-	p := newPlaces(10, "fast")
-	s.ClaimOnAppend(p.hook("me", time.Now()))
+	p := storetest.NewPlaces(10, "fast")
+	s.ClaimOnAppend(p.Hook("me", time.Now()))
 	evs := subjectEvents()[:2] // SENT, then QUEUED: stale
 	var batch []*writeReq
 	for _, ev := range evs {
@@ -265,7 +201,7 @@ func TestHandedClaimsKnowTheirSubjectsState(t *testing.T) {
 		batch = append(batch, r)
 	}
 	s.commit(batch)
-	for _, c := range p.handed(t, 2) {
+	for _, c := range p.Handed(t, 2) {
 		if stale := c.Event.ID == evs[1].ID; c.Stale != stale || c.Event.Stale != stale || c.SubjectStatus != "SENT" {
 			t.Errorf("claim of %s (%s): stale %v (event %v), subject status %q", c.Event.ID, c.Event.Status, c.Stale, c.Event.Stale, c.SubjectStatus)
 		}
