@@ -44,10 +44,19 @@ func grownStore(b *testing.B, events, old int) string {
 		b.Skip("set HOOKLATCH_GROWN_STORE to a path outside the repository, where a store of " +
 			strconv.Itoa(events) + " events is grown once and kept")
 	}
+	growOnce(b, path, events, old, func(string) {})
+	return path
+}
+
+// growOnce grows a store of events at path, unless one is there: create
+// makes its empty file first (or does nothing, for the default pages).
+func growOnce(b *testing.B, path string, events, old int, create func(path string)) {
+	b.Helper()
 	if _, err := os.Stat(path); err == nil {
-		return path
+		return
 	}
 	b.Logf("growing %s to %d events (%d past retention)", path, events, old)
+	create(path + ".tmp")
 	s, err := sqlite.Open(context.Background(), path+".tmp", sqlite.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -59,7 +68,6 @@ func grownStore(b *testing.B, events, old int) string {
 	if err := os.Rename(path+".tmp", path); err != nil {
 		b.Fatal(err)
 	}
-	return path
 }
 
 // insertEvents appends events shaped like Sent's (a sample body with a
