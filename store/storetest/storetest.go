@@ -65,6 +65,8 @@ func Run(t *testing.T, factory Factory) {
 	t.Run("SubjectRetention", func(t *testing.T) { t.Parallel(); testSubjectRetention(t, factory) })
 	t.Run("SubjectsConcurrent", func(t *testing.T) { t.Parallel(); testSubjectsConcurrent(t, factory) })
 	t.Run("PauseHoldsAcrossReopen", func(t *testing.T) { t.Parallel(); testPauseHoldsAcrossReopen(t, factory) })
+	t.Run("HandOff", func(t *testing.T) { t.Parallel(); testHandOff(t, factory) })
+	t.Run("HandOffSubjects", func(t *testing.T) { t.Parallel(); testHandOffSubjects(t, factory) })
 	RunOrder(t, factory)
 }
 
