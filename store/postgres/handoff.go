@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/hooklatch/hooklatch/event"
 	"github.com/hooklatch/hooklatch/store"
 )
 
@@ -40,6 +41,9 @@ type handing struct {
 	ids    []int64
 	index  map[[2]string]int // (event id, destination) as stored: i
 	until  time.Time
+	// latest is the batch's latest event of each subject (subjectBatch),
+	// once written.
+	latest map[store.SubjectKey]*appendReq
 }
 
 // take asks the dispatcher for a place for each delivery of rows, except
@@ -132,12 +136,12 @@ func (s *Store) settle(hs *handing, committed bool) {
 	if len(claims) == 0 {
 		return
 	}
-	if !subjects {
+	if !subjects || hs.subjectStates(claims) {
 		hs.hook.Claimed(claims)
 		return
 	}
-	// The subjects' states are read off the writer, as a claim reads them
-	// with its rows.
+	// Some subject's latest state is not the batch's: read, off the
+	// writer, as a claim reads it with its rows.
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -146,6 +150,30 @@ func (s *Store) settle(hs *handing, committed bool) {
 		}
 		hs.hook.Claimed(claims)
 	}()
+}
+
+// subjectStates sets the subject state of each claim whose subject's
+// latest state is the batch's own, and reports whether that was all of
+// them. A subject's latest event in the batch that was not stale on
+// arrival is the subject's latest state once the batch has committed (the
+// statement compared it with the stored one); one that was stale leaves
+// the stored state the latest, which only a read can tell.
+func (hs *handing) subjectStates(claims []store.Claim) bool {
+	latest := map[store.SubjectKey]store.Latest{}
+	for _, c := range claims {
+		ev := c.Event
+		if ev.Subject == "" {
+			continue
+		}
+		l := hs.latest[store.SubjectKey{Source: text(ev.Source), Subject: text(ev.Subject)}]
+		if l == nil || l.stale {
+			return false
+		}
+		latest[store.SubjectKey{Source: ev.Source, Subject: ev.Subject}] = store.Latest{Status: l.ev.Status,
+			Position: event.Position{Rank: l.rank, OccurredAt: l.ev.OccurredAt.Truncate(time.Microsecond), Received: l.res.Seq}}
+	}
+	store.FillStaleness(claims, latest)
+	return true
 }
 
 // handedEvent is r's event as a claim reads it back: its times cut to

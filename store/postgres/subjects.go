@@ -104,7 +104,10 @@ func (s *Store) writeSubjectBatch(ctx context.Context, rows []*appendReq, ids, s
 		results.Close()
 		return fmt.Errorf("postgres: append: %w", err)
 	}
-	stale, states := subjectBatch(rows)
+	stale, states, latest := subjectBatch(rows)
+	if hs != nil {
+		hs.latest = latest
+	}
 	// Duplicates before the states: retention locks an event before its
 	// subject, and so does this transaction.
 	if err := s.countDuplicates(ctx, tx, duplicatesOf(rows)); err != nil {
@@ -142,8 +145,9 @@ func (st *subjectStates) args() []any {
 // the order they were stored (their seqs): one is stale also when an
 // earlier one of the batch is after it. It sets their stale flags, and
 // returns the seqs of those that appendSQL did not flag, and the batch's
-// latest event and count per subject.
-func subjectBatch(rows []*appendReq) (stale []int64, states subjectStates) {
+// latest event and count per subject, as states to upsert and as the
+// latest request per subject.
+func subjectBatch(rows []*appendReq) (stale []int64, states subjectStates, latest map[store.SubjectKey]*appendReq) {
 	var inserted []*appendReq
 	for _, r := range rows {
 		if r.res.Seq != 0 && r.ev.Subject != "" {
@@ -151,14 +155,14 @@ func subjectBatch(rows []*appendReq) (stale []int64, states subjectStates) {
 		}
 	}
 	slices.SortFunc(inserted, func(a, b *appendReq) int { return cmp.Compare(a.res.Seq, b.res.Seq) })
-	type latest struct {
+	type newest struct {
 		r     *appendReq
 		pos   event.Position
 		count int64
 	}
 	var (
 		order []store.SubjectKey
-		by    = map[store.SubjectKey]*latest{}
+		by    = map[store.SubjectKey]*newest{}
 	)
 	for _, r := range inserted {
 		ev := r.ev
@@ -166,7 +170,7 @@ func subjectBatch(rows []*appendReq) (stale []int64, states subjectStates) {
 		pos := event.Position{Rank: event.LifecycleRank(ev.SubjectKind, ev.Status), OccurredAt: ev.OccurredAt, Received: r.res.Seq}
 		l := by[k]
 		if l == nil {
-			by[k] = &latest{r: r, pos: pos, count: 1}
+			by[k] = &newest{r: r, pos: pos, count: 1}
 			order = append(order, k)
 			continue
 		}
@@ -180,8 +184,10 @@ func subjectBatch(rows []*appendReq) (stale []int64, states subjectStates) {
 		}
 		l.r, l.pos = r, pos
 	}
+	latest = make(map[store.SubjectKey]*appendReq, len(by))
 	for _, k := range order {
 		l := by[k]
+		latest[k] = l.r
 		ev := l.r.ev
 		states.sources, states.subjects = append(states.sources, k.Source), append(states.subjects, k.Subject)
 		states.kinds, states.statuses = append(states.kinds, text(ev.SubjectKind)), append(states.statuses, text(ev.Status))
@@ -189,7 +195,7 @@ func subjectBatch(rows []*appendReq) (stale []int64, states subjectStates) {
 		states.ids, states.events = append(states.ids, text(ev.ID)), append(states.events, l.count)
 		states.occurred, states.received = append(states.occurred, ts(ev.OccurredAt)), append(states.received, ev.ReceivedAt)
 	}
-	return stale, states
+	return stale, states, latest
 }
 
 // Subject implements store.Store.
