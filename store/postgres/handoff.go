@@ -103,15 +103,14 @@ func (s *Store) settle(hs *handing, committed bool) {
 	}
 	var claims []store.Claim
 	evs := map[*appendReq]*store.Event{}
-	all := map[*appendReq]bool{}
+	pending := map[*appendReq]bool{} // left a delivery to be claimed
 	subjects := false
 	for i, took := range hs.handed {
 		r := hs.reqs[i]
-		if _, seen := all[r]; !seen {
-			all[r] = true
-		}
-		if !took || !committed || hs.ids[i] == 0 || r.res.Seq == 0 || r.res.Duplicate {
-			all[r] = false
+		// An id was returned only for a delivery inserted in flight, with
+		// its event: never for a duplicate's.
+		if !took || !committed || hs.ids[i] == 0 {
+			pending[r] = true
 			if took {
 				hs.hook.Untake(hs.dests[i])
 			}
@@ -130,8 +129,8 @@ func (s *Store) settle(hs *handing, committed bool) {
 			Event: ev, Attempt: 1,
 		})
 	}
-	for r, handed := range all {
-		r.res.Handed = handed && committed
+	for r := range evs {
+		r.res.Handed = !pending[r]
 	}
 	if len(claims) == 0 {
 		return
@@ -201,8 +200,10 @@ func (s *Store) fillStaleness(ctx context.Context, claims []store.Claim) error {
 		return nil
 	}
 	sources, subjects := make([]string, len(keys)), make([]string, len(keys))
+	raw := make(map[store.SubjectKey]store.SubjectKey, len(keys)) // as stored: as the events have them
 	for i, k := range keys {
 		sources[i], subjects[i] = text(k.Source), text(k.Subject)
+		raw[store.SubjectKey{Source: sources[i], Subject: subjects[i]}] = k
 	}
 	rows, err := s.pool.Query(ctx, claimedSubjectsSQL, sources, subjects)
 	if err != nil {
@@ -221,7 +222,7 @@ func (s *Store) fillStaleness(ctx context.Context, claims []store.Claim) error {
 			return err
 		}
 		l.Position.Rank, l.Position.OccurredAt = int(rank), fromTS(occurred)
-		latest[k] = l
+		latest[raw[k]] = l
 	}
 	if err := rows.Err(); err != nil {
 		return err

@@ -230,6 +230,8 @@ ANALYZE events, subjects, deliveries`); err != nil {
 		"prune":   {pruneEventsSQL, []any{now, pgtype.Timestamptz{}, 100, 0, 400}},
 		"subject": {`SELECT * FROM subjects WHERE source = $1 AND subject = $2`, []any{"sent", "msg_7"}},
 		"stale":   {markStaleSQL, []any{[]int64{5, 6}}},
+		// A handed claim's subject state, when its batch cannot tell it.
+		"handed": {claimedSubjectsSQL, []any{one("sent"), one("msg_7")}},
 	} {
 		plan := explain(t, s, tc.q, tc.args)
 		if strings.Contains(plan, "Seq Scan on subjects") || strings.Contains(plan, "Seq Scan on events") {
