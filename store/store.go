@@ -118,7 +118,8 @@ type NewEvent struct {
 	EventData
 
 	// Destinations names where the event goes. Append creates one pending
-	// delivery per name, due at ReceivedAt, in the event's transaction.
+	// delivery per name, due at ReceivedAt, in the event's transaction; a
+	// name given twice is one delivery (DistinctDestinations).
 	Destinations []string `json:"-"`
 
 	// BodySHA256 is the SHA-256 of Body when the caller has it already,
@@ -133,6 +134,25 @@ func (ev *NewEvent) BodySum() [sha256.Size]byte {
 		return ev.BodySHA256
 	}
 	return sha256.Sum256(ev.Body)
+}
+
+// DistinctDestinations is ev.Destinations without the names given a second
+// time, in their order: the deliveries Append creates. It is
+// ev.Destinations itself when no name repeats.
+func (ev *NewEvent) DistinctDestinations() []string {
+	ds := ev.Destinations
+	for i := 1; i < len(ds); i++ {
+		if slices.Contains(ds[:i], ds[i]) {
+			out := slices.Clone(ds[:i])
+			for _, d := range ds[i+1:] {
+				if !slices.Contains(out, d) {
+					out = append(out, d)
+				}
+			}
+			return out
+		}
+	}
+	return ds
 }
 
 // Event is a stored event as read back: the event as received, and what

@@ -264,7 +264,7 @@ func (s *Store) writeBatch(ctx context.Context, batch []*appendReq) error {
 		if bodies[i] == nil {
 			bodies[i] = []byte{} // nil would be NULL
 		}
-		for _, d := range ev.Destinations {
+		for _, d := range ev.DistinctDestinations() { // a delivery each: the unique key
 			destEvents, destNames = append(destEvents, ids[i]), append(destNames, text(d))
 		}
 		order.add(ordered, ev) // only events with a subject are ordered

@@ -56,14 +56,10 @@ func (s *Store) take(rows []*appendReq, ordered map[string]bool) *handing {
 	}
 	hs := &handing{hook: h, index: map[[2]string]int{}}
 	for _, r := range rows {
-		for _, d := range r.ev.Destinations {
-			key := [2]string{text(r.ev.ID), text(d)}
-			_, twice := hs.index[key] // a destination named twice is asked once
-			if !twice {
-				hs.index[key] = len(hs.reqs)
-			}
+		for _, d := range r.ev.DistinctDestinations() { // as appendSQL gets them
+			hs.index[[2]string{text(r.ev.ID), text(d)}] = len(hs.reqs)
 			hs.reqs, hs.dests = append(hs.reqs, r), append(hs.dests, d)
-			hs.handed = append(hs.handed, !twice && !ordered[d] && h.Take(d))
+			hs.handed = append(hs.handed, !ordered[d] && h.Take(d))
 		}
 	}
 	if len(hs.reqs) == 0 {

@@ -43,7 +43,7 @@ func (b *orderBatch) add(ordered map[string]bool, ev *store.NewEvent) {
 	if key == "" {
 		return
 	}
-	for _, d := range ev.Destinations {
+	for _, d := range ev.DistinctDestinations() {
 		if ordered[d] {
 			b.eventIDs, b.destinations = append(b.eventIDs, text(ev.ID)), append(b.destinations, text(d))
 			b.keys, b.ranks = append(b.keys, text(key)), append(b.ranks, int32(rank))

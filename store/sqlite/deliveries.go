@@ -586,10 +586,7 @@ type newDelivery struct {
 func (s *Store) newDeliveries(to []newDelivery, r *writeReq, seq int64) []newDelivery {
 	ev := r.ev
 	at := unixNano(ev.ReceivedAt)
-	for i, dest := range ev.Destinations {
-		if slices.Contains(ev.Destinations[:i], dest) {
-			continue // one delivery per destination
-		}
+	for _, dest := range ev.DistinctDestinations() {
 		d := newDelivery{seq: seq, eventID: ev.ID, destination: dest, at: at}
 		if s.ordered[dest] {
 			d.orderKey, d.orderRank = store.OrderKey(&ev.EventData)

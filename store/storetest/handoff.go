@@ -50,7 +50,7 @@ func testHandOff(t *testing.T, factory Factory) {
 		evs = append(evs, ev)
 	}
 	only := NewEvent("sent", "k-only")
-	only.Destinations = []string{"fast"}
+	only.Destinations = []string{"fast", "fast"} // named twice: one delivery, asked once
 	for i, ev := range []*store.NewEvent{evs[0], evs[1], only, evs[2]} {
 		res, err := s.Append(ctx, ev)
 		if err != nil {
