@@ -1079,9 +1079,9 @@ func testAddDeliveries(t *testing.T, factory Factory) {
 		t.Errorf("no event ids: err = %v, want ErrNoSelection", err)
 	}
 	later := t0.Add(time.Minute)
-	n, err := s.AddDeliveries(ctx, []string{bare.ID, has.ID, other.ID, "no-such-event"}, "app", later)
+	n, err := s.AddDeliveries(ctx, []string{bare.ID, has.ID, other.ID, "no-such-event", bare.ID}, "app", later)
 	if err != nil || n != 2 {
-		t.Fatalf("AddDeliveries = %d, %v; want 2 created (not the existing one, not the unknown id)", n, err)
+		t.Fatalf("AddDeliveries = %d, %v; want 2 created (not the existing one, not the unknown id, not the id named twice again)", n, err)
 	}
 	// Again: nothing new.
 	if n, err := s.AddDeliveries(ctx, []string{bare.ID, other.ID}, "app", later); err != nil || n != 0 {
