@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,6 +71,7 @@ type Config struct {
 type Metrics struct {
 	Pruned      *prometheus.CounterVec
 	OldestEvent prometheus.Gauge
+	Pass        prometheus.Gauge
 }
 
 // NewMetrics makes the collectors and registers them with reg, unless reg
@@ -82,11 +84,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"what"}),
 		OldestEvent: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hooklatch_oldest_event_age_seconds",
-			Help: "Age of the oldest stored event, as of the last retention pass.",
+			Help: "Age of the oldest stored event, as of the last retention pass (or the last minute of a long one).",
+		}),
+		Pass: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hooklatch_retention_pass_seconds",
+			Help: "How long the retention pass under way has run, or the last one took. One that keeps growing means events arrive faster than retention prunes them.",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Pruned, m.OldestEvent)
+		reg.MustRegister(m.Pruned, m.OldestEvent, m.Pass)
 	}
 	return m
 }
@@ -168,6 +174,7 @@ func (r *Retainer) Prune(ctx context.Context) (events, keys int64, err error) {
 	if r.cfg.RetentionDead > 0 {
 		deadBefore = now.Add(-r.cfg.RetentionDead)
 	}
+	reported, logged, warned := now, now, false
 	for ctx.Err() == nil {
 		e, k, err := r.cfg.Store.Prune(ctx, before, deadBefore, keysBefore, r.cfg.Batch)
 		events, keys = events+e, keys+k
@@ -179,11 +186,65 @@ func (r *Retainer) Prune(ctx context.Context) (events, keys int64, err error) {
 		if e < int64(r.cfg.Batch) && k < int64(r.cfg.Batch) {
 			break
 		}
+		if t := r.cfg.Clock.Now(); t.Sub(reported) >= r.cfg.Interval {
+			reported = t
+			warned = r.progress(ctx, now, t, events, keys, &logged, warned)
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(r.cfg.Pause):
 		}
 	}
+	end := r.cfg.Clock.Now()
+	r.cfg.Metrics.Pass.Set(end.Sub(now).Seconds())
+	r.oldest(ctx, end)
+	if events > 0 || keys > 0 {
+		r.cfg.Logger.Info("retention: pruned", "events", events, "dedupe_keys", keys, "took", end.Sub(now).Round(time.Millisecond))
+	}
+	return events, keys, ctx.Err()
+}
+
+// behindAfter is how long a pass runs before it warns that retention may
+// be falling behind. A healthy store's pass takes seconds; the first one
+// over a large backlog (retention just turned on, or shortened) may take
+// hours at the few thousand events a second an idle writer prunes.
+// Until then, and after, a long pass logs its progress every
+// progressEvery.
+const (
+	behindAfter   = 15 * time.Minute
+	progressEvery = 5 * time.Minute
+)
+
+// progress reports a pass that started at start and is still running at
+// now, about once an Interval, so that a pass that never ends is seen:
+// the gauges each time, an info line every progressEvery (since
+// *logged), and once a warning; it returns whether the warning has been
+// given.
+func (r *Retainer) progress(ctx context.Context, start, now time.Time, events, keys int64, logged *time.Time, warned bool) bool {
+	ran := now.Sub(start)
+	r.cfg.Metrics.Pass.Set(ran.Seconds())
+	r.oldest(ctx, now)
+	rate := 0.0
+	if ran > 0 {
+		rate = math.Round(10*float64(events)/ran.Seconds()) / 10
+	}
+	args := []any{"events", events, "dedupe_keys", keys, "for", ran.Round(time.Second), "events_per_second", rate}
+	switch {
+	case !warned && ran >= behindAfter:
+		*logged = now
+		r.cfg.Logger.Warn("retention: a pass has run for "+ran.Round(time.Second).String()+" and events are still due: until it ends, "+
+			"the store holds events older than its retention. If passes never end, events arrive faster than retention prunes them "+
+			"(it writes in the writer's spare time), and the store grows until they slow down", args...)
+		return true
+	case now.Sub(*logged) >= progressEvery:
+		*logged = now
+		r.cfg.Logger.Info("retention: still pruning", args...)
+	}
+	return warned
+}
+
+// oldest sets the oldest event's age gauge, as of now.
+func (r *Retainer) oldest(ctx context.Context, now time.Time) {
 	if at, ok, err := r.cfg.Store.OldestEvent(ctx); err == nil {
 		age := 0.0
 		if ok {
@@ -191,10 +252,6 @@ func (r *Retainer) Prune(ctx context.Context) (events, keys int64, err error) {
 		}
 		r.cfg.Metrics.OldestEvent.Set(age)
 	}
-	if events > 0 || keys > 0 {
-		r.cfg.Logger.Info("retention: pruned", "events", events, "dedupe_keys", keys)
-	}
-	return events, keys, ctx.Err()
 }
 
 // backfill has the store fill in the subjects' states of its events

@@ -3,12 +3,17 @@ package retention_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/hooklatch/hooklatch/internal/clock"
+	"github.com/hooklatch/hooklatch/internal/logtest"
 	"github.com/hooklatch/hooklatch/internal/retention"
 	"github.com/hooklatch/hooklatch/store"
 	"github.com/hooklatch/hooklatch/store/postgres"
@@ -217,5 +222,75 @@ func TestPassFillsInSubjectsFirst(t *testing.T) {
 	want := []string{"backfill", "backfill", "backfill", "prune", "prune"}
 	if !slices.Equal(b.calls, want) {
 		t.Errorf("calls %v, want %v", b.calls, want)
+	}
+}
+
+// behind is a store that has more to prune at every call, for left calls,
+// each taking a minute of the clock; its oldest event is as old as the
+// pass's start less the retention.
+type behind struct {
+	clock  *clock.Manual
+	left   int
+	oldest time.Time
+	gauge  func() float64 // the pass gauge, read at each call
+	seen   []float64
+}
+
+func (b *behind) Prune(_ context.Context, _, _, _ time.Time, limit int) (int64, int64, error) {
+	b.seen = append(b.seen, b.gauge())
+	b.clock.Advance(time.Minute)
+	if b.left == 0 {
+		return 1, 0, nil
+	}
+	b.left--
+	return int64(limit), 0, nil
+}
+
+func (b *behind) OldestEvent(context.Context) (time.Time, bool, error) { return b.oldest, true, nil }
+
+// A pass that does not end says so while it runs: the pass gauge and the
+// oldest event's age move every interval, an info line every five
+// minutes, and one warning once it has run a quarter of an hour.
+func TestLongPassReportsWhileItRuns(t *testing.T) {
+	start := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	c := clock.NewManual(start)
+	metrics := retention.NewMetrics(nil)
+	var logs logtest.Buffer
+	b := &behind{clock: c, left: 20, oldest: start.Add(-31 * day),
+		gauge: func() float64 { return testutil.ToFloat64(metrics.Pass) }}
+	r, err := retention.New(retention.Config{Store: b, Clock: c, Batch: 10, Pause: time.Microsecond,
+		Metrics: metrics, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _, err := r.Prune(context.Background())
+	if err != nil || events != 201 {
+		t.Fatalf("pass = %d events, %v; want 201", events, err)
+	}
+	// The gauge as each call found it: the first call's pass had not
+	// reported yet; the second's had run a minute.
+	if b.seen[1] != 60 || b.seen[20] != 20*60 {
+		t.Errorf("pass gauge during the pass %v; want 60 s at the 2nd call, 1200 s at the 21st", b.seen)
+	}
+	if got := testutil.ToFloat64(metrics.Pass); got != 21*60 {
+		t.Errorf("pass gauge after the pass = %v s, want %v", got, 21*60)
+	}
+	if got, want := testutil.ToFloat64(metrics.OldestEvent), (31*day + 21*time.Minute).Seconds(); got != want {
+		t.Errorf("oldest event age = %v s, want %v", got, want)
+	}
+	out := logs.String()
+	for _, at := range []string{"for=5m0s", "for=10m0s", "for=20m0s"} {
+		if !strings.Contains(out, `msg="retention: still pruning" events=`) || !strings.Contains(out, at) {
+			t.Errorf("no progress line %s:\n%s", at, out)
+		}
+	}
+	if n := strings.Count(out, "retention: still pruning"); n != 3 {
+		t.Errorf("%d progress lines, want 3 (at 5, 10 and 20 minutes):\n%s", n, out)
+	}
+	if n := strings.Count(out, "level=WARN"); n != 1 || !strings.Contains(out, "a pass has run for 15m0s and events are still due") {
+		t.Errorf("want one warning at 15 minutes:\n%s", out)
+	}
+	if !strings.Contains(out, `msg="retention: pruned" events=201`) {
+		t.Errorf("no closing line:\n%s", out)
 	}
 }
