@@ -215,8 +215,8 @@ func listingSQL(f store.EventFilter, types []string, counting bool, limit int) (
 		if _, pattern := store.TypePrefix(f.Type); f.Type != "" && !pattern {
 			where = append(where, "type = "+a.add(text(f.Type)))
 		}
-		return `SELECT ` + columns + ` FROM ` +
-			walkedFrom(walk, key, keyset, order, where) + " ORDER BY walked.event_seq " + order + " LIMIT " + strconv.Itoa(limit), a, nil
+		return `SELECT DISTINCT ON (walked.event_seq) ` + columns + ` FROM ` +
+			walkedFrom(walk, key, keyset, where) + " ORDER BY walked.event_seq " + order + " LIMIT " + strconv.Itoa(limit), a, nil
 	}
 	for _, k := range keyset {
 		where = append(where, "seq"+k)
@@ -334,11 +334,11 @@ func eventConditions(f store.EventFilter, a *args) ([]string, error) {
 func listingWalk(f store.EventFilter) (walk, key string, ok bool) {
 	switch {
 	case f.Delivery == store.DeliveryDead:
-		return "SELECT DISTINCT event_seq FROM deliveries WHERE status = 'dead'", "event_seq", true
+		return "SELECT event_seq FROM deliveries WHERE status = 'dead'", "event_seq", true
 	case f.Delivery == store.DeliveryPending:
-		return "SELECT DISTINCT event_seq FROM deliveries WHERE status IN ('pending', 'in_flight')", "event_seq", true
+		return "SELECT event_seq FROM deliveries WHERE status IN ('pending', 'in_flight')", "event_seq", true
 	case f.Delivery == store.DeliveryDiscarded:
-		return "SELECT DISTINCT event_seq FROM deliveries WHERE status = 'discarded'", "event_seq", true
+		return "SELECT event_seq FROM deliveries WHERE status = 'discarded'", "event_seq", true
 	case f.AttentionOnly:
 		return "SELECT seq AS event_seq FROM events WHERE attention <> ''", "seq", true
 	}
@@ -346,11 +346,17 @@ func listingWalk(f store.EventFilter) (walk, key string, ok bool) {
 }
 
 // walkedFrom is the FROM clause of the events walk yields that match
-// where, in seq order from keyset: driven by the small partial index, one
-// event looked up by its key for each row of it, so that a page costs the
-// same however many events lie between them. (Left to itself the planner
-// walks the events and merges.)
-func walkedFrom(walk, key string, keyset []string, order string, where []string) string {
+// where, from keyset: driven by the small partial index, one event looked
+// up by its key for each row of it, so that a page costs the same however
+// many events lie between them. (Left to itself the planner walks the
+// events and merges.) The walk is a plain subquery, which the planner
+// pulls up into the listing: so it plans the walk knowing the listing's
+// LIMIT, and walks the index in order rather than sorting every row it
+// yields, which a walk planned on its own (with DISTINCT or ORDER BY)
+// may prefer once its table's pages are not all visible. An event with
+// several deliveries in the state is met once for each: the listing
+// keeps one (DISTINCT ON, in the walk's order).
+func walkedFrom(walk, key string, keyset []string, where []string) string {
 	for _, k := range keyset {
 		walk += " AND " + key + k
 	}
@@ -359,7 +365,7 @@ func walkedFrom(walk, key string, keyset []string, order string, where []string)
 		match += " AND " + w
 	}
 	// OFFSET 0 keeps the planner from flattening the lookup into a join.
-	return "(" + walk + " ORDER BY " + key + " " + order + ") walked CROSS JOIN LATERAL (" + match + " OFFSET 0) events"
+	return "(" + walk + ") walked CROSS JOIN LATERAL (" + match + " OFFSET 0) events"
 }
 
 // deliveryStateCondition selects the events that have a delivery in
