@@ -266,7 +266,9 @@ func (m *mixer) next() *store.NewEvent {
 		body = m.sample(m.types[m.rng.IntN(len(m.types))])
 	}
 	ev := m.build(body)
-	if ev.Field == "message" && ev.Subject != "" {
+	// Only a message's own events share its id: an inbound message's
+	// subject is a phone number, which no status event names.
+	if ev.Field == "message" && ev.SubjectKind == "message_id" && ev.Subject != "" {
 		if len(m.subjects) > 0 && m.rng.IntN(100) < reusedSubjectPercent {
 			old := m.subjects[m.rng.IntN(len(m.subjects))]
 			ev = m.build(bytes.ReplaceAll(body, []byte(ev.Subject), []byte(old)))
