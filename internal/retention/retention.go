@@ -174,7 +174,7 @@ func (r *Retainer) Prune(ctx context.Context) (events, keys int64, err error) {
 	if r.cfg.RetentionDead > 0 {
 		deadBefore = now.Add(-r.cfg.RetentionDead)
 	}
-	reported, logged, warned := now, now, false
+	p := pass{start: now, reported: now, logged: now}
 	for ctx.Err() == nil {
 		e, k, err := r.cfg.Store.Prune(ctx, before, deadBefore, keysBefore, r.cfg.Batch)
 		events, keys = events+e, keys+k
@@ -186,9 +186,8 @@ func (r *Retainer) Prune(ctx context.Context) (events, keys int64, err error) {
 		if e < int64(r.cfg.Batch) && k < int64(r.cfg.Batch) {
 			break
 		}
-		if t := r.cfg.Clock.Now(); t.Sub(reported) >= r.cfg.Interval {
-			reported = t
-			warned = r.progress(ctx, now, t, events, keys, &logged, warned)
+		if t := r.cfg.Clock.Now(); t.Sub(p.reported) >= r.cfg.Interval {
+			r.progress(ctx, &p, t, events, keys)
 		}
 		select {
 		case <-ctx.Done():
@@ -215,32 +214,34 @@ const (
 	progressEvery = 5 * time.Minute
 )
 
-// progress reports a pass that started at start and is still running at
-// now, about once an Interval, so that a pass that never ends is seen:
-// the gauges each time, an info line every progressEvery (since
-// *logged), and once a warning; it returns whether the warning has been
-// given.
-func (r *Retainer) progress(ctx context.Context, start, now time.Time, events, keys int64, logged *time.Time, warned bool) bool {
-	ran := now.Sub(start)
+// pass is what a long pass has reported so far.
+type pass struct {
+	start    time.Time // when it started
+	reported time.Time // when it last set the gauges
+	logged   time.Time // when it last logged
+	warned   bool      // it has warned that it runs long
+}
+
+// progress reports a pass still running at now, about once an Interval,
+// so that a pass that never ends is seen: the gauges each time, an info
+// line every progressEvery, and once a warning.
+func (r *Retainer) progress(ctx context.Context, p *pass, now time.Time, events, keys int64) {
+	p.reported = now
+	ran := now.Sub(p.start)
 	r.cfg.Metrics.Pass.Set(ran.Seconds())
 	r.oldest(ctx, now)
-	rate := 0.0
-	if ran > 0 {
-		rate = math.Round(10*float64(events)/ran.Seconds()) / 10
-	}
+	rate := math.Round(10*float64(events)/max(ran.Seconds(), 1)) / 10
 	args := []any{"events", events, "dedupe_keys", keys, "for", ran.Round(time.Second), "events_per_second", rate}
 	switch {
-	case !warned && ran >= behindAfter:
-		*logged = now
+	case !p.warned && ran >= behindAfter:
+		p.logged, p.warned = now, true
 		r.cfg.Logger.Warn("retention: a pass has run for "+ran.Round(time.Second).String()+" and events are still due: until it ends, "+
 			"the store holds events older than its retention. If passes never end, events arrive faster than retention prunes them "+
 			"(it writes in the writer's spare time), and the store grows until they slow down", args...)
-		return true
-	case now.Sub(*logged) >= progressEvery:
-		*logged = now
+	case now.Sub(p.logged) >= progressEvery:
+		p.logged = now
 		r.cfg.Logger.Info("retention: still pruning", args...)
 	}
-	return warned
 }
 
 // oldest sets the oldest event's age gauge, as of now.
